@@ -1,0 +1,162 @@
+"""The ``symgrad`` command line.
+
+    symgrad list                                   the catalogue
+    symgrad show NAME|PATH.py                      definitions, adjoints, collapsed gradients
+    symgrad generate NAME|PATH.py ... [-o DIR]     write generated/<model>.py
+    symgrad generate --all [--check]               every catalogue model; --check only compares
+    symgrad verify [NAME|PATH.py ...|--all]        regenerate and check against finite differences
+
+Errors are one line on stderr and a non-zero exit, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+from . import catalogue
+from .check import check_module
+from .codegen import plan_module
+from .derive import derive
+from .display import formula_text
+from .emit import render_module, write_atomic
+from .errors import SymgradError
+from .sources import is_path, load
+
+DEFAULT_OUT = "generated"
+TOLERANCE = 1e-6
+
+
+def _specs(args) -> list[str]:
+    specs = list(args.models)
+    if args.all:
+        specs += [n for n in catalogue.names() if n not in specs]
+    if not specs:
+        raise SymgradError("name at least one model (or a model file), or use --all")
+    return specs
+
+
+def _command(spec: str) -> str:
+    return f"symgrad generate {spec}" if not is_path(spec) else f"symgrad generate {Path(spec).as_posix()}"
+
+
+def generate_one(spec: str, out_dir: Path):
+    """Derive and render one model: (model, derivation, target path, text, seconds)."""
+    start = time.perf_counter()
+    model = load(spec)
+    derivation = derive(model)
+    text = render_module(plan_module(derivation, _command(spec)))
+    return model, derivation, out_dir / f"{model.name}.py", text, time.perf_counter() - start
+
+
+def cmd_list(args) -> int:
+    for name in catalogue.names():
+        model = catalogue.build(name)
+        print(f"{name:24s} {model.description}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    model = load(args.model)
+    derivation = derive(model)
+    reserved = set(model.tensors) | set(model.dimensions)
+    print(f"# {model.name}: {model.description}")
+    print("\n## definitions")
+    for name, definition in model.definitions.items():
+        print(formula_text(name, definition.expr, reserved))
+    print("\n## adjoints (reverse mode, named)")
+    for name in reversed(derivation.order):
+        if name != model.loss_name:
+            print(formula_text(f"grad_{name}", derivation.adjoints[name], reserved))
+    print("\n## gradients, collapsed")
+    for name in derivation.parameters:
+        if name in derivation.adjoints:
+            print(formula_text(f"dLoss/d{name}", derivation.expanded(name), reserved))
+    print(f"\nderived in {derivation.seconds * 1000:.1f} ms")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    out_dir = Path(args.output)
+    stale = []
+    for spec in _specs(args):
+        model, _, path, text, seconds = generate_one(spec, out_dir)
+        if args.check:
+            current = path.read_text(encoding="utf-8") if path.is_file() else None
+            if current != text:
+                stale.append(f"{path} ({'missing' if current is None else 'stale'})")
+            continue
+        write_atomic(path, text)
+        print(f"wrote {path} ({seconds:.2f} s)")
+    if stale:
+        print("out of date; run `symgrad generate --all`:\n  " + "\n  ".join(stale), file=sys.stderr)
+        return 1
+    if args.check:
+        print(f"{out_dir}/ is up to date")
+    return 0
+
+
+def import_generated(path: Path):
+    """Import a generated module from its file."""
+    spec = importlib.util.spec_from_file_location(f"symgrad_generated_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cmd_verify(args) -> int:
+    out_dir = Path(args.output)
+    rows, failed = [], False
+    for spec in _specs(args):
+        model, derivation, path, text, seconds = generate_one(spec, out_dir)
+        write_atomic(path, text)
+        module = import_generated(path)
+        for check in check_module(model, module, points=args.points):
+            bad = check.max_relative_error > TOLERANCE or not check.shape_ok
+            failed |= bad
+            rows.append((model.name, check.parameter, f"{derivation.seconds:.3f}", f"{seconds:.3f}",
+                         f"{check.max_relative_error:.2e}", "FAIL" if bad else "ok"))
+    header = ("model", "parameter", "derive s", "derive+generate s", "max rel err", "")
+    widths = [max(len(str(r[k])) for r in rows + [header]) for k in range(len(header))]
+    for row in [header] + rows:
+        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
+    print(f"\n{len(rows)} gradients checked against central finite differences "
+          f"(float64, {args.points} points x 2 dimension sets); tolerance {TOLERANCE:g}")
+    return 1 if failed else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="symgrad", description="Symbolic gradients as checked NumPy code.")
+    sub = top.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the catalogue").set_defaults(run=cmd_list)
+    show = sub.add_parser("show", help="print a model's derivation")
+    show.add_argument("model", metavar="NAME|PATH.py")
+    show.set_defaults(run=cmd_show)
+    for name, run, text in (("generate", cmd_generate, "write generated gradient modules"),
+                            ("verify", cmd_verify, "regenerate and check against finite differences")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("models", nargs="*", metavar="NAME|PATH.py")
+        command.add_argument("--all", action="store_true", help="every catalogue model")
+        command.add_argument("-o", "--output", default=DEFAULT_OUT, metavar="DIR")
+        if name == "generate":
+            command.add_argument("--check", action="store_true",
+                                 help="write nothing; exit 1 listing files that differ")
+        else:
+            command.add_argument("--points", type=int, default=3, help="random points per dimension set")
+        command.set_defaults(run=run)
+    return top
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (SymgradError, FileNotFoundError, OSError) as error:
+        print(f"symgrad: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

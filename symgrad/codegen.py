@@ -1,0 +1,158 @@
+"""A derivation -> the data a generated module is rendered from.
+
+Builds, as plain strings, everything ``templates/module.py.j2`` prints: the
+inputs and how their shapes are checked, where each dimension is read from,
+the forward statements, the backward statements (each with its index formula
+as a comment) and the gradients returned. No template does any math.
+
+Adjoints that are only a scalar multiple of another tensor (``grad_Y =
+-grad_Delta``) are folded into their users instead of being computed, so
+shared intermediates (the error, the masks) are computed once and nothing
+is copied for nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .deltas import collapse
+from .derive import ADJOINT_PREFIX, Derivation, _substitute, adjoint_name
+from .display import formula_text
+from .errors import ModelError
+from .terms import IndexExpr
+from .vectorize import lower, print_scalar
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    role: str
+    is_scalar: bool
+    shape_text: str      # "(N, L)"
+    shape_code: str      # "(N, L)" evaluated in the generated code
+    shape_names: str     # '("N", "L")', the shape as data
+
+
+@dataclass(frozen=True)
+class Block:
+    comments: tuple[str, ...]
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ModulePlan:
+    model_name: str
+    description: str
+    command: str
+    inputs: tuple[InputSpec, ...]
+    dim_reads: tuple[tuple[str, str, int], ...]   # (dimension, input, axis)
+    forward: tuple[Block, ...]
+    backward: tuple[Block, ...]
+    intermediates: tuple[str, ...]
+    loss: str
+    gradients: tuple[tuple[str, str], ...]        # (parameter, expression)
+    dimensions: tuple[str, ...]
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ")"
+
+
+def _shape_code(shape) -> str:
+    return "(" + ", ".join(print_scalar(n) for n in shape) + ")"
+
+
+def _dimension_reads(model) -> tuple[tuple[str, str, int], ...]:
+    reads = []
+    for name, symbol in model.dimensions.items():
+        source = next(((t.name, axis) for t in model.inputs for axis, n in enumerate(t.shape)
+                       if n == symbol), None)
+        if source is None:
+            raise ModelError(f"model {model.name!r}: dimension {name} is not the size of any axis of "
+                             "an input, so it cannot be read from the inputs")
+        reads.append((name, *source))
+    return tuple(reads)
+
+
+def _is_alias(name: str, expr: IndexExpr, model) -> bool:
+    """A single-term, unsummed, scalar multiple of one whole tensor, in the same orientation."""
+    if name in {t.name for t in model.of_role("parameter")} or len(expr.terms) != 1:
+        return False
+    term = expr.terms[0]
+    if term.bound or term.conditions:
+        return False
+    accesses = [a for a in sp.Mul.make_args(term.factor) if isinstance(a, sp.Indexed)]
+    others = [a for a in sp.Mul.make_args(term.factor) if not isinstance(a, sp.Indexed)]
+    if len(accesses) != 1 or any(a.free_symbols - set(model.dimensions.values()) for a in others):
+        return False
+    access = accesses[0]
+    return tuple(access.indices) == tuple(expr.indices) and all(
+        sp.expand(a - b) == 0 for a, b in zip(model.tensors[_forward_name(str(access.base))].shape,
+                                               model.tensors[name].shape))
+
+
+def _forward_name(name: str) -> str:
+    return name[len(ADJOINT_PREFIX):] if name.startswith(ADJOINT_PREFIX) else name
+
+
+def _gradient_code(parameter: str, model, derivation: Derivation) -> str:
+    shape = model.tensors[parameter].shape
+    if parameter not in derivation.adjoints:  # the loss does not depend on it
+        return f"np.zeros({_shape_code(shape)})" if shape else "0.0"
+    return adjoint_name(parameter) if shape else f"float({adjoint_name(parameter)})"
+
+
+def plan_module(derivation: Derivation, command: str) -> ModulePlan:
+    """Everything the module template needs, as strings."""
+    model = derivation.model
+    reserved = set(model.tensors) | set(model.dimensions)
+    shapes = {n: t.shape for n, t in model.tensors.items()}
+    shapes.update({adjoint_name(n): t.shape for n, t in model.tensors.items()})
+
+    forward = []
+    for name, definition in model.definitions.items():
+        expr = definition.expr
+        lines = lower(name, expr, model.tensors[name].shape, shapes, model.ranges(expr.indices))
+        forward.append(Block((formula_text(name, expr, reserved),), tuple(lines)))
+
+    parameters = [t.name for t in model.of_role("parameter")]
+    backward, folded = [], {}
+    for name in reversed(derivation.order):
+        if name == model.loss_name:
+            continue
+        expr = derivation.adjoints[name]
+        terms = expr.terms
+        for other, definition in folded.items():
+            terms = collapse(_substitute(terms, adjoint_name(other), definition, derivation.space),
+                             derivation.ranges(expr.indices))
+        expr = IndexExpr(expr.indices, terms)
+        if _is_alias(name, expr, model):
+            folded[name] = expr
+            continue
+        comments = [formula_text(adjoint_name(name), expr, reserved)]
+        if name in parameters:
+            collapsed = formula_text(f"dLoss/d{name}", derivation.expanded(name), reserved)
+            if collapsed.split(" = ", 1)[1] != comments[0].split(" = ", 1)[1]:
+                comments.insert(0, collapsed)
+            else:
+                comments = [collapsed]
+        lines = lower(adjoint_name(name), expr, model.tensors[name].shape, shapes,
+                      derivation.ranges(expr.indices))
+        backward.append(Block(tuple(comments), tuple(lines)))
+    gradients = tuple((p, _gradient_code(p, model, derivation)) for p in parameters)
+    return ModulePlan(
+        model_name=model.name,
+        description=model.description,
+        command=command,
+        inputs=tuple(InputSpec(t.name, t.role, not t.shape, _shape_text(t.shape), _shape_code(t.shape),
+                               repr(tuple(str(n) for n in t.shape)))
+                     for t in model.inputs),
+        dim_reads=_dimension_reads(model),
+        forward=tuple(forward),
+        backward=tuple(backward),
+        intermediates=tuple(model.definitions),
+        loss=model.loss_name,
+        gradients=gradients,
+        dimensions=tuple(model.dimensions),
+    )

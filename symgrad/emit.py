@@ -1,0 +1,64 @@
+"""The only module that writes files: renders ``templates/`` with Jinja2.
+
+Templates are found in the installed package (``symgrad.templates``, mapped
+from the project's top-level ``templates/`` folder) or, when symgrad runs
+from a source checkout, in that folder itself. Files are written atomically
+(a temporary file, then a rename), so an error never leaves half a file.
+"""
+from __future__ import annotations
+
+import importlib.resources
+import importlib.util
+import os
+import tempfile
+from pathlib import Path
+
+import jinja2
+
+from .codegen import ModulePlan
+
+MODULE_TEMPLATE = "module.py.j2"
+
+
+def template_dir() -> Path:
+    """Where the templates are: the installed package data, else the source checkout's folder."""
+    if importlib.util.find_spec("symgrad.templates") is not None:
+        packaged = Path(str(importlib.resources.files("symgrad.templates")))
+        if (packaged / MODULE_TEMPLATE).is_file():
+            return packaged
+    source = Path(__file__).resolve().parent.parent / "templates"
+    if (source / MODULE_TEMPLATE).is_file():
+        return source
+    raise FileNotFoundError(f"symgrad's templates are missing (looked for {MODULE_TEMPLATE} in the "
+                            f"package and in {source})")
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir())),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def render_module(plan: ModulePlan) -> str:
+    """The generated module's source; compiled once to prove it is valid Python."""
+    text = _environment().get_template(MODULE_TEMPLATE).render(plan=plan)
+    compile(text, f"<generated {plan.model_name}>", "exec")
+    return text
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,17 @@
+"""The errors symgrad raises: each names what is wrong and where."""
+
+
+class SymgradError(ValueError):
+    """Base class: a problem in a model, a derivation or a formula, told in one line."""
+
+
+class ModelError(SymgradError):
+    """A model is malformed: an unknown name, a wrong rank, a duplicate definition."""
+
+
+class ShapeError(ModelError):
+    """An operation was given tensors whose shapes do not fit together."""
+
+
+class LoweringError(SymgradError):
+    """An index expression has no vectorized NumPy form symgrad knows how to write."""

@@ -1,0 +1,246 @@
+"""Models: named tensors with symbolic shapes, each intermediate one index expression.
+
+A model holds dimensions (positive integer symbols such as N, M, L),
+constants (data), parameters (what gradients are taken for) and named
+intermediates, each defined by one index-notation expression, as the notes'
+"Sub-functions" are. Build one with the DSL or write the index notation::
+
+    m = Model("affine")
+    N, L = m.dims("N L")
+    X = m.constant("X", (N, L))
+    W = m.parameter("W", (1, N))
+    Y = m.define("Y", W @ X)
+    r = sp.Symbol("r", integer=True)
+    S = m.define("S", shape=(1, L), index=lambda a, c: sp.Sum(W[0, r] * X[r, c], (r, 0, N - 1)))
+    m.loss("Loss", sum_squares(Y - S) / L)
+
+Shape errors are raised while the model is built; a definition may only use
+tensors defined before it.
+"""
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass
+from typing import Callable
+
+import sympy as sp
+
+from .deltas import collapse, term_ranges
+from .dsl import TensorExpr, as_tensor, show_shape
+from .errors import ModelError, ShapeError
+from .rules import row_of
+from .terms import IndexExpr, IndexSpace, Term, dimension, interval, is_nonnegative
+
+ROLES = ("constant", "parameter", "intermediate")
+RESERVED = {"np", "numpy", "inputs", "grads", "value"}
+
+
+class Tensor(TensorExpr):
+    """A named tensor of a model; ``T[i, j]`` gives its SymPy entry for index notation."""
+
+    def __init__(self, model: "Model", name: str, shape: tuple, role: str):
+        self.model, self.name, self.shape, self.role = model, name, shape, role
+        self.symbol = (sp.Symbol(name, real=True) if not shape
+                       else sp.IndexedBase(name, shape=shape, real=True))
+
+    def entry(self, indices: tuple) -> sp.Expr:
+        return self.symbol if not self.shape else self.symbol[indices]
+
+    def build(self, indices, ctx):
+        return (Term(self.entry(indices)),)
+
+    def __getitem__(self, indices):
+        if not isinstance(indices, tuple):
+            indices = (indices,)
+        if len(indices) != len(self.shape):
+            raise ModelError(f"tensor '{self.name}' has {len(self.shape)} axes, "
+                             f"indexed with {len(indices)}")
+        return self.symbol[tuple(sp.sympify(i) for i in indices)]
+
+    def __repr__(self):
+        return f"{self.role} {self.name} {show_shape(self.shape)}"
+
+
+@dataclass(frozen=True)
+class Definition:
+    """``name[indices] = sum of terms``, delta-collapsed."""
+
+    name: str
+    expr: IndexExpr
+    origin: str  # "dsl", "index" or "hoisted"
+
+
+class Model:
+    """Named tensors with symbolic shapes and one definition per intermediate."""
+
+    def __init__(self, name: str, description: str = ""):
+        if not name.isidentifier():
+            raise ModelError(f"model name {name!r} is not a Python identifier")
+        self.name, self.description = name, description
+        self.dimensions: dict[str, sp.Symbol] = {}
+        self.tensors: dict[str, Tensor] = {}
+        self.definitions: dict[str, Definition] = {}
+        self.loss_name: str | None = None
+        self.samplers: dict[str, Callable] = {}
+        self.space = IndexSpace("i")
+        self._defining: list[str] = []
+
+    # declarations -------------------------------------------------------
+    def dims(self, names: str) -> tuple[sp.Symbol, ...]:
+        """Declare dimension symbols, e.g. ``N, M, L = m.dims("N M L")``."""
+        symbols = []
+        for name in names.split():
+            self._check_new_name(name)
+            self.dimensions[name] = dimension(name)
+            symbols.append(self.dimensions[name])
+        return tuple(symbols)
+
+    def constant(self, name: str, shape: tuple = ()) -> Tensor:
+        return self._add(name, shape, "constant")
+
+    def parameter(self, name: str, shape: tuple = ()) -> Tensor:
+        return self._add(name, shape, "parameter")
+
+    def sample_with(self, name: str, draw: Callable) -> None:
+        """How checks draw input ``name``: ``draw(rng, shape) -> array or float`` (e.g. positive data)."""
+        if name not in self.tensors or self.tensors[name].role == "intermediate":
+            raise ModelError(f"sample_with: {name!r} is not an input of model {self.name!r}")
+        self.samplers[name] = draw
+
+    def define(self, name: str, expr: TensorExpr | None = None, *, shape: tuple | None = None,
+               index: Callable[..., sp.Expr] | None = None) -> Tensor:
+        """A named intermediate, from a DSL expression or from index notation.
+
+        ``index`` receives one SymPy index per axis (0 for an axis of size 1) and
+        returns the entry as a SymPy expression using ``Tensor[...]`` entries,
+        ``sympy.Sum`` over integer symbols, ``KroneckerDelta`` and the table's functions.
+        """
+        if (expr is None) == (index is None):
+            raise ModelError(f"define {name!r}: give either a DSL expression or index=..., not both")
+        self._check_new_name(name)
+        if expr is not None:
+            expr = as_tensor(expr)
+            if shape is not None and not _same_shape(shape, expr.shape):
+                raise ShapeError(f"define {name!r}: declared shape {show_shape(_shape(shape))}, "
+                                 f"expression has {show_shape(expr.shape)}")
+            out_shape = expr.shape
+        else:
+            if shape is None:
+                raise ModelError(f"define {name!r}: index notation needs shape=...")
+            out_shape = _shape(shape)
+        self._defining.append(name)
+        try:
+            indices = self.space.indices_for(out_shape)
+            if expr is not None:
+                terms = expr.build(indices, _Context(self))
+                origin = "dsl"
+            else:
+                from .index_input import terms_from_sympy
+                terms = terms_from_sympy(index(*indices), self, name, indices)
+                origin = "index"
+        finally:
+            self._defining.pop()
+        return self._store(name, out_shape, indices, terms, origin)
+
+    def loss(self, name: str, expr: TensorExpr) -> Tensor:
+        """Define the scalar loss, the root of the derivation."""
+        if self.loss_name is not None:
+            raise ModelError(f"model {self.name!r} already has the loss {self.loss_name!r}")
+        tensor = self.define(name, expr)
+        if tensor.shape != ():
+            raise ShapeError(f"loss {name!r} must be a scalar, got shape {show_shape(tensor.shape)}")
+        self.loss_name = name
+        return tensor
+
+    # queries ------------------------------------------------------------
+    def of_role(self, role: str) -> list[Tensor]:
+        return [t for t in self.tensors.values() if t.role == role]
+
+    @property
+    def inputs(self) -> list[Tensor]:
+        """Constants and parameters, in declaration order: the generated functions' keywords."""
+        return [t for t in self.tensors.values() if t.role != "intermediate"]
+
+    def ranges(self, indices) -> dict:
+        return {i: self.space.ranges[i] for i in indices if i != 0}
+
+    def validate(self) -> None:
+        if self.loss_name is None:
+            raise ModelError(f"model {self.name!r} has no loss: call model.loss(name, expr)")
+        if not self.of_role("parameter"):
+            raise ModelError(f"model {self.name!r} has no parameters to differentiate")
+
+    # internals ----------------------------------------------------------
+    def _check_new_name(self, name: str) -> None:
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise ModelError(f"name {name!r} is not a Python identifier")
+        if name in RESERVED or name.startswith(("_", "grad_")):
+            raise ModelError(f"name {name!r} is reserved (np, inputs, grads, value, _*, grad_*)")
+        if name in self.tensors or name in self.dimensions:
+            raise ModelError(f"name {name!r} is already used in model {self.name!r}")
+
+    def _add(self, name: str, shape, role: str) -> Tensor:
+        self._check_new_name(name)
+        tensor = Tensor(self, name, _shape(shape), role)
+        self.tensors[name] = tensor
+        return tensor
+
+    def _store(self, name, shape, indices, terms, origin) -> Tensor:
+        expr = IndexExpr(tuple(indices), collapse(terms, self.ranges(indices)))
+        _check_functions(name, expr)
+        tensor = Tensor(self, name, shape, "intermediate")
+        self.tensors[name] = tensor
+        self.definitions[name] = Definition(name, expr, origin)
+        self._check_accesses(name, expr)
+        return tensor
+
+    def _check_accesses(self, name: str, expr: IndexExpr) -> None:
+        for term in expr.terms:
+            ranges = term_ranges(term, self.ranges(expr.indices))
+            for access in term.factor.atoms(sp.Indexed):
+                tensor = self.tensors[str(access.base)]
+                for axis, (index, size) in enumerate(zip(access.indices, tensor.shape)):
+                    span = interval(index, ranges)
+                    if span is None:
+                        raise ModelError(f"define {name!r}: index {index} of {access} is not "
+                                         "an index plus an offset")
+                    if is_nonnegative(span[0]) is False or is_nonnegative(size - 1 - span[1]) is False:
+                        raise ShapeError(f"define {name!r}: {access} reaches {span[0]}..{span[1]} on axis "
+                                         f"{axis} of {tensor.name} {show_shape(tensor.shape)}")
+
+    def _hoist(self, expr: TensorExpr) -> Tensor:
+        owner = self._defining[-1]
+        n = 1
+        while f"{owner}_{n}" in self.tensors:
+            n += 1
+        return self.define(f"{owner}_{n}", expr)
+
+
+class _Context:
+    def __init__(self, model: Model):
+        self.model, self.space = model, model.space
+
+    def hoist(self, expr: TensorExpr) -> Tensor:
+        return self.model._hoist(expr)
+
+
+def _shape(shape) -> tuple:
+    shape = tuple(sp.sympify(n) for n in (shape if isinstance(shape, (tuple, list)) else (shape,)))
+    if len(shape) not in (0, 2):
+        raise ShapeError(f"shape {show_shape(shape)}: tensors are scalars () or matrices (rows, cols)")
+    for n in shape:
+        if not (n.is_integer and n.is_positive) and not all(s.is_positive for s in n.free_symbols):
+            raise ShapeError(f"shape {show_shape(shape)}: sizes are positive integers or dimensions")
+    return shape
+
+
+def _same_shape(a, b) -> bool:
+    a = _shape(a)
+    return len(a) == len(b) and all(sp.expand(x - y) == 0 for x, y in zip(a, b))
+
+
+def _check_functions(name: str, expr: IndexExpr) -> None:
+    for term in expr.terms:
+        for f in term.factor.atoms(sp.Function):
+            if not isinstance(f, sp.KroneckerDelta) and row_of(f) is None:
+                raise ModelError(f"define {name!r}: function {type(f).__name__!r} is not in the table")

@@ -1,0 +1,112 @@
+"""The one table of elementwise functions.
+
+Every elementwise function symgrad knows is one row of ``TABLE``: its
+derivative with respect to each argument (a rule that reads like the math),
+its NumPy spelling, its LaTeX spelling, where it has kinks and which value its
+derivative takes there. The first argument is the tensor; further arguments
+are scalars (the clip level ``t`` of ``crelu``).
+
+Kinks follow PyTorch: ``relu'(0) = 0``; ``crelu'(z) = 1`` on the closed
+interval ``[0, t]``, written ``1[0 <= z <= t]`` as in the seed notes.
+
+Each row becomes an opaque SymPy ``Function`` whose ``fdiff`` applies the
+row's rule, so ``sympy.diff`` does the chain rule and never sees a
+``Piecewise``, ``Heaviside`` or ``Max`` (see ``SYMPY_NOTES.md``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import sympy as sp
+
+from .errors import ModelError
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    """One elementwise function: how to differentiate, print and check it."""
+
+    name: str
+    arity: int
+    partials: tuple[Callable[..., sp.Expr], ...]
+    numpy: str
+    latex: str
+    kinks: Callable[..., tuple[sp.Expr, ...]]
+    convention: str
+
+
+def _f(name: str) -> Callable[..., sp.Expr]:
+    return lambda *args: FUNCTIONS[name](*args)
+
+
+_ZERO = lambda *args: sp.Integer(0)  # noqa: E731  (piecewise constant: zero almost everywhere)
+_NO_KINKS = lambda *args: ()  # noqa: E731
+
+_ROWS = (
+    Elementwise("relu", 1, (lambda z: _f("step")(z),),
+                "np.maximum({0}, 0.0)", r"\operatorname{{ReLU}}\left({0}\right)",
+                lambda z: (sp.Integer(0),), "relu'(0) = 0"),
+    Elementwise("step", 1, (_ZERO,),
+                "({0} > 0)", r"1_{{{0} > 0}}",
+                lambda z: (sp.Integer(0),), "step(0) = 0"),
+    Elementwise("crelu", 2, (lambda z, t: _f("crelu_mask")(z, t), lambda z, t: _f("above")(z, t)),
+                "np.clip({0}, 0.0, {1})", r"\operatorname{{CReLU}}\left({0}, {1}\right)",
+                lambda z, t: (sp.Integer(0), t), "crelu' = 1 on the closed interval [0, t]"),
+    Elementwise("crelu_mask", 2, (_ZERO, _ZERO),
+                "(({0} >= 0) & ({0} <= {1}))", r"1_{{0 \le {0} \le {1}}}",
+                lambda z, t: (sp.Integer(0), t), "1 on the closed interval [0, t]"),
+    Elementwise("above", 2, (_ZERO, _ZERO),
+                "({0} > {1})", r"1_{{{0} > {1}}}",
+                lambda z, t: (t,), "above(t, t) = 0"),
+    Elementwise("sigmoid", 1, (lambda z: _f("sigmoid")(z) * (1 - _f("sigmoid")(z)),),
+                "(0.5 * (np.tanh(0.5 * {0}) + 1.0))", r"\sigma\left({0}\right)",
+                _NO_KINKS, "smooth; computed through tanh, no overflow"),
+    Elementwise("tanh", 1, (lambda z: 1 - _f("tanh")(z) ** 2,),
+                "np.tanh({0})", r"\tanh\left({0}\right)",
+                _NO_KINKS, "smooth"),
+    Elementwise("exp", 1, (lambda z: _f("exp")(z),),
+                "np.exp({0})", r"e^{{{0}}}",
+                _NO_KINKS, "smooth"),
+    Elementwise("log", 1, (lambda z: 1 / z,),
+                "np.log({0})", r"\log\left({0}\right)",
+                _NO_KINKS, "smooth on z > 0"),
+    Elementwise("softplus", 1, (lambda z: _f("sigmoid")(z),),
+                "np.logaddexp(0.0, {0})", r"\operatorname{{softplus}}\left({0}\right)",
+                _NO_KINKS, "smooth; computed as logaddexp(0, z)"),
+)
+
+TABLE: dict[str, Elementwise] = {row.name: row for row in _ROWS}
+
+
+def _make_function(row: Elementwise) -> type[sp.Function]:
+    def fdiff(self, argindex=1):
+        return row.partials[argindex - 1](*self.args)
+
+    def _latex(self, printer):
+        return row.latex.format(*(printer._print(a) for a in self.args))
+
+    return type(row.name, (sp.Function,), {
+        "nargs": row.arity, "fdiff": fdiff, "_latex": _latex, "is_real": True,
+    })
+
+
+FUNCTIONS: dict[str, type[sp.Function]] = {row.name: _make_function(row) for row in _ROWS}
+
+
+def lookup(name: str) -> Elementwise:
+    """The table row called ``name``; an unknown name is an error listing the known ones."""
+    try:
+        return TABLE[name]
+    except KeyError:
+        raise ModelError(
+            f"unknown elementwise function {name!r}; known: {', '.join(sorted(TABLE))}"
+        ) from None
+
+
+def row_of(function: sp.Basic) -> Elementwise | None:
+    """The table row of a SymPy function application, or None if it is not from the table."""
+    name = type(function).__name__
+    if name in FUNCTIONS and isinstance(function, FUNCTIONS[name]):
+        return TABLE[name]
+    return None

@@ -1,0 +1,60 @@
+"""Where a model comes from: a catalogue name, or a user's own Python file.
+
+A model file defines ``build()`` returning a ``symgrad.Model``, or a
+module-level ``model``. Running the file is running the user's own code, as
+``python PATH.py`` would; nothing typed on a command line is executed.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+
+from . import catalogue
+from .errors import ModelError, SymgradError
+from .model import Model
+
+
+def is_path(spec: str) -> bool:
+    return spec.endswith(".py") or "/" in spec or "\\" in spec
+
+
+def load_file(path: str) -> Model:
+    """The model defined by the Python file at ``path``."""
+    file = Path(path)
+    if not file.is_file():
+        raise ModelError(f"model file {path!r} does not exist")
+    module_name = f"symgrad_user_model_{abs(hash(str(file.resolve())))}"
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        source = file.read_text(encoding="utf-8")
+        code = compile(source, str(file), "exec")
+    except SyntaxError as error:
+        raise ModelError(f"model file {path}: syntax error at line {error.lineno}, "
+                         f"column {error.offset}: {error.msg}") from None
+    sys.modules[module_name] = module
+    try:
+        exec(code, module.__dict__)
+        if callable(getattr(module, "build", None)):
+            model = module.build()
+        else:
+            model = getattr(module, "model", None)
+    except SymgradError:
+        raise
+    except Exception as error:  # the user's own code failed: say where, in one line
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        raise ModelError(f"model file {path}: {type(error).__name__}: {error} "
+                         f"(line {frame.lineno} of {Path(frame.filename).name})") from None
+    finally:
+        sys.modules.pop(module_name, None)
+    if not isinstance(model, Model):
+        raise ModelError(f"model file {path} defines no model: give it a build() returning a "
+                         "symgrad.Model, or a module-level `model`")
+    return model
+
+
+def load(spec: str) -> Model:
+    """A catalogue name or a path to a model file."""
+    return load_file(spec) if is_path(spec) else catalogue.build(spec)

@@ -1,0 +1,188 @@
+"""Index expressions as sums of terms: the representation every stage works on.
+
+A tensor's entry is a sum of terms; one term is
+
+    sum over its bound indices, within their ranges, of  [conditions] * factor
+
+where ``factor`` is a SymPy expression with no ``Sum`` in it (products of
+``Indexed`` entries, scalars, table functions and ``KroneckerDelta``) and each
+condition ``lo <= e <= hi`` is an Iverson bracket on an integer index
+expression (row blocks of a concatenation). Keeping sums and brackets outside
+SymPy avoids the constructs ``SYMPY_NOTES.md`` found silently wrong
+(``Sum.doit``, ``Piecewise`` range guards).
+
+Dimensions are positive integer symbols; index symbols are integer symbols
+made by an ``IndexSpace``, which names them uniquely so that no substitution
+can capture a bound index. Axes of size 1 are always indexed by 0.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Iterable
+
+import sympy as sp
+
+Bound = tuple[sp.Symbol, sp.Expr, sp.Expr]       # index, lo, hi (inclusive)
+Condition = tuple[sp.Expr, sp.Expr, sp.Expr]     # lo <= expr <= hi
+
+
+def dimension(name: str) -> sp.Symbol:
+    """A dimension symbol: a positive integer."""
+    return sp.Symbol(name, positive=True, integer=True)
+
+
+@dataclass(frozen=True)
+class Term:
+    """``sum_{bound} [conditions] * factor``."""
+
+    factor: sp.Expr
+    bound: tuple[Bound, ...] = ()
+    conditions: tuple[Condition, ...] = ()
+
+    def xreplace(self, mapping: dict) -> "Term":
+        """Substitute in the factor and the conditions (never in bound ranges' indices)."""
+        return Term(
+            self.factor.xreplace(mapping),
+            tuple((s, lo.xreplace(mapping), hi.xreplace(mapping)) for s, lo, hi in self.bound),
+            tuple((e.xreplace(mapping), lo.xreplace(mapping), hi.xreplace(mapping))
+                  for e, lo, hi in self.conditions),
+        )
+
+    def times(self, other: "Term") -> "Term":
+        """The product of two terms whose bound indices are distinct."""
+        return Term(self.factor * other.factor, self.bound + other.bound,
+                    self.conditions + other.conditions)
+
+    def scaled(self, factor: sp.Expr) -> "Term":
+        return replace(self, factor=self.factor * factor)
+
+    @property
+    def bound_symbols(self) -> tuple[sp.Symbol, ...]:
+        return tuple(s for s, _, _ in self.bound)
+
+
+@dataclass(frozen=True)
+class IndexExpr:
+    """A tensor entry as a function of its free indices: a sum of terms.
+
+    ``indices`` holds one free index symbol per axis, or 0 for an axis of size 1.
+    """
+
+    indices: tuple[sp.Expr, ...]
+    terms: tuple[Term, ...]
+
+    def is_pointwise(self) -> bool:
+        """True when no term sums over an index or carries a block condition."""
+        return all(not t.bound and not t.conditions for t in self.terms)
+
+    def as_factor(self) -> sp.Expr:
+        """The pointwise entry as one SymPy expression."""
+        assert self.is_pointwise()
+        return sp.Add(*(t.factor for t in self.terms))
+
+
+@dataclass
+class IndexSpace:
+    """Makes uniquely named index symbols and remembers each one's range."""
+
+    prefix: str = "i"
+    ranges: dict[sp.Symbol, tuple[sp.Expr, sp.Expr]] = field(default_factory=dict)
+    _count: int = 0
+
+    def fresh(self, size: sp.Expr, lo: sp.Expr = sp.Integer(0)) -> sp.Expr:
+        """A new index over ``lo .. lo + size - 1``; 0 for an axis of size 1."""
+        if sp.sympify(size) == 1:
+            return sp.Integer(0)
+        self._count += 1
+        symbol = sp.Symbol(f"{self.prefix}{self._count}", integer=True)
+        self.ranges[symbol] = (sp.sympify(lo), sp.sympify(lo + size - 1))
+        return symbol
+
+    def fresh_like(self, symbol: sp.Symbol, lo: sp.Expr, hi: sp.Expr) -> sp.Symbol:
+        self._count += 1
+        new = sp.Symbol(f"{self.prefix}{self._count}", integer=True)
+        self.ranges[new] = (lo, hi)
+        return new
+
+    def indices_for(self, shape: Iterable[sp.Expr]) -> tuple[sp.Expr, ...]:
+        return tuple(self.fresh(n) for n in shape)
+
+    def rename_bound(self, term: Term) -> Term:
+        """The same term with fresh names for its bound indices."""
+        if not term.bound:
+            return term
+        mapping = {s: self.fresh_like(s, lo, hi) for s, lo, hi in term.bound}
+        renamed = term.xreplace(mapping)
+        return replace(renamed, bound=tuple((mapping[s], lo, hi) for s, lo, hi in term.bound))
+
+
+def product(left: Iterable[Term], right: Iterable[Term]) -> tuple[Term, ...]:
+    """Distribute the product of two sums of terms (bound indices must differ)."""
+    right = tuple(right)
+    return tuple(a.times(b) for a in left for b in right)
+
+
+def index_symbols(expr: sp.Expr) -> set[sp.Symbol]:
+    """The index symbols in ``expr``: integer symbols that are not dimensions."""
+    return {s for s in expr.free_symbols
+            if isinstance(s, sp.Symbol) and s.is_integer and not s.is_positive}
+
+
+def linear_form(expr: sp.Expr, indices: set[sp.Symbol]) -> tuple[sp.Expr, dict[sp.Symbol, sp.Expr]] | None:
+    """Split ``expr`` into ``constant + sum(coeff * index)``; None if it is not linear in the indices."""
+    expr = sp.expand(expr)
+    coefficients: dict[sp.Symbol, sp.Expr] = {}
+    constant = sp.Integer(0)
+    for part in sp.Add.make_args(expr):
+        used = part.free_symbols & indices
+        if not used:
+            constant += part
+            continue
+        if len(used) > 1:
+            return None
+        (index,) = used
+        coeff = sp.simplify(part / index)
+        if coeff.free_symbols & indices or not coeff.is_number:
+            return None
+        coefficients[index] = coefficients.get(index, sp.Integer(0)) + coeff
+    return constant, {k: v for k, v in coefficients.items() if v != 0}
+
+
+def is_nonnegative(expr: sp.Expr) -> bool | None:
+    """Decide ``expr >= 0`` for a linear expression in dimensions (each at least 1).
+
+    True or False when it holds or fails for every dimension value, None when it depends on them.
+    """
+    expr = sp.expand(expr)
+    if expr.is_number:
+        return bool(expr >= 0)
+    constant, coefficients = sp.Integer(0), []
+    for part in sp.Add.make_args(expr):
+        coeff, rest = part.as_coeff_Mul()
+        if rest == 1:
+            constant += coeff
+        elif isinstance(rest, sp.Symbol) and rest.is_positive and rest.is_integer:
+            coefficients.append(coeff)
+        else:
+            return None
+    at_ones = constant + sum(coefficients)
+    if all(c >= 0 for c in coefficients) and at_ones >= 0:
+        return True
+    if all(c <= 0 for c in coefficients) and at_ones < 0:
+        return False
+    return None
+
+
+def interval(expr: sp.Expr, ranges: dict[sp.Symbol, tuple[sp.Expr, sp.Expr]]) -> tuple[sp.Expr, sp.Expr] | None:
+    """The range of a linear index expression, given the ranges of its indices."""
+    form = linear_form(expr, set(ranges))
+    if form is None:
+        return None
+    low = high = form[0]
+    for index, coeff in form[1].items():
+        lo, hi = ranges[index]
+        if coeff > 0:
+            low, high = low + coeff * lo, high + coeff * hi
+        else:
+            low, high = low + coeff * hi, high + coeff * lo
+    return sp.expand(low), sp.expand(high)
