@@ -1,0 +1,33 @@
+"""Shared fixtures: tests come from the catalogue, so adding a model adds its tests."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from symgrad import catalogue, derive
+from symgrad.cli import import_generated
+
+ROOT = Path(__file__).resolve().parent.parent
+GENERATED = ROOT / "generated"
+
+
+@pytest.fixture(params=catalogue.names())
+def catalogue_name(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def model(catalogue_name):
+    return catalogue.build(catalogue_name)
+
+
+@pytest.fixture
+def derivation(model):
+    return derive(model)
+
+
+@pytest.fixture
+def generated(catalogue_name):
+    """The committed generated module of a catalogue model."""
+    return import_generated(GENERATED / f"{catalogue_name}.py")
