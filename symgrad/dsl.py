@@ -5,9 +5,10 @@ as it is built, naming the operation and both shapes) and writes its entry at
 given indices as a sum of ``Term``s. Shapes are ``()`` for a scalar or
 ``(rows, cols)``; an axis of size 1 broadcasts as in NumPy.
 
-A function of anything but a named tensor, and a power or divisor that sums
-over an index, is given a name of its own (an intermediate such as
-``Loss_1``) so that every nonlinearity acts on a named tensor, as in the notes.
+A function of anything but a named tensor, and a power, divisor or matrix
+product operand that itself sums over an index, is given a name of its own
+(an intermediate such as ``Loss_1``): every nonlinearity then acts on a named
+tensor, as in the notes, and every product lowers to one matrix product.
 """
 from __future__ import annotations
 
@@ -218,8 +219,10 @@ class MatMul(TensorExpr):
     def build(self, indices, ctx):
         i, j = indices
         inner = self.a.shape[1]
+        a = self.a if self.a.pointwise else ctx.hoist(self.a)
+        b = self.b if self.b.pointwise else ctx.hoist(self.b)
         k = ctx.space.fresh(inner)
-        terms = product(self.a.build((i, k), ctx), self.b.build((k, j), ctx))
+        terms = product(a.build((i, k), ctx), b.build((k, j), ctx))
         return _bound(terms, k, inner)
 
 

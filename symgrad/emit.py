@@ -7,7 +7,6 @@ from a source checkout, in that folder itself. Files are written atomically
 """
 from __future__ import annotations
 
-import importlib.resources
 import importlib.util
 import os
 import tempfile
@@ -22,10 +21,10 @@ MODULE_TEMPLATE = "module.py.j2"
 
 def template_dir() -> Path:
     """Where the templates are: the installed package data, else the source checkout's folder."""
-    if importlib.util.find_spec("symgrad.templates") is not None:
-        packaged = Path(str(importlib.resources.files("symgrad.templates")))
-        if (packaged / MODULE_TEMPLATE).is_file():
-            return packaged
+    spec = importlib.util.find_spec("symgrad.templates")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(location) / MODULE_TEMPLATE).is_file():
+            return Path(location)
     source = Path(__file__).resolve().parent.parent / "templates"
     if (source / MODULE_TEMPLATE).is_file():
         return source

@@ -59,8 +59,9 @@ def _pointwise(expr, model, name, allowed) -> sp.Expr:
             raise ModelError(f"{where}: {access.base} is not a matrix of model {model.name!r}")
         if len(access.indices) != 2:
             raise ModelError(f"{where}: {access} needs 2 indices")
-    for symbol in expr.free_symbols - {a for a in expr.atoms(sp.Indexed)}:
-        if isinstance(symbol, sp.Indexed) or isinstance(symbol, sp.IndexedBase):
+    labels = {a.base.label for a in expr.atoms(sp.Indexed)}
+    for symbol in expr.free_symbols - labels:
+        if isinstance(symbol, (sp.Indexed, sp.IndexedBase)):
             continue
         if symbol in allowed or symbol in model.dimensions.values():
             continue

@@ -36,7 +36,7 @@ RESERVED = {"np", "numpy", "inputs", "grads", "value"}
 
 
 class Tensor(TensorExpr):
-    """A named tensor of a model; ``T[i, j]`` gives its SymPy entry for index notation."""
+    """A named tensor of a model; ``T[i, j]`` (``s[()]`` for a scalar) is its SymPy entry for index notation."""
 
     def __init__(self, model: "Model", name: str, shape: tuple, role: str):
         self.model, self.name, self.shape, self.role = model, name, shape, role
@@ -50,6 +50,8 @@ class Tensor(TensorExpr):
         return (Term(self.entry(indices)),)
 
     def __getitem__(self, indices):
+        if not self.shape and indices == ():
+            return self.symbol
         if not isinstance(indices, tuple):
             indices = (indices,)
         if len(indices) != len(self.shape):
@@ -142,11 +144,12 @@ class Model:
             self._defining.pop()
         return self._store(name, out_shape, indices, terms, origin)
 
-    def loss(self, name: str, expr: TensorExpr) -> Tensor:
-        """Define the scalar loss, the root of the derivation."""
+    def loss(self, name: str, expr: TensorExpr | None = None, *,
+             index: Callable[[], sp.Expr] | None = None) -> Tensor:
+        """Define the scalar loss, the root of the derivation (DSL, or index notation with no free index)."""
         if self.loss_name is not None:
             raise ModelError(f"model {self.name!r} already has the loss {self.loss_name!r}")
-        tensor = self.define(name, expr)
+        tensor = self.define(name, expr, shape=() if index is not None else None, index=index)
         if tensor.shape != ():
             raise ShapeError(f"loss {name!r} must be a scalar, got shape {show_shape(tensor.shape)}")
         self.loss_name = name

@@ -50,6 +50,14 @@ class _ArrayPrinter(PythonCodePrinter):
         super().__init__({"fully_qualified_modules": False, "standard": "python3"})
         self.frame, self.ranges, self.shapes = frame, ranges, shapes
 
+    def _print(self, expr, **kwargs):
+        if row_of(expr) is not None:  # table functions first: some share SymPy's names (exp, tanh)
+            return self._print_Function(expr)
+        return super()._print(expr, **kwargs)
+
+    def _print_Float(self, expr):
+        return repr(float(expr))
+
     def _print_Indexed(self, expr):
         return place(expr, self.frame, self.ranges, self.shapes)
 

@@ -1,6 +1,8 @@
 """Shared fixtures: tests come from the catalogue, so adding a model adds its tests."""
 from __future__ import annotations
 
+import importlib
+import os
 from pathlib import Path
 
 import pytest
@@ -31,3 +33,10 @@ def derivation(model):
 def generated(catalogue_name):
     """The committed generated module of a catalogue model."""
     return import_generated(GENERATED / f"{catalogue_name}.py")
+
+
+def require(module: str):
+    """Import an optional test tool: skip without it on a developer machine, fail under CI=true."""
+    if os.environ.get("CI") == "true":
+        return importlib.import_module(module)
+    return pytest.importorskip(module)

@@ -9,7 +9,7 @@ from symgrad.cli import import_generated
 from symgrad.display import formula_text
 from symgrad.rules import FUNCTIONS
 
-from .conftest import GENERATED
+from .conftest import GENERATED, require
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +80,8 @@ def test_generated_loss_equals_the_notes_general_expression(seed000):
 
 
 def test_gradients_agree_with_hips_autograd(seed000):
-    autograd = pytest.importorskip("autograd")
-    import autograd.numpy as anp
+    autograd = require("autograd")
+    anp = require("autograd.numpy")
 
     model, _, module = seed000
     rng = np.random.default_rng(12)

@@ -1,0 +1,49 @@
+"""Collapsing Kronecker deltas and range conditions over symbolic index ranges."""
+import sympy as sp
+
+from symgrad.deltas import Elimination, collapse
+from symgrad.terms import Term, dimension, interval, is_nonnegative
+
+M, N = dimension("M"), dimension("N")
+i, k, r, s = sp.symbols("i k r s", integer=True)
+f = sp.Function("f")
+KD = sp.KroneckerDelta
+
+
+def test_offset_delta_collapses_with_its_range_decided():
+    log = []
+    (term,) = collapse([Term(KD(k, M + r) * f(k), ((k, 0, 2 * M - 1),))], {r: (0, M - 1)}, log)
+    assert term == Term(f(M + r))
+    assert log == [Elimination(k, M + r, KD(k, M + r))]
+
+
+def test_undecidable_range_is_kept_as_a_condition():
+    (term,) = collapse([Term(KD(k, r) * f(k), ((k, 0, M - 1),))], {r: (0, N - 1)})
+    assert term.factor == f(r) and term.conditions == ((r, 0, M - 1),) and not term.bound
+
+
+def test_delta_that_can_never_hold_kills_the_term():
+    assert collapse([Term(KD(i, M + r) * f(i))], {i: (0, M - 1), r: (0, M - 1)}) == ()
+
+
+def test_delta_between_free_indices_stays():
+    (term,) = collapse([Term(KD(i, r) * f(i))], {i: (0, M - 1), r: (0, M - 1)})
+    assert term.factor.has(KD(i, r))
+
+
+def test_condition_tightens_a_bound_range_and_unused_indices_count():
+    (term,) = collapse([Term(f(k), ((k, 0, 2 * M - 1), (s, 0, N - 1)), ((k, M, 2 * M - 1),))], {})
+    assert term.bound == ((k, M, 2 * M - 1),) and term.factor == N * f(k) and not term.conditions
+
+
+def test_delta_inside_a_sum_factor_is_found():
+    terms = collapse([Term((f(k) + 1) * KD(k, r) * 2 + 0 * k, ((k, 0, M - 1),))], {r: (0, M - 1)})
+    assert sum(t.factor for t in terms) == 2 * f(r) + 2
+
+
+def test_nonnegative_and_interval():
+    assert is_nonnegative(2 * M - 1 - (M - 1)) is True
+    assert is_nonnegative(M - N) is None
+    assert is_nonnegative(-M) is False
+    assert interval(M + r, {r: (0, M - 1)}) == (M, 2 * M - 1)
+    assert interval(r * r, {r: (0, M - 1)}) is None
