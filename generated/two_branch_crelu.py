@@ -128,10 +128,8 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     Y = C @ H + d
     Delta = Yexp - Y
     Loss = (1/L) * np.vdot(Delta, Delta)
-    # grad_H[i, j] = -2/L * C[0, i]*Delta[0, j]
-    grad_H = (-2/L) * C.T * Delta
-    # grad_Z[i, j] = crelu_mask(Z[i, j], t)*grad_H[i, j]
-    grad_Z = grad_H * ((Z >= 0) & (Z <= t))
+    # grad_Z[i, j] = -2/L * crelu_mask(Z[i, j], t)*C[0, i]*Delta[0, j]
+    grad_Z = (-2/L) * C.T * Delta * (H == Z)
     # grad_Z2[i, j] = grad_Z[M + i, j]
     grad_Z2 = grad_Z[M:]
     # grad_Z1[i, j] = grad_Z[i, j]
@@ -142,10 +140,10 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     grad_C = (-2/L) * Delta @ H.T
     # dLoss/dB2[i, 0] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]
     # grad_B2[i, 0] = sum_c grad_Z2[i, c]
-    grad_B2 = grad_Z2.sum(axis=1, keepdims=True)
+    grad_B2 = grad_Z2 @ np.ones((L, 1))
     # dLoss/dB1[i, 0] = -2/L * sum_c crelu_mask(Z[i, c], t)*C[0, i]*Delta[0, c]
     # grad_B1[i, 0] = sum_c grad_Z1[i, c]
-    grad_B1 = grad_Z1.sum(axis=1, keepdims=True)
+    grad_B1 = grad_Z1 @ np.ones((L, 1))
     # dLoss/dA2[i, j] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]*X2[j, c]
     # grad_A2[i, j] = sum_c X2[j, c]*grad_Z2[i, c]
     grad_A2 = grad_Z2 @ X2.T

@@ -20,6 +20,7 @@ from .deltas import collapse
 from .derive import ADJOINT_PREFIX, Derivation, _substitute, adjoint_name
 from .display import formula_text
 from .errors import ModelError
+from .reuse import reuse_forward_values
 from .terms import IndexExpr
 from .vectorize import lower, print_scalar
 
@@ -92,6 +93,19 @@ def _is_alias(name: str, expr: IndexExpr, model) -> bool:
                                                model.tensors[name].shape))
 
 
+def _is_separable(name: str, expr: IndexExpr, model) -> bool:
+    """A single unsummed product in which no factor spans all of the adjoint's indices
+    (an outer product such as ``C[0, i] * grad_Y[0, j]``): cheaper folded into its users,
+    where it is multiplied in anyway and NumPy can reuse the temporary."""
+    if name in {t.name for t in model.of_role("parameter")} or len(expr.terms) != 1:
+        return False
+    term = expr.terms[0]
+    labels = {i for i in expr.indices if i != 0}
+    if term.bound or term.conditions or len(labels) < 2:
+        return False
+    return all(not (labels <= arg.free_symbols) for arg in sp.Mul.make_args(term.factor))
+
+
 def _forward_name(name: str) -> str:
     return name[len(ADJOINT_PREFIX):] if name.startswith(ADJOINT_PREFIX) else name
 
@@ -112,7 +126,7 @@ def plan_module(derivation: Derivation, command: str) -> ModulePlan:
 
     forward = []
     for name, definition in model.definitions.items():
-        expr = definition.expr
+        expr = reuse_forward_values(definition.expr, model, skip=name)
         lines = lower(name, expr, model.tensors[name].shape, shapes, model.ranges(expr.indices))
         forward.append(Block((formula_text(name, expr, reserved),), tuple(lines)))
 
@@ -126,11 +140,12 @@ def plan_module(derivation: Derivation, command: str) -> ModulePlan:
         for other, definition in folded.items():
             terms = collapse(_substitute(terms, adjoint_name(other), definition, derivation.space),
                              derivation.ranges(expr.indices))
-        expr = IndexExpr(expr.indices, terms)
-        if _is_alias(name, expr, model):
+        shown = IndexExpr(expr.indices, terms)
+        expr = reuse_forward_values(shown, model)
+        if _is_alias(name, expr, model) or _is_separable(name, expr, model):
             folded[name] = expr
             continue
-        comments = [formula_text(adjoint_name(name), expr, reserved)]
+        comments = [formula_text(adjoint_name(name), shown, reserved)]
         if name in parameters:
             collapsed = formula_text(f"dLoss/d{name}", derivation.expanded(name), reserved)
             if collapsed.split(" = ", 1)[1] != comments[0].split(" = ", 1)[1]:

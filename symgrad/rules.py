@@ -34,6 +34,9 @@ class Elementwise:
     latex: str
     kinks: Callable[..., tuple[sp.Expr, ...]]
     convention: str
+    # derivative factors computable more cheaply from the function's value:
+    # {derivative function name: (value, *args) -> cheaper expression}
+    from_value: dict = None
 
 
 def _f(name: str) -> Callable[..., sp.Expr]:
@@ -52,10 +55,14 @@ _ROWS = (
                 lambda z: (sp.Integer(0),), "step(0) = 0"),
     Elementwise("crelu", 2, (lambda z, t: _f("crelu_mask")(z, t), lambda z, t: _f("above")(z, t)),
                 "np.clip({0}, 0.0, {1})", r"\operatorname{{CReLU}}\left({0}, {1}\right)",
-                lambda z, t: (sp.Integer(0), t), "crelu' = 1 on the closed interval [0, t]"),
+                lambda z, t: (sp.Integer(0), t), "crelu' = 1 on the closed interval [0, t]",
+                {"crelu_mask": lambda h, z, t: _f("equal")(h, z)}),
     Elementwise("crelu_mask", 2, (_ZERO, _ZERO),
                 "(({0} >= 0) & ({0} <= {1}))", r"1_{{0 \le {0} \le {1}}}",
                 lambda z, t: (sp.Integer(0), t), "1 on the closed interval [0, t]"),
+    Elementwise("equal", 2, (_ZERO, _ZERO),
+                "({0} == {1})", r"1_{{{0} = {1}}}",
+                _NO_KINKS, "1 where both are equal (clip(z, 0, t) == z exactly on [0, t])"),
     Elementwise("above", 2, (_ZERO, _ZERO),
                 "({0} > {1})", r"1_{{{0} > {1}}}",
                 lambda z, t: (t,), "above(t, t) = 0"),

@@ -1,0 +1,60 @@
+"""Rewrite expressions to reuse named forward values instead of recomputing them.
+
+Before lowering, a call such as ``sigmoid(Z[a, b])`` is replaced by ``H[a, b]``
+when the model defines ``H = sigmoid(Z)``, so ``sigmoid' = sigmoid (1 - sigmoid)``
+becomes ``H (1 - H)``; and a derivative the table knows how to read off the
+value (``crelu_mask(Z, t)`` is ``H == Z`` for ``H = clip(Z, 0, t)``: one
+comparison instead of three passes) is rewritten through ``from_value``.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from .rules import row_of
+from .terms import IndexExpr, Term
+
+
+def _pointwise_calls(model, skip: str | None):
+    """(name, free indices, call) for each intermediate defined as one table-function call."""
+    for name, definition in model.definitions.items():
+        expr = definition.expr
+        if name == skip or len(expr.terms) != 1:
+            continue
+        term = expr.terms[0]
+        if term.bound or term.conditions or row_of(term.factor) is None:
+            continue
+        yield name, expr.indices, term.factor
+
+
+def _rewrites(model, factor: sp.Expr, skip: str | None) -> dict:
+    mapping = {}
+    for name, indices, call in _pointwise_calls(model, skip):
+        tensor = model.tensors[name]
+        row = row_of(call)
+        for found in factor.atoms(sp.Function):
+            if row_of(found) is None:
+                continue
+            first = found.args[0]
+            if not isinstance(first, sp.Indexed) or not isinstance(call.args[0], sp.Indexed):
+                continue
+            if first.base != call.args[0].base:
+                continue
+            rename = {a: b for a, b in zip(call.args[0].indices, first.indices) if a != 0}
+            value = tensor.entry(tuple(rename.get(i, i) for i in indices))
+            if found == call.xreplace(rename):
+                mapping[found] = value
+                continue
+            cheaper = (row.from_value or {}).get(type(found).__name__)
+            if cheaper and found.args[1:] == call.xreplace(rename).args[1:]:
+                mapping[found] = cheaper(value, *found.args)
+    return mapping
+
+
+def reuse_forward_values(expr: IndexExpr, model, skip: str | None = None) -> IndexExpr:
+    """``expr`` with forward values reused; ``skip`` is the intermediate being defined."""
+    terms = []
+    for term in expr.terms:
+        mapping = _rewrites(model, term.factor, skip)
+        terms.append(Term(term.factor.xreplace(mapping), term.bound, term.conditions) if mapping else term)
+    return IndexExpr(expr.indices, tuple(terms))
+
