@@ -1,6 +1,6 @@
 """The catalogue of models from the source notes: the single source for ``generated/`` and the tests.
 
-Each entry is a module in ``symgrad/models`` with a ``build() -> Model``;
+Each entry names a module in ``symgrad/models`` and its function returning the ``Model``;
 adding an entry here adds its generated module, its checks and its tests.
 """
 from __future__ import annotations
@@ -10,8 +10,14 @@ import importlib
 from .errors import ModelError
 from .model import Model
 
-CATALOGUE: dict[str, str] = {
-    "two_branch_crelu": "symgrad.models.two_branch_crelu",
+CATALOGUE: dict[str, tuple[str, str]] = {
+    "two_branch_crelu": ("symgrad.models.two_branch_crelu", "build"),
+    "mlp_mse": ("symgrad.models.mlp_mse", "build"),
+    "mlp_mse_sigmoid": ("symgrad.models.mlp_mse", "build_sigmoid"),
+    "mlp_mse_tanh": ("symgrad.models.mlp_mse", "build_tanh"),
+    "hw1_relu_mse": ("symgrad.models.hw1", "build_relu_mse"),
+    "hw1_sigmoid_mse": ("symgrad.models.hw1", "build_sigmoid_mse"),
+    "hw1_sigmoid_bce": ("symgrad.models.hw1", "build_sigmoid_bce"),
 }
 
 
@@ -24,4 +30,5 @@ def build(name: str) -> Model:
     if name not in CATALOGUE:
         raise ModelError(f"unknown model {name!r}; the catalogue has: {', '.join(CATALOGUE)} "
                          "(or give the path of a .py file that defines a model)")
-    return importlib.import_module(CATALOGUE[name]).build()
+    module, function = CATALOGUE[name]
+    return getattr(importlib.import_module(module), function)()

@@ -23,6 +23,7 @@ from .derive import derive
 from .display import formula_text
 from .emit import render_module, write_atomic
 from .errors import SymgradError
+from .reuse import reuse_forward_values
 from .sources import is_path, load
 
 DEFAULT_OUT = "generated"
@@ -69,11 +70,13 @@ def cmd_show(args) -> int:
     print("\n## adjoints (reverse mode, named)")
     for name in reversed(derivation.order):
         if name != model.loss_name:
-            print(formula_text(f"grad_{name}", derivation.adjoints[name], reserved))
+            print(formula_text(f"grad_{name}", reuse_forward_values(
+                derivation.adjoints[name], model, cheaper=False), reserved))
     print("\n## gradients, collapsed")
     for name in derivation.parameters:
         if name in derivation.adjoints:
-            print(formula_text(f"dLoss/d{name}", derivation.expanded(name), reserved))
+            print(formula_text(f"dLoss/d{name}", reuse_forward_values(
+                derivation.expanded(name), model, cheaper=False), reserved))
     print(f"\nderived in {derivation.seconds * 1000:.1f} ms")
     return 0
 

@@ -140,14 +140,16 @@ def plan_module(derivation: Derivation, command: str) -> ModulePlan:
         for other, definition in folded.items():
             terms = collapse(_substitute(terms, adjoint_name(other), definition, derivation.space),
                              derivation.ranges(expr.indices))
-        shown = IndexExpr(expr.indices, terms)
-        expr = reuse_forward_values(shown, model)
+        expr = IndexExpr(expr.indices, terms)
+        shown = reuse_forward_values(expr, model, cheaper=False)
+        expr = reuse_forward_values(expr, model)
         if _is_alias(name, expr, model) or _is_separable(name, expr, model):
             folded[name] = expr
             continue
         comments = [formula_text(adjoint_name(name), shown, reserved)]
         if name in parameters:
-            collapsed = formula_text(f"dLoss/d{name}", derivation.expanded(name), reserved)
+            collapsed = formula_text(f"dLoss/d{name}", reuse_forward_values(
+                derivation.expanded(name), model, cheaper=False), reserved)
             if collapsed.split(" = ", 1)[1] != comments[0].split(" = ", 1)[1]:
                 comments.insert(0, collapsed)
             else:

@@ -171,8 +171,44 @@ def collapse_term(term: Term, free: Ranges, log: list[Elimination] | None = None
 
 
 def collapse(terms, free: Ranges, log: list[Elimination] | None = None) -> tuple[Term, ...]:
-    """Collapse every term of a sum."""
-    return tuple(t for term in terms for t in collapse_term(term, free, log))
+    """Collapse every term of a sum, then combine like terms."""
+    return combine_like_terms([t for term in terms for t in collapse_term(term, free, log)])
+
+
+def combine_like_terms(terms) -> tuple[Term, ...]:
+    """Add up terms that sum over the same ranges under the same conditions, and simplify.
+
+    Terms with at most one summed index are grouped (their summed indices renamed
+    to the first one's); when expanding a group's sum makes it smaller, it becomes
+    one term: ``-y (1 - s) + (1 - y) s`` becomes ``s - y``. Otherwise the terms stay
+    as written.
+    """
+    groups: dict = {}
+    order = []
+    for term in terms:
+        if len(term.bound) > 1:
+            key = ("alone", len(order))
+        else:
+            key = (tuple((lo, hi) for _, lo, hi in term.bound), term.conditions)
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(term)
+    out = []
+    for key in order:
+        group = groups[key]
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        first = group[0]
+        factors = [t.factor if not t.bound else t.factor.xreplace({t.bound[0][0]: first.bound[0][0]})
+                   for t in group]
+        expanded = sp.expand(sp.Add(*factors))
+        if sp.count_ops(expanded) >= sp.count_ops(sp.Add(*factors)):
+            out.extend(group)  # nothing cancels: keep the terms as written
+        elif expanded != 0:
+            out.append(Term(sp.factor(expanded), first.bound, first.conditions))
+    return tuple(out)
 
 
 def term_ranges(term: Term, free: Ranges) -> Ranges:

@@ -7,9 +7,12 @@ already uses as a name. Used for the comments in generated code and the CLI.
 from __future__ import annotations
 
 import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
 
 from .terms import IndexExpr, Term, index_symbols
 
+_STR = StrPrinter()
 FREE_NAMES = "ijpqrs"
 BOUND_NAMES = "cklmnuvwxyz"
 
@@ -46,7 +49,7 @@ def _split(factor: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
 
 def term_text(term: Term) -> str:
     coeff, rest = _split(term.factor)
-    body = str(rest)
+    body = _STR.parenthesize(rest, PRECEDENCE["Mul"], strict=True) if coeff != 1 or term.conditions else str(rest)
     if term.conditions:
         brackets = "*".join(f"[{lo} <= {e} <= {hi}]" for e, lo, hi in term.conditions)
         body = brackets if rest == 1 else f"{brackets}*{body}"

@@ -5,10 +5,11 @@ as it is built, naming the operation and both shapes) and writes its entry at
 given indices as a sum of ``Term``s. Shapes are ``()`` for a scalar or
 ``(rows, cols)``; an axis of size 1 broadcasts as in NumPy.
 
-A function of anything but a named tensor, and a power, divisor or matrix
-product operand that itself sums over an index, is given a name of its own
-(an intermediate such as ``Loss_1``): every nonlinearity then acts on a named
-tensor, as in the notes, and every product lowers to one matrix product.
+A function argument, power, divisor or matrix-product operand that itself sums
+over an index, and any argument of a function with kinks (relu, crelu) that
+is not a named tensor, is given a name of its own (an intermediate such as
+``Loss_1``): every kink then sits on a named tensor, where checks can see it,
+and every product lowers to one matrix product.
 """
 from __future__ import annotations
 
@@ -334,7 +335,9 @@ class Apply(TensorExpr):
 
     def build(self, indices, ctx):
         from .model import Tensor
-        arg = self.arg if isinstance(self.arg, Tensor) else ctx.hoist(self.arg)
+        kinked = bool(lookup(self.name).kinks(*sp.symbols(f"z0:{len(self.params) + 1}")))
+        named = isinstance(self.arg, Tensor) or (self.arg.pointwise and not kinked)
+        arg = self.arg if named else ctx.hoist(self.arg)
         value = sp.Add(*(t.factor for t in arg.build(indices, ctx)))
         params = [sp.Add(*(t.factor for t in p.build((), ctx))) for p in self.params]
         return (Term(FUNCTIONS[self.name](value, *params)),)

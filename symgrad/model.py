@@ -28,6 +28,7 @@ import sympy as sp
 from .deltas import collapse, term_ranges
 from .dsl import TensorExpr, as_tensor, show_shape
 from .errors import ModelError, ShapeError
+from .rewrites import stabilize
 from .rules import row_of
 from .terms import IndexExpr, IndexSpace, Term, dimension, interval, is_nonnegative
 
@@ -189,6 +190,7 @@ class Model:
         return tensor
 
     def _store(self, name, shape, indices, terms, origin) -> Tensor:
+        terms = tuple(Term(stabilize(t.factor, self), t.bound, t.conditions) for t in terms)
         expr = IndexExpr(tuple(indices), collapse(terms, self.ranges(indices)))
         _check_functions(name, expr)
         tensor = Tensor(self, name, shape, "intermediate")

@@ -26,7 +26,7 @@ def _pointwise_calls(model, skip: str | None):
         yield name, expr.indices, term.factor
 
 
-def _rewrites(model, factor: sp.Expr, skip: str | None) -> dict:
+def _rewrites(model, factor: sp.Expr, skip: str | None, cheaper: bool) -> dict:
     mapping = {}
     for name, indices, call in _pointwise_calls(model, skip):
         tensor = model.tensors[name]
@@ -44,17 +44,21 @@ def _rewrites(model, factor: sp.Expr, skip: str | None) -> dict:
             if found == call.xreplace(rename):
                 mapping[found] = value
                 continue
-            cheaper = (row.from_value or {}).get(type(found).__name__)
-            if cheaper and found.args[1:] == call.xreplace(rename).args[1:]:
-                mapping[found] = cheaper(value, *found.args)
+            rule = (row.from_value or {}).get(type(found).__name__) if cheaper else None
+            if rule and found.args[1:] == call.xreplace(rename).args[1:]:
+                mapping[found] = rule(value, *found.args)
     return mapping
 
 
-def reuse_forward_values(expr: IndexExpr, model, skip: str | None = None) -> IndexExpr:
-    """``expr`` with forward values reused; ``skip`` is the intermediate being defined."""
+def reuse_forward_values(expr: IndexExpr, model, skip: str | None = None,
+                         cheaper: bool = True) -> IndexExpr:
+    """``expr`` with forward values reused; ``skip`` is the intermediate being defined.
+
+    With ``cheaper=False`` only calls are replaced by the named values (for display).
+    """
     terms = []
     for term in expr.terms:
-        mapping = _rewrites(model, term.factor, skip)
+        mapping = _rewrites(model, term.factor, skip, cheaper)
         terms.append(Term(term.factor.xreplace(mapping), term.bound, term.conditions) if mapping else term)
     return IndexExpr(expr.indices, tuple(terms))
 

@@ -37,6 +37,8 @@ class Elementwise:
     # derivative factors computable more cheaply from the function's value:
     # {derivative function name: (value, *args) -> cheaper expression}
     from_value: dict = None
+    # a canonical form SymPy applies on construction, e.g. sigmoid(-z) -> 1 - sigmoid(z)
+    canonical: Callable[..., sp.Expr | None] | None = None
 
 
 def _f(name: str) -> Callable[..., sp.Expr]:
@@ -68,7 +70,8 @@ _ROWS = (
                 lambda z, t: (t,), "above(t, t) = 0"),
     Elementwise("sigmoid", 1, (lambda z: _f("sigmoid")(z) * (1 - _f("sigmoid")(z)),),
                 "(0.5 * (np.tanh(0.5 * {0}) + 1.0))", r"\sigma\left({0}\right)",
-                _NO_KINKS, "smooth; computed through tanh, no overflow"),
+                _NO_KINKS, "smooth; computed through tanh, no overflow",
+                canonical=lambda z: 1 - _f("sigmoid")(-z) if z.could_extract_minus_sign() else None),
     Elementwise("tanh", 1, (lambda z: 1 - _f("tanh")(z) ** 2,),
                 "np.tanh({0})", r"\tanh\left({0}\right)",
                 _NO_KINKS, "smooth"),
@@ -93,9 +96,10 @@ def _make_function(row: Elementwise) -> type[sp.Function]:
     def _latex(self, printer):
         return row.latex.format(*(printer._print(a) for a in self.args))
 
-    return type(row.name, (sp.Function,), {
-        "nargs": row.arity, "fdiff": fdiff, "_latex": _latex, "is_real": True,
-    })
+    namespace = {"nargs": row.arity, "fdiff": fdiff, "_latex": _latex, "is_real": True}
+    if row.canonical is not None:
+        namespace["eval"] = classmethod(lambda cls, *args: row.canonical(*args))
+    return type(row.name, (sp.Function,), namespace)
 
 
 FUNCTIONS: dict[str, type[sp.Function]] = {row.name: _make_function(row) for row in _ROWS}

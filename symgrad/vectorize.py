@@ -190,6 +190,11 @@ def _contract_one(coeff, arrays, c, frame, ranges, shapes) -> _Code | None:
     right = [a for a in inner if a not in left and _labels(a, ranges) <= {c, o1}]
     if len(left) + len(right) != len(inner):
         return None
+    only_c = [a for a in left + right if _labels(a, ranges) == {c}]
+    if not right and len(left) > len(only_c) > 0:      # W[i, c] x[c]: a matrix-vector product
+        left, right = [a for a in left if a not in only_c], only_c
+    elif not left and len(right) > len(only_c) > 0:
+        left, right = only_c, [a for a in right if a not in only_c]
     scalar_out = o0 is None and o1 is None
     left_code = _product(sp.Integer(1), _operands(left, (o0, c), ranges, shapes)) if left else None
     right_code = _product(sp.Integer(1), _operands(right, (c, o1), ranges, shapes)) if right else None

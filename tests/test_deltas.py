@@ -38,7 +38,7 @@ def test_condition_tightens_a_bound_range_and_unused_indices_count():
 
 def test_delta_inside_a_sum_factor_is_found():
     terms = collapse([Term((f(k) + 1) * KD(k, r) * 2 + 0 * k, ((k, 0, M - 1),))], {r: (0, M - 1)})
-    assert sum(t.factor for t in terms) == 2 * f(r) + 2
+    assert sp.expand(sum(t.factor for t in terms)) == 2 * f(r) + 2
 
 
 def test_nonnegative_and_interval():
@@ -47,3 +47,11 @@ def test_nonnegative_and_interval():
     assert is_nonnegative(-M) is False
     assert interval(M + r, {r: (0, M - 1)}) == (M, 2 * M - 1)
     assert interval(r * r, {r: (0, M - 1)}) is None
+
+
+def test_like_terms_cancel():
+    y, z = sp.symbols("y z")
+    terms = collapse([Term(-y * (1 - z)), Term((1 - y) * z)], {})
+    assert len(terms) == 1 and terms[0].factor == z - y
+    kept = collapse([Term(y), Term(-z)], {})
+    assert [t.factor for t in kept] == [y, -z]

@@ -1,0 +1,33 @@
+"""Numerics: no NaN, inf or NumPy warning (overflow, invalid, divide; underflow to 0 is harmless)
+for pre-activations of size 1e3, and the BCE collapse."""
+import warnings
+
+import numpy as np
+import sympy as sp
+
+from symgrad import catalogue, derive
+from symgrad.check import _draw, dimension_values
+from symgrad.reuse import reuse_forward_values
+
+
+def test_large_preactivations_give_finite_values_without_warnings(model, generated):
+    rng = np.random.default_rng(7)
+    inputs = _draw(model, dimension_values(model), rng)
+    big = {k: (v * 1e3 if k not in model.samplers and np.ndim(v) == 2 else v) for k, v in inputs.items()}
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+        warnings.simplefilter("error")
+        value, grads = generated.loss_and_grad(**big)
+    assert np.isfinite(value)
+    for name, grad in grads.items():
+        assert np.all(np.isfinite(grad)), name
+
+
+def test_bce_gradient_collapses_to_yhat_minus_y_over_k():
+    model = catalogue.build("hw1_sigmoid_bce")
+    derivation = derive(model)
+    expr = reuse_forward_values(derivation.adjoints["s2"], model, cheaper=False)
+    (term,) = expr.terms
+    (i, _) = expr.indices
+    yhat, y = model.tensors["yhat"].symbol, model.tensors["y"].symbol
+    K = model.dimensions["dy"]
+    assert not term.bound and sp.simplify(term.factor - (yhat[i, 0] - y[i, 0]) / K) == 0
