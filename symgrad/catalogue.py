@@ -15,6 +15,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "mlp_mse": ("symgrad.models.mlp_mse", "build"),
     "mlp_mse_sigmoid": ("symgrad.models.mlp_mse", "build_sigmoid"),
     "mlp_mse_tanh": ("symgrad.models.mlp_mse", "build_tanh"),
+    "ntk_relu": ("symgrad.models.ntk_relu", "build"),
+    "softmax_ce": ("symgrad.models.softmax_ce", "build"),
     "hw1_relu_mse": ("symgrad.models.hw1", "build_relu_mse"),
     "hw1_sigmoid_mse": ("symgrad.models.hw1", "build_sigmoid_mse"),
     "hw1_sigmoid_bce": ("symgrad.models.hw1", "build_sigmoid_bce"),

@@ -16,7 +16,7 @@ import sympy as sp
 from .model import Model
 from .rules import row_of
 
-FD_STEP = 1e-6
+FD_STEP = 1e-5  # near eps**(1/3): truncation and round-off errors both ~1e-10 relative
 KINK_MARGIN = 1e-3
 DIMENSION_SETS = ((3, 4, 5, 6, 7, 8, 9, 10), (5, 2, 7, 3, 6, 4, 9, 8))
 
@@ -34,19 +34,48 @@ def _shape(shape, dims: dict[str, int]) -> tuple[int, ...]:
     return tuple(int(sp.sympify(n).xreplace(symbols)) for n in shape)
 
 
-def _draw(model: Model, dims: dict[str, int], rng: np.random.Generator) -> dict:
-    inputs = {}
-    for tensor in model.inputs:
-        shape = _shape(tensor.shape, dims)
-        if tensor.name in model.samplers:
-            inputs[tensor.name] = model.samplers[tensor.name](rng, shape)
-        elif not shape:
-            inputs[tensor.name] = float(rng.uniform(0.5, 1.5))
-        elif tensor.role == "parameter":
-            inputs[tensor.name] = rng.standard_normal(shape) / np.sqrt(shape[1])
-        else:
-            inputs[tensor.name] = rng.standard_normal(shape)
-    return inputs
+WIDTHS = (5, 7, 6, 8, 9, 10, 11, 12)
+
+
+def _value(model: Model, name: str, role: str, shape, rng):
+    if name in model.samplers:
+        return model.samplers[name](rng, shape)
+    if not shape:
+        return float(rng.uniform(0.5, 1.5))
+    if role == "parameter" or name in model.lists:
+        return rng.standard_normal(shape) / np.sqrt(shape[1])
+    return rng.standard_normal(shape)
+
+
+def _layer_dims(layer, dims: dict, carry_shape, taken: set) -> dict:
+    """Sizes for one layer: the carried input's, the parent's, and a fresh width for the rest."""
+    local = dict(dims)
+    for n, value in zip(layer.tensors[layer.carry_name].shape, carry_shape):
+        if isinstance(n, sp.Symbol):
+            local[str(n)] = value
+    for name in layer.dimensions:
+        if name not in local:
+            local[name] = next(w for w in WIDTHS if w not in taken and w not in carry_shape)
+            taken.add(local[name])
+    return local
+
+
+def _draw(model: Model, dims: dict[str, int], rng: np.random.Generator, depth: int = 1) -> dict:
+    inputs = {t.name: _value(model, t.name, t.role, _shape(t.shape, dims), rng) for t in model.inputs}
+    if model.stack is None:
+        return inputs
+    lists = {name: [] for name in model.lists}
+    carry_shape = np.shape(inputs[model.stack.carry.name])
+    taken = set(dims.values())
+    for layer_number in range(depth):
+        layer = model.stack.hidden if layer_number < depth - 1 else model.stack.output
+        local = _layer_dims(layer, dims, carry_shape, taken)
+        for name, items in model.lists.items():
+            shape = _shape(layer.tensors[name].shape, local)
+            lists[name].append(_value(model, name, items.role, shape, rng))
+        if layer is model.stack.hidden:
+            carry_shape = _shape(layer.tensors[layer.carry_out_name].shape, local)
+    return {**inputs, **lists}
 
 
 def _kinked_arguments(model: Model):
@@ -68,10 +97,8 @@ def _kinked_arguments(model: Model):
     return found
 
 
-def kink_margin(model: Model, module, inputs: dict) -> float:
-    """The smallest distance from an argument of a nonsmooth function to one of its kinks."""
-    values = {**inputs, **module.forward(**inputs)}
-    scalars = {t.symbol: inputs[t.name] for t in model.inputs if not t.shape}
+def _margin(model: Model, values: dict) -> float:
+    scalars = {t.symbol: values[t.name] for t in model.inputs if not t.shape}
     margin = np.inf
     for name, kinks in _kinked_arguments(model):
         for kink in kinks:
@@ -80,19 +107,37 @@ def kink_margin(model: Model, module, inputs: dict) -> float:
     return margin
 
 
+def kink_margin(model: Model, module, inputs: dict) -> float:
+    """The smallest distance from an argument of a nonsmooth function to one of its kinks."""
+    values = module.forward(**inputs)
+    if model.stack is None:
+        return _margin(model, {**inputs, **values})
+    margins = [_margin(model.stack.hidden, layer) for layer in values["hidden"]]
+    return min(margins + [_margin(model.stack.output, values["output"])])
+
+
 def sample_inputs(model: Model, module, dims: dict[str, int], rng: np.random.Generator,
-                  tries: int = 100) -> dict:
-    """Random inputs of the given sizes, at a point away from every kink."""
+                  depth: int = 1, tries: int = 100) -> dict:
+    """Random inputs of the given sizes (and number of layers), at a point away from every kink."""
     for _ in range(tries):
-        inputs = _draw(model, dims, rng)
+        inputs = _draw(model, dims, rng, depth)
         if kink_margin(model, module, inputs) > KINK_MARGIN:
             return inputs
     raise RuntimeError(f"model {model.name!r}: no point {KINK_MARGIN} away from the kinks in {tries} draws")
 
 
 def finite_difference(module, inputs: dict, name: str, step: float = FD_STEP):
-    """Central differences of ``module.loss`` with respect to input ``name``, entry by entry."""
+    """Central differences of ``module.loss`` with respect to input ``name``, entry by entry
+    (for a list input, a list: one array per element)."""
     base = inputs[name]
+    if isinstance(base, list):
+        out = []
+        for layer in range(len(base)):
+            def loss_of_element(**element):
+                return module.loss(**{**inputs, name: base[:layer] + [element["x"]] + base[layer + 1:]})
+            shim = type("Shim", (), {"loss": staticmethod(loss_of_element)})
+            out.append(finite_difference(shim, {"x": base[layer]}, "x", step))
+        return out
     if np.ndim(base) == 0:
         up = module.loss(**{**inputs, name: base + step})
         down = module.loss(**{**inputs, name: base - step})
@@ -109,7 +154,11 @@ def finite_difference(module, inputs: dict, name: str, step: float = FD_STEP):
 
 
 def relative_error(got, expected) -> float:
-    """max |got - expected| / max(max |expected|, max |got|, 1e-12)."""
+    """max |got - expected| / max(max |expected|, max |got|, 1e-12); lists compare element by element."""
+    if isinstance(expected, list):
+        if not isinstance(got, list) or len(got) != len(expected):
+            return np.inf
+        return max(relative_error(g, e) for g, e in zip(got, expected))
     got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
     scale = max(float(np.max(np.abs(expected), initial=0.0)), float(np.max(np.abs(got), initial=0.0)), 1e-12)
     return float(np.max(np.abs(got - expected), initial=0.0)) / scale
@@ -122,21 +171,34 @@ class GradientCheck:
     shape_ok: bool
 
 
-def check_module(model: Model, module, points: int = 3, seed: int = 0) -> list[GradientCheck]:
+DEPTHS = (1, 2, 3, 5)
+
+
+def _same_shape(gradient, value) -> bool:
+    if isinstance(value, list):
+        return isinstance(gradient, list) and len(gradient) == len(value) and all(
+            _same_shape(g, v) for g, v in zip(gradient, value))
+    if np.ndim(value) == 0:
+        return isinstance(gradient, float)
+    return np.shape(gradient) == np.shape(value)
+
+
+def check_module(model: Model, module, points: int = 3, seed: int = 0,
+                 depths: tuple[int, ...] = DEPTHS) -> list[GradientCheck]:
     """Every gradient of ``module`` against finite differences, at ``points`` random points
-    for each of the two dimension sets; the worst error per parameter."""
+    for each of the two dimension sets (and each depth, for a model with a stack);
+    the worst error per parameter."""
     rng = np.random.default_rng(seed)
     worst: dict[str, float] = {}
     shapes_ok: dict[str, bool] = {}
     for which in (0, 1):
         dims = dimension_values(model, which)
-        for _ in range(points):
-            inputs = sample_inputs(model, module, dims, rng)
-            _, grads = module.loss_and_grad(**inputs)
-            for name in module.PARAMETERS:
-                expected = finite_difference(module, inputs, name)
-                ok = np.shape(grads[name]) == np.shape(inputs[name]) and \
-                    (np.ndim(inputs[name]) != 0 or isinstance(grads[name], float))
-                shapes_ok[name] = shapes_ok.get(name, True) and ok
-                worst[name] = max(worst.get(name, 0.0), relative_error(grads[name], expected))
+        for depth in (depths if model.stack is not None else (1,)):
+            for _ in range(points):
+                inputs = sample_inputs(model, module, dims, rng, depth)
+                _, grads = module.loss_and_grad(**inputs)
+                for name in module.PARAMETERS:
+                    expected = finite_difference(module, inputs, name)
+                    shapes_ok[name] = shapes_ok.get(name, True) and _same_shape(grads[name], inputs[name])
+                    worst[name] = max(worst.get(name, 0.0), relative_error(grads[name], expected))
     return [GradientCheck(n, worst[n], shapes_ok[n]) for n in module.PARAMETERS]

@@ -17,14 +17,14 @@ import time
 from pathlib import Path
 
 from . import catalogue
-from .check import check_module
-from .codegen import plan_module
+from .check import DEPTHS, check_module
 from .derive import derive
 from .display import formula_text
 from .emit import render_module, write_atomic
 from .errors import SymgradError
 from .reuse import reuse_forward_values
 from .sources import is_path, load
+from .stack_codegen import plan_for
 
 DEFAULT_OUT = "generated"
 TOLERANCE = 1e-6
@@ -48,7 +48,7 @@ def generate_one(spec: str, out_dir: Path):
     start = time.perf_counter()
     model = load(spec)
     derivation = derive(model)
-    text = render_module(plan_module(derivation, _command(spec)))
+    text = render_module(plan_for(derivation, _command(spec)))
     return model, derivation, out_dir / f"{model.name}.py", text, time.perf_counter() - start
 
 
@@ -59,11 +59,9 @@ def cmd_list(args) -> int:
     return 0
 
 
-def cmd_show(args) -> int:
-    model = load(args.model)
-    derivation = derive(model)
+def _describe(model, derivation, heading: str) -> None:
     reserved = set(model.tensors) | set(model.dimensions)
-    print(f"# {model.name}: {model.description}")
+    print(f"# {heading}")
     print("\n## definitions")
     for name, definition in model.definitions.items():
         print(formula_text(name, definition.expr, reserved))
@@ -72,12 +70,25 @@ def cmd_show(args) -> int:
         if name != model.loss_name:
             print(formula_text(f"grad_{name}", reuse_forward_values(
                 derivation.adjoints[name], model, cheaper=False), reserved))
-    print("\n## gradients, collapsed")
+    print(f"\n## gradients of {model.loss_name}, collapsed")
     for name in derivation.parameters:
         if name in derivation.adjoints:
-            print(formula_text(f"dLoss/d{name}", reuse_forward_values(
+            print(formula_text(f"d{model.loss_name}/d{name}", reuse_forward_values(
                 derivation.expanded(name), model, cheaper=False), reserved))
-    print(f"\nderived in {derivation.seconds * 1000:.1f} ms")
+    print()
+
+
+def cmd_show(args) -> int:
+    model = load(args.model)
+    derivation = derive(model)
+    if model.stack is None:
+        _describe(model, derivation, f"{model.name}: {model.description}")
+    else:
+        print(f"{model.name}: {model.description}\n")
+        _describe(model.stack.hidden, derivation.hidden,
+                  "hidden layer l (its loss is the recursion seed sum(grad_out * output) + its own terms)")
+        _describe(model.stack.output, derivation.output, "output layer L")
+    print(f"derived in {derivation.seconds * 1000:.1f} ms")
     return 0
 
 
@@ -125,8 +136,9 @@ def cmd_verify(args) -> int:
     widths = [max(len(str(r[k])) for r in rows + [header]) for k in range(len(header))]
     for row in [header] + rows:
         print("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
-    print(f"\n{len(rows)} gradients checked against central finite differences "
-          f"(float64, {args.points} points x 2 dimension sets); tolerance {TOLERANCE:g}")
+    print(f"\n{len(rows)} gradients checked against central finite differences (float64, "
+          f"{args.points} points x 2 dimension sets, x depths {', '.join(map(str, DEPTHS))} for "
+          f"models with layers); tolerance {TOLERANCE:g}")
     return 1 if failed else 0
 
 

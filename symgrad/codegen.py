@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .deltas import collapse
-from .derive import ADJOINT_PREFIX, Derivation, _substitute, adjoint_name
+from .derive import Derivation, _substitute, adjoint_name
 from .display import formula_text
 from .errors import ModelError
 from .reuse import reuse_forward_values
@@ -33,10 +33,12 @@ class InputSpec:
     shape_text: str      # "(N, L)"
     shape_code: str      # "(N, L)" evaluated in the generated code
     shape_names: str     # '("N", "L")', the shape as data
+    label: str           # how error messages name it: '"X1"', or 'f"W[{l}]"' for a list element
 
 
 @dataclass(frozen=True)
 class Block:
+    name: str
     comments: tuple[str, ...]
     lines: tuple[str, ...]
 
@@ -66,7 +68,10 @@ def _shape_code(shape) -> str:
 
 def _dimension_reads(model) -> tuple[tuple[str, str, int], ...]:
     reads = []
+    used = {s for t in model.tensors.values() for n in t.shape for s in sp.sympify(n).free_symbols}
     for name, symbol in model.dimensions.items():
+        if symbol not in used:
+            continue
         source = next(((t.name, axis) for t in model.inputs for axis, n in enumerate(t.shape)
                        if n == symbol), None)
         if source is None:
@@ -76,7 +81,7 @@ def _dimension_reads(model) -> tuple[tuple[str, str, int], ...]:
     return tuple(reads)
 
 
-def _is_alias(name: str, expr: IndexExpr, model) -> bool:
+def _is_alias(name: str, expr: IndexExpr, model, shapes: dict) -> bool:
     """A single-term, unsummed, scalar multiple of one whole tensor, in the same orientation."""
     if name in {t.name for t in model.of_role("parameter")} or len(expr.terms) != 1:
         return False
@@ -89,8 +94,13 @@ def _is_alias(name: str, expr: IndexExpr, model) -> bool:
         return False
     access = accesses[0]
     return tuple(access.indices) == tuple(expr.indices) and all(
-        sp.expand(a - b) == 0 for a, b in zip(model.tensors[_forward_name(str(access.base))].shape,
-                                               model.tensors[name].shape))
+        sp.expand(a - b) == 0 for a, b in zip(shapes[str(access.base)], model.tensors[name].shape))
+
+
+def _is_constant(name: str, expr: IndexExpr, model) -> bool:
+    """An adjoint that is a plain number, like the 1 of a loss term added to the loss."""
+    return (name not in {t.name for t in model.of_role("parameter")} and len(expr.terms) == 1
+            and not expr.terms[0].bound and not expr.terms[0].conditions and expr.terms[0].factor.is_number)
 
 
 def _is_separable(name: str, expr: IndexExpr, model) -> bool:
@@ -106,10 +116,6 @@ def _is_separable(name: str, expr: IndexExpr, model) -> bool:
     return all(not (labels <= arg.free_symbols) for arg in sp.Mul.make_args(term.factor))
 
 
-def _forward_name(name: str) -> str:
-    return name[len(ADJOINT_PREFIX):] if name.startswith(ADJOINT_PREFIX) else name
-
-
 def _gradient_code(parameter: str, model, derivation: Derivation) -> str:
     shape = model.tensors[parameter].shape
     if parameter not in derivation.adjoints:  # the loss does not depend on it
@@ -117,8 +123,12 @@ def _gradient_code(parameter: str, model, derivation: Derivation) -> str:
     return adjoint_name(parameter) if shape else f"float({adjoint_name(parameter)})"
 
 
-def plan_module(derivation: Derivation, command: str) -> ModulePlan:
-    """Everything the module template needs, as strings."""
+def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | None = None) -> ModulePlan:
+    """Everything the module template needs, as strings.
+
+    ``labels`` names inputs in error messages as code (``'f"W[{l}]"'`` for a list element).
+    """
+    labels = labels or {}
     model = derivation.model
     reserved = set(model.tensors) | set(model.dimensions)
     shapes = {n: t.shape for n, t in model.tensors.items()}
@@ -126,9 +136,15 @@ def plan_module(derivation: Derivation, command: str) -> ModulePlan:
 
     forward = []
     for name, definition in model.definitions.items():
+        if definition.origin == "max":
+            source, axis = definition.reduce
+            lines = [f"{name} = {source}.max(axis={axis}, keepdims=True)"]
+            forward.append(Block(name, (f"{name} = max over axis {axis} of {source} (a constant shift)",),
+                                 tuple(lines)))
+            continue
         expr = reuse_forward_values(definition.expr, model, skip=name)
         lines = lower(name, expr, model.tensors[name].shape, shapes, model.ranges(expr.indices))
-        forward.append(Block((formula_text(name, expr, reserved),), tuple(lines)))
+        forward.append(Block(name, (formula_text(name, expr, reserved),), tuple(lines)))
 
     parameters = [t.name for t in model.of_role("parameter")]
     backward, folded = [], {}
@@ -143,7 +159,8 @@ def plan_module(derivation: Derivation, command: str) -> ModulePlan:
         expr = IndexExpr(expr.indices, terms)
         shown = reuse_forward_values(expr, model, cheaper=False)
         expr = reuse_forward_values(expr, model)
-        if _is_alias(name, expr, model) or _is_separable(name, expr, model):
+        if _is_alias(name, expr, model, shapes) or _is_separable(name, expr, model) \
+                or _is_constant(name, expr, model):
             folded[name] = expr
             continue
         comments = [formula_text(adjoint_name(name), shown, reserved)]
@@ -156,14 +173,14 @@ def plan_module(derivation: Derivation, command: str) -> ModulePlan:
                 comments = [collapsed]
         lines = lower(adjoint_name(name), expr, model.tensors[name].shape, shapes,
                       derivation.ranges(expr.indices))
-        backward.append(Block(tuple(comments), tuple(lines)))
+        backward.append(Block(adjoint_name(name), tuple(comments), tuple(lines)))
     gradients = tuple((p, _gradient_code(p, model, derivation)) for p in parameters)
     return ModulePlan(
         model_name=model.name,
         description=model.description,
         command=command,
         inputs=tuple(InputSpec(t.name, t.role, not t.shape, _shape_text(t.shape), _shape_code(t.shape),
-                               repr(tuple(str(n) for n in t.shape)))
+                               repr(tuple(str(n) for n in t.shape)), labels.get(t.name, f'"{t.name}"'))
                      for t in model.inputs),
         dim_reads=_dimension_reads(model),
         forward=tuple(forward),
@@ -171,5 +188,5 @@ def plan_module(derivation: Derivation, command: str) -> ModulePlan:
         intermediates=tuple(model.definitions),
         loss=model.loss_name,
         gradients=gradients,
-        dimensions=tuple(model.dimensions),
+        dimensions=tuple(d for d, _, _ in _dimension_reads(model)),
     )

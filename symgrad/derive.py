@@ -129,7 +129,7 @@ def _needs_adjoint(model: Model) -> list[str]:
     """Parameters and the intermediates that depend on one, in forward order."""
     depends = {t.name for t in model.of_role("parameter")}
     for name, definition in model.definitions.items():
-        if _references(definition.expr) & depends:
+        if definition.origin != "max" and _references(definition.expr) & depends:
             depends.add(name)
     reaches = {model.loss_name}
     for name in reversed(list(model.definitions)):
@@ -138,9 +138,15 @@ def _needs_adjoint(model: Model) -> list[str]:
     return [n for n in model.tensors if n in depends and n in reaches]
 
 
-def derive(model: Model) -> Derivation:
-    """Run the chain rule backwards from the loss; returns every named adjoint."""
+def derive(model: Model):
+    """Run the chain rule backwards from the loss; returns every named adjoint.
+
+    A model with a stack gives a ``StackDerivation``: its hidden and output layers, each derived once.
+    """
     model.validate()
+    if model.stack is not None:
+        from .stack import StackDerivation
+        return StackDerivation(model, derive(model.stack.hidden), derive(model.stack.output))
     start = time.perf_counter()
     derivation = Derivation(model, IndexSpace("a"))
     space = derivation.space

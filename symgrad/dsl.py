@@ -30,7 +30,9 @@ Shape = tuple[sp.Expr, ...]
 class BuildContext(Protocol):
     space: IndexSpace
 
-    def hoist(self, expr: "TensorExpr") -> "Tensor": ...
+    def hoist(self, expr: "TensorExpr", suffix: str | None = None) -> "Tensor": ...
+
+    def hoist_max(self, source: "Tensor", axis: int, suffix: str) -> "Tensor": ...
 
 
 def show_shape(shape: Shape) -> str:
@@ -374,3 +376,34 @@ def log(x):
 
 def softplus(x):
     return apply("softplus", x)
+
+
+class LogSumExp(TensorExpr):
+    """``log(sum(exp(x), axis))``, computed stably as ``max + log(sum(exp(x - max)))``.
+
+    The row maximum is a named intermediate the derivation treats as a constant:
+    exact here, because the log-sum-exp does not change when its shift does.
+    """
+
+    def __init__(self, a: TensorExpr, axis: int):
+        if len(a.shape) != 2 or axis not in (0, 1):
+            raise ShapeError(f"operation 'logsumexp(axis={axis})': needs a matrix and axis 0 or 1, "
+                             f"got shape {show_shape(a.shape)}")
+        self.a, self.axis = a, axis
+        self.shape = tuple(sp.Integer(1) if ax == axis else n for ax, n in enumerate(a.shape))
+
+    @property
+    def pointwise(self):
+        return False
+
+    def build(self, indices, ctx):
+        from .model import Tensor
+        source = self.a if isinstance(self.a, Tensor) else ctx.hoist(self.a)
+        shift = ctx.hoist_max(source, self.axis, "max")
+        shifted = ctx.hoist(exp(source - shift), "exp")
+        total = ctx.hoist(shifted.sum(axis=self.axis), "sum")
+        return (shift + log(total)).build(indices, ctx)
+
+
+def logsumexp(x, axis: int) -> LogSumExp:
+    return LogSumExp(as_tensor(x), axis)

@@ -17,6 +17,7 @@ import jinja2
 from .codegen import ModulePlan
 
 MODULE_TEMPLATE = "module.py.j2"
+STACK_TEMPLATE = "stack_module.py.j2"
 
 
 def template_dir() -> Path:
@@ -43,9 +44,11 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_module(plan: ModulePlan) -> str:
-    """The generated module's source; compiled once to prove it is valid Python."""
-    text = _environment().get_template(MODULE_TEMPLATE).render(plan=plan)
+def render_module(plan) -> str:
+    """The generated module's source (from a ``ModulePlan`` or a ``StackPlan``);
+    compiled once to prove it is valid Python."""
+    template = MODULE_TEMPLATE if isinstance(plan, ModulePlan) else STACK_TEMPLATE
+    text = _environment().get_template(template).render(plan=plan)
     compile(text, f"<generated {plan.model_name}>", "exec")
     return text
 

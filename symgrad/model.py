@@ -70,7 +70,8 @@ class Definition:
 
     name: str
     expr: IndexExpr
-    origin: str  # "dsl", "index" or "hoisted"
+    origin: str  # "dsl", "index" or "max" (a maximum the derivation treats as a constant)
+    reduce: tuple | None = None  # for "max": (source tensor, axis)
 
 
 class Model:
@@ -85,6 +86,9 @@ class Model:
         self.definitions: dict[str, Definition] = {}
         self.loss_name: str | None = None
         self.samplers: dict[str, Callable] = {}
+        self.lists: dict = {}                 # list inputs (one matrix per layer), by name
+        self.input_order: list[str] = []      # every input, as the generated functions take them
+        self.stack = None
         self.space = IndexSpace("i")
         self._defining: list[str] = []
 
@@ -104,8 +108,27 @@ class Model:
     def parameter(self, name: str, shape: tuple = ()) -> Tensor:
         return self._add(name, shape, "parameter")
 
+    def parameter_list(self, name: str):
+        """A list of parameter matrices, one per layer of the model's stack (``W``)."""
+        return self._add_list(name, "parameter")
+
+    def constant_list(self, name: str):
+        """A list of constant matrices, one per layer of the model's stack (``W0``)."""
+        return self._add_list(name, "constant")
+
+    def stack_layers(self, carry: Tensor, *lists):
+        """Declare the repeated layers: ``carry`` enters the first; see ``symgrad.stack``."""
+        from .stack import Stack
+        if self.stack is not None:
+            raise ModelError(f"model {self.name!r} already has a stack")
+        self.stack = Stack(self, carry, tuple(lists))
+        return self.stack
+
     def sample_with(self, name: str, draw: Callable) -> None:
         """How checks draw input ``name``: ``draw(rng, shape) -> array or float`` (e.g. positive data)."""
+        if name in self.lists:
+            self.samplers[name] = draw
+            return
         if name not in self.tensors or self.tensors[name].role == "intermediate":
             raise ModelError(f"sample_with: {name!r} is not an input of model {self.name!r}")
         self.samplers[name] = draw
@@ -165,10 +188,20 @@ class Model:
         """Constants and parameters, in declaration order: the generated functions' keywords."""
         return [t for t in self.tensors.values() if t.role != "intermediate"]
 
+    @property
+    def parameter_names(self) -> list[str]:
+        """Every parameter and parameter list, in declaration order: the keys of the gradients."""
+        return [n for n in self.input_order
+                if (n in self.lists and self.lists[n].role == "parameter")
+                or (n in self.tensors and self.tensors[n].role == "parameter")]
+
     def ranges(self, indices) -> dict:
         return {i: self.space.ranges[i] for i in indices if i != 0}
 
     def validate(self) -> None:
+        if self.stack is not None:
+            self.stack.finish()
+            return
         if self.loss_name is None:
             raise ModelError(f"model {self.name!r} has no loss: call model.loss(name, expr)")
         if not self.of_role("parameter"):
@@ -180,14 +213,24 @@ class Model:
             raise ModelError(f"name {name!r} is not a Python identifier")
         if name in RESERVED or name.startswith(("_", "grad_")):
             raise ModelError(f"name {name!r} is reserved (np, inputs, grads, value, _*, grad_*)")
-        if name in self.tensors or name in self.dimensions:
+        if name in self.tensors or name in self.dimensions or name in self.lists:
             raise ModelError(f"name {name!r} is already used in model {self.name!r}")
 
-    def _add(self, name: str, shape, role: str) -> Tensor:
-        self._check_new_name(name)
+    def _add(self, name: str, shape, role: str, check: bool = True) -> Tensor:
+        if check:
+            self._check_new_name(name)
         tensor = Tensor(self, name, _shape(shape), role)
         self.tensors[name] = tensor
+        if role != "intermediate":
+            self.input_order.append(name)
         return tensor
+
+    def _add_list(self, name: str, role: str):
+        from .stack import ListInput
+        self._check_new_name(name)
+        self.lists[name] = ListInput(name, role)
+        self.input_order.append(name)
+        return self.lists[name]
 
     def _store(self, name, shape, indices, terms, origin) -> Tensor:
         terms = tuple(Term(stabilize(t.factor, self), t.bound, t.conditions) for t in terms)
@@ -213,20 +256,43 @@ class Model:
                         raise ShapeError(f"define {name!r}: {access} reaches {span[0]}..{span[1]} on axis "
                                          f"{axis} of {tensor.name} {show_shape(tensor.shape)}")
 
-    def _hoist(self, expr: TensorExpr) -> Tensor:
+    def _hoist_name(self, suffix: str | None) -> str:
         owner = self._defining[-1]
+        if suffix is not None and f"{owner}_{suffix}" not in self.tensors:
+            return f"{owner}_{suffix}"
         n = 1
         while f"{owner}_{n}" in self.tensors:
             n += 1
-        return self.define(f"{owner}_{n}", expr)
+        return f"{owner}_{n}"
+
+    def _hoist(self, expr: TensorExpr, suffix: str | None = None) -> Tensor:
+        return self.define(self._hoist_name(suffix), expr)
+
+    def _hoist_max(self, source: Tensor, axis: int, suffix: str) -> Tensor:
+        """A row (axis 1) or column (axis 0) maximum that the derivation treats as a constant."""
+        name = self._hoist_name(suffix)
+        shape = tuple(sp.Integer(1) if ax == axis else n for ax, n in enumerate(source.shape))
+        indices = self.space.indices_for(shape)
+        reduced = sp.Symbol("k", integer=True)
+        entry = list(indices)
+        entry[axis] = reduced
+        factor = sp.Function("max")(source.entry(tuple(entry)), reduced)
+        tensor = Tensor(self, name, shape, "intermediate")
+        self.tensors[name] = tensor
+        self.definitions[name] = Definition(name, IndexExpr(tuple(indices), (Term(factor),)),
+                                            "max", (source.name, axis))
+        return tensor
 
 
 class _Context:
     def __init__(self, model: Model):
         self.model, self.space = model, model.space
 
-    def hoist(self, expr: TensorExpr) -> Tensor:
-        return self.model._hoist(expr)
+    def hoist(self, expr: TensorExpr, suffix: str | None = None) -> Tensor:
+        return self.model._hoist(expr, suffix)
+
+    def hoist_max(self, source: Tensor, axis: int, suffix: str) -> Tensor:
+        return self.model._hoist_max(source, axis, suffix)
 
 
 def _shape(shape) -> tuple:

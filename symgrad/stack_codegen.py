@@ -1,0 +1,113 @@
+"""A stack derivation -> the data ``templates/stack_module.py.j2`` is rendered from.
+
+The generated module has one forward and one backward function per layer
+kind, each rendered from that layer's own ``ModulePlan``, and a driver that
+loops over the layers: forward through ``len(W) - 1`` hidden layers and the
+output layer, then backward in reverse, each hidden layer's backward taking
+the adjoint of its output from the layer after it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .codegen import InputSpec, ModulePlan, _dimension_reads, _shape_code, _shape_text, plan_module
+from .derive import adjoint_name
+from .stack import GRAD_OUT, StackDerivation
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    plan: ModulePlan
+    arguments: str            # how the driver passes this layer's inputs, e.g. "carry, W[l], W0[l], m, lam"
+    state: str                # everything backward needs, e.g. "k_in, n, X_prev, W, W_l"
+    out: str                  # the carried output (hidden) or the loss (output)
+    extra_loss: str           # the hidden layer's own loss terms, "0.0" if none
+    element_grads: tuple[tuple[str, str], ...]   # (list name, gradient code)
+    carry_grad: str
+    carry_block: str          # the backward block computing the carried input's adjoint
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    model_name: str
+    description: str
+    command: str
+    signature: str                          # every input, in the model's order
+    carry: str                              # the input the first layer takes
+    inputs: tuple[InputSpec, ...]           # the inputs that are not lists
+    dimensions: tuple[str, ...]
+    dim_reads: tuple
+    lists: tuple[tuple[str, str], ...]      # (name, role)
+    parameters: tuple[str, ...]
+    hidden: LayerPlan
+    output: LayerPlan
+
+
+def _layer(derivation, command: str, kind: str) -> LayerPlan:
+    layer = derivation.model
+    labels = {name: f'f"{name}[{{l}}]"' for name in layer.elements}
+    plan = plan_module(derivation, command, labels)
+    if kind == "hidden":
+        seed = adjoint_name(layer.carry_out_name)
+        plan = _without(plan, {layer.loss_name, GRAD_OUT}, seed)
+    arguments = []
+    for spec in plan.inputs:
+        if spec.name == layer.carry_name:
+            arguments.append("carry")
+        elif spec.name in layer.elements:
+            arguments.append(f"{spec.name}[l]")
+        else:
+            arguments.append(spec.name)
+    names = list(plan.dimensions) + [i.name for i in plan.inputs] + [
+        b.name for b in plan.forward]
+    gradients = dict(plan.gradients)
+    return LayerPlan(
+        plan=plan,
+        arguments=", ".join(arguments),
+        state=", ".join(names) + ("," if len(names) == 1 else ""),
+        out=layer.carry_out_name if kind == "hidden" else layer.loss_name,
+        extra_loss=" + ".join(layer.loss_terms) if layer.loss_terms else "0.0",
+        element_grads=tuple((name, gradients[name]) for name, items in layer.owner.lists.items()
+                            if items.role == "parameter"),
+        carry_grad=gradients[layer.carry_name],
+        carry_block=adjoint_name(layer.carry_name),
+    )
+
+
+def _without(plan: ModulePlan, names: set[str], seed: str) -> ModulePlan:
+    """The hidden layer's plan without its VJP loss (``grad_out`` is passed to the backward instead)."""
+    forward = tuple(b for b in plan.forward if b.name not in names)
+    inputs = tuple(i for i in plan.inputs if i.name != GRAD_OUT)
+    backward = tuple(b for b in plan.backward if b.name != seed)
+    return replace(plan, forward=forward, inputs=inputs, backward=backward,
+                   intermediates=tuple(n for n in plan.intermediates if n not in names))
+
+
+def plan_stack_module(derivation: StackDerivation, command: str) -> StackPlan:
+    model = derivation.model
+    inputs = tuple(
+        InputSpec(t.name, t.role, not t.shape, _shape_text(t.shape), _shape_code(t.shape),
+                  repr(tuple(str(n) for n in t.shape)), f'"{t.name}"')
+        for t in model.inputs)
+    reads = _dimension_reads(model)
+    return StackPlan(
+        model_name=model.name,
+        description=model.description,
+        command=command,
+        signature=", ".join(model.input_order),
+        carry=model.stack.carry.name,
+        inputs=inputs,
+        dimensions=tuple(d for d, _, _ in reads),
+        dim_reads=reads,
+        lists=tuple((name, items.role) for name, items in model.lists.items()),
+        parameters=tuple(derivation.parameters),
+        hidden=_layer(derivation.hidden, command, "hidden"),
+        output=_layer(derivation.output, command, "output"),
+    )
+
+
+def plan_for(derivation, command: str):
+    """The plan of a generated module: one model, or a stack of layers."""
+    if isinstance(derivation, StackDerivation):
+        return plan_stack_module(derivation, command)
+    return plan_module(derivation, command)
