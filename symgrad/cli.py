@@ -5,6 +5,7 @@
     symgrad generate NAME|PATH.py ... [-o DIR]     write generated/<model>.py
     symgrad generate --all [--check]               every catalogue model; --check only compares
     symgrad verify [NAME|PATH.py ...|--all]        regenerate and check against finite differences
+    symgrad check NAME|PATH.py --wrt P --formula F  validate a hand-derived gradient formula
 
 Errors are one line on stderr and a non-zero exit, never a traceback.
 """
@@ -142,6 +143,28 @@ def cmd_verify(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_check(args) -> int:
+    from .validate import check_formula
+    symbols = {}
+    for item in args.symbols or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise SymgradError(f"--symbols {item!r}: write NAME=EXPRESSION, e.g. 'C^{{(1)}}=C[:, :M]'")
+        symbols[name.strip()] = value.strip()
+    verdict = check_formula(load(args.model), args.wrt, args.formula, args.syntax, args.indices,
+                            args.depth, symbols)
+    if args.json:
+        print(verdict.as_json())
+    else:
+        word = "MATCH" if verdict.match else f"MISMATCH ({verdict.kind}" + (
+            f", factor {verdict.factor})" if verdict.factor else ")")
+        print(f"{word}: {verdict.detail}")
+        print(f"  given:   {args.formula}")
+        print(f"  correct: {verdict.correct}")
+        print(f"  checked at 6 random points (2 sets of dimension values) in {verdict.seconds:.2f} s")
+    return 0 if verdict.match else 1
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="symgrad", description="Symbolic gradients as checked NumPy code.")
     sub = top.add_subparsers(dest="command", required=True)
@@ -149,6 +172,17 @@ def parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print a model's derivation")
     show.add_argument("model", metavar="NAME|PATH.py")
     show.set_defaults(run=cmd_show)
+    check = sub.add_parser("check", help="validate a hand-derived gradient formula")
+    check.add_argument("model", metavar="NAME|PATH.py")
+    check.add_argument("--wrt", required=True, help="the parameter, e.g. A1 or 'W[1]'")
+    check.add_argument("--formula", required=True)
+    check.add_argument("--syntax", choices=("numpy", "index", "latex"), default="numpy")
+    check.add_argument("--indices", help="free indices of index notation, e.g. i,j")
+    check.add_argument("--depth", type=int, help="number of layers, for list parameters")
+    check.add_argument("--symbols", action="append", metavar="NAME=EXPR",
+                       help="extra names, in NumPy syntax: 'C^{(1)}=C[:, :M]'")
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(run=cmd_check)
     for name, run, text in (("generate", cmd_generate, "write generated gradient modules"),
                             ("verify", cmd_verify, "regenerate and check against finite differences")):
         command = sub.add_parser(name, help=text)

@@ -121,3 +121,17 @@ def row_of(function: sp.Basic) -> Elementwise | None:
     if name in FUNCTIONS and isinstance(function, FUNCTIONS[name]):
         return TABLE[name]
     return None
+
+
+def numeric(name: str):
+    """A NumPy function computing table row ``name``, built from its NumPy spelling (the
+    table's own text, never a user's), so the generated code and the checker agree."""
+    row = lookup(name)
+    if name not in _NUMERIC:
+        arguments = ", ".join(f"a{k}" for k in range(row.arity))
+        body = row.numpy.format(*(f"a{k}" for k in range(row.arity)))
+        _NUMERIC[name] = eval(f"lambda {arguments}: {body}", {"np": __import__("numpy")})  # noqa: S307
+    return _NUMERIC[name]
+
+
+_NUMERIC: dict = {}

@@ -1,0 +1,375 @@
+"""Formulas in the LaTeX the notes use, parsed by symgrad's own small parser.
+
+Two flavours, told apart by what the formula contains:
+
+* index notation, when it has ``\\sum`` or indexed entries (``X_{1\\,jc}``):
+  ``-2 \\cdot \\sum_{c=1}^{L} \\Delta_{c} C_{i} X_{1\\,jc} 1_{0 \\le Z_{ic} \\le t}``.
+  Indices are 1-based as in the notes (``\\sum_{c=1}^{L}``; ``C_{M+i}``); a vector's
+  single index is its long axis; an indicator ``1_{...}`` is a condition.
+  ``\\cdot`` and juxtaposition multiply entries.
+* matrix notation otherwise: ``-2 \\cdot \\operatorname{diag}(C^{(1)}) \\cdot ((\\Delta \\odot M^{(1)})
+  \\cdot X_1^\\top)``, where ``\\cdot`` between matrices is the matrix product, ``\\odot``
+  the entrywise one, ``^\\top`` (or ``^T``) a transpose and ``\\mathbf{1}_L`` a column of ones.
+
+Names map to the model by a default convention: ``X_1`` and ``X_{1\\,jc}`` -> ``X1``,
+``W^{(2)}`` -> ``W2``, ``\\Delta`` -> ``Delta``, ``Y_{exp}`` -> ``Yexp``, ``\\hat{y}`` -> ``yhat``;
+``symbols`` (``--symbols 'C^{(1)}=C[:, :M]'``) names anything else. A left-hand side
+``(\\frac{\\partial L}{\\partial A_1})_{ij} =`` is skipped and gives the free indices.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .formula_tree import Binary, Call, FormulaError, Method, Name, Num, Subscript, Sum, Unary
+
+_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|[0-9]+(?:\.[0-9]+)?|[A-Za-z]|[{}()\[\]^_+\-*/=<>,|]|\S")
+_SPACING = {"\\,", "\\;", "\\:", "\\!", "\\ ", "\\quad", "\\qquad", "\\left", "\\right", "\\big", "\\Big",
+            "\\bigl", "\\bigr", "\\Bigl", "\\Bigr", "\\displaystyle", "\\\\"}
+_GREEK = {"\\Delta": "Delta", "\\Theta": "Theta", "\\theta": "theta", "\\delta": "delta", "\\lambda": "lam",
+          "\\alpha": "alpha", "\\beta": "beta", "\\gamma": "gamma", "\\ell": "l", "\\Sigma": "Sigma"}
+_FUNCTIONS = {"\\sigma": "sigmoid", "\\exp": "exp", "\\log": "log", "\\ln": "log", "\\tanh": "tanh"}
+_OPERATOR_NAMES = {"diag": "diag", "ReLU": "relu", "relu": "relu", "CReLU": "crelu", "softplus": "softplus",
+                   "sigmoid": "sigmoid"}
+_COMPARE = {"<": "<", ">": ">", "\\le": "<=", "\\leq": "<=", "\\ge": ">=", "\\geq": ">=", "=": "=="}
+_TIMES = {"\\cdot", "\\times", "*"}
+
+
+@dataclass(frozen=True)
+class LatexIndex:
+    """An index-notation formula and its free indices (from the left-hand side, if any)."""
+
+    tree: object
+    free: tuple[str, ...] | None
+
+
+def tokenize(text: str) -> list[tuple[str, int]]:
+    return [(m.group(), m.start()) for m in _TOKEN.finditer(text) if m.group() not in _SPACING]
+
+
+class _Parser:
+    def __init__(self, text: str, names: set[str], symbols: set[str]):
+        self.text, self.tokens, self.k = text, tokenize(text), 0
+        self.names, self.symbols = names, symbols
+        self.index_mode = "\\sum" in text
+        self.indices: list[str] = []
+
+    # tokens ------------------------------------------------------------
+    def peek(self, offset=0):
+        k = self.k + offset
+        return self.tokens[k][0] if k < len(self.tokens) else None
+
+    def pos(self):
+        return self.tokens[self.k][1] if self.k < len(self.tokens) else len(self.text)
+
+    def take(self, expected=None):
+        token = self.peek()
+        if token is None or (expected is not None and token != expected):
+            raise FormulaError(f"expected {expected or 'more'}, found {token or 'the end'}", self.pos(), self.text)
+        self.k += 1
+        return token
+
+    def group_text(self) -> str:
+        """The raw tokens of a {...} group (or one token), joined."""
+        if self.peek() != "{":
+            return self.take()
+        self.take("{")
+        depth, parts = 1, []
+        while True:
+            token = self.take()
+            depth += token == "{"
+            depth -= token == "}"
+            if depth == 0:
+                return "".join(parts)
+            parts.append(token)
+
+    # grammar -----------------------------------------------------------
+    def formula(self):
+        free = self.left_hand_side()
+        tree = self.expression()
+        if self.peek() is not None:
+            raise FormulaError(f"unexpected {self.peek()}", self.pos(), self.text)
+        return tree, free
+
+    def left_hand_side(self):
+        if not any(t == "=" for t, _ in self.tokens) or "\\partial" not in self.text:
+            return None
+        depth, k = 0, 0
+        for k, (token, _) in enumerate(self.tokens):
+            depth += token in "({"
+            depth -= token in ")}"
+            if token == "=" and depth == 0:
+                break
+        lhs = self.tokens[:k]
+        self.k = k + 1
+        if len(lhs) >= 2 and lhs[-2][0] == "_" or (len(lhs) >= 4 and lhs[-1][0] == "}" and
+                                                     any(t == "_" for t, _ in lhs[-6:])):
+            tail = "".join(t for t, _ in lhs[[t for t, _ in lhs].index("_", len(lhs) - 6) + 1:])
+            return tuple(ch for ch in tail if ch.isalpha())
+        return None
+
+    def expression(self):
+        node = self.term()
+        while self.peek() in ("+", "-"):
+            op, pos = self.take(), self.pos()
+            node = Binary(op, node, self.term(), pos)
+        return node
+
+    def term(self):
+        node = self.unary()
+        while True:
+            token = self.peek()
+            if token in _TIMES or token == "\\odot" or token == "/":
+                op_token = self.take()
+                right = self.unary()
+                node = self.combine(op_token, node, right)
+            elif token is not None and self.starts_atom(token):
+                node = self.combine("\\cdot", node, self.unary())
+            else:
+                return node
+
+    def combine(self, token, left, right):
+        if token == "/":
+            return Binary("/", left, right)
+        if token == "\\odot" or self.index_mode:
+            return Binary("*", left, right)
+        return Binary("@?", left, right)   # \\cdot: a matrix product, or a product with a scalar
+
+    def starts_atom(self, token):
+        return token not in (")", "}", "]", "+", "-", "=", ",", "^", "_", "|") and token not in _COMPARE \
+            and token not in _TIMES and token not in ("\\odot", "/")
+
+    def unary(self):
+        if self.peek() == "-":
+            pos = self.pos()
+            self.take()
+            return Unary("-", self.unary(), pos)
+        if self.peek() == "+":
+            self.take()
+            return self.unary()
+        return self.postfix(self.atom())
+
+    def postfix(self, node):
+        while self.peek() == "^":
+            self.take()
+            sup = self.group_text()
+            if sup in ("\\top", "T", "\\intercal"):
+                node = Method(node, "T")
+            elif re.fullmatch(r"[0-9]+", sup):
+                node = Binary("**", node, Num(float(sup)))
+            else:
+                raise FormulaError(f"superscript ^{{{sup}}} is not understood here", self.pos(), self.text)
+        return node
+
+    def atom(self):
+        token, pos = self.peek(), self.pos()
+        if token is None:
+            raise FormulaError("the formula ends too early", pos, self.text)
+        if re.fullmatch(r"[0-9]+(\.[0-9]+)?", token):
+            self.take()
+            if token == "1" and self.peek() == "_":
+                return self.indicator_or_ones(pos)
+            return Num(float(token), pos)
+        if token in ("(", "[", "{"):
+            closing = {"(": ")", "[": "]", "{": "}"}[self.take()]
+            inner = self.expression()
+            self.take(closing)
+            return inner
+        if token == "\\frac":
+            self.take()
+            self.take("{")
+            top = self.expression()
+            self.take("}")
+            self.take("{")
+            bottom = self.expression()
+            self.take("}")
+            return Binary("/", top, bottom, pos)
+        if token == "\\sum":
+            return self.summation()
+        if token == "\\mathbf":
+            self.take()
+            if self.group_text() != "1":
+                raise FormulaError("only \\mathbf{1} (a vector of ones) is understood", pos, self.text)
+            return self.indicator_or_ones(pos)
+        if token in ("\\operatorname", "\\mathrm", "\\text"):
+            self.take()
+            word = self.group_text()
+            if word not in _OPERATOR_NAMES:
+                raise FormulaError(f"unknown operator {word!r}", pos, self.text)
+            return self.call(_OPERATOR_NAMES[word], pos)
+        if token in _FUNCTIONS:
+            self.take()
+            return self.call(_FUNCTIONS[token], pos)
+        if token == "\\hat":
+            self.take()
+            return self.name(self.group_text() + "hat", pos)
+        if token in _GREEK:
+            self.take()
+            return self.name(_GREEK[token], pos)
+        if re.fullmatch(r"[A-Za-z]", token):
+            self.take()
+            return self.name(token, pos)
+        raise FormulaError(f"{token} is not understood", pos, self.text)
+
+    def call(self, function, pos):
+        self.take("(")
+        args = [self.expression()]
+        while self.peek() == ",":
+            self.take()
+            args.append(self.expression())
+        self.take(")")
+        return Call(function, tuple(args), (), pos)
+
+    def summation(self):
+        pos = self.pos()
+        self.take("\\sum")
+        self.take("_")
+        lower = self.group_text()
+        match = re.fullmatch(r"([a-z])=?(1|0)?", lower.replace(" ", ""))
+        if not match:
+            raise FormulaError(f"\\sum_{{{lower}}}: write the index and its start, e.g. \\sum_{{c=1}}^{{L}}",
+                               pos, self.text)
+        if self.peek() == "^":
+            self.take()
+            self.group_text()
+        index = match.group(1)
+        self.indices.append(index)
+        body = self.term()
+        return Sum(index, body, pos)
+
+    def indicator_or_ones(self, pos):
+        self.take("_")
+        if self.peek() == "{" and any(t in _COMPARE for t, _ in self.tokens[self.k:self.k + 40]):
+            self.take("{")
+            condition = self.condition()
+            self.take("}")
+            return condition
+        size = self.group_text()
+        return Call("ones", (Name(size, pos),), (), pos)
+
+    def condition(self):
+        left = self.expression()
+        node = None
+        while self.peek() in _COMPARE:
+            op = _COMPARE[self.take()]
+            right = self.expression()
+            part = Binary(op, left, right)
+            node = part if node is None else Binary("&", node, part)
+            left = right
+        if node is None:
+            raise FormulaError("an indicator 1_{...} needs a comparison", self.pos(), self.text)
+        return node
+
+    # names and their subscripts ----------------------------------------
+    def name(self, base, pos):
+        sup = None
+        if self.peek() == "^" and self.peek(1) == "{" and self.peek(2) == "(":
+            self.take()
+            sup = self.group_text()
+        raw = f"{base}^{{{sup}}}" if sup else base
+        if raw in self.symbols:
+            node = Name(raw, pos)
+            return self.subscripted(node, raw, None, pos) if self.peek() == "_" else node
+        if sup:
+            digits = sup.strip("()")
+            base = base + digits
+        if self.peek() != "_":
+            return Name(self.resolve(base, pos), pos)
+        self.take("_")
+        sub_tokens = self.sub_tokens()
+        text = "".join(sub_tokens)
+        if base + text in self.names:
+            return Name(base + text, pos)
+        lead = re.match(r"[0-9]+", text)
+        if lead and base + lead.group() in self.names:
+            name, rest = base + lead.group(), sub_tokens[1:]
+        else:
+            name, rest = self.resolve(base, pos), sub_tokens
+        if not rest:
+            return Name(name, pos)
+        return self.entry(name, rest, pos)
+
+    def subscripted(self, node, raw, _, pos):
+        self.take("_")
+        return self.entry(raw, self.sub_tokens(), pos)
+
+    def sub_tokens(self):
+        if self.peek() != "{":
+            return [self.take()]
+        self.take("{")
+        depth, parts = 1, []
+        while True:
+            token = self.take()
+            depth += token == "{"
+            depth -= token == "}"
+            if depth == 0:
+                return parts
+            parts.append(token)
+
+    def resolve(self, name, pos):
+        if name in self.names or name in self.symbols or len(name) == 1:
+            return name
+        raise FormulaError(f"{name!r} is not a name of the model (give it with --symbols)", pos, self.text)
+
+    def entry(self, name, tokens, pos):
+        """``name`` indexed by subscript tokens: letters one index each, or comma-separated expressions."""
+        self.index_mode = True
+        text = "".join(tokens)
+        if "," in tokens or any(t in "+-" for t in tokens):
+            items = [_index_item(part, pos) for part in text.split(",")]
+        else:
+            items = [Name(t, pos) if re.fullmatch(r"[A-Za-z]", t) else _index_item(t, pos) for t in tokens]
+        for item in items:
+            for leaf in _leaves(item):
+                if isinstance(leaf, Name) and len(leaf.name) == 1 and leaf.name.islower() \
+                        and leaf.name not in self.names and leaf.name not in self.indices:
+                    self.indices.append(leaf.name)
+        return Subscript(Name(name, pos), tuple(items), pos)
+
+
+def _index_item(text, pos):
+    text = text.strip()
+    if re.fullmatch(r"[0-9]+", text):
+        return Binary("-", Num(float(text)), Num(1.0), pos)        # 1-based constant
+    match = re.fullmatch(r"([A-Za-z0-9*]+)\+([a-z])|([a-z])\+([A-Za-z0-9*]+)|([a-z])", text)
+    if not match:
+        raise FormulaError(f"subscript {text!r} is not an index, or an index plus a size", pos)
+    if match.group(5):
+        return Name(match.group(5), pos)
+    if match.group(1):
+        return Binary("+", _size(match.group(1), pos), Name(match.group(2), pos), pos)
+    return Binary("+", Name(match.group(3), pos), _size(match.group(4), pos), pos)
+
+
+def _size(text, pos):
+    if re.fullmatch(r"[0-9]+", text):
+        return Num(float(text), pos)
+    if re.fullmatch(r"[0-9]+\*?[A-Za-z]", text):
+        digits, letter = re.match(r"([0-9]+)\*?([A-Za-z])", text).groups()
+        return Binary("*", Num(float(digits)), Name(letter, pos), pos)
+    return Name(text, pos)
+
+
+def _leaves(node):
+    if isinstance(node, Binary):
+        return _leaves(node.left) + _leaves(node.right)
+    return [node]
+
+
+def parse_latex(text: str, names: set[str] | None = None, symbols: set[str] | None = None):
+    """A formula tree (matrix notation) or a ``LatexIndex`` (index notation)."""
+    parser = _Parser(text, names or set(), symbols or set())
+    tree, free = parser.formula()
+    if parser.index_mode:
+        bound = {node.index for node in _walk(tree) if isinstance(node, Sum)}
+        inferred = tuple(i for i in parser.indices if i not in bound)
+        return LatexIndex(tree, free or inferred)
+    return tree
+
+
+def _walk(node):
+    yield node
+    for value in vars(node).values():
+        for child in (value if isinstance(value, tuple) else (value,)):
+            if hasattr(child, "__dataclass_fields__"):
+                yield from _walk(child)

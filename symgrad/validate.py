@@ -1,0 +1,376 @@
+"""Validating a hand-derived gradient formula: a verdict and a diagnosis.
+
+The formula is evaluated numerically at random points (two sets of dimension
+values, all different, away from kinks) with the model's inputs, named
+intermediates and dimensions in scope, and compared with symgrad's gradient.
+A mismatch is diagnosed, in this order:
+
+``transpose``  the formula's transpose matches (numerator layout);
+``scale``      formula = factor x gradient, the factor named in the dimensions
+               when it changes with them (``1/L``, ``n*o``), else a number;
+``sign``       the factor is -1;
+``block``      a block of rows or columns matches and the rest does not;
+``shape``      the shape is wrong in another way;
+``other``      the largest deviation and where.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+import json
+import time
+import types
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+
+import numpy as np
+import sympy as sp
+
+from .check import dimension_values, sample_inputs
+from .derive import derive
+from .display import formula_text
+from .emit import render_module
+from .errors import SymgradError
+from .formula_eval import IndexEvaluator, evaluate_matrix
+from .formula_latex import LatexIndex, parse_latex
+from .formula_python import parse_python
+from .formula_eval import _walk
+from .formula_tree import Binary, FormulaError, Name, Num, Subscript, Sum
+from .reuse import reuse_forward_values
+from .stack_codegen import plan_for
+
+POINTS = 3
+RTOL, ATOL = 1e-7, 1e-10
+
+
+@dataclass(frozen=True)
+class Verdict:
+    match: bool
+    kind: str
+    factor: str | None
+    detail: str
+    max_abs_error: float
+    correct: str
+    seconds: float
+
+    def as_json(self) -> str:
+        data = asdict(self)
+        return json.dumps({k: data[k] for k in ("match", "kind", "factor", "detail", "max_abs_error")})
+
+
+def _module(model, derivation):
+    module = types.ModuleType(f"symgrad_check_{model.name}")
+    exec(compile(render_module(plan_for(derivation, f"symgrad check {model.name}")),  # noqa: S102
+                 f"<generated {model.name}>", "exec"), module.__dict__)
+    return module
+
+
+def _target(model, wrt: str):
+    """(parameter name, layer number or None) from ``A1`` or ``W[1]``."""
+    if "[" in wrt:
+        name, _, rest = wrt.partition("[")
+        if name not in model.lists or not rest.rstrip().endswith("]"):
+            raise SymgradError(f"--wrt {wrt!r}: {name!r} is not a list parameter of {model.name!r}")
+        try:
+            return name, int(rest.rstrip()[:-1])
+        except ValueError:
+            raise SymgradError(f"--wrt {wrt!r}: the layer must be a number, e.g. W[1]") from None
+    if wrt not in model.parameter_names:
+        raise SymgradError(f"--wrt {wrt!r} is not a parameter of {model.name!r}; parameters: "
+                           f"{', '.join(model.parameter_names)}")
+    if wrt in model.lists:
+        raise SymgradError(f"--wrt {wrt!r} is a list: pick a layer, e.g. --wrt '{wrt}[0]'")
+    return wrt, None
+
+
+def _scope(model, module, inputs, dims, layer, depth):
+    """Every name a formula may use at this point: inputs, intermediates, dimensions."""
+    env = {k: v for k, v in inputs.items() if not isinstance(v, list)}
+    env.update(dims)
+    values = module.forward(**inputs)
+    if layer is None:
+        env.update(values)
+    else:
+        env.update(values["output"] if layer == depth - 1 else values["hidden"][layer])
+    return env
+
+
+def _correct_text(model, derivation, name, layer, depth) -> str:
+    if model.stack is not None:
+        part = derivation.output if layer == depth - 1 else derivation.hidden
+        sub = part.model
+        expr = reuse_forward_values(part.expanded(name), sub, cheaper=False)
+        return formula_text(f"d/d{name}[{layer}]", expr, set(sub.tensors) | set(sub.dimensions))
+    expr = reuse_forward_values(derivation.expanded(name), model, cheaper=False)
+    return formula_text(f"dLoss/d{name}", expr, set(model.tensors) | set(model.dimensions))
+
+
+def check_formula(model, wrt: str, formula: str, syntax: str = "numpy", indices: str | None = None,
+                  depth: int | None = None, symbols: dict[str, str] | None = None, seed: int = 0) -> Verdict:
+    """Compare a hand-derived gradient formula with symgrad's; see the module docstring."""
+    start = time.perf_counter()
+    name, layer = _target(model, wrt)
+    if model.stack is not None:
+        depth = depth or (layer + 1 if layer is not None else 2)
+        if layer is None or not 0 <= layer < depth:
+            raise SymgradError(f"--wrt {wrt!r}: the layer must be 0..{depth - 1} with --depth {depth}")
+    names = _names(model, layer, depth)
+    tree = _parse(formula, syntax, names, set(symbols or {}))
+    extra = {k: _parse(v, "numpy") for k, v in (symbols or {}).items()}
+    free = _free_indices(indices, syntax)
+    derivation = derive(model)
+    module = _module(model, derivation)
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for which in (0, 1):
+        dims = dimension_values(model, which)
+        for _ in range(POINTS):
+            inputs = sample_inputs(model, module, dims, rng, depth or 1)
+            _, grads = module.loss_and_grad(**inputs)
+            expected = np.asarray(grads[name][layer] if layer is not None else grads[name], dtype=float)
+            env = _scope(model, module, inputs, dims, layer, depth)
+            for symbol, node in extra.items():
+                env[symbol] = evaluate_matrix(node, env)
+            got = np.asarray(_evaluate(tree, syntax, env, free, expected.shape), dtype=float)
+            if got.size == 1 and expected.size == 1:   # a scalar written as a 1 x 1 product
+                got = got.reshape(expected.shape)
+            pairs.append((which, dims, got, expected))
+    kind, factor, detail, error = diagnose(pairs, model)
+    correct = _correct_text(model, derivation, name, layer, depth)
+    if kind == "other":
+        detail += _access_difference(tree, free, correct)
+    return Verdict(kind == "match", kind, factor, detail, error, correct, time.perf_counter() - start)
+
+
+def _access_difference(tree, free, correct: str) -> str:
+    """For index notation: entries the formula reads that the correct formula does not, and back."""
+    if isinstance(tree, LatexIndex):
+        free, tree = free or tree.free, tree.tree
+    if not free or not any(isinstance(n, Sum) for n in _walk(tree)):
+        return ""
+    rename = dict(zip(free, "ij"))
+    bound = {n.index for n in _walk(tree) if isinstance(n, Sum)}
+    ours = set()
+    for node in _walk(tree):
+        if isinstance(node, Subscript) and isinstance(node.target, Name):
+            items = [_item_text(i, rename, bound) for i in node.items]
+            ours.add(f"{node.target.name}[{', '.join(items)}]")
+    rhs = correct.split(" = ", 1)[1]
+    theirs = {re.sub(r"\b[c-hk-z]\b", "*", a) for a in re.findall(r"[A-Za-z_][A-Za-z0-9_]*\[[^\]]*\]", rhs)}
+    theirs = {re.sub(r"\[0, ([^\]]*)\]", r"[\1]", a) for a in theirs}
+    ours = {re.sub(r"\[0, ([^\]]*)\]", r"[\1]", a) for a in ours}
+    extra, missing = sorted(ours - theirs), sorted(theirs - ours)
+    if not extra and not missing:
+        return ""
+    return (f"; the formula reads {', '.join(extra) or 'nothing else'} where symgrad's gradient reads "
+            f"{', '.join(missing) or 'nothing else'} (* = a summed index): an index offset, or a mask "
+            "taken from the wrong block, is the likely cause")
+
+
+def _item_text(item, rename, bound) -> str:
+    if isinstance(item, Name):
+        return "*" if item.name in bound else rename.get(item.name, item.name)
+    if isinstance(item, Num):
+        return str(int(item.value))
+    if isinstance(item, Binary):
+        if item.op == "-" and isinstance(item.left, Num) and isinstance(item.right, Num):
+            return str(int(item.left.value - item.right.value))
+        left, right = _item_text(item.left, rename, bound), _item_text(item.right, rename, bound)
+        if item.op == "+" and right in rename.values():
+            left, right = right, left
+        return f"{right} + {left}" if item.op == "+" and left in rename.values() else f"{left} {item.op} {right}"
+    return "?"
+
+
+def _names(model, layer, depth) -> set[str]:
+    """Every name a formula may use (for the LaTeX name convention)."""
+    if model.stack is not None:
+        part = model.stack.output if layer == depth - 1 else model.stack.hidden
+        return set(part.tensors) | set(part.dimensions) | set(model.tensors) | set(model.dimensions)
+    return set(model.tensors) | set(model.dimensions)
+
+
+def _parse(text: str, syntax: str, names: set[str] = frozenset(), symbols: set[str] = frozenset()):
+    if syntax == "numpy":
+        return parse_python(text)
+    if syntax == "index":
+        return parse_python(text, index_style=True)
+    if syntax == "latex":
+        return parse_latex(text, set(names), set(symbols))
+    raise SymgradError(f"--syntax {syntax!r}: use numpy, index or latex")
+
+
+def _free_indices(indices: str | None, syntax: str) -> tuple[str, ...] | None:
+    if indices is None:
+        return None
+    names = tuple(i.strip() for i in indices.split(",") if i.strip())
+    if not all(n.isidentifier() for n in names):
+        raise SymgradError(f"--indices {indices!r}: give index names separated by commas, e.g. i,j")
+    return names
+
+
+def _evaluate(tree, syntax, env, free, shape):
+    index_style = syntax == "index" or isinstance(tree, LatexIndex)
+    if not index_style:
+        return np.asarray(evaluate_matrix(tree, env), dtype=float)
+    if isinstance(tree, LatexIndex):
+        free = free or tree.free
+        tree = tree.tree
+    if free is None:
+        raise SymgradError("index notation needs the free indices: --indices i,j")
+    axes = [a for a, n in enumerate(shape) if n != 1] if len(free) < len(shape) else list(range(len(shape)))
+    if len(free) != len(axes):
+        raise SymgradError(f"--indices: {len(free)} index(es) for a gradient of shape {shape}")
+    ranges = {f: shape[a] for f, a in zip(free, axes)}
+    result = IndexEvaluator(env, ranges).run(tree, free)
+    return result.reshape(shape)
+
+
+# diagnosis -------------------------------------------------------------------
+
+def _close(a, b) -> bool:
+    return a.shape == b.shape and np.allclose(a, b, rtol=RTOL, atol=ATOL * max(1.0, np.abs(b).max()))
+
+
+def diagnose(pairs, model):
+    """(kind, factor, detail, max_abs_error) for [(dimension set, dims, got, expected), ...]."""
+    same_shape = all(g.shape == e.shape for _, _, g, e in pairs)
+    if not same_shape:
+        if all(g.shape == e.T.shape for _, _, g, e in pairs) and all(_close(g.T, e) for _, _, g, e in pairs):
+            return ("transpose", None, "the formula's transpose matches symgrad's gradient: it is written "
+                    "in numerator layout (d loss / d X as the shape of X transposed)", 0.0)
+        _, _, g, e = pairs[0]
+        return ("shape", None, f"wrong shape: expected {e.shape}, got {g.shape}", float("nan"))
+    error = max(float(np.max(np.abs(g - e), initial=0.0)) for _, _, g, e in pairs)
+    if all(_close(g, e) for _, _, g, e in pairs):
+        return ("match", None, "matches symgrad's gradient at every point", error)
+    factor = _factor(pairs, model)
+    if factor is not None:
+        text, value = factor
+        if text == "-1":
+            return ("sign", "-1", "the formula is the negative of the gradient", error)
+        return ("scale", text, f"the formula is {text} times the gradient", error)
+    block = _block(pairs, model)
+    if block is not None:
+        return ("block", None, block, error)
+    _, _, g, e = max(pairs, key=lambda p: float(np.max(np.abs(p[2] - p[3]), initial=0.0)))
+    where = np.unravel_index(int(np.argmax(np.abs(g - e))), g.shape)
+    return ("other", None, f"largest deviation {float(np.abs(g - e)[where]):.3g} at entry "
+            f"{tuple(int(w) for w in where)} (got {float(g[where]):.6g}, expected {float(e[where]):.6g})", error)
+
+
+def _factor(pairs, model):
+    """The constant c with got = c * expected at every point of each dimension set, named."""
+    per_set = {}
+    for which, dims, g, e in pairs:
+        denominator = float(np.vdot(e, e))
+        if denominator == 0:
+            return None
+        c = float(np.vdot(g, e)) / denominator
+        if not _close(g, c * e):
+            return None
+        per_set.setdefault(which, []).append((c, dims))
+    values = {}
+    for which, items in per_set.items():
+        cs = [c for c, _ in items]
+        if not np.allclose(cs, cs[0], rtol=1e-7):
+            return None
+        values[which] = (cs[0], items[0][1])
+    (c0, d0), (c1, d1) = values[0], values[1]
+    if np.isclose(c0, c1, rtol=1e-9):
+        return _nice(c0), c0
+    symbols = list(model.dimensions)
+    best = None
+    for powers in itertools.product((-2, -1, 0, 1, 2), repeat=min(len(symbols), 4)):
+        mono0 = np.prod([float(d0[s]) ** p for s, p in zip(symbols, powers)])
+        mono1 = np.prod([float(d1[s]) ** p for s, p in zip(symbols, powers)])
+        q0, q1 = c0 / mono0, c1 / mono1
+        if not np.isclose(q0, q1, rtol=1e-9):
+            continue
+        q = Fraction(q0).limit_denominator(64)
+        if abs(float(q) - q0) > 1e-9 * max(1.0, abs(q0)):
+            continue
+        cost = sum(abs(p) for p in powers)
+        if best is None or cost < best[0]:
+            expr = sp.Rational(q.numerator, q.denominator) * sp.Mul(*(
+                model.dimensions[s] ** p for s, p in zip(symbols, powers)))
+            best = (cost, str(expr))
+    return (best[1], None) if best else None
+
+
+def _nice(value: float) -> str:
+    q = Fraction(value).limit_denominator(64)
+    return str(q) if abs(float(q) - value) <= 1e-9 * max(1.0, abs(value)) else f"{value:.6g}"
+
+
+def _block(pairs, model):
+    """A row or column range that matches while the rest does not, with its bounds named."""
+    for axis, word in ((0, "rows"), (1, "columns")):
+        spans = []
+        for which in sorted({p[0] for p in pairs}):
+            points = [p for p in pairs if p[0] == which]
+            if any(g.ndim != 2 for _, _, g, _ in points):
+                return None
+            good, silent = None, None
+            for _, dims, g, e in points:   # a row that is zero in both tells nothing at that point
+                scale = ATOL * max(1.0, np.abs(e).max())
+                close = np.isclose(g, e, rtol=RTOL, atol=scale)
+                quiet = np.all((np.abs(e) <= scale) & close, axis=1 - axis)
+                ok = np.all(close, axis=1 - axis) | quiet
+                good = ok if good is None else good & ok
+                silent = quiet if silent is None else silent & quiet
+            good = _fill(good, silent)
+            if good.all() or not good.any():
+                spans = None
+                break
+            spans.append((dims, good))
+        if not spans:
+            continue
+        described = [_runs(good) for _, good in spans]
+        if all(len(d) <= 2 for d in described):
+            dims, good = spans[0]
+            first = _runs(good)
+            text = ", ".join(f"{word} {_name(lo, spans, k, 'lo', model)}..{_name(hi, spans, k, 'hi', model)} "
+                             f"{'match' if ok else 'do not match'}" for k, (lo, hi, ok) in enumerate(first))
+            return (f"only a block differs: {text} — likely a mask or an index offset taken from the "
+                    "wrong block")
+    return None
+
+
+def _fill(good, silent):
+    """Rows that are zero in both take the verdict of the rows around them."""
+    known = [k for k in range(len(good)) if not silent[k]]
+    if not known:
+        return good
+    filled = good.copy()
+    for k in range(len(good)):
+        if silent[k]:
+            before = [j for j in known if j < k]
+            filled[k] = good[before[-1]] if before else good[known[0]]
+    return filled
+
+
+def _runs(good):
+    runs, start = [], 0
+    for k in range(1, len(good) + 1):
+        if k == len(good) or good[k] != good[start]:
+            runs.append((start, k - 1, bool(good[start])))
+            start = k
+    return runs
+
+
+def _name(value, spans, run, end, model) -> str:
+    """A bound of a run named in the dimensions when it moves with them (``M``, ``2*M - 1``)."""
+    observed = []
+    for dims, good in spans:
+        runs = _runs(good)
+        if run >= len(runs):
+            return str(value)
+        observed.append((dims, runs[run][0] if end == "lo" else runs[run][1]))
+    if len({v for _, v in observed}) == 1:
+        return str(value)
+    for name, symbol in model.dimensions.items():
+        for a, b in itertools.product((1, 2), (-1, 0)):
+            if all(a * dims[name] + b == v for dims, v in observed):
+                return str(a * symbol + b)
+    return str(value)
