@@ -6,6 +6,8 @@
     symgrad generate --all [--check]               every catalogue model; --check only compares
     symgrad verify [NAME|PATH.py ...|--all]        regenerate and check against finite differences
     symgrad check NAME|PATH.py --wrt P --formula F  validate a hand-derived gradient formula
+    symgrad latex NAME|PATH.py [--format tex|md|pdf]  the derivation, step by step
+    symgrad latex --all [--check]                  every catalogue model into derivations/
 
 Errors are one line on stderr and a non-zero exit, never a traceback.
 """
@@ -21,13 +23,14 @@ from . import catalogue
 from .check import DEPTHS, check_module
 from .derive import derive
 from .display import formula_text
-from .emit import render_module, write_atomic
+from .emit import render_module, write_atomic, write_atomic_bytes
 from .errors import SymgradError
 from .reuse import reuse_forward_values
 from .sources import is_path, load
 from .stack_codegen import plan_for
 
 DEFAULT_OUT = "generated"
+DEFAULT_DERIVATIONS = "derivations"
 TOLERANCE = 1e-6
 
 
@@ -143,6 +146,68 @@ def cmd_verify(args) -> int:
     return 1 if failed else 0
 
 
+def render_derivation(spec: str, kind: str):
+    """(model, text) of a model's derivation document as ``tex`` or ``md``."""
+    from .emit import render_document
+    from .latex import build_document
+    model = load(spec)
+    command = f"symgrad latex {spec if not is_path(spec) else Path(spec).as_posix()}"
+    return model, render_document(build_document(model, derive(model)), command, kind)
+
+
+def compile_pdf(tex: str, target: Path) -> None:
+    """Run pdflatex on ``tex`` in a scratch folder and write the PDF to ``target``."""
+    import shutil
+    import subprocess
+    import tempfile
+    if shutil.which("pdflatex") is None:
+        raise SymgradError("pdflatex not found: install TeX Live (Debian: apt-get install texlive-latex-base "
+                           "texlive-latex-recommended) or use --format tex")
+    with tempfile.TemporaryDirectory() as scratch:
+        source = Path(scratch) / "derivation.tex"
+        source.write_text(tex, encoding="utf-8")
+        result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", source.name],
+                                cwd=scratch, capture_output=True, text=True)
+        if result.returncode != 0:
+            errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
+            raise SymgradError(f"pdflatex failed: {errors[0] if errors else result.stdout[-300:]}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic_bytes(target, (Path(scratch) / "derivation.pdf").read_bytes())
+
+
+def cmd_latex(args) -> int:
+    if args.all or args.check:
+        out_dir = Path(args.output or DEFAULT_DERIVATIONS)
+        stale = []
+        for name in catalogue.names():
+            for kind in ("tex", "md"):
+                _, text = render_derivation(name, kind)
+                path = out_dir / f"{name}.{kind}"
+                if args.check:
+                    current = path.read_text(encoding="utf-8") if path.is_file() else None
+                    if current != text:
+                        stale.append(f"{path} ({'missing' if current is None else 'stale'})")
+                    continue
+                write_atomic(path, text)
+                print(f"wrote {path}")
+        if stale:
+            print("out of date; run `symgrad latex --all`:\n  " + "\n  ".join(stale), file=sys.stderr)
+            return 1
+        if args.check:
+            print(f"{out_dir}/ is up to date")
+        return 0
+    if not args.model:
+        raise SymgradError("name a model (or a model file), or use --all")
+    model, tex = render_derivation(args.model, "md" if args.format == "md" else "tex")
+    target = Path(args.output or f"{model.name}.{args.format}")
+    if args.format == "pdf":
+        compile_pdf(tex, target)
+    else:
+        write_atomic(target, tex)
+    print(f"wrote {target}")
+    return 0
+
+
 def cmd_check(args) -> int:
     from .validate import check_formula
     symbols = {}
@@ -172,6 +237,14 @@ def parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print a model's derivation")
     show.add_argument("model", metavar="NAME|PATH.py")
     show.set_defaults(run=cmd_show)
+    latex = sub.add_parser("latex", help="write a derivation as LaTeX, Markdown or PDF")
+    latex.add_argument("model", nargs="?", metavar="NAME|PATH.py")
+    latex.add_argument("-o", "--output", metavar="FILE|DIR")
+    latex.add_argument("--format", choices=("tex", "md", "pdf"), default="tex")
+    latex.add_argument("--all", action="store_true", help=f"every catalogue model, .tex and .md, into "
+                       f"{DEFAULT_DERIVATIONS}/ (or -o DIR)")
+    latex.add_argument("--check", action="store_true", help="with --all: write nothing, exit 1 if stale")
+    latex.set_defaults(run=cmd_latex)
     check = sub.add_parser("check", help="validate a hand-derived gradient formula")
     check.add_argument("model", metavar="NAME|PATH.py")
     check.add_argument("--wrt", required=True, help="the parameter, e.g. A1 or 'W[1]'")

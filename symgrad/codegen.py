@@ -22,7 +22,8 @@ from .display import formula_text
 from .errors import ModelError
 from .reuse import reuse_forward_values
 from .terms import IndexExpr
-from .vectorize import lower, print_scalar
+from .latex_names import base_latex
+from .vectorize import lower_both, print_scalar
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Block:
     name: str
     comments: tuple[str, ...]
     lines: tuple[str, ...]
+    latex: str = ""          # the same value as mathematics (the matrix view)
 
 
 @dataclass(frozen=True)
@@ -140,11 +142,11 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
             source, axis = definition.reduce
             lines = [f"{name} = {source}.max(axis={axis}, keepdims=True)"]
             forward.append(Block(name, (f"{name} = max over axis {axis} of {source} (a constant shift)",),
-                                 tuple(lines)))
+                                 tuple(lines), rf"\max_{{\mathrm{{axis}}\,{axis}}} {base_latex(source)}"))
             continue
         expr = reuse_forward_values(definition.expr, model, skip=name)
-        lines = lower(name, expr, model.tensors[name].shape, shapes, model.ranges(expr.indices))
-        forward.append(Block(name, (formula_text(name, expr, reserved),), tuple(lines)))
+        lowered = lower_both(name, expr, model.tensors[name].shape, shapes, model.ranges(expr.indices))
+        forward.append(Block(name, (formula_text(name, expr, reserved),), lowered.lines, lowered.latex))
 
     parameters = [t.name for t in model.of_role("parameter")]
     backward, folded = [], {}
@@ -171,9 +173,9 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
                 comments.insert(0, collapsed)
             else:
                 comments = [collapsed]
-        lines = lower(adjoint_name(name), expr, model.tensors[name].shape, shapes,
-                      derivation.ranges(expr.indices))
-        backward.append(Block(adjoint_name(name), tuple(comments), tuple(lines)))
+        lowered = lower_both(adjoint_name(name), expr, model.tensors[name].shape, shapes,
+                             derivation.ranges(expr.indices))
+        backward.append(Block(adjoint_name(name), tuple(comments), lowered.lines, lowered.latex))
     gradients = tuple((p, _gradient_code(p, model, derivation)) for p in parameters)
     return ModulePlan(
         model_name=model.name,

@@ -34,7 +34,7 @@ def template_dir() -> Path:
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir())),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -42,6 +42,24 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    environment.filters["tex_text"] = tex_text
+    environment.filters["no_breaks"] = lambda formula: formula.replace(r" \allowbreak ", " ")
+    return environment
+
+
+def tex_text(text: str) -> str:
+    """Plain text (a model's description, a title) made safe for LaTeX."""
+    for char, escaped in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("#", r"\#"),
+                          ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("$", r"\$"), ("^", r"\^{}"),
+                          ("~", r"\~{}")):
+        text = text.replace(char, escaped)
+    return text
+
+
+def render_document(document, command: str, kind: str) -> str:
+    """A derivation document as LaTeX (``tex``) or Markdown (``md``)."""
+    template = {"tex": "derivation.tex.j2", "md": "derivation.md.j2"}[kind]
+    return _environment().get_template(template).render(doc=document, command=command)
 
 
 def render_module(plan) -> str:
@@ -55,11 +73,16 @@ def render_module(plan) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder."""
+    write_atomic_bytes(path, text.encode("utf-8"))
+
+
+def write_atomic_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -93,8 +93,9 @@ def _make_function(row: Elementwise) -> type[sp.Function]:
     def fdiff(self, argindex=1):
         return row.partials[argindex - 1](*self.args)
 
-    def _latex(self, printer):
-        return row.latex.format(*(printer._print(a) for a in self.args))
+    def _latex(self, printer, exp=None):
+        text = row.latex.format(*(printer._print(a) for a in self.args))
+        return text if exp is None else rf"\left({text}\right)^{{{exp}}}"
 
     namespace = {"nargs": row.arity, "fdiff": fdiff, "_latex": _latex, "is_real": True}
     if row.canonical is not None:

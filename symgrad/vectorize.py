@@ -1,4 +1,4 @@
-"""Index expression -> NumPy array expression.
+r"""Index expression -> NumPy array expression.
 
 Each term of a collapsed index expression is lowered in the frame of its
 output axes (a matrix ``(rows, cols)``, an axis of size 1 broadcasting):
@@ -16,6 +16,10 @@ writes that block: ``np.concatenate`` when the blocks tile an axis,
 in-place ``+=`` into a zeroed array otherwise. No dense ``diag`` and no
 Jacobian is ever formed. Every array expression's orientation is decided
 from its indices, and an index that cannot be placed is a ``LoweringError``.
+
+Every piece is written twice from the same decisions: as NumPy code and as
+the matrix view in LaTeX (``\odot``, ``^\top``, row blocks ``Z_{[M:2M,:]}``,
+``\mathbf{1}_L``), so the derivation document shows what the code computes.
 """
 from __future__ import annotations
 
@@ -23,10 +27,12 @@ from dataclasses import dataclass
 
 import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
 from .deltas import term_ranges
 from .errors import LoweringError
+from .latex_names import base_latex
 from .rules import row_of
 from .terms import IndexExpr, Term, index_symbols, is_nonnegative, linear_form
 
@@ -80,6 +86,24 @@ class _ArrayPrinter(PythonCodePrinter):
         return super()._print_Pow(expr, rational)
 
 
+class _ArrayLatexPrinter(LatexPrinter):
+    """The LaTeX twin of ``_ArrayPrinter``: the same placements, printed as mathematics."""
+
+    def __init__(self, frame: Frame, ranges: dict, shapes: dict):
+        super().__init__({"mul_symbol": None})
+        self.frame, self.ranges, self.shapes = frame, ranges, shapes
+
+    def _print_Indexed(self, expr):
+        return place_latex(expr, self.frame, self.ranges, self.shapes)
+
+    def _print_Symbol(self, expr, style="plain"):
+        return base_latex(expr.name)
+
+
+def latex_scalar(expr: sp.Expr) -> str:
+    return _ArrayLatexPrinter((), {}, {}).doprint(sp.sympify(expr))
+
+
 def _slice(start, stop, size) -> str:
     if _same(start, 0) and _same(stop, size):
         return ":"
@@ -88,11 +112,11 @@ def _slice(start, stop, size) -> str:
     return f"{lo}:{hi}"
 
 
-def place(access: sp.Indexed, frame: Frame, ranges: dict, shapes: dict) -> str:
-    """Code for ``access`` as an array whose axes line up with ``frame``."""
+def _placement(access: sp.Indexed, frame: Frame, ranges: dict, shapes: dict):
+    """(name, slice bounds per axis or None, transposed) for ``access`` lined up with ``frame``."""
     name = str(access.base)
     shape = shapes[name]
-    labels, slices = [], []
+    labels, bounds = [], []
     for e, size in zip(access.indices, shape):
         form = linear_form(e, set(ranges))
         if form is None:
@@ -100,17 +124,15 @@ def place(access: sp.Indexed, frame: Frame, ranges: dict, shapes: dict) -> str:
         constant, coefficients = form
         if not coefficients:
             labels.append(None)
-            slices.append(":" if size == 1 else _slice(constant, constant + 1, size))
+            bounds.append(None if size == 1 else (constant, constant + 1, size))
             continue
         if len(coefficients) != 1 or list(coefficients.values())[0] != 1:
             raise LoweringError(f"index {e} of {access} is not an index plus an offset")
         (label,) = coefficients
         lo, hi = ranges[label]
         labels.append(label)
-        slices.append(_slice(constant + lo, constant + hi + 1, size))
-    while slices and slices[-1] == ":":
-        slices.pop()
-    code = name + (f"[{', '.join(slices)}]" if slices else "")
+        full = _same(constant + lo, 0) and _same(constant + hi + 1, size)
+        bounds.append(None if full else (constant + lo, constant + hi + 1, size))
     positions = {label: k for k, label in enumerate(frame) if label is not None}
     present = [l for l in labels if l is not None]
     if len(present) != len(set(present)):
@@ -118,9 +140,27 @@ def place(access: sp.Indexed, frame: Frame, ranges: dict, shapes: dict) -> str:
     for label in present:
         if label not in positions:
             raise LoweringError(f"{access}: index {label} has no axis in this expression")
-    if any(label is not None and positions[label] != axis for axis, label in enumerate(labels)):
-        code += ".T"
-    return code
+    transposed = any(label is not None and positions[label] != axis for axis, label in enumerate(labels))
+    return name, bounds, transposed
+
+
+def place(access: sp.Indexed, frame: Frame, ranges: dict, shapes: dict) -> str:
+    """Code for ``access`` as an array whose axes line up with ``frame``."""
+    name, bounds, transposed = _placement(access, frame, ranges, shapes)
+    slices = [":" if b is None else _slice(*b) for b in bounds]
+    while slices and slices[-1] == ":":
+        slices.pop()
+    return name + (f"[{', '.join(slices)}]" if slices else "") + (".T" if transposed else "")
+
+
+def place_latex(access: sp.Indexed, frame: Frame, ranges: dict, shapes: dict) -> str:
+    """The same placement in LaTeX: ``Z_{[M:2M,:]}^\\top``."""
+    name, bounds, transposed = _placement(access, frame, ranges, shapes)
+    text = base_latex(name)
+    if any(b is not None for b in bounds):
+        parts = [":" if b is None else f"{latex_scalar(b[0])}:{latex_scalar(b[1])}" for b in bounds]
+        text = f"{{{text}}}_{{[{','.join(parts)}]}}"
+    return text + (r"^{\top}" if transposed else "")
 
 
 @dataclass
@@ -128,6 +168,7 @@ class _Code:
     text: str
     labels: frozenset  # output labels this array actually spans
     size_rank: int     # how many indices it spans (for ordering products: smallest first)
+    latex: str = ""
 
 
 def _labels(expr, ranges) -> frozenset:
@@ -135,24 +176,42 @@ def _labels(expr, ranges) -> frozenset:
 
 
 def _product(coeff: sp.Expr, parts: list[_Code]) -> str:
+    return _product2(coeff, parts)[0]
+
+
+def _product2(coeff: sp.Expr, parts: list[_Code]) -> tuple[str, str]:
+    """NumPy code and LaTeX for ``coeff * part * part ...``, smallest parts first."""
     parts = sorted(parts, key=lambda p: p.size_rank)
     texts = [p.text for p in parts]
+    tex = [p.latex for p in parts]
+    lead = ""
     if coeff != 1:
         if coeff == -1 and texts:
             texts[0] = "-" + texts[0]
+            lead = "-"
         else:
             scalar = print_scalar(coeff)
             texts.insert(0, scalar if coeff.is_Atom else f"({scalar})")
-    return " * ".join(texts) if texts else "1.0"
+            lead = latex_scalar(coeff) + r" \cdot "
+    latex = lead + r" \odot ".join(tex) if tex else (latex_scalar(coeff) if coeff != 1 else "1")
+    return (" * ".join(texts) if texts else "1.0"), latex
 
 
 def _operands(args, frame, ranges, shapes) -> list[_Code]:
     printer = _ArrayPrinter(frame, ranges, shapes)
+    latex = _ArrayLatexPrinter(frame, ranges, shapes)
     out = []
     for arg in args:
         labels = _labels(arg, ranges)
-        out.append(_Code(printer.parenthesize(arg, PRECEDENCE["Mul"]), labels, len(labels)))
+        out.append(_Code(printer.parenthesize(arg, PRECEDENCE["Mul"]), labels, len(labels),
+                         latex.parenthesize(arg, PRECEDENCE["Mul"])))
     return out
+
+
+def _wrap(latex: str) -> str:
+    return latex if latex.replace("\\", "").replace("_", "").replace("{", "").replace("}", "").replace(
+        "^", "").replace("[", "").replace("]", "").replace(":", "").replace(",", "").isalnum() \
+        else r"\left(" + latex + r"\right)"
 
 
 def lower_term(term: Term, frame: Frame, ranges: dict, shapes: dict) -> _Code:
@@ -166,7 +225,7 @@ def lower_term(term: Term, frame: Frame, ranges: dict, shapes: dict) -> _Code:
     out_labels = frozenset(l for l in frame if l is not None)
     if not bound:
         parts = _operands(arrays, frame, ranges, shapes)
-        return _Code(_product(coeff, parts), frozenset().union(*(p.labels for p in parts)), 0)
+        return _Code(*_as_code(_product2(coeff, parts), frozenset().union(*(p.labels for p in parts))))
     if len(bound) == 1:
         lowered = _contract_one(coeff, arrays, bound[0], frame, ranges, shapes)
         if lowered is not None:
@@ -176,10 +235,18 @@ def lower_term(term: Term, frame: Frame, ranges: dict, shapes: dict) -> _Code:
         if len(arrays) == 1 and isinstance(arrays[0], sp.Pow) and arrays[0].exp == 2 \
                 and isinstance(arrays[0].base, sp.Indexed):
             inner = place(arrays[0].base, tuple(bound), ranges, shapes)
-            return _Code(_product(coeff, [_Code(f"np.vdot({inner}, {inner})", frozenset(), 9)]), frozenset(), 0)
-        total = _product(sp.Integer(1), parts)
-        return _Code(_product(coeff, [_Code(f"({total}).sum()", frozenset(), 9)]), frozenset(), 0)
+            tex = place_latex(arrays[0].base, tuple(bound), ranges, shapes)
+            core = _Code(f"np.vdot({inner}, {inner})", frozenset(), 9, rf"\lVert {tex} \rVert^{{2}}")
+        else:
+            total, tex = _product2(sp.Integer(1), parts)
+            core = _Code(f"({total}).sum()", frozenset(), 9, rf"\operatorname{{sum}}\left({tex}\right)")
+        return _Code(*_as_code(_product2(coeff, [core]), frozenset()))
     return _einsum(coeff, arrays, bound, frame, ranges, shapes)
+
+
+def _as_code(pair, labels):
+    text, latex = pair
+    return text, labels, 0, latex
 
 
 def _contract_one(coeff, arrays, c, frame, ranges, shapes) -> _Code | None:
@@ -196,39 +263,55 @@ def _contract_one(coeff, arrays, c, frame, ranges, shapes) -> _Code | None:
     elif not left and len(right) > len(only_c) > 0:
         left, right = only_c, [a for a in right if a not in only_c]
     scalar_out = o0 is None and o1 is None
-    left_code = _product(sp.Integer(1), _operands(left, (o0, c), ranges, shapes)) if left else None
-    right_code = _product(sp.Integer(1), _operands(right, (c, o1), ranges, shapes)) if right else None
+    left_code, left_tex = _product2(sp.Integer(1), _operands(left, (o0, c), ranges, shapes)) if left \
+        else (None, None)
+    right_code, right_tex = _product2(sp.Integer(1), _operands(right, (c, o1), ranges, shapes)) if right \
+        else (None, None)
     spans = set()
     if left and right:
         if scalar_out:
             core = f"np.vdot({left_code}, {right_code})"
+            tex = rf"\left\langle {left_tex},\, {right_tex} \right\rangle"
         else:
             core = f"({left_code}) @ ({right_code})" if (len(left) > 1 or len(right) > 1) \
                 else f"{left_code} @ {right_code}"
+            tex = (_wrap(left_tex) if len(left) > 1 else left_tex) + " " + (
+                _wrap(right_tex) if len(right) > 1 else right_tex)
         spans = {l for l in (o0, o1) if l is not None and (
             l == o0 and any(o0 in _labels(a, ranges) for a in left)
             or l == o1 and any(o1 in _labels(a, ranges) for a in right))}
     else:
         side = left or right
-        side_code = left_code or right_code
+        side_code, side_tex = (left_code, left_tex) if left else (right_code, right_tex)
         if scalar_out:
             if len(side) == 1 and isinstance(side[0], sp.Pow) and side[0].exp == 2 \
                     and isinstance(side[0].base, sp.Indexed):
-                vec = place(side[0].base, (o0, c) if left else (c, o1), ranges, shapes)
+                sub_frame = (o0, c) if left else (c, o1)
+                vec = place(side[0].base, sub_frame, ranges, shapes)
                 core = f"np.vdot({vec}, {vec})"
+                tex = rf"\lVert {place_latex(side[0].base, sub_frame, ranges, shapes)} \rVert^{{2}}"
             else:
                 core = f"({side_code}).sum()" if len(side) > 1 or not side_code.isidentifier() \
                     else f"{side_code}.sum()"
+                tex = rf"\operatorname{{sum}}\left({side_tex}\right)"
         else:
             body = side_code if (len(side) == 1 and _is_simple(side_code)) else f"({side_code})"
             lo, hi = ranges[c]
             size = print_scalar(hi - lo + 1)
+            ones = rf"\mathbf{{1}}_{{{latex_scalar(hi - lo + 1)}}}"
             # a product with a ones vector is about twice as fast as .sum(axis=...) here (PERF_NOTES)
-            core = f"{body} @ np.ones(({size}, 1))" if left else f"np.ones((1, {size})) @ {body}"
+            if left:
+                core = f"{body} @ np.ones(({size}, 1))"
+                tex = f"{_wrap(side_tex) if len(side) > 1 else side_tex} {ones}"
+            else:
+                core = f"np.ones((1, {size})) @ {body}"
+                tex = rf"{ones}^{{\top}} {_wrap(side_tex) if len(side) > 1 else side_tex}"
         spans = {l for a in side for l in _labels(a, ranges) if l != c}
     parts = _operands(outer, frame, ranges, shapes)
-    parts.append(_Code(core, frozenset(spans), 9))
-    return _Code(_product(coeff, parts), frozenset(spans).union(*(p.labels for p in parts)), 0)
+    if parts and "@" in core:   # `*` and `@` bind equally, left to right: keep the product whole
+        core = f"({core})"
+    parts.append(_Code(core, frozenset(spans), 9, tex if not parts else _wrap(tex)))
+    return _Code(*_as_code(_product2(coeff, parts), frozenset(spans).union(*(p.labels for p in parts))))
 
 
 def _is_simple(code: str) -> bool:
@@ -239,56 +322,75 @@ def _einsum(coeff, arrays, bound, frame, ranges, shapes) -> _Code:
     letters = {}
     for label in [l for l in frame if l is not None] + list(bound):
         letters[label] = EINSUM_LETTERS[len(letters)]
-    specs, codes = [], []
+    specs, codes, texs = [], [], []
     for arg in arrays:
         labels = sorted(_labels(arg, ranges), key=lambda s: list(letters).index(s))
         if len(labels) > 2:
             raise LoweringError(f"factor {arg} spans {len(labels)} indices: not vectorizable")
         sub_frame = tuple(labels) + (None,) * (2 - len(labels))
-        printer = _ArrayPrinter(sub_frame, ranges, shapes)
-        code = printer.doprint(arg)
+        code = _ArrayPrinter(sub_frame, ranges, shapes).doprint(arg)
+        texs.append(_ArrayLatexPrinter(sub_frame, ranges, shapes).doprint(arg))
         if len(labels) == 1:
             code = f"({code}).reshape(-1)"
         specs.append("".join(letters[l] for l in labels))
         codes.append(code)
     out = "".join(letters[l] for l in frame if l is not None)
     call = f"np.einsum('{','.join(specs)}->{out}', {', '.join(codes)}, optimize=True)"
+    tex = rf"\operatorname{{einsum}}_{{{','.join(specs)}\to {out}}}\left({', '.join(texs)}\right)"
     if len(frame) == 2 and (frame[0] is None) != (frame[1] is None):
         call += "[None, :]" if frame[0] is None else "[:, None]"
-    return _Code(_product(coeff, [_Code(call, frozenset(), 9)]),
-                 frozenset(l for l in frame if l is not None), 0)
+    return _Code(*_as_code(_product2(coeff, [_Code(call, frozenset(), 9, tex)]),
+                           frozenset(l for l in frame if l is not None)))
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """Statements assigning ``target``, and the same value as a LaTeX expression."""
+
+    lines: tuple[str, ...]
+    latex: str
 
 
 def lower(target: str, expr: IndexExpr, shape: tuple, shapes: dict, free: dict) -> list[str]:
     """Statements assigning the array (or scalar) ``target`` its value."""
+    return list(lower_both(target, expr, shape, shapes, free).lines)
+
+
+def lower_both(target: str, expr: IndexExpr, shape: tuple, shapes: dict, free: dict) -> Lowered:
+    """The statements and the matrix view of ``target``, from one lowering."""
     frame = tuple(i if i != 0 else None for i in expr.indices)
     full, blocks = [], []
     for term in expr.terms:
         (blocks if term.conditions else full).append(term)
     shape_code = "(" + ", ".join(print_scalar(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
     if not expr.terms:
-        return [f"{target} = " + (f"np.zeros({shape_code})" if shape else "0.0")]
+        return Lowered((f"{target} = " + (f"np.zeros({shape_code})" if shape else "0.0"),), "0")
     want = frozenset(l for l in frame if l is not None)
-    lines = []
+    lines, tex = [], ""
     if full:
         codes = [lower_term(t, frame, free, shapes) for t in full]
         text = " + ".join(c.text for c in codes).replace("+ -", "- ")
+        tex = " + ".join(c.latex for c in codes).replace("+ -", "- ")
         if not frozenset().union(*(c.labels for c in codes)) >= want or blocks:
             text = f"np.broadcast_to({text}, {shape_code}).copy()" if shape else text
         lines.append(f"{target} = {text}")
     if not blocks:
-        return lines
+        return Lowered(tuple(lines), tex)
     placed = [_block(t, frame, free, shapes, shape) for t in blocks]
     tiles = _tiling(placed, shape)
     if not full and tiles is not None:
         axis, ordered = tiles
-        parts = ", ".join(code for _, code in ordered)
-        return [f"{target} = np.concatenate(({parts}), axis={axis})"]
+        parts = ", ".join(code for _, (code, _) in ordered)
+        joiner = r" \\ " if axis == 0 else " & "
+        tex = r"\begin{bmatrix} " + joiner.join(t for _, (_, t) in ordered) + r" \end{bmatrix}"
+        return Lowered((f"{target} = np.concatenate(({parts}), axis={axis})",), tex)
     if not full:
         lines.append(f"{target} = np.zeros({shape_code})")
-    for (slices, _axis_ranges), code in placed:
+    pieces = [tex] if tex else []
+    for (slices, spans), (code, block_tex) in placed:
         lines.append(f"{target}[{', '.join(slices)}] += {code}")
-    return lines
+        pieces.append(rf"\left[{block_tex}\right]_{{\text{{on }}[{','.join(slices)}]}}")
+    return Lowered(tuple(lines), " + ".join(pieces))
 
 
 def _block(term: Term, frame, free, shapes, shape):
@@ -313,7 +415,7 @@ def _block(term: Term, frame, free, shapes, shape):
         block_shape = ", ".join(
             print_scalar(hi - lo + 1) if span else "1" for span in spans for lo, hi in [span or (0, 0)])
         text = f"np.broadcast_to({text}, ({block_shape}))"
-    return (slices, spans), text
+    return (slices, spans), (text, code.latex)
 
 
 def _tiling(placed, shape):

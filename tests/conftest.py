@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,13 @@ def require(module: str):
     if os.environ.get("CI") == "true":
         return importlib.import_module(module)
     return pytest.importorskip(module)
+
+
+def require_program(name: str) -> str:
+    """The path of a program the test needs: skip without it on a developer machine, fail under CI=true."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is not installed, and CI must run this test (.ci/run installs it)")
+        pytest.skip(f"{name} is not installed")
+    return path

@@ -1,0 +1,46 @@
+"""Names as the notes print them: ``X1`` -> ``X_{1}``, ``Delta`` -> ``\\Delta``, ``Yexp`` -> ``Y_{exp}``.
+
+One function per kind of name, used by every LaTeX printer (index notation,
+the matrix view, the document), so a tensor is spelled the same everywhere.
+"""
+from __future__ import annotations
+
+import re
+
+GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "theta", "lambda", "mu", "sigma", "tau", "phi",
+         "Delta", "Theta", "Sigma", "Phi", "Lambda", "Gamma", "Omega", "omega"}
+ALIASES = {"lam": r"\lambda", "yhat": r"\hat{y}", "Yexp": r"Y_{exp}", "Ystar": r"Y^{*}"}
+ADJOINT = "grad_"
+
+
+def base_latex(name: str) -> str:
+    """The printed form of a tensor or dimension name (without indices)."""
+    if name.startswith(ADJOINT):
+        return r"\overline{" + base_latex(name[len(ADJOINT):]) + "}"
+    if name in ALIASES:
+        return ALIASES[name]
+    head, _, tail = name.partition("_")
+    match = re.fullmatch(r"([A-Za-z]+?)([0-9]+)", head)
+    core, digits = (match.group(1), match.group(2)) if match else (head, "")
+    if core in GREEK:
+        core = "\\" + core
+    elif len(core) > 1 and core not in ALIASES:
+        core = r"\mathrm{" + core + "}"
+    subscripts = [s for s in (digits, tail.replace("_", r"\,")) if s]
+    if subscripts:
+        return core + "_{" + r",".join(subscripts) + "}"
+    return core
+
+
+def entry_latex(name: str, indices: list[str]) -> str:
+    """``X_{1\\,jc}``: a tensor entry, indices joined as the notes join them."""
+    base = base_latex(name)
+    if not indices:
+        return base
+    joined = "".join(indices) if all(len(i) == 1 for i in indices) else r",\,".join(indices)
+    if base.endswith("}") and "_{" in base and not base.startswith(r"\overline"):
+        head, sub = base[:base.rindex("_{")], base[base.rindex("_{") + 2:-1]
+        if sub.isdigit():                       # X_{1\,jc}, as the notes write it
+            return f"{head}_{{{sub}\\,{joined}}}"
+        return rf"\left({base}\right)_{{{joined}}}"   # (a_{prev})_{ic}: a name's subscript stays apart
+    return f"{base}_{{{joined}}}"

@@ -1,0 +1,83 @@
+"""Derivation documents: up to date, compiling with pdflatex, and agreeing with the generated code."""
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+from symgrad import catalogue, derive
+from symgrad.check import dimension_values, sample_inputs
+from symgrad.cli import import_generated, main, render_derivation
+from symgrad.codegen import plan_module
+from symgrad.derive import adjoint_name
+from symgrad.emit import render_module
+from symgrad.latex import build_document
+from symgrad.vectorize import lower
+
+from .conftest import GENERATED, ROOT, require_program
+
+DERIVATIONS = ROOT / "derivations"
+
+
+def test_committed_derivations_are_up_to_date(catalogue_name):
+    for kind in ("tex", "md"):
+        _, text = render_derivation(catalogue_name, kind)
+        path = DERIVATIONS / f"{catalogue_name}.{kind}"
+        assert path.read_text(encoding="utf-8") == text, f"{path} is stale: run `symgrad latex --all`"
+
+
+def test_markdown_uses_display_blocks_github_renders(catalogue_name):
+    text = (DERIVATIONS / f"{catalogue_name}.md").read_text()
+    assert text.count("$$") >= 20 and text.count("$$") % 2 == 0
+    assert r"\allowbreak" not in text and "Matrix view\n" in text
+
+
+def test_every_document_compiles_without_overfull_lines(catalogue_name, tmp_path):
+    pdflatex = require_program("pdflatex")
+    source = tmp_path / "doc.tex"
+    source.write_text((DERIVATIONS / f"{catalogue_name}.tex").read_text())
+    result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", source.name],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:]
+    overfull = [float(x) for x in re.findall(r"Overfull \\hbox \(([0-9.]+)pt too wide\)", result.stdout)]
+    assert all(width < 10 for width in overfull), overfull
+    assert (tmp_path / "doc.pdf").stat().st_size > 10_000
+
+
+def test_pdf_format_from_the_command_line(tmp_path):
+    require_program("pdflatex")
+    assert main(["latex", "two_branch_crelu", "--format", "pdf", "-o", str(tmp_path / "d.pdf")]) == 0
+    assert (tmp_path / "d.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_matrix_view_is_the_lowering_the_code_comes_from(catalogue_name):
+    """The document and generated/ are rendered from the same plan objects."""
+    model = catalogue.build(catalogue_name)
+    if model.stack is not None:
+        pytest.skip("layered models: covered through their layers below")
+    derivation = derive(model)
+    plan = plan_module(derivation, f"symgrad generate {catalogue_name}")
+    assert render_module(plan) == (GENERATED / f"{catalogue_name}.py").read_text()
+    view = [s for s in build_document(model, derivation).sections if s.title == "Matrix view"][0]
+    for block in plan.backward:
+        assert any(block.latex in formula for formula in view.formulas), block.name
+
+
+def test_shown_collapsed_gradients_equal_the_generated_gradients(catalogue_name):
+    """Lower each 'Build it all' collapsed form on its own and compare with the generated code."""
+    model = catalogue.build(catalogue_name)
+    if model.stack is not None:
+        pytest.skip("layered models: their per-layer forms are checked through finite differences")
+    derivation = derive(model)
+    module = import_generated(GENERATED / f"{catalogue_name}.py")
+    inputs = sample_inputs(model, module, dimension_values(model, 1), np.random.default_rng(9))
+    shapes = {n: t.shape for n, t in model.tensors.items()}
+    shapes.update({adjoint_name(n): t.shape for n, t in model.tensors.items()})
+    scope = {"np": np, **inputs, **module.forward(**inputs), **dimension_values(model, 1)}
+    _, grads = module.loss_and_grad(**inputs)
+    for name in derivation.parameters:
+        expr = derivation.expanded(name)
+        lines = lower(f"shown_{name}", expr, model.tensors[name].shape, shapes, derivation.ranges(expr.indices))
+        exec("\n".join(lines), scope)   # symgrad's own lowering of the displayed formula
+        np.testing.assert_allclose(np.asarray(scope[f"shown_{name}"], dtype=float).reshape(np.shape(grads[name])),
+                                   grads[name], rtol=1e-10, atol=1e-12)
