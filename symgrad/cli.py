@@ -96,24 +96,34 @@ def cmd_show(args) -> int:
     return 0
 
 
-def cmd_generate(args) -> int:
-    out_dir = Path(args.output)
+def write_or_check(outputs, out_dir: Path, check: bool, regenerate: str) -> int:
+    """Write each (path, text, note) atomically, or with ``check`` only compare: exit 1 listing
+    the files that are missing or differ."""
     stale = []
-    for spec in _specs(args):
-        model, _, path, text, seconds = generate_one(spec, out_dir)
-        if args.check:
+    for path, text, note in outputs:
+        if check:
             current = path.read_text(encoding="utf-8") if path.is_file() else None
             if current != text:
                 stale.append(f"{path} ({'missing' if current is None else 'stale'})")
             continue
         write_atomic(path, text)
-        print(f"wrote {path} ({seconds:.2f} s)")
+        print(f"wrote {path}{note}")
     if stale:
-        print("out of date; run `symgrad generate --all`:\n  " + "\n  ".join(stale), file=sys.stderr)
+        print(f"out of date; run `{regenerate}`:\n  " + "\n  ".join(stale), file=sys.stderr)
         return 1
-    if args.check:
+    if check:
         print(f"{out_dir}/ is up to date")
     return 0
+
+
+def cmd_generate(args) -> int:
+    out_dir = Path(args.output)
+
+    def outputs():
+        for spec in _specs(args):
+            _, _, path, text, seconds = generate_one(spec, out_dir)
+            yield path, text, f" ({seconds:.2f} s)"
+    return write_or_check(outputs(), out_dir, args.check, "symgrad generate --all")
 
 
 def import_generated(path: Path):
@@ -178,24 +188,9 @@ def compile_pdf(tex: str, target: Path) -> None:
 def cmd_latex(args) -> int:
     if args.all or args.check:
         out_dir = Path(args.output or DEFAULT_DERIVATIONS)
-        stale = []
-        for name in catalogue.names():
-            for kind in ("tex", "md"):
-                _, text = render_derivation(name, kind)
-                path = out_dir / f"{name}.{kind}"
-                if args.check:
-                    current = path.read_text(encoding="utf-8") if path.is_file() else None
-                    if current != text:
-                        stale.append(f"{path} ({'missing' if current is None else 'stale'})")
-                    continue
-                write_atomic(path, text)
-                print(f"wrote {path}")
-        if stale:
-            print("out of date; run `symgrad latex --all`:\n  " + "\n  ".join(stale), file=sys.stderr)
-            return 1
-        if args.check:
-            print(f"{out_dir}/ is up to date")
-        return 0
+        outputs = ((out_dir / f"{name}.{kind}", render_derivation(name, kind)[1], "")
+                   for name in catalogue.names() for kind in ("tex", "md"))
+        return write_or_check(outputs, out_dir, args.check, "symgrad latex --all")
     if not args.model:
         raise SymgradError("name a model (or a model file), or use --all")
     model, tex = render_derivation(args.model, "md" if args.format == "md" else "tex")
