@@ -88,11 +88,15 @@ def forward(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     N, M, L, X1, X2, Yexp, t, A1, A2, B1, B2, C, d = _inputs(
         X1, X2, Yexp, t, A1, A2, B1, B2, C, d)
     # Z1[i, j] = sum_c A1[i, c]*X1[c, j] + B1[i, 0]
-    Z1 = A1 @ X1 + B1
+    Z = np.empty((2*M, L))
+    Z1 = Z[:M]
+    np.matmul(A1, X1, out=Z1)
+    Z1 += B1
     # Z2[i, j] = sum_c A2[i, c]*X2[c, j] + B2[i, 0]
-    Z2 = A2 @ X2 + B2
-    # Z[i, j] = [0 <= i <= M - 1]*Z1[i, j] + [M <= i <= 2*M - 1]*Z2[-M + i, j]
-    Z = np.concatenate((Z1, Z2), axis=0)
+    Z2 = Z[M:]
+    np.matmul(A2, X2, out=Z2)
+    Z2 += B2
+    # Z[i, j] = [0 <= i <= M - 1]*Z1[i, j] + [M <= i <= 2*M - 1]*Z2[-M + i, j]   (its blocks were computed in place above)
     # H[i, j] = crelu(Z[i, j], t)
     H = np.clip(Z, 0.0, t)
     # Y[0, i] = sum_c C[0, c]*H[c, i] + d
@@ -121,35 +125,42 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     N, M, L, X1, X2, Yexp, t, A1, A2, B1, B2, C, d = _inputs(
         X1, X2, Yexp, t, A1, A2, B1, B2, C, d)
-    Z1 = A1 @ X1 + B1
-    Z2 = A2 @ X2 + B2
-    Z = np.concatenate((Z1, Z2), axis=0)
+    Z = np.empty((2*M, L))
+    Z1 = Z[:M]
+    np.matmul(A1, X1, out=Z1)
+    Z1 += B1
+    Z2 = Z[M:]
+    np.matmul(A2, X2, out=Z2)
+    Z2 += B2
     H = np.clip(Z, 0.0, t)
     Y = C @ H + d
     Delta = Yexp - Y
     Loss = (1/L) * np.vdot(Delta, Delta)
-    # grad_Z[i, j] = -2/L * crelu_mask(Z[i, j], t)*C[0, i]*Delta[0, j]
-    grad_Z = (-2/L) * C.T * Delta * (H == Z)
-    # grad_Z2[i, j] = grad_Z[M + i, j]
-    grad_Z2 = grad_Z[M:]
-    # grad_Z1[i, j] = grad_Z[i, j]
-    grad_Z1 = grad_Z[:M]
+    # grad_Z[i, j] = -2/L * C[0, i]*grad_Z_core[i, j]
+    # grad_Z_core[i, j] = equal(H[i, j], Z[i, j])*Delta[0, j]   (computed once; the factor in front is applied to the small results below)
+    grad_Z_core = Delta * (H == Z)
+    # grad_Z2[i, j] = -2/L * C[0, M + i]*grad_Z2_core[i, j]
+    # grad_Z2_core[i, j] = grad_Z_core[M + i, j]   (computed once; the factor in front is applied to the small results below)
+    grad_Z2_core = grad_Z_core[M:]
+    # grad_Z1[i, j] = -2/L * C[0, i]*grad_Z1_core[i, j]
+    # grad_Z1_core[i, j] = grad_Z_core[i, j]   (computed once; the factor in front is applied to the small results below)
+    grad_Z1_core = grad_Z_core[:M]
     # dLoss/dd = -2/L * sum_c Delta[0, c]
     grad_d = (-2/L) * Delta.sum()
     # dLoss/dC[0, i] = -2/L * sum_c Delta[0, c]*H[i, c]
     grad_C = (-2/L) * Delta @ H.T
     # dLoss/dB2[i, 0] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]
-    # grad_B2[i, 0] = sum_c grad_Z2[i, c]
-    grad_B2 = grad_Z2 @ np.ones((L, 1))
+    # grad_B2[i, 0] = -2/L * sum_c C[0, M + i]*grad_Z2_core[i, c]
+    grad_B2 = (-2/L) * C[:, M:].T * (grad_Z2_core @ np.ones((L, 1)))
     # dLoss/dB1[i, 0] = -2/L * sum_c crelu_mask(Z[i, c], t)*C[0, i]*Delta[0, c]
-    # grad_B1[i, 0] = sum_c grad_Z1[i, c]
-    grad_B1 = grad_Z1 @ np.ones((L, 1))
+    # grad_B1[i, 0] = -2/L * sum_c C[0, i]*grad_Z1_core[i, c]
+    grad_B1 = (-2/L) * C[:, :M].T * (grad_Z1_core @ np.ones((L, 1)))
     # dLoss/dA2[i, j] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]*X2[j, c]
-    # grad_A2[i, j] = sum_c X2[j, c]*grad_Z2[i, c]
-    grad_A2 = grad_Z2 @ X2.T
+    # grad_A2[i, j] = -2/L * sum_c C[0, M + i]*X2[j, c]*grad_Z2_core[i, c]
+    grad_A2 = (-2/L) * C[:, M:].T * (grad_Z2_core @ X2.T)
     # dLoss/dA1[i, j] = -2/L * sum_c crelu_mask(Z[i, c], t)*C[0, i]*Delta[0, c]*X1[j, c]
-    # grad_A1[i, j] = sum_c X1[j, c]*grad_Z1[i, c]
-    grad_A1 = grad_Z1 @ X1.T
+    # grad_A1[i, j] = -2/L * sum_c C[0, i]*X1[j, c]*grad_Z1_core[i, c]
+    grad_A1 = (-2/L) * C[:, :M].T * (grad_Z1_core @ X1.T)
     return float(Loss), {
         "A1": grad_A1,
         "A2": grad_A2,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 import time
 from pathlib import Path
@@ -294,6 +295,12 @@ def main(argv=None) -> int:
     except (SymgradError, FileNotFoundError, OSError) as error:
         print(f"symgrad: error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:   # a bug in symgrad itself: one line, the traceback on request
+        if os.environ.get("SYMGRAD_DEBUG"):
+            raise
+        print(f"symgrad: internal error: {type(error).__name__}: {error} (a bug in symgrad: rerun "
+              "with SYMGRAD_DEBUG=1 for the traceback, and report it)", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

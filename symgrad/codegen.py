@@ -21,7 +21,7 @@ from .derive import Derivation, _substitute, adjoint_name
 from .display import formula_text
 from .errors import ModelError
 from .reuse import reuse_forward_values
-from .terms import IndexExpr
+from .terms import IndexExpr, Term
 from .latex_names import base_latex
 from .vectorize import lower_both, print_scalar
 
@@ -43,6 +43,7 @@ class Block:
     comments: tuple[str, ...]
     lines: tuple[str, ...]
     latex: str = ""          # the same value as mathematics (the matrix view)
+    relation: str = ""       # for a core: the adjoint it stands for, as mathematics
 
 
 @dataclass(frozen=True)
@@ -118,11 +119,96 @@ def _is_separable(name: str, expr: IndexExpr, model) -> bool:
     return all(not (labels <= arg.free_symbols) for arg in sp.Mul.make_args(term.factor))
 
 
+def _contracted_axes(name: str, derivation: Derivation, seen=()) -> set[int]:
+    """Axes of ``grad_<name>`` that some later adjoint sums over, looking through the adjoints
+    that only copy or slice it (``grad_Z1 = grad_Z[:M]``)."""
+    base, axes = adjoint_name(name), set()
+    for user, expr in derivation.adjoints.items():
+        if user in seen:
+            continue
+        for term in expr.terms:
+            bound = set(term.bound_symbols)
+            for access in term.factor.atoms(sp.Indexed):
+                if str(access.base) != base:
+                    continue
+                for axis, index in enumerate(access.indices):
+                    if index.free_symbols & bound:
+                        axes.add(axis)
+                    elif index in expr.indices and index != 0:
+                        if expr.indices.index(index) in _contracted_axes(user, derivation, seen + (name,)):
+                            axes.add(axis)
+    return axes
+
+
+def _pull_out(name: str, expr: IndexExpr, model, derivation) -> tuple[sp.Expr, sp.Expr] | None:
+    """For a one-term adjoint ``outer * core``: the factors that no later adjoint sums over (a
+    scalar, a row or column vector), kept out of the big array and applied to the small results
+    downstream. Returns (outer, core) or None."""
+    if name in {t.name for t in model.of_role("parameter")} or len(expr.terms) != 1:
+        return None
+    term = expr.terms[0]
+    labels = [i for i in expr.indices if i != 0]
+    if term.bound or term.conditions or len(labels) != 2:
+        return None
+    contracted = _contracted_axes(name, derivation)
+    keep = {i for axis, i in enumerate(expr.indices) if i != 0 and axis not in contracted}
+    outer, core = [], []
+    for factor in sp.Mul.make_args(term.factor):
+        used = factor.free_symbols & set(labels)
+        (outer if used <= keep and used != set(labels) else core).append(factor)
+    if not any(f.free_symbols & set(labels) for f in outer) or not any(set(labels) <= f.free_symbols for f in core):
+        return None   # a scalar alone is cheaper folded into the one pass that computes the core
+    return sp.Mul(*outer), sp.Mul(*core)
+
+
 def _gradient_code(parameter: str, model, derivation: Derivation) -> str:
     shape = model.tensors[parameter].shape
     if parameter not in derivation.adjoints:  # the loss does not depend on it
         return f"np.zeros({_shape_code(shape)})" if shape else "0.0"
     return adjoint_name(parameter) if shape else f"float({adjoint_name(parameter)})"
+
+
+def _forward_blocks(model, shapes: dict, reserved: set) -> list[Block]:
+    """The forward statements. A tensor stacked into a larger one (``Z = [Z1; Z2]``) is computed
+    straight into its block of the larger array, which is allocated once, instead of being
+    copied there afterwards (large temporaries are the first cost at medium sizes, PERF_NOTES)."""
+    lowered, expressions = {}, {}
+    for name, definition in model.definitions.items():
+        if definition.origin == "max":
+            continue
+        expressions[name] = reuse_forward_values(definition.expr, model, skip=name)
+        lowered[name] = lower_both(name, expressions[name], model.tensors[name].shape, shapes,
+                                   model.ranges(expressions[name].indices))
+    home = {}   # block tensor -> (stacked tensor, slice)
+    for name, low in lowered.items():
+        for view, code in low.tiles:
+            if code in lowered and lowered[code].parts and code not in home:
+                home[code] = (name, view)
+    forward, allocated = [], set()
+    for name, definition in model.definitions.items():
+        if definition.origin == "max":
+            source, axis = definition.reduce
+            forward.append(Block(name, (f"{name} = max over axis {axis} of {source} (a constant shift)",),
+                                 (f"{name} = {source}.max(axis={axis}, keepdims=True)",),
+                                 rf"\max_{{\mathrm{{axis}}\,{axis}}} {base_latex(source)}"))
+            continue
+        low, lines = lowered[name], []
+        comment = formula_text(name, expressions[name], reserved)
+        if name in home:
+            stacked, view = home[name]
+            if stacked not in allocated:
+                allocated.add(stacked)
+                lines.append(f"{stacked} = np.empty({_shape_code(model.tensors[stacked].shape)})")
+            lines += [f"{name} = {stacked}{view}", *low.into(name)]
+        elif low.tiles and any(code in home for _, code in low.tiles):
+            if name not in allocated:
+                lines.append(f"{name} = np.empty({_shape_code(model.tensors[name].shape)})")
+            lines += [f"{name}{view} = {code}" for view, code in low.tiles if code not in home]
+            comment += "   (its blocks were computed in place above)"
+        else:
+            lines = list(low.lines)
+        forward.append(Block(name, (comment,), tuple(lines), low.latex))
+    return forward
 
 
 def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | None = None) -> ModulePlan:
@@ -136,18 +222,7 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
     shapes = {n: t.shape for n, t in model.tensors.items()}
     shapes.update({adjoint_name(n): t.shape for n, t in model.tensors.items()})
 
-    forward = []
-    for name, definition in model.definitions.items():
-        if definition.origin == "max":
-            source, axis = definition.reduce
-            lines = [f"{name} = {source}.max(axis={axis}, keepdims=True)"]
-            forward.append(Block(name, (f"{name} = max over axis {axis} of {source} (a constant shift)",),
-                                 tuple(lines), rf"\max_{{\mathrm{{axis}}\,{axis}}} {base_latex(source)}"))
-            continue
-        expr = reuse_forward_values(definition.expr, model, skip=name)
-        lowered = lower_both(name, expr, model.tensors[name].shape, shapes, model.ranges(expr.indices))
-        forward.append(Block(name, (formula_text(name, expr, reserved),), lowered.lines, lowered.latex))
-
+    forward = _forward_blocks(model, shapes, reserved)
     parameters = [t.name for t in model.of_role("parameter")]
     backward, folded = [], {}
     for name in reversed(derivation.order):
@@ -165,7 +240,19 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
                 or _is_constant(name, expr, model):
             folded[name] = expr
             continue
-        comments = [formula_text(adjoint_name(name), shown, reserved)]
+        target = adjoint_name(name)
+        comments = [formula_text(target, shown, reserved)]
+        split = _pull_out(name, expr, model, derivation)
+        if split is not None:   # compute the core once; the outer factors go to the small results
+            outer, core = split
+            target = f"{target}_core"
+            shapes[target] = model.tensors[name].shape
+            entry = sp.IndexedBase(target)[expr.indices]
+            folded[name] = IndexExpr(expr.indices, (Term(outer * entry),))
+            expr = IndexExpr(expr.indices, (Term(core),))
+            comments = [formula_text(adjoint_name(name), folded[name], reserved),
+                        formula_text(target, expr, reserved) + "   (computed once; the factor in "
+                        "front is applied to the small results below)"]
         if name in parameters:
             collapsed = formula_text(f"dLoss/d{name}", reuse_forward_values(
                 derivation.expanded(name), model, cheaper=False), reserved)
@@ -173,9 +260,11 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
                 comments.insert(0, collapsed)
             else:
                 comments = [collapsed]
-        lowered = lower_both(adjoint_name(name), expr, model.tensors[name].shape, shapes,
-                             derivation.ranges(expr.indices))
-        backward.append(Block(adjoint_name(name), tuple(comments), lowered.lines, lowered.latex))
+        lowered = lower_both(target, expr, model.tensors[name].shape, shapes, derivation.ranges(expr.indices))
+        relation = "" if split is None else lower_both(
+            adjoint_name(name), folded[name], model.tensors[name].shape, shapes,
+            derivation.ranges(expr.indices)).latex
+        backward.append(Block(target, tuple(comments), lowered.lines, lowered.latex, relation))
     gradients = tuple((p, _gradient_code(p, model, derivation)) for p in parameters)
     return ModulePlan(
         model_name=model.name,

@@ -257,8 +257,13 @@ class _Writer:
                 formulas.append(rf"{base_latex(block.name)} = {block.latex} \in "
                                 rf"{_shape_latex(self.model.tensors[block.name].shape)}")
         for block in self.plan.backward:
-            name = block.name[len("grad_"):]
+            name = block.name[len("grad_"):].removesuffix("_core") if block.relation \
+                else block.name[len("grad_"):]
             shape = _shape_latex(self.model.tensors[name].shape)
+            if block.relation:
+                formulas.append(rf"{base_latex('grad_' + name)} = {block.relation},\quad "
+                                rf"{base_latex(block.name)} = {block.latex} \in {shape}")
+                continue
             lhs = rf"\nabla_{{{base_latex(name)}}} {base_latex(self.model.loss_name)}" \
                 if self.model.tensors[name].role == "parameter" else base_latex(block.name)
             formulas.append(rf"{lhs} = {block.latex} \in {shape}")

@@ -169,6 +169,7 @@ class _Code:
     labels: frozenset  # output labels this array actually spans
     size_rank: int     # how many indices it spans (for ordering products: smallest first)
     latex: str = ""
+    matmul: tuple | None = None   # (left, right) when the whole term is one plain matrix product
 
 
 def _labels(expr, ranges) -> frozenset:
@@ -308,10 +309,16 @@ def _contract_one(coeff, arrays, c, frame, ranges, shapes) -> _Code | None:
                 tex = rf"{ones}^{{\top}} {_wrap(side_tex) if len(side) > 1 else side_tex}"
         spans = {l for a in side for l in _labels(a, ranges) if l != c}
     parts = _operands(outer, frame, ranges, shapes)
+    plain = None
+    if left and right and not scalar_out and not parts and coeff == 1:
+        plain = tuple(code if side_len == 1 else f"({code})"
+                      for code, side_len in ((left_code, len(left)), (right_code, len(right))))
     if parts and "@" in core:   # `*` and `@` bind equally, left to right: keep the product whole
         core = f"({core})"
     parts.append(_Code(core, frozenset(spans), 9, tex if not parts else _wrap(tex)))
-    return _Code(*_as_code(_product2(coeff, parts), frozenset(spans).union(*(p.labels for p in parts))))
+    code = _Code(*_as_code(_product2(coeff, parts), frozenset(spans).union(*(p.labels for p in parts))))
+    code.matmul = plain
+    return code
 
 
 def _is_simple(code: str) -> bool:
@@ -345,10 +352,27 @@ def _einsum(coeff, arrays, bound, frame, ranges, shapes) -> _Code:
 
 @dataclass(frozen=True)
 class Lowered:
-    """Statements assigning ``target``, and the same value as a LaTeX expression."""
+    """Statements assigning ``target``, and the same value as a LaTeX expression.
+
+    ``tiles`` lists (slice, code) when the value stacks blocks along an axis; ``parts`` the
+    terms of a plain sum, so that ``into`` can compute it inside an existing array (a block
+    of the array it is stacked into) instead of copying it there afterwards.
+    """
 
     lines: tuple[str, ...]
     latex: str
+    tiles: tuple = ()
+    parts: tuple = ()
+
+    def into(self, view: str) -> list[str]:
+        """Statements computing this value into the existing array ``view``."""
+        first, rest = self.parts[0], self.parts[1:]
+        lines = [f"np.matmul({first.matmul[0]}, {first.matmul[1]}, out={view})" if first.matmul
+                 else f"{view}[...] = {first.text}"]
+        for part in rest:
+            negative = part.text.startswith("-")
+            lines.append(f"{view} {'-=' if negative else '+='} {part.text[1:] if negative else part.text}")
+        return lines
 
 
 def lower(target: str, expr: IndexExpr, shape: tuple, shapes: dict, free: dict) -> list[str]:
@@ -371,11 +395,12 @@ def lower_both(target: str, expr: IndexExpr, shape: tuple, shapes: dict, free: d
         codes = [lower_term(t, frame, free, shapes) for t in full]
         text = " + ".join(c.text for c in codes).replace("+ -", "- ")
         tex = " + ".join(c.latex for c in codes).replace("+ -", "- ")
-        if not frozenset().union(*(c.labels for c in codes)) >= want or blocks:
+        complete = frozenset().union(*(c.labels for c in codes)) >= want
+        if not complete or blocks:
             text = f"np.broadcast_to({text}, {shape_code}).copy()" if shape else text
         lines.append(f"{target} = {text}")
-    if not blocks:
-        return Lowered(tuple(lines), tex)
+        if not blocks:
+            return Lowered(tuple(lines), tex, parts=tuple(codes) if complete and shape else ())
     placed = [_block(t, frame, free, shapes, shape) for t in blocks]
     tiles = _tiling(placed, shape)
     if not full and tiles is not None:
@@ -383,7 +408,11 @@ def lower_both(target: str, expr: IndexExpr, shape: tuple, shapes: dict, free: d
         parts = ", ".join(code for _, (code, _) in ordered)
         joiner = r" \\ " if axis == 0 else " & "
         tex = r"\begin{bmatrix} " + joiner.join(t for _, (_, t) in ordered) + r" \end{bmatrix}"
-        return Lowered((f"{target} = np.concatenate(({parts}), axis={axis})",), tex)
+        tiles = []
+        for span, (code, _) in ordered:
+            bounds = _slice(span[0], span[1] + 1, shape[axis])
+            tiles.append((f"[{bounds}]" if axis == 0 else f"[:, {bounds}]", code))
+        return Lowered((f"{target} = np.concatenate(({parts}), axis={axis})",), tex, tiles=tuple(tiles))
     if not full:
         lines.append(f"{target} = np.zeros({shape_code})")
     pieces = [tex] if tex else []
