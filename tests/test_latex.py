@@ -50,11 +50,13 @@ def test_pdf_format_from_the_command_line(tmp_path):
     assert (tmp_path / "d.pdf").read_bytes().startswith(b"%PDF")
 
 
+FLAT = [name for name in catalogue.names() if catalogue.build(name).stack is None]
+
+
+@pytest.mark.parametrize("catalogue_name", FLAT)
 def test_matrix_view_is_the_lowering_the_code_comes_from(catalogue_name):
     """The document and generated/ are rendered from the same plan objects."""
     model = catalogue.build(catalogue_name)
-    if model.stack is not None:
-        pytest.skip("layered models: covered through their layers below")
     derivation = derive(model)
     plan = plan_module(derivation, f"symgrad generate {catalogue_name}")
     assert render_module(plan) == (GENERATED / f"{catalogue_name}.py").read_text()
@@ -63,11 +65,11 @@ def test_matrix_view_is_the_lowering_the_code_comes_from(catalogue_name):
         assert any(block.latex in formula for formula in view.formulas), block.name
 
 
+@pytest.mark.parametrize("catalogue_name", FLAT)
 def test_shown_collapsed_gradients_equal_the_generated_gradients(catalogue_name):
-    """Lower each 'Build it all' collapsed form on its own and compare with the generated code."""
+    """Lower each 'Build it all' collapsed form on its own and compare with the generated code
+    (layered models: their per-layer forms are checked through finite differences)."""
     model = catalogue.build(catalogue_name)
-    if model.stack is not None:
-        pytest.skip("layered models: their per-layer forms are checked through finite differences")
     derivation = derive(model)
     module = import_generated(GENERATED / f"{catalogue_name}.py")
     inputs = sample_inputs(model, module, dimension_values(model, 1), np.random.default_rng(9))
