@@ -134,8 +134,8 @@ def _combine(op, left: Labelled, right: Labelled) -> Labelled:
 class IndexEvaluator:
     """Evaluates index notation; ``ranges`` gives each free index's size (and 0-based start)."""
 
-    def __init__(self, env: dict, ranges: dict[str, int]):
-        self.env, self.ranges = env, dict(ranges)
+    def __init__(self, env: dict, ranges: dict[str, int], one_based: bool = False):
+        self.env, self.ranges, self.one_based = env, dict(ranges), one_based
 
     def run(self, node, free: tuple[str, ...]) -> np.ndarray:
         value = self.eval(node)
@@ -150,8 +150,8 @@ class IndexEvaluator:
         if isinstance(node, Num):
             return Labelled(np.asarray(node.value), ())
         if isinstance(node, Name):
-            if node.name in self.ranges:
-                raise FormulaError(f"index {node.name} used outside a subscript", node.pos)
+            if node.name in self.ranges:   # an index's own values, as in a condition 1_{k > M}
+                return Labelled(np.arange(self.ranges[node.name]) + int(self.one_based), (node.name,))
             value = self.env.get(node.name)
             if value is None:
                 raise FormulaError(f"unknown name {node.name!r}", node.pos)
@@ -161,24 +161,30 @@ class IndexEvaluator:
             return Labelled(np.asarray(float(value)), ())
         if isinstance(node, Unary):
             value = self.eval(node.operand)
-            return Labelled(-value.array if node.op == "-" else ~value.array, value.labels)
+            return Labelled(-np.asarray(value.array, dtype=float) if node.op == "-" else ~value.array,
+                            value.labels)
         if isinstance(node, Binary):
             if node.op == "@":
                 raise FormulaError("'@' is matrix notation: use --syntax numpy", node.pos)
             op = "*" if node.op == "@?" else node.op
             return _combine(op, self.eval(node.left), self.eval(node.right))
         if isinstance(node, Call):
-            if node.function not in TABLE:
+            if node.function == "delta":
+                return self._delta(node)
+            if node.function not in TABLE and node.function != "sqrt":
                 raise FormulaError(f"{node.function} is not an elementwise function", node.pos)
             args = [self.eval(a) for a in node.args]
-            _arity(node, args, TABLE[node.function].arity)
+            _arity(node, args, TABLE[node.function].arity if node.function in TABLE else 1)
+            if node.function == "sqrt":
+                return Labelled(np.sqrt(args[0].array), args[0].labels)
             labels = tuple(dict.fromkeys(l for a in args for l in a.labels))
             with np.errstate(all="ignore"):
                 return Labelled(numeric(node.function)(*(_align(a, labels) for a in args)), labels)
         if isinstance(node, Sum):
             if node.index in self.ranges:
                 raise FormulaError(f"summation index {node.index} is already an index here", node.pos)
-            size = self._range_of(node.index, node.body)
+            size = _int(evaluate_matrix(node.size, self.env), "a summation limit", node.pos) \
+                if node.size is not None else self._range_of(node.index, node.body)
             self.ranges[node.index] = size
             try:
                 body = self.eval(node.body)
@@ -191,6 +197,20 @@ class IndexEvaluator:
         if isinstance(node, Subscript):
             return self._entry(node)
         raise FormulaError(f"{type(node).__name__} is not index notation", getattr(node, "pos", None))
+
+    def _delta(self, node) -> Labelled:
+        """A Kronecker delta of two index expressions: 1 where their values agree."""
+        if len(node.args) != 2:
+            raise FormulaError("a Kronecker delta takes two indices", node.pos)
+        values = []
+        for item in node.args:
+            label, offset = self._offset(item, "delta")
+            if label is None:
+                values.append(Labelled(np.asarray(offset), ()))
+            else:
+                values.append(Labelled(np.arange(self.ranges[label]) + offset, (label,)))
+        equal = _combine("==", *values)
+        return Labelled(equal.array.astype(float), equal.labels)
 
     def _offset(self, item, where) -> tuple[str | None, int]:
         """An index item as (index name or None, integer offset)."""

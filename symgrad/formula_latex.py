@@ -155,8 +155,10 @@ class _Parser:
             sup = self.group_text()
             if sup in ("\\top", "T", "\\intercal"):
                 node = Method(node, "T")
-            elif re.fullmatch(r"[0-9]+", sup):
+            elif re.fullmatch(r"[0-9]+(\.[0-9]+)?", sup):
                 node = Binary("**", node, Num(float(sup)))
+            elif sup in ("1/2", "\\frac12", "\\frac{1}{2}"):
+                node = Binary("**", node, Num(0.5))
             else:
                 raise FormulaError(f"superscript ^{{{sup}}} is not understood here", self.pos(), self.text)
         return node
@@ -186,10 +188,9 @@ class _Parser:
             return Binary("/", top, bottom, pos)
         if token == "\\sum":
             return self.summation()
-        if token == "\\mathbf":
+        if token == "\\mathbf" and [t for t, _ in self.tokens[self.k + 1:self.k + 4]] in (["{", "1", "}"], ["1"]):
             self.take()
-            if self.group_text() != "1":
-                raise FormulaError("only \\mathbf{1} (a vector of ones) is understood", pos, self.text)
+            self.group_text()
             return self.indicator_or_ones(pos)
         if token in ("\\operatorname", "\\mathrm", "\\text"):
             self.take()
@@ -202,7 +203,33 @@ class _Parser:
             return self.call(_FUNCTIONS[token], pos)
         if token == "\\hat":
             self.take()
-            return self.name(self.group_text() + "hat", pos)
+            return self.name(_plain(self.group_text()) + "hat", pos)
+        if token == "\\sqrt":
+            self.take()
+            self.take("{")
+            inner = self.expression()
+            self.take("}")
+            return Call("sqrt", (inner,), (), pos)
+        if token in ("\\boldsymbol", "\\bm", "\\mathbf", "\\vec", "\\underline"):   # typography only
+            self.take()
+            if self.peek() != "{":
+                return self.atom()
+            self.take("{")
+            inner = self.postfix(self.atom())
+            self.take("}")
+            if isinstance(inner, Name) and self.peek() in ("^", "_"):   # \boldsymbol{z}^{(1)}_i
+                return self.name(inner.name, pos)
+            return inner
+        if token == "\\delta" and self.peek(1) == "_" and not self.decorated_after_subscript():
+            self.take()
+            self.take("_")
+            items = self.sub_tokens()
+            text = "".join(items)
+            parts = text.split(",") if "," in text else list(text)
+            if len(parts) != 2:
+                raise FormulaError(f"a Kronecker delta takes two indices, got {text!r}", pos, self.text)
+            self.index_mode = True
+            return Call("delta", tuple(_index_item(part, pos) for part in parts), (), pos)
         if token in _GREEK:
             self.take()
             return self.name(_GREEK[token], pos)
@@ -210,6 +237,21 @@ class _Parser:
             self.take()
             return self.name(token, pos)
         raise FormulaError(f"{token} is not understood", pos, self.text)
+
+    def decorated_after_subscript(self) -> bool:
+        """``\\delta_i^{(1)}``: a name with a subscript and then a superscript, not a Kronecker delta."""
+        k = self.k + 2
+        if k < len(self.tokens) and self.tokens[k][0] == "{":
+            depth = 0
+            while k < len(self.tokens):
+                depth += self.tokens[k][0] == "{"
+                depth -= self.tokens[k][0] == "}"
+                k += 1
+                if depth == 0:
+                    break
+        else:
+            k += 1
+        return k < len(self.tokens) and self.tokens[k][0] == "^"
 
     def call(self, function, pos):
         self.take("(")
@@ -229,13 +271,20 @@ class _Parser:
         if not match:
             raise FormulaError(f"\\sum_{{{lower}}}: write the index and its start, e.g. \\sum_{{c=1}}^{{L}}",
                                pos, self.text)
+        size = None
         if self.peek() == "^":
             self.take()
-            self.group_text()
+            upper = self.group_text().replace(" ", "")
+            try:
+                size = _size(upper, pos)
+            except FormulaError:
+                size = None
+            if size is not None and match.group(2) == "0":
+                size = Binary("+", size, Num(1.0), pos)
         index = match.group(1)
         self.indices.append(index)
         body = self.term()
-        return Sum(index, body, pos)
+        return Sum(index, body, pos, size)
 
     def indicator_or_ones(self, pos):
         self.take("_")
@@ -263,9 +312,19 @@ class _Parser:
     # names and their subscripts ----------------------------------------
     def name(self, base, pos):
         sup = None
-        if self.peek() == "^" and self.peek(1) == "{" and self.peek(2) == "(":
+        if self.peek() == "^" and (self.peek(1) == "*" or (self.peek(1) == "{" and self.peek(2) in ("(", "*"))):
             self.take()
             sup = self.group_text()
+        elif self.peek() == "_" and self.decorated_after_subscript():   # s_i^{(1)}: the name is s^{(1)}
+            self.take("_")
+            tokens = self.sub_tokens()
+            self.take("^")
+            sup = self.group_text()
+            self.tokens[self.k:self.k] = [("_", pos), ("{", pos), *((t, pos) for t in tokens), ("}", pos)]
+        if sup == "*":
+            star = base + "star"
+            if star in self.names:
+                return self.name_tail(star, pos)
         raw = f"{base}^{{{sup}}}" if sup else base
         if raw in self.symbols:
             node = Name(raw, pos)
@@ -273,13 +332,19 @@ class _Parser:
         if sup:
             digits = sup.strip("()")
             base = base + digits
+        return self.name_tail(base, pos)
+
+    def name_tail(self, base, pos):
+        """``base`` followed by an optional subscript: part of the name (``X_1``, ``X_{prev}``)
+        and/or indices (``X_{1\\,jc}``)."""
         if self.peek() != "_":
             return Name(self.resolve(base, pos), pos)
         self.take("_")
         sub_tokens = self.sub_tokens()
         text = "".join(sub_tokens)
-        if base + text in self.names:
-            return Name(base + text, pos)
+        for candidate in (base + text, f"{base}_{text}"):
+            if candidate in self.names:
+                return Name(candidate, pos)
         lead = re.match(r"[0-9]+", text)
         if lead and base + lead.group() in self.names:
             name, rest = base + lead.group(), sub_tokens[1:]
@@ -341,9 +406,17 @@ def _index_item(text, pos):
     return Binary("+", Name(match.group(3), pos), _size(match.group(4), pos), pos)
 
 
+def _plain(text: str) -> str:
+    """The letters of a decorated name: ``\\boldsymbol{y}`` -> ``y``."""
+    match = re.fullmatch(r"\\[A-Za-z]+\{?([A-Za-z0-9]+)\}?", text)
+    return match.group(1) if match else text
+
+
 def _size(text, pos):
     if re.fullmatch(r"[0-9]+", text):
         return Num(float(text), pos)
+    if not re.fullmatch(r"[0-9]*\*?[A-Za-z][A-Za-z0-9_]*", text):
+        raise FormulaError(f"upper limit {text!r} is not a size", pos)
     if re.fullmatch(r"[0-9]+\*?[A-Za-z]", text):
         digits, letter = re.match(r"([0-9]+)\*?([A-Za-z])", text).groups()
         return Binary("*", Num(float(digits)), Name(letter, pos), pos)

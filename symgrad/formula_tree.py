@@ -89,3 +89,4 @@ class Sum:
     index: str
     body: object
     pos: int = 0
+    size: object = None   # the number of values, when written (LaTeX's upper limit); else read off an axis

@@ -35,7 +35,7 @@ from .formula_eval import IndexEvaluator, evaluate_matrix
 from .formula_latex import LatexIndex, parse_latex
 from .formula_python import parse_python
 from .formula_eval import _walk
-from .formula_tree import Binary, FormulaError, Name, Num, Subscript, Sum
+from .formula_tree import Binary, Call, FormulaError, Name, Num, Subscript, Sum
 from .reuse import reuse_forward_values
 from .stack_codegen import plan_for
 
@@ -132,8 +132,8 @@ def check_formula(model, wrt: str, formula: str, syntax: str = "numpy", indices:
             for symbol, node in extra.items():
                 env[symbol] = evaluate_matrix(node, env)
             got = np.asarray(_evaluate(tree, syntax, env, free, expected.shape), dtype=float)
-            if got.size == 1 and expected.size == 1:   # a scalar written as a 1 x 1 product
-                got = got.reshape(expected.shape)
+            if got.size == expected.size and (got.size == 1 or (got.ndim == 1 and 1 in expected.shape)):
+                got = got.reshape(expected.shape)   # a scalar as a 1 x 1 product; a vector as 1-D
             pairs.append((which, dims, got, expected))
     kind, factor, detail, error = diagnose(pairs, model)
     correct = _correct_text(model, derivation, name, layer, depth)
@@ -146,8 +146,10 @@ def _access_difference(tree, free, correct: str) -> str:
     """For index notation: entries the formula reads that the correct formula does not, and back."""
     if isinstance(tree, LatexIndex):
         free, tree = free or tree.free, tree.tree
-    if not free or not any(isinstance(n, Sum) for n in _walk(tree)):
-        return ""
+    nodes = list(_walk(tree))
+    if not free or not any(isinstance(n, Sum) for n in nodes) \
+            or any(isinstance(n, Call) and n.function == "delta" for n in nodes):
+        return ""   # a chain still full of deltas reads other entries by design
     rename = dict(zip(free, "ij"))
     bound = {n.index for n in _walk(tree) if isinstance(n, Sum)}
     ours = set()
@@ -156,7 +158,8 @@ def _access_difference(tree, free, correct: str) -> str:
             items = [_item_text(i, rename, bound) for i in node.items]
             ours.add(f"{node.target.name}[{', '.join(items)}]")
     rhs = correct.split(" = ", 1)[1]
-    theirs = {re.sub(r"\b[c-hk-z]\b", "*", a) for a in re.findall(r"[A-Za-z_][A-Za-z0-9_]*\[[^\]]*\]", rhs)}
+    theirs = {re.sub(r"\[(.*)\]", lambda m: "[" + re.sub(r"\b[c-hk-z]\b", "*", m.group(1)) + "]", a)
+              for a in re.findall(r"[A-Za-z_][A-Za-z0-9_]*\[[^\]]*\]", rhs)}
     theirs = {re.sub(r"\[0, ([^\]]*)\]", r"[\1]", a) for a in theirs}
     ours = {re.sub(r"\[0, ([^\]]*)\]", r"[\1]", a) for a in ours}
     extra, missing = sorted(ours - theirs), sorted(theirs - ours)
@@ -222,7 +225,7 @@ def _evaluate(tree, syntax, env, free, shape):
     if len(free) != len(axes):
         raise SymgradError(f"--indices: {len(free)} index(es) for a gradient of shape {shape}")
     ranges = {f: shape[a] for f, a in zip(free, axes)}
-    result = IndexEvaluator(env, ranges).run(tree, free)
+    result = IndexEvaluator(env, ranges, one_based=syntax == "latex").run(tree, free)
     return result.reshape(shape)
 
 
@@ -240,10 +243,14 @@ def diagnose(pairs, model):
             return ("transpose", None, "the formula's transpose matches symgrad's gradient: it is written "
                     "in numerator layout (d loss / d X as the shape of X transposed)", 0.0)
         _, _, g, e = pairs[0]
-        return ("shape", None, f"wrong shape: expected {e.shape}, got {g.shape}", float("nan"))
+        hint = " (the transposed shape, as in numerator layout, but the values differ even transposed)" \
+            if g.shape == e.T.shape else ""
+        return ("shape", None, f"wrong shape: expected {e.shape}, got {g.shape}{hint}", float("nan"))
     error = max(float(np.max(np.abs(g - e), initial=0.0)) for _, _, g, e in pairs)
     if all(_close(g, e) for _, _, g, e in pairs):
         return ("match", None, "matches symgrad's gradient at every point", error)
+    if all(not np.any(g) for _, _, g, _ in pairs):
+        return ("other", None, "the formula is identically 0", error)
     factor = _factor(pairs, model)
     if factor is not None:
         text, value = factor

@@ -113,3 +113,36 @@ def test_cli_exit_codes_and_json(tmp_path):
     assert not (tmp_path / "PWNED").exists()
     bad = run("--wrt", "Q", "--formula", "1")
     assert bad.returncode == 2 and "not a parameter" in bad.stderr
+
+
+@pytest.mark.parametrize("wrt, formula, symbols, kind, factor", [
+    # the note's whole chain of local partials, Kronecker deltas included (with its 1_{k>M} typo: 0)
+    ("A1", r"\sum_{l=1}^L 2\Delta_{l} \sum_{s=1}^L - \delta_{ls} \sum_{m=1}^{2M}\sum_{n=1}^L C_m \delta_{sn} "
+           r"\sum_{k=1}^{2M}\sum_{q=1}^L \delta_{mk} \delta_{nq} 1_{0 \le Z_{kq} \le t} \sum_{r=1}^M\sum_{c=1}^L "
+           r"\delta_{kr} \delta_{qc} 1_{k \le M} \delta_{ri} X_{1 \: jc}", None, "scale", "L"),
+    ("A1", r"\sum_{l=1}^L 2\Delta_{l} \sum_{s=1}^L - \delta_{ls} \sum_{m=1}^{2M}\sum_{n=1}^L C_m \delta_{sn} "
+           r"\sum_{k=1}^{2M}\sum_{q=1}^L \delta_{mk} \delta_{nq} 1_{0 \le Z_{kq} \le t} \sum_{r=1}^M\sum_{c=1}^L "
+           r"\delta_{kr} \delta_{qc} 1_{k>M} \delta_{ri} X_{1 \: jc}", None, "other", None),
+    # an upper limit is used, not ignored: summing c only to M is wrong
+    ("A1", r"-2 \cdot \sum_{c=1}^{M} \Delta_{c} C_{i} X_{1\,jc} 1_{0 \le Z_{ic} \le t}", None, "other", None),
+    ("d", r"-\frac{2}{L} \sum_{s=1}^{L} \Delta_{s}", None, "match", None),
+    ("C", r"-\frac{2}{L} \cdot \boldsymbol{\Delta} \cdot \mathbf{H}^\top", None, "match", None),
+])
+def test_latex_deltas_limits_and_typography(seed000, wrt, formula, symbols, kind, factor):
+    verdict = check_formula(seed000, wrt, formula, "latex", "i,j" if wrt == "A1" else None, symbols=symbols)
+    assert (verdict.kind, verdict.factor) == (kind, factor), verdict.detail
+
+
+def test_latex_square_roots_stars_and_underscored_names():
+    ntk = catalogue.build("ntk_relu")
+    verdict = check_formula(ntk, "W[1]", r"\sqrt{m} (f - r) X_{prev}^\top + m \lambda (W - W_0)", "latex",
+                            depth=2)
+    assert verdict.match, verdict.detail
+    mlp = catalogue.build("mlp_mse")
+    verdict = check_formula(mlp, "W2", r"\frac{2}{n} H^T (Y - Y^*)", "latex")
+    assert (verdict.kind, verdict.factor) == ("scale", "o")
+    assert check_formula(mlp, "B2", "(2/n * (Y - Ystar)).sum(axis=0)").factor == "o"   # a 1-D vector
+    hw1 = catalogue.build("hw1_sigmoid_mse")
+    verdict = check_formula(hw1, "W2", r"2 \boldsymbol{z}^{(1)} (\hat{\boldsymbol{y}} - \boldsymbol{y})^T "
+                            r"\odot 1", "latex")
+    assert verdict.kind == "shape" and "transposed shape" in verdict.detail   # no sigmoid' in it
