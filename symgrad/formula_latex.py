@@ -238,9 +238,10 @@ class _Parser:
             return self.name(token, pos)
         raise FormulaError(f"{token} is not understood", pos, self.text)
 
-    def decorated_after_subscript(self) -> bool:
-        """``\\delta_i^{(1)}``: a name with a subscript and then a superscript, not a Kronecker delta."""
-        k = self.k + 2
+    def decorated_after_subscript(self, underscore: int = 1) -> bool:
+        """``\\delta_i^{(1)}``: a name with a subscript and then a superscript, not a Kronecker delta.
+        ``underscore`` is where the ``_`` is, counted from the current token."""
+        k = self.k + underscore + 1
         if k < len(self.tokens) and self.tokens[k][0] == "{":
             depth = 0
             while k < len(self.tokens):
@@ -251,7 +252,9 @@ class _Parser:
                     break
         else:
             k += 1
-        return k < len(self.tokens) and self.tokens[k][0] == "^"
+        following = [t for t, _ in self.tokens[k:k + 3]]
+        return following[:1] == ["^"] and (following[1:2] == ["*"] or (
+            following[1:2] == ["{"] and following[2:3] in (["("], ["*"])))
 
     def call(self, function, pos):
         self.take("(")
@@ -275,10 +278,7 @@ class _Parser:
         if self.peek() == "^":
             self.take()
             upper = self.group_text().replace(" ", "")
-            try:
-                size = _size(upper, pos)
-            except FormulaError:
-                size = None
+            size = _size(upper, pos)   # an upper limit that is not a size is an error, never ignored
             if size is not None and match.group(2) == "0":
                 size = Binary("+", size, Num(1.0), pos)
         index = match.group(1)
@@ -315,7 +315,7 @@ class _Parser:
         if self.peek() == "^" and (self.peek(1) == "*" or (self.peek(1) == "{" and self.peek(2) in ("(", "*"))):
             self.take()
             sup = self.group_text()
-        elif self.peek() == "_" and self.decorated_after_subscript():   # s_i^{(1)}: the name is s^{(1)}
+        elif self.peek() == "_" and self.decorated_after_subscript(0):   # s_i^{(1)}: the name is s^{(1)}
             self.take("_")
             tokens = self.sub_tokens()
             self.take("^")
@@ -326,7 +326,9 @@ class _Parser:
             if star in self.names:
                 return self.name_tail(star, pos)
         raw = f"{base}^{{{sup}}}" if sup else base
-        if raw in self.symbols:
+        declared = {k.replace("\\", "").replace(" ", ""): k for k in self.symbols}   # as typed in --symbols
+        if raw in declared:
+            raw = declared[raw]
             node = Name(raw, pos)
             return self.subscripted(node, raw, None, pos) if self.peek() == "_" else node
         if sup:
@@ -341,18 +343,14 @@ class _Parser:
             return Name(self.resolve(base, pos), pos)
         self.take("_")
         sub_tokens = self.sub_tokens()
-        text = "".join(sub_tokens)
-        for candidate in (base + text, f"{base}_{text}"):
-            if candidate in self.names:
-                return Name(candidate, pos)
-        lead = re.match(r"[0-9]+", text)
-        if lead and base + lead.group() in self.names:
-            name, rest = base + lead.group(), sub_tokens[1:]
-        else:
-            name, rest = self.resolve(base, pos), sub_tokens
-        if not rest:
-            return Name(name, pos)
-        return self.entry(name, rest, pos)
+        known = self.names | self.symbols
+        for cut in range(len(sub_tokens), 0, -1):   # the longest start of the subscript that names a tensor
+            head = "".join(sub_tokens[:cut])
+            for candidate in (base + head, f"{base}_{head}"):
+                if candidate in known and (cut == len(sub_tokens) or head.isdigit() or len(head) > 1):
+                    rest = sub_tokens[cut:]
+                    return self.entry(candidate, rest, pos) if rest else Name(candidate, pos)
+        return self.entry(self.resolve(base, pos), sub_tokens, pos)
 
     def subscripted(self, node, raw, _, pos):
         self.take("_")
@@ -413,6 +411,9 @@ def _plain(text: str) -> str:
 
 
 def _size(text, pos):
+    match = re.fullmatch(r"(.+?)([+-])([0-9]+)", text)
+    if match and not text.isdigit():                  # L-1, 2M+1
+        return Binary(match.group(2), _size(match.group(1), pos), Num(float(match.group(3))), pos)
     if re.fullmatch(r"[0-9]+", text):
         return Num(float(text), pos)
     if not re.fullmatch(r"[0-9]*\*?[A-Za-z][A-Za-z0-9_]*", text):

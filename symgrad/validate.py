@@ -165,9 +165,11 @@ def _access_difference(tree, free, correct: str) -> str:
     extra, missing = sorted(ours - theirs), sorted(theirs - ours)
     if not extra and not missing:
         return ""
-    return (f"; the formula reads {', '.join(extra) or 'nothing else'} where symgrad's gradient reads "
-            f"{', '.join(missing) or 'nothing else'} (* = a summed index): an index offset, or a mask "
-            "taken from the wrong block, is the likely cause")
+    text = (f"; the formula reads {', '.join(extra) or 'nothing else'} where symgrad's gradient reads "
+            f"{', '.join(missing) or 'nothing else'} (* = a summed index)")
+    same_tensors = {a.split("[")[0] for a in extra} == {a.split("[")[0] for a in missing}
+    return text + (": an index offset, or a mask taken from the wrong block, is the likely cause"
+                   if same_tensors else "")
 
 
 def _item_text(item, rename, bound) -> str:
@@ -217,7 +219,7 @@ def _evaluate(tree, syntax, env, free, shape):
     if not index_style:
         return np.asarray(evaluate_matrix(tree, env), dtype=float)
     if isinstance(tree, LatexIndex):
-        free = free or tree.free
+        free = free or (tree.free if shape != () else ())   # (d Loss / d d)_u: an index on a scalar
         tree = tree.tree
     if free is None:
         raise SymgradError("index notation needs the free indices: --indices i,j")
