@@ -60,6 +60,12 @@ class ModulePlan:
     gradients: tuple[tuple[str, str], ...]        # (parameter, expression)
     dimensions: tuple[str, ...]
 
+    @property
+    def unpack(self) -> str:
+        """The names ``_inputs`` returns, in order: dimensions, then inputs."""
+        names = [*self.dimensions, *(i.name for i in self.inputs)]
+        return ", ".join(names) + ("," if len(names) == 1 else "")
+
 
 def _shape_text(shape) -> str:
     return "(" + ", ".join(str(n) for n in shape) + ")"
@@ -72,6 +78,8 @@ def _shape_code(shape) -> str:
 def _dimension_reads(model) -> tuple[tuple[str, str, int], ...]:
     reads = []
     used = {s for t in model.tensors.values() for n in t.shape for s in sp.sympify(n).free_symbols}
+    used |= {s for d in model.definitions.values() for t in d.expr.terms
+             for s in t.factor.free_symbols if s in set(model.dimensions.values())}
     for name, symbol in model.dimensions.items():
         if symbol not in used:
             continue
@@ -176,13 +184,14 @@ def _forward_blocks(model, shapes: dict, reserved: set) -> list[Block]:
     for name, definition in model.definitions.items():
         if definition.origin == "max":
             continue
-        expressions[name] = reuse_forward_values(definition.expr, model, skip=name)
+        expressions[name] = reuse_forward_values(definition.expr, model, until=name)
         lowered[name] = lower_both(name, expressions[name], model.tensors[name].shape, shapes,
                                    model.ranges(expressions[name].indices))
-    home = {}   # block tensor -> (stacked tensor, slice)
+    home = {}   # block tensor -> (stacked tensor, slice), for a tensor stacked exactly once
+    stacked_in = [code for low in lowered.values() for _, code in low.tiles]
     for name, low in lowered.items():
         for view, code in low.tiles:
-            if code in lowered and lowered[code].parts and code not in home:
+            if code in lowered and lowered[code].parts and stacked_in.count(code) == 1:
                 home[code] = (name, view)
     forward, allocated = [], set()
     for name, definition in model.definitions.items():
@@ -200,10 +209,10 @@ def _forward_blocks(model, shapes: dict, reserved: set) -> list[Block]:
                 allocated.add(stacked)
                 lines.append(f"{stacked} = np.empty({_shape_code(model.tensors[stacked].shape)})")
             lines += [f"{name} = {stacked}{view}", *low.into(name)]
-        elif low.tiles and any(code in home for _, code in low.tiles):
+        elif low.tiles and any(home.get(code) == (name, view) for view, code in low.tiles):
             if name not in allocated:
                 lines.append(f"{name} = np.empty({_shape_code(model.tensors[name].shape)})")
-            lines += [f"{name}{view} = {code}" for view, code in low.tiles if code not in home]
+            lines += [f"{name}{view} = {code}" for view, code in low.tiles if home.get(code) != (name, view)]
             comment += "   (its blocks were computed in place above)"
         else:
             lines = list(low.lines)

@@ -14,11 +14,14 @@ from .rules import row_of
 from .terms import IndexExpr, Term
 
 
-def _pointwise_calls(model, skip: str | None):
-    """(name, free indices, call) for each intermediate defined as one table-function call."""
+def _pointwise_calls(model, until: str | None):
+    """(name, free indices, call) for each intermediate defined as one table-function call
+    (only those defined before ``until``, when given)."""
     for name, definition in model.definitions.items():
+        if name == until:
+            return
         expr = definition.expr
-        if name == skip or len(expr.terms) != 1:
+        if len(expr.terms) != 1:
             continue
         term = expr.terms[0]
         if term.bound or term.conditions or row_of(term.factor) is None:
@@ -26,9 +29,9 @@ def _pointwise_calls(model, skip: str | None):
         yield name, expr.indices, term.factor
 
 
-def _rewrites(model, factor: sp.Expr, skip: str | None, cheaper: bool) -> dict:
+def _rewrites(model, factor: sp.Expr, until: str | None, cheaper: bool) -> dict:
     mapping = {}
-    for name, indices, call in _pointwise_calls(model, skip):
+    for name, indices, call in _pointwise_calls(model, until):
         tensor = model.tensors[name]
         row = row_of(call)
         for found in factor.atoms(sp.Function):
@@ -50,15 +53,16 @@ def _rewrites(model, factor: sp.Expr, skip: str | None, cheaper: bool) -> dict:
     return mapping
 
 
-def reuse_forward_values(expr: IndexExpr, model, skip: str | None = None,
+def reuse_forward_values(expr: IndexExpr, model, until: str | None = None,
                          cheaper: bool = True) -> IndexExpr:
-    """``expr`` with forward values reused; ``skip`` is the intermediate being defined.
+    """``expr`` with forward values reused; ``until`` is the intermediate being defined (only
+    values computed before it can be reused).
 
     With ``cheaper=False`` only calls are replaced by the named values (for display).
     """
     terms = []
     for term in expr.terms:
-        mapping = _rewrites(model, term.factor, skip, cheaper)
+        mapping = _rewrites(model, term.factor, until, cheaper)
         terms.append(Term(term.factor.xreplace(mapping), term.bound, term.conditions) if mapping else term)
     return IndexExpr(expr.indices, tuple(terms))
 

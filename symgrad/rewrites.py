@@ -42,6 +42,9 @@ def _seen_through(arg: sp.Expr, inline: dict) -> sp.Expr:
             indices, call = inline[str(access.base)]
             rename = {i: j for i, j in zip(indices, access.indices) if i != 0}
             mapping[access] = call.xreplace(rename)
+    for symbol in arg.free_symbols:   # a scalar intermediate is a Symbol
+        if isinstance(symbol, sp.Symbol) and str(symbol) in inline and not inline[str(symbol)][0]:
+            mapping[symbol] = inline[str(symbol)][1]
     return arg.xreplace(mapping) if mapping else arg
 
 

@@ -42,6 +42,12 @@ class StackPlan:
     hidden: LayerPlan
     output: LayerPlan
 
+    @property
+    def unpack(self) -> str:
+        """The names ``_inputs`` returns, in order: dimensions, then the inputs that are not lists."""
+        names = [*self.dimensions, *(i.name for i in self.inputs)]
+        return ", ".join(names) + ("," if len(names) == 1 else "")
+
 
 def _layer(derivation, command: str, kind: str) -> LayerPlan:
     layer = derivation.model

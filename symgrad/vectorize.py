@@ -23,6 +23,7 @@ the matrix view in LaTeX (``\odot``, ``^\top``, row blocks ``Z_{[M:2M,:]}``,
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sympy as sp
@@ -74,7 +75,15 @@ class _ArrayPrinter(PythonCodePrinter):
         row = row_of(expr)
         if row is None:
             raise LoweringError(f"no NumPy spelling for {expr}")
-        return row.numpy.format(*(self._print(a) for a in expr.args))
+        args = []
+        for k, arg in enumerate(expr.args):
+            text = self._print(arg)
+            exposed = re.search(r"[*+\-/<>=&] ?\{%d\}|\{%d\} ?[*+\-/<>=&]" % (k, k), row.numpy)
+            args.append(_atomic(text) if exposed else text)   # (0.5 * {0}) needs (P - 2) whole
+        return row.numpy.format(*args)
+
+    def _print_Mul(self, expr):
+        return _negate_safely(super()._print_Mul(expr))
 
     def _print_KroneckerDelta(self, expr):
         raise LoweringError(f"a Kronecker delta between free indices is left in {expr}: "
@@ -102,6 +111,32 @@ class _ArrayLatexPrinter(LatexPrinter):
 
 def latex_scalar(expr: sp.Expr) -> str:
     return _ArrayLatexPrinter((), {}, {}).doprint(sp.sympify(expr))
+
+
+_SIMPLE = re.compile(r"-?[A-Za-z_][A-Za-z0-9_]*(\[[^\[\]]*\])?(\.T)?|-?[0-9.]+(e-?[0-9]+)?")
+
+
+def _atomic(code: str) -> str:
+    """``code`` safe to splice into a larger expression: parenthesised unless a name, entry or number."""
+    return code if _SIMPLE.fullmatch(code) or (code.startswith("(") and _balanced_outer(code)) \
+        else f"({code})"
+
+
+def _balanced_outer(code: str) -> bool:
+    depth = 0
+    for k, ch in enumerate(code):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and k < len(code) - 1:
+            return False
+    return True
+
+
+def _negate_safely(code: str) -> str:
+    """NumPy refuses ``-`` on a boolean mask: ``-(W > 0)`` becomes ``-1.0 * (W > 0)``."""
+    if code.startswith("-(") and re.search(r"[<>]|==", code):
+        return "-1.0 * " + code[1:]
+    return code
 
 
 def _slice(start, stop, size) -> str:
@@ -147,6 +182,8 @@ def _placement(access: sp.Indexed, frame: Frame, ranges: dict, shapes: dict):
 def place(access: sp.Indexed, frame: Frame, ranges: dict, shapes: dict) -> str:
     """Code for ``access`` as an array whose axes line up with ``frame``."""
     name, bounds, transposed = _placement(access, frame, ranges, shapes)
+    if all(n == 1 for n in shapes[name]):   # a 1 x 1 tensor's entry is a number
+        return f"{name}[0, 0]"
     slices = [":" if b is None else _slice(*b) for b in bounds]
     while slices and slices[-1] == ":":
         slices.pop()
@@ -188,7 +225,7 @@ def _product2(coeff: sp.Expr, parts: list[_Code]) -> tuple[str, str]:
     lead = ""
     if coeff != 1:
         if coeff == -1 and texts:
-            texts[0] = "-" + texts[0]
+            texts[0] = _negate_safely("-" + texts[0])
             lead = "-"
         else:
             scalar = print_scalar(coeff)
@@ -219,8 +256,8 @@ def lower_term(term: Term, frame: Frame, ranges: dict, shapes: dict) -> _Code:
     """One term as an array expression in ``frame`` (which may broadcast)."""
     ranges = {**ranges, **{s: (lo, hi) for s, lo, hi in term.bound}}
     args = sp.Mul.make_args(term.factor)
-    scalars = [a for a in args if not _labels(a, ranges)]
-    arrays = [a for a in args if _labels(a, ranges)]
+    scalars = [a for a in args if not _labels(a, ranges) and not a.atoms(sp.Indexed)]
+    arrays = [a for a in args if a not in scalars]
     coeff = sp.Mul(*scalars)
     bound = [s for s, _, _ in term.bound]
     out_labels = frozenset(l for l in frame if l is not None)
@@ -268,14 +305,14 @@ def _contract_one(coeff, arrays, c, frame, ranges, shapes) -> _Code | None:
         else (None, None)
     right_code, right_tex = _product2(sp.Integer(1), _operands(right, (c, o1), ranges, shapes)) if right \
         else (None, None)
+
     spans = set()
     if left and right:
         if scalar_out:
             core = f"np.vdot({left_code}, {right_code})"
             tex = rf"\left\langle {left_tex},\, {right_tex} \right\rangle"
         else:
-            core = f"({left_code}) @ ({right_code})" if (len(left) > 1 or len(right) > 1) \
-                else f"{left_code} @ {right_code}"
+            core = f"{_atomic(left_code)} @ {_atomic(right_code)}"
             tex = (_wrap(left_tex) if len(left) > 1 else left_tex) + " " + (
                 _wrap(right_tex) if len(right) > 1 else right_tex)
         spans = {l for l in (o0, o1) if l is not None and (
@@ -341,13 +378,14 @@ def _einsum(coeff, arrays, bound, frame, ranges, shapes) -> _Code:
             code = f"({code}).reshape(-1)"
         specs.append("".join(letters[l] for l in labels))
         codes.append(code)
-    out = "".join(letters[l] for l in frame if l is not None)
+    used = set().union(*(_labels(a, ranges) for a in arrays)) if arrays else set()
+    present = [l for l in frame if l is not None and l in used]   # an index nothing mentions broadcasts
+    out = "".join(letters[l] for l in present)
     call = f"np.einsum('{','.join(specs)}->{out}', {', '.join(codes)}, optimize=True)"
     tex = rf"\operatorname{{einsum}}_{{{','.join(specs)}\to {out}}}\left({', '.join(texs)}\right)"
-    if len(frame) == 2 and (frame[0] is None) != (frame[1] is None):
-        call += "[None, :]" if frame[0] is None else "[:, None]"
-    return _Code(*_as_code(_product2(coeff, [_Code(call, frozenset(), 9, tex)]),
-                           frozenset(l for l in frame if l is not None)))
+    if len(frame) == 2 and len(present) == 1:
+        call += "[None, :]" if present[0] == frame[1] else "[:, None]"
+    return _Code(*_as_code(_product2(coeff, [_Code(call, frozenset(), 9, tex)]), frozenset(present)))
 
 
 @dataclass(frozen=True)
@@ -396,7 +434,9 @@ def lower_both(target: str, expr: IndexExpr, shape: tuple, shapes: dict, free: d
         text = " + ".join(c.text for c in codes).replace("+ -", "- ")
         tex = " + ".join(c.latex for c in codes).replace("+ -", "- ")
         complete = frozenset().union(*(c.labels for c in codes)) >= want
-        if not complete or blocks:
+        if not want and shape:   # a 1 x 1 tensor: keep its shape
+            text = f"np.reshape({text}, {shape_code})"
+        elif not complete or blocks:
             text = f"np.broadcast_to({text}, {shape_code}).copy()" if shape else text
         lines.append(f"{target} = {text}")
         if not blocks:
