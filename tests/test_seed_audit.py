@@ -1,10 +1,10 @@
 """docs/seed_audit.md is kept true: every command on it is run and its verdict checked.
 
 The page lists, in fenced ``sh`` blocks, one-line commands each preceded by a comment
-``# ID expect: KIND [FACTOR]`` (optionally ``; detail contains: TEXT``) or
-``# ID expect: error: MESSAGE``. Each command is run in-process through ``symgrad.cli.main``
-with ``--json``; the tables' verdict and formula cells and the counts are checked against
-the commands.
+``# ID expect: KIND [FACTOR]`` (optionally ``; detail contains: TEXT``, then optionally
+``; detail lacks: TEXT``) or ``# ID expect: error: MESSAGE``. Each command is run in-process
+through ``symgrad.cli.main`` with ``--json``; the tables' verdict and formula cells and the
+counts are checked against the commands.
 """
 import json
 import re
@@ -82,6 +82,7 @@ def test_each_command_gets_the_verdict_the_page_says(ident, expect, command, cap
         assert code == 2, stale + (out or f"exit {code}")
         assert expect[len("error: "):] in err, stale + err
         return
+    expect, _, lacks = expect.partition("; detail lacks: ")
     expect, _, detail = expect.partition("; detail contains: ")
     kind, _, factor = expect.partition(" ")
     assert code in (0, 1), stale + err
@@ -89,6 +90,7 @@ def test_each_command_gets_the_verdict_the_page_says(ident, expect, command, cap
     assert (verdict["kind"], verdict["factor"]) == (kind, factor or None), stale + out
     assert code == (0 if kind == "match" else 1)
     assert detail in verdict["detail"], stale + verdict["detail"]
+    assert not lacks or lacks not in verdict["detail"], stale + verdict["detail"]
 
 
 @pytest.mark.parametrize("ident", sorted(ROWS))
