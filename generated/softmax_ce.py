@@ -159,13 +159,13 @@ def _output_backward(state, need_input):
     grad_lse = (1/M) * Y @ np.ones((P, 1))
     # grad_lse_sum[i, 0] = grad_lse[i, 0]/lse_sum[i, 0]
     grad_lse_sum = 1/lse_sum * grad_lse
-    # grad_z[i, j] = exp(-lse_max[i, 0] + z[i, j])*grad_lse_sum[i, 0] - 1/M * Y[i, j]
-    grad_z = grad_lse_sum * np.exp(-lse_max + z) + (-1/M) * Y
-    # dLoss/dTheta[i, j] = 1/M * sum_{c,k} exp(-lse_max[c, 0] + z[c, i])*Y[c, k]*a_prev[c, j]/lse_sum[c, 0] - 1/M * sum_c Y[c, i]*a_prev[c, j]
+    # grad_z[i, j] = grad_lse_sum[i, 0]*lse_exp[i, j] - 1/M * Y[i, j]
+    grad_z = grad_lse_sum * lse_exp + (-1/M) * Y
+    # dLoss/dTheta[i, j] = 1/M * sum_{c,k} Y[c, k]*a_prev[c, j]*lse_exp[c, i]/lse_sum[c, 0] - 1/M * sum_c Y[c, i]*a_prev[c, j]
     # grad_Theta[i, j] = sum_c a_prev[c, j]*grad_z[c, i]
     grad_Theta = grad_z.T @ a_prev
     if need_input:
-        # dLoss/da_prev[i, j] = 1/M * sum_{c,k} exp(-lse_max[i, 0] + z[i, c])*Theta[c, j]*Y[i, k]/lse_sum[i, 0] - 1/M * sum_c Theta[c, j]*Y[i, c]
+        # dLoss/da_prev[i, j] = 1/M * sum_{c,k} Theta[c, j]*Y[i, k]*lse_exp[i, c]/lse_sum[i, 0] - 1/M * sum_c Theta[c, j]*Y[i, c]
         # grad_a_prev[i, j] = sum_c Theta[c, j]*grad_z[i, c]
         grad_a_prev = grad_z @ Theta
     return (grad_a_prev if need_input else None), (grad_Theta, )

@@ -29,6 +29,20 @@ def _pointwise_calls(model, until: str | None):
         yield name, expr.indices, term.factor
 
 
+def _renaming(call, found, indices) -> dict | None:
+    """The index renaming that could turn the defining ``call`` into ``found``: read off an entry
+    of ``call``'s first argument that holds every free index (``exp(z[i, j] - m[i, 0])``)."""
+    anchors = sorted((a for a in call.args[0].atoms(sp.Indexed)
+                      if {i for i in indices if i != 0} <= set(a.indices)), key=str)
+    if not anchors:
+        return None
+    anchor = anchors[0]
+    for candidate in sorted(found.args[0].atoms(sp.Indexed), key=str):
+        if candidate.base == anchor.base:
+            return {a: b for a, b in zip(anchor.indices, candidate.indices) if a != 0}
+    return None
+
+
 def _rewrites(model, factor: sp.Expr, until: str | None, cheaper: bool) -> dict:
     mapping = {}
     for name, indices, call in _pointwise_calls(model, until):
@@ -37,12 +51,9 @@ def _rewrites(model, factor: sp.Expr, until: str | None, cheaper: bool) -> dict:
         for found in factor.atoms(sp.Function):
             if row_of(found) is None:
                 continue
-            first = found.args[0]
-            if not isinstance(first, sp.Indexed) or not isinstance(call.args[0], sp.Indexed):
+            rename = _renaming(call, found, indices)
+            if rename is None:
                 continue
-            if first.base != call.args[0].base:
-                continue
-            rename = {a: b for a, b in zip(call.args[0].indices, first.indices) if a != 0}
             value = tensor.entry(tuple(rename.get(i, i) for i in indices))
             if found == call.xreplace(rename):
                 mapping[found] = value
