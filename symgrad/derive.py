@@ -108,6 +108,14 @@ def _substitute(terms, base: str, definition: IndexExpr, space: IndexSpace) -> t
         if not accesses:
             out.append(term)
             continue
+        if len(accesses) > 1 or accesses[0] not in sp.Mul.make_args(term.factor):
+            # the adjoint inside a sum (terms combined): substitute in each part of the expanded sum
+            parts = sp.Add.make_args(sp.expand(term.factor))
+            if len(parts) == 1:
+                raise ValueError(f"{base} enters {term.factor} nonlinearly")
+            out.extend(_substitute([Term(p, term.bound, term.conditions) for p in parts],
+                                   base, definition, space))
+            continue
         (access,) = accesses
         rest = term.factor.xreplace({access: sp.Integer(1)})
         indices = access.indices if isinstance(access, sp.Indexed) else ()

@@ -136,3 +136,14 @@ def numeric(name: str):
 
 
 _NUMERIC: dict = {}
+
+
+def is_mask(expr) -> bool:
+    """Whether ``expr`` is an indicator spelled as a comparison (a boolean array in NumPy), or a
+    product or power of such: ``step``, ``crelu_mask``, ``equal``, ``above``."""
+    if isinstance(expr, sp.Pow):
+        return is_mask(expr.base)
+    if isinstance(expr, sp.Mul):
+        return all(is_mask(a) for a in expr.args)
+    row = row_of(expr)
+    return row is not None and all(rule is _ZERO for rule in row.partials)

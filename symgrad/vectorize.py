@@ -34,7 +34,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from .deltas import term_ranges
 from .errors import LoweringError
 from .latex_names import base_latex
-from .rules import row_of
+from .rules import is_mask, row_of
 from .terms import IndexExpr, Term, index_symbols, is_nonnegative, linear_form
 
 Frame = tuple  # one label (index symbol) or None per output axis
@@ -84,6 +84,11 @@ class _ArrayPrinter(PythonCodePrinter):
 
     def _print_Mul(self, expr):
         return _negate_safely(super()._print_Mul(expr))
+
+    def _print_Add(self, expr, order=None):
+        # NumPy adds boolean masks as a logical or: make each mask a number first
+        floats = {a: sp.Float(1.0) * a for a in expr.args if is_mask(a)}
+        return super()._print_Add(expr.xreplace(floats) if floats else expr, order)
 
     def _print_KroneckerDelta(self, expr):
         raise LoweringError(f"a Kronecker delta between free indices is left in {expr}: "
@@ -207,6 +212,7 @@ class _Code:
     size_rank: int     # how many indices it spans (for ordering products: smallest first)
     latex: str = ""
     matmul: tuple | None = None   # (left, right) when the whole term is one plain matrix product
+    boolean: bool = False          # a mask (a boolean array in NumPy)
 
 
 def _labels(expr, ranges) -> frozenset:
@@ -229,9 +235,12 @@ def _product2(coeff: sp.Expr, parts: list[_Code]) -> tuple[str, str]:
             lead = "-"
         else:
             scalar = print_scalar(coeff)
-            texts.insert(0, scalar if coeff.is_Atom else f"({scalar})")
+            scalar = scalar if coeff.is_Atom else f"({scalar})"
+            texts.insert(0, f"1.0 * {scalar}" if is_mask(coeff) else scalar)
             lead = latex_scalar(coeff) + r" \cdot "
     latex = lead + r" \odot ".join(tex) if tex else (latex_scalar(coeff) if coeff != 1 else "1")
+    if parts and coeff == 1 and all(p.boolean for p in parts):
+        texts.insert(0, "1.0")   # a mask alone is added or contracted: as numbers, not booleans
     return (" * ".join(texts) if texts else "1.0"), latex
 
 
@@ -242,7 +251,7 @@ def _operands(args, frame, ranges, shapes) -> list[_Code]:
     for arg in args:
         labels = _labels(arg, ranges)
         out.append(_Code(printer.parenthesize(arg, PRECEDENCE["Mul"]), labels, len(labels),
-                         latex.parenthesize(arg, PRECEDENCE["Mul"])))
+                         latex.parenthesize(arg, PRECEDENCE["Mul"]), boolean=is_mask(arg)))
     return out
 
 
@@ -373,6 +382,8 @@ def _einsum(coeff, arrays, bound, frame, ranges, shapes) -> _Code:
             raise LoweringError(f"factor {arg} spans {len(labels)} indices: not vectorizable")
         sub_frame = tuple(labels) + (None,) * (2 - len(labels))
         code = _ArrayPrinter(sub_frame, ranges, shapes).doprint(arg)
+        if is_mask(arg):
+            code = f"1.0 * {code}"
         texs.append(_ArrayLatexPrinter(sub_frame, ranges, shapes).doprint(arg))
         if len(labels) == 1:
             code = f"({code}).reshape(-1)"
@@ -437,7 +448,7 @@ def lower_both(target: str, expr: IndexExpr, shape: tuple, shapes: dict, free: d
         if not want and shape:   # a 1 x 1 tensor: keep its shape
             text = f"np.reshape({text}, {shape_code})"
         elif not complete or blocks:
-            text = f"np.broadcast_to({text}, {shape_code}).copy()" if shape else text
+            text = f"np.broadcast_to({text}, {shape_code}).astype(float)" if shape else text
         lines.append(f"{target} = {text}")
         if not blocks:
             return Lowered(tuple(lines), tex, parts=tuple(codes) if complete and shape else ())
