@@ -96,9 +96,8 @@ def _smaller(a, b):
 
 def _expand_deltas(factor: sp.Expr) -> sp.Expr:
     """Bring deltas hidden inside sums up to the top-level product."""
-    if any(isinstance(f, sp.KroneckerDelta) for f in sp.Mul.make_args(factor)):
-        return factor
-    if factor.has(sp.KroneckerDelta):
+    top = {f for f in sp.Mul.make_args(factor) if isinstance(f, sp.KroneckerDelta)}
+    if factor.atoms(sp.KroneckerDelta) - top:   # a delta inside a sum, e.g. d1 * (d2 * f + 1)
         return sp.expand_mul(factor)
     return factor
 
