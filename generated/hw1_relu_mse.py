@@ -28,8 +28,13 @@ SHAPES = {
 }
 
 
+_ARRAY, _FLOAT64 = np.ndarray, np.dtype(np.float64)
+
+
 def _matrix(name, value, expected, text):
-    if type(value) is not np.ndarray or value.dtype != np.float64:
+    if type(value) is _ARRAY and value.dtype is _FLOAT64 and value.shape == expected:
+        return value                                        # the fast path: nothing to convert
+    if type(value) is not _ARRAY or value.dtype != _FLOAT64:
         value = np.asarray(value)
         if value.dtype.kind not in "fiu":
             raise ValueError(f"input {name}: expected real numbers, got dtype {value.dtype}")
@@ -40,6 +45,8 @@ def _matrix(name, value, expected, text):
 
 
 def _scalar(name, value):
+    if type(value) is float:
+        return value
     array = np.asarray(value)
     if array.ndim != 0 or array.dtype.kind not in "fiu":
         raise ValueError(f"input {name}: expected a real scalar, got {type(value).__name__} "
@@ -48,7 +55,7 @@ def _scalar(name, value):
 
 
 def _size(name, value, axis, text):
-    shape = np.shape(value)
+    shape = value.shape if type(value) is _ARRAY else np.shape(value)
     if len(shape) != 2:
         raise ValueError(f"input {name}: expected shape {text}, got {shape}")
     return shape[axis]
@@ -84,7 +91,8 @@ def forward(*, x, y, W1, b1, W2, b2):
     # yhat[i, 0] = s2[i, 0]
     yhat = s2
     # l = sum_c (-y[c, 0] + yhat[c, 0])**2
-    l = ((-y.T + yhat.T)**2).sum()
+    shared_1 = yhat.T - y.T
+    l = np.vdot(shared_1, shared_1)
     return {
         "s1": s1,
         "z1": z1,
@@ -107,7 +115,8 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     z1 = np.maximum(s1, 0.0)
     s2 = W2 @ z1 + b2
     yhat = s2
-    l = ((-y.T + yhat.T)**2).sum()
+    shared_1 = yhat.T - y.T
+    l = np.vdot(shared_1, shared_1)
     # grad_yhat[i, 0] = -2 * y[i, 0] + 2 * yhat[i, 0]
     grad_yhat = -2 * y + 2 * yhat
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_yhat[c, 0]

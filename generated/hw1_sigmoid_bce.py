@@ -28,8 +28,13 @@ SHAPES = {
 }
 
 
+_ARRAY, _FLOAT64 = np.ndarray, np.dtype(np.float64)
+
+
 def _matrix(name, value, expected, text):
-    if type(value) is not np.ndarray or value.dtype != np.float64:
+    if type(value) is _ARRAY and value.dtype is _FLOAT64 and value.shape == expected:
+        return value                                        # the fast path: nothing to convert
+    if type(value) is not _ARRAY or value.dtype != _FLOAT64:
         value = np.asarray(value)
         if value.dtype.kind not in "fiu":
             raise ValueError(f"input {name}: expected real numbers, got dtype {value.dtype}")
@@ -40,6 +45,8 @@ def _matrix(name, value, expected, text):
 
 
 def _scalar(name, value):
+    if type(value) is float:
+        return value
     array = np.asarray(value)
     if array.ndim != 0 or array.dtype.kind not in "fiu":
         raise ValueError(f"input {name}: expected a real scalar, got {type(value).__name__} "
@@ -48,7 +55,7 @@ def _scalar(name, value):
 
 
 def _size(name, value, axis, text):
-    shape = np.shape(value)
+    shape = value.shape if type(value) is _ARRAY else np.shape(value)
     if len(shape) != 2:
         raise ValueError(f"input {name}: expected shape {text}, got {shape}")
     return shape[axis]
@@ -84,7 +91,8 @@ def forward(*, x, y, W1, b1, W2, b2):
     # yhat[i, 0] = sigmoid(s2[i, 0])
     yhat = (0.5 * (np.tanh(0.5 * s2) + 1.0))
     # l = 1/dy * sum_c softplus(-s2[c, 0])*y[c, 0] + 1/dy * sum_c softplus(s2[c, 0]) - 1/dy * sum_c softplus(s2[c, 0])*y[c, 0]
-    l = (1/dy) * (y.T * np.logaddexp(0.0, -s2.T)).sum() + (1/dy) * (np.logaddexp(0.0, s2.T)).sum() + (-1/dy) * (y.T * np.logaddexp(0.0, s2.T)).sum()
+    shared_1 = np.logaddexp(0.0, s2.T)
+    l = 1 / dy * (y.T * np.logaddexp(0.0, -s2.T)).sum() + 1 / dy * shared_1.sum() + -1 / dy * (y.T * shared_1).sum()
     return {
         "s1": s1,
         "z1": z1,
@@ -107,9 +115,10 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     z1 = (0.5 * (np.tanh(0.5 * s1) + 1.0))
     s2 = W2 @ z1 + b2
     yhat = (0.5 * (np.tanh(0.5 * s2) + 1.0))
-    l = (1/dy) * (y.T * np.logaddexp(0.0, -s2.T)).sum() + (1/dy) * (np.logaddexp(0.0, s2.T)).sum() + (-1/dy) * (y.T * np.logaddexp(0.0, s2.T)).sum()
+    shared_1 = np.logaddexp(0.0, s2.T)
+    l = 1 / dy * (y.T * np.logaddexp(0.0, -s2.T)).sum() + 1 / dy * shared_1.sum() + -1 / dy * (y.T * shared_1).sum()
     # grad_s2[i, 0] = 1/dy * (-y[i, 0] + yhat[i, 0])
-    grad_s2 = (1/dy) * (-y + yhat)
+    grad_s2 = (1/dy) * (yhat - y)
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_s2[c, 0]
     grad_z1 = W2.T @ grad_s2
     # grad_s1[i, 0] = (1 - z1[i, 0])*grad_z1[i, 0]*z1[i, 0]

@@ -28,8 +28,13 @@ SHAPES = {
 }
 
 
+_ARRAY, _FLOAT64 = np.ndarray, np.dtype(np.float64)
+
+
 def _matrix(name, value, expected, text):
-    if type(value) is not np.ndarray or value.dtype != np.float64:
+    if type(value) is _ARRAY and value.dtype is _FLOAT64 and value.shape == expected:
+        return value                                        # the fast path: nothing to convert
+    if type(value) is not _ARRAY or value.dtype != _FLOAT64:
         value = np.asarray(value)
         if value.dtype.kind not in "fiu":
             raise ValueError(f"input {name}: expected real numbers, got dtype {value.dtype}")
@@ -40,6 +45,8 @@ def _matrix(name, value, expected, text):
 
 
 def _scalar(name, value):
+    if type(value) is float:
+        return value
     array = np.asarray(value)
     if array.ndim != 0 or array.dtype.kind not in "fiu":
         raise ValueError(f"input {name}: expected a real scalar, got {type(value).__name__} "
@@ -48,7 +55,7 @@ def _scalar(name, value):
 
 
 def _size(name, value, axis, text):
-    shape = np.shape(value)
+    shape = value.shape if type(value) is _ARRAY else np.shape(value)
     if len(shape) != 2:
         raise ValueError(f"input {name}: expected shape {text}, got {shape}")
     return shape[axis]
@@ -84,7 +91,8 @@ def forward(*, X, Ystar, W1, B1, W2, B2):
     # Y[i, j] = sum_c H[i, c]*W2[c, j] + B2[0, j]
     Y = H @ W2 + B2
     # Loss = 1/(n*o) * sum_{c,k} (-Y[c, k] + Ystar[c, k])**2
-    Loss = (1/(n*o)) * ((-Y + Ystar)**2).sum()
+    shared_1 = Ystar - Y
+    Loss = 1 / (n * o) * np.vdot(shared_1, shared_1)
     return {
         "Z1": Z1,
         "H": H,
@@ -105,22 +113,24 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     Z1 = X @ W1 + B1
     H = np.tanh(Z1)
     Y = H @ W2 + B2
-    Loss = (1/(n*o)) * ((-Y + Ystar)**2).sum()
+    shared_1 = Ystar - Y
+    Loss = 1 / (n * o) * np.vdot(shared_1, shared_1)
     # grad_Y[i, j] = -2/(n*o) * (-Y[i, j] + Ystar[i, j])
-    grad_Y = (-2/(n*o)) * (-Y + Ystar)
+    grad_Y = -2 / (n * o) * shared_1
     # grad_H[i, j] = sum_c W2[j, c]*grad_Y[i, c]
     grad_H = grad_Y @ W2.T
     # grad_Z1[i, j] = (1 - H[i, j]**2)*grad_H[i, j]
     grad_Z1 = (1 - H**2) * grad_H
     # dLoss/dB2[0, i] = -2/(n*o) * sum_c (-Y[c, i] + Ystar[c, i])
     # grad_B2[0, i] = sum_c grad_Y[c, i]
-    grad_B2 = np.ones((1, n)) @ grad_Y
+    shared_2 = np.ones((1, n))
+    grad_B2 = shared_2 @ grad_Y
     # dLoss/dW2[i, j] = -2/(n*o) * sum_c (-Y[c, j] + Ystar[c, j])*H[c, i]
     # grad_W2[i, j] = sum_c H[c, i]*grad_Y[c, j]
     grad_W2 = H.T @ grad_Y
     # dLoss/dB1[0, i] = -2/(n*o) * sum_{c,k} (1 - H[c, i]**2)*(-Y[c, k] + Ystar[c, k])*W2[i, k]
     # grad_B1[0, i] = sum_c grad_Z1[c, i]
-    grad_B1 = np.ones((1, n)) @ grad_Z1
+    grad_B1 = shared_2 @ grad_Z1
     # dLoss/dW1[i, j] = -2/(n*o) * sum_{c,k} (1 - H[c, j]**2)*(-Y[c, k] + Ystar[c, k])*W2[j, k]*X[c, i]
     # grad_W1[i, j] = sum_c X[c, i]*grad_Z1[c, j]
     grad_W1 = X.T @ grad_Z1

@@ -31,8 +31,13 @@ SHAPES = {
 }
 
 
+_ARRAY, _FLOAT64 = np.ndarray, np.dtype(np.float64)
+
+
 def _matrix(name, value, expected, text):
-    if type(value) is not np.ndarray or value.dtype != np.float64:
+    if type(value) is _ARRAY and value.dtype is _FLOAT64 and value.shape == expected:
+        return value                                        # the fast path: nothing to convert
+    if type(value) is not _ARRAY or value.dtype != _FLOAT64:
         value = np.asarray(value)
         if value.dtype.kind not in "fiu":
             raise ValueError(f"input {name}: expected real numbers, got dtype {value.dtype}")
@@ -43,6 +48,8 @@ def _matrix(name, value, expected, text):
 
 
 def _scalar(name, value):
+    if type(value) is float:
+        return value
     array = np.asarray(value)
     if array.ndim != 0 or array.dtype.kind not in "fiu":
         raise ValueError(f"input {name}: expected a real scalar, got {type(value).__name__} "
@@ -51,7 +58,7 @@ def _scalar(name, value):
 
 
 def _size(name, value, axis, text):
-    shape = np.shape(value)
+    shape = value.shape if type(value) is _ARRAY else np.shape(value)
     if len(shape) != 2:
         raise ValueError(f"input {name}: expected shape {text}, got {shape}")
     return shape[axis]
@@ -107,7 +114,8 @@ def _hidden_forward(l, X_prev, W, W0, m, lam):
     # X_l[i, j] = relu(Z_l[i, j])
     X_l = np.maximum(Z_l, 0.0)
     # reg_l = lam*m/2 * sum_{c,k} (-W0[c, k] + W[c, k])**2
-    reg_l = ((1/2)*lam*m) * ((-W0 + W)**2).sum()
+    shared_1 = W - W0
+    reg_l = 1 / 2 * lam * m * np.vdot(shared_1, shared_1)
     return X_l, reg_l, (n, k_in, k_out, X_prev, W, W0, m, lam, Z_l, X_l, reg_l)
 
 
@@ -119,7 +127,7 @@ def _hidden_backward(state, grad_out, need_input):
     grad_Z_l = grad_out * (Z_l > 0)
     # dLoss/dW[i, j] = sum_c step(Z_l[i, c])*X_prev[j, c]*grad_out[i, c] + lam*m * (-W0[i, j] + W[i, j])
     # grad_W[i, j] = sum_c X_prev[j, c]*grad_Z_l[i, c] + lam*m * (-W0[i, j] + W[i, j])
-    grad_W = grad_Z_l @ X_prev.T + (lam*m) * (-W0 + W)
+    grad_W = grad_Z_l @ X_prev.T + (lam*m) * (W - W0)
     if need_input:
         # dLoss/dX_prev[i, j] = sum_c step(Z_l[c, j])*W[c, i]*grad_out[c, j]
         # grad_X_prev[i, j] = sum_c W[c, i]*grad_Z_l[c, j]
@@ -149,7 +157,9 @@ def _output_forward(l, X_prev, W, W0, r, m, lam):
     # f[0, i] = m**0.5 * sum_c W[0, c]*X_prev[c, i]
     f = (m**0.5) * W @ X_prev
     # Loss = 1/2 * sum_c (f[0, c] - r[0, c])**2 + lam*m/2 * sum_c (-W0[0, c] + W[0, c])**2
-    Loss = 1/2 * ((f - r)**2).sum() + ((1/2)*lam*m) * ((-W0 + W)**2).sum()
+    shared_1 = W - W0
+    shared_2 = f - r
+    Loss = 1 / 2 * np.vdot(shared_2, shared_2) + 1 / 2 * lam * m * np.vdot(shared_1, shared_1)
     return Loss, (n, k, X_prev, W, W0, r, m, lam, f, Loss)
 
 
@@ -160,7 +170,7 @@ def _output_backward(state, need_input):
     grad_f = -r + f
     # dLoss/dW[0, i] = -m**0.5 * sum_c X_prev[i, c]*r[0, c] + m**0.5 * sum_c X_prev[i, c]*f[0, c] + lam*m * (-W0[0, i] + W[0, i])
     # grad_W[0, i] = m**0.5 * sum_c X_prev[i, c]*grad_f[0, c] + lam*m * (-W0[0, i] + W[0, i])
-    grad_W = (m**0.5) * grad_f @ X_prev.T + (lam*m) * (-W0 + W)
+    grad_W = (m**0.5) * grad_f @ X_prev.T + (lam*m) * (W - W0)
     if need_input:
         # dLoss/dX_prev[i, j] = -m**0.5 * W[0, i]*r[0, j] + m**0.5 * W[0, i]*f[0, j]
         # grad_X_prev[i, j] = m**0.5 * W[0, i]*grad_f[0, j]

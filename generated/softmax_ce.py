@@ -26,8 +26,13 @@ SHAPES = {
 }
 
 
+_ARRAY, _FLOAT64 = np.ndarray, np.dtype(np.float64)
+
+
 def _matrix(name, value, expected, text):
-    if type(value) is not np.ndarray or value.dtype != np.float64:
+    if type(value) is _ARRAY and value.dtype is _FLOAT64 and value.shape == expected:
+        return value                                        # the fast path: nothing to convert
+    if type(value) is not _ARRAY or value.dtype != _FLOAT64:
         value = np.asarray(value)
         if value.dtype.kind not in "fiu":
             raise ValueError(f"input {name}: expected real numbers, got dtype {value.dtype}")
@@ -38,6 +43,8 @@ def _matrix(name, value, expected, text):
 
 
 def _scalar(name, value):
+    if type(value) is float:
+        return value
     array = np.asarray(value)
     if array.ndim != 0 or array.dtype.kind not in "fiu":
         raise ValueError(f"input {name}: expected a real scalar, got {type(value).__name__} "
@@ -46,7 +53,7 @@ def _scalar(name, value):
 
 
 def _size(name, value, axis, text):
-    shape = np.shape(value)
+    shape = value.shape if type(value) is _ARRAY else np.shape(value)
     if len(shape) != 2:
         raise ValueError(f"input {name}: expected shape {text}, got {shape}")
     return shape[axis]
@@ -140,7 +147,7 @@ def _output_forward(l, a_prev, Theta, Y):
     # lse_max = max over axis 1 of z (a constant shift)
     lse_max = z.max(axis=1, keepdims=True)
     # lse_exp[i, j] = exp(-lse_max[i, 0] + z[i, j])
-    lse_exp = np.exp(-lse_max + z)
+    lse_exp = np.exp(z - lse_max)
     # lse_sum[i, 0] = sum_c lse_exp[i, c]
     lse_sum = lse_exp @ np.ones((P, 1))
     # lse[i, 0] = lse_max[i, 0] + log(lse_sum[i, 0])

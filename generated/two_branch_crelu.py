@@ -36,8 +36,13 @@ SHAPES = {
 }
 
 
+_ARRAY, _FLOAT64 = np.ndarray, np.dtype(np.float64)
+
+
 def _matrix(name, value, expected, text):
-    if type(value) is not np.ndarray or value.dtype != np.float64:
+    if type(value) is _ARRAY and value.dtype is _FLOAT64 and value.shape == expected:
+        return value                                        # the fast path: nothing to convert
+    if type(value) is not _ARRAY or value.dtype != _FLOAT64:
         value = np.asarray(value)
         if value.dtype.kind not in "fiu":
             raise ValueError(f"input {name}: expected real numbers, got dtype {value.dtype}")
@@ -48,6 +53,8 @@ def _matrix(name, value, expected, text):
 
 
 def _scalar(name, value):
+    if type(value) is float:
+        return value
     array = np.asarray(value)
     if array.ndim != 0 or array.dtype.kind not in "fiu":
         raise ValueError(f"input {name}: expected a real scalar, got {type(value).__name__} "
@@ -56,7 +63,7 @@ def _scalar(name, value):
 
 
 def _size(name, value, axis, text):
-    shape = np.shape(value)
+    shape = value.shape if type(value) is _ARRAY else np.shape(value)
     if len(shape) != 2:
         raise ValueError(f"input {name}: expected shape {text}, got {shape}")
     return shape[axis]
@@ -151,16 +158,19 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     grad_C = (-2/L) * Delta @ H.T
     # dLoss/dB2[i, 0] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]
     # grad_B2[i, 0] = -2/L * sum_c C[0, M + i]*grad_Z2_core[i, c]
-    grad_B2 = (-2/L) * C[:, M:].T * (grad_Z2_core @ np.ones((L, 1)))
+    shared_1 = -2 / L * C[:, M:].T
+    shared_2 = np.ones((L, 1))
+    grad_B2 = shared_1 * (grad_Z2_core @ shared_2)
     # dLoss/dB1[i, 0] = -2/L * sum_c crelu_mask(Z[i, c], t)*C[0, i]*Delta[0, c]
     # grad_B1[i, 0] = -2/L * sum_c C[0, i]*grad_Z1_core[i, c]
-    grad_B1 = (-2/L) * C[:, :M].T * (grad_Z1_core @ np.ones((L, 1)))
+    shared_3 = -2 / L * C[:, :M].T
+    grad_B1 = shared_3 * (grad_Z1_core @ shared_2)
     # dLoss/dA2[i, j] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]*X2[j, c]
     # grad_A2[i, j] = -2/L * sum_c C[0, M + i]*X2[j, c]*grad_Z2_core[i, c]
-    grad_A2 = (-2/L) * C[:, M:].T * (grad_Z2_core @ X2.T)
+    grad_A2 = shared_1 * (grad_Z2_core @ X2.T)
     # dLoss/dA1[i, j] = -2/L * sum_c crelu_mask(Z[i, c], t)*C[0, i]*Delta[0, c]*X1[j, c]
     # grad_A1[i, j] = -2/L * sum_c C[0, i]*X1[j, c]*grad_Z1_core[i, c]
-    grad_A1 = (-2/L) * C[:, :M].T * (grad_Z1_core @ X1.T)
+    grad_A1 = shared_3 * (grad_Z1_core @ X1.T)
     return float(Loss), {
         "A1": grad_A1,
         "A2": grad_A2,

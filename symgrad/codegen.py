@@ -20,6 +20,7 @@ from .deltas import collapse
 from .derive import Derivation, _substitute, adjoint_name
 from .display import formula_text
 from .errors import ModelError
+from .peephole import share_subexpressions
 from .reuse import reuse_forward_values
 from .terms import IndexExpr, Term
 from .latex_names import base_latex
@@ -220,10 +221,18 @@ def _forward_blocks(model, shapes: dict, reserved: set) -> list[Block]:
     return forward
 
 
-def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | None = None) -> ModulePlan:
+def array_names(shapes: dict) -> set[str]:
+    """The names in ``shapes`` that hold arrays (not scalars)."""
+    return {name for name, shape in shapes.items() if shape}
+
+
+def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | None = None,
+                share: bool = True) -> ModulePlan:
     """Everything the module template needs, as strings.
 
-    ``labels`` names inputs in error messages as code (``'f"W[{l}]"'`` for a list element).
+    ``labels`` names inputs in error messages as code (``'f"W[{l}]"'`` for a list element);
+    ``share``: compute repeated array expressions of the forward and backward pass once
+    (``peephole``; a layer's plan does that per function instead).
     """
     labels = labels or {}
     model = derivation.model
@@ -275,6 +284,9 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
             derivation.ranges(expr.indices)).latex
         backward.append(Block(target, tuple(comments), lowered.lines, lowered.latex, relation))
     gradients = tuple((p, _gradient_code(p, model, derivation)) for p in parameters)
+    if share:
+        blocks = share_subexpressions((*forward, *backward), array_names(shapes))
+        forward, backward = blocks[:len(forward)], blocks[len(forward):]
     return ModulePlan(
         model_name=model.name,
         description=model.description,

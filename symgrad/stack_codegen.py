@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .codegen import InputSpec, ModulePlan, _dimension_reads, _shape_code, _shape_text, plan_module
+from .codegen import (InputSpec, ModulePlan, _dimension_reads, _shape_code, _shape_text, array_names,
+                      plan_module)
 from .derive import adjoint_name
+from .peephole import share_subexpressions
 from .stack import GRAD_OUT, StackDerivation
 
 
@@ -52,10 +54,11 @@ class StackPlan:
 def _layer(derivation, command: str, kind: str) -> LayerPlan:
     layer = derivation.model
     labels = {name: f'f"{name}[{{l}}]"' for name in layer.elements}
-    plan = plan_module(derivation, command, labels)
+    plan = plan_module(derivation, command, labels, share=False)
     if kind == "hidden":
         seed = adjoint_name(layer.carry_out_name)
         plan = _without(plan, {layer.loss_name, GRAD_OUT}, seed)
+    plan = _shared(plan, layer)
     arguments = []
     for spec in plan.inputs:
         if spec.name == layer.carry_name:
@@ -78,6 +81,17 @@ def _layer(derivation, command: str, kind: str) -> LayerPlan:
         carry_grad=gradients[layer.carry_name],
         carry_block=adjoint_name(layer.carry_name),
     )
+
+
+def _shared(plan: ModulePlan, layer) -> ModulePlan:
+    """Repeated array expressions computed once, within the forward and within the backward function
+    (they are separate functions; the carry's block may not run, so it is left alone)."""
+    shapes = {n: t.shape for n, t in layer.tensors.items()}
+    shapes.update({adjoint_name(n): t.shape for n, t in layer.tensors.items()})
+    arrays = array_names(shapes) | {b.name for b in plan.backward}
+    return replace(plan, forward=share_subexpressions(plan.forward, arrays),
+                   backward=share_subexpressions(plan.backward, arrays,
+                                                 frozenset({adjoint_name(layer.carry_name)})))
 
 
 def _without(plan: ModulePlan, names: set[str], seed: str) -> ModulePlan:

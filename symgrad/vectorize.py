@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.printing.precedence import precedence
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import PythonCodePrinter
@@ -88,7 +89,22 @@ class _ArrayPrinter(PythonCodePrinter):
     def _print_Add(self, expr, order=None):
         # NumPy adds boolean masks as a logical or: make each mask a number first
         floats = {a: sp.Float(1.0) * a for a in expr.args if is_mask(a)}
-        return super()._print_Add(expr.xreplace(floats) if floats else expr, order)
+        expr = expr.xreplace(floats) if floats else expr
+        if not expr.is_Add:
+            return self._print(expr)
+        printed = [(term, self._print(term)) for term in self._as_ordered_terms(expr, order=order)]
+        # a positive term first: Ystar - Y, not -Y + Ystar (which negates Y into a temporary)
+        first = next((k for k, (_, text) in enumerate(printed) if not text.startswith("-")), 0)
+        printed.insert(0, printed.pop(first))
+        out = []
+        for term, text in printed:
+            negative = text.startswith("-") and not term.is_Add
+            if negative:
+                text = text[1:]
+            if precedence(term) < precedence(expr) or term.is_Add:
+                text = f"({text})"
+            out += ["-" if negative else "+", text]
+        return ("-" if out[0] == "-" else "") + " ".join(out[1:])
 
     def _print_KroneckerDelta(self, expr):
         raise LoweringError(f"a Kronecker delta between free indices is left in {expr}: "
