@@ -83,11 +83,13 @@ def forward(*, x, y, W1, b1, W2, b2):
     dx, ds, dy, x, y, W1, b1, W2, b2 = _inputs(
         x, y, W1, b1, W2, b2)
     # s1[i, 0] = sum_c W1[i, c]*x[c, 0] + b1[i, 0]
-    s1 = W1 @ x + b1
+    s1 = W1 @ x
+    s1 += b1
     # z1[i, 0] = relu(s1[i, 0])
     z1 = np.maximum(s1, 0.0)
     # s2[i, 0] = sum_c W2[i, c]*z1[c, 0] + b2[i, 0]
-    s2 = W2 @ z1 + b2
+    s2 = W2 @ z1
+    s2 += b2
     # yhat[i, 0] = s2[i, 0]
     yhat = s2
     # l = sum_c (-y[c, 0] + yhat[c, 0])**2
@@ -111,18 +113,22 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     """`l` and its gradient with respect to every parameter, each of its parameter's shape."""
     dx, ds, dy, x, y, W1, b1, W2, b2 = _inputs(
         x, y, W1, b1, W2, b2)
-    s1 = W1 @ x + b1
+    s1 = W1 @ x
+    s1 += b1
     z1 = np.maximum(s1, 0.0)
-    s2 = W2 @ z1 + b2
+    s2 = W2 @ z1
+    s2 += b2
     yhat = s2
     shared_1 = yhat.T - y.T
     l = np.vdot(shared_1, shared_1)
     # grad_yhat[i, 0] = -2 * y[i, 0] + 2 * yhat[i, 0]
-    grad_yhat = -2 * y + 2 * yhat
+    grad_yhat = -2 * y
+    grad_yhat += 2 * yhat
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_yhat[c, 0]
     grad_z1 = W2.T @ grad_yhat
     # grad_s1[i, 0] = step(s1[i, 0])*grad_z1[i, 0]
-    grad_s1 = grad_z1 * (s1 > 0)
+    grad_s1 = grad_z1
+    grad_s1 *= s1 > 0
     # dLoss/db2[i, 0] = -2 * y[i, 0] + 2 * yhat[i, 0]
     # grad_b2[i, 0] = grad_yhat[i, 0]
     grad_b2 = grad_yhat

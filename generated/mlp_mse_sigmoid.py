@@ -85,11 +85,16 @@ def forward(*, X, Ystar, W1, B1, W2, B2):
     n, p, h, o, X, Ystar, W1, B1, W2, B2 = _inputs(
         X, Ystar, W1, B1, W2, B2)
     # Z1[i, j] = sum_c W1[c, j]*X[i, c] + B1[0, j]
-    Z1 = X @ W1 + B1
+    Z1 = X @ W1
+    Z1 += B1
     # H[i, j] = sigmoid(Z1[i, j])
-    H = (0.5 * (np.tanh(0.5 * Z1) + 1.0))
+    H = 0.5 * Z1
+    np.tanh(H, out=H)
+    H += 1.0
+    H *= 0.5
     # Y[i, j] = sum_c H[i, c]*W2[c, j] + B2[0, j]
-    Y = H @ W2 + B2
+    Y = H @ W2
+    Y += B2
     # Loss = 1/(n*o) * sum_{c,k} (-Y[c, k] + Ystar[c, k])**2
     shared_1 = Ystar - Y
     Loss = 1 / (n * o) * np.vdot(shared_1, shared_1)
@@ -110,17 +115,25 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     n, p, h, o, X, Ystar, W1, B1, W2, B2 = _inputs(
         X, Ystar, W1, B1, W2, B2)
-    Z1 = X @ W1 + B1
-    H = (0.5 * (np.tanh(0.5 * Z1) + 1.0))
-    Y = H @ W2 + B2
+    Z1 = X @ W1
+    Z1 += B1
+    H = 0.5 * Z1
+    np.tanh(H, out=H)
+    H += 1.0
+    H *= 0.5
+    Y = H @ W2
+    Y += B2
     shared_1 = Ystar - Y
     Loss = 1 / (n * o) * np.vdot(shared_1, shared_1)
     # grad_Y[i, j] = -2/(n*o) * (-Y[i, j] + Ystar[i, j])
-    grad_Y = -2 / (n * o) * shared_1
+    grad_Y = shared_1
+    grad_Y *= -2 / (n * o)
     # grad_H[i, j] = sum_c W2[j, c]*grad_Y[i, c]
     grad_H = grad_Y @ W2.T
     # grad_Z1[i, j] = (1 - H[i, j])*H[i, j]*grad_H[i, j]
-    grad_Z1 = (1 - H) * H * grad_H
+    grad_Z1 = 1 - H
+    grad_Z1 *= H
+    grad_Z1 *= grad_H
     # dLoss/dB2[0, i] = -2/(n*o) * sum_c (-Y[c, i] + Ystar[c, i])
     # grad_B2[0, i] = sum_c grad_Y[c, i]
     shared_2 = np.ones((1, n))

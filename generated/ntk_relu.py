@@ -127,7 +127,8 @@ def _hidden_backward(state, grad_out, need_input):
     grad_Z_l = grad_out * (Z_l > 0)
     # dLoss/dW[i, j] = sum_c step(Z_l[i, c])*X_prev[j, c]*grad_out[i, c] + lam*m * (-W0[i, j] + W[i, j])
     # grad_W[i, j] = sum_c X_prev[j, c]*grad_Z_l[i, c] + lam*m * (-W0[i, j] + W[i, j])
-    grad_W = grad_Z_l @ X_prev.T + (lam*m) * (W - W0)
+    grad_W = grad_Z_l @ X_prev.T
+    grad_W += lam * m * (W - W0)
     if need_input:
         # dLoss/dX_prev[i, j] = sum_c step(Z_l[c, j])*W[c, i]*grad_out[c, j]
         # grad_X_prev[i, j] = sum_c W[c, i]*grad_Z_l[c, j]
@@ -167,10 +168,11 @@ def _output_backward(state, need_input):
     """The adjoints of the output layer's parameters and, if ``need_input``, of its input."""
     n, k, X_prev, W, W0, r, m, lam, f, Loss = state
     # grad_f[0, i] = -r[0, i] + f[0, i]
-    grad_f = -r + f
+    grad_f = f - r
     # dLoss/dW[0, i] = -m**0.5 * sum_c X_prev[i, c]*r[0, c] + m**0.5 * sum_c X_prev[i, c]*f[0, c] + lam*m * (-W0[0, i] + W[0, i])
     # grad_W[0, i] = m**0.5 * sum_c X_prev[i, c]*grad_f[0, c] + lam*m * (-W0[0, i] + W[0, i])
-    grad_W = (m**0.5) * grad_f @ X_prev.T + (lam*m) * (W - W0)
+    grad_W = m ** 0.5 * grad_f @ X_prev.T
+    grad_W += lam * m * (W - W0)
     if need_input:
         # dLoss/dX_prev[i, j] = -m**0.5 * W[0, i]*r[0, j] + m**0.5 * W[0, i]*f[0, j]
         # grad_X_prev[i, j] = m**0.5 * W[0, i]*grad_f[0, j]

@@ -104,7 +104,10 @@ def _hidden_forward(l, a_prev, Theta):
     # z[i, j] = sum_c Theta[j, c]*a_prev[i, c]
     z = a_prev @ Theta.T
     # a[i, j] = sigmoid(z[i, j])
-    a = (0.5 * (np.tanh(0.5 * z) + 1.0))
+    a = 0.5 * z
+    np.tanh(a, out=a)
+    a += 1.0
+    a *= 0.5
     return a, 0.0, (M, H_in, H_out, a_prev, Theta, z, a)
 
 
@@ -113,7 +116,9 @@ def _hidden_backward(state, grad_out, need_input):
     from the adjoint of its output."""
     M, H_in, H_out, a_prev, Theta, z, a = state
     # grad_z[i, j] = (1 - a[i, j])*a[i, j]*grad_out[i, j]
-    grad_z = (1 - a) * a * grad_out
+    grad_z = 1 - a
+    grad_z *= a
+    grad_z *= grad_out
     # dLoss/dTheta[i, j] = sum_c (1 - a[c, i])*a[c, i]*a_prev[c, j]*grad_out[c, i]
     # grad_Theta[i, j] = sum_c a_prev[c, j]*grad_z[c, i]
     grad_Theta = grad_z.T @ a_prev
@@ -147,11 +152,13 @@ def _output_forward(l, a_prev, Theta, Y):
     # lse_max = max over axis 1 of z (a constant shift)
     lse_max = z.max(axis=1, keepdims=True)
     # lse_exp[i, j] = exp(-lse_max[i, 0] + z[i, j])
-    lse_exp = np.exp(z - lse_max)
+    lse_exp = z - lse_max
+    np.exp(lse_exp, out=lse_exp)
     # lse_sum[i, 0] = sum_c lse_exp[i, c]
     lse_sum = lse_exp @ np.ones((P, 1))
     # lse[i, 0] = lse_max[i, 0] + log(lse_sum[i, 0])
-    lse = lse_max + np.log(lse_sum)
+    lse = np.log(lse_sum)
+    lse += lse_max
     # log_p[i, j] = z[i, j] - lse[i, 0]
     log_p = z - lse
     # E = -1/M * sum_{c,k} Y[c, k]*log_p[c, k]
@@ -165,9 +172,11 @@ def _output_backward(state, need_input):
     # grad_lse[i, 0] = 1/M * sum_c Y[i, c]
     grad_lse = (1/M) * Y @ np.ones((P, 1))
     # grad_lse_sum[i, 0] = grad_lse[i, 0]/lse_sum[i, 0]
-    grad_lse_sum = 1/lse_sum * grad_lse
+    grad_lse_sum = 1 / lse_sum
+    grad_lse_sum *= grad_lse
     # grad_z[i, j] = grad_lse_sum[i, 0]*lse_exp[i, j] - 1/M * Y[i, j]
-    grad_z = grad_lse_sum * lse_exp + (-1/M) * Y
+    grad_z = grad_lse_sum * lse_exp
+    grad_z += -1 / M * Y
     # dLoss/dTheta[i, j] = 1/M * sum_{c,k} Y[c, k]*a_prev[c, j]*lse_exp[c, i]/lse_sum[c, 0] - 1/M * sum_c Y[c, i]*a_prev[c, j]
     # grad_Theta[i, j] = sum_c a_prev[c, j]*grad_z[c, i]
     grad_Theta = grad_z.T @ a_prev

@@ -107,7 +107,8 @@ def forward(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # H[i, j] = crelu(Z[i, j], t)
     H = np.clip(Z, 0.0, t)
     # Y[0, i] = sum_c C[0, c]*H[c, i] + d
-    Y = C @ H + d
+    Y = C @ H
+    Y += d
     # Delta[0, i] = Yexp[0, i] - Y[0, i]
     Delta = Yexp - Y
     # Loss = 1/L * sum_c Delta[0, c]**2
@@ -140,7 +141,8 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     np.matmul(A2, X2, out=Z2)
     Z2 += B2
     H = np.clip(Z, 0.0, t)
-    Y = C @ H + d
+    Y = C @ H
+    Y += d
     Delta = Yexp - Y
     Loss = (1/L) * np.vdot(Delta, Delta)
     # grad_Z[i, j] = -2/L * C[0, i]*grad_Z_core[i, j]

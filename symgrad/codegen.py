@@ -12,6 +12,7 @@ is copied for nothing.
 """
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 
 import sympy as sp
@@ -20,6 +21,7 @@ from .deltas import collapse
 from .derive import Derivation, _substitute, adjoint_name
 from .display import formula_text
 from .errors import ModelError
+from .inplace import evaluate_in_place
 from .peephole import share_subexpressions
 from .reuse import reuse_forward_values
 from .terms import IndexExpr, Term
@@ -226,13 +228,33 @@ def array_names(shapes: dict) -> set[str]:
     return {name for name, shape in shapes.items() if shape}
 
 
+def text_shapes(shapes: dict, model) -> dict[str, tuple[str, ...]]:
+    """Every name's shape as code text, dimensions and scalars as ``()`` (for ``inplace``)."""
+    out = {str(d): () for d in model.dimensions}
+    out.update({name: tuple(str(d).replace(" ", "") for d in shape) for name, shape in shapes.items()})
+    return out
+
+
+def names_in(code: str) -> set[str]:
+    return {node.id for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Name)}
+
+
+def fewer_temporaries(forward: tuple, backward: tuple, shapes: dict, model, live_out: set[str]):
+    """The statements of ``loss_and_grad`` with repeated array expressions computed once and
+    elementwise chains evaluated in place; ``forward`` keeps the model's values intact."""
+    blocks = share_subexpressions((*forward, *backward), array_names(shapes))
+    floats = {t.name for t in model.inputs}                      # float64 once checked
+    blocks = evaluate_in_place(blocks, text_shapes(shapes, model), floats, live_out, set(model.tensors))
+    return blocks[:len(forward)], blocks[len(forward):]
+
+
 def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | None = None,
                 share: bool = True) -> ModulePlan:
     """Everything the module template needs, as strings.
 
     ``labels`` names inputs in error messages as code (``'f"W[{l}]"'`` for a list element);
-    ``share``: compute repeated array expressions of the forward and backward pass once
-    (``peephole``; a layer's plan does that per function instead).
+    ``share``: compute repeated array expressions once and evaluate elementwise chains in
+    place (``fewer_temporaries``; a layer's plan does that per function instead).
     """
     labels = labels or {}
     model = derivation.model
@@ -285,8 +307,8 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
         backward.append(Block(target, tuple(comments), lowered.lines, lowered.latex, relation))
     gradients = tuple((p, _gradient_code(p, model, derivation)) for p in parameters)
     if share:
-        blocks = share_subexpressions((*forward, *backward), array_names(shapes))
-        forward, backward = blocks[:len(forward)], blocks[len(forward):]
+        live_out = {model.loss_name}.union(*(names_in(code) for _, code in gradients))
+        forward, backward = fewer_temporaries(tuple(forward), tuple(backward), shapes, model, live_out)
     return ModulePlan(
         model_name=model.name,
         description=model.description,

@@ -5,6 +5,7 @@ adjoint both spell out the error (``Ystar - Y``), and a sum of squares is a
 square, a temporary and a sum. Here, over the statements of one function:
 
 - ``(E ** 2).sum()`` becomes ``np.vdot(E, E)`` (one pass, no temporary);
+- ``-a + b`` becomes ``b - a`` (no negated temporary);
 - an array expression written more than once becomes one statement,
   ``shared_1 = E``, placed before its first use, and is read from there on.
 
@@ -64,6 +65,19 @@ class _SumOfSquares(ast.NodeTransformer):
         return node
 
 
+class _Subtract(ast.NodeTransformer):
+    """``-a + b`` -> ``b - a`` and ``a + -b`` -> ``a - b``: no negated temporary."""
+
+    def visit_BinOp(self, node: ast.BinOp):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Add):
+            if isinstance(node.right, ast.UnaryOp) and isinstance(node.right.op, ast.USub):
+                return ast.BinOp(node.left, ast.Sub(), node.right.operand)
+            if isinstance(node.left, ast.UnaryOp) and isinstance(node.left.op, ast.USub):
+                return ast.BinOp(node.right, ast.Sub(), node.left.operand)
+        return node
+
+
 class _Replace(ast.NodeTransformer):
     def __init__(self, key: str, name: str):
         self.key, self.name, self.count = key, name, 0
@@ -110,11 +124,12 @@ def share_subexpressions(blocks: tuple, arrays: set[str], skip: frozenset = froz
         for line in block.lines:
             where.append(b)
             tree = ast.parse(line).body[0] if block.name not in skip else None
-            statements.append(_SumOfSquares(arrays).visit(tree) if tree is not None else None)
+            statements.append(_Subtract().visit(_SumOfSquares(arrays).visit(tree)) if tree is not None else None)
     arrays, hoisted, counter = set(arrays), {}, 0
     while True:
         candidates = [(key, uses) for key, uses in _occurrences(statements, arrays).items()
-                      if len(uses) > 1 and _undisturbed(statements, uses[0][0], uses[-1][0], uses[0][1])]
+                      if len(uses) > 1 and _undisturbed(statements, uses[0][0], uses[-1][0], uses[0][1])
+                      and sum(statements[k].value is node for k, node in uses) < 2]   # no aliased results
         if not candidates:
             break
         key, uses = max(candidates, key=lambda kv: (len(kv[0]), -kv[1][0][0]))   # the largest first

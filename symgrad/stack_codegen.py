@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .codegen import (InputSpec, ModulePlan, _dimension_reads, _shape_code, _shape_text, array_names,
-                      plan_module)
+                      names_in, plan_module, text_shapes)
+from .inplace import evaluate_in_place, float_names
 from .derive import adjoint_name
 from .peephole import share_subexpressions
 from .stack import GRAD_OUT, StackDerivation
@@ -58,7 +59,7 @@ def _layer(derivation, command: str, kind: str) -> LayerPlan:
     if kind == "hidden":
         seed = adjoint_name(layer.carry_out_name)
         plan = _without(plan, {layer.loss_name, GRAD_OUT}, seed)
-    plan = _shared(plan, layer)
+    plan = _fewer_temporaries(plan, layer)
     arguments = []
     for spec in plan.inputs:
         if spec.name == layer.carry_name:
@@ -83,15 +84,24 @@ def _layer(derivation, command: str, kind: str) -> LayerPlan:
     )
 
 
-def _shared(plan: ModulePlan, layer) -> ModulePlan:
-    """Repeated array expressions computed once, within the forward and within the backward function
-    (they are separate functions; the carry's block may not run, so it is left alone)."""
+def _fewer_temporaries(plan: ModulePlan, layer) -> ModulePlan:
+    """Repeated array expressions computed once and elementwise chains evaluated in place, within
+    the forward and within the backward function (separate functions: the forward's values are
+    all kept for the backward; the carry's block may not run, so it is left alone)."""
     shapes = {n: t.shape for n, t in layer.tensors.items()}
     shapes.update({adjoint_name(n): t.shape for n, t in layer.tensors.items()})
-    arrays = array_names(shapes) | {b.name for b in plan.backward}
-    return replace(plan, forward=share_subexpressions(plan.forward, arrays),
-                   backward=share_subexpressions(plan.backward, arrays,
-                                                 frozenset({adjoint_name(layer.carry_name)})))
+    for block in plan.backward:
+        shapes.setdefault(block.name, layer.tensors[block.name[len("grad_"):].removesuffix("_core")].shape)
+    arrays, text, kept = array_names(shapes), text_shapes(shapes, layer), set(layer.tensors)
+    carry = frozenset({adjoint_name(layer.carry_name)})
+    forward = share_subexpressions(plan.forward, arrays)
+    inputs = {t.name for t in layer.inputs}                      # float64 once checked
+    forward = evaluate_in_place(forward, text, inputs, kept | {b.name for b in forward}, kept)
+    grads = [code for _, code in plan.gradients]
+    backward = share_subexpressions(plan.backward, arrays, carry)
+    backward = evaluate_in_place(backward, text, float_names(forward, inputs),
+                                 set().union(*map(names_in, grads)), kept, carry)
+    return replace(plan, forward=forward, backward=backward)
 
 
 def _without(plan: ModulePlan, names: set[str], seed: str) -> ModulePlan:
