@@ -1007,7 +1007,7 @@ class KnownBug:
     avoidable: bool          # the generator can leave its trigger out (``avoid``)
 
 
-KNOWN_BUGS: dict[str, KnownBug] = {}   # none open: all 18 found so far are fixed (FIXED below)
+KNOWN_BUGS: dict[str, KnownBug] = {}   # none open: all 20 found so far are fixed (FIXED below)
 
 
 # the bugs whose triggers the generator leaves out unless told otherwise
@@ -1555,6 +1555,31 @@ def found_bool_mask_sum(tmp_path):
     _agrees(m, lambda i, d: anp().sum(anp().maximum(2 * i["P"], 0.0)), tmp_path)
 
 
+def found_buffer_read_twice(tmp_path):
+    """An in-place chain reused an array that another operand of the same statement still read:
+    grad_P3 = shared_2; grad_P3 *= ...; grad_P3 -= 2 * shared_2 * ... (wrong loss and gradient)."""
+    from symgrad import sum_squares
+    m, (N, M) = _model("buffer_read_twice")
+    P0, P1, P2, P3, P4 = (m.parameter(f"P{k}", (N, N)) for k in range(5))
+    m.loss("Loss", sum_squares(P0 + (P1 @ (P2 + P3)) / (1 + P4 ** 2)))
+    _agrees(m, lambda i, d: anp().sum((i["P0"] + (i["P1"] @ (i["P2"] + i["P3"])) / (1 + i["P4"] ** 2)) ** 2),
+            tmp_path)
+
+
+def found_gradients_sharing_one_array(tmp_path):
+    """Sharing a repeated expression made grad_P1 and grad_P2 one array (grad_P2 = shared_1;
+    grad_P1 = shared_1), which the in-place pass then overwrote for both."""
+    m, (N, M) = _model("gradients_sharing_one_array")
+    P0, P1, P2, P3 = (m.parameter(f"P{k}", (N, N)) for k in range(4))
+    m.loss("Loss", (P0 + (P1 + P2) / (1 + P3 ** 2)).sum())
+    _agrees(m, lambda i, d: anp().sum(i["P0"] + (i["P1"] + i["P2"]) / (1 + i["P3"] ** 2)), tmp_path)
+    module = _generate(m, tmp_path)
+    from symgrad.check import dimension_values, sample_inputs
+    inputs = sample_inputs(m, module, dimension_values(m), np.random.default_rng(0), 1)
+    grads = list(module.loss_and_grad(**inputs)[1].values())
+    assert not any(np.shares_memory(a, b) for k, a in enumerate(grads) for b in grads[k + 1:])
+
+
 def found_delta_not_collapsed(tmp_path):
     """A local partial kept a Kronecker delta nested in a sum, tanh(P[a,b])**2*KroneckerDelta(c,b) + 1,
     beside a top-level delta factor; lowering failed, 'spans 3 indices: not vectorizable' (fixed in 5ca1732)."""
@@ -1572,7 +1597,8 @@ FIXED = [found_one_by_one, found_no_matrix_input, found_unread_dimension, found_
          found_reuse_index_leak,                                                              # 9e4f967
          found_scalar_negated_mask, found_concat_int_dtype, found_bool_mask_einsum,
          found_expanded_two_adjoint_accesses, found_bool_mask_sum,                            # c67c976
-         found_delta_not_collapsed]                                                           # 5ca1732
+         found_delta_not_collapsed,                                                           # 5ca1732
+         found_buffer_read_twice, found_gradients_sharing_one_array]                          # eea6248
 
 
 @pytest.mark.parametrize("reproduce", FIXED, ids=[f.__name__[len("found_"):] for f in FIXED])
