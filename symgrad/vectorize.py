@@ -431,9 +431,13 @@ class Lowered:
 
     def into(self, view: str) -> list[str]:
         """Statements computing this value into the existing array ``view``."""
-        first, rest = self.parts[0], self.parts[1:]
-        lines = [f"np.matmul({first.matmul[0]}, {first.matmul[1]}, out={view})" if first.matmul
-                 else f"{view}[...] = {first.text}"]
+        spans = frozenset().union(*(part.labels for part in self.parts))
+        # a product that spans every axis is written straight into the view; one that is
+        # broadcast against the other terms (P @ c - q: a column minus a row) is not
+        parts = sorted(self.parts, key=lambda part: not (part.matmul and part.labels == spans))
+        first, rest = parts[0], parts[1:]
+        lines = [f"np.matmul({first.matmul[0]}, {first.matmul[1]}, out={view})"
+                 if first.matmul and first.labels == spans else f"{view}[...] = {first.text}"]
         for part in rest:
             negative = part.text.startswith("-")
             lines.append(f"{view} {'-=' if negative else '+='} {part.text[1:] if negative else part.text}")

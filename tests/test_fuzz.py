@@ -1007,7 +1007,7 @@ class KnownBug:
     avoidable: bool          # the generator can leave its trigger out (``avoid``)
 
 
-KNOWN_BUGS: dict[str, KnownBug] = {}   # none open: all 20 found so far are fixed (FIXED below)
+KNOWN_BUGS: dict[str, KnownBug] = {}   # none open: all 21 found so far are fixed (FIXED below)
 
 
 # the bugs whose triggers the generator leaves out unless told otherwise
@@ -1580,6 +1580,18 @@ def found_gradients_sharing_one_array(tmp_path):
     assert not any(np.shares_memory(a, b) for k, a in enumerate(grads) for b in grads[k + 1:])
 
 
+def found_product_broadcast_into_block(tmp_path):
+    """A block of a concatenation, P1 @ C1 - P2 (a column minus a row), was computed by
+    np.matmul(P1, C1, out=V2) into the whole block: ValueError (found by scripts/fuzz_long.py)."""
+    from symgrad import concat_cols, sum_squares
+    m, (N, L) = _model("product_broadcast_into_block", "N L")
+    P0, P1 = m.parameter("P0", (L, N)), m.parameter("P1", (L, L))
+    C1, P2 = m.constant("C1", (L, 1)), m.parameter("P2", (1, N))
+    V2 = m.define("V2", P1 @ C1 - P2)
+    m.loss("Loss", sum_squares(concat_cols(P0, V2)))
+    _agrees(m, lambda i, d: anp().sum(i["P0"] ** 2) + anp().sum((i["P1"] @ i["C1"] - i["P2"]) ** 2), tmp_path)
+
+
 def found_delta_not_collapsed(tmp_path):
     """A local partial kept a Kronecker delta nested in a sum, tanh(P[a,b])**2*KroneckerDelta(c,b) + 1,
     beside a top-level delta factor; lowering failed, 'spans 3 indices: not vectorizable' (fixed in 5ca1732)."""
@@ -1598,7 +1610,8 @@ FIXED = [found_one_by_one, found_no_matrix_input, found_unread_dimension, found_
          found_scalar_negated_mask, found_concat_int_dtype, found_bool_mask_einsum,
          found_expanded_two_adjoint_accesses, found_bool_mask_sum,                            # c67c976
          found_delta_not_collapsed,                                                           # 5ca1732
-         found_buffer_read_twice, found_gradients_sharing_one_array]                          # eea6248
+         found_buffer_read_twice, found_gradients_sharing_one_array,                          # eea6248
+         found_product_broadcast_into_block]
 
 
 @pytest.mark.parametrize("reproduce", FIXED, ids=[f.__name__[len("found_"):] for f in FIXED])
