@@ -78,6 +78,9 @@ def _inputs(X, r, m, lam):
 
 
 def _depth(W, W0):
+    first = W
+    if type(first) is list and first and type(W0) is list and len(W0) == len(first):
+        return len(first)                                   # the fast path: lists of equal length
     lists = {"W": W, "W0": W0}
     for name, value in lists.items():
         if not isinstance(value, (list, tuple)) or not value:
@@ -90,18 +93,18 @@ def _depth(W, W0):
 
 
 def _hidden_inputs(l, X_prev, W, W0, m, lam):
-    n = _size("X_prev", X_prev, 1, "(k_in, n)")
-    k_in = _size("X_prev", X_prev, 0, "(k_in, n)")
+    n = X_prev.shape[1]
+    k_in = X_prev.shape[0]
     k_out = _size(f"W[{l}]", W, 0, "(k_out, k_in)")
     return (
         n,
         k_in,
         k_out,
-        _matrix("X_prev", X_prev, (k_in, n), "(k_in, n)"),
+        X_prev,
         _matrix(f"W[{l}]", W, (k_out, k_in), "(k_out, k_in)"),
         _matrix(f"W0[{l}]", W0, (k_out, k_in), "(k_out, k_in)"),
-        _scalar("m", m),
-        _scalar("lam", lam),
+        m,
+        lam,
     )
 
 
@@ -137,17 +140,17 @@ def _hidden_backward(state, grad_out, need_input):
 
 
 def _output_inputs(l, X_prev, W, W0, r, m, lam):
-    n = _size("X_prev", X_prev, 1, "(k, n)")
-    k = _size("X_prev", X_prev, 0, "(k, n)")
+    n = X_prev.shape[1]
+    k = X_prev.shape[0]
     return (
         n,
         k,
-        _matrix("X_prev", X_prev, (k, n), "(k, n)"),
+        X_prev,
         _matrix(f"W[{l}]", W, (1, k), "(1, k)"),
         _matrix(f"W0[{l}]", W0, (1, k), "(1, k)"),
-        _matrix("r", r, (1, n), "(1, n)"),
-        _scalar("m", m),
-        _scalar("lam", lam),
+        r,
+        m,
+        lam,
     )
 
 

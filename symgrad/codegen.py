@@ -130,28 +130,35 @@ def _is_separable(name: str, expr: IndexExpr, model) -> bool:
     return all(not (labels <= arg.free_symbols) for arg in sp.Mul.make_args(term.factor))
 
 
-def _contracted_axes(name: str, derivation: Derivation, seen=()) -> set[int]:
+def _contracted_axes(name: str, derivation: Derivation, memo: dict) -> set[int]:
     """Axes of ``grad_<name>`` that some later adjoint sums over, looking through the adjoints
-    that only copy or slice it (``grad_Z1 = grad_Z[:M]``)."""
-    base, axes = adjoint_name(name), set()
-    for user, expr in derivation.adjoints.items():
-        if user in seen:
-            continue
-        for term in expr.terms:
-            bound = set(term.bound_symbols)
-            for access in term.factor.atoms(sp.Indexed):
-                if str(access.base) != base:
-                    continue
-                for axis, index in enumerate(access.indices):
-                    if index.free_symbols & bound:
-                        axes.add(axis)
-                    elif index in expr.indices and index != 0:
-                        if expr.indices.index(index) in _contracted_axes(user, derivation, seen + (name,)):
-                            axes.add(axis)
+    that only copy or slice it (``grad_Z1 = grad_Z[:M]``). ``memo``: one dict per derivation
+    (each name is looked at once: the adjoints form a DAG, and a chain of layers would
+    otherwise be walked once per path)."""
+    if name in memo:
+        return memo[name]
+    if "reads" not in memo:     # adjoint base name -> (user, user's indices, bound symbols, access)
+        reads: dict[str, list] = {}
+        for user, expr in derivation.adjoints.items():
+            for term in expr.terms:
+                bound = set(term.bound_symbols)
+                for access in term.factor.atoms(sp.Indexed):
+                    reads.setdefault(str(access.base), []).append((user, expr.indices, bound, access))
+        memo["reads"] = reads
+    memo[name] = set()          # a guard while this name is being computed
+    axes = set()
+    for user, indices, bound, access in memo["reads"].get(adjoint_name(name), ()):
+        for axis, index in enumerate(access.indices):
+            if index.free_symbols & bound:
+                axes.add(axis)
+            elif index in indices and index != 0 and user != name:
+                if indices.index(index) in _contracted_axes(user, derivation, memo):
+                    axes.add(axis)
+    memo[name] = axes
     return axes
 
 
-def _pull_out(name: str, expr: IndexExpr, model, derivation) -> tuple[sp.Expr, sp.Expr] | None:
+def _pull_out(name: str, expr: IndexExpr, model, derivation, memo: dict) -> tuple[sp.Expr, sp.Expr] | None:
     """For a one-term adjoint ``outer * core``: the factors that no later adjoint sums over (a
     scalar, a row or column vector), kept out of the big array and applied to the small results
     downstream. Returns (outer, core) or None."""
@@ -161,7 +168,7 @@ def _pull_out(name: str, expr: IndexExpr, model, derivation) -> tuple[sp.Expr, s
     labels = [i for i in expr.indices if i != 0]
     if term.bound or term.conditions or len(labels) != 2:
         return None
-    contracted = _contracted_axes(name, derivation)
+    contracted = _contracted_axes(name, derivation, memo)
     keep = {i for axis, i in enumerate(expr.indices) if i != 0 and axis not in contracted}
     outer, core = [], []
     for factor in sp.Mul.make_args(term.factor):
@@ -223,6 +230,9 @@ def _forward_blocks(model, shapes: dict, reserved: set) -> list[Block]:
     return forward
 
 
+EXPANDED_LIMIT = 12   # adjoints substituted for a gradient's comment; a deep chain's grows with its depth
+
+
 def array_names(shapes: dict) -> set[str]:
     """The names in ``shapes`` that hold arrays (not scalars)."""
     return {name for name, shape in shapes.items() if shape}
@@ -264,7 +274,7 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
 
     forward = _forward_blocks(model, shapes, reserved)
     parameters = [t.name for t in model.of_role("parameter")]
-    backward, folded = [], {}
+    backward, folded, axes_memo = [], {}, {}
     for name in reversed(derivation.order):
         if name == model.loss_name:
             continue
@@ -282,7 +292,7 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
             continue
         target = adjoint_name(name)
         comments = [formula_text(target, shown, reserved)]
-        split = _pull_out(name, expr, model, derivation)
+        split = _pull_out(name, expr, model, derivation, axes_memo)
         if split is not None:   # compute the core once; the outer factors go to the small results
             outer, core = split
             target = f"{target}_core"
@@ -293,9 +303,13 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
             comments = [formula_text(adjoint_name(name), folded[name], reserved),
                         formula_text(target, expr, reserved) + "   (computed once; the factor in "
                         "front is applied to the small results below)"]
-        if name in parameters:
-            collapsed = formula_text(f"dLoss/d{name}", reuse_forward_values(
-                derivation.expanded(name), model, cheaper=False), reserved)
+        expanded = derivation.expanded(name, EXPANDED_LIMIT) if name in parameters else None
+        if name in parameters and expanded is None:
+            comments.insert(0, f"dLoss/d{name}: more than {EXPANDED_LIMIT} adjoints deep, not expanded "
+                               f"here (`symgrad show` prints it); the chain below computes it")
+        elif name in parameters:
+            collapsed = formula_text(f"dLoss/d{name}", reuse_forward_values(expanded, model, cheaper=False),
+                                     reserved)
             if collapsed.split(" = ", 1)[1] != comments[0].split(" = ", 1)[1]:
                 comments.insert(0, collapsed)
             else:

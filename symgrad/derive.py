@@ -64,6 +64,7 @@ class Derivation:
     partials: list[LocalPartial] = field(default_factory=list)
     steps: list[AdjointStep] = field(default_factory=list)
     seconds: float = 0.0
+    _mentions: dict | None = field(default=None, repr=False, compare=False)   # built by _reaches
 
     @property
     def parameters(self) -> list[str]:
@@ -76,17 +77,39 @@ class Derivation:
     def ranges(self, indices) -> dict:
         return {i: self.space.ranges[i] for i in indices if i != 0}
 
-    def expanded(self, name: str) -> IndexExpr:
-        """``dLoss/d<name>`` with every adjoint substituted: forward tensors only."""
+    def expanded(self, name: str, limit: int | None = None) -> IndexExpr | None:
+        """``dLoss/d<name>`` with every adjoint substituted: forward tensors only. With ``limit``:
+        None when that takes more than ``limit`` substitutions (deep in a long chain of layers,
+        where the expanded form grows with the depth and the recursion is the readable form)."""
+        if limit is not None and len(self._reaches(name)) > limit:
+            return None
         expr = self.adjoints[name]
-        terms = expr.terms
+        terms, done = expr.terms, 0
         for other in self.order:
             base = adjoint_name(other)
             if other == name or not any(_mentions(t, base) for t in terms):
                 continue
+            done += 1
+            if limit is not None and done > limit:
+                return None
             terms = collapse(_substitute(terms, base, self.adjoints[other], self.space),
                              self.ranges(expr.indices))
         return IndexExpr(expr.indices, terms)
+
+    def _reaches(self, name: str) -> set[str]:
+        """The tensors whose adjoints ``dLoss/d<name>`` is built from, directly or not."""
+        if self._mentions is None:
+            bases = {adjoint_name(n): n for n in self.adjoints}
+            self._mentions = {
+                n: {bases[str(getattr(s, "base", s))] for t in e.terms for s in t.factor.free_symbols
+                    if str(getattr(s, "base", s)) in bases} - {n}
+                for n, e in self.adjoints.items()}
+        seen, todo = set(), [name]
+        while todo:
+            for other in self._mentions[todo.pop()] - seen:
+                seen.add(other)
+                todo.append(other)
+        return seen
 
     @property
     def order(self) -> list[str]:

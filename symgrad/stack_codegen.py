@@ -28,6 +28,8 @@ class LayerPlan:
     element_grads: tuple[tuple[str, str], ...]   # (list name, gradient code)
     carry_grad: str
     carry_block: str          # the backward block computing the carried input's adjoint
+    trusted: tuple[str, ...]  # inputs not checked per layer: the carry (the previous layer's output,
+                              # or the checked first input) and the model's own non-list inputs
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ def _layer(derivation, command: str, kind: str) -> LayerPlan:
                             if items.role == "parameter"),
         carry_grad=gradients[layer.carry_name],
         carry_block=adjoint_name(layer.carry_name),
+        trusted=tuple(spec.name for spec in plan.inputs if spec.name not in layer.elements),
     )
 
 

@@ -25,3 +25,22 @@ def test_adjoint_size_is_bounded_independently_of_depth():
     shallow, deep = _sizes(3), _sizes(24)
     assert max(deep) == max(shallow)
     assert sum(deep) <= 9 * sum(shallow)
+
+
+def test_a_deep_chain_generates_without_expanding_its_early_gradients(tmp_path):
+    """The comment above each gradient shows its fully expanded form only within EXPANDED_LIMIT
+    adjoints of the loss: that form grows with the depth, and expanding it for every layer made
+    generating a chain of 16 layers take minutes. The code is the same chain rule either way."""
+    from symgrad.check import check_module
+    from symgrad.cli import import_generated
+    from symgrad.codegen import EXPANDED_LIMIT
+    from symgrad.emit import render_module
+    from symgrad.stack_codegen import plan_for
+    model = chain(12)
+    text = render_module(plan_for(derive(model), "test"))
+    assert f"# dLoss/dW1: more than {EXPANDED_LIMIT} adjoints deep, not expanded" in text
+    assert "# dLoss/dW12[i, j] = " in text
+    path = tmp_path / "chain12.py"
+    path.write_text(text)
+    results = check_module(model, import_generated(path), points=1)
+    assert all(r.shape_ok and r.max_relative_error < 1e-6 for r in results), results
