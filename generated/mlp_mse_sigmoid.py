@@ -62,6 +62,30 @@ def _size(name, value, axis, text):
 
 
 def _inputs(X, Ystar, W1, B1, W2, B2):
+    try:    # the fast path: float64 arrays of the right shapes
+        if (
+            type(X) is _ARRAY and X.dtype is _FLOAT64 and
+            type(Ystar) is _ARRAY and Ystar.dtype is _FLOAT64 and
+            type(W1) is _ARRAY and W1.dtype is _FLOAT64 and
+            type(B1) is _ARRAY and B1.dtype is _FLOAT64 and
+            type(W2) is _ARRAY and W2.dtype is _FLOAT64 and
+            type(B2) is _ARRAY and B2.dtype is _FLOAT64
+        ):
+            n = X.shape[0]
+            p = X.shape[1]
+            h = W1.shape[1]
+            o = Ystar.shape[1]
+            if (
+                X.shape == (n, p) and
+                Ystar.shape == (n, o) and
+                W1.shape == (p, h) and
+                B1.shape == (1, h) and
+                W2.shape == (h, o) and
+                B2.shape == (1, o)
+            ):
+                return n, p, h, o, X, Ystar, W1, B1, W2, B2
+    except IndexError:      # an array of fewer axes: the checks below name it
+        pass
     n = _size("X", X, 0, "(n, p)")
     p = _size("X", X, 1, "(n, p)")
     h = _size("W1", W1, 1, "(p, h)")

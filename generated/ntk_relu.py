@@ -65,6 +65,22 @@ def _size(name, value, axis, text):
 
 
 def _inputs(X, r, m, lam):
+    try:    # the fast path: float64 arrays of the right shapes, float scalars
+        if (
+            type(X) is _ARRAY and X.dtype is _FLOAT64 and
+            type(r) is _ARRAY and r.dtype is _FLOAT64 and
+            type(m) is float and
+            type(lam) is float
+        ):
+            d = X.shape[0]
+            n = X.shape[1]
+            if (
+                X.shape == (d, n) and
+                r.shape == (1, n)
+            ):
+                return d, n, X, r, m, lam
+    except IndexError:      # an array of fewer axes: the checks below name it
+        pass
     d = _size("X", X, 0, "(d, n)")
     n = _size("X", X, 1, "(d, n)")
     return (
@@ -93,6 +109,21 @@ def _depth(W, W0):
 
 
 def _hidden_inputs(l, X_prev, W, W0, m, lam):
+    try:    # the fast path: float64 arrays of the right shapes
+        if (
+            type(W) is _ARRAY and W.dtype is _FLOAT64 and
+            type(W0) is _ARRAY and W0.dtype is _FLOAT64
+        ):
+            n = X_prev.shape[1]
+            k_in = X_prev.shape[0]
+            k_out = W.shape[0]
+            if (
+                W.shape == (k_out, k_in) and
+                W0.shape == (k_out, k_in)
+            ):
+                return n, k_in, k_out, X_prev, W, W0, m, lam
+    except IndexError:      # an array of fewer axes: the checks below name it
+        pass
     n = X_prev.shape[1]
     k_in = X_prev.shape[0]
     k_out = _size(f"W[{l}]", W, 0, "(k_out, k_in)")
@@ -140,6 +171,20 @@ def _hidden_backward(state, grad_out, need_input):
 
 
 def _output_inputs(l, X_prev, W, W0, r, m, lam):
+    try:    # the fast path: float64 arrays of the right shapes
+        if (
+            type(W) is _ARRAY and W.dtype is _FLOAT64 and
+            type(W0) is _ARRAY and W0.dtype is _FLOAT64
+        ):
+            n = X_prev.shape[1]
+            k = X_prev.shape[0]
+            if (
+                W.shape == (1, k) and
+                W0.shape == (1, k)
+            ):
+                return n, k, X_prev, W, W0, r, m, lam
+    except IndexError:      # an array of fewer axes: the checks below name it
+        pass
     n = X_prev.shape[1]
     k = X_prev.shape[0]
     return (

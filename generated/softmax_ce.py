@@ -60,6 +60,21 @@ def _size(name, value, axis, text):
 
 
 def _inputs(X, Y):
+    try:    # the fast path: float64 arrays of the right shapes
+        if (
+            type(X) is _ARRAY and X.dtype is _FLOAT64 and
+            type(Y) is _ARRAY and Y.dtype is _FLOAT64
+        ):
+            M = X.shape[0]
+            N = X.shape[1]
+            P = Y.shape[1]
+            if (
+                X.shape == (M, N) and
+                Y.shape == (M, P)
+            ):
+                return M, N, P, X, Y
+    except IndexError:      # an array of fewer axes: the checks below name it
+        pass
     M = _size("X", X, 0, "(M, N)")
     N = _size("X", X, 1, "(M, N)")
     P = _size("Y", Y, 1, "(M, P)")
@@ -88,6 +103,19 @@ def _depth(Theta):
 
 
 def _hidden_inputs(l, a_prev, Theta):
+    try:    # the fast path: float64 arrays of the right shapes
+        if (
+            type(Theta) is _ARRAY and Theta.dtype is _FLOAT64
+        ):
+            M = a_prev.shape[0]
+            H_in = a_prev.shape[1]
+            H_out = Theta.shape[0]
+            if (
+                Theta.shape == (H_out, H_in)
+            ):
+                return M, H_in, H_out, a_prev, Theta
+    except IndexError:      # an array of fewer axes: the checks below name it
+        pass
     M = a_prev.shape[0]
     H_in = a_prev.shape[1]
     H_out = _size(f"Theta[{l}]", Theta, 0, "(H_out, H_in)")
@@ -133,6 +161,19 @@ def _hidden_backward(state, grad_out, need_input):
 
 
 def _output_inputs(l, a_prev, Theta, Y):
+    try:    # the fast path: float64 arrays of the right shapes
+        if (
+            type(Theta) is _ARRAY and Theta.dtype is _FLOAT64
+        ):
+            M = a_prev.shape[0]
+            P = Theta.shape[0]
+            H = a_prev.shape[1]
+            if (
+                Theta.shape == (P, H)
+            ):
+                return M, P, H, a_prev, Theta, Y
+    except IndexError:      # an array of fewer axes: the checks below name it
+        pass
     M = a_prev.shape[0]
     P = _size(f"Theta[{l}]", Theta, 0, "(P, H)")
     H = a_prev.shape[1]
@@ -179,7 +220,7 @@ def _output_backward(state, need_input):
     grad_lse_sum *= grad_lse
     # grad_z[i, j] = grad_lse_sum[i, 0]*lse_exp[i, j] - 1/M * Y[i, j]
     grad_z = grad_lse_sum * lse_exp
-    grad_z += -1 / M * Y
+    grad_z -= Y / M
     # dLoss/dTheta[i, j] = 1/M * sum_{c,k} Y[c, k]*a_prev[c, j]*lse_exp[c, i]/lse_sum[c, 0] - 1/M * sum_c Y[c, i]*a_prev[c, j]
     # grad_Theta[i, j] = sum_c a_prev[c, j]*grad_z[c, i]
     grad_Theta = grad_z.T @ a_prev

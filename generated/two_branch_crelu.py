@@ -70,6 +70,35 @@ def _size(name, value, axis, text):
 
 
 def _inputs(X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
+    try:    # the fast path: float64 arrays of the right shapes, float scalars
+        if (
+            type(X1) is _ARRAY and X1.dtype is _FLOAT64 and
+            type(X2) is _ARRAY and X2.dtype is _FLOAT64 and
+            type(Yexp) is _ARRAY and Yexp.dtype is _FLOAT64 and
+            type(A1) is _ARRAY and A1.dtype is _FLOAT64 and
+            type(A2) is _ARRAY and A2.dtype is _FLOAT64 and
+            type(B1) is _ARRAY and B1.dtype is _FLOAT64 and
+            type(B2) is _ARRAY and B2.dtype is _FLOAT64 and
+            type(C) is _ARRAY and C.dtype is _FLOAT64 and
+            type(t) is float and
+            type(d) is float
+        ):
+            N = X1.shape[0]
+            M = A1.shape[0]
+            L = X1.shape[1]
+            if (
+                X1.shape == (N, L) and
+                X2.shape == (N, L) and
+                Yexp.shape == (1, L) and
+                A1.shape == (M, N) and
+                A2.shape == (M, N) and
+                B1.shape == (M, 1) and
+                B2.shape == (M, 1) and
+                C.shape == (1, 2*M)
+            ):
+                return N, M, L, X1, X2, Yexp, t, A1, A2, B1, B2, C, d
+    except IndexError:      # an array of fewer axes: the checks below name it
+        pass
     N = _size("X1", X1, 0, "(N, L)")
     M = _size("A1", A1, 0, "(M, N)")
     L = _size("X1", X1, 1, "(N, L)")

@@ -92,6 +92,9 @@ class _ArrayPrinter(PythonCodePrinter):
         expr = expr.xreplace(floats) if floats else expr
         if not expr.is_Add:
             return self._print(expr)
+        common = sp.factor_terms(expr)     # -2*y + 2*yhat -> 2*(yhat - y): one pass fewer
+        if common.is_Mul and not floats:
+            return self._print(common)
         printed = [(term, self._print(term)) for term in self._as_ordered_terms(expr, order=order)]
         # a positive term first: Ystar - Y, not -Y + Ystar (which negates Y into a temporary)
         first = next((k for k, (_, text) in enumerate(printed) if not text.startswith("-")), 0)
@@ -462,8 +465,14 @@ def lower_both(target: str, expr: IndexExpr, shape: tuple, shapes: dict, free: d
     lines, tex = [], ""
     if full:
         codes = [lower_term(t, frame, free, shapes) for t in full]
-        text = " + ".join(c.text for c in codes).replace("+ -", "- ")
         tex = " + ".join(c.latex for c in codes).replace("+ -", "- ")
+        pointwise = [t for t in full if not t.bound]
+        if len(pointwise) > 1:  # the code as one elementwise expression: 2*(yhat - y), not -2*y + 2*yhat
+            merged = [t for t in full if t.bound] + [Term(sp.Add(*(t.factor for t in pointwise)))]
+            codes = [lower_term(t, frame, free, shapes) for t in merged]
+        text = " + ".join(c.text for c in codes).replace("+ -", "- ")
+        if text.startswith("(") and _balanced_outer(text):
+            text = text[1:-1]
         complete = frozenset().union(*(c.labels for c in codes)) >= want
         if not want and shape:   # a 1 x 1 tensor: keep its shape
             text = f"np.reshape({text}, {shape_code})"
