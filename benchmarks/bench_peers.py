@@ -1,0 +1,373 @@
+"""Generated gradients against the tools a user would pick instead, and against the floor.
+
+For every catalogue model at three sizes, in a fresh worker process per (model, size):
+the generated `loss_and_grad`, the hand-written NumPy of `handwritten.py`, jax.jit of
+jax.value_and_grad (float64), PyTorch autograd (float64, threads matched to NumPy's
+BLAS), HIPS autograd, and a floor (only the matrix products the gradient needs,
+`peers.floor`). Every implementation is first checked to agree with the generated code
+(rtol 1e-8); then all are timed interleaved (rotating order each round, an untimed
+warm-up call before each timed sample) and reported as medians and ratios to the
+generated code. Peers that are not installed are left out and said so.
+
+Also: derive + generate time of every catalogue model (fresh process, cold SymPy
+caches), the same for a synthetic chain of 1 to 64 layers, and cold start: a fresh
+process importing the generated module and computing one gradient, against the same
+with jax and torch.
+
+    pip install -e '.[bench]'
+    python benchmarks/bench_peers.py                    # everything, ~15 min; writes docs/benchmarks.md
+    python benchmarks/bench_peers.py --quick            # ~0.5 s of timing per (model, size)
+    python benchmarks/bench_peers.py --models mlp_mse --sizes medium --no-write
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent
+for path in (str(HERE), str(REPO_ROOT)):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+import handwritten  # noqa: E402
+import peers  # noqa: E402
+from bench_catalogue import _cpu_ticks, other_load, wait_until_quiet  # noqa: E402
+
+RTOL = 1e-8
+BUSY = 0.05
+BUDGET_SECONDS = {"full": 3.0, "quick": 0.6}   # timing per (model, size), all implementations
+MIN_SAMPLE_SECONDS = 2e-3
+MIN_ROUNDS, MAX_ROUNDS = 5, 1000
+IMPLS = ("generated", "handwritten", "floor") + peers.PEERS
+
+# dimensions in the tens / ~10^2-10^3 / ~10^3-10^4, every dimension different where it can be
+SIZES = {
+    "two_branch_crelu": {"small": dict(N=8, M=16, L=64), "medium": dict(N=64, M=128, L=1024),
+                         "large": dict(N=512, M=512, L=8192)},
+    **{name: {"small": dict(n=32, p=16, h=24, o=8), "medium": dict(n=1024, p=256, h=512, o=64),
+              "large": dict(n=4096, p=512, h=1024, o=128)}
+       for name in ("mlp_mse", "mlp_mse_sigmoid", "mlp_mse_tanh")},
+    "ntk_relu": {"small": dict(d=8, n=32, h=16, depth=3), "medium": dict(d=256, n=1024, h=256, depth=3),
+                 "large": dict(d=1024, n=4096, h=1024, depth=3)},
+    "softmax_ce": {"small": dict(M=32, N=16, P=8, H=24, depth=3),
+                   "medium": dict(M=1024, N=256, P=64, H=256, depth=3),
+                   "large": dict(M=4096, N=1024, P=256, H=1024, depth=3)},
+    **{name: {"small": dict(dx=16, ds=32, dy=8), "medium": dict(dx=256, ds=512, dy=128),
+              "large": dict(dx=2048, ds=4096, dy=1024)}
+       for name in ("hw1_relu_mse", "hw1_sigmoid_mse", "hw1_sigmoid_bce")},
+}
+CHAIN_DEPTHS = (1, 2, 4, 8, 16, 32, 64)
+
+
+def size_label(size: dict) -> str:
+    return " ".join(f"{k}={v}" for k, v in size.items())
+
+
+# --- one (model, size) in a worker -----------------------------------------------------------
+
+def implementations(name: str, inputs: dict) -> tuple[dict, dict]:
+    """Zero-argument callables per implementation, checked against the generated code; and
+    the reason each left-out implementation is missing."""
+    generated = handwritten.load_generated(name).loss_and_grad
+    reference = generated(**inputs)
+    impls = {"generated": lambda: generated(**inputs)}
+    missing = {}
+    hand = handwritten.HANDWRITTEN[name]
+    checks = {"handwritten": (lambda: hand(**inputs), lambda result: result)}
+    for peer in peers.PEERS:
+        reason = peers.available(peer)
+        if reason:
+            missing[peer] = reason
+            continue
+        checks[peer] = peers.make_peer(peer, name, inputs)
+    for impl, (call, to_numpy) in checks.items():
+        _, problems = handwritten.compare(to_numpy(call()), reference, RTOL)
+        if problems:
+            sys.exit(f"error [{name} {impl}]: disagrees with the generated code:\n  " + "\n  ".join(problems))
+        impls[impl] = call
+    impls["floor"] = peers.floor(name, inputs)
+    return impls, missing
+
+
+def time_call(fn, calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
+
+
+def time_interleaved(impls: dict, budget: float) -> tuple[dict, int]:
+    """Seconds per call of every implementation, one sample per round, the order rotating."""
+    names = list(impls)
+    per_call = {k: min(time_call(impls[k], 1) for _ in range(3)) for k in names}
+    calls = {k: max(1, math.ceil(MIN_SAMPLE_SECONDS / per_call[k])) for k in names}
+    round_cost = sum((calls[k] + 1) * per_call[k] for k in names)
+    rounds = max(MIN_ROUNDS, min(MAX_ROUNDS, round(budget / round_cost)))
+    times = {k: [] for k in names}
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for k in (order if r % 2 == 0 else order[::-1]):
+            impls[k]()                                         # untimed warm-up
+            times[k].append(time_call(impls[k], calls[k]))
+    return times, rounds
+
+
+def run_case(name: str, size_name: str, mode: str) -> dict:
+    size = SIZES[name][size_name]
+    inputs = handwritten.make_inputs(name, size, seed=0)
+    impls, missing = implementations(name, inputs)
+    ticks, start = _cpu_ticks(), time.perf_counter()
+    times, rounds = time_interleaved(impls, BUDGET_SECONDS[mode])
+    busy = other_load(ticks, _cpu_ticks(), time.perf_counter() - start)
+    gen = times["generated"]
+    return {
+        "model": name, "size_name": size_name, "size": size_label(size), "rounds": rounds,
+        "other_cpu": busy, "missing": missing,
+        "ms": {k: 1e3 * statistics.median(v) for k, v in times.items()},
+        # median over rounds of (implementation / generated) in the same round
+        "pair": {k: statistics.median(a / b for a, b in zip(v, gen)) for k, v in times.items()},
+        "floor_gflops": peers.floor_flops(name, inputs) / 1e9,
+    }
+
+
+# --- derive + generate ------------------------------------------------------------------------
+
+def chain_model(depth: int):
+    """A chain of `depth` dense tanh layers, each its own named intermediates: Z_k, H_k."""
+    from symgrad import Model, sum_squares, tanh
+    m = Model(f"chain_{depth}", f"{depth} dense tanh layers")
+    n, w = m.dims("n w")
+    H = m.constant("X", (n, w))
+    Y = m.constant("Y", (n, w))
+    for k in range(1, depth + 1):
+        W = m.parameter(f"W{k}", (w, w))
+        b = m.parameter(f"b{k}", (1, w))
+        Z = m.define(f"Z{k}", H @ W + b)
+        H = m.define(f"H{k}", tanh(Z))
+    m.loss("Loss", sum_squares(H - Y) / n)
+    return m
+
+
+def derive_and_generate(spec: str) -> dict:
+    """Wall seconds of build + derive + render in this (fresh) process, SymPy caches cold."""
+    import symgrad  # noqa: F401  (import not timed)
+    from symgrad import catalogue
+    from symgrad.derive import derive
+    from symgrad.emit import render_module
+    from symgrad.stack_codegen import plan_for
+    start = time.perf_counter()
+    model = chain_model(int(spec.split("_")[1])) if spec.startswith("chain_") else catalogue.build(spec)
+    derived = time.perf_counter()
+    derivation = derive(model)
+    text = render_module(plan_for(derivation, f"symgrad generate {spec}"))
+    end = time.perf_counter()
+    return {"spec": spec, "build_s": derived - start, "derive_generate_s": end - start,
+            "lines": text.count("\n"), "gradients": len(model.parameter_names)}
+
+
+def check_chain(depth: int) -> float:
+    """Max relative error of the generated chain gradient against central differences."""
+    from symgrad.check import check_module
+    from symgrad.cli import import_generated
+    from symgrad.derive import derive
+    from symgrad.emit import render_module
+    from symgrad.stack_codegen import plan_for
+    model = chain_model(depth)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{model.name}.py"
+        path.write_text(render_module(plan_for(derive(model), "bench")))
+        results = check_module(model, import_generated(path))
+    assert all(r.shape_ok for r in results), results
+    return max(r.max_relative_error for r in results)
+
+
+# --- cold start -------------------------------------------------------------------------------
+
+COLD_INPUTS = """
+import numpy as np
+rng = np.random.default_rng(0)
+n, p, h, o = 64, 32, 48, 16
+X, Ystar = rng.standard_normal((n, p)), rng.standard_normal((n, o))
+W1, B1 = rng.standard_normal((p, h)) / p ** 0.5, rng.standard_normal((1, h))
+W2, B2 = rng.standard_normal((h, o)) / h ** 0.5, rng.standard_normal((1, o))
+"""
+COLD = {
+    "generated": COLD_INPUTS + """
+import importlib.util
+spec = importlib.util.spec_from_file_location("mlp_mse", {path!r})
+module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
+value, grads = module.loss_and_grad(X=X, Ystar=Ystar, W1=W1, B1=B1, W2=W2, B2=B2)
+""",
+    "jax": COLD_INPUTS + """
+import jax
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp
+def loss(W1, B1, W2, B2, X, Ystar):
+    return jnp.mean((Ystar - (jax.nn.relu(X @ W1 + B1) @ W2 + B2)) ** 2)
+value, grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2, 3)))(W1, B1, W2, B2, X, Ystar)
+jax.block_until_ready(grads)
+""",
+    "torch": COLD_INPUTS + """
+import torch
+params = [torch.tensor(a, requires_grad=True) for a in (W1, B1, W2, B2)]
+Xt, Yt = torch.tensor(X), torch.tensor(Ystar)
+value = torch.mean((Yt - (torch.relu(Xt @ params[0] + params[1]) @ params[2] + params[3])) ** 2)
+grads = torch.autograd.grad(value, params)
+""",
+}
+
+
+def cold_start(repeats: int) -> dict:
+    """Median wall seconds of `python -c SCRIPT` per implementation (interpreter start included)."""
+    scripts = {"generated": COLD["generated"].format(path=str(REPO_ROOT / "generated" / "mlp_mse.py"))}
+    for peer in ("jax", "torch"):
+        if peers.available(peer) is None:
+            scripts[peer] = COLD[peer]
+    baseline = "import numpy"
+    times = {k: [] for k in [*scripts, "python + numpy"]}
+    for _ in range(repeats):
+        for k, script in [*scripts.items(), ("python + numpy", baseline)]:
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", script], check=True, cwd=REPO_ROOT)
+            times[k].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+# --- orchestration ----------------------------------------------------------------------------
+
+def worker(kind: str, *args, mode: str = "full"):
+    """Run one piece of work in a fresh interpreter (allocator state and SymPy caches fresh)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, *map(str, args), "--mode", mode]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT)
+    if proc.returncode != 0:
+        sys.exit(f"error: worker {kind} {' '.join(map(str, args))} failed:\n{proc.stderr.strip()}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_worker(kind: str, args: list[str], mode: str):
+    if kind == "case":
+        return run_case(args[0], args[1], mode)
+    if kind == "derive":
+        return derive_and_generate(args[0])
+    raise SystemExit(f"unknown worker {kind}")
+
+
+def timed_cases(models, sizes, mode, retries) -> list[dict]:
+    rows = []
+    for name in models:
+        for size_name in sizes:
+            for attempt in range(retries + 1):
+                row = worker("case", name, size_name, mode=mode)
+                if row["other_cpu"] <= BUSY or attempt == retries:
+                    break
+                print(f"  {name} {size_name}: other processes used {row['other_cpu']:.0%} of the CPU; "
+                      "waiting for a quiet machine and retrying", flush=True)
+                wait_until_quiet()
+            rows.append(row)
+            ms = row["ms"]
+            print(f"  {name:<17}{size_name:<7} generated {ms['generated']:9.3f} ms   "
+                  + "  ".join(f"{k} x{row['pair'][k]:.2f}" for k in IMPLS[1:] if k in ms), flush=True)
+    return rows
+
+
+def merged(old: dict, new: dict) -> dict:
+    """The saved results with every part and row measured now replaced."""
+    out = {**old, **{k: v for k, v in new.items() if k not in ("cases", "derive")}}
+    for part, key in (("cases", lambda r: (r["model"], r["size_name"])), ("derive", lambda r: r["spec"])):
+        rows = {key(r): r for r in old.get(part, [])}
+        rows.update({key(r): r for r in new.get(part, [])})
+        order = {key(r): i for i, r in enumerate(old.get(part, []) + new.get(part, []))}
+        out[part] = sorted(rows.values(), key=lambda r: (_model_order(key(r)), order[key(r)]))
+    return out
+
+
+def _model_order(key) -> tuple:
+    name, size = (key, "") if isinstance(key, str) else key
+    names = list(SIZES)
+    return (names.index(name) if name in names else len(names), ["small", "medium", "large", ""].index(size))
+
+
+def environment() -> dict:
+    try:
+        from threadpoolctl import threadpool_info
+        blas = ", ".join(f"{p.get('internal_api')} {p.get('num_threads')} threads" for p in threadpool_info())
+    except ImportError:
+        blas = "threadpoolctl not installed"
+    versions = {"python": sys.version.split()[0], "numpy": np.__version__}
+    for module in ("jax", "torch", "autograd", "sympy"):
+        try:
+            versions[module] = __import__(module).__version__
+        except (ImportError, AttributeError):
+            versions[module] = "not installed" if module != "autograd" else "installed"
+    return {"cpus": os.cpu_count(), "blas": blas, "versions": versions}
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="*", default=list(SIZES), choices=list(SIZES), metavar="MODEL")
+    parser.add_argument("--sizes", nargs="*", default=["small", "medium", "large"],
+                        choices=["small", "medium", "large"])
+    parser.add_argument("--quick", action="store_true", help="about 0.6 s of timing per (model, size)")
+    parser.add_argument("--retry-busy", type=int, default=2, metavar="R")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["gradients", "derive", "chains", "cold"])
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--render", action="store_true",
+                        help="measure nothing: rewrite docs/benchmarks.md and the plot from docs/benchmarks.json")
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", default="full", help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    if args.worker:
+        print(json.dumps(run_worker(args.worker[0], args.worker[1:], args.mode)))
+        return
+    import report          # matplotlib only needed when writing
+    saved = REPO_ROOT / "docs" / "benchmarks.json"
+    if args.render:
+        results = json.loads(saved.read_text())
+        report.write(results, report.markdown(results), saved.parent)
+        return
+    mode = "quick" if args.quick else "full"
+    env = environment()
+    print(f"{env['cpus']} CPUs, {env['blas']}; " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()))
+    for peer in peers.PEERS:
+        reason = peers.available(peer)
+        if reason:
+            print(f"left out: {peer} ({reason})")
+    results = {"env": env, "mode": mode}
+    if "gradients" not in args.skip:
+        print(f"\ngradients ({mode}): checked to agree (rtol {RTOL:g}), then timed interleaved")
+        results["cases"] = timed_cases(args.models, args.sizes, mode, args.retry_busy)
+    if "derive" not in args.skip:
+        print("\nderive + generate, fresh process per model")
+        results["derive"] = [worker("derive", name) for name in args.models]
+    if "chains" not in args.skip:
+        print(f"chains of {CHAIN_DEPTHS[0]} to {CHAIN_DEPTHS[-1]} layers (checked against finite "
+              f"differences at depth 3: max rel error {check_chain(3):.1e})")
+        results["chains"] = [worker("derive", f"chain_{k}") for k in CHAIN_DEPTHS]
+    if "cold" not in args.skip:
+        print("cold start, median of 5 fresh processes")
+        results["cold"] = cold_start(5)
+    if saved.is_file():           # a partial run updates its rows of the last full one
+        results = merged(json.loads(saved.read_text()), results)
+    text = report.markdown(results)
+    print("\n" + text)
+    if not args.no_write:
+        report.write(results, text, saved.parent)
+
+
+if __name__ == "__main__":
+    main()
