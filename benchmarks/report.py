@@ -127,6 +127,9 @@ def plot(cases: list[dict], path: Path) -> None:
             ax.bar(xs, ys, width, label=column)
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_yscale("log")
+        values = [_ratio(r, c) for r in rows for c in RATIO_COLUMNS if _ratio(r, c)]
+        ax.set_yticks([t for t in (0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10, 20, 30)
+                       if min(values) / 1.5 <= t <= max(values) * 1.5])
         ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xticks(range(len(rows)), [r["model"] for r in rows], rotation=20, fontsize=8)
