@@ -59,7 +59,8 @@ class _SumOfSquares(ast.NodeTransformer):
         if (isinstance(f, ast.Attribute) and f.attr == "sum" and not node.args and not node.keywords
                 and isinstance(f.value, ast.BinOp) and isinstance(f.value.op, ast.Pow)
                 and isinstance(f.value.right, ast.Constant) and f.value.right.value == 2
-                and _reads_array(f.value.left, self.arrays)):
+                and _reads_array(f.value.left, self.arrays)
+                and not isinstance(f.value.left, (ast.Compare, ast.BoolOp))):   # vdot of bools is a bool
             base = f.value.left
             return ast.Call(ast.Attribute(ast.Name("np", ast.Load()), "vdot", ast.Load()), [base, base], [])
         return node

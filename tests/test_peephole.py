@@ -65,3 +65,8 @@ def test_a_model_tensor_called_shared_1_is_not_shadowed():
     blocks = _blocks(["A = shared_1 * (W - Z)", "C = (W - Z) * 2.0"])
     out = _lines(share_subexpressions(blocks, ARRAYS | {"shared_1"}))
     assert out == ["shared_value_1 = W - Z", "A = shared_1 * shared_value_1", "C = shared_value_1 * 2.0"]
+
+
+def test_a_mask_is_not_squared_by_vdot():
+    blocks = _blocks(["Loss = ((Z > 0)**2).sum()"])     # np.vdot of two bool arrays is a bool
+    assert _lines(share_subexpressions(blocks, ARRAYS)) == ["Loss = ((Z > 0)**2).sum()"]
