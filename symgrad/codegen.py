@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .deltas import collapse
-from .derive import Derivation, _substitute, adjoint_name
+from .derive import ADJOINT_PREFIX, Derivation, _substitute, adjoint_name
 from .display import formula_text
 from .errors import ModelError
 from .inplace import evaluate_in_place
@@ -137,17 +137,17 @@ def _contracted_axes(name: str, derivation: Derivation, memo: dict) -> set[int]:
     otherwise be walked once per path)."""
     if name in memo:
         return memo[name]
-    if "reads" not in memo:     # adjoint base name -> (user, user's indices, bound symbols, access)
+    if None not in memo:        # adjoint base name -> (user, user's indices, bound symbols, access)
         reads: dict[str, list] = {}
         for user, expr in derivation.adjoints.items():
             for term in expr.terms:
                 bound = set(term.bound_symbols)
                 for access in term.factor.atoms(sp.Indexed):
                     reads.setdefault(str(access.base), []).append((user, expr.indices, bound, access))
-        memo["reads"] = reads
+        memo[None] = reads      # None: no tensor's name
     memo[name] = set()          # a guard while this name is being computed
     axes = set()
-    for user, indices, bound, access in memo["reads"].get(adjoint_name(name), ()):
+    for user, indices, bound, access in memo[None].get(adjoint_name(name), ()):
         for axis, index in enumerate(access.indices):
             if index.free_symbols & bound:
                 axes.add(axis)
@@ -230,6 +230,14 @@ def _forward_blocks(model, shapes: dict, reserved: set) -> list[Block]:
     return forward
 
 
+CORE_SUFFIX = "_core"  # grad_Z_core: an adjoint without the small factors pulled out of it
+
+
+def adjoint_block_tensor(block_name: str) -> str:
+    """The tensor a backward block is the adjoint of: grad_Z and grad_Z_core -> Z."""
+    return block_name.removeprefix(ADJOINT_PREFIX).removesuffix(CORE_SUFFIX)
+
+
 EXPANDED_LIMIT = 12   # adjoints substituted for a gradient's comment; a deep chain's grows with its depth
 
 
@@ -295,7 +303,7 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
         split = _pull_out(name, expr, model, derivation, axes_memo)
         if split is not None:   # compute the core once; the outer factors go to the small results
             outer, core = split
-            target = f"{target}_core"
+            target = f"{target}{CORE_SUFFIX}"
             shapes[target] = model.tensors[name].shape
             entry = sp.IndexedBase(target)[expr.indices]
             folded[name] = IndexExpr(expr.indices, (Term(outer * entry),))

@@ -79,19 +79,16 @@ class Derivation:
 
     def expanded(self, name: str, limit: int | None = None) -> IndexExpr | None:
         """``dLoss/d<name>`` with every adjoint substituted: forward tensors only. With ``limit``:
-        None when that takes more than ``limit`` substitutions (deep in a long chain of layers,
+        None when more than ``limit`` adjoints would be substituted (deep in a long chain of layers,
         where the expanded form grows with the depth and the recursion is the readable form)."""
         if limit is not None and len(self._reaches(name)) > limit:
             return None
         expr = self.adjoints[name]
-        terms, done = expr.terms, 0
+        terms = expr.terms
         for other in self.order:
             base = adjoint_name(other)
             if other == name or not any(_mentions(t, base) for t in terms):
                 continue
-            done += 1
-            if limit is not None and done > limit:
-                return None
             terms = collapse(_substitute(terms, base, self.adjoints[other], self.space),
                              self.ranges(expr.indices))
         return IndexExpr(expr.indices, terms)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .codegen import (InputSpec, ModulePlan, _dimension_reads, _shape_code, _shape_text, array_names,
-                      names_in, plan_module, text_shapes)
+from .codegen import (InputSpec, ModulePlan, _dimension_reads, _shape_code, _shape_text, adjoint_block_tensor,
+                      array_names, names_in, plan_module, text_shapes)
 from .inplace import evaluate_in_place, float_names
 from .derive import adjoint_name
 from .peephole import share_subexpressions
@@ -94,7 +94,7 @@ def _fewer_temporaries(plan: ModulePlan, layer) -> ModulePlan:
     shapes = {n: t.shape for n, t in layer.tensors.items()}
     shapes.update({adjoint_name(n): t.shape for n, t in layer.tensors.items()})
     for block in plan.backward:
-        shapes.setdefault(block.name, layer.tensors[block.name[len("grad_"):].removesuffix("_core")].shape)
+        shapes.setdefault(block.name, layer.tensors[adjoint_block_tensor(block.name)].shape)
     arrays, text, kept = array_names(shapes), text_shapes(shapes, layer), set(layer.tensors)
     carry = frozenset({adjoint_name(layer.carry_name)})
     forward = share_subexpressions(plan.forward, arrays)
