@@ -280,10 +280,21 @@ def _wrap(latex: str) -> str:
         else r"\left(" + latex + r"\right)"
 
 
+def _separated(args, ranges) -> list:
+    """Factors spanning more than two indices split where they factor: SymPy may have merged
+    1/C1[a, b] * 1/(1 + P0[b, c]**2) into 1/(C1[a, b]*P0[b, c]**2 + C1[a, b]), which no matrix
+    operation computes (found by fuzzing)."""
+    out = []
+    for arg in args:
+        parts = sp.Mul.make_args(sp.factor_terms(arg)) if len(_labels(arg, ranges)) > 2 else (arg,)
+        out.extend(parts)
+    return out
+
+
 def lower_term(term: Term, frame: Frame, ranges: dict, shapes: dict) -> _Code:
     """One term as an array expression in ``frame`` (which may broadcast)."""
     ranges = {**ranges, **{s: (lo, hi) for s, lo, hi in term.bound}}
-    args = sp.Mul.make_args(term.factor)
+    args = _separated(sp.Mul.make_args(term.factor), ranges)
     scalars = [a for a in args if not _labels(a, ranges) and not a.atoms(sp.Indexed)]
     arrays = [a for a in args if a not in scalars]
     coeff = sp.Mul(*scalars)

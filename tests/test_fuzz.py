@@ -1007,7 +1007,7 @@ class KnownBug:
     avoidable: bool          # the generator can leave its trigger out (``avoid``)
 
 
-KNOWN_BUGS: dict[str, KnownBug] = {}   # none open: all 21 found so far are fixed (FIXED below)
+KNOWN_BUGS: dict[str, KnownBug] = {}   # none open: all 22 found so far are fixed (FIXED below)
 
 
 # the bugs whose triggers the generator leaves out unless told otherwise
@@ -1592,6 +1592,18 @@ def found_product_broadcast_into_block(tmp_path):
     _agrees(m, lambda i, d: anp().sum(i["P0"] ** 2) + anp().sum((i["P1"] @ i["C1"] - i["P2"]) ** 2), tmp_path)
 
 
+def found_merged_denominator(tmp_path):
+    """SymPy merged 1/C1[a, b] * 1/(1 + P0[b, c]**2) into 1/(C1[a, b]*P0[b, c]**2 + C1[a, b]), a factor
+    spanning three indices: LoweringError 'not vectorizable' (found by scripts/fuzz_long.py)."""
+    from symgrad import sum_squares
+    m, (K, L) = _model("merged_denominator", "K L")
+    C0, C1 = m.constant("C0"), m.constant("C1", (K, K))
+    m.sample_with("C1", lambda rng, shape: rng.uniform(0.5, 2.0, shape))
+    P0 = m.parameter("P0", (K, L))
+    m.loss("Loss", sum_squares((C0 / C1) @ (P0 / (1 + P0 ** 2))))
+    _agrees(m, lambda i, d: anp().sum(((i["C0"] / i["C1"]) @ (i["P0"] / (1 + i["P0"] ** 2))) ** 2), tmp_path)
+
+
 def found_delta_not_collapsed(tmp_path):
     """A local partial kept a Kronecker delta nested in a sum, tanh(P[a,b])**2*KroneckerDelta(c,b) + 1,
     beside a top-level delta factor; lowering failed, 'spans 3 indices: not vectorizable' (fixed in 5ca1732)."""
@@ -1611,7 +1623,7 @@ FIXED = [found_one_by_one, found_no_matrix_input, found_unread_dimension, found_
          found_expanded_two_adjoint_accesses, found_bool_mask_sum,                            # c67c976
          found_delta_not_collapsed,                                                           # 5ca1732
          found_buffer_read_twice, found_gradients_sharing_one_array,                          # eea6248
-         found_product_broadcast_into_block]
+         found_product_broadcast_into_block, found_merged_denominator]
 
 
 @pytest.mark.parametrize("reproduce", FIXED, ids=[f.__name__[len("found_"):] for f in FIXED])
