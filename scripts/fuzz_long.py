@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.test_fuzz import (AVOIDABLE, FOCUS, KNOWN_BUGS, BadRecipe, Disagreement, RandomDraw, check_recipe,  # noqa: E402
+from tests.test_fuzz import (AVOIDABLE, FOCUS, BadRecipe, Disagreement, RandomDraw, check_recipe,  # noqa: E402
                              draw_recipe, known_bug, reference_source, shrink_recipe,
                              symgrad_source)
 

@@ -35,7 +35,7 @@ from .formula_eval import IndexEvaluator, evaluate_matrix
 from .formula_latex import LatexIndex, parse_latex
 from .formula_python import parse_python
 from .formula_eval import _walk
-from .formula_tree import Binary, Call, FormulaError, Name, Num, Subscript, Sum
+from .formula_tree import Binary, Call, Name, Num, Subscript, Sum
 from .reuse import reuse_forward_values
 from .stack_codegen import plan_for
 

@@ -36,7 +36,7 @@ from .deltas import term_ranges
 from .errors import LoweringError
 from .latex_names import base_latex
 from .rules import is_mask, row_of
-from .terms import IndexExpr, Term, index_symbols, is_nonnegative, linear_form
+from .terms import IndexExpr, Term, index_symbols, linear_form
 
 Frame = tuple  # one label (index symbol) or None per output axis
 EINSUM_LETTERS = "abcdefghijklmnopqrstuvwxyz"

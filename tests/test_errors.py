@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symgrad import Model, ModelError, ShapeError, apply, concat_rows, crelu, ones, relu, sum_squares
+from symgrad import Model, ModelError, ShapeError, apply, concat_rows
 from symgrad.check import dimension_values, sample_inputs
 
 

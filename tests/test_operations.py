@@ -1,5 +1,4 @@
 """Every DSL operation and table function, derived, generated and checked against finite differences."""
-import numpy as np
 import pytest
 
 from symgrad import (Model, concat_cols, concat_rows, crelu, derive, exp, log, ones, relu, sigmoid,
