@@ -24,6 +24,7 @@ from .errors import ModelError
 from .inplace import evaluate_in_place
 from .peephole import share_subexpressions
 from .reuse import reuse_forward_values
+from .statements import names
 from .terms import IndexExpr, Term
 from .latex_names import base_latex
 from .vectorize import lower_both, print_scalar
@@ -254,7 +255,7 @@ def text_shapes(shapes: dict, model) -> dict[str, tuple[str, ...]]:
 
 
 def names_in(code: str) -> set[str]:
-    return {node.id for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Name)}
+    return names(ast.parse(code))
 
 
 def fewer_temporaries(forward: tuple, backward: tuple, shapes: dict, model, live_out: set[str]):

@@ -64,7 +64,7 @@ class Derivation:
     partials: list[LocalPartial] = field(default_factory=list)
     steps: list[AdjointStep] = field(default_factory=list)
     seconds: float = 0.0
-    _mentions: dict | None = field(default=None, repr=False, compare=False)   # built by _reaches
+    _adjoint_graph: dict | None = field(default=None, repr=False, compare=False)   # built by _reaches
 
     @property
     def parameters(self) -> list[str]:
@@ -95,15 +95,15 @@ class Derivation:
 
     def _reaches(self, name: str) -> set[str]:
         """The tensors whose adjoints ``dLoss/d<name>`` is built from, directly or not."""
-        if self._mentions is None:
+        if self._adjoint_graph is None:
             bases = {adjoint_name(n): n for n in self.adjoints}
-            self._mentions = {
+            self._adjoint_graph = {
                 n: {bases[str(getattr(s, "base", s))] for t in e.terms for s in t.factor.free_symbols
                     if str(getattr(s, "base", s)) in bases} - {n}
                 for n, e in self.adjoints.items()}
         seen, todo = set(), [name]
         while todo:
-            for other in self._mentions[todo.pop()] - seen:
+            for other in self._adjoint_graph[todo.pop()] - seen:
                 seen.add(other)
                 todo.append(other)
         return seen

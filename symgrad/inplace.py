@@ -23,6 +23,8 @@ from __future__ import annotations
 import ast
 from dataclasses import replace
 
+from .statements import is_plain, names, np_call
+
 _OPS = {ast.Add: ("+=", "np.add", True), ast.Sub: ("-=", "np.subtract", False),
         ast.Mult: ("*=", "np.multiply", True), ast.Div: ("/=", "np.divide", False)}
 _UFUNCS = {"exp", "log", "tanh", "sqrt", "abs", "sign", "negative", "maximum", "minimum", "logaddexp",
@@ -52,13 +54,6 @@ def _broadcast(a: Shape | None, b: Shape | None) -> Shape | None:
     return tuple(out)
 
 
-def _np_call(node: ast.AST) -> str | None:
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Name) and node.func.value.id == "np"):
-        return node.func.attr
-    return None
-
-
 class _Shapes:
     """Shape (and whether bool) of an expression, from the shapes of the names it reads."""
 
@@ -77,7 +72,7 @@ class _Shapes:
             return self.is_float(node.operand)
         if isinstance(node, ast.BinOp):
             return isinstance(node.op, ast.Div) or self.is_float(node.left) or self.is_float(node.right)
-        name = _np_call(node)
+        name = np_call(node)
         if name in ("exp", "log", "tanh", "sqrt", "logaddexp", "log1p", "expm1", "ones"):
             return True
         return name in _UFUNCS and any(self.is_float(a) for a in node.args)
@@ -99,12 +94,12 @@ class _Shapes:
             return _broadcast(self.of(node.left), self.of(node.right))
         if isinstance(node, ast.Compare) and len(node.comparators) == 1:
             return _broadcast(self.of(node.left), self.of(node.comparators[0]))
-        if _np_call(node) in _UFUNCS and not node.keywords:
+        if np_call(node) in _UFUNCS and not node.keywords:
             shape: Shape | None = ()
             for arg in node.args:
                 shape = _broadcast(shape, self.of(arg))
             return shape
-        if _np_call(node) == "ones" and len(node.args) == 1 and isinstance(node.args[0], ast.Tuple):
+        if np_call(node) == "ones" and len(node.args) == 1 and isinstance(node.args[0], ast.Tuple):
             return tuple(_dim(ast.unparse(e)) for e in node.args[0].elts)
         return None
 
@@ -116,26 +111,21 @@ class _Shapes:
 
 def float_names(blocks: tuple, floats: set[str]) -> set[str]:
     """``floats`` and the names ``blocks`` assign a float to (to hand to a later function)."""
-    floats, shape_of = set(floats), _Shapes({}, set())
-    shape_of.floats = floats
+    floats = set(floats)
+    shape_of = _Shapes({}, floats)
     for block in blocks:
         for line in block.lines:
             statement = ast.parse(line).body[0]
-            if _is_plain(statement) and shape_of.is_float(statement.value):
+            if is_plain(statement) and shape_of.is_float(statement.value):
                 floats.add(statement.targets[0].id)
     return floats
-
-
-def _is_plain(statement) -> bool:
-    return (isinstance(statement, ast.Assign) and len(statement.targets) == 1
-            and isinstance(statement.targets[0], ast.Name))
 
 
 def _allocates(node: ast.AST) -> bool:
     """The expression's value is a new float array (not a view of, or a name for, another)."""
     if _Shapes.is_bool(node):
         return False
-    return isinstance(node, (ast.BinOp, ast.UnaryOp)) or (_np_call(node) in _UFUNCS | {"ones"})
+    return isinstance(node, (ast.BinOp, ast.UnaryOp)) or (np_call(node) in _UFUNCS | {"ones"})
 
 
 def _viewed(statements: list) -> set[str]:
@@ -147,10 +137,10 @@ def _viewed(statements: list) -> set[str]:
         for node in ast.walk(s):
             if isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.value, ast.Name):
                 out.add(node.value.id)
-        if _is_plain(s) and isinstance(s.value, ast.Name):
+        if is_plain(s) and isinstance(s.value, ast.Name):
             out.add(s.value.id)
-        if not _is_plain(s):
-            out |= {n.id for n in ast.walk(s) if isinstance(n, ast.Name)}
+        if not is_plain(s):
+            out |= names(s)
     return out
 
 
@@ -182,7 +172,7 @@ class _Rewriter:
             steps = self.chain(node.operand, target, shape)
             if steps:
                 return steps + [f"np.negative({target}, out={target})"]
-        name = _np_call(node)
+        name = np_call(node)
         if name in _UFUNCS and not node.keywords:
             for k, arg in enumerate(node.args):
                 steps = self.chain(arg, target, shape)
@@ -207,7 +197,7 @@ def evaluate_in_place(blocks: tuple, shapes: dict[str, Shape], floats: set[str],
     reads_after, later = [], set(live_out)
     for _, _, statement in reversed(flat):
         reads_after.append(set(later))
-        later |= {n.id for n in ast.walk(statement) if isinstance(n, ast.Name)}
+        later |= names(statement)
     reads_after.reverse()
     floats = set(floats)
     shape_of, owned = _Shapes(shapes, floats), set()
@@ -217,7 +207,7 @@ def evaluate_in_place(blocks: tuple, shapes: dict[str, Shape], floats: set[str],
             return name in owned and name not in never and name not in later and shapes.get(name) == shape
 
         steps = None
-        if _is_plain(statement):
+        if is_plain(statement):
             target = statement.targets[0].id
             inferred = shape_of.of(statement.value)
             shape = shapes.get(target) or inferred

@@ -18,25 +18,15 @@ from __future__ import annotations
 import ast
 from dataclasses import replace
 
+from .statements import is_plain, names, np_call
+
 SHARED = "shared"
 _VALUE_NODES = (ast.BinOp, ast.UnaryOp, ast.Call, ast.Compare)
 _FRESH_ARRAYS = {"ones"}                 # np.ones(shape): the same values every time; never np.empty
 
 
-def _is_plain(statement: ast.stmt) -> bool:
-    return (isinstance(statement, ast.Assign) and len(statement.targets) == 1
-            and isinstance(statement.targets[0], ast.Name))
-
-
-def _names(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-
-
 def _reads_array(node: ast.AST, arrays: set[str]) -> bool:
-    if _names(node) & arrays:
-        return True
-    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _FRESH_ARRAYS
-               for n in ast.walk(node))
+    return bool(names(node) & arrays) or any(np_call(n) in _FRESH_ARRAYS for n in ast.walk(node))
 
 
 def _shareable(node: ast.AST, arrays: set[str]) -> bool:
@@ -94,7 +84,7 @@ def _occurrences(statements: list, arrays: set[str]) -> dict[str, list]:
     """ast.dump of each shareable subexpression -> (statement index, node) of every occurrence."""
     found: dict[str, list] = {}
     for k, statement in enumerate(statements):
-        if statement is None or not _is_plain(statement):
+        if statement is None or not is_plain(statement):
             continue
         for node in ast.walk(statement.value):
             if _shareable(node, arrays):
@@ -103,8 +93,8 @@ def _occurrences(statements: list, arrays: set[str]) -> dict[str, list]:
 
 
 def _undisturbed(statements: list, first: int, last: int, node: ast.AST) -> bool:
-    reads = _names(node)
-    return all(s is not None and _is_plain(s) and s.targets[0].id not in reads
+    reads = names(node)
+    return all(s is not None and is_plain(s) and s.targets[0].id not in reads
                for s in statements[first:last])
 
 
@@ -144,7 +134,7 @@ def share_subexpressions(blocks: tuple, arrays: set[str], skip: frozenset = froz
         for k in sorted({k for k, _ in uses}):
             statements[k] = replacer.visit(statements[k])
     order = [a.targets[0].id for k in sorted(hoisted) for a in hoisted[k]]
-    taken = set().union(*(_names(s) for s in statements if s is not None)) | arrays
+    taken = set().union(*(names(s) for s in statements if s is not None)) | arrays
     prefix = SHARED
     while any(name.startswith(f"{prefix}_") for name in taken - set(order)):
         prefix = f"{prefix}_value"                    # a model's own tensor is called shared_1
