@@ -42,7 +42,6 @@ for path in (str(HERE), str(REPO_ROOT)):
 
 import handwritten  # noqa: E402
 import peers  # noqa: E402
-from bench_catalogue import _cpu_ticks, other_load, wait_until_quiet  # noqa: E402
 
 RTOL = 1e-8
 BUSY = 0.05
@@ -68,6 +67,44 @@ SIZES = {
        for name in ("hw1_relu_mse", "hw1_sigmoid_mse", "hw1_sigmoid_bce")},
 }
 CHAIN_DEPTHS = (1, 2, 4, 8, 16, 32, 64)
+
+
+# --- how busy the machine is --------------------------------------------------------------------
+
+def _cpu_ticks():
+    """(busy ticks of the whole machine, ticks used by this process), or None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        with open("/proc/self/stat") as f:
+            own = f.read().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)        # idle + iowait
+    return sum(fields[:8]) - idle, int(own[11]) + int(own[12])      # utime + stime, all threads
+
+
+def other_load(before, after, seconds):
+    """Share of the machine's CPU time used by other processes between two _cpu_ticks()."""
+    if before is None or after is None or seconds <= 0:
+        return float("nan")
+    ticks = os.sysconf("SC_CLK_TCK") * seconds * (os.cpu_count() or 1)
+    return max(0.0, ((after[0] - before[0]) - (after[1] - before[1])) / ticks)
+
+
+def wait_until_quiet(quiet_seconds=2.0, timeout=120.0, step=0.5):
+    """Wait until other processes have used < BUSY of the CPU for quiet_seconds; False on timeout."""
+    deadline, quiet = time.monotonic() + timeout, 0.0
+    while time.monotonic() < deadline:
+        before, start = _cpu_ticks(), time.perf_counter()
+        time.sleep(step)
+        busy = other_load(before, _cpu_ticks(), time.perf_counter() - start)
+        if busy != busy:                                            # nan: cannot tell
+            return True
+        quiet = quiet + step if busy < BUSY else 0.0
+        if quiet >= quiet_seconds:
+            return True
+    return False
 
 
 def size_label(size: dict) -> str:

@@ -176,7 +176,7 @@ HANDWRITTEN = {
 }
 
 
-# --- inputs, shared with bench_catalogue.py --------------------------------------------------
+# --- inputs, shared with bench_peers.py ------------------------------------------------------
 def _normal(rng, shape, scale=1.0):
     return scale * rng.standard_normal(shape)
 
