@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from symgrad import catalogue, derive
+from symgrad import catalogue
+from symgrad.derive import derive
 from symgrad.cli import import_generated
 
 ROOT = Path(__file__).resolve().parent.parent

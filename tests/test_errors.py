@@ -80,7 +80,7 @@ def test_index_notation_rejects_unknown_symbols():
 
 
 def test_no_loss_is_an_error():
-    from symgrad import derive
+    from symgrad.derive import derive
     m, (N, M, L) = _model()
     m.parameter("A", (M, L))
     with pytest.raises(ModelError, match="has no loss"):

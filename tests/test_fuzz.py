@@ -1081,7 +1081,8 @@ def check_recipe(recipe: Recipe, workdir: Path, finite_differences: bool = True)
     """Derive, generate, import and run the recipe's model; compare with autograd and finite differences.
     Returns the worst errors; raises ``Disagreement`` on any disagreement or crash."""
     import autograd
-    from symgrad import SymgradError, derive
+    from symgrad import SymgradError
+    from symgrad.derive import derive
     from symgrad.check import dimension_values, relative_error, sample_inputs
     from symgrad.cli import import_generated
     from symgrad.emit import render_module, write_atomic
@@ -1332,7 +1333,7 @@ def test_fuzz_models_agree_with_autograd_and_finite_differences(tmp_path_factory
 
 
 def _generate(model, workdir: Path):
-    from symgrad import derive
+    from symgrad.derive import derive
     from symgrad.cli import import_generated
     from symgrad.emit import render_module, write_atomic
     from symgrad.stack_codegen import plan_for

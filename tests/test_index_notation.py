@@ -2,7 +2,8 @@
 import numpy as np
 import sympy as sp
 
-from symgrad import Model, catalogue, derive
+from symgrad import Model, catalogue
+from symgrad.derive import derive
 from symgrad.check import check_module, dimension_values, sample_inputs
 from symgrad.cli import import_generated
 from symgrad.codegen import plan_module

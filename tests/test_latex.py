@@ -5,7 +5,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from symgrad import catalogue, derive
+from symgrad import catalogue
+from symgrad.derive import derive
 from symgrad.check import dimension_values, sample_inputs
 from symgrad.cli import import_generated, main, render_derivation
 from symgrad.codegen import plan_module

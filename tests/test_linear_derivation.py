@@ -1,7 +1,8 @@
 """Deriving keeps adjoints named: their size does not grow with depth (so time is linear)."""
 import sympy as sp
 
-from symgrad import Model, derive, sum_squares, tanh
+from symgrad import Model, sum_squares, tanh
+from symgrad.derive import derive
 
 
 def chain(depth: int) -> Model:

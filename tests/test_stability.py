@@ -5,7 +5,8 @@ import warnings
 import numpy as np
 import sympy as sp
 
-from symgrad import catalogue, derive
+from symgrad import catalogue
+from symgrad.derive import derive
 from symgrad.check import _draw, dimension_values
 from symgrad.reuse import reuse_forward_values
 

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from symgrad import catalogue, derive
+from symgrad import catalogue
+from symgrad.derive import derive
 from symgrad.check import dimension_values, sample_inputs
 from symgrad.cli import import_generated
 from symgrad.stack import StackDerivation

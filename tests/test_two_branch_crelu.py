@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symgrad import catalogue, derive
+from symgrad import catalogue
+from symgrad.derive import derive
 from symgrad.check import dimension_values, sample_inputs
 from symgrad.cli import import_generated
 from symgrad.display import formula_text
