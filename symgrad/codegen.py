@@ -190,7 +190,7 @@ def _gradient_code(parameter: str, model, derivation: Derivation) -> str:
 def _forward_blocks(model, shapes: dict, reserved: set) -> list[Block]:
     """The forward statements. A tensor stacked into a larger one (``Z = [Z1; Z2]``) is computed
     straight into its block of the larger array, which is allocated once, instead of being
-    copied there afterwards (large temporaries are the first cost at medium sizes, PERF_NOTES)."""
+    copied there afterwards (large temporaries are the first cost at medium sizes)."""
     lowered, expressions = {}, {}
     for name, definition in model.definitions.items():
         if definition.origin == "max":

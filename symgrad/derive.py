@@ -70,10 +70,6 @@ class Derivation:
     def parameters(self) -> list[str]:
         return [t.name for t in self.model.of_role("parameter")]
 
-    def gradient(self, parameter: str) -> IndexExpr:
-        """``grad_<parameter>`` in terms of other adjoints and forward tensors."""
-        return self.adjoints[parameter]
-
     def ranges(self, indices) -> dict:
         return {i: self.space.ranges[i] for i in indices if i != 0}
 

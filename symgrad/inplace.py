@@ -1,7 +1,8 @@
 """Evaluate elementwise statements into one buffer instead of a temporary per operation.
 
 ``a = 0.5 * (np.tanh(0.5 * z) + 1.0)`` allocates four arrays of ``a``'s shape;
-at medium sizes the fresh pages cost more than the arithmetic (PERF_NOTES.md).
+at medium sizes the fresh pages cost more than the arithmetic (glibc returns freed blocks of
+128 KiB or more to the OS, so every call faults them in again).
 Here such a statement becomes a chain along its *spine*, the operand path that
 already has the result's shape::
 

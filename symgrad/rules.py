@@ -11,7 +11,8 @@ interval ``[0, t]``, written ``1[0 <= z <= t]`` as in the seed notes.
 
 Each row becomes an opaque SymPy ``Function`` whose ``fdiff`` applies the
 row's rule, so ``sympy.diff`` does the chain rule and never sees a
-``Piecewise``, ``Heaviside`` or ``Max`` (see ``SYMPY_NOTES.md``).
+``Piecewise`` (lifted out of sums, leaving bound indices free: wrong results), ``Heaviside``
+(``Heaviside(0) = 1/2`` and ``DiracDelta`` terms) or ``Max`` (exponentially slow when nested).
 """
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ where ``factor`` is a SymPy expression with no ``Sum`` in it (products of
 ``Indexed`` entries, scalars, table functions and ``KroneckerDelta``) and each
 condition ``lo <= e <= hi`` is an Iverson bracket on an integer index
 expression (row blocks of a concatenation). Keeping sums and brackets outside
-SymPy avoids the constructs ``SYMPY_NOTES.md`` found silently wrong
-(``Sum.doit``, ``Piecewise`` range guards).
+SymPy avoids the constructs that give silently wrong gradients (``Sum.doit`` collapses only
+the innermost sum and leaves ``Piecewise`` range guards naming indices already summed out).
 
 Dimensions are positive integer symbols; index symbols are integer symbols
 made by an ``IndexSpace``, which names them uniquely so that no substitution
@@ -70,15 +70,6 @@ class IndexExpr:
 
     indices: tuple[sp.Expr, ...]
     terms: tuple[Term, ...]
-
-    def is_pointwise(self) -> bool:
-        """True when no term sums over an index or carries a block condition."""
-        return all(not t.bound and not t.conditions for t in self.terms)
-
-    def as_factor(self) -> sp.Expr:
-        """The pointwise entry as one SymPy expression."""
-        assert self.is_pointwise()
-        return sp.Add(*(t.factor for t in self.terms))
 
 
 @dataclass

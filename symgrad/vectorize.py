@@ -238,10 +238,6 @@ def _labels(expr, ranges) -> frozenset:
     return frozenset(s for s in index_symbols(expr) if s in ranges)
 
 
-def _product(coeff: sp.Expr, parts: list[_Code]) -> str:
-    return _product2(coeff, parts)[0]
-
-
 def _product2(coeff: sp.Expr, parts: list[_Code]) -> tuple[str, str]:
     """NumPy code and LaTeX for ``coeff * part * part ...``, smallest parts first."""
     parts = sorted(parts, key=lambda p: p.size_rank)
@@ -376,7 +372,7 @@ def _contract_one(coeff, arrays, c, frame, ranges, shapes) -> _Code | None:
             lo, hi = ranges[c]
             size = print_scalar(hi - lo + 1)
             ones = rf"\mathbf{{1}}_{{{latex_scalar(hi - lo + 1)}}}"
-            # a product with a ones vector is about twice as fast as .sum(axis=...) here (PERF_NOTES)
+            # a product with a ones vector is about twice as fast as .sum(axis=...) (measured, 2 cores)
             if left:
                 core = f"{body} @ np.ones(({size}, 1))"
                 tex = f"{_wrap(side_tex) if len(side) > 1 else side_tex} {ones}"
