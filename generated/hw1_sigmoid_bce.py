@@ -10,6 +10,10 @@ Inputs (keyword arguments; dimensions dx, ds, dy are read from their shapes):
     W2: parameter, (dy, ds)
     b2: parameter, (dy, 1)
 
+Array inputs of another real dtype (float32, integers, ...) or given as nested lists are
+converted to float64 (a copy), scalars to float; every result is float64. Every dimension
+must be at least 1: an axis of size 0 raises ValueError naming its dimension.
+
 loss(**inputs) -> float
 loss_and_grad(**inputs) -> (float, {parameter: gradient of the parameter's shape})
 forward(**inputs) -> {name: value} for every named intermediate
@@ -54,10 +58,13 @@ def _scalar(name, value):
     return float(array)
 
 
-def _size(name, value, axis, text):
+def _size(name, value, axis, text, dimension):
     shape = value.shape if type(value) is _ARRAY else np.shape(value)
     if len(shape) != 2:
         raise ValueError(f"input {name}: expected shape {text}, got {shape}")
+    if shape[axis] == 0:
+        raise ValueError(f"input {name}: dimension {dimension} is 0 (axis {axis} of shape {text}); "
+                         "every dimension must be at least 1")
     return shape[axis]
 
 
@@ -80,14 +87,15 @@ def _inputs(x, y, W1, b1, W2, b2):
                 W1.shape == (ds, dx) and
                 b1.shape == (ds, 1) and
                 W2.shape == (dy, ds) and
-                b2.shape == (dy, 1)
+                b2.shape == (dy, 1) and
+                dx and ds and dy     # no dimension is 0
             ):
                 return dx, ds, dy, x, y, W1, b1, W2, b2
     except IndexError:      # an array of fewer axes: the checks below name it
         pass
-    dx = _size("x", x, 0, "(dx, 1)")
-    ds = _size("W1", W1, 0, "(ds, dx)")
-    dy = _size("y", y, 0, "(dy, 1)")
+    dx = _size("x", x, 0, "(dx, 1)", "dx")
+    ds = _size("W1", W1, 0, "(ds, dx)", "ds")
+    dy = _size("y", y, 0, "(dy, 1)", "dy")
     return (
         dx,
         ds,

@@ -10,6 +10,10 @@ Inputs (keyword arguments; dimensions n, p, h, o are read from their shapes):
     W2: parameter, (h, o)
     B2: parameter, (1, o)
 
+Array inputs of another real dtype (float32, integers, ...) or given as nested lists are
+converted to float64 (a copy), scalars to float; every result is float64. Every dimension
+must be at least 1: an axis of size 0 raises ValueError naming its dimension.
+
 loss(**inputs) -> float
 loss_and_grad(**inputs) -> (float, {parameter: gradient of the parameter's shape})
 forward(**inputs) -> {name: value} for every named intermediate
@@ -54,10 +58,13 @@ def _scalar(name, value):
     return float(array)
 
 
-def _size(name, value, axis, text):
+def _size(name, value, axis, text, dimension):
     shape = value.shape if type(value) is _ARRAY else np.shape(value)
     if len(shape) != 2:
         raise ValueError(f"input {name}: expected shape {text}, got {shape}")
+    if shape[axis] == 0:
+        raise ValueError(f"input {name}: dimension {dimension} is 0 (axis {axis} of shape {text}); "
+                         "every dimension must be at least 1")
     return shape[axis]
 
 
@@ -81,15 +88,16 @@ def _inputs(X, Ystar, W1, B1, W2, B2):
                 W1.shape == (p, h) and
                 B1.shape == (1, h) and
                 W2.shape == (h, o) and
-                B2.shape == (1, o)
+                B2.shape == (1, o) and
+                n and p and h and o     # no dimension is 0
             ):
                 return n, p, h, o, X, Ystar, W1, B1, W2, B2
     except IndexError:      # an array of fewer axes: the checks below name it
         pass
-    n = _size("X", X, 0, "(n, p)")
-    p = _size("X", X, 1, "(n, p)")
-    h = _size("W1", W1, 1, "(p, h)")
-    o = _size("Ystar", Ystar, 1, "(n, o)")
+    n = _size("X", X, 0, "(n, p)", "n")
+    p = _size("X", X, 1, "(n, p)", "p")
+    h = _size("W1", W1, 1, "(p, h)", "h")
+    o = _size("Ystar", Ystar, 1, "(n, o)", "o")
     return (
         n,
         p,

@@ -14,6 +14,10 @@ Inputs (keyword arguments):
     W: list of parameter matrices; hidden layer l: (k_out, k_in), output layer: (1, k)
     W0: list of constant matrices; hidden layer l: (k_out, k_in), output layer: (1, k)
 
+Array inputs of another real dtype (float32, integers, ...) or given as nested lists are
+converted to float64 (a copy), scalars to float; every result is float64. Every dimension
+must be at least 1: an axis of size 0 raises ValueError naming its dimension.
+
 loss(**inputs) -> float
 loss_and_grad(**inputs) -> (float, {parameter: gradient}); a list parameter gets a list of gradients
 forward(**inputs) -> {"hidden": [{name: value} per hidden layer], "output": {name: value}}
@@ -57,10 +61,13 @@ def _scalar(name, value):
     return float(array)
 
 
-def _size(name, value, axis, text):
+def _size(name, value, axis, text, dimension):
     shape = value.shape if type(value) is _ARRAY else np.shape(value)
     if len(shape) != 2:
         raise ValueError(f"input {name}: expected shape {text}, got {shape}")
+    if shape[axis] == 0:
+        raise ValueError(f"input {name}: dimension {dimension} is 0 (axis {axis} of shape {text}); "
+                         "every dimension must be at least 1")
     return shape[axis]
 
 
@@ -76,13 +83,14 @@ def _inputs(X, r, m, lam):
             n = X.shape[1]
             if (
                 X.shape == (d, n) and
-                r.shape == (1, n)
+                r.shape == (1, n) and
+                d and n     # no dimension is 0
             ):
                 return d, n, X, r, m, lam
     except IndexError:      # an array of fewer axes: the checks below name it
         pass
-    d = _size("X", X, 0, "(d, n)")
-    n = _size("X", X, 1, "(d, n)")
+    d = _size("X", X, 0, "(d, n)", "d")
+    n = _size("X", X, 1, "(d, n)", "n")
     return (
         d,
         n,
@@ -119,14 +127,15 @@ def _hidden_inputs(l, X_prev, W, W0, m, lam):
             k_out = W.shape[0]
             if (
                 W.shape == (k_out, k_in) and
-                W0.shape == (k_out, k_in)
+                W0.shape == (k_out, k_in) and
+                k_out     # no dimension is 0
             ):
                 return n, k_in, k_out, X_prev, W, W0, m, lam
     except IndexError:      # an array of fewer axes: the checks below name it
         pass
     n = X_prev.shape[1]
     k_in = X_prev.shape[0]
-    k_out = _size(f"W[{l}]", W, 0, "(k_out, k_in)")
+    k_out = _size(f"W[{l}]", W, 0, "(k_out, k_in)", "k_out")
     return (
         n,
         k_in,

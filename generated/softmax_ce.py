@@ -11,6 +11,10 @@ Inputs (keyword arguments):
     Y: constant, (M, P)
     Theta: list of parameter matrices; hidden layer l: (H_out, H_in), output layer: (P, H)
 
+Array inputs of another real dtype (float32, integers, ...) or given as nested lists are
+converted to float64 (a copy), scalars to float; every result is float64. Every dimension
+must be at least 1: an axis of size 0 raises ValueError naming its dimension.
+
 loss(**inputs) -> float
 loss_and_grad(**inputs) -> (float, {parameter: gradient}); a list parameter gets a list of gradients
 forward(**inputs) -> {"hidden": [{name: value} per hidden layer], "output": {name: value}}
@@ -52,10 +56,13 @@ def _scalar(name, value):
     return float(array)
 
 
-def _size(name, value, axis, text):
+def _size(name, value, axis, text, dimension):
     shape = value.shape if type(value) is _ARRAY else np.shape(value)
     if len(shape) != 2:
         raise ValueError(f"input {name}: expected shape {text}, got {shape}")
+    if shape[axis] == 0:
+        raise ValueError(f"input {name}: dimension {dimension} is 0 (axis {axis} of shape {text}); "
+                         "every dimension must be at least 1")
     return shape[axis]
 
 
@@ -70,14 +77,15 @@ def _inputs(X, Y):
             P = Y.shape[1]
             if (
                 X.shape == (M, N) and
-                Y.shape == (M, P)
+                Y.shape == (M, P) and
+                M and N and P     # no dimension is 0
             ):
                 return M, N, P, X, Y
     except IndexError:      # an array of fewer axes: the checks below name it
         pass
-    M = _size("X", X, 0, "(M, N)")
-    N = _size("X", X, 1, "(M, N)")
-    P = _size("Y", Y, 1, "(M, P)")
+    M = _size("X", X, 0, "(M, N)", "M")
+    N = _size("X", X, 1, "(M, N)", "N")
+    P = _size("Y", Y, 1, "(M, P)", "P")
     return (
         M,
         N,
@@ -111,14 +119,15 @@ def _hidden_inputs(l, a_prev, Theta):
             H_in = a_prev.shape[1]
             H_out = Theta.shape[0]
             if (
-                Theta.shape == (H_out, H_in)
+                Theta.shape == (H_out, H_in) and
+                H_out     # no dimension is 0
             ):
                 return M, H_in, H_out, a_prev, Theta
     except IndexError:      # an array of fewer axes: the checks below name it
         pass
     M = a_prev.shape[0]
     H_in = a_prev.shape[1]
-    H_out = _size(f"Theta[{l}]", Theta, 0, "(H_out, H_in)")
+    H_out = _size(f"Theta[{l}]", Theta, 0, "(H_out, H_in)", "H_out")
     return (
         M,
         H_in,
@@ -169,13 +178,14 @@ def _output_inputs(l, a_prev, Theta, Y):
             P = Theta.shape[0]
             H = a_prev.shape[1]
             if (
-                Theta.shape == (P, H)
+                Theta.shape == (P, H) and
+                P     # no dimension is 0
             ):
                 return M, P, H, a_prev, Theta, Y
     except IndexError:      # an array of fewer axes: the checks below name it
         pass
     M = a_prev.shape[0]
-    P = _size(f"Theta[{l}]", Theta, 0, "(P, H)")
+    P = _size(f"Theta[{l}]", Theta, 0, "(P, H)", "P")
     H = a_prev.shape[1]
     return (
         M,

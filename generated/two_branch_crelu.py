@@ -14,6 +14,10 @@ Inputs (keyword arguments; dimensions N, M, L are read from their shapes):
     C: parameter, (1, 2*M)
     d: parameter, scalar
 
+Array inputs of another real dtype (float32, integers, ...) or given as nested lists are
+converted to float64 (a copy), scalars to float; every result is float64. Every dimension
+must be at least 1: an axis of size 0 raises ValueError naming its dimension.
+
 loss(**inputs) -> float
 loss_and_grad(**inputs) -> (float, {parameter: gradient of the parameter's shape})
 forward(**inputs) -> {name: value} for every named intermediate
@@ -62,10 +66,13 @@ def _scalar(name, value):
     return float(array)
 
 
-def _size(name, value, axis, text):
+def _size(name, value, axis, text, dimension):
     shape = value.shape if type(value) is _ARRAY else np.shape(value)
     if len(shape) != 2:
         raise ValueError(f"input {name}: expected shape {text}, got {shape}")
+    if shape[axis] == 0:
+        raise ValueError(f"input {name}: dimension {dimension} is 0 (axis {axis} of shape {text}); "
+                         "every dimension must be at least 1")
     return shape[axis]
 
 
@@ -94,14 +101,15 @@ def _inputs(X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
                 A2.shape == (M, N) and
                 B1.shape == (M, 1) and
                 B2.shape == (M, 1) and
-                C.shape == (1, 2*M)
+                C.shape == (1, 2*M) and
+                N and M and L     # no dimension is 0
             ):
                 return N, M, L, X1, X2, Yexp, t, A1, A2, B1, B2, C, d
     except IndexError:      # an array of fewer axes: the checks below name it
         pass
-    N = _size("X1", X1, 0, "(N, L)")
-    M = _size("A1", A1, 0, "(M, N)")
-    L = _size("X1", X1, 1, "(N, L)")
+    N = _size("X1", X1, 0, "(N, L)", "N")
+    M = _size("A1", A1, 0, "(M, N)", "M")
+    L = _size("X1", X1, 1, "(N, L)", "L")
     return (
         N,
         M,
