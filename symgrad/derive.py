@@ -17,12 +17,15 @@ Every step is kept as data for the LaTeX export and the formula checker.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import sympy as sp
 
 from .deltas import Elimination, collapse
+from .errors import SymgradWarning
 from .model import Model
+from .stack import Layer, StackDerivation
 from .terms import IndexExpr, IndexSpace, Term
 
 ADJOINT_PREFIX = "grad_"
@@ -169,8 +172,9 @@ def derive(model: Model):
     """
     model.validate()
     if model.stack is not None:
-        from .stack import StackDerivation
-        return StackDerivation(model, derive(model.stack.hidden), derive(model.stack.output))
+        derivation = StackDerivation(model, derive(model.stack.hidden), derive(model.stack.output))
+        _warn_unused_lists(derivation)
+        return derivation
     start = time.perf_counter()
     derivation = Derivation(model, IndexSpace("a"))
     space = derivation.space
@@ -193,7 +197,29 @@ def derive(model: Model):
             total += step.collapsed
         derivation.adjoints[name] = IndexExpr(at, tuple(total))
     derivation.seconds = time.perf_counter() - start
+    if not isinstance(model, Layer):    # a stack's layers: told per list, by _warn_unused_lists
+        for name in derivation.parameters:
+            if name not in derivation.adjoints:
+                _warn_unused(f"parameter {name!r} does not affect the loss {loss!r}; its gradient is zero")
     return derivation
+
+
+def _warn_unused(message: str) -> None:
+    warnings.warn(message, SymgradWarning, stacklevel=3)
+
+
+def _warn_unused_lists(derivation) -> None:
+    """A list parameter that a layer does not use, or whose hidden layers' outputs never reach the loss."""
+    hidden, output = derivation.hidden, derivation.output
+    loss = output.model.loss_name
+    hidden_reaches = output.model.carry_name in output.adjoints
+    for name in derivation.parameters:
+        if name not in output.adjoints:
+            _warn_unused(f"parameter {name!r} does not affect the loss {loss!r} in the output layer; "
+                         "its gradient there is zero")
+        if name not in hidden.adjoints or not hidden_reaches:
+            _warn_unused(f"parameter {name!r} does not affect the loss {loss!r} in the hidden layers; "
+                         "its gradients there are zero")
 
 
 def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointStep:

@@ -13,6 +13,7 @@ and every product lowers to one matrix product.
 """
 from __future__ import annotations
 
+import numbers
 from typing import TYPE_CHECKING, Protocol
 
 import sympy as sp
@@ -135,7 +136,8 @@ class Ones(TensorExpr):
     """A tensor of ones, such as the note's 1_L."""
 
     def __init__(self, rows, cols):
-        self.shape = (sp.sympify(rows), sp.sympify(cols))
+        what = f"ones({rows}, {cols})"
+        self.shape = (size_of(rows, 0, what), size_of(cols, 1, what))
 
     def build(self, indices, ctx):
         return (Term(sp.Integer(1)),)
@@ -143,6 +145,29 @@ class Ones(TensorExpr):
 
 def ones(rows, cols) -> Ones:
     return Ones(rows, cols)
+
+
+def size_of(n, axis: int, what: str, dimensions: set | None = None) -> sp.Expr:
+    """One axis size: a positive int, or a SymPy expression in the model's ``dimensions`` that is a
+    positive integer whatever positive integers they are (``N``, ``2*M``, ``M + 1``; not ``M - 1``)."""
+    rule = "sizes must be positive integers or dimensions"
+    if isinstance(n, bool) or not isinstance(n, (numbers.Integral, sp.Expr)):
+        raise ShapeError(f"{what}: axis {axis} has size {n!r}, a {type(n).__name__}; {rule}")
+    size = sp.Integer(int(n)) if isinstance(n, numbers.Integral) else n
+    if size.is_number and not size.is_Integer:
+        raise ShapeError(f"{what}: axis {axis} has size {size}, not an integer; {rule}")
+    symbols = ", ".join(sorted(str(s) for s in size.free_symbols))
+    unknown = [str(s) for s in size.free_symbols - dimensions] if dimensions is not None else []
+    if unknown:
+        raise ShapeError(f"{what}: axis {axis} has size {size}, and {', '.join(sorted(unknown))} is not a "
+                         f"dimension of the model (declare it with dims(...)); {rule}")
+    if size.is_integer is not True:
+        raise ShapeError(f"{what}: axis {axis} has size {size}, which is not an integer for every value "
+                         f"of {symbols}; {rule}")
+    if size.is_positive is not True:
+        raise ShapeError(f"{what}: axis {axis} has size {size}" + (
+            f", which is not positive for every value of {symbols}" if symbols else "") + f"; {rule}")
+    return size
 
 
 def _broadcast(op: str, a: Shape, b: Shape) -> Shape:

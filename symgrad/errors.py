@@ -15,3 +15,8 @@ class ShapeError(ModelError):
 
 class LoweringError(SymgradError):
     """An index expression has no vectorized NumPy form symgrad knows how to write."""
+
+
+class SymgradWarning(UserWarning):
+    """Something in a model that is allowed but probably not meant, such as a parameter that does
+    not affect the loss (its gradient is zero); the command line prints it as one line."""

@@ -15,25 +15,27 @@ intermediates, each defined by one index-notation expression, as the notes'
     m.loss("Loss", sum_squares(Y - S) / L)
 
 Shape errors are raised while the model is built; a definition may only use
-tensors defined before it.
+tensors defined before it. Names and sizes are checked as they are declared: a
+name Python or the generated module already uses is refused (``symgrad.names``),
+and a size is a positive integer or an expression in the dimensions that is a
+positive integer for all of their values (``2*M``, not ``M - 3``).
 """
 from __future__ import annotations
 
-import keyword
 from dataclasses import dataclass
 from typing import Callable
 
 import sympy as sp
 
 from .deltas import collapse, term_ranges
-from .dsl import TensorExpr, as_tensor, show_shape
+from .dsl import TensorExpr, as_tensor, show_shape, size_of
 from .errors import ModelError, ShapeError
+from .names import model_name_refusal, refusal
 from .rewrites import stabilize
 from .rules import row_of
 from .terms import IndexExpr, IndexSpace, Term, dimension, interval, is_nonnegative
 
 ROLES = ("constant", "parameter", "intermediate")
-RESERVED = {"np", "numpy", "inputs", "grads", "value"}
 
 
 class Tensor(TensorExpr):
@@ -78,8 +80,9 @@ class Model:
     """Named tensors with symbolic shapes and one definition per intermediate."""
 
     def __init__(self, name: str, description: str = ""):
-        if not name.isidentifier():
-            raise ModelError(f"model name {name!r} is not a Python identifier")
+        reason = model_name_refusal(name)
+        if reason is not None:
+            raise ModelError(f"model name {name!r}: {reason}; rename it")
         self.name, self.description = name, description
         self.dimensions: dict[str, sp.Symbol] = {}
         self.tensors: dict[str, Tensor] = {}
@@ -97,7 +100,7 @@ class Model:
         """Declare dimension symbols, e.g. ``N, M, L = m.dims("N M L")``."""
         symbols = []
         for name in names.split():
-            self._check_new_name(name)
+            self._check_new_name(name, "dimension")
             self.dimensions[name] = dimension(name)
             symbols.append(self.dimensions[name])
         return tuple(symbols)
@@ -121,6 +124,12 @@ class Model:
         from .stack import Stack
         if self.stack is not None:
             raise ModelError(f"model {self.name!r} already has a stack")
+        declared = (("dimension", self.dimensions), ("tensor", self.tensors), ("list input", self.lists))
+        for kind, names in declared:
+            for name in names:
+                reason = refusal(name, stacked=True)
+                if reason is not None:
+                    raise ModelError(f"{kind} {name!r}: {reason}; rename it")
         self.stack = Stack(self, carry, tuple(lists))
         return self.stack
 
@@ -144,16 +153,17 @@ class Model:
         if (expr is None) == (index is None):
             raise ModelError(f"define {name!r}: give either a DSL expression or index=..., not both")
         self._check_new_name(name)
+        declared = None if shape is None else _shape(shape, f"tensor {name!r}", self._dimension_symbols())
         if expr is not None:
             expr = as_tensor(expr)
-            if shape is not None and not _same_shape(shape, expr.shape):
-                raise ShapeError(f"define {name!r}: declared shape {show_shape(_shape(shape))}, "
+            if declared is not None and not _same_shape(declared, expr.shape):
+                raise ShapeError(f"define {name!r}: declared shape {show_shape(declared)}, "
                                  f"expression has {show_shape(expr.shape)}")
             out_shape = expr.shape
         else:
-            if shape is None:
+            if declared is None:
                 raise ModelError(f"define {name!r}: index notation needs shape=...")
-            out_shape = _shape(shape)
+            out_shape = declared
         self._defining.append(name)
         try:
             indices = self.space.indices_for(out_shape)
@@ -208,18 +218,17 @@ class Model:
             raise ModelError(f"model {self.name!r} has no parameters to differentiate")
 
     # internals ----------------------------------------------------------
-    def _check_new_name(self, name: str) -> None:
-        if not name.isidentifier() or keyword.iskeyword(name):
-            raise ModelError(f"name {name!r} is not a Python identifier")
-        if name in RESERVED or name.startswith(("_", "grad_")):
-            raise ModelError(f"name {name!r} is reserved (np, inputs, grads, value, _*, grad_*)")
+    def _check_new_name(self, name: str, kind: str = "tensor") -> None:
+        reason = refusal(name, stacked=self._stacked())
+        if reason is not None:
+            raise ModelError(f"{kind} {name!r}: {reason}; rename it")
         if name in self.tensors or name in self.dimensions or name in self.lists:
             raise ModelError(f"name {name!r} is already used in model {self.name!r}")
 
     def _add(self, name: str, shape, role: str, check: bool = True) -> Tensor:
         if check:
             self._check_new_name(name)
-        tensor = Tensor(self, name, _shape(shape), role)
+        tensor = Tensor(self, name, _shape(shape, f"tensor {name!r}", self._dimension_symbols()), role)
         self.tensors[name] = tensor
         if role != "intermediate":
             self.input_order.append(name)
@@ -227,10 +236,18 @@ class Model:
 
     def _add_list(self, name: str, role: str):
         from .stack import ListInput
-        self._check_new_name(name)
+        self._check_new_name(name, "list input")
         self.lists[name] = ListInput(name, role)
         self.input_order.append(name)
         return self.lists[name]
+
+    def _stacked(self) -> bool:
+        """Whether this model's generated module is a stack's (its names meet the driver's)."""
+        return self.stack is not None
+
+    def _dimension_symbols(self) -> set:
+        """The symbols a shape of this model may use."""
+        return set(self.dimensions.values())
 
     def _store(self, name, shape, indices, terms, origin) -> Tensor:
         terms = tuple(Term(stabilize(t.factor, self), t.bound, t.conditions) for t in terms)
@@ -295,18 +312,15 @@ class _Context:
         return self.model._hoist_max(source, axis, suffix)
 
 
-def _shape(shape) -> tuple:
-    shape = tuple(sp.sympify(n) for n in (shape if isinstance(shape, (tuple, list)) else (shape,)))
-    if len(shape) not in (0, 2):
-        raise ShapeError(f"shape {show_shape(shape)}: tensors are scalars () or matrices (rows, cols)")
-    for n in shape:
-        if not (n.is_integer and n.is_positive) and not all(s.is_positive for s in n.free_symbols):
-            raise ShapeError(f"shape {show_shape(shape)}: sizes are positive integers or dimensions")
-    return shape
+def _shape(shape, what: str, dimensions: set | None = None) -> tuple:
+    """``shape`` as a tuple of SymPy sizes, each checked by ``size_of``; ``what`` names the tensor."""
+    entries = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    if len(entries) not in (0, 2):
+        raise ShapeError(f"{what}: shape {show_shape(entries)}: tensors are scalars () or matrices (rows, cols)")
+    return tuple(size_of(n, axis, what, dimensions) for axis, n in enumerate(entries))
 
 
-def _same_shape(a, b) -> bool:
-    a = _shape(a)
+def _same_shape(a: tuple, b: tuple) -> bool:
     return len(a) == len(b) and all(sp.expand(x - y) == 0 for x, y in zip(a, b))
 
 

@@ -2,7 +2,9 @@
 
 A model file defines ``build()`` returning a ``symgrad.Model``, or a
 module-level ``model``. Running the file is running the user's own code, as
-``python PATH.py`` would; nothing typed on a command line is executed.
+``python PATH.py`` would; nothing typed on a command line is executed. A file
+that fails, exits (``sys.exit``, with any code) or defines no model is a
+``ModelError`` saying where; a ``KeyboardInterrupt`` goes on to the caller.
 """
 from __future__ import annotations
 
@@ -43,16 +45,32 @@ def load_file(path: str) -> Model:
             model = getattr(module, "model", None)
     except SymgradError:
         raise
+    except SystemExit as error:   # sys.exit(), exit(), raise SystemExit: no model, whatever the code
+        raise ModelError(f"model file {path}: exits with {_exit_call(error)} at {_where(error, file)} "
+                         "instead of defining a model") from None
     except Exception as error:  # the user's own code failed: say where, in one line
-        frame = traceback.extract_tb(error.__traceback__)[-1]
-        raise ModelError(f"model file {path}: {type(error).__name__}: {error} "
-                         f"(line {frame.lineno} of {Path(frame.filename).name})") from None
-    finally:
+        raise ModelError(f"model file {path}: {type(error).__name__}: {error} ({_where(error)})") from None
+    finally:                    # KeyboardInterrupt goes on: the command line says "interrupted"
         sys.modules.pop(module_name, None)
     if not isinstance(model, Model):
+        origin = "build() returns" if callable(getattr(module, "build", None)) else "its model is"
+        found = "" if model is None else f" ({origin} a value of type {type(model).__name__})"
         raise ModelError(f"model file {path} defines no model: give it a build() returning a "
-                         "symgrad.Model, or a module-level `model`")
+                         f"symgrad.Model, or a module-level `model`{found}")
     return model
+
+
+def _where(error: BaseException, file: Path | None = None) -> str:
+    """``line N of FILE.py``: where ``error`` was raised; with ``file``, the last line of that file
+    on the way (``exit()`` is raised inside Python's own ``_sitebuiltins``)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    mine = [f for f in frames if file is not None and f.filename == str(file)]
+    frame = (mine or frames)[-1]
+    return f"line {frame.lineno} of {Path(frame.filename).name}"
+
+
+def _exit_call(error: SystemExit) -> str:
+    return "sys.exit()" if error.code is None else f"sys.exit({error.code!r})"
 
 
 def load(spec: str) -> Model:

@@ -23,6 +23,7 @@ from .errors import ModelError
 from .model import Model, Tensor
 
 GRAD_OUT = "grad_out"
+VJP_LOSS = "vjp"      # the hidden layer's loss; refused as a user's name (symgrad/names.py)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,17 @@ class Layer(Model):
         self.elements: dict[str, str] = {}      # local name -> list name
         self.shared: list[str] = []             # parent tensors used here
         self.loss_terms: list[str] = []
+        self._closing = False                   # finish() is naming the VJP loss
+
+    def _check_new_name(self, name: str, kind: str = "tensor") -> None:
+        if not (self._closing and name == VJP_LOSS):
+            super()._check_new_name(name, kind)
+
+    def _stacked(self) -> bool:
+        return True
+
+    def _dimension_symbols(self) -> set:
+        return super()._dimension_symbols() | set(self.owner.parent.dimensions.values())
 
     def carry_in(self, name: str, shape) -> Tensor:
         """The tensor carried in from the previous layer (the stack's start for the first)."""
@@ -97,7 +109,11 @@ class Layer(Model):
                 total = (seed * out).sum()
                 for name in self.loss_terms:
                     total = total + self.tensors[name]
-                self.loss("vjp", total)
+                self._closing = True
+                try:
+                    self.loss(VJP_LOSS, total)
+                finally:
+                    self._closing = False
         elif self.loss_name is None:
             raise ModelError(f"layer {self.name!r} needs a loss")
 
