@@ -5,14 +5,17 @@ Matrix style follows NumPy (broadcasting, ``@``, ``.T``, slices, ``.sum``) plus
 value its index labels: an entry ``X1[j, c]`` is ``X1`` with axes labelled
 ``j, c``; products line labels up; ``sum(c, ...)`` sums over ``c``, whose
 range is read off the first axis it indexes. Errors name the operation, the
-shapes and the column.
+shapes and the column. Every array a formula makes and every operation's cost
+are checked against ``formula_limits`` before the operation runs.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from .formula_limits import Budget, check_entries
 from .formula_tree import Binary, Call, FormulaError, Method, Name, Num, Slice, Subscript, Sum, Unary
 from .rules import TABLE, numeric
 
@@ -32,13 +35,51 @@ def _function(name: str):
 
 
 def _int(value, what, pos) -> int:
-    if np.ndim(value) != 0 or float(value) != int(value):
-        raise FormulaError(f"{what} must be a whole number", pos)
-    return int(value)
+    if np.ndim(value) != 0:
+        raise FormulaError(f"{what} must be a whole number, not an array of shape {np.shape(value)}", pos)
+    number = float(value)
+    if not math.isfinite(number) or number != int(number):
+        raise FormulaError(f"{what} must be a whole number, got {number:g}", pos)
+    return int(number)
 
 
-def evaluate_matrix(node, env: dict):
-    """The value of a NumPy-style formula; ``env`` maps names to arrays, floats and sizes."""
+def _size(value, what, pos) -> int:
+    size = _int(value, what, pos)
+    if size < 0:
+        raise FormulaError(f"{what} must not be negative, got {size}", pos)
+    return size
+
+
+def _matmul_shape(left: tuple, right: tuple):
+    """(shape of left @ right, its cost in multiply-adds), as NumPy's matmul would have them."""
+    if not left or not right:
+        raise ValueError("matmul: a scalar operand")
+    a = left if len(left) > 1 else (1,) + left
+    b = right if len(right) > 1 else right + (1,)
+    if a[-1] != b[-2]:
+        raise ValueError("matmul: inner sizes differ")
+    shape = np.broadcast_shapes(a[:-2], b[:-2]) + (a[-2], b[-1])
+    if len(left) == 1:
+        shape = shape[:-2] + shape[-1:]
+    if len(right) == 1:
+        shape = shape[:-1]
+    return shape, math.prod(shape) * a[-1]
+
+
+def evaluate_matrix(node, env: dict, budget: Budget | None = None):
+    """The value of a NumPy-style formula; ``env`` maps names to arrays, floats and sizes.
+    ``budget`` counts the floating-point operations spent (a fresh one by default)."""
+    budget = Budget() if budget is None else budget
+    return _matrix(node, env, budget)
+
+
+def _spend(budget, shape, what, pos, cost=None):
+    entries = math.prod(shape)
+    check_entries(entries, what, pos)
+    budget.spend(entries if cost is None else cost, what, pos)
+
+
+def _matrix(node, env: dict, budget: Budget):
     if isinstance(node, Num):
         return node.value
     if isinstance(node, Name):
@@ -46,47 +87,64 @@ def evaluate_matrix(node, env: dict):
             raise FormulaError(f"unknown name {node.name!r}; known: {', '.join(sorted(env))}", node.pos)
         return env[node.name]
     if isinstance(node, Unary):
-        value = evaluate_matrix(node.operand, env)
+        value = _matrix(node.operand, env, budget)
+        _spend(budget, np.shape(value), f"operation '{node.op}'", node.pos)
         return np.negative(value) if node.op == "-" else np.logical_not(value)
     if isinstance(node, Binary):
-        left, right = evaluate_matrix(node.left, env), evaluate_matrix(node.right, env)
+        left, right = _matrix(node.left, env, budget), _matrix(node.right, env, budget)
         op = node.op
         if op == "@?":   # LaTeX's \cdot: the matrix product, unless one side is a scalar
             op = "*" if np.ndim(left) == 0 or np.ndim(right) == 0 else "@"
+        what = f"operation '{op}' on shapes {np.shape(left)} and {np.shape(right)}"
         try:
-            with np.errstate(all="ignore"):
-                return _OPS[op](left, right)
+            if op == "@":
+                shape, cost = _matmul_shape(np.shape(left), np.shape(right))
+            else:
+                shape, cost = np.broadcast_shapes(np.shape(left), np.shape(right)), None
         except ValueError:
             raise FormulaError(f"operation '{op}': shapes {np.shape(left)} and {np.shape(right)} "
                                "do not fit", node.pos) from None
+        _spend(budget, shape, what, node.pos, cost)
+        with np.errstate(all="ignore"):
+            return _OPS[op](left, right)
     if isinstance(node, Method):
-        value = np.asarray(evaluate_matrix(node.target, env))
+        value = np.asarray(_matrix(node.target, env, budget))
         if node.method == "T":
             return value.T
         keywords = dict(node.keywords)
+        budget.spend(value.size, ".sum", node.pos)
         try:
             return value.sum(axis=keywords.get("axis"), keepdims=bool(keywords.get("keepdims", False)))
         except (ValueError, np.exceptions.AxisError) as error:
             raise FormulaError(f".sum: {error}", node.pos) from None
     if isinstance(node, Subscript):
-        value = np.asarray(evaluate_matrix(node.target, env))
-        key = tuple(_key(item, env) for item in node.items)
+        value = np.asarray(_matrix(node.target, env, budget))
+        key = tuple(_key(item, env, budget) for item in node.items)
+        for axis, item in enumerate(key):
+            if isinstance(item, int) and axis < value.ndim and not -value.shape[axis] <= item < value.shape[axis]:
+                raise FormulaError(f"index {item} is past axis {axis} of size {value.shape[axis]} "
+                                   f"(an array of shape {value.shape})", node.pos)
         try:
             return value[key]
         except (IndexError, TypeError) as error:
             raise FormulaError(f"indexing an array of shape {value.shape}: {error}", node.pos) from None
     if isinstance(node, Call):
-        args = [evaluate_matrix(a, env) for a in node.args]
+        args = [_matrix(a, env, budget) for a in node.args]
         if node.function == "diag":
             _arity(node, args, 1)
+            n = int(np.size(args[0]))
+            _spend(budget, (n, n), f"diag of a vector of {n:,} entries", node.pos)
             return np.diag(np.ravel(args[0]))
         if node.function == "ones":
             if len(args) not in (1, 2):
                 raise FormulaError("ones takes 1 or 2 sizes: ones(rows) is a column", node.pos)
-            return np.ones((_int(args[0], "a size", node.pos), _int(args[1], "a size", node.pos)
-                            if len(args) == 2 else 1))
+            shape = tuple(_size(a, "ones: a size", node.pos) for a in args) + ((1,) if len(args) == 1 else ())
+            _spend(budget, shape, f"ones({', '.join(str(n) for n in shape[:len(args)])})", node.pos)
+            return np.ones(shape)
         function = _function(node.function)
         _arity(node, args, TABLE[node.function].arity if node.function in TABLE else 1)
+        shape = np.broadcast_shapes(*(np.shape(a) for a in args)) if len(args) > 1 else np.shape(args[0])
+        _spend(budget, shape, node.function, node.pos)
         with np.errstate(all="ignore"):
             return function(*args)
     if isinstance(node, Sum):
@@ -99,12 +157,12 @@ def _arity(node, args, count):
         raise FormulaError(f"{node.function} takes {count} argument(s), got {len(args)}", node.pos)
 
 
-def _key(item, env):
+def _key(item, env, budget):
     if isinstance(item, Slice):
-        start = None if item.start is None else _int(evaluate_matrix(item.start, env), "a slice bound", item.pos)
-        stop = None if item.stop is None else _int(evaluate_matrix(item.stop, env), "a slice bound", item.pos)
+        start = None if item.start is None else _int(_matrix(item.start, env, budget), "a slice bound", item.pos)
+        stop = None if item.stop is None else _int(_matrix(item.stop, env, budget), "a slice bound", item.pos)
         return slice(start, stop)
-    return _int(evaluate_matrix(item, env), "an index", getattr(item, "pos", None))
+    return _int(_matrix(item, env, budget), "an index", getattr(item, "pos", None))
 
 
 # index style ---------------------------------------------------------------
@@ -125,8 +183,12 @@ def _align(value: Labelled, labels: tuple[str, ...]) -> np.ndarray:
     return array.reshape(shape)
 
 
-def _combine(op, left: Labelled, right: Labelled) -> Labelled:
+def _combine(op, left: Labelled, right: Labelled, budget: Budget | None = None, pos=None) -> Labelled:
     labels = tuple(dict.fromkeys(left.labels + right.labels))
+    if budget is not None:
+        sizes = dict(zip(left.labels, left.array.shape)) | dict(zip(right.labels, right.array.shape))
+        _spend(budget, tuple(sizes[l] for l in labels), f"operation '{op}' over indices "
+               f"{', '.join(labels) or '(none)'}", pos)
     with np.errstate(all="ignore"):
         return Labelled(_OPS[op](_align(left, labels), _align(right, labels)), labels)
 
@@ -136,6 +198,10 @@ class IndexEvaluator:
 
     def __init__(self, env: dict, ranges: dict[str, int], one_based: bool = False):
         self.env, self.ranges, self.one_based = env, dict(ranges), one_based
+        self.budget = Budget()
+
+    def number(self, node):
+        return evaluate_matrix(node, self.env, self.budget)
 
     def run(self, node, free: tuple[str, ...]) -> np.ndarray:
         value = self.eval(node)
@@ -167,7 +233,7 @@ class IndexEvaluator:
             if node.op == "@":
                 raise FormulaError("'@' is matrix notation: use --syntax numpy", node.pos)
             op = "*" if node.op == "@?" else node.op
-            return _combine(op, self.eval(node.left), self.eval(node.right))
+            return _combine(op, self.eval(node.left), self.eval(node.right), self.budget, node.pos)
         if isinstance(node, Call):
             if node.function == "delta":
                 return self._delta(node)
@@ -175,6 +241,8 @@ class IndexEvaluator:
                 raise FormulaError(f"{node.function} is not an elementwise function", node.pos)
             args = [self.eval(a) for a in node.args]
             _arity(node, args, TABLE[node.function].arity if node.function in TABLE else 1)
+            sizes = {l: n for a in args for l, n in zip(a.labels, a.array.shape)}
+            _spend(self.budget, tuple(sizes.values()), node.function, node.pos)
             if node.function == "sqrt":
                 return Labelled(np.sqrt(args[0].array), args[0].labels)
             labels = tuple(dict.fromkeys(l for a in args for l in a.labels))
@@ -183,13 +251,15 @@ class IndexEvaluator:
         if isinstance(node, Sum):
             if node.index in self.ranges:
                 raise FormulaError(f"summation index {node.index} is already an index here", node.pos)
-            size = _int(evaluate_matrix(node.size, self.env), "a summation limit", node.pos) \
+            size = _size(self.number(node.size), "a summation limit", node.pos) \
                 if node.size is not None else self._range_of(node.index, node.body)
+            check_entries(size, f"summation index {node.index} running over {size:,} values", node.pos)
             self.ranges[node.index] = size
             try:
                 body = self.eval(node.body)
             finally:
                 del self.ranges[node.index]
+            self.budget.spend(body.array.size, f"the sum over {node.index}", node.pos)
             if node.index not in body.labels:
                 return Labelled(body.array * size, body.labels)
             axis = body.labels.index(node.index)
@@ -209,7 +279,7 @@ class IndexEvaluator:
                 values.append(Labelled(np.asarray(offset), ()))
             else:
                 values.append(Labelled(np.arange(self.ranges[label]) + offset, (label,)))
-        equal = _combine("==", *values)
+        equal = _combine("==", *values, self.budget, node.pos)
         return Labelled(equal.array.astype(float), equal.labels)
 
     def _offset(self, item, where) -> tuple[str | None, int]:
@@ -219,13 +289,13 @@ class IndexEvaluator:
         if isinstance(item, Binary) and item.op in "+-":
             left, right = item.left, item.right
             if isinstance(left, Name) and left.name in self.ranges:
-                offset = evaluate_matrix(right, self.env)
+                offset = self.number(right)
                 return left.name, _int(offset if item.op == "+" else -offset, "an offset", item.pos)
             if isinstance(right, Name) and right.name in self.ranges and item.op == "+":
-                return right.name, _int(evaluate_matrix(left, self.env), "an offset", item.pos)
+                return right.name, _int(self.number(left), "an offset", item.pos)
         if isinstance(item, Slice):
             raise FormulaError(f"{where}: slices are matrix notation", item.pos)
-        return None, _int(evaluate_matrix(item, self.env), "an index", getattr(item, "pos", None))
+        return None, _int(self.number(item), "an index", getattr(item, "pos", None))
 
     def _entry(self, node: Subscript) -> Labelled:
         if not isinstance(node.target, Name) or node.target.name not in self.env:
@@ -239,6 +309,11 @@ class IndexEvaluator:
         for axis, item in enumerate(items):
             label, offset = self._offset(item, name)
             if label is None:
+                if not 0 <= offset < array.shape[axis]:
+                    shown = offset + int(self.one_based)
+                    raise FormulaError(f"{name}: index {shown} is past axis {axis} of size {array.shape[axis]}"
+                                       + (" (indices are 1-based)" if self.one_based else ""),
+                                       getattr(item, "pos", node.pos))
                 key.append(offset)
                 continue
             stop = offset + self.ranges[label]

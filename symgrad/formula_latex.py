@@ -19,8 +19,10 @@ Names map to the model by a default convention: ``X_1`` and ``X_{1\\,jc}`` -> ``
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 
+from .formula_limits import MAX_LENGTH, MAX_NESTING, check_nesting
 from .formula_tree import Binary, Call, FormulaError, Method, Name, Num, Subscript, Sum, Unary
 
 _TOKEN = re.compile(r"\\[A-Za-z]+|\\.|[0-9]+(?:\.[0-9]+)?|[A-Za-z]|[{}()\[\]^_+\-*/=<>,|]|\S")
@@ -33,6 +35,7 @@ _OPERATOR_NAMES = {"diag": "diag", "ReLU": "relu", "relu": "relu", "CReLU": "cre
                    "sigmoid": "sigmoid"}
 _COMPARE = {"<": "<", ">": ">", "\\le": "<=", "\\leq": "<=", "\\ge": ">=", "\\geq": ">=", "=": "=="}
 _TIMES = {"\\cdot", "\\times", "*"}
+FRAMES_PER_LEVEL = 6   # unary -> signed -> atom -> expression -> term -> unary, for one bracket
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class _Parser:
         self.names, self.symbols = names, symbols
         self.index_mode = "\\sum" in text
         self.indices: list[str] = []
+        self.nesting = 0
 
     # tokens ------------------------------------------------------------
     def peek(self, offset=0):
@@ -140,6 +144,18 @@ class _Parser:
             and token not in _TIMES and token not in ("\\odot", "/")
 
     def unary(self):
+        """A signed factor; every nested bracket, fraction, sum and sign passes here, so this is
+        where the depth of the recursion is counted and capped."""
+        if self.nesting >= MAX_NESTING:
+            raise FormulaError(f"formula nested too deeply (the limit is {MAX_NESTING} levels)", self.pos(),
+                               self.text)
+        self.nesting += 1
+        try:
+            return self.signed()
+        finally:
+            self.nesting -= 1
+
+    def signed(self):
         if self.peek() == "-":
             pos = self.pos()
             self.take()
@@ -432,8 +448,18 @@ def _leaves(node):
 
 def parse_latex(text: str, names: set[str] | None = None, symbols: set[str] | None = None):
     """A formula tree (matrix notation) or a ``LatexIndex`` (index notation)."""
+    if len(text) > MAX_LENGTH:
+        raise FormulaError(f"formula of {len(text):,} characters; the limit is {MAX_LENGTH:,}")
     parser = _Parser(text, names or set(), symbols or set())
-    tree, free = parser.formula()
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit + FRAMES_PER_LEVEL * MAX_NESTING)   # room for MAX_NESTING levels of descent
+    try:
+        tree, free = parser.formula()
+    except RecursionError:
+        raise FormulaError(f"formula nested too deeply (the limit is {MAX_NESTING} levels)") from None
+    finally:
+        sys.setrecursionlimit(limit)
+    check_nesting(tree, text)
     if parser.index_mode:
         bound = {node.index for node in _walk(tree) if isinstance(node, Sum)}
         inferred = tuple(i for i in parser.indices if i not in bound)

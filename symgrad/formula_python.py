@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import ast
 
+import math
+
+from .formula_limits import MAX_DIGITS, MAX_LENGTH, MAX_NESTING, check_nesting
 from .formula_tree import Binary, Call, FormulaError, Method, Name, Num, Slice, Subscript, Sum, Unary
 from .rules import TABLE
 
-MAX_LENGTH = 4000
 EXTRA_FUNCTIONS = {"diag", "ones", "sqrt", "crelu_mask", "step"}
 CALLABLE = set(TABLE) | EXTRA_FUNCTIONS
 
@@ -27,7 +29,7 @@ _UNARY = {ast.USub: "-", ast.UAdd: "+", ast.Invert: "~"}
 def parse_python(text: str, index_style: bool = False):
     """The formula tree of ``text``; ``index_style`` allows ``sum(index, body)``."""
     if len(text) > MAX_LENGTH:
-        raise FormulaError(f"formula longer than {MAX_LENGTH} characters")
+        raise FormulaError(f"formula of {len(text):,} characters; the limit is {MAX_LENGTH:,}")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
@@ -35,24 +37,37 @@ def parse_python(text: str, index_style: bool = False):
     except (RecursionError, MemoryError, ValueError):
         raise FormulaError("formula nested too deeply or malformed") from None
     try:
-        return _Converter(text.strip(), index_style).convert(tree.body)
+        result = _Converter(text.strip(), index_style).convert(tree.body)
     except RecursionError:
-        raise FormulaError("formula nested too deeply") from None
+        raise FormulaError(f"formula nested too deeply (the limit is {MAX_NESTING} levels)") from None
+    check_nesting(result, text.strip())
+    return result
 
 
 class _Converter:
     def __init__(self, text: str, index_style: bool):
         self.text, self.index_style = text, index_style
+        self.depth = 0
 
     def fail(self, message: str, node) -> FormulaError:
         return FormulaError(message, getattr(node, "col_offset", None), self.text)
 
     def convert(self, node):
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                raise self.fail(f"formula nested too deeply (the limit is {MAX_NESTING} levels; a sum of n "
+                                "terms is n levels)", node)
+            return self.node(node)
+        finally:
+            self.depth -= 1
+
+    def node(self, node):
         pos = getattr(node, "col_offset", 0)
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 raise self.fail(f"only numbers are allowed as literals, not {node.value!r}", node)
-            return Num(float(node.value), pos)
+            return Num(self.number(node), pos)
         if isinstance(node, ast.Name):
             if node.id.startswith("_"):
                 raise self.fail(f"name {node.id!r} is not allowed", node)
@@ -74,6 +89,17 @@ class _Converter:
             items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
             return Subscript(self.convert(node.value), tuple(self.item(i) for i in items), pos)
         raise self.fail(f"{type(node).__name__} is not allowed in a formula", node)
+
+    def number(self, node) -> float:
+        """A literal as a float, refusing one too long or too large to be one."""
+        written = ast.get_source_segment(self.text, node) or repr(node.value)
+        if isinstance(node.value, int) and abs(node.value) >= 10 ** MAX_DIGITS:
+            raise self.fail(f"integer literal of {len(str(abs(node.value)))} digits (the limit is "
+                            f"{MAX_DIGITS})", node)
+        value = float(node.value)
+        if not math.isfinite(value):
+            raise self.fail(f"number {written} is too large for a float", node)
+        return value
 
     def compare(self, node):
         left, parts = self.convert(node.left), []

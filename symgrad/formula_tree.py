@@ -14,13 +14,13 @@ from .errors import SymgradError
 class FormulaError(SymgradError):
     """A formula outside the grammar, or naming something the model does not have."""
 
-    def __init__(self, message: str, position: int | None = None, text: str | None = None):
+    def __init__(self, message: str, position: int | None = None, text: str | None = None, after: str = ""):
         where = ""
         if position is not None:
             where = f" at column {position + 1}"
             if text is not None:
                 where += f": {text[max(0, position - 20):position]}>>>{text[position:position + 20]}"
-        super().__init__(f"{message}{where}")
+        super().__init__(f"{message}{where}{after}")
         self.position = position
 
 

@@ -12,9 +12,16 @@ A mismatch is diagnosed, in this order:
 ``block``      a block of rows or columns matches and the rest does not;
 ``shape``      the shape is wrong in another way;
 ``other``      the largest deviation and where.
+
+``transpose`` is tested whenever the transpose has the gradient's shape (a square
+parameter too). A ``scale`` factor found from sets 0 and 1 is confirmed at a third
+set (``CONFIRM_SET``) before it is named. ``wrt`` may name an intermediate: the
+formula is then compared with its adjoint dLoss/dNAME, computed by symgrad's own
+lowering of the collapsed adjoint, which is also the ``correct`` NumPy form.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import json
@@ -30,17 +37,20 @@ from .check import dimension_values, sample_inputs
 from .derive import derive
 from .display import formula_text
 from .emit import render_module
-from .errors import SymgradError
-from .formula_eval import IndexEvaluator, evaluate_matrix
+from .errors import LoweringError, SymgradError
+from .formula_eval import IndexEvaluator, _walk, evaluate_matrix
 from .formula_latex import LatexIndex, parse_latex
+from .formula_limits import MAX_LAYERS
 from .formula_python import parse_python
-from .formula_eval import _walk
 from .formula_tree import Binary, Call, Name, Num, Subscript, Sum
 from .reuse import reuse_forward_values
 from .stack_codegen import plan_for
+from .vectorize import lower_both
 
 POINTS = 3
 RTOL, ATOL = 1e-7, 1e-10
+CONFIRM_SET = 2          # the dimension set that confirms a scale factor named from sets 0 and 1
+FALLBACK_MARGIN = 1e-6   # a deep stack's point may lie this close to a kink (no finite differences here)
 
 
 @dataclass(frozen=True)
@@ -50,12 +60,14 @@ class Verdict:
     factor: str | None
     detail: str
     max_abs_error: float
-    correct: str
+    correct: str            # symgrad's gradient in the syntax the formula was given in
     seconds: float
+    index_form: str = ""    # the same gradient as the collapsed index formula
 
     def as_json(self) -> str:
         data = asdict(self)
-        return json.dumps({k: data[k] for k in ("match", "kind", "factor", "detail", "max_abs_error")})
+        return json.dumps({k: data[k] for k in ("match", "kind", "factor", "detail", "max_abs_error",
+                                                 "correct", "index_form")})
 
 
 def _module(model, derivation):
@@ -65,22 +77,49 @@ def _module(model, derivation):
     return module
 
 
-def _target(model, wrt: str):
-    """(parameter name, layer number or None) from ``A1`` or ``W[1]``."""
+@dataclass(frozen=True)
+class Target:
+    """What a formula is the gradient of the loss with respect to."""
+
+    name: str
+    layer: int | None = None        # the layer of a list parameter (``W[1]``)
+    intermediate: bool = False      # a named intermediate: the adjoint dLoss/dNAME
+
+
+def _target(model, wrt: str, derivation) -> Target:
+    """The target of ``--wrt``: a parameter (``A1``), a layer of a list parameter (``W[1]``) or a
+    named intermediate (``Delta``, whose adjoint dLoss/dDelta is what a derivation starts from)."""
     if "[" in wrt:
         name, _, rest = wrt.partition("[")
         if name not in model.lists or not rest.rstrip().endswith("]"):
             raise SymgradError(f"--wrt {wrt!r}: {name!r} is not a list parameter of {model.name!r}")
         try:
-            return name, int(rest.rstrip()[:-1])
+            return Target(name, int(rest.rstrip()[:-1]))
         except ValueError:
             raise SymgradError(f"--wrt {wrt!r}: the layer must be a number, e.g. W[1]") from None
-    if wrt not in model.parameter_names:
-        raise SymgradError(f"--wrt {wrt!r} is not a parameter of {model.name!r}; parameters: "
-                           f"{', '.join(model.parameter_names)}")
     if wrt in model.lists:
         raise SymgradError(f"--wrt {wrt!r} is a list: pick a layer, e.g. --wrt '{wrt}[0]'")
-    return wrt, None
+    if wrt in model.parameter_names:
+        return Target(wrt)
+    parameters = ", ".join(model.parameter_names)
+    if model.stack is not None:
+        layer_names = set(model.stack.hidden.tensors) | set(model.stack.output.tensors)
+        if wrt in layer_names:
+            raise SymgradError(f"--wrt {wrt!r} is not a parameter of {model.name!r}: a layer's named "
+                               f"intermediates cannot be checked yet, only its parameters: {parameters} "
+                               f"(e.g. --wrt '{model.parameter_names[0]}[0]')")
+        raise SymgradError(f"--wrt {wrt!r} is not a parameter of {model.name!r}; parameters: {parameters}")
+    intermediates = [n for n in model.definitions if n != model.loss_name and n in derivation.adjoints]
+    if wrt == model.loss_name:
+        raise SymgradError(f"--wrt {wrt!r} is the loss itself; give a parameter ({parameters}) or a named "
+                           f"intermediate ({', '.join(intermediates)})")
+    if wrt in intermediates:
+        return Target(wrt, intermediate=True)
+    if wrt in model.definitions:
+        raise SymgradError(f"--wrt {wrt!r}: the loss of {model.name!r} does not depend on {wrt!r} through "
+                           "any parameter, so it has no adjoint to check")
+    raise SymgradError(f"--wrt {wrt!r} is not a parameter of {model.name!r} nor a named intermediate; "
+                       f"parameters: {parameters}; intermediates: {', '.join(intermediates)}")
 
 
 def _scope(model, module, inputs, dims, layer, depth):
@@ -95,51 +134,115 @@ def _scope(model, module, inputs, dims, layer, depth):
     return env
 
 
-def _correct_text(model, derivation, name, layer, depth) -> str:
+def _depth(model, target: Target, wrt: str, depth):
+    """The number of layers: ``--depth`` checked, or the least that has the target's layer."""
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
+        raise SymgradError(f"--depth {depth}: the number of layers must be a whole number, 1 or more")
+    if model.stack is None:
+        if depth is not None:
+            raise SymgradError(f"--depth {depth}: model {model.name!r} has no layers (--depth is for "
+                               "models with list parameters, such as ntk_relu)")
+        return None
+    if depth is not None and depth > MAX_LAYERS:
+        raise SymgradError(f"--depth {depth}: at most {MAX_LAYERS} layers can be checked (the limit; "
+                           "every layer gets a width of its own)")
+    depth = depth or (target.layer + 1 if target.layer is not None else 2)
+    if target.layer is None or not 0 <= target.layer < depth:
+        raise SymgradError(f"--wrt {wrt!r}: the layer must be 0..{depth - 1} with --depth {depth}")
+    return depth
+
+
+@dataclass(frozen=True)
+class Forms:
+    """symgrad's gradient as the index formula, NumPy code and its LaTeX matrix view."""
+
+    index: str
+    numpy: str | None
+    latex: str | None
+
+    def in_syntax(self, syntax: str) -> str:
+        chosen = {"numpy": self.numpy, "latex": self.latex}.get(syntax)
+        return chosen or self.index
+
+
+def _forms(model, derivation, target: Target, depth) -> Forms:
+    name, layer = target.name, target.layer
     if model.stack is not None:
         part = derivation.output if layer == depth - 1 else derivation.hidden
-        sub = part.model
-        expr = reuse_forward_values(part.expanded(name), sub, cheaper=False)
-        return formula_text(f"d/d{name}[{layer}]", expr, set(sub.tensors) | set(sub.dimensions))
-    expr = reuse_forward_values(derivation.expanded(name), model, cheaper=False)
-    return formula_text(f"dLoss/d{name}", expr, set(model.tensors) | set(model.dimensions))
+        sub, head = part.model, f"d/d{name}[{layer}]"
+    else:
+        part, sub, head = derivation, model, f"dLoss/d{name}"
+    expr = reuse_forward_values(part.expanded(name), sub, cheaper=False)
+    index = formula_text(head, expr, set(sub.tensors) | set(sub.dimensions))
+    shapes = {n: t.shape for n, t in sub.tensors.items()}
+    try:
+        lowered = lower_both(GRADIENT, expr, sub.tensors[name].shape, shapes, part.ranges(expr.indices))
+    except LoweringError:
+        return Forms(index, None, None)
+    lines = list(lowered.lines)
+    prefix = f"{GRADIENT} = "
+    code = lines[0][len(prefix):] if len(lines) == 1 and lines[0].startswith(prefix) else "; ".join(lines)
+    return Forms(index, code, lowered.latex or None)
+
+
+GRADIENT = "gradient"   # the name the lowering assigns; code of several statements keeps it
+
+
+def _adjoint_value(forms: Forms, env: dict):
+    """The value of dLoss/dNAME at one point: symgrad's own NumPy code for it, run on the point."""
+    if forms.numpy is None:
+        raise SymgradError("this adjoint has no NumPy form symgrad can write, so it cannot be checked")
+    scope = {"np": np, **env}
+    exec(compile(forms.numpy if ";" in forms.numpy else f"{GRADIENT} = {forms.numpy}",  # noqa: S102
+                 "<symgrad adjoint>", "exec"), scope)   # symgrad's own generated code, never user text
+    return np.asarray(scope[GRADIENT], dtype=float)
 
 
 def check_formula(model, wrt: str, formula: str, syntax: str = "numpy", indices: str | None = None,
                   depth: int | None = None, symbols: dict[str, str] | None = None, seed: int = 0) -> Verdict:
-    """Compare a hand-derived gradient formula with symgrad's; see the module docstring."""
+    """Compare a hand-derived gradient formula with symgrad's; see the module docstring.
+
+    ``wrt`` is a parameter (``A1``), a layer of a list parameter (``W[1]``, with ``depth``) or a
+    named intermediate (``Delta``: the formula is then the adjoint dLoss/dDelta).
+    """
     start = time.perf_counter()
-    name, layer = _target(model, wrt)
-    if model.stack is not None:
-        depth = depth or (layer + 1 if layer is not None else 2)
-        if layer is None or not 0 <= layer < depth:
-            raise SymgradError(f"--wrt {wrt!r}: the layer must be 0..{depth - 1} with --depth {depth}")
+    derivation = derive(model)
+    target = _target(model, wrt, derivation)
+    depth = _depth(model, target, wrt, depth)
+    name, layer = target.name, target.layer
     names = _names(model, layer, depth)
     tree = _parse(formula, syntax, names, set(symbols or {}))
     extra = {k: _parse(v, "numpy") for k, v in (symbols or {}).items()}
     free = _free_indices(indices, syntax)
-    derivation = derive(model)
     module = _module(model, derivation)
+    forms = _forms(model, derivation, target, depth)
     rng = np.random.default_rng(seed)
-    pairs = []
-    for which in (0, 1):
+
+    def points(which):
+        found = []
         dims = dimension_values(model, which)
         for _ in range(POINTS):
-            inputs = sample_inputs(model, module, dims, rng, depth or 1)
-            _, grads = module.loss_and_grad(**inputs)
-            expected = np.asarray(grads[name][layer] if layer is not None else grads[name], dtype=float)
+            inputs = sample_inputs(model, module, dims, rng, depth or 1, fallback=FALLBACK_MARGIN)
             env = _scope(model, module, inputs, dims, layer, depth)
+            if target.intermediate:
+                expected = _adjoint_value(forms, env)
+            else:
+                _, grads = module.loss_and_grad(**inputs)
+                expected = np.asarray(grads[name][layer] if layer is not None else grads[name], dtype=float)
             for symbol, node in extra.items():
                 env[symbol] = evaluate_matrix(node, env)
             got = np.asarray(_evaluate(tree, syntax, env, free, expected.shape), dtype=float)
             if got.size == expected.size and (got.size == 1 or (got.ndim == 1 and 1 in expected.shape)):
                 got = got.reshape(expected.shape)   # a scalar as a 1 x 1 product; a vector as 1-D
-            pairs.append((which, dims, got, expected))
-    kind, factor, detail, error = diagnose(pairs, model)
-    correct = _correct_text(model, derivation, name, layer, depth)
+            found.append((which, dims, got, expected))
+        return found
+
+    pairs = points(0) + points(1)
+    kind, factor, detail, error = diagnose(pairs, model, lambda: points(CONFIRM_SET))
     if kind == "other":
-        detail += _access_difference(tree, free, correct)
-    return Verdict(kind == "match", kind, factor, detail, error, correct, time.perf_counter() - start)
+        detail += _access_difference(tree, free, forms.index)
+    return Verdict(kind == "match", kind, factor, detail, error, forms.in_syntax(syntax),
+                   time.perf_counter() - start, forms.index)
 
 
 def _access_difference(tree, free, correct: str) -> str:
@@ -237,13 +340,19 @@ def _close(a, b) -> bool:
     return a.shape == b.shape and np.allclose(a, b, rtol=RTOL, atol=ATOL * max(1.0, np.abs(b).max()))
 
 
-def diagnose(pairs, model):
-    """(kind, factor, detail, max_abs_error) for [(dimension set, dims, got, expected), ...]."""
+TRANSPOSED = ("the formula's transpose matches symgrad's gradient: it is written in numerator layout "
+              "(d loss / d X as the shape of X transposed)")
+
+
+def diagnose(pairs, model, confirm=None):
+    """(kind, factor, detail, max_abs_error) for [(dimension set, dims, got, expected), ...];
+    ``confirm()`` gives the same for a third dimension set, asked for only to confirm a factor."""
     same_shape = all(g.shape == e.shape for _, _, g, e in pairs)
+    transposed = all(g.ndim == 2 and g.T.shape == e.shape for _, _, g, e in pairs) \
+        and all(_close(g.T, e) for _, _, g, e in pairs)
     if not same_shape:
-        if all(g.shape == e.T.shape for _, _, g, e in pairs) and all(_close(g.T, e) for _, _, g, e in pairs):
-            return ("transpose", None, "the formula's transpose matches symgrad's gradient: it is written "
-                    "in numerator layout (d loss / d X as the shape of X transposed)", 0.0)
+        if transposed:
+            return ("transpose", None, TRANSPOSED, 0.0)
         _, _, g, e = pairs[0]
         hint = " (the transposed shape, as in numerator layout, but the values differ even transposed)" \
             if g.shape == e.T.shape else ""
@@ -251,14 +360,15 @@ def diagnose(pairs, model):
     error = max(float(np.max(np.abs(g - e), initial=0.0)) for _, _, g, e in pairs)
     if all(_close(g, e) for _, _, g, e in pairs):
         return ("match", None, "matches symgrad's gradient at every point", error)
+    if transposed:   # a square parameter: the shape is right, the layout is not
+        return ("transpose", None, TRANSPOSED, error)
     if all(not np.any(g) for _, _, g, _ in pairs):
         return ("other", None, "the formula is identically 0", error)
-    factor = _factor(pairs, model)
+    factor = _factor(pairs, model, confirm)
     if factor is not None:
-        text, value = factor
-        if text == "-1":
+        if factor == "-1":
             return ("sign", "-1", "the formula is the negative of the gradient", error)
-        return ("scale", text, f"the formula is {text} times the gradient", error)
+        return ("scale", factor, f"the formula is {factor} times the gradient", error)
     block = _block(pairs, model)
     if block is not None:
         return ("block", None, block, error)
@@ -268,15 +378,15 @@ def diagnose(pairs, model):
             f"{tuple(int(w) for w in where)} (got {float(g[where]):.6g}, expected {float(e[where]):.6g})", error)
 
 
-def _factor(pairs, model):
-    """The constant c with got = c * expected at every point of each dimension set, named."""
+def _ratios(pairs):
+    """{dimension set: (c, dims)} with got = c * expected at every point of each set, else None."""
     per_set = {}
     for which, dims, g, e in pairs:
-        denominator = float(np.vdot(e, e))
+        denominator = float(np.vdot(e, e)) if g.shape == e.shape else 0.0
         if denominator == 0:
             return None
         c = float(np.vdot(g, e)) / denominator
-        if not _close(g, c * e):
+        if c == 0 or not _close(g, c * e):
             return None
         per_set.setdefault(which, []).append((c, dims))
     values = {}
@@ -285,26 +395,61 @@ def _factor(pairs, model):
         if not np.allclose(cs, cs[0], rtol=1e-7):
             return None
         values[which] = (cs[0], items[0][1])
-    (c0, d0), (c1, d1) = values[0], values[1]
-    if np.isclose(c0, c1, rtol=1e-9):
-        return _nice(c0), c0
+    return values
+
+
+EXPONENTS = tuple(Fraction(k, 2) for k in (-6, -4, -3, -2, -1, 1, 2, 3, 4, 6))   # +-1/2 .. +-3
+MAX_FACTORS = 3   # dimensions in a named factor: sqrt(dk), 1/L, M*N, n*o/h, N**(3/2)
+
+
+@functools.lru_cache(maxsize=None)
+def _monomials(count: int):
+    """Every exponent vector over ``count`` dimensions with 1..MAX_FACTORS of them nonzero."""
+    vectors = []
+    for k in range(1, min(count, MAX_FACTORS) + 1):
+        for chosen in itertools.combinations(range(count), k):
+            for powers in itertools.product(EXPONENTS, repeat=k):
+                vector = [Fraction(0)] * count
+                for axis, power in zip(chosen, powers):
+                    vector[axis] = power
+                vectors.append(tuple(vector))
+    return vectors, np.array([[float(p) for p in v] for v in vectors]).reshape(len(vectors), count)
+
+
+def _factor(pairs, model, confirm=None) -> str | None:
+    """The factor c with got = c * expected, named: a number, or a rational times a monomial in
+    the dimensions (exponents multiples of 1/2) that gives c at every dimension set. A candidate
+    found from sets 0 and 1 is only named if it also holds at the confirming set (and is the one
+    candidate that does); otherwise nothing is named."""
+    values = _ratios(pairs)
+    if values is None or set(values) != {0, 1}:
+        return None
+    if confirm is not None:
+        more = _ratios(confirm())
+        if more is None:
+            return None
+        values.update(more)
+    sets = sorted(values)
+    cs = np.array([values[k][0] for k in sets])
+    if np.any(np.sign(cs) != np.sign(cs[0])):
+        return None
+    if np.allclose(cs, cs[0], rtol=1e-9):
+        return _nice(cs[0])
     symbols = list(model.dimensions)
-    best = None
-    for powers in itertools.product((-2, -1, 0, 1, 2), repeat=min(len(symbols), 4)):
-        mono0 = np.prod([float(d0[s]) ** p for s, p in zip(symbols, powers)])
-        mono1 = np.prod([float(d1[s]) ** p for s, p in zip(symbols, powers)])
-        q0, q1 = c0 / mono0, c1 / mono1
-        if not np.isclose(q0, q1, rtol=1e-9):
-            continue
+    logs = np.log(np.array([[float(values[k][1][s]) for s in symbols] for k in sets]))   # sets x dims
+    vectors, matrix = _monomials(len(symbols))
+    predicted = matrix @ (logs[1:] - logs[0]).T                                         # candidates x sets
+    observed = np.log(np.abs(cs[1:] / cs[0]))
+    found = set()
+    for k in np.flatnonzero(np.all(np.abs(predicted - observed) < 1e-7, axis=1)):
+        q0 = cs[0] / float(np.exp(matrix[k] @ logs[0]))
         q = Fraction(q0).limit_denominator(64)
         if abs(float(q) - q0) > 1e-9 * max(1.0, abs(q0)):
             continue
-        cost = sum(abs(p) for p in powers)
-        if best is None or cost < best[0]:
-            expr = sp.Rational(q.numerator, q.denominator) * sp.Mul(*(
-                model.dimensions[s] ** p for s, p in zip(symbols, powers)))
-            best = (cost, str(expr))
-    return (best[1], None) if best else None
+        found.add(str(sp.Rational(q.numerator, q.denominator) * sp.Mul(*(
+            model.dimensions[s] ** sp.Rational(p.numerator, p.denominator)
+            for s, p in zip(symbols, vectors[k])))))
+    return found.pop() if len(found) == 1 else None
 
 
 def _nice(value: float) -> str:
