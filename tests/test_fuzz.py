@@ -1280,6 +1280,7 @@ PER_FOCUS = 16   # models per operation of FOCUS: 27 x 16 = 432 models, under a 
 STRICT = os.environ.get("SYMGRAD_FUZZ_STRICT") == "1"
 
 
+@pytest.mark.filterwarnings("ignore::symgrad.SymgradWarning")   # a drawn parameter may not reach the loss
 def test_fuzz_models_agree_with_autograd_and_finite_differences(tmp_path_factory):
     """Random models built around each operation: loss and every gradient as autograd and central
     differences have them. Known bugs (KNOWN_BUGS, none open) are counted, not failed."""
