@@ -14,11 +14,13 @@ In a Jupyter notebook a ``DerivedModel`` displays itself (``_repr_markdown_`` an
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import linecache
 import types
 from functools import cached_property
 
-from .derive import derive as derive_model
+from .derive import Derivation, derive as derive_model
 from .display import formula_text
 from .emit import render_document, render_module
 from .latex import build_document
@@ -46,6 +48,9 @@ class DerivedModel:
     def __init__(self, model: Model, derivation):
         self.model = model
         self.derivation = derivation
+        # the index names as they stand after the derivation: the document is made from them,
+        # whatever was made first (the module's code draws fresh names from the same space)
+        self._space = copy.deepcopy(derivation.space) if isinstance(derivation, Derivation) else None
 
     def __repr__(self) -> str:
         return (f"<symgrad.DerivedModel {self.model.name!r}: gradients for "
@@ -100,7 +105,10 @@ class DerivedModel:
 
     @cached_property
     def _sections(self):
-        return build_document(self.model, self.derivation)
+        derivation = self.derivation
+        if self._space is not None:
+            derivation = dataclasses.replace(derivation, space=copy.deepcopy(self._space))
+        return build_document(self.model, derivation)
 
     def gradients(self) -> dict[str, str]:
         """Each parameter's gradient, collapsed, as the index formula ``symgrad show`` prints

@@ -1,4 +1,4 @@
-"""The catalogue of models from the source notes: the single source for ``generated/`` and the tests.
+"""The catalogue of models from the source notes and a zoo of outside ones (``models/zoo.py``): the single source for ``generated/`` and the tests.
 
 Each entry names a module in ``symgrad/models`` and its function returning the ``Model``;
 adding an entry here adds its generated module, its checks and its tests.
@@ -20,6 +20,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "hw1_relu_mse": ("symgrad.models.hw1", "build_relu_mse"),
     "hw1_sigmoid_mse": ("symgrad.models.hw1", "build_sigmoid_mse"),
     "hw1_sigmoid_bce": ("symgrad.models.hw1", "build_sigmoid_bce"),
+    "logistic_regression": ("symgrad.models.zoo", "build_logistic_regression"),
+    "ridge_regression": ("symgrad.models.zoo", "build_ridge_regression"),
+    "batch_norm": ("symgrad.models.zoo", "build_batch_norm"),
+    "layer_norm": ("symgrad.models.zoo", "build_layer_norm"),
+    "self_attention": ("symgrad.models.zoo", "build_self_attention"),
+    "cs231n_two_layer": ("symgrad.models.zoo", "build_cs231n_two_layer"),
+    "residual_block": ("symgrad.models.zoo", "build_residual_block"),
+    "rnn_unrolled": ("symgrad.models.zoo", "build_rnn_unrolled"),
 }
 
 

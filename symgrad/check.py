@@ -2,8 +2,9 @@
 
 Inputs are drawn at random for given dimension values (all different, so a
 transpose cannot pass), away from the kinks of every nonsmooth function in
-the model: a point is redrawn while some argument of ``relu``, ``crelu`` or
-a mask lies within ``KINK_MARGIN`` of a kink. Differences are central, in
+the model: a point is redrawn while some argument of ``relu``, ``crelu``, ``abs``,
+``maximum``, ``minimum`` or a mask lies within ``KINK_MARGIN`` of a kink (for ``maximum(a, b)``:
+``a`` within the margin of ``b``, entry by entry). Differences are central, in
 float64, entry by entry.
 """
 from __future__ import annotations
@@ -118,12 +119,26 @@ def _kinked_arguments(model: Model):
     return found
 
 
+def _position(kink, values: dict, scalars: dict):
+    """Where a kink is: a number, or the values of a named tensor (``b`` of ``maximum(a, b)``,
+    which broadcasts against ``a`` as the model's entries do)."""
+    kink = sp.sympify(kink)
+    if isinstance(kink, sp.Indexed):
+        return np.asarray(values[str(kink.base)], dtype=float)
+    return float(kink.xreplace(scalars))
+
+
 def _margin(model: Model, values: dict) -> float:
     scalars = {t.symbol: values[t.name] for t in model.inputs if not t.shape}
+    scalars.update({model.tensors[n].symbol: v for n, v in values.items()
+                    if n in model.tensors and not model.tensors[n].shape and np.ndim(v) == 0})
+    for t in model.inputs:   # dimensions, read off the inputs' shapes (a kink at 1/N)
+        if t.name in values and np.ndim(values[t.name]) == len(t.shape):
+            scalars.update({n: size for n, size in zip(t.shape, np.shape(values[t.name])) if n.is_Symbol})
     margin = np.inf
     for name, kinks in _kinked_arguments(model):
         for kink in kinks:
-            position = float(sp.sympify(kink).xreplace(scalars))
+            position = _position(kink, values, scalars)
             margin = min(margin, float(np.min(np.abs(np.asarray(values[name]) - position))))
     return margin
 

@@ -370,8 +370,52 @@ class Apply(TensorExpr):
         return (Term(FUNCTIONS[self.name](value, *params)),)
 
 
-def apply(name: str, x, *params) -> Apply:
-    """``name`` from the function table, applied entry by entry."""
+class ApplyPair(TensorExpr):
+    """A two-tensor function of the table (``maximum(a, b)``), broadcasting like ``+``.
+
+    Both sides are named tensors (or numbers and dimension scalars), so the kink ``a == b`` sits
+    where checks see it; a scalar first side is swapped to the second place (both functions are
+    symmetric)."""
+
+    def __init__(self, name: str, a: TensorExpr, b: TensorExpr):
+        lookup(name)
+        if (a.shape == () and b.shape != ()) or (isinstance(a, Scalar) and not isinstance(b, Scalar)):
+            a, b = b, a
+        self.name, self.a, self.b = name, a, b
+        self.shape = _broadcast(name, a.shape, b.shape)
+
+    @property
+    def pointwise(self):
+        return self.a.pointwise and self.b.pointwise
+
+    def build(self, indices, ctx):
+        from .model import Tensor
+        sides = []
+        for side in (self.a, self.b):
+            side = side if isinstance(side, (Tensor, Scalar)) else ctx.hoist(side)
+            terms = side.build(_operand_indices(side.shape, indices), ctx)
+            sides.append(sp.Add(*(t.factor for t in terms)))
+        return (Term(FUNCTIONS[self.name](*sides)),)
+
+
+# the SymPy function each table function is on a SymPy scalar (a dimension or a number): 1 / sqrt(dk)
+SCALAR_FUNCTIONS = {"sqrt": sp.sqrt, "abs": sp.Abs, "sign": sp.sign, "exp": sp.exp, "log": sp.log,
+                    "tanh": sp.tanh, "maximum": sp.Max, "minimum": sp.Min}
+
+
+def _is_scalar_value(value) -> bool:
+    return isinstance(value, (numbers.Real, sp.Expr)) and not isinstance(value, (bool, TensorExpr))
+
+
+def apply(name: str, x, *params):
+    """``name`` from the function table, applied entry by entry; on SymPy scalars and numbers
+    (``sqrt(dk)``), the SymPy function of them."""
+    if name in SCALAR_FUNCTIONS and _is_scalar_value(x) and all(_is_scalar_value(p) for p in params):
+        return SCALAR_FUNCTIONS[name](sp.sympify(x), *(sp.sympify(p) for p in params))
+    if lookup(name).arity == 2 and name in ("maximum", "minimum"):
+        if len(params) != 1:
+            raise ModelError(f"function '{name}' takes 2 argument(s), got {1 + len(params)}")
+        return ApplyPair(name, as_tensor(x), as_tensor(params[0]))
     return Apply(name, as_tensor(x), tuple(as_tensor(p) for p in params))
 
 
@@ -403,6 +447,38 @@ def softplus(x):
     return apply("softplus", x)
 
 
+def sqrt(x):
+    """Entrywise square root; ``sqrt'(0) = inf`` as in PyTorch. On a dimension, ``sympy.sqrt``."""
+    return apply("sqrt", x)
+
+
+def abs(x):  # noqa: A001  (the DSL's name, as NumPy's and PyTorch's)
+    """Entrywise absolute value; ``abs'(0) = 0`` (PyTorch's ``sign(0) = 0``)."""
+    return apply("abs", x)
+
+
+def maximum(a, b):
+    """Entrywise maximum of two tensors (broadcasting) or a tensor and a number; where
+    ``a == b`` each side gets half the gradient, as ``torch.maximum``."""
+    return apply("maximum", a, b)
+
+
+def minimum(a, b):
+    """Entrywise minimum; ties split evenly like ``maximum``."""
+    return apply("minimum", a, b)
+
+
+def mean(x, axis: int | None = None) -> TensorExpr:
+    """The mean of every entry, or over one axis kept with size 1 (like ``.sum(axis)``)."""
+    x = as_tensor(x)
+    if axis is None:
+        return x.sum() / sp.Mul(*x.shape) if x.shape else x
+    if len(x.shape) != 2 or axis not in (0, 1):
+        raise ShapeError(f"operation 'mean(axis={axis})': needs a matrix and axis 0 or 1, "
+                         f"got shape {show_shape(x.shape)}")
+    return x.sum(axis=axis) / x.shape[axis]
+
+
 class LogSumExp(TensorExpr):
     """``log(sum(exp(x), axis))``, computed stably as ``max + log(sum(exp(x - max)))``.
 
@@ -432,3 +508,36 @@ class LogSumExp(TensorExpr):
 
 def logsumexp(x, axis: int) -> LogSumExp:
     return LogSumExp(as_tensor(x), axis)
+
+
+class _Normalized(TensorExpr):
+    """``x - logsumexp(x, axis)`` (log-softmax) or its ``exp`` (softmax), the log-sum-exp a named
+    intermediate (``<name>_lse``, shifted by its maximum): stable at any size of ``x``, and the
+    backward pass is the vector-Jacobian product, never the Jacobian."""
+
+    def __init__(self, op: str, a: TensorExpr, axis: int):
+        if len(a.shape) != 2 or axis not in (0, 1):
+            raise ShapeError(f"operation '{op}(axis={axis})': needs a matrix and axis 0 or 1, "
+                             f"got shape {show_shape(a.shape)}")
+        self.op, self.a, self.axis, self.shape = op, a, axis, a.shape
+
+    @property
+    def pointwise(self):
+        return False
+
+    def build(self, indices, ctx):
+        from .model import Tensor
+        source = self.a if isinstance(self.a, Tensor) else ctx.hoist(self.a)
+        lse = ctx.hoist(LogSumExp(source, self.axis), "lse")
+        shifted = source - lse
+        return (exp(shifted) if self.op == "softmax" else shifted).build(indices, ctx)
+
+
+def softmax(x, axis: int) -> TensorExpr:
+    """``exp(x - logsumexp(x, axis))``: entries along ``axis`` are positive and sum to 1."""
+    return _Normalized("softmax", as_tensor(x), axis)
+
+
+def log_softmax(x, axis: int) -> TensorExpr:
+    """``x - logsumexp(x, axis)``, the log of ``softmax(x, axis)`` computed without its ``log``."""
+    return _Normalized("log_softmax", as_tensor(x), axis)

@@ -327,5 +327,11 @@ def _same_shape(a: tuple, b: tuple) -> bool:
 def _check_functions(name: str, expr: IndexExpr) -> None:
     for term in expr.terms:
         for f in term.factor.atoms(sp.Function):
-            if not isinstance(f, sp.KroneckerDelta) and row_of(f) is None:
-                raise ModelError(f"define {name!r}: function {type(f).__name__!r} is not in the table")
+            if isinstance(f, sp.KroneckerDelta) or row_of(f) is not None or _of_dimensions(f):
+                continue
+            raise ModelError(f"define {name!r}: function {type(f).__name__!r} is not in the table")
+
+
+def _of_dimensions(f: sp.Expr) -> bool:
+    """A SymPy function of dimensions and numbers only (``exp(N)``): a scalar constant."""
+    return all(s.is_integer and s.is_positive for s in f.free_symbols)

@@ -5,7 +5,8 @@ with ``yhat = sigmoid(s)``, overflows or divides by zero for large ``|s|``.
 Each rule below matches a call of the table through named intermediates
 (``yhat`` is seen as ``sigmoid(s)``) and replaces it by a stable equal form;
 the derivation then works on the stable form, so the gradient collapses to
-``(yhat - y) / K`` instead of ``y / yhat - (1 - y) / (1 - yhat)``.
+``(yhat - y) / K`` instead of ``y / yhat - (1 - y) / (1 - yhat)``. The logistic loss written
+literally, ``log(1 + exp(-y * s))``, becomes ``softplus(-y * s)``: finite at any margin.
 """
 from __future__ import annotations
 
@@ -21,7 +22,11 @@ LOG_RULES = (
     ("log of sigmoid is -softplus(-x)", _F["sigmoid"](_x), lambda m: -_F["softplus"](-m[_x])),
     ("log of 1 - sigmoid is -softplus(x)", 1 - _F["sigmoid"](_x), lambda m: -_F["softplus"](m[_x])),
     ("log of exp is x", _F["exp"](_x), lambda m: m[_x]),
+    # SymPy's Add is commutative: this rule matches log(exp(x) + 1) too
+    ("log of 1 + exp is softplus(x)", 1 + _F["exp"](_x), lambda m: _F["softplus"](m[_x])),
 )
+# log(softmax(x)) needs no rule of its own: softmax(x) is the named exp(x - logsumexp(x)), so
+# "log of exp is x" makes it x - logsumexp(x), the log-softmax.
 
 
 def _inline_map(model) -> dict:

@@ -7,7 +7,10 @@ derivative takes there. The first argument is the tensor; further arguments
 are scalars (the clip level ``t`` of ``crelu``).
 
 Kinks follow PyTorch: ``relu'(0) = 0``; ``crelu'(z) = 1`` on the closed
-interval ``[0, t]``, written ``1[0 <= z <= t]`` as in the seed notes.
+interval ``[0, t]``, written ``1[0 <= z <= t]`` as in the seed notes; ``abs'(0) = sign(0) = 0``;
+``sqrt'(0) = inf``; ``maximum`` and ``minimum`` give each side half the gradient where
+``a == b``. A row's ``kinks`` are positions of its first argument; for ``maximum(a, b)`` the
+position is ``b`` itself, an entry of a named tensor or a scalar.
 
 Each row becomes an opaque SymPy ``Function`` whose ``fdiff`` applies the
 row's rule, so ``sympy.diff`` does the chain rule and never sees a
@@ -85,6 +88,24 @@ _ROWS = (
     Elementwise("softplus", 1, (lambda z: _f("sigmoid")(z),),
                 "np.logaddexp(0.0, {0})", r"\operatorname{{softplus}}\left({0}\right)",
                 _NO_KINKS, "smooth; computed as logaddexp(0, z)"),
+    Elementwise("sqrt", 1, (lambda z: 1 / (2 * _f("sqrt")(z)),),
+                "np.sqrt({0})", r"\sqrt{{{0}}}",
+                _NO_KINKS, "smooth on z > 0; sqrt'(0) = inf, as in PyTorch"),
+    Elementwise("abs", 1, (lambda z: _f("sign")(z),),
+                "np.abs({0})", r"\left|{0}\right|",
+                lambda z: (sp.Integer(0),), "abs'(0) = 0 (PyTorch: sign(0) = 0)"),
+    # sign is flat but not an indicator (it is -1 below 0): its zero rule is not _ZERO, so not a mask
+    Elementwise("sign", 1, (lambda z: sp.Integer(0),),
+                "np.sign({0})", r"\operatorname{{sign}}\left({0}\right)",
+                lambda z: (sp.Integer(0),), "sign(0) = 0"),
+    Elementwise("maximum", 2, (lambda a, b: _f("above")(a, b) + _f("equal")(a, b) / 2,
+                               lambda a, b: _f("above")(b, a) + _f("equal")(a, b) / 2),
+                "np.maximum({0}, {1})", r"\max\left({0}, {1}\right)",
+                lambda a, b: (b,), "ties split evenly: each side gets half at a == b (torch.maximum)"),
+    Elementwise("minimum", 2, (lambda a, b: _f("above")(b, a) + _f("equal")(a, b) / 2,
+                               lambda a, b: _f("above")(a, b) + _f("equal")(a, b) / 2),
+                "np.minimum({0}, {1})", r"\min\left({0}, {1}\right)",
+                lambda a, b: (b,), "ties split evenly: each side gets half at a == b (torch.minimum)"),
 )
 
 TABLE: dict[str, Elementwise] = {row.name: row for row in _ROWS}

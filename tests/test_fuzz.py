@@ -20,7 +20,9 @@ dimension scalars such as ``1/N``, scalar tensors), unary minus, ``.T``,
 only of positive bases), ``logsumexp(x, axis)``, relu, crelu (clip level a
 number, a scalar constant or a scalar parameter), sigmoid, tanh, exp (of
 bounded arguments), log (of positive arguments, including the ``log(sigmoid)``
-and ``log(1 - sigmoid)`` rewrites), softplus, named intermediates shared by
+and ``log(1 - sigmoid)`` rewrites), softplus, sqrt (of positive arguments), abs, ``maximum`` and
+``minimum`` (of two tensors, broadcasting, or a tensor and a number), ``mean`` (of all entries
+or along an axis), ``softmax`` and ``log_softmax`` along either axis, named intermediates shared by
 several consumers, scalar parameters, shapes from 2-4 dimension symbols, and
 ``m.stack_layers`` models (depths 1-3, both orientations, optional bias,
 anchor and regulariser lists).
@@ -76,8 +78,8 @@ def transposed(shape: tuple) -> tuple:
 @dataclass(eq=False)
 class Node:
     """One operation of OPS; ``attr`` is its datum: an input's or intermediate's name ("input",
-    "define"), a number or dimension scalar as text ("lit"), an axis ("sum": None, 0 or 1;
-    "logsumexp"), an exponent as text ("pow"). Shapes are symbolic (see ``size_of``)."""
+    "define"), a number or dimension scalar as text ("lit"), an axis ("sum", "mean": None, 0 or 1;
+    "logsumexp", "softmax", "log_softmax"), an exponent as text ("pow"). Shapes are symbolic (see ``size_of``)."""
 
     op: str
     args: tuple = ()
@@ -153,8 +155,10 @@ class Recipe:
                 a, b = (arg.shape for arg in node.args)
                 if a != b:
                     counts["broadcast " + _broadcast_kind(a, b)] += 1
-            if node.op == "sum":
-                counts[f"sum(axis={node.attr})"] += 1
+            if node.op in ("sum", "mean", "softmax", "log_softmax"):
+                counts[f"{node.op}(axis={node.attr})"] += 1
+            if node.op in PAIRS:
+                counts[f"{node.op} with " + ("a number" if node.args[1].op == "lit" else "a tensor")] += 1
             if node.op == "crelu":
                 counts["crelu level " + ("number" if node.args[1].op == "lit" else
                                          _role(self, node.args[1]))] += 1
@@ -202,7 +206,9 @@ def _broadcast_kind(a, b) -> str:
 
 BINOPS = ("+", "-", "*", "/")
 OPS = ("input", "lit", "ones", "define", *BINOPS, "neg", "matmul", "T", "pow", "sum", "sum_squares",
-       "concat_rows", "concat_cols", "logsumexp", "relu", "crelu", "sigmoid", "tanh", "exp", "log", "softplus")
+       "concat_rows", "concat_cols", "logsumexp", "relu", "crelu", "sigmoid", "tanh", "exp", "log", "softplus",
+       "sqrt", "abs", "maximum", "minimum", "mean", "softmax", "log_softmax")
+PAIRS = ("maximum", "minimum")
 OP_LABELS = {"+": "+", "-": "-", "*": "*", "/": "/", "matmul": "@", "T": ".T", "neg": "unary -"}
 
 # ---------------------------------------------------------------------------
@@ -249,8 +255,14 @@ def _expr(node: Node, names: dict, lines: list, dialect: str, layer: str | None 
             text = f"{op}({', '.join(args)})"
         else:
             text = f"np.concatenate([{', '.join(args)}], axis={0 if op == 'concat_rows' else 1})"
-    elif op in ("sum_squares", "relu", "sigmoid", "tanh", "exp", "log", "softplus"):
+    elif op in ("sum_squares", "relu", "sigmoid", "tanh", "exp", "log", "softplus", "sqrt", "abs"):
         text = f"{op}({args[0]})"
+    elif op in PAIRS:
+        text = f"{op}({args[0]}, {args[1]})"
+    elif op == "mean":
+        text = f"mean({args[0]})" if attr is None else f"mean({args[0]}, axis={attr})"
+    elif op in ("softmax", "log_softmax"):
+        text = f"{op}({args[0]}, axis={attr})"
     elif op == "crelu":
         text = f"crelu({args[0]}, {args[1]})"
     elif op == "logsumexp":
@@ -274,8 +286,8 @@ def _declare(spec: Input, target: str = "m") -> list[str]:
 
 SYMGRAD_PREAMBLE = """\
 import numpy as np
-from symgrad import (Model, concat_cols, concat_rows, crelu, exp, log, logsumexp, ones, relu, sigmoid,
-                     softplus, sum_squares, tanh)
+from symgrad import (Model, abs, concat_cols, concat_rows, crelu, exp, log, log_softmax, logsumexp, maximum,
+                     mean, minimum, ones, relu, sigmoid, softmax, softplus, sqrt, sum_squares, tanh)
 
 positive = lambda rng, shape: rng.uniform(0.5, 2.0, shape) if shape else float(rng.uniform(0.5, 2.0))
 signed = lambda rng, shape: float(rng.standard_normal())
@@ -297,6 +309,12 @@ sum_squares = lambda x: np.sum(x ** 2)
 def logsumexp(x, axis):
     shift = np.max(x, axis=axis, keepdims=True)
     return shift + np.log(np.sum(np.exp(x - shift), axis=axis, keepdims=True))
+
+
+sqrt, abs, maximum, minimum = np.sqrt, np.abs, np.maximum, np.minimum
+mean = lambda x, axis=None: np.mean(x) if axis is None else np.mean(x, axis=axis, keepdims=True)
+log_softmax = lambda x, axis: x - logsumexp(x, axis)
+softmax = lambda x, axis: np.exp(log_softmax(x, axis))
 """
 
 
@@ -603,9 +621,11 @@ class Generator:
             (6, "binop"), (4, "matmul"), (2, "T"), (1, "neg"),
             (4 if r == ONE or c == ONE else 0, "sum_axis"),
             (2 if r == ONE or c == ONE else 0, "logsumexp"),
+            (1 if r == ONE or c == ONE else 0, "mean_axis"),
             (6 if len(r) > 1 else 0, "concat_rows"), (6 if len(c) > 1 else 0, "concat_cols"),
             (1, "ones_matmul"), (2, "pow"), (1, "relu"), (1, "crelu"), (1, "sigmoid"), (1, "tanh"),
-            (1, "softplus"), (1, "exp"), (1, "log"),
+            (1, "softplus"), (1, "exp"), (1, "log"), (1, "sqrt"), (1, "abs"), (1, "maximum"), (1, "minimum"),
+            (1, "softmax"), (1, "log_softmax"),
             (3 if scope.pool.get(shape) else 0, "reuse"),
         ])
         b1, b2 = self.split(budget)
@@ -618,13 +638,17 @@ class Generator:
             return Node("T", (self.expr((c, r), scope, budget - 1),), shape=shape)
         if op == "neg":
             return Node("neg", (self.expr(shape, scope, budget - 1),), shape=shape)
-        if op in ("sum_axis", "logsumexp"):
+        if op in ("sum_axis", "logsumexp", "mean_axis"):
             axes = [ax for ax, s in enumerate(shape) if s == ONE]
             axis = d.choice(axes)   # with both axes of size 1 (only if (1, 1) is allowed), either
             inner = list(shape)
             inner[axis] = self.size(scope)
             arg = self.expr(tuple(inner), scope, budget - 1)
-            return Node("sum" if op == "sum_axis" else "logsumexp", (arg,), axis, shape)
+            return Node({"sum_axis": "sum", "mean_axis": "mean"}.get(op, op), (arg,), axis, shape)
+        if op in ("softmax", "log_softmax"):
+            return Node(op, (self.expr(shape, scope, budget - 1),), d.choice([0, 1]), shape)
+        if op in PAIRS:
+            return self.pair(op, shape, scope, budget)
         if op in ("concat_rows", "concat_cols"):
             axis = 0 if op == "concat_rows" else 1
             tokens = list(shape[axis])
@@ -659,10 +683,13 @@ class Generator:
         op = self.d.weighted([
             (5, "sum_all"), (4, "sum_squares"), (4, "binop"), (1, "neg"), (1, "pow"),
             (1, "relu"), (1, "crelu"), (1, "sigmoid"), (1, "tanh"), (1, "softplus"), (1, "exp"), (1, "log"),
+            (1, "mean_all"), (1, "sqrt"), (1, "abs"), (1, "maximum"), (1, "minimum"),
             (2 if scope.pool.get(()) else 0, "reuse"),
         ])
-        if op == "sum_all":
-            return Node("sum", (self.expr(self.matrix_shape(scope), scope, budget - 1),), None, ())
+        if op in ("sum_all", "mean_all"):
+            return Node(op[:-4], (self.expr(self.matrix_shape(scope), scope, budget - 1),), None, ())
+        if op in PAIRS:
+            return self.pair(op, (), scope, budget)
         if op == "sum_squares":
             inner = () if self.d.chance(5) else self.matrix_shape(scope)
             return Node("sum_squares", (self.expr(inner, scope, budget - 1),), shape=())
@@ -686,9 +713,25 @@ class Generator:
             return Node("exp", (self.bounded(shape, scope, budget - 1),), shape=shape)
         if op == "log":
             return Node("log", (self.positive(shape, scope, budget - 1, for_log=True),), shape=shape)
+        if op == "sqrt":
+            return Node("sqrt", (self.positive(shape, scope, budget - 1),), shape=shape)
         if op == "crelu":
             return self.crelu(self.expr(shape, scope, budget - 1), scope)
         return self.apply(op, self.expr(shape, scope, budget - 1), scope)
+
+    def pair(self, op: str, shape, scope: Scope, budget: int) -> Node:
+        """maximum(a, b) or minimum(a, b): ``b`` a number, or a tensor of ``a``'s shape or one
+        broadcasting against it (a row, a column, a scalar), never ``a`` itself (a tie everywhere)."""
+        d = self.d
+        b1, b2 = self.split(budget)
+        a = self.expr(shape, scope, b1)
+        if d.chance(35):
+            return Node(op, (a, Node("lit", attr=d.choice(["0.5", "-0.3", "1.0"]), shape=())), shape=shape)
+        modes = [(3, shape)] + ([] if not shape else [(1, (ONE, shape[1])), (1, (shape[0], ONE)), (1, ())])
+        b = self.expr(d.weighted(modes), scope, b2)
+        if _same(a, b):
+            b = Node("+", (b, Node("lit", attr="0.25", shape=())), shape=b.shape)
+        return Node(op, (a, b), shape=shape)
 
     def apply(self, op: str, x: Node, scope: Scope) -> Node:
         """``op(x)`` for a one-argument function of the table."""
@@ -796,10 +839,11 @@ class Generator:
         if focus in ("concat_rows", "concat_cols"):
             shape = (two(), size()) if focus == "concat_rows" else (size(), two())
             node = self.matrix_op(shape, scope, budget, focus)
-        elif focus in ("sum(axis=0)", "sum(axis=1)", "logsumexp"):
+        elif focus in ("sum(axis=0)", "sum(axis=1)", "logsumexp", "mean"):
             axis = int(focus[-2]) if focus.startswith("sum") else d.choice([0, 1])
             shape = (ONE, size()) if axis == 0 else (size(), ONE)
-            node = self.matrix_op(shape, scope, budget, "sum_axis" if focus.startswith("sum") else focus)
+            node = self.matrix_op(shape, scope, budget, {"logsumexp": "logsumexp", "mean": "mean_axis"}.get(
+                focus, "sum_axis"))
             if node.attr != axis:   # a size-1 other axis offered a second choice
                 node = Node(node.op, node.args, axis, node.shape)
         elif focus in BINOPS or focus == "broadcast outer":
@@ -968,7 +1012,7 @@ class Generator:
 FOCUS = ("@", "+", "-", "*", "/", "broadcast outer", ".T", "unary -", "sum(axis=0)", "sum(axis=1)",
          "sum_squares", "concat_rows", "concat_cols", "ones", "pow", "logsumexp", "relu", "crelu level number",
          "crelu level constant", "crelu level parameter", "sigmoid", "tanh", "exp", "log", "softplus",
-         "scalar parameter", "stack")
+         "sqrt", "abs", "maximum", "minimum", "mean", "softmax", "log_softmax", "scalar parameter", "stack")
 
 
 def draw_recipe(draw: Draw, stack_percent: int = 25, max_budget: int = 8, avoid=frozenset(),
@@ -1275,7 +1319,7 @@ def shrink_recipe(recipe: Recipe, fails, rounds: int = 200) -> Recipe:
 # the test
 
 SUPPRESSED = {"too_slow", "data_too_large", "large_base_example"}   # models take ~50 ms and many draws
-PER_FOCUS = 16   # models per operation of FOCUS: 27 x 16 = 432 models, under a minute
+PER_FOCUS = 13   # models per operation of FOCUS: 34 x 13 = 442 models, under a minute
 # SYMGRAD_FUZZ_STRICT=1: generate the triggers of known bugs too, and fail on them
 STRICT = os.environ.get("SYMGRAD_FUZZ_STRICT") == "1"
 
@@ -1324,7 +1368,10 @@ def test_fuzz_models_agree_with_autograd_and_finite_differences(tmp_path_factory
                "sum_squares", "concat_rows", "concat_cols", "ones", "pow", "logsumexp", "relu", "crelu",
                "sigmoid", "tanh", "exp", "log", "softplus", "define", "broadcast scalar",
                "broadcast size-1 axis", "broadcast outer (r,1)x(1,c)", "scalar parameter",
-               "crelu level parameter", "crelu level constant", "crelu level number"):
+               "crelu level parameter", "crelu level constant", "crelu level number", "sqrt", "abs",
+               "maximum with a number", "maximum with a tensor", "minimum with a number", "minimum with a tensor",
+               "mean(axis=None)", "mean(axis=0)", "mean(axis=1)", "softmax(axis=0)", "softmax(axis=1)",
+               "log_softmax(axis=0)", "log_softmax(axis=1)"):
         assert counts[op] > 0, f"no model used {op}: {sorted(counts)}"
     assert sum(v for k, v in counts.items() if k.startswith("stack depth")) > 0
 

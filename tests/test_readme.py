@@ -19,3 +19,10 @@ def test_ci_runs_the_readme_commands_verbatim():
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     for command in _commands():
         assert command in ci, command
+
+
+def test_every_function_of_the_table_is_in_the_operations_table():
+    from symgrad.rules import TABLE
+    rows = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| `")]
+    for name in TABLE:
+        assert any(f"`{name}(" in line for line in rows), f"README's operation table lacks {name}"
