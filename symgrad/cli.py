@@ -9,6 +9,9 @@
     symgrad latex NAME|PATH.py [--format tex|md|pdf]  the derivation, step by step
     symgrad latex --all [--check]                  every catalogue model into derivations/
 
+show, generate, verify, check and latex take a loss typed on one line in place of NAME|PATH.py:
+``--loss TEXT --param NAME=DIMS --const NAME=DIMS [--name NAME]`` (``symgrad.one_line``).
+
 Errors are one line on stderr and a non-zero exit, never a traceback.
 """
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .derive import derive
 from .display import formula_text
 from .emit import render_module, write_all, write_atomic, write_atomic_bytes
 from .errors import SymgradError, SymgradWarning
+from .one_line import OneLineLoss
 from .reuse import reuse_forward_values
 from .sources import is_path, load
 from .stack_codegen import plan_for
@@ -36,7 +40,33 @@ DEFAULT_DERIVATIONS = "derivations"
 TOLERANCE = 1e-6
 
 
-def _specs(args) -> list[str]:
+def _one_line(args) -> OneLineLoss | None:
+    """The loss typed on the command line (``--loss`` ...), or None."""
+    if args.loss is None:
+        for flag, given in (("--param", args.params), ("--const", args.consts), ("--name", args.name)):
+            if given:
+                raise SymgradError(f"{flag} goes with --loss TEXT (a loss typed on one line)")
+        return None
+    return OneLineLoss(args.loss, tuple(args.params or ()), tuple(args.consts or ()), args.name)
+
+
+def _model_spec(args):
+    """The one model a command is given: a name, a file, or a loss typed on one line."""
+    one_line = _one_line(args)
+    if one_line is not None and (args.model or getattr(args, "all", False)):
+        raise SymgradError("give either a model (a name or a file) or --loss TEXT, not both")
+    if one_line is None and not args.model:
+        raise SymgradError("name a model (or a model file), or type a loss with --loss TEXT "
+                           "--param NAME=DIMS")
+    return one_line or args.model
+
+
+def _specs(args) -> list:
+    one_line = _one_line(args)
+    if one_line is not None:
+        if args.models or args.all:
+            raise SymgradError("give either models (names or files, or --all) or --loss TEXT, not both")
+        return [one_line]
     specs = list(args.models)
     if args.all:
         specs += [n for n in catalogue.names() if n not in specs]
@@ -45,20 +75,34 @@ def _specs(args) -> list[str]:
     return specs
 
 
-def _shown(spec: str) -> str:
-    """A model's name, or its file's path quoted for a POSIX shell, as a regenerating command shows it."""
+def _shown(spec) -> str:
+    """A model's name, its file's path, or the arguments of a loss typed on one line, each quoted
+    for a POSIX shell, as a regenerating command shows them."""
     import shlex
+    if isinstance(spec, OneLineLoss):
+        return " ".join(shlex.quote(argument) for argument in spec.arguments())
     return spec if not is_path(spec) else shlex.quote(Path(spec).as_posix())
 
 
-def _command(spec: str) -> str:
+def _command(spec) -> str:
     return f"symgrad generate {_shown(spec)}"
 
 
-def generate_one(spec: str, out_dir: Path):
+def _load(spec):
+    """The model of a name, a file or a loss typed on one line."""
+    if isinstance(spec, OneLineLoss):
+        return spec.build()
+    looks_typed = not spec.endswith(".py") and any(c in spec for c in "()@*+ ")
+    if looks_typed and spec not in catalogue.names() and not Path(spec).is_file():
+        raise SymgradError(f"{spec!r} is neither a catalogue model nor a model file; to type a loss, give "
+                           "it as --loss TEXT, with --param NAME=DIMS and --const NAME=DIMS for its tensors")
+    return load(spec)
+
+
+def generate_one(spec, out_dir: Path):
     """Derive and render one model: (model, derivation, target path, text, seconds)."""
     start = time.perf_counter()
-    model = load(spec)
+    model = _load(spec)
     derivation = derive(model)
     text = render_module(plan_for(derivation, _command(spec)))
     return model, derivation, out_dir / f"{model.name}.py", text, time.perf_counter() - start
@@ -91,7 +135,7 @@ def _describe(model, derivation, heading: str) -> None:
 
 
 def cmd_show(args) -> int:
-    model = load(args.model)
+    model = _load(_model_spec(args))
     derivation = derive(model)
     if model.stack is None:
         _describe(model, derivation, f"{model.name}: {model.description}")
@@ -155,13 +199,14 @@ def write_or_check(outputs, out_dir: Path, check: bool, regenerate: str, force: 
 
 
 def cmd_generate(args) -> int:
-    out_dir = Path(args.output)
+    out_dir, specs = Path(args.output), _specs(args)
 
     def outputs():
-        for spec in _specs(args):
+        for spec in specs:
             _, _, path, text, seconds = generate_one(spec, out_dir)
             yield path, text, f" ({seconds:.2f} s)"
-    return write_or_check(outputs(), out_dir, args.check, "symgrad generate --all", args.force)
+    regenerate = _command(specs[0]) if isinstance(specs[0], OneLineLoss) else "symgrad generate --all"
+    return write_or_check(outputs(), out_dir, args.check, regenerate, args.force)
 
 
 def import_generated(path: Path):
@@ -194,11 +239,11 @@ def cmd_verify(args) -> int:
     return 1 if failed else 0
 
 
-def render_derivation(spec: str, kind: str):
+def render_derivation(spec, kind: str):
     """(model, text) of a model's derivation document as ``tex`` or ``md``."""
     from .emit import render_document
     from .latex import build_document
-    model = load(spec)
+    model = _load(spec)
     command = f"symgrad latex {_shown(spec)}"
     return model, render_document(build_document(model, derive(model)), command, kind)
 
@@ -245,14 +290,14 @@ def compile_pdf(tex: str, target: Path) -> None:
 
 
 def cmd_latex(args) -> int:
-    if args.all or args.check:
+    if (args.all or args.check) and args.loss is None:
         out_dir = Path(args.output or DEFAULT_DERIVATIONS)
         outputs = ((out_dir / f"{name}.{kind}", render_derivation(name, kind)[1], "")
                    for name in catalogue.names() for kind in ("tex", "md"))
         return write_or_check(outputs, out_dir, args.check, "symgrad latex --all", args.force)
-    if not args.model:
-        raise SymgradError("name a model (or a model file), or use --all")
-    model, tex = render_derivation(args.model, "md" if args.format == "md" else "tex")
+    if args.check:
+        raise SymgradError("--check goes with --all (it compares derivations/ with what latex --all writes)")
+    model, tex = render_derivation(_model_spec(args), "md" if args.format == "md" else "tex")
     target = Path(args.output or f"{model.name}.{args.format}")
     if args.format == "pdf":
         if target.is_file() and not args.force and not target.read_bytes().startswith(b"%PDF"):
@@ -274,7 +319,7 @@ def cmd_check(args) -> int:
         if not sep or not name.strip():
             raise SymgradError(f"--symbols {item!r}: write NAME=EXPRESSION, e.g. 'C^{{(1)}}=C[:, :M]'")
         symbols[name.strip()] = value.strip()
-    verdict = check_formula(load(args.model), args.wrt, args.formula, args.syntax, args.indices,
+    verdict = check_formula(_load(_model_spec(args)), args.wrt, args.formula, args.syntax, args.indices,
                             args.depth, symbols)
     if args.json:
         print(verdict.as_json())
@@ -294,7 +339,8 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the catalogue").set_defaults(run=cmd_list)
     show = sub.add_parser("show", help="print a model's derivation")
-    show.add_argument("model", metavar="NAME|PATH.py")
+    show.add_argument("model", nargs="?", metavar="NAME|PATH.py")
+    _add_one_line(show)
     show.set_defaults(run=cmd_show)
     latex = sub.add_parser("latex", help="write a derivation as LaTeX, Markdown or PDF")
     latex.add_argument("model", nargs="?", metavar="NAME|PATH.py")
@@ -304,9 +350,10 @@ def parser() -> argparse.ArgumentParser:
                        f"{DEFAULT_DERIVATIONS}/ (or -o DIR)")
     latex.add_argument("--check", action="store_true", help="with --all: write nothing, exit 1 if stale")
     latex.add_argument("--force", action="store_true", help="overwrite files symgrad did not generate")
+    _add_one_line(latex)
     latex.set_defaults(run=cmd_latex)
     check = sub.add_parser("check", help="validate a hand-derived gradient formula")
-    check.add_argument("model", metavar="NAME|PATH.py")
+    check.add_argument("model", nargs="?", metavar="NAME|PATH.py")
     check.add_argument("--wrt", required=True, help="the parameter, e.g. A1 or 'W[1]', or a named "
                        "intermediate, e.g. Delta (its adjoint dLoss/dDelta)")
     check.add_argument("--formula", required=True)
@@ -317,6 +364,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--symbols", action="append", metavar="NAME=EXPR",
                        help="extra names, in NumPy syntax: 'C^{(1)}=C[:, :M]'")
     check.add_argument("--json", action="store_true")
+    _add_one_line(check)
     check.set_defaults(run=cmd_check)
     for name, run, text in (("generate", cmd_generate, "write generated gradient modules"),
                             ("verify", cmd_verify, "regenerate and check against finite differences")):
@@ -330,8 +378,21 @@ def parser() -> argparse.ArgumentParser:
                                  help="write nothing; exit 1 listing files that differ")
         else:
             command.add_argument("--points", type=int, default=3, help="random points per dimension set")
+        _add_one_line(command)
         command.set_defaults(run=run)
     return top
+
+
+def _add_one_line(command: argparse.ArgumentParser) -> None:
+    """``--loss TEXT --param NAME=DIMS --const NAME=DIMS --name NAME``: a loss typed on one line."""
+    group = command.add_argument_group("a loss typed on one line, in place of NAME|PATH.py")
+    group.add_argument("--loss", metavar="TEXT", help="the loss in NumPy syntax, e.g. "
+                       "'sum_squares(X @ w - y)' (read by symgrad's own parser; nothing typed is executed)")
+    group.add_argument("--param", action="append", dest="params", metavar="NAME=DIMS",
+                       help="a parameter and its sizes, e.g. w=d,1 (nothing after = for a scalar)")
+    group.add_argument("--const", action="append", dest="consts", metavar="NAME=DIMS",
+                       help="a constant (data) and its sizes, e.g. X=n,d")
+    group.add_argument("--name", help="the model's name (default: loss; it names the generated module)")
 
 
 EXIT_INTERRUPTED = 130    # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C

@@ -19,6 +19,7 @@ MAX_NESTING = 200             # levels of the formula's tree (Python's own parse
 MAX_DIGITS = 30               # digits of an integer literal (a float has 17 significant ones)
 MAX_ENTRIES = 10 ** 7         # entries of any one array a formula makes: 80 MB of float64
 MAX_COST = 10 ** 8            # floating-point operations of one evaluation, estimated from shapes
+MAX_TERMS = 256               # index terms a one-line loss may expand into (symgrad/one_line.py): ~8 s to derive
 MAX_LAYERS = 40               # --depth: distinct widths for each layer keep the sampled arrays small
 
 

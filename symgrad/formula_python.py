@@ -26,8 +26,9 @@ _COMPARE = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "=="
 _UNARY = {ast.USub: "-", ast.UAdd: "+", ast.Invert: "~"}
 
 
-def parse_python(text: str, index_style: bool = False):
-    """The formula tree of ``text``; ``index_style`` allows ``sum(index, body)``."""
+def parse_python(text: str, index_style: bool = False, functions=None):
+    """The formula tree of ``text``; ``index_style`` allows ``sum(index, body)``; ``functions`` is
+    the set of names that may be called (by default ``CALLABLE``, the formulas' own)."""
     if len(text) > MAX_LENGTH:
         raise FormulaError(f"formula of {len(text):,} characters; the limit is {MAX_LENGTH:,}")
     try:
@@ -37,7 +38,7 @@ def parse_python(text: str, index_style: bool = False):
     except (RecursionError, MemoryError, ValueError):
         raise FormulaError("formula nested too deeply or malformed") from None
     try:
-        result = _Converter(text.strip(), index_style).convert(tree.body)
+        result = _Converter(text.strip(), index_style, functions).convert(tree.body)
     except RecursionError:
         raise FormulaError(f"formula nested too deeply (the limit is {MAX_NESTING} levels)") from None
     check_nesting(result, text.strip())
@@ -45,8 +46,9 @@ def parse_python(text: str, index_style: bool = False):
 
 
 class _Converter:
-    def __init__(self, text: str, index_style: bool):
+    def __init__(self, text: str, index_style: bool, functions=None):
         self.text, self.index_style = text, index_style
+        self.functions = CALLABLE if functions is None else frozenset(functions)
         self.depth = 0
 
     def fail(self, message: str, node) -> FormulaError:
@@ -146,8 +148,8 @@ class _Converter:
             if len(node.args) != 2 or not isinstance(node.args[0], ast.Name) or node.keywords:
                 raise self.fail("sum takes an index and a body: sum(c, ...)", node)
             return Sum(node.args[0].id, self.convert(node.args[1]), pos)
-        if name not in CALLABLE:
-            raise self.fail(f"unknown function {name!r}; known: {', '.join(sorted(CALLABLE))}", node)
+        if name not in self.functions:
+            raise self.fail(f"unknown function {name!r}; known: {', '.join(sorted(self.functions))}", node)
         if node.keywords:
             raise self.fail(f"{name}(...) takes no keywords", node)
         return Call(name, tuple(self.convert(a) for a in node.args), (), pos)

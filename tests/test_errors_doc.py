@@ -8,13 +8,14 @@ from symgrad.check import dimension_values, sample_inputs
 from symgrad.cli import import_generated
 from symgrad.validate import check_formula
 
-from . import error_cases_files, error_cases_formulas, error_cases_models
+from . import error_cases_files, error_cases_formulas, error_cases_models, error_cases_one_line
 from .conftest import GENERATED, ROOT
 from .error_support import cli, message_of
 
 # Rows of docs/errors.md added by area each live in their own module's case(name, tmp_path),
 # which returns None for a row it does not know.
-AREA_CASES = (error_cases_files.case, error_cases_formulas.case, error_cases_models.case)
+AREA_CASES = (error_cases_files.case, error_cases_formulas.case, error_cases_models.case,
+              error_cases_one_line.case)
 
 ROWS = {m.group(1): m.group(2) for m in re.finditer(r"^\| ([a-z][a-z-]+) \|.*\| `?([^|`]+?)`? \|$",
                                                       (ROOT / "docs" / "errors.md").read_text(), re.M)
