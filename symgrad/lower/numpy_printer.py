@@ -1,0 +1,353 @@
+"""Array nodes -> NumPy code: one ``_print_<Node>`` method per node type.
+
+Parentheses come from precedence, as in SymPy's printers: each node has
+Python's binding strength (an atom: names, subscripts, calls; a product:
+``*`` and ``@``, which bind equally, left to right; a sum), and an operand is
+parenthesized where it binds no tighter than its context. The scalar body of
+an ``Elementwise`` node is printed by a SymPy code printer whose entries are
+printed as their placed nodes and whose functions are spelled by the
+function table in ``rules.py``.
+
+NumPy details the printer knows: a boolean mask is neither negated (``-1.0 *
+mask``) nor summed or contracted as booleans (``1.0 * mask``); an axis sum is
+a product with a ones vector, about twice as fast as ``.sum(axis=...)``
+(measured, 2 cores); a 1 x 1 tensor's number is ``T[0, 0]``.
+"""
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+from sympy.printing.precedence import PRECEDENCE, precedence
+from sympy.printing.pycode import PythonCodePrinter
+
+from ..errors import LoweringError
+from ..rules import is_mask, row_of
+from .nodes import Add, AxisSum, BlockSum, Concat, Elementwise, MatMul, Node, Product, Zeros, spanned_axes
+from .placement import same
+
+ATOM = PRECEDENCE["Atom"]      # a name, subscript, attribute or call
+POSTFIX = PRECEDENCE["Func"]   # what may stand before ``.sum()`` or ``.T``: an atom or a call
+MUL = PRECEDENCE["Mul"]        # ``*``, ``@`` and ``/``
+ADD = PRECEDENCE["Add"]
+
+
+def print_scalar(expr: sp.Expr) -> str:
+    """A scalar of dimensions and numbers as Python code."""
+    return _BodyPrinter(None, None).doprint(sp.sympify(expr))
+
+
+def slice_text(start, stop, size) -> str:
+    """``start:stop`` on an axis of ``size``, each end left out where it is the axis's own."""
+    if same(start, 0) and same(stop, size):
+        return ":"
+    lo = "" if same(start, 0) else print_scalar(start)
+    hi = "" if same(stop, size) else print_scalar(stop)
+    return f"{lo}:{hi}"
+
+
+def _shape_code(shape) -> str:
+    return "(" + ", ".join(print_scalar(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _wrapped(template: str) -> bool:
+    """Whether a table row's NumPy spelling is one parenthesized expression, ``(0.5 * ...)``."""
+    depth = 0
+    for k, ch in enumerate(template):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and k < len(template) - 1:
+            return False
+    return template.startswith("(")
+
+
+def _exposed(template: str, k: int) -> bool:
+    """Whether argument ``k`` of a table row's NumPy spelling stands beside an operator."""
+    return re.search(r"[*+\-/<>=&] ?\{%d\}|\{%d\} ?[*+\-/<>=&]" % (k, k), template) is not None
+
+
+class _BodyPrinter(PythonCodePrinter):
+    """The scalar body of an ``Elementwise`` node: its entries printed as their placed nodes."""
+
+    def __init__(self, node: Elementwise | None, arrays: "NumPyPrinter | None"):
+        super().__init__({"fully_qualified_modules": False, "standard": "python3"})
+        self.node, self.arrays = node, arrays
+
+    def _print(self, expr, **kwargs):
+        if row_of(expr) is not None:  # table functions first: some share SymPy's names (exp, tanh)
+            return self._print_Function(expr)
+        return super()._print(expr, **kwargs)
+
+    def statement(self, expr) -> str:
+        """``expr`` as a whole right-hand side: a table row's own outer parentheses dropped."""
+        row = row_of(expr)
+        if row is not None and _wrapped(row.numpy):
+            return self._print_Function(expr)[1:-1]
+        return self.doprint(expr)
+
+    def _print_Float(self, expr):
+        return repr(float(expr))
+
+    def _print_Indexed(self, expr):
+        return self.arrays.doprint(self.node.operand(expr))
+
+    def _print_Symbol(self, expr):
+        return expr.name
+
+    def _print_Function(self, expr):
+        row = row_of(expr)
+        if row is None:
+            raise LoweringError(f"no NumPy spelling for {expr}")
+        args = [self.parenthesize(arg, MUL) if _exposed(row.numpy, k) and precedence(arg) < ATOM
+                else self._print(arg) for k, arg in enumerate(expr.args)]
+        return row.numpy.format(*args)
+
+    def _print_Mul(self, expr):
+        coefficient, rest = expr.as_coeff_Mul()
+        numerator = [f for f in rest.as_ordered_factors() if not (f.is_Pow and f.exp.is_negative)]
+        if coefficient == -1 and numerator and is_mask(numerator[0]):   # NumPy refuses -mask
+            return "-1.0 * " + self._print(rest)
+        return super()._print_Mul(expr)
+
+    def _print_Add(self, expr, order=None):
+        # NumPy adds boolean masks as a logical or: make each mask a number first
+        floats = {a: sp.Float(1.0) * a for a in expr.args if is_mask(a)}
+        expr = expr.xreplace(floats) if floats else expr
+        if not expr.is_Add:
+            return self._print(expr)
+        common = sp.factor_terms(expr)     # -2*y + 2*yhat -> 2*(yhat - y): one pass fewer
+        if common.is_Mul and not floats:
+            return self._print(common)
+        printed = [(term, self._print(term)) for term in self._as_ordered_terms(expr, order=order)]
+        # a positive term first: Ystar - Y, not -Y + Ystar (which negates Y into a temporary)
+        first = next((k for k, (_, text) in enumerate(printed) if not text.startswith("-")), 0)
+        printed.insert(0, printed.pop(first))
+        out = []
+        for term, text in printed:
+            negative = text.startswith("-") and not term.is_Add
+            if negative:
+                text = text[1:]
+            if precedence(term) < precedence(expr) or term.is_Add:
+                text = f"({text})"
+            out += ["-" if negative else "+", text]
+        return ("-" if out[0] == "-" else "") + " ".join(out[1:])
+
+    def _print_Pow(self, expr, rational=False):
+        if expr.exp == sp.Rational(1, 2):
+            return f"np.sqrt({self._print(expr.base)})"
+        return super()._print_Pow(expr, rational)
+
+
+def joined_terms(texts) -> str:
+    """Terms joined by ``+``, a term printed with a leading minus subtracted instead."""
+    out = texts[0]
+    for text in texts[1:]:
+        out += f" - {text[1:]}" if text.startswith("-") else f" + {text}"
+    return out
+
+
+class NumPyPrinter:
+    """Prints array nodes as NumPy expressions and a tensor's value as statements."""
+
+    def doprint(self, node: Node) -> str:
+        """``node`` as a whole expression (a right-hand side or a call argument)."""
+        if isinstance(node, Elementwise):
+            return _BodyPrinter(node, self).statement(node.body)
+        if isinstance(node, Add) and len(node.terms) == 1:
+            return self.doprint(node.terms[0])
+        if isinstance(node, Product) and self._is_bare(node):
+            return self.doprint(node.factors[0])
+        if isinstance(node, Product) and not node.factors and node.coefficient != 1 \
+                and not is_mask(node.coefficient):
+            return print_scalar(node.coefficient)
+        return self._print(node)
+
+    def _print(self, node: Node) -> str:
+        method = getattr(self, f"_print_{type(node).__name__}", None)
+        if method is None:
+            raise LoweringError(f"no NumPy printing for array node {type(node).__name__}")
+        return method(node)
+
+    def precedence(self, node: Node) -> int:
+        if isinstance(node, Elementwise):
+            return _body_precedence(node.body)
+        if isinstance(node, Product):
+            if not self._is_bare(node):
+                return MUL
+            factor = node.factors[0]   # printed as a factor: parenthesized where SymPy would
+            if isinstance(factor, Elementwise):
+                return ATOM if precedence(factor.body) <= MUL else _body_precedence(factor.body)
+            return self.precedence(factor)
+        if isinstance(node, (MatMul, AxisSum)):
+            return MUL
+        if isinstance(node, Add):
+            return ADD
+        return ATOM
+
+    def parenthesize(self, node: Node, level: int, strict: bool = False) -> str:
+        if isinstance(node, Elementwise):
+            return _BodyPrinter(node, self).parenthesize(node.body, level, strict)
+        prec = self.precedence(node)
+        text = self._print(node)
+        return f"({text})" if prec < level or (not strict and prec <= level) else text
+
+    @staticmethod
+    def _is_bare(node: Product) -> bool:
+        """A product that is just its one factor (a mask alone still needs ``1.0 *``)."""
+        return node.coefficient == 1 and len(node.factors) == 1 and not _all_boolean(node)
+
+    # leaves
+
+    def _print_Tensor(self, node):
+        return node.name
+
+    def _print_Entry(self, node):
+        return f"{node.name}[0, 0]"
+
+    def _print_Slice(self, node):
+        slices = [":" if b is None else slice_text(b[0], b[1], size)
+                  for b, size in zip(node.bounds, node.base.shape)]
+        while slices and slices[-1] == ":":
+            slices.pop()
+        return node.base.name + (f"[{', '.join(slices)}]" if slices else "")
+
+    def _print_Transpose(self, node):
+        return self.parenthesize(node.operand, POSTFIX, strict=True) + ".T"
+
+    def _print_Elementwise(self, node):
+        return _BodyPrinter(node, self).doprint(node.body)
+
+    # products and sums
+
+    def _print_Product(self, node):
+        texts = []
+        for k, factor in enumerate(node.factors):
+            if isinstance(factor, Elementwise):
+                texts.append(self.parenthesize(factor, MUL))
+            else:   # a contraction in first place is computed first anyway (left to right)
+                texts.append(self.parenthesize(factor, MUL, strict=k == 0))
+        coefficient = node.coefficient
+        if coefficient == -1 and texts:
+            first = node.factors[0]
+            texts[0] = ("-1.0 * " if isinstance(first, Elementwise) and first.boolean else "-") + texts[0]
+        elif coefficient != 1:
+            scalar = print_scalar(coefficient)
+            scalar = scalar if coefficient.is_Atom else f"({scalar})"
+            texts.insert(0, f"1.0 * {scalar}" if is_mask(coefficient) else scalar)
+        if node.factors and coefficient == 1 and _all_boolean(node):
+            texts.insert(0, "1.0")   # a mask alone is added or contracted: as numbers, not booleans
+        return " * ".join(texts) if texts else "1.0"
+
+    def _print_Add(self, node):
+        return joined_terms([self._print(term) for term in node.terms])
+
+    # contractions
+
+    def _print_MatMul(self, node):
+        return f"{self.parenthesize(node.left, MUL)} @ {self.parenthesize(node.right, MUL)}"
+
+    def _print_AxisSum(self, node):
+        body, size = self.parenthesize(node.operand, MUL), print_scalar(node.size)
+        return f"{body} @ np.ones(({size}, 1))" if node.axis == 1 else f"np.ones((1, {size})) @ {body}"
+
+    def _print_VDot(self, node):
+        return f"np.vdot({self.doprint(node.left)}, {self.doprint(node.right)})"
+
+    def _print_SquaredNorm(self, node):
+        vector = self.doprint(node.operand)
+        return f"np.vdot({vector}, {vector})"
+
+    def _print_SumAll(self, node):
+        return self.parenthesize(node.operand, POSTFIX, strict=True) + ".sum()"
+
+    def _print_Einsum(self, node):
+        operands = []
+        for letters, operand in node.inputs:
+            code = self.doprint(operand)
+            if operand.boolean:
+                code = f"1.0 * {code}"
+            operands.append(f"({code}).reshape(-1)" if len(letters) == 1 else code)
+        spec = ",".join(letters for letters, _ in node.inputs)
+        call = f"np.einsum('{spec}->{node.output}', {', '.join(operands)}, optimize=True)"
+        if len(node.shape) == 2 and len(node.output) == 1:
+            call += "[None, :]" if node.shape[0] == 1 else "[:, None]"
+        return call
+
+    # shapes and blocks
+
+    def _print_Reshape(self, node):
+        return f"np.reshape({self.doprint(node.operand)}, {_shape_code(node.shape)})"
+
+    def _print_BroadcastTo(self, node):
+        call = f"np.broadcast_to({self.doprint(node.operand)}, {_shape_code(node.shape)})"
+        return call + ".astype(float)" if node.copy else call
+
+    def _print_Zeros(self, node):
+        return f"np.zeros({_shape_code(node.shape)})" if node.shape else "0.0"
+
+    def _print_Concat(self, node):
+        blocks = ", ".join(self.doprint(block) for block in node.blocks)
+        return f"np.concatenate(({blocks}), axis={node.axis})"
+
+    # statements
+
+    def statements(self, target: str, node: Node) -> list[str]:
+        """Statements assigning ``target`` the value ``node``."""
+        if not isinstance(node, BlockSum):
+            return [f"{target} = {self.doprint(node)}"]
+        base = node.base if node.base is not None else Zeros(node.shape)
+        lines = [f"{target} = {self.doprint(base)}"]
+        for write in node.writes:
+            lines.append(f"{target}[{', '.join(block_slices(write.bounds, node.shape))}] += "
+                         f"{self.doprint(write.value)}")
+        return lines
+
+    def tiles(self, node: Concat) -> tuple:
+        """(view, code) per block of a concatenation: where it lands and what it holds."""
+        out = []
+        for (start, stop), block in zip(node.spans, node.blocks):
+            bounds = slice_text(start, stop, node.shape[node.axis])
+            out.append((f"[{bounds}]" if node.axis == 0 else f"[:, {bounds}]", self.doprint(block)))
+        return tuple(out)
+
+    def statements_into(self, view: str, total: Add) -> list[str]:
+        """Statements computing the sum ``total`` inside the existing array ``view``."""
+        spans = frozenset().union(*(spanned_axes(t) for t in total.terms))
+        # a product that spans every axis is written straight into the view; one that is
+        # broadcast against the other terms (P @ c - q: a column minus a row) is not
+        terms = sorted(total.terms, key=lambda t: not (_plain_matmul(t) and spanned_axes(t) == spans))
+        first, rest = terms[0], terms[1:]
+        if _plain_matmul(first) and spanned_axes(first) == spans:
+            matmul = first.factors[0]
+            lines = [f"np.matmul({self.doprint(matmul.left)}, {self.doprint(matmul.right)}, out={view})"]
+        else:
+            lines = [f"{view}[...] = {self.doprint(first)}"]
+        for term in rest:
+            text = self.doprint(term)
+            negative = text.startswith("-")
+            lines.append(f"{view} {'-=' if negative else '+='} {text[1:] if negative else text}")
+        return lines
+
+
+def block_slices(bounds, shape) -> list[str]:
+    """The slice per axis of a block written into an array of ``shape``."""
+    return [":" if b is None else slice_text(b[0], b[1], size) for b, size in zip(bounds, shape)]
+
+
+def _body_precedence(body: sp.Expr) -> int:
+    """How tightly the printed body binds: SymPy's precedence, except that ``x**-1`` is printed
+    as the division ``1/x`` and ``x**(1/2)`` as the call ``np.sqrt(x)``."""
+    if body.is_Pow and body.exp in (-1, -sp.Rational(1, 2)):
+        return MUL
+    if body.is_Pow and body.exp == sp.Rational(1, 2):
+        return POSTFIX
+    return precedence(body)
+
+
+def _all_boolean(node: Product) -> bool:
+    return all(isinstance(f, Elementwise) and f.boolean for f in node.factors)
+
+
+def _plain_matmul(term: Node) -> bool:
+    """A term that is one matrix product and nothing else."""
+    return isinstance(term, Product) and term.coefficient == 1 and len(term.factors) == 1 \
+        and isinstance(term.factors[0], MatMul)
