@@ -21,7 +21,7 @@ from ..deltas import term_ranges
 from ..errors import LoweringError
 from ..terms import IndexExpr, Term, index_symbols
 from .lowering import lower_term
-from .nodes import Add, BlockSum, BlockWrite, BroadcastTo, Concat, Node, Reshape, Zeros, spanned_axes
+from .nodes import Add, BlockSum, BlockWrite, BroadcastTo, Concat, Node, Reshape, Zeros, same_shape
 from .placement import same
 
 
@@ -55,7 +55,8 @@ def lower_expression(expr: IndexExpr, shape: tuple, shapes: dict, free: dict) ->
     tiling = None if full else _tiling(writes, shape)
     if tiling is not None:
         axis, ordered = tiling
-        concat = Concat(tuple(w.value for w in ordered), tuple(w.bounds[axis] for w in ordered), axis, tuple(shape))
+        blocks, spans = tuple(w.value for w in ordered), tuple(w.bounds[axis] for w in ordered)
+        concat = Concat(blocks, spans, axis, tuple(shape))
         return Lowering(concat, concat)
     return Lowering(BlockSum(code, writes, tuple(shape)), BlockSum(view, writes, tuple(shape)))
 
@@ -63,7 +64,7 @@ def lower_expression(expr: IndexExpr, shape: tuple, shapes: dict, free: dict) ->
 def _checked(code: Node, shape) -> Node:
     """``code``, once its shape is the tensor's (an index range that does not match its axis
     would otherwise give an array of the wrong shape, silently)."""
-    if len(code.shape) != len(shape) or any(not same(a, b) for a, b in zip(code.shape, shape)):
+    if not same_shape(code.shape, tuple(shape)):
         raise LoweringError(f"the lowered value has shape {code.shape}, not the tensor's {tuple(shape)}")
     return code
 
@@ -76,16 +77,12 @@ def _merged_pointwise(terms: list[Term]) -> list[Term]:
     return [t for t in terms if t.bound] + [Term(sp.Add(*(t.factor for t in pointwise)))]
 
 
-def _output_axes(frame) -> frozenset:
-    return frozenset(axis for axis, label in enumerate(frame) if label is not None)
-
-
 def _fitted(total: Add, frame, shape: tuple, blocked: bool) -> Node:
     """``total`` as an array of ``shape``: a 1 x 1 tensor from its number, and broadcast where
     the sum does not span every axis or where blocks are added into it."""
-    if not _output_axes(frame) and shape:
+    if shape and all(label is None for label in frame):
         return Reshape(total, shape)
-    if shape and (blocked or not spanned_axes(total) >= _output_axes(frame)):
+    if shape and (blocked or not same_shape(total.shape, shape)):
         return BroadcastTo(total, shape)
     return total
 
@@ -98,8 +95,8 @@ def _block(term: Term, frame, free, shapes, shape) -> BlockWrite:
     bounds = tuple(None if label is None else (ranges[label][0], ranges[label][1] + 1) for label in frame)
     value = lower_term(Term(term.factor, term.bound, ()), frame,
                        {**free, **{k: v for k, v in ranges.items() if k in free}}, shapes)
-    if not spanned_axes(value) >= _output_axes(frame):
-        block_shape = tuple(sp.Integer(1) if b is None else sp.expand(b[1] - b[0]) for b in bounds)
+    block_shape = tuple(sp.Integer(1) if b is None else sp.expand(b[1] - b[0]) for b in bounds)
+    if not same_shape(value.shape, block_shape):
         value = BroadcastTo(value, block_shape, copy=False)
     return BlockWrite(bounds, value)
 

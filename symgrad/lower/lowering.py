@@ -22,11 +22,11 @@ import sympy as sp
 
 from ..errors import LoweringError
 from ..terms import Term, index_symbols
-from .nodes import (AxisSum, Einsum, Elementwise, MatMul, Node, Product, SquaredNorm, SumAll, VDot,
-                    spanned_axes)
+from .nodes import AxisSum, Einsum, Elementwise, MatMul, Node, Product, SquaredNorm, SumAll, VDot
 from .placement import Frame, place
 
 EINSUM_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+ONE = sp.Integer(1)
 
 
 def labels_of(expr: sp.Expr, ranges: dict) -> frozenset:
@@ -48,14 +48,14 @@ def elementwise(factor: sp.Expr, frame: Frame, ranges: dict, shapes: dict) -> El
                             "that is a Jacobian, which symgrad never materializes")
     accesses = sorted(factor.atoms(sp.Indexed), key=sp.default_sort_key)
     operands = tuple((access, place(access, frame, ranges, shapes)) for access in accesses)
-    return Elementwise(factor, operands, frame_shape(frame, labels_of(factor, ranges), ranges))
+    return Elementwise(factor, operands)
 
 
-def product(coefficient: sp.Expr, factors) -> Product:
-    """``coefficient`` times the factors: pointwise factors first, fewest axes first, then a contraction."""
-    def order(node):
-        return len(spanned_axes(node)) if isinstance(node, Elementwise) else 9
-    return Product(sp.sympify(coefficient), tuple(sorted(factors, key=order)))
+def pointwise(factors, frame: Frame, ranges: dict, shapes: dict) -> list[Elementwise]:
+    """The factors as nodes, those indexed by fewer axes first (a product in that order
+    broadcasts the small operands into the large one once)."""
+    ordered = sorted(factors, key=lambda f: len(labels_of(f, ranges)))
+    return [elementwise(f, frame, ranges, shapes) for f in ordered]
 
 
 def lower_term(term: Term, frame: Frame, ranges: dict, shapes: dict) -> Product:
@@ -64,16 +64,17 @@ def lower_term(term: Term, frame: Frame, ranges: dict, shapes: dict) -> Product:
     coefficient, arrays = _coefficient_and_arrays(term.factor, ranges)
     bound = list(term.bound_symbols)
     if not bound:
-        return product(coefficient, [elementwise(a, frame, ranges, shapes) for a in arrays])
+        return Product(coefficient, tuple(pointwise(arrays, frame, ranges, shapes)))
     if len(bound) == 1:
         sides = _sides(arrays, bound[0], frame, ranges)
         if sides is not None:
             outer, left, right = sides
             core = _contraction(left, right, bound[0], frame, ranges, shapes)
-            return product(coefficient, [*(elementwise(a, frame, ranges, shapes) for a in outer), core])
-    if all(l is None for l in frame) and len(bound) == 2 and all(labels_of(a, ranges) <= set(bound) for a in arrays):
-        return product(coefficient, [_full_sum(arrays, tuple(bound), ranges, shapes)])
-    return product(coefficient, [_einsum(arrays, bound, frame, ranges, shapes)])
+            return Product(coefficient, (*pointwise(outer, frame, ranges, shapes), core))
+    scalar_out = all(label is None for label in frame)
+    if scalar_out and len(bound) == 2 and all(labels_of(a, ranges) <= set(bound) for a in arrays):
+        return Product(coefficient, (_full_sum(arrays, tuple(bound), ranges, shapes),))
+    return Product(coefficient, (_einsum(arrays, bound, frame, ranges, shapes),))
 
 
 def _coefficient_and_arrays(factor: sp.Expr, ranges: dict):
@@ -130,8 +131,8 @@ def _contraction(left, right, c, frame, ranges, shapes) -> Node:
     """The sum over ``c`` of the product of both sides (either may be empty)."""
     row, col = frame if len(frame) == 2 else (None, None)
     left_frame, right_frame = (row, c), (c, col)
-    lhs = product(1, [elementwise(a, left_frame, ranges, shapes) for a in left])
-    rhs = product(1, [elementwise(a, right_frame, ranges, shapes) for a in right])
+    lhs = Product(ONE, tuple(pointwise(left, left_frame, ranges, shapes)))
+    rhs = Product(ONE, tuple(pointwise(right, right_frame, ranges, shapes)))
     scalar_out = row is None and col is None
     if left and right:
         return VDot(lhs, rhs) if scalar_out else MatMul(lhs, rhs)
@@ -146,7 +147,7 @@ def _contraction(left, right, c, frame, ranges, shapes) -> Node:
 def _full_sum(arrays, bound: tuple, ranges, shapes) -> Node:
     if _is_square_of_entry(arrays):
         return SquaredNorm(place(arrays[0].base, bound, ranges, shapes))
-    return SumAll(product(1, [elementwise(a, bound, ranges, shapes) for a in arrays]))
+    return SumAll(Product(ONE, tuple(pointwise(arrays, bound, ranges, shapes))))
 
 
 def _einsum(arrays, bound, frame, ranges, shapes) -> Einsum:

@@ -34,9 +34,9 @@ def broadcast_shape(shapes) -> Shape:
     return tuple(next((s[axis] for s in shapes if s[axis] != 1), sp.Integer(1)) for axis in range(rank))
 
 
-def spanned_axes(node: "Node") -> frozenset:
-    """The axes along which ``node`` varies (the others have size 1 and broadcast)."""
-    return frozenset(axis for axis, size in enumerate(node.shape) if size != 1)
+def same_shape(a: Shape, b: Shape) -> bool:
+    """Whether two shapes are identically equal, whatever the dimensions."""
+    return len(a) == len(b) and all(sp.expand(x - y) == 0 for x, y in zip(a, b))
 
 
 class Node:
@@ -73,7 +73,8 @@ class Slice(Node):
 
     @property
     def shape(self) -> Shape:
-        return tuple(size if b is None else sp.expand(b[1] - b[0]) for b, size in zip(self.bounds, self.base.shape))
+        return tuple(size if b is None else sp.expand(b[1] - b[0])
+                     for b, size in zip(self.bounds, self.base.shape))
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,10 @@ class Elementwise(Node):
 
     body: sp.Expr
     operands: tuple  # ((sp.Indexed, Node), ...)
-    shape: Shape
+
+    @property
+    def shape(self) -> Shape:
+        return broadcast_shape(node.shape for _, node in self.operands)
 
     def operand(self, access: sp.Indexed) -> Node:
         return dict(self.operands)[access]

@@ -16,6 +16,7 @@ a product with a ones vector, about twice as fast as ``.sum(axis=...)``
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import sympy as sp
 from sympy.printing.precedence import PRECEDENCE, precedence
@@ -23,7 +24,8 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from ..errors import LoweringError
 from ..rules import is_mask, row_of
-from .nodes import Add, AxisSum, BlockSum, Concat, Elementwise, MatMul, Node, Product, Zeros, spanned_axes
+from .nodes import (Add, AxisSum, BlockSum, Concat, Elementwise, MatMul, Node, Product, Zeros, broadcast_shape,
+                    same_shape)
 from .placement import same
 
 ATOM = PRECEDENCE["Atom"]      # a name, subscript, attribute or call
@@ -97,7 +99,7 @@ class _BodyPrinter(PythonCodePrinter):
         row = row_of(expr)
         if row is None:
             raise LoweringError(f"no NumPy spelling for {expr}")
-        args = [self.parenthesize(arg, MUL) if _exposed(row.numpy, k) and precedence(arg) < ATOM
+        args = [f"({self._print(arg)})" if _exposed(row.numpy, k) and _body_precedence(arg) <= MUL
                 else self._print(arg) for k, arg in enumerate(expr.args)]
         return row.numpy.format(*args)
 
@@ -262,9 +264,7 @@ class NumPyPrinter:
     def _print_Einsum(self, node):
         operands = []
         for letters, operand in node.inputs:
-            code = self.doprint(operand)
-            if operand.boolean:
-                code = f"1.0 * {code}"
+            code = f"1.0 * {self.parenthesize(operand, MUL)}" if operand.boolean else self.doprint(operand)
             operands.append(f"({code}).reshape(-1)" if len(letters) == 1 else code)
         spec = ",".join(letters for letters, _ in node.inputs)
         call = f"np.einsum('{spec}->{node.output}', {', '.join(operands)}, optimize=True)"
@@ -311,20 +311,23 @@ class NumPyPrinter:
 
     def statements_into(self, view: str, total: Add) -> list[str]:
         """Statements computing the sum ``total`` inside the existing array ``view``."""
-        spans = frozenset().union(*(spanned_axes(t) for t in total.terms))
-        # a product that spans every axis is written straight into the view; one that is
+        shape = broadcast_shape(t.shape for t in total.terms)
+        # a product of the sum's whole shape is written straight into the view; one that is
         # broadcast against the other terms (P @ c - q: a column minus a row) is not
-        terms = sorted(total.terms, key=lambda t: not (_plain_matmul(t) and spanned_axes(t) == spans))
+        def into_view(term):
+            return _plain_matmul(term) and same_shape(term.shape, shape)
+        terms = sorted(total.terms, key=lambda t: not into_view(t))
         first, rest = terms[0], terms[1:]
-        if _plain_matmul(first) and spanned_axes(first) == spans:
+        if into_view(first):
             matmul = first.factors[0]
             lines = [f"np.matmul({self.doprint(matmul.left)}, {self.doprint(matmul.right)}, out={view})"]
         else:
             lines = [f"{view}[...] = {self.doprint(first)}"]
         for term in rest:
-            text = self.doprint(term)
-            negative = text.startswith("-")
-            lines.append(f"{view} {'-=' if negative else '+='} {text[1:] if negative else text}")
+            if _printed_negative(term):
+                lines.append(f"{view} -= {self.doprint(replace(term, coefficient=-term.coefficient))}")
+            else:
+                lines.append(f"{view} += {self.doprint(term)}")
         return lines
 
 
@@ -345,6 +348,11 @@ def _body_precedence(body: sp.Expr) -> int:
 
 def _all_boolean(node: Product) -> bool:
     return all(isinstance(f, Elementwise) and f.boolean for f in node.factors)
+
+
+def _printed_negative(term: Product) -> bool:
+    """Whether ``term`` is printed with a leading minus: its coefficient is -1 or a negative number."""
+    return term.coefficient == -1 or (term.coefficient.is_Atom and term.coefficient.is_negative is True)
 
 
 def _plain_matmul(term: Node) -> bool:
