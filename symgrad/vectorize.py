@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .lower.assembly import lower_expression
+from .lower.elementwise_code import print_scalar
 from .lower.latex_printer import LatexArrayPrinter
 from .lower.nodes import Add, Concat, Node
-from .lower.numpy_printer import NumPyPrinter, print_scalar
+from .lower.numpy_printer import NumPyPrinter
 from .terms import IndexExpr
 
 __all__ = ["Lowered", "lower", "lower_both", "print_scalar"]

@@ -11,6 +11,8 @@ node is printed by SymPy's LaTeX printer, with names spelled by
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
@@ -25,18 +27,20 @@ MUL = PRECEDENCE["Mul"]
 
 def latex_scalar(expr: sp.Expr) -> str:
     """A scalar of dimensions and numbers in LaTeX."""
-    return _BodyPrinter(None, None).doprint(sp.sympify(expr))
+    return _BodyPrinter().doprint(sp.sympify(expr))
 
 
 class _BodyPrinter(LatexPrinter):
-    """The scalar body of an ``Elementwise`` node: its entries printed as their placed nodes."""
+    """A scalar SymPy body in LaTeX; ``print_entry`` prints each ``Indexed`` entry in it."""
 
-    def __init__(self, node: Elementwise | None, arrays: "LatexArrayPrinter | None"):
+    def __init__(self, print_entry: Callable[[sp.Indexed], str] | None = None):
         super().__init__({"mul_symbol": None})
-        self.node, self.arrays = node, arrays
+        self.print_entry = print_entry
 
     def _print_Indexed(self, expr):
-        return self.arrays.doprint(self.node.operand(expr))
+        if self.print_entry is None:
+            raise LoweringError(f"entry {expr} in a scalar")
+        return self.print_entry(expr)
 
     def _print_Symbol(self, expr, style="plain"):
         return base_latex(expr.name)
@@ -54,6 +58,9 @@ class LatexArrayPrinter:
         if method is None:
             raise LoweringError(f"no LaTeX printing for array node {type(node).__name__}")
         return method(node)
+
+    def _body(self, node: Elementwise) -> _BodyPrinter:
+        return _BodyPrinter(lambda access: self.doprint(node.operand(access)))
 
     def _side(self, node: Node) -> str:
         """An operand of a matrix product or axis sum: a product of several factors grouped."""
@@ -76,7 +83,7 @@ class LatexArrayPrinter:
         return self.doprint(node.operand) + r"^{\top}"
 
     def _print_Elementwise(self, node):
-        return _BodyPrinter(node, self).doprint(node.body)
+        return self._body(node).doprint(node.body)
 
     # products and sums
 
@@ -84,7 +91,7 @@ class LatexArrayPrinter:
         texts = []
         for factor in node.factors:
             if isinstance(factor, Elementwise):
-                texts.append(_BodyPrinter(factor, self).parenthesize(factor.body, MUL))
+                texts.append(self._body(factor).parenthesize(factor.body, MUL))
             else:   # a contraction beside other factors is grouped
                 text = self.doprint(factor)
                 texts.append(_grouped(text) if len(node.factors) > 1 else text)

@@ -4,9 +4,8 @@ Parentheses come from precedence, as in SymPy's printers: each node has
 Python's binding strength (an atom: names, subscripts, calls; a product:
 ``*`` and ``@``, which bind equally, left to right; a sum), and an operand is
 parenthesized where it binds no tighter than its context. The scalar body of
-an ``Elementwise`` node is printed by a SymPy code printer whose entries are
-printed as their placed nodes and whose functions are spelled by the
-function table in ``rules.py``.
+an ``Elementwise`` node is printed by ``elementwise_code``, its entries as
+their placed nodes.
 
 NumPy details the printer knows: a boolean mask is neither negated (``-1.0 *
 mask``) nor summed or contracted as booleans (``1.0 * mask``); an axis sum is
@@ -15,29 +14,16 @@ a product with a ones vector, about twice as fast as ``.sum(axis=...)``
 """
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
-import sympy as sp
-from sympy.printing.precedence import PRECEDENCE, precedence
-from sympy.printing.pycode import PythonCodePrinter
+from sympy.printing.precedence import precedence
 
 from ..errors import LoweringError
-from ..rules import is_mask, row_of
+from ..rules import is_mask
+from .elementwise_code import ADD, ATOM, MUL, POSTFIX, ElementwiseCodePrinter, body_precedence, print_scalar
 from .nodes import (Add, AxisSum, BlockSum, Concat, Elementwise, MatMul, Node, Product, Zeros, broadcast_shape,
                     same_shape)
 from .placement import same
-
-ATOM = PRECEDENCE["Atom"]      # a name, subscript, attribute or call
-POSTFIX = PRECEDENCE["Func"]   # what may stand before ``.sum()`` or ``.T``: an atom or a call
-MUL = PRECEDENCE["Mul"]        # ``*``, ``@`` and ``/``
-ADD = PRECEDENCE["Add"]
-
-
-def print_scalar(expr: sp.Expr) -> str:
-    """A scalar of dimensions and numbers as Python code."""
-    return _BodyPrinter(None, None).doprint(sp.sympify(expr))
-
 
 def slice_text(start, stop, size) -> str:
     """``start:stop`` on an axis of ``size``, each end left out where it is the axis's own."""
@@ -50,93 +36,6 @@ def slice_text(start, stop, size) -> str:
 
 def _shape_code(shape) -> str:
     return "(" + ", ".join(print_scalar(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def _wrapped(template: str) -> bool:
-    """Whether a table row's NumPy spelling is one parenthesized expression, ``(0.5 * ...)``."""
-    depth = 0
-    for k, ch in enumerate(template):
-        depth += (ch == "(") - (ch == ")")
-        if depth == 0 and k < len(template) - 1:
-            return False
-    return template.startswith("(")
-
-
-def _exposed(template: str, k: int) -> bool:
-    """Whether argument ``k`` of a table row's NumPy spelling stands beside an operator."""
-    return re.search(r"[*+\-/<>=&] ?\{%d\}|\{%d\} ?[*+\-/<>=&]" % (k, k), template) is not None
-
-
-class _BodyPrinter(PythonCodePrinter):
-    """The scalar body of an ``Elementwise`` node: its entries printed as their placed nodes."""
-
-    def __init__(self, node: Elementwise | None, arrays: "NumPyPrinter | None"):
-        super().__init__({"fully_qualified_modules": False, "standard": "python3"})
-        self.node, self.arrays = node, arrays
-
-    def _print(self, expr, **kwargs):
-        if row_of(expr) is not None:  # table functions first: some share SymPy's names (exp, tanh)
-            return self._print_Function(expr)
-        return super()._print(expr, **kwargs)
-
-    def statement(self, expr) -> str:
-        """``expr`` as a whole right-hand side: a table row's own outer parentheses dropped."""
-        row = row_of(expr)
-        if row is not None and _wrapped(row.numpy):
-            return self._print_Function(expr)[1:-1]
-        return self.doprint(expr)
-
-    def _print_Float(self, expr):
-        return repr(float(expr))
-
-    def _print_Indexed(self, expr):
-        return self.arrays.doprint(self.node.operand(expr))
-
-    def _print_Symbol(self, expr):
-        return expr.name
-
-    def _print_Function(self, expr):
-        row = row_of(expr)
-        if row is None:
-            raise LoweringError(f"no NumPy spelling for {expr}")
-        args = [f"({self._print(arg)})" if _exposed(row.numpy, k) and _body_precedence(arg) <= MUL
-                else self._print(arg) for k, arg in enumerate(expr.args)]
-        return row.numpy.format(*args)
-
-    def _print_Mul(self, expr):
-        coefficient, rest = expr.as_coeff_Mul()
-        numerator = [f for f in rest.as_ordered_factors() if not (f.is_Pow and f.exp.is_negative)]
-        if coefficient == -1 and numerator and is_mask(numerator[0]):   # NumPy refuses -mask
-            return "-1.0 * " + self._print(rest)
-        return super()._print_Mul(expr)
-
-    def _print_Add(self, expr, order=None):
-        # NumPy adds boolean masks as a logical or: make each mask a number first
-        floats = {a: sp.Float(1.0) * a for a in expr.args if is_mask(a)}
-        expr = expr.xreplace(floats) if floats else expr
-        if not expr.is_Add:
-            return self._print(expr)
-        common = sp.factor_terms(expr)     # -2*y + 2*yhat -> 2*(yhat - y): one pass fewer
-        if common.is_Mul and not floats:
-            return self._print(common)
-        printed = [(term, self._print(term)) for term in self._as_ordered_terms(expr, order=order)]
-        # a positive term first: Ystar - Y, not -Y + Ystar (which negates Y into a temporary)
-        first = next((k for k, (_, text) in enumerate(printed) if not text.startswith("-")), 0)
-        printed.insert(0, printed.pop(first))
-        out = []
-        for term, text in printed:
-            negative = text.startswith("-") and not term.is_Add
-            if negative:
-                text = text[1:]
-            if precedence(term) < precedence(expr) or term.is_Add:
-                text = f"({text})"
-            out += ["-" if negative else "+", text]
-        return ("-" if out[0] == "-" else "") + " ".join(out[1:])
-
-    def _print_Pow(self, expr, rational=False):
-        if expr.exp == sp.Rational(1, 2):
-            return f"np.sqrt({self._print(expr.base)})"
-        return super()._print_Pow(expr, rational)
 
 
 def joined_terms(texts) -> str:
@@ -153,7 +52,7 @@ class NumPyPrinter:
     def doprint(self, node: Node) -> str:
         """``node`` as a whole expression (a right-hand side or a call argument)."""
         if isinstance(node, Elementwise):
-            return _BodyPrinter(node, self).statement(node.body)
+            return self._body(node).statement(node.body)
         if isinstance(node, Add) and len(node.terms) == 1:
             return self.doprint(node.terms[0])
         if isinstance(node, Product) and self._is_bare(node):
@@ -171,13 +70,13 @@ class NumPyPrinter:
 
     def precedence(self, node: Node) -> int:
         if isinstance(node, Elementwise):
-            return _body_precedence(node.body)
+            return body_precedence(node.body)
         if isinstance(node, Product):
             if not self._is_bare(node):
                 return MUL
             factor = node.factors[0]   # printed as a factor: parenthesized where SymPy would
             if isinstance(factor, Elementwise):
-                return ATOM if precedence(factor.body) <= MUL else _body_precedence(factor.body)
+                return ATOM if precedence(factor.body) <= MUL else body_precedence(factor.body)
             return self.precedence(factor)
         if isinstance(node, (MatMul, AxisSum)):
             return MUL
@@ -187,10 +86,14 @@ class NumPyPrinter:
 
     def parenthesize(self, node: Node, level: int, strict: bool = False) -> str:
         if isinstance(node, Elementwise):
-            return _BodyPrinter(node, self).parenthesize(node.body, level, strict)
+            return self._body(node).parenthesize(node.body, level, strict)
         prec = self.precedence(node)
         text = self._print(node)
         return f"({text})" if prec < level or (not strict and prec <= level) else text
+
+    def _body(self, node: Elementwise) -> ElementwiseCodePrinter:
+        """The printer of ``node``'s scalar body, its entries printed as their placed nodes."""
+        return ElementwiseCodePrinter(lambda access: self.doprint(node.operand(access)))
 
     @staticmethod
     def _is_bare(node: Product) -> bool:
@@ -216,7 +119,7 @@ class NumPyPrinter:
         return self.parenthesize(node.operand, POSTFIX, strict=True) + ".T"
 
     def _print_Elementwise(self, node):
-        return _BodyPrinter(node, self).doprint(node.body)
+        return self._body(node).doprint(node.body)
 
     # products and sums
 
@@ -334,16 +237,6 @@ class NumPyPrinter:
 def block_slices(bounds, shape) -> list[str]:
     """The slice per axis of a block written into an array of ``shape``."""
     return [":" if b is None else slice_text(b[0], b[1], size) for b, size in zip(bounds, shape)]
-
-
-def _body_precedence(body: sp.Expr) -> int:
-    """How tightly the printed body binds: SymPy's precedence, except that ``x**-1`` is printed
-    as the division ``1/x`` and ``x**(1/2)`` as the call ``np.sqrt(x)``."""
-    if body.is_Pow and body.exp in (-1, -sp.Rational(1, 2)):
-        return MUL
-    if body.is_Pow and body.exp == sp.Rational(1, 2):
-        return POSTFIX
-    return precedence(body)
 
 
 def _all_boolean(node: Product) -> bool:
