@@ -39,26 +39,32 @@ def lower_expression(expr: IndexExpr, shape: tuple, shapes: dict, free: dict) ->
 
     ``shapes`` gives every tensor's shape, ``free`` the range of each free index.
     """
-    frame = tuple(i if i != 0 else None for i in expr.indices)
+    frame, shape = tuple(i if i != 0 else None for i in expr.indices), tuple(shape)
     if not expr.terms:
-        return Lowering(Zeros(tuple(shape)), Zeros(tuple(shape)))
+        return Lowering(Zeros(shape), Zeros(shape))
     full = [t for t in expr.terms if not t.conditions]
     blocked = [t for t in expr.terms if t.conditions]
-    code = view = None
-    if full:
-        view = Add(tuple(lower_term(t, frame, free, shapes) for t in full))
-        code = _fitted(Add(tuple(lower_term(t, frame, free, shapes) for t in _merged_pointwise(full))),
-                       frame, tuple(shape), blocked=bool(blocked))
-        if not blocked:
-            return Lowering(_checked(code, shape), view)
+    if not blocked:
+        code, view = _sum(full, frame, shape, shapes, free, blocked=False)
+        return Lowering(_checked(code, shape), view)
     writes = tuple(_block(t, frame, free, shapes, shape) for t in blocked)
-    tiling = None if full else _tiling(writes, shape)
-    if tiling is not None:
-        axis, ordered = tiling
-        blocks, spans = tuple(w.value for w in ordered), tuple(w.bounds[axis] for w in ordered)
-        concat = Concat(blocks, spans, axis, tuple(shape))
-        return Lowering(concat, concat)
-    return Lowering(BlockSum(code, writes, tuple(shape)), BlockSum(view, writes, tuple(shape)))
+    if not full:
+        tiling = _tiling(writes, shape)
+        if tiling is not None:
+            axis, ordered = tiling
+            spans = tuple(w.bounds[axis] for w in ordered)
+            concat = Concat(tuple(w.value for w in ordered), spans, axis, shape)
+            return Lowering(concat, concat)
+        return Lowering(BlockSum(None, writes, shape), BlockSum(None, writes, shape))
+    code, view = _sum(full, frame, shape, shapes, free, blocked=True)
+    return Lowering(BlockSum(code, writes, shape), BlockSum(view, writes, shape))
+
+
+def _sum(terms, frame, shape, shapes, free, blocked: bool):
+    """(code, view) of the sum of the unconditioned terms."""
+    view = Add(tuple(lower_term(t, frame, free, shapes) for t in terms))
+    code = Add(tuple(lower_term(t, frame, free, shapes) for t in _merged_pointwise(terms)))
+    return _fitted(code, frame, shape, blocked), view
 
 
 def _checked(code: Node, shape) -> Node:

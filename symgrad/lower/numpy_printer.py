@@ -50,7 +50,8 @@ class NumPyPrinter:
     """Prints array nodes as NumPy expressions and a tensor's value as statements."""
 
     def doprint(self, node: Node) -> str:
-        """``node`` as a whole expression (a right-hand side or a call argument)."""
+        """``node`` as a whole expression (a right-hand side or a call argument): a sum of one
+        term, a product of one factor or of only its coefficient, print without parentheses."""
         if isinstance(node, Elementwise):
             return self._body(node).statement(node.body)
         if isinstance(node, Add) and len(node.terms) == 1:
@@ -69,6 +70,7 @@ class NumPyPrinter:
         return method(node)
 
     def precedence(self, node: Node) -> int:
+        """How tightly ``node`` binds as printed, on SymPy's scale (``ATOM`` > ``MUL`` > ``ADD``)."""
         if isinstance(node, Elementwise):
             return body_precedence(node.body)
         if isinstance(node, Product):
@@ -85,6 +87,8 @@ class NumPyPrinter:
         return ATOM
 
     def parenthesize(self, node: Node, level: int, strict: bool = False) -> str:
+        """``node`` in a context of precedence ``level``: parenthesized where it binds no tighter
+        (or, ``strict``, less tightly); a body is parenthesized as SymPy parenthesizes it."""
         if isinstance(node, Elementwise):
             return self._body(node).parenthesize(node.body, level, strict)
         prec = self.precedence(node)
