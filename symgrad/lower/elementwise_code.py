@@ -1,0 +1,130 @@
+"""The scalar body of an ``Elementwise`` node as Python code, and how tightly it binds.
+
+A SymPy code printer: each entry ``T[k, q]`` is printed by a callback (the
+array printer prints the node it is placed as), each function from the table
+in ``rules.py`` by its NumPy spelling. What NumPy needs of a body: a boolean
+mask is negated as ``-1.0 * mask`` and added as a number; ``sqrt`` is
+``np.sqrt``. A sum is printed with a positive term first (``Ystar - Y``, not
+``-Y + Ystar``, which negates ``Y`` into a temporary) and with a common
+factor taken out (``2*(yhat - y)``: one pass fewer).
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+import sympy as sp
+from sympy.printing.precedence import PRECEDENCE, precedence
+from sympy.printing.pycode import PythonCodePrinter
+
+from ..errors import LoweringError
+from ..rules import is_mask, row_of
+
+ATOM = PRECEDENCE["Atom"]      # a name, subscript, attribute or call
+POSTFIX = PRECEDENCE["Func"]   # what may stand before ``.sum()`` or ``.T``: an atom or a call
+MUL = PRECEDENCE["Mul"]        # ``*``, ``@`` and ``/``
+ADD = PRECEDENCE["Add"]
+
+
+def print_scalar(expr: sp.Expr) -> str:
+    """A scalar of dimensions and numbers as Python code."""
+    return ElementwiseCodePrinter().doprint(sp.sympify(expr))
+
+
+def _wrapped(template: str) -> bool:
+    """Whether a table row's NumPy spelling is one parenthesized expression, ``(0.5 * ...)``."""
+    depth = 0
+    for k, ch in enumerate(template):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and k < len(template) - 1:
+            return False
+    return template.startswith("(")
+
+
+def _exposed(template: str, k: int) -> bool:
+    """Whether argument ``k`` of a table row's NumPy spelling stands beside an operator."""
+    return re.search(r"[*+\-/<>=&] ?\{%d\}|\{%d\} ?[*+\-/<>=&]" % (k, k), template) is not None
+
+
+class ElementwiseCodePrinter(PythonCodePrinter):
+    """Prints a scalar SymPy body; ``print_entry`` prints each ``Indexed`` entry in it."""
+
+    def __init__(self, print_entry: Callable[[sp.Indexed], str] | None = None):
+        super().__init__({"fully_qualified_modules": False, "standard": "python3"})
+        self.print_entry = print_entry
+
+    def _print(self, expr, **kwargs):
+        if row_of(expr) is not None:  # table functions first: some share SymPy's names (exp, tanh)
+            return self._print_Function(expr)
+        return super()._print(expr, **kwargs)
+
+    def statement(self, expr) -> str:
+        """``expr`` as a whole right-hand side: a table row's own outer parentheses dropped."""
+        row = row_of(expr)
+        if row is not None and _wrapped(row.numpy):
+            return self._print_Function(expr)[1:-1]
+        return self.doprint(expr)
+
+    def _print_Float(self, expr):
+        return repr(float(expr))
+
+    def _print_Indexed(self, expr):
+        if self.print_entry is None:
+            raise LoweringError(f"entry {expr} in a scalar")
+        return self.print_entry(expr)
+
+    def _print_Symbol(self, expr):
+        return expr.name
+
+    def _print_Function(self, expr):
+        row = row_of(expr)
+        if row is None:
+            raise LoweringError(f"no NumPy spelling for {expr}")
+        args = [f"({self._print(arg)})" if _exposed(row.numpy, k) and body_precedence(arg) <= MUL
+                else self._print(arg) for k, arg in enumerate(expr.args)]
+        return row.numpy.format(*args)
+
+    def _print_Mul(self, expr):
+        coefficient, rest = expr.as_coeff_Mul()
+        numerator = [f for f in rest.as_ordered_factors() if not (f.is_Pow and f.exp.is_negative)]
+        if coefficient == -1 and numerator and is_mask(numerator[0]):   # NumPy refuses -mask
+            return "-1.0 * " + self._print(rest)
+        return super()._print_Mul(expr)
+
+    def _print_Add(self, expr, order=None):
+        # NumPy adds boolean masks as a logical or: make each mask a number first
+        floats = {a: sp.Float(1.0) * a for a in expr.args if is_mask(a)}
+        expr = expr.xreplace(floats) if floats else expr
+        if not expr.is_Add:
+            return self._print(expr)
+        common = sp.factor_terms(expr)     # -2*y + 2*yhat -> 2*(yhat - y): one pass fewer
+        if common.is_Mul and not floats:
+            return self._print(common)
+        printed = [(term, self._print(term)) for term in self._as_ordered_terms(expr, order=order)]
+        # a positive term first: Ystar - Y, not -Y + Ystar (which negates Y into a temporary)
+        first = next((k for k, (_, text) in enumerate(printed) if not text.startswith("-")), 0)
+        printed.insert(0, printed.pop(first))
+        out = []
+        for term, text in printed:
+            negative = text.startswith("-") and not term.is_Add
+            if negative:
+                text = text[1:]
+            if precedence(term) < precedence(expr) or term.is_Add:
+                text = f"({text})"
+            out += ["-" if negative else "+", text]
+        return ("-" if out[0] == "-" else "") + " ".join(out[1:])
+
+    def _print_Pow(self, expr, rational=False):
+        if expr.exp == sp.Rational(1, 2):
+            return f"np.sqrt({self._print(expr.base)})"
+        return super()._print_Pow(expr, rational)
+
+
+def body_precedence(body: sp.Expr) -> int:
+    """How tightly the printed body binds: SymPy's precedence, except that ``x**-1`` is printed
+    as the division ``1/x`` and ``x**(1/2)`` as the call ``np.sqrt(x)``."""
+    if body.is_Pow and body.exp in (-1, -sp.Rational(1, 2)):
+        return MUL
+    if body.is_Pow and body.exp == sp.Rational(1, 2):
+        return POSTFIX
+    return precedence(body)

@@ -1,0 +1,258 @@
+"""Array nodes -> NumPy code: one ``_print_<Node>`` method per node type.
+
+Parentheses come from precedence, as in SymPy's printers: each node has
+Python's binding strength (an atom: names, subscripts, calls; a product:
+``*`` and ``@``, which bind equally, left to right; a sum), and an operand is
+parenthesized where it binds no tighter than its context. The scalar body of
+an ``Elementwise`` node is printed by ``elementwise_code``, its entries as
+their placed nodes.
+
+NumPy details the printer knows: a boolean mask is neither negated (``-1.0 *
+mask``) nor summed or contracted as booleans (``1.0 * mask``); an axis sum is
+a product with a ones vector, about twice as fast as ``.sum(axis=...)``
+(measured, 2 cores); a 1 x 1 tensor's number is ``T[0, 0]``.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sympy.printing.precedence import precedence
+
+from ..errors import LoweringError
+from ..rules import is_mask
+from .elementwise_code import ADD, ATOM, MUL, POSTFIX, ElementwiseCodePrinter, body_precedence, print_scalar
+from .nodes import (Add, AxisSum, BlockSum, Concat, Elementwise, MatMul, Node, Product, Zeros, broadcast_shape,
+                    same_shape)
+from .placement import same
+
+def slice_text(start, stop, size) -> str:
+    """``start:stop`` on an axis of ``size``, each end left out where it is the axis's own."""
+    if same(start, 0) and same(stop, size):
+        return ":"
+    lo = "" if same(start, 0) else print_scalar(start)
+    hi = "" if same(stop, size) else print_scalar(stop)
+    return f"{lo}:{hi}"
+
+
+def _shape_code(shape) -> str:
+    return "(" + ", ".join(print_scalar(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def joined_terms(texts) -> str:
+    """Terms joined by ``+``, a term printed with a leading minus subtracted instead."""
+    out = texts[0]
+    for text in texts[1:]:
+        out += f" - {text[1:]}" if text.startswith("-") else f" + {text}"
+    return out
+
+
+class NumPyPrinter:
+    """Prints array nodes as NumPy expressions and a tensor's value as statements."""
+
+    def doprint(self, node: Node) -> str:
+        """``node`` as a whole expression (a right-hand side or a call argument): a sum of one
+        term, a product of one factor or of only its coefficient, print without parentheses."""
+        if isinstance(node, Elementwise):
+            return self._body(node).statement(node.body)
+        if isinstance(node, Add) and len(node.terms) == 1:
+            return self.doprint(node.terms[0])
+        if isinstance(node, Product) and self._is_bare(node):
+            return self.doprint(node.factors[0])
+        if isinstance(node, Product) and not node.factors and node.coefficient != 1 \
+                and not is_mask(node.coefficient):
+            return print_scalar(node.coefficient)
+        return self._print(node)
+
+    def _print(self, node: Node) -> str:
+        method = getattr(self, f"_print_{type(node).__name__}", None)
+        if method is None:
+            raise LoweringError(f"no NumPy printing for array node {type(node).__name__}")
+        return method(node)
+
+    def precedence(self, node: Node) -> int:
+        """How tightly ``node`` binds as printed, on SymPy's scale (``ATOM`` > ``MUL`` > ``ADD``)."""
+        if isinstance(node, Elementwise):
+            return body_precedence(node.body)
+        if isinstance(node, Product):
+            if not self._is_bare(node):
+                return MUL
+            factor = node.factors[0]   # printed as a factor: parenthesized where SymPy would
+            if isinstance(factor, Elementwise):
+                return ATOM if precedence(factor.body) <= MUL else body_precedence(factor.body)
+            return self.precedence(factor)
+        if isinstance(node, (MatMul, AxisSum)):
+            return MUL
+        if isinstance(node, Add):
+            return ADD
+        return ATOM
+
+    def parenthesize(self, node: Node, level: int, strict: bool = False) -> str:
+        """``node`` in a context of precedence ``level``: parenthesized where it binds no tighter
+        (or, ``strict``, less tightly); a body is parenthesized as SymPy parenthesizes it."""
+        if isinstance(node, Elementwise):
+            return self._body(node).parenthesize(node.body, level, strict)
+        prec = self.precedence(node)
+        text = self._print(node)
+        return f"({text})" if prec < level or (not strict and prec <= level) else text
+
+    def _body(self, node: Elementwise) -> ElementwiseCodePrinter:
+        """The printer of ``node``'s scalar body, its entries printed as their placed nodes."""
+        return ElementwiseCodePrinter(lambda access: self.doprint(node.operand(access)))
+
+    @staticmethod
+    def _is_bare(node: Product) -> bool:
+        """A product that is just its one factor (a mask alone still needs ``1.0 *``)."""
+        return node.coefficient == 1 and len(node.factors) == 1 and not _all_boolean(node)
+
+    # leaves
+
+    def _print_Tensor(self, node):
+        return node.name
+
+    def _print_Entry(self, node):
+        return f"{node.name}[0, 0]"
+
+    def _print_Slice(self, node):
+        slices = [":" if b is None else slice_text(b[0], b[1], size)
+                  for b, size in zip(node.bounds, node.base.shape)]
+        while slices and slices[-1] == ":":
+            slices.pop()
+        return node.base.name + (f"[{', '.join(slices)}]" if slices else "")
+
+    def _print_Transpose(self, node):
+        return self.parenthesize(node.operand, POSTFIX, strict=True) + ".T"
+
+    def _print_Elementwise(self, node):
+        return self._body(node).doprint(node.body)
+
+    # products and sums
+
+    def _print_Product(self, node):
+        texts = []
+        for k, factor in enumerate(node.factors):
+            if isinstance(factor, Elementwise):
+                texts.append(self.parenthesize(factor, MUL))
+            else:   # a contraction in first place is computed first anyway (left to right)
+                texts.append(self.parenthesize(factor, MUL, strict=k == 0))
+        coefficient = node.coefficient
+        if coefficient == -1 and texts:
+            first = node.factors[0]
+            texts[0] = ("-1.0 * " if isinstance(first, Elementwise) and first.boolean else "-") + texts[0]
+        elif coefficient != 1:
+            scalar = print_scalar(coefficient)
+            scalar = scalar if coefficient.is_Atom else f"({scalar})"
+            texts.insert(0, f"1.0 * {scalar}" if is_mask(coefficient) else scalar)
+        if node.factors and coefficient == 1 and _all_boolean(node):
+            texts.insert(0, "1.0")   # a mask alone is added or contracted: as numbers, not booleans
+        return " * ".join(texts) if texts else "1.0"
+
+    def _print_Add(self, node):
+        return joined_terms([self._print(term) for term in node.terms])
+
+    # contractions
+
+    def _print_MatMul(self, node):
+        return f"{self.parenthesize(node.left, MUL)} @ {self.parenthesize(node.right, MUL)}"
+
+    def _print_AxisSum(self, node):
+        body, size = self.parenthesize(node.operand, MUL), print_scalar(node.size)
+        return f"{body} @ np.ones(({size}, 1))" if node.axis == 1 else f"np.ones((1, {size})) @ {body}"
+
+    def _print_VDot(self, node):
+        return f"np.vdot({self.doprint(node.left)}, {self.doprint(node.right)})"
+
+    def _print_SquaredNorm(self, node):
+        vector = self.doprint(node.operand)
+        return f"np.vdot({vector}, {vector})"
+
+    def _print_SumAll(self, node):
+        return self.parenthesize(node.operand, POSTFIX, strict=True) + ".sum()"
+
+    def _print_Einsum(self, node):
+        operands = []
+        for letters, operand in node.inputs:
+            code = f"1.0 * {self.parenthesize(operand, MUL)}" if operand.boolean else self.doprint(operand)
+            operands.append(f"({code}).reshape(-1)" if len(letters) == 1 else code)
+        spec = ",".join(letters for letters, _ in node.inputs)
+        call = f"np.einsum('{spec}->{node.output}', {', '.join(operands)}, optimize=True)"
+        if len(node.shape) == 2 and len(node.output) == 1:
+            call += "[None, :]" if node.shape[0] == 1 else "[:, None]"
+        return call
+
+    # shapes and blocks
+
+    def _print_Reshape(self, node):
+        return f"np.reshape({self.doprint(node.operand)}, {_shape_code(node.shape)})"
+
+    def _print_BroadcastTo(self, node):
+        call = f"np.broadcast_to({self.doprint(node.operand)}, {_shape_code(node.shape)})"
+        return call + ".astype(float)" if node.copy else call
+
+    def _print_Zeros(self, node):
+        return f"np.zeros({_shape_code(node.shape)})" if node.shape else "0.0"
+
+    def _print_Concat(self, node):
+        blocks = ", ".join(self.doprint(block) for block in node.blocks)
+        return f"np.concatenate(({blocks}), axis={node.axis})"
+
+    # statements
+
+    def statements(self, target: str, node: Node) -> list[str]:
+        """Statements assigning ``target`` the value ``node``."""
+        if not isinstance(node, BlockSum):
+            return [f"{target} = {self.doprint(node)}"]
+        base = node.base if node.base is not None else Zeros(node.shape)
+        lines = [f"{target} = {self.doprint(base)}"]
+        for write in node.writes:
+            lines.append(f"{target}[{', '.join(block_slices(write.bounds, node.shape))}] += "
+                         f"{self.doprint(write.value)}")
+        return lines
+
+    def tiles(self, node: Concat) -> tuple:
+        """(view, code) per block of a concatenation: where it lands and what it holds."""
+        out = []
+        for (start, stop), block in zip(node.spans, node.blocks):
+            bounds = slice_text(start, stop, node.shape[node.axis])
+            out.append((f"[{bounds}]" if node.axis == 0 else f"[:, {bounds}]", self.doprint(block)))
+        return tuple(out)
+
+    def statements_into(self, view: str, total: Add) -> list[str]:
+        """Statements computing the sum ``total`` inside the existing array ``view``."""
+        shape = broadcast_shape(t.shape for t in total.terms)
+        # a product of the sum's whole shape is written straight into the view; one that is
+        # broadcast against the other terms (P @ c - q: a column minus a row) is not
+        def into_view(term):
+            return _plain_matmul(term) and same_shape(term.shape, shape)
+        terms = sorted(total.terms, key=lambda t: not into_view(t))
+        first, rest = terms[0], terms[1:]
+        if into_view(first):
+            matmul = first.factors[0]
+            lines = [f"np.matmul({self.doprint(matmul.left)}, {self.doprint(matmul.right)}, out={view})"]
+        else:
+            lines = [f"{view}[...] = {self.doprint(first)}"]
+        for term in rest:
+            if _printed_negative(term):
+                lines.append(f"{view} -= {self.doprint(replace(term, coefficient=-term.coefficient))}")
+            else:
+                lines.append(f"{view} += {self.doprint(term)}")
+        return lines
+
+
+def block_slices(bounds, shape) -> list[str]:
+    """The slice per axis of a block written into an array of ``shape``."""
+    return [":" if b is None else slice_text(b[0], b[1], size) for b, size in zip(bounds, shape)]
+
+
+def _all_boolean(node: Product) -> bool:
+    return all(isinstance(f, Elementwise) and f.boolean for f in node.factors)
+
+
+def _printed_negative(term: Product) -> bool:
+    """Whether ``term`` is printed with a leading minus: its coefficient is -1 or a negative number."""
+    return term.coefficient == -1 or (term.coefficient.is_Atom and term.coefficient.is_negative is True)
+
+
+def _plain_matmul(term: Node) -> bool:
+    """A term that is one matrix product and nothing else."""
+    return isinstance(term, Product) and term.coefficient == 1 and len(term.factors) == 1 \
+        and isinstance(term.factors[0], MatMul)

@@ -1,0 +1,80 @@
+"""The array IR: lowering gives nodes that know their shapes; both printers dispatch per node type."""
+from dataclasses import dataclass
+
+import pytest
+import sympy as sp
+
+from symgrad import catalogue
+from symgrad.derive import adjoint_name, derive
+from symgrad.errors import LoweringError
+from symgrad.lower.assembly import lower_expression
+from symgrad.lower.latex_printer import LatexArrayPrinter
+from symgrad.lower.nodes import Add, AxisSum, Elementwise, MatMul, Node, Product, Tensor, Transpose, same_shape
+from symgrad.lower.numpy_printer import NumPyPrinter
+
+FLAT = [name for name in catalogue.names() if catalogue.build(name).stack is None]
+
+
+def _walk(node):
+    yield node
+    for value in vars(node).values():
+        for child in value if isinstance(value, tuple) else (value,):
+            if isinstance(child, tuple) and len(child) == 2 and isinstance(child[1], Node):
+                child = child[1]       # (entry, node) of an Elementwise, (letters, node) of an Einsum
+            if isinstance(child, Node):
+                yield from _walk(child)
+
+
+@pytest.mark.parametrize("catalogue_name", FLAT)
+def test_every_lowered_value_has_its_tensors_shape(catalogue_name):
+    model = catalogue.build(catalogue_name)
+    derivation = derive(model)
+    shapes = {n: t.shape for n, t in model.tensors.items()}
+    shapes.update({adjoint_name(n): t.shape for n, t in model.tensors.items()})
+    values = [(name, d.expr, model.ranges) for name, d in model.definitions.items() if d.origin != "max"]
+    values += [(name, derivation.adjoints[name], derivation.ranges)
+               for name in derivation.order if name != model.loss_name]
+    for name, expr, ranges in values:
+        lowering = lower_expression(expr, model.tensors[name].shape, shapes, ranges(expr.indices))
+        assert same_shape(lowering.code.shape, model.tensors[name].shape), name
+        for node in _walk(lowering.code):
+            assert len(node.shape) in (0, len(expr.indices), 2), (name, node)
+
+
+def test_a_matrix_product_plus_a_broadcast_column():
+    model = catalogue.build("two_branch_crelu")
+    expr = model.definitions["Z1"].expr
+    shapes = {n: t.shape for n, t in model.tensors.items()}
+    code = lower_expression(expr, model.tensors["Z1"].shape, shapes, model.ranges(expr.indices)).code
+    assert isinstance(code, Add) and len(code.terms) == 2
+    matmul = [f for t in code.terms for f in t.factors if isinstance(f, MatMul)][0]
+    M, L = model.dimensions["M"], model.dimensions["L"]
+    assert matmul.shape == (M, L)
+    assert NumPyPrinter().doprint(code) == "A1 @ X1 + B1"
+    assert LatexArrayPrinter().doprint(code) == "A_{1} X_{1} + B_{1}"
+
+
+def _entry(name, shape, *indices):
+    access = sp.IndexedBase(name)[indices]
+    return Elementwise(access, ((access, Tensor(name, shape)),))
+
+
+def test_parentheses_come_from_precedence():
+    N, M = sp.symbols("N M", positive=True, integer=True)
+    x, y = _entry("x", (N, M), 0, 0), _entry("y", (N, M), 0, 1)
+    pair = Product(sp.Integer(1), (x, y))
+    printer = NumPyPrinter()
+    assert printer.doprint(MatMul(pair, Product(sp.Integer(1), (x,)))) == "(x * y) @ x"
+    assert printer.doprint(Product(sp.Integer(3), (x, AxisSum(pair, 1)))) == "3 * x * ((x * y) @ np.ones((M, 1)))"
+    assert printer.doprint(Transpose(Tensor("x", (N, M)))) == "x.T"
+    assert LatexArrayPrinter().doprint(MatMul(pair, Product(sp.Integer(1), (x,)))) == r"\left(x \odot y\right) x"
+
+
+def test_a_node_type_without_a_printer_is_a_lowering_error():
+    @dataclass(frozen=True)
+    class Unknown(Node):
+        shape: tuple = ()
+
+    for printer in (NumPyPrinter(), LatexArrayPrinter()):
+        with pytest.raises(LoweringError, match="Unknown"):
+            printer.doprint(Unknown())
