@@ -104,7 +104,7 @@ def forward(*, X, y, w, b):
     margin *= y
     margin += b * y
     # Loss = 1/N * sum_c softplus(-margin[c, 0])
-    Loss = (1/N) * (np.logaddexp(0.0, -margin.T)).sum()
+    Loss = (1/N) * np.logaddexp(0.0, -margin.T).sum()
     return {
         "margin": margin,
         "Loss": Loss,
@@ -123,7 +123,7 @@ def loss_and_grad(*, X, y, w, b):
     margin = X @ w
     margin *= y
     margin += b * y
-    Loss = (1/N) * (np.logaddexp(0.0, -margin.T)).sum()
+    Loss = (1/N) * np.logaddexp(0.0, -margin.T).sum()
     # grad_margin[i, 0] = -1/N * (1 - sigmoid(margin[i, 0]))
     grad_margin = 0.5 * margin
     np.tanh(grad_margin, out=grad_margin)
