@@ -200,9 +200,9 @@ def derive_and_generate(spec: str) -> dict:
     """Wall seconds of build + derive + render in this (fresh) process, SymPy caches cold."""
     import symgrad  # noqa: F401  (import not timed)
     from symgrad import catalogue
-    from symgrad.derive import derive
-    from symgrad.emit import render_module
-    from symgrad.stack_codegen import plan_for
+    from symgrad.differentiate.chain_rule import derive
+    from symgrad.emit.files import render_module
+    from symgrad.emit.layer_plan import plan_for
     start = time.perf_counter()
     model = chain_model(int(spec.split("_")[1])) if spec.startswith("chain_") else catalogue.build(spec)
     derived = time.perf_counter()
@@ -215,11 +215,11 @@ def derive_and_generate(spec: str) -> dict:
 
 def check_chain(depth: int) -> float:
     """Max relative error of the generated chain gradient against central differences."""
-    from symgrad.check import check_module
+    from symgrad.gradcheck import check_module
     from symgrad.cli import import_generated
-    from symgrad.derive import derive
-    from symgrad.emit import render_module
-    from symgrad.stack_codegen import plan_for
+    from symgrad.differentiate.chain_rule import derive
+    from symgrad.emit.files import render_module
+    from symgrad.emit.layer_plan import plan_for
     model = chain_model(depth)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{model.name}.py"

@@ -20,13 +20,13 @@ import linecache
 import types
 from functools import cached_property
 
-from .derive import Derivation, derive as derive_model
-from .display import formula_text
-from .emit import render_document, render_module
-from .latex import build_document
-from .model import Model
-from .sources import load
-from .stack_codegen import plan_for
+from symgrad.differentiate.chain_rule import Derivation, derive as derive_model
+from symgrad.index.text import formula_text
+from symgrad.emit.files import render_document, render_module
+from symgrad.documents.derivation import build_document
+from symgrad.model.model import Model
+from symgrad.model.sources import load
+from symgrad.emit.layer_plan import plan_for
 
 
 def load_model(name_or_path: str) -> Model:

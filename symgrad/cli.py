@@ -24,16 +24,16 @@ import time
 import warnings
 from pathlib import Path
 
-from . import catalogue
-from .check import DEPTHS, check_module
-from .derive import derive
-from .display import formula_text
-from .emit import render_module, write_all, write_atomic, write_atomic_bytes
-from .errors import SymgradError, SymgradWarning
-from .one_line import OneLineLoss
-from .reuse import reuse_forward_values
-from .sources import is_path, load
-from .stack_codegen import plan_for
+from symgrad.model import catalogue
+from symgrad.gradcheck import DEPTHS, check_module
+from symgrad.differentiate.chain_rule import derive
+from symgrad.index.text import formula_text
+from symgrad.emit.files import render_module, write_all, write_atomic, write_atomic_bytes
+from symgrad.errors import SymgradError, SymgradWarning
+from symgrad.model.one_line import OneLineLoss
+from symgrad.differentiate.reuse import reuse_forward_values
+from symgrad.model.sources import is_path, load
+from symgrad.emit.layer_plan import plan_for
 
 DEFAULT_OUT = "generated"
 DEFAULT_DERIVATIONS = "derivations"
@@ -241,8 +241,8 @@ def cmd_verify(args) -> int:
 
 def render_derivation(spec, kind: str):
     """(model, text) of a model's derivation document as ``tex`` or ``md``."""
-    from .emit import render_document
-    from .latex import build_document
+    from symgrad.emit.files import render_document
+    from symgrad.documents.derivation import build_document
     model = _load(spec)
     command = f"symgrad latex {_shown(spec)}"
     return model, render_document(build_document(model, derive(model)), command, kind)
@@ -312,7 +312,7 @@ def cmd_latex(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .validate import check_formula
+    from symgrad.formulas.verdict import check_formula
     symbols = {}
     for item in args.symbols or []:
         name, sep, value = item.partition("=")

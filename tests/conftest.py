@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from symgrad import catalogue
-from symgrad.derive import derive
+from symgrad.differentiate.chain_rule import derive
 from symgrad.cli import import_generated
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 
 from symgrad import catalogue
-from symgrad.check import dimension_values, sample_inputs
+from symgrad.gradcheck import dimension_values, sample_inputs
 from symgrad.cli import import_generated
 
 from .conftest import GENERATED, ROOT

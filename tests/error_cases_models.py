@@ -4,7 +4,7 @@ import subprocess
 import sys
 import time
 
-from symgrad import Model
+from symgrad import Model, stack_layers
 
 from .conftest import ROOT
 from .error_support import cli, message_of
@@ -54,7 +54,7 @@ def _layers_name():
     X = m.constant("X", (d, n))
     W = m.parameter_list("W")
     m.constant("depth")
-    return m.stack_layers(X, W)
+    return stack_layers(m, X, W)
 
 
 def interrupt_a_slow_command(tmp_path):

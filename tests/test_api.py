@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import symgrad
-from symgrad.check import dimension_values, sample_inputs
+from symgrad.gradcheck import dimension_values, sample_inputs
 from symgrad.cli import import_generated
 
 from .conftest import GENERATED, ROOT, require

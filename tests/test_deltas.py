@@ -1,8 +1,8 @@
 """Collapsing Kronecker deltas and range conditions over symbolic index ranges."""
 import sympy as sp
 
-from symgrad.deltas import Elimination, collapse
-from symgrad.terms import Term, dimension, interval, is_nonnegative
+from symgrad.index.deltas import Elimination, collapse
+from symgrad.index.terms import Term, dimension, interval, is_nonnegative
 
 M, N = dimension("M"), dimension("N")
 i, k, r, s = sp.symbols("i k r s", integer=True)

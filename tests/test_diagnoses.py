@@ -4,8 +4,8 @@ import json
 import pytest
 
 from symgrad import Model, catalogue, sum_squares
-from symgrad.sources import load
-from symgrad.validate import check_formula
+from symgrad.model.sources import load
+from symgrad.formulas.verdict import check_formula
 
 from .error_cases_formulas import ATTENTION, check
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from symgrad import Model, apply, catalogue
-from symgrad.check import dimension_values, sample_inputs
+from symgrad.gradcheck import dimension_values, sample_inputs
 from symgrad.cli import import_generated
-from symgrad.validate import check_formula
+from symgrad.formulas.verdict import check_formula
 
 from . import error_cases_files, error_cases_formulas, error_cases_models, error_cases_one_line
 from .conftest import GENERATED, ROOT

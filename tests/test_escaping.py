@@ -9,13 +9,13 @@ from pathlib import Path
 from hypothesis import example, given, settings, strategies as st
 
 from symgrad import Model, sum_squares
-from symgrad.derive import derive
+from symgrad.differentiate.chain_rule import derive
 from symgrad.cli import _command, _ours
-from symgrad.emit import render_document, render_module
-from symgrad.escape import (decode_comment, header_text, latex_text, markdown_code, markdown_text,
+from symgrad.emit.files import render_document, render_module
+from symgrad.emit.escape import (decode_comment, header_text, latex_text, markdown_code, markdown_text,
                             python_comment, python_docstring, python_string)
-from symgrad.latex import build_document
-from symgrad.stack_codegen import plan_for
+from symgrad.documents.derivation import build_document
+from symgrad.emit.layer_plan import plan_for
 
 from .conftest import require_program
 

@@ -3,13 +3,13 @@ import numpy as np
 import pytest
 
 from symgrad import catalogue
-from symgrad.check import _draw, dimension_values
-from symgrad.formula_eval import evaluate_matrix
-from symgrad.formula_latex import parse_latex
-from symgrad.formula_limits import MAX_ENTRIES, MAX_LAYERS, MAX_NESTING
-from symgrad.formula_python import parse_python
-from symgrad.formula_tree import FormulaError
-from symgrad.validate import check_formula
+from symgrad.gradcheck import _draw, dimension_values
+from symgrad.formulas.evaluate import evaluate_matrix
+from symgrad.formulas.latex_syntax import parse_latex
+from symgrad.formulas.limits import MAX_ENTRIES, MAX_LAYERS, MAX_NESTING
+from symgrad.formulas.python_syntax import parse_python
+from symgrad.formulas.tree import FormulaError
+from symgrad.formulas.verdict import check_formula
 
 from .error_cases_formulas import check
 

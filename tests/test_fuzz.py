@@ -24,7 +24,7 @@ and ``log(1 - sigmoid)`` rewrites), softplus, sqrt (of positive arguments), abs,
 ``minimum`` (of two tensors, broadcasting, or a tensor and a number), ``mean`` (of all entries
 or along an axis), ``softmax`` and ``log_softmax`` along either axis, named intermediates shared by
 several consumers, scalar parameters, shapes from 2-4 dimension symbols, and
-``m.stack_layers`` models (depths 1-3, both orientations, optional bias,
+``stack_layers`` models (depths 1-3, both orientations, optional bias,
 anchor and regulariser lists).
 """
 from __future__ import annotations
@@ -177,7 +177,7 @@ def _same(x: Node, y: Node) -> bool:
     return x is y or (x.op == y.op == "input" and x.attr == y.attr)
 
 
-def _walk(node: Node):
+def walk(node: Node):
     seen, stack = set(), [node]
     while stack:
         n = stack.pop()
@@ -287,7 +287,8 @@ def _declare(spec: Input, target: str = "m") -> list[str]:
 SYMGRAD_PREAMBLE = """\
 import numpy as np
 from symgrad import (Model, abs, concat_cols, concat_rows, crelu, exp, log, log_softmax, logsumexp, maximum,
-                     mean, minimum, ones, relu, sigmoid, softmax, softplus, sqrt, sum_squares, tanh)
+                     mean, minimum, ones, relu, sigmoid, softmax, softplus, sqrt, stack_layers, sum_squares,
+                     tanh)
 
 positive = lambda rng, shape: rng.uniform(0.5, 2.0, shape) if shape else float(rng.uniform(0.5, 2.0))
 signed = lambda rng, shape: float(rng.standard_normal())
@@ -336,7 +337,7 @@ def symgrad_source(recipe: Recipe) -> str:
             body += _declare(spec)
         for name, role in stack.lists.items():
             body.append(f'{name} = m.{role}_list("{name}")')
-        body.append(f'stack = m.stack_layers(X, {", ".join(stack.lists)})')
+        body.append(f'stack = stack_layers(m, X, {", ".join(stack.lists)})')
         for layer in (stack.hidden, stack.output):
             body.append("")
             body.append(f"{layer.kind} = stack.{layer.kind}")
@@ -740,10 +741,10 @@ class Generator:
     def crelu(self, x: Node, scope: Scope) -> Node:
         """crelu(x, t), with a level t that x does not contain: crelu(relu(t), t) sits on its kink."""
         level = self.level(scope)
-        inside = {n.attr for n in _walk(x) if n.op in ("input", "lit")}
-        if level.attr in inside or not any(n.op == "input" for n in _walk(x)):
+        inside = {n.attr for n in walk(x) if n.op in ("input", "lit")}
+        if level.attr in inside or not any(n.op == "input" for n in walk(x)):
             level = Node("lit", attr="0.75", shape=())
-            if not any(n.op == "input" for n in _walk(x)):  # x is a constant such as ones: shift it
+            if not any(n.op == "input" for n in walk(x)):  # x is a constant such as ones: shift it
                 x = Node("+", (x, Node("lit", attr="0.1", shape=())), shape=x.shape)
         return Node("crelu", (x, level), shape=x.shape)
 
@@ -1101,7 +1102,7 @@ def _flat(value):
 def mismatch(got, expected, rtol: float, atol: float) -> float:
     """How far ``got`` is from ``expected`` in units of the allowed error (> 1: a disagreement).
     Scaled like ``symgrad.check.relative_error``, with an absolute floor for gradients that are ~0."""
-    from symgrad.check import relative_error
+    from symgrad.gradcheck import relative_error
     g, e = _flat(got), _flat(expected)
     if g.shape != e.shape:
         return np.inf
@@ -1126,11 +1127,11 @@ def check_recipe(recipe: Recipe, workdir: Path, finite_differences: bool = True)
     Returns the worst errors; raises ``Disagreement`` on any disagreement or crash."""
     import autograd
     from symgrad import SymgradError
-    from symgrad.derive import derive
-    from symgrad.check import dimension_values, relative_error, sample_inputs
+    from symgrad.differentiate.chain_rule import derive
+    from symgrad.gradcheck import dimension_values, relative_error, sample_inputs
     from symgrad.cli import import_generated
-    from symgrad.emit import render_module, write_atomic
-    from symgrad.stack_codegen import plan_for
+    from symgrad.emit.files import render_module, write_atomic
+    from symgrad.emit.layer_plan import plan_for
 
     stage = "build"
     try:
@@ -1229,7 +1230,7 @@ def check_recipe(recipe: Recipe, workdir: Path, finite_differences: bool = True)
 def _central_differences(module, inputs, name, got, scale):
     """Central differences of the module's loss; at a second step if the first disagrees (steep
     curvature makes step 1e-5 too coarse, round-off makes a smaller one too noisy elsewhere)."""
-    from symgrad.check import finite_difference
+    from symgrad.gradcheck import finite_difference
     fd = finite_difference(module, inputs, name)
     if mismatch(got, fd, FD_RTOL, FD_ATOL * scale) > 1:
         finer = finite_difference(module, inputs, name, 1e-6)
@@ -1290,7 +1291,7 @@ def shrink_recipe(recipe: Recipe, fails, rounds: int = 200) -> Recipe:
     """Greedily replace operations by their arguments of the same shape (or a fresh parameter)
     while ``fails(recipe)`` stays true; returns the smallest recipe found."""
     for _ in range(rounds):
-        for node in sorted(recipe.nodes(), key=lambda n: -len(list(_walk(n)))):
+        for node in sorted(recipe.nodes(), key=lambda n: -len(list(walk(n)))):
             candidates = [a for a in node.args if a.shape == node.shape]
             if recipe.stack is None and node.op not in ("input", "lit", "ones"):
                 candidates.append(Node("input", attr="_fresh", shape=node.shape))
@@ -1381,10 +1382,10 @@ def test_fuzz_models_agree_with_autograd_and_finite_differences(tmp_path_factory
 
 
 def _generate(model, workdir: Path):
-    from symgrad.derive import derive
+    from symgrad.differentiate.chain_rule import derive
     from symgrad.cli import import_generated
-    from symgrad.emit import render_module, write_atomic
-    from symgrad.stack_codegen import plan_for
+    from symgrad.emit.files import render_module, write_atomic
+    from symgrad.emit.layer_plan import plan_for
     path = workdir / f"{model.name}.py"
     write_atomic(path, render_module(plan_for(derive(model), "found by fuzzing")))
     return import_generated(path)
@@ -1393,7 +1394,7 @@ def _generate(model, workdir: Path):
 def _agrees(model, reference, workdir: Path, depth: int = 1, seed: int = 0):
     """The generated module's loss and gradients equal autograd's on ``reference(inputs, dims)``."""
     import autograd
-    from symgrad.check import dimension_values, sample_inputs
+    from symgrad.gradcheck import dimension_values, sample_inputs
     module = _generate(model, workdir)
     dims = dimension_values(model)
     inputs = sample_inputs(model, module, dims, np.random.default_rng(seed), depth)
@@ -1445,11 +1446,11 @@ def found_unread_dimension(tmp_path):
 def found_parent_dimension_in_layer(tmp_path):
     """A parent dimension no input of a layer shows: NameError in the layer function; now refused
     (ModelError) or computed (fixed in a43e8e2)."""
-    from symgrad import SymgradError, sum_squares, tanh
+    from symgrad import SymgradError, stack_layers, sum_squares, tanh
     m, (N, M) = _model("parent_dimension_in_layer")
     X = m.constant("X", (N, M))
     W = m.parameter_list("W")
-    stack = m.stack_layers(X, W)
+    stack = stack_layers(m, X, W)
     hidden = stack.hidden
     k_in, k_out = hidden.dims("k_in k_out")
     X_prev = hidden.carry_in("X_prev", (k_in, M))
@@ -1623,7 +1624,7 @@ def found_gradients_sharing_one_array(tmp_path):
     m.loss("Loss", (P0 + (P1 + P2) / (1 + P3 ** 2)).sum())
     _agrees(m, lambda i, d: anp().sum(i["P0"] + (i["P1"] + i["P2"]) / (1 + i["P3"] ** 2)), tmp_path)
     module = _generate(m, tmp_path)
-    from symgrad.check import dimension_values, sample_inputs
+    from symgrad.gradcheck import dimension_values, sample_inputs
     inputs = sample_inputs(m, module, dimension_values(m), np.random.default_rng(0), 1)
     grads = list(module.loss_and_grad(**inputs)[1].values())
     assert not any(np.shares_memory(a, b) for k, a in enumerate(grads) for b in grads[k + 1:])

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from symgrad.check import (check_module, dimension_values, finite_difference, kink_margin,
+from symgrad.gradcheck import (check_module, dimension_values, finite_difference, kink_margin,
                            relative_error, sample_inputs)
 
 

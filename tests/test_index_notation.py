@@ -3,12 +3,12 @@ import numpy as np
 import sympy as sp
 
 from symgrad import Model, catalogue
-from symgrad.derive import derive
-from symgrad.check import check_module, dimension_values, sample_inputs
+from symgrad.differentiate.chain_rule import derive
+from symgrad.gradcheck import check_module, dimension_values, sample_inputs
 from symgrad.cli import import_generated
-from symgrad.codegen import plan_module
-from symgrad.emit import render_module, write_atomic
-from symgrad.rules import FUNCTIONS
+from symgrad.emit.module_plan import plan_module
+from symgrad.emit.files import render_module, write_atomic
+from symgrad.model.functions import FUNCTIONS
 
 from .conftest import GENERATED
 

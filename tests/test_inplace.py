@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from symgrad.codegen import Block
-from symgrad.inplace import evaluate_in_place
+from symgrad.emit.module_plan import Block
+from symgrad.emit.inplace import evaluate_in_place
 
 SHAPES = {"X": ("n", "p"), "W": ("p", "h"), "B": ("1", "h"), "Z": ("n", "h"), "H": ("n", "h"),
           "G": ("n", "h"), "grad_H": ("n", "h"), "grad_Z": ("n", "h"), "c": ("h", "1"), "s": (),

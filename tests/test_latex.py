@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from symgrad import catalogue
-from symgrad.derive import derive
-from symgrad.check import dimension_values, sample_inputs
+from symgrad.differentiate.chain_rule import derive
+from symgrad.gradcheck import dimension_values, sample_inputs
 from symgrad.cli import import_generated, main, render_derivation
-from symgrad.codegen import plan_module
-from symgrad.derive import adjoint_name
-from symgrad.emit import render_module
-from symgrad.latex import build_document
-from symgrad.vectorize import lower
+from symgrad.emit.module_plan import plan_module
+from symgrad.differentiate.chain_rule import adjoint_name
+from symgrad.emit.files import render_module
+from symgrad.documents.derivation import build_document
+from symgrad.lower.vectorize import lower
 
 from .conftest import GENERATED, ROOT, require_program
 

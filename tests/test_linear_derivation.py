@@ -2,7 +2,7 @@
 import sympy as sp
 
 from symgrad import Model, sum_squares, tanh
-from symgrad.derive import derive
+from symgrad.differentiate.chain_rule import derive
 
 
 def chain(depth: int) -> Model:
@@ -32,11 +32,11 @@ def test_a_deep_chain_generates_without_expanding_its_early_gradients(tmp_path):
     """The comment above each gradient shows its fully expanded form only within EXPANDED_LIMIT
     adjoints of the loss: that form grows with the depth, and expanding it for every layer made
     generating a chain of 16 layers take minutes. The code is the same chain rule either way."""
-    from symgrad.check import check_module
+    from symgrad.gradcheck import check_module
     from symgrad.cli import import_generated
-    from symgrad.codegen import EXPANDED_LIMIT
-    from symgrad.emit import render_module
-    from symgrad.stack_codegen import plan_for
+    from symgrad.emit.module_plan import EXPANDED_LIMIT
+    from symgrad.emit.files import render_module
+    from symgrad.emit.layer_plan import plan_for
     model = chain(12)
     text = render_module(plan_for(derive(model), "test"))
     assert f"# dLoss/dW1: more than {EXPANDED_LIMIT} adjoints deep, not expanded" in text

@@ -5,7 +5,7 @@ import pytest
 import sympy as sp
 
 from symgrad import catalogue
-from symgrad.derive import adjoint_name, derive
+from symgrad.differentiate.chain_rule import adjoint_name, derive
 from symgrad.errors import LoweringError
 from symgrad.lower.assembly import lower_expression
 from symgrad.lower.latex_printer import LatexArrayPrinter
@@ -15,14 +15,14 @@ from symgrad.lower.numpy_printer import NumPyPrinter
 FLAT = [name for name in catalogue.names() if catalogue.build(name).stack is None]
 
 
-def _walk(node):
+def walk(node):
     yield node
     for value in vars(node).values():
         for child in value if isinstance(value, tuple) else (value,):
             if isinstance(child, tuple) and len(child) == 2 and isinstance(child[1], Node):
                 child = child[1]       # (entry, node) of an Elementwise, (letters, node) of an Einsum
             if isinstance(child, Node):
-                yield from _walk(child)
+                yield from walk(child)
 
 
 @pytest.mark.parametrize("catalogue_name", FLAT)
@@ -37,7 +37,7 @@ def test_every_lowered_value_has_its_tensors_shape(catalogue_name):
     for name, expr, ranges in values:
         lowering = lower_expression(expr, model.tensors[name].shape, shapes, ranges(expr.indices))
         assert same_shape(lowering.code.shape, model.tensors[name].shape), name
-        for node in _walk(lowering.code):
+        for node in walk(lowering.code):
             assert len(node.shape) in (0, len(expr.indices), 2), (name, node)
 
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symgrad import Model, ModelError, ShapeError, SymgradWarning, catalogue, derive, ones, relu, sum_squares
-from symgrad.names import refusal
+from symgrad import (Model, ModelError, ShapeError, SymgradWarning, catalogue, derive, ones, relu, stack_layers,
+                     sum_squares)
+from symgrad.model.names import refusal
 
 from .conftest import GENERATED
 
@@ -83,9 +84,9 @@ def test_the_names_of_a_layered_models_driver_are_refused_in_layered_models_only
         m, X, W = _layered(name)
         with pytest.raises(ModelError, match=rf"tensor '{name}': reserved: the generated module of a "
                                              "model with layers uses this name itself"):
-            m.stack_layers(X, W)
+            stack_layers(m, X, W)
     m, X, W = _layered("r")
-    stack = m.stack_layers(X, W)
+    stack = stack_layers(m, X, W)
     with pytest.raises(ModelError, match=r"tensor 'l': reserved"):
         stack.hidden.constant("l")
     with pytest.raises(ModelError, match=r"tensor 'vjp': reserved"):
@@ -175,7 +176,7 @@ def test_a_layer_may_size_its_tensors_by_the_parents_dimensions():
     d, n = m.dims("d n")
     X = m.constant("X", (d, n))
     W = m.parameter_list("W")
-    stack = m.stack_layers(X, W)
+    stack = stack_layers(m, X, W)
     (k,) = stack.hidden.dims("k")
     stack.hidden.carry_in("X_prev", (k, n))
     with pytest.raises(ShapeError, match=r"tensor 'Q': axis 1 has size n - 1, which is not positive"):
@@ -204,7 +205,7 @@ def _layered_model(output_loss):
     d, n = m.dims("d n")
     X = m.constant("X", (d, n))
     W = m.parameter_list("W")
-    stack = m.stack_layers(X, W)
+    stack = stack_layers(m, X, W)
     k_in, k_out = stack.hidden.dims("k_in k_out")
     X_prev = stack.hidden.carry_in("X_prev", (k_in, n))
     W_l = stack.hidden.element(W, (k_out, k_in))
@@ -227,7 +228,7 @@ def test_a_list_parameter_that_a_layer_does_not_bring_to_the_loss_is_a_warning(o
 
 
 def test_no_catalogue_model_warns():
-    from symgrad.derive import derive as derive_model
+    from symgrad.differentiate.chain_rule import derive as derive_model
     with warnings.catch_warnings():
         warnings.simplefilter("error", SymgradWarning)
         for name in catalogue.names():

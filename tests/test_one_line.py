@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from symgrad.cli import import_generated, main
-from symgrad.escape import decode_comment
-from symgrad.one_line import OneLineLoss, dsl_functions
+from symgrad.emit.escape import decode_comment
+from symgrad.model.one_line import OneLineLoss, dsl_functions
 
 from . import error_cases_one_line
 
@@ -133,3 +133,13 @@ def test_the_readme_shows_the_examples_output(capsys):
     assert shlex.split(command) == list(LOGISTIC)
     code, out, _ = run(capsys, "show", *LOGISTIC)
     assert out.startswith(shown)
+
+
+def test_every_dsl_function_symgrad_exports_can_be_called_on_one_line():
+    import inspect
+
+    import symgrad
+    from symgrad.model import dsl
+    exported = {name for name in symgrad.__all__ if inspect.isfunction(getattr(symgrad, name))
+                and getattr(symgrad, name).__module__ == dsl.__name__}
+    assert exported == set(dsl.FUNCTION_NAMES)

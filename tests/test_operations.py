@@ -6,11 +6,11 @@ import sympy as sp
 
 from symgrad import (Model, abs, concat_cols, concat_rows, crelu, exp, log, log_softmax, logsumexp, maximum,
                      mean, minimum, ones, relu, sigmoid, softmax, softplus, sqrt, sum_squares, tanh)
-from symgrad.derive import derive
-from symgrad.check import check_module
+from symgrad.differentiate.chain_rule import derive
+from symgrad.gradcheck import check_module
 from symgrad.cli import import_generated
-from symgrad.codegen import plan_module
-from symgrad.emit import render_module, write_atomic
+from symgrad.emit.module_plan import plan_module
+from symgrad.emit.files import render_module, write_atomic
 
 
 def _base(name):

@@ -1,8 +1,8 @@
 """Sharing repeated array expressions and sums of squares in generated statements (symgrad.peephole)."""
 import numpy as np
 
-from symgrad.codegen import Block
-from symgrad.peephole import share_subexpressions
+from symgrad.emit.module_plan import Block
+from symgrad.emit.peephole import share_subexpressions
 
 ARRAYS = {"Y", "Ystar", "W", "Z", "Z1", "B", "grad_Y", "H"}
 

@@ -6,9 +6,9 @@ import numpy as np
 import sympy as sp
 
 from symgrad import catalogue
-from symgrad.derive import derive
-from symgrad.check import _draw, dimension_values
-from symgrad.reuse import reuse_forward_values
+from symgrad.differentiate.chain_rule import derive
+from symgrad.gradcheck import _draw, dimension_values
+from symgrad.differentiate.reuse import reuse_forward_values
 
 
 def test_large_preactivations_give_finite_values_without_warnings(model, generated):

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from symgrad import catalogue
-from symgrad.derive import derive
-from symgrad.check import dimension_values, sample_inputs
+from symgrad.differentiate.chain_rule import derive
+from symgrad.gradcheck import dimension_values, sample_inputs
 from symgrad.cli import import_generated
-from symgrad.stack import StackDerivation
+from symgrad.model.layers import StackDerivation
 
 from .conftest import GENERATED
 

@@ -4,11 +4,11 @@ import pytest
 import sympy as sp
 
 from symgrad import catalogue
-from symgrad.derive import derive
-from symgrad.check import dimension_values, sample_inputs
+from symgrad.differentiate.chain_rule import derive
+from symgrad.gradcheck import dimension_values, sample_inputs
 from symgrad.cli import import_generated
-from symgrad.display import formula_text
-from symgrad.rules import FUNCTIONS
+from symgrad.index.text import formula_text
+from symgrad.model.functions import FUNCTIONS
 
 from .conftest import GENERATED, require
 

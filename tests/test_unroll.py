@@ -5,7 +5,7 @@ import pytest
 
 import symgrad
 from symgrad import Model, ModelError, ShapeError, sum_squares, tanh, unroll
-from symgrad.check import finite_difference, relative_error
+from symgrad.gradcheck import finite_difference, relative_error
 
 from .conftest import require
 

@@ -7,9 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from symgrad import catalogue, emit
+from symgrad import catalogue
+from symgrad.emit import files
 from symgrad.cli import _ours, main
-from symgrad.emit import write_all, write_atomic
+from symgrad.emit.files import write_all, write_atomic
 
 from .error_cases_files import USER_FILE, cli_with, fake_pdflatex, inputs_of
 
@@ -52,7 +53,7 @@ def test_generate_all_writes_nothing_when_one_target_is_refused(tmp_path):
 
 
 def test_a_failing_write_writes_none_of_the_files(tmp_path, monkeypatch):
-    stage = emit._stage
+    stage = files._stage
     calls = []
 
     def failing(path, data):
@@ -60,7 +61,7 @@ def test_a_failing_write_writes_none_of_the_files(tmp_path, monkeypatch):
         if len(calls) == 2:
             raise OSError("No space left on device")
         return stage(path, data)
-    monkeypatch.setattr(emit, "_stage", failing)
+    monkeypatch.setattr(files, "_stage", failing)
     (tmp_path / "a").write_text("old a")
     with pytest.raises(OSError):
         write_all([(tmp_path / "a", b"new a"), (tmp_path / "b", b"new b")])

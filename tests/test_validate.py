@@ -6,8 +6,8 @@ import sys
 import pytest
 
 from symgrad import catalogue
-from symgrad.formula_tree import FormulaError
-from symgrad.validate import check_formula
+from symgrad.formulas.tree import FormulaError
+from symgrad.formulas.verdict import check_formula
 
 from .conftest import ROOT
 

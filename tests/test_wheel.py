@@ -16,7 +16,7 @@ def test_wheel_install_generates_identical_files(tmp_path):
                     str(wheel)], check=True, capture_output=True)
     env = {**os.environ, "PYTHONPATH": str(site)}
     probe = subprocess.run(
-        [sys.executable, "-c", "import symgrad, symgrad.emit as e; print(symgrad.__file__); print(e.template_dir())"],
+        [sys.executable, "-c", "import symgrad, symgrad.emit.files as e; print(symgrad.__file__); print(e.template_dir())"],
         check=True, capture_output=True, text=True, cwd=work, env=env).stdout.split()
     assert all(line.startswith(str(site)) for line in probe), probe
     subprocess.run([sys.executable, "-m", "symgrad", "generate", "--all", "-o", "out"],

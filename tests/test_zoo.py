@@ -1,4 +1,4 @@
-"""The zoo of outside models (``symgrad/models/zoo.py``): each loss written again, independently, in
+"""The zoo of outside models (``symgrad/model/catalogue/zoo.py``): each loss written again, independently, in
 HIPS autograd's NumPy, and every generated gradient compared with autograd's at random points of
 both dimension sets (all sizes different), away from kinks; and the numerics the zoo relies on."""
 import warnings
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from symgrad import catalogue
-from symgrad.check import dimension_values, sample_inputs
+from symgrad.gradcheck import dimension_values, sample_inputs
 from symgrad.cli import import_generated
-from symgrad.models.zoo import RNN_STEPS
+from symgrad.model.catalogue.zoo import RNN_STEPS
 
 from .conftest import GENERATED, require
 
@@ -62,7 +62,7 @@ REFERENCES = {
         (i["x"] + i["W2"] @ np_.maximum(0.0, i["W1"] @ i["x"] + i["b1"]) + i["b2"] - i["T"]) ** 2),
     "rnn_unrolled": _rnn,
 }
-ZOO = [name for name, (module, _) in catalogue.CATALOGUE.items() if module == "symgrad.models.zoo"]
+ZOO = [name for name, (module, _) in catalogue.CATALOGUE.items() if module == "symgrad.model.catalogue.zoo"]
 
 
 def test_every_zoo_model_has_a_reference():

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..deltas import term_ranges
-from ..errors import LoweringError
-from ..terms import IndexExpr, Term, index_symbols
-from .lowering import lower_term
-from .nodes import Add, BlockSum, BlockWrite, BroadcastTo, Concat, Node, Reshape, Zeros, same_shape
-from .placement import same
+from symgrad.index.deltas import term_ranges
+from symgrad.errors import LoweringError
+from symgrad.index.terms import IndexExpr, Term, index_symbols
+from symgrad.lower.lowering import lower_term
+from symgrad.lower.nodes import Add, BlockSum, BlockWrite, BroadcastTo, Concat, Node, Reshape, Zeros, same_shape
+from symgrad.lower.placement import same
 
 
 @dataclass(frozen=True)

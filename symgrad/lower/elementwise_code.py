@@ -2,7 +2,7 @@
 
 A SymPy code printer: each entry ``T[k, q]`` is printed by a callback (the
 array printer prints the node it is placed as), each function from the table
-in ``rules.py`` by its NumPy spelling. What NumPy needs of a body: a boolean
+in ``symgrad/model/functions.py`` by its NumPy spelling. What NumPy needs of a body: a boolean
 mask is negated as ``-1.0 * mask`` and added as a number; ``sqrt`` is
 ``np.sqrt``. A sum is printed with a positive term first (``Ystar - Y``, not
 ``-Y + Ystar``, which negates ``Y`` into a temporary) and with a common
@@ -17,8 +17,8 @@ import sympy as sp
 from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.pycode import PythonCodePrinter
 
-from ..errors import LoweringError
-from ..rules import is_mask, row_of
+from symgrad.errors import LoweringError
+from symgrad.model.functions import is_mask, row_of
 
 ATOM = PRECEDENCE["Atom"]      # a name, subscript, attribute or call
 POSTFIX = PRECEDENCE["Func"]   # what may stand before ``.sum()`` or ``.T``: an atom or a call

@@ -17,10 +17,10 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
-from ..errors import LoweringError
-from ..latex_names import base_latex
-from .nodes import Elementwise, Node, Product
-from .numpy_printer import block_slices, joined_terms
+from symgrad.errors import LoweringError
+from symgrad.lower.latex_names import base_latex
+from symgrad.lower.nodes import Elementwise, Node, Product
+from symgrad.lower.numpy_printer import block_slices, joined_terms
 
 MUL = PRECEDENCE["Mul"]
 

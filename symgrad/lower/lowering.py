@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..errors import LoweringError
-from ..terms import Term, index_symbols
-from .nodes import AxisSum, Einsum, Elementwise, MatMul, Node, Product, SquaredNorm, SumAll, VDot
-from .placement import Frame, place
+from symgrad.errors import LoweringError
+from symgrad.index.terms import Term, index_symbols
+from symgrad.lower.nodes import AxisSum, Einsum, Elementwise, MatMul, Node, Product, SquaredNorm, SumAll, VDot
+from symgrad.lower.placement import Frame, place
 
 EINSUM_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 ONE = sp.Integer(1)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..rules import is_mask
+from symgrad.model.functions import is_mask
 
 Shape = tuple  # SymPy dimensions, one per axis
 

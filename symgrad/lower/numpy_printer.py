@@ -18,12 +18,12 @@ from dataclasses import replace
 
 from sympy.printing.precedence import precedence
 
-from ..errors import LoweringError
-from ..rules import is_mask
-from .elementwise_code import ADD, ATOM, MUL, POSTFIX, ElementwiseCodePrinter, body_precedence, print_scalar
-from .nodes import (Add, AxisSum, BlockSum, Concat, Elementwise, MatMul, Node, Product, Zeros, broadcast_shape,
+from symgrad.errors import LoweringError
+from symgrad.model.functions import is_mask
+from symgrad.lower.elementwise_code import ADD, ATOM, MUL, POSTFIX, ElementwiseCodePrinter, body_precedence, print_scalar
+from symgrad.lower.nodes import (Add, AxisSum, BlockSum, Concat, Elementwise, MatMul, Node, Product, Zeros, broadcast_shape,
                     same_shape)
-from .placement import same
+from symgrad.lower.placement import same
 
 def slice_text(start, stop, size) -> str:
     """``start:stop`` on an axis of ``size``, each end left out where it is the axis's own."""
@@ -34,7 +34,7 @@ def slice_text(start, stop, size) -> str:
     return f"{lo}:{hi}"
 
 
-def _shape_code(shape) -> str:
+def shape_code(shape) -> str:
     return "(" + ", ".join(print_scalar(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
@@ -182,14 +182,14 @@ class NumPyPrinter:
     # shapes and blocks
 
     def _print_Reshape(self, node):
-        return f"np.reshape({self.doprint(node.operand)}, {_shape_code(node.shape)})"
+        return f"np.reshape({self.doprint(node.operand)}, {shape_code(node.shape)})"
 
     def _print_BroadcastTo(self, node):
-        call = f"np.broadcast_to({self.doprint(node.operand)}, {_shape_code(node.shape)})"
+        call = f"np.broadcast_to({self.doprint(node.operand)}, {shape_code(node.shape)})"
         return call + ".astype(float)" if node.copy else call
 
     def _print_Zeros(self, node):
-        return f"np.zeros({_shape_code(node.shape)})" if node.shape else "0.0"
+        return f"np.zeros({shape_code(node.shape)})" if node.shape else "0.0"
 
     def _print_Concat(self, node):
         blocks = ", ".join(self.doprint(block) for block in node.blocks)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..errors import LoweringError
-from ..terms import linear_form
-from .nodes import Entry, Node, Slice, Tensor, Transpose
+from symgrad.errors import LoweringError
+from symgrad.index.terms import linear_form
+from symgrad.lower.nodes import Entry, Node, Slice, Tensor, Transpose
 
 Frame = tuple  # one label (index symbol) or None per output axis
 

@@ -1,0 +1,252 @@
+"""Reverse-mode chain rule over a model's named intermediates, in index notation.
+
+For every tensor V on a path from a parameter to the loss, the adjoint
+``grad_V[p, q] = dLoss/dV[p, q]`` is a named tensor defined by
+
+    grad_V[p, q] = sum over consumers U of V, sum over u:  grad_U[u] * dU[u]/dV[p, q]
+
+where the local partial ``dU[u]/dV[p, q]`` comes from ``sympy.diff`` of U's
+one-line definition (Kronecker deltas and indicators, as the notes write
+them) and the deltas are collapsed right after each step. Adjoints refer to
+each other by name, so deriving costs time linear in the number of
+intermediates. ``expanded`` substitutes them into each other for display
+(the notes' "Build it all" forms); it is never used to generate code.
+
+Every step is kept as data for the LaTeX export and the formula checker.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from symgrad.index.deltas import Elimination, collapse
+from symgrad.errors import SymgradWarning
+from symgrad.model.model import Model
+from symgrad.model.layers import Layer, StackDerivation
+from symgrad.index.terms import IndexExpr, IndexSpace, Term
+
+ADJOINT_PREFIX = "grad_"
+
+
+def adjoint_name(name: str) -> str:
+    return ADJOINT_PREFIX + name
+
+
+@dataclass(frozen=True)
+class LocalPartial:
+    """``d of[out] / d wrt[at]`` with deltas between free indices kept."""
+
+    of: str
+    wrt: str
+    out: tuple
+    at: tuple
+    terms: tuple[Term, ...]
+
+
+@dataclass(frozen=True)
+class AdjointStep:
+    """The part of ``grad_<wrt>`` that flows back through ``consumer``."""
+
+    wrt: str
+    consumer: str
+    chained: tuple[Term, ...]          # grad_U[u] * dU[u]/dV[p, q], summed over u, before collapsing
+    collapsed: tuple[Term, ...]
+    eliminated: tuple[Elimination, ...]
+
+
+@dataclass
+class Derivation:
+    """Every named adjoint of a model, and how each was reached."""
+
+    model: Model
+    space: IndexSpace
+    adjoints: dict[str, IndexExpr] = field(default_factory=dict)
+    partials: list[LocalPartial] = field(default_factory=list)
+    steps: list[AdjointStep] = field(default_factory=list)
+    seconds: float = 0.0
+    _adjoint_graph: dict | None = field(default=None, repr=False, compare=False)   # built by _reaches
+
+    @property
+    def parameters(self) -> list[str]:
+        return [t.name for t in self.model.of_role("parameter")]
+
+    def ranges(self, indices) -> dict:
+        return {i: self.space.ranges[i] for i in indices if i != 0}
+
+    def expanded(self, name: str, limit: int | None = None) -> IndexExpr | None:
+        """``dLoss/d<name>`` with every adjoint substituted: forward tensors only. With ``limit``:
+        None when more than ``limit`` adjoints would be substituted (deep in a long chain of layers,
+        where the expanded form grows with the depth and the recursion is the readable form)."""
+        if limit is not None and len(self._reaches(name)) > limit:
+            return None
+        expr = self.adjoints[name]
+        terms = expr.terms
+        for other in self.order:
+            base = adjoint_name(other)
+            if other == name or not any(_mentions(t, base) for t in terms):
+                continue
+            terms = collapse(substitute(terms, base, self.adjoints[other], self.space),
+                             self.ranges(expr.indices))
+        return IndexExpr(expr.indices, terms)
+
+    def _reaches(self, name: str) -> set[str]:
+        """The tensors whose adjoints ``dLoss/d<name>`` is built from, directly or not."""
+        if self._adjoint_graph is None:
+            bases = {adjoint_name(n): n for n in self.adjoints}
+            self._adjoint_graph = {
+                n: {bases[str(getattr(s, "base", s))] for t in e.terms for s in t.factor.free_symbols
+                    if str(getattr(s, "base", s)) in bases} - {n}
+                for n, e in self.adjoints.items()}
+        seen, todo = set(), [name]
+        while todo:
+            for other in self._adjoint_graph[todo.pop()] - seen:
+                seen.add(other)
+                todo.append(other)
+        return seen
+
+    @property
+    def order(self) -> list[str]:
+        """Tensors with adjoints, forward order (parameters first as declared)."""
+        return [n for n in self.model.tensors if n in self.adjoints]
+
+
+def _mentions(term: Term, base: str) -> bool:
+    return any(str(getattr(s, "base", s)) == base for s in term.factor.free_symbols)
+
+
+def substitute(terms, base: str, definition: IndexExpr, space: IndexSpace) -> tuple[Term, ...]:
+    """Replace each entry of adjoint ``base`` (which enters linearly) by its definition."""
+    out = []
+    for term in terms:
+        accesses = [a for a in term.factor.atoms(sp.Indexed) if str(a.base) == base]
+        if not accesses:
+            accesses = [s for s in term.factor.free_symbols if isinstance(s, sp.Symbol) and str(s) == base]
+        if not accesses:
+            out.append(term)
+            continue
+        if len(accesses) > 1 or accesses[0] not in sp.Mul.make_args(term.factor):
+            # the adjoint inside a sum (terms combined): substitute in each part of the expanded sum
+            parts = sp.Add.make_args(sp.expand(term.factor))
+            if len(parts) == 1:
+                raise ValueError(f"{base} enters {term.factor} nonlinearly")
+            out.extend(substitute([Term(p, term.bound, term.conditions) for p in parts],
+                                   base, definition, space))
+            continue
+        (access,) = accesses
+        rest = term.factor.xreplace({access: sp.Integer(1)})
+        indices = access.indices if isinstance(access, sp.Indexed) else ()
+        mapping = {f: i for f, i in zip(definition.indices, indices) if f != 0}
+        for inner in definition.terms:
+            inner = space.rename_bound(inner).xreplace(mapping)
+            out.append(Term(rest, term.bound, term.conditions).times(inner))
+    return tuple(out)
+
+
+def _references(expr: IndexExpr) -> set[str]:
+    names = {str(a.base) for t in expr.terms for a in t.factor.atoms(sp.Indexed)}
+    names |= {str(s) for t in expr.terms for s in t.factor.free_symbols
+              if isinstance(s, sp.Symbol) and not s.is_integer}
+    return names
+
+
+def _needs_adjoint(model: Model) -> list[str]:
+    """Parameters and the intermediates that depend on one, in forward order."""
+    depends = {t.name for t in model.of_role("parameter")}
+    for name, definition in model.definitions.items():
+        if definition.origin != "max" and _references(definition.expr) & depends:
+            depends.add(name)
+    reaches = {model.loss_name}
+    for name in reversed(list(model.definitions)):
+        if name in reaches:
+            reaches |= _references(model.definitions[name].expr)
+    return [n for n in model.tensors if n in depends and n in reaches]
+
+
+def derive(model: Model):
+    """Run the chain rule backwards from the loss; returns every named adjoint.
+
+    A model with a stack gives a ``StackDerivation``: its hidden and output layers, each derived once.
+    """
+    model.ensure_complete()
+    if model.stack is not None:
+        derivation = StackDerivation(model, derive(model.stack.hidden), derive(model.stack.output))
+        _warn_unused_lists(derivation)
+        return derivation
+    start = time.perf_counter()
+    derivation = Derivation(model, IndexSpace("a"))
+    space = derivation.space
+    needed = _needs_adjoint(model)
+    consumers = {n: [u for u in model.definitions if n in _references(model.definitions[u].expr)]
+                 for n in needed}
+    loss = model.loss_name
+    derivation.adjoints[loss] = IndexExpr((), (Term(sp.Integer(1)),))
+    for name in reversed(needed):
+        if name == loss:
+            continue
+        tensor = model.tensors[name]
+        at = space.indices_for(tensor.shape)
+        at_ranges = derivation.ranges(at)
+        total: list[Term] = []
+        for consumer in consumers[name]:
+            if consumer not in derivation.adjoints:
+                continue
+            step = _chain_step(model, derivation, consumer, tensor, at, at_ranges)
+            total += step.collapsed
+        derivation.adjoints[name] = IndexExpr(at, tuple(total))
+    derivation.seconds = time.perf_counter() - start
+    if not isinstance(model, Layer):    # a stack's layers: told per list, by _warn_unused_lists
+        for name in derivation.parameters:
+            if name not in derivation.adjoints:
+                _warn_unused(f"parameter {name!r} does not affect the loss {loss!r}; its gradient is zero")
+    return derivation
+
+
+def _warn_unused(message: str) -> None:
+    warnings.warn(message, SymgradWarning, stacklevel=3)
+
+
+def _warn_unused_lists(derivation) -> None:
+    """A list parameter that a layer does not use, or whose hidden layers' outputs never reach the loss."""
+    hidden, output = derivation.hidden, derivation.output
+    loss = output.model.loss_name
+    hidden_reaches = output.model.carry_name in output.adjoints
+    for name in derivation.parameters:
+        if name not in output.adjoints:
+            _warn_unused(f"parameter {name!r} does not affect the loss {loss!r} in the output layer; "
+                         "its gradient there is zero")
+        if name not in hidden.adjoints or not hidden_reaches:
+            _warn_unused(f"parameter {name!r} does not affect the loss {loss!r} in the hidden layers; "
+                         "its gradients there are zero")
+
+
+def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointStep:
+    space = derivation.space
+    definition = model.definitions[consumer].expr
+    out = space.indices_for(model.tensors[consumer].shape)
+    out_bound = tuple((o, *space.ranges[o]) for o in out if o != 0)
+    rename = {f: o for f, o in zip(definition.indices, out) if f != 0}
+    wrt = tensor.entry(at)
+    local: list[Term] = []
+    for term in definition.terms:
+        term = space.rename_bound(term).xreplace(rename)
+        derivative = sp.diff(term.factor, wrt)
+        if derivative != 0:
+            local.append(Term(derivative, term.bound, term.conditions))
+    local_ranges = {**at_ranges, **derivation.ranges(out)}
+    partial = collapse(local, local_ranges)
+    derivation.partials.append(LocalPartial(consumer, tensor.name, out, at, partial))
+    if consumer == model.loss_name:
+        seed = sp.Integer(1)
+    else:
+        adjoint = model.tensors[consumer]
+        seed = (sp.Symbol(adjoint_name(consumer), real=True) if not adjoint.shape
+                else sp.IndexedBase(adjoint_name(consumer), shape=adjoint.shape, real=True)[out])
+    chained = tuple(Term(seed * t.factor, out_bound + t.bound, t.conditions) for t in partial)
+    log: list[Elimination] = []
+    collapsed = collapse(chained, at_ranges, log)
+    step = AdjointStep(tensor.name, consumer, chained, collapsed, tuple(log))
+    derivation.steps.append(step)
+    return step

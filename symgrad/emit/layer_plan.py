@@ -1,0 +1,146 @@
+"""A stack derivation -> the data ``templates/stack_module.py.j2`` is rendered from.
+
+The generated module has one forward and one backward function per layer
+kind, each rendered from that layer's own ``ModulePlan``, and a driver that
+loops over the layers: forward through ``len(W) - 1`` hidden layers and the
+output layer, then backward in reverse, each hidden layer's backward taking
+the adjoint of its output from the layer after it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from symgrad.emit.module_plan import (InputSpec, ModulePlan, dimension_reads, shape_code, shape_text, adjoint_block_tensor,
+                      array_names, names_in, plan_module, text_shapes)
+from symgrad.emit.inplace import evaluate_in_place, float_names
+from symgrad.differentiate.chain_rule import adjoint_name
+from symgrad.emit.peephole import share_subexpressions
+from symgrad.model.layers import GRAD_OUT, StackDerivation
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    plan: ModulePlan
+    arguments: str            # how the driver passes this layer's inputs, e.g. "carry, W[l], W0[l], m, lam"
+    state: str                # everything backward needs, e.g. "k_in, n, X_prev, W, W_l"
+    out: str                  # the carried output (hidden) or the loss (output)
+    extra_loss: str           # the hidden layer's own loss terms, "0.0" if none
+    element_grads: tuple[tuple[str, str], ...]   # (list name, gradient code)
+    carry_grad: str
+    carry_block: str          # the backward block computing the carried input's adjoint
+    trusted: tuple[str, ...]  # inputs not checked per layer: the carry (the previous layer's output,
+                              # or the checked first input) and the model's own non-list inputs
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    model_name: str
+    description: str
+    command: str
+    signature: str                          # every input, in the model's order
+    carry: str                              # the input the first layer takes
+    inputs: tuple[InputSpec, ...]           # the inputs that are not lists
+    dimensions: tuple[str, ...]
+    dim_reads: tuple
+    lists: tuple[tuple[str, str], ...]      # (name, role)
+    parameters: tuple[str, ...]
+    hidden: LayerPlan
+    output: LayerPlan
+
+    @property
+    def unpack(self) -> str:
+        """The names ``_inputs`` returns, in order: dimensions, then the inputs that are not lists."""
+        names = [*self.dimensions, *(i.name for i in self.inputs)]
+        return ", ".join(names) + ("," if len(names) == 1 else "")
+
+
+def _layer(derivation, command: str, kind: str) -> LayerPlan:
+    layer = derivation.model
+    labels = {name: f'f"{name}[{{l}}]"' for name in layer.elements}
+    plan = plan_module(derivation, command, labels, share=False)
+    if kind == "hidden":
+        seed = adjoint_name(layer.carry_out_name)
+        plan = _without(plan, {layer.loss_name, GRAD_OUT}, seed)
+    plan = _fewer_temporaries(plan, layer)
+    arguments = []
+    for spec in plan.inputs:
+        if spec.name == layer.carry_name:
+            arguments.append("carry")
+        elif spec.name in layer.elements:
+            arguments.append(f"{spec.name}[l]")
+        else:
+            arguments.append(spec.name)
+    names = list(plan.dimensions) + [i.name for i in plan.inputs] + [
+        b.name for b in plan.forward]
+    gradients = dict(plan.gradients)
+    return LayerPlan(
+        plan=plan,
+        arguments=", ".join(arguments),
+        state=", ".join(names) + ("," if len(names) == 1 else ""),
+        out=layer.carry_out_name if kind == "hidden" else layer.loss_name,
+        extra_loss=" + ".join(layer.loss_terms) if layer.loss_terms else "0.0",
+        element_grads=tuple((name, gradients[name]) for name, items in layer.owner.lists.items()
+                            if items.role == "parameter"),
+        carry_grad=gradients[layer.carry_name],
+        carry_block=adjoint_name(layer.carry_name),
+        trusted=tuple(spec.name for spec in plan.inputs if spec.name not in layer.elements),
+    )
+
+
+def _fewer_temporaries(plan: ModulePlan, layer) -> ModulePlan:
+    """Repeated array expressions computed once and elementwise chains evaluated in place, within
+    the forward and within the backward function (separate functions: the forward's values are
+    all kept for the backward; the carry's block may not run, so it is left alone)."""
+    shapes = {n: t.shape for n, t in layer.tensors.items()}
+    shapes.update({adjoint_name(n): t.shape for n, t in layer.tensors.items()})
+    for block in plan.backward:
+        shapes.setdefault(block.name, layer.tensors[adjoint_block_tensor(block.name)].shape)
+    arrays, text, kept = array_names(shapes), text_shapes(shapes, layer), set(layer.tensors)
+    carry = frozenset({adjoint_name(layer.carry_name)})
+    forward = share_subexpressions(plan.forward, arrays)
+    inputs = {t.name for t in layer.inputs}                      # float64 once checked
+    forward = evaluate_in_place(forward, text, inputs, kept | {b.name for b in forward}, kept)
+    grads = [code for _, code in plan.gradients]
+    backward = share_subexpressions(plan.backward, arrays, carry)
+    backward = evaluate_in_place(backward, text, float_names(forward, inputs),
+                                 set().union(*map(names_in, grads)), kept, carry)
+    return replace(plan, forward=forward, backward=backward)
+
+
+def _without(plan: ModulePlan, names: set[str], seed: str) -> ModulePlan:
+    """The hidden layer's plan without its VJP loss (``grad_out`` is passed to the backward instead)."""
+    forward = tuple(b for b in plan.forward if b.name not in names)
+    inputs = tuple(i for i in plan.inputs if i.name != GRAD_OUT)
+    backward = tuple(b for b in plan.backward if b.name != seed)
+    return replace(plan, forward=forward, inputs=inputs, backward=backward,
+                   intermediates=tuple(n for n in plan.intermediates if n not in names))
+
+
+def plan_stack_module(derivation: StackDerivation, command: str) -> StackPlan:
+    model = derivation.model
+    inputs = tuple(
+        InputSpec(t.name, t.role, not t.shape, shape_text(t.shape), shape_code(t.shape),
+                  repr(tuple(str(n) for n in t.shape)), f'"{t.name}"')
+        for t in model.inputs)
+    reads = dimension_reads(model)
+    return StackPlan(
+        model_name=model.name,
+        description=model.description,
+        command=command,
+        signature=", ".join(model.input_order),
+        carry=model.stack.carry.name,
+        inputs=inputs,
+        dimensions=tuple(d for d, _, _ in reads),
+        dim_reads=reads,
+        lists=tuple((name, items.role) for name, items in model.lists.items()),
+        parameters=tuple(derivation.parameters),
+        hidden=_layer(derivation.hidden, command, "hidden"),
+        output=_layer(derivation.output, command, "output"),
+    )
+
+
+def plan_for(derivation, command: str):
+    """The plan of a generated module: one model, or a stack of layers."""
+    if isinstance(derivation, StackDerivation):
+        return plan_stack_module(derivation, command)
+    return plan_module(derivation, command)

@@ -1,0 +1,349 @@
+"""A derivation -> the data a generated module is rendered from.
+
+Builds, as plain strings, everything ``templates/module.py.j2`` prints: the
+inputs and how their shapes are checked, where each dimension is read from,
+the forward statements, the backward statements (each with its index formula
+as a comment) and the gradients returned. No template does any math.
+
+Adjoints that are only a scalar multiple of another tensor (``grad_Y =
+-grad_Delta``) are folded into their users instead of being computed, so
+shared intermediates (the error, the masks) are computed once and nothing
+is copied for nothing.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+import sympy as sp
+
+from symgrad.index.deltas import collapse
+from symgrad.differentiate.chain_rule import ADJOINT_PREFIX, Derivation, substitute, adjoint_name
+from symgrad.index.text import formula_text
+from symgrad.errors import ModelError
+from symgrad.emit.inplace import evaluate_in_place
+from symgrad.emit.peephole import share_subexpressions
+from symgrad.differentiate.reuse import reuse_forward_values
+from symgrad.emit.statements import names
+from symgrad.index.terms import IndexExpr, Term
+from symgrad.lower.latex_names import base_latex
+from symgrad.lower.vectorize import lower_both, print_scalar
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    role: str
+    is_scalar: bool
+    shape_text: str      # "(N, L)"
+    shape_code: str      # "(N, L)" evaluated in the generated code
+    shape_names: str     # '("N", "L")', the shape as data
+    label: str           # how error messages name it: '"X1"', or 'f"W[{l}]"' for a list element
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str
+    comments: tuple[str, ...]
+    lines: tuple[str, ...]
+    latex: str = ""          # the same value as mathematics (the matrix view)
+    relation: str = ""       # for a core: the adjoint it stands for, as mathematics
+
+
+@dataclass(frozen=True)
+class ModulePlan:
+    model_name: str
+    description: str
+    command: str
+    inputs: tuple[InputSpec, ...]
+    dim_reads: tuple[tuple[str, str, int], ...]   # (dimension, input, axis)
+    forward: tuple[Block, ...]
+    backward: tuple[Block, ...]
+    intermediates: tuple[str, ...]
+    loss: str
+    gradients: tuple[tuple[str, str], ...]        # (parameter, expression)
+    dimensions: tuple[str, ...]
+
+    @property
+    def unpack(self) -> str:
+        """The names ``_inputs`` returns, in order: dimensions, then inputs."""
+        names = [*self.dimensions, *(i.name for i in self.inputs)]
+        return ", ".join(names) + ("," if len(names) == 1 else "")
+
+
+def shape_text(shape) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ")"
+
+
+def shape_code(shape) -> str:
+    return "(" + ", ".join(print_scalar(n) for n in shape) + ")"
+
+
+def dimension_reads(model) -> tuple[tuple[str, str, int], ...]:
+    reads = []
+    used = {s for t in model.tensors.values() for n in t.shape for s in sp.sympify(n).free_symbols}
+    used |= {s for d in model.definitions.values() for t in d.expr.terms
+             for s in t.factor.free_symbols if s in set(model.dimensions.values())}
+    for name, symbol in model.dimensions.items():
+        if symbol not in used:
+            continue
+        source = next(((t.name, axis) for t in model.inputs for axis, n in enumerate(t.shape)
+                       if n == symbol), None)
+        if source is None:
+            raise ModelError(f"model {model.name!r}: dimension {name} is not the size of any axis of "
+                             "an input, so it cannot be read from the inputs")
+        reads.append((name, *source))
+    return tuple(reads)
+
+
+def _is_alias(name: str, expr: IndexExpr, model, shapes: dict) -> bool:
+    """A single-term, unsummed, scalar multiple of one whole tensor, in the same orientation."""
+    if name in {t.name for t in model.of_role("parameter")} or len(expr.terms) != 1:
+        return False
+    term = expr.terms[0]
+    if term.bound or term.conditions:
+        return False
+    accesses = [a for a in sp.Mul.make_args(term.factor) if isinstance(a, sp.Indexed)]
+    others = [a for a in sp.Mul.make_args(term.factor) if not isinstance(a, sp.Indexed)]
+    if len(accesses) != 1 or any(a.free_symbols - set(model.dimensions.values()) for a in others):
+        return False
+    access = accesses[0]
+    return tuple(access.indices) == tuple(expr.indices) and all(
+        sp.expand(a - b) == 0 for a, b in zip(shapes[str(access.base)], model.tensors[name].shape))
+
+
+def _is_constant(name: str, expr: IndexExpr, model) -> bool:
+    """An adjoint that is a plain number, like the 1 of a loss term added to the loss."""
+    return (name not in {t.name for t in model.of_role("parameter")} and len(expr.terms) == 1
+            and not expr.terms[0].bound and not expr.terms[0].conditions and expr.terms[0].factor.is_number)
+
+
+def _is_separable(name: str, expr: IndexExpr, model) -> bool:
+    """A single unsummed product in which no factor spans all of the adjoint's indices
+    (an outer product such as ``C[0, i] * grad_Y[0, j]``): cheaper folded into its users,
+    where it is multiplied in anyway and NumPy can reuse the temporary."""
+    if name in {t.name for t in model.of_role("parameter")} or len(expr.terms) != 1:
+        return False
+    term = expr.terms[0]
+    labels = {i for i in expr.indices if i != 0}
+    if term.bound or term.conditions or len(labels) < 2:
+        return False
+    return all(not (labels <= arg.free_symbols) for arg in sp.Mul.make_args(term.factor))
+
+
+def _contracted_axes(name: str, derivation: Derivation, memo: dict) -> set[int]:
+    """Axes of ``grad_<name>`` that some later adjoint sums over, looking through the adjoints
+    that only copy or slice it (``grad_Z1 = grad_Z[:M]``). ``memo``: one dict per derivation
+    (each name is looked at once: the adjoints form a DAG, and a chain of layers would
+    otherwise be walked once per path)."""
+    if name in memo:
+        return memo[name]
+    if None not in memo:        # adjoint base name -> (user, user's indices, bound symbols, access)
+        reads: dict[str, list] = {}
+        for user, expr in derivation.adjoints.items():
+            for term in expr.terms:
+                bound = set(term.bound_symbols)
+                for access in term.factor.atoms(sp.Indexed):
+                    reads.setdefault(str(access.base), []).append((user, expr.indices, bound, access))
+        memo[None] = reads      # None: no tensor's name
+    memo[name] = set()          # a guard while this name is being computed
+    axes = set()
+    for user, indices, bound, access in memo[None].get(adjoint_name(name), ()):
+        for axis, index in enumerate(access.indices):
+            if index.free_symbols & bound:
+                axes.add(axis)
+            elif index in indices and index != 0 and user != name:
+                if indices.index(index) in _contracted_axes(user, derivation, memo):
+                    axes.add(axis)
+    memo[name] = axes
+    return axes
+
+
+def _pull_out(name: str, expr: IndexExpr, model, derivation, memo: dict) -> tuple[sp.Expr, sp.Expr] | None:
+    """For a one-term adjoint ``outer * core``: the factors that no later adjoint sums over (a
+    scalar, a row or column vector), kept out of the big array and applied to the small results
+    downstream. Returns (outer, core) or None."""
+    if name in {t.name for t in model.of_role("parameter")} or len(expr.terms) != 1:
+        return None
+    term = expr.terms[0]
+    labels = [i for i in expr.indices if i != 0]
+    if term.bound or term.conditions or len(labels) != 2:
+        return None
+    contracted = _contracted_axes(name, derivation, memo)
+    keep = {i for axis, i in enumerate(expr.indices) if i != 0 and axis not in contracted}
+    outer, core = [], []
+    for factor in sp.Mul.make_args(term.factor):
+        used = factor.free_symbols & set(labels)
+        (outer if used <= keep and used != set(labels) else core).append(factor)
+    if not any(f.free_symbols & set(labels) for f in outer) or not any(set(labels) <= f.free_symbols for f in core):
+        return None   # a scalar alone is cheaper folded into the one pass that computes the core
+    return sp.Mul(*outer), sp.Mul(*core)
+
+
+def _gradient_code(parameter: str, model, derivation: Derivation) -> str:
+    shape = model.tensors[parameter].shape
+    if parameter not in derivation.adjoints:  # the loss does not depend on it
+        return f"np.zeros({shape_code(shape)})" if shape else "0.0"
+    return adjoint_name(parameter) if shape else f"float({adjoint_name(parameter)})"
+
+
+def _forward_blocks(model, shapes: dict, reserved: set) -> list[Block]:
+    """The forward statements. A tensor stacked into a larger one (``Z = [Z1; Z2]``) is computed
+    straight into its block of the larger array, which is allocated once, instead of being
+    copied there afterwards (large temporaries are the first cost at medium sizes)."""
+    lowered, expressions = {}, {}
+    for name, definition in model.definitions.items():
+        if definition.origin == "max":
+            continue
+        expressions[name] = reuse_forward_values(definition.expr, model, until=name)
+        lowered[name] = lower_both(name, expressions[name], model.tensors[name].shape, shapes,
+                                   model.ranges(expressions[name].indices))
+    home = {}   # block tensor -> (stacked tensor, slice), for a tensor stacked exactly once
+    stacked_in = [code for low in lowered.values() for _, code in low.tiles]
+    for name, low in lowered.items():
+        for view, code in low.tiles:
+            if code in lowered and lowered[code].parts and stacked_in.count(code) == 1:
+                home[code] = (name, view)
+    forward, allocated = [], set()
+    for name, definition in model.definitions.items():
+        if definition.origin == "max":
+            source, axis = definition.reduce
+            forward.append(Block(name, (f"{name} = max over axis {axis} of {source} (a constant shift)",),
+                                 (f"{name} = {source}.max(axis={axis}, keepdims=True)",),
+                                 rf"\max_{{\mathrm{{axis}}\,{axis}}} {base_latex(source)}"))
+            continue
+        low, lines = lowered[name], []
+        comment = formula_text(name, expressions[name], reserved)
+        if name in home:
+            stacked, view = home[name]
+            if stacked not in allocated:
+                allocated.add(stacked)
+                lines.append(f"{stacked} = np.empty({shape_code(model.tensors[stacked].shape)})")
+            lines += [f"{name} = {stacked}{view}", *low.into(name)]
+        elif low.tiles and any(home.get(code) == (name, view) for view, code in low.tiles):
+            if name not in allocated:
+                lines.append(f"{name} = np.empty({shape_code(model.tensors[name].shape)})")
+            lines += [f"{name}{view} = {code}" for view, code in low.tiles if home.get(code) != (name, view)]
+            comment += "   (its blocks were computed in place above)"
+        else:
+            lines = list(low.lines)
+        forward.append(Block(name, (comment,), tuple(lines), low.latex))
+    return forward
+
+
+CORE_SUFFIX = "_core"  # grad_Z_core: an adjoint without the small factors pulled out of it
+
+
+def adjoint_block_tensor(block_name: str) -> str:
+    """The tensor a backward block is the adjoint of: grad_Z and grad_Z_core -> Z."""
+    return block_name.removeprefix(ADJOINT_PREFIX).removesuffix(CORE_SUFFIX)
+
+
+EXPANDED_LIMIT = 12   # adjoints substituted for a gradient's comment; a deep chain's grows with its depth
+
+
+def array_names(shapes: dict) -> set[str]:
+    """The names in ``shapes`` that hold arrays (not scalars)."""
+    return {name for name, shape in shapes.items() if shape}
+
+
+def text_shapes(shapes: dict, model) -> dict[str, tuple[str, ...]]:
+    """Every name's shape as code text, dimensions and scalars as ``()`` (for ``inplace``)."""
+    out = {str(d): () for d in model.dimensions}
+    out.update({name: tuple(str(d).replace(" ", "") for d in shape) for name, shape in shapes.items()})
+    return out
+
+
+def names_in(code: str) -> set[str]:
+    return names(ast.parse(code))
+
+
+def fewer_temporaries(forward: tuple, backward: tuple, shapes: dict, model, live_out: set[str]):
+    """The statements of ``loss_and_grad`` with repeated array expressions computed once and
+    elementwise chains evaluated in place; ``forward`` keeps the model's values intact."""
+    blocks = share_subexpressions((*forward, *backward), array_names(shapes))
+    floats = {t.name for t in model.inputs}                      # float64 once checked
+    blocks = evaluate_in_place(blocks, text_shapes(shapes, model), floats, live_out, set(model.tensors))
+    return blocks[:len(forward)], blocks[len(forward):]
+
+
+def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | None = None,
+                share: bool = True) -> ModulePlan:
+    """Everything the module template needs, as strings.
+
+    ``labels`` names inputs in error messages as code (``'f"W[{l}]"'`` for a list element);
+    ``share``: compute repeated array expressions once and evaluate elementwise chains in
+    place (``fewer_temporaries``; a layer's plan does that per function instead).
+    """
+    labels = labels or {}
+    model = derivation.model
+    reserved = set(model.tensors) | set(model.dimensions)
+    shapes = {n: t.shape for n, t in model.tensors.items()}
+    shapes.update({adjoint_name(n): t.shape for n, t in model.tensors.items()})
+
+    forward = _forward_blocks(model, shapes, reserved)
+    parameters = [t.name for t in model.of_role("parameter")]
+    backward, folded, axes_memo = [], {}, {}
+    for name in reversed(derivation.order):
+        if name == model.loss_name:
+            continue
+        expr = derivation.adjoints[name]
+        terms = expr.terms
+        for other, definition in folded.items():
+            terms = collapse(substitute(terms, adjoint_name(other), definition, derivation.space),
+                             derivation.ranges(expr.indices))
+        expr = IndexExpr(expr.indices, terms)
+        shown = reuse_forward_values(expr, model, cheaper=False)
+        expr = reuse_forward_values(expr, model)
+        if _is_alias(name, expr, model, shapes) or _is_separable(name, expr, model) \
+                or _is_constant(name, expr, model):
+            folded[name] = expr
+            continue
+        target = adjoint_name(name)
+        comments = [formula_text(target, shown, reserved)]
+        split = _pull_out(name, expr, model, derivation, axes_memo)
+        if split is not None:   # compute the core once; the outer factors go to the small results
+            outer, core = split
+            target = f"{target}{CORE_SUFFIX}"
+            shapes[target] = model.tensors[name].shape
+            entry = sp.IndexedBase(target)[expr.indices]
+            folded[name] = IndexExpr(expr.indices, (Term(outer * entry),))
+            expr = IndexExpr(expr.indices, (Term(core),))
+            comments = [formula_text(adjoint_name(name), folded[name], reserved),
+                        formula_text(target, expr, reserved) + "   (computed once; the factor in "
+                        "front is applied to the small results below)"]
+        expanded = derivation.expanded(name, EXPANDED_LIMIT) if name in parameters else None
+        if name in parameters and expanded is None:
+            comments.insert(0, f"dLoss/d{name}: more than {EXPANDED_LIMIT} adjoints deep, not expanded "
+                               f"here (`symgrad show` prints it); the chain below computes it")
+        elif name in parameters:
+            collapsed = formula_text(f"dLoss/d{name}", reuse_forward_values(expanded, model, cheaper=False),
+                                     reserved)
+            if collapsed.split(" = ", 1)[1] != comments[0].split(" = ", 1)[1]:
+                comments.insert(0, collapsed)
+            else:
+                comments = [collapsed]
+        lowered = lower_both(target, expr, model.tensors[name].shape, shapes, derivation.ranges(expr.indices))
+        relation = "" if split is None else lower_both(
+            adjoint_name(name), folded[name], model.tensors[name].shape, shapes,
+            derivation.ranges(expr.indices)).latex
+        backward.append(Block(target, tuple(comments), lowered.lines, lowered.latex, relation))
+    gradients = tuple((p, _gradient_code(p, model, derivation)) for p in parameters)
+    if share:
+        live_out = {model.loss_name}.union(*(names_in(code) for _, code in gradients))
+        forward, backward = fewer_temporaries(tuple(forward), tuple(backward), shapes, model, live_out)
+    return ModulePlan(
+        model_name=model.name,
+        description=model.description,
+        command=command,
+        inputs=tuple(InputSpec(t.name, t.role, not t.shape, shape_text(t.shape), shape_code(t.shape),
+                               repr(tuple(str(n) for n in t.shape)), labels.get(t.name, f'"{t.name}"'))
+                     for t in model.inputs),
+        dim_reads=dimension_reads(model),
+        forward=tuple(forward),
+        backward=tuple(backward),
+        intermediates=tuple(model.definitions),
+        loss=model.loss_name,
+        gradients=gradients,
+        dimensions=tuple(d for d, _, _ in dimension_reads(model)),
+    )

@@ -1,0 +1,221 @@
+"""Collapsing Kronecker deltas and index-range conditions, to a fixed point.
+
+Rules, applied to one term until none applies:
+
+1. ``sum_s delta(a, b) f``, where ``a - b`` holds the bound index ``s`` with
+   coefficient +-1: solve for ``s``, substitute it everywhere, and keep the
+   range of ``s`` as a condition on the solution.
+2. ``delta(a, b)`` with no bound index: 1 if ``a - b`` is identically 0, the
+   whole term is 0 if ``a - b`` can never be 0 over the index ranges;
+   otherwise it stays (a delta between free indices, as in a local partial).
+3. A condition ``lo <= e <= hi`` is dropped when it holds for every index and
+   dimension value, kills the term when it never holds, and tightens the
+   range of ``s`` when ``e`` is ``s`` plus a constant.
+4. A bound index that nothing mentions any more is summed out as a count.
+
+Each rule removes a delta, a condition or a bound index, so the loop ends.
+Every elimination is recorded, so a derivation can show which deltas were
+summed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from symgrad.index.terms import Term, interval, is_nonnegative, linear_form
+
+Ranges = dict[sp.Symbol, tuple[sp.Expr, sp.Expr]]
+
+
+@dataclass(frozen=True)
+class Elimination:
+    """``index := value`` was set by summing out ``delta``."""
+
+    index: sp.Symbol
+    value: sp.Expr
+    delta: sp.Expr
+
+
+def _deltas(factor: sp.Expr) -> list[sp.Expr]:
+    return [f for f in sp.Mul.make_args(factor) if isinstance(f, sp.KroneckerDelta)]
+
+
+def _decide(condition, ranges: Ranges) -> bool | None:
+    expr, lo, hi = condition
+    span = interval(expr, ranges)
+    if span is None:
+        return None
+    low, high = span
+    if is_nonnegative(low - lo) and is_nonnegative(hi - high):
+        return True
+    if is_nonnegative(lo - high - 1) or is_nonnegative(low - hi - 1):
+        return False
+    return None
+
+
+def _tighten(condition, bound: dict, ranges: Ranges):
+    """New (lo, hi) for the one bound index a condition restricts, or None."""
+    expr, lo, hi = condition
+    form = linear_form(expr, set(ranges))
+    if form is None:
+        return None
+    constant, coefficients = form
+    if len(coefficients) != 1:
+        return None
+    (index, coeff), = coefficients.items()
+    if index not in bound or coeff not in (1, -1):
+        return None
+    if coeff == 1:
+        new_lo, new_hi = lo - constant, hi - constant
+    else:
+        new_lo, new_hi = constant - hi, constant - lo
+    old_lo, old_hi = bound[index]
+    pick_lo = _larger(old_lo, new_lo)
+    pick_hi = _smaller(old_hi, new_hi)
+    if pick_lo is None or pick_hi is None:
+        return None
+    return index, sp.expand(pick_lo), sp.expand(pick_hi)
+
+
+def _larger(a, b):
+    if is_nonnegative(a - b):
+        return a
+    if is_nonnegative(b - a):
+        return b
+    return None
+
+
+def _smaller(a, b):
+    if is_nonnegative(b - a):
+        return a
+    if is_nonnegative(a - b):
+        return b
+    return None
+
+
+def _expand_deltas(factor: sp.Expr) -> sp.Expr:
+    """Bring deltas hidden inside sums up to the top-level product."""
+    top = {f for f in sp.Mul.make_args(factor) if isinstance(f, sp.KroneckerDelta)}
+    if factor.atoms(sp.KroneckerDelta) - top:   # a delta inside a sum, e.g. d1 * (d2 * f + 1)
+        return sp.expand_mul(factor)
+    return factor
+
+
+def collapse_term(term: Term, free: Ranges, log: list[Elimination] | None = None) -> list[Term]:
+    """Collapse one term; returns 0 or more terms (a delta inside a sum may split it)."""
+    factor = _expand_deltas(term.factor)
+    if isinstance(factor, sp.Add):
+        return [t for part in factor.args
+                for t in collapse_term(Term(part, term.bound, term.conditions), free, log)]
+    bound = {s: (lo, hi) for s, lo, hi in term.bound}
+    conditions = list(term.conditions)
+    while True:
+        if factor == 0:
+            return []
+        ranges = {**free, **bound}
+        changed = False
+        for delta in _deltas(factor):
+            difference = sp.expand(delta.args[0] - delta.args[1])
+            form = linear_form(difference, set(ranges))
+            solvable = [] if form is None else [
+                s for s, c in form[1].items() if s in bound and c in (1, -1)]
+            if solvable:
+                index = sorted(solvable, key=str)[0]
+                coeff = form[1][index]
+                value = sp.expand(index - difference / coeff)
+                lo, hi = bound.pop(index)
+                factor = factor.xreplace({delta: sp.Integer(1)}).xreplace({index: value})
+                conditions = [(e.xreplace({index: value}), a, b) for e, a, b in conditions]
+                conditions.append((value, lo, hi))
+                if log is not None:
+                    log.append(Elimination(index, value, delta))
+                changed = True
+                break
+            if difference == 0:
+                factor = factor.xreplace({delta: sp.Integer(1)})
+                changed = True
+                break
+            if _decide((difference, sp.Integer(0), sp.Integer(0)), ranges) is False:
+                return []
+        if changed:
+            continue
+        kept = []
+        for condition in conditions:
+            verdict = _decide(condition, ranges)
+            if verdict is False:
+                return []
+            if verdict is True:
+                changed = True
+                continue
+            tightened = _tighten(condition, bound, ranges)
+            if tightened is not None:
+                index, lo, hi = tightened
+                if is_nonnegative(lo - hi - 1):
+                    return []
+                bound[index] = (lo, hi)
+                changed = True
+                continue
+            kept.append(condition)
+        conditions = kept
+        used = factor.free_symbols.union(*(c[0].free_symbols for c in conditions))
+        for index in [s for s in bound if s not in used]:
+            lo, hi = bound.pop(index)
+            factor = factor * (hi - lo + 1)
+            changed = True
+        if not changed:
+            break
+    order = [b for b in term.bound if b[0] in bound]
+    return [Term(factor, tuple((s, *bound[s]) for s, _, _ in order), tuple(conditions))]
+
+
+def collapse(terms, free: Ranges, log: list[Elimination] | None = None) -> tuple[Term, ...]:
+    """Collapse every term of a sum, then combine like terms."""
+    return combine_like_terms([t for term in terms for t in collapse_term(term, free, log)])
+
+
+def combine_like_terms(terms) -> tuple[Term, ...]:
+    """Add up terms that sum over the same ranges under the same conditions, and simplify.
+
+    Terms with at most one summed index are grouped (their summed indices renamed
+    to the first one's); when expanding a group's sum makes it smaller, it becomes
+    one term: ``-y (1 - s) + (1 - y) s`` becomes ``s - y``. Otherwise the terms stay
+    as written.
+    """
+    groups: dict = {}
+    order = []
+    for term in terms:
+        if len(term.bound) > 1:
+            key = ("alone", len(order))
+        else:
+            key = (tuple((lo, hi) for _, lo, hi in term.bound), term.conditions)
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(term)
+    out = []
+    for key in order:
+        group = groups[key]
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        first = group[0]
+        factors = [t.factor if not t.bound else t.factor.xreplace({t.bound[0][0]: first.bound[0][0]})
+                   for t in group]
+        expanded = sp.expand(sp.Add(*factors))
+        if sp.count_ops(expanded) >= sp.count_ops(sp.Add(*factors)):
+            out.extend(group)  # nothing cancels: keep the terms as written
+        elif expanded != 0:
+            out.append(Term(sp.factor(expanded), first.bound, first.conditions))
+    return tuple(out)
+
+
+def term_ranges(term: Term, free: Ranges) -> Ranges:
+    """Ranges of every index in a term, free ones narrowed by the term's block conditions."""
+    ranges = {**free, **{s: (lo, hi) for s, lo, hi in term.bound}}
+    for condition in term.conditions:
+        narrowed = _tighten(condition, dict(ranges), ranges)
+        if narrowed is not None:
+            index, lo, hi = narrowed
+            ranges[index] = (lo, hi)
+    return ranges

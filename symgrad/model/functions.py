@@ -1,0 +1,171 @@
+"""The one table of elementwise functions.
+
+Every elementwise function symgrad knows is one row of ``TABLE``: its
+derivative with respect to each argument (a rule that reads like the math),
+its NumPy spelling, its LaTeX spelling, where it has kinks and which value its
+derivative takes there. The first argument is the tensor; further arguments
+are scalars (the clip level ``t`` of ``crelu``).
+
+Kinks follow PyTorch: ``relu'(0) = 0``; ``crelu'(z) = 1`` on the closed
+interval ``[0, t]``, written ``1[0 <= z <= t]`` as in the seed notes; ``abs'(0) = sign(0) = 0``;
+``sqrt'(0) = inf``; ``maximum`` and ``minimum`` give each side half the gradient where
+``a == b``. A row's ``kinks`` are positions of its first argument; for ``maximum(a, b)`` the
+position is ``b`` itself, an entry of a named tensor or a scalar.
+
+Each row becomes an opaque SymPy ``Function`` whose ``fdiff`` applies the
+row's rule, so ``sympy.diff`` does the chain rule and never sees a
+``Piecewise`` (lifted out of sums, leaving bound indices free: wrong results), ``Heaviside``
+(``Heaviside(0) = 1/2`` and ``DiracDelta`` terms) or ``Max`` (exponentially slow when nested).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import sympy as sp
+
+from symgrad.errors import ModelError
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    """One elementwise function: how to differentiate, print and check it."""
+
+    name: str
+    arity: int
+    partials: tuple[Callable[..., sp.Expr], ...]
+    numpy: str
+    latex: str
+    kinks: Callable[..., tuple[sp.Expr, ...]]
+    convention: str
+    # derivative factors computable more cheaply from the function's value:
+    # {derivative function name: (value, *args) -> cheaper expression}
+    from_value: dict = None
+    # a canonical form SymPy applies on construction, e.g. sigmoid(-z) -> 1 - sigmoid(z)
+    canonical: Callable[..., sp.Expr | None] | None = None
+
+
+def _f(name: str) -> Callable[..., sp.Expr]:
+    return lambda *args: FUNCTIONS[name](*args)
+
+
+_ZERO = lambda *args: sp.Integer(0)  # noqa: E731  (piecewise constant: zero almost everywhere)
+_NO_KINKS = lambda *args: ()  # noqa: E731
+
+_ROWS = (
+    Elementwise("relu", 1, (lambda z: _f("step")(z),),
+                "np.maximum({0}, 0.0)", r"\operatorname{{ReLU}}\left({0}\right)",
+                lambda z: (sp.Integer(0),), "relu'(0) = 0"),
+    Elementwise("step", 1, (_ZERO,),
+                "({0} > 0)", r"1_{{{0} > 0}}",
+                lambda z: (sp.Integer(0),), "step(0) = 0"),
+    Elementwise("crelu", 2, (lambda z, t: _f("crelu_mask")(z, t), lambda z, t: _f("above")(z, t)),
+                "np.clip({0}, 0.0, {1})", r"\operatorname{{CReLU}}\left({0}, {1}\right)",
+                lambda z, t: (sp.Integer(0), t), "crelu' = 1 on the closed interval [0, t]",
+                {"crelu_mask": lambda h, z, t: _f("equal")(h, z)}),
+    Elementwise("crelu_mask", 2, (_ZERO, _ZERO),
+                "(({0} >= 0) & ({0} <= {1}))", r"1_{{0 \le {0} \le {1}}}",
+                lambda z, t: (sp.Integer(0), t), "1 on the closed interval [0, t]"),
+    Elementwise("equal", 2, (_ZERO, _ZERO),
+                "({0} == {1})", r"1_{{{0} = {1}}}",
+                _NO_KINKS, "1 where both are equal (clip(z, 0, t) == z exactly on [0, t])"),
+    Elementwise("above", 2, (_ZERO, _ZERO),
+                "({0} > {1})", r"1_{{{0} > {1}}}",
+                lambda z, t: (t,), "above(t, t) = 0"),
+    Elementwise("sigmoid", 1, (lambda z: _f("sigmoid")(z) * (1 - _f("sigmoid")(z)),),
+                "(0.5 * (np.tanh(0.5 * {0}) + 1.0))", r"\sigma\left({0}\right)",
+                _NO_KINKS, "smooth; computed through tanh, no overflow",
+                canonical=lambda z: 1 - _f("sigmoid")(-z) if z.could_extract_minus_sign() else None),
+    Elementwise("tanh", 1, (lambda z: 1 - _f("tanh")(z) ** 2,),
+                "np.tanh({0})", r"\tanh\left({0}\right)",
+                _NO_KINKS, "smooth"),
+    Elementwise("exp", 1, (lambda z: _f("exp")(z),),
+                "np.exp({0})", r"e^{{{0}}}",
+                _NO_KINKS, "smooth"),
+    Elementwise("log", 1, (lambda z: 1 / z,),
+                "np.log({0})", r"\log\left({0}\right)",
+                _NO_KINKS, "smooth on z > 0"),
+    Elementwise("softplus", 1, (lambda z: _f("sigmoid")(z),),
+                "np.logaddexp(0.0, {0})", r"\operatorname{{softplus}}\left({0}\right)",
+                _NO_KINKS, "smooth; computed as logaddexp(0, z)"),
+    Elementwise("sqrt", 1, (lambda z: 1 / (2 * _f("sqrt")(z)),),
+                "np.sqrt({0})", r"\sqrt{{{0}}}",
+                _NO_KINKS, "smooth on z > 0; sqrt'(0) = inf, as in PyTorch"),
+    Elementwise("abs", 1, (lambda z: _f("sign")(z),),
+                "np.abs({0})", r"\left|{0}\right|",
+                lambda z: (sp.Integer(0),), "abs'(0) = 0 (PyTorch: sign(0) = 0)"),
+    # sign is flat but not an indicator (it is -1 below 0): its zero rule is not _ZERO, so not a mask
+    Elementwise("sign", 1, (lambda z: sp.Integer(0),),
+                "np.sign({0})", r"\operatorname{{sign}}\left({0}\right)",
+                lambda z: (sp.Integer(0),), "sign(0) = 0"),
+    Elementwise("maximum", 2, (lambda a, b: _f("above")(a, b) + _f("equal")(a, b) / 2,
+                               lambda a, b: _f("above")(b, a) + _f("equal")(a, b) / 2),
+                "np.maximum({0}, {1})", r"\max\left({0}, {1}\right)",
+                lambda a, b: (b,), "ties split evenly: each side gets half at a == b (torch.maximum)"),
+    Elementwise("minimum", 2, (lambda a, b: _f("above")(b, a) + _f("equal")(a, b) / 2,
+                               lambda a, b: _f("above")(a, b) + _f("equal")(a, b) / 2),
+                "np.minimum({0}, {1})", r"\min\left({0}, {1}\right)",
+                lambda a, b: (b,), "ties split evenly: each side gets half at a == b (torch.minimum)"),
+)
+
+TABLE: dict[str, Elementwise] = {row.name: row for row in _ROWS}
+
+
+def _make_function(row: Elementwise) -> type[sp.Function]:
+    def fdiff(self, argindex=1):
+        return row.partials[argindex - 1](*self.args)
+
+    def _latex(self, printer, exp=None):
+        text = row.latex.format(*(printer._print(a) for a in self.args))
+        return text if exp is None else rf"\left({text}\right)^{{{exp}}}"
+
+    namespace = {"nargs": row.arity, "fdiff": fdiff, "_latex": _latex, "is_real": True}
+    if row.canonical is not None:
+        namespace["eval"] = classmethod(lambda cls, *args: row.canonical(*args))
+    return type(row.name, (sp.Function,), namespace)
+
+
+FUNCTIONS: dict[str, type[sp.Function]] = {row.name: _make_function(row) for row in _ROWS}
+
+
+def lookup(name: str) -> Elementwise:
+    """The table row called ``name``; an unknown name is an error listing the known ones."""
+    try:
+        return TABLE[name]
+    except KeyError:
+        raise ModelError(
+            f"unknown elementwise function {name!r}; known: {', '.join(sorted(TABLE))}"
+        ) from None
+
+
+def row_of(function: sp.Basic) -> Elementwise | None:
+    """The table row of a SymPy function application, or None if it is not from the table."""
+    name = type(function).__name__
+    if name in FUNCTIONS and isinstance(function, FUNCTIONS[name]):
+        return TABLE[name]
+    return None
+
+
+def numeric(name: str):
+    """A NumPy function computing table row ``name``, built from its NumPy spelling (the
+    table's own text, never a user's), so the generated code and the checker agree."""
+    row = lookup(name)
+    if name not in _NUMERIC:
+        arguments = ", ".join(f"a{k}" for k in range(row.arity))
+        body = row.numpy.format(*(f"a{k}" for k in range(row.arity)))
+        _NUMERIC[name] = eval(f"lambda {arguments}: {body}", {"np": __import__("numpy")})  # noqa: S307
+    return _NUMERIC[name]
+
+
+_NUMERIC: dict = {}
+
+
+def is_mask(expr) -> bool:
+    """Whether ``expr`` is an indicator spelled as a comparison (a boolean array in NumPy), or a
+    product or power of such: ``step``, ``crelu_mask``, ``equal``, ``above``."""
+    if isinstance(expr, sp.Pow):
+        return is_mask(expr.base)
+    if isinstance(expr, sp.Mul):
+        return all(is_mask(a) for a in expr.args)
+    row = row_of(expr)
+    return row is not None and all(rule is _ZERO for rule in row.partials)

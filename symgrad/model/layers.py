@@ -1,0 +1,163 @@
+"""Blocks repeated for any depth: a stack of layers whose number is only known at run time.
+
+A model with a stack takes list inputs (``W = [W_1, ..., W_L]``) and runs
+
+    X_0 = carry,  X_l = hidden(X_{l-1}, W_l, ...)  for l = 1 .. L-1,  loss = output(X_{L-1}, W_L, ...)
+
+``hidden`` and ``output`` are each an ordinary ``Model`` (a ``Layer``), derived
+once. The hidden layer is derived as the vector-Jacobian product it is: its
+loss is ``sum(grad_out * X_l) + (its own loss terms)`` with the incoming
+adjoint ``grad_out`` a constant, so its adjoints of ``X_{l-1}`` and ``W_l``
+are the recursion the notes write (the adjoint of layer l from layer l+1).
+Layer sizes (``k_in``, ``k_out``) are dimensions of the layer, read from the
+shapes at run time, so one generated module serves every depth, 1 included.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from symgrad.model.dsl import TensorExpr
+from symgrad.errors import ModelError
+from symgrad.model.model import ListInput, Model, Tensor
+from symgrad.model.names import refusal
+
+GRAD_OUT = "grad_out"
+VJP_LOSS = "vjp"      # the hidden layer's loss; refused as a user's name (symgrad/model/names.py)
+
+
+class Layer(Model):
+    """One layer of a stack: a model whose inputs are the carried tensor, list elements and shared tensors."""
+
+    def __init__(self, stack: "Stack", kind: str):
+        super().__init__(f"{stack.parent.name}_{kind}")
+        self.owner, self.kind = stack, kind
+        self.dimensions.update(stack.parent.dimensions)
+        self.carry_name: str | None = None
+        self.carry_out_name: str | None = None
+        self.elements: dict[str, str] = {}      # local name -> list name
+        self.shared: list[str] = []             # parent tensors used here
+        self.loss_terms: list[str] = []
+        self._closing = False                   # finish() is naming the VJP loss
+
+    def _check_new_name(self, name: str, kind: str = "tensor") -> None:
+        if not (self._closing and name == VJP_LOSS):
+            super()._check_new_name(name, kind)
+
+    def _stacked(self) -> bool:
+        return True
+
+    def _dimension_symbols(self) -> set:
+        return super()._dimension_symbols() | set(self.owner.parent.dimensions.values())
+
+    def carry_in(self, name: str, shape) -> Tensor:
+        """The tensor carried in from the previous layer (the stack's start for the first)."""
+        if self.carry_name is not None:
+            raise ModelError(f"layer {self.name!r} already has the carried input {self.carry_name!r}")
+        tensor = self.parameter(name, shape)
+        self.carry_name = name
+        return tensor
+
+    def element(self, items: ListInput, shape) -> Tensor:
+        """This layer's element of a list input, e.g. ``W_l`` of ``W``."""
+        if items.name not in self.owner.lists:
+            raise ModelError(f"{items.name!r} is not a list input of the stack")
+        tensor = self._add(items.name, shape, items.role)
+        self.elements[items.name] = items.name
+        return tensor
+
+    def use(self, tensor: Tensor) -> Tensor:
+        """A constant of the parent model (data, a scalar), available in this layer."""
+        if tensor.model is not self.owner.parent or tensor.role != "constant":
+            raise ModelError(f"layer {self.name!r} can only use constants of model {self.owner.parent.name!r}")
+        local = self._add(tensor.name, tensor.shape, "constant")
+        self.shared.append(tensor.name)
+        return local
+
+    def carry_out(self, tensor: Tensor) -> None:
+        """The tensor handed to the next layer (hidden layers only)."""
+        if self.kind != "hidden":
+            raise ModelError("only the hidden layer carries a tensor out; the output layer has the loss")
+        self.carry_out_name = tensor.name
+
+    def loss_term(self, name: str, expr: TensorExpr) -> Tensor:
+        """A scalar this hidden layer adds to the total loss (a per-layer regularizer)."""
+        tensor = self.define(name, expr)
+        if tensor.shape != ():
+            raise ModelError(f"loss term {name!r} must be a scalar")
+        self.loss_terms.append(name)
+        return tensor
+
+    def finish(self) -> None:
+        """Close the hidden layer: its loss is the VJP seed ``sum(grad_out * X_l)`` plus its loss terms."""
+        if self.carry_name is None:
+            raise ModelError(f"layer {self.name!r} needs carry_in(...)")
+        if self.kind == "hidden":
+            if self.carry_out_name is None:
+                raise ModelError(f"layer {self.name!r} needs carry_out(...)")
+            if self.loss_name is None:
+                out = self.tensors[self.carry_out_name]
+                seed = self._add(GRAD_OUT, out.shape, "constant", check=False)
+                total = (seed * out).sum()
+                for name in self.loss_terms:
+                    total = total + self.tensors[name]
+                self._closing = True
+                try:
+                    self.loss(VJP_LOSS, total)
+                finally:
+                    self._closing = False
+        elif self.loss_name is None:
+            raise ModelError(f"layer {self.name!r} needs a loss")
+
+
+class Stack:
+    """Hidden layers for l = 1 .. L-1 and an output layer, L = len of the list inputs at run time."""
+
+    def __init__(self, parent: Model, carry: Tensor, lists: tuple[ListInput, ...]):
+        if carry.model is not parent or carry.role != "constant":
+            raise ModelError("the stack's carry must be a constant (data) of the model")
+        self.parent, self.carry = parent, carry
+        self.lists = {items.name: items for items in lists}
+        self.hidden = Layer(self, "hidden")
+        self.output = Layer(self, "output")
+
+    def finish(self) -> None:
+        self.hidden.finish()
+        self.output.finish()
+        for layer in (self.hidden, self.output):
+            missing = set(self.lists) - set(layer.elements)
+            if missing:
+                raise ModelError(f"layer {layer.name!r} does not use list input(s) {sorted(missing)}")
+
+
+def stack_layers(model: Model, carry: Tensor, *lists: ListInput) -> Stack:
+    """Declare ``model``'s repeated layers: ``carry`` (a constant of the model) enters the first,
+    ``lists`` (``model.parameter_list``/``constant_list``) give one matrix per layer."""
+    if model.stack is not None:
+        raise ModelError(f"model {model.name!r} already has a stack")
+    declared = (("dimension", model.dimensions), ("tensor", model.tensors), ("list input", model.lists))
+    for kind, names in declared:
+        for name in names:
+            reason = refusal(name, stacked=True)
+            if reason is not None:
+                raise ModelError(f"{kind} {name!r}: {reason}; rename it")
+    model.stack = Stack(model, carry, tuple(lists))
+    return model.stack
+
+
+@dataclass
+class StackDerivation:
+    """The two layers of a stack, each derived once."""
+
+    model: Model
+    hidden: object   # Derivation
+    output: object   # Derivation
+
+    @property
+    def seconds(self) -> float:
+        return self.hidden.seconds + self.output.seconds
+
+    @property
+    def parameters(self) -> list[str]:
+        return [name for name, items in self.model.lists.items() if items.role == "parameter"]

@@ -1,0 +1,82 @@
+"""The package's shape: one folder per stage, no import cycle, no private name used across modules."""
+import ast
+from pathlib import Path
+
+from .conftest import ROOT
+
+PACKAGE = ROOT / "symgrad"
+STAGES = ("index", "model", "differentiate", "lower", "emit", "documents", "formulas")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imports(path: Path):
+    """(imported module, names taken from it) for every import of a symgrad module in ``path``,
+    at module level or inside a function."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "symgrad":
+                    yield alias.name, ()
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 \
+                and node.module.split(".")[0] == "symgrad":
+            names = tuple(a.name for a in node.names)
+            submodules = [f"{node.module}.{n}" for n in names if f"{node.module}.{n}" in MODULES]
+            yield node.module, tuple(n for n in names if f"{node.module}.{n}" not in MODULES)
+            for sub in submodules:
+                yield sub, ()
+
+
+def graph() -> dict[str, set[str]]:
+    return {name: {target for target, _ in imports(path) if target in MODULES and target != name}
+            for name, path in MODULES.items()}
+
+
+def test_each_stage_has_its_folder():
+    for stage in STAGES:
+        assert (PACKAGE / stage / "__init__.py").is_file(), stage
+    top = sorted(p.stem for p in PACKAGE.glob("*.py"))
+    assert top == ["__init__", "__main__", "api", "cli", "errors", "gradcheck"]
+
+
+def test_no_module_imports_another_modules_private_names():
+    offences = [f"{name} takes {taken} from {target}" for name, path in MODULES.items()
+                for target, names in imports(path) for taken in names
+                if taken.startswith("_") and target != name]
+    assert not offences
+
+
+def test_no_import_cycle():
+    edges = graph()
+    edges["symgrad"] = set()        # the package's own __init__ only re-exports: every module may import it
+    state: dict[str, str] = {}
+    cycles = []
+
+    def visit(node, trail):
+        state[node] = "open"
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == "open":
+                cycles.append(" -> ".join(trail[trail.index(nxt):] + [nxt]))
+            elif nxt not in state:
+                visit(nxt, trail + [nxt])
+        state[node] = "done"
+
+    for name in sorted(edges):
+        if name not in state:
+            visit(name, [name])
+    assert not cycles
+
+
+def test_package_modules_do_not_import_the_package_itself():
+    # importing ``symgrad`` from inside it would make every module depend on all the others
+    # (the catalogue's model files are written as a user's model file is: `from symgrad import Model`)
+    offenders = [name for name, path in MODULES.items()
+                 if name != "symgrad" and not name.startswith("symgrad.model.catalogue.")
+                 for target, _ in imports(path) if target == "symgrad"]
+    assert not offenders
