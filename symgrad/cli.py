@@ -27,6 +27,7 @@ from pathlib import Path
 from symgrad.model import catalogue
 from symgrad.gradcheck import DEPTHS, check_module
 from symgrad.differentiate.chain_rule import derive
+from symgrad.index.conventions import adjoint_name
 from symgrad.index.text import formula_text
 from symgrad.emit.files import render_module, write_all, write_atomic, write_atomic_bytes
 from symgrad.errors import SymgradError, SymgradWarning
@@ -124,7 +125,7 @@ def _describe(model, derivation, heading: str) -> None:
     print("\n## adjoints (reverse mode, named)")
     for name in reversed(derivation.order):
         if name != model.loss_name:
-            print(formula_text(f"grad_{name}", reuse_forward_values(
+            print(formula_text(adjoint_name(name), reuse_forward_values(
                 derivation.adjoints[name], model, cheaper=False), reserved))
     print(f"\n## gradients of {model.loss_name}, collapsed")
     for name in derivation.parameters:

@@ -10,7 +10,7 @@ from symgrad.differentiate.chain_rule import derive
 from symgrad.gradcheck import dimension_values, sample_inputs
 from symgrad.cli import import_generated, main, render_derivation
 from symgrad.emit.module_plan import plan_module
-from symgrad.differentiate.chain_rule import adjoint_name
+from symgrad.index.conventions import adjoint_name
 from symgrad.emit.files import render_module
 from symgrad.documents.derivation import build_document
 from symgrad.lower.vectorize import lower

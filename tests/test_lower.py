@@ -5,7 +5,8 @@ import pytest
 import sympy as sp
 
 from symgrad import catalogue
-from symgrad.differentiate.chain_rule import adjoint_name, derive
+from symgrad.differentiate.chain_rule import derive
+from symgrad.index.conventions import adjoint_name
 from symgrad.errors import LoweringError
 from symgrad.lower.assembly import lower_expression
 from symgrad.lower.latex_printer import LatexArrayPrinter

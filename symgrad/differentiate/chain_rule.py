@@ -26,13 +26,8 @@ from symgrad.index.deltas import Elimination, collapse
 from symgrad.errors import SymgradWarning
 from symgrad.model.model import Model
 from symgrad.model.layers import Layer, StackDerivation
+from symgrad.index.conventions import adjoint_name
 from symgrad.index.terms import IndexExpr, IndexSpace, Term
-
-ADJOINT_PREFIX = "grad_"
-
-
-def adjoint_name(name: str) -> str:
-    return ADJOINT_PREFIX + name
 
 
 @dataclass(frozen=True)

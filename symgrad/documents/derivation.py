@@ -17,7 +17,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from symgrad.index.deltas import collapse
-from symgrad.differentiate.chain_rule import adjoint_name
+from symgrad.index.conventions import ADJOINT_PREFIX, adjoint_name, adjoint_of
 from symgrad.lower.latex_names import base_latex, entry_latex
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.model.layers import StackDerivation
@@ -257,8 +257,7 @@ class _Writer:
                 formulas.append(rf"{base_latex(block.name)} = {block.latex} \in "
                                 rf"{_shape_latex(self.model.tensors[block.name].shape)}")
         for block in self.plan.backward:
-            name = block.name[len("grad_"):].removesuffix("_core") if block.relation \
-                else block.name[len("grad_"):]
+            name = adjoint_of(block.name) if block.relation else block.name.removeprefix(ADJOINT_PREFIX)
             shape = _shape_latex(self.model.tensors[name].shape)
             if block.relation:
                 formulas.append(rf"{base_latex('grad_' + name)} = {block.relation},\quad "

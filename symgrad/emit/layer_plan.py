@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from symgrad.emit.module_plan import (InputSpec, ModulePlan, dimension_reads, shape_code, shape_text, adjoint_block_tensor,
                       array_names, names_in, plan_module, text_shapes)
 from symgrad.emit.inplace import evaluate_in_place, float_names
-from symgrad.differentiate.chain_rule import adjoint_name
+from symgrad.index.conventions import adjoint_name
 from symgrad.emit.peephole import share_subexpressions
 from symgrad.model.layers import GRAD_OUT, StackDerivation
 

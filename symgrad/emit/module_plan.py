@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import sympy as sp
 
 from symgrad.index.deltas import collapse
-from symgrad.differentiate.chain_rule import ADJOINT_PREFIX, Derivation, substitute, adjoint_name
+from symgrad.differentiate.chain_rule import Derivation, substitute
+from symgrad.index.conventions import CORE_SUFFIX, adjoint_name, adjoint_of
 from symgrad.index.text import formula_text
 from symgrad.errors import ModelError
 from symgrad.emit.inplace import evaluate_in_place
@@ -231,12 +232,11 @@ def _forward_blocks(model, shapes: dict, reserved: set) -> list[Block]:
     return forward
 
 
-CORE_SUFFIX = "_core"  # grad_Z_core: an adjoint without the small factors pulled out of it
 
 
 def adjoint_block_tensor(block_name: str) -> str:
     """The tensor a backward block is the adjoint of: grad_Z and grad_Z_core -> Z."""
-    return block_name.removeprefix(ADJOINT_PREFIX).removesuffix(CORE_SUFFIX)
+    return adjoint_of(block_name)
 
 
 EXPANDED_LIMIT = 12   # adjoints substituted for a gradient's comment; a deep chain's grows with its depth

@@ -19,8 +19,9 @@ import ast
 from dataclasses import replace
 
 from symgrad.emit.statements import is_plain, names, np_call
+from symgrad.index.conventions import SHARED_PREFIX
 
-SHARED = "shared"
+SHARED = SHARED_PREFIX
 _VALUE_NODES = (ast.BinOp, ast.UnaryOp, ast.Call, ast.Compare)
 _FRESH_ARRAYS = {"ones"}                 # np.ones(shape): the same values every time; never np.empty
 

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import re
 
+from symgrad.index.conventions import ADJOINT_PREFIX
+
 GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "theta", "lambda", "mu", "sigma", "tau", "phi",
          "Delta", "Theta", "Sigma", "Phi", "Lambda", "Gamma", "Omega", "omega"}
 ALIASES = {"lam": r"\lambda", "yhat": r"\hat{y}", "Yexp": r"Y_{exp}", "Ystar": r"Y^{*}"}
-ADJOINT = "grad_"
 
 
 def base_latex(name: str) -> str:
     """The printed form of a tensor or dimension name (without indices)."""
-    if name.startswith(ADJOINT):
-        return r"\overline{" + base_latex(name[len(ADJOINT):]) + "}"
+    if name.startswith(ADJOINT_PREFIX):
+        return r"\overline{" + base_latex(name.removeprefix(ADJOINT_PREFIX)) + "}"
     if name in ALIASES:
         return ALIASES[name]
     head, _, tail = name.partition("_")

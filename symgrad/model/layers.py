@@ -20,11 +20,12 @@ import sympy as sp
 
 from symgrad.model.dsl import TensorExpr
 from symgrad.errors import ModelError
+from symgrad.index.conventions import HIDDEN_LAYER_LOSS, LAYER_OUTPUT_ADJOINT
 from symgrad.model.model import ListInput, Model, Tensor
 from symgrad.model.names import refusal
 
-GRAD_OUT = "grad_out"
-VJP_LOSS = "vjp"      # the hidden layer's loss; refused as a user's name (symgrad/model/names.py)
+GRAD_OUT = LAYER_OUTPUT_ADJOINT
+VJP_LOSS = HIDDEN_LAYER_LOSS
 
 
 class Layer(Model):

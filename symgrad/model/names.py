@@ -19,6 +19,8 @@ from __future__ import annotations
 import builtins
 import keyword
 
+from symgrad.index.conventions import ADJOINT_PREFIX, CORE_SUFFIX, SHARED_PREFIX
+
 # The generated module's own names (templates/module.py.j2, macros.j2): its import, its
 # module-level names, and the names it has always kept from models.
 GENERATED_NAMES = frozenset({
@@ -37,9 +39,9 @@ STACK_NAMES = frozenset({
 # Families of names the code generator makes: (prefix, suffix, reason).
 GENERATED_FAMILIES = (
     ("_", "", "reserved: a leading underscore marks the generated module's helpers (_inputs, _matrix)"),
-    ("grad_", "", "reserved: grad_ starts the names of the generated adjoints (grad_W)"),
-    ("shared_", "", "reserved: shared_ starts the names of values the generated code computes once"),
-    ("", "_core", "reserved: _core ends the names of generated adjoint cores (grad_Z_core)"),
+    (ADJOINT_PREFIX, "", "reserved: grad_ starts the names of the generated adjoints (grad_W)"),
+    (SHARED_PREFIX + "_", "", "reserved: shared_ starts the names of values the generated code computes once"),
+    ("", CORE_SUFFIX, "reserved: _core ends the names of generated adjoint cores (grad_Z_core)"),
 )
 
 BUILTINS = frozenset(dir(builtins))
