@@ -21,7 +21,6 @@ import types
 from functools import cached_property
 
 from symgrad.differentiate.chain_rule import Derivation, derive as derive_model
-from symgrad.index.text import formula_text
 from symgrad.emit.files import render_document, render_module
 from symgrad.documents.derivation import build_document
 from symgrad.model.model import Model
@@ -116,14 +115,8 @@ class DerivedModel:
         parts = ([(self.model, self.derivation, "")] if self.model.stack is None else
                  [(self.model.stack.output, self.derivation.output, "output layer: "),
                   (self.model.stack.hidden, self.derivation.hidden, "hidden layer: ")])
-        formulas = {}
-        for model, derivation, label in parts:
-            reserved = set(model.tensors) | set(model.dimensions)
-            for name in derivation.parameters:
-                expanded = derivation.expanded(name)
-                if expanded is not None:
-                    formulas[label + name] = formula_text(f"d{model.loss_name}/d{name}", expanded, reserved)
-        return formulas
+        return {label + name: derivation.collapsed_text(name) for _, derivation, label in parts
+                for name in derivation.parameters if name in derivation.adjoints}
 
     def _repr_markdown_(self) -> str:
         return self.markdown()

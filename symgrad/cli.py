@@ -130,8 +130,7 @@ def _describe(model, derivation, heading: str) -> None:
     print(f"\n## gradients of {model.loss_name}, collapsed")
     for name in derivation.parameters:
         if name in derivation.adjoints:
-            print(formula_text(f"d{model.loss_name}/d{name}", reuse_forward_values(
-                derivation.expanded(name), model, cheaper=False), reserved))
+            print(derivation.collapsed_text(name))
     print()
 
 

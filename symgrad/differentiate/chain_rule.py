@@ -26,7 +26,9 @@ from symgrad.index.deltas import Elimination, collapse
 from symgrad.errors import SymgradWarning
 from symgrad.model.model import Model
 from symgrad.model.layers import Layer, StackDerivation
+from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.index.conventions import adjoint_name
+from symgrad.index.text import formula_text
 from symgrad.index.terms import IndexExpr, IndexSpace, Term
 
 
@@ -86,6 +88,17 @@ class Derivation:
             terms = collapse(substitute(terms, base, self.adjoints[other], self.space),
                              self.ranges(expr.indices))
         return IndexExpr(expr.indices, terms)
+
+    def collapsed_text(self, name: str, head: str | None = None, expanded: IndexExpr | None = None) -> str:
+        """``dLoss/d<name>[i, j] = ...``, the collapsed gradient as text with named forward values
+        reused (``H*(1 - H)``): what ``symgrad show``, the API, ``symgrad check`` and the generated
+        code's comments print. ``head``: the left-hand side's name (default ``d<loss>/d<name>``);
+        ``expanded``: ``self.expanded(name)`` where the caller has it already (expanding again
+        draws fresh index names, and the documents print the names in the order they were drawn)."""
+        reserved = set(self.model.tensors) | set(self.model.dimensions)
+        expanded = self.expanded(name) if expanded is None else expanded
+        expr = reuse_forward_values(expanded, self.model, cheaper=False)
+        return formula_text(head or f"d{self.model.loss_name}/d{name}", expr, reserved)
 
     def _reaches(self, name: str) -> set[str]:
         """The tensors whose adjoints ``dLoss/d<name>`` is built from, directly or not."""

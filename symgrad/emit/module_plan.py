@@ -317,8 +317,7 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
             comments.insert(0, f"dLoss/d{name}: more than {EXPANDED_LIMIT} adjoints deep, not expanded "
                                f"here (`symgrad show` prints it); the chain below computes it")
         elif name in parameters:
-            collapsed = formula_text(f"dLoss/d{name}", reuse_forward_values(expanded, model, cheaper=False),
-                                     reserved)
+            collapsed = derivation.collapsed_text(name, f"dLoss/d{name}", expanded)
             if collapsed.split(" = ", 1)[1] != comments[0].split(" = ", 1)[1]:
                 comments.insert(0, collapsed)
             else:

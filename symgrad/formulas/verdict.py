@@ -35,7 +35,6 @@ import sympy as sp
 
 from symgrad.gradcheck import dimension_values, sample_inputs
 from symgrad.differentiate.chain_rule import derive
-from symgrad.index.text import formula_text
 from symgrad.emit.files import render_module
 from symgrad.errors import LoweringError, SymgradError
 from symgrad.formulas.evaluate import IndexEvaluator, walk, evaluate_matrix
@@ -172,8 +171,9 @@ def _forms(model, derivation, target: Target, depth) -> Forms:
         sub, head = part.model, f"d/d{name}[{layer}]"
     else:
         part, sub, head = derivation, model, f"dLoss/d{name}"
-    expr = reuse_forward_values(part.expanded(name), sub, cheaper=False)
-    index = formula_text(head, expr, set(sub.tensors) | set(sub.dimensions))
+    expanded = part.expanded(name)
+    expr = reuse_forward_values(expanded, sub, cheaper=False)
+    index = part.collapsed_text(name, head, expanded)
     shapes = {n: t.shape for n, t in sub.tensors.items()}
     try:
         lowered = lower_both(GRADIENT, expr, sub.tensors[name].shape, shapes, part.ranges(expr.indices))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sympy as sp
 
 from symgrad.model.dsl import TensorExpr
 from symgrad.errors import ModelError
