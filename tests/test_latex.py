@@ -80,7 +80,7 @@ def test_shown_collapsed_gradients_equal_the_generated_gradients(catalogue_name)
     _, grads = module.loss_and_grad(**inputs)
     for name in derivation.parameters:
         expr = derivation.expanded(name)
-        lines = lower(f"shown_{name}", expr, model.tensors[name].shape, shapes, derivation.ranges(expr.indices))
+        lines = lower(f"shown_{name}", expr, model.tensors[name].shape, shapes, derivation.space.ranges_of(expr.indices))
         exec("\n".join(lines), scope)   # symgrad's own lowering of the displayed formula
         np.testing.assert_allclose(np.asarray(scope[f"shown_{name}"], dtype=float).reshape(np.shape(grads[name])),
                                    grads[name], rtol=1e-10, atol=1e-12)

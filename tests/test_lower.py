@@ -46,7 +46,7 @@ def test_a_matrix_product_plus_a_broadcast_column():
     model = catalogue.build("two_branch_crelu")
     expr = model.definitions["Z1"].expr
     shapes = {n: t.shape for n, t in model.tensors.items()}
-    code = lower_expression(expr, model.tensors["Z1"].shape, shapes, model.ranges(expr.indices)).code
+    code = lower_expression(expr, model.tensors["Z1"].shape, shapes, model.space.ranges_of(expr.indices)).code
     assert isinstance(code, Add) and len(code.terms) == 2
     matmul = [f for t in code.terms for f in t.factors if isinstance(f, MatMul)][0]
     M, L = model.dimensions["M"], model.dimensions["L"]

@@ -70,9 +70,6 @@ class Derivation:
     def parameters(self) -> list[str]:
         return [t.name for t in self.model.of_role("parameter")]
 
-    def ranges(self, indices) -> dict:
-        return {i: self.space.ranges[i] for i in indices if i != 0}
-
     def expanded(self, name: str, limit: int | None = None) -> IndexExpr | None:
         """``dLoss/d<name>`` with every adjoint substituted: forward tensors only. With ``limit``:
         None when more than ``limit`` adjoints would be substituted (deep in a long chain of layers,
@@ -86,7 +83,7 @@ class Derivation:
             if other == name or not any(_mentions(t, base) for t in terms):
                 continue
             terms = collapse(substitute(terms, base, self.adjoints[other], self.space),
-                             self.ranges(expr.indices))
+                             self.space.ranges_of(expr.indices))
         return IndexExpr(expr.indices, terms)
 
     def collapsed_text(self, name: str, head: str | None = None, expanded: IndexExpr | None = None) -> str:
@@ -196,7 +193,7 @@ def derive(model: Model):
             continue
         tensor = model.tensors[name]
         at = space.indices_for(tensor.shape)
-        at_ranges = derivation.ranges(at)
+        at_ranges = derivation.space.ranges_of(at)
         total: list[Term] = []
         for consumer in consumers[name]:
             if consumer not in derivation.adjoints:
@@ -243,7 +240,7 @@ def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointSt
         derivative = sp.diff(term.factor, wrt)
         if derivative != 0:
             local.append(Term(derivative, term.bound, term.conditions))
-    local_ranges = {**at_ranges, **derivation.ranges(out)}
+    local_ranges = {**at_ranges, **derivation.space.ranges_of(out)}
     partial = collapse(local, local_ranges)
     derivation.partials.append(LocalPartial(consumer, tensor.name, out, at, partial))
     if consumer == model.loss_name:

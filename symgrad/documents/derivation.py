@@ -209,7 +209,7 @@ class _Writer:
         if terms is None:
             return None
         log = []
-        collapsed = collapse(terms, self.derivation.ranges(at), log)
+        collapsed = collapse(terms, self.derivation.space.ranges_of(at), log)
         return IndexExpr(at, tuple(terms)), IndexExpr(at, collapsed), log
 
     def chain(self) -> list[Section]:

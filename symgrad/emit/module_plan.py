@@ -198,7 +198,7 @@ def _forward_blocks(model, shapes: dict, reserved: set) -> list[Block]:
             continue
         expressions[name] = reuse_forward_values(definition.expr, model, until=name)
         lowered[name] = lower_both(name, expressions[name], model.tensors[name].shape, shapes,
-                                   model.ranges(expressions[name].indices))
+                                   model.space.ranges_of(expressions[name].indices))
     home = {}   # block tensor -> (stacked tensor, slice), for a tensor stacked exactly once
     stacked_in = [code for low in lowered.values() for _, code in low.tiles]
     for name, low in lowered.items():
@@ -291,7 +291,7 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
         terms = expr.terms
         for other, definition in folded.items():
             terms = collapse(substitute(terms, adjoint_name(other), definition, derivation.space),
-                             derivation.ranges(expr.indices))
+                             derivation.space.ranges_of(expr.indices))
         expr = IndexExpr(expr.indices, terms)
         shown = reuse_forward_values(expr, model, cheaper=False)
         expr = reuse_forward_values(expr, model)
@@ -322,10 +322,10 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
                 comments.insert(0, collapsed)
             else:
                 comments = [collapsed]
-        lowered = lower_both(target, expr, model.tensors[name].shape, shapes, derivation.ranges(expr.indices))
+        lowered = lower_both(target, expr, model.tensors[name].shape, shapes, derivation.space.ranges_of(expr.indices))
         relation = "" if split is None else lower_both(
             adjoint_name(name), folded[name], model.tensors[name].shape, shapes,
-            derivation.ranges(expr.indices)).latex
+            derivation.space.ranges_of(expr.indices)).latex
         backward.append(Block(target, tuple(comments), lowered.lines, lowered.latex, relation))
     gradients = tuple((p, _gradient_code(p, model, derivation)) for p in parameters)
     if share:

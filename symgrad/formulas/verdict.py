@@ -176,7 +176,7 @@ def _forms(model, derivation, target: Target, depth) -> Forms:
     index = part.collapsed_text(name, head, expanded)
     shapes = {n: t.shape for n, t in sub.tensors.items()}
     try:
-        lowered = lower_both(GRADIENT, expr, sub.tensors[name].shape, shapes, part.ranges(expr.indices))
+        lowered = lower_both(GRADIENT, expr, sub.tensors[name].shape, shapes, part.space.ranges_of(expr.indices))
     except LoweringError:
         return Forms(index, None, None)
     lines = list(lowered.lines)

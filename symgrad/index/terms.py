@@ -95,6 +95,10 @@ class IndexSpace:
         self.ranges[new] = (lo, hi)
         return new
 
+    def ranges_of(self, indices) -> dict:
+        """The ranges of ``indices`` (an axis of size 1 has the index 0, which has none)."""
+        return {i: self.ranges[i] for i in indices if i != 0}
+
     def indices_for(self, shape: Iterable[sp.Expr]) -> tuple[sp.Expr, ...]:
         return tuple(self.fresh(n) for n in shape)
 

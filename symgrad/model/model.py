@@ -168,9 +168,6 @@ class Model:
                 if (n in self.lists and self.lists[n].role == "parameter")
                 or (n in self.tensors and self.tensors[n].role == "parameter")]
 
-    def ranges(self, indices) -> dict:
-        return {i: self.space.ranges[i] for i in indices if i != 0}
-
     def ensure_complete(self) -> None:
         """A ModelError unless the model can be derived: a loss, parameters, every layer closed."""
         if self.stack is not None:
@@ -214,7 +211,7 @@ class Model:
 
     def _store(self, name, shape, indices, terms, origin) -> Tensor:
         terms = tuple(Term(stabilize(t.factor, self), t.bound, t.conditions) for t in terms)
-        expr = IndexExpr(tuple(indices), collapse(terms, self.ranges(indices)))
+        expr = IndexExpr(tuple(indices), collapse(terms, self.space.ranges_of(indices)))
         _check_functions(name, expr)
         tensor = Tensor(self, name, shape, "intermediate")
         self.tensors[name] = tensor
@@ -224,7 +221,7 @@ class Model:
 
     def _check_accesses(self, name: str, expr: IndexExpr) -> None:
         for term in expr.terms:
-            ranges = term_ranges(term, self.ranges(expr.indices))
+            ranges = term_ranges(term, self.space.ranges_of(expr.indices))
             for access in term.factor.atoms(sp.Indexed):
                 tensor = self.tensors[str(access.base)]
                 for axis, (index, size) in enumerate(zip(access.indices, tensor.shape)):
