@@ -32,8 +32,8 @@ def test_every_lowered_value_has_its_tensors_shape(catalogue_name):
     derivation = derive(model)
     shapes = {n: t.shape for n, t in model.tensors.items()}
     shapes.update({adjoint_name(n): t.shape for n, t in model.tensors.items()})
-    values = [(name, d.expr, model.ranges) for name, d in model.definitions.items() if d.origin != "max"]
-    values += [(name, derivation.adjoints[name], derivation.ranges)
+    values = [(name, d.expr, model.space.ranges_of) for name, d in model.definitions.items() if d.origin != "max"]
+    values += [(name, derivation.adjoints[name], derivation.space.ranges_of)
                for name in derivation.order if name != model.loss_name]
     for name, expr, ranges in values:
         lowering = lower_expression(expr, model.tensors[name].shape, shapes, ranges(expr.indices))
