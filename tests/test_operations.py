@@ -190,12 +190,10 @@ def test_softmax_is_stable_and_its_backward_has_no_jacobian(tmp_path):
     assert "einsum" not in text and "np.eye" not in text and "np.diag" not in text
 
 
-@pytest.mark.xfail(strict=True, reason="the NumPy printer spells sympy.sqrt(L) as a bare sqrt(L): NameError "
-                   "(the printer is being rewritten over the array IR)")
 def test_sympy_sqrt_of_a_dimension_prints_as_numpy(tmp_path):
     m, N, M, L = _base("sqrt_of_a_dimension")
     W = m.parameter("W", (M, L))
-    m.loss("Loss", sum_squares(W) / sqrt(L))
+    m.loss("Loss", sum_squares(W) / sqrt(L) + (W * exp(-L) / log(M + 1)).sum() * tanh(M))
     for check in check_module(m, _module(m, tmp_path), points=1):
         assert check.max_relative_error < 1e-6
 

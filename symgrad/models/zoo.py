@@ -2,9 +2,6 @@
 
 Every builder names its source in the model's description; ``docs/zoo_audit.md`` checks the
 source's hand-derived backward formulas against these models with ``symgrad check``.
-
-The attention scale is written ``dk ** -0.5``: ``1 / sqrt(dk)`` builds the same SymPy scalar,
-which the NumPy printer does not spell yet.
 """
 import numpy as np
 
@@ -83,7 +80,7 @@ def build_self_attention() -> Model:
     X, T = m.constant("X", (n, d)), m.constant("T", (n, dv))
     Wq, Wk, Wv = m.parameter("Wq", (d, dk)), m.parameter("Wk", (d, dk)), m.parameter("Wv", (d, dv))
     Q, K, V = m.define("Q", X @ Wq), m.define("K", X @ Wk), m.define("V", X @ Wv)
-    S = m.define("S", (Q @ K.T) * dk ** -0.5)
+    S = m.define("S", (Q @ K.T) / sqrt(dk))
     P = m.define("P", softmax(S, axis=1))
     O = m.define("O", P @ V)
     m.loss("Loss", sum_squares(O - T) / 2)
