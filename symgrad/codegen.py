@@ -131,6 +131,17 @@ def _is_separable(name: str, expr: IndexExpr, model) -> bool:
     return all(not (labels <= arg.free_symbols) for arg in sp.Mul.make_args(term.factor))
 
 
+def _on_diagonal(name: str, expr: IndexExpr, model) -> bool:
+    """An adjoint that lives on the diagonal (of a ``trace`` or ``diagonal``): every term a multiple
+    of ``delta(p, q)`` between its two indices. Folded into its users, where the delta collapses,
+    instead of a dense diagonal matrix in their matrix products."""
+    indices = set(expr.indices) - {0}
+    if name in {t.name for t in model.of_role("parameter")} or len(indices) != 2 or not expr.terms:
+        return False
+    return all(any(isinstance(f, sp.KroneckerDelta) and set(f.args) == indices
+                   for f in sp.Mul.make_args(t.factor)) for t in expr.terms)
+
+
 def _contracted_axes(name: str, derivation: Derivation, memo: dict) -> set[int]:
     """Axes of ``grad_<name>`` that some later adjoint sums over, looking through the adjoints
     that only copy or slice it (``grad_Z1 = grad_Z[:M]``). ``memo``: one dict per derivation
@@ -296,7 +307,7 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
         shown = reuse_forward_values(expr, model, cheaper=False)
         expr = reuse_forward_values(expr, model)
         if _is_alias(name, expr, model, shapes) or _is_separable(name, expr, model) \
-                or _is_constant(name, expr, model):
+                or _is_constant(name, expr, model) or _on_diagonal(name, expr, model):
             folded[name] = expr
             continue
         target = adjoint_name(name)

@@ -1,0 +1,64 @@
+"""Operations on a square matrix as a whole: ``trace``, ``diagonal``.
+
+``trace(A)`` is the scalar ``sum_k A[k, k]`` and ``diagonal(A)`` the column ``D[i, 0] = A[i, i]``
+(shape ``(n, 1)``), both plain index notation with a repeated index. Their derivatives come out of
+``sympy.diff`` as Kronecker deltas between the two indices of the entry
+(``d A[k, k] / d A[p, q] = delta(k, p) delta(k, q)``), which collapse to an adjoint written on the
+diagonal, ``grad_A[p, q] = v[p] delta(p, q)``: the lowering writes ``v`` into the diagonal of the
+array (``np.diag_indices``), never a dense ``diag`` in a product.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from .dsl import TensorExpr, _bound, as_tensor, same_size, show_shape
+from .errors import ShapeError
+
+
+def _square(op: str, a: TensorExpr) -> sp.Expr:
+    if len(a.shape) != 2 or not same_size(a.shape[0], a.shape[1]):
+        raise ShapeError(f"operation '{op}': needs a square matrix, got shape {show_shape(a.shape)}")
+    return a.shape[0]
+
+
+class Trace(TensorExpr):
+    """``sum_k A[k, k]``: a scalar."""
+
+    def __init__(self, a: TensorExpr):
+        self.size, self.a, self.shape = _square("trace", a), a, ()
+
+    @property
+    def pointwise(self):
+        return False
+
+    def build(self, indices, ctx):
+        a = self.a if self.a.pointwise else ctx.hoist(self.a)
+        k = ctx.space.fresh(self.size)
+        return _bound(a.build((k, k), ctx), k, self.size)
+
+
+class Diagonal(TensorExpr):
+    """``D[i, 0] = A[i, i]``: the diagonal of a square matrix as a column ``(n, 1)``."""
+
+    def __init__(self, a: TensorExpr):
+        size = _square("diagonal", a)
+        self.a, self.shape = a, (size, sp.Integer(1))
+
+    @property
+    def pointwise(self):
+        return False
+
+    def build(self, indices, ctx):
+        a = self.a if self.a.pointwise else ctx.hoist(self.a)
+        i = indices[0]
+        return a.build((i, i), ctx)
+
+
+def trace(a) -> Trace:
+    """The trace ``sum_k A[k, k]`` of a square matrix (``np.trace``)."""
+    return Trace(as_tensor(a))
+
+
+def diagonal(a) -> Diagonal:
+    """The diagonal of a square matrix as a column ``(n, 1)``: ``D[i, 0] = A[i, i]`` (``np.diagonal``)."""
+    return Diagonal(as_tensor(a))
