@@ -25,6 +25,7 @@ import sympy as sp
 from .deltas import Elimination, collapse
 from .errors import SymgradWarning
 from .model import Model
+from .rules import is_mask
 from .stack import Layer, StackDerivation
 from .terms import IndexExpr, IndexSpace, Term
 
@@ -152,11 +153,19 @@ def _references(expr: IndexExpr) -> set[str]:
     return names
 
 
+def _through_derivatives(expr: IndexExpr) -> IndexExpr:
+    """``expr`` with its indicators (zero derivative almost everywhere: ``equal``, ``step``) set to
+    1: what is left names the tensors a gradient flows back to (a count of ties carries none)."""
+    def unmasked(factor):
+        return factor.xreplace({f: sp.Integer(1) for f in factor.atoms(sp.Function) if is_mask(f)})
+    return IndexExpr(expr.indices, tuple(Term(unmasked(t.factor), t.bound, t.conditions) for t in expr.terms))
+
+
 def _needs_adjoint(model: Model) -> list[str]:
-    """Parameters and the intermediates that depend on one, in forward order."""
+    """Parameters and the intermediates that depend on one through a nonzero derivative, in forward order."""
     depends = {t.name for t in model.of_role("parameter")}
     for name, definition in model.definitions.items():
-        if definition.origin != "max" and _references(definition.expr) & depends:
+        if definition.origin != "max" and _references(_through_derivatives(definition.expr)) & depends:
             depends.add(name)
     reaches = {model.loss_name}
     for name in reversed(list(model.definitions)):
