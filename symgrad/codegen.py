@@ -204,7 +204,7 @@ def _forward_blocks(model, shapes: dict, reserved: set) -> list[Block]:
     copied there afterwards (large temporaries are the first cost at medium sizes)."""
     lowered, expressions = {}, {}
     for name, definition in model.definitions.items():
-        if definition.origin == "max":
+        if definition.origin in ("max", "matrix"):
             continue
         expressions[name] = reuse_forward_values(definition.expr, model, until=name)
         lowered[name] = lower_both(name, expressions[name], model.tensors[name].shape, shapes,
@@ -222,6 +222,11 @@ def _forward_blocks(model, shapes: dict, reserved: set) -> list[Block]:
             forward.append(Block(name, (f"{name} = max over axis {axis} of {source} (a constant shift)",),
                                  (f"{name} = {source}.max(axis={axis}, keepdims=True)",),
                                  rf"\max_{{\mathrm{{axis}}\,{axis}}} {base_latex(source)}"))
+            continue
+        if definition.origin == "matrix":
+            opaque = definition.opaque
+            forward.append(Block(name, (f"{name} = {opaque.function.name}({opaque.source})",),
+                                 (f"{name} = {opaque.numpy()}",), opaque.latex()))
             continue
         low, lines = lowered[name], []
         comment = formula_text(name, expressions[name], reserved)

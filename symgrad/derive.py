@@ -239,7 +239,11 @@ def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointSt
     rename = {f: o for f, o in zip(definition.indices, out) if f != 0}
     wrt = tensor.entry(at)
     local: list[Term] = []
-    for term in definition.terms:
+    opaque = model.definitions[consumer].opaque
+    if opaque is not None:     # inv, det, logdet of a whole matrix: the partial is the rule's
+        value = model.tensors[consumer].entry(out)
+        local += opaque.local_partial(value, model, out, at)
+    for term in definition.terms if opaque is None else ():
         term = space.rename_bound(term).xreplace(rename)
         derivative = sp.diff(term.factor, wrt)
         if derivative != 0:
