@@ -28,6 +28,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "cs231n_two_layer": ("symgrad.models.zoo", "build_cs231n_two_layer"),
     "residual_block": ("symgrad.models.zoo", "build_residual_block"),
     "rnn_unrolled": ("symgrad.models.zoo", "build_rnn_unrolled"),
+    "gaussian_nll": ("symgrad.models.zoo", "build_gaussian_nll"),
 }
 
 
