@@ -131,15 +131,22 @@ def _is_separable(name: str, expr: IndexExpr, model) -> bool:
     return all(not (labels <= arg.free_symbols) for arg in sp.Mul.make_args(term.factor))
 
 
-def _on_diagonal(name: str, expr: IndexExpr, model) -> bool:
+def _on_diagonal(name: str, expr: IndexExpr, model, derivation: Derivation) -> bool:
     """An adjoint that lives on the diagonal (of a ``trace`` or ``diagonal``): every term a multiple
     of ``delta(p, q)`` between its two indices. Folded into its users, where the delta collapses,
-    instead of a dense diagonal matrix in their matrix products."""
+    instead of a dense diagonal matrix in their matrix products; kept as an array (its diagonal
+    written into zeros) where a user reads it at an offset (a block of a concatenation), which the
+    collapsed delta would turn into a diagonal at an offset."""
     indices = set(expr.indices) - {0}
     if name in {t.name for t in model.of_role("parameter")} or len(indices) != 2 or not expr.terms:
         return False
-    return all(any(isinstance(f, sp.KroneckerDelta) and set(f.args) == indices
-                   for f in sp.Mul.make_args(t.factor)) for t in expr.terms)
+    if not all(any(isinstance(f, sp.KroneckerDelta) and set(f.args) == indices
+                   for f in sp.Mul.make_args(t.factor)) for t in expr.terms):
+        return False
+    base = adjoint_name(name)
+    return all(all(i == 0 or i.is_Symbol for i in access.indices)
+               for other in derivation.adjoints.values() for t in other.terms
+               for access in t.factor.atoms(sp.Indexed) if str(access.base) == base)
 
 
 def _contracted_axes(name: str, derivation: Derivation, memo: dict) -> set[int]:
@@ -312,7 +319,7 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
         shown = reuse_forward_values(expr, model, cheaper=False)
         expr = reuse_forward_values(expr, model)
         if _is_alias(name, expr, model, shapes) or _is_separable(name, expr, model) \
-                or _is_constant(name, expr, model) or _on_diagonal(name, expr, model):
+                or _is_constant(name, expr, model) or _on_diagonal(name, expr, model, derivation):
             folded[name] = expr
             continue
         target = adjoint_name(name)

@@ -1,7 +1,8 @@
 """Operations on a square matrix as a whole: ``trace``, ``diagonal``.
 
 ``trace(A)`` is the scalar ``sum_k A[k, k]`` and ``diagonal(A)`` the column ``D[i, 0] = A[i, i]``
-(shape ``(n, 1)``), both plain index notation with a repeated index. Their derivatives come out of
+(shape ``(n, 1)``), both plain index notation with a repeated index of a named tensor (an
+argument that is not one is named first). Their derivatives come out of
 ``sympy.diff`` as Kronecker deltas between the two indices of the entry
 (``d A[k, k] / d A[p, q] = delta(k, p) delta(k, q)``), which collapse to an adjoint written on the
 diagonal, ``grad_A[p, q] = v[p] delta(p, q)``: the lowering writes ``v`` into the diagonal of the
@@ -21,6 +22,13 @@ def _square(op: str, a: TensorExpr) -> sp.Expr:
     return a.shape[0]
 
 
+def _named(a: TensorExpr, ctx):
+    """The argument as a named tensor: its diagonal is then one ``np.diagonal`` (that of a
+    concatenation would run through several blocks, at offsets)."""
+    from .model import Tensor
+    return a if isinstance(a, Tensor) else ctx.hoist(a)
+
+
 class Trace(TensorExpr):
     """``sum_k A[k, k]``: a scalar."""
 
@@ -32,7 +40,7 @@ class Trace(TensorExpr):
         return False
 
     def build(self, indices, ctx):
-        a = self.a if self.a.pointwise else ctx.hoist(self.a)
+        a = _named(self.a, ctx)
         k = ctx.space.fresh(self.size)
         return _bound(a.build((k, k), ctx), k, self.size)
 
@@ -49,7 +57,7 @@ class Diagonal(TensorExpr):
         return False
 
     def build(self, indices, ctx):
-        a = self.a if self.a.pointwise else ctx.hoist(self.a)
+        a = _named(self.a, ctx)
         i = indices[0]
         return a.build((i, i), ctx)
 

@@ -48,7 +48,7 @@ def _diagonals():
     W = m.parameter("W", (L, n))
     B = m.define("B", X @ W)
     D = m.define("D", diagonal(B))
-    T = m.define("T", trace(A * 2))
+    T = m.define("T", trace(A) * 2)
     E = m.define("E", shape=(n, 1), index=lambda i, _: A[i, i] * X[i, 0] ** 2)      # A[i, i] typed
     m.loss("Loss", T * T + sum_squares(D) + E.sum() + sum_squares(A) + trace(A @ B))
     return m
@@ -96,3 +96,16 @@ def test_trace_and_diagonal_need_a_square_matrix():
         trace(X)
     with pytest.raises(Exception, match="square matrix"):
         diagonal(X)
+
+
+def test_trace_of_a_concatenation_found_by_fuzzing(tmp_path):
+    """The diagonal of [[P0, P2a], [P1, P2b]] runs through two blocks: the argument is named first,
+    and its adjoint, read at an offset by the blocks, is kept as an array with its diagonal set."""
+    from symgrad import concat_cols, concat_rows, tanh
+    m = Model("trace_of_blocks")
+    N, L = m.dims("N L")
+    P0, P1, P2 = m.parameter("P0", (L, L)), m.parameter("P1", (N, L)), m.parameter("P2", (L + N, N))
+    m.loss("Loss", sum_squares(trace(tanh(concat_cols(concat_rows(P0, P1), P2) ** 3))))
+    module, _ = _module(m, tmp_path)
+    for check in check_module(m, module, points=2):
+        assert check.max_relative_error < 1e-6, check
