@@ -24,6 +24,7 @@ from .errors import ModelError
 from .inplace import evaluate_in_place
 from .peephole import share_subexpressions
 from .reuse import reuse_forward_values
+from .softmax_value import softmax_values
 from .statements import names
 from .terms import IndexExpr, Term
 from .latex_names import base_latex
@@ -307,6 +308,7 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
     forward = _forward_blocks(model, shapes, reserved)
     parameters = [t.name for t in model.of_role("parameter")]
     backward, folded, axes_memo = [], {}, {}
+    softmax_parts = {part for found in softmax_values(model) for part in (found.total, found.exp)}
     for name in reversed(derivation.order):
         if name == model.loss_name:
             continue
@@ -319,7 +321,8 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
         shown = reuse_forward_values(expr, model, cheaper=False)
         expr = reuse_forward_values(expr, model)
         if _is_alias(name, expr, model, shapes) or _is_separable(name, expr, model) \
-                or _is_constant(name, expr, model) or _on_diagonal(name, expr, model, derivation):
+                or _is_constant(name, expr, model) or _on_diagonal(name, expr, model, derivation) \
+                or name in softmax_parts:    # folded: its exp / sum then reads as the softmax value
             folded[name] = expr
             continue
         target = adjoint_name(name)
