@@ -117,8 +117,8 @@ def forward(*, X, T, Wq, Wk, Wv):
     K = X @ Wk
     # V[i, j] = sum_c Wv[c, j]*X[i, c]
     V = X @ Wv
-    # S[i, j] = dk**(-0.5) * sum_c K[j, c]*Q[i, c]
-    S = (dk**(-0.5)) * Q @ K.T
+    # S[i, j] = 1/sqrt(dk) * sum_c K[j, c]*Q[i, c]
+    S = (1/np.sqrt(dk)) * Q @ K.T
     # P_lse_max = max over axis 1 of S (a constant shift)
     P_lse_max = S.max(axis=1, keepdims=True)
     # P_lse_exp[i, j] = exp(-P_lse_max[i, 0] + S[i, j])
@@ -165,7 +165,7 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     Q = X @ Wq
     K = X @ Wk
     V = X @ Wv
-    S = (dk**(-0.5)) * Q @ K.T
+    S = (1/np.sqrt(dk)) * Q @ K.T
     P_lse_max = S.max(axis=1, keepdims=True)
     P_lse_exp = S - P_lse_max
     np.exp(P_lse_exp, out=P_lse_exp)
@@ -183,28 +183,24 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     # grad_P[i, j] = sum_c V[j, c]*grad_O[i, c]
     grad_P = grad_O @ V.T
     # grad_P_lse[i, 0] = -sum_c P[i, c]*grad_P[i, c]
-    shared_3 = grad_P
-    shared_3 *= P
-    grad_P_lse = -shared_3 @ shared_1
-    # grad_P_lse_sum[i, 0] = grad_P_lse[i, 0]/P_lse_sum[i, 0]
-    grad_P_lse_sum = 1 / P_lse_sum
-    grad_P_lse_sum *= grad_P_lse
-    # grad_S[i, j] = P_lse_exp[i, j]*grad_P_lse_sum[i, 0] + P[i, j]*grad_P[i, j]
-    grad_S = shared_3
-    grad_S += P_lse_exp * grad_P_lse_sum
+    grad_P_lse = -(P * grad_P) @ shared_1
+    # grad_S[i, j] = P[i, j]*grad_P_lse[i, 0] + P[i, j]*grad_P[i, j]
+    grad_S = grad_P
+    grad_S += grad_P_lse
+    grad_S *= P
     # grad_V[i, j] = sum_c P[c, i]*grad_O[c, j]
     grad_V = P.T @ grad_O
-    # grad_K[i, j] = dk**(-0.5) * sum_c Q[c, j]*grad_S[c, i]
-    grad_K = (dk**(-0.5)) * grad_S.T @ Q
-    # grad_Q[i, j] = dk**(-0.5) * sum_c K[c, j]*grad_S[i, c]
-    grad_Q = (dk**(-0.5)) * grad_S @ K
+    # grad_K[i, j] = 1/sqrt(dk) * sum_c Q[c, j]*grad_S[c, i]
+    grad_K = (1/np.sqrt(dk)) * grad_S.T @ Q
+    # grad_Q[i, j] = 1/sqrt(dk) * sum_c K[c, j]*grad_S[i, c]
+    grad_Q = (1/np.sqrt(dk)) * grad_S @ K
     # dLoss/dWv[i, j] = -sum_{c,k} P[k, c]*T[k, j]*X[c, i] + sum_{c,k} O[k, j]*P[k, c]*X[c, i]
     # grad_Wv[i, j] = sum_c X[c, i]*grad_V[c, j]
     grad_Wv = X.T @ grad_V
-    # dLoss/dWk[i, j] = dk**(-0.5) * sum_{c,k,l,m} P[k, l]*P_lse_exp[k, c]*Q[k, j]*T[k, m]*V[l, m]*X[c, i]/P_lse_sum[k, 0] - 1/dk**0.5 * sum_{c,k,l,m} O[k, m]*P[k, l]*P_lse_exp[k, c]*Q[k, j]*V[l, m]*X[c, i]/P_lse_sum[k, 0] - 1/dk**0.5 * sum_{c,k,l} P[k, c]*Q[k, j]*T[k, l]*V[c, l]*X[c, i] + dk**(-0.5) * sum_{c,k,l} O[k, l]*P[k, c]*Q[k, j]*V[c, l]*X[c, i]
+    # dLoss/dWk[i, j] = 1/sqrt(dk) * sum_{c,k,l,m} P[k, c]*P[k, l]*Q[k, j]*T[k, m]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l,m} O[k, m]*P[k, c]*P[k, l]*Q[k, j]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l} P[k, c]*Q[k, j]*T[k, l]*V[c, l]*X[c, i] + 1/sqrt(dk) * sum_{c,k,l} O[k, l]*P[k, c]*Q[k, j]*V[c, l]*X[c, i]
     # grad_Wk[i, j] = sum_c X[c, i]*grad_K[c, j]
     grad_Wk = X.T @ grad_K
-    # dLoss/dWq[i, j] = dk**(-0.5) * sum_{c,k,l,m} K[k, j]*P[c, l]*P_lse_exp[c, k]*T[c, m]*V[l, m]*X[c, i]/P_lse_sum[c, 0] - 1/dk**0.5 * sum_{c,k,l,m} K[k, j]*O[c, m]*P[c, l]*P_lse_exp[c, k]*V[l, m]*X[c, i]/P_lse_sum[c, 0] - 1/dk**0.5 * sum_{c,k,l} K[k, j]*P[c, k]*T[c, l]*V[k, l]*X[c, i] + dk**(-0.5) * sum_{c,k,l} K[k, j]*O[c, l]*P[c, k]*V[k, l]*X[c, i]
+    # dLoss/dWq[i, j] = 1/sqrt(dk) * sum_{c,k,l,m} K[k, j]*P[c, k]*P[c, l]*T[c, m]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l,m} K[k, j]*O[c, m]*P[c, k]*P[c, l]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l} K[k, j]*P[c, k]*T[c, l]*V[k, l]*X[c, i] + 1/sqrt(dk) * sum_{c,k,l} K[k, j]*O[c, l]*P[c, k]*V[k, l]*X[c, i]
     # grad_Wq[i, j] = sum_c X[c, i]*grad_Q[c, j]
     grad_Wq = X.T @ grad_Q
     return float(Loss), {

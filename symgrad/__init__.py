@@ -15,7 +15,10 @@ from symgrad.model import catalogue
 from symgrad.model.dsl import (abs, apply, concat_cols, concat_rows, crelu, exp, log, log_softmax, logsumexp,
                                maximum, mean, minimum, ones, relu, sigmoid, softmax, softplus, sqrt,
                                sum_squares, tanh)
+from symgrad.model.extrema import amax, amin
 from symgrad.model.layers import stack_layers
+from symgrad.model.linalg import det, inv, logdet
+from symgrad.model.matrix_ops import diagonal, trace
 from symgrad.model.model import Model, Tensor
 from symgrad.model.unroll import unroll
 
@@ -24,5 +27,6 @@ __all__ = [
     "apply", "concat_cols", "concat_rows", "crelu", "exp", "log", "logsumexp", "ones", "relu", "sigmoid",
     "softplus", "sum_squares", "tanh", "sqrt", "abs", "maximum", "minimum", "mean", "softmax", "log_softmax",
     "LoweringError", "ModelError", "ShapeError", "SymgradError", "SymgradWarning",
+    "amax", "amin", "trace", "diagonal", "inv", "det", "logdet",
     "Model", "Tensor", "stack_layers", "unroll",
 ]

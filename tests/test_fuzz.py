@@ -92,7 +92,7 @@ class Input:
     name: str
     role: str            # "parameter" or "constant"
     shape: tuple
-    kind: str = "normal"  # "normal", "positive" (uniform 0.5..2) or "signed" (a scalar drawn N(0, 1))
+    kind: str = "normal"  # "normal", "positive" (uniform 0.5..2), "signed" (a scalar drawn N(0, 1)) or "identity"
 
 
 @dataclass
@@ -155,7 +155,7 @@ class Recipe:
                 a, b = (arg.shape for arg in node.args)
                 if a != b:
                     counts["broadcast " + _broadcast_kind(a, b)] += 1
-            if node.op in ("sum", "mean", "softmax", "log_softmax"):
+            if node.op in ("sum", "mean", "softmax", "log_softmax", "amax", "amin"):
                 counts[f"{node.op}(axis={node.attr})"] += 1
             if node.op in PAIRS:
                 counts[f"{node.op} with " + ("a number" if node.args[1].op == "lit" else "a tensor")] += 1
@@ -207,7 +207,8 @@ def _broadcast_kind(a, b) -> str:
 BINOPS = ("+", "-", "*", "/")
 OPS = ("input", "lit", "ones", "define", *BINOPS, "neg", "matmul", "T", "pow", "sum", "sum_squares",
        "concat_rows", "concat_cols", "logsumexp", "relu", "crelu", "sigmoid", "tanh", "exp", "log", "softplus",
-       "sqrt", "abs", "maximum", "minimum", "mean", "softmax", "log_softmax")
+       "sqrt", "abs", "maximum", "minimum", "mean", "softmax", "log_softmax", "amax", "amin", "trace", "diagonal",
+       "inv", "det", "logdet")
 PAIRS = ("maximum", "minimum")
 OP_LABELS = {"+": "+", "-": "-", "*": "*", "/": "/", "matmul": "@", "T": ".T", "neg": "unary -"}
 
@@ -261,8 +262,10 @@ def _expr(node: Node, names: dict, lines: list, dialect: str, layer: str | None 
         text = f"{op}({args[0]}, {args[1]})"
     elif op == "mean":
         text = f"mean({args[0]})" if attr is None else f"mean({args[0]}, axis={attr})"
-    elif op in ("softmax", "log_softmax"):
+    elif op in ("softmax", "log_softmax", "amax", "amin"):
         text = f"{op}({args[0]}, axis={attr})"
+    elif op in ("trace", "diagonal", "inv", "det", "logdet"):
+        text = f"{op}({args[0]})"
     elif op == "crelu":
         text = f"crelu({args[0]}, {args[1]})"
     elif op == "logsumexp":
@@ -281,17 +284,20 @@ def _declare(spec: Input, target: str = "m") -> list[str]:
         lines.append(f'{target}.sample_with("{spec.name}", positive)')
     elif spec.kind == "signed":
         lines.append(f'{target}.sample_with("{spec.name}", signed)')
+    elif spec.kind == "identity":
+        lines.append(f'{target}.sample_with("{spec.name}", identity)')
     return lines
 
 
 SYMGRAD_PREAMBLE = """\
 import numpy as np
-from symgrad import (Model, abs, concat_cols, concat_rows, crelu, exp, log, log_softmax, logsumexp, maximum,
-                     mean, minimum, ones, relu, sigmoid, softmax, softplus, sqrt, stack_layers, sum_squares,
-                     tanh)
+from symgrad import (Model, abs, amax, amin, concat_cols, concat_rows, crelu, diagonal, exp, log, log_softmax,
+                     logsumexp, maximum, mean, minimum, ones, relu, sigmoid, softmax, softplus, sqrt, stack_layers, sum_squares,
+                     tanh, trace, inv, det, logdet)
 
 positive = lambda rng, shape: rng.uniform(0.5, 2.0, shape) if shape else float(rng.uniform(0.5, 2.0))
 signed = lambda rng, shape: float(rng.standard_normal())
+identity = lambda rng, shape: np.eye(shape[0])
 """
 
 REFERENCE_PREAMBLE = """\
@@ -316,6 +322,12 @@ sqrt, abs, maximum, minimum = np.sqrt, np.abs, np.maximum, np.minimum
 mean = lambda x, axis=None: np.mean(x) if axis is None else np.mean(x, axis=axis, keepdims=True)
 log_softmax = lambda x, axis: x - logsumexp(x, axis)
 softmax = lambda x, axis: np.exp(log_softmax(x, axis))
+amax = lambda x, axis: np.max(x, axis=axis, keepdims=True)      # autograd splits ties evenly too
+amin = lambda x, axis: np.min(x, axis=axis, keepdims=True)
+trace = np.trace
+diagonal = lambda x: np.sum(x * np.eye(x.shape[0]), axis=1, keepdims=True)   # autograd's np.diagonal has no vjp
+inv, det = np.linalg.inv, np.linalg.det
+logdet = lambda x: np.linalg.slogdet(x)[1]
 """
 
 
@@ -623,6 +635,9 @@ class Generator:
             (4 if r == ONE or c == ONE else 0, "sum_axis"),
             (2 if r == ONE or c == ONE else 0, "logsumexp"),
             (1 if r == ONE or c == ONE else 0, "mean_axis"),
+            (1 if r == ONE or c == ONE else 0, "amax"), (1 if r == ONE or c == ONE else 0, "amin"),
+            (1 if c == ONE and r != ONE else 0, "diagonal"),
+            (1 if r == c and scope.layer is None else 0, "inv"),
             (6 if len(r) > 1 else 0, "concat_rows"), (6 if len(c) > 1 else 0, "concat_cols"),
             (1, "ones_matmul"), (2, "pow"), (1, "relu"), (1, "crelu"), (1, "sigmoid"), (1, "tanh"),
             (1, "softplus"), (1, "exp"), (1, "log"), (1, "sqrt"), (1, "abs"), (1, "maximum"), (1, "minimum"),
@@ -639,7 +654,11 @@ class Generator:
             return Node("T", (self.expr((c, r), scope, budget - 1),), shape=shape)
         if op == "neg":
             return Node("neg", (self.expr(shape, scope, budget - 1),), shape=shape)
-        if op in ("sum_axis", "logsumexp", "mean_axis"):
+        if op == "diagonal":
+            return Node("diagonal", (self.expr((r, r), scope, budget - 1),), shape=shape)
+        if op == "inv":
+            return Node("inv", (self.well_conditioned(r, scope, budget),), shape=shape)
+        if op in ("sum_axis", "logsumexp", "mean_axis", "amax", "amin"):
             axes = [ax for ax, s in enumerate(shape) if s == ONE]
             axis = d.choice(axes)   # with both axes of size 1 (only if (1, 1) is allowed), either
             inner = list(shape)
@@ -680,13 +699,31 @@ class Generator:
             return self.d.choice(scope.pool[shape])
         return self.unary(op, shape, scope, budget)
 
+    def well_conditioned(self, n, scope: Scope, budget: int) -> Node:
+        """``I + E Eᵀ``, ``E`` random of shape (n, k): symmetric with eigenvalues at least 1, so that
+        inv, det and logdet are far from a singular matrix at every random point."""
+        identity = self.reuse_input((n, n), "constant", "identity") or self.new_input((n, n), "constant", "identity")
+        k = self.size(scope)
+        factor = self.expr((n, k), scope, budget - 1)
+        gram = Node("matmul", (factor, Node("T", (factor,), shape=(k, n))), shape=(n, n))
+        return Node("+", (identity, gram), shape=(n, n))
+
+    def scalar_op_forced(self, op: str, scope: Scope, budget: int) -> Node:
+        n = self.size(scope)
+        return Node(op, (self.expr((n, n), scope, budget - 1),), shape=())
+
     def scalar_op(self, scope: Scope, budget: int) -> Node:
         op = self.d.weighted([
             (5, "sum_all"), (4, "sum_squares"), (4, "binop"), (1, "neg"), (1, "pow"),
             (1, "relu"), (1, "crelu"), (1, "sigmoid"), (1, "tanh"), (1, "softplus"), (1, "exp"), (1, "log"),
-            (1, "mean_all"), (1, "sqrt"), (1, "abs"), (1, "maximum"), (1, "minimum"),
+            (1, "mean_all"), (1, "sqrt"), (1, "abs"), (1, "maximum"), (1, "minimum"), (1, "trace"),
+            (1 if scope.layer is None else 0, "det"), (1 if scope.layer is None else 0, "logdet"),
             (2 if scope.pool.get(()) else 0, "reuse"),
         ])
+        if op == "trace":
+            return self.scalar_op_forced("trace", scope, budget)
+        if op in ("det", "logdet"):
+            return Node(op, (self.well_conditioned(self.size(scope), scope, budget),), shape=())
         if op in ("sum_all", "mean_all"):
             return Node(op[:-4], (self.expr(self.matrix_shape(scope), scope, budget - 1),), None, ())
         if op in PAIRS:
@@ -840,11 +877,20 @@ class Generator:
         if focus in ("concat_rows", "concat_cols"):
             shape = (two(), size()) if focus == "concat_rows" else (size(), two())
             node = self.matrix_op(shape, scope, budget, focus)
-        elif focus in ("sum(axis=0)", "sum(axis=1)", "logsumexp", "mean"):
+        elif focus == "trace":
+            node = self.scalar_op_forced("trace", scope, budget)
+        elif focus == "diagonal":
+            node = self.matrix_op((size(), ONE), scope, budget, "diagonal")
+        elif focus in ("det", "logdet"):
+            node = Node(focus, (self.well_conditioned(size(), scope, budget),), shape=())
+        elif focus == "inv":
+            n = size()
+            node = self.matrix_op((n, n), scope, budget, "inv")
+        elif focus in ("sum(axis=0)", "sum(axis=1)", "logsumexp", "mean", "amax", "amin"):
             axis = int(focus[-2]) if focus.startswith("sum") else d.choice([0, 1])
             shape = (ONE, size()) if axis == 0 else (size(), ONE)
-            node = self.matrix_op(shape, scope, budget, {"logsumexp": "logsumexp", "mean": "mean_axis"}.get(
-                focus, "sum_axis"))
+            node = self.matrix_op(shape, scope, budget, {"logsumexp": "logsumexp", "mean": "mean_axis",
+                                                         "amax": "amax", "amin": "amin"}.get(focus, "sum_axis"))
             if node.attr != axis:   # a size-1 other axis offered a second choice
                 node = Node(node.op, node.args, axis, node.shape)
         elif focus in BINOPS or focus == "broadcast outer":
@@ -1013,7 +1059,8 @@ class Generator:
 FOCUS = ("@", "+", "-", "*", "/", "broadcast outer", ".T", "unary -", "sum(axis=0)", "sum(axis=1)",
          "sum_squares", "concat_rows", "concat_cols", "ones", "pow", "logsumexp", "relu", "crelu level number",
          "crelu level constant", "crelu level parameter", "sigmoid", "tanh", "exp", "log", "softplus",
-         "sqrt", "abs", "maximum", "minimum", "mean", "softmax", "log_softmax", "scalar parameter", "stack")
+         "sqrt", "abs", "maximum", "minimum", "mean", "softmax", "log_softmax", "amax", "amin", "trace",
+         "diagonal", "inv", "det", "logdet", "scalar parameter", "stack")
 
 
 def draw_recipe(draw: Draw, stack_percent: int = 25, max_budget: int = 8, avoid=frozenset(),
@@ -1320,7 +1367,7 @@ def shrink_recipe(recipe: Recipe, fails, rounds: int = 200) -> Recipe:
 # the test
 
 SUPPRESSED = {"too_slow", "data_too_large", "large_base_example"}   # models take ~50 ms and many draws
-PER_FOCUS = 13   # models per operation of FOCUS: 34 x 13 = 442 models, under a minute
+PER_FOCUS = 11   # models per operation of FOCUS: 41 x 11 = 451 models, about a minute
 # SYMGRAD_FUZZ_STRICT=1: generate the triggers of known bugs too, and fail on them
 STRICT = os.environ.get("SYMGRAD_FUZZ_STRICT") == "1"
 
@@ -1372,7 +1419,8 @@ def test_fuzz_models_agree_with_autograd_and_finite_differences(tmp_path_factory
                "crelu level parameter", "crelu level constant", "crelu level number", "sqrt", "abs",
                "maximum with a number", "maximum with a tensor", "minimum with a number", "minimum with a tensor",
                "mean(axis=None)", "mean(axis=0)", "mean(axis=1)", "softmax(axis=0)", "softmax(axis=1)",
-               "log_softmax(axis=0)", "log_softmax(axis=1)"):
+               "log_softmax(axis=0)", "log_softmax(axis=1)", "amax(axis=0)", "amax(axis=1)", "amin(axis=0)",
+               "amin(axis=1)", "trace", "diagonal", "inv", "det", "logdet"):
         assert counts[op] > 0, f"no model used {op}: {sorted(counts)}"
     assert sum(v for k, v in counts.items() if k.startswith("stack depth")) > 0
 

@@ -51,6 +51,14 @@ def _attention(np_, i):
     return 0.5 * np_.sum((P @ V - i["T"]) ** 2)
 
 
+def _gaussian_nll(np_, i):
+    Sigma = i["A"] @ i["A"].T + i["I"]
+    D = i["X"] - i["mu"]
+    d, N = i["X"].shape
+    return (0.5 * N * np_.linalg.slogdet(Sigma)[1] + 0.5 * np_.sum(D * (np_.linalg.inv(Sigma) @ D))
+            + 0.5 * N * d * np_.log(2 * np_.pi))
+
+
 REFERENCES = {
     "logistic_regression": lambda np_, i: np_.mean(np_.log(1 + np_.exp(-i["y"] * (i["X"] @ i["w"] + i["b"])))),
     "ridge_regression": lambda np_, i: np_.sum((i["X"] @ i["w"] - i["y"]) ** 2) + i["lam"] * np_.sum(i["w"] ** 2),
@@ -61,6 +69,7 @@ REFERENCES = {
     "residual_block": lambda np_, i: 0.5 * np_.sum(
         (i["x"] + i["W2"] @ np_.maximum(0.0, i["W1"] @ i["x"] + i["b1"]) + i["b2"] - i["T"]) ** 2),
     "rnn_unrolled": _rnn,
+    "gaussian_nll": _gaussian_nll,
 }
 ZOO = [name for name, (module, _) in catalogue.CATALOGUE.items() if module == "symgrad.model.catalogue.zoo"]
 

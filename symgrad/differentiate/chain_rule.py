@@ -24,6 +24,7 @@ import sympy as sp
 
 from symgrad.index.deltas import Elimination, collapse
 from symgrad.errors import SymgradWarning
+from symgrad.model.functions import is_mask
 from symgrad.model.model import Model
 from symgrad.model.layers import Layer, StackDerivation
 from symgrad.differentiate.reuse import reuse_forward_values
@@ -157,11 +158,19 @@ def _references(expr: IndexExpr) -> set[str]:
     return names
 
 
+def _through_derivatives(expr: IndexExpr) -> IndexExpr:
+    """``expr`` with its indicators (zero derivative almost everywhere: ``equal``, ``step``) set to
+    1: what is left names the tensors a gradient flows back to (a count of ties carries none)."""
+    def unmasked(factor):
+        return factor.xreplace({f: sp.Integer(1) for f in factor.atoms(sp.Function) if is_mask(f)})
+    return IndexExpr(expr.indices, tuple(Term(unmasked(t.factor), t.bound, t.conditions) for t in expr.terms))
+
+
 def _needs_adjoint(model: Model) -> list[str]:
-    """Parameters and the intermediates that depend on one, in forward order."""
+    """Parameters and the intermediates that depend on one through a nonzero derivative, in forward order."""
     depends = {t.name for t in model.of_role("parameter")}
     for name, definition in model.definitions.items():
-        if definition.origin != "max" and _references(definition.expr) & depends:
+        if definition.origin != "max" and _references(_through_derivatives(definition.expr)) & depends:
             depends.add(name)
     reaches = {model.loss_name}
     for name in reversed(list(model.definitions)):
@@ -235,7 +244,11 @@ def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointSt
     rename = {f: o for f, o in zip(definition.indices, out) if f != 0}
     wrt = tensor.entry(at)
     local: list[Term] = []
-    for term in definition.terms:
+    opaque = model.definitions[consumer].opaque
+    if opaque is not None:     # inv, det, logdet of a whole matrix: the partial is the rule's
+        value = model.tensors[consumer].entry(out)
+        local += opaque.local_partial(value, model, out, at)
+    for term in definition.terms if opaque is None else ():
         term = space.rename_bound(term).xreplace(rename)
         derivative = sp.diff(term.factor, wrt)
         if derivative != 0:

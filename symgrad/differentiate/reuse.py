@@ -4,12 +4,14 @@ Before lowering, a call such as ``sigmoid(Z[a, b])`` is replaced by ``H[a, b]``
 when the model defines ``H = sigmoid(Z)``, so ``sigmoid' = sigmoid (1 - sigmoid)``
 becomes ``H (1 - H)``; and a derivative the table knows how to read off the
 value (``crelu_mask(Z, t)`` is ``H == Z`` for ``H = clip(Z, 0, t)``: one
-comparison instead of three passes) is rewritten through ``from_value``.
+comparison instead of three passes) is rewritten through ``from_value``; in the backward pass a
+softmax's ``exp / sum`` is its value (``softmax_value``).
 """
 from __future__ import annotations
 
 import sympy as sp
 
+from symgrad.differentiate.softmax_value import read_softmax, softmax_values
 from symgrad.model.functions import row_of
 from symgrad.index.terms import IndexExpr, Term
 
@@ -71,9 +73,13 @@ def reuse_forward_values(expr: IndexExpr, model, until: str | None = None,
 
     With ``cheaper=False`` only calls are replaced by the named values (for display).
     """
+    softmaxes = softmax_values(model) if until is None else []   # the backward pass reads P
     terms = []
     for term in expr.terms:
         mapping = _rewrites(model, term.factor, until, cheaper)
-        terms.append(Term(term.factor.xreplace(mapping), term.bound, term.conditions) if mapping else term)
+        factor = term.factor.xreplace(mapping) if mapping else term.factor
+        if softmaxes:
+            factor = read_softmax(factor, softmaxes, model)
+        terms.append(term if factor == term.factor else Term(factor, term.bound, term.conditions))
     return IndexExpr(expr.indices, tuple(terms))
 

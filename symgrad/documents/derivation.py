@@ -155,6 +155,8 @@ class _Writer:
             source, axis = definition.reduce
             return rf"{base_latex(name)} = \max_{{\mathrm{{axis}}\,{axis}}} {base_latex(source)}" \
                    r"\quad\text{(a constant shift: the log-sum-exp does not depend on it)}"
+        if definition.origin == "matrix":
+            return rf"{base_latex(name)} = {definition.opaque.latex()}"
         expr = definition.expr
         printer, _ = self.printer(expr.indices)
         return f"{self.lhs(name, expr.indices, printer)} = {index_latex(expr, printer)}"

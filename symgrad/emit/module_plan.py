@@ -25,6 +25,7 @@ from symgrad.errors import ModelError
 from symgrad.emit.inplace import evaluate_in_place
 from symgrad.emit.peephole import share_subexpressions
 from symgrad.differentiate.reuse import reuse_forward_values
+from symgrad.differentiate.softmax_value import softmax_values
 from symgrad.emit.statements import names
 from symgrad.index.terms import IndexExpr, Term
 from symgrad.lower.latex_names import base_latex
@@ -132,6 +133,24 @@ def _is_separable(name: str, expr: IndexExpr, model) -> bool:
     return all(not (labels <= arg.free_symbols) for arg in sp.Mul.make_args(term.factor))
 
 
+def _on_diagonal(name: str, expr: IndexExpr, model, derivation: Derivation) -> bool:
+    """An adjoint that lives on the diagonal (of a ``trace`` or ``diagonal``): every term a multiple
+    of ``delta(p, q)`` between its two indices. Folded into its users, where the delta collapses,
+    instead of a dense diagonal matrix in their matrix products; kept as an array (its diagonal
+    written into zeros) where a user reads it at an offset (a block of a concatenation), which the
+    collapsed delta would turn into a diagonal at an offset."""
+    indices = set(expr.indices) - {0}
+    if name in {t.name for t in model.of_role("parameter")} or len(indices) != 2 or not expr.terms:
+        return False
+    if not all(any(isinstance(f, sp.KroneckerDelta) and set(f.args) == indices
+                   for f in sp.Mul.make_args(t.factor)) for t in expr.terms):
+        return False
+    base = adjoint_name(name)
+    return all(all(i == 0 or i.is_Symbol for i in access.indices)
+               for other in derivation.adjoints.values() for t in other.terms
+               for access in t.factor.atoms(sp.Indexed) if str(access.base) == base)
+
+
 def _contracted_axes(name: str, derivation: Derivation, memo: dict) -> set[int]:
     """Axes of ``grad_<name>`` that some later adjoint sums over, looking through the adjoints
     that only copy or slice it (``grad_Z1 = grad_Z[:M]``). ``memo``: one dict per derivation
@@ -194,7 +213,7 @@ def _forward_blocks(model, shapes: dict, reserved: set) -> list[Block]:
     copied there afterwards (large temporaries are the first cost at medium sizes)."""
     lowered, expressions = {}, {}
     for name, definition in model.definitions.items():
-        if definition.origin == "max":
+        if definition.origin in ("max", "matrix"):
             continue
         expressions[name] = reuse_forward_values(definition.expr, model, until=name)
         lowered[name] = lower_both(name, expressions[name], model.tensors[name].shape, shapes,
@@ -212,6 +231,11 @@ def _forward_blocks(model, shapes: dict, reserved: set) -> list[Block]:
             forward.append(Block(name, (f"{name} = max over axis {axis} of {source} (a constant shift)",),
                                  (f"{name} = {source}.max(axis={axis}, keepdims=True)",),
                                  rf"\max_{{\mathrm{{axis}}\,{axis}}} {base_latex(source)}"))
+            continue
+        if definition.origin == "matrix":
+            opaque = definition.opaque
+            forward.append(Block(name, (f"{name} = {opaque.function.name}({opaque.source})",),
+                                 (f"{name} = {opaque.numpy()}",), opaque.latex()))
             continue
         low, lines = lowered[name], []
         comment = formula_text(name, expressions[name], reserved)
@@ -284,6 +308,7 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
     forward = _forward_blocks(model, shapes, reserved)
     parameters = [t.name for t in model.of_role("parameter")]
     backward, folded, axes_memo = [], {}, {}
+    softmax_parts = {part for found in softmax_values(model) for part in (found.total, found.exp)}
     for name in reversed(derivation.order):
         if name == model.loss_name:
             continue
@@ -296,7 +321,8 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
         shown = reuse_forward_values(expr, model, cheaper=False)
         expr = reuse_forward_values(expr, model)
         if _is_alias(name, expr, model, shapes) or _is_separable(name, expr, model) \
-                or _is_constant(name, expr, model):
+                or _is_constant(name, expr, model) or _on_diagonal(name, expr, model, derivation) \
+                or name in softmax_parts:    # folded: its exp / sum then reads as the softmax value
             folded[name] = expr
             continue
         target = adjoint_name(name)

@@ -9,7 +9,9 @@ tensor is reshaped from its number.
 A term restricted to a block of rows or columns (``[M <= k <= 2M - 1]``)
 writes that block: the blocks are concatenated (``Concat``) when they alone
 tile an axis, and otherwise added into a zeroed array or into the sum of the
-other terms (``BlockSum``). No dense ``diag`` and no Jacobian is ever formed.
+other terms (``BlockSum``). A term ``delta(p, q) * f`` over the two output axes (the adjoint of a
+diagonal or a trace) is ``f`` written into the diagonal (a ``DiagonalWrite`` of ``f[p]``). No
+dense ``diag`` and no Jacobian is ever formed.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from symgrad.index.deltas import term_ranges
 from symgrad.errors import LoweringError
 from symgrad.index.terms import IndexExpr, Term, index_symbols
 from symgrad.lower.lowering import lower_term
-from symgrad.lower.nodes import Add, BlockSum, BlockWrite, BroadcastTo, Concat, Node, Reshape, Zeros, same_shape
+from symgrad.lower.nodes import (Add, BlockSum, BlockWrite, BroadcastTo, Concat, DiagonalWrite, Node, Reshape, Zeros, same_shape)
 from symgrad.lower.placement import same
 
 
@@ -42,8 +44,17 @@ def lower_expression(expr: IndexExpr, shape: tuple, shapes: dict, free: dict) ->
     frame, shape = tuple(i if i != 0 else None for i in expr.indices), tuple(shape)
     if not expr.terms:
         return Lowering(Zeros(shape), Zeros(shape))
-    full = [t for t in expr.terms if not t.conditions]
-    blocked = [t for t in expr.terms if t.conditions]
+    on_diagonal = [t for t in expr.terms if _off_diagonal_delta(t, frame) is not None]
+    terms = [t for t in expr.terms if t not in on_diagonal]
+    full = [t for t in terms if not t.conditions]
+    blocked = [t for t in terms if t.conditions]
+    if on_diagonal:
+        writes = tuple(_block(t, frame, free, shapes, shape) for t in blocked)
+        writes += (_diagonal_write(on_diagonal, frame, free, shapes),)
+        if not full:
+            return Lowering(BlockSum(None, writes, shape), BlockSum(None, writes, shape))
+        code, view = _sum(full, frame, shape, shapes, free, blocked=True)
+        return Lowering(BlockSum(code, writes, shape), BlockSum(view, writes, shape))
     if not blocked:
         code, view = _sum(full, frame, shape, shapes, free, blocked=False)
         return Lowering(_checked(code, shape), view)
@@ -105,6 +116,29 @@ def _block(term: Term, frame, free, shapes, shape) -> BlockWrite:
     if not same_shape(value.shape, block_shape):
         value = BroadcastTo(value, block_shape, copy=False)
     return BlockWrite(bounds, value)
+
+
+def _off_diagonal_delta(term: Term, frame):
+    """The ``delta(p, q)`` between the two output axes that ``term`` is a multiple of, or None."""
+    if len(frame) != 2 or None in frame:
+        return None
+    for factor in sp.Mul.make_args(term.factor):
+        if isinstance(factor, sp.KroneckerDelta) and set(factor.args) == set(frame):
+            return factor
+    return None
+
+
+def _diagonal_write(terms, frame, free, shapes) -> DiagonalWrite:
+    """The terms ``delta(p, q) * f[p, q]`` as ``f[p, p]``, a column written into the diagonal."""
+    row, col = frame
+    rest = []
+    for term in terms:
+        if term.conditions:
+            raise LoweringError(f"a value on the diagonal restricted to a block: {term.factor}")
+        factor = term.factor.xreplace({_off_diagonal_delta(term, frame): sp.Integer(1)}).xreplace({col: row})
+        rest.append(Term(factor, term.bound))
+    value = Add(tuple(lower_term(t, (row, None), free, shapes) for t in _merged_pointwise(rest)))
+    return DiagonalWrite(value)
 
 
 def _whole(bound, size) -> bool:

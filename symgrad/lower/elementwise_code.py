@@ -4,7 +4,8 @@ A SymPy code printer: each entry ``T[k, q]`` is printed by a callback (the
 array printer prints the node it is placed as), each function from the table
 in ``symgrad/model/functions.py`` by its NumPy spelling. What NumPy needs of a body: a boolean
 mask is negated as ``-1.0 * mask`` and added as a number; ``sqrt`` is
-``np.sqrt``. A sum is printed with a positive term first (``Ystar - Y``, not
+``np.sqrt``, and every SymPy function of dimensions (``1 / sqrt(dk)``, ``exp(N)``) its NumPy
+namesake, a dimension being a Python integer at run time. A sum is printed with a positive term first (``Ystar - Y``, not
 ``-Y + Ystar``, which negates ``Y`` into a temporary) and with a common
 factor taken out (``2*(yhat - y)``: one pass fewer).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+import numpy as np
 import sympy as sp
 from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.pycode import PythonCodePrinter
@@ -64,6 +66,16 @@ class ElementwiseCodePrinter(PythonCodePrinter):
         if row is not None and _wrapped(row.numpy):
             return self._print_Function(expr)[1:-1]
         return self.doprint(expr)
+
+    def _module_format(self, fqn, register=True):
+        """SymPy's scalar functions of dimensions (``sqrt(dk)``, ``exp(N)``) print as Python's ``math``
+        ones; a generated module imports only NumPy, which has each of them under the same name."""
+        module, _, name = fqn.rpartition(".")
+        if module == "math":
+            if not hasattr(np, name):
+                raise LoweringError(f"no NumPy spelling for math.{name}")
+            return f"np.{name}"
+        return super()._module_format(fqn, register)
 
     def _print_Float(self, expr):
         return repr(float(expr))

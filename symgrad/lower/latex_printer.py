@@ -19,7 +19,7 @@ from sympy.printing.precedence import PRECEDENCE
 
 from symgrad.errors import LoweringError
 from symgrad.lower.latex_names import base_latex
-from symgrad.lower.nodes import Elementwise, Node, Product
+from symgrad.lower.nodes import (DiagonalWrite, Elementwise, Node, Product)
 from symgrad.lower.numpy_printer import block_slices, joined_terms
 
 MUL = PRECEDENCE["Mul"]
@@ -78,6 +78,13 @@ class LatexArrayPrinter:
     def _print_Slice(self, node):
         parts = [":" if b is None else f"{latex_scalar(b[0])}:{latex_scalar(b[1])}" for b in node.bounds]
         return f"{{{base_latex(node.base.name)}}}_{{[{','.join(parts)}]}}"
+
+    def _print_Diagonal(self, node):
+        text = rf"\operatorname{{diag}}\left({base_latex(node.base.name)}\right)"
+        return text if node.axis == 0 else text + r"^{\top}"
+
+    def _print_Trace(self, node):
+        return rf"\operatorname{{tr}}\left({base_latex(node.base.name)}\right)"
 
     def _print_Transpose(self, node):
         return self.doprint(node.operand) + r"^{\top}"
@@ -146,6 +153,9 @@ class LatexArrayPrinter:
     def _print_BlockSum(self, node):
         pieces = [self.doprint(node.base)] if node.base is not None else []
         for write in node.writes:   # each block named by the slices the code writes
+            if isinstance(write, DiagonalWrite):
+                pieces.append(rf"\operatorname{{Diag}}\left({self.doprint(write.value)}\right)")
+                continue
             pieces.append(rf"\left[{self.doprint(write.value)}\right]_{{\text{{on }}"
                           rf"[{','.join(block_slices(write.bounds, node.shape))}]}}")
         return " + ".join(pieces)

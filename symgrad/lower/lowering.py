@@ -10,7 +10,7 @@ the term does not span keeps size 1 and broadcasts. The decisions:
   left side (indices ``(row, c)``) and a right side (``(c, col)``): both sides
   give a matrix product (an inner product when the output is a scalar), one
   side an axis sum (a full sum, or a squared norm for ``x[c]**2``, when the
-  output is a scalar); factors without ``c`` multiply the result;
+  output is a scalar; a trace for ``A[c, c]``); factors without ``c`` multiply the result;
 * a scalar that sums a product over two indices is a full sum (a squared
   norm for ``X[a, b]**2``);
 * anything else is an ``Einsum``; a factor spanning three or more indices is
@@ -22,7 +22,7 @@ import sympy as sp
 
 from symgrad.errors import LoweringError
 from symgrad.index.terms import Term, index_symbols
-from symgrad.lower.nodes import AxisSum, Einsum, Elementwise, MatMul, Node, Product, SquaredNorm, SumAll, VDot
+from symgrad.lower.nodes import (AxisSum, Diagonal, Einsum, Elementwise, MatMul, Node, Product, SquaredNorm, SumAll, Trace, VDot)
 from symgrad.lower.placement import Frame, place
 
 EINSUM_LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -141,6 +141,10 @@ def _contraction(left, right, c, frame, ranges, shapes) -> Node:
         return AxisSum(node, axis=1 if left else 0)
     if _is_square_of_entry(side):
         return SquaredNorm(place(side[0].base, side_frame, ranges, shapes))
+    if len(side) == 1 and isinstance(side[0], sp.Indexed):
+        entry = place(side[0], side_frame, ranges, shapes)
+        if isinstance(entry, Diagonal):      # sum_c A[c, c]
+            return Trace(entry.base)
     return SumAll(node)
 
 

@@ -78,6 +78,30 @@ class Slice(Node):
 
 
 @dataclass(frozen=True)
+class Diagonal(Node):
+    """The diagonal of a square tensor: a column ``(n, 1)`` (``axis`` 0) or a row ``(1, n)`` (1)."""
+
+    base: Tensor
+    axis: int
+
+    @property
+    def shape(self) -> Shape:
+        n = self.base.shape[0]
+        return (n, sp.Integer(1)) if self.axis == 0 else (sp.Integer(1), n)
+
+
+@dataclass(frozen=True)
+class Trace(Node):
+    """The sum of the diagonal of a square tensor."""
+
+    base: Tensor
+
+    @property
+    def shape(self) -> Shape:
+        return ()
+
+
+@dataclass(frozen=True)
 class Transpose(Node):
     operand: Node
 
@@ -244,8 +268,16 @@ class BlockWrite:
 
 
 @dataclass(frozen=True)
+class DiagonalWrite:
+    """``value`` (a column ``(n, 1)`` or a scalar) added into the diagonal of a square target."""
+
+    value: Node
+
+
+@dataclass(frozen=True)
 class BlockSum(Node):
-    """``base`` (zeros when None) with each ``BlockWrite`` added into its block."""
+    """``base`` (zeros when None) with each ``BlockWrite`` added into its block (each
+    ``DiagonalWrite`` into the diagonal)."""
 
     base: Node | None
     writes: tuple

@@ -10,7 +10,8 @@ their placed nodes.
 NumPy details the printer knows: a boolean mask is neither negated (``-1.0 *
 mask``) nor summed or contracted as booleans (``1.0 * mask``); an axis sum is
 a product with a ones vector, about twice as fast as ``.sum(axis=...)``
-(measured, 2 cores); a 1 x 1 tensor's number is ``T[0, 0]``.
+(measured, 2 cores); a 1 x 1 tensor's number is ``T[0, 0]``; a value on the diagonal is written
+into it (``np.fill_diagonal`` into zeros, ``T[np.diag_indices(n)] +=`` otherwise).
 """
 from __future__ import annotations
 
@@ -21,8 +22,7 @@ from sympy.printing.precedence import precedence
 from symgrad.errors import LoweringError
 from symgrad.model.functions import is_mask
 from symgrad.lower.elementwise_code import ADD, ATOM, MUL, POSTFIX, ElementwiseCodePrinter, body_precedence, print_scalar
-from symgrad.lower.nodes import (Add, AxisSum, BlockSum, Concat, Elementwise, MatMul, Node, Product, Zeros, broadcast_shape,
-                    same_shape)
+from symgrad.lower.nodes import (Add, AxisSum, BlockSum, Concat, DiagonalWrite, Elementwise, MatMul, Node, Product, Zeros, broadcast_shape, same_shape)
 from symgrad.lower.placement import same
 
 def slice_text(start, stop, size) -> str:
@@ -122,6 +122,12 @@ class NumPyPrinter:
     def _print_Transpose(self, node):
         return self.parenthesize(node.operand, POSTFIX, strict=True) + ".T"
 
+    def _print_Diagonal(self, node):
+        return f"np.diagonal({node.base.name})" + ("[:, None]" if node.axis == 0 else "[None, :]")
+
+    def _print_Trace(self, node):
+        return f"np.trace({node.base.name})"
+
     def _print_Elementwise(self, node):
         return self._body(node).doprint(node.body)
 
@@ -204,9 +210,21 @@ class NumPyPrinter:
         base = node.base if node.base is not None else Zeros(node.shape)
         lines = [f"{target} = {self.doprint(base)}"]
         for write in node.writes:
+            if isinstance(write, DiagonalWrite):
+                lines.append(self._diagonal_write(target, write, node, first=len(lines) == 1
+                                                  and node.base is None))
+                continue
             lines.append(f"{target}[{', '.join(block_slices(write.bounds, node.shape))}] += "
                          f"{self.doprint(write.value)}")
         return lines
+
+    def _diagonal_write(self, target: str, write: DiagonalWrite, node: BlockSum, first: bool) -> str:
+        """The diagonal of ``target`` set (in zeros) or added to: no dense ``diag`` is formed."""
+        value = self.doprint(write.value)
+        if first:
+            return f"np.fill_diagonal({target}, {value})"
+        value = value if not write.value.shape else f"np.ravel({value})"
+        return f"{target}[np.diag_indices({print_scalar(node.shape[0])})] += {value}"
 
     def tiles(self, node: Concat) -> tuple:
         """(view, code) per block of a concatenation: where it lands and what it holds."""

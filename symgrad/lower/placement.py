@@ -5,7 +5,9 @@ computed. An entry becomes the whole tensor, its transpose when its indices
 come in the other order, a slice when an index carries an offset or ranges
 over part of an axis (a block of a concatenation), or the number a 1 x 1
 tensor holds. An index that is not a label plus an offset, a repeated index
-(a diagonal) or an index with no axis in the frame is a ``LoweringError``.
+gives the tensor's ``Diagonal``, a column or a row as the frame places its index. An index that
+is not a label plus an offset, a repeated index on part of an axis (or with an offset) or an index
+with no axis in the frame is a ``LoweringError``.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import sympy as sp
 
 from symgrad.errors import LoweringError
 from symgrad.index.terms import linear_form
-from symgrad.lower.nodes import Entry, Node, Slice, Tensor, Transpose
+from symgrad.lower.nodes import (Diagonal, Entry, Node, Slice, Tensor, Transpose)
 
 Frame = tuple  # one label (index symbol) or None per output axis
 
@@ -32,6 +34,8 @@ def place(access: sp.Indexed, frame: Frame, ranges: dict, shapes: dict) -> Node:
         label, bound = _axis(access, index, size, ranges)
         labels.append(label)
         bounds.append(bound)
+    if len(labels) == 2 and labels[0] is not None and labels[0] == labels[1]:
+        return _diagonal(access, labels[0], bounds, frame, shape)
     transposed = _transposed(access, labels, frame)
     if all(n == 1 for n in shape):
         return Entry(name)
@@ -55,6 +59,16 @@ def _axis(access, index, size, ranges):
     lo, hi = ranges[label]
     whole = same(constant + lo, 0) and same(constant + hi + 1, size)
     return label, None if whole else (constant + lo, constant + hi + 1)
+
+
+def _diagonal(access, label, bounds, frame, shape) -> Diagonal:
+    """``A[k, k]`` as the diagonal of ``A``, along the frame's axis of ``k``."""
+    if any(b is not None for b in bounds) or not same(shape[0], shape[1]) \
+            or sp.expand(access.indices[0] - access.indices[1]) != 0:
+        raise LoweringError(f"{access} reads part of a diagonal (an offset or a slice): not vectorizable")
+    if label not in frame:
+        raise LoweringError(f"{access}: index {label} has no axis in this expression")
+    return Diagonal(Tensor(str(access.base), shape), frame.index(label))
 
 
 def _transposed(access, labels, frame) -> bool:

@@ -149,7 +149,7 @@ def as_tensor(value) -> TensorExpr:
     raise ModelError(f"cannot use {type(value).__name__} {value!r} in a tensor expression")
 
 
-def _bound(terms, index, size) -> tuple[Term, ...]:
+def bound_terms(terms, index, size) -> tuple[Term, ...]:
     if index == 0:
         return tuple(terms)
     return tuple(Term(t.factor, ((index, sp.Integer(0), size - 1),) + t.bound, t.conditions)
@@ -283,7 +283,7 @@ class MatMul(TensorExpr):
         b = self.b if self.b.pointwise else ctx.hoist(self.b)
         k = ctx.space.fresh(inner)
         terms = product(a.build((i, k), ctx), b.build((k, j), ctx))
-        return _bound(terms, k, inner)
+        return bound_terms(terms, k, inner)
 
 
 class Transpose(TensorExpr):
@@ -326,7 +326,7 @@ class Reduce(TensorExpr):
             summed.append((inner[ax], self.a.shape[ax]))
         terms = self.a.build(tuple(inner), ctx)
         for index, size in reversed(summed):
-            terms = _bound(terms, index, size)
+            terms = bound_terms(terms, index, size)
         return terms
 
 

@@ -34,6 +34,7 @@ from symgrad.model.names import model_name_refusal, refusal
 from symgrad.model.stable_forms import stabilize
 from symgrad.model.functions import row_of
 from symgrad.model.index_input import terms_from_sympy
+from symgrad.model.linalg import MatrixFunctionOf, Opaque, entry, inv
 from symgrad.index.terms import IndexExpr, IndexSpace, Term, dimension, interval, is_nonnegative
 
 @dataclass(frozen=True)
@@ -50,8 +51,9 @@ class Definition:
 
     name: str
     expr: IndexExpr
-    origin: str  # "dsl", "index" or "max" (a maximum the derivation treats as a constant)
+    origin: str  # "dsl", "index", "max" (a maximum the derivation treats as a constant) or "matrix"
     reduce: tuple | None = None  # for "max": (source tensor, axis)
+    opaque: object = None        # for "matrix": a ``linalg.Opaque`` (inv, det, logdet of a whole matrix)
 
 
 class Model:
@@ -120,6 +122,15 @@ class Model:
         declared = None if shape is None else _shape(shape, f"tensor {name!r}", self._dimension_symbols())
         if expr is not None:
             expr = as_tensor(expr)
+            if isinstance(expr, MatrixFunctionOf):     # inv(A), det(A), logdet(A): named as given
+                if declared is not None and not _same_shape(declared, expr.shape):
+                    raise ShapeError(f"define {name!r}: declared shape {show_shape(declared)}, "
+                                     f"expression has {show_shape(expr.shape)}")
+                self._defining.append(name)
+                try:
+                    return self._hoist_matrix_function(expr, name)
+                finally:
+                    self._defining.pop()
             if declared is not None and not _same_shape(declared, expr.shape):
                 raise ShapeError(f"define {name!r}: declared shape {show_shape(declared)}, "
                                  f"expression has {show_shape(expr.shape)}")
@@ -243,6 +254,8 @@ class Model:
         return f"{owner}_{n}"
 
     def _hoist(self, expr: TensorExpr, suffix: str | None = None) -> Tensor:
+        if isinstance(expr, MatrixFunctionOf):     # an inverse already named is reused
+            return self._hoist_matrix_function(expr, None)
         return self.define(self._hoist_name(suffix), expr)
 
     def _hoist_max(self, source: Tensor, axis: int, suffix: str) -> Tensor:
@@ -258,6 +271,29 @@ class Model:
         self.tensors[name] = tensor
         self.definitions[name] = Definition(name, IndexExpr(tuple(indices), (Term(factor),)),
                                             "max", (source.name, axis))
+        return tensor
+
+
+    def _hoist_matrix_function(self, expr, name: str | None) -> Tensor:
+        """``name`` (or a hoisted name) defined as ``inv``, ``det`` or ``logdet`` of a named matrix; the
+        partials of ``det`` and ``logdet`` read a named inverse of it, reused or hoisted here."""
+        source = expr.a if isinstance(expr.a, Tensor) else self._hoist(expr.a)
+        function = expr.function
+        inverse = next((n for n, d in self.definitions.items() if d.opaque is not None
+                        and d.opaque.function.name == "inv" and d.opaque.source == source.name), None)
+        if function.name != "inv" and inverse is None:
+            inverse = self._hoist_matrix_function(inv(source), None).name
+        if function.name == "inv" and inverse is not None and name is None:
+            return self.tensors[inverse]
+        name = name or self._hoist_name(function.name)
+        shape = () if function.scalar else source.shape
+        indices = self.space.indices_for(shape)
+        tensor = Tensor(self, name, shape, "intermediate")
+        self.tensors[name] = tensor
+        opaque = Opaque(function, source.name, inverse or name)
+        self.definitions[name] = Definition(
+            name, IndexExpr(tuple(indices), (Term(entry(function.name, source.name, indices)),)),
+            "matrix", opaque=opaque)
         return tensor
 
 

@@ -33,6 +33,9 @@ import sympy as sp
 
 from symgrad.model import dsl
 from symgrad.model.dsl import TensorExpr, as_tensor, show_shape
+from symgrad.model.extrema import amax, amin
+from symgrad.model.linalg import det, inv, logdet
+from symgrad.model.matrix_ops import diagonal, trace
 from symgrad.errors import SymgradError
 from symgrad.formulas.limits import MAX_TERMS
 from symgrad.formulas.python_syntax import parse_python
@@ -53,10 +56,11 @@ def _sum_all(x, axis=None):
 
 
 def dsl_functions() -> dict:
-    """The functions a one-line loss may call, by name: the DSL's own (``dsl.FUNCTION_NAMES``)
-    and ``sum``."""
+    """The functions a one-line loss may call, by name: the DSL's own (``dsl.FUNCTION_NAMES``),
+    the reductions and matrix functions of their own modules, and ``sum``."""
     table = {"sum": _sum_all}
     table.update((name, getattr(dsl, name)) for name in dsl.FUNCTION_NAMES if name not in NOT_CALLABLE)
+    table.update(amax=amax, amin=amin, trace=trace, diagonal=diagonal, inv=inv, det=det, logdet=logdet)
     return table
 
 

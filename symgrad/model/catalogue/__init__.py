@@ -28,6 +28,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "cs231n_two_layer": ("symgrad.model.catalogue.zoo", "build_cs231n_two_layer"),
     "residual_block": ("symgrad.model.catalogue.zoo", "build_residual_block"),
     "rnn_unrolled": ("symgrad.model.catalogue.zoo", "build_rnn_unrolled"),
+    "gaussian_nll": ("symgrad.model.catalogue.zoo", "build_gaussian_nll"),
 }
 
 

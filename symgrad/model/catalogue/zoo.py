@@ -2,13 +2,11 @@
 
 Every builder names its source in the model's description; ``docs/zoo_audit.md`` checks the
 source's hand-derived backward formulas against these models with ``symgrad check``.
-
-The attention scale is written ``dk ** -0.5``: ``1 / sqrt(dk)`` builds the same SymPy scalar,
-which the NumPy printer does not spell yet.
 """
 import numpy as np
+import sympy as sp
 
-from symgrad import Model, exp, log, mean, relu, softmax, sqrt, sum_squares, tanh
+from symgrad import Model, exp, inv, log, logdet, mean, relu, softmax, sqrt, sum_squares, tanh
 from symgrad.model.unroll import unroll
 
 RNN_STEPS = 4
@@ -83,7 +81,7 @@ def build_self_attention() -> Model:
     X, T = m.constant("X", (n, d)), m.constant("T", (n, dv))
     Wq, Wk, Wv = m.parameter("Wq", (d, dk)), m.parameter("Wk", (d, dk)), m.parameter("Wv", (d, dv))
     Q, K, V = m.define("Q", X @ Wq), m.define("K", X @ Wk), m.define("V", X @ Wv)
-    S = m.define("S", (Q @ K.T) * dk ** -0.5)
+    S = m.define("S", (Q @ K.T) / sqrt(dk))
     P = m.define("P", softmax(S, axis=1))
     O = m.define("O", P @ V)
     m.loss("Loss", sum_squares(O - T) / 2)
@@ -136,3 +134,23 @@ def build_rnn_unrolled() -> Model:
     m.loss("Loss", sum_squares(Wy @ states[-1] - Y) / 2)
     return m
 
+
+
+def _identity(rng, shape):
+    return np.eye(shape[0])
+
+
+def build_gaussian_nll() -> Model:
+    m = Model("gaussian_nll", "Gaussian negative log-likelihood with a full covariance (Bishop, PRML "
+              "2.3.4): Sigma = A A^T + I, N/2 log|Sigma| + 1/2 sum_n (x_n - mu)^T Sigma^-1 (x_n - mu) "
+              "+ N d/2 log(2 pi)")
+    d, N = m.dims("d N")
+    X, I = m.constant("X", (d, N)), m.constant("I", (d, d))
+    A, mu = m.parameter("A", (d, d)), m.parameter("mu", (d, 1))
+    Sigma = m.define("Sigma", A @ A.T + I)        # positive definite at every A
+    P = m.define("P", inv(Sigma))                 # the precision matrix
+    D = m.define("D", X - mu)
+    half = sp.Rational(1, 2)
+    m.loss("Loss", half * N * logdet(Sigma) + half * ((P @ D) * D).sum() + half * N * d * sp.log(2 * sp.pi))
+    m.sample_with("I", _identity)
+    return m
