@@ -126,7 +126,7 @@ def _forward(x, y, W1, b1, W2, b2):
     # yhat[i, 0] = sigmoid(s2[i, 0])
     yhat = torch.sigmoid(s2)
     # l = 1/dy * sum_c softplus(-s2[c, 0])*y[c, 0] + 1/dy * sum_c softplus(s2[c, 0]) - 1/dy * sum_c softplus(s2[c, 0])*y[c, 0]
-    l = (1/dy) * (y.mT * torch.nn.functional.softplus(-s2.mT)).sum() + (1/dy) * torch.nn.functional.softplus(s2.mT).sum() + (-1/dy) * (y.mT * torch.nn.functional.softplus(s2.mT)).sum()
+    l = (1/dy) * (y.mT * torch.nn.functional.softplus(-s2.mT, threshold=40.0)).sum() + (1/dy) * torch.nn.functional.softplus(s2.mT, threshold=40.0).sum() + (-1/dy) * (y.mT * torch.nn.functional.softplus(s2.mT, threshold=40.0)).sum()
     return {
         "s1": s1,
         "z1": z1,

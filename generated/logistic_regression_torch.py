@@ -111,7 +111,7 @@ def _forward(X, y, w, b):
     # margin[i, 0] = sum_c X[i, c]*w[c, 0]*y[i, 0] + b * y[i, 0]
     margin = y * (X @ w) + b * y
     # Loss = 1/N * sum_c softplus(-margin[c, 0])
-    Loss = (1/N) * torch.nn.functional.softplus(-margin.mT).sum()
+    Loss = (1/N) * torch.nn.functional.softplus(-margin.mT, threshold=40.0).sum()
     return {
         "margin": margin,
         "Loss": Loss,

@@ -98,10 +98,12 @@ _ROWS = (
                 "np.log({0})", r"\log\left({0}\right)",
                 _NO_KINKS, "smooth on z > 0",
                 torch='torch.log({0})', jax='jnp.log({0})'),
+    # torch's softplus returns z itself above its threshold (20 by default: off by up to 2e-9);
+    # at 40 the difference, exp(-40), is below float64's rounding
     Elementwise("softplus", 1, (lambda z: _f("sigmoid")(z),),
                 "np.logaddexp(0.0, {0})", r"\operatorname{{softplus}}\left({0}\right)",
                 _NO_KINKS, "smooth; computed as logaddexp(0, z)",
-                torch='torch.nn.functional.softplus({0})', jax='jax.nn.softplus({0})'),
+                torch='torch.nn.functional.softplus({0}, threshold=40.0)', jax='jax.nn.softplus({0})'),
     Elementwise("sqrt", 1, (lambda z: 1 / (2 * _f("sqrt")(z)),),
                 "np.sqrt({0})", r"\sqrt{{{0}}}",
                 _NO_KINKS, "smooth on z > 0; sqrt'(0) = inf, as in PyTorch",
