@@ -190,7 +190,7 @@ def _output_forward(l, X_prev, W, W0, r, m, lam):
         l, X_prev, W, W0, r, m, lam)
     _dtype, _device = X_prev.dtype, X_prev.device
     # f[0, i] = m**0.5 * sum_c W[0, c]*X_prev[c, i]
-    f = (m**0.5) * W @ X_prev
+    f = (m**0.5) * (W @ X_prev)
     # Loss = 1/2 * sum_c (f[0, c] - r[0, c])**2 + lam*m/2 * sum_c (-W0[0, c] + W[0, c])**2
     Loss = 1/2 * ((f - r)**2).sum() + ((1/2)*lam*m) * ((W - W0)**2).sum()
     return Loss, (n, k, X_prev, W, W0, r, m, lam, f, Loss)
@@ -204,7 +204,7 @@ def _output_backward(state, need_input):
     grad_f = f - r
     # dLoss/dW[0, i] = -m**0.5 * sum_c X_prev[i, c]*r[0, c] + m**0.5 * sum_c X_prev[i, c]*f[0, c] + lam*m * (-W0[0, i] + W[0, i])
     # grad_W[0, i] = m**0.5 * sum_c X_prev[i, c]*grad_f[0, c] + lam*m * (-W0[0, i] + W[0, i])
-    grad_W = (m**0.5) * grad_f @ X_prev.mT + (lam*m) * (W - W0)
+    grad_W = (m**0.5) * (grad_f @ X_prev.mT) + (lam*m) * (W - W0)
     if need_input:
         # dLoss/dX_prev[i, j] = -m**0.5 * W[0, i]*r[0, j] + m**0.5 * W[0, i]*f[0, j]
         # grad_X_prev[i, j] = m**0.5 * W[0, i]*grad_f[0, j]

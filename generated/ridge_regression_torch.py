@@ -124,7 +124,7 @@ def _backward(X, lam, w, r):
     D = X.shape[1]
     _dtype, _device = X.dtype, X.device
     # dLoss/dw[i, 0] = 2 * sum_c X[c, i]*r[c, 0] + 2*lam * w[i, 0]
-    grad_w = 2 * X.mT @ r + (2*lam) * w
+    grad_w = 2 * (X.mT @ r) + (2*lam) * w
     return (grad_w, )
 
 

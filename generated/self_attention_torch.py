@@ -124,7 +124,7 @@ def _forward(X, T, Wq, Wk, Wv):
     # V[i, j] = sum_c Wv[c, j]*X[i, c]
     V = X @ Wv
     # S[i, j] = dk**(-0.5) * sum_c K[j, c]*Q[i, c]
-    S = (dk**(-0.5)) * Q @ K.mT
+    S = (dk**(-0.5)) * (Q @ K.mT)
     # P_lse_max = max over axis 1 of S (a constant shift)
     P_lse_max = S.amax(dim=1, keepdim=True)
     # P_lse_exp[i, j] = exp(-P_lse_max[i, 0] + S[i, j])
@@ -174,9 +174,9 @@ def _backward(X, T, Wq, Q, K, V, P_lse_exp, P_lse_sum, P, O):
     # grad_V[i, j] = sum_c P[c, i]*grad_O[c, j]
     grad_V = P.mT @ grad_O
     # grad_K[i, j] = dk**(-0.5) * sum_c Q[c, j]*grad_S[c, i]
-    grad_K = (dk**(-0.5)) * grad_S.mT @ Q
+    grad_K = (dk**(-0.5)) * (grad_S.mT @ Q)
     # grad_Q[i, j] = dk**(-0.5) * sum_c K[c, j]*grad_S[i, c]
-    grad_Q = (dk**(-0.5)) * grad_S @ K
+    grad_Q = (dk**(-0.5)) * (grad_S @ K)
     # dLoss/dWv[i, j] = -sum_{c,k} P[k, c]*T[k, j]*X[c, i] + sum_{c,k} O[k, j]*P[k, c]*X[c, i]
     # grad_Wv[i, j] = sum_c X[c, i]*grad_V[c, j]
     grad_Wv = X.mT @ grad_V
