@@ -141,10 +141,19 @@ def plot(cases: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def _kept_section(path: Path) -> str:
+    """bench_backends.py's section of ``path`` (between its markers), kept when the file is rewritten."""
+    start, end = "<!-- benchmarks/bench_backends.py: begin -->", "<!-- benchmarks/bench_backends.py: end -->"
+    text = path.read_text() if path.is_file() else ""
+    if start not in text or end not in text:
+        return ""
+    return "\n" + start + text.split(start, 1)[1].split(end, 1)[0] + end + "\n"
+
+
 def write(results: dict, text: str, docs: Path) -> None:
     docs.mkdir(exist_ok=True)
     (docs / "benchmarks.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     if results.get("cases"):
         plot(results["cases"], docs / "benchmarks.png")
-    (docs / "benchmarks.md").write_text(text + "\n")
+    (docs / "benchmarks.md").write_text(text + "\n" + _kept_section(docs / "benchmarks.md"))
     print(f"wrote {docs / 'benchmarks.md'}, benchmarks.png, benchmarks.json")

@@ -25,6 +25,7 @@ import warnings
 from pathlib import Path
 
 from symgrad.model import catalogue
+from symgrad.emit.backends import BACKENDS, backend, render_backend
 from symgrad.gradcheck import DEPTHS, check_module
 from symgrad.differentiate.chain_rule import derive
 from symgrad.index.conventions import adjoint_name
@@ -107,6 +108,24 @@ def generate_one(spec, out_dir: Path):
     derivation = derive(model)
     text = render_module(plan_for(derivation, _command(spec)))
     return model, derivation, out_dir / f"{model.name}.py", text, time.perf_counter() - start
+
+
+def generate_backends(spec, out_dir: Path, backends) -> list:
+    """Derive one model once and render it for each backend: [(target path, text, seconds)]
+    (``backends.BACKENDS``: NumPy's ``NAME.py``, ``NAME_torch.py``, ``NAME_jax.py``)."""
+    start = time.perf_counter()
+    model = _load(spec)
+    derivation = derive(model)
+    out, derived = [], time.perf_counter() - start
+    for name in backends:
+        start = time.perf_counter()
+        if name == "numpy":
+            text = render_module(plan_for(derivation, _command(spec)))
+        else:
+            text = render_backend(derivation, f"{_command(spec)} --backend {name}", name)
+        out.append((out_dir / f"{model.name}{backend(name).suffix}.py", text,
+                    derived + time.perf_counter() - start))
+    return out
 
 
 def cmd_list(args) -> int:
@@ -200,11 +219,13 @@ def write_or_check(outputs, out_dir: Path, check: bool, regenerate: str, force: 
 
 def cmd_generate(args) -> int:
     out_dir, specs = Path(args.output), _specs(args)
+    # --all covers every backend; a model named alone gets NumPy's module unless --backend says
+    backends = [args.backend] if args.backend else list(BACKENDS) if args.all else ["numpy"]
 
     def outputs():
         for spec in specs:
-            _, _, path, text, seconds = generate_one(spec, out_dir)
-            yield path, text, f" ({seconds:.2f} s)"
+            for path, text, seconds in generate_backends(spec, out_dir, backends):
+                yield path, text, f" ({seconds:.2f} s)"
     regenerate = _command(specs[0]) if isinstance(specs[0], OneLineLoss) else "symgrad generate --all"
     return write_or_check(outputs(), out_dir, args.check, regenerate, args.force)
 
@@ -376,6 +397,9 @@ def parser() -> argparse.ArgumentParser:
         if name == "generate":
             command.add_argument("--check", action="store_true",
                                  help="write nothing; exit 1 listing files that differ")
+            command.add_argument("--backend", choices=tuple(BACKENDS),
+                                 help="numpy (NAME.py), torch (NAME_torch.py) or jax (NAME_jax.py); "
+                                      "default numpy, or all three with --all")
         else:
             command.add_argument("--points", type=int, default=3, help="random points per dimension set")
         _add_one_line(command)

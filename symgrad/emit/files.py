@@ -63,11 +63,12 @@ def render_document(document, command: str, kind: str) -> str:
     return _environment().get_template(template).render(doc=document, command=command)
 
 
-def render_module(plan) -> str:
-    """The generated module's source (from a ``ModulePlan`` or a ``StackPlan``);
-    compiled once to prove it is valid Python."""
-    template = MODULE_TEMPLATE if isinstance(plan, ModulePlan) else STACK_TEMPLATE
-    text = _environment().get_template(template).render(plan=plan)
+def render_module(plan, template: str | None = None, **context) -> str:
+    """The generated module's source (from a ``ModulePlan`` or a ``StackPlan``; another backend
+    names its ``template`` and what else it needs); compiled once to prove it is valid Python."""
+    if template is None:
+        template = MODULE_TEMPLATE if isinstance(plan, ModulePlan) else STACK_TEMPLATE
+    text = _environment().get_template(template).render(plan=plan, **context)
     compile(text, f"<generated {plan.model_name}>", "exec")
     return text
 

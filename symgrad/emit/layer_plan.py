@@ -54,14 +54,15 @@ class StackPlan:
         return ", ".join(names) + ("," if len(names) == 1 else "")
 
 
-def _layer(derivation, command: str, kind: str) -> LayerPlan:
+def _layer(derivation, command: str, kind: str, printer=None) -> LayerPlan:
     layer = derivation.model
     labels = {name: f'f"{name}[{{l}}]"' for name in layer.elements}
-    plan = plan_module(derivation, command, labels, share=False)
+    plan = plan_module(derivation, command, labels, share=False, printer=printer)
     if kind == "hidden":
         seed = adjoint_name(layer.carry_out_name)
         plan = _without(plan, {layer.loss_name, GRAD_OUT}, seed)
-    plan = _fewer_temporaries(plan, layer)
+    if printer is None:     # the NumPy-only passes over the text
+        plan = _fewer_temporaries(plan, layer)
     arguments = []
     for spec in plan.inputs:
         if spec.name == layer.carry_name:
@@ -116,7 +117,8 @@ def _without(plan: ModulePlan, names: set[str], seed: str) -> ModulePlan:
                    intermediates=tuple(n for n in plan.intermediates if n not in names))
 
 
-def plan_stack_module(derivation: StackDerivation, command: str) -> StackPlan:
+def plan_stack_module(derivation: StackDerivation, command: str, printer=None) -> StackPlan:
+    """The stack module's plan; ``printer``: another backend's (see ``plan_module``)."""
     model = derivation.model
     inputs = tuple(
         InputSpec(t.name, t.role, not t.shape, shape_text(t.shape), shape_code(t.shape),
@@ -134,13 +136,14 @@ def plan_stack_module(derivation: StackDerivation, command: str) -> StackPlan:
         dim_reads=reads,
         lists=tuple((name, items.role) for name, items in model.lists.items()),
         parameters=tuple(derivation.parameters),
-        hidden=_layer(derivation.hidden, command, "hidden"),
-        output=_layer(derivation.output, command, "output"),
+        hidden=_layer(derivation.hidden, command, "hidden", printer),
+        output=_layer(derivation.output, command, "output", printer),
     )
 
 
-def plan_for(derivation, command: str):
-    """The plan of a generated module: one model, or a stack of layers."""
+def plan_for(derivation, command: str, printer=None):
+    """The plan of a generated module: one model, or a stack of layers (``printer``: another
+    backend's, see ``plan_module``)."""
     if isinstance(derivation, StackDerivation):
-        return plan_stack_module(derivation, command)
-    return plan_module(derivation, command)
+        return plan_stack_module(derivation, command, printer)
+    return plan_module(derivation, command, printer=printer)

@@ -200,26 +200,30 @@ def _pull_out(name: str, expr: IndexExpr, model, derivation, memo: dict) -> tupl
     return sp.Mul(*outer), sp.Mul(*core)
 
 
-def _gradient_code(parameter: str, model, derivation: Derivation) -> str:
+def _gradient_code(parameter: str, model, derivation: Derivation, printer=None) -> str:
     shape = model.tensors[parameter].shape
+    if printer is not None:     # another backend: its zeros, and a scalar stays one of its values
+        return printer.gradient(adjoint_name(parameter) if parameter in derivation.adjoints else None, shape)
     if parameter not in derivation.adjoints:  # the loss does not depend on it
         return f"np.zeros({shape_code(shape)})" if shape else "0.0"
     return adjoint_name(parameter) if shape else f"float({adjoint_name(parameter)})"
 
 
-def _forward_blocks(model, shapes: dict, reserved: set) -> list[Block]:
+def _forward_blocks(model, shapes: dict, reserved: set, printer=None) -> list[Block]:
     """The forward statements. A tensor stacked into a larger one (``Z = [Z1; Z2]``) is computed
     straight into its block of the larger array, which is allocated once, instead of being
-    copied there afterwards (large temporaries are the first cost at medium sizes)."""
+    copied there afterwards (large temporaries are the first cost at medium sizes); not so with
+    another backend's ``printer``, whose statements only assign."""
     lowered, expressions = {}, {}
+    spelling = "numpy" if printer is None else printer.body_printer.spelling
     for name, definition in model.definitions.items():
         if definition.origin in ("max", "matrix"):
             continue
         expressions[name] = reuse_forward_values(definition.expr, model, until=name)
         lowered[name] = lower_both(name, expressions[name], model.tensors[name].shape, shapes,
-                                   model.space.ranges_of(expressions[name].indices))
+                                   model.space.ranges_of(expressions[name].indices), printer)
     home = {}   # block tensor -> (stacked tensor, slice), for a tensor stacked exactly once
-    stacked_in = [code for low in lowered.values() for _, code in low.tiles]
+    stacked_in = [code for low in lowered.values() for _, code in low.tiles] if printer is None else []
     for name, low in lowered.items():
         for view, code in low.tiles:
             if code in lowered and lowered[code].parts and stacked_in.count(code) == 1:
@@ -228,14 +232,16 @@ def _forward_blocks(model, shapes: dict, reserved: set) -> list[Block]:
     for name, definition in model.definitions.items():
         if definition.origin == "max":
             source, axis = definition.reduce
+            shift = f"{source}.max(axis={axis}, keepdims=True)" if printer is None \
+                else printer.max_along(source, axis)
             forward.append(Block(name, (f"{name} = max over axis {axis} of {source} (a constant shift)",),
-                                 (f"{name} = {source}.max(axis={axis}, keepdims=True)",),
+                                 (f"{name} = {shift}",),
                                  rf"\max_{{\mathrm{{axis}}\,{axis}}} {base_latex(source)}"))
             continue
         if definition.origin == "matrix":
             opaque = definition.opaque
             forward.append(Block(name, (f"{name} = {opaque.function.name}({opaque.source})",),
-                                 (f"{name} = {opaque.numpy()}",), opaque.latex()))
+                                 (f"{name} = {opaque.code(spelling)}",), opaque.latex()))
             continue
         low, lines = lowered[name], []
         comment = formula_text(name, expressions[name], reserved)
@@ -292,12 +298,14 @@ def fewer_temporaries(forward: tuple, backward: tuple, shapes: dict, model, live
 
 
 def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | None = None,
-                share: bool = True) -> ModulePlan:
+                share: bool = True, printer=None) -> ModulePlan:
     """Everything the module template needs, as strings.
 
     ``labels`` names inputs in error messages as code (``'f"W[{l}]"'`` for a list element);
     ``share``: compute repeated array expressions once and evaluate elementwise chains in
     place (``fewer_temporaries``; a layer's plan does that per function instead).
+    ``printer``: another backend's array printer (``symgrad.backends``); its plan is the plain
+    statements, without the NumPy-only passes over the text.
     """
     labels = labels or {}
     model = derivation.model
@@ -305,7 +313,7 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
     shapes = {n: t.shape for n, t in model.tensors.items()}
     shapes.update({adjoint_name(n): t.shape for n, t in model.tensors.items()})
 
-    forward = _forward_blocks(model, shapes, reserved)
+    forward = _forward_blocks(model, shapes, reserved, printer)
     parameters = [t.name for t in model.of_role("parameter")]
     backward, folded, axes_memo = [], {}, {}
     softmax_parts = {part for found in softmax_values(model) for part in (found.total, found.exp)}
@@ -348,13 +356,14 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
                 comments.insert(0, collapsed)
             else:
                 comments = [collapsed]
-        lowered = lower_both(target, expr, model.tensors[name].shape, shapes, derivation.space.ranges_of(expr.indices))
+        lowered = lower_both(target, expr, model.tensors[name].shape, shapes, derivation.space.ranges_of(expr.indices),
+                             printer)
         relation = "" if split is None else lower_both(
             adjoint_name(name), folded[name], model.tensors[name].shape, shapes,
             derivation.space.ranges_of(expr.indices)).latex
         backward.append(Block(target, tuple(comments), lowered.lines, lowered.latex, relation))
-    gradients = tuple((p, _gradient_code(p, model, derivation)) for p in parameters)
-    if share:
+    gradients = tuple((p, _gradient_code(p, model, derivation, printer)) for p in parameters)
+    if share and printer is None:
         live_out = {model.loss_name}.union(*(names_in(code) for _, code in gradients))
         forward, backward = fewer_temporaries(tuple(forward), tuple(backward), shapes, model, live_out)
     return ModulePlan(

@@ -49,7 +49,10 @@ def _exposed(template: str, k: int) -> bool:
 
 
 class ElementwiseCodePrinter(PythonCodePrinter):
-    """Prints a scalar SymPy body; ``print_entry`` prints each ``Indexed`` entry in it."""
+    """Prints a scalar SymPy body; ``print_entry`` prints each ``Indexed`` entry in it.
+    ``spelling``: the field of a table row that spells its function (one per backend)."""
+
+    spelling = "numpy"
 
     def __init__(self, print_entry: Callable[[sp.Indexed], str] | None = None):
         super().__init__({"fully_qualified_modules": False, "standard": "python3"})
@@ -63,7 +66,7 @@ class ElementwiseCodePrinter(PythonCodePrinter):
     def statement(self, expr) -> str:
         """``expr`` as a whole right-hand side: a table row's own outer parentheses dropped."""
         row = row_of(expr)
-        if row is not None and _wrapped(row.numpy):
+        if row is not None and _wrapped(self.template(row)):
             return self._print_Function(expr)[1:-1]
         return self.doprint(expr)
 
@@ -88,13 +91,21 @@ class ElementwiseCodePrinter(PythonCodePrinter):
     def _print_Symbol(self, expr):
         return expr.name
 
+    def template(self, row) -> str:
+        """The row's spelling in this printer's backend; a missing one is an error naming both."""
+        text = getattr(row, self.spelling)
+        if not text:
+            raise LoweringError(f"function {row.name!r} has no {self.spelling} spelling in the table")
+        return text
+
     def _print_Function(self, expr):
         row = row_of(expr)
         if row is None:
-            raise LoweringError(f"no NumPy spelling for {expr}")
-        args = [f"({self._print(arg)})" if _exposed(row.numpy, k) and body_precedence(arg) <= MUL
+            raise LoweringError(f"no {self.spelling} spelling for {expr}")
+        template = self.template(row)
+        args = [f"({self._print(arg)})" if _exposed(template, k) and body_precedence(arg) <= MUL
                 else self._print(arg) for k, arg in enumerate(expr.args)]
-        return row.numpy.format(*args)
+        return template.format(*args)
 
     def _print_Mul(self, expr):
         coefficient, rest = expr.as_coeff_Mul()

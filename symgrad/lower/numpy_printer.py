@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import sympy as sp
 from sympy.printing.precedence import precedence
 
 from symgrad.errors import LoweringError
@@ -60,7 +61,7 @@ class NumPyPrinter:
             return self.doprint(node.factors[0])
         if isinstance(node, Product) and not node.factors and node.coefficient != 1 \
                 and not is_mask(node.coefficient):
-            return print_scalar(node.coefficient)
+            return self.scalar(node.coefficient)
         return self._print(node)
 
     def _print(self, node: Node) -> str:
@@ -95,9 +96,15 @@ class NumPyPrinter:
         text = self._print(node)
         return f"({text})" if prec < level or (not strict and prec <= level) else text
 
+    body_printer = ElementwiseCodePrinter
+
     def _body(self, node: Elementwise) -> ElementwiseCodePrinter:
         """The printer of ``node``'s scalar body, its entries printed as their placed nodes."""
-        return ElementwiseCodePrinter(lambda access: self.doprint(node.operand(access)))
+        return self.body_printer(lambda access: self.doprint(node.operand(access)))
+
+    def scalar(self, expr) -> str:
+        """A scalar of dimensions, numbers and scalar inputs (a coefficient) as code."""
+        return self.body_printer().doprint(sp.sympify(expr))
 
     @staticmethod
     def _is_bare(node: Product) -> bool:
@@ -145,7 +152,7 @@ class NumPyPrinter:
             first = node.factors[0]
             texts[0] = ("-1.0 * " if isinstance(first, Elementwise) and first.boolean else "-") + texts[0]
         elif coefficient != 1:
-            scalar = print_scalar(coefficient)
+            scalar = self.scalar(coefficient)
             scalar = scalar if coefficient.is_Atom else f"({scalar})"
             texts.insert(0, f"1.0 * {scalar}" if is_mask(coefficient) else scalar)
         if node.factors and coefficient == 1 and _all_boolean(node):

@@ -44,10 +44,12 @@ def lower(target: str, expr: IndexExpr, shape: tuple, shapes: dict, free: dict) 
     return list(lower_both(target, expr, shape, shapes, free).lines)
 
 
-def lower_both(target: str, expr: IndexExpr, shape: tuple, shapes: dict, free: dict) -> Lowered:
-    """The statements and the matrix view of ``target``, from one lowering."""
+def lower_both(target: str, expr: IndexExpr, shape: tuple, shapes: dict, free: dict,
+               printer: NumPyPrinter | None = None) -> Lowered:
+    """The statements and the matrix view of ``target``, from one lowering; ``printer`` spells
+    the statements (NumPy unless given: another backend's printer over the same nodes)."""
     lowering = lower_expression(expr, shape, shapes, free)
-    printer, code = NumPyPrinter(), lowering.code
+    printer, code = printer or NumPyPrinter(), lowering.code
     tiles = printer.tiles(code) if isinstance(code, Concat) else ()
     parts = code.terms if isinstance(code, Add) and shape else ()
     return Lowered(tuple(printer.statements(target, code)), LatexArrayPrinter().doprint(lowering.view),

@@ -35,7 +35,9 @@ class MatrixFunction:
 
     name: str
     scalar: bool                     # det, logdet: a scalar; inv: a matrix of the argument's shape
-    numpy: str                       # ``{0}``: the argument's name
+    numpy: str                       # ``{0}``: the argument's name; one spelling per backend
+    torch: str
+    jax: str
     latex: str
     convention: str
     # (result entry, inverse entry as a function of two indices, out indices, at indices) -> partial
@@ -43,11 +45,14 @@ class MatrixFunction:
 
 
 RULES = {f.name: f for f in (
-    MatrixFunction("inv", False, "np.linalg.inv({0})", r"{0}^{{-1}}", "for an invertible matrix",
+    MatrixFunction("inv", False, "np.linalg.inv({0})", "torch.linalg.inv({0})", "jnp.linalg.inv({0})",
+                   r"{0}^{{-1}}", "for an invertible matrix",
                    lambda value, inverse, out, at: -inverse(out[0], at[0]) * inverse(at[1], out[1])),
-    MatrixFunction("det", True, "np.linalg.det({0})", r"\det\left({0}\right)", "the determinant",
+    MatrixFunction("det", True, "np.linalg.det({0})", "torch.linalg.det({0})", "jnp.linalg.det({0})",
+                   r"\det\left({0}\right)", "the determinant",
                    lambda value, inverse, out, at: value * inverse(at[1], at[0])),
-    MatrixFunction("logdet", True, "np.linalg.slogdet({0})[1]", r"\log\left|\det {0}\right|",
+    MatrixFunction("logdet", True, "np.linalg.slogdet({0})[1]", "torch.linalg.slogdet({0})[1]",
+                   "jnp.linalg.slogdet({0})[1]", r"\log\left|\det {0}\right|",
                    "log |det A| (numpy.linalg.slogdet): the log-determinant of a positive-definite matrix",
                    lambda value, inverse, out, at: inverse(at[1], at[0])),
 )}
@@ -83,8 +88,9 @@ class Opaque:
         inverse = model.tensors[self.inverse]
         return (Term(self.function.partial(value, lambda a, b: inverse.entry((a, b)), out, at)),)
 
-    def numpy(self) -> str:
-        return self.function.numpy.format(self.source)
+    def code(self, spelling: str = "numpy") -> str:
+        """The value in a backend's spelling (``numpy``, ``torch``, ``jax``)."""
+        return getattr(self.function, spelling).format(self.source)
 
     def latex(self) -> str:
         return self.function.latex.format(base_latex(self.source))

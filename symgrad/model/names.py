@@ -26,6 +26,8 @@ from symgrad.index.conventions import ADJOINT_PREFIX, CORE_SUFFIX, SHARED_PREFIX
 GENERATED_NAMES = frozenset({
     "np", "numpy", "INPUTS", "PARAMETERS", "LISTS", "SHAPES", "forward", "loss", "loss_and_grad",
     "inputs", "grads", "value",
+    # the torch and JAX modules (templates/torch_*.j2, jax_*.j2): imports, the Function, its context
+    "torch", "jax", "jnp", "math", "DerivedLoss", "ctx",
 })
 
 # The variables a layered model's driver keeps beside the model's names (stack_module.py.j2):

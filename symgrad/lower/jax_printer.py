@@ -1,0 +1,75 @@
+"""Array nodes -> JAX code: the torch printer's structure with ``jax.numpy`` spellings.
+
+No statement updates an array in place (JAX arrays are immutable): a block
+added into an array is ``T = T.at[...].add(value)``. Masks are comparisons
+cast to ``_dtype`` (the rows' ``jax`` field); zeros take ``_dtype`` too.
+"""
+from __future__ import annotations
+
+from symgrad.lower.elementwise_code import POSTFIX, print_scalar
+from symgrad.lower.nodes import BlockSum, DiagonalWrite, Zeros
+from symgrad.lower.numpy_printer import block_slices
+from symgrad.lower.torch_printer import TorchElementwisePrinter, TorchPrinter, shape_tuple
+
+
+class JaxElementwisePrinter(TorchElementwisePrinter):
+    spelling = "jax"
+    library = "jnp"
+
+
+class JaxPrinter(TorchPrinter):
+    """Prints array nodes as ``jax.numpy`` expressions and a value as pure assignments."""
+
+    body_printer = JaxElementwisePrinter
+    library = "jnp"
+
+    def _print_Transpose(self, node):
+        return self.parenthesize(node.operand, POSTFIX, strict=True) + ".T"
+
+    def _print_AxisSum(self, node):
+        return self.parenthesize(node.operand, POSTFIX, strict=True) + f".sum(axis={node.axis}, keepdims=True)"
+
+    def _print_VDot(self, node):
+        return f"jnp.vdot({self.doprint(node.left)}, {self.doprint(node.right)})"
+
+    def _print_SquaredNorm(self, node):
+        vector = self.doprint(node.operand)
+        return f"jnp.vdot({vector}, {vector})"
+
+    def _print_BroadcastTo(self, node):
+        return f"jnp.broadcast_to({self.doprint(node.operand)}, {shape_tuple(node.shape)}).astype(_dtype)"
+
+    def _print_Zeros(self, node):
+        return f"jnp.zeros({shape_tuple(node.shape)}, dtype=_dtype)" if node.shape else "0.0"
+
+    def _print_Concat(self, node):
+        blocks = ", ".join(self.doprint(block) for block in node.blocks)
+        return f"jnp.concatenate(({blocks}), axis={node.axis})"
+
+    def statements(self, target: str, node) -> list[str]:
+        if not isinstance(node, BlockSum):
+            return [f"{target} = {self.doprint(node)}"]
+        base = node.base if node.base is not None else Zeros(node.shape)
+        lines = [f"{target} = {self.doprint(base)}"]
+        for write in node.writes:
+            if isinstance(write, DiagonalWrite):
+                lines.append(f"{target} = {target}.at[jnp.diag_indices({print_scalar(node.shape[0])})]"
+                             f".add(jnp.ravel({self.doprint(write.value)}))")
+                continue
+            lines.append(f"{target} = {target}.at[{', '.join(block_slices(write.bounds, node.shape))}]"
+                         f".add({self.doprint(write.value)})")
+        return lines
+
+    def _print_Diagonal(self, node):
+        return f"jnp.diagonal({node.base.name})" + ("[:, None]" if node.axis == 0 else "[None, :]")
+
+    def _print_Trace(self, node):
+        return f"jnp.trace({node.base.name})"
+
+    def max_along(self, source: str, axis: int) -> str:
+        return f"{source}.max(axis={axis}, keepdims=True)"
+
+    def gradient(self, adjoint: str | None, shape) -> str:
+        if adjoint is None:
+            return self._print_Zeros(Zeros(shape)) if shape else "jnp.zeros((), dtype=_dtype)"
+        return adjoint
