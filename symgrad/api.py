@@ -3,6 +3,7 @@
     import symgrad
     derived = symgrad.derive(symgrad.load_model("mlp_mse"))   # a catalogue name or a model file
     derived.source()      # the generated NumPy module's text (what `symgrad generate` writes)
+    derived.source(backend="torch")   # or "jax": NAME_torch.py / NAME_jax.py
     derived.module()      # that module, imported in memory: .loss, .loss_and_grad, .forward
     derived.latex()       # the derivation document, LaTeX (what `symgrad latex` writes)
     derived.markdown()    # the same document in Markdown
@@ -21,6 +22,7 @@ import types
 from functools import cached_property
 
 from symgrad.differentiate.chain_rule import Derivation, derive as derive_model
+from symgrad.emit.backends import render_backend
 from symgrad.emit.files import render_document, render_module
 from symgrad.documents.derivation import build_document
 from symgrad.model.model import Model
@@ -59,9 +61,13 @@ class DerivedModel:
     def parameters(self) -> list[str]:
         return list(self.derivation.parameters)
 
-    def source(self, command: str | None = None) -> str:
-        """The generated NumPy module's text; ``command`` is named in its header (by default,
-        the ``symgrad generate`` command that writes the same file for a catalogue name)."""
+    def source(self, command: str | None = None, backend: str = "numpy") -> str:
+        """The generated module's text, for ``backend`` ``numpy`` (the default), ``torch`` or
+        ``jax``; ``command`` is named in its header (by default, the ``symgrad generate``
+        command that writes the same file for a catalogue name)."""
+        if backend != "numpy":
+            suffix = f" --backend {backend}"
+            return render_backend(self.derivation, command or f"symgrad generate {self.model.name}{suffix}", backend)
         if command is None:
             return self._source
         return render_module(plan_for(self.derivation, command))

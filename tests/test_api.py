@@ -67,3 +67,11 @@ def test_the_example_notebook_runs():
     assert not [o for o in outputs if o.output_type == "error"]
     first = notebook.cells[1].outputs[0]
     assert "text/markdown" in first["data"] and "Matrix view" in first["data"]["text/markdown"]
+
+
+def test_backend_sources_are_the_committed_files():
+    derived = symgrad.derive(symgrad.load_model("mlp_mse"))
+    for backend in ("torch", "jax"):
+        assert derived.source(backend=backend) == (GENERATED / f"mlp_mse_{backend}.py").read_text()
+    with pytest.raises(symgrad.SymgradError, match="unknown backend 'tf'"):
+        derived.source(backend="tf")
