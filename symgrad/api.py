@@ -36,7 +36,7 @@ def load_model(name_or_path: str) -> Model:
 
 
 def derive(model: Model) -> "DerivedModel":
-    """Run the chain rule over ``model``'s named intermediates (see ``symgrad.derive.derive``)."""
+    """Run the chain rule over ``model``'s named intermediates (``symgrad.differentiate.chain_rule.derive``)."""
     if not isinstance(model, Model):
         raise TypeError(f"symgrad.derive takes a symgrad.Model (see symgrad.load_model), "
                         f"got {type(model).__name__}")
