@@ -75,17 +75,7 @@ class _Parser:
 
     def group_text(self) -> str:
         """The raw tokens of a {...} group (or one token), joined."""
-        if self.peek() != "{":
-            return self.take()
-        self.take("{")
-        depth, parts = 1, []
-        while True:
-            token = self.take()
-            depth += token == "{"
-            depth -= token == "}"
-            if depth == 0:
-                return "".join(parts)
-            parts.append(token)
+        return "".join(self.sub_tokens())
 
     # grammar -----------------------------------------------------------
     def formula(self):
@@ -373,6 +363,7 @@ class _Parser:
         return self.entry(raw, self.sub_tokens(), pos)
 
     def sub_tokens(self):
+        """The tokens of a {...} group (or one token)."""
         if self.peek() != "{":
             return [self.take()]
         self.take("{")

@@ -503,13 +503,39 @@ def mean(x, axis: int | None = None) -> TensorExpr:
     x = as_tensor(x)
     if axis is None:
         return x.sum() / sp.Mul(*x.shape) if x.shape else x
-    if len(x.shape) != 2 or axis not in (0, 1):
-        raise ShapeError(f"operation 'mean(axis={axis})': needs a matrix and axis 0 or 1, "
-                         f"got shape {show_shape(x.shape)}")
+    check_axis("mean", x, axis)
     return x.sum(axis=axis) / x.shape[axis]
 
 
-class LogSumExp(TensorExpr):
+def check_axis(op: str, a: TensorExpr, axis) -> None:
+    """A ShapeError unless ``a`` is a matrix and ``axis`` is 0 or 1, naming ``op(axis=...)``."""
+    if len(a.shape) != 2 or axis not in (0, 1):
+        raise ShapeError(f"operation '{op}(axis={axis})': needs a matrix and axis 0 or 1, "
+                         f"got shape {show_shape(a.shape)}")
+
+
+class AlongAxis(TensorExpr):
+    """An operation of a matrix along axis 0 or 1 (``logsumexp``, ``softmax``, ``amax``). Its
+    argument is read several times, so it is named first unless it is a named tensor already;
+    ``reduces``: the axis is kept with size 1 (otherwise the shape is the argument's)."""
+
+    reduces = True
+
+    def __init__(self, op: str, a: TensorExpr, axis: int):
+        check_axis(op, a, axis)
+        self.op, self.a, self.axis = op, a, axis
+        self.shape = (tuple(sp.Integer(1) if ax == axis else n for ax, n in enumerate(a.shape))
+                      if self.reduces else a.shape)
+
+    @property
+    def pointwise(self):
+        return False
+
+    def named_argument(self, ctx) -> "Tensor":
+        return self.a if isinstance(self.a, Tensor) else ctx.hoist(self.a)
+
+
+class LogSumExp(AlongAxis):
     """``log(sum(exp(x), axis))``, computed stably as ``max + log(sum(exp(x - max)))``.
 
     The row maximum is a named intermediate the derivation treats as a constant:
@@ -517,18 +543,10 @@ class LogSumExp(TensorExpr):
     """
 
     def __init__(self, a: TensorExpr, axis: int):
-        if len(a.shape) != 2 or axis not in (0, 1):
-            raise ShapeError(f"operation 'logsumexp(axis={axis})': needs a matrix and axis 0 or 1, "
-                             f"got shape {show_shape(a.shape)}")
-        self.a, self.axis = a, axis
-        self.shape = tuple(sp.Integer(1) if ax == axis else n for ax, n in enumerate(a.shape))
-
-    @property
-    def pointwise(self):
-        return False
+        super().__init__("logsumexp", a, axis)
 
     def build(self, indices, ctx):
-        source = self.a if isinstance(self.a, Tensor) else ctx.hoist(self.a)
+        source = self.named_argument(ctx)
         shift = ctx.hoist_max(source, self.axis, "max")
         shifted = ctx.hoist(exp(source - shift), "exp")
         total = ctx.hoist(shifted.sum(axis=self.axis), "sum")
@@ -539,23 +557,15 @@ def logsumexp(x, axis: int) -> LogSumExp:
     return LogSumExp(as_tensor(x), axis)
 
 
-class _Normalized(TensorExpr):
+class _Normalized(AlongAxis):
     """``x - logsumexp(x, axis)`` (log-softmax) or its ``exp`` (softmax), the log-sum-exp a named
     intermediate (``<name>_lse``, shifted by its maximum): stable at any size of ``x``, and the
     backward pass is the vector-Jacobian product, never the Jacobian."""
 
-    def __init__(self, op: str, a: TensorExpr, axis: int):
-        if len(a.shape) != 2 or axis not in (0, 1):
-            raise ShapeError(f"operation '{op}(axis={axis})': needs a matrix and axis 0 or 1, "
-                             f"got shape {show_shape(a.shape)}")
-        self.op, self.a, self.axis, self.shape = op, a, axis, a.shape
-
-    @property
-    def pointwise(self):
-        return False
+    reduces = False
 
     def build(self, indices, ctx):
-        source = self.a if isinstance(self.a, Tensor) else ctx.hoist(self.a)
+        source = self.named_argument(ctx)
         lse = ctx.hoist(LogSumExp(source, self.axis), "lse")
         shifted = source - lse
         return (exp(shifted) if self.op == "softmax" else shifted).build(indices, ctx)

@@ -15,28 +15,17 @@ the one largest entry. ``amin(x) = -amax(-x)``.
 """
 from __future__ import annotations
 
-import sympy as sp
-
-from symgrad.model.dsl import ApplyPair, Tensor, TensorExpr, as_tensor, show_shape
-from symgrad.errors import ShapeError
+from symgrad.model.dsl import AlongAxis, ApplyPair, TensorExpr, as_tensor, check_axis
 
 
-class AMax(TensorExpr):
+class AMax(AlongAxis):
     """The maximum along ``axis`` (0 or 1), kept with size 1; ties split the gradient evenly."""
 
-    def __init__(self, a: TensorExpr, axis: int, op: str = "amax"):
-        if len(a.shape) != 2 or axis not in (0, 1):
-            raise ShapeError(f"operation '{op}(axis={axis})': needs a matrix and axis 0 or 1, "
-                             f"got shape {show_shape(a.shape)}")
-        self.a, self.axis = a, axis
-        self.shape = tuple(sp.Integer(1) if ax == axis else n for ax, n in enumerate(a.shape))
-
-    @property
-    def pointwise(self):
-        return False
+    def __init__(self, a: TensorExpr, axis: int):
+        super().__init__("amax", a, axis)
 
     def build(self, indices, ctx):
-        source = self.a if isinstance(self.a, Tensor) else ctx.hoist(self.a)
+        source = self.named_argument(ctx)
         top = ctx.hoist_max(source, self.axis, "max")
         tied = ApplyPair("equal", source, top)
         ties = ctx.hoist(tied.sum(axis=self.axis), "ties")
@@ -52,5 +41,5 @@ def amax(x, axis: int) -> AMax:
 def amin(x, axis: int) -> TensorExpr:
     """The smallest entry along ``axis``, kept with size 1: ``-amax(-x, axis)``, ties split evenly."""
     x = as_tensor(x)
-    AMax(x, axis, "amin")        # the shape check, naming amin
+    check_axis("amin", x, axis)
     return -AMax(-x, axis)
