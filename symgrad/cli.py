@@ -119,10 +119,8 @@ def generate_backends(spec, out_dir: Path, backends) -> list:
     out, derived = [], time.perf_counter() - start
     for name in backends:
         start = time.perf_counter()
-        if name == "numpy":
-            text = render_module(plan_for(derivation, _command(spec)))
-        else:
-            text = render_backend(derivation, f"{_command(spec)} --backend {name}", name)
+        command = _command(spec) + ("" if name == "numpy" else f" --backend {name}")
+        text = render_backend(derivation, command, name)
         out.append((out_dir / f"{model.name}{backend(name).suffix}.py", text,
                     derived + time.perf_counter() - start))
     return out
