@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from symgrad.emit.module_plan import (InputSpec, ModulePlan, dimension_reads, shape_code, shape_text, adjoint_block_tensor,
-                      array_names, names_in, plan_module, text_shapes)
-from symgrad.emit.inplace import evaluate_in_place, float_names
+from symgrad.emit.module_plan import InputSpec, ModulePlan, dimension_reads, plan_module, printed, shape_code, shape_text
 from symgrad.index.conventions import adjoint_name
-from symgrad.emit.peephole import share_subexpressions
+from symgrad.lower.numpy_printer import NumPyPrinter
+from symgrad.lower.passes import float_names, optimized
 from symgrad.model.layers import GRAD_OUT, StackDerivation
 
 
@@ -61,7 +60,7 @@ def _layer(derivation, command: str, kind: str, printer=None) -> LayerPlan:
     if kind == "hidden":
         seed = adjoint_name(layer.carry_out_name)
         plan = _without(plan, {layer.loss_name, GRAD_OUT}, seed)
-    if printer is None:     # the NumPy-only passes over the text
+    if printer is None:     # the NumPy-only passes over the statements
         plan = _fewer_temporaries(plan, layer)
     arguments = []
     for spec in plan.inputs:
@@ -92,20 +91,16 @@ def _fewer_temporaries(plan: ModulePlan, layer) -> ModulePlan:
     """Repeated array expressions computed once and elementwise chains evaluated in place, within
     the forward and within the backward function (separate functions: the forward's values are
     all kept for the backward; the carry's block may not run, so it is left alone)."""
-    shapes = {n: t.shape for n, t in layer.tensors.items()}
-    shapes.update({adjoint_name(n): t.shape for n, t in layer.tensors.items()})
-    for block in plan.backward:
-        shapes.setdefault(block.name, layer.tensors[adjoint_block_tensor(block.name)].shape)
-    arrays, text, kept = array_names(shapes), text_shapes(shapes, layer), set(layer.tensors)
+    kept = set(layer.tensors)
     carry = frozenset({adjoint_name(layer.carry_name)})
-    forward = share_subexpressions(plan.forward, arrays)
     inputs = {t.name for t in layer.inputs}                      # float64 once checked
-    forward = evaluate_in_place(forward, text, inputs, kept | {b.name for b in forward}, kept)
-    grads = [code for _, code in plan.gradients]
-    backward = share_subexpressions(plan.backward, arrays, carry)
-    backward = evaluate_in_place(backward, text, float_names(forward, inputs),
-                                 set().union(*map(names_in, grads)), kept, carry)
-    return replace(plan, forward=forward, backward=backward)
+    forward = optimized([b.statements for b in plan.forward], inputs, kept | {b.name for b in plan.forward}, kept)
+    forward_floats = float_names([s for statements in forward for s in statements], inputs)
+    backward = optimized([b.statements for b in plan.backward], forward_floats, set(plan.gradient_reads), kept,
+                         skip=frozenset(k for k, b in enumerate(plan.backward) if b.name in carry))
+    printer = NumPyPrinter()
+    return replace(plan, forward=printed([replace(b, statements=s) for b, s in zip(plan.forward, forward)], printer),
+                   backward=printed([replace(b, statements=s) for b, s in zip(plan.backward, backward)], printer))
 
 
 def _without(plan: ModulePlan, names: set[str], seed: str) -> ModulePlan:
