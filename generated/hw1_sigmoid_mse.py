@@ -117,7 +117,7 @@ def forward(*, x, y, W1, b1, W2, b2):
     s1 = W1 @ x
     s1 += b1
     # z1[i, 0] = sigmoid(s1[i, 0])
-    z1 = 0.5 * s1
+    z1 = 0.5*s1
     np.tanh(z1, out=z1)
     z1 += 1.0
     z1 *= 0.5
@@ -125,7 +125,7 @@ def forward(*, x, y, W1, b1, W2, b2):
     s2 = W2 @ z1
     s2 += b2
     # yhat[i, 0] = sigmoid(s2[i, 0])
-    yhat = 0.5 * s2
+    yhat = 0.5*s2
     np.tanh(yhat, out=yhat)
     yhat += 1.0
     yhat *= 0.5
@@ -152,21 +152,21 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
         x, y, W1, b1, W2, b2)
     s1 = W1 @ x
     s1 += b1
-    z1 = 0.5 * s1
+    z1 = 0.5*s1
     np.tanh(z1, out=z1)
     z1 += 1.0
     z1 *= 0.5
     s2 = W2 @ z1
     s2 += b2
-    yhat = 0.5 * s2
+    yhat = 0.5*s2
     np.tanh(yhat, out=yhat)
     yhat += 1.0
     yhat *= 0.5
     shared_1 = yhat.T - y.T
     l = np.vdot(shared_1, shared_1)
     # grad_yhat[i, 0] = -2 * y[i, 0] + 2 * yhat[i, 0]
-    grad_yhat = yhat - y
-    grad_yhat *= 2
+    grad_yhat = 2*y
+    np.subtract(2*yhat, grad_yhat, out=grad_yhat)
     # grad_s2[i, 0] = (1 - yhat[i, 0])*grad_yhat[i, 0]*yhat[i, 0]
     grad_s2 = 1 - yhat
     grad_s2 *= grad_yhat

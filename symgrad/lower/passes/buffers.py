@@ -32,7 +32,7 @@ from symgrad.lower.nodes import (Add, BroadcastTo, Elementwise, MatMul, Node, On
                                  same_shape)
 from symgrad.lower.passes.entries import part
 from symgrad.lower.statements import Assign, UfuncInto, printed_negative, reads, subnodes, unwrapped
-from symgrad.model.functions import row_of
+from symgrad.model.functions import is_mask, row_of
 
 _FRESH = (Elementwise, Product, Add, MatMul, Ones)     # a new array, once printed (bare wrappers aside)
 
@@ -47,8 +47,11 @@ def is_float(node: Node, floats: set[str]) -> bool:
     if isinstance(node, Elementwise):
         if node.boolean:
             return False
-        return any(is_float(o, floats) for _, o in node.operands) or bool(node.body.atoms(sp.Float)) or any(
-            row_of(f) is not None and row_of(f).ufuncs for f in node.body.atoms(sp.Function))
+        masks = {f: sp.Integer(1) for f in node.body.atoms(sp.Function) if is_mask(f)}
+        outside = node.body.xreplace(masks).atoms(sp.Indexed)    # entries a mask does not swallow
+        return any(is_float(o, floats) for a, o in node.operands if a in outside) or bool(
+            node.body.atoms(sp.Float)) or any(row_of(f) is not None and row_of(f).ufuncs
+                                               for f in node.body.atoms(sp.Function))
     if isinstance(node, (Ones, BroadcastTo)):
         return node.copy if isinstance(node, BroadcastTo) else True
     if isinstance(node, (Product, Add, MatMul)):
