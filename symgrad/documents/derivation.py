@@ -284,7 +284,7 @@ class _Writer:
 
 def build_document(model, derivation) -> Document:
     """The derivation of ``model`` as sections of LaTeX."""
-    plan = plan_for(derivation, f"symgrad latex {model.name}")
+    plan = plan_for(derivation, f"symgrad latex {model.name}", passes=False)   # the matrix view only
     if not isinstance(derivation, StackDerivation):
         return Document(model.name, model.description, _Writer(model, derivation, plan).sections())
     stack = model.stack

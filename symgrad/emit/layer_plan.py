@@ -53,14 +53,14 @@ class StackPlan:
         return ", ".join(names) + ("," if len(names) == 1 else "")
 
 
-def _layer(derivation, command: str, kind: str, printer=None) -> LayerPlan:
+def _layer(derivation, command: str, kind: str, printer=None, passes: bool = True) -> LayerPlan:
     layer = derivation.model
     labels = {name: f'f"{name}[{{l}}]"' for name in layer.elements}
     plan = plan_module(derivation, command, labels, share=False, printer=printer)
     if kind == "hidden":
         seed = adjoint_name(layer.carry_out_name)
         plan = _without(plan, {layer.loss_name, GRAD_OUT}, seed)
-    if printer is None:     # the NumPy-only passes over the statements
+    if printer is None and passes:     # the NumPy-only passes over the statements
         plan = _fewer_temporaries(plan, layer)
     arguments = []
     for spec in plan.inputs:
@@ -112,8 +112,9 @@ def _without(plan: ModulePlan, names: set[str], seed: str) -> ModulePlan:
                    intermediates=tuple(n for n in plan.intermediates if n not in names))
 
 
-def plan_stack_module(derivation: StackDerivation, command: str, printer=None) -> StackPlan:
-    """The stack module's plan; ``printer``: another backend's (see ``plan_module``)."""
+def plan_stack_module(derivation: StackDerivation, command: str, printer=None, passes: bool = True) -> StackPlan:
+    """The stack module's plan; ``printer``: another backend's, ``passes``: whether NumPy's passes
+    run (see ``plan_module``)."""
     model = derivation.model
     inputs = tuple(
         InputSpec(t.name, t.role, not t.shape, shape_text(t.shape), shape_code(t.shape),
@@ -131,14 +132,15 @@ def plan_stack_module(derivation: StackDerivation, command: str, printer=None) -
         dim_reads=reads,
         lists=tuple((name, items.role) for name, items in model.lists.items()),
         parameters=tuple(derivation.parameters),
-        hidden=_layer(derivation.hidden, command, "hidden", printer),
-        output=_layer(derivation.output, command, "output", printer),
+        hidden=_layer(derivation.hidden, command, "hidden", printer, passes),
+        output=_layer(derivation.output, command, "output", printer, passes),
     )
 
 
-def plan_for(derivation, command: str, printer=None):
+def plan_for(derivation, command: str, printer=None, passes: bool = True):
     """The plan of a generated module: one model, or a stack of layers (``printer``: another
-    backend's, see ``plan_module``)."""
+    backend's, see ``plan_module``; without ``passes``, the statements as lowered: what the
+    matrix view of a document needs)."""
     if isinstance(derivation, StackDerivation):
-        return plan_stack_module(derivation, command, printer)
-    return plan_module(derivation, command, printer=printer)
+        return plan_stack_module(derivation, command, printer, passes)
+    return plan_module(derivation, command, share=passes, printer=printer)

@@ -12,6 +12,7 @@ is copied for nothing.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 
 import sympy as sp
@@ -301,10 +302,14 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
     ``share``: compute repeated array expressions once and evaluate elementwise chains in
     place (``fewer_temporaries``; a layer's plan does that per function instead).
     ``printer``: another backend's array printer (``symgrad.backends``); its plan is the plain
-    statements, without the NumPy-only passes over the text.
+    statements, without the NumPy-only passes (``symgrad.lower.passes``).
     """
     labels = labels or {}
     model = derivation.model
+    # planning draws fresh index names (substituting folded adjoints, expanding a gradient for its
+    # comment): from a copy, so that the derivation is left as it was
+    derivation = replace(derivation, space=copy.deepcopy(derivation.space))
+    space = derivation.space
     reserved = set(model.tensors) | set(model.dimensions)
     shapes = {n: t.shape for n, t in model.tensors.items()}
     shapes.update({adjoint_name(n): t.shape for n, t in model.tensors.items()})
@@ -319,8 +324,8 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
         expr = derivation.adjoints[name]
         terms = expr.terms
         for other, definition in folded.items():
-            terms = collapse(substitute(terms, adjoint_name(other), definition, derivation.space),
-                             derivation.space.ranges_of(expr.indices))
+            terms = collapse(substitute(terms, adjoint_name(other), definition, space),
+                             space.ranges_of(expr.indices))
         expr = IndexExpr(expr.indices, terms)
         shown = reuse_forward_values(expr, model, cheaper=False)
         expr = reuse_forward_values(expr, model)
@@ -352,10 +357,10 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
                 comments.insert(0, collapsed)
             else:
                 comments = [collapsed]
-        lowered = lower_both(target, expr, model.tensors[name].shape, shapes, derivation.space.ranges_of(expr.indices))
+        lowered = lower_both(target, expr, model.tensors[name].shape, shapes, space.ranges_of(expr.indices))
         relation = "" if split is None else lower_both(
             adjoint_name(name), folded[name], model.tensors[name].shape, shapes,
-            derivation.space.ranges_of(expr.indices)).latex
+            space.ranges_of(expr.indices)).latex
         backward.append(Block(target, tuple(comments), lowered.statements, lowered.latex, relation))
     gradients = tuple((p, _gradient_code(p, model, derivation, printer)) for p in parameters)
     gradient_reads = tuple(adjoint_name(p) for p in parameters if p in derivation.adjoints)
