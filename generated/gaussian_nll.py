@@ -145,7 +145,7 @@ def loss_and_grad(*, X, I, A, mu):
     grad_P = D @ D.T
     grad_P *= 1/2
     # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + grad_Loss_logdet * P[j, i]
-    grad_Sigma = -np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=True) + grad_Loss_logdet * P.T
+    grad_Sigma = grad_Loss_logdet * P.T - np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=True)
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
     # grad_mu[i, 0] = -sum_c grad_D[i, c]
     grad_mu = grad_D @ np.ones((N, 1))

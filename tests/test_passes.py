@@ -79,12 +79,16 @@ def test_a_dead_owned_array_is_reused_but_a_live_one_is_not():
 
 
 def test_a_protected_or_viewed_array_is_never_a_buffer():
-    scaled = [Assign("H", Product(sp.Integer(1), (T["X"], ew(lambda X: FUNCTIONS["step"](X), X=T["X"]))))]
-    assert lines(scaled, {"H"}) == ["H = X * (X > 0)"]                           # X is protected
+    made = [Assign("G", MatMul(T["X"], Tensor("W", (h, h)))),
+            Assign("H", Product(sp.Integer(1), (T["G"], ew(lambda X: FUNCTIONS["step"](X), X=T["X"]))))]
+    assert lines(made, {"H"})[1:] == ["H = G", "H *= X > 0"]                        # G: made here, dead
+    assert lines(made, {"H"}, protected={"X", "G"})[1:] == ["H = G * (X > 0)"]     # G: forward returns it
     sliced = [Assign("G", ew(lambda X, Y: X + Y, X=T["X"], Y=T["Y"])),
               Assign("V", Slice(T["G"], ((0, 2), None))),
               Assign("H", Product(sp.Integer(2), (T["G"],)))]
     assert lines(sliced, {"H", "V"})[-1] == "H = 2 * G"                          # G is viewed
+    sliced.pop(1)
+    assert lines(sliced, {"H"})[-2:] == ["H = G", "H *= 2"]                       # and otherwise reused
 
 
 def test_an_array_read_twice_by_the_statement_is_not_its_buffer():

@@ -22,7 +22,7 @@ from symgrad.errors import LoweringError
 from symgrad.model.functions import is_mask
 from symgrad.lower.elementwise_code import ADD, ATOM, MUL, POSTFIX, ElementwiseCodePrinter, body_precedence, print_scalar
 from symgrad.lower.nodes import Add, AxisSum, Elementwise, MatMul, Node, Product, Tensor
-from symgrad.lower.statements import Statement, value_statements
+from symgrad.lower.statements import Statement
 from symgrad.lower.placement import same
 
 def slice_text(start, stop, size) -> str:
@@ -159,7 +159,10 @@ class NumPyPrinter:
         return " * ".join(texts) if texts else "1.0"
 
     def _print_Add(self, node):
-        return joined_terms([self._print(term) for term in node.terms])
+        """A positive term first: ``b - a``, not ``-a + b``, which negates ``a`` into a temporary."""
+        texts = [self._print(term) for term in node.terms]
+        first = next((k for k, text in enumerate(texts) if not text.startswith("-")), 0)
+        return joined_terms([texts[first], *texts[:first], *texts[first + 1:]])
 
     # contractions
 
@@ -224,10 +227,6 @@ class NumPyPrinter:
         if method is None:
             raise LoweringError(f"no printing for statement {type(statement).__name__}")
         return method(statement)
-
-    def statements(self, target: str, node: Node) -> list[str]:
-        """Lines assigning ``target`` the value ``node``."""
-        return [self.print_statement(s) for s in value_statements(target, node)]
 
     def _print_Assign(self, statement):
         return f"{statement.target} = {self.doprint(statement.value)}"
