@@ -122,3 +122,12 @@ def test_every_table_ufunc_chain_computes_the_table_spelling():
             values = [buffer if s == 0 and isinstance(s, int) else args[s] if isinstance(s, int) else s for s in specs]
             getattr(np, ufunc)(*values, out=buffer)
         np.testing.assert_allclose(buffer, numeric(name)(*args), rtol=1e-14, err_msg=name)
+
+
+def test_a_block_that_may_not_run_is_left_alone_and_its_reads_keep_arrays_alive():
+    made = (Assign("G", MatMul(T["X"], Tensor("W", (h, h)))),
+            Assign("H", Product(sp.Integer(1), (T["G"], ew(lambda X: FUNCTIONS["step"](X), X=T["X"])))))
+    carry = (Assign("V", Product(sp.Integer(3), (T["G"], T["X"]))),)
+    out = optimized([made, carry], {"X"}, {"H", "V"}, {"X"}, skip=frozenset({1}))
+    assert [NumPyPrinter().print_statement(s) for s in out[0]][1:] == ["H = G * (X > 0)"]   # V reads G later
+    assert out[1] == carry

@@ -19,7 +19,7 @@ import sympy as sp
 
 from symgrad.index.deltas import collapse
 from symgrad.differentiate.chain_rule import Derivation, substitute
-from symgrad.index.conventions import CORE_SUFFIX, adjoint_name, adjoint_of
+from symgrad.index.conventions import CORE_SUFFIX, adjoint_name
 from symgrad.index.text import formula_text
 from symgrad.errors import ModelError
 from symgrad.differentiate.reuse import reuse_forward_values

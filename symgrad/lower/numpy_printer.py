@@ -186,7 +186,8 @@ class NumPyPrinter:
     def _print_Einsum(self, node):
         operands = []
         for letters, operand in node.inputs:
-            code = f"1.0 * {self.parenthesize(operand, MUL)}" if operand.boolean else self.doprint(operand)
+            boolean = isinstance(operand, Elementwise) and operand.boolean
+            code = f"1.0 * {self.parenthesize(operand, MUL)}" if boolean else self.doprint(operand)
             operands.append(f"({code}).reshape(-1)" if len(letters) == 1 else code)
         spec = ",".join(letters for letters, _ in node.inputs)
         call = f"np.einsum('{spec}->{node.output}', {', '.join(operands)}, optimize=True)"

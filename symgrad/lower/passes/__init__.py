@@ -37,8 +37,10 @@ def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str],
             original.append(statement)
             flat.append(None if b in skip else with_nodes(statement, _rewritten))
     shared = share_values(flat)
-    buffered = in_buffers([s for _, s in shared], floats, live_out, protected)
+    kept = [original[k] if statement is None else statement for k, statement in shared]
+    fixed = frozenset(j for j, (_, statement) in enumerate(shared) if statement is None)
+    buffered = in_buffers(kept, floats, live_out, protected, fixed)
     out: list[list] = [[] for _ in blocks]
-    for (k, statement), steps in zip(shared, buffered):
-        out[where[k]] += [original[k]] if statement is None else steps
+    for (k, _), steps in zip(shared, buffered):
+        out[where[k]] += steps
     return [tuple(b) for b in out]

@@ -81,8 +81,6 @@ def _viewed(statements: list) -> set[str]:
     """Names sliced, transposed, given a second name or written in place: never buffers."""
     out = set()
     for s in statements:
-        if s is None:
-            continue
         if not isinstance(s, Assign):
             out |= reads(s) | {s.target}
             continue
@@ -236,21 +234,22 @@ class _Chain:
         return None
 
 
-def in_buffers(statements: list, floats: set[str], live_out: set[str], protected: set[str]) -> list:
-    """``statements`` (one function's, in order; None for one that may not run, left as it is)
-    as a list of statement lists, each ``Assign`` of an elementwise chain evaluated into one
-    buffer. ``floats``: names known to hold floats (checked inputs); ``live_out``: the names
-    read after these statements; ``protected``: names never reused as buffers."""
+def in_buffers(statements: list, floats: set[str], live_out: set[str], protected: set[str],
+               fixed: frozenset = frozenset()) -> list:
+    """``statements`` (one function's, in order) as a list of statement lists, each ``Assign`` of
+    an elementwise chain evaluated into one buffer. ``floats``: names known to hold floats
+    (checked inputs); ``live_out``: the names read after these statements; ``protected``: names
+    never reused as buffers; ``fixed``: the indices of statements left as they are (they may
+    not run), whose reads count all the same."""
     never = _viewed(statements) | set(protected)
     reads_after, later = [], set(live_out)
     for statement in reversed(statements):
         reads_after.append(set(later))
-        if statement is not None:
-            later |= reads(statement)
+        later |= reads(statement)
     reads_after.reverse()
     floats, owned, out = set(floats), set(), []
-    for statement, later in zip(statements, reads_after):
-        if not isinstance(statement, Assign):
+    for k, (statement, later) in enumerate(zip(statements, reads_after)):
+        if not isinstance(statement, Assign) or k in fixed:
             out.append([statement])
             continue
         target, value = statement.target, statement.value
