@@ -153,8 +153,8 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     shared_1 = yhat.T - y.T
     l = np.vdot(shared_1, shared_1)
     # grad_yhat[i, 0] = -2 * y[i, 0] + 2 * yhat[i, 0]
-    grad_yhat = 2*y
-    np.subtract(2*yhat, grad_yhat, out=grad_yhat)
+    grad_yhat = yhat - y
+    grad_yhat *= 2
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_yhat[c, 0]
     grad_z1 = W2.T @ grad_yhat
     # grad_s1[i, 0] = step(s1[i, 0])*grad_z1[i, 0]

@@ -189,8 +189,8 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     np.negative(grad_P_lse, out=grad_P_lse)
     # grad_S[i, j] = P[i, j]*grad_P_lse[i, 0] + P[i, j]*grad_P[i, j]
     grad_S = grad_P
+    grad_S += grad_P_lse
     grad_S *= P
-    grad_S += P*grad_P_lse
     # grad_V[i, j] = sum_c P[c, i]*grad_O[c, j]
     grad_V = P.T @ grad_O
     # grad_K[i, j] = 1/sqrt(dk) * sum_c Q[c, j]*grad_S[c, i]

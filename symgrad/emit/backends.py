@@ -8,6 +8,14 @@ module adds what their templates need beyond the NumPy plan: which values
 the backward reads (what ``forward`` saves for it), where the dimensions and
 the values' dtype are read from inside each function.
 
+A backend's printer subclasses ``NumPyPrinter`` (``symgrad.lower.numpy_printer``), which
+holds a method for every node (``_print_<Node>``) and every statement
+(``_print_<Statement>``, ``symgrad.lower.statements``), and overrides the ones its library
+spells differently; ``body_printer`` spells elementwise bodies (the table's field named by
+its ``spelling``) and ``gradient`` a returned gradient. Its plan (``plan_for`` with the
+printer) holds only ``Assign``, ``BlockAdd`` and ``DiagonalAdd`` statements: the in-place
+statements come from NumPy's passes, which run for NumPy alone.
+
 >>> from symgrad import catalogue
 >>> from symgrad.differentiate.chain_rule import derive
 >>> text = render_backend(derive(catalogue.build("ridge_regression")), "symgrad generate x", "torch")

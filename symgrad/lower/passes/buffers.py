@@ -185,6 +185,9 @@ class _Chain:
         """A part of an elementwise body along its spine."""
         def value(expr):
             return part(node, expr) if expr.atoms(sp.Indexed) else expr
+        if body.is_Add and not any(is_mask(a) for a in body.args):
+            common = sp.factor_terms(body)      # as the printer prints it: P*(a + b), one pass fewer
+            body = common if common.is_Mul else body
         if body.is_Add:
             terms = list(body.as_ordered_terms())
             return self._sum(terms, value, lambda t: t.could_extract_minus_sign(), lambda t: -t)
