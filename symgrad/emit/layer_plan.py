@@ -15,7 +15,8 @@ from symgrad.emit.module_plan import (InputSpec, ModulePlan, dimension_reads, sh
 from symgrad.emit.inplace import evaluate_in_place, float_names
 from symgrad.index.conventions import adjoint_name
 from symgrad.emit.peephole import share_subexpressions
-from symgrad.model.layers import GRAD_OUT, StackDerivation
+from symgrad.differentiate.layers import StackDerivation
+from symgrad.model.layers import GRAD_OUT
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,24 @@ def plan_stack_module(derivation: StackDerivation, command: str, printer=None) -
 
 def plan_for(derivation, command: str, printer=None):
     """The plan of a generated module: one model, or a stack of layers (``printer``: another
-    backend's, see ``plan_module``)."""
+    backend's, see ``plan_module``). With ``part_plans`` and ``template_context``, what the stages
+    after it take from a plan without asking which of the two it is."""
     if isinstance(derivation, StackDerivation):
         return plan_stack_module(derivation, command, printer)
     return plan_module(derivation, command, printer=printer)
+
+
+def part_plans(plan) -> tuple[ModulePlan, ...]:
+    """One model's plan for each part of its derivation (``ModelDerivation.parts``), in order."""
+    if isinstance(plan, StackPlan):
+        return plan.hidden.plan, plan.output.plan
+    return (plan,)
+
+
+def template_context(plan, module_template: str, stack_template: str) -> tuple[str, dict[str, ModulePlan]]:
+    """The template a backend renders ``plan`` with, and the plan of each forward/backward pair
+    by the name the template knows it by: ``state`` for one model, ``hidden`` and ``output`` for
+    a stack's layers."""
+    if isinstance(plan, StackPlan):
+        return stack_template, {"hidden": plan.hidden.plan, "output": plan.output.plan}
+    return module_template, {"state": plan}
