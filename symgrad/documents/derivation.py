@@ -22,9 +22,7 @@ from symgrad.lower.latex_names import base_latex, entry_latex
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.emit.layer_plan import part_plans, plan_for
 from symgrad.index.terms import IndexExpr, Term, index_symbols
-
-FREE = "ijpqrs"
-BOUND = "cklmnuvwxyzabefgh"
+from symgrad.index.text import index_name
 
 
 @dataclass
@@ -67,16 +65,17 @@ class _IndexPrinter(LatexPrinter):
 
 
 def _namer(reserved: set[str]):
-    """Index names: free indices from ``i, j, p, q``, summed ones from ``c, k, l, m, ...``."""
-    pools = {"free": [l for l in FREE if l not in reserved], "bound": [l for l in BOUND if l not in reserved]}
+    """Index names, unique within everything one printer prints (``index.text.index_name``):
+    free indices from ``i, j, p, q``, summed ones from ``c, k, l, m, ...``; the table maps each
+    index symbol to its LaTeX."""
     table: dict = {}
+    drawn: set[str] = set()
 
     def name(symbol, kind="free"):
         if symbol not in table:
-            used = set(table.values())
-            pool = pools[kind] + pools["bound" if kind == "free" else "free"]
-            fresh = [l for l in pool if l not in used]
-            table[symbol] = fresh[0] if fresh else f"{pool[0]}_{{{len(table)}}}"
+            plain = index_name(kind, drawn, reserved)
+            drawn.add(plain)
+            table[symbol] = plain if plain.isalpha() else f"{plain[0]}_{{{plain[1:]}}}"
         return table[symbol]
     return table, name
 
