@@ -11,7 +11,7 @@ them asks which of the two it has: a model without layers is one ``Part``, a sta
 >>> [part.gradient_label for part in derive(catalogue.build("ntk_relu")).parts]
 ['hidden layer: ', 'output layer: ']
 >>> derive(catalogue.build("ridge_regression")).collapsed_gradients()["w"]
-'dLoss/dw[i, 0] = 2*lam*w[i, 0] + 2 * sum_c Loss_1[c, 0]*X[c, i]'
+'dLoss/dw[i, 0] = 2 * sum_c X[c, i]*r[c, 0] + 2*lam * w[i, 0]'
 """
 from __future__ import annotations
 
