@@ -82,7 +82,7 @@ KEPT_LAYERS = 5   # layers drawn as they always were; deeper ones are scaled (se
 
 def _draw(model: Model, dims: dict[str, int], rng: np.random.Generator, depth: int = 1) -> dict:
     inputs = {t.name: _value(model, t.name, t.role, _shape(t.shape, dims), rng) for t in model.inputs}
-    lists = {name: [] for name in model.lists}
+    lists: dict[str, list] = {}     # one value per layer for each list input, when there are layers
     taken = set(dims.values())
     carry_shape = None
     for layer_number, layer in enumerate(layout_of(model).layers(depth)):
@@ -94,7 +94,7 @@ def _draw(model: Model, dims: dict[str, int], rng: np.random.Generator, depth: i
             value = _value(model, name, items.role, shape, rng)
             if layer_number >= KEPT_LAYERS and name not in model.samplers:
                 value = value * np.sqrt(2.0)   # variance 2 / fan-in: values keep their size however deep
-            lists[name].append(value)
+            lists.setdefault(name, []).append(value)
         if layer.carry_out_name is not None:
             carry_shape = _shape(layer.tensors[layer.carry_out_name].shape, local)
     return {**inputs, **lists}

@@ -5,6 +5,11 @@ kind, each rendered from that layer's own ``ModulePlan``, and a driver that
 loops over the layers: forward through ``len(W) - 1`` hidden layers and the
 output layer, then backward in reverse, each hidden layer's backward taking
 the adjoint of its output from the layer after it.
+
+It is also the one module of emission that tells a stack's plan from one model's: ``plan_for``
+(either derivation -> its plan), ``part_plans`` (the plan of each part of the derivation, for
+the documents' matrix view) and ``template_context`` (the template and per-function plans a
+backend renders), so the rest of ``emit`` and the documents never ask.
 """
 from __future__ import annotations
 

@@ -133,7 +133,7 @@ def _depth(model, target: Target, wrt: str, depth):
     """The number of layers: ``--depth`` checked, or the least that has the target's layer."""
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
         raise SymgradError(f"--depth {depth}: the number of layers must be a whole number, 1 or more")
-    if not model.lists:
+    if not layout_of(model).layers(1):     # a model without layers has none to count
         if depth is not None:
             raise SymgradError(f"--depth {depth}: model {model.name!r} has no layers (--depth is for "
                                "models with list parameters, such as ntk_relu)")
