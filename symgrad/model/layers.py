@@ -11,6 +11,11 @@ adjoint ``grad_out`` a constant, so its adjoints of ``X_{l-1}`` and ``W_l``
 are the recursion the notes write (the adjoint of layer l from layer l+1).
 Layer sizes (``k_in``, ``k_out``) are dimensions of the layer, read from the
 shapes at run time, so one generated module serves every depth, 1 included.
+
+``layout_of(model)`` is the model's stack, or a ``WholeModel`` for a model without
+layers, with the same methods: which model computes each layer at a depth, and where
+each layer's values are in what the generated ``forward`` returns. The checkers ask
+these, never whether the model has a stack.
 """
 from __future__ import annotations
 
