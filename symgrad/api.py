@@ -110,11 +110,7 @@ class DerivedModel:
     def gradients(self) -> dict[str, str]:
         """Each parameter's gradient, collapsed, as the index formula ``symgrad show`` prints
         (for a model with layers: the output layer's and the hidden layer's, by layer)."""
-        parts = ([(self.model, self.derivation, "")] if self.model.stack is None else
-                 [(self.model.stack.output, self.derivation.output, "output layer: "),
-                  (self.model.stack.hidden, self.derivation.hidden, "hidden layer: ")])
-        return {label + name: derivation.collapsed_text(name) for _, derivation, label in parts
-                for name in derivation.parameters if name in derivation.adjoints}
+        return self.derivation.collapsed_gradients()
 
     def _repr_markdown_(self) -> str:
         return self.markdown()

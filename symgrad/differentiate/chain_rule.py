@@ -12,13 +12,18 @@ each other by name, so deriving costs time linear in the number of
 intermediates. ``expanded`` substitutes them into each other for display
 (the notes' "Build it all" forms); it is never used to generate code.
 
-Every step is kept as data for the LaTeX export and the formula checker.
+Every step is kept as data for the LaTeX export and the formula checker. A model with
+layers is derived layer by layer (``layers.py``); either way the result has the interface of
+``model_derivation.ModelDerivation``.
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import sympy as sp
 
@@ -26,7 +31,8 @@ from symgrad.index.deltas import Elimination, collapse
 from symgrad.errors import SymgradWarning
 from symgrad.model.functions import is_mask
 from symgrad.model.model import Model
-from symgrad.model.layers import Layer, StackDerivation
+from symgrad.differentiate.layers import derive_layers
+from symgrad.differentiate.model_derivation import ModelDerivation, Part
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.index.conventions import adjoint_name
 from symgrad.index.text import formula_text
@@ -56,8 +62,9 @@ class AdjointStep:
 
 
 @dataclass
-class Derivation:
-    """Every named adjoint of a model, and how each was reached."""
+class Derivation(ModelDerivation):
+    """Every named adjoint of a model, and how each was reached: a model without layers, or one
+    layer of a stack."""
 
     model: Model
     space: IndexSpace
@@ -117,6 +124,25 @@ class Derivation:
     def order(self) -> list[str]:
         """Tensors with adjoints, forward order (parameters first as declared)."""
         return [n for n in self.model.tensors if n in self.adjoints]
+
+    # the interface every derivation has (model_derivation.py): a model without layers is one part
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        return (Part(self, f"{self.model.name}: {self.model.description}", "", ""),)
+
+    show_preface: ClassVar[tuple[str, ...]] = ()
+    document_preface: ClassVar[tuple[tuple[str, str], ...]] = ()
+    layer_tensor_names: ClassVar[frozenset[str]] = frozenset()
+
+    @property
+    def intermediates(self) -> list[str]:
+        return [n for n in self.model.definitions if n != self.model.loss_name and n in self.adjoints]
+
+    def layer(self, layer, depth) -> "Derivation":
+        return self
+
+    def copy(self) -> "Derivation":
+        return dataclasses.replace(self, space=copy.deepcopy(self.space))
 
 
 def _mentions(term: Term, base: str) -> bool:
@@ -179,16 +205,19 @@ def _needs_adjoint(model: Model) -> list[str]:
     return [n for n in model.tensors if n in depends and n in reaches]
 
 
-def derive(model: Model):
+def derive(model: Model) -> ModelDerivation:
     """Run the chain rule backwards from the loss; returns every named adjoint.
 
-    A model with a stack gives a ``StackDerivation``: its hidden and output layers, each derived once.
+    A model with a stack gives a ``StackDerivation`` (``layers.py``): its hidden and output
+    layers, each derived once by ``derive_one``.
     """
+    return derive_layers(model, derive_one)
+
+
+def derive_one(model: Model, warn_unused: bool = True) -> Derivation:
+    """The chain rule over one model without layers (or one layer of a stack); ``warn_unused``:
+    warn of each parameter the loss does not depend on (a stack warns per list instead)."""
     model.ensure_complete()
-    if model.stack is not None:
-        derivation = StackDerivation(model, derive(model.stack.hidden), derive(model.stack.output))
-        _warn_unused_lists(derivation)
-        return derivation
     start = time.perf_counter()
     derivation = Derivation(model, IndexSpace("a"))
     space = derivation.space
@@ -211,7 +240,7 @@ def derive(model: Model):
             total += step.collapsed
         derivation.adjoints[name] = IndexExpr(at, tuple(total))
     derivation.seconds = time.perf_counter() - start
-    if not isinstance(model, Layer):    # a stack's layers: told per list, by _warn_unused_lists
+    if warn_unused:
         for name in derivation.parameters:
             if name not in derivation.adjoints:
                 _warn_unused(f"parameter {name!r} does not affect the loss {loss!r}; its gradient is zero")
@@ -219,21 +248,7 @@ def derive(model: Model):
 
 
 def _warn_unused(message: str) -> None:
-    warnings.warn(message, SymgradWarning, stacklevel=3)
-
-
-def _warn_unused_lists(derivation) -> None:
-    """A list parameter that a layer does not use, or whose hidden layers' outputs never reach the loss."""
-    hidden, output = derivation.hidden, derivation.output
-    loss = output.model.loss_name
-    hidden_reaches = output.model.carry_name in output.adjoints
-    for name in derivation.parameters:
-        if name not in output.adjoints:
-            _warn_unused(f"parameter {name!r} does not affect the loss {loss!r} in the output layer; "
-                         "its gradient there is zero")
-        if name not in hidden.adjoints or not hidden_reaches:
-            _warn_unused(f"parameter {name!r} does not affect the loss {loss!r} in the hidden layers; "
-                         "its gradients there are zero")
+    warnings.warn(message, SymgradWarning, stacklevel=5)   # told where derive was called (derive_layers between)
 
 
 def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointStep:

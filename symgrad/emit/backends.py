@@ -32,7 +32,7 @@ from symgrad.errors import SymgradError
 from symgrad.lower.jax_printer import JaxPrinter
 from symgrad.lower.statements import reads
 from symgrad.lower.torch_printer import TorchPrinter
-from symgrad.emit.layer_plan import plan_for
+from symgrad.emit.layer_plan import plan_for, template_context
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,5 @@ def render_backend(derivation, command: str, name: str) -> str:
     if row.printer is None:
         return render_module(plan_for(derivation, command))
     plan = plan_for(derivation, command, row.printer())
-    if isinstance(plan, ModulePlan):
-        return render_module(plan, row.template, state=function_state(plan))
-    return render_module(plan, row.stack_template, hidden=function_state(plan.hidden.plan),
-                         output=function_state(plan.output.plan))
+    template, functions = template_context(plan, row.template, row.stack_template)
+    return render_module(plan, template, **{key: function_state(part) for key, part in functions.items()})

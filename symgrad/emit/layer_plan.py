@@ -5,6 +5,11 @@ kind, each rendered from that layer's own ``ModulePlan``, and a driver that
 loops over the layers: forward through ``len(W) - 1`` hidden layers and the
 output layer, then backward in reverse, each hidden layer's backward taking
 the adjoint of its output from the layer after it.
+
+It is also the one module of emission that tells a stack's plan from one model's: ``plan_for``
+(either derivation -> its plan), ``part_plans`` (the plan of each part of the derivation, for
+the documents' matrix view) and ``template_context`` (the template and per-function plans a
+backend renders), so the rest of ``emit`` and the documents never ask.
 """
 from __future__ import annotations
 
@@ -12,9 +17,10 @@ from dataclasses import dataclass, replace
 
 from symgrad.emit.module_plan import InputSpec, ModulePlan, dimension_reads, plan_module, printed, shape_code, shape_text
 from symgrad.index.conventions import adjoint_name
+from symgrad.differentiate.layers import StackDerivation
 from symgrad.lower.numpy_printer import NumPyPrinter
 from symgrad.lower.passes import float_names, optimized
-from symgrad.model.layers import GRAD_OUT, StackDerivation
+from symgrad.model.layers import GRAD_OUT
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,24 @@ def plan_stack_module(derivation: StackDerivation, command: str, printer=None, p
 def plan_for(derivation, command: str, printer=None, passes: bool = True):
     """The plan of a generated module: one model, or a stack of layers (``printer``: another
     backend's, see ``plan_module``; without ``passes``, the statements as lowered: what the
-    matrix view of a document needs)."""
+    matrix view of a document needs). With ``part_plans`` and ``template_context``, what the
+    stages after it take from a plan without asking which of the two it is."""
     if isinstance(derivation, StackDerivation):
         return plan_stack_module(derivation, command, printer, passes)
     return plan_module(derivation, command, share=passes, printer=printer)
+
+
+def part_plans(plan) -> tuple[ModulePlan, ...]:
+    """One model's plan for each part of its derivation (``ModelDerivation.parts``), in order."""
+    if isinstance(plan, StackPlan):
+        return plan.hidden.plan, plan.output.plan
+    return (plan,)
+
+
+def template_context(plan, module_template: str, stack_template: str) -> tuple[str, dict[str, ModulePlan]]:
+    """The template a backend renders ``plan`` with, and the plan of each forward/backward pair
+    by the name the template knows it by: ``state`` for one model, ``hidden`` and ``output`` for
+    a stack's layers."""
+    if isinstance(plan, StackPlan):
+        return stack_template, {"hidden": plan.hidden.plan, "output": plan.output.plan}
+    return module_template, {"state": plan}
