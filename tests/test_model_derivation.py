@@ -122,18 +122,6 @@ def test_the_formula_checkers_names_and_layers(flat, layered):
         assert stacked.layer(layer, depth) is expected
 
 
-def test_a_copy_draws_its_index_names_apart(flat, layered):
-    for _, derivation in (flat, layered):
-        copied = derivation.copy()
-        assert type(copied) is type(derivation)
-        assert copied.collapsed_gradients() == derivation.collapsed_gradients()
-        for mine, theirs in zip(derivation.parts, copied.parts):
-            before = dict(mine.derivation.space.ranges)
-            theirs.derivation.space.fresh(3)
-            assert mine.derivation.space.ranges == before != theirs.derivation.space.ranges
-            assert theirs.derivation.adjoints is mine.derivation.adjoints    # the rest is shared
-
-
 def test_plans_by_part_and_templates(flat, layered):
     plan = plan_for(flat[1], "symgrad generate x")
     assert part_plans(plan) == (plan,)
@@ -147,9 +135,9 @@ def test_plans_by_part_and_templates(flat, layered):
 def test_the_document_has_the_preface_then_each_parts_sections(flat, layered):
     (model, derivation), (deep, stacked) = flat, layered
     assert derivation.document_preface == ()
-    titles = [s.title for s in build_document(model, derivation.copy()).sections]
+    titles = [s.title for s in build_document(model, derive(model)).sections]
     assert titles[:4] == ["Conditions", "Sub-functions", "Local partial derivatives", "Adjoints, named"]
-    document = build_document(deep, stacked.copy())
+    document = build_document(deep, derive(deep))
     ((title, text),) = stacked.document_preface
     assert (document.sections[0].title, document.sections[0].text) == (title, text) == ("Layers", text)
     titles = [s.title for s in document.sections[1:]]

@@ -18,8 +18,6 @@ layers is derived layer by layer (``layers.py``); either way the result has the 
 """
 from __future__ import annotations
 
-import copy
-import dataclasses
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -141,8 +139,6 @@ class Derivation(ModelDerivation):
     def layer(self, layer, depth) -> "Derivation":
         return self
 
-    def copy(self) -> "Derivation":
-        return dataclasses.replace(self, space=copy.deepcopy(self.space))
 
 
 def _mentions(term: Term, base: str) -> bool:

@@ -8,7 +8,6 @@ derivation stage that does.
 """
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from dataclasses import dataclass
 from typing import ClassVar
@@ -78,8 +77,6 @@ class StackDerivation(ModelDerivation):
     def layer(self, layer, depth):
         return self.output if layer == depth - 1 else self.hidden
 
-    def copy(self) -> "StackDerivation":
-        return dataclasses.replace(self, hidden=self.hidden.copy(), output=self.output.copy())
 
 
 def _warn_unused_lists(derivation: StackDerivation) -> None:

@@ -67,10 +67,6 @@ class ModelDerivation(ABC):
     def layer(self, layer: int | None, depth: int | None):
         """The ``Derivation`` that computes layer ``layer`` of ``depth`` (``None``: the whole model)."""
 
-    @abstractmethod
-    def copy(self) -> "ModelDerivation":
-        """A copy with index spaces of its own: fresh index names drawn from one (to make a plan)
-        leave the other's as they are."""
 
     def collapsed_gradients(self) -> dict[str, str]:
         """Each gradient's collapsed index formula, as ``symgrad show`` prints it, by its part's
