@@ -179,6 +179,16 @@ def _needs_adjoint(model: Model) -> list[str]:
     return [n for n in model.tensors if n in depends and n in reaches]
 
 
+def _consumers(model: Model, names: list[str]) -> dict[str, list[str]]:
+    """For each of ``names``, the intermediates whose definitions read it, in definition order
+    (each definition's references found once: linear in the model's size)."""
+    consumers = {n: [] for n in names}
+    for user, definition in model.definitions.items():
+        for name in _references(definition.expr) & consumers.keys():
+            consumers[name].append(user)
+    return consumers
+
+
 def derive(model: Model):
     """Run the chain rule backwards from the loss; returns every named adjoint.
 
@@ -193,8 +203,7 @@ def derive(model: Model):
     derivation = Derivation(model, IndexSpace("a"))
     space = derivation.space
     needed = _needs_adjoint(model)
-    consumers = {n: [u for u in model.definitions if n in _references(model.definitions[u].expr)]
-                 for n in needed}
+    consumers = _consumers(model, needed)
     loss = model.loss_name
     derivation.adjoints[loss] = IndexExpr((), (Term(sp.Integer(1)),))
     for name in reversed(needed):
