@@ -27,6 +27,7 @@ from symgrad.errors import SymgradWarning
 from symgrad.model.functions import is_mask
 from symgrad.model.model import Model
 from symgrad.model.layers import Layer, StackDerivation
+from symgrad.differentiate.pooled_diff import pooled_diff
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.index.conventions import adjoint_name
 from symgrad.index.text import formula_text
@@ -79,12 +80,14 @@ class Derivation:
             return None
         expr = self.adjoints[name]
         terms = expr.terms
+        mentioned = _mentioned(terms)
         for other in self.order:
             base = adjoint_name(other)
-            if other == name or not any(_mentions(t, base) for t in terms):
+            if other == name or base not in mentioned:
                 continue
             terms = collapse(substitute(terms, base, self.adjoints[other], self.space),
                              self.space.ranges_of(expr.indices))
+            mentioned = _mentioned(terms)
         return IndexExpr(expr.indices, terms)
 
     def collapsed_text(self, name: str, head: str | None = None, expanded: IndexExpr | None = None) -> str:
@@ -119,8 +122,9 @@ class Derivation:
         return [n for n in self.model.tensors if n in self.adjoints]
 
 
-def _mentions(term: Term, base: str) -> bool:
-    return any(str(getattr(s, "base", s)) == base for s in term.factor.free_symbols)
+def _mentioned(terms) -> set[str]:
+    """The names of the tensors and scalars the terms' factors read."""
+    return {str(getattr(s, "base", s)) for t in terms for s in t.factor.free_symbols}
 
 
 def substitute(terms, base: str, definition: IndexExpr, space: IndexSpace) -> tuple[Term, ...]:
@@ -259,7 +263,7 @@ def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointSt
         local += opaque.local_partial(value, model, out, at)
     for term in definition.terms if opaque is None else ():
         term = space.rename_bound(term).xreplace(rename)
-        derivative = sp.diff(term.factor, wrt)
+        derivative = pooled_diff(term.factor, wrt)
         if derivative != 0:
             local.append(Term(derivative, term.bound, term.conditions))
     local_ranges = {**at_ranges, **derivation.space.ranges_of(out)}
