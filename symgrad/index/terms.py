@@ -125,7 +125,8 @@ def index_symbols(expr: sp.Expr) -> set[sp.Symbol]:
 
 def linear_form(expr: sp.Expr, indices: set[sp.Symbol]) -> tuple[sp.Expr, dict[sp.Symbol, sp.Expr]] | None:
     """Split ``expr`` into ``constant + sum(coeff * index)``; None if it is not linear in the indices."""
-    expr = sp.expand(expr)
+    if not (expr.is_Symbol or expr.is_Number):
+        expr = sp.expand(expr)
     coefficients: dict[sp.Symbol, sp.Expr] = {}
     constant = sp.Integer(0)
     for part in sp.Add.make_args(expr):
@@ -136,8 +137,8 @@ def linear_form(expr: sp.Expr, indices: set[sp.Symbol]) -> tuple[sp.Expr, dict[s
         if len(used) > 1:
             return None
         (index,) = used
-        coeff = sp.simplify(part / index)
-        if coeff.free_symbols & indices or not coeff.is_number:
+        coeff, rest = part.as_independent(index, as_Add=False)   # a term of the expansion: coeff * rest
+        if rest != index or not coeff.is_number:    # the index squared, in a function, or times a dimension
             return None
         coefficients[index] = coefficients.get(index, sp.Integer(0)) + coeff
     return constant, {k: v for k, v in coefficients.items() if v != 0}
