@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import sympy as sp
 
+from symgrad.differentiate.model_memo import remembered
 from symgrad.differentiate.softmax_value import read_softmax, softmax_values
 from symgrad.model.functions import row_of
 from symgrad.index.terms import IndexExpr, Term
@@ -55,6 +56,10 @@ def _calls_by_anchor(model, until: str | None) -> dict:
     """Anchor tensor -> [(position, name, free indices, call, anchor)] for every pointwise call
     ``_pointwise_calls`` yields: a found call can only be rewritten by a definition whose anchor
     tensor it reads, so each found call is compared with those alone."""
+    return remembered(model, ("pointwise calls", until), lambda: _scan_calls(model, until))
+
+
+def _scan_calls(model, until: str | None) -> dict:
     by_base: dict = {}
     for position, (name, indices, call) in enumerate(_pointwise_calls(model, until)):
         anchor = _anchor(call, indices)
