@@ -37,6 +37,7 @@ for path in (str(HERE), str(REPO_ROOT)):
 
 SPECS = ("chain_1", "chain_10", "chain_25", "chain_50", "chain_75", "chain_100", "mixed_12", "mixed_45")
 SECTION = ("<!-- benchmarks/bench_derivation.py: begin -->", "<!-- benchmarks/bench_derivation.py: end -->")
+NOTES = "<!-- bench_derivation.py: notes, kept by --write -->"
 
 
 def mixed_model(blocks: int):
@@ -139,10 +140,13 @@ def table(rows: list[dict]) -> str:
 
 
 def write_section(text: str, path: Path) -> None:
-    """Replace this script's section of ``path`` (between its markers), or append it."""
+    """Replace this script's section of ``path`` (between its markers), or append it; what the
+    section holds after its ``NOTES`` line (measurements and analysis written by hand) is kept."""
     start, end = SECTION
     old = path.read_text() if path.is_file() else ""
-    section = f"{start}\n{text}\n{end}"
+    kept = old.split(start, 1)[1].split(end, 1)[0] if start in old and end in old else ""
+    notes = NOTES + kept.split(NOTES, 1)[1].rstrip("\n") if NOTES in kept else ""
+    section = f"{start}\n{text}\n" + (f"\n{notes}\n" if notes else "") + end
     if start in old and end in old:
         new = old.split(start, 1)[0] + section + old.split(end, 1)[1]
     else:
