@@ -31,6 +31,7 @@ from symgrad.model.functions import is_mask
 from symgrad.model.model import Model
 from symgrad.differentiate.layers import derive_layers
 from symgrad.differentiate.model_derivation import ModelDerivation, Part
+from symgrad.differentiate.pooled_diff import pooled_diff
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.index.conventions import adjoint_name
 from symgrad.index.text import formula_text
@@ -84,12 +85,14 @@ class Derivation(ModelDerivation):
             return None
         expr = self.adjoints[name]
         terms = expr.terms
+        mentioned = _mentioned(terms)
         for other in self.order:
             base = adjoint_name(other)
-            if other == name or not any(_mentions(t, base) for t in terms):
+            if other == name or base not in mentioned:
                 continue
             terms = collapse(substitute(terms, base, self.adjoints[other], self.space),
                              self.space.ranges_of(expr.indices))
+            mentioned = _mentioned(terms)
         return IndexExpr(expr.indices, terms)
 
     def collapsed_text(self, name: str, head: str | None = None, expanded: IndexExpr | None = None) -> str:
@@ -141,8 +144,9 @@ class Derivation(ModelDerivation):
 
 
 
-def _mentions(term: Term, base: str) -> bool:
-    return any(str(getattr(s, "base", s)) == base for s in term.factor.free_symbols)
+def _mentioned(terms) -> set[str]:
+    """The names of the tensors and scalars the terms' factors read."""
+    return {str(getattr(s, "base", s)) for t in terms for s in t.factor.free_symbols}
 
 
 def substitute(terms, base: str, definition: IndexExpr, space: IndexSpace) -> tuple[Term, ...]:
@@ -201,6 +205,16 @@ def _needs_adjoint(model: Model) -> list[str]:
     return [n for n in model.tensors if n in depends and n in reaches]
 
 
+def _consumers(model: Model, names: list[str]) -> dict[str, list[str]]:
+    """For each of ``names``, the intermediates whose definitions read it, in definition order
+    (each definition's references found once: linear in the model's size)."""
+    consumers = {n: [] for n in names}
+    for user, definition in model.definitions.items():
+        for name in _references(definition.expr) & consumers.keys():
+            consumers[name].append(user)
+    return consumers
+
+
 def derive(model: Model) -> ModelDerivation:
     """Run the chain rule backwards from the loss; returns every named adjoint.
 
@@ -218,8 +232,7 @@ def derive_one(model: Model, warn_unused: bool = True) -> Derivation:
     derivation = Derivation(model, IndexSpace("a"))
     space = derivation.space
     needed = _needs_adjoint(model)
-    consumers = {n: [u for u in model.definitions if n in _references(model.definitions[u].expr)]
-                 for n in needed}
+    consumers = _consumers(model, needed)
     loss = model.loss_name
     derivation.adjoints[loss] = IndexExpr((), (Term(sp.Integer(1)),))
     for name in reversed(needed):
@@ -261,7 +274,7 @@ def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointSt
         local += opaque.local_partial(value, model, out, at)
     for term in definition.terms if opaque is None else ():
         term = space.rename_bound(term).xreplace(rename)
-        derivative = sp.diff(term.factor, wrt)
+        derivative = pooled_diff(term.factor, wrt)
         if derivative != 0:
             local.append(Term(derivative, term.bound, term.conditions))
     local_ranges = {**at_ranges, **derivation.space.ranges_of(out)}

@@ -294,6 +294,27 @@ def fewer_temporaries(forward: tuple, backward: tuple, model, live_out: set[str]
     return blocks[:len(forward)], blocks[len(forward):]
 
 
+def _with_folded(terms, folded: dict, derivation: Derivation, indices) -> tuple:
+    """``terms`` with each folded adjoint substituted in turn, collapsed after each substitution.
+    Collapsing is a pure function of the terms: once it leaves them as they are, it is skipped
+    until a substitution changes them (a folded adjoint they do not read leaves them alone)."""
+    ranges = derivation.space.ranges_of(indices)
+    read, read_by, settled = set(), None, False
+    for other, definition in folded.items():
+        if read_by is not terms:
+            read, read_by = {str(getattr(s, "base", s)) for t in terms for s in t.factor.free_symbols}, terms
+        base = adjoint_name(other)
+        if base not in read:
+            if settled:
+                continue
+            substituted = terms
+        else:
+            substituted = substitute(terms, base, definition, derivation.space)
+        terms = collapse(substituted, ranges)
+        settled = terms == substituted
+    return terms
+
+
 def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | None = None,
                 share: bool = True, printer=None) -> ModulePlan:
     """Everything the module template needs, as strings.
@@ -322,11 +343,7 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
         if name == model.loss_name:
             continue
         expr = derivation.adjoints[name]
-        terms = expr.terms
-        for other, definition in folded.items():
-            terms = collapse(substitute(terms, adjoint_name(other), definition, space),
-                             space.ranges_of(expr.indices))
-        expr = IndexExpr(expr.indices, terms)
+        expr = IndexExpr(expr.indices, _with_folded(expr.terms, folded, derivation, expr.indices))
         shown = reuse_forward_values(expr, model, cheaper=False)
         expr = reuse_forward_values(expr, model)
         if _is_alias(name, expr, model, shapes) or _is_separable(name, expr, model) \
