@@ -238,12 +238,18 @@ def make_inputs(name, size, seed=0):
     return handwritten_zoo.make_inputs(name, size, seed)
 
 
-def load_generated(name, directory=REPO_ROOT / "generated"):
+def generated_path(name, suffix="", directory=REPO_ROOT / "generated"):
+    """The file of catalogue model `name`'s generated module: NAME.py, or NAME{suffix}.py
+    for another backend with the same interface (e.g. "_numba")."""
+    return Path(directory) / f"{name}{suffix}.py"
+
+
+def load_generated(name, directory=REPO_ROOT / "generated", suffix=""):
     """The generated module for catalogue model `name`, imported from its file."""
-    path = Path(directory) / f"{name}.py"
+    path = generated_path(name, suffix, directory)
     if not path.is_file():
         sys.exit(f"error: generated module not found: {path}")
-    return _load_file(f"_generated_{name}", path)
+    return _load_file(f"_generated_{name}{suffix}", path)
 
 
 def compare(got, want, rtol, atol=0.0):

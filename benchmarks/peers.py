@@ -20,9 +20,10 @@ reductions or allocation tricks, the hardware floor of one gradient evaluation.
 
     import peers
     if peers.available("jax") is None:
-        call, to_numpy = peers.make_peer("jax", "mlp_mse", inputs)
+        call, to_numpy, peak = peers.make_peer("jax", "mlp_mse", inputs)
         result = call()                       # what to time
         loss, grads = to_numpy(result)        # generated module's structure, not timed
+        nbytes, measure = peak()              # peak memory, the peer's own measure (memory.py)
     run = peers.floor("mlp_mse", inputs)      # zero-argument callable to time
     flops = peers.floor_flops("mlp_mse", inputs)
 
@@ -50,6 +51,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:            # benchmarks/ has no __init__.py
     sys.path.insert(0, str(HERE))
 import handwritten  # noqa: E402
+import memory  # noqa: E402
 import handwritten_zoo  # noqa: E402
 import peers_zoo  # noqa: E402
 
@@ -207,7 +209,7 @@ def _jax_peer(loss, names, params, consts):
     def to_numpy(result):
         value, grads = result
         return _result(names, params, value, _flatten(grads), np.asarray)
-    return call, to_numpy
+    return call, to_numpy, lambda: memory.xla_peak(compiled)
 
 
 def _torch_peer(loss, names, params, consts):
@@ -239,7 +241,7 @@ def _torch_peer(loss, names, params, consts):
     def to_numpy(result):
         value, grads = result
         return _result(names, params, value.item(), grads, lambda g: g.numpy())
-    return call, to_numpy
+    return call, to_numpy, lambda: memory.torch_profiler_peak(call)
 
 
 def _autograd_peer(loss, names, params, consts):
@@ -263,18 +265,20 @@ def _autograd_peer(loss, names, params, consts):
     def to_numpy(result):
         value, grads = result
         return _result(names, params, value, _flatten(grads), np.asarray)
-    return call, to_numpy
+    return call, to_numpy, lambda: memory.tracemalloc_peak(call)
 
 
 _PEER_MAKERS = {"jax": _jax_peer, "torch": _torch_peer, "autograd": _autograd_peer}
 
 
 def make_peer(peer, name, inputs):
-    """(call, to_numpy) for model `name` in `peer` on the generated module's keyword `inputs`.
+    """(call, to_numpy, peak) for model `name` in `peer` on the generated module's keyword `inputs`.
 
     Conversion (and jax's compilation) happen here, once; call() runs loss and gradient once
     and returns the peer's own result; to_numpy(result) is (float loss, {parameter: gradient})
-    in the generated module's structure (list parameters: lists; scalar d: a float)."""
+    in the generated module's structure (list parameters: lists; scalar d: a float); peak()
+    is (bytes, measure): one call's peak memory beyond its inputs, by the peer's own measure
+    (memory.py: XLA's memory_analysis, torch.profiler, tracemalloc for autograd)."""
     reason = available(peer)
     if reason:
         raise RuntimeError(reason)
@@ -426,7 +430,7 @@ def self_check():
         for peer in PEERS:
             if reasons[peer]:
                 continue
-            call, to_numpy = make_peer(peer, name, inputs)
+            call, to_numpy, _ = make_peer(peer, name, inputs)
             worst, problems = handwritten.compare(to_numpy(call()), want, RTOL)
             print(f"{label}{peer:<10}max rel diff {worst:.1e}" + ("  FAIL" if problems else ""))
             for p in problems:
