@@ -135,6 +135,24 @@ def size_label(size: dict) -> str:
     return " ".join(f"{k}={v}" for k, v in size.items())
 
 
+def one_thread_each() -> None:
+    """Every library on one thread, for this process and the workers it starts: NumPy's BLAS,
+    torch (peers matches it to the BLAS) and XLA (no multi-threaded Eigen, one intra-op thread)."""
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = "1"
+    os.environ["XLA_FLAGS"] = " ".join(
+        [os.environ.get("XLA_FLAGS", ""), *ONE_XLA_THREAD]).strip()
+
+
+ONE_XLA_THREAD = ("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1")
+
+
+def threads() -> str:
+    """The threads the libraries use here, as the tables say it."""
+    xla = "one" if all(flag in os.environ.get("XLA_FLAGS", "") for flag in ONE_XLA_THREAD) else "its own pool of"
+    return f"BLAS and torch {peers.blas_threads()}, XLA {xla}"
+
+
 # --- one (model, size) in a worker -----------------------------------------------------------
 
 def implementations(name: str, inputs: dict) -> tuple[dict, dict]:
@@ -198,7 +216,7 @@ def run_case(name: str, size_name: str, mode: str) -> dict:
     return {
         "model": name, "size_name": size_name, "size": size_label(size), "rounds": rounds,
         "group": "zoo" if name in ZOO_SIZES else "catalogue",
-        "date": time.strftime("%Y-%m-%d", time.gmtime()), "mode": mode,
+        "date": time.strftime("%Y-%m-%d", time.gmtime()), "mode": mode, "threads": threads(),
         "other_cpu": busy, "missing": missing,
         "ms": {k: 1e3 * statistics.median(v) for k, v in times.items()},
         # median over rounds of (implementation / generated) in the same round
@@ -346,13 +364,15 @@ def timed_cases(models, sizes, mode, retries) -> list[dict]:
                 wait_until_quiet()
             rows.append(row)
             ms = row["ms"]
-            print(f"  {name:<19}{size_name:<7} {REFERENCE} {ms[REFERENCE]:9.3f} ms   "
+            print(f"  {name:<21}{size_name:<7} {REFERENCE} {ms[REFERENCE]:9.3f} ms   "
                   + "  ".join(f"{k} x{row['pair'][k]:.2f}" for k in IMPLS[1:] if k in ms), flush=True)
     return rows
 
 
 def merged(old: dict, new: dict) -> dict:
-    """The saved results with every part and row measured now replaced."""
+    """The saved results with every part and row measured now replaced; a kept row without its
+    own mode gets the mode of the run that measured it."""
+    old = {**old, "cases": [{"mode": old.get("mode", "full"), **r} for r in old.get("cases", [])]}
     out = {**old, **{k: v for k, v in new.items() if k not in ("cases", "derive")}}
     for part, key in (("cases", lambda r: (r["model"], r["size_name"])), ("derive", lambda r: r["spec"])):
         rows = {key(r): r for r in old.get(part, [])}
@@ -396,6 +416,8 @@ def parse_args():
                         help="the zoo has small and medium")
     parser.add_argument("--quick", action="store_true", help="about 0.6 s of timing per (model, size)")
     parser.add_argument("--retry-busy", type=int, default=2, metavar="R")
+    parser.add_argument("--one-thread", action="store_true",
+                        help="every library on one thread (BLAS, torch, XLA): on a machine other jobs share")
     parser.add_argument("--skip", nargs="*", default=[], choices=["gradients", "derive", "chains", "cold"])
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--save", type=Path, metavar="PATH", help="also write this run's own results to PATH (JSON)")
@@ -418,6 +440,8 @@ def main():
         report.write(results, report.markdown(results), saved.parent)
         return
     mode = "quick" if args.quick else "full"
+    if args.one_thread:
+        one_thread_each()
     env = environment()
     print(f"{env['cpus']} CPUs, {env['blas']}; " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()))
     for peer in peers.PEERS:

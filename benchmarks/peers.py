@@ -32,7 +32,9 @@ sigmoids; finite for pre-activations of 1e3 (autograd's tanh derivative, 1/cosh(
 warns of an overflow in cosh but is the right 0). Kinks use each library's natural op; at
 exactly 0 or t only torch (relu, clamp) and jax.nn.relu follow the generated convention
 (relu'(0) = 0, crelu' = 1 on the closed [0, t]): jnp.clip gives 1/2 at both ends,
-anp.maximum 1/2 at 0, anp.clip 0 at both ends. Random inputs never sit on a kink.
+anp.maximum 1/2 at 0, anp.clip 0 at both ends. Random inputs never sit on a kink. The
+zoo's softmax is each library's own (jax.nn.softmax, torch.softmax; autograd: exp of x less
+its log-sum-exp), its log-determinant slogdet's and its Sigma^-1 D a linear solve.
 
 Run as a script to check every peer against the generated modules at small sizes:
 
@@ -140,10 +142,14 @@ def available(peer):
 
 
 def blas_threads():
-    """Threads of the BLAS NumPy uses: threadpoolctl's count if installed, else os.cpu_count()."""
+    """Threads of the BLAS NumPy uses: threadpoolctl's count if installed, else the count set by
+    OPENBLAS_NUM_THREADS or OMP_NUM_THREADS, else os.cpu_count()."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
+        for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+            if os.environ.get(variable, "").isdigit():
+                return int(os.environ[variable])
         return os.cpu_count() or 1
     blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
     # other libraries (torch's MKL) may have loaded a BLAS too: prefer NumPy's own
