@@ -24,7 +24,11 @@ with jax and torch.
     python benchmarks/bench_peers.py --zoo --skip chains cold   # the zoo's rows only (--catalogue: the others)
     python benchmarks/bench_peers.py --models mlp_mse --sizes medium --no-write
 
-A partial run replaces its own rows of docs/benchmarks.json and keeps the others.
+A partial run replaces its own rows of docs/benchmarks.json and keeps the others. On a
+machine other jobs share, ``--one-thread`` puts every library on one thread (NumPy's BLAS,
+torch, XLA): there, a second BLAS or torch thread waits for a core another job holds, and
+the same call varied 7x (medium sizes) to 1000x (torch at small sizes). Each row records
+its threads, date, mode and how busy the machine was.
 """
 from __future__ import annotations
 

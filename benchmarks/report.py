@@ -254,9 +254,15 @@ def _kept_section(path: Path) -> str:
 def write(results: dict, text: str, docs: Path) -> None:
     docs.mkdir(exist_ok=True)
     (docs / "benchmarks.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    (docs / "benchmarks.md").write_text(text + "\n" + _kept_section(docs / "benchmarks.md"))
+    print(f"wrote {docs / 'benchmarks.md'}, benchmarks.json")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("plots not redrawn: matplotlib is not installed (pip install -e '.[bench]')")
+        return
     for name, group_name in (("benchmarks.png", "catalogue"), ("benchmarks_zoo.png", "zoo")):
         cases = [r for r in results.get("cases", []) if group(r) == group_name]
         if cases:
             plot(cases, docs / name)
-    (docs / "benchmarks.md").write_text(text + "\n" + _kept_section(docs / "benchmarks.md"))
-    print(f"wrote {docs / 'benchmarks.md'}, benchmarks.png, benchmarks.json")
+            print(f"wrote {docs / name}")
