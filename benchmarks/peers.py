@@ -15,7 +15,8 @@ namespace of ops, and differentiated by:
 and a "floor": the matrix products the forward and backward pass need (right shapes and
 operands, intermediates replaced by random arrays made once; gaussian_nll also its one
 inverse), plus one read of every array input (``np.vdot(a, a)``: one pass, one call) and one
-write of every gradient (a fresh array of its shape, filled): no elementwise work,
+write of every gradient (a fresh array of its shape, filled), where no product already reads
+that input or writes an array of that gradient's shape: no elementwise work,
 reductions or allocation tricks, the hardware floor of one gradient evaluation.
 
     import peers
@@ -362,13 +363,37 @@ def _arrays(values):
     return [a for v in values for a in (v if isinstance(v, list) else [v]) if isinstance(a, np.ndarray)]
 
 
+def _result_shape(op, operands):
+    if op is np.linalg.inv:
+        return operands[0].shape
+    a, b = operands
+    return (a.shape[0], b.shape[1]) if op is np.matmul else np.broadcast_shapes(a.shape, b.shape)
+
+
+def _reads_and_writes(name, inputs, products):
+    """The floor's reads and writes beyond its products: every array input that no product
+    reads (a transposed view counts as its array), and every array gradient whose shape no
+    product's result has (each product result stands for one gradient at most)."""
+    operands = {id(a if a.base is None else a.base) for _, ops in products for a in ops}
+    reads = [a for a in _arrays(inputs.values()) if id(a) not in operands]
+    results = [_result_shape(op, ops) for op, ops in products]
+    writes = []
+    for gradient in _arrays(inputs[p] for p in MODELS[name][1]):
+        if gradient.shape in results:
+            results.remove(gradient.shape)
+        else:
+            writes.append(gradient)
+    return reads, writes
+
+
 def floor(name, inputs):
     """Zero-argument callable running the matrix products of one gradient evaluation of model
     `name` (see _products for which; random intermediates are made here, once), then one read
-    of every array input and one write of every array gradient, each a fresh array."""
+    of every array input and one write of every array gradient (a fresh array, filled) that
+    the products do not already read or write (_reads_and_writes)."""
     products = _products(name, inputs, np.random.default_rng(0).standard_normal)
-    reads = _arrays(inputs.values())
-    writes = [(a.shape, a.dtype) for a in _arrays(inputs[p] for p in MODELS[name][1])]
+    reads, written = _reads_and_writes(name, inputs, products)
+    writes = [(a.shape, a.dtype) for a in written]
 
     def run():
         for op, operands in products:
@@ -395,9 +420,9 @@ def floor_flops(name, inputs):
 
 
 def floor_bytes(name, inputs):
-    """Bytes floor(name, inputs) reads (every array input, once) and writes (every gradient)."""
-    return float(sum(a.nbytes for a in _arrays(inputs.values()))
-                 + sum(a.nbytes for a in _arrays(inputs[p] for p in MODELS[name][1])))
+    """Bytes floor(name, inputs) reads and writes besides its products (_reads_and_writes)."""
+    reads, writes = _reads_and_writes(name, inputs, _products(name, inputs, np.empty))
+    return float(sum(a.nbytes for a in reads + writes))
 
 
 # --- self-check ------------------------------------------------------------------------------
