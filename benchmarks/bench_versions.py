@@ -1,0 +1,78 @@
+"""The generated code of two revisions against each other: did a change make any model slower?
+
+For every model of the benchmark (the seed notes' and the zoo's) at the chosen sizes, the
+generated `loss_and_grad` committed at REV (`git show REV:generated/NAME.py`) and the one in
+the working tree are checked to agree (rtol 1e-8), then timed interleaved in one process, as
+`bench_peers.py` times its implementations. The table gives each one's median time and the
+median over rounds of REV's time over the working tree's: above 1, the working tree's code is
+faster. Ratios to the other tools in `docs/benchmarks.md` move by the same factor, since the
+tools themselves did not change. A model REV does not have is left out and said so.
+
+    python benchmarks/bench_versions.py ca424ab                       # small and medium
+    python benchmarks/bench_versions.py ca424ab --sizes small --models mlp_mse layer_norm
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import tempfile
+from pathlib import Path
+
+import bench_peers
+import handwritten
+
+BUDGET_SECONDS = 1.0
+
+
+def _module_at(revision: str, name: str, directory: Path):
+    """The generated module of ``name`` as committed at ``revision``, or None if it has none."""
+    shown = subprocess.run(["git", "show", f"{revision}:generated/{name}.py"], cwd=bench_peers.REPO_ROOT,
+                           capture_output=True, text=True)
+    if shown.returncode != 0:
+        return None
+    (directory / f"{name}.py").write_text(shown.stdout)
+    return handwritten.load_generated(name, directory=directory, suffix="")
+
+
+def compare_case(name: str, size_name: str, old, new) -> dict:
+    inputs = handwritten.make_inputs(name, bench_peers.SIZES[name][size_name], seed=0)
+    want, got = new.loss_and_grad(**inputs), old.loss_and_grad(**inputs)
+    _, problems = handwritten.compare(got, want, bench_peers.RTOL)
+    if problems:
+        raise SystemExit(f"{name} {size_name}: the two revisions disagree: {'; '.join(problems)}")
+    calls = {"before": lambda: old.loss_and_grad(**inputs), "now": lambda: new.loss_and_grad(**inputs)}
+    times, rounds = bench_peers.time_interleaved(calls, BUDGET_SECONDS)
+    return {"model": name, "size": size_name, "rounds": rounds,
+            "before_ms": 1e3 * statistics.median(times["before"]), "now_ms": 1e3 * statistics.median(times["now"]),
+            "ratio": statistics.median(b / n for b, n in zip(times["before"], times["now"]))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("revision", help="the git revision whose generated/ is compared")
+    parser.add_argument("--models", nargs="*", default=list(bench_peers.SIZES), choices=list(bench_peers.SIZES),
+                        metavar="MODEL")
+    parser.add_argument("--sizes", nargs="*", default=["small", "medium"], choices=["small", "medium", "large"])
+    args = parser.parse_args()
+    bench_peers.one_thread_each()
+    print(f"generated code at {args.revision} against the working tree ({bench_peers.threads()}); "
+          "ratio: before / now, above 1: now faster")
+    print(f"| model | size | before ms | now ms | ratio | rounds |\n| --- | --- | ---: | ---: | ---: | ---: |")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models:
+            old = _module_at(args.revision, name, Path(tmp))
+            if old is None:
+                print(f"| {name} | - | - | - | not at {args.revision} | - |")
+                continue
+            new = handwritten.load_generated(name)
+            for size_name in args.sizes:
+                if size_name not in bench_peers.SIZES[name]:
+                    continue
+                row = compare_case(name, size_name, old, new)
+                print(f"| {name} | {size_name} | {row['before_ms']:.3f} | {row['now_ms']:.3f} | "
+                      f"{row['ratio']:.2f} | {row['rounds']} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
