@@ -1,4 +1,4 @@
-"""The backends a model's code is generated for: NumPy, PyTorch and JAX.
+"""The backends a model's code is generated for: NumPy, PyTorch, JAX and numba.
 
 One table, one row per backend: the array printer that spells the IR (None:
 NumPy's, with its passes over the text), the file suffix and the templates.
@@ -22,6 +22,7 @@ from symgrad.emit.module_plan import ModulePlan, names_in
 from symgrad.emit.files import render_module
 from symgrad.errors import SymgradError
 from symgrad.lower.jax_printer import JaxPrinter
+from symgrad.lower.numba_printer import NumbaPrinter
 from symgrad.lower.torch_printer import TorchPrinter
 from symgrad.emit.layer_plan import plan_for
 
@@ -39,6 +40,7 @@ BACKENDS = {
     "numpy": Backend("numpy", None, "", None, None),
     "torch": Backend("torch", TorchPrinter, "_torch", "torch_module.py.j2", "torch_stack_module.py.j2"),
     "jax": Backend("jax", JaxPrinter, "_jax", "jax_module.py.j2", "jax_stack_module.py.j2"),
+    "numba": Backend("numba", NumbaPrinter, "_numba", "numba_module.py.j2", "numba_stack_module.py.j2"),
 }
 
 
@@ -78,12 +80,23 @@ def function_state(plan: ModulePlan, trusted_dims: tuple = ()) -> FunctionState:
                          dtype_source)
 
 
+def statement_lines(plan) -> list[str]:
+    """Every line of ``plan``'s statements and gradients (a stack's: both layers')."""
+    plans = [plan] if isinstance(plan, ModulePlan) else [plan.hidden.plan, plan.output.plan]
+    return [line for p in plans for block in (*p.forward, *p.backward) for line in block.lines] + \
+        [code for p in plans for _, code in p.gradients]
+
+
 def render_backend(derivation, command: str, name: str) -> str:
     """The generated module of ``derivation`` for backend ``name``."""
     row = backend(name)
     if row.printer is None:
         return render_module(plan_for(derivation, command))
-    plan = plan_for(derivation, command, row.printer())
+    printer = row.printer()
+    plan = plan_for(derivation, command, printer)
+    if isinstance(printer, NumbaPrinter):   # the NumPy module's functions, and the kernels they call
+        return render_module(plan, row.template if isinstance(plan, ModulePlan) else row.stack_template,
+                             kernels=printer.kernel_sources(statement_lines(plan)))
     if isinstance(plan, ModulePlan):
         return render_module(plan, row.template, state=function_state(plan))
     return render_module(plan, row.stack_template, hidden=function_state(plan.hidden.plan),

@@ -46,6 +46,9 @@ class Elementwise:
     # the spellings of the other backends (``_dtype``: the dtype of the generated function's values)
     torch: str = ""
     jax: str = ""
+    # the spelling on one number inside a compiled loop (the numba backend), where NumPy's does not
+    # work on a scalar there; empty: NumPy's, a ufunc that numba compiles for scalars too
+    numba: str = ""
 
 
 def _f(name: str) -> Callable[..., sp.Expr]:
@@ -68,7 +71,8 @@ _ROWS = (
                 "np.clip({0}, 0.0, {1})", r"\operatorname{{CReLU}}\left({0}, {1}\right)",
                 lambda z, t: (sp.Integer(0), t), "crelu' = 1 on the closed interval [0, t]",
                 {"crelu_mask": lambda h, z, t: _f("equal")(h, z)},
-                torch='torch.clamp({0}, 0.0, {1})', jax='jnp.clip({0}, 0.0, {1})'),
+                torch='torch.clamp({0}, 0.0, {1})', jax='jnp.clip({0}, 0.0, {1})',
+                numba='np.minimum(np.maximum({0}, 0.0), {1})'),
     Elementwise("crelu_mask", 2, (_ZERO, _ZERO),
                 "(({0} >= 0) & ({0} <= {1}))", r"1_{{0 \le {0} \le {1}}}",
                 lambda z, t: (sp.Integer(0), t), "1 on the closed interval [0, t]",
