@@ -17,7 +17,7 @@ loss(**inputs) -> float
 loss_and_grad(**inputs) -> (float, {parameter: gradient of the parameter's shape})
 forward(**inputs) -> {name: value} for every named intermediate
 
-Entrywise chains (and sums over them) run as compiled loops, `@numba.njit(cache=True)`
+Entrywise chains (and sums over them) run as compiled loops, `numba.njit(cache=True)`
 kernels at the end of this file; matrix products are NumPy's (BLAS). numba compiles each
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
@@ -29,6 +29,21 @@ try:
 except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
+
+# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
+# disk cache records the name of the module a kernel's globals belong to and imports it again
+# when it loads the kernel; this module's own name depends on how it was imported.
+_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+
+
+def _compiled(function, **options):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+
+
+def _compiled_sum(function):
+    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
+    return _compiled(function, fastmath={"reassoc"})
 
 INPUTS = ("T", "eps", "X", "gamma", "beta")
 PARAMETERS = ("X", "gamma", "beta")
@@ -120,15 +135,15 @@ def forward(*, T, eps, X, gamma, beta):
     # Xc[i, j] = X[i, j] - mu[0, j]
     Xc = _kernel_Xc(X, mu, N, D)
     # var[0, i] = 1/N * sum_c Xc[c, i]**2
-    var = _kernel_mu(_kernel_var(Xc, D, N), N, D)
+    var = _kernel_mu(_kernel_var(X, mu, D, N), N, D)
     # std[0, i] = sqrt(eps + var[0, i])
     std = _kernel_std(eps, var, D)
     # xhat[i, j] = Xc[i, j]/std[0, j]
-    xhat = _kernel_xhat(std, Xc, N, D)
+    xhat = _kernel_xhat(eps, var, X, mu, N, D)
     # Y[i, j] = gamma[0, j]*xhat[i, j] + beta[0, j]
-    Y = _kernel_Y(beta, gamma, xhat, N, D)
+    Y = _kernel_Y(beta, gamma, eps, var, X, mu, N, D)
     # Loss = 1/2 * sum_{c,k} (-T[c, k] + Y[c, k])**2
-    Loss = 1/2 * _kernel_Loss(T, Y, N, D)
+    Loss = 1/2 * _kernel_Loss(T, beta, gamma, eps, var, X, mu, N, D)
     return {
         "mu": mu,
         "Xc": Xc,
@@ -150,31 +165,20 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     N, D, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
     mu = _kernel_mu(np.ones((1, N)) @ X, N, D)
-    Xc = _kernel_Xc(X, mu, N, D)
-    var = _kernel_mu(_kernel_var(Xc, D, N), N, D)
-    std = _kernel_std(eps, var, D)
-    xhat = _kernel_xhat(std, Xc, N, D)
-    Y = _kernel_Y(beta, gamma, xhat, N, D)
-    Loss = 1/2 * _kernel_Loss(T, Y, N, D)
-    # grad_Y[i, j] = -T[i, j] + Y[i, j]
-    grad_Y = _kernel_grad_Y(T, Y, N, D)
-    # grad_xhat[i, j] = gamma[0, j]*grad_xhat_core[i, j]
-    # grad_xhat_core[i, j] = grad_Y[i, j]   (computed once; the factor in front is applied to the small results below)
-    grad_xhat_core = grad_Y
+    var = _kernel_mu(_kernel_var(X, mu, D, N), N, D)
+    Loss = 1/2 * _kernel_Loss(T, beta, gamma, eps, var, X, mu, N, D)
     # grad_std[0, i] = -sum_c Xc[c, i]*gamma[0, i]*grad_xhat_core[c, i]/std[0, i]**2
-    grad_std = _kernel_grad_std_2(std, gamma, _kernel_grad_std(grad_xhat_core, Xc, D, N), D)
-    # grad_var[0, i] = 1/2 * grad_std[0, i]/std[0, i]
-    grad_var = _kernel_grad_var(std, grad_std, D)
+    grad_std = _kernel_grad_std_2(eps, var, gamma, _kernel_grad_std(T, beta, gamma, eps, var, X, mu, D, N), D)
     # grad_Xc[i, j] = 2/N * Xc[i, j]*grad_var[0, j] + gamma[0, j]*grad_xhat_core[i, j]/std[0, j]
-    grad_Xc = _kernel_grad_Xc(N, gamma, grad_xhat_core, std, Xc, grad_var, D)
+    grad_Xc = _kernel_grad_Xc(N, gamma, T, beta, eps, var, X, mu, grad_std, D)
     # grad_mu[0, i] = -sum_c grad_Xc[c, i]
     grad_mu = _kernel_grad_mu(np.ones((1, N)) @ grad_Xc, D)
     # dLoss/dbeta[0, i] = -sum_c T[c, i] + sum_c Y[c, i]
     # grad_beta[0, i] = sum_c grad_Y[c, i]
-    grad_beta = np.ones((1, N)) @ grad_Y
+    grad_beta = _kernel_grad_beta(T, beta, gamma, eps, var, X, mu, D, N)
     # dLoss/dgamma[0, i] = -sum_c T[c, i]*xhat[c, i] + sum_c Y[c, i]*xhat[c, i]
     # grad_gamma[0, i] = sum_c grad_Y[c, i]*xhat[c, i]
-    grad_gamma = _kernel_grad_gamma(grad_Y, xhat, D, N)
+    grad_gamma = _kernel_grad_gamma(T, beta, gamma, eps, var, X, mu, D, N)
     # dLoss/dX[i, j] = -1/N**2 * sum_{c,k} T[k, j]*Xc[c, j]*Xc[k, j]*gamma[0, j]/std[0, j]**3 + N**(-2) * sum_{c,k} Xc[c, j]*Xc[k, j]*Y[k, j]*gamma[0, j]/std[0, j]**3 + 1/N * sum_c T[c, j]*gamma[0, j]/std[0, j] - 1/N * sum_c Y[c, j]*gamma[0, j]/std[0, j] + 1/N * sum_c T[c, j]*Xc[c, j]*Xc[i, j]*gamma[0, j]/std[0, j]**3 - 1/N * sum_c Xc[c, j]*Xc[i, j]*Y[c, j]*gamma[0, j]/std[0, j]**3 - T[i, j]*gamma[0, j]/std[0, j] + Y[i, j]*gamma[0, j]/std[0, j]
     # grad_X[i, j] = 1/N * grad_mu[0, j] + grad_Xc[i, j]
     grad_X = _kernel_grad_X(N, grad_Xc, grad_mu, D)
@@ -185,7 +189,7 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     }
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_mu(_a0, N, D):
     """For mu: every entry in one pass."""
     _out = np.empty((1, D))
@@ -194,7 +198,7 @@ def _kernel_mu(_a0, N, D):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_Xc(X, mu, N, D):
     """For Xc: every entry in one pass."""
     _out = np.empty((N, D))
@@ -204,17 +208,17 @@ def _kernel_Xc(X, mu, N, D):
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_var(Xc, D, N):
+@_compiled_sum
+def _kernel_var(X, mu, D, N):
     """For var: the axis-0 sums of a chain, in one pass."""
     _out = np.zeros((1, D))
     for _i in range(N):
         for _j in range(D):
-            _out[0, _j] += Xc[_i, _j]**2
+            _out[0, _j] += ((X[_i, _j] - mu[0, _j]))**2
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_std(eps, var, D):
     """For std: every entry in one pass."""
     _out = np.empty((1, D))
@@ -223,85 +227,66 @@ def _kernel_std(eps, var, D):
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_xhat(std, Xc, N, D):
+@_compiled
+def _kernel_xhat(eps, var, X, mu, N, D):
     """For xhat: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
         for _j in range(D):
-            _out[_i, _j] = 1/std[0, _j] * Xc[_i, _j]
+            _out[_i, _j] = 1/(np.sqrt(eps + var[0, _j])) * ((X[_i, _j] - mu[0, _j]))
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_Y(beta, gamma, xhat, N, D):
+@_compiled
+def _kernel_Y(beta, gamma, eps, var, X, mu, N, D):
     """For Y: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
         for _j in range(D):
-            _out[_i, _j] = (beta[0, _j] + gamma[0, _j]*xhat[_i, _j])
+            _out[_i, _j] = (beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[0, _j])) * ((X[_i, _j] - mu[0, _j]))))
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_Loss(T, Y, N, D):
+@_compiled_sum
+def _kernel_Loss(T, beta, gamma, eps, var, X, mu, N, D):
     """For Loss: the sum of the entries of a chain, in one pass."""
     _total = 0.0
     for _i in range(N):
         for _j in range(D):
-            _total += (Y[_i, _j] - T[_i, _j])**2
+            _total += (((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[0, _j])) * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j])**2
     return _total
 
 
-@numba.njit(cache=True)
-def _kernel_grad_Y(T, Y, N, D):
-    """For grad_Y: every entry in one pass."""
-    _out = np.empty((N, D))
-    for _i in range(N):
-        for _j in range(D):
-            _out[_i, _j] = (Y[_i, _j] - T[_i, _j])
-    return _out
-
-
-@numba.njit(cache=True)
-def _kernel_grad_std(grad_xhat_core, Xc, D, N):
+@_compiled_sum
+def _kernel_grad_std(T, beta, gamma, eps, var, X, mu, D, N):
     """For grad_std: the axis-0 sums of a chain, in one pass."""
     _out = np.zeros((1, D))
     for _i in range(N):
         for _j in range(D):
-            _out[0, _j] += grad_xhat_core[_i, _j] * Xc[_i, _j]
+            _out[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[0, _j])) * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j])) * ((X[_i, _j] - mu[0, _j]))
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_std_2(std, gamma, _a2, D):
+@_compiled
+def _kernel_grad_std_2(eps, var, gamma, _a3, D):
     """For grad_std: every entry in one pass."""
     _out = np.empty((1, D))
     for _j in range(D):
-        _out[0, _j] = -1 * std[0, _j]**(-2) * gamma[0, _j] * _a2[0, _j]
+        _out[0, _j] = -1 * (np.sqrt(eps + var[0, _j]))**(-2) * gamma[0, _j] * _a3[0, _j]
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_var(std, grad_std, D):
-    """For grad_var: every entry in one pass."""
-    _out = np.empty((1, D))
-    for _j in range(D):
-        _out[0, _j] = 1/2 * 1/std[0, _j] * grad_std[0, _j]
-    return _out
-
-
-@numba.njit(cache=True)
-def _kernel_grad_Xc(N, gamma, grad_xhat_core, std, Xc, grad_var, D):
+@_compiled
+def _kernel_grad_Xc(N, gamma, T, beta, eps, var, X, mu, grad_std, D):
     """For grad_Xc: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
         for _j in range(D):
-            _out[_i, _j] = (gamma[0, _j]*grad_xhat_core[_i, _j]/std[0, _j] + 2*Xc[_i, _j]*grad_var[0, _j]/N)
+            _out[_i, _j] = (gamma[0, _j]*((((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[0, _j])) * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j]))/(np.sqrt(eps + var[0, _j])) + 2*((X[_i, _j] - mu[0, _j]))*(1/2 * 1/(np.sqrt(eps + var[0, _j])) * grad_std[0, _j])/N)
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_mu(_a0, D):
     """For grad_mu: every entry in one pass."""
     _out = np.empty((1, D))
@@ -310,17 +295,27 @@ def _kernel_grad_mu(_a0, D):
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_gamma(grad_Y, xhat, D, N):
+@_compiled_sum
+def _kernel_grad_beta(T, beta, gamma, eps, var, X, mu, D, N):
+    """For grad_beta: the axis-0 sums of a chain, in one pass."""
+    _out = np.zeros((1, D))
+    for _i in range(N):
+        for _j in range(D):
+            _out[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[0, _j])) * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j]))
+    return _out
+
+
+@_compiled_sum
+def _kernel_grad_gamma(T, beta, gamma, eps, var, X, mu, D, N):
     """For grad_gamma: the axis-0 sums of a chain, in one pass."""
     _out = np.zeros((1, D))
     for _i in range(N):
         for _j in range(D):
-            _out[0, _j] += grad_Y[_i, _j] * xhat[_i, _j]
+            _out[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[0, _j])) * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j])) * (1/(np.sqrt(eps + var[0, _j])) * ((X[_i, _j] - mu[0, _j])))
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_X(N, grad_Xc, grad_mu, D):
     """For grad_X: every entry in one pass."""
     _out = np.empty((N, D))

@@ -16,7 +16,7 @@ loss(**inputs) -> float
 loss_and_grad(**inputs) -> (float, {parameter: gradient of the parameter's shape})
 forward(**inputs) -> {name: value} for every named intermediate
 
-Entrywise chains (and sums over them) run as compiled loops, `@numba.njit(cache=True)`
+Entrywise chains (and sums over them) run as compiled loops, `numba.njit(cache=True)`
 kernels at the end of this file; matrix products are NumPy's (BLAS). numba compiles each
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
@@ -28,6 +28,21 @@ try:
 except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
+
+# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
+# disk cache records the name of the module a kernel's globals belong to and imports it again
+# when it loads the kernel; this module's own name depends on how it was imported.
+_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+
+
+def _compiled(function, **options):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+
+
+def _compiled_sum(function):
+    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
+    return _compiled(function, fastmath={"reassoc"})
 
 INPUTS = ("X", "I", "A", "mu")
 PARAMETERS = ("A", "mu")
@@ -120,7 +135,7 @@ def forward(*, X, I, A, mu):
     # Loss_logdet = logdet(Sigma)
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
     # Loss = Loss_logdet*N/2 + N*d*log(2*pi)/2 + 1/2 * sum_{c,k,l} D[c, k]*D[l, k]*P[c, l]
-    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=True) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
+    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, _kernel_Loss(X, mu, d, N), P, optimize=True) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     return {
         "Sigma": Sigma,
         "P": P,
@@ -143,13 +158,13 @@ def loss_and_grad(*, X, I, A, mu):
     P = np.linalg.inv(Sigma)
     D = _kernel_D(X, mu, d, N)
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
-    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=True) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
+    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, _kernel_Loss(X, mu, d, N), P, optimize=True) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     # grad_Loss_logdet = N/2
     grad_Loss_logdet = (1/2)*N
     # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
-    grad_D = _kernel_grad_D(P.T @ D, P @ D, d, N)
+    grad_D = _kernel_grad_D(P.T @ _kernel_Loss(X, mu, d, N), P @ _kernel_Loss(X, mu, d, N), d, N)
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
-    grad_P = _kernel_grad_P(D @ D.T, d)
+    grad_P = _kernel_grad_P(_kernel_Loss(X, mu, d, N) @ D.T, d)
     # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + grad_Loss_logdet * P[j, i]
     grad_Sigma = _kernel_grad_Sigma(np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=True), P.T, grad_Loss_logdet, d)
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
@@ -164,7 +179,7 @@ def loss_and_grad(*, X, I, A, mu):
     }
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_Sigma(_a0, I, d):
     """For Sigma: every entry in one pass."""
     _out = np.empty((d, d))
@@ -174,7 +189,7 @@ def _kernel_Sigma(_a0, I, d):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_D(X, mu, d, N):
     """For D: every entry in one pass."""
     _out = np.empty((d, N))
@@ -184,7 +199,17 @@ def _kernel_D(X, mu, d, N):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
+def _kernel_Loss(X, mu, d, N):
+    """For Loss: every entry in one pass."""
+    _out = np.empty((d, N))
+    for _i in range(d):
+        for _j in range(N):
+            _out[_i, _j] = ((X[_i, _j] - mu[_i, 0]))
+    return _out
+
+
+@_compiled
 def _kernel_grad_D(_a0, _a1, d, N):
     """For grad_D: every entry in one pass."""
     _out = np.empty((d, N))
@@ -194,7 +219,7 @@ def _kernel_grad_D(_a0, _a1, d, N):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_P(_a0, d):
     """For grad_P: every entry in one pass."""
     _out = np.empty((d, d))
@@ -204,7 +229,7 @@ def _kernel_grad_P(_a0, d):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_Sigma(_a0, _a1, grad_Loss_logdet, d):
     """For grad_Sigma: every entry in one pass."""
     _out = np.empty((d, d))
@@ -214,7 +239,7 @@ def _kernel_grad_Sigma(_a0, _a1, grad_Loss_logdet, d):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_mu(_a0, d):
     """For grad_mu: every entry in one pass."""
     _out = np.empty((d, 1))
@@ -223,7 +248,7 @@ def _kernel_grad_mu(_a0, d):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_A(_a0, _a1, d):
     """For grad_A: every entry in one pass."""
     _out = np.empty((d, d))

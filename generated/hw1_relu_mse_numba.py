@@ -18,7 +18,7 @@ loss(**inputs) -> float
 loss_and_grad(**inputs) -> (float, {parameter: gradient of the parameter's shape})
 forward(**inputs) -> {name: value} for every named intermediate
 
-Entrywise chains (and sums over them) run as compiled loops, `@numba.njit(cache=True)`
+Entrywise chains (and sums over them) run as compiled loops, `numba.njit(cache=True)`
 kernels at the end of this file; matrix products are NumPy's (BLAS). numba compiles each
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
@@ -30,6 +30,21 @@ try:
 except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
+
+# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
+# disk cache records the name of the module a kernel's globals belong to and imports it again
+# when it loads the kernel; this module's own name depends on how it was imported.
+_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+
+
+def _compiled(function, **options):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+
+
+def _compiled_sum(function):
+    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
+    return _compiled(function, fastmath={"reassoc"})
 
 INPUTS = ("x", "y", "W1", "b1", "W2", "b2")
 PARAMETERS = ("W1", "b1", "W2", "b2")
@@ -129,7 +144,7 @@ def forward(*, x, y, W1, b1, W2, b2):
     # z1[i, 0] = relu(s1[i, 0])
     z1 = _kernel_z1(s1, ds)
     # s2[i, 0] = sum_c W2[i, c]*z1[c, 0] + b2[i, 0]
-    s2 = _kernel_s2(W2 @ z1, b2, dy)
+    s2 = _kernel_s2_2(W2 @ _kernel_s2(s1, ds), b2, dy)
     # yhat[i, 0] = s2[i, 0]
     yhat = s2
     # l = sum_c (-y[c, 0] + yhat[c, 0])**2
@@ -154,27 +169,23 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
         x, y, W1, b1, W2, b2)
     s1 = _kernel_s1(W1 @ x, b1, ds)
     z1 = _kernel_z1(s1, ds)
-    s2 = _kernel_s2(W2 @ z1, b2, dy)
+    s2 = _kernel_s2_2(W2 @ _kernel_s2(s1, ds), b2, dy)
     yhat = s2
     l = _kernel_l(y.T, yhat.T, dy)
-    # grad_yhat[i, 0] = -2 * y[i, 0] + 2 * yhat[i, 0]
-    grad_yhat = _kernel_grad_yhat(y, yhat, dy)
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_yhat[c, 0]
-    grad_z1 = W2.T @ grad_yhat
-    # grad_s1[i, 0] = step(s1[i, 0])*grad_z1[i, 0]
-    grad_s1 = _kernel_grad_s1(grad_z1, s1, ds)
+    grad_z1 = W2.T @ _kernel_grad_z1(y, yhat, dy)
     # dLoss/db2[i, 0] = -2 * y[i, 0] + 2 * yhat[i, 0]
     # grad_b2[i, 0] = grad_yhat[i, 0]
-    grad_b2 = grad_yhat
+    grad_b2 = _kernel_grad_z1(y, yhat, dy)
     # dLoss/dW2[i, j] = -2 * y[i, 0]*z1[j, 0] + 2 * yhat[i, 0]*z1[j, 0]
     # grad_W2[i, j] = grad_yhat[i, 0]*z1[j, 0]
-    grad_W2 = _kernel_grad_W2(grad_yhat, z1.T, dy, ds)
+    grad_W2 = _kernel_grad_W2(y, yhat, z1.T, dy, ds)
     # dLoss/db1[i, 0] = -2 * sum_c step(s1[i, 0])*W2[c, i]*y[c, 0] + 2 * sum_c step(s1[i, 0])*W2[c, i]*yhat[c, 0]
     # grad_b1[i, 0] = grad_s1[i, 0]
-    grad_b1 = grad_s1
+    grad_b1 = _kernel_grad_b1(grad_z1, s1, ds)
     # dLoss/dW1[i, j] = -2 * sum_c step(s1[i, 0])*W2[c, i]*x[j, 0]*y[c, 0] + 2 * sum_c step(s1[i, 0])*W2[c, i]*x[j, 0]*yhat[c, 0]
     # grad_W1[i, j] = grad_s1[i, 0]*x[j, 0]
-    grad_W1 = _kernel_grad_W1(grad_s1, x.T, ds, dx)
+    grad_W1 = _kernel_grad_W1(grad_z1, s1, x.T, ds, dx)
     return float(l), {
         "W1": grad_W1,
         "b1": grad_b1,
@@ -183,7 +194,7 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     }
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_s1(_a0, b1, ds):
     """For s1: every entry in one pass."""
     _out = np.empty((ds, 1))
@@ -192,7 +203,7 @@ def _kernel_s1(_a0, b1, ds):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_z1(s1, ds):
     """For z1: every entry in one pass."""
     _out = np.empty((ds, 1))
@@ -201,8 +212,17 @@ def _kernel_z1(s1, ds):
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_s2(_a0, b2, dy):
+@_compiled
+def _kernel_s2(s1, ds):
+    """For s2: every entry in one pass."""
+    _out = np.empty((ds, 1))
+    for _i in range(ds):
+        _out[_i, 0] = (np.maximum(s1[_i, 0], 0.0))
+    return _out
+
+
+@_compiled
+def _kernel_s2_2(_a0, b2, dy):
     """For s2: every entry in one pass."""
     _out = np.empty((dy, 1))
     for _i in range(dy):
@@ -210,7 +230,7 @@ def _kernel_s2(_a0, b2, dy):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled_sum
 def _kernel_l(_a0, _a1, dy):
     """For l: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -219,39 +239,39 @@ def _kernel_l(_a0, _a1, dy):
     return _total
 
 
-@numba.njit(cache=True)
-def _kernel_grad_yhat(y, yhat, dy):
-    """For grad_yhat: every entry in one pass."""
+@_compiled
+def _kernel_grad_z1(y, yhat, dy):
+    """For grad_z1: every entry in one pass."""
     _out = np.empty((dy, 1))
     for _i in range(dy):
-        _out[_i, 0] = (2*(yhat[_i, 0] - y[_i, 0]))
+        _out[_i, 0] = ((2*(yhat[_i, 0] - y[_i, 0])))
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_s1(grad_z1, s1, ds):
-    """For grad_s1: every entry in one pass."""
-    _out = np.empty((ds, 1))
-    for _i in range(ds):
-        _out[_i, 0] = grad_z1[_i, 0] * (s1[_i, 0] > 0)
-    return _out
-
-
-@numba.njit(cache=True)
-def _kernel_grad_W2(grad_yhat, _a1, dy, ds):
+@_compiled
+def _kernel_grad_W2(y, yhat, _a2, dy, ds):
     """For grad_W2: every entry in one pass."""
     _out = np.empty((dy, ds))
     for _i in range(dy):
         for _j in range(ds):
-            _out[_i, _j] = grad_yhat[_i, 0] * _a1[0, _j]
+            _out[_i, _j] = ((2*(yhat[_i, 0] - y[_i, 0]))) * _a2[0, _j]
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_W1(grad_s1, _a1, ds, dx):
+@_compiled
+def _kernel_grad_b1(grad_z1, s1, ds):
+    """For grad_b1: every entry in one pass."""
+    _out = np.empty((ds, 1))
+    for _i in range(ds):
+        _out[_i, 0] = (grad_z1[_i, 0] * (s1[_i, 0] > 0))
+    return _out
+
+
+@_compiled
+def _kernel_grad_W1(grad_z1, s1, _a2, ds, dx):
     """For grad_W1: every entry in one pass."""
     _out = np.empty((ds, dx))
     for _i in range(ds):
         for _j in range(dx):
-            _out[_i, _j] = grad_s1[_i, 0] * _a1[0, _j]
+            _out[_i, _j] = (grad_z1[_i, 0] * (s1[_i, 0] > 0)) * _a2[0, _j]
     return _out

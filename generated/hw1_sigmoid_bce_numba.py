@@ -18,7 +18,7 @@ loss(**inputs) -> float
 loss_and_grad(**inputs) -> (float, {parameter: gradient of the parameter's shape})
 forward(**inputs) -> {name: value} for every named intermediate
 
-Entrywise chains (and sums over them) run as compiled loops, `@numba.njit(cache=True)`
+Entrywise chains (and sums over them) run as compiled loops, `numba.njit(cache=True)`
 kernels at the end of this file; matrix products are NumPy's (BLAS). numba compiles each
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
@@ -30,6 +30,21 @@ try:
 except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
+
+# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
+# disk cache records the name of the module a kernel's globals belong to and imports it again
+# when it loads the kernel; this module's own name depends on how it was imported.
+_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+
+
+def _compiled(function, **options):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+
+
+def _compiled_sum(function):
+    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
+    return _compiled(function, fastmath={"reassoc"})
 
 INPUTS = ("x", "y", "W1", "b1", "W2", "b2")
 PARAMETERS = ("W1", "b1", "W2", "b2")
@@ -129,7 +144,7 @@ def forward(*, x, y, W1, b1, W2, b2):
     # z1[i, 0] = sigmoid(s1[i, 0])
     z1 = _kernel_z1(s1, ds)
     # s2[i, 0] = sum_c W2[i, c]*z1[c, 0] + b2[i, 0]
-    s2 = _kernel_s2(W2 @ z1, b2, dy)
+    s2 = _kernel_s2_2(W2 @ _kernel_s2(s1, ds), b2, dy)
     # yhat[i, 0] = sigmoid(s2[i, 0])
     yhat = _kernel_yhat(s2, dy)
     # l = 1/dy * sum_c softplus(-s2[c, 0])*y[c, 0] + 1/dy * sum_c softplus(s2[c, 0]) - 1/dy * sum_c softplus(s2[c, 0])*y[c, 0]
@@ -154,27 +169,22 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
         x, y, W1, b1, W2, b2)
     s1 = _kernel_s1(W1 @ x, b1, ds)
     z1 = _kernel_z1(s1, ds)
-    s2 = _kernel_s2(W2 @ z1, b2, dy)
-    yhat = _kernel_yhat(s2, dy)
+    s2 = _kernel_s2_2(W2 @ _kernel_s2(s1, ds), b2, dy)
     l = (1/dy) * _kernel_l(y.T, s2.T, dy) + (1/dy) * _kernel_l_2(s2.T, dy) + (-1/dy) * _kernel_l_3(y.T, s2.T, dy)
-    # grad_s2[i, 0] = 1/dy * (-y[i, 0] + yhat[i, 0])
-    grad_s2 = _kernel_grad_s2(y, yhat, dy)
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_s2[c, 0]
-    grad_z1 = W2.T @ grad_s2
-    # grad_s1[i, 0] = (1 - z1[i, 0])*grad_z1[i, 0]*z1[i, 0]
-    grad_s1 = _kernel_grad_s1(z1, grad_z1, ds)
+    grad_z1 = W2.T @ _kernel_grad_z1(y, s2, dy)
     # dLoss/db2[i, 0] = 1/dy * (-y[i, 0] + yhat[i, 0])
     # grad_b2[i, 0] = grad_s2[i, 0]
-    grad_b2 = grad_s2
+    grad_b2 = _kernel_grad_z1(y, s2, dy)
     # dLoss/dW2[i, j] = 1/dy * (-y[i, 0] + yhat[i, 0])*z1[j, 0]
     # grad_W2[i, j] = grad_s2[i, 0]*z1[j, 0]
-    grad_W2 = _kernel_grad_W2(grad_s2, z1.T, dy, ds)
+    grad_W2 = _kernel_grad_W2(y, s2, dy, z1.T, ds)
     # dLoss/db1[i, 0] = 1/dy * sum_c (1 - z1[i, 0])*(-y[c, 0] + yhat[c, 0])*W2[c, i]*z1[i, 0]
     # grad_b1[i, 0] = grad_s1[i, 0]
-    grad_b1 = grad_s1
+    grad_b1 = _kernel_grad_b1(s1, grad_z1, ds)
     # dLoss/dW1[i, j] = 1/dy * sum_c (1 - z1[i, 0])*(-y[c, 0] + yhat[c, 0])*W2[c, i]*x[j, 0]*z1[i, 0]
     # grad_W1[i, j] = grad_s1[i, 0]*x[j, 0]
-    grad_W1 = _kernel_grad_W1(grad_s1, x.T, ds, dx)
+    grad_W1 = _kernel_grad_W1(s1, grad_z1, x.T, ds, dx)
     return float(l), {
         "W1": grad_W1,
         "b1": grad_b1,
@@ -183,7 +193,7 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     }
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_s1(_a0, b1, ds):
     """For s1: every entry in one pass."""
     _out = np.empty((ds, 1))
@@ -192,7 +202,7 @@ def _kernel_s1(_a0, b1, ds):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_z1(s1, ds):
     """For z1: every entry in one pass."""
     _out = np.empty((ds, 1))
@@ -201,8 +211,17 @@ def _kernel_z1(s1, ds):
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_s2(_a0, b2, dy):
+@_compiled
+def _kernel_s2(s1, ds):
+    """For s2: every entry in one pass."""
+    _out = np.empty((ds, 1))
+    for _i in range(ds):
+        _out[_i, 0] = ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0)))
+    return _out
+
+
+@_compiled
+def _kernel_s2_2(_a0, b2, dy):
     """For s2: every entry in one pass."""
     _out = np.empty((dy, 1))
     for _i in range(dy):
@@ -210,7 +229,7 @@ def _kernel_s2(_a0, b2, dy):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_yhat(s2, dy):
     """For yhat: every entry in one pass."""
     _out = np.empty((dy, 1))
@@ -219,7 +238,7 @@ def _kernel_yhat(s2, dy):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled_sum
 def _kernel_l(_a0, _a1, dy):
     """For l: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -228,7 +247,7 @@ def _kernel_l(_a0, _a1, dy):
     return _total
 
 
-@numba.njit(cache=True)
+@_compiled_sum
 def _kernel_l_2(_a0, dy):
     """For l: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -237,7 +256,7 @@ def _kernel_l_2(_a0, dy):
     return _total
 
 
-@numba.njit(cache=True)
+@_compiled_sum
 def _kernel_l_3(_a0, _a1, dy):
     """For l: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -246,39 +265,39 @@ def _kernel_l_3(_a0, _a1, dy):
     return _total
 
 
-@numba.njit(cache=True)
-def _kernel_grad_s2(y, yhat, dy):
-    """For grad_s2: every entry in one pass."""
+@_compiled
+def _kernel_grad_z1(y, s2, dy):
+    """For grad_z1: every entry in one pass."""
     _out = np.empty((dy, 1))
     for _i in range(dy):
-        _out[_i, 0] = (1/dy) * (yhat[_i, 0] - y[_i, 0])
+        _out[_i, 0] = ((1/dy) * (((0.5 * (np.tanh(0.5 * s2[_i, 0]) + 1.0))) - y[_i, 0]))
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_s1(z1, grad_z1, ds):
-    """For grad_s1: every entry in one pass."""
-    _out = np.empty((ds, 1))
-    for _i in range(ds):
-        _out[_i, 0] = (1 - z1[_i, 0]) * grad_z1[_i, 0] * z1[_i, 0]
-    return _out
-
-
-@numba.njit(cache=True)
-def _kernel_grad_W2(grad_s2, _a1, dy, ds):
+@_compiled
+def _kernel_grad_W2(y, s2, dy, _a3, ds):
     """For grad_W2: every entry in one pass."""
     _out = np.empty((dy, ds))
     for _i in range(dy):
         for _j in range(ds):
-            _out[_i, _j] = grad_s2[_i, 0] * _a1[0, _j]
+            _out[_i, _j] = ((1/dy) * (((0.5 * (np.tanh(0.5 * s2[_i, 0]) + 1.0))) - y[_i, 0])) * _a3[0, _j]
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_W1(grad_s1, _a1, ds, dx):
+@_compiled
+def _kernel_grad_b1(s1, grad_z1, ds):
+    """For grad_b1: every entry in one pass."""
+    _out = np.empty((ds, 1))
+    for _i in range(ds):
+        _out[_i, 0] = ((1 - ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0)))) * grad_z1[_i, 0] * ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0))))
+    return _out
+
+
+@_compiled
+def _kernel_grad_W1(s1, grad_z1, _a2, ds, dx):
     """For grad_W1: every entry in one pass."""
     _out = np.empty((ds, dx))
     for _i in range(ds):
         for _j in range(dx):
-            _out[_i, _j] = grad_s1[_i, 0] * _a1[0, _j]
+            _out[_i, _j] = ((1 - ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0)))) * grad_z1[_i, 0] * ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0)))) * _a2[0, _j]
     return _out

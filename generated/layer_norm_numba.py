@@ -17,7 +17,7 @@ loss(**inputs) -> float
 loss_and_grad(**inputs) -> (float, {parameter: gradient of the parameter's shape})
 forward(**inputs) -> {name: value} for every named intermediate
 
-Entrywise chains (and sums over them) run as compiled loops, `@numba.njit(cache=True)`
+Entrywise chains (and sums over them) run as compiled loops, `numba.njit(cache=True)`
 kernels at the end of this file; matrix products are NumPy's (BLAS). numba compiles each
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
@@ -29,6 +29,21 @@ try:
 except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
+
+# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
+# disk cache records the name of the module a kernel's globals belong to and imports it again
+# when it loads the kernel; this module's own name depends on how it was imported.
+_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+
+
+def _compiled(function, **options):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+
+
+def _compiled_sum(function):
+    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
+    return _compiled(function, fastmath={"reassoc"})
 
 INPUTS = ("T", "eps", "X", "gamma", "beta")
 PARAMETERS = ("X", "gamma", "beta")
@@ -120,15 +135,15 @@ def forward(*, T, eps, X, gamma, beta):
     # Xc[i, j] = X[i, j] - mu[i, 0]
     Xc = _kernel_Xc(X, mu, N, D)
     # var[i, 0] = 1/D * sum_c Xc[i, c]**2
-    var = _kernel_mu(_kernel_var(Xc, N, D), D, N)
+    var = _kernel_mu(_kernel_var(X, mu, N, D), D, N)
     # std[i, 0] = sqrt(eps + var[i, 0])
     std = _kernel_std(eps, var, N)
     # xhat[i, j] = Xc[i, j]/std[i, 0]
-    xhat = _kernel_xhat(std, Xc, N, D)
+    xhat = _kernel_xhat(eps, var, X, mu, N, D)
     # Y[i, j] = gamma[0, j]*xhat[i, j] + beta[0, j]
-    Y = _kernel_Y(beta, gamma, xhat, N, D)
+    Y = _kernel_Y(beta, gamma, eps, var, X, mu, N, D)
     # Loss = 1/2 * sum_{c,k} (-T[c, k] + Y[c, k])**2
-    Loss = 1/2 * _kernel_Loss(T, Y, N, D)
+    Loss = 1/2 * _kernel_Loss(T, beta, gamma, eps, var, X, mu, N, D)
     return {
         "mu": mu,
         "Xc": Xc,
@@ -150,30 +165,20 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     D, N, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
     mu = _kernel_mu(X @ np.ones((D, 1)), D, N)
-    Xc = _kernel_Xc(X, mu, N, D)
-    var = _kernel_mu(_kernel_var(Xc, N, D), D, N)
-    std = _kernel_std(eps, var, N)
-    xhat = _kernel_xhat(std, Xc, N, D)
-    Y = _kernel_Y(beta, gamma, xhat, N, D)
-    Loss = 1/2 * _kernel_Loss(T, Y, N, D)
-    # grad_Y[i, j] = -T[i, j] + Y[i, j]
-    grad_Y = _kernel_grad_Y(T, Y, N, D)
-    # grad_xhat[i, j] = gamma[0, j]*grad_Y[i, j]
-    grad_xhat = _kernel_grad_xhat(gamma, grad_Y, N, D)
+    var = _kernel_mu(_kernel_var(X, mu, N, D), D, N)
+    Loss = 1/2 * _kernel_Loss(T, beta, gamma, eps, var, X, mu, N, D)
     # grad_std[i, 0] = -sum_c Xc[i, c]*grad_xhat[i, c]/std[i, 0]**2
-    grad_std = _kernel_grad_std_2(std, _kernel_grad_std(Xc, grad_xhat, N, D), N)
-    # grad_var[i, 0] = 1/2 * grad_std[i, 0]/std[i, 0]
-    grad_var = _kernel_grad_var(std, grad_std, N)
+    grad_std = _kernel_grad_std_2(eps, var, _kernel_grad_std(X, mu, gamma, T, beta, eps, var, N, D), N)
     # grad_Xc[i, j] = 2/D * Xc[i, j]*grad_var[i, 0] + grad_xhat[i, j]/std[i, 0]
-    grad_Xc = _kernel_grad_Xc(D, grad_xhat, std, Xc, grad_var, N)
+    grad_Xc = _kernel_grad_Xc(D, gamma, T, beta, eps, var, X, mu, grad_std, N)
     # grad_mu[i, 0] = -sum_c grad_Xc[i, c]
     grad_mu = _kernel_grad_mu(grad_Xc @ np.ones((D, 1)), N)
     # dLoss/dbeta[0, i] = -sum_c T[c, i] + sum_c Y[c, i]
     # grad_beta[0, i] = sum_c grad_Y[c, i]
-    grad_beta = np.ones((1, N)) @ grad_Y
+    grad_beta = _kernel_grad_beta(T, beta, gamma, eps, var, X, mu, D, N)
     # dLoss/dgamma[0, i] = -sum_c T[c, i]*xhat[c, i] + sum_c Y[c, i]*xhat[c, i]
     # grad_gamma[0, i] = sum_c grad_Y[c, i]*xhat[c, i]
-    grad_gamma = _kernel_grad_gamma(grad_Y, xhat, D, N)
+    grad_gamma = _kernel_grad_gamma(T, beta, gamma, eps, var, X, mu, D, N)
     # dLoss/dX[i, j] = -1/D**2 * sum_{c,k} T[i, k]*Xc[i, c]*Xc[i, k]*gamma[0, k]/std[i, 0]**3 + D**(-2) * sum_{c,k} Xc[i, c]*Xc[i, k]*Y[i, k]*gamma[0, k]/std[i, 0]**3 + 1/D * sum_c T[i, c]*gamma[0, c]/std[i, 0] - 1/D * sum_c Y[i, c]*gamma[0, c]/std[i, 0] + 1/D * sum_c T[i, c]*Xc[i, c]*Xc[i, j]*gamma[0, c]/std[i, 0]**3 - 1/D * sum_c Xc[i, c]*Xc[i, j]*Y[i, c]*gamma[0, c]/std[i, 0]**3 - T[i, j]*gamma[0, j]/std[i, 0] + Y[i, j]*gamma[0, j]/std[i, 0]
     # grad_X[i, j] = 1/D * grad_mu[i, 0] + grad_Xc[i, j]
     grad_X = _kernel_grad_X(D, grad_Xc, grad_mu, N)
@@ -184,7 +189,7 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     }
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_mu(_a0, D, N):
     """For mu: every entry in one pass."""
     _out = np.empty((N, 1))
@@ -193,7 +198,7 @@ def _kernel_mu(_a0, D, N):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_Xc(X, mu, N, D):
     """For Xc: every entry in one pass."""
     _out = np.empty((N, D))
@@ -203,19 +208,19 @@ def _kernel_Xc(X, mu, N, D):
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_var(Xc, N, D):
+@_compiled_sum
+def _kernel_var(X, mu, N, D):
     """For var: the axis-1 sums of a chain, in one pass."""
     _out = np.empty((N, 1))
     for _i in range(N):
         _total = 0.0
         for _j in range(D):
-            _total += Xc[_i, _j]**2
+            _total += ((X[_i, _j] - mu[_i, 0]))**2
         _out[_i, 0] = _total
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_std(eps, var, N):
     """For std: every entry in one pass."""
     _out = np.empty((N, 1))
@@ -224,97 +229,68 @@ def _kernel_std(eps, var, N):
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_xhat(std, Xc, N, D):
+@_compiled
+def _kernel_xhat(eps, var, X, mu, N, D):
     """For xhat: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
         for _j in range(D):
-            _out[_i, _j] = 1/std[_i, 0] * Xc[_i, _j]
+            _out[_i, _j] = 1/(np.sqrt(eps + var[_i, 0])) * ((X[_i, _j] - mu[_i, 0]))
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_Y(beta, gamma, xhat, N, D):
+@_compiled
+def _kernel_Y(beta, gamma, eps, var, X, mu, N, D):
     """For Y: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
         for _j in range(D):
-            _out[_i, _j] = (beta[0, _j] + gamma[0, _j]*xhat[_i, _j])
+            _out[_i, _j] = (beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[_i, 0])) * ((X[_i, _j] - mu[_i, 0]))))
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_Loss(T, Y, N, D):
+@_compiled_sum
+def _kernel_Loss(T, beta, gamma, eps, var, X, mu, N, D):
     """For Loss: the sum of the entries of a chain, in one pass."""
     _total = 0.0
     for _i in range(N):
         for _j in range(D):
-            _total += (Y[_i, _j] - T[_i, _j])**2
+            _total += (((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[_i, 0])) * ((X[_i, _j] - mu[_i, 0]))))) - T[_i, _j])**2
     return _total
 
 
-@numba.njit(cache=True)
-def _kernel_grad_Y(T, Y, N, D):
-    """For grad_Y: every entry in one pass."""
-    _out = np.empty((N, D))
-    for _i in range(N):
-        for _j in range(D):
-            _out[_i, _j] = (Y[_i, _j] - T[_i, _j])
-    return _out
-
-
-@numba.njit(cache=True)
-def _kernel_grad_xhat(gamma, grad_Y, N, D):
-    """For grad_xhat: every entry in one pass."""
-    _out = np.empty((N, D))
-    for _i in range(N):
-        for _j in range(D):
-            _out[_i, _j] = gamma[0, _j] * grad_Y[_i, _j]
-    return _out
-
-
-@numba.njit(cache=True)
-def _kernel_grad_std(Xc, grad_xhat, N, D):
+@_compiled_sum
+def _kernel_grad_std(X, mu, gamma, T, beta, eps, var, N, D):
     """For grad_std: the axis-1 sums of a chain, in one pass."""
     _out = np.empty((N, 1))
     for _i in range(N):
         _total = 0.0
         for _j in range(D):
-            _total += Xc[_i, _j] * grad_xhat[_i, _j]
+            _total += ((X[_i, _j] - mu[_i, 0])) * (gamma[0, _j] * ((((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[_i, 0])) * ((X[_i, _j] - mu[_i, 0]))))) - T[_i, _j])))
         _out[_i, 0] = _total
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_std_2(std, _a1, N):
+@_compiled
+def _kernel_grad_std_2(eps, var, _a2, N):
     """For grad_std: every entry in one pass."""
     _out = np.empty((N, 1))
     for _i in range(N):
-        _out[_i, 0] = -1 * std[_i, 0]**(-2) * _a1[_i, 0]
+        _out[_i, 0] = -1 * (np.sqrt(eps + var[_i, 0]))**(-2) * _a2[_i, 0]
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_var(std, grad_std, N):
-    """For grad_var: every entry in one pass."""
-    _out = np.empty((N, 1))
-    for _i in range(N):
-        _out[_i, 0] = 1/2 * 1/std[_i, 0] * grad_std[_i, 0]
-    return _out
-
-
-@numba.njit(cache=True)
-def _kernel_grad_Xc(D, grad_xhat, std, Xc, grad_var, N):
+@_compiled
+def _kernel_grad_Xc(D, gamma, T, beta, eps, var, X, mu, grad_std, N):
     """For grad_Xc: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
         for _j in range(D):
-            _out[_i, _j] = (grad_xhat[_i, _j]/std[_i, 0] + 2*Xc[_i, _j]*grad_var[_i, 0]/D)
+            _out[_i, _j] = ((gamma[0, _j] * ((((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[_i, 0])) * ((X[_i, _j] - mu[_i, 0]))))) - T[_i, _j])))/(np.sqrt(eps + var[_i, 0])) + 2*((X[_i, _j] - mu[_i, 0]))*(1/2 * 1/(np.sqrt(eps + var[_i, 0])) * grad_std[_i, 0])/D)
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_mu(_a0, N):
     """For grad_mu: every entry in one pass."""
     _out = np.empty((N, 1))
@@ -323,17 +299,27 @@ def _kernel_grad_mu(_a0, N):
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_gamma(grad_Y, xhat, D, N):
+@_compiled_sum
+def _kernel_grad_beta(T, beta, gamma, eps, var, X, mu, D, N):
+    """For grad_beta: the axis-0 sums of a chain, in one pass."""
+    _out = np.zeros((1, D))
+    for _i in range(N):
+        for _j in range(D):
+            _out[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[_i, 0])) * ((X[_i, _j] - mu[_i, 0]))))) - T[_i, _j]))
+    return _out
+
+
+@_compiled_sum
+def _kernel_grad_gamma(T, beta, gamma, eps, var, X, mu, D, N):
     """For grad_gamma: the axis-0 sums of a chain, in one pass."""
     _out = np.zeros((1, D))
     for _i in range(N):
         for _j in range(D):
-            _out[0, _j] += grad_Y[_i, _j] * xhat[_i, _j]
+            _out[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[_i, 0])) * ((X[_i, _j] - mu[_i, 0]))))) - T[_i, _j])) * (1/(np.sqrt(eps + var[_i, 0])) * ((X[_i, _j] - mu[_i, 0])))
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_X(D, grad_Xc, grad_mu, N):
     """For grad_X: every entry in one pass."""
     _out = np.empty((N, D))

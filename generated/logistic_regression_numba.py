@@ -16,7 +16,7 @@ loss(**inputs) -> float
 loss_and_grad(**inputs) -> (float, {parameter: gradient of the parameter's shape})
 forward(**inputs) -> {name: value} for every named intermediate
 
-Entrywise chains (and sums over them) run as compiled loops, `@numba.njit(cache=True)`
+Entrywise chains (and sums over them) run as compiled loops, `numba.njit(cache=True)`
 kernels at the end of this file; matrix products are NumPy's (BLAS). numba compiles each
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
@@ -28,6 +28,21 @@ try:
 except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
+
+# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
+# disk cache records the name of the module a kernel's globals belong to and imports it again
+# when it loads the kernel; this module's own name depends on how it was imported.
+_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+
+
+def _compiled(function, **options):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+
+
+def _compiled_sum(function):
+    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
+    return _compiled(function, fastmath={"reassoc"})
 
 INPUTS = ("X", "y", "w", "b")
 PARAMETERS = ("w", "b")
@@ -138,14 +153,14 @@ def loss_and_grad(*, X, y, w, b):
     grad_b = _kernel_grad_b(grad_margin.T, y.T, N)
     # dLoss/dw[i, 0] = -1/N * sum_c (1 - sigmoid(margin[c, 0]))*X[c, i]*y[c, 0]
     # grad_w[i, 0] = sum_c X[c, i]*grad_margin[c, 0]*y[c, 0]
-    grad_w = X.T @ _kernel_grad_w(grad_margin, y, N)
+    grad_w = X.T @ _kernel_grad_w(margin, N, y)
     return float(Loss), {
         "w": grad_w,
         "b": float(grad_b),
     }
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_margin(y, _a1, b, N):
     """For margin: every entry in one pass."""
     _out = np.empty((N, 1))
@@ -154,7 +169,7 @@ def _kernel_margin(y, _a1, b, N):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled_sum
 def _kernel_Loss(_a0, N):
     """For Loss: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -163,7 +178,7 @@ def _kernel_Loss(_a0, N):
     return _total
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_margin(margin, N):
     """For grad_margin: every entry in one pass."""
     _out = np.empty((N, 1))
@@ -172,7 +187,7 @@ def _kernel_grad_margin(margin, N):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled_sum
 def _kernel_grad_b(_a0, _a1, N):
     """For grad_b: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -181,10 +196,10 @@ def _kernel_grad_b(_a0, _a1, N):
     return _total
 
 
-@numba.njit(cache=True)
-def _kernel_grad_w(grad_margin, y, N):
+@_compiled
+def _kernel_grad_w(margin, N, y):
     """For grad_w: every entry in one pass."""
     _out = np.empty((N, 1))
     for _i in range(N):
-        _out[_i, 0] = grad_margin[_i, 0] * y[_i, 0]
+        _out[_i, 0] = ((-1/N) * (1 - (0.5 * (np.tanh(0.5 * margin[_i, 0]) + 1.0)))) * y[_i, 0]
     return _out

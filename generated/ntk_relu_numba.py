@@ -22,7 +22,7 @@ loss(**inputs) -> float
 loss_and_grad(**inputs) -> (float, {parameter: gradient}); a list parameter gets a list of gradients
 forward(**inputs) -> {"hidden": [{name: value} per hidden layer], "output": {name: value}}
 
-Entrywise chains (and sums over them) run as compiled loops, `@numba.njit(cache=True)`
+Entrywise chains (and sums over them) run as compiled loops, `numba.njit(cache=True)`
 kernels at the end of this file; matrix products are NumPy's (BLAS). numba compiles each
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
@@ -34,6 +34,21 @@ try:
 except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
+
+# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
+# disk cache records the name of the module a kernel's globals belong to and imports it again
+# when it loads the kernel; this module's own name depends on how it was imported.
+_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+
+
+def _compiled(function, **options):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+
+
+def _compiled_sum(function):
+    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
+    return _compiled(function, fastmath={"reassoc"})
 
 INPUTS = ("X", "r", "W", "W0", "m", "lam")
 PARAMETERS = ("W",)
@@ -288,7 +303,7 @@ def loss_and_grad(*, X, r, W, W0, m, lam):
     }
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_X_l(Z_l, k_out, n):
     """For X_l: every entry in one pass."""
     _out = np.empty((k_out, n))
@@ -298,7 +313,7 @@ def _kernel_X_l(Z_l, k_out, n):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled_sum
 def _kernel_reg_l(W0, W, k_out, k_in):
     """For reg_l: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -308,7 +323,7 @@ def _kernel_reg_l(W0, W, k_out, k_in):
     return _total
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_Z_l(grad_out, Z_l, k_out, n):
     """For grad_Z_l: every entry in one pass."""
     _out = np.empty((k_out, n))
@@ -318,7 +333,7 @@ def _kernel_grad_Z_l(grad_out, Z_l, k_out, n):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_W(_a0, W0, W, lam, m, k_out, k_in):
     """For grad_W: every entry in one pass."""
     _out = np.empty((k_out, k_in))
@@ -328,7 +343,7 @@ def _kernel_grad_W(_a0, W0, W, lam, m, k_out, k_in):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_f(_a0, m, n):
     """For f: every entry in one pass."""
     _out = np.empty((1, n))
@@ -337,7 +352,7 @@ def _kernel_f(_a0, m, n):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled_sum
 def _kernel_Loss(f, r, n):
     """For Loss: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -346,7 +361,7 @@ def _kernel_Loss(f, r, n):
     return _total
 
 
-@numba.njit(cache=True)
+@_compiled_sum
 def _kernel_Loss_2(W0, W, k):
     """For Loss: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -355,7 +370,7 @@ def _kernel_Loss_2(W0, W, k):
     return _total
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_f(f, r, n):
     """For grad_f: every entry in one pass."""
     _out = np.empty((1, n))
@@ -364,7 +379,7 @@ def _kernel_grad_f(f, r, n):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_W_2(_a0, m, W0, W, lam, k):
     """For grad_W: every entry in one pass."""
     _out = np.empty((1, k))
@@ -373,7 +388,7 @@ def _kernel_grad_W_2(_a0, m, W0, W, lam, k):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_X_prev(_a0, grad_f, m, k, n):
     """For grad_X_prev: every entry in one pass."""
     _out = np.empty((k, n))

@@ -18,7 +18,7 @@ loss(**inputs) -> float
 loss_and_grad(**inputs) -> (float, {parameter: gradient of the parameter's shape})
 forward(**inputs) -> {name: value} for every named intermediate
 
-Entrywise chains (and sums over them) run as compiled loops, `@numba.njit(cache=True)`
+Entrywise chains (and sums over them) run as compiled loops, `numba.njit(cache=True)`
 kernels at the end of this file; matrix products are NumPy's (BLAS). numba compiles each
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
@@ -30,6 +30,21 @@ try:
 except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
+
+# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
+# disk cache records the name of the module a kernel's globals belong to and imports it again
+# when it loads the kernel; this module's own name depends on how it was imported.
+_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+
+
+def _compiled(function, **options):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+
+
+def _compiled_sum(function):
+    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
+    return _compiled(function, fastmath={"reassoc"})
 
 INPUTS = ("T", "x", "W1", "b1", "W2", "b2")
 PARAMETERS = ("x", "W1", "b1", "W2", "b2")
@@ -129,7 +144,7 @@ def forward(*, T, x, W1, b1, W2, b2):
     # a[i, j] = relu(z[i, j])
     a = _kernel_a(z, H, N)
     # out[i, j] = x[i, j] + b2[i, 0] + sum_c W2[i, c]*a[c, j]
-    out = _kernel_out(W2 @ a, b2, x, D, N)
+    out = _kernel_out_2(W2 @ _kernel_out(z, H, N), b2, x, D, N)
     # Loss = 1/2 * sum_{c,k} (-T[c, k] + out[c, k])**2
     Loss = 1/2 * _kernel_Loss(T, out, D, N)
     return {
@@ -151,29 +166,25 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
         T, x, W1, b1, W2, b2)
     z = _kernel_z(W1 @ x, b1, H, N)
     a = _kernel_a(z, H, N)
-    out = _kernel_out(W2 @ a, b2, x, D, N)
+    out = _kernel_out_2(W2 @ _kernel_out(z, H, N), b2, x, D, N)
     Loss = 1/2 * _kernel_Loss(T, out, D, N)
-    # grad_out[i, j] = -T[i, j] + out[i, j]
-    grad_out = _kernel_grad_out(T, out, D, N)
     # grad_a[i, j] = sum_c W2[c, i]*grad_out[c, j]
-    grad_a = W2.T @ grad_out
-    # grad_z[i, j] = step(z[i, j])*grad_a[i, j]
-    grad_z = _kernel_grad_z(grad_a, z, H, N)
+    grad_a = W2.T @ _kernel_grad_a(T, out, D, N)
     # dLoss/db2[i, 0] = -sum_c T[i, c] + sum_c out[i, c]
     # grad_b2[i, 0] = sum_c grad_out[i, c]
-    grad_b2 = grad_out @ np.ones((N, 1))
+    grad_b2 = _kernel_grad_b2(T, out, D, N)
     # dLoss/dW2[i, j] = -sum_c T[i, c]*a[j, c] + sum_c a[j, c]*out[i, c]
     # grad_W2[i, j] = sum_c a[j, c]*grad_out[i, c]
-    grad_W2 = grad_out @ a.T
+    grad_W2 = _kernel_grad_a(T, out, D, N) @ a.T
     # dLoss/db1[i, 0] = -sum_{c,k} step(z[i, c])*T[k, c]*W2[k, i] + sum_{c,k} step(z[i, c])*W2[k, i]*out[k, c]
     # grad_b1[i, 0] = sum_c grad_z[i, c]
-    grad_b1 = grad_z @ np.ones((N, 1))
+    grad_b1 = _kernel_grad_b1(grad_a, z, H, N)
     # dLoss/dW1[i, j] = -sum_{c,k} step(z[i, c])*T[k, c]*W2[k, i]*x[j, c] + sum_{c,k} step(z[i, c])*W2[k, i]*out[k, c]*x[j, c]
     # grad_W1[i, j] = sum_c grad_z[i, c]*x[j, c]
-    grad_W1 = grad_z @ x.T
+    grad_W1 = _kernel_grad_W1(grad_a, z, H, N) @ x.T
     # dLoss/dx[i, j] = -sum_{c,k} step(z[c, j])*T[k, j]*W1[c, i]*W2[k, c] + sum_{c,k} step(z[c, j])*W1[c, i]*W2[k, c]*out[k, j] - T[i, j] + out[i, j]
     # grad_x[i, j] = sum_c W1[c, i]*grad_z[c, j] + grad_out[i, j]
-    grad_x = _kernel_grad_x(W1.T @ grad_z, grad_out, D, N)
+    grad_x = _kernel_grad_x(W1.T @ _kernel_grad_W1(grad_a, z, H, N), T, out, D, N)
     return float(Loss), {
         "x": grad_x,
         "W1": grad_W1,
@@ -183,7 +194,7 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
     }
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_z(_a0, b1, H, N):
     """For z: every entry in one pass."""
     _out = np.empty((H, N))
@@ -193,7 +204,7 @@ def _kernel_z(_a0, b1, H, N):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_a(z, H, N):
     """For a: every entry in one pass."""
     _out = np.empty((H, N))
@@ -203,8 +214,18 @@ def _kernel_a(z, H, N):
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_out(_a0, b2, x, D, N):
+@_compiled
+def _kernel_out(z, H, N):
+    """For out: every entry in one pass."""
+    _out = np.empty((H, N))
+    for _i in range(H):
+        for _j in range(N):
+            _out[_i, _j] = (np.maximum(z[_i, _j], 0.0))
+    return _out
+
+
+@_compiled
+def _kernel_out_2(_a0, b2, x, D, N):
     """For out: every entry in one pass."""
     _out = np.empty((D, N))
     for _i in range(D):
@@ -213,7 +234,7 @@ def _kernel_out(_a0, b2, x, D, N):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled_sum
 def _kernel_Loss(T, out, D, N):
     """For Loss: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -223,31 +244,55 @@ def _kernel_Loss(T, out, D, N):
     return _total
 
 
-@numba.njit(cache=True)
-def _kernel_grad_out(T, out, D, N):
-    """For grad_out: every entry in one pass."""
+@_compiled
+def _kernel_grad_a(T, out, D, N):
+    """For grad_a: every entry in one pass."""
     _out = np.empty((D, N))
     for _i in range(D):
         for _j in range(N):
-            _out[_i, _j] = (out[_i, _j] - T[_i, _j])
+            _out[_i, _j] = ((out[_i, _j] - T[_i, _j]))
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_z(grad_a, z, H, N):
-    """For grad_z: every entry in one pass."""
+@_compiled_sum
+def _kernel_grad_b2(T, out, D, N):
+    """For grad_b2: the axis-1 sums of a chain, in one pass."""
+    _out = np.empty((D, 1))
+    for _i in range(D):
+        _total = 0.0
+        for _j in range(N):
+            _total += ((out[_i, _j] - T[_i, _j]))
+        _out[_i, 0] = _total
+    return _out
+
+
+@_compiled_sum
+def _kernel_grad_b1(grad_a, z, H, N):
+    """For grad_b1: the axis-1 sums of a chain, in one pass."""
+    _out = np.empty((H, 1))
+    for _i in range(H):
+        _total = 0.0
+        for _j in range(N):
+            _total += (grad_a[_i, _j] * (z[_i, _j] > 0))
+        _out[_i, 0] = _total
+    return _out
+
+
+@_compiled
+def _kernel_grad_W1(grad_a, z, H, N):
+    """For grad_W1: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
         for _j in range(N):
-            _out[_i, _j] = grad_a[_i, _j] * (z[_i, _j] > 0)
+            _out[_i, _j] = (grad_a[_i, _j] * (z[_i, _j] > 0))
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_x(_a0, grad_out, D, N):
+@_compiled
+def _kernel_grad_x(_a0, T, out, D, N):
     """For grad_x: every entry in one pass."""
     _out = np.empty((D, N))
     for _i in range(D):
         for _j in range(N):
-            _out[_i, _j] = _a0[_i, _j] + grad_out[_i, _j]
+            _out[_i, _j] = _a0[_i, _j] + ((out[_i, _j] - T[_i, _j]))
     return _out

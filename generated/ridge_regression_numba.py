@@ -16,7 +16,7 @@ loss(**inputs) -> float
 loss_and_grad(**inputs) -> (float, {parameter: gradient of the parameter's shape})
 forward(**inputs) -> {name: value} for every named intermediate
 
-Entrywise chains (and sums over them) run as compiled loops, `@numba.njit(cache=True)`
+Entrywise chains (and sums over them) run as compiled loops, `numba.njit(cache=True)`
 kernels at the end of this file; matrix products are NumPy's (BLAS). numba compiles each
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
@@ -28,6 +28,21 @@ try:
 except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
+
+# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
+# disk cache records the name of the module a kernel's globals belong to and imports it again
+# when it loads the kernel; this module's own name depends on how it was imported.
+_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+
+
+def _compiled(function, **options):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+
+
+def _compiled_sum(function):
+    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
+    return _compiled(function, fastmath={"reassoc"})
 
 INPUTS = ("X", "y", "lam", "w")
 PARAMETERS = ("w",)
@@ -138,7 +153,7 @@ def loss_and_grad(*, X, y, lam, w):
     }
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_r(_a0, y, N):
     """For r: every entry in one pass."""
     _out = np.empty((N, 1))
@@ -147,7 +162,7 @@ def _kernel_r(_a0, y, N):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_w(_a0, w, lam, D):
     """For grad_w: every entry in one pass."""
     _out = np.empty((D, 1))

@@ -22,7 +22,7 @@ loss(**inputs) -> float
 loss_and_grad(**inputs) -> (float, {parameter: gradient of the parameter's shape})
 forward(**inputs) -> {name: value} for every named intermediate
 
-Entrywise chains (and sums over them) run as compiled loops, `@numba.njit(cache=True)`
+Entrywise chains (and sums over them) run as compiled loops, `numba.njit(cache=True)`
 kernels at the end of this file; matrix products are NumPy's (BLAS). numba compiles each
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
@@ -34,6 +34,21 @@ try:
 except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
+
+# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
+# disk cache records the name of the module a kernel's globals belong to and imports it again
+# when it loads the kernel; this module's own name depends on how it was imported.
+_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+
+
+def _compiled(function, **options):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+
+
+def _compiled_sum(function):
+    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
+    return _compiled(function, fastmath={"reassoc"})
 
 INPUTS = ("x1", "x2", "x3", "x4", "h0", "Y", "Wx", "Wh", "b", "Wy")
 PARAMETERS = ("Wx", "Wh", "b", "Wy")
@@ -152,19 +167,19 @@ def forward(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     # h_1[i, j] = tanh(h_1_1[i, j])
     h_1 = _kernel_h_1(h_1_1, H, N)
     # h_2_1[i, j] = sum_c Wx[i, c]*x2[c, j] + sum_c Wh[i, c]*h_1[c, j] + b[i, 0]
-    h_2_1 = _kernel_h_1_1(Wx @ x2, Wh @ h_1, b, H, N)
+    h_2_1 = _kernel_h_1_1(Wx @ x2, Wh @ _kernel_h_2_1(h_1_1, H, N), b, H, N)
     # h_2[i, j] = tanh(h_2_1[i, j])
     h_2 = _kernel_h_2(h_2_1, H, N)
     # h_3_1[i, j] = sum_c Wx[i, c]*x3[c, j] + sum_c Wh[i, c]*h_2[c, j] + b[i, 0]
-    h_3_1 = _kernel_h_1_1(Wx @ x3, Wh @ h_2, b, H, N)
+    h_3_1 = _kernel_h_1_1(Wx @ x3, Wh @ _kernel_h_3_1(h_2_1, H, N), b, H, N)
     # h_3[i, j] = tanh(h_3_1[i, j])
     h_3 = _kernel_h_3(h_3_1, H, N)
     # h_4_1[i, j] = sum_c Wx[i, c]*x4[c, j] + sum_c Wh[i, c]*h_3[c, j] + b[i, 0]
-    h_4_1 = _kernel_h_1_1(Wx @ x4, Wh @ h_3, b, H, N)
+    h_4_1 = _kernel_h_1_1(Wx @ x4, Wh @ _kernel_h_4_1(h_3_1, H, N), b, H, N)
     # h_4[i, j] = tanh(h_4_1[i, j])
     h_4 = _kernel_h_4(h_4_1, H, N)
     # Loss_1[i, j] = sum_c Wy[i, c]*h_4[c, j] - Y[i, j]
-    Loss_1 = _kernel_Loss_1(Wy @ h_4, Y, K, N)
+    Loss_1 = _kernel_Loss_1_2(Wy @ _kernel_Loss_1(h_4_1, H, N), Y, K, N)
     # Loss = 1/2 * sum_{c,k} Loss_1[c, k]**2
     Loss = 1/2 * np.vdot(Loss_1, Loss_1)
     return {
@@ -192,41 +207,33 @@ def loss_and_grad(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
         x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy)
     h_1_1 = _kernel_h_1_1(Wx @ x1, Wh @ h0, b, H, N)
     h_1 = _kernel_h_1(h_1_1, H, N)
-    h_2_1 = _kernel_h_1_1(Wx @ x2, Wh @ h_1, b, H, N)
+    h_2_1 = _kernel_h_1_1(Wx @ x2, Wh @ _kernel_h_2_1(h_1_1, H, N), b, H, N)
     h_2 = _kernel_h_2(h_2_1, H, N)
-    h_3_1 = _kernel_h_1_1(Wx @ x3, Wh @ h_2, b, H, N)
+    h_3_1 = _kernel_h_1_1(Wx @ x3, Wh @ _kernel_h_3_1(h_2_1, H, N), b, H, N)
     h_3 = _kernel_h_3(h_3_1, H, N)
-    h_4_1 = _kernel_h_1_1(Wx @ x4, Wh @ h_3, b, H, N)
+    h_4_1 = _kernel_h_1_1(Wx @ x4, Wh @ _kernel_h_4_1(h_3_1, H, N), b, H, N)
     h_4 = _kernel_h_4(h_4_1, H, N)
-    Loss_1 = _kernel_Loss_1(Wy @ h_4, Y, K, N)
+    Loss_1 = _kernel_Loss_1_2(Wy @ _kernel_Loss_1(h_4_1, H, N), Y, K, N)
     Loss = 1/2 * np.vdot(Loss_1, Loss_1)
     # grad_h_4[i, j] = sum_c Loss_1[c, j]*Wy[c, i]
     grad_h_4 = Wy.T @ Loss_1
-    # grad_h_4_1[i, j] = (1 - h_4[i, j]**2)*grad_h_4[i, j]
-    grad_h_4_1 = _kernel_grad_h_4_1(h_4, grad_h_4, H, N)
     # grad_h_3[i, j] = sum_c Wh[c, i]*grad_h_4_1[c, j]
-    grad_h_3 = Wh.T @ grad_h_4_1
-    # grad_h_3_1[i, j] = (1 - h_3[i, j]**2)*grad_h_3[i, j]
-    grad_h_3_1 = _kernel_grad_h_3_1(h_3, grad_h_3, H, N)
+    grad_h_3 = Wh.T @ _kernel_grad_h_3(h_4_1, grad_h_4, H, N)
     # grad_h_2[i, j] = sum_c Wh[c, i]*grad_h_3_1[c, j]
-    grad_h_2 = Wh.T @ grad_h_3_1
-    # grad_h_2_1[i, j] = (1 - h_2[i, j]**2)*grad_h_2[i, j]
-    grad_h_2_1 = _kernel_grad_h_2_1(h_2, grad_h_2, H, N)
+    grad_h_2 = Wh.T @ _kernel_grad_h_2(h_3_1, grad_h_3, H, N)
     # grad_h_1[i, j] = sum_c Wh[c, i]*grad_h_2_1[c, j]
-    grad_h_1 = Wh.T @ grad_h_2_1
-    # grad_h_1_1[i, j] = (1 - h_1[i, j]**2)*grad_h_1[i, j]
-    grad_h_1_1 = _kernel_grad_h_1_1(h_1, grad_h_1, H, N)
+    grad_h_1 = Wh.T @ _kernel_grad_h_1(h_2_1, grad_h_2, H, N)
     # dLoss/dWy[i, j] = sum_c Loss_1[i, c]*h_4[j, c]
     grad_Wy = Loss_1 @ h_4.T
     # dLoss/db[i, 0] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]
     # grad_b[i, 0] = sum_c grad_h_1_1[i, c] + sum_c grad_h_2_1[i, c] + sum_c grad_h_3_1[i, c] + sum_c grad_h_4_1[i, c]
-    grad_b = _kernel_grad_b(grad_h_1_1 @ np.ones((N, 1)), grad_h_2_1 @ np.ones((N, 1)), grad_h_3_1 @ np.ones((N, 1)), grad_h_4_1 @ np.ones((N, 1)), H)
+    grad_b = _kernel_grad_b_5(_kernel_grad_b(h_1_1, grad_h_1, H, N), _kernel_grad_b_2(h_2_1, grad_h_2, H, N), _kernel_grad_b_3(h_3_1, grad_h_3, H, N), _kernel_grad_b_4(h_4_1, grad_h_4, H, N), H)
     # dLoss/dWh[i, j] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m]*h0[j, c] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l]*h_1[j, c] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k]*h_2[j, c] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]*h_3[j, c]
     # grad_Wh[i, j] = sum_c grad_h_1_1[i, c]*h0[j, c] + sum_c grad_h_2_1[i, c]*h_1[j, c] + sum_c grad_h_3_1[i, c]*h_2[j, c] + sum_c grad_h_4_1[i, c]*h_3[j, c]
-    grad_Wh = _kernel_grad_Wh(grad_h_1_1 @ h0.T, grad_h_2_1 @ h_1.T, grad_h_3_1 @ h_2.T, grad_h_4_1 @ h_3.T, H)
+    grad_Wh = _kernel_grad_Wh_2(_kernel_grad_Wh(h_1_1, grad_h_1, H, N) @ h0.T, _kernel_grad_h_1(h_2_1, grad_h_2, H, N) @ h_1.T, _kernel_grad_h_2(h_3_1, grad_h_3, H, N) @ h_2.T, _kernel_grad_h_3(h_4_1, grad_h_4, H, N) @ h_3.T, H)
     # dLoss/dWx[i, j] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m]*x1[j, c] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l]*x2[j, c] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k]*x3[j, c] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]*x4[j, c]
     # grad_Wx[i, j] = sum_c grad_h_1_1[i, c]*x1[j, c] + sum_c grad_h_2_1[i, c]*x2[j, c] + sum_c grad_h_3_1[i, c]*x3[j, c] + sum_c grad_h_4_1[i, c]*x4[j, c]
-    grad_Wx = _kernel_grad_Wx(grad_h_1_1 @ x1.T, grad_h_2_1 @ x2.T, grad_h_3_1 @ x3.T, grad_h_4_1 @ x4.T, H, D)
+    grad_Wx = _kernel_grad_Wx(_kernel_grad_Wh(h_1_1, grad_h_1, H, N) @ x1.T, _kernel_grad_h_1(h_2_1, grad_h_2, H, N) @ x2.T, _kernel_grad_h_2(h_3_1, grad_h_3, H, N) @ x3.T, _kernel_grad_h_3(h_4_1, grad_h_4, H, N) @ x4.T, H, D)
     return float(Loss), {
         "Wx": grad_Wx,
         "Wh": grad_Wh,
@@ -235,7 +242,7 @@ def loss_and_grad(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     }
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_h_1_1(_a0, _a1, b, H, N):
     """For h_1_1: every entry in one pass."""
     _out = np.empty((H, N))
@@ -245,7 +252,7 @@ def _kernel_h_1_1(_a0, _a1, b, H, N):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_h_1(h_1_1, H, N):
     """For h_1: every entry in one pass."""
     _out = np.empty((H, N))
@@ -255,7 +262,17 @@ def _kernel_h_1(h_1_1, H, N):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
+def _kernel_h_2_1(h_1_1, H, N):
+    """For h_2_1: every entry in one pass."""
+    _out = np.empty((H, N))
+    for _i in range(H):
+        for _j in range(N):
+            _out[_i, _j] = (np.tanh(h_1_1[_i, _j]))
+    return _out
+
+
+@_compiled
 def _kernel_h_2(h_2_1, H, N):
     """For h_2: every entry in one pass."""
     _out = np.empty((H, N))
@@ -265,7 +282,17 @@ def _kernel_h_2(h_2_1, H, N):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
+def _kernel_h_3_1(h_2_1, H, N):
+    """For h_3_1: every entry in one pass."""
+    _out = np.empty((H, N))
+    for _i in range(H):
+        for _j in range(N):
+            _out[_i, _j] = (np.tanh(h_2_1[_i, _j]))
+    return _out
+
+
+@_compiled
 def _kernel_h_3(h_3_1, H, N):
     """For h_3: every entry in one pass."""
     _out = np.empty((H, N))
@@ -275,7 +302,17 @@ def _kernel_h_3(h_3_1, H, N):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
+def _kernel_h_4_1(h_3_1, H, N):
+    """For h_4_1: every entry in one pass."""
+    _out = np.empty((H, N))
+    for _i in range(H):
+        for _j in range(N):
+            _out[_i, _j] = (np.tanh(h_3_1[_i, _j]))
+    return _out
+
+
+@_compiled
 def _kernel_h_4(h_4_1, H, N):
     """For h_4: every entry in one pass."""
     _out = np.empty((H, N))
@@ -285,8 +322,18 @@ def _kernel_h_4(h_4_1, H, N):
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_Loss_1(_a0, Y, K, N):
+@_compiled
+def _kernel_Loss_1(h_4_1, H, N):
+    """For Loss_1: every entry in one pass."""
+    _out = np.empty((H, N))
+    for _i in range(H):
+        for _j in range(N):
+            _out[_i, _j] = (np.tanh(h_4_1[_i, _j]))
+    return _out
+
+
+@_compiled
+def _kernel_Loss_1_2(_a0, Y, K, N):
     """For Loss_1: every entry in one pass."""
     _out = np.empty((K, N))
     for _i in range(K):
@@ -295,48 +342,86 @@ def _kernel_Loss_1(_a0, Y, K, N):
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_h_4_1(h_4, grad_h_4, H, N):
-    """For grad_h_4_1: every entry in one pass."""
+@_compiled
+def _kernel_grad_h_3(h_4_1, grad_h_4, H, N):
+    """For grad_h_3: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
         for _j in range(N):
-            _out[_i, _j] = (1 - h_4[_i, _j]**2) * grad_h_4[_i, _j]
+            _out[_i, _j] = ((1 - (np.tanh(h_4_1[_i, _j]))**2) * grad_h_4[_i, _j])
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_h_3_1(h_3, grad_h_3, H, N):
-    """For grad_h_3_1: every entry in one pass."""
+@_compiled
+def _kernel_grad_h_2(h_3_1, grad_h_3, H, N):
+    """For grad_h_2: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
         for _j in range(N):
-            _out[_i, _j] = (1 - h_3[_i, _j]**2) * grad_h_3[_i, _j]
+            _out[_i, _j] = ((1 - (np.tanh(h_3_1[_i, _j]))**2) * grad_h_3[_i, _j])
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_h_2_1(h_2, grad_h_2, H, N):
-    """For grad_h_2_1: every entry in one pass."""
+@_compiled
+def _kernel_grad_h_1(h_2_1, grad_h_2, H, N):
+    """For grad_h_1: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
         for _j in range(N):
-            _out[_i, _j] = (1 - h_2[_i, _j]**2) * grad_h_2[_i, _j]
+            _out[_i, _j] = ((1 - (np.tanh(h_2_1[_i, _j]))**2) * grad_h_2[_i, _j])
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_h_1_1(h_1, grad_h_1, H, N):
-    """For grad_h_1_1: every entry in one pass."""
-    _out = np.empty((H, N))
+@_compiled_sum
+def _kernel_grad_b(h_1_1, grad_h_1, H, N):
+    """For grad_b: the axis-1 sums of a chain, in one pass."""
+    _out = np.empty((H, 1))
     for _i in range(H):
+        _total = 0.0
         for _j in range(N):
-            _out[_i, _j] = (1 - h_1[_i, _j]**2) * grad_h_1[_i, _j]
+            _total += ((1 - (np.tanh(h_1_1[_i, _j]))**2) * grad_h_1[_i, _j])
+        _out[_i, 0] = _total
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_b(_a0, _a1, _a2, _a3, H):
+@_compiled_sum
+def _kernel_grad_b_2(h_2_1, grad_h_2, H, N):
+    """For grad_b: the axis-1 sums of a chain, in one pass."""
+    _out = np.empty((H, 1))
+    for _i in range(H):
+        _total = 0.0
+        for _j in range(N):
+            _total += ((1 - (np.tanh(h_2_1[_i, _j]))**2) * grad_h_2[_i, _j])
+        _out[_i, 0] = _total
+    return _out
+
+
+@_compiled_sum
+def _kernel_grad_b_3(h_3_1, grad_h_3, H, N):
+    """For grad_b: the axis-1 sums of a chain, in one pass."""
+    _out = np.empty((H, 1))
+    for _i in range(H):
+        _total = 0.0
+        for _j in range(N):
+            _total += ((1 - (np.tanh(h_3_1[_i, _j]))**2) * grad_h_3[_i, _j])
+        _out[_i, 0] = _total
+    return _out
+
+
+@_compiled_sum
+def _kernel_grad_b_4(h_4_1, grad_h_4, H, N):
+    """For grad_b: the axis-1 sums of a chain, in one pass."""
+    _out = np.empty((H, 1))
+    for _i in range(H):
+        _total = 0.0
+        for _j in range(N):
+            _total += ((1 - (np.tanh(h_4_1[_i, _j]))**2) * grad_h_4[_i, _j])
+        _out[_i, 0] = _total
+    return _out
+
+
+@_compiled
+def _kernel_grad_b_5(_a0, _a1, _a2, _a3, H):
     """For grad_b: every entry in one pass."""
     _out = np.empty((H, 1))
     for _i in range(H):
@@ -344,8 +429,18 @@ def _kernel_grad_b(_a0, _a1, _a2, _a3, H):
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_Wh(_a0, _a1, _a2, _a3, H):
+@_compiled
+def _kernel_grad_Wh(h_1_1, grad_h_1, H, N):
+    """For grad_Wh: every entry in one pass."""
+    _out = np.empty((H, N))
+    for _i in range(H):
+        for _j in range(N):
+            _out[_i, _j] = ((1 - (np.tanh(h_1_1[_i, _j]))**2) * grad_h_1[_i, _j])
+    return _out
+
+
+@_compiled
+def _kernel_grad_Wh_2(_a0, _a1, _a2, _a3, H):
     """For grad_Wh: every entry in one pass."""
     _out = np.empty((H, H))
     for _i in range(H):
@@ -354,7 +449,7 @@ def _kernel_grad_Wh(_a0, _a1, _a2, _a3, H):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_Wx(_a0, _a1, _a2, _a3, H, D):
     """For grad_Wx: every entry in one pass."""
     _out = np.empty((H, D))

@@ -17,7 +17,7 @@ loss(**inputs) -> float
 loss_and_grad(**inputs) -> (float, {parameter: gradient of the parameter's shape})
 forward(**inputs) -> {name: value} for every named intermediate
 
-Entrywise chains (and sums over them) run as compiled loops, `@numba.njit(cache=True)`
+Entrywise chains (and sums over them) run as compiled loops, `numba.njit(cache=True)`
 kernels at the end of this file; matrix products are NumPy's (BLAS). numba compiles each
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
@@ -29,6 +29,21 @@ try:
 except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
+
+# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
+# disk cache records the name of the module a kernel's globals belong to and imports it again
+# when it loads the kernel; this module's own name depends on how it was imported.
+_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+
+
+def _compiled(function, **options):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+
+
+def _compiled_sum(function):
+    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
+    return _compiled(function, fastmath={"reassoc"})
 
 INPUTS = ("X", "T", "Wq", "Wk", "Wv")
 PARAMETERS = ("Wq", "Wk", "Wv")
@@ -135,13 +150,13 @@ def forward(*, X, T, Wq, Wk, Wv):
     # P_lse_exp[i, j] = exp(-P_lse_max[i, 0] + S[i, j])
     P_lse_exp = _kernel_P_lse_exp(P_lse_max, S, n)
     # P_lse_sum[i, 0] = sum_c P_lse_exp[i, c]
-    P_lse_sum = P_lse_exp @ np.ones((n, 1))
+    P_lse_sum = _kernel_P_lse_sum(P_lse_max, S, n)
     # P_lse[i, 0] = P_lse_max[i, 0] + log(P_lse_sum[i, 0])
     P_lse = _kernel_P_lse(P_lse_sum, P_lse_max, n)
     # P[i, j] = exp(-P_lse[i, 0] + S[i, j])
-    P = _kernel_P(P_lse, S, n)
+    P = _kernel_P(P_lse_sum, P_lse_max, S, n)
     # O[i, j] = sum_c P[i, c]*V[c, j]
-    O = P @ V
+    O = _kernel_O(P_lse_sum, P_lse_max, S, n) @ V
     # Loss = 1/2 * sum_{c,k} (O[c, k] - T[c, k])**2
     Loss = 1/2 * _kernel_Loss(O, T, n, dv)
     return {
@@ -173,26 +188,22 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     V = X @ Wv
     S = _kernel_S(Q @ K.T, dk, n)
     P_lse_max = S.max(axis=1, keepdims=True)
-    P_lse_exp = _kernel_P_lse_exp(P_lse_max, S, n)
-    P_lse_sum = P_lse_exp @ np.ones((n, 1))
-    P_lse = _kernel_P_lse(P_lse_sum, P_lse_max, n)
-    P = _kernel_P(P_lse, S, n)
-    O = P @ V
+    P_lse_sum = _kernel_P_lse_sum(P_lse_max, S, n)
+    P = _kernel_P(P_lse_sum, P_lse_max, S, n)
+    O = _kernel_O(P_lse_sum, P_lse_max, S, n) @ V
     Loss = 1/2 * _kernel_Loss(O, T, n, dv)
-    # grad_O[i, j] = -T[i, j] + O[i, j]
-    grad_O = _kernel_grad_O(O, T, n, dv)
     # grad_P[i, j] = sum_c V[j, c]*grad_O[i, c]
-    grad_P = grad_O @ V.T
+    grad_P = _kernel_grad_P(O, T, n, dv) @ V.T
     # grad_P_lse[i, 0] = -sum_c P[i, c]*grad_P[i, c]
-    grad_P_lse = _kernel_grad_P_lse_2(_kernel_grad_P_lse(P, grad_P, n), n)
+    grad_P_lse = _kernel_grad_P_lse_2(_kernel_grad_P_lse(P_lse_sum, P_lse_max, S, grad_P, n), n)
     # grad_S[i, j] = P[i, j]*grad_P_lse[i, 0] + P[i, j]*grad_P[i, j]
-    grad_S = _kernel_grad_S(grad_P, grad_P_lse, P, n)
+    grad_S = _kernel_grad_S(grad_P, grad_P_lse, P_lse_sum, P_lse_max, S, n)
     # grad_V[i, j] = sum_c P[c, i]*grad_O[c, j]
-    grad_V = P.T @ grad_O
+    grad_V = P.T @ _kernel_grad_P(O, T, n, dv)
     # grad_K[i, j] = 1/sqrt(dk) * sum_c Q[c, j]*grad_S[c, i]
     grad_K = _kernel_grad_K(grad_S.T @ Q, dk, n)
     # grad_Q[i, j] = 1/sqrt(dk) * sum_c K[c, j]*grad_S[i, c]
-    grad_Q = _kernel_grad_K(grad_S @ K, dk, n)
+    grad_Q = _kernel_grad_K(_kernel_grad_Q(grad_P, grad_P_lse, P_lse_sum, P_lse_max, S, n) @ K, dk, n)
     # dLoss/dWv[i, j] = -sum_{c,k} P[k, c]*T[k, j]*X[c, i] + sum_{c,k} O[k, j]*P[k, c]*X[c, i]
     # grad_Wv[i, j] = sum_c X[c, i]*grad_V[c, j]
     grad_Wv = X.T @ grad_V
@@ -209,7 +220,7 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     }
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_S(_a0, dk, n):
     """For S: every entry in one pass."""
     _out = np.empty((n, n))
@@ -219,7 +230,7 @@ def _kernel_S(_a0, dk, n):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_P_lse_exp(P_lse_max, S, n):
     """For P_lse_exp: every entry in one pass."""
     _out = np.empty((n, n))
@@ -229,7 +240,19 @@ def _kernel_P_lse_exp(P_lse_max, S, n):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled_sum
+def _kernel_P_lse_sum(P_lse_max, S, n):
+    """For P_lse_sum: the axis-1 sums of a chain, in one pass."""
+    _out = np.empty((n, 1))
+    for _i in range(n):
+        _total = 0.0
+        for _j in range(n):
+            _total += (np.exp(S[_i, _j] - P_lse_max[_i, 0]))
+        _out[_i, 0] = _total
+    return _out
+
+
+@_compiled
 def _kernel_P_lse(P_lse_sum, P_lse_max, n):
     """For P_lse: every entry in one pass."""
     _out = np.empty((n, 1))
@@ -238,17 +261,27 @@ def _kernel_P_lse(P_lse_sum, P_lse_max, n):
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_P(P_lse, S, n):
+@_compiled
+def _kernel_P(P_lse_sum, P_lse_max, S, n):
     """For P: every entry in one pass."""
     _out = np.empty((n, n))
     for _i in range(n):
         for _j in range(n):
-            _out[_i, _j] = np.exp(S[_i, _j] - P_lse[_i, 0])
+            _out[_i, _j] = np.exp(S[_i, _j] - ((np.log(P_lse_sum[_i, 0]) + P_lse_max[_i, 0])))
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
+def _kernel_O(P_lse_sum, P_lse_max, S, n):
+    """For O: every entry in one pass."""
+    _out = np.empty((n, n))
+    for _i in range(n):
+        for _j in range(n):
+            _out[_i, _j] = (np.exp(S[_i, _j] - ((np.log(P_lse_sum[_i, 0]) + P_lse_max[_i, 0]))))
+    return _out
+
+
+@_compiled_sum
 def _kernel_Loss(O, T, n, dv):
     """For Loss: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -258,29 +291,29 @@ def _kernel_Loss(O, T, n, dv):
     return _total
 
 
-@numba.njit(cache=True)
-def _kernel_grad_O(O, T, n, dv):
-    """For grad_O: every entry in one pass."""
+@_compiled
+def _kernel_grad_P(O, T, n, dv):
+    """For grad_P: every entry in one pass."""
     _out = np.empty((n, dv))
     for _i in range(n):
         for _j in range(dv):
-            _out[_i, _j] = (O[_i, _j] - T[_i, _j])
+            _out[_i, _j] = ((O[_i, _j] - T[_i, _j]))
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_P_lse(P, grad_P, n):
+@_compiled_sum
+def _kernel_grad_P_lse(P_lse_sum, P_lse_max, S, grad_P, n):
     """For grad_P_lse: the axis-1 sums of a chain, in one pass."""
     _out = np.empty((n, 1))
     for _i in range(n):
         _total = 0.0
         for _j in range(n):
-            _total += P[_i, _j] * grad_P[_i, _j]
+            _total += (np.exp(S[_i, _j] - ((np.log(P_lse_sum[_i, 0]) + P_lse_max[_i, 0])))) * grad_P[_i, _j]
         _out[_i, 0] = _total
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_P_lse_2(_a0, n):
     """For grad_P_lse: every entry in one pass."""
     _out = np.empty((n, 1))
@@ -289,21 +322,31 @@ def _kernel_grad_P_lse_2(_a0, n):
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_S(grad_P, grad_P_lse, P, n):
+@_compiled
+def _kernel_grad_S(grad_P, grad_P_lse, P_lse_sum, P_lse_max, S, n):
     """For grad_S: every entry in one pass."""
     _out = np.empty((n, n))
     for _i in range(n):
         for _j in range(n):
-            _out[_i, _j] = ((grad_P[_i, _j] + grad_P_lse[_i, 0])*P[_i, _j])
+            _out[_i, _j] = ((grad_P[_i, _j] + grad_P_lse[_i, 0])*(np.exp(S[_i, _j] - ((np.log(P_lse_sum[_i, 0]) + P_lse_max[_i, 0])))))
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_K(_a0, dk, n):
     """For grad_K: every entry in one pass."""
     _out = np.empty((n, dk))
     for _i in range(n):
         for _j in range(dk):
             _out[_i, _j] = (1/np.sqrt(dk)) * _a0[_i, _j]
+    return _out
+
+
+@_compiled
+def _kernel_grad_Q(grad_P, grad_P_lse, P_lse_sum, P_lse_max, S, n):
+    """For grad_Q: every entry in one pass."""
+    _out = np.empty((n, n))
+    for _i in range(n):
+        for _j in range(n):
+            _out[_i, _j] = (((grad_P[_i, _j] + grad_P_lse[_i, 0])*(np.exp(S[_i, _j] - ((np.log(P_lse_sum[_i, 0]) + P_lse_max[_i, 0]))))))
     return _out

@@ -19,7 +19,7 @@ loss(**inputs) -> float
 loss_and_grad(**inputs) -> (float, {parameter: gradient}); a list parameter gets a list of gradients
 forward(**inputs) -> {"hidden": [{name: value} per hidden layer], "output": {name: value}}
 
-Entrywise chains (and sums over them) run as compiled loops, `@numba.njit(cache=True)`
+Entrywise chains (and sums over them) run as compiled loops, `numba.njit(cache=True)`
 kernels at the end of this file; matrix products are NumPy's (BLAS). numba compiles each
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
@@ -31,6 +31,21 @@ try:
 except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
+
+# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
+# disk cache records the name of the module a kernel's globals belong to and imports it again
+# when it loads the kernel; this module's own name depends on how it was imported.
+_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+
+
+def _compiled(function, **options):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+
+
+def _compiled_sum(function):
+    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
+    return _compiled(function, fastmath={"reassoc"})
 
 INPUTS = ("X", "Y", "Theta")
 PARAMETERS = ("Theta",)
@@ -288,7 +303,7 @@ def loss_and_grad(*, X, Y, Theta):
     }
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_a(z, M, H_out):
     """For a: every entry in one pass."""
     _out = np.empty((M, H_out))
@@ -298,7 +313,7 @@ def _kernel_a(z, M, H_out):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_z(a, grad_out, M, H_out):
     """For grad_z: every entry in one pass."""
     _out = np.empty((M, H_out))
@@ -308,7 +323,7 @@ def _kernel_grad_z(a, grad_out, M, H_out):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_lse_exp(lse_max, z, M, P):
     """For lse_exp: every entry in one pass."""
     _out = np.empty((M, P))
@@ -318,7 +333,7 @@ def _kernel_lse_exp(lse_max, z, M, P):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_lse(lse_sum, lse_max, M):
     """For lse: every entry in one pass."""
     _out = np.empty((M, 1))
@@ -327,7 +342,7 @@ def _kernel_lse(lse_sum, lse_max, M):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_log_p(lse, z, M, P):
     """For log_p: every entry in one pass."""
     _out = np.empty((M, P))
@@ -337,7 +352,7 @@ def _kernel_log_p(lse, z, M, P):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled_sum
 def _kernel_E(Y, log_p, M, P):
     """For E: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -347,7 +362,7 @@ def _kernel_E(Y, log_p, M, P):
     return _total
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_lse(_a0, M):
     """For grad_lse: every entry in one pass."""
     _out = np.empty((M, 1))
@@ -356,7 +371,7 @@ def _kernel_grad_lse(_a0, M):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_lse_sum(lse_sum, grad_lse, M):
     """For grad_lse_sum: every entry in one pass."""
     _out = np.empty((M, 1))
@@ -365,7 +380,7 @@ def _kernel_grad_lse_sum(lse_sum, grad_lse, M):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_z_2(M, grad_lse_sum, lse_exp, Y, P):
     """For grad_z: every entry in one pass."""
     _out = np.empty((M, P))

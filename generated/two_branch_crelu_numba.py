@@ -22,7 +22,7 @@ loss(**inputs) -> float
 loss_and_grad(**inputs) -> (float, {parameter: gradient of the parameter's shape})
 forward(**inputs) -> {name: value} for every named intermediate
 
-Entrywise chains (and sums over them) run as compiled loops, `@numba.njit(cache=True)`
+Entrywise chains (and sums over them) run as compiled loops, `numba.njit(cache=True)`
 kernels at the end of this file; matrix products are NumPy's (BLAS). numba compiles each
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
@@ -34,6 +34,21 @@ try:
 except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
+
+# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
+# disk cache records the name of the module a kernel's globals belong to and imports it again
+# when it loads the kernel; this module's own name depends on how it was imported.
+_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+
+
+def _compiled(function, **options):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+
+
+def _compiled_sum(function):
+    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
+    return _compiled(function, fastmath={"reassoc"})
 
 INPUTS = ("X1", "X2", "Yexp", "t", "A1", "A2", "B1", "B2", "C", "d")
 PARAMETERS = ("A1", "A2", "B1", "B2", "C", "d")
@@ -151,11 +166,11 @@ def forward(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # H[i, j] = crelu(Z[i, j], t)
     H = _kernel_H(t, Z, M, L)
     # Y[0, i] = sum_c C[0, c]*H[c, i] + d
-    Y = _kernel_Y(C @ H, d, L)
+    Y = _kernel_Y_2(C @ _kernel_Y(t, Z, M, L), d, L)
     # Delta[0, i] = Yexp[0, i] - Y[0, i]
     Delta = _kernel_Delta(Y, Yexp, L)
     # Loss = 1/L * sum_c Delta[0, c]**2
-    Loss = (1/L) * np.vdot(Delta, Delta)
+    Loss = (1/L) * _kernel_Loss(Y, Yexp, L)
     return {
         "Z1": Z1,
         "Z2": Z2,
@@ -180,12 +195,11 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     Z2 = _kernel_Z2(A2 @ X2, B2, M, L)
     Z = np.concatenate((Z1, Z2), axis=0)
     H = _kernel_H(t, Z, M, L)
-    Y = _kernel_Y(C @ H, d, L)
-    Delta = _kernel_Delta(Y, Yexp, L)
-    Loss = (1/L) * np.vdot(Delta, Delta)
+    Y = _kernel_Y_2(C @ _kernel_Y(t, Z, M, L), d, L)
+    Loss = (1/L) * _kernel_Loss(Y, Yexp, L)
     # grad_Z[i, j] = -2/L * C[0, i]*grad_Z_core[i, j]
     # grad_Z_core[i, j] = equal(H[i, j], Z[i, j])*Delta[0, j]   (computed once; the factor in front is applied to the small results below)
-    grad_Z_core = _kernel_grad_Z_core(Delta, H, Z, M, L)
+    grad_Z_core = _kernel_grad_Z_core(Y, Yexp, t, Z, M, L)
     # grad_Z2[i, j] = -2/L * C[0, M + i]*grad_Z2_core[i, j]
     # grad_Z2_core[i, j] = grad_Z_core[M + i, j]   (computed once; the factor in front is applied to the small results below)
     grad_Z2_core = grad_Z_core[M:]
@@ -193,9 +207,9 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # grad_Z1_core[i, j] = grad_Z_core[i, j]   (computed once; the factor in front is applied to the small results below)
     grad_Z1_core = grad_Z_core[:M]
     # dLoss/dd = -2/L * sum_c Delta[0, c]
-    grad_d = (-2/L) * Delta.sum()
+    grad_d = (-2/L) * _kernel_grad_d(Y, Yexp, L)
     # dLoss/dC[0, i] = -2/L * sum_c Delta[0, c]*H[i, c]
-    grad_C = _kernel_grad_C(Delta @ H.T, L, M)
+    grad_C = _kernel_grad_C_2(_kernel_grad_C(Y, Yexp, L) @ H.T, L, M)
     # dLoss/dB2[i, 0] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]
     # grad_B2[i, 0] = -2/L * sum_c C[0, M + i]*grad_Z2_core[i, c]
     grad_B2 = _kernel_grad_B2(C[:, M:].T, grad_Z2_core @ np.ones((L, 1)), L, M)
@@ -218,7 +232,7 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     }
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_Z1(_a0, B1, M, L):
     """For Z1: every entry in one pass."""
     _out = np.empty((M, L))
@@ -228,7 +242,7 @@ def _kernel_Z1(_a0, B1, M, L):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_Z2(_a0, B2, M, L):
     """For Z2: every entry in one pass."""
     _out = np.empty((M, L))
@@ -238,7 +252,7 @@ def _kernel_Z2(_a0, B2, M, L):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_H(t, Z, M, L):
     """For H: every entry in one pass."""
     _out = np.empty((2*M, L))
@@ -248,8 +262,18 @@ def _kernel_H(t, Z, M, L):
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_Y(_a0, d, L):
+@_compiled
+def _kernel_Y(t, Z, M, L):
+    """For Y: every entry in one pass."""
+    _out = np.empty((2*M, L))
+    for _i in range(2*M):
+        for _j in range(L):
+            _out[_i, _j] = (np.minimum(np.maximum(Z[_i, _j], 0.0), t))
+    return _out
+
+
+@_compiled
+def _kernel_Y_2(_a0, d, L):
     """For Y: every entry in one pass."""
     _out = np.empty((1, L))
     for _j in range(L):
@@ -257,7 +281,7 @@ def _kernel_Y(_a0, d, L):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_Delta(Y, Yexp, L):
     """For Delta: every entry in one pass."""
     _out = np.empty((1, L))
@@ -266,18 +290,46 @@ def _kernel_Delta(Y, Yexp, L):
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_Z_core(Delta, H, Z, M, L):
+@_compiled_sum
+def _kernel_Loss(Y, Yexp, L):
+    """For Loss: the sum of the squares of a chain, in one pass."""
+    _total = 0.0
+    for _j in range(L):
+        _value = ((Yexp[0, _j] - Y[0, _j]))
+        _total += _value * _value
+    return _total
+
+
+@_compiled
+def _kernel_grad_Z_core(Y, Yexp, t, Z, M, L):
     """For grad_Z_core: every entry in one pass."""
     _out = np.empty((2*M, L))
     for _i in range(2*M):
         for _j in range(L):
-            _out[_i, _j] = Delta[0, _j] * (H[_i, _j] == Z[_i, _j])
+            _out[_i, _j] = ((Yexp[0, _j] - Y[0, _j])) * ((np.minimum(np.maximum(Z[_i, _j], 0.0), t)) == Z[_i, _j])
     return _out
 
 
-@numba.njit(cache=True)
-def _kernel_grad_C(_a0, L, M):
+@_compiled_sum
+def _kernel_grad_d(Y, Yexp, L):
+    """For grad_d: the sum of the entries of a chain, in one pass."""
+    _total = 0.0
+    for _j in range(L):
+        _total += ((Yexp[0, _j] - Y[0, _j]))
+    return _total
+
+
+@_compiled
+def _kernel_grad_C(Y, Yexp, L):
+    """For grad_C: every entry in one pass."""
+    _out = np.empty((1, L))
+    for _j in range(L):
+        _out[0, _j] = ((Yexp[0, _j] - Y[0, _j]))
+    return _out
+
+
+@_compiled
+def _kernel_grad_C_2(_a0, L, M):
     """For grad_C: every entry in one pass."""
     _out = np.empty((1, 2*M))
     for _j in range(2*M):
@@ -285,7 +337,7 @@ def _kernel_grad_C(_a0, L, M):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_B2(_a0, _a1, L, M):
     """For grad_B2: every entry in one pass."""
     _out = np.empty((M, 1))
@@ -294,7 +346,7 @@ def _kernel_grad_B2(_a0, _a1, L, M):
     return _out
 
 
-@numba.njit(cache=True)
+@_compiled
 def _kernel_grad_A2(_a0, _a1, L, M, N):
     """For grad_A2: every entry in one pass."""
     _out = np.empty((M, N))

@@ -25,6 +25,7 @@ from symgrad.lower.jax_printer import JaxPrinter
 from symgrad.lower.numba_printer import NumbaPrinter
 from symgrad.lower.torch_printer import TorchPrinter
 from symgrad.emit.layer_plan import plan_for
+from symgrad.model.layers import StackDerivation
 
 
 @dataclass(frozen=True)
@@ -87,16 +88,45 @@ def statement_lines(plan) -> list[str]:
         [code for p in plans for _, code in p.gradients]
 
 
+def live_blocks(blocks: tuple, live_out: set[str]) -> tuple:
+    """The blocks a function needs for ``live_out``: a block is dropped where no later block and
+    no result reads the name it assigns (each block assigns its own name, once)."""
+    needed, kept = set(live_out), []
+    for block in reversed(blocks):
+        if block.name in needed:
+            kept.append(block)
+            for line in block.lines:
+                needed |= names_in(line)
+    return tuple(reversed(kept))
+
+
+def render_numba(derivation, command: str, row: Backend) -> str:
+    """The numba module: a model's statements may read values earlier statements computed entry by
+    entry again in their loops (not a stack's, whose layers' functions keep their own names), and
+    ``loss_and_grad`` keeps only the statements its results need (``forward`` keeps every one)."""
+    printer = NumbaPrinter(fuse_statements=not isinstance(derivation, StackDerivation))
+    plan = plan_for(derivation, command, printer)
+    if not isinstance(plan, ModulePlan):
+        return render_module(plan, row.stack_template, kernels=printer.kernel_sources(statement_lines(plan)))
+    live_out = {plan.loss}.union(*(names_in(code) for _, code in plan.gradients))
+    blocks = live_blocks((*plan.forward, *plan.backward), live_out)
+    forward = tuple(b for b in blocks if b in plan.forward)
+    backward = tuple(b for b in blocks if b in plan.backward)
+    lines = [line for block in plan.forward for line in block.lines] + \
+        [line for block in backward for line in block.lines] + [code for _, code in plan.gradients]
+    return render_module(plan, row.template, kernels=printer.kernel_sources(lines), live_forward=forward,
+                         live_backward=backward)
+
+
 def render_backend(derivation, command: str, name: str) -> str:
     """The generated module of ``derivation`` for backend ``name``."""
     row = backend(name)
     if row.printer is None:
         return render_module(plan_for(derivation, command))
+    if row.printer is NumbaPrinter:     # the NumPy module's functions, and the kernels they call
+        return render_numba(derivation, command, row)
     printer = row.printer()
     plan = plan_for(derivation, command, printer)
-    if isinstance(printer, NumbaPrinter):   # the NumPy module's functions, and the kernels they call
-        return render_module(plan, row.template if isinstance(plan, ModulePlan) else row.stack_template,
-                             kernels=printer.kernel_sources(statement_lines(plan)))
     if isinstance(plan, ModulePlan):
         return render_module(plan, row.template, state=function_state(plan))
     return render_module(plan, row.stack_template, hidden=function_state(plan.hidden.plan),
