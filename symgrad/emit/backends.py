@@ -100,22 +100,28 @@ def live_blocks(blocks: tuple, live_out: set[str]) -> tuple:
     return tuple(reversed(kept))
 
 
-def render_numba(derivation, command: str, row: Backend) -> str:
-    """The numba module: a model's statements may read values earlier statements computed entry by
-    entry again in their loops (not a stack's, whose layers' functions keep their own names), and
-    ``loss_and_grad`` keeps only the statements its results need (``forward`` keeps every one)."""
-    printer = NumbaPrinter(fuse_statements=not isinstance(derivation, StackDerivation))
-    plan = plan_for(derivation, command, printer)
+def numba_context(plan, printer: NumbaPrinter) -> dict:
+    """What the numba templates need beyond the plan: the kernels the statements call and, for a
+    model without layers, the statements ``loss_and_grad`` keeps: only those its results need
+    (a loop may compute a value again instead of reading it; ``forward`` keeps every statement)."""
     if not isinstance(plan, ModulePlan):
-        return render_module(plan, row.stack_template, kernels=printer.kernel_sources(statement_lines(plan)))
+        return {"kernels": printer.kernel_sources(statement_lines(plan))}
     live_out = {plan.loss}.union(*(names_in(code) for _, code in plan.gradients))
     blocks = live_blocks((*plan.forward, *plan.backward), live_out)
-    forward = tuple(b for b in blocks if b in plan.forward)
     backward = tuple(b for b in blocks if b in plan.backward)
-    lines = [line for block in plan.forward for line in block.lines] + \
-        [line for block in backward for line in block.lines] + [code for _, code in plan.gradients]
-    return render_module(plan, row.template, kernels=printer.kernel_sources(lines), live_forward=forward,
-                         live_backward=backward)
+    lines = [line for block in (*plan.forward, *backward) for line in block.lines] + \
+        [code for _, code in plan.gradients]
+    return {"kernels": printer.kernel_sources(lines), "live_forward": tuple(b for b in blocks if b in plan.forward),
+            "live_backward": backward}
+
+
+def template_context(plan, printer) -> dict:
+    """What a backend's module template needs beyond the plan its ``printer`` printed."""
+    if isinstance(printer, NumbaPrinter):
+        return numba_context(plan, printer)
+    if isinstance(plan, ModulePlan):
+        return {"state": function_state(plan)}
+    return {"hidden": function_state(plan.hidden.plan), "output": function_state(plan.output.plan)}
 
 
 def render_backend(derivation, command: str, name: str) -> str:
@@ -123,11 +129,9 @@ def render_backend(derivation, command: str, name: str) -> str:
     row = backend(name)
     if row.printer is None:
         return render_module(plan_for(derivation, command))
-    if row.printer is NumbaPrinter:     # the NumPy module's functions, and the kernels they call
-        return render_numba(derivation, command, row)
     printer = row.printer()
+    if isinstance(printer, NumbaPrinter) and isinstance(derivation, StackDerivation):
+        printer.fuse_statements = False     # the layers' functions have names of their own
     plan = plan_for(derivation, command, printer)
-    if isinstance(plan, ModulePlan):
-        return render_module(plan, row.template, state=function_state(plan))
-    return render_module(plan, row.stack_template, hidden=function_state(plan.hidden.plan),
-                         output=function_state(plan.output.plan))
+    template = row.template if isinstance(plan, ModulePlan) else row.stack_template
+    return render_module(plan, template, **template_context(plan, printer))
