@@ -6,7 +6,9 @@ Every backend's plan comes from the same lowering (``plan_for`` with the
 backend's printer); a torch or JAX plan is the plain statements, and this
 module adds what their templates need beyond the NumPy plan: which values
 the backward reads (what ``forward`` saves for it), where the dimensions and
-the values' dtype are read from inside each function.
+the values' dtype are read from inside each function. A numba plan is the
+NumPy module's statements calling compiled loops; its templates also get the
+loops (kernels) and the statements ``loss_and_grad`` needs (``numba_context``).
 
 >>> from symgrad import catalogue
 >>> from symgrad.differentiate.chain_rule import derive
