@@ -139,11 +139,11 @@ def forward(*, T, eps, X, gamma, beta):
     # std[0, i] = sqrt(eps + var[0, i])
     std = _kernel_std(eps, var, D)
     # xhat[i, j] = Xc[i, j]/std[0, j]
-    xhat = _kernel_xhat(eps, var, X, mu, N, D)
+    xhat = _kernel_xhat(std, X, mu, N, D)
     # Y[i, j] = gamma[0, j]*xhat[i, j] + beta[0, j]
-    Y = _kernel_Y(beta, gamma, eps, var, X, mu, N, D)
+    Y = _kernel_Y(beta, gamma, std, X, mu, N, D)
     # Loss = 1/2 * sum_{c,k} (-T[c, k] + Y[c, k])**2
-    Loss = 1/2 * _kernel_Loss(T, beta, gamma, eps, var, X, mu, N, D)
+    Loss = 1/2 * _kernel_Loss(T, beta, gamma, std, X, mu, N, D)
     return {
         "mu": mu,
         "Xc": Xc,
@@ -166,19 +166,27 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
         T, eps, X, gamma, beta)
     mu = _kernel_mu(np.ones((1, N)) @ X, N, D)
     var = _kernel_mu(_kernel_var(X, mu, D, N), N, D)
-    Loss = 1/2 * _kernel_Loss(T, beta, gamma, eps, var, X, mu, N, D)
+    std = _kernel_std(eps, var, D)
+    Loss = 1/2 * _kernel_Loss(T, beta, gamma, std, X, mu, N, D)
+    # grad_Y[i, j] = -T[i, j] + Y[i, j]
+    grad_Y = _kernel_grad_Y(T, beta, gamma, std, X, mu, N, D)
+    # grad_xhat[i, j] = gamma[0, j]*grad_xhat_core[i, j]
+    # grad_xhat_core[i, j] = grad_Y[i, j]   (computed once; the factor in front is applied to the small results below)
+    grad_xhat_core = grad_Y
     # grad_std[0, i] = -sum_c Xc[c, i]*gamma[0, i]*grad_xhat_core[c, i]/std[0, i]**2
-    grad_std = _kernel_grad_std_2(eps, var, gamma, _kernel_grad_std(T, beta, gamma, eps, var, X, mu, D, N), D)
+    grad_std = _kernel_grad_std_2(eps, var, gamma, _kernel_grad_std(grad_xhat_core, X, mu, D, N), D)
+    # grad_var[0, i] = 1/2 * grad_std[0, i]/std[0, i]
+    grad_var = _kernel_grad_var(eps, var, grad_std, D)
     # grad_Xc[i, j] = 2/N * Xc[i, j]*grad_var[0, j] + gamma[0, j]*grad_xhat_core[i, j]/std[0, j]
-    grad_Xc = _kernel_grad_Xc(N, gamma, T, beta, eps, var, X, mu, grad_std, D)
+    grad_Xc = _kernel_grad_Xc(N, gamma, grad_xhat_core, std, X, mu, grad_var, D)
     # grad_mu[0, i] = -sum_c grad_Xc[c, i]
     grad_mu = _kernel_grad_mu(np.ones((1, N)) @ grad_Xc, D)
     # dLoss/dbeta[0, i] = -sum_c T[c, i] + sum_c Y[c, i]
     # grad_beta[0, i] = sum_c grad_Y[c, i]
-    grad_beta = _kernel_grad_beta(T, beta, gamma, eps, var, X, mu, D, N)
+    grad_beta = _kernel_grad_beta(T, beta, gamma, std, X, mu, D, N)
     # dLoss/dgamma[0, i] = -sum_c T[c, i]*xhat[c, i] + sum_c Y[c, i]*xhat[c, i]
     # grad_gamma[0, i] = sum_c grad_Y[c, i]*xhat[c, i]
-    grad_gamma = _kernel_grad_gamma(T, beta, gamma, eps, var, X, mu, D, N)
+    grad_gamma = _kernel_grad_gamma(T, beta, gamma, std, X, mu, D, N)
     # dLoss/dX[i, j] = -1/N**2 * sum_{c,k} T[k, j]*Xc[c, j]*Xc[k, j]*gamma[0, j]/std[0, j]**3 + N**(-2) * sum_{c,k} Xc[c, j]*Xc[k, j]*Y[k, j]*gamma[0, j]/std[0, j]**3 + 1/N * sum_c T[c, j]*gamma[0, j]/std[0, j] - 1/N * sum_c Y[c, j]*gamma[0, j]/std[0, j] + 1/N * sum_c T[c, j]*Xc[c, j]*Xc[i, j]*gamma[0, j]/std[0, j]**3 - 1/N * sum_c Xc[c, j]*Xc[i, j]*Y[c, j]*gamma[0, j]/std[0, j]**3 - T[i, j]*gamma[0, j]/std[0, j] + Y[i, j]*gamma[0, j]/std[0, j]
     # grad_X[i, j] = 1/N * grad_mu[0, j] + grad_Xc[i, j]
     grad_X = _kernel_grad_X(N, grad_Xc, grad_mu, D)
@@ -228,42 +236,52 @@ def _kernel_std(eps, var, D):
 
 
 @_compiled
-def _kernel_xhat(eps, var, X, mu, N, D):
+def _kernel_xhat(std, X, mu, N, D):
     """For xhat: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
         for _j in range(D):
-            _out[_i, _j] = 1/(np.sqrt(eps + var[0, _j])) * ((X[_i, _j] - mu[0, _j]))
+            _out[_i, _j] = 1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))
     return _out
 
 
 @_compiled
-def _kernel_Y(beta, gamma, eps, var, X, mu, N, D):
+def _kernel_Y(beta, gamma, std, X, mu, N, D):
     """For Y: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
         for _j in range(D):
-            _out[_i, _j] = (beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[0, _j])) * ((X[_i, _j] - mu[0, _j]))))
+            _out[_i, _j] = (beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))
     return _out
 
 
 @_compiled_sum
-def _kernel_Loss(T, beta, gamma, eps, var, X, mu, N, D):
+def _kernel_Loss(T, beta, gamma, std, X, mu, N, D):
     """For Loss: the sum of the entries of a chain, in one pass."""
     _total = 0.0
     for _i in range(N):
         for _j in range(D):
-            _total += (((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[0, _j])) * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j])**2
+            _total += (((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j])**2
     return _total
 
 
+@_compiled
+def _kernel_grad_Y(T, beta, gamma, std, X, mu, N, D):
+    """For grad_Y: every entry in one pass."""
+    _out = np.empty((N, D))
+    for _i in range(N):
+        for _j in range(D):
+            _out[_i, _j] = (((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j])
+    return _out
+
+
 @_compiled_sum
-def _kernel_grad_std(T, beta, gamma, eps, var, X, mu, D, N):
+def _kernel_grad_std(grad_xhat_core, X, mu, D, N):
     """For grad_std: the axis-0 sums of a chain, in one pass."""
     _out = np.zeros((1, D))
     for _i in range(N):
         for _j in range(D):
-            _out[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[0, _j])) * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j])) * ((X[_i, _j] - mu[0, _j]))
+            _out[0, _j] += grad_xhat_core[_i, _j] * ((X[_i, _j] - mu[0, _j]))
     return _out
 
 
@@ -277,12 +295,21 @@ def _kernel_grad_std_2(eps, var, gamma, _a3, D):
 
 
 @_compiled
-def _kernel_grad_Xc(N, gamma, T, beta, eps, var, X, mu, grad_std, D):
+def _kernel_grad_var(eps, var, grad_std, D):
+    """For grad_var: every entry in one pass."""
+    _out = np.empty((1, D))
+    for _j in range(D):
+        _out[0, _j] = 1/2 * 1/(np.sqrt(eps + var[0, _j])) * grad_std[0, _j]
+    return _out
+
+
+@_compiled
+def _kernel_grad_Xc(N, gamma, grad_xhat_core, std, X, mu, grad_var, D):
     """For grad_Xc: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
         for _j in range(D):
-            _out[_i, _j] = (gamma[0, _j]*((((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[0, _j])) * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j]))/(np.sqrt(eps + var[0, _j])) + 2*((X[_i, _j] - mu[0, _j]))*(1/2 * 1/(np.sqrt(eps + var[0, _j])) * grad_std[0, _j])/N)
+            _out[_i, _j] = (gamma[0, _j]*grad_xhat_core[_i, _j]/std[0, _j] + 2*((X[_i, _j] - mu[0, _j]))*grad_var[0, _j]/N)
     return _out
 
 
@@ -296,22 +323,22 @@ def _kernel_grad_mu(_a0, D):
 
 
 @_compiled_sum
-def _kernel_grad_beta(T, beta, gamma, eps, var, X, mu, D, N):
+def _kernel_grad_beta(T, beta, gamma, std, X, mu, D, N):
     """For grad_beta: the axis-0 sums of a chain, in one pass."""
     _out = np.zeros((1, D))
     for _i in range(N):
         for _j in range(D):
-            _out[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[0, _j])) * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j]))
+            _out[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j]))
     return _out
 
 
 @_compiled_sum
-def _kernel_grad_gamma(T, beta, gamma, eps, var, X, mu, D, N):
+def _kernel_grad_gamma(T, beta, gamma, std, X, mu, D, N):
     """For grad_gamma: the axis-0 sums of a chain, in one pass."""
     _out = np.zeros((1, D))
     for _i in range(N):
         for _j in range(D):
-            _out[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[0, _j])) * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j])) * (1/(np.sqrt(eps + var[0, _j])) * ((X[_i, _j] - mu[0, _j])))
+            _out[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j])) * (1/std[0, _j] * ((X[_i, _j] - mu[0, _j])))
     return _out
 
 

@@ -151,7 +151,7 @@ def forward(*, X, Y, reg, W1, b1, W2, b2):
     # hidden[i, j] = relu(z1[i, j])
     hidden = _kernel_hidden(z1, N, H)
     # scores[i, j] = sum_c W2[c, j]*hidden[i, c] + b2[0, j]
-    scores = _kernel_scores_2(_kernel_scores(z1, N, H) @ W2, b2, N, C)
+    scores = _kernel_scores(hidden @ W2, b2, N, C)
     # probs_lse_max = max over axis 1 of scores (a constant shift)
     probs_lse_max = scores.max(axis=1, keepdims=True)
     # probs_lse_exp[i, j] = exp(-probs_lse_max[i, 0] + scores[i, j])
@@ -161,9 +161,9 @@ def forward(*, X, Y, reg, W1, b1, W2, b2):
     # probs_lse[i, 0] = probs_lse_max[i, 0] + log(probs_lse_sum[i, 0])
     probs_lse = _kernel_probs_lse(probs_lse_sum, probs_lse_max, N)
     # probs[i, j] = exp(-probs_lse[i, 0] + scores[i, j])
-    probs = _kernel_probs(probs_lse_sum, probs_lse_max, scores, N, C)
+    probs = _kernel_probs(probs_lse, scores, N, C)
     # data_loss = -1/N * sum_{c,k} (-probs_lse[c, 0] + scores[c, k])*Y[c, k]
-    data_loss = (-1/N) * _kernel_data_loss(probs_lse_sum, probs_lse_max, scores, Y, N, C)
+    data_loss = (-1/N) * _kernel_data_loss(probs_lse, scores, Y, N, C)
     # Loss = data_loss + 0.5*reg * sum_{c,k} W1[c, k]**2 + 0.5*reg * sum_{c,k} W2[c, k]**2
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     return {
@@ -191,27 +191,32 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
         X, Y, reg, W1, b1, W2, b2)
     z1 = _kernel_z1(X @ W1, b1, N, H)
     hidden = _kernel_hidden(z1, N, H)
-    scores = _kernel_scores_2(_kernel_scores(z1, N, H) @ W2, b2, N, C)
+    scores = _kernel_scores(hidden @ W2, b2, N, C)
     probs_lse_max = scores.max(axis=1, keepdims=True)
     probs_lse_sum = _kernel_probs_lse_sum(probs_lse_max, scores, N, C)
-    data_loss = (-1/N) * _kernel_data_loss(probs_lse_sum, probs_lse_max, scores, Y, N, C)
+    probs_lse = _kernel_probs_lse(probs_lse_sum, probs_lse_max, N)
+    data_loss = (-1/N) * _kernel_data_loss(probs_lse, scores, Y, N, C)
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     # grad_probs_lse[i, 0] = 1/N * sum_c Y[i, c]
     grad_probs_lse = _kernel_grad_probs_lse(Y @ np.ones((C, 1)), N)
+    # grad_scores[i, j] = grad_probs_lse[i, 0]*probs[i, j] - 1/N * Y[i, j]
+    grad_scores = _kernel_grad_scores(N, grad_probs_lse, probs_lse, scores, Y, C)
     # grad_hidden[i, j] = sum_c W2[j, c]*grad_scores[i, c]
-    grad_hidden = _kernel_grad_hidden(N, grad_probs_lse, probs_lse_sum, probs_lse_max, scores, Y, C) @ W2.T
+    grad_hidden = grad_scores @ W2.T
+    # grad_z1[i, j] = step(z1[i, j])*grad_hidden[i, j]
+    grad_z1 = _kernel_grad_z1(grad_hidden, z1, N, H)
     # dLoss/db2[0, i] = 1/N * sum_{c,k} Y[c, k]*probs[c, i] - 1/N * sum_c Y[c, i]
     # grad_b2[0, i] = sum_c grad_scores[c, i]
-    grad_b2 = _kernel_grad_b2(N, grad_probs_lse, probs_lse_sum, probs_lse_max, scores, Y, C)
+    grad_b2 = _kernel_grad_b2(N, grad_probs_lse, probs_lse, scores, Y, C)
     # dLoss/dW2[i, j] = 1/N * sum_{c,k} Y[c, k]*hidden[c, i]*probs[c, j] - 1/N * sum_c Y[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
     # grad_W2[i, j] = sum_c grad_scores[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
-    grad_W2 = _kernel_grad_W2(hidden.T @ _kernel_grad_hidden(N, grad_probs_lse, probs_lse_sum, probs_lse_max, scores, Y, C), W2, reg, H, C)
+    grad_W2 = _kernel_grad_W2(hidden.T @ grad_scores, W2, reg, H, C)
     # dLoss/db1[0, i] = 1/N * sum_{c,k,l} step(z1[c, i])*W2[i, k]*Y[c, l]*probs[c, k] - 1/N * sum_{c,k} step(z1[c, i])*W2[i, k]*Y[c, k]
     # grad_b1[0, i] = sum_c grad_z1[c, i]
     grad_b1 = _kernel_grad_b1(grad_hidden, z1, H, N)
     # dLoss/dW1[i, j] = 1/N * sum_{c,k,l} step(z1[c, j])*W2[j, k]*X[c, i]*Y[c, l]*probs[c, k] - 1/N * sum_{c,k} step(z1[c, j])*W2[j, k]*X[c, i]*Y[c, k] + 1.0*reg * W1[i, j]
     # grad_W1[i, j] = sum_c X[c, i]*grad_z1[c, j] + 1.0*reg * W1[i, j]
-    grad_W1 = _kernel_grad_W1_2(X.T @ _kernel_grad_W1(grad_hidden, z1, N, H), W1, reg, D, H)
+    grad_W1 = _kernel_grad_W1(X.T @ grad_z1, W1, reg, D, H)
     return float(Loss), {
         "W1": grad_W1,
         "b1": grad_b1,
@@ -241,17 +246,7 @@ def _kernel_hidden(z1, N, H):
 
 
 @_compiled
-def _kernel_scores(z1, N, H):
-    """For scores: every entry in one pass."""
-    _out = np.empty((N, H))
-    for _i in range(N):
-        for _j in range(H):
-            _out[_i, _j] = (np.maximum(z1[_i, _j], 0.0))
-    return _out
-
-
-@_compiled
-def _kernel_scores_2(_a0, b2, N, C):
+def _kernel_scores(_a0, b2, N, C):
     """For scores: every entry in one pass."""
     _out = np.empty((N, C))
     for _i in range(N):
@@ -292,22 +287,22 @@ def _kernel_probs_lse(probs_lse_sum, probs_lse_max, N):
 
 
 @_compiled
-def _kernel_probs(probs_lse_sum, probs_lse_max, scores, N, C):
+def _kernel_probs(probs_lse, scores, N, C):
     """For probs: every entry in one pass."""
     _out = np.empty((N, C))
     for _i in range(N):
         for _j in range(C):
-            _out[_i, _j] = np.exp(scores[_i, _j] - ((np.log(probs_lse_sum[_i, 0]) + probs_lse_max[_i, 0])))
+            _out[_i, _j] = np.exp(scores[_i, _j] - probs_lse[_i, 0])
     return _out
 
 
 @_compiled_sum
-def _kernel_data_loss(probs_lse_sum, probs_lse_max, scores, Y, N, C):
+def _kernel_data_loss(probs_lse, scores, Y, N, C):
     """For data_loss: the sum of the entries of a chain, in one pass."""
     _total = 0.0
     for _i in range(N):
         for _j in range(C):
-            _total += (scores[_i, _j] - ((np.log(probs_lse_sum[_i, 0]) + probs_lse_max[_i, 0]))) * Y[_i, _j]
+            _total += (scores[_i, _j] - probs_lse[_i, 0]) * Y[_i, _j]
     return _total
 
 
@@ -321,22 +316,32 @@ def _kernel_grad_probs_lse(_a0, N):
 
 
 @_compiled
-def _kernel_grad_hidden(N, grad_probs_lse, probs_lse_sum, probs_lse_max, scores, Y, C):
-    """For grad_hidden: every entry in one pass."""
+def _kernel_grad_scores(N, grad_probs_lse, probs_lse, scores, Y, C):
+    """For grad_scores: every entry in one pass."""
     _out = np.empty((N, C))
     for _i in range(N):
         for _j in range(C):
-            _out[_i, _j] = ((grad_probs_lse[_i, 0]*(np.exp(scores[_i, _j] - ((np.log(probs_lse_sum[_i, 0]) + probs_lse_max[_i, 0])))) - Y[_i, _j]/N))
+            _out[_i, _j] = (grad_probs_lse[_i, 0]*(np.exp(scores[_i, _j] - probs_lse[_i, 0])) - Y[_i, _j]/N)
+    return _out
+
+
+@_compiled
+def _kernel_grad_z1(grad_hidden, z1, N, H):
+    """For grad_z1: every entry in one pass."""
+    _out = np.empty((N, H))
+    for _i in range(N):
+        for _j in range(H):
+            _out[_i, _j] = grad_hidden[_i, _j] * (z1[_i, _j] > 0)
     return _out
 
 
 @_compiled_sum
-def _kernel_grad_b2(N, grad_probs_lse, probs_lse_sum, probs_lse_max, scores, Y, C):
+def _kernel_grad_b2(N, grad_probs_lse, probs_lse, scores, Y, C):
     """For grad_b2: the axis-0 sums of a chain, in one pass."""
     _out = np.zeros((1, C))
     for _i in range(N):
         for _j in range(C):
-            _out[0, _j] += ((grad_probs_lse[_i, 0]*(np.exp(scores[_i, _j] - ((np.log(probs_lse_sum[_i, 0]) + probs_lse_max[_i, 0])))) - Y[_i, _j]/N))
+            _out[0, _j] += ((grad_probs_lse[_i, 0]*(np.exp(scores[_i, _j] - probs_lse[_i, 0])) - Y[_i, _j]/N))
     return _out
 
 
@@ -361,17 +366,7 @@ def _kernel_grad_b1(grad_hidden, z1, H, N):
 
 
 @_compiled
-def _kernel_grad_W1(grad_hidden, z1, N, H):
-    """For grad_W1: every entry in one pass."""
-    _out = np.empty((N, H))
-    for _i in range(N):
-        for _j in range(H):
-            _out[_i, _j] = (grad_hidden[_i, _j] * (z1[_i, _j] > 0))
-    return _out
-
-
-@_compiled
-def _kernel_grad_W1_2(_a0, W1, reg, D, H):
+def _kernel_grad_W1(_a0, W1, reg, D, H):
     """For grad_W1: every entry in one pass."""
     _out = np.empty((D, H))
     for _i in range(D):

@@ -135,7 +135,7 @@ def forward(*, X, I, A, mu):
     # Loss_logdet = logdet(Sigma)
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
     # Loss = Loss_logdet*N/2 + N*d*log(2*pi)/2 + 1/2 * sum_{c,k,l} D[c, k]*D[l, k]*P[c, l]
-    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, _kernel_Loss(X, mu, d, N), P, optimize=True) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
+    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=True) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     return {
         "Sigma": Sigma,
         "P": P,
@@ -158,13 +158,13 @@ def loss_and_grad(*, X, I, A, mu):
     P = np.linalg.inv(Sigma)
     D = _kernel_D(X, mu, d, N)
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
-    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, _kernel_Loss(X, mu, d, N), P, optimize=True) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
+    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=True) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     # grad_Loss_logdet = N/2
     grad_Loss_logdet = (1/2)*N
     # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
-    grad_D = _kernel_grad_D(P.T @ _kernel_Loss(X, mu, d, N), P @ _kernel_Loss(X, mu, d, N), d, N)
+    grad_D = _kernel_grad_D(P.T @ D, P @ D, d, N)
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
-    grad_P = _kernel_grad_P(_kernel_Loss(X, mu, d, N) @ D.T, d)
+    grad_P = _kernel_grad_P(D @ D.T, d)
     # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + grad_Loss_logdet * P[j, i]
     grad_Sigma = _kernel_grad_Sigma(np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=True), P.T, grad_Loss_logdet, d)
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
@@ -196,16 +196,6 @@ def _kernel_D(X, mu, d, N):
     for _i in range(d):
         for _j in range(N):
             _out[_i, _j] = (X[_i, _j] - mu[_i, 0])
-    return _out
-
-
-@_compiled
-def _kernel_Loss(X, mu, d, N):
-    """For Loss: every entry in one pass."""
-    _out = np.empty((d, N))
-    for _i in range(d):
-        for _j in range(N):
-            _out[_i, _j] = ((X[_i, _j] - mu[_i, 0]))
     return _out
 
 

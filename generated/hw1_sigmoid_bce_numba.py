@@ -144,7 +144,7 @@ def forward(*, x, y, W1, b1, W2, b2):
     # z1[i, 0] = sigmoid(s1[i, 0])
     z1 = _kernel_z1(s1, ds)
     # s2[i, 0] = sum_c W2[i, c]*z1[c, 0] + b2[i, 0]
-    s2 = _kernel_s2_2(W2 @ _kernel_s2(s1, ds), b2, dy)
+    s2 = _kernel_s2(W2 @ z1, b2, dy)
     # yhat[i, 0] = sigmoid(s2[i, 0])
     yhat = _kernel_yhat(s2, dy)
     # l = 1/dy * sum_c softplus(-s2[c, 0])*y[c, 0] + 1/dy * sum_c softplus(s2[c, 0]) - 1/dy * sum_c softplus(s2[c, 0])*y[c, 0]
@@ -169,22 +169,26 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
         x, y, W1, b1, W2, b2)
     s1 = _kernel_s1(W1 @ x, b1, ds)
     z1 = _kernel_z1(s1, ds)
-    s2 = _kernel_s2_2(W2 @ _kernel_s2(s1, ds), b2, dy)
+    s2 = _kernel_s2(W2 @ z1, b2, dy)
     l = (1/dy) * _kernel_l(y.T, s2.T, dy) + (1/dy) * _kernel_l_2(s2.T, dy) + (-1/dy) * _kernel_l_3(y.T, s2.T, dy)
+    # grad_s2[i, 0] = 1/dy * (-y[i, 0] + yhat[i, 0])
+    grad_s2 = _kernel_grad_s2(y, s2, dy)
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_s2[c, 0]
-    grad_z1 = W2.T @ _kernel_grad_z1(y, s2, dy)
+    grad_z1 = W2.T @ grad_s2
+    # grad_s1[i, 0] = (1 - z1[i, 0])*grad_z1[i, 0]*z1[i, 0]
+    grad_s1 = _kernel_grad_s1(s1, grad_z1, ds)
     # dLoss/db2[i, 0] = 1/dy * (-y[i, 0] + yhat[i, 0])
     # grad_b2[i, 0] = grad_s2[i, 0]
-    grad_b2 = _kernel_grad_z1(y, s2, dy)
+    grad_b2 = grad_s2
     # dLoss/dW2[i, j] = 1/dy * (-y[i, 0] + yhat[i, 0])*z1[j, 0]
     # grad_W2[i, j] = grad_s2[i, 0]*z1[j, 0]
-    grad_W2 = _kernel_grad_W2(y, s2, dy, z1.T, ds)
+    grad_W2 = _kernel_grad_W2(grad_s2, z1.T, dy, ds)
     # dLoss/db1[i, 0] = 1/dy * sum_c (1 - z1[i, 0])*(-y[c, 0] + yhat[c, 0])*W2[c, i]*z1[i, 0]
     # grad_b1[i, 0] = grad_s1[i, 0]
-    grad_b1 = _kernel_grad_b1(s1, grad_z1, ds)
+    grad_b1 = grad_s1
     # dLoss/dW1[i, j] = 1/dy * sum_c (1 - z1[i, 0])*(-y[c, 0] + yhat[c, 0])*W2[c, i]*x[j, 0]*z1[i, 0]
     # grad_W1[i, j] = grad_s1[i, 0]*x[j, 0]
-    grad_W1 = _kernel_grad_W1(s1, grad_z1, x.T, ds, dx)
+    grad_W1 = _kernel_grad_W1(grad_s1, x.T, ds, dx)
     return float(l), {
         "W1": grad_W1,
         "b1": grad_b1,
@@ -212,16 +216,7 @@ def _kernel_z1(s1, ds):
 
 
 @_compiled
-def _kernel_s2(s1, ds):
-    """For s2: every entry in one pass."""
-    _out = np.empty((ds, 1))
-    for _i in range(ds):
-        _out[_i, 0] = ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0)))
-    return _out
-
-
-@_compiled
-def _kernel_s2_2(_a0, b2, dy):
+def _kernel_s2(_a0, b2, dy):
     """For s2: every entry in one pass."""
     _out = np.empty((dy, 1))
     for _i in range(dy):
@@ -266,38 +261,38 @@ def _kernel_l_3(_a0, _a1, dy):
 
 
 @_compiled
-def _kernel_grad_z1(y, s2, dy):
-    """For grad_z1: every entry in one pass."""
+def _kernel_grad_s2(y, s2, dy):
+    """For grad_s2: every entry in one pass."""
     _out = np.empty((dy, 1))
     for _i in range(dy):
-        _out[_i, 0] = ((1/dy) * (((0.5 * (np.tanh(0.5 * s2[_i, 0]) + 1.0))) - y[_i, 0]))
+        _out[_i, 0] = (1/dy) * (((0.5 * (np.tanh(0.5 * s2[_i, 0]) + 1.0))) - y[_i, 0])
     return _out
 
 
 @_compiled
-def _kernel_grad_W2(y, s2, dy, _a3, ds):
+def _kernel_grad_s1(s1, grad_z1, ds):
+    """For grad_s1: every entry in one pass."""
+    _out = np.empty((ds, 1))
+    for _i in range(ds):
+        _out[_i, 0] = (1 - ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0)))) * grad_z1[_i, 0] * ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0)))
+    return _out
+
+
+@_compiled
+def _kernel_grad_W2(grad_s2, _a1, dy, ds):
     """For grad_W2: every entry in one pass."""
     _out = np.empty((dy, ds))
     for _i in range(dy):
         for _j in range(ds):
-            _out[_i, _j] = ((1/dy) * (((0.5 * (np.tanh(0.5 * s2[_i, 0]) + 1.0))) - y[_i, 0])) * _a3[0, _j]
+            _out[_i, _j] = grad_s2[_i, 0] * _a1[0, _j]
     return _out
 
 
 @_compiled
-def _kernel_grad_b1(s1, grad_z1, ds):
-    """For grad_b1: every entry in one pass."""
-    _out = np.empty((ds, 1))
-    for _i in range(ds):
-        _out[_i, 0] = ((1 - ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0)))) * grad_z1[_i, 0] * ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0))))
-    return _out
-
-
-@_compiled
-def _kernel_grad_W1(s1, grad_z1, _a2, ds, dx):
+def _kernel_grad_W1(grad_s1, _a1, ds, dx):
     """For grad_W1: every entry in one pass."""
     _out = np.empty((ds, dx))
     for _i in range(ds):
         for _j in range(dx):
-            _out[_i, _j] = ((1 - ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0)))) * grad_z1[_i, 0] * ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0)))) * _a2[0, _j]
+            _out[_i, _j] = grad_s1[_i, 0] * _a1[0, _j]
     return _out

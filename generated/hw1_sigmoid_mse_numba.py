@@ -144,7 +144,7 @@ def forward(*, x, y, W1, b1, W2, b2):
     # z1[i, 0] = sigmoid(s1[i, 0])
     z1 = _kernel_z1(s1, ds)
     # s2[i, 0] = sum_c W2[i, c]*z1[c, 0] + b2[i, 0]
-    s2 = _kernel_s2_2(W2 @ _kernel_s2(s1, ds), b2, dy)
+    s2 = _kernel_s2(W2 @ z1, b2, dy)
     # yhat[i, 0] = sigmoid(s2[i, 0])
     yhat = _kernel_yhat(s2, dy)
     # l = sum_c (-y[c, 0] + yhat[c, 0])**2
@@ -169,23 +169,27 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
         x, y, W1, b1, W2, b2)
     s1 = _kernel_s1(W1 @ x, b1, ds)
     z1 = _kernel_z1(s1, ds)
-    s2 = _kernel_s2_2(W2 @ _kernel_s2(s1, ds), b2, dy)
+    s2 = _kernel_s2(W2 @ z1, b2, dy)
     yhat = _kernel_yhat(s2, dy)
     l = _kernel_l(y.T, yhat.T, dy)
+    # grad_s2[i, 0] = (1 - yhat[i, 0])*grad_yhat[i, 0]*yhat[i, 0]
+    grad_s2 = _kernel_grad_s2(s2, y, dy)
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_s2[c, 0]
-    grad_z1 = W2.T @ _kernel_grad_z1(s2, y, dy)
+    grad_z1 = W2.T @ grad_s2
+    # grad_s1[i, 0] = (1 - z1[i, 0])*grad_z1[i, 0]*z1[i, 0]
+    grad_s1 = _kernel_grad_s1(s1, grad_z1, ds)
     # dLoss/db2[i, 0] = -2 * (1 - yhat[i, 0])*y[i, 0]*yhat[i, 0] + 2 * (1 - yhat[i, 0])*yhat[i, 0]**2
     # grad_b2[i, 0] = grad_s2[i, 0]
-    grad_b2 = _kernel_grad_z1(s2, y, dy)
+    grad_b2 = grad_s2
     # dLoss/dW2[i, j] = -2 * (1 - yhat[i, 0])*y[i, 0]*yhat[i, 0]*z1[j, 0] + 2 * (1 - yhat[i, 0])*yhat[i, 0]**2*z1[j, 0]
     # grad_W2[i, j] = grad_s2[i, 0]*z1[j, 0]
-    grad_W2 = _kernel_grad_W2(s2, y, z1.T, dy, ds)
+    grad_W2 = _kernel_grad_W2(grad_s2, z1.T, dy, ds)
     # dLoss/db1[i, 0] = -2 * sum_c (1 - yhat[c, 0])*(1 - z1[i, 0])*W2[c, i]*y[c, 0]*yhat[c, 0]*z1[i, 0] + 2 * sum_c (1 - yhat[c, 0])*(1 - z1[i, 0])*W2[c, i]*yhat[c, 0]**2*z1[i, 0]
     # grad_b1[i, 0] = grad_s1[i, 0]
-    grad_b1 = _kernel_grad_b1(s1, grad_z1, ds)
+    grad_b1 = grad_s1
     # dLoss/dW1[i, j] = -2 * sum_c (1 - yhat[c, 0])*(1 - z1[i, 0])*W2[c, i]*x[j, 0]*y[c, 0]*yhat[c, 0]*z1[i, 0] + 2 * sum_c (1 - yhat[c, 0])*(1 - z1[i, 0])*W2[c, i]*x[j, 0]*yhat[c, 0]**2*z1[i, 0]
     # grad_W1[i, j] = grad_s1[i, 0]*x[j, 0]
-    grad_W1 = _kernel_grad_W1(s1, grad_z1, x.T, ds, dx)
+    grad_W1 = _kernel_grad_W1(grad_s1, x.T, ds, dx)
     return float(l), {
         "W1": grad_W1,
         "b1": grad_b1,
@@ -213,16 +217,7 @@ def _kernel_z1(s1, ds):
 
 
 @_compiled
-def _kernel_s2(s1, ds):
-    """For s2: every entry in one pass."""
-    _out = np.empty((ds, 1))
-    for _i in range(ds):
-        _out[_i, 0] = ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0)))
-    return _out
-
-
-@_compiled
-def _kernel_s2_2(_a0, b2, dy):
+def _kernel_s2(_a0, b2, dy):
     """For s2: every entry in one pass."""
     _out = np.empty((dy, 1))
     for _i in range(dy):
@@ -249,38 +244,38 @@ def _kernel_l(_a0, _a1, dy):
 
 
 @_compiled
-def _kernel_grad_z1(s2, y, dy):
-    """For grad_z1: every entry in one pass."""
+def _kernel_grad_s2(s2, y, dy):
+    """For grad_s2: every entry in one pass."""
     _out = np.empty((dy, 1))
     for _i in range(dy):
-        _out[_i, 0] = ((1 - ((0.5 * (np.tanh(0.5 * s2[_i, 0]) + 1.0)))) * ((2*(((0.5 * (np.tanh(0.5 * s2[_i, 0]) + 1.0))) - y[_i, 0]))) * ((0.5 * (np.tanh(0.5 * s2[_i, 0]) + 1.0))))
+        _out[_i, 0] = (1 - ((0.5 * (np.tanh(0.5 * s2[_i, 0]) + 1.0)))) * ((2*(((0.5 * (np.tanh(0.5 * s2[_i, 0]) + 1.0))) - y[_i, 0]))) * ((0.5 * (np.tanh(0.5 * s2[_i, 0]) + 1.0)))
     return _out
 
 
 @_compiled
-def _kernel_grad_W2(s2, y, _a2, dy, ds):
+def _kernel_grad_s1(s1, grad_z1, ds):
+    """For grad_s1: every entry in one pass."""
+    _out = np.empty((ds, 1))
+    for _i in range(ds):
+        _out[_i, 0] = (1 - ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0)))) * grad_z1[_i, 0] * ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0)))
+    return _out
+
+
+@_compiled
+def _kernel_grad_W2(grad_s2, _a1, dy, ds):
     """For grad_W2: every entry in one pass."""
     _out = np.empty((dy, ds))
     for _i in range(dy):
         for _j in range(ds):
-            _out[_i, _j] = ((1 - ((0.5 * (np.tanh(0.5 * s2[_i, 0]) + 1.0)))) * ((2*(((0.5 * (np.tanh(0.5 * s2[_i, 0]) + 1.0))) - y[_i, 0]))) * ((0.5 * (np.tanh(0.5 * s2[_i, 0]) + 1.0)))) * _a2[0, _j]
+            _out[_i, _j] = grad_s2[_i, 0] * _a1[0, _j]
     return _out
 
 
 @_compiled
-def _kernel_grad_b1(s1, grad_z1, ds):
-    """For grad_b1: every entry in one pass."""
-    _out = np.empty((ds, 1))
-    for _i in range(ds):
-        _out[_i, 0] = ((1 - ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0)))) * grad_z1[_i, 0] * ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0))))
-    return _out
-
-
-@_compiled
-def _kernel_grad_W1(s1, grad_z1, _a2, ds, dx):
+def _kernel_grad_W1(grad_s1, _a1, ds, dx):
     """For grad_W1: every entry in one pass."""
     _out = np.empty((ds, dx))
     for _i in range(ds):
         for _j in range(dx):
-            _out[_i, _j] = ((1 - ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0)))) * grad_z1[_i, 0] * ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0)))) * _a2[0, _j]
+            _out[_i, _j] = grad_s1[_i, 0] * _a1[0, _j]
     return _out

@@ -139,11 +139,11 @@ def forward(*, T, eps, X, gamma, beta):
     # std[i, 0] = sqrt(eps + var[i, 0])
     std = _kernel_std(eps, var, N)
     # xhat[i, j] = Xc[i, j]/std[i, 0]
-    xhat = _kernel_xhat(eps, var, X, mu, N, D)
+    xhat = _kernel_xhat(std, X, mu, N, D)
     # Y[i, j] = gamma[0, j]*xhat[i, j] + beta[0, j]
-    Y = _kernel_Y(beta, gamma, eps, var, X, mu, N, D)
+    Y = _kernel_Y(beta, gamma, std, X, mu, N, D)
     # Loss = 1/2 * sum_{c,k} (-T[c, k] + Y[c, k])**2
-    Loss = 1/2 * _kernel_Loss(T, beta, gamma, eps, var, X, mu, N, D)
+    Loss = 1/2 * _kernel_Loss(T, beta, gamma, std, X, mu, N, D)
     return {
         "mu": mu,
         "Xc": Xc,
@@ -166,19 +166,22 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
         T, eps, X, gamma, beta)
     mu = _kernel_mu(X @ np.ones((D, 1)), D, N)
     var = _kernel_mu(_kernel_var(X, mu, N, D), D, N)
-    Loss = 1/2 * _kernel_Loss(T, beta, gamma, eps, var, X, mu, N, D)
+    std = _kernel_std(eps, var, N)
+    Loss = 1/2 * _kernel_Loss(T, beta, gamma, std, X, mu, N, D)
     # grad_std[i, 0] = -sum_c Xc[i, c]*grad_xhat[i, c]/std[i, 0]**2
-    grad_std = _kernel_grad_std_2(eps, var, _kernel_grad_std(X, mu, gamma, T, beta, eps, var, N, D), N)
+    grad_std = _kernel_grad_std_2(eps, var, _kernel_grad_std(X, mu, gamma, T, beta, std, N, D), N)
+    # grad_var[i, 0] = 1/2 * grad_std[i, 0]/std[i, 0]
+    grad_var = _kernel_grad_var(eps, var, grad_std, N)
     # grad_Xc[i, j] = 2/D * Xc[i, j]*grad_var[i, 0] + grad_xhat[i, j]/std[i, 0]
-    grad_Xc = _kernel_grad_Xc(D, gamma, T, beta, eps, var, X, mu, grad_std, N)
+    grad_Xc = _kernel_grad_Xc(D, gamma, T, beta, std, X, mu, grad_var, N)
     # grad_mu[i, 0] = -sum_c grad_Xc[i, c]
     grad_mu = _kernel_grad_mu(grad_Xc @ np.ones((D, 1)), N)
     # dLoss/dbeta[0, i] = -sum_c T[c, i] + sum_c Y[c, i]
     # grad_beta[0, i] = sum_c grad_Y[c, i]
-    grad_beta = _kernel_grad_beta(T, beta, gamma, eps, var, X, mu, D, N)
+    grad_beta = _kernel_grad_beta(T, beta, gamma, std, X, mu, D, N)
     # dLoss/dgamma[0, i] = -sum_c T[c, i]*xhat[c, i] + sum_c Y[c, i]*xhat[c, i]
     # grad_gamma[0, i] = sum_c grad_Y[c, i]*xhat[c, i]
-    grad_gamma = _kernel_grad_gamma(T, beta, gamma, eps, var, X, mu, D, N)
+    grad_gamma = _kernel_grad_gamma(T, beta, gamma, std, X, mu, D, N)
     # dLoss/dX[i, j] = -1/D**2 * sum_{c,k} T[i, k]*Xc[i, c]*Xc[i, k]*gamma[0, k]/std[i, 0]**3 + D**(-2) * sum_{c,k} Xc[i, c]*Xc[i, k]*Y[i, k]*gamma[0, k]/std[i, 0]**3 + 1/D * sum_c T[i, c]*gamma[0, c]/std[i, 0] - 1/D * sum_c Y[i, c]*gamma[0, c]/std[i, 0] + 1/D * sum_c T[i, c]*Xc[i, c]*Xc[i, j]*gamma[0, c]/std[i, 0]**3 - 1/D * sum_c Xc[i, c]*Xc[i, j]*Y[i, c]*gamma[0, c]/std[i, 0]**3 - T[i, j]*gamma[0, j]/std[i, 0] + Y[i, j]*gamma[0, j]/std[i, 0]
     # grad_X[i, j] = 1/D * grad_mu[i, 0] + grad_Xc[i, j]
     grad_X = _kernel_grad_X(D, grad_Xc, grad_mu, N)
@@ -230,43 +233,43 @@ def _kernel_std(eps, var, N):
 
 
 @_compiled
-def _kernel_xhat(eps, var, X, mu, N, D):
+def _kernel_xhat(std, X, mu, N, D):
     """For xhat: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
         for _j in range(D):
-            _out[_i, _j] = 1/(np.sqrt(eps + var[_i, 0])) * ((X[_i, _j] - mu[_i, 0]))
+            _out[_i, _j] = 1/std[_i, 0] * ((X[_i, _j] - mu[_i, 0]))
     return _out
 
 
 @_compiled
-def _kernel_Y(beta, gamma, eps, var, X, mu, N, D):
+def _kernel_Y(beta, gamma, std, X, mu, N, D):
     """For Y: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
         for _j in range(D):
-            _out[_i, _j] = (beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[_i, 0])) * ((X[_i, _j] - mu[_i, 0]))))
+            _out[_i, _j] = (beta[0, _j] + gamma[0, _j]*(1/std[_i, 0] * ((X[_i, _j] - mu[_i, 0]))))
     return _out
 
 
 @_compiled_sum
-def _kernel_Loss(T, beta, gamma, eps, var, X, mu, N, D):
+def _kernel_Loss(T, beta, gamma, std, X, mu, N, D):
     """For Loss: the sum of the entries of a chain, in one pass."""
     _total = 0.0
     for _i in range(N):
         for _j in range(D):
-            _total += (((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[_i, 0])) * ((X[_i, _j] - mu[_i, 0]))))) - T[_i, _j])**2
+            _total += (((beta[0, _j] + gamma[0, _j]*(1/std[_i, 0] * ((X[_i, _j] - mu[_i, 0]))))) - T[_i, _j])**2
     return _total
 
 
 @_compiled_sum
-def _kernel_grad_std(X, mu, gamma, T, beta, eps, var, N, D):
+def _kernel_grad_std(X, mu, gamma, T, beta, std, N, D):
     """For grad_std: the axis-1 sums of a chain, in one pass."""
     _out = np.empty((N, 1))
     for _i in range(N):
         _total = 0.0
         for _j in range(D):
-            _total += ((X[_i, _j] - mu[_i, 0])) * (gamma[0, _j] * ((((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[_i, 0])) * ((X[_i, _j] - mu[_i, 0]))))) - T[_i, _j])))
+            _total += ((X[_i, _j] - mu[_i, 0])) * (gamma[0, _j] * ((((beta[0, _j] + gamma[0, _j]*(1/std[_i, 0] * ((X[_i, _j] - mu[_i, 0]))))) - T[_i, _j])))
         _out[_i, 0] = _total
     return _out
 
@@ -281,12 +284,21 @@ def _kernel_grad_std_2(eps, var, _a2, N):
 
 
 @_compiled
-def _kernel_grad_Xc(D, gamma, T, beta, eps, var, X, mu, grad_std, N):
+def _kernel_grad_var(eps, var, grad_std, N):
+    """For grad_var: every entry in one pass."""
+    _out = np.empty((N, 1))
+    for _i in range(N):
+        _out[_i, 0] = 1/2 * 1/(np.sqrt(eps + var[_i, 0])) * grad_std[_i, 0]
+    return _out
+
+
+@_compiled
+def _kernel_grad_Xc(D, gamma, T, beta, std, X, mu, grad_var, N):
     """For grad_Xc: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
         for _j in range(D):
-            _out[_i, _j] = ((gamma[0, _j] * ((((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[_i, 0])) * ((X[_i, _j] - mu[_i, 0]))))) - T[_i, _j])))/(np.sqrt(eps + var[_i, 0])) + 2*((X[_i, _j] - mu[_i, 0]))*(1/2 * 1/(np.sqrt(eps + var[_i, 0])) * grad_std[_i, 0])/D)
+            _out[_i, _j] = ((gamma[0, _j] * ((((beta[0, _j] + gamma[0, _j]*(1/std[_i, 0] * ((X[_i, _j] - mu[_i, 0]))))) - T[_i, _j])))/std[_i, 0] + 2*((X[_i, _j] - mu[_i, 0]))*grad_var[_i, 0]/D)
     return _out
 
 
@@ -300,22 +312,22 @@ def _kernel_grad_mu(_a0, N):
 
 
 @_compiled_sum
-def _kernel_grad_beta(T, beta, gamma, eps, var, X, mu, D, N):
+def _kernel_grad_beta(T, beta, gamma, std, X, mu, D, N):
     """For grad_beta: the axis-0 sums of a chain, in one pass."""
     _out = np.zeros((1, D))
     for _i in range(N):
         for _j in range(D):
-            _out[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[_i, 0])) * ((X[_i, _j] - mu[_i, 0]))))) - T[_i, _j]))
+            _out[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/std[_i, 0] * ((X[_i, _j] - mu[_i, 0]))))) - T[_i, _j]))
     return _out
 
 
 @_compiled_sum
-def _kernel_grad_gamma(T, beta, gamma, eps, var, X, mu, D, N):
+def _kernel_grad_gamma(T, beta, gamma, std, X, mu, D, N):
     """For grad_gamma: the axis-0 sums of a chain, in one pass."""
     _out = np.zeros((1, D))
     for _i in range(N):
         for _j in range(D):
-            _out[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/(np.sqrt(eps + var[_i, 0])) * ((X[_i, _j] - mu[_i, 0]))))) - T[_i, _j])) * (1/(np.sqrt(eps + var[_i, 0])) * ((X[_i, _j] - mu[_i, 0])))
+            _out[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/std[_i, 0] * ((X[_i, _j] - mu[_i, 0]))))) - T[_i, _j])) * (1/std[_i, 0] * ((X[_i, _j] - mu[_i, 0])))
     return _out
 
 

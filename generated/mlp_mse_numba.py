@@ -147,7 +147,7 @@ def forward(*, X, Ystar, W1, B1, W2, B2):
     # H[i, j] = relu(Z1[i, j])
     H = _kernel_H(Z1, n, h)
     # Y[i, j] = sum_c H[i, c]*W2[c, j] + B2[0, j]
-    Y = _kernel_Y_2(_kernel_Y(Z1, n, h) @ W2, B2, n, o)
+    Y = _kernel_Y(H @ W2, B2, n, o)
     # Loss = 1/(n*o) * sum_{c,k} (-Y[c, k] + Ystar[c, k])**2
     Loss = (1/(n*o)) * _kernel_Loss(Y, Ystar, n, o)
     return {
@@ -169,22 +169,26 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
         X, Ystar, W1, B1, W2, B2)
     Z1 = _kernel_Z1(X @ W1, B1, n, h)
     H = _kernel_H(Z1, n, h)
-    Y = _kernel_Y_2(_kernel_Y(Z1, n, h) @ W2, B2, n, o)
+    Y = _kernel_Y(H @ W2, B2, n, o)
     Loss = (1/(n*o)) * _kernel_Loss(Y, Ystar, n, o)
+    # grad_Y[i, j] = -2/(n*o) * (-Y[i, j] + Ystar[i, j])
+    grad_Y = _kernel_grad_Y(Y, Ystar, n, o)
     # grad_H[i, j] = sum_c W2[j, c]*grad_Y[i, c]
-    grad_H = _kernel_grad_H(Y, Ystar, n, o) @ W2.T
+    grad_H = grad_Y @ W2.T
+    # grad_Z1[i, j] = step(Z1[i, j])*grad_H[i, j]
+    grad_Z1 = _kernel_grad_Z1(grad_H, Z1, n, h)
     # dLoss/dB2[0, i] = -2/(n*o) * sum_c (-Y[c, i] + Ystar[c, i])
     # grad_B2[0, i] = sum_c grad_Y[c, i]
     grad_B2 = _kernel_grad_B2(Y, Ystar, n, o)
     # dLoss/dW2[i, j] = -2/(n*o) * sum_c (-Y[c, j] + Ystar[c, j])*H[c, i]
     # grad_W2[i, j] = sum_c H[c, i]*grad_Y[c, j]
-    grad_W2 = H.T @ _kernel_grad_H(Y, Ystar, n, o)
+    grad_W2 = H.T @ grad_Y
     # dLoss/dB1[0, i] = -2/(n*o) * sum_{c,k} (-Y[c, k] + Ystar[c, k])*step(Z1[c, i])*W2[i, k]
     # grad_B1[0, i] = sum_c grad_Z1[c, i]
     grad_B1 = _kernel_grad_B1(grad_H, Z1, h, n)
     # dLoss/dW1[i, j] = -2/(n*o) * sum_{c,k} (-Y[c, k] + Ystar[c, k])*step(Z1[c, j])*W2[j, k]*X[c, i]
     # grad_W1[i, j] = sum_c X[c, i]*grad_Z1[c, j]
-    grad_W1 = X.T @ _kernel_grad_W1(grad_H, Z1, n, h)
+    grad_W1 = X.T @ grad_Z1
     return float(Loss), {
         "W1": grad_W1,
         "B1": grad_B1,
@@ -214,17 +218,7 @@ def _kernel_H(Z1, n, h):
 
 
 @_compiled
-def _kernel_Y(Z1, n, h):
-    """For Y: every entry in one pass."""
-    _out = np.empty((n, h))
-    for _i in range(n):
-        for _j in range(h):
-            _out[_i, _j] = (np.maximum(Z1[_i, _j], 0.0))
-    return _out
-
-
-@_compiled
-def _kernel_Y_2(_a0, B2, n, o):
+def _kernel_Y(_a0, B2, n, o):
     """For Y: every entry in one pass."""
     _out = np.empty((n, o))
     for _i in range(n):
@@ -244,12 +238,22 @@ def _kernel_Loss(Y, Ystar, n, o):
 
 
 @_compiled
-def _kernel_grad_H(Y, Ystar, n, o):
-    """For grad_H: every entry in one pass."""
+def _kernel_grad_Y(Y, Ystar, n, o):
+    """For grad_Y: every entry in one pass."""
     _out = np.empty((n, o))
     for _i in range(n):
         for _j in range(o):
-            _out[_i, _j] = ((-2/(n*o)) * (Ystar[_i, _j] - Y[_i, _j]))
+            _out[_i, _j] = (-2/(n*o)) * (Ystar[_i, _j] - Y[_i, _j])
+    return _out
+
+
+@_compiled
+def _kernel_grad_Z1(grad_H, Z1, n, h):
+    """For grad_Z1: every entry in one pass."""
+    _out = np.empty((n, h))
+    for _i in range(n):
+        for _j in range(h):
+            _out[_i, _j] = grad_H[_i, _j] * (Z1[_i, _j] > 0)
     return _out
 
 
@@ -270,14 +274,4 @@ def _kernel_grad_B1(grad_H, Z1, h, n):
     for _i in range(n):
         for _j in range(h):
             _out[0, _j] += (grad_H[_i, _j] * (Z1[_i, _j] > 0))
-    return _out
-
-
-@_compiled
-def _kernel_grad_W1(grad_H, Z1, n, h):
-    """For grad_W1: every entry in one pass."""
-    _out = np.empty((n, h))
-    for _i in range(n):
-        for _j in range(h):
-            _out[_i, _j] = (grad_H[_i, _j] * (Z1[_i, _j] > 0))
     return _out

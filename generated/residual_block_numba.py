@@ -144,7 +144,7 @@ def forward(*, T, x, W1, b1, W2, b2):
     # a[i, j] = relu(z[i, j])
     a = _kernel_a(z, H, N)
     # out[i, j] = x[i, j] + b2[i, 0] + sum_c W2[i, c]*a[c, j]
-    out = _kernel_out_2(W2 @ _kernel_out(z, H, N), b2, x, D, N)
+    out = _kernel_out(W2 @ a, b2, x, D, N)
     # Loss = 1/2 * sum_{c,k} (-T[c, k] + out[c, k])**2
     Loss = 1/2 * _kernel_Loss(T, out, D, N)
     return {
@@ -166,25 +166,29 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
         T, x, W1, b1, W2, b2)
     z = _kernel_z(W1 @ x, b1, H, N)
     a = _kernel_a(z, H, N)
-    out = _kernel_out_2(W2 @ _kernel_out(z, H, N), b2, x, D, N)
+    out = _kernel_out(W2 @ a, b2, x, D, N)
     Loss = 1/2 * _kernel_Loss(T, out, D, N)
+    # grad_out[i, j] = -T[i, j] + out[i, j]
+    grad_out = _kernel_grad_out(T, out, D, N)
     # grad_a[i, j] = sum_c W2[c, i]*grad_out[c, j]
-    grad_a = W2.T @ _kernel_grad_a(T, out, D, N)
+    grad_a = W2.T @ grad_out
+    # grad_z[i, j] = step(z[i, j])*grad_a[i, j]
+    grad_z = _kernel_grad_z(grad_a, z, H, N)
     # dLoss/db2[i, 0] = -sum_c T[i, c] + sum_c out[i, c]
     # grad_b2[i, 0] = sum_c grad_out[i, c]
     grad_b2 = _kernel_grad_b2(T, out, D, N)
     # dLoss/dW2[i, j] = -sum_c T[i, c]*a[j, c] + sum_c a[j, c]*out[i, c]
     # grad_W2[i, j] = sum_c a[j, c]*grad_out[i, c]
-    grad_W2 = _kernel_grad_a(T, out, D, N) @ a.T
+    grad_W2 = grad_out @ a.T
     # dLoss/db1[i, 0] = -sum_{c,k} step(z[i, c])*T[k, c]*W2[k, i] + sum_{c,k} step(z[i, c])*W2[k, i]*out[k, c]
     # grad_b1[i, 0] = sum_c grad_z[i, c]
     grad_b1 = _kernel_grad_b1(grad_a, z, H, N)
     # dLoss/dW1[i, j] = -sum_{c,k} step(z[i, c])*T[k, c]*W2[k, i]*x[j, c] + sum_{c,k} step(z[i, c])*W2[k, i]*out[k, c]*x[j, c]
     # grad_W1[i, j] = sum_c grad_z[i, c]*x[j, c]
-    grad_W1 = _kernel_grad_W1(grad_a, z, H, N) @ x.T
+    grad_W1 = grad_z @ x.T
     # dLoss/dx[i, j] = -sum_{c,k} step(z[c, j])*T[k, j]*W1[c, i]*W2[k, c] + sum_{c,k} step(z[c, j])*W1[c, i]*W2[k, c]*out[k, j] - T[i, j] + out[i, j]
     # grad_x[i, j] = sum_c W1[c, i]*grad_z[c, j] + grad_out[i, j]
-    grad_x = _kernel_grad_x(W1.T @ _kernel_grad_W1(grad_a, z, H, N), T, out, D, N)
+    grad_x = _kernel_grad_x(W1.T @ grad_z, T, out, D, N)
     return float(Loss), {
         "x": grad_x,
         "W1": grad_W1,
@@ -215,17 +219,7 @@ def _kernel_a(z, H, N):
 
 
 @_compiled
-def _kernel_out(z, H, N):
-    """For out: every entry in one pass."""
-    _out = np.empty((H, N))
-    for _i in range(H):
-        for _j in range(N):
-            _out[_i, _j] = (np.maximum(z[_i, _j], 0.0))
-    return _out
-
-
-@_compiled
-def _kernel_out_2(_a0, b2, x, D, N):
+def _kernel_out(_a0, b2, x, D, N):
     """For out: every entry in one pass."""
     _out = np.empty((D, N))
     for _i in range(D):
@@ -245,12 +239,22 @@ def _kernel_Loss(T, out, D, N):
 
 
 @_compiled
-def _kernel_grad_a(T, out, D, N):
-    """For grad_a: every entry in one pass."""
+def _kernel_grad_out(T, out, D, N):
+    """For grad_out: every entry in one pass."""
     _out = np.empty((D, N))
     for _i in range(D):
         for _j in range(N):
-            _out[_i, _j] = ((out[_i, _j] - T[_i, _j]))
+            _out[_i, _j] = (out[_i, _j] - T[_i, _j])
+    return _out
+
+
+@_compiled
+def _kernel_grad_z(grad_a, z, H, N):
+    """For grad_z: every entry in one pass."""
+    _out = np.empty((H, N))
+    for _i in range(H):
+        for _j in range(N):
+            _out[_i, _j] = grad_a[_i, _j] * (z[_i, _j] > 0)
     return _out
 
 
@@ -275,16 +279,6 @@ def _kernel_grad_b1(grad_a, z, H, N):
         for _j in range(N):
             _total += (grad_a[_i, _j] * (z[_i, _j] > 0))
         _out[_i, 0] = _total
-    return _out
-
-
-@_compiled
-def _kernel_grad_W1(grad_a, z, H, N):
-    """For grad_W1: every entry in one pass."""
-    _out = np.empty((H, N))
-    for _i in range(H):
-        for _j in range(N):
-            _out[_i, _j] = (grad_a[_i, _j] * (z[_i, _j] > 0))
     return _out
 
 

@@ -167,19 +167,19 @@ def forward(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     # h_1[i, j] = tanh(h_1_1[i, j])
     h_1 = _kernel_h_1(h_1_1, H, N)
     # h_2_1[i, j] = sum_c Wx[i, c]*x2[c, j] + sum_c Wh[i, c]*h_1[c, j] + b[i, 0]
-    h_2_1 = _kernel_h_1_1(Wx @ x2, Wh @ _kernel_h_2_1(h_1_1, H, N), b, H, N)
+    h_2_1 = _kernel_h_1_1(Wx @ x2, Wh @ h_1, b, H, N)
     # h_2[i, j] = tanh(h_2_1[i, j])
     h_2 = _kernel_h_2(h_2_1, H, N)
     # h_3_1[i, j] = sum_c Wx[i, c]*x3[c, j] + sum_c Wh[i, c]*h_2[c, j] + b[i, 0]
-    h_3_1 = _kernel_h_1_1(Wx @ x3, Wh @ _kernel_h_3_1(h_2_1, H, N), b, H, N)
+    h_3_1 = _kernel_h_1_1(Wx @ x3, Wh @ h_2, b, H, N)
     # h_3[i, j] = tanh(h_3_1[i, j])
     h_3 = _kernel_h_3(h_3_1, H, N)
     # h_4_1[i, j] = sum_c Wx[i, c]*x4[c, j] + sum_c Wh[i, c]*h_3[c, j] + b[i, 0]
-    h_4_1 = _kernel_h_1_1(Wx @ x4, Wh @ _kernel_h_4_1(h_3_1, H, N), b, H, N)
+    h_4_1 = _kernel_h_1_1(Wx @ x4, Wh @ h_3, b, H, N)
     # h_4[i, j] = tanh(h_4_1[i, j])
     h_4 = _kernel_h_4(h_4_1, H, N)
     # Loss_1[i, j] = sum_c Wy[i, c]*h_4[c, j] - Y[i, j]
-    Loss_1 = _kernel_Loss_1_2(Wy @ _kernel_Loss_1(h_4_1, H, N), Y, K, N)
+    Loss_1 = _kernel_Loss_1(Wy @ h_4, Y, K, N)
     # Loss = 1/2 * sum_{c,k} Loss_1[c, k]**2
     Loss = 1/2 * np.vdot(Loss_1, Loss_1)
     return {
@@ -207,22 +207,30 @@ def loss_and_grad(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
         x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy)
     h_1_1 = _kernel_h_1_1(Wx @ x1, Wh @ h0, b, H, N)
     h_1 = _kernel_h_1(h_1_1, H, N)
-    h_2_1 = _kernel_h_1_1(Wx @ x2, Wh @ _kernel_h_2_1(h_1_1, H, N), b, H, N)
+    h_2_1 = _kernel_h_1_1(Wx @ x2, Wh @ h_1, b, H, N)
     h_2 = _kernel_h_2(h_2_1, H, N)
-    h_3_1 = _kernel_h_1_1(Wx @ x3, Wh @ _kernel_h_3_1(h_2_1, H, N), b, H, N)
+    h_3_1 = _kernel_h_1_1(Wx @ x3, Wh @ h_2, b, H, N)
     h_3 = _kernel_h_3(h_3_1, H, N)
-    h_4_1 = _kernel_h_1_1(Wx @ x4, Wh @ _kernel_h_4_1(h_3_1, H, N), b, H, N)
+    h_4_1 = _kernel_h_1_1(Wx @ x4, Wh @ h_3, b, H, N)
     h_4 = _kernel_h_4(h_4_1, H, N)
-    Loss_1 = _kernel_Loss_1_2(Wy @ _kernel_Loss_1(h_4_1, H, N), Y, K, N)
+    Loss_1 = _kernel_Loss_1(Wy @ h_4, Y, K, N)
     Loss = 1/2 * np.vdot(Loss_1, Loss_1)
     # grad_h_4[i, j] = sum_c Loss_1[c, j]*Wy[c, i]
     grad_h_4 = Wy.T @ Loss_1
+    # grad_h_4_1[i, j] = (1 - h_4[i, j]**2)*grad_h_4[i, j]
+    grad_h_4_1 = _kernel_grad_h_4_1(h_4_1, grad_h_4, H, N)
     # grad_h_3[i, j] = sum_c Wh[c, i]*grad_h_4_1[c, j]
-    grad_h_3 = Wh.T @ _kernel_grad_h_3(h_4_1, grad_h_4, H, N)
+    grad_h_3 = Wh.T @ grad_h_4_1
+    # grad_h_3_1[i, j] = (1 - h_3[i, j]**2)*grad_h_3[i, j]
+    grad_h_3_1 = _kernel_grad_h_3_1(h_3_1, grad_h_3, H, N)
     # grad_h_2[i, j] = sum_c Wh[c, i]*grad_h_3_1[c, j]
-    grad_h_2 = Wh.T @ _kernel_grad_h_2(h_3_1, grad_h_3, H, N)
+    grad_h_2 = Wh.T @ grad_h_3_1
+    # grad_h_2_1[i, j] = (1 - h_2[i, j]**2)*grad_h_2[i, j]
+    grad_h_2_1 = _kernel_grad_h_2_1(h_2_1, grad_h_2, H, N)
     # grad_h_1[i, j] = sum_c Wh[c, i]*grad_h_2_1[c, j]
-    grad_h_1 = Wh.T @ _kernel_grad_h_1(h_2_1, grad_h_2, H, N)
+    grad_h_1 = Wh.T @ grad_h_2_1
+    # grad_h_1_1[i, j] = (1 - h_1[i, j]**2)*grad_h_1[i, j]
+    grad_h_1_1 = _kernel_grad_h_1_1(h_1_1, grad_h_1, H, N)
     # dLoss/dWy[i, j] = sum_c Loss_1[i, c]*h_4[j, c]
     grad_Wy = Loss_1 @ h_4.T
     # dLoss/db[i, 0] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]
@@ -230,10 +238,10 @@ def loss_and_grad(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     grad_b = _kernel_grad_b_5(_kernel_grad_b(h_1_1, grad_h_1, H, N), _kernel_grad_b_2(h_2_1, grad_h_2, H, N), _kernel_grad_b_3(h_3_1, grad_h_3, H, N), _kernel_grad_b_4(h_4_1, grad_h_4, H, N), H)
     # dLoss/dWh[i, j] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m]*h0[j, c] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l]*h_1[j, c] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k]*h_2[j, c] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]*h_3[j, c]
     # grad_Wh[i, j] = sum_c grad_h_1_1[i, c]*h0[j, c] + sum_c grad_h_2_1[i, c]*h_1[j, c] + sum_c grad_h_3_1[i, c]*h_2[j, c] + sum_c grad_h_4_1[i, c]*h_3[j, c]
-    grad_Wh = _kernel_grad_Wh_2(_kernel_grad_Wh(h_1_1, grad_h_1, H, N) @ h0.T, _kernel_grad_h_1(h_2_1, grad_h_2, H, N) @ h_1.T, _kernel_grad_h_2(h_3_1, grad_h_3, H, N) @ h_2.T, _kernel_grad_h_3(h_4_1, grad_h_4, H, N) @ h_3.T, H)
+    grad_Wh = _kernel_grad_Wh(grad_h_1_1 @ h0.T, grad_h_2_1 @ h_1.T, grad_h_3_1 @ h_2.T, grad_h_4_1 @ h_3.T, H)
     # dLoss/dWx[i, j] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m]*x1[j, c] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l]*x2[j, c] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k]*x3[j, c] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]*x4[j, c]
     # grad_Wx[i, j] = sum_c grad_h_1_1[i, c]*x1[j, c] + sum_c grad_h_2_1[i, c]*x2[j, c] + sum_c grad_h_3_1[i, c]*x3[j, c] + sum_c grad_h_4_1[i, c]*x4[j, c]
-    grad_Wx = _kernel_grad_Wx(_kernel_grad_Wh(h_1_1, grad_h_1, H, N) @ x1.T, _kernel_grad_h_1(h_2_1, grad_h_2, H, N) @ x2.T, _kernel_grad_h_2(h_3_1, grad_h_3, H, N) @ x3.T, _kernel_grad_h_3(h_4_1, grad_h_4, H, N) @ x4.T, H, D)
+    grad_Wx = _kernel_grad_Wx(grad_h_1_1 @ x1.T, grad_h_2_1 @ x2.T, grad_h_3_1 @ x3.T, grad_h_4_1 @ x4.T, H, D)
     return float(Loss), {
         "Wx": grad_Wx,
         "Wh": grad_Wh,
@@ -263,32 +271,12 @@ def _kernel_h_1(h_1_1, H, N):
 
 
 @_compiled
-def _kernel_h_2_1(h_1_1, H, N):
-    """For h_2_1: every entry in one pass."""
-    _out = np.empty((H, N))
-    for _i in range(H):
-        for _j in range(N):
-            _out[_i, _j] = (np.tanh(h_1_1[_i, _j]))
-    return _out
-
-
-@_compiled
 def _kernel_h_2(h_2_1, H, N):
     """For h_2: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
         for _j in range(N):
             _out[_i, _j] = np.tanh(h_2_1[_i, _j])
-    return _out
-
-
-@_compiled
-def _kernel_h_3_1(h_2_1, H, N):
-    """For h_3_1: every entry in one pass."""
-    _out = np.empty((H, N))
-    for _i in range(H):
-        for _j in range(N):
-            _out[_i, _j] = (np.tanh(h_2_1[_i, _j]))
     return _out
 
 
@@ -303,16 +291,6 @@ def _kernel_h_3(h_3_1, H, N):
 
 
 @_compiled
-def _kernel_h_4_1(h_3_1, H, N):
-    """For h_4_1: every entry in one pass."""
-    _out = np.empty((H, N))
-    for _i in range(H):
-        for _j in range(N):
-            _out[_i, _j] = (np.tanh(h_3_1[_i, _j]))
-    return _out
-
-
-@_compiled
 def _kernel_h_4(h_4_1, H, N):
     """For h_4: every entry in one pass."""
     _out = np.empty((H, N))
@@ -323,17 +301,7 @@ def _kernel_h_4(h_4_1, H, N):
 
 
 @_compiled
-def _kernel_Loss_1(h_4_1, H, N):
-    """For Loss_1: every entry in one pass."""
-    _out = np.empty((H, N))
-    for _i in range(H):
-        for _j in range(N):
-            _out[_i, _j] = (np.tanh(h_4_1[_i, _j]))
-    return _out
-
-
-@_compiled
-def _kernel_Loss_1_2(_a0, Y, K, N):
+def _kernel_Loss_1(_a0, Y, K, N):
     """For Loss_1: every entry in one pass."""
     _out = np.empty((K, N))
     for _i in range(K):
@@ -343,32 +311,42 @@ def _kernel_Loss_1_2(_a0, Y, K, N):
 
 
 @_compiled
-def _kernel_grad_h_3(h_4_1, grad_h_4, H, N):
-    """For grad_h_3: every entry in one pass."""
+def _kernel_grad_h_4_1(h_4_1, grad_h_4, H, N):
+    """For grad_h_4_1: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
         for _j in range(N):
-            _out[_i, _j] = ((1 - (np.tanh(h_4_1[_i, _j]))**2) * grad_h_4[_i, _j])
+            _out[_i, _j] = (1 - (np.tanh(h_4_1[_i, _j]))**2) * grad_h_4[_i, _j]
     return _out
 
 
 @_compiled
-def _kernel_grad_h_2(h_3_1, grad_h_3, H, N):
-    """For grad_h_2: every entry in one pass."""
+def _kernel_grad_h_3_1(h_3_1, grad_h_3, H, N):
+    """For grad_h_3_1: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
         for _j in range(N):
-            _out[_i, _j] = ((1 - (np.tanh(h_3_1[_i, _j]))**2) * grad_h_3[_i, _j])
+            _out[_i, _j] = (1 - (np.tanh(h_3_1[_i, _j]))**2) * grad_h_3[_i, _j]
     return _out
 
 
 @_compiled
-def _kernel_grad_h_1(h_2_1, grad_h_2, H, N):
-    """For grad_h_1: every entry in one pass."""
+def _kernel_grad_h_2_1(h_2_1, grad_h_2, H, N):
+    """For grad_h_2_1: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
         for _j in range(N):
-            _out[_i, _j] = ((1 - (np.tanh(h_2_1[_i, _j]))**2) * grad_h_2[_i, _j])
+            _out[_i, _j] = (1 - (np.tanh(h_2_1[_i, _j]))**2) * grad_h_2[_i, _j]
+    return _out
+
+
+@_compiled
+def _kernel_grad_h_1_1(h_1_1, grad_h_1, H, N):
+    """For grad_h_1_1: every entry in one pass."""
+    _out = np.empty((H, N))
+    for _i in range(H):
+        for _j in range(N):
+            _out[_i, _j] = (1 - (np.tanh(h_1_1[_i, _j]))**2) * grad_h_1[_i, _j]
     return _out
 
 
@@ -430,17 +408,7 @@ def _kernel_grad_b_5(_a0, _a1, _a2, _a3, H):
 
 
 @_compiled
-def _kernel_grad_Wh(h_1_1, grad_h_1, H, N):
-    """For grad_Wh: every entry in one pass."""
-    _out = np.empty((H, N))
-    for _i in range(H):
-        for _j in range(N):
-            _out[_i, _j] = ((1 - (np.tanh(h_1_1[_i, _j]))**2) * grad_h_1[_i, _j])
-    return _out
-
-
-@_compiled
-def _kernel_grad_Wh_2(_a0, _a1, _a2, _a3, H):
+def _kernel_grad_Wh(_a0, _a1, _a2, _a3, H):
     """For grad_Wh: every entry in one pass."""
     _out = np.empty((H, H))
     for _i in range(H):

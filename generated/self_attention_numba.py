@@ -154,9 +154,9 @@ def forward(*, X, T, Wq, Wk, Wv):
     # P_lse[i, 0] = P_lse_max[i, 0] + log(P_lse_sum[i, 0])
     P_lse = _kernel_P_lse(P_lse_sum, P_lse_max, n)
     # P[i, j] = exp(-P_lse[i, 0] + S[i, j])
-    P = _kernel_P(P_lse_sum, P_lse_max, S, n)
+    P = _kernel_P(P_lse, S, n)
     # O[i, j] = sum_c P[i, c]*V[c, j]
-    O = _kernel_O(P_lse_sum, P_lse_max, S, n) @ V
+    O = P @ V
     # Loss = 1/2 * sum_{c,k} (O[c, k] - T[c, k])**2
     Loss = 1/2 * _kernel_Loss(O, T, n, dv)
     return {
@@ -189,21 +189,24 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     S = _kernel_S(Q @ K.T, dk, n)
     P_lse_max = S.max(axis=1, keepdims=True)
     P_lse_sum = _kernel_P_lse_sum(P_lse_max, S, n)
-    P = _kernel_P(P_lse_sum, P_lse_max, S, n)
-    O = _kernel_O(P_lse_sum, P_lse_max, S, n) @ V
+    P_lse = _kernel_P_lse(P_lse_sum, P_lse_max, n)
+    P = _kernel_P(P_lse, S, n)
+    O = P @ V
     Loss = 1/2 * _kernel_Loss(O, T, n, dv)
+    # grad_O[i, j] = -T[i, j] + O[i, j]
+    grad_O = _kernel_grad_O(O, T, n, dv)
     # grad_P[i, j] = sum_c V[j, c]*grad_O[i, c]
-    grad_P = _kernel_grad_P(O, T, n, dv) @ V.T
+    grad_P = grad_O @ V.T
     # grad_P_lse[i, 0] = -sum_c P[i, c]*grad_P[i, c]
-    grad_P_lse = _kernel_grad_P_lse_2(_kernel_grad_P_lse(P_lse_sum, P_lse_max, S, grad_P, n), n)
+    grad_P_lse = _kernel_grad_P_lse_2(_kernel_grad_P_lse(P_lse, S, grad_P, n), n)
     # grad_S[i, j] = P[i, j]*grad_P_lse[i, 0] + P[i, j]*grad_P[i, j]
-    grad_S = _kernel_grad_S(grad_P, grad_P_lse, P_lse_sum, P_lse_max, S, n)
+    grad_S = _kernel_grad_S(grad_P, grad_P_lse, P_lse, S, n)
     # grad_V[i, j] = sum_c P[c, i]*grad_O[c, j]
-    grad_V = P.T @ _kernel_grad_P(O, T, n, dv)
+    grad_V = P.T @ grad_O
     # grad_K[i, j] = 1/sqrt(dk) * sum_c Q[c, j]*grad_S[c, i]
     grad_K = _kernel_grad_K(grad_S.T @ Q, dk, n)
     # grad_Q[i, j] = 1/sqrt(dk) * sum_c K[c, j]*grad_S[i, c]
-    grad_Q = _kernel_grad_K(_kernel_grad_Q(grad_P, grad_P_lse, P_lse_sum, P_lse_max, S, n) @ K, dk, n)
+    grad_Q = _kernel_grad_K(grad_S @ K, dk, n)
     # dLoss/dWv[i, j] = -sum_{c,k} P[k, c]*T[k, j]*X[c, i] + sum_{c,k} O[k, j]*P[k, c]*X[c, i]
     # grad_Wv[i, j] = sum_c X[c, i]*grad_V[c, j]
     grad_Wv = X.T @ grad_V
@@ -262,22 +265,12 @@ def _kernel_P_lse(P_lse_sum, P_lse_max, n):
 
 
 @_compiled
-def _kernel_P(P_lse_sum, P_lse_max, S, n):
+def _kernel_P(P_lse, S, n):
     """For P: every entry in one pass."""
     _out = np.empty((n, n))
     for _i in range(n):
         for _j in range(n):
-            _out[_i, _j] = np.exp(S[_i, _j] - ((np.log(P_lse_sum[_i, 0]) + P_lse_max[_i, 0])))
-    return _out
-
-
-@_compiled
-def _kernel_O(P_lse_sum, P_lse_max, S, n):
-    """For O: every entry in one pass."""
-    _out = np.empty((n, n))
-    for _i in range(n):
-        for _j in range(n):
-            _out[_i, _j] = (np.exp(S[_i, _j] - ((np.log(P_lse_sum[_i, 0]) + P_lse_max[_i, 0]))))
+            _out[_i, _j] = np.exp(S[_i, _j] - P_lse[_i, 0])
     return _out
 
 
@@ -292,23 +285,23 @@ def _kernel_Loss(O, T, n, dv):
 
 
 @_compiled
-def _kernel_grad_P(O, T, n, dv):
-    """For grad_P: every entry in one pass."""
+def _kernel_grad_O(O, T, n, dv):
+    """For grad_O: every entry in one pass."""
     _out = np.empty((n, dv))
     for _i in range(n):
         for _j in range(dv):
-            _out[_i, _j] = ((O[_i, _j] - T[_i, _j]))
+            _out[_i, _j] = (O[_i, _j] - T[_i, _j])
     return _out
 
 
 @_compiled_sum
-def _kernel_grad_P_lse(P_lse_sum, P_lse_max, S, grad_P, n):
+def _kernel_grad_P_lse(P_lse, S, grad_P, n):
     """For grad_P_lse: the axis-1 sums of a chain, in one pass."""
     _out = np.empty((n, 1))
     for _i in range(n):
         _total = 0.0
         for _j in range(n):
-            _total += (np.exp(S[_i, _j] - ((np.log(P_lse_sum[_i, 0]) + P_lse_max[_i, 0])))) * grad_P[_i, _j]
+            _total += (np.exp(S[_i, _j] - P_lse[_i, 0])) * grad_P[_i, _j]
         _out[_i, 0] = _total
     return _out
 
@@ -323,12 +316,12 @@ def _kernel_grad_P_lse_2(_a0, n):
 
 
 @_compiled
-def _kernel_grad_S(grad_P, grad_P_lse, P_lse_sum, P_lse_max, S, n):
+def _kernel_grad_S(grad_P, grad_P_lse, P_lse, S, n):
     """For grad_S: every entry in one pass."""
     _out = np.empty((n, n))
     for _i in range(n):
         for _j in range(n):
-            _out[_i, _j] = ((grad_P[_i, _j] + grad_P_lse[_i, 0])*(np.exp(S[_i, _j] - ((np.log(P_lse_sum[_i, 0]) + P_lse_max[_i, 0])))))
+            _out[_i, _j] = ((grad_P[_i, _j] + grad_P_lse[_i, 0])*(np.exp(S[_i, _j] - P_lse[_i, 0])))
     return _out
 
 
@@ -339,14 +332,4 @@ def _kernel_grad_K(_a0, dk, n):
     for _i in range(n):
         for _j in range(dk):
             _out[_i, _j] = (1/np.sqrt(dk)) * _a0[_i, _j]
-    return _out
-
-
-@_compiled
-def _kernel_grad_Q(grad_P, grad_P_lse, P_lse_sum, P_lse_max, S, n):
-    """For grad_Q: every entry in one pass."""
-    _out = np.empty((n, n))
-    for _i in range(n):
-        for _j in range(n):
-            _out[_i, _j] = (((grad_P[_i, _j] + grad_P_lse[_i, 0])*(np.exp(S[_i, _j] - ((np.log(P_lse_sum[_i, 0]) + P_lse_max[_i, 0]))))))
     return _out

@@ -166,7 +166,7 @@ def forward(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # H[i, j] = crelu(Z[i, j], t)
     H = _kernel_H(t, Z, M, L)
     # Y[0, i] = sum_c C[0, c]*H[c, i] + d
-    Y = _kernel_Y_2(C @ _kernel_Y(t, Z, M, L), d, L)
+    Y = _kernel_Y(C @ H, d, L)
     # Delta[0, i] = Yexp[0, i] - Y[0, i]
     Delta = _kernel_Delta(Y, Yexp, L)
     # Loss = 1/L * sum_c Delta[0, c]**2
@@ -195,11 +195,12 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     Z2 = _kernel_Z2(A2 @ X2, B2, M, L)
     Z = np.concatenate((Z1, Z2), axis=0)
     H = _kernel_H(t, Z, M, L)
-    Y = _kernel_Y_2(C @ _kernel_Y(t, Z, M, L), d, L)
+    Y = _kernel_Y(C @ H, d, L)
+    Delta = _kernel_Delta(Y, Yexp, L)
     Loss = (1/L) * _kernel_Loss(Y, Yexp, L)
     # grad_Z[i, j] = -2/L * C[0, i]*grad_Z_core[i, j]
     # grad_Z_core[i, j] = equal(H[i, j], Z[i, j])*Delta[0, j]   (computed once; the factor in front is applied to the small results below)
-    grad_Z_core = _kernel_grad_Z_core(Y, Yexp, t, Z, M, L)
+    grad_Z_core = _kernel_grad_Z_core(Delta, t, Z, M, L)
     # grad_Z2[i, j] = -2/L * C[0, M + i]*grad_Z2_core[i, j]
     # grad_Z2_core[i, j] = grad_Z_core[M + i, j]   (computed once; the factor in front is applied to the small results below)
     grad_Z2_core = grad_Z_core[M:]
@@ -209,7 +210,7 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # dLoss/dd = -2/L * sum_c Delta[0, c]
     grad_d = (-2/L) * _kernel_grad_d(Y, Yexp, L)
     # dLoss/dC[0, i] = -2/L * sum_c Delta[0, c]*H[i, c]
-    grad_C = _kernel_grad_C_2(_kernel_grad_C(Y, Yexp, L) @ H.T, L, M)
+    grad_C = _kernel_grad_C(Delta @ H.T, L, M)
     # dLoss/dB2[i, 0] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]
     # grad_B2[i, 0] = -2/L * sum_c C[0, M + i]*grad_Z2_core[i, c]
     grad_B2 = _kernel_grad_B2(C[:, M:].T, grad_Z2_core @ np.ones((L, 1)), L, M)
@@ -263,17 +264,7 @@ def _kernel_H(t, Z, M, L):
 
 
 @_compiled
-def _kernel_Y(t, Z, M, L):
-    """For Y: every entry in one pass."""
-    _out = np.empty((2*M, L))
-    for _i in range(2*M):
-        for _j in range(L):
-            _out[_i, _j] = (np.minimum(np.maximum(Z[_i, _j], 0.0), t))
-    return _out
-
-
-@_compiled
-def _kernel_Y_2(_a0, d, L):
+def _kernel_Y(_a0, d, L):
     """For Y: every entry in one pass."""
     _out = np.empty((1, L))
     for _j in range(L):
@@ -301,12 +292,12 @@ def _kernel_Loss(Y, Yexp, L):
 
 
 @_compiled
-def _kernel_grad_Z_core(Y, Yexp, t, Z, M, L):
+def _kernel_grad_Z_core(Delta, t, Z, M, L):
     """For grad_Z_core: every entry in one pass."""
     _out = np.empty((2*M, L))
     for _i in range(2*M):
         for _j in range(L):
-            _out[_i, _j] = ((Yexp[0, _j] - Y[0, _j])) * ((np.minimum(np.maximum(Z[_i, _j], 0.0), t)) == Z[_i, _j])
+            _out[_i, _j] = Delta[0, _j] * ((np.minimum(np.maximum(Z[_i, _j], 0.0), t)) == Z[_i, _j])
     return _out
 
 
@@ -320,16 +311,7 @@ def _kernel_grad_d(Y, Yexp, L):
 
 
 @_compiled
-def _kernel_grad_C(Y, Yexp, L):
-    """For grad_C: every entry in one pass."""
-    _out = np.empty((1, L))
-    for _j in range(L):
-        _out[0, _j] = ((Yexp[0, _j] - Y[0, _j]))
-    return _out
-
-
-@_compiled
-def _kernel_grad_C_2(_a0, L, M):
+def _kernel_grad_C(_a0, L, M):
     """For grad_C: every entry in one pass."""
     _out = np.empty((1, 2*M))
     for _j in range(2*M):

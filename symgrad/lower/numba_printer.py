@@ -15,9 +15,15 @@ as they are; numba compiles a version of the kernel for each memory layout it is
 Per element, a body is spelled by the table's ``numba`` field (NumPy's ufuncs, which numba
 compiles for scalars, where that field is empty), so the numerically stable forms are the NumPy
 module's: ``np.logaddexp(0.0, z)`` for softplus, sigmoid through ``tanh``, log-sum-exp with its
-shift. A sum's kernel may reassociate its additions (``fastmath={"reassoc"}``, nothing else: infinities
-and NaNs keep their meaning), so that they vectorize; its result differs from NumPy's pairwise
-sums in the last bits only.
+shift. A sum's kernel may reassociate its additions (``fastmath={"reassoc"}``, nothing else:
+infinities and NaNs keep their meaning), so that they vectorize; its result differs from NumPy's
+pairwise sums in the last bits only.
+
+Across statements: a statement's entrywise value that is cheap per entry and reads only named
+tensors is computed again inside the later loops that read it (``inlined``), so a chain of
+statements over one iteration space (``Xc = X - mu``, ``xhat = Xc / std``, ``Y = gamma * xhat +
+beta``, the loss's sum of squares over ``Y - T``) runs as one loop where only its last value is
+needed; ``emit.backends`` then drops the statements nothing reads any more from ``loss_and_grad``.
 
 Kernels are collected while printing (as SymPy's printers collect imports), named after the
 statement that first needs them, and shared by identical loops; ``kernel_sources`` gives the
@@ -155,9 +161,11 @@ class _Loop:
 
     def leaf(self, node: Node) -> str:
         """A value computed outside the loop (or a named tensor), read at the loop's indices; an
-        entrywise statement's cheap value is computed again here instead (``NumbaPrinter.inlined``)."""
+        entrywise statement's cheap value of the loop's own shape is computed again here instead
+        (``NumbaPrinter.inlined``; a row or column broadcast over the loop would be computed once
+        per entry)."""
         producer = self.printer.inlined(node)
-        if producer is not None:
+        if producer is not None and same_shape(node.shape, self.space):    # not once per broadcast entry
             code = self.entry(producer)
             return code if _binding(producer) >= ATOM else f"({code})"
         named = node.name if isinstance(node, Tensor) else None
@@ -225,8 +233,9 @@ class NumbaPrinter(NumPyPrinter):
         """The value of a tensor an earlier statement computed entry by entry, where a loop that
         reads it whole should compute it again (fusing the two statements): at most
         ``INLINE_OPERATIONS`` per entry, so recomputing costs less than writing and reading an
-        array, and reading only names (no product or reduction is computed twice). Safe because each name is assigned once in a plan (a tensor with blocks added in
-        place is not recorded) and the value's own operands are still in scope where it is read.
+        array, and reading only names (no product or reduction is computed twice). Safe because
+        each name is assigned once in a plan (a tensor with blocks added in place is not recorded)
+        and the value's own operands are still in scope where it is read.
         The statement itself stays, and is dropped where nothing else reads it
         (``emit.backends.live_blocks``)."""
         if not isinstance(node, Tensor) or node.name not in self._cheap:
@@ -255,12 +264,12 @@ class NumbaPrinter(NumPyPrinter):
         return ATOM if self._fusable(node) else super().precedence(node)
 
     def _fusable(self, node: Node) -> bool:
-        inlined = self._cheap
+        """Whether a kernel computes ``node``: an array of entrywise work, or a sum over some."""
         if isinstance(node, (SumAll, SquaredNorm, AxisSum)):
-            return _has_work(node.operand, inlined)
+            return _has_work(node.operand, self._cheap)
         if isinstance(node, VDot):
-            return _has_work(node.left, inlined) or _has_work(node.right, inlined)
-        return bool(node.shape) and not isinstance(node, Tensor) and _has_work(node, inlined)
+            return _has_work(node.left, self._cheap) or _has_work(node.right, self._cheap)
+        return bool(node.shape) and _has_work(node)     # a cheap value alone is read, not computed again
 
     def _fused(self, node: Node) -> str | None:
         """The kernel call computing ``node``, or None where NumPy prints it."""
@@ -275,9 +284,7 @@ class NumbaPrinter(NumPyPrinter):
     def _map(self, node: Node) -> str:
         loop = _Loop(self, node.shape)
         value = loop.entry(node)
-        lines = [f"    _out = np.empty(({', '.join(loop.size(n) for n in node.shape)},))"
-                 if len(node.shape) == 1 else
-                 f"    _out = np.empty(({', '.join(loop.size(n) for n in node.shape)}))"]
+        lines = [f"    _out = np.empty(({', '.join(loop.size(n) for n in node.shape)}))"]
         depth = loop.loops(lines)
         lines.append("    " * depth + f"_out[{loop.output_index()}] = {value}")
         lines.append("    return _out")
