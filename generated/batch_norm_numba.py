@@ -22,6 +22,8 @@ kernels at the end of this file; matrix products are NumPy's (BLAS). numba compi
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
 """
+import sys as _sys
+
 import numpy as np
 
 try:
@@ -30,15 +32,18 @@ except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
 
-# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
-# disk cache records the name of the module a kernel's globals belong to and imports it again
-# when it loads the kernel; this module's own name depends on how it was imported.
-_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+# The kernels' globals: NumPy alone, in a module of their own, registered under a name made from
+# the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
+# to, and finds that module again by name when it loads the kernel in another process: this
+# module's own name depends on how it was imported, and kernels of another module must not share it.
+_KERNELS = type(np)("_symgrad_numba_batch_norm_c38e44ac")
+_KERNELS.np = np
+_sys.modules[_KERNELS.__name__] = _KERNELS
 
 
 def _compiled(function, **options):
     """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 
 def _compiled_sum(function):
@@ -174,13 +179,11 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     # grad_xhat_core[i, j] = grad_Y[i, j]   (computed once; the factor in front is applied to the small results below)
     grad_xhat_core = grad_Y
     # grad_std[0, i] = -sum_c Xc[c, i]*gamma[0, i]*grad_xhat_core[c, i]/std[0, i]**2
-    grad_std = _kernel_grad_std_2(eps, var, gamma, _kernel_grad_std(grad_xhat_core, X, mu, D, N), D)
+    grad_std = _kernel_grad_std_2(std, gamma, _kernel_grad_std(grad_xhat_core, X, mu, D, N), D)
     # grad_var[0, i] = 1/2 * grad_std[0, i]/std[0, i]
-    grad_var = _kernel_grad_var(eps, var, grad_std, D)
-    # grad_Xc[i, j] = 2/N * Xc[i, j]*grad_var[0, j] + gamma[0, j]*grad_xhat_core[i, j]/std[0, j]
-    grad_Xc = _kernel_grad_Xc(N, gamma, grad_xhat_core, std, X, mu, grad_var, D)
+    grad_var = _kernel_grad_var(std, grad_std, D)
     # grad_mu[0, i] = -sum_c grad_Xc[c, i]
-    grad_mu = _kernel_grad_mu(np.ones((1, N)) @ grad_Xc, D)
+    grad_mu = _kernel_grad_mu_2(_kernel_grad_mu(N, gamma, grad_xhat_core, std, X, mu, grad_var, D), D)
     # dLoss/dbeta[0, i] = -sum_c T[c, i] + sum_c Y[c, i]
     # grad_beta[0, i] = sum_c grad_Y[c, i]
     grad_beta = _kernel_grad_beta(T, beta, gamma, std, X, mu, D, N)
@@ -189,7 +192,7 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     grad_gamma = _kernel_grad_gamma(T, beta, gamma, std, X, mu, D, N)
     # dLoss/dX[i, j] = -1/N**2 * sum_{c,k} T[k, j]*Xc[c, j]*Xc[k, j]*gamma[0, j]/std[0, j]**3 + N**(-2) * sum_{c,k} Xc[c, j]*Xc[k, j]*Y[k, j]*gamma[0, j]/std[0, j]**3 + 1/N * sum_c T[c, j]*gamma[0, j]/std[0, j] - 1/N * sum_c Y[c, j]*gamma[0, j]/std[0, j] + 1/N * sum_c T[c, j]*Xc[c, j]*Xc[i, j]*gamma[0, j]/std[0, j]**3 - 1/N * sum_c Xc[c, j]*Xc[i, j]*Y[c, j]*gamma[0, j]/std[0, j]**3 - T[i, j]*gamma[0, j]/std[0, j] + Y[i, j]*gamma[0, j]/std[0, j]
     # grad_X[i, j] = 1/N * grad_mu[0, j] + grad_Xc[i, j]
-    grad_X = _kernel_grad_X(N, grad_Xc, grad_mu, D)
+    grad_X = _kernel_grad_X(N, gamma, grad_xhat_core, std, X, mu, grad_var, grad_mu, D)
     return float(Loss), {
         "X": grad_X,
         "gamma": grad_gamma,
@@ -286,35 +289,35 @@ def _kernel_grad_std(grad_xhat_core, X, mu, D, N):
 
 
 @_compiled
-def _kernel_grad_std_2(eps, var, gamma, _a3, D):
+def _kernel_grad_std_2(std, gamma, _a2, D):
     """For grad_std: every entry in one pass."""
     _out = np.empty((1, D))
     for _j in range(D):
-        _out[0, _j] = -1 * (np.sqrt(eps + var[0, _j]))**(-2) * gamma[0, _j] * _a3[0, _j]
+        _out[0, _j] = -1 * std[0, _j]**(-2) * gamma[0, _j] * _a2[0, _j]
     return _out
 
 
 @_compiled
-def _kernel_grad_var(eps, var, grad_std, D):
+def _kernel_grad_var(std, grad_std, D):
     """For grad_var: every entry in one pass."""
     _out = np.empty((1, D))
     for _j in range(D):
-        _out[0, _j] = 1/2 * 1/(np.sqrt(eps + var[0, _j])) * grad_std[0, _j]
+        _out[0, _j] = 1/2 * 1/std[0, _j] * grad_std[0, _j]
     return _out
 
 
-@_compiled
-def _kernel_grad_Xc(N, gamma, grad_xhat_core, std, X, mu, grad_var, D):
-    """For grad_Xc: every entry in one pass."""
-    _out = np.empty((N, D))
+@_compiled_sum
+def _kernel_grad_mu(N, gamma, grad_xhat_core, std, X, mu, grad_var, D):
+    """For grad_mu: the axis-0 sums of a chain, in one pass."""
+    _out = np.zeros((1, D))
     for _i in range(N):
         for _j in range(D):
-            _out[_i, _j] = (gamma[0, _j]*grad_xhat_core[_i, _j]/std[0, _j] + 2*((X[_i, _j] - mu[0, _j]))*grad_var[0, _j]/N)
+            _out[0, _j] += ((gamma[0, _j]*grad_xhat_core[_i, _j]/std[0, _j] + 2*((X[_i, _j] - mu[0, _j]))*grad_var[0, _j]/N))
     return _out
 
 
 @_compiled
-def _kernel_grad_mu(_a0, D):
+def _kernel_grad_mu_2(_a0, D):
     """For grad_mu: every entry in one pass."""
     _out = np.empty((1, D))
     for _j in range(D):
@@ -343,10 +346,10 @@ def _kernel_grad_gamma(T, beta, gamma, std, X, mu, D, N):
 
 
 @_compiled
-def _kernel_grad_X(N, grad_Xc, grad_mu, D):
+def _kernel_grad_X(N, gamma, grad_xhat_core, std, X, mu, grad_var, grad_mu, D):
     """For grad_X: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
         for _j in range(D):
-            _out[_i, _j] = (grad_Xc[_i, _j] + grad_mu[0, _j]/N)
+            _out[_i, _j] = (((gamma[0, _j]*grad_xhat_core[_i, _j]/std[0, _j] + 2*((X[_i, _j] - mu[0, _j]))*grad_var[0, _j]/N)) + grad_mu[0, _j]/N)
     return _out

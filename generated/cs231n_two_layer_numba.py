@@ -24,6 +24,8 @@ kernels at the end of this file; matrix products are NumPy's (BLAS). numba compi
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
 """
+import sys as _sys
+
 import numpy as np
 
 try:
@@ -32,15 +34,18 @@ except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
 
-# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
-# disk cache records the name of the module a kernel's globals belong to and imports it again
-# when it loads the kernel; this module's own name depends on how it was imported.
-_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+# The kernels' globals: NumPy alone, in a module of their own, registered under a name made from
+# the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
+# to, and finds that module again by name when it loads the kernel in another process: this
+# module's own name depends on how it was imported, and kernels of another module must not share it.
+_KERNELS = type(np)("_symgrad_numba_cs231n_two_layer_d0a08f0f")
+_KERNELS.np = np
+_sys.modules[_KERNELS.__name__] = _KERNELS
 
 
 def _compiled(function, **options):
     """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 
 def _compiled_sum(function):
@@ -157,7 +162,7 @@ def forward(*, X, Y, reg, W1, b1, W2, b2):
     # probs_lse_exp[i, j] = exp(-probs_lse_max[i, 0] + scores[i, j])
     probs_lse_exp = _kernel_probs_lse_exp(probs_lse_max, scores, N, C)
     # probs_lse_sum[i, 0] = sum_c probs_lse_exp[i, c]
-    probs_lse_sum = _kernel_probs_lse_sum(probs_lse_max, scores, N, C)
+    probs_lse_sum = probs_lse_exp @ np.ones((C, 1))
     # probs_lse[i, 0] = probs_lse_max[i, 0] + log(probs_lse_sum[i, 0])
     probs_lse = _kernel_probs_lse(probs_lse_sum, probs_lse_max, N)
     # probs[i, j] = exp(-probs_lse[i, 0] + scores[i, j])
@@ -193,21 +198,23 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     hidden = _kernel_hidden(z1, N, H)
     scores = _kernel_scores(hidden @ W2, b2, N, C)
     probs_lse_max = scores.max(axis=1, keepdims=True)
-    probs_lse_sum = _kernel_probs_lse_sum(probs_lse_max, scores, N, C)
+    probs_lse_exp = _kernel_probs_lse_exp(probs_lse_max, scores, N, C)
+    probs_lse_sum = probs_lse_exp @ np.ones((C, 1))
     probs_lse = _kernel_probs_lse(probs_lse_sum, probs_lse_max, N)
+    probs = _kernel_probs(probs_lse, scores, N, C)
     data_loss = (-1/N) * _kernel_data_loss(probs_lse, scores, Y, N, C)
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     # grad_probs_lse[i, 0] = 1/N * sum_c Y[i, c]
     grad_probs_lse = _kernel_grad_probs_lse(Y @ np.ones((C, 1)), N)
     # grad_scores[i, j] = grad_probs_lse[i, 0]*probs[i, j] - 1/N * Y[i, j]
-    grad_scores = _kernel_grad_scores(N, grad_probs_lse, probs_lse, scores, Y, C)
+    grad_scores = _kernel_grad_scores(N, grad_probs_lse, probs, Y, C)
     # grad_hidden[i, j] = sum_c W2[j, c]*grad_scores[i, c]
     grad_hidden = grad_scores @ W2.T
     # grad_z1[i, j] = step(z1[i, j])*grad_hidden[i, j]
     grad_z1 = _kernel_grad_z1(grad_hidden, z1, N, H)
     # dLoss/db2[0, i] = 1/N * sum_{c,k} Y[c, k]*probs[c, i] - 1/N * sum_c Y[c, i]
     # grad_b2[0, i] = sum_c grad_scores[c, i]
-    grad_b2 = _kernel_grad_b2(N, grad_probs_lse, probs_lse, scores, Y, C)
+    grad_b2 = _kernel_grad_b2(N, grad_probs_lse, probs, Y, C)
     # dLoss/dW2[i, j] = 1/N * sum_{c,k} Y[c, k]*hidden[c, i]*probs[c, j] - 1/N * sum_c Y[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
     # grad_W2[i, j] = sum_c grad_scores[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
     grad_W2 = _kernel_grad_W2(hidden.T @ grad_scores, W2, reg, H, C)
@@ -265,18 +272,6 @@ def _kernel_probs_lse_exp(probs_lse_max, scores, N, C):
     return _out
 
 
-@_compiled_sum
-def _kernel_probs_lse_sum(probs_lse_max, scores, N, C):
-    """For probs_lse_sum: the axis-1 sums of a chain, in one pass."""
-    _out = np.empty((N, 1))
-    for _i in range(N):
-        _total = 0.0
-        for _j in range(C):
-            _total += (np.exp(scores[_i, _j] - probs_lse_max[_i, 0]))
-        _out[_i, 0] = _total
-    return _out
-
-
 @_compiled
 def _kernel_probs_lse(probs_lse_sum, probs_lse_max, N):
     """For probs_lse: every entry in one pass."""
@@ -316,12 +311,12 @@ def _kernel_grad_probs_lse(_a0, N):
 
 
 @_compiled
-def _kernel_grad_scores(N, grad_probs_lse, probs_lse, scores, Y, C):
+def _kernel_grad_scores(N, grad_probs_lse, probs, Y, C):
     """For grad_scores: every entry in one pass."""
     _out = np.empty((N, C))
     for _i in range(N):
         for _j in range(C):
-            _out[_i, _j] = (grad_probs_lse[_i, 0]*(np.exp(scores[_i, _j] - probs_lse[_i, 0])) - Y[_i, _j]/N)
+            _out[_i, _j] = (grad_probs_lse[_i, 0]*probs[_i, _j] - Y[_i, _j]/N)
     return _out
 
 
@@ -336,12 +331,12 @@ def _kernel_grad_z1(grad_hidden, z1, N, H):
 
 
 @_compiled_sum
-def _kernel_grad_b2(N, grad_probs_lse, probs_lse, scores, Y, C):
+def _kernel_grad_b2(N, grad_probs_lse, probs, Y, C):
     """For grad_b2: the axis-0 sums of a chain, in one pass."""
     _out = np.zeros((1, C))
     for _i in range(N):
         for _j in range(C):
-            _out[0, _j] += ((grad_probs_lse[_i, 0]*(np.exp(scores[_i, _j] - probs_lse[_i, 0])) - Y[_i, _j]/N))
+            _out[0, _j] += ((grad_probs_lse[_i, 0]*probs[_i, _j] - Y[_i, _j]/N))
     return _out
 
 

@@ -23,6 +23,8 @@ kernels at the end of this file; matrix products are NumPy's (BLAS). numba compi
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
 """
+import sys as _sys
+
 import numpy as np
 
 try:
@@ -31,15 +33,18 @@ except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
 
-# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
-# disk cache records the name of the module a kernel's globals belong to and imports it again
-# when it loads the kernel; this module's own name depends on how it was imported.
-_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+# The kernels' globals: NumPy alone, in a module of their own, registered under a name made from
+# the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
+# to, and finds that module again by name when it loads the kernel in another process: this
+# module's own name depends on how it was imported, and kernels of another module must not share it.
+_KERNELS = type(np)("_symgrad_numba_hw1_sigmoid_mse_d99aa339")
+_KERNELS.np = np
+_sys.modules[_KERNELS.__name__] = _KERNELS
 
 
 def _compiled(function, **options):
     """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 
 def _compiled_sum(function):
@@ -173,11 +178,11 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     yhat = _kernel_yhat(s2, dy)
     l = _kernel_l(y.T, yhat.T, dy)
     # grad_s2[i, 0] = (1 - yhat[i, 0])*grad_yhat[i, 0]*yhat[i, 0]
-    grad_s2 = _kernel_grad_s2(s2, y, dy)
+    grad_s2 = _kernel_grad_s2(yhat, y, dy)
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_s2[c, 0]
     grad_z1 = W2.T @ grad_s2
     # grad_s1[i, 0] = (1 - z1[i, 0])*grad_z1[i, 0]*z1[i, 0]
-    grad_s1 = _kernel_grad_s1(s1, grad_z1, ds)
+    grad_s1 = _kernel_grad_s1(z1, grad_z1, ds)
     # dLoss/db2[i, 0] = -2 * (1 - yhat[i, 0])*y[i, 0]*yhat[i, 0] + 2 * (1 - yhat[i, 0])*yhat[i, 0]**2
     # grad_b2[i, 0] = grad_s2[i, 0]
     grad_b2 = grad_s2
@@ -244,20 +249,20 @@ def _kernel_l(_a0, _a1, dy):
 
 
 @_compiled
-def _kernel_grad_s2(s2, y, dy):
+def _kernel_grad_s2(yhat, y, dy):
     """For grad_s2: every entry in one pass."""
     _out = np.empty((dy, 1))
     for _i in range(dy):
-        _out[_i, 0] = (1 - ((0.5 * (np.tanh(0.5 * s2[_i, 0]) + 1.0)))) * ((2*(((0.5 * (np.tanh(0.5 * s2[_i, 0]) + 1.0))) - y[_i, 0]))) * ((0.5 * (np.tanh(0.5 * s2[_i, 0]) + 1.0)))
+        _out[_i, 0] = (1 - yhat[_i, 0]) * ((2*(yhat[_i, 0] - y[_i, 0]))) * yhat[_i, 0]
     return _out
 
 
 @_compiled
-def _kernel_grad_s1(s1, grad_z1, ds):
+def _kernel_grad_s1(z1, grad_z1, ds):
     """For grad_s1: every entry in one pass."""
     _out = np.empty((ds, 1))
     for _i in range(ds):
-        _out[_i, 0] = (1 - ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0)))) * grad_z1[_i, 0] * ((0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0)))
+        _out[_i, 0] = (1 - z1[_i, 0]) * grad_z1[_i, 0] * z1[_i, 0]
     return _out
 
 

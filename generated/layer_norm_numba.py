@@ -22,6 +22,8 @@ kernels at the end of this file; matrix products are NumPy's (BLAS). numba compi
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
 """
+import sys as _sys
+
 import numpy as np
 
 try:
@@ -30,15 +32,18 @@ except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
 
-# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
-# disk cache records the name of the module a kernel's globals belong to and imports it again
-# when it loads the kernel; this module's own name depends on how it was imported.
-_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+# The kernels' globals: NumPy alone, in a module of their own, registered under a name made from
+# the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
+# to, and finds that module again by name when it loads the kernel in another process: this
+# module's own name depends on how it was imported, and kernels of another module must not share it.
+_KERNELS = type(np)("_symgrad_numba_layer_norm_51eb99e7")
+_KERNELS.np = np
+_sys.modules[_KERNELS.__name__] = _KERNELS
 
 
 def _compiled(function, **options):
     """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 
 def _compiled_sum(function):
@@ -169,9 +174,9 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     std = _kernel_std(eps, var, N)
     Loss = 1/2 * _kernel_Loss(T, beta, gamma, std, X, mu, N, D)
     # grad_std[i, 0] = -sum_c Xc[i, c]*grad_xhat[i, c]/std[i, 0]**2
-    grad_std = _kernel_grad_std_2(eps, var, _kernel_grad_std(X, mu, gamma, T, beta, std, N, D), N)
+    grad_std = _kernel_grad_std_2(std, _kernel_grad_std(X, mu, gamma, T, beta, std, N, D), N)
     # grad_var[i, 0] = 1/2 * grad_std[i, 0]/std[i, 0]
-    grad_var = _kernel_grad_var(eps, var, grad_std, N)
+    grad_var = _kernel_grad_var(std, grad_std, N)
     # grad_Xc[i, j] = 2/D * Xc[i, j]*grad_var[i, 0] + grad_xhat[i, j]/std[i, 0]
     grad_Xc = _kernel_grad_Xc(D, gamma, T, beta, std, X, mu, grad_var, N)
     # grad_mu[i, 0] = -sum_c grad_Xc[i, c]
@@ -275,20 +280,20 @@ def _kernel_grad_std(X, mu, gamma, T, beta, std, N, D):
 
 
 @_compiled
-def _kernel_grad_std_2(eps, var, _a2, N):
+def _kernel_grad_std_2(std, _a1, N):
     """For grad_std: every entry in one pass."""
     _out = np.empty((N, 1))
     for _i in range(N):
-        _out[_i, 0] = -1 * (np.sqrt(eps + var[_i, 0]))**(-2) * _a2[_i, 0]
+        _out[_i, 0] = -1 * std[_i, 0]**(-2) * _a1[_i, 0]
     return _out
 
 
 @_compiled
-def _kernel_grad_var(eps, var, grad_std, N):
+def _kernel_grad_var(std, grad_std, N):
     """For grad_var: every entry in one pass."""
     _out = np.empty((N, 1))
     for _i in range(N):
-        _out[_i, 0] = 1/2 * 1/(np.sqrt(eps + var[_i, 0])) * grad_std[_i, 0]
+        _out[_i, 0] = 1/2 * 1/std[_i, 0] * grad_std[_i, 0]
     return _out
 
 

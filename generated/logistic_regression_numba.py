@@ -21,6 +21,8 @@ kernels at the end of this file; matrix products are NumPy's (BLAS). numba compi
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
 """
+import sys as _sys
+
 import numpy as np
 
 try:
@@ -29,15 +31,18 @@ except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
 
-# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
-# disk cache records the name of the module a kernel's globals belong to and imports it again
-# when it loads the kernel; this module's own name depends on how it was imported.
-_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+# The kernels' globals: NumPy alone, in a module of their own, registered under a name made from
+# the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
+# to, and finds that module again by name when it loads the kernel in another process: this
+# module's own name depends on how it was imported, and kernels of another module must not share it.
+_KERNELS = type(np)("_symgrad_numba_logistic_regression_9b69ed4a")
+_KERNELS.np = np
+_sys.modules[_KERNELS.__name__] = _KERNELS
 
 
 def _compiled(function, **options):
     """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 
 def _compiled_sum(function):
@@ -153,7 +158,7 @@ def loss_and_grad(*, X, y, w, b):
     grad_b = _kernel_grad_b(grad_margin.T, y.T, N)
     # dLoss/dw[i, 0] = -1/N * sum_c (1 - sigmoid(margin[c, 0]))*X[c, i]*y[c, 0]
     # grad_w[i, 0] = sum_c X[c, i]*grad_margin[c, 0]*y[c, 0]
-    grad_w = X.T @ _kernel_grad_w(margin, N, y)
+    grad_w = X.T @ _kernel_grad_w(grad_margin, y, N)
     return float(Loss), {
         "w": grad_w,
         "b": float(grad_b),
@@ -197,9 +202,9 @@ def _kernel_grad_b(_a0, _a1, N):
 
 
 @_compiled
-def _kernel_grad_w(margin, N, y):
+def _kernel_grad_w(grad_margin, y, N):
     """For grad_w: every entry in one pass."""
     _out = np.empty((N, 1))
     for _i in range(N):
-        _out[_i, 0] = ((-1/N) * (1 - (0.5 * (np.tanh(0.5 * margin[_i, 0]) + 1.0)))) * y[_i, 0]
+        _out[_i, 0] = grad_margin[_i, 0] * y[_i, 0]
     return _out

@@ -23,6 +23,8 @@ kernels at the end of this file; matrix products are NumPy's (BLAS). numba compi
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
 """
+import sys as _sys
+
 import numpy as np
 
 try:
@@ -31,15 +33,18 @@ except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
 
-# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
-# disk cache records the name of the module a kernel's globals belong to and imports it again
-# when it loads the kernel; this module's own name depends on how it was imported.
-_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+# The kernels' globals: NumPy alone, in a module of their own, registered under a name made from
+# the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
+# to, and finds that module again by name when it loads the kernel in another process: this
+# module's own name depends on how it was imported, and kernels of another module must not share it.
+_KERNELS = type(np)("_symgrad_numba_mlp_mse_tanh_5ebaea08")
+_KERNELS.np = np
+_sys.modules[_KERNELS.__name__] = _KERNELS
 
 
 def _compiled(function, **options):
     """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 
 def _compiled_sum(function):
@@ -176,7 +181,7 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     # grad_H[i, j] = sum_c W2[j, c]*grad_Y[i, c]
     grad_H = grad_Y @ W2.T
     # grad_Z1[i, j] = (1 - H[i, j]**2)*grad_H[i, j]
-    grad_Z1 = _kernel_grad_Z1(Z1, grad_H, n, h)
+    grad_Z1 = _kernel_grad_Z1(H, grad_H, n, h)
     # dLoss/dB2[0, i] = -2/(n*o) * sum_c (-Y[c, i] + Ystar[c, i])
     # grad_B2[0, i] = sum_c grad_Y[c, i]
     grad_B2 = _kernel_grad_B2(Y, Ystar, n, o)
@@ -185,7 +190,7 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     grad_W2 = H.T @ grad_Y
     # dLoss/dB1[0, i] = -2/(n*o) * sum_{c,k} (1 - H[c, i]**2)*(-Y[c, k] + Ystar[c, k])*W2[i, k]
     # grad_B1[0, i] = sum_c grad_Z1[c, i]
-    grad_B1 = _kernel_grad_B1(Z1, grad_H, h, n)
+    grad_B1 = _kernel_grad_B1(H, grad_H, h, n)
     # dLoss/dW1[i, j] = -2/(n*o) * sum_{c,k} (1 - H[c, j]**2)*(-Y[c, k] + Ystar[c, k])*W2[j, k]*X[c, i]
     # grad_W1[i, j] = sum_c X[c, i]*grad_Z1[c, j]
     grad_W1 = X.T @ grad_Z1
@@ -248,12 +253,12 @@ def _kernel_grad_Y(Y, Ystar, n, o):
 
 
 @_compiled
-def _kernel_grad_Z1(Z1, grad_H, n, h):
+def _kernel_grad_Z1(H, grad_H, n, h):
     """For grad_Z1: every entry in one pass."""
     _out = np.empty((n, h))
     for _i in range(n):
         for _j in range(h):
-            _out[_i, _j] = (1 - (np.tanh(Z1[_i, _j]))**2) * grad_H[_i, _j]
+            _out[_i, _j] = (1 - H[_i, _j]**2) * grad_H[_i, _j]
     return _out
 
 
@@ -268,10 +273,10 @@ def _kernel_grad_B2(Y, Ystar, n, o):
 
 
 @_compiled_sum
-def _kernel_grad_B1(Z1, grad_H, h, n):
+def _kernel_grad_B1(H, grad_H, h, n):
     """For grad_B1: the axis-0 sums of a chain, in one pass."""
     _out = np.zeros((1, h))
     for _i in range(n):
         for _j in range(h):
-            _out[0, _j] += ((1 - (np.tanh(Z1[_i, _j]))**2) * grad_H[_i, _j])
+            _out[0, _j] += ((1 - H[_i, _j]**2) * grad_H[_i, _j])
     return _out

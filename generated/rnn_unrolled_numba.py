@@ -27,6 +27,8 @@ kernels at the end of this file; matrix products are NumPy's (BLAS). numba compi
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
 """
+import sys as _sys
+
 import numpy as np
 
 try:
@@ -35,15 +37,18 @@ except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
 
-# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
-# disk cache records the name of the module a kernel's globals belong to and imports it again
-# when it loads the kernel; this module's own name depends on how it was imported.
-_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+# The kernels' globals: NumPy alone, in a module of their own, registered under a name made from
+# the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
+# to, and finds that module again by name when it loads the kernel in another process: this
+# module's own name depends on how it was imported, and kernels of another module must not share it.
+_KERNELS = type(np)("_symgrad_numba_rnn_unrolled_35572325")
+_KERNELS.np = np
+_sys.modules[_KERNELS.__name__] = _KERNELS
 
 
 def _compiled(function, **options):
     """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 
 def _compiled_sum(function):
@@ -218,24 +223,24 @@ def loss_and_grad(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     # grad_h_4[i, j] = sum_c Loss_1[c, j]*Wy[c, i]
     grad_h_4 = Wy.T @ Loss_1
     # grad_h_4_1[i, j] = (1 - h_4[i, j]**2)*grad_h_4[i, j]
-    grad_h_4_1 = _kernel_grad_h_4_1(h_4_1, grad_h_4, H, N)
+    grad_h_4_1 = _kernel_grad_h_4_1(h_4, grad_h_4, H, N)
     # grad_h_3[i, j] = sum_c Wh[c, i]*grad_h_4_1[c, j]
     grad_h_3 = Wh.T @ grad_h_4_1
     # grad_h_3_1[i, j] = (1 - h_3[i, j]**2)*grad_h_3[i, j]
-    grad_h_3_1 = _kernel_grad_h_3_1(h_3_1, grad_h_3, H, N)
+    grad_h_3_1 = _kernel_grad_h_3_1(h_3, grad_h_3, H, N)
     # grad_h_2[i, j] = sum_c Wh[c, i]*grad_h_3_1[c, j]
     grad_h_2 = Wh.T @ grad_h_3_1
     # grad_h_2_1[i, j] = (1 - h_2[i, j]**2)*grad_h_2[i, j]
-    grad_h_2_1 = _kernel_grad_h_2_1(h_2_1, grad_h_2, H, N)
+    grad_h_2_1 = _kernel_grad_h_2_1(h_2, grad_h_2, H, N)
     # grad_h_1[i, j] = sum_c Wh[c, i]*grad_h_2_1[c, j]
     grad_h_1 = Wh.T @ grad_h_2_1
     # grad_h_1_1[i, j] = (1 - h_1[i, j]**2)*grad_h_1[i, j]
-    grad_h_1_1 = _kernel_grad_h_1_1(h_1_1, grad_h_1, H, N)
+    grad_h_1_1 = _kernel_grad_h_1_1(h_1, grad_h_1, H, N)
     # dLoss/dWy[i, j] = sum_c Loss_1[i, c]*h_4[j, c]
     grad_Wy = Loss_1 @ h_4.T
     # dLoss/db[i, 0] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]
     # grad_b[i, 0] = sum_c grad_h_1_1[i, c] + sum_c grad_h_2_1[i, c] + sum_c grad_h_3_1[i, c] + sum_c grad_h_4_1[i, c]
-    grad_b = _kernel_grad_b_5(_kernel_grad_b(h_1_1, grad_h_1, H, N), _kernel_grad_b_2(h_2_1, grad_h_2, H, N), _kernel_grad_b_3(h_3_1, grad_h_3, H, N), _kernel_grad_b_4(h_4_1, grad_h_4, H, N), H)
+    grad_b = _kernel_grad_b_5(_kernel_grad_b(h_1, grad_h_1, H, N), _kernel_grad_b_2(h_2, grad_h_2, H, N), _kernel_grad_b_3(h_3, grad_h_3, H, N), _kernel_grad_b_4(h_4, grad_h_4, H, N), H)
     # dLoss/dWh[i, j] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m]*h0[j, c] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l]*h_1[j, c] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k]*h_2[j, c] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]*h_3[j, c]
     # grad_Wh[i, j] = sum_c grad_h_1_1[i, c]*h0[j, c] + sum_c grad_h_2_1[i, c]*h_1[j, c] + sum_c grad_h_3_1[i, c]*h_2[j, c] + sum_c grad_h_4_1[i, c]*h_3[j, c]
     grad_Wh = _kernel_grad_Wh(grad_h_1_1 @ h0.T, grad_h_2_1 @ h_1.T, grad_h_3_1 @ h_2.T, grad_h_4_1 @ h_3.T, H)
@@ -311,89 +316,89 @@ def _kernel_Loss_1(_a0, Y, K, N):
 
 
 @_compiled
-def _kernel_grad_h_4_1(h_4_1, grad_h_4, H, N):
+def _kernel_grad_h_4_1(h_4, grad_h_4, H, N):
     """For grad_h_4_1: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
         for _j in range(N):
-            _out[_i, _j] = (1 - (np.tanh(h_4_1[_i, _j]))**2) * grad_h_4[_i, _j]
+            _out[_i, _j] = (1 - h_4[_i, _j]**2) * grad_h_4[_i, _j]
     return _out
 
 
 @_compiled
-def _kernel_grad_h_3_1(h_3_1, grad_h_3, H, N):
+def _kernel_grad_h_3_1(h_3, grad_h_3, H, N):
     """For grad_h_3_1: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
         for _j in range(N):
-            _out[_i, _j] = (1 - (np.tanh(h_3_1[_i, _j]))**2) * grad_h_3[_i, _j]
+            _out[_i, _j] = (1 - h_3[_i, _j]**2) * grad_h_3[_i, _j]
     return _out
 
 
 @_compiled
-def _kernel_grad_h_2_1(h_2_1, grad_h_2, H, N):
+def _kernel_grad_h_2_1(h_2, grad_h_2, H, N):
     """For grad_h_2_1: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
         for _j in range(N):
-            _out[_i, _j] = (1 - (np.tanh(h_2_1[_i, _j]))**2) * grad_h_2[_i, _j]
+            _out[_i, _j] = (1 - h_2[_i, _j]**2) * grad_h_2[_i, _j]
     return _out
 
 
 @_compiled
-def _kernel_grad_h_1_1(h_1_1, grad_h_1, H, N):
+def _kernel_grad_h_1_1(h_1, grad_h_1, H, N):
     """For grad_h_1_1: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
         for _j in range(N):
-            _out[_i, _j] = (1 - (np.tanh(h_1_1[_i, _j]))**2) * grad_h_1[_i, _j]
+            _out[_i, _j] = (1 - h_1[_i, _j]**2) * grad_h_1[_i, _j]
     return _out
 
 
 @_compiled_sum
-def _kernel_grad_b(h_1_1, grad_h_1, H, N):
+def _kernel_grad_b(h_1, grad_h_1, H, N):
     """For grad_b: the axis-1 sums of a chain, in one pass."""
     _out = np.empty((H, 1))
     for _i in range(H):
         _total = 0.0
         for _j in range(N):
-            _total += ((1 - (np.tanh(h_1_1[_i, _j]))**2) * grad_h_1[_i, _j])
+            _total += ((1 - h_1[_i, _j]**2) * grad_h_1[_i, _j])
         _out[_i, 0] = _total
     return _out
 
 
 @_compiled_sum
-def _kernel_grad_b_2(h_2_1, grad_h_2, H, N):
+def _kernel_grad_b_2(h_2, grad_h_2, H, N):
     """For grad_b: the axis-1 sums of a chain, in one pass."""
     _out = np.empty((H, 1))
     for _i in range(H):
         _total = 0.0
         for _j in range(N):
-            _total += ((1 - (np.tanh(h_2_1[_i, _j]))**2) * grad_h_2[_i, _j])
+            _total += ((1 - h_2[_i, _j]**2) * grad_h_2[_i, _j])
         _out[_i, 0] = _total
     return _out
 
 
 @_compiled_sum
-def _kernel_grad_b_3(h_3_1, grad_h_3, H, N):
+def _kernel_grad_b_3(h_3, grad_h_3, H, N):
     """For grad_b: the axis-1 sums of a chain, in one pass."""
     _out = np.empty((H, 1))
     for _i in range(H):
         _total = 0.0
         for _j in range(N):
-            _total += ((1 - (np.tanh(h_3_1[_i, _j]))**2) * grad_h_3[_i, _j])
+            _total += ((1 - h_3[_i, _j]**2) * grad_h_3[_i, _j])
         _out[_i, 0] = _total
     return _out
 
 
 @_compiled_sum
-def _kernel_grad_b_4(h_4_1, grad_h_4, H, N):
+def _kernel_grad_b_4(h_4, grad_h_4, H, N):
     """For grad_b: the axis-1 sums of a chain, in one pass."""
     _out = np.empty((H, 1))
     for _i in range(H):
         _total = 0.0
         for _j in range(N):
-            _total += ((1 - (np.tanh(h_4_1[_i, _j]))**2) * grad_h_4[_i, _j])
+            _total += ((1 - h_4[_i, _j]**2) * grad_h_4[_i, _j])
         _out[_i, 0] = _total
     return _out
 

@@ -22,6 +22,8 @@ kernels at the end of this file; matrix products are NumPy's (BLAS). numba compi
 kernel at its first call and caches it on disk: in `__pycache__` beside this file, or under
 NUMBA_CACHE_DIR if set (where this file's folder is read-only, numba's per-user cache folder).
 """
+import sys as _sys
+
 import numpy as np
 
 try:
@@ -30,15 +32,18 @@ except ImportError:
     raise ImportError("this module runs compiled loops and needs numba: pip install numba "
                       "(or symgrad[numba])") from None
 
-# The kernels' globals: NumPy alone, under the name of a module that is always importable. numba's
-# disk cache records the name of the module a kernel's globals belong to and imports it again
-# when it loads the kernel; this module's own name depends on how it was imported.
-_KERNEL_GLOBALS = {"np": np, "__name__": "numpy"}
+# The kernels' globals: NumPy alone, in a module of their own, registered under a name made from
+# the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
+# to, and finds that module again by name when it loads the kernel in another process: this
+# module's own name depends on how it was imported, and kernels of another module must not share it.
+_KERNELS = type(np)("_symgrad_numba_self_attention_23662e8c")
+_KERNELS.np = np
+_sys.modules[_KERNELS.__name__] = _KERNELS
 
 
 def _compiled(function, **options):
     """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNEL_GLOBALS, function.__name__))
+    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 
 def _compiled_sum(function):
@@ -150,7 +155,7 @@ def forward(*, X, T, Wq, Wk, Wv):
     # P_lse_exp[i, j] = exp(-P_lse_max[i, 0] + S[i, j])
     P_lse_exp = _kernel_P_lse_exp(P_lse_max, S, n)
     # P_lse_sum[i, 0] = sum_c P_lse_exp[i, c]
-    P_lse_sum = _kernel_P_lse_sum(P_lse_max, S, n)
+    P_lse_sum = P_lse_exp @ np.ones((n, 1))
     # P_lse[i, 0] = P_lse_max[i, 0] + log(P_lse_sum[i, 0])
     P_lse = _kernel_P_lse(P_lse_sum, P_lse_max, n)
     # P[i, j] = exp(-P_lse[i, 0] + S[i, j])
@@ -188,7 +193,8 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     V = X @ Wv
     S = _kernel_S(Q @ K.T, dk, n)
     P_lse_max = S.max(axis=1, keepdims=True)
-    P_lse_sum = _kernel_P_lse_sum(P_lse_max, S, n)
+    P_lse_exp = _kernel_P_lse_exp(P_lse_max, S, n)
+    P_lse_sum = P_lse_exp @ np.ones((n, 1))
     P_lse = _kernel_P_lse(P_lse_sum, P_lse_max, n)
     P = _kernel_P(P_lse, S, n)
     O = P @ V
@@ -198,9 +204,9 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     # grad_P[i, j] = sum_c V[j, c]*grad_O[i, c]
     grad_P = grad_O @ V.T
     # grad_P_lse[i, 0] = -sum_c P[i, c]*grad_P[i, c]
-    grad_P_lse = _kernel_grad_P_lse_2(_kernel_grad_P_lse(P_lse, S, grad_P, n), n)
+    grad_P_lse = _kernel_grad_P_lse_2(_kernel_grad_P_lse(P, grad_P, n), n)
     # grad_S[i, j] = P[i, j]*grad_P_lse[i, 0] + P[i, j]*grad_P[i, j]
-    grad_S = _kernel_grad_S(grad_P, grad_P_lse, P_lse, S, n)
+    grad_S = _kernel_grad_S(grad_P, grad_P_lse, P, n)
     # grad_V[i, j] = sum_c P[c, i]*grad_O[c, j]
     grad_V = P.T @ grad_O
     # grad_K[i, j] = 1/sqrt(dk) * sum_c Q[c, j]*grad_S[c, i]
@@ -240,18 +246,6 @@ def _kernel_P_lse_exp(P_lse_max, S, n):
     for _i in range(n):
         for _j in range(n):
             _out[_i, _j] = np.exp(S[_i, _j] - P_lse_max[_i, 0])
-    return _out
-
-
-@_compiled_sum
-def _kernel_P_lse_sum(P_lse_max, S, n):
-    """For P_lse_sum: the axis-1 sums of a chain, in one pass."""
-    _out = np.empty((n, 1))
-    for _i in range(n):
-        _total = 0.0
-        for _j in range(n):
-            _total += (np.exp(S[_i, _j] - P_lse_max[_i, 0]))
-        _out[_i, 0] = _total
     return _out
 
 
@@ -295,13 +289,13 @@ def _kernel_grad_O(O, T, n, dv):
 
 
 @_compiled_sum
-def _kernel_grad_P_lse(P_lse, S, grad_P, n):
+def _kernel_grad_P_lse(P, grad_P, n):
     """For grad_P_lse: the axis-1 sums of a chain, in one pass."""
     _out = np.empty((n, 1))
     for _i in range(n):
         _total = 0.0
         for _j in range(n):
-            _total += (np.exp(S[_i, _j] - P_lse[_i, 0])) * grad_P[_i, _j]
+            _total += P[_i, _j] * grad_P[_i, _j]
         _out[_i, 0] = _total
     return _out
 
@@ -316,12 +310,12 @@ def _kernel_grad_P_lse_2(_a0, n):
 
 
 @_compiled
-def _kernel_grad_S(grad_P, grad_P_lse, P_lse, S, n):
+def _kernel_grad_S(grad_P, grad_P_lse, P, n):
     """For grad_S: every entry in one pass."""
     _out = np.empty((n, n))
     for _i in range(n):
         for _j in range(n):
-            _out[_i, _j] = ((grad_P[_i, _j] + grad_P_lse[_i, 0])*(np.exp(S[_i, _j] - P_lse[_i, 0])))
+            _out[_i, _j] = ((grad_P[_i, _j] + grad_P_lse[_i, 0])*P[_i, _j])
     return _out
 
 

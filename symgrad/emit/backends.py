@@ -18,6 +18,7 @@ True
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 from symgrad.emit.module_plan import ModulePlan, names_in
@@ -107,14 +108,22 @@ def numba_context(plan, printer: NumbaPrinter) -> dict:
     model without layers, the statements ``loss_and_grad`` keeps: only those its results need
     (a loop may compute a value again instead of reading it; ``forward`` keeps every statement)."""
     if not isinstance(plan, ModulePlan):
-        return {"kernels": printer.kernel_sources(statement_lines(plan))}
+        return kernel_context(plan, printer.kernel_sources(statement_lines(plan)))
     live_out = {plan.loss}.union(*(names_in(code) for _, code in plan.gradients))
     blocks = live_blocks((*plan.forward, *plan.backward), live_out)
     backward = tuple(b for b in blocks if b in plan.backward)
     lines = [line for block in (*plan.forward, *backward) for line in block.lines] + \
         [code for _, code in plan.gradients]
-    return {"kernels": printer.kernel_sources(lines), "live_forward": tuple(b for b in blocks if b in plan.forward),
-            "live_backward": backward}
+    return {**kernel_context(plan, printer.kernel_sources(lines)),
+            "live_forward": tuple(b for b in blocks if b in plan.forward), "live_backward": backward}
+
+
+def kernel_context(plan, kernels: tuple[str, ...]) -> dict:
+    """The kernels, and the name of the module their globals live in: the model's name and a
+    checksum of their source, so that two modules' kernels never share one (numba's cache finds
+    a kernel's globals by that name)."""
+    checksum = zlib.crc32("\n".join(kernels).encode("utf-8"))
+    return {"kernels": kernels, "kernel_module": f"_symgrad_numba_{plan.model_name}_{checksum:08x}"}
 
 
 def template_context(plan, printer) -> dict:
