@@ -154,13 +154,10 @@ def _describe(model, derivation, heading: str) -> None:
 def cmd_show(args) -> int:
     model = _load(_model_spec(args))
     derivation = derive(model)
-    if model.stack is None:
-        _describe(model, derivation, f"{model.name}: {model.description}")
-    else:
-        print(f"{model.name}: {model.description}\n")
-        _describe(model.stack.hidden, derivation.hidden,
-                  "hidden layer l (its loss is the recursion seed sum(grad_out * output) + its own terms)")
-        _describe(model.stack.output, derivation.output, "output layer L")
+    for line in derivation.show_preface:
+        print(line)
+    for part in derivation.parts:
+        _describe(part.derivation.model, part.derivation, part.heading)
     print(f"derived in {derivation.seconds * 1000:.1f} ms")
     return 0
 

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from symgrad.emit.backends import BACKENDS, template_context
+from symgrad.emit.backends import BACKENDS, rendering
 from symgrad.cli import _command, _ours
 from symgrad.emit.files import render_module
 
@@ -25,11 +25,11 @@ def test_descriptions_and_paths_read_back_exactly(backend, nasty, tmp_path):
     row = BACKENDS[backend]
     printer = row.printer()
     plan = plan_for(DERIVATION, "symgrad generate esc", printer)
-    context = template_context(plan, printer)
-    plain = render_module(plan, row.template, **context)
+    template, context = rendering(plan, row, printer)
+    plain = render_module(plan, template, **context)
     spec = f"{nasty}.py"
     command = f"{_command(spec)} --backend {backend}"
-    text = render_module(dataclasses.replace(plan, description=nasty, command=command), row.template,
+    text = render_module(dataclasses.replace(plan, description=nasty, command=command), template,
                          **context)                                      # compiles it, too
     assert all(c.isprintable() or c == "\n" for c in text)
     assert _top_level(text) == _top_level(plain)       # no statement but the module's own

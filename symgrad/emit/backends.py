@@ -1,7 +1,7 @@
 """The backends a model's code is generated for: NumPy, PyTorch, JAX and numba.
 
 One table, one row per backend: the array printer that spells the IR (None:
-NumPy's, with its passes over the text), the file suffix and the templates.
+NumPy's, with its passes over the statement IR), the file suffix and the templates.
 Every backend's plan comes from the same lowering (``plan_for`` with the
 backend's printer); a torch or JAX plan is the plain statements, and this
 module adds what their templates need beyond the NumPy plan: which values
@@ -9,6 +9,15 @@ the backward reads (what ``forward`` saves for it), where the dimensions and
 the values' dtype are read from inside each function. A numba plan is the
 NumPy module's statements calling compiled loops; its templates also get the
 loops (kernels) and the statements ``loss_and_grad`` needs (``numba_context``).
+``rendering`` gives each backend's template and what it needs beyond the plan.
+
+A backend's printer subclasses ``NumPyPrinter`` (``symgrad.lower.numpy_printer``), which
+holds a method for every node (``_print_<Node>``) and every statement
+(``_print_<Statement>``, ``symgrad.lower.statements``), and overrides the ones its library
+spells differently; ``body_printer`` spells elementwise bodies (the table's field named by
+its ``spelling``) and ``gradient`` a returned gradient. Its plan (``plan_for`` with the
+printer) holds only ``Assign``, ``BlockAdd`` and ``DiagonalAdd`` statements: the in-place
+statements come from NumPy's passes, which run for NumPy alone.
 
 >>> from symgrad import catalogue
 >>> from symgrad.differentiate.chain_rule import derive
@@ -21,20 +30,20 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-from symgrad.emit.module_plan import ModulePlan, names_in
+from symgrad.emit.module_plan import ModulePlan
 from symgrad.emit.files import render_module
 from symgrad.errors import SymgradError
 from symgrad.lower.jax_printer import JaxPrinter
 from symgrad.lower.numba_printer import NumbaPrinter
+from symgrad.lower.statements import reads
 from symgrad.lower.torch_printer import TorchPrinter
-from symgrad.emit.layer_plan import plan_for
-from symgrad.model.layers import StackDerivation
+from symgrad.emit.layer_plan import part_plans, plan_for, template_context
 
 
 @dataclass(frozen=True)
 class Backend:
     name: str
-    printer: type | None      # None: NumPy's printer and passes (``codegen``)
+    printer: type | None      # None: NumPy's printer and passes (``symgrad.lower.passes``)
     suffix: str               # the generated file is ``<model><suffix>.py``
     template: str | None      # None: NumPy's own choice (``emit.render_module``)
     stack_template: str | None
@@ -68,12 +77,7 @@ class FunctionState:
 def function_state(plan: ModulePlan, trusted_dims: tuple = ()) -> FunctionState:
     """The state of ``plan``'s backward: every name its statements and gradients read that the
     forward or the inputs define; the dimensions' sources and one array input always."""
-    used = set()
-    for block in plan.backward:
-        for line in block.lines:
-            used |= names_in(line)
-    for _, code in plan.gradients:
-        used |= names_in(code)
+    used = set(plan.gradient_reads).union(*(reads(s) for block in plan.backward for s in block.statements))
     arrays = [i.name for i in plan.inputs if not i.is_scalar]
     sources = {source for _, source, _ in plan.dim_reads}
     dtype_source = next((s for _, s, _ in plan.dim_reads), arrays[0] if arrays else "")
@@ -84,55 +88,64 @@ def function_state(plan: ModulePlan, trusted_dims: tuple = ()) -> FunctionState:
                          dtype_source)
 
 
-def statement_lines(plan) -> list[str]:
-    """Every line of ``plan``'s statements and gradients (a stack's: both layers')."""
-    plans = [plan] if isinstance(plan, ModulePlan) else [plan.hidden.plan, plan.output.plan]
-    return [line for p in plans for block in (*p.forward, *p.backward) for line in block.lines] + \
-        [code for p in plans for _, code in p.gradients]
+@dataclass(frozen=True)
+class LiveStatements:
+    """The blocks one function of a numba module runs for its results (``live_blocks``)."""
+
+    forward: tuple
+    backward: tuple
 
 
-def live_blocks(blocks: tuple, live_out: set[str]) -> tuple:
+def live_blocks(blocks: tuple, live_out: set[str], reads_of) -> tuple:
     """The blocks a function needs for ``live_out``: a block is dropped where no later block and
-    no result reads the name it assigns (each block assigns its own name, once)."""
+    no result reads the name it assigns (a block's statements all write its own name);
+    ``reads_of``: the names a printed line reads."""
     needed, kept = set(live_out), []
     for block in reversed(blocks):
         if block.name in needed:
             kept.append(block)
-            for line in block.lines:
-                needed |= names_in(line)
+            needed |= set().union(*(reads_of(line) for line in block.lines))
     return tuple(reversed(kept))
 
 
-def numba_context(plan, printer: NumbaPrinter) -> dict:
-    """What the numba templates need beyond the plan: the kernels the statements call and, for a
-    model without layers, the statements ``loss_and_grad`` keeps: only those its results need
-    (a loop may compute a value again instead of reading it; ``forward`` keeps every statement)."""
-    if not isinstance(plan, ModulePlan):
-        return kernel_context(plan, printer.kernel_sources(statement_lines(plan)))
-    live_out = {plan.loss}.union(*(names_in(code) for _, code in plan.gradients))
-    blocks = live_blocks((*plan.forward, *plan.backward), live_out)
-    backward = tuple(b for b in blocks if b in plan.backward)
-    lines = [line for block in (*plan.forward, *backward) for line in block.lines] + \
-        [code for _, code in plan.gradients]
-    return {**kernel_context(plan, printer.kernel_sources(lines)),
-            "live_forward": tuple(b for b in blocks if b in plan.forward), "live_backward": backward}
+def live_statements(plan: ModulePlan, printer: NumbaPrinter) -> LiveStatements:
+    """The statements ``loss_and_grad`` of ``plan`` keeps: only those its loss and gradients need
+    (a loop may compute a value again instead of reading it, ``NumbaPrinter.line_reads``;
+    ``forward`` keeps every statement)."""
+    blocks = live_blocks((*plan.forward, *plan.backward), {plan.loss, *plan.gradient_reads},
+                         printer.line_reads.__getitem__)
+    return LiveStatements(tuple(b for b in blocks if b in plan.forward), tuple(b for b in blocks if b in plan.backward))
 
 
-def kernel_context(plan, kernels: tuple[str, ...]) -> dict:
+def numba_context(plan, functions: dict[str, ModulePlan], printer: NumbaPrinter) -> dict:
+    """What the numba templates need beyond the plan: the kernels the statements of every part
+    call and, where the printer fused statements (one namespace: a value computed again in a
+    later loop), the statements each function pair keeps, by the name the template knows it by
+    (a stack's layers are not fused: their templates print every statement)."""
+    kept = {key: live_statements(part, printer) for key, part in functions.items()} if printer.one_namespace else {}
+    backward = [block for live in kept.values() for block in live.backward] if kept else \
+        [block for part in part_plans(plan) for block in part.backward]
+    forward = [block for part in part_plans(plan) for block in part.forward]    # ``forward`` prints them all
+    lines = [line for block in (*forward, *backward) for line in block.lines]
+    return {**kernel_context(plan.model_name, printer.kernel_sources(lines)), **kept}
+
+
+def kernel_context(model_name: str, kernels: tuple[str, ...]) -> dict:
     """The kernels, and the name of the module their globals live in: the model's name and a
     checksum of their source, so that two modules' kernels never share one (numba's cache finds
     a kernel's globals by that name)."""
     checksum = zlib.crc32("\n".join(kernels).encode("utf-8"))
-    return {"kernels": kernels, "kernel_module": f"_symgrad_numba_{plan.model_name}_{checksum:08x}"}
+    return {"kernels": kernels, "kernel_module": f"_symgrad_numba_{model_name}_{checksum:08x}"}
 
 
-def template_context(plan, printer) -> dict:
-    """What a backend's module template needs beyond the plan its ``printer`` printed."""
+def rendering(plan, row: Backend, printer) -> tuple[str, dict]:
+    """The template backend ``row`` renders ``plan`` (printed by ``printer``) with, and what that
+    template needs beyond the plan: each forward/backward pair's state (torch, JAX), or the
+    kernels and the statements kept (numba)."""
+    template, functions = template_context(plan, row.template, row.stack_template)
     if isinstance(printer, NumbaPrinter):
-        return numba_context(plan, printer)
-    if isinstance(plan, ModulePlan):
-        return {"state": function_state(plan)}
-    return {"hidden": function_state(plan.hidden.plan), "output": function_state(plan.output.plan)}
+        return template, numba_context(plan, functions, printer)
+    return template, {key: function_state(part) for key, part in functions.items()}
 
 
 def render_backend(derivation, command: str, name: str) -> str:
@@ -141,8 +154,6 @@ def render_backend(derivation, command: str, name: str) -> str:
     if row.printer is None:
         return render_module(plan_for(derivation, command))
     printer = row.printer()
-    if isinstance(printer, NumbaPrinter) and isinstance(derivation, StackDerivation):
-        printer.fuse_statements = False     # the layers' functions have names of their own
     plan = plan_for(derivation, command, printer)
-    template = row.template if isinstance(plan, ModulePlan) else row.stack_template
-    return render_module(plan, template, **template_context(plan, printer))
+    template, context = rendering(plan, row, printer)
+    return render_module(plan, template, **context)

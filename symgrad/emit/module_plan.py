@@ -12,23 +12,24 @@ is copied for nothing.
 """
 from __future__ import annotations
 
-import ast
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
 from symgrad.index.deltas import collapse
 from symgrad.differentiate.chain_rule import Derivation, substitute
-from symgrad.index.conventions import CORE_SUFFIX, adjoint_name, adjoint_of
+from symgrad.index.conventions import CORE_SUFFIX, adjoint_name
 from symgrad.index.text import formula_text
 from symgrad.errors import ModelError
-from symgrad.emit.inplace import evaluate_in_place
-from symgrad.emit.peephole import share_subexpressions
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.differentiate.softmax_value import softmax_values
-from symgrad.emit.statements import names
 from symgrad.index.terms import IndexExpr, Term
 from symgrad.lower.latex_names import base_latex
+from symgrad.lower.nodes import Add, AxisMax, Elementwise, MatrixFunction, Slice, Tensor
+from symgrad.lower.numpy_printer import NumPyPrinter
+from symgrad.lower.passes import optimized
+from symgrad.lower.statements import Allocate, Assign, BlockAssign, Statement, statements_into, unwrapped
 from symgrad.lower.vectorize import lower_both, print_scalar
 
 
@@ -47,9 +48,15 @@ class InputSpec:
 class Block:
     name: str
     comments: tuple[str, ...]
-    lines: tuple[str, ...]
+    statements: tuple[Statement, ...]   # the IR (``symgrad.lower.statements``)
     latex: str = ""          # the same value as mathematics (the matrix view)
     relation: str = ""       # for a core: the adjoint it stands for, as mathematics
+    lines: tuple[str, ...] = ()         # the statements as printed, once the passes are done
+
+
+def printed(blocks, printer) -> tuple[Block, ...]:
+    """``blocks`` with their statements printed by ``printer``."""
+    return tuple(replace(b, lines=tuple(printer.print_statement(s) for s in b.statements)) for b in blocks)
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,7 @@ class ModulePlan:
     loss: str
     gradients: tuple[tuple[str, str], ...]        # (parameter, expression)
     dimensions: tuple[str, ...]
+    gradient_reads: tuple[str, ...] = ()          # the names the gradients' expressions read
 
     @property
     def unpack(self) -> str:
@@ -209,92 +217,102 @@ def _gradient_code(parameter: str, model, derivation: Derivation, printer=None) 
     return adjoint_name(parameter) if shape else f"float({adjoint_name(parameter)})"
 
 
-def _forward_blocks(model, shapes: dict, reserved: set, printer=None) -> list[Block]:
+def _forward_blocks(model, shapes: dict, reserved: set, in_views: bool) -> list[Block]:
     """The forward statements. A tensor stacked into a larger one (``Z = [Z1; Z2]``) is computed
     straight into its block of the larger array, which is allocated once, instead of being
-    copied there afterwards (large temporaries are the first cost at medium sizes); not so with
-    another backend's ``printer``, whose statements only assign."""
+    copied there afterwards (large temporaries are the first cost at medium sizes); not so
+    without ``in_views`` (another backend, whose statements only assign)."""
     lowered, expressions = {}, {}
-    spelling = "numpy" if printer is None else printer.body_printer.spelling
     for name, definition in model.definitions.items():
         if definition.origin in ("max", "matrix"):
             continue
         expressions[name] = reuse_forward_values(definition.expr, model, until=name)
         lowered[name] = lower_both(name, expressions[name], model.tensors[name].shape, shapes,
-                                   model.space.ranges_of(expressions[name].indices), printer)
-    home = {}   # block tensor -> (stacked tensor, slice), for a tensor stacked exactly once
-    stacked_in = [code for low in lowered.values() for _, code in low.tiles] if printer is None else []
+                                   model.space.ranges_of(expressions[name].indices))
+    home = {}   # block tensor -> (stacked tensor, bounds), for a tensor stacked exactly once
+    stacked_in = [_named(block) for low in lowered.values() for _, block in low.tiles] if in_views else []
     for name, low in lowered.items():
-        for view, code in low.tiles:
+        for bounds, block in low.tiles:
+            code = _named(block)
             if code in lowered and lowered[code].parts and stacked_in.count(code) == 1:
-                home[code] = (name, view)
+                home[code] = (name, bounds)
     forward, allocated = [], set()
     for name, definition in model.definitions.items():
+        shape = model.tensors[name].shape
         if definition.origin == "max":
             source, axis = definition.reduce
-            shift = f"{source}.max(axis={axis}, keepdims=True)" if printer is None \
-                else printer.max_along(source, axis)
             forward.append(Block(name, (f"{name} = max over axis {axis} of {source} (a constant shift)",),
-                                 (f"{name} = {shift}",),
+                                 (Assign(name, AxisMax(Tensor(source, shapes[source]), axis)),),
                                  rf"\max_{{\mathrm{{axis}}\,{axis}}} {base_latex(source)}"))
             continue
         if definition.origin == "matrix":
             opaque = definition.opaque
+            value = MatrixFunction(opaque, Tensor(opaque.source, shapes[opaque.source]), shape)
             forward.append(Block(name, (f"{name} = {opaque.function.name}({opaque.source})",),
-                                 (f"{name} = {opaque.code(spelling)}",), opaque.latex()))
+                                 (Assign(name, value),), opaque.latex()))
             continue
-        low, lines = lowered[name], []
+        low, statements = lowered[name], []
         comment = formula_text(name, expressions[name], reserved)
         if name in home:
-            stacked, view = home[name]
+            stacked, bounds = home[name]
+            stacked_shape = model.tensors[stacked].shape
             if stacked not in allocated:
                 allocated.add(stacked)
-                lines.append(f"{stacked} = np.empty({shape_code(model.tensors[stacked].shape)})")
-            lines += [f"{name} = {stacked}{view}", *low.into(name)]
-        elif low.tiles and any(home.get(code) == (name, view) for view, code in low.tiles):
+                statements.append(Allocate(stacked, stacked_shape))
+            statements += [Assign(name, Slice(Tensor(stacked, stacked_shape), bounds)),
+                           *statements_into(name, Add(low.parts))]
+        elif low.tiles and any(home.get(_named(block)) == (name, bounds) for bounds, block in low.tiles):
             if name not in allocated:
-                lines.append(f"{name} = np.empty({shape_code(model.tensors[name].shape)})")
-            lines += [f"{name}{view} = {code}" for view, code in low.tiles if home.get(code) != (name, view)]
+                statements.append(Allocate(name, shape))
+            statements += [BlockAssign(name, bounds, shape, block) for bounds, block in low.tiles
+                           if home.get(_named(block)) != (name, bounds)]
             comment += "   (its blocks were computed in place above)"
         else:
-            lines = list(low.lines)
-        forward.append(Block(name, (comment,), tuple(lines), low.latex))
+            statements = list(low.statements)
+        forward.append(Block(name, (comment,), tuple(statements), low.latex))
     return forward
 
 
-
-
-def adjoint_block_tensor(block_name: str) -> str:
-    """The tensor a backward block is the adjoint of: grad_Z and grad_Z_core -> Z."""
-    return adjoint_of(block_name)
+def _named(block) -> str | None:
+    """The tensor a block of a concatenation is, whole, or None."""
+    block = unwrapped(block)
+    if isinstance(block, Elementwise) and isinstance(block.body, sp.Indexed):
+        block = block.operand(block.body)
+    return block.name if isinstance(block, Tensor) else None
 
 
 EXPANDED_LIMIT = 12   # adjoints substituted for a gradient's comment; a deep chain's grows with its depth
 
 
-def array_names(shapes: dict) -> set[str]:
-    """The names in ``shapes`` that hold arrays (not scalars)."""
-    return {name for name, shape in shapes.items() if shape}
-
-
-def text_shapes(shapes: dict, model) -> dict[str, tuple[str, ...]]:
-    """Every name's shape as code text, dimensions and scalars as ``()`` (for ``inplace``)."""
-    out = {str(d): () for d in model.dimensions}
-    out.update({name: tuple(str(d).replace(" ", "") for d in shape) for name, shape in shapes.items()})
-    return out
-
-
-def names_in(code: str) -> set[str]:
-    return names(ast.parse(code))
-
-
-def fewer_temporaries(forward: tuple, backward: tuple, shapes: dict, model, live_out: set[str]):
+def fewer_temporaries(forward: tuple, backward: tuple, model, live_out: set[str]):
     """The statements of ``loss_and_grad`` with repeated array expressions computed once and
-    elementwise chains evaluated in place; ``forward`` keeps the model's values intact."""
-    blocks = share_subexpressions((*forward, *backward), array_names(shapes))
-    floats = {t.name for t in model.inputs}                      # float64 once checked
-    blocks = evaluate_in_place(blocks, text_shapes(shapes, model), floats, live_out, set(model.tensors))
+    elementwise chains evaluated in place (``symgrad.lower.passes``); ``forward`` keeps the model's
+    values intact."""
+    statements = optimized([b.statements for b in (*forward, *backward)], floats={t.name for t in model.inputs},
+                           live_out=live_out, protected=set(model.tensors))
+    blocks = tuple(replace(b, statements=s) for b, s in zip((*forward, *backward), statements))
     return blocks[:len(forward)], blocks[len(forward):]
+
+
+def _with_folded(terms, folded: dict, derivation: Derivation, indices) -> tuple:
+    """``terms`` with each folded adjoint substituted in turn, collapsed after each substitution.
+    Collapsing is a pure function of the terms: once it leaves them as they are, it is skipped
+    until a substitution changes them (a folded adjoint they do not read leaves them alone)."""
+    ranges = derivation.space.ranges_of(indices)
+    read, read_by, settled = set(), None, False
+    for other, definition in folded.items():
+        if read_by is not terms:
+            read, read_by = {str(getattr(s, "base", s)) for t in terms for s in t.factor.free_symbols}, terms
+        base = adjoint_name(other)
+        if base not in read:
+            if settled:
+                continue
+            substituted = terms
+        else:
+            substituted = substitute(terms, base, definition, derivation.space)
+        terms = collapse(substituted, ranges)
+        settled = terms == substituted
+    return terms
 
 
 def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | None = None,
@@ -305,15 +323,19 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
     ``share``: compute repeated array expressions once and evaluate elementwise chains in
     place (``fewer_temporaries``; a layer's plan does that per function instead).
     ``printer``: another backend's array printer (``symgrad.backends``); its plan is the plain
-    statements, without the NumPy-only passes over the text.
+    statements, without the NumPy-only passes (``symgrad.lower.passes``).
     """
     labels = labels or {}
     model = derivation.model
+    # planning draws fresh index names (substituting folded adjoints, expanding a gradient for its
+    # comment): from a copy, so that the derivation is left as it was
+    derivation = replace(derivation, space=copy.deepcopy(derivation.space))
+    space = derivation.space
     reserved = set(model.tensors) | set(model.dimensions)
     shapes = {n: t.shape for n, t in model.tensors.items()}
     shapes.update({adjoint_name(n): t.shape for n, t in model.tensors.items()})
 
-    forward = _forward_blocks(model, shapes, reserved, printer)
+    forward = _forward_blocks(model, shapes, reserved, in_views=printer is None)
     parameters = [t.name for t in model.of_role("parameter")]
     backward, folded, axes_memo = [], {}, {}
     softmax_parts = {part for found in softmax_values(model) for part in (found.total, found.exp)}
@@ -321,11 +343,7 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
         if name == model.loss_name:
             continue
         expr = derivation.adjoints[name]
-        terms = expr.terms
-        for other, definition in folded.items():
-            terms = collapse(substitute(terms, adjoint_name(other), definition, derivation.space),
-                             derivation.space.ranges_of(expr.indices))
-        expr = IndexExpr(expr.indices, terms)
+        expr = IndexExpr(expr.indices, _with_folded(expr.terms, folded, derivation, expr.indices))
         shown = reuse_forward_values(expr, model, cheaper=False)
         expr = reuse_forward_values(expr, model)
         if _is_alias(name, expr, model, shapes) or _is_separable(name, expr, model) \
@@ -356,16 +374,17 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
                 comments.insert(0, collapsed)
             else:
                 comments = [collapsed]
-        lowered = lower_both(target, expr, model.tensors[name].shape, shapes, derivation.space.ranges_of(expr.indices),
-                             printer)
+        lowered = lower_both(target, expr, model.tensors[name].shape, shapes, space.ranges_of(expr.indices))
         relation = "" if split is None else lower_both(
             adjoint_name(name), folded[name], model.tensors[name].shape, shapes,
-            derivation.space.ranges_of(expr.indices)).latex
-        backward.append(Block(target, tuple(comments), lowered.lines, lowered.latex, relation))
+            space.ranges_of(expr.indices)).latex
+        backward.append(Block(target, tuple(comments), lowered.statements, lowered.latex, relation))
     gradients = tuple((p, _gradient_code(p, model, derivation, printer)) for p in parameters)
+    gradient_reads = tuple(adjoint_name(p) for p in parameters if p in derivation.adjoints)
     if share and printer is None:
-        live_out = {model.loss_name}.union(*(names_in(code) for _, code in gradients))
-        forward, backward = fewer_temporaries(tuple(forward), tuple(backward), shapes, model, live_out)
+        forward, backward = fewer_temporaries(tuple(forward), tuple(backward), model,
+                                              {model.loss_name, *gradient_reads})
+    printer = printer or NumPyPrinter()
     return ModulePlan(
         model_name=model.name,
         description=model.description,
@@ -374,10 +393,11 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
                                repr(tuple(str(n) for n in t.shape)), labels.get(t.name, f'"{t.name}"'))
                      for t in model.inputs),
         dim_reads=dimension_reads(model),
-        forward=tuple(forward),
-        backward=tuple(backward),
+        forward=printed(forward, printer),
+        backward=printed(backward, printer),
         intermediates=tuple(model.definitions),
         loss=model.loss_name,
         gradients=gradients,
         dimensions=tuple(d for d, _, _ in dimension_reads(model)),
+        gradient_reads=gradient_reads,
     )

@@ -23,7 +23,9 @@ Across statements: a statement's entrywise value that is cheap per entry and rea
 tensors is computed again inside the later loops that read it (``inlined``), so a chain of
 statements over one iteration space (``Xc = X - mu``, ``xhat = Xc / std``, ``Y = gamma * xhat +
 beta``, the loss's sum of squares over ``Y - T``) runs as one loop where only its last value is
-needed; ``emit.backends`` then drops the statements nothing reads any more from ``loss_and_grad``.
+needed; ``emit.backends`` then drops the statements nothing reads any more from ``loss_and_grad``:
+what a printed line reads (``line_reads``) is the statement's ``reads`` less the tensors whose
+every read was recomputed in a loop, plus what those loops read instead.
 
 Kernels are collected while printing (as SymPy's printers collect imports), named after the
 statement that first needs them, and shared by identical loops; ``kernel_sources`` gives the
@@ -32,6 +34,7 @@ ones a plan's statements call, for the template to print at module level.
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 
 import sympy as sp
 
@@ -39,6 +42,7 @@ from symgrad.lower.elementwise_code import ADD, ATOM, MUL, ElementwiseCodePrinte
 from symgrad.lower.nodes import (Add, AxisSum, BroadcastTo, Elementwise, Entry, Node, Product, Reshape, Slice,
                                  SquaredNorm, SumAll, Tensor, Transpose, VDot, Zeros, same_shape)
 from symgrad.lower.numpy_printer import NumPyPrinter, joined_terms
+from symgrad.lower.statements import Assign, Statement, reads
 from symgrad.model.functions import is_mask
 
 KERNEL_PREFIX = "_kernel_"
@@ -102,6 +106,13 @@ def _reads_only_names(node: Node) -> bool:
     if isinstance(node, (BroadcastTo, Reshape, Transpose)):
         return _reads_only_names(node.operand)
     return isinstance(node, (Tensor, Slice, Entry, Zeros))
+
+
+def _printed_names(node: Node) -> set[str]:
+    """The names NumPy's printing of ``node`` spells itself (its own, its tensors' such as a
+    block's base); the nodes inside it print their own."""
+    out = {node.name} if isinstance(getattr(node, "name", None), str) else set()
+    return out | {value.name for value in (getattr(node, f.name) for f in fields(node)) if isinstance(value, Tensor)}
 
 
 def _binding(node: Node) -> int:
@@ -170,6 +181,7 @@ class _Loop:
         per entry)."""
         producer = self.printer.inlined(node)
         if producer is not None and same_shape(node.shape, self.space):    # not once per broadcast entry
+            self.printer.recomputed.add(node.name)
             code = self.entry(producer)
             return code if _binding(producer) >= ATOM else f"({code})"
         named = node.name if isinstance(node, Tensor) else None
@@ -185,6 +197,7 @@ class _Loop:
     def scalars(self, expr) -> None:
         """The dimensions and scalar inputs ``expr`` reads become parameters of the kernel."""
         for symbol in sorted(sp.sympify(expr).free_symbols, key=str):
+            self.printer.read_whole.add(symbol.name)
             self.argument(symbol.name, symbol.name)
 
     def loops(self, lines: list[str], depth: int = 1) -> int:
@@ -207,31 +220,37 @@ class _Loop:
 class NumbaPrinter(NumPyPrinter):
     """Prints array nodes as NumPy expressions whose entrywise chains are kernel calls."""
 
-    def __init__(self, fuse_statements: bool = True):
+    def __init__(self):
         self.kernels: dict[str, str] = {}        # kernel name -> its source
         self._by_body: dict[str, str] = {}       # source without its name -> kernel name
         self._target = "value"
-        self.fuse_statements = fuse_statements
         self._entrywise: dict[str, Node] = {}    # statement target -> its entrywise value
         self._costs: dict[str, int] = {}         # ... and the operations per entry it takes
         self._cheap: set[str] = set()            # ... those recomputed where a loop reads them
+        self.line_reads: dict[str, set[str]] = {}   # a printed line -> the names it reads
+        self.recomputed: set[str] = set()        # while a statement prints: the tensors a loop computed again
+        self.read_whole: set[str] = set()        # ... and the names its code reads as they are
 
     # statements name the kernels they need, and record entrywise values for later loops
 
-    def statements(self, target: str, node: Node) -> list[str]:
+    def print_statement(self, statement: Statement) -> str:
+        target = statement.target
         outer, self._target = self._target, target
+        self.recomputed, self.read_whole = set(), set()
         try:
-            lines = super().statements(target, node)
+            line = super().print_statement(statement)
         finally:
             self._target = outer
-        self._entrywise.pop(target, None)
+        self.line_reads[line] = (reads(statement) - self.recomputed) | self.read_whole
+        self._entrywise.pop(target, None)       # a block added into it: no longer one entrywise value
         self._cheap.discard(target)
-        if self.fuse_statements and self._fusable(node) and isinstance(node, (Elementwise, Product, Add)):
+        node = statement.value if isinstance(statement, Assign) else None
+        if self.one_namespace and isinstance(node, (Elementwise, Product, Add)) and self._fusable(node):
             self._entrywise[target] = node
             self._costs[target] = _operations(node, {name: self._costs[name] for name in self._cheap})
             if self._costs[target] <= INLINE_OPERATIONS and _reads_only_names(node):
                 self._cheap.add(target)
-        return lines
+        return line
 
     def inlined(self, node: Node) -> Node | None:
         """The value of a tensor an earlier statement computed entry by entry, where a loop that
@@ -247,9 +266,6 @@ class NumbaPrinter(NumPyPrinter):
         producer = self._entrywise[node.name]
         return producer if same_shape(producer.shape, node.shape) else None
 
-    def tiles(self, node) -> tuple:
-        return ()        # NumPy's blocks written in place are not planned for another backend
-
     # entrywise chains and reductions over them are kernels
 
     def doprint(self, node: Node) -> str:
@@ -258,7 +274,10 @@ class NumbaPrinter(NumPyPrinter):
 
     def _print(self, node: Node) -> str:
         fused = self._fused(node)
-        return fused if fused is not None else super()._print(node)
+        if fused is not None:
+            return fused
+        self.read_whole |= _printed_names(node)
+        return super()._print(node)
 
     def parenthesize(self, node: Node, level: int, strict: bool = False) -> str:
         fused = self._fused(node)
@@ -366,10 +385,7 @@ class NumbaPrinter(NumPyPrinter):
             called |= set(re.findall(rf"\b{KERNEL_PREFIX}\w+(?=\()", line))
         return tuple(source for name, source in self.kernels.items() if name in called)
 
-    # what the module plan asks of a backend beyond the nodes: NumPy's spellings
-
-    def max_along(self, source: str, axis: int) -> str:
-        return f"{source}.max(axis={axis}, keepdims=True)"
+    # what the module plan asks of a backend beyond the nodes: NumPy's spelling
 
     def gradient(self, adjoint: str | None, shape) -> str:
         if adjoint is None:
