@@ -12,7 +12,7 @@ each other by name, so deriving costs time linear in the number of
 intermediates. ``expanded`` substitutes them into each other for display
 (the notes' "Build it all" forms); it is never used to generate code.
 
-Every step is kept as data for the LaTeX export and the formula checker. A model with
+The local partials are kept as data (``partials``), for the documents. A model with
 layers is derived layer by layer (``layers.py``); either way the result has the interface of
 ``model_derivation.ModelDerivation``.
 """
@@ -69,7 +69,6 @@ class Derivation(ModelDerivation):
     space: IndexSpace
     adjoints: dict[str, IndexExpr] = field(default_factory=dict)
     partials: list[LocalPartial] = field(default_factory=list)
-    steps: list[AdjointStep] = field(default_factory=list)
     seconds: float = 0.0
     _adjoint_graph: dict | None = field(default=None, repr=False, compare=False)   # built by _reaches
 
@@ -289,6 +288,4 @@ def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointSt
     chained = tuple(Term(seed * t.factor, out_bound + t.bound, t.conditions) for t in partial)
     log: list[Elimination] = []
     collapsed = collapse(chained, at_ranges, log)
-    step = AdjointStep(tensor.name, consumer, chained, collapsed, tuple(log))
-    derivation.steps.append(step)
-    return step
+    return AdjointStep(tensor.name, consumer, chained, collapsed, tuple(log))

@@ -1,14 +1,12 @@
 """A derivation -> the data a generated module is rendered from.
 
-Builds, as plain strings, everything ``templates/module.py.j2`` prints: the
-inputs and how their shapes are checked, where each dimension is read from,
-the forward statements, the backward statements (each with its index formula
-as a comment) and the gradients returned. No template does any math.
-
-Adjoints that are only a scalar multiple of another tensor (``grad_Y =
--grad_Delta``) are folded into their users instead of being computed, so
-shared intermediates (the error, the masks) are computed once and nothing
-is copied for nothing.
+Builds everything ``templates/module.py.j2`` prints: the inputs and how their
+shapes are checked, where each dimension is read from, the forward statements,
+the backward statements (each with its index formula as a comment) and the
+gradients returned, as IR statements (``symgrad.lower.statements``) passed
+through NumPy's rewrites (``symgrad.lower.passes``) and then printed. Which
+adjoints are computed, and which are folded into their users, is decided by
+``symgrad.differentiate.adjoint_folding``. No template does any math.
 """
 from __future__ import annotations
 
@@ -17,14 +15,12 @@ from dataclasses import dataclass, replace
 
 import sympy as sp
 
-from symgrad.index.deltas import collapse
-from symgrad.differentiate.chain_rule import Derivation, substitute
-from symgrad.index.conventions import CORE_SUFFIX, adjoint_name
+from symgrad.differentiate.adjoint_folding import ComputedAdjoint, fold_adjoints
+from symgrad.differentiate.chain_rule import Derivation
+from symgrad.index.conventions import adjoint_name
 from symgrad.index.text import formula_text
 from symgrad.errors import ModelError
 from symgrad.differentiate.reuse import reuse_forward_values
-from symgrad.differentiate.softmax_value import softmax_values
-from symgrad.index.terms import IndexExpr, Term
 from symgrad.lower.latex_names import base_latex
 from symgrad.lower.nodes import Add, AxisMax, Elementwise, MatrixFunction, Slice, Tensor
 from symgrad.lower.numpy_printer import NumPyPrinter
@@ -104,108 +100,6 @@ def dimension_reads(model) -> tuple[tuple[str, str, int], ...]:
                              "an input, so it cannot be read from the inputs")
         reads.append((name, *source))
     return tuple(reads)
-
-
-def _is_alias(name: str, expr: IndexExpr, model, shapes: dict) -> bool:
-    """A single-term, unsummed, scalar multiple of one whole tensor, in the same orientation."""
-    if name in {t.name for t in model.of_role("parameter")} or len(expr.terms) != 1:
-        return False
-    term = expr.terms[0]
-    if term.bound or term.conditions:
-        return False
-    accesses = [a for a in sp.Mul.make_args(term.factor) if isinstance(a, sp.Indexed)]
-    others = [a for a in sp.Mul.make_args(term.factor) if not isinstance(a, sp.Indexed)]
-    if len(accesses) != 1 or any(a.free_symbols - set(model.dimensions.values()) for a in others):
-        return False
-    access = accesses[0]
-    return tuple(access.indices) == tuple(expr.indices) and all(
-        sp.expand(a - b) == 0 for a, b in zip(shapes[str(access.base)], model.tensors[name].shape))
-
-
-def _is_constant(name: str, expr: IndexExpr, model) -> bool:
-    """An adjoint that is a plain number, like the 1 of a loss term added to the loss."""
-    return (name not in {t.name for t in model.of_role("parameter")} and len(expr.terms) == 1
-            and not expr.terms[0].bound and not expr.terms[0].conditions and expr.terms[0].factor.is_number)
-
-
-def _is_separable(name: str, expr: IndexExpr, model) -> bool:
-    """A single unsummed product in which no factor spans all of the adjoint's indices
-    (an outer product such as ``C[0, i] * grad_Y[0, j]``): cheaper folded into its users,
-    where it is multiplied in anyway and NumPy can reuse the temporary."""
-    if name in {t.name for t in model.of_role("parameter")} or len(expr.terms) != 1:
-        return False
-    term = expr.terms[0]
-    labels = {i for i in expr.indices if i != 0}
-    if term.bound or term.conditions or len(labels) < 2:
-        return False
-    return all(not (labels <= arg.free_symbols) for arg in sp.Mul.make_args(term.factor))
-
-
-def _on_diagonal(name: str, expr: IndexExpr, model, derivation: Derivation) -> bool:
-    """An adjoint that lives on the diagonal (of a ``trace`` or ``diagonal``): every term a multiple
-    of ``delta(p, q)`` between its two indices. Folded into its users, where the delta collapses,
-    instead of a dense diagonal matrix in their matrix products; kept as an array (its diagonal
-    written into zeros) where a user reads it at an offset (a block of a concatenation), which the
-    collapsed delta would turn into a diagonal at an offset."""
-    indices = set(expr.indices) - {0}
-    if name in {t.name for t in model.of_role("parameter")} or len(indices) != 2 or not expr.terms:
-        return False
-    if not all(any(isinstance(f, sp.KroneckerDelta) and set(f.args) == indices
-                   for f in sp.Mul.make_args(t.factor)) for t in expr.terms):
-        return False
-    base = adjoint_name(name)
-    return all(all(i == 0 or i.is_Symbol for i in access.indices)
-               for other in derivation.adjoints.values() for t in other.terms
-               for access in t.factor.atoms(sp.Indexed) if str(access.base) == base)
-
-
-def _contracted_axes(name: str, derivation: Derivation, memo: dict) -> set[int]:
-    """Axes of ``grad_<name>`` that some later adjoint sums over, looking through the adjoints
-    that only copy or slice it (``grad_Z1 = grad_Z[:M]``). ``memo``: one dict per derivation
-    (each name is looked at once: the adjoints form a DAG, and a chain of layers would
-    otherwise be walked once per path)."""
-    if name in memo:
-        return memo[name]
-    if None not in memo:        # adjoint base name -> (user, user's indices, bound symbols, access)
-        reads: dict[str, list] = {}
-        for user, expr in derivation.adjoints.items():
-            for term in expr.terms:
-                bound = set(term.bound_symbols)
-                for access in term.factor.atoms(sp.Indexed):
-                    reads.setdefault(str(access.base), []).append((user, expr.indices, bound, access))
-        memo[None] = reads      # None: no tensor's name
-    memo[name] = set()          # a guard while this name is being computed
-    axes = set()
-    for user, indices, bound, access in memo[None].get(adjoint_name(name), ()):
-        for axis, index in enumerate(access.indices):
-            if index.free_symbols & bound:
-                axes.add(axis)
-            elif index in indices and index != 0 and user != name:
-                if indices.index(index) in _contracted_axes(user, derivation, memo):
-                    axes.add(axis)
-    memo[name] = axes
-    return axes
-
-
-def _pull_out(name: str, expr: IndexExpr, model, derivation, memo: dict) -> tuple[sp.Expr, sp.Expr] | None:
-    """For a one-term adjoint ``outer * core``: the factors that no later adjoint sums over (a
-    scalar, a row or column vector), kept out of the big array and applied to the small results
-    downstream. Returns (outer, core) or None."""
-    if name in {t.name for t in model.of_role("parameter")} or len(expr.terms) != 1:
-        return None
-    term = expr.terms[0]
-    labels = [i for i in expr.indices if i != 0]
-    if term.bound or term.conditions or len(labels) != 2:
-        return None
-    contracted = _contracted_axes(name, derivation, memo)
-    keep = {i for axis, i in enumerate(expr.indices) if i != 0 and axis not in contracted}
-    outer, core = [], []
-    for factor in sp.Mul.make_args(term.factor):
-        used = factor.free_symbols & set(labels)
-        (outer if used <= keep and used != set(labels) else core).append(factor)
-    if not any(f.free_symbols & set(labels) for f in outer) or not any(set(labels) <= f.free_symbols for f in core):
-        return None   # a scalar alone is cheaper folded into the one pass that computes the core
-    return sp.Mul(*outer), sp.Mul(*core)
 
 
 def _gradient_code(parameter: str, model, derivation: Derivation, printer=None) -> str:
@@ -294,25 +188,27 @@ def fewer_temporaries(forward: tuple, backward: tuple, model, live_out: set[str]
     return blocks[:len(forward)], blocks[len(forward):]
 
 
-def _with_folded(terms, folded: dict, derivation: Derivation, indices) -> tuple:
-    """``terms`` with each folded adjoint substituted in turn, collapsed after each substitution.
-    Collapsing is a pure function of the terms: once it leaves them as they are, it is skipped
-    until a substitution changes them (a folded adjoint they do not read leaves them alone)."""
-    ranges = derivation.space.ranges_of(indices)
-    read, read_by, settled = set(), None, False
-    for other, definition in folded.items():
-        if read_by is not terms:
-            read, read_by = {str(getattr(s, "base", s)) for t in terms for s in t.factor.free_symbols}, terms
-        base = adjoint_name(other)
-        if base not in read:
-            if settled:
-                continue
-            substituted = terms
-        else:
-            substituted = substitute(terms, base, definition, derivation.space)
-        terms = collapse(substituted, ranges)
-        settled = terms == substituted
-    return terms
+def _comments(adjoint: ComputedAdjoint, derivation: Derivation, reserved: set) -> tuple[str, ...]:
+    """The comments above an adjoint's statements: its index formula (and, for a core, the
+    relation to the adjoint it stands for); for a parameter, its gradient expanded down to forward
+    values first, where that differs and is not too deep."""
+    name, target = adjoint.name, adjoint.target
+    if adjoint.relation is None:
+        comments = [formula_text(target, adjoint.shown, reserved)]
+    else:
+        comments = [formula_text(adjoint_name(name), adjoint.relation, reserved),
+                    formula_text(target, adjoint.expr, reserved) + "   (computed once; the factor in "
+                    "front is applied to the small results below)"]
+    if name not in derivation.parameters:
+        return tuple(comments)
+    expanded = derivation.expanded(name, EXPANDED_LIMIT)
+    if expanded is None:
+        return (f"dLoss/d{name}: more than {EXPANDED_LIMIT} adjoints deep, not expanded here "
+                f"(`symgrad show` prints it); the chain below computes it", *comments)
+    collapsed = derivation.collapsed_text(name, f"dLoss/d{name}", expanded)
+    if collapsed.split(" = ", 1)[1] != comments[0].split(" = ", 1)[1]:
+        return (collapsed, *comments)
+    return (collapsed,)
 
 
 def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | None = None,
@@ -337,48 +233,15 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
 
     forward = _forward_blocks(model, shapes, reserved, in_views=printer is None)
     parameters = [t.name for t in model.of_role("parameter")]
-    backward, folded, axes_memo = [], {}, {}
-    softmax_parts = {part for found in softmax_values(model) for part in (found.total, found.exp)}
-    for name in reversed(derivation.order):
-        if name == model.loss_name:
-            continue
-        expr = derivation.adjoints[name]
-        expr = IndexExpr(expr.indices, _with_folded(expr.terms, folded, derivation, expr.indices))
-        shown = reuse_forward_values(expr, model, cheaper=False)
-        expr = reuse_forward_values(expr, model)
-        if _is_alias(name, expr, model, shapes) or _is_separable(name, expr, model) \
-                or _is_constant(name, expr, model) or _on_diagonal(name, expr, model, derivation) \
-                or name in softmax_parts:    # folded: its exp / sum then reads as the softmax value
-            folded[name] = expr
-            continue
-        target = adjoint_name(name)
-        comments = [formula_text(target, shown, reserved)]
-        split = _pull_out(name, expr, model, derivation, axes_memo)
-        if split is not None:   # compute the core once; the outer factors go to the small results
-            outer, core = split
-            target = f"{target}{CORE_SUFFIX}"
-            shapes[target] = model.tensors[name].shape
-            entry = sp.IndexedBase(target)[expr.indices]
-            folded[name] = IndexExpr(expr.indices, (Term(outer * entry),))
-            expr = IndexExpr(expr.indices, (Term(core),))
-            comments = [formula_text(adjoint_name(name), folded[name], reserved),
-                        formula_text(target, expr, reserved) + "   (computed once; the factor in "
-                        "front is applied to the small results below)"]
-        expanded = derivation.expanded(name, EXPANDED_LIMIT) if name in parameters else None
-        if name in parameters and expanded is None:
-            comments.insert(0, f"dLoss/d{name}: more than {EXPANDED_LIMIT} adjoints deep, not expanded "
-                               f"here (`symgrad show` prints it); the chain below computes it")
-        elif name in parameters:
-            collapsed = derivation.collapsed_text(name, f"dLoss/d{name}", expanded)
-            if collapsed.split(" = ", 1)[1] != comments[0].split(" = ", 1)[1]:
-                comments.insert(0, collapsed)
-            else:
-                comments = [collapsed]
-        lowered = lower_both(target, expr, model.tensors[name].shape, shapes, space.ranges_of(expr.indices))
-        relation = "" if split is None else lower_both(
-            adjoint_name(name), folded[name], model.tensors[name].shape, shapes,
-            space.ranges_of(expr.indices)).latex
-        backward.append(Block(target, tuple(comments), lowered.statements, lowered.latex, relation))
+    backward = []
+    for adjoint in fold_adjoints(derivation):
+        shapes[adjoint.target] = model.tensors[adjoint.name].shape
+        comments = _comments(adjoint, derivation, reserved)
+        ranges = space.ranges_of(adjoint.expr.indices)
+        lowered = lower_both(adjoint.target, adjoint.expr, model.tensors[adjoint.name].shape, shapes, ranges)
+        relation = "" if adjoint.relation is None else lower_both(
+            adjoint_name(adjoint.name), adjoint.relation, model.tensors[adjoint.name].shape, shapes, ranges).latex
+        backward.append(Block(adjoint.target, comments, lowered.statements, lowered.latex, relation))
     gradients = tuple((p, _gradient_code(p, model, derivation, printer)) for p in parameters)
     gradient_reads = tuple(adjoint_name(p) for p in parameters if p in derivation.adjoints)
     if share and printer is None:
