@@ -245,10 +245,10 @@ def plot(cases: list[dict], path: Path) -> None:
 
 def _kept_section(path: Path) -> str:
     """The sections of ``path`` other scripts write (bench_backends.py's, bench_derivation.py's,
-    each between its markers), kept when the file is rewritten."""
+    bench_numba.py's, each between its markers), kept when the file is rewritten."""
     text = path.read_text() if path.is_file() else ""
     kept = ""
-    for script in ("bench_backends.py", "bench_derivation.py"):
+    for script in ("bench_backends.py", "bench_derivation.py", "bench_numba.py"):
         start, end = f"<!-- benchmarks/{script}: begin -->", f"<!-- benchmarks/{script}: end -->"
         if start in text and end in text:
             kept += "\n" + start + text.split(start, 1)[1].split(end, 1)[0] + end + "\n"

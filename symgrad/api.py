@@ -57,8 +57,8 @@ class DerivedModel:
         return list(self.derivation.parameters)
 
     def source(self, command: str | None = None, backend: str = "numpy") -> str:
-        """The generated module's text, for ``backend`` ``numpy`` (the default), ``torch`` or
-        ``jax``; ``command`` is named in its header (by default, the ``symgrad generate``
+        """The generated module's text, for ``backend`` ``numpy`` (the default), ``torch``,
+        ``jax`` or ``numba``; ``command`` is named in its header (by default, the ``symgrad generate``
         command that writes the same file for a catalogue name)."""
         if backend != "numpy":
             suffix = f" --backend {backend}"

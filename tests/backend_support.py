@@ -54,7 +54,8 @@ def relative_error(got, expected) -> float:
     return float(np.abs(got - expected).max() / (scale if scale > 0 else 1.0))
 
 
-HELPERS = ("_tensor", "_dtype_of", "_matrix", "_scalar", "_size", "_save", "_restore", "_scaled", "_array")
+HELPERS = ("_tensor", "_dtype_of", "_matrix", "_scalar", "_size", "_save", "_restore", "_scaled", "_array",
+           "_compiled", "_compiled_sum")
 
 
 def names_beside_the_models(path) -> set[str]:

@@ -1,10 +1,10 @@
-"""User text in the torch and JAX modules: escaped by the same filters, read back exactly, runs nothing."""
+"""User text in the torch, JAX and numba modules: escaped by the same filters, read back exactly, runs nothing."""
 import ast
 import dataclasses
 
 import pytest
 
-from symgrad.emit.backends import BACKENDS, function_state
+from symgrad.emit.backends import BACKENDS, rendering
 from symgrad.cli import _command, _ours
 from symgrad.emit.files import render_module
 
@@ -23,12 +23,14 @@ def _top_level(text: str) -> list:
 @pytest.mark.parametrize("nasty", NASTY)
 def test_descriptions_and_paths_read_back_exactly(backend, nasty, tmp_path):
     row = BACKENDS[backend]
-    plan = plan_for(DERIVATION, "symgrad generate esc", row.printer())
-    plain = render_module(plan, row.template, state=function_state(plan))
+    printer = row.printer()
+    plan = plan_for(DERIVATION, "symgrad generate esc", printer)
+    template, context = rendering(plan, row, printer)
+    plain = render_module(plan, template, **context)
     spec = f"{nasty}.py"
     command = f"{_command(spec)} --backend {backend}"
-    text = render_module(dataclasses.replace(plan, description=nasty, command=command), row.template,
-                         state=function_state(plan))                     # compiles it, too
+    text = render_module(dataclasses.replace(plan, description=nasty, command=command), template,
+                         **context)                                      # compiles it, too
     assert all(c.isprintable() or c == "\n" for c in text)
     assert _top_level(text) == _top_level(plain)       # no statement but the module's own
     head = "Loss and gradients of the symgrad model `esc`"

@@ -1,4 +1,4 @@
-"""The backends a model's code is generated for: NumPy, PyTorch and JAX.
+"""The backends a model's code is generated for: NumPy, PyTorch, JAX and numba.
 
 One table, one row per backend: the array printer that spells the IR (None:
 NumPy's, with its passes over the statement IR), the file suffix and the templates.
@@ -6,7 +6,10 @@ Every backend's plan comes from the same lowering (``plan_for`` with the
 backend's printer); a torch or JAX plan is the plain statements, and this
 module adds what their templates need beyond the NumPy plan: which values
 the backward reads (what ``forward`` saves for it), where the dimensions and
-the values' dtype are read from inside each function.
+the values' dtype are read from inside each function. A numba plan is the
+NumPy module's statements calling compiled loops; its templates also get the
+loops (kernels) and the statements ``loss_and_grad`` needs (``numba_context``).
+``rendering`` gives each backend's template and what it needs beyond the plan.
 
 A backend's printer subclasses ``NumPyPrinter`` (``symgrad.lower.numpy_printer``), which
 holds a method for every node (``_print_<Node>``) and every statement
@@ -24,15 +27,17 @@ True
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 from symgrad.emit.module_plan import ModulePlan
 from symgrad.emit.files import render_module
 from symgrad.errors import SymgradError
 from symgrad.lower.jax_printer import JaxPrinter
+from symgrad.lower.numba_printer import NumbaPrinter
 from symgrad.lower.statements import reads
 from symgrad.lower.torch_printer import TorchPrinter
-from symgrad.emit.layer_plan import plan_for, template_context
+from symgrad.emit.layer_plan import part_plans, plan_for, template_context
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ BACKENDS = {
     "numpy": Backend("numpy", None, "", None, None),
     "torch": Backend("torch", TorchPrinter, "_torch", "torch_module.py.j2", "torch_stack_module.py.j2"),
     "jax": Backend("jax", JaxPrinter, "_jax", "jax_module.py.j2", "jax_stack_module.py.j2"),
+    "numba": Backend("numba", NumbaPrinter, "_numba", "numba_module.py.j2", "numba_stack_module.py.j2"),
 }
 
 
@@ -82,11 +88,72 @@ def function_state(plan: ModulePlan, trusted_dims: tuple = ()) -> FunctionState:
                          dtype_source)
 
 
+@dataclass(frozen=True)
+class LiveStatements:
+    """The blocks one function of a numba module runs for its results (``live_blocks``)."""
+
+    forward: tuple
+    backward: tuple
+
+
+def live_blocks(blocks: tuple, live_out: set[str], reads_of) -> tuple:
+    """The blocks a function needs for ``live_out``: a block is dropped where no later block and
+    no result reads the name it assigns (a block's statements all write its own name);
+    ``reads_of``: the names a printed line reads."""
+    needed, kept = set(live_out), []
+    for block in reversed(blocks):
+        if block.name in needed:
+            kept.append(block)
+            needed |= set().union(*(reads_of(line) for line in block.lines))
+    return tuple(reversed(kept))
+
+
+def live_statements(plan: ModulePlan, printer: NumbaPrinter) -> LiveStatements:
+    """The statements ``loss_and_grad`` of ``plan`` keeps: only those its loss and gradients need
+    (a loop may compute a value again instead of reading it, ``NumbaPrinter.line_reads``;
+    ``forward`` keeps every statement)."""
+    blocks = live_blocks((*plan.forward, *plan.backward), {plan.loss, *plan.gradient_reads},
+                         printer.line_reads.__getitem__)
+    return LiveStatements(tuple(b for b in blocks if b in plan.forward), tuple(b for b in blocks if b in plan.backward))
+
+
+def numba_context(plan, functions: dict[str, ModulePlan], printer: NumbaPrinter) -> dict:
+    """What the numba templates need beyond the plan: the kernels the statements of every part
+    call and, where the printer fused statements (one namespace: a value computed again in a
+    later loop), the statements each function pair keeps, by the name the template knows it by
+    (a stack's layers are not fused: their templates print every statement)."""
+    kept = {key: live_statements(part, printer) for key, part in functions.items()} if printer.one_namespace else {}
+    backward = [block for live in kept.values() for block in live.backward] if kept else \
+        [block for part in part_plans(plan) for block in part.backward]
+    forward = [block for part in part_plans(plan) for block in part.forward]    # ``forward`` prints them all
+    lines = [line for block in (*forward, *backward) for line in block.lines]
+    return {**kernel_context(plan.model_name, printer.kernel_sources(lines)), **kept}
+
+
+def kernel_context(model_name: str, kernels: tuple[str, ...]) -> dict:
+    """The kernels, and the name of the module their globals live in: the model's name and a
+    checksum of their source, so that two modules' kernels never share one (numba's cache finds
+    a kernel's globals by that name)."""
+    checksum = zlib.crc32("\n".join(kernels).encode("utf-8"))
+    return {"kernels": kernels, "kernel_module": f"_symgrad_numba_{model_name}_{checksum:08x}"}
+
+
+def rendering(plan, row: Backend, printer) -> tuple[str, dict]:
+    """The template backend ``row`` renders ``plan`` (printed by ``printer``) with, and what that
+    template needs beyond the plan: each forward/backward pair's state (torch, JAX), or the
+    kernels and the statements kept (numba)."""
+    template, functions = template_context(plan, row.template, row.stack_template)
+    if isinstance(printer, NumbaPrinter):
+        return template, numba_context(plan, functions, printer)
+    return template, {key: function_state(part) for key, part in functions.items()}
+
+
 def render_backend(derivation, command: str, name: str) -> str:
     """The generated module of ``derivation`` for backend ``name``."""
     row = backend(name)
     if row.printer is None:
         return render_module(plan_for(derivation, command))
-    plan = plan_for(derivation, command, row.printer())
-    template, functions = template_context(plan, row.template, row.stack_template)
-    return render_module(plan, template, **{key: function_state(part) for key, part in functions.items()})
+    printer = row.printer()
+    plan = plan_for(derivation, command, printer)
+    template, context = rendering(plan, row, printer)
+    return render_module(plan, template, **context)

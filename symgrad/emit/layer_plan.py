@@ -122,6 +122,8 @@ def plan_stack_module(derivation: StackDerivation, command: str, printer=None, p
     """The stack module's plan; ``printer``: another backend's, ``passes``: whether NumPy's passes
     run (see ``plan_module``)."""
     model = derivation.model
+    if printer is not None:     # the layers' statements are printed one after another, with the same names
+        printer.one_namespace = False
     inputs = tuple(
         InputSpec(t.name, t.role, not t.shape, shape_text(t.shape), shape_code(t.shape),
                   repr(tuple(str(n) for n in t.shape)), f'"{t.name}"')

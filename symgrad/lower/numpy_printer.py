@@ -96,6 +96,11 @@ class NumPyPrinter:
         return f"({text})" if prec < level or (not strict and prec <= level) else text
 
     body_printer = ElementwiseCodePrinter
+    # whether every statement printed shares one namespace, a name assigned once: one model's
+    # module. A stack's layers are printed one after another with the same names, so its plan
+    # (``emit.layer_plan``) sets it False; a printer that carries a value from one statement into
+    # later ones (the numba printer's loops computing it again) does so only in one namespace.
+    one_namespace = True
 
     def _body(self, node: Elementwise) -> ElementwiseCodePrinter:
         """The printer of ``node``'s scalar body, its entries printed as their placed nodes."""

@@ -50,6 +50,9 @@ class Elementwise:
     # (ufunc, argument, ...) per step; an argument 0 is the buffer, k > 0 the function's argument k,
     # a float that number. Empty: the value is never computed in place.
     ufuncs: tuple = ()
+    # the spelling on one number inside a compiled loop (the numba backend), where NumPy's does not
+    # work on a scalar there; empty: NumPy's, a ufunc that numba compiles for scalars too
+    numba: str = ""
 
 
 def _f(name: str) -> Callable[..., sp.Expr]:
@@ -72,7 +75,8 @@ _ROWS = (
                 "np.clip({0}, 0.0, {1})", r"\operatorname{{CReLU}}\left({0}, {1}\right)",
                 lambda z, t: (sp.Integer(0), t), "crelu' = 1 on the closed interval [0, t]",
                 {"crelu_mask": lambda h, z, t: _f("equal")(h, z)},
-                torch='torch.clamp({0}, 0.0, {1})', jax='jnp.clip({0}, 0.0, {1})', ufuncs=(("clip", 0, 0.0, 1),)),
+                torch='torch.clamp({0}, 0.0, {1})', jax='jnp.clip({0}, 0.0, {1})', ufuncs=(("clip", 0, 0.0, 1),),
+                numba='np.minimum(np.maximum({0}, 0.0), {1})'),
     Elementwise("crelu_mask", 2, (_ZERO, _ZERO),
                 "(({0} >= 0) & ({0} <= {1}))", r"1_{{0 \le {0} \le {1}}}",
                 lambda z, t: (sp.Integer(0), t), "1 on the closed interval [0, t]",

@@ -28,6 +28,7 @@ GENERATED_NAMES = frozenset({
     "inputs", "grads", "value",
     # the torch and JAX modules (templates/torch_*.j2, jax_*.j2): imports, the Function, its context
     "torch", "jax", "jnp", "math", "DerivedLoss", "ctx",
+    "numba",   # the numba module (templates/numba_*.j2)
 })
 
 # The variables a layered model's driver keeps beside the model's names (stack_module.py.j2):

@@ -1,0 +1,393 @@
+"""Array nodes -> NumPy statements that call compiled loops: the numba backend.
+
+The NumPy printer's statements, except that each chain of entrywise work over one iteration
+space is one ``numba.njit(cache=True)`` loop nest (a *kernel*) instead of one NumPy pass per
+operation: the entrywise nodes of a statement (``Elementwise`` bodies, products with their
+coefficient and broadcasting, sums of terms) are printed per element inside the loop, and a
+reduction over such a chain (``.sum()``, an axis sum, an inner product, a squared norm)
+accumulates in the same loop, so no temporary array is made for the chain. What is not entrywise
+(a matrix product, an einsum, a concatenation, a diagonal) is computed by NumPy as before, BLAS
+for the products, and enters the kernel as an argument: a leaf of the loop. A leaf's entry is
+read at the loop's indices, at 0 along an axis where the leaf has size 1 (broadcasting), so a
+leaf is never broadcast into memory. Views (a block ``Z[M:]``, a transpose ``X.T``) are passed
+as they are; numba compiles a version of the kernel for each memory layout it is called with.
+
+Per element, a body is spelled by the table's ``numba`` field (NumPy's ufuncs, which numba
+compiles for scalars, where that field is empty), so the numerically stable forms are the NumPy
+module's: ``np.logaddexp(0.0, z)`` for softplus, sigmoid through ``tanh``, log-sum-exp with its
+shift. A sum's kernel may reassociate its additions (``fastmath={"reassoc"}``, nothing else:
+infinities and NaNs keep their meaning), so that they vectorize; its result differs from NumPy's
+pairwise sums in the last bits only.
+
+Across statements: a statement's entrywise value that is cheap per entry and reads only named
+tensors is computed again inside the later loops that read it (``inlined``), so a chain of
+statements over one iteration space (``Xc = X - mu``, ``xhat = Xc / std``, ``Y = gamma * xhat +
+beta``, the loss's sum of squares over ``Y - T``) runs as one loop where only its last value is
+needed; ``emit.backends`` then drops the statements nothing reads any more from ``loss_and_grad``:
+what a printed line reads (``line_reads``) is the statement's ``reads`` less the tensors whose
+every read was recomputed in a loop, plus what those loops read instead.
+
+Kernels are collected while printing (as SymPy's printers collect imports), named after the
+statement that first needs them, and shared by identical loops; ``kernel_sources`` gives the
+ones a plan's statements call, for the template to print at module level.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+
+import sympy as sp
+
+from symgrad.lower.elementwise_code import ADD, ATOM, MUL, ElementwiseCodePrinter, body_precedence, print_scalar
+from symgrad.lower.nodes import (Add, AxisSum, BroadcastTo, Elementwise, Entry, Node, Product, Reshape, Slice,
+                                 SquaredNorm, SumAll, Tensor, Transpose, VDot, Zeros, same_shape)
+from symgrad.lower.numpy_printer import NumPyPrinter, joined_terms
+from symgrad.lower.statements import Assign, Statement, reads
+from symgrad.model.functions import is_mask
+
+KERNEL_PREFIX = "_kernel_"
+# the decorators templates/numba_macros.j2 defines: numba.njit(cache=True), and for a sum the same
+# with fastmath={"reassoc"}, so that the additions vectorize (measured 10x faster over 1024 x 512 here)
+KERNEL_DECORATOR, SUM_DECORATOR = "_compiled", "_compiled_sum"
+LOOP_INDICES = ("_i", "_j")
+TRANSCENDENTAL = frozenset({"exp", "log", "tanh", "sigmoid", "softplus", "sqrt"})
+INLINE_OPERATIONS = 12  # an entrywise statement this cheap per entry is recomputed in the loops that read it
+
+
+class NumbaElementwisePrinter(ElementwiseCodePrinter):
+    """A scalar body as numba compiles it per element: the table's ``numba`` spelling, else NumPy's."""
+
+    spelling = "numba"
+
+    def template(self, row) -> str:
+        return row.numba or row.numpy
+
+
+def _has_work(node: Node, inlined=frozenset()) -> bool:
+    """Whether ``node`` is an entrywise chain that computes something (not a bare leaf, a view or
+    a copy of one); a tensor in ``inlined`` is recomputed in the loop, so it counts as work."""
+    if isinstance(node, Elementwise):
+        if isinstance(node.body, sp.Indexed):
+            return _has_work(node.operand(node.body), inlined)
+        return True
+    if isinstance(node, Product):
+        return node.coefficient != 1 or len(node.factors) > 1 or any(_has_work(f, inlined) for f in node.factors)
+    if isinstance(node, Add):
+        return len(node.terms) > 1 or any(_has_work(t, inlined) for t in node.terms)
+    return isinstance(node, Tensor) and node.name in inlined
+
+
+def _operations(node: Node, costs: dict) -> int:
+    """The arithmetic a loop does per entry for ``node``: SymPy's operation count of each body (a
+    transcendental function past any inlining limit: numba calls libm once per entry, 10 to 30x
+    slower than NumPy's vectorized ufuncs here, so its value is computed once), one per product
+    and sum, and the operations of every tensor recomputed in the loop (``costs``)."""
+    if isinstance(node, Elementwise):
+        calls = sum(1 for f in node.body.atoms(sp.Function) if f.func.__name__ in TRANSCENDENTAL)
+        return sp.count_ops(node.body) + INLINE_OPERATIONS * calls + sum(_operations(n, costs) for _, n in node.operands)
+    if isinstance(node, Product):
+        return len(node.factors) - (node.coefficient == 1) + sum(_operations(f, costs) for f in node.factors)
+    if isinstance(node, Add):
+        return len(node.terms) - 1 + sum(_operations(t, costs) for t in node.terms)
+    if isinstance(node, (BroadcastTo, Reshape)):
+        return _operations(node.operand, costs)
+    return costs.get(node.name, 0) if isinstance(node, Tensor) else 0
+
+
+def _reads_only_names(node: Node) -> bool:
+    """Whether every leaf of the entrywise chain ``node`` is a named tensor, a view of one or a
+    1 x 1 tensor's number: nothing a loop that recomputes ``node`` would have to compute first."""
+    if isinstance(node, Elementwise):
+        return all(_reads_only_names(n) for _, n in node.operands)
+    if isinstance(node, Product):
+        return all(map(_reads_only_names, node.factors))
+    if isinstance(node, Add):
+        return all(map(_reads_only_names, node.terms))
+    if isinstance(node, (BroadcastTo, Reshape, Transpose)):
+        return _reads_only_names(node.operand)
+    return isinstance(node, (Tensor, Slice, Entry, Zeros))
+
+
+def _printed_names(node: Node) -> set[str]:
+    """The names NumPy's printing of ``node`` spells itself (its own, its tensors' such as a
+    block's base); the nodes inside it print their own."""
+    out = {node.name} if isinstance(getattr(node, "name", None), str) else set()
+    return out | {value.name for value in (getattr(node, f.name) for f in fields(node)) if isinstance(value, Tensor)}
+
+
+def _binding(node: Node) -> int:
+    """How tightly ``node``'s entry binds as printed in a loop, on SymPy's scale."""
+    if isinstance(node, Elementwise):
+        return body_precedence(node.body)
+    if isinstance(node, Product):
+        bare = node.coefficient == 1 and len(node.factors) == 1
+        return _binding(node.factors[0]) if bare else MUL
+    if isinstance(node, Add):
+        return _binding(node.terms[0]) if len(node.terms) == 1 else ADD
+    if isinstance(node, (BroadcastTo, Reshape)):
+        return _binding(node.operand)
+    return ATOM
+
+
+class _Loop:
+    """One kernel being written: its arguments (name -> code at the call site) and its scalars."""
+
+    def __init__(self, printer: NumbaPrinter, space: tuple):
+        self.printer, self.space = printer, space
+        self.arguments: dict[str, str] = {}     # kernel parameter -> what the call passes
+        self.indices = tuple(None if n == 1 else LOOP_INDICES[k] for k, n in enumerate(space))
+
+    def argument(self, code: str, named: str | None = None) -> str:
+        """The kernel parameter holding ``code`` (a model's name keeps its name)."""
+        for parameter, passed in self.arguments.items():
+            if passed == code:
+                return parameter
+        parameter = named or f"_a{len(self.arguments)}"
+        self.arguments[parameter] = code
+        return parameter
+
+    def entry(self, node: Node) -> str:
+        """``node``'s value at the loop's indices, as scalar code."""
+        if isinstance(node, Elementwise):
+            body = NumbaElementwisePrinter(lambda access: self.wrapped(node.operand(access)))
+            self.scalars(node.body.xreplace({a: sp.Integer(1) for a in node.body.atoms(sp.Indexed)}))
+            return body.doprint(node.body)
+        if isinstance(node, Product):
+            factors = [self.wrapped(f, MUL) for f in node.factors]
+            if node.coefficient != 1:
+                self.scalars(node.coefficient)
+                scalar = NumbaElementwisePrinter().doprint(node.coefficient)
+                factors.insert(0, f"(1.0 * ({scalar}))" if is_mask(node.coefficient)
+                               else scalar if node.coefficient.is_Atom else f"({scalar})")
+            return " * ".join(factors) if factors else "1.0"
+        if isinstance(node, Add):
+            return joined_terms([self.wrapped(t, ADD) for t in node.terms])
+        if isinstance(node, (BroadcastTo, Reshape)):
+            return self.entry(node.operand)
+        if isinstance(node, Zeros):
+            return "0.0"
+        return self.leaf(node)
+
+    def wrapped(self, node: Node, level: int = ATOM) -> str:
+        """``node``'s entry as an operand in a context of precedence ``level``: parenthesized
+        where it binds less tightly (a term of a sum, or a sum as a factor)."""
+        code = self.entry(node)
+        return f"({code})" if _binding(node) < level else code
+
+    def leaf(self, node: Node) -> str:
+        """A value computed outside the loop (or a named tensor), read at the loop's indices; an
+        entrywise statement's cheap value of the loop's own shape is computed again here instead
+        (``NumbaPrinter.inlined``; a row or column broadcast over the loop would be computed once
+        per entry)."""
+        producer = self.printer.inlined(node)
+        if producer is not None and same_shape(node.shape, self.space):    # not once per broadcast entry
+            self.printer.recomputed.add(node.name)
+            code = self.entry(producer)
+            return code if _binding(producer) >= ATOM else f"({code})"
+        named = node.name if isinstance(node, Tensor) else None
+        parameter = self.argument(self.printer.doprint(node), named)
+        if not node.shape:
+            return parameter
+        return f"{parameter}[{', '.join(self._index(axis, n) for axis, n in enumerate(node.shape))}]"
+
+    def _index(self, axis: int, size) -> str:
+        index = self.indices[axis]
+        return "0" if index is None or size == 1 else index
+
+    def scalars(self, expr) -> None:
+        """The dimensions and scalar inputs ``expr`` reads become parameters of the kernel."""
+        for symbol in sorted(sp.sympify(expr).free_symbols, key=str):
+            self.printer.read_whole.add(symbol.name)
+            self.argument(symbol.name, symbol.name)
+
+    def loops(self, lines: list[str], depth: int = 1) -> int:
+        """Appends a ``for`` per axis the space spans; returns the body's indentation depth."""
+        for index, size in zip(self.indices, self.space):
+            if index is not None:
+                lines.append("    " * depth + f"for {index} in range({self.size(size)}):")
+                depth += 1
+        return depth
+
+    def size(self, size) -> str:
+        """An axis length inside the kernel: its dimensions become parameters."""
+        self.scalars(size)
+        return print_scalar(size)
+
+    def output_index(self) -> str:
+        return ", ".join(index or "0" for index in self.indices)
+
+
+class NumbaPrinter(NumPyPrinter):
+    """Prints array nodes as NumPy expressions whose entrywise chains are kernel calls."""
+
+    def __init__(self):
+        self.kernels: dict[str, str] = {}        # kernel name -> its source
+        self._by_body: dict[str, str] = {}       # source without its name -> kernel name
+        self._target = "value"
+        self._entrywise: dict[str, Node] = {}    # statement target -> its entrywise value
+        self._costs: dict[str, int] = {}         # ... and the operations per entry it takes
+        self._cheap: set[str] = set()            # ... those recomputed where a loop reads them
+        self.line_reads: dict[str, set[str]] = {}   # a printed line -> the names it reads
+        self.recomputed: set[str] = set()        # while a statement prints: the tensors a loop computed again
+        self.read_whole: set[str] = set()        # ... and the names its code reads as they are
+
+    # statements name the kernels they need, and record entrywise values for later loops
+
+    def print_statement(self, statement: Statement) -> str:
+        target = statement.target
+        outer, self._target = self._target, target
+        self.recomputed, self.read_whole = set(), set()
+        try:
+            line = super().print_statement(statement)
+        finally:
+            self._target = outer
+        self.line_reads[line] = (reads(statement) - self.recomputed) | self.read_whole
+        self._entrywise.pop(target, None)       # a block added into it: no longer one entrywise value
+        self._cheap.discard(target)
+        node = statement.value if isinstance(statement, Assign) else None
+        if self.one_namespace and isinstance(node, (Elementwise, Product, Add)) and self._fusable(node):
+            self._entrywise[target] = node
+            self._costs[target] = _operations(node, {name: self._costs[name] for name in self._cheap})
+            if self._costs[target] <= INLINE_OPERATIONS and _reads_only_names(node):
+                self._cheap.add(target)
+        return line
+
+    def inlined(self, node: Node) -> Node | None:
+        """The value of a tensor an earlier statement computed entry by entry, where a loop that
+        reads it whole should compute it again (fusing the two statements): at most
+        ``INLINE_OPERATIONS`` per entry, so recomputing costs less than writing and reading an
+        array, and reading only names (no product or reduction is computed twice). Safe because
+        each name is assigned once in a plan (a tensor with blocks added in place is not recorded)
+        and the value's own operands are still in scope where it is read.
+        The statement itself stays, and is dropped where nothing else reads it
+        (``emit.backends.live_blocks``)."""
+        if not isinstance(node, Tensor) or node.name not in self._cheap:
+            return None
+        producer = self._entrywise[node.name]
+        return producer if same_shape(producer.shape, node.shape) else None
+
+    # entrywise chains and reductions over them are kernels
+
+    def doprint(self, node: Node) -> str:
+        fused = self._fused(node)
+        return fused if fused is not None else super().doprint(node)
+
+    def _print(self, node: Node) -> str:
+        fused = self._fused(node)
+        if fused is not None:
+            return fused
+        self.read_whole |= _printed_names(node)
+        return super()._print(node)
+
+    def parenthesize(self, node: Node, level: int, strict: bool = False) -> str:
+        fused = self._fused(node)
+        return fused if fused is not None else super().parenthesize(node, level, strict)
+
+    def precedence(self, node: Node) -> int:
+        return ATOM if self._fusable(node) else super().precedence(node)
+
+    def _fusable(self, node: Node) -> bool:
+        """Whether a kernel computes ``node``: an array of entrywise work, or a sum over some."""
+        if isinstance(node, (SumAll, SquaredNorm, AxisSum)):
+            return _has_work(node.operand, self._cheap)
+        if isinstance(node, VDot):
+            return _has_work(node.left, self._cheap) or _has_work(node.right, self._cheap)
+        return bool(node.shape) and _has_work(node)     # a cheap value alone is read, not computed again
+
+    def _fused(self, node: Node) -> str | None:
+        """The kernel call computing ``node``, or None where NumPy prints it."""
+        if not self._fusable(node):
+            return None
+        if isinstance(node, (SumAll, SquaredNorm, VDot)):
+            return self._total(node)
+        if isinstance(node, AxisSum):
+            return self._axis_sum(node)
+        return self._map(node)
+
+    def _map(self, node: Node) -> str:
+        loop = _Loop(self, node.shape)
+        value = loop.entry(node)
+        lines = [f"    _out = np.empty(({', '.join(loop.size(n) for n in node.shape)}))"]
+        depth = loop.loops(lines)
+        lines.append("    " * depth + f"_out[{loop.output_index()}] = {value}")
+        lines.append("    return _out")
+        return self._kernel(loop, lines, f"for {self._target}: every entry in one pass")
+
+    def _total(self, node: Node) -> str:
+        if isinstance(node, VDot):
+            space, square = node.left.shape, False
+            loop = _Loop(self, space)
+            value = f"{loop.wrapped(node.left, MUL)} * {loop.wrapped(node.right, MUL)}"
+        else:
+            space, square = node.operand.shape, isinstance(node, SquaredNorm)
+            loop = _Loop(self, space)
+            value = loop.entry(node.operand)
+        lines = ["    _total = 0.0"]
+        depth = loop.loops(lines)
+        if square:
+            lines += ["    " * depth + f"_value = {value}", "    " * depth + "_total += _value * _value"]
+        else:
+            lines.append("    " * depth + f"_total += {value}")
+        lines.append("    return _total")
+        what = "squares" if square else "entries"
+        return self._kernel(loop, lines, f"for {self._target}: the sum of the {what} of a chain, in one pass",
+                            SUM_DECORATOR)
+
+    def _axis_sum(self, node: AxisSum) -> str:
+        loop = _Loop(self, node.operand.shape)
+        value = loop.entry(node.operand)
+        out_shape = ", ".join(loop.size(n) for n in node.shape)
+        rows, columns = node.operand.shape
+        outer, inner = loop.indices
+        if node.axis == 1 and inner is not None:      # each row's sum in one accumulator
+            lines, depth = [f"    _out = np.empty(({out_shape}))"], 1
+            if outer is not None:
+                lines.append(f"    for {outer} in range({loop.size(rows)}):")
+                depth = 2
+            lines += ["    " * depth + "_total = 0.0",
+                      "    " * depth + f"for {inner} in range({loop.size(columns)}):",
+                      "    " * (depth + 1) + f"_total += {value}",
+                      "    " * depth + f"_out[{outer or '0'}, 0] = _total"]
+        else:                                          # column sums, added row by row
+            lines = [f"    _out = np.zeros(({out_shape}))"]
+            depth = loop.loops(lines)
+            at = f"{outer or '0'}, 0" if node.axis == 1 else f"0, {inner or '0'}"
+            lines.append("    " * depth + f"_out[{at}] += {value}")
+        lines.append("    return _out")
+        return self._kernel(loop, lines, f"for {self._target}: the axis-{node.axis} sums of a chain, in one pass",
+                            SUM_DECORATOR)
+
+    def _kernel(self, loop: _Loop, body: list[str], purpose: str, decorator: str = KERNEL_DECORATOR) -> str:
+        """The call of the kernel with ``body``, registered under a new name unless an identical
+        kernel exists."""
+        parameters = ", ".join(loop.arguments)
+        text = "\n".join([f"def {{name}}({parameters}):", f'    """{purpose[0].upper()}{purpose[1:]}."""',
+                          *body])
+        key = "\n".join([decorator, f"def ({parameters}):", *body])
+        name = self._by_body.get(key)
+        if name is None:
+            name = self._new_name()
+            self._by_body[key] = name
+            self.kernels[name] = f"@{decorator}\n" + text.replace("{name}", name, 1)
+        return f"{name}({', '.join(loop.arguments.values())})"
+
+    def _new_name(self) -> str:
+        base = KERNEL_PREFIX + re.sub(r"\W", "_", self._target)
+        name, k = base, 2
+        while name in self.kernels:
+            name, k = f"{base}_{k}", k + 1
+        return name
+
+    def kernel_sources(self, lines) -> tuple[str, ...]:
+        """The sources of the kernels that ``lines`` (a plan's statements) call, in naming order."""
+        called = set()
+        for line in lines:
+            called |= set(re.findall(rf"\b{KERNEL_PREFIX}\w+(?=\()", line))
+        return tuple(source for name, source in self.kernels.items() if name in called)
+
+    # what the module plan asks of a backend beyond the nodes: NumPy's spelling
+
+    def gradient(self, adjoint: str | None, shape) -> str:
+        if adjoint is None:
+            return self._print_Zeros(Zeros(shape)) if shape else "0.0"
+        return adjoint if shape else f"float({adjoint})"
