@@ -4,7 +4,9 @@
     symgrad show NAME|PATH.py                      definitions, adjoints, collapsed gradients
     symgrad generate NAME|PATH.py ... [-o DIR]     write generated/<model>.py
     symgrad generate --all [--check]               every catalogue model; --check only compares
+    symgrad generate NAME|--all --hvp [--check]    NAME_hvp.py: also hvp() and hessian() (second order)
     symgrad verify [NAME|PATH.py ...|--all]        regenerate and check against finite differences
+    symgrad verify [NAME|PATH.py ...|--all] --hvp  Hessian-vector products: differences, autograd
     symgrad check NAME|PATH.py --wrt P --formula F  validate a hand-derived gradient formula
     symgrad latex NAME|PATH.py [--format tex|md|pdf]  the derivation, step by step
     symgrad latex --all [--check]                  every catalogue model into derivations/
@@ -36,6 +38,8 @@ from symgrad.model.one_line import OneLineLoss
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.model.sources import is_path, load
 from symgrad.emit.layer_plan import plan_for
+from symgrad.emit.hvp_plan import render_hvp_module
+from symgrad.hvpcheck import check_hvp_module
 
 DEFAULT_OUT = "generated"
 DEFAULT_DERIVATIONS = "derivations"
@@ -124,6 +128,54 @@ def generate_backends(spec, out_dir: Path, backends) -> list:
         out.append((out_dir / f"{model.name}{backend(name).suffix}.py", text,
                     derived + time.perf_counter() - start))
     return out
+
+
+HVP_SUFFIX = "_hvp"     # symgrad generate NAME --hvp writes NAME_hvp.py
+
+
+def hvp_outputs(specs, out_dir: Path, skip_layers: bool):
+    """(model, derivation, target path, text, seconds) of each ``--hvp`` module; with
+    ``skip_layers`` (``--all``) a model with layers is passed over, else it is an error."""
+    for spec in specs:
+        start = time.perf_counter()
+        model = _load(spec)
+        if model.stack is not None and skip_layers:
+            continue
+        derivation = derive(model)
+        if model.stack is not None:
+            raise SymgradError(f"model {model.name!r} has layers; --hvp covers models without layers so far")
+        text = render_hvp_module(derivation, _command(spec) + " --hvp")
+        yield model, derivation, out_dir / f"{model.name}{HVP_SUFFIX}.py", text, time.perf_counter() - start
+
+
+def generate_hvp(args, out_dir: Path, specs) -> int:
+    if args.backend not in (None, "numpy"):
+        raise SymgradError(f"--hvp writes NumPy modules only so far, not --backend {args.backend}")
+    outputs = ((path, text, f" ({seconds:.2f} s)")
+               for _, _, path, text, seconds in hvp_outputs(specs, out_dir, args.all))
+    regenerate = _command(specs[0]) + " --hvp" if isinstance(specs[0], OneLineLoss) else "symgrad generate --all --hvp"
+    return write_or_check(outputs, out_dir, args.check, regenerate, args.force)
+
+
+def verify_hvp(args, out_dir: Path, specs) -> int:
+    rows, failed = [], False
+    for model, derivation, path, text, seconds in hvp_outputs(specs, out_dir, args.all):
+        write_or_check([(path, text, None)], out_dir, False, "", args.force)
+        for check in check_hvp_module(derivation, import_generated(path), points=args.points):
+            errors = (check.against_differences, check.against_autograd, check.hessian)
+            bad = any(e > TOLERANCE for e in errors if e == e) or not check.shape_ok
+            failed |= bad
+            rows.append((model.name, check.parameter, f"{seconds:.3f}",
+                         *(f"{e:.2e}" if e == e else "n/a" for e in errors), "FAIL" if bad else "ok"))
+    header = ("model", "parameter", "derive+generate s", "vs differences", "vs autograd", "hessian", "")
+    widths = [max(len(str(r[k])) for r in rows + [header]) for k in range(len(header))]
+    for row in [header] + rows:
+        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
+    print(f"\n{len(rows)} Hessian-vector products checked against central differences of the gradient "
+          f"and HIPS autograd's hessian_vector_product, and hessian() against hvp() and its transpose "
+          f"(n/a: autograd missing, or above HESSIAN_LIMIT); {args.points} points x 2 dimension sets; "
+          f"tolerance {TOLERANCE:g}")
+    return 1 if failed else 0
 
 
 def cmd_list(args) -> int:
@@ -217,6 +269,8 @@ def write_or_check(outputs, out_dir: Path, check: bool, regenerate: str, force: 
 
 def cmd_generate(args) -> int:
     out_dir, specs = Path(args.output), _specs(args)
+    if args.hvp:
+        return generate_hvp(args, out_dir, specs)
     # --all covers every backend; a model named alone gets NumPy's module unless --backend says
     backends = [args.backend] if args.backend else list(BACKENDS) if args.all else ["numpy"]
 
@@ -238,6 +292,8 @@ def import_generated(path: Path):
 
 def cmd_verify(args) -> int:
     out_dir = Path(args.output)
+    if args.hvp:
+        return verify_hvp(args, out_dir, _specs(args))
     rows, failed = [], False
     for spec in _specs(args):
         model, derivation, path, text, seconds = generate_one(spec, out_dir)
@@ -400,6 +456,8 @@ def parser() -> argparse.ArgumentParser:
                                       "default numpy, or all three with --all")
         else:
             command.add_argument("--points", type=int, default=3, help="random points per dimension set")
+        command.add_argument("--hvp", action="store_true", help="second order: NAME_hvp.py, the module with "
+                             "hvp() and hessian() too (models without layers)")
         _add_one_line(command)
         command.set_defaults(run=run)
     return top
