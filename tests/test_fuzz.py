@@ -1169,9 +1169,11 @@ def _same_structure(gradient, value) -> bool:
     return isinstance(gradient, np.ndarray) and gradient.shape == np.shape(value)
 
 
-def check_recipe(recipe: Recipe, workdir: Path, finite_differences: bool = True) -> dict:
+def check_recipe(recipe: Recipe, workdir: Path, finite_differences: bool = True, second_order: bool = True) -> dict:
     """Derive, generate, import and run the recipe's model; compare with autograd and finite differences.
-    Returns the worst errors; raises ``Disagreement`` on any disagreement or crash."""
+    With ``second_order``, a model without layers also gets its ``--hvp`` module checked
+    (``check_second_order``). Returns the worst errors; raises ``Disagreement`` on any
+    disagreement or crash."""
     import autograd
     from symgrad import SymgradError
     from symgrad.differentiate.chain_rule import derive
@@ -1271,6 +1273,59 @@ def check_recipe(recipe: Recipe, workdir: Path, finite_differences: bool = True)
                 raise Disagreement("finite differences", f"gradient {name}: relative error "
                                    f"{relative_error(got, fd):.3g}\n got {got}\n central differences {fd}",
                                    recipe)
+    if second_order and model.stack is None:
+        result.update(check_second_order(recipe, derivation, inputs, loss_of, scale, workdir))
+    return result
+
+
+HVP_STEP = 1e-5     # central differences of the generated gradient along the tangent
+
+
+def check_second_order(recipe: Recipe, derivation, inputs: dict, loss_of, scale: float, workdir: Path) -> dict:
+    """The recipe's ``--hvp`` module: ``hvp()`` along a random tangent against autograd's
+    ``hessian_vector_product`` of the independent reference (tight) and central differences of
+    the generated gradient (loose), and ``hessian()`` against ``hvp()`` (tight)."""
+    from symgrad.cli import import_generated
+    from symgrad.emit.files import write_atomic
+    from symgrad.emit.hvp_plan import render_hvp_module
+    from symgrad.gradcheck import relative_error
+    from symgrad.hvpcheck import autograd_hvp, hessian_error, random_tangent
+
+    names = list(derivation.parameters)
+    rng = np.random.default_rng(recipe.seed + 1)
+    tangent = random_tangent(inputs, names, rng)
+    try:
+        path = workdir / f"fuzz_{_SOURCE_COUNTER[0]}_hvp.py"
+        write_atomic(path, render_hvp_module(derivation, "fuzz --hvp"))
+        module = import_generated(path)
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            _, _, products = module.hvp(tangent, **inputs)
+            hessian = hessian_error(module, inputs, tangent, products, floor=scale)
+            moved = [module.loss_and_grad(**{**inputs, **{p: inputs[p] + sign * HVP_STEP * tangent[p] for p in names}})[1]
+                     for sign in (1, -1)]
+    except FloatingPointError as error:
+        raise BadRecipe(f"second order: {error}") from error
+    except Exception as error:
+        raise Disagreement("crash in second order", f"{type(error).__name__}: {error}\n"
+                           + "".join(traceback.format_exception(error)[-4:]), recipe) from error
+    expected = autograd_hvp(loss_of, {p: inputs[p] for p in names}, tangent)
+    size = max(max(float(np.max(np.abs(v), initial=0.0)) for v in expected.values()), 1.0) * scale
+    result = {"hessian": hessian}
+    if hessian > 1e-9:
+        raise Disagreement("hessian", f"hessian() against hvp(): {hessian:.3g}", recipe)
+    for name in names:
+        got = products[name]
+        difference = (np.asarray(moved[0][name]) - np.asarray(moved[1][name])) / (2 * HVP_STEP)
+        result[f"hvp autograd {name}"] = relative_error(got, expected[name])
+        fd_off = mismatch(got, difference, FD_RTOL, FD_ATOL * size)
+        if mismatch(got, expected[name], AUTOGRAD_RTOL, 1e-12 * size) > 1:
+            if fd_off <= 1:
+                raise BadRecipe(f"autograd's Hessian-vector product of {name} is off, differences agree")
+            raise Disagreement("hvp autograd", f"{name}: relative error {relative_error(got, expected[name]):.3g}"
+                               f"\n got {got}\n autograd {expected[name]}", recipe)
+        if fd_off > 1:
+            raise Disagreement("hvp differences", f"{name}: relative error {relative_error(got, difference):.3g}"
+                               f"\n got {got}\n differences of the gradient {difference}", recipe)
     return result
 
 

@@ -3,14 +3,15 @@
 ``symgrad verify --hvp`` compares the Hessian-vector products symgrad derives with autograd's
 ``hessian_vector_product`` of the model's loss. That loss is the model's forward statements,
 lowered as for the generated module and printed here with the spellings autograd traces (it
-has no derivative of ``np.vdot``, and its arrays take no assignment to a slice): dot products
-and squared norms are sums of products, and only plain assignments are written. Autograd
-then differentiates the forward twice by itself; nothing of symgrad's derivation enters.
+has no derivative of ``np.vdot``, none of ``np.diagonal`` it can differentiate again): a diagonal
+and a trace are sums of a product with the identity, dot products and squared norms are sums of products, and
+broadcasts are not copied. Autograd then differentiates the forward twice by itself; nothing of symgrad's derivation enters. A forward
+value written in blocks (``T[a:b] += ...``: autograd's arrays take no assignment) fails under
+autograd; ``hvpcheck`` then reports no autograd comparison for that model.
 """
 from __future__ import annotations
 
-from symgrad.errors import LoweringError
-from symgrad.lower.nodes import BlockSum
+from symgrad.lower.elementwise_code import print_scalar
 from symgrad.lower.numpy_printer import NumPyPrinter, shape_code
 
 
@@ -27,10 +28,12 @@ class AutogradPrinter(NumPyPrinter):
     def _print_BroadcastTo(self, node):
         return f"np.broadcast_to({self.doprint(node.operand)}, {shape_code(node.shape)})"
 
-    def statements(self, target, node):
-        if isinstance(node, BlockSum):
-            raise LoweringError(f"{target}: a value written in blocks has no autograd spelling")
-        return [f"{target} = {self.doprint(node)}"]
+    def _print_Diagonal(self, node):     # autograd's np.diagonal has no second derivative here
+        size = print_scalar(node.base.shape[0])
+        return f"np.sum({node.base.name} * np.eye({size}), axis={1 - node.axis}, keepdims=True)"
+
+    def _print_Trace(self, node):
+        return f"np.sum({node.base.name} * np.eye({print_scalar(node.base.shape[0])}))"
 
     def max_along(self, source: str, axis: int) -> str:
         return f"{source}.max(axis={axis}, keepdims=True)"

@@ -11,11 +11,11 @@ This printer spells the nodes whose NumPy form would act on the wrong axes of a 
 transposes and slices name the last two axes (``.mT``, ``X[..., :M, :]``), whole sums and dot
 products reduce the last two (keeping them, so a scalar stays ``(BATCH, 1, 1)``), an einsum
 gets ``...`` in front of every operand, zeros have the batch axis, blocks are stacked along the
-matrix axes with the batch broadcast (``_stacked``, a helper of the generated module).
+matrix axes with the batch broadcast (``_stacked``, a helper of the generated module), a value on
+the diagonal is added to the diagonal of every matrix of the batch.
 """
 from __future__ import annotations
 
-from symgrad.errors import LoweringError
 from symgrad.lower.elementwise_code import MUL, POSTFIX, print_scalar
 from symgrad.lower.nodes import BlockSum, DiagonalWrite, Zeros
 from symgrad.lower.numpy_printer import NumPyPrinter, block_slices, shape_code, slice_text
@@ -66,6 +66,8 @@ class BatchedNumPyPrinter(NumPyPrinter):
         call = f"np.einsum('{spec}->...{node.output}', {', '.join(operands)}, optimize=True)"
         if len(node.shape) == 2 and len(node.output) == 1:
             call += "[..., None, :]" if node.shape[0] == 1 else "[..., :, None]"
+        elif not node.output:      # a number: (BATCH, 1, 1), as every batched scalar
+            call += "[..., None, None]"
         return call
 
     def _print_Reshape(self, node):
@@ -91,8 +93,11 @@ class BatchedNumPyPrinter(NumPyPrinter):
         base = node.base if node.base is not None else Zeros(node.shape)
         lines = [f"{target} = {self.doprint(base)}"]
         for write in node.writes:
-            if isinstance(write, DiagonalWrite):
-                raise LoweringError("a value on the diagonal in a batched tangent (hessian) has no printing")
+            if isinstance(write, DiagonalWrite):     # the diagonal of every matrix of the batch
+                value, diagonal = self.doprint(write.value), f"np.arange({print_scalar(node.shape[0])})"
+                lines.append(f"{target}[..., {diagonal}, {diagonal}] += "
+                             f"np.reshape({value}, np.shape({value})[:-2] + (-1,))")
+                continue
             lines.append(f"{target}[..., {', '.join(block_slices(write.bounds, node.shape))}] += "
                          f"{self.doprint(write.value)}")
         return lines
