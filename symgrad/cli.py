@@ -314,13 +314,16 @@ def cmd_verify(args) -> int:
     return 1 if failed else 0
 
 
-def render_derivation(spec, kind: str):
-    """(model, text) of a model's derivation document as ``tex`` or ``md``."""
+def render_derivation(spec, kind: str, hvp: bool = False):
+    """(model, text) of a model's derivation document as ``tex`` or ``md`` (``hvp``: with the
+    second order after the first)."""
     from symgrad.emit.files import render_document
     from symgrad.documents.derivation import build_document
+    from symgrad.documents.second_order import build_hvp_document
     model = _load(spec)
-    command = f"symgrad latex {_shown(spec)}"
-    return model, render_document(build_document(model, derive(model)), command, kind)
+    command = f"symgrad latex {_shown(spec)}" + (" --hvp" if hvp else "")
+    build = build_hvp_document if hvp else build_document
+    return model, render_document(build(model, derive(model)), command, kind)
 
 
 PDFLATEX_TIMEOUT = 120.0   # seconds; SYMGRAD_PDFLATEX_TIMEOUT overrides it
@@ -366,14 +369,16 @@ def compile_pdf(tex: str, target: Path) -> None:
 
 def cmd_latex(args) -> int:
     if (args.all or args.check) and args.loss is None:
+        if args.hvp:
+            raise SymgradError("latex --hvp writes one model's document; name the model")
         out_dir = Path(args.output or DEFAULT_DERIVATIONS)
         outputs = ((out_dir / f"{name}.{kind}", render_derivation(name, kind)[1], "")
                    for name in catalogue.names() for kind in ("tex", "md"))
         return write_or_check(outputs, out_dir, args.check, "symgrad latex --all", args.force)
     if args.check:
         raise SymgradError("--check goes with --all (it compares derivations/ with what latex --all writes)")
-    model, tex = render_derivation(_model_spec(args), "md" if args.format == "md" else "tex")
-    target = Path(args.output or f"{model.name}.{args.format}")
+    model, tex = render_derivation(_model_spec(args), "md" if args.format == "md" else "tex", args.hvp)
+    target = Path(args.output or f"{model.name}{HVP_SUFFIX if args.hvp else ''}.{args.format}")
     if args.format == "pdf":
         if target.is_file() and not args.force and not target.read_bytes().startswith(b"%PDF"):
             raise SymgradError(f"{target} exists and is not a PDF; not overwriting it (use --force)")
@@ -425,6 +430,7 @@ def parser() -> argparse.ArgumentParser:
                        f"{DEFAULT_DERIVATIONS}/ (or -o DIR)")
     latex.add_argument("--check", action="store_true", help="with --all: write nothing, exit 1 if stale")
     latex.add_argument("--force", action="store_true", help="overwrite files symgrad did not generate")
+    latex.add_argument("--hvp", action="store_true", help="with the second-order derivation (NAME_hvp.tex)")
     _add_one_line(latex)
     latex.set_defaults(run=cmd_latex)
     check = sub.add_parser("check", help="validate a hand-derived gradient formula")

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from symgrad.differentiate.chain_rule import Derivation
+from symgrad.differentiate.chain_rule import Derivation, substitute
 from symgrad.index.conventions import adjoint_name, tangent_name
 from symgrad.index.deltas import Elimination, collapse, term_ranges
 from symgrad.index.terms import IndexExpr, Term, interval, is_nonnegative
@@ -41,6 +41,7 @@ class TangentStep:
 
     of: str                            # a forward tensor (``Z1``) or an adjoint (``grad_Z1``)
     through: str                       # the input: a forward tensor or an adjoint
+    out: tuple                         # the statement's free indices
     at: tuple                          # the input's indices in the local partial
     partial: tuple[Term, ...]          # d of[out] / d through[at], deltas between free indices kept
     chained: tuple[Term, ...]          # partial * dot_through[at], summed over at, before collapsing
@@ -69,6 +70,26 @@ class TangentDerivation:
     def hvp(self, parameter: str) -> IndexExpr | None:
         """``(H dot)_parameter``: the tangent of its adjoint; None where it is 0."""
         return self.adjoints.get(parameter)
+
+    def expanded(self, parameter: str, limit: int = 40) -> IndexExpr | None:
+        """``(H dot)_parameter`` with every named tangent and adjoint substituted, collapsed: forward
+        values and the parameters' tangents only (the document's and the report's closed form).
+        None where it is 0, or where more than ``limit`` substitutions would be needed (a long
+        chain, whose recursion is the readable form)."""
+        expr = self.hvp(parameter)
+        if expr is None:
+            return None
+        space = self.derivation.space
+        named = {tangent_name(adjoint_name(n)): e for n, e in self.adjoints.items()}
+        named.update({adjoint_name(n): e for n, e in self.derivation.adjoints.items()})
+        named.update({tangent_name(n): e for n, e in self.forward.items()})
+        terms, ranges = expr.terms, space.ranges_of(expr.indices)
+        for _ in range(limit):
+            present = [n for n in named if n in _reads(IndexExpr(expr.indices, terms))]
+            if not present:
+                return IndexExpr(expr.indices, terms)
+            terms = collapse(substitute(terms, present[-1], named[present[-1]], space), ranges)
+        return None
 
 
 def _entry(name: str, shape: tuple, indices: tuple) -> sp.Expr:
@@ -125,7 +146,7 @@ def _tangent(tangents: TangentDerivation, of: str, expr: IndexExpr, inputs: dict
         chained = tuple(Term(t.factor * seed, t.bound + at_bound, t.conditions) for t in partial)
         log: list[Elimination] = []
         collapsed = tuple(_without_implied_conditions(t, out_ranges) for t in collapse(chained, out_ranges, log))
-        tangents.steps.append(TangentStep(of, name, at, partial, chained, collapsed, tuple(log)))
+        tangents.steps.append(TangentStep(of, name, out, at, partial, chained, collapsed, tuple(log)))
         total += collapsed
     return IndexExpr(out, tuple(total)) if total else None
 
