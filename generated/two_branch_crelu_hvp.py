@@ -274,38 +274,53 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     np.matmul(A2, X2, out=Z2)
     Z2 += B2
     H = np.clip(Z, 0.0, t)
-    Y = C @ H + d
+    Y = C @ H
+    Y += d
     Delta = Yexp - Y
     Loss = (1/L) * np.vdot(Delta, Delta)
-    grad_Z_core = Delta * (H == Z)
+    shared_1 = H == Z
+    grad_Z_core = Delta * shared_1
     grad_Z2_core = grad_Z_core[M:]
     grad_Z1_core = grad_Z_core[:M]
     grad_d = (-2/L) * Delta.sum()
-    grad_C = (-2/L) * Delta @ H.T
-    grad_B2 = (-2/L) * C[:, M:].T * (grad_Z2_core @ np.ones((L, 1)))
-    grad_B1 = (-2/L) * C[:, :M].T * (grad_Z1_core @ np.ones((L, 1)))
-    grad_A2 = (-2/L) * C[:, M:].T * (grad_Z2_core @ X2.T)
-    grad_A1 = (-2/L) * C[:, :M].T * (grad_Z1_core @ X1.T)
+    shared_2 = -2 / L * Delta
+    grad_C = shared_2 @ H.T
+    shared_3 = -2 / L * C[:, M:].T
+    shared_4 = np.ones((L, 1))
+    grad_B2 = shared_3 * (grad_Z2_core @ shared_4)
+    shared_5 = -2 / L * C[:, :M].T
+    grad_B1 = shared_5 * (grad_Z1_core @ shared_4)
+    grad_A2 = shared_3 * (grad_Z2_core @ X2.T)
+    grad_A1 = shared_5 * (grad_Z1_core @ X1.T)
     # dot_Z1[i, j] = sum_c X1[c, j]*dot_A1[i, c] + dot_B1[i, 0]
-    dot_Z1 = dot_A1 @ X1 + dot_B1
+    dot_Z1 = dot_A1 @ X1
+    dot_Z1 += dot_B1
     # dot_Z2[i, j] = sum_c X2[c, j]*dot_A2[i, c] + dot_B2[i, 0]
-    dot_Z2 = dot_A2 @ X2 + dot_B2
+    dot_Z2 = dot_A2 @ X2
+    dot_Z2 += dot_B2
     # dot_Z[i, j] = [0 <= i <= M - 1]*dot_Z1[i, j] + [M <= i <= 2*M - 1]*dot_Z2[-M + i, j]
     dot_Z = np.concatenate((dot_Z1, dot_Z2), axis=0)
     # dot_H[i, j] = equal(H[i, j], Z[i, j])*dot_Z[i, j]
-    dot_H = dot_Z * (H == Z)
+    dot_H = dot_Z * shared_1
     # dot_Y[0, i] = sum_c H[c, i]*dot_C[0, c] + dot_d + sum_c C[0, c]*dot_H[c, i]
-    dot_Y = dot_C @ H + dot_d + C @ dot_H
+    dot_Y = dot_C @ H
+    dot_Y += dot_d
+    dot_Y += C @ dot_H
     # dot_Delta[0, i] = -dot_Y[0, i]
-    dot_Delta = -dot_Y
+    dot_Delta = dot_Y
+    np.negative(dot_Delta, out=dot_Delta)
     # dot_grad_Delta[0, i] = 2/L * dot_Delta[0, i]
-    dot_grad_Delta = (2/L) * dot_Delta
+    dot_grad_Delta = dot_Delta
+    dot_grad_Delta *= 2 / L
     # dot_grad_Y[0, i] = -dot_grad_Delta[0, i]
-    dot_grad_Y = -dot_grad_Delta
+    dot_grad_Y = dot_grad_Delta
+    np.negative(dot_grad_Y, out=dot_grad_Y)
     # dot_grad_H[i, j] = -2/L * Delta[0, j]*dot_C[0, i] + C[0, i]*dot_grad_Y[0, j]
-    dot_grad_H = C.T*dot_grad_Y - 2*Delta*dot_C.T/L
+    dot_grad_H = C.T * dot_grad_Y
+    dot_grad_H -= 2 * Delta * dot_C.T / L
     # dot_grad_Z[i, j] = equal(H[i, j], Z[i, j])*dot_grad_H[i, j]
-    dot_grad_Z = dot_grad_H * (H == Z)
+    dot_grad_Z = dot_grad_H
+    dot_grad_Z *= shared_1
     # dot_grad_Z2[i, j] = dot_grad_Z[M + i, j]
     dot_grad_Z2 = dot_grad_Z[M:]
     # dot_grad_Z1[i, j] = dot_grad_Z[i, j]
@@ -313,11 +328,12 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # dot_grad_d = sum_c dot_grad_Y[0, c]
     dot_grad_d = dot_grad_Y.sum()
     # dot_grad_C[0, i] = -2/L * sum_c Delta[0, c]*dot_H[i, c] + sum_c H[i, c]*dot_grad_Y[0, c]
-    dot_grad_C = (-2/L) * Delta @ dot_H.T + dot_grad_Y @ H.T
+    dot_grad_C = shared_2 @ dot_H.T
+    dot_grad_C += dot_grad_Y @ H.T
     # dot_grad_B2[i, 0] = sum_c dot_grad_Z2[i, c]
-    dot_grad_B2 = dot_grad_Z2 @ np.ones((L, 1))
+    dot_grad_B2 = dot_grad_Z2 @ shared_4
     # dot_grad_B1[i, 0] = sum_c dot_grad_Z1[i, c]
-    dot_grad_B1 = dot_grad_Z1 @ np.ones((L, 1))
+    dot_grad_B1 = dot_grad_Z1 @ shared_4
     # dot_grad_A2[i, j] = sum_c X2[j, c]*dot_grad_Z2[i, c]
     dot_grad_A2 = dot_grad_Z2 @ X2.T
     # dot_grad_A1[i, j] = sum_c X1[j, c]*dot_grad_Z1[i, c]

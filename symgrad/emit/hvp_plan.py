@@ -1,9 +1,10 @@
 """A tangent derivation -> the strings ``hvp()`` and ``hessian()`` are rendered from.
 
 ``hvp(tangents, **inputs)`` runs the module's forward and backward statements (the first-order
-plan's, unshared: no statement of them writes over a value a tangent reads) and then one
-statement per tangent the Hessian-vector products need, lowered by the same lowering as every
-other statement. The first-order plan folds some adjoints into their users (an alias
+plan's) and then one statement per tangent the Hessian-vector products need, lowered by the same
+lowering as every other statement; the passes of ``loss_and_grad`` (``fewer_temporaries``: a
+repeated expression computed once, elementwise chains in place) then run over all of them
+together, so no statement writes over a value a later tangent reads. The first-order plan folds some adjoints into their users (an alias
 ``grad_Y = -grad_Delta``, a small factor pulled out of a core, ...): a tangent that reads such
 an adjoint reads its definition instead, substituted and collapsed, so it only reads arrays the
 backward statements compute.
@@ -26,7 +27,8 @@ from symgrad.differentiate.tangents import TangentDerivation, derive_tangents
 from symgrad.emit.files import render_module
 from symgrad.emit.layer_plan import plan_for
 from symgrad.errors import SymgradError
-from symgrad.emit.module_plan import Block, ModulePlan, names_in, plan_module, shape_code, shape_text
+from symgrad.emit.module_plan import (Block, ModulePlan, fewer_temporaries, names_in, plan_module, shape_code,
+                                     shape_text)
 from symgrad.index.conventions import adjoint_name, tangent_name
 from symgrad.index.deltas import collapse
 from symgrad.index.terms import IndexExpr
@@ -55,11 +57,12 @@ class HvpPlan:
     """What ``templates/hvp.py.j2`` prints beside a ``ModulePlan``."""
 
     tangent_inputs: tuple[TangentInput, ...]
-    forward: tuple[Block, ...]        # the first-order statements, unshared
-    backward: tuple[Block, ...]
+    forward: tuple[Block, ...]        # hvp(): the first-order statements, then the tangents, all with
+    backward: tuple[Block, ...]       # repeated expressions computed once and elementwise chains in place
+    tangents: tuple[Block, ...]
+    plain_forward: tuple[Block, ...]  # hessian(): the forward statements as printed (no pass knows batches)
     read_back: tuple[Block, ...]      # the backward statements the tangents read (hessian() needs no gradient)
-    tangents: tuple[Block, ...]       # hvp()'s tangent statements
-    batched: tuple[Block, ...]        # the same over the batch of basis tangents (hessian())
+    batched: tuple[Block, ...]        # the tangents over the batch of basis tangents (hessian())
     gradients: tuple[tuple[str, str], ...]      # (parameter, expression): the first-order plan's
     hvps: tuple[tuple[str, str], ...]           # (parameter, expression) in hvp()
     batched_hvps: tuple[tuple[str, str], ...]   # (parameter, batched expression) in hessian()
@@ -167,7 +170,11 @@ def plan_hvp(tangents: TangentDerivation, command: str) -> HvpPlan:
                                      model.tensors[p].shape, BATCH)) for p in derivation.parameters)
     wide = tuple((p, _gradient_value(p, True, tangent_name(adjoint_name(p)) in present,
                                      model.tensors[p].shape, BATCH)) for p in derivation.parameters)
-    return HvpPlan(tuple(inputs), first.forward, first.backward, _read_by(first.backward, batched), tuple(plain), tuple(batched), first.gradients, hvps, wide,
+    live_out = {model.loss_name}.union(*(names_in(code) for _, code in first.gradients + hvps))
+    forward, rest = fewer_temporaries(first.forward, first.backward + tuple(plain), shapes, model, live_out)
+    backward, tangent_blocks = rest[:len(first.backward)], rest[len(first.backward):]
+    return HvpPlan(tuple(inputs), forward, backward, tangent_blocks, first.forward,
+                   _read_by(first.backward, batched), tuple(batched), first.gradients, hvps, wide,
                    print_scalar(start))
 
 
