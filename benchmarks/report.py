@@ -141,13 +141,18 @@ def plot(cases: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+KEPT_SECTIONS = ("bench_backends.py", "bench_hvp.py")   # scripts that write their own section of benchmarks.md
+
+
 def _kept_section(path: Path) -> str:
-    """bench_backends.py's section of ``path`` (between its markers), kept when the file is rewritten."""
-    start, end = "<!-- benchmarks/bench_backends.py: begin -->", "<!-- benchmarks/bench_backends.py: end -->"
+    """The sections of ``path`` other scripts wrote (between their markers), kept when the file is rewritten."""
     text = path.read_text() if path.is_file() else ""
-    if start not in text or end not in text:
-        return ""
-    return "\n" + start + text.split(start, 1)[1].split(end, 1)[0] + end + "\n"
+    kept = ""
+    for script in KEPT_SECTIONS:
+        start, end = f"<!-- benchmarks/{script}: begin -->", f"<!-- benchmarks/{script}: end -->"
+        if start in text and end in text:
+            kept += "\n" + start + text.split(start, 1)[1].split(end, 1)[0] + end + "\n"
+    return kept
 
 
 def write(results: dict, text: str, docs: Path) -> None:
