@@ -1,13 +1,17 @@
 """Generated gradients against the tools a user would pick instead, and against the floor.
 
-For every catalogue model at three sizes, in a fresh worker process per (model, size):
-the generated `loss_and_grad`, the hand-written NumPy of `handwritten.py`, jax.jit of
-jax.value_and_grad (float64), PyTorch autograd (float64, threads matched to NumPy's
-BLAS), HIPS autograd, and a floor (only the matrix products the gradient needs,
-`peers.floor`). Every implementation is first checked to agree with the generated code
-(rtol 1e-8); then all are timed interleaved (rotating order each round, an untimed
-warm-up call before each timed sample) and reported as medians and ratios to the
-generated code. Peers that are not installed are left out and said so.
+For every seed-note model of the catalogue at three sizes and every zoo model
+(``symgrad/model/catalogue/zoo.py``) at two, in a fresh worker process per (model, size):
+the implementations of ``implementations.py``, today the generated `loss_and_grad`, the
+hand-written NumPy of `handwritten.py` and `handwritten_zoo.py`, jax.jit of
+jax.value_and_grad (float64), PyTorch autograd (float64, threads matched to NumPy's BLAS),
+HIPS autograd, and a floor (the matrix products the gradient needs plus one read of every
+input and one write of every gradient, `peers.floor`). Every implementation is first
+checked to agree with the generated code (rtol 1e-8); then all are timed interleaved
+(rotating order each round, an untimed warm-up call before each timed sample) and reported
+as medians and ratios to the generated code; then each one's peak memory is measured over
+one call, by its own measure (`memory.py`). Peers that are not installed are left out and
+said so.
 
 Also: derive + generate time of every catalogue model (fresh process, cold SymPy
 caches), the same for a synthetic chain of 1 to 64 layers, and cold start: a fresh
@@ -15,9 +19,16 @@ process importing the generated module and computing one gradient, against the s
 with jax and torch.
 
     pip install -e '.[bench]'
-    python benchmarks/bench_peers.py                    # everything, ~15 min; writes docs/benchmarks.md
-    python benchmarks/bench_peers.py --quick            # ~0.5 s of timing per (model, size)
+    python benchmarks/bench_peers.py                    # everything, ~25 min; writes docs/benchmarks.md
+    python benchmarks/bench_peers.py --quick            # ~0.6 s of timing per (model, size)
+    python benchmarks/bench_peers.py --zoo --skip chains cold   # the zoo's rows only (--catalogue: the others)
     python benchmarks/bench_peers.py --models mlp_mse --sizes medium --no-write
+
+A partial run replaces its own rows of docs/benchmarks.json and keeps the others. On a
+machine other jobs share, ``--one-thread`` puts every library on one thread (NumPy's BLAS,
+torch, XLA): there, a second BLAS or torch thread waits for a core another job holds, and
+the same call varied 7x (medium sizes) to 1000x (torch at small sizes). Each row records
+its threads, date, mode and how busy the machine was.
 """
 from __future__ import annotations
 
@@ -41,6 +52,7 @@ for path in (str(HERE), str(REPO_ROOT)):
         sys.path.insert(0, path)
 
 import handwritten  # noqa: E402
+import implementations as impl_registry  # noqa: E402
 import peers  # noqa: E402
 
 RTOL = 1e-8
@@ -48,10 +60,11 @@ BUSY = 0.05
 BUDGET_SECONDS = {"full": 3.0, "quick": 0.6}   # timing per (model, size), all implementations
 MIN_SAMPLE_SECONDS = 2e-3
 MIN_ROUNDS, MAX_ROUNDS = 5, 1000
-IMPLS = ("generated", "handwritten", "floor") + peers.PEERS
+IMPLS = impl_registry.KEYS
+REFERENCE = impl_registry.REFERENCE
 
 # dimensions in the tens / ~10^2-10^3 / ~10^3-10^4, every dimension different where it can be
-SIZES = {
+CATALOGUE_SIZES = {
     "two_branch_crelu": {"small": dict(N=8, M=16, L=64), "medium": dict(N=64, M=128, L=1024),
                          "large": dict(N=512, M=512, L=8192)},
     **{name: {"small": dict(n=32, p=16, h=24, o=8), "medium": dict(n=1024, p=256, h=512, o=64),
@@ -66,6 +79,21 @@ SIZES = {
               "large": dict(dx=2048, ds=4096, dy=1024)}
        for name in ("hw1_relu_mse", "hw1_sigmoid_mse", "hw1_sigmoid_bce")},
 }
+# the zoo: dimensions in the tens / ~10^2-10^3, every dimension of a model different; the
+# medium sizes of batch and layer norm, self-attention and CS231n are issue 14's
+ZOO_SIZES = {
+    **{name: {"small": dict(N=64, D=16), "medium": dict(N=4096, D=256)}
+       for name in ("logistic_regression", "ridge_regression")},
+    **{name: {"small": dict(N=32, D=16), "medium": dict(N=1024, D=512)}
+       for name in ("batch_norm", "layer_norm")},
+    "self_attention": {"small": dict(n=32, d=24, dk=8, dv=16), "medium": dict(n=512, d=256, dk=64, dv=128)},
+    "cs231n_two_layer": {"small": dict(N=32, D=24, H=16, C=10), "medium": dict(N=1024, D=512, H=256, C=10)},
+    "residual_block": {"small": dict(D=16, H=24, N=32), "medium": dict(D=256, H=512, N=1024)},
+    "rnn_unrolled": {"small": dict(D=8, H=16, N=32, K=4), "medium": dict(D=128, H=256, N=1024, K=32)},
+    "gaussian_nll": {"small": dict(d=8, N=64), "medium": dict(d=256, N=4096)},
+}
+SIZES = {**CATALOGUE_SIZES, **ZOO_SIZES}
+SIZE_NAMES = ("small", "medium", "large")
 CHAIN_DEPTHS = (1, 2, 4, 8, 16, 32, 64)
 
 
@@ -111,30 +139,50 @@ def size_label(size: dict) -> str:
     return " ".join(f"{k}={v}" for k, v in size.items())
 
 
+def one_thread_each() -> None:
+    """Every library on one thread, for this process and the workers it starts: NumPy's BLAS,
+    torch (peers matches it to the BLAS) and XLA (no multi-threaded Eigen, one intra-op thread)."""
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = "1"
+    os.environ["XLA_FLAGS"] = " ".join(
+        [os.environ.get("XLA_FLAGS", ""), *ONE_XLA_THREAD]).strip()
+
+
+ONE_XLA_THREAD = ("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1")
+
+
+def threads() -> str:
+    """The threads the libraries use here, as the tables say it."""
+    xla = "one" if all(flag in os.environ.get("XLA_FLAGS", "") for flag in ONE_XLA_THREAD) else "its own pool of"
+    return f"BLAS and torch {peers.blas_threads()}, XLA {xla}"
+
+
 # --- one (model, size) in a worker -----------------------------------------------------------
 
 def implementations(name: str, inputs: dict) -> tuple[dict, dict]:
-    """Zero-argument callables per implementation, checked against the generated code; and
-    the reason each left-out implementation is missing."""
-    generated = handwritten.load_generated(name).loss_and_grad
-    reference = generated(**inputs)
-    impls = {"generated": lambda: generated(**inputs)}
-    missing = {}
-    hand = handwritten.HANDWRITTEN[name]
-    checks = {"handwritten": (lambda: hand(**inputs), lambda result: result)}
-    for peer in peers.PEERS:
-        reason = peers.available(peer)
-        if reason:
-            missing[peer] = reason
+    """A Runner per implementation of implementations.py, each checked against the generated
+    code; and the reason each left-out implementation is missing."""
+    runners, missing = {}, {}
+    for implementation in impl_registry.IMPLEMENTATIONS:
+        try:
+            runners[implementation.key] = implementation.make(name, inputs)
+        except impl_registry.Unavailable as reason:
+            missing[implementation.key] = str(reason)
+    if REFERENCE not in runners:
+        sys.exit(f"error [{name}]: the reference {REFERENCE} is missing: {missing[REFERENCE]}")
+    reference = runners[REFERENCE].call()
+    for key, runner in runners.items():
+        if runner.to_numpy is None or key == REFERENCE:
             continue
-        checks[peer] = peers.make_peer(peer, name, inputs)
-    for impl, (call, to_numpy) in checks.items():
-        _, problems = handwritten.compare(to_numpy(call()), reference, RTOL)
+        _, problems = handwritten.compare(runner.to_numpy(runner.call()), reference, RTOL)
         if problems:
-            sys.exit(f"error [{name} {impl}]: disagrees with the generated code:\n  " + "\n  ".join(problems))
-        impls[impl] = call
-    impls["floor"] = peers.floor(name, inputs)
-    return impls, missing
+            sys.exit(f"error [{name} {key}]: disagrees with the generated code:\n  " + "\n  ".join(problems))
+    return runners, missing
+
+
+def _array_bytes(values) -> int:
+    return sum(a.nbytes for v in values for a in (v if isinstance(v, list) else [v])
+               if isinstance(a, np.ndarray))
 
 
 def time_call(fn, calls: int) -> float:
@@ -163,18 +211,25 @@ def time_interleaved(impls: dict, budget: float) -> tuple[dict, int]:
 def run_case(name: str, size_name: str, mode: str) -> dict:
     size = SIZES[name][size_name]
     inputs = handwritten.make_inputs(name, size, seed=0)
-    impls, missing = implementations(name, inputs)
+    runners, missing = implementations(name, inputs)
     ticks, start = _cpu_ticks(), time.perf_counter()
-    times, rounds = time_interleaved(impls, BUDGET_SECONDS[mode])
+    times, rounds = time_interleaved({k: r.call for k, r in runners.items()}, BUDGET_SECONDS[mode])
     busy = other_load(ticks, _cpu_ticks(), time.perf_counter() - start)
-    gen = times["generated"]
+    peaks = {k: r.peak() for k, r in runners.items()}       # after timing: measuring slows calls
+    gen = times[REFERENCE]
     return {
         "model": name, "size_name": size_name, "size": size_label(size), "rounds": rounds,
+        "group": "zoo" if name in ZOO_SIZES else "catalogue",
+        "date": time.strftime("%Y-%m-%d", time.gmtime()), "mode": mode, "threads": threads(),
         "other_cpu": busy, "missing": missing,
         "ms": {k: 1e3 * statistics.median(v) for k, v in times.items()},
         # median over rounds of (implementation / generated) in the same round
         "pair": {k: statistics.median(a / b for a, b in zip(v, gen)) for k, v in times.items()},
         "floor_gflops": peers.floor_flops(name, inputs) / 1e9,
+        "inputs_mb": _array_bytes(inputs.values()) / 2**20,
+        # peak memory of one call beyond its inputs, each implementation's own measure
+        "peak_mb": {k: nbytes / 2**20 for k, (nbytes, _) in peaks.items()},
+        "peak_measure": {k: measure for k, (_, measure) in peaks.items()},
     }
 
 
@@ -303,7 +358,7 @@ def run_worker(kind: str, args: list[str], mode: str):
 def timed_cases(models, sizes, mode, retries) -> list[dict]:
     rows = []
     for name in models:
-        for size_name in sizes:
+        for size_name in [s for s in sizes if s in SIZES[name]]:    # the zoo has no large size
             for attempt in range(retries + 1):
                 row = worker("case", name, size_name, mode=mode)
                 if row["other_cpu"] <= BUSY or attempt == retries:
@@ -313,13 +368,15 @@ def timed_cases(models, sizes, mode, retries) -> list[dict]:
                 wait_until_quiet()
             rows.append(row)
             ms = row["ms"]
-            print(f"  {name:<17}{size_name:<7} generated {ms['generated']:9.3f} ms   "
+            print(f"  {name:<21}{size_name:<7} {REFERENCE} {ms[REFERENCE]:9.3f} ms   "
                   + "  ".join(f"{k} x{row['pair'][k]:.2f}" for k in IMPLS[1:] if k in ms), flush=True)
     return rows
 
 
 def merged(old: dict, new: dict) -> dict:
-    """The saved results with every part and row measured now replaced."""
+    """The saved results with every part and row measured now replaced; a kept row without its
+    own mode gets the mode of the run that measured it."""
+    old = {**old, "cases": [{"mode": old.get("mode", "full"), **r} for r in old.get("cases", [])]}
     out = {**old, **{k: v for k, v in new.items() if k not in ("cases", "derive")}}
     for part, key in (("cases", lambda r: (r["model"], r["size_name"])), ("derive", lambda r: r["spec"])):
         rows = {key(r): r for r in old.get(part, [])}
@@ -332,7 +389,7 @@ def merged(old: dict, new: dict) -> dict:
 def _model_order(key) -> tuple:
     name, size = (key, "") if isinstance(key, str) else key
     names = list(SIZES)
-    return (names.index(name) if name in names else len(names), ["small", "medium", "large", ""].index(size))
+    return (names.index(name) if name in names else len(names), [*SIZE_NAMES, ""].index(size))
 
 
 def environment() -> dict:
@@ -352,13 +409,22 @@ def environment() -> dict:
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="*", default=list(SIZES), choices=list(SIZES), metavar="MODEL")
-    parser.add_argument("--sizes", nargs="*", default=["small", "medium", "large"],
-                        choices=["small", "medium", "large"])
+    parser.add_argument("--models", nargs="*", default=list(SIZES), choices=list(SIZES), metavar="MODEL",
+                        help="default: every catalogue and zoo model")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--zoo", action="store_const", dest="models", const=list(ZOO_SIZES),
+                       help="the zoo models only")
+    group.add_argument("--catalogue", action="store_const", dest="models", const=list(CATALOGUE_SIZES),
+                       help="the seed-note models only")
+    parser.add_argument("--sizes", nargs="*", default=list(SIZE_NAMES), choices=list(SIZE_NAMES),
+                        help="the zoo has small and medium")
     parser.add_argument("--quick", action="store_true", help="about 0.6 s of timing per (model, size)")
     parser.add_argument("--retry-busy", type=int, default=2, metavar="R")
+    parser.add_argument("--one-thread", action="store_true",
+                        help="every library on one thread (BLAS, torch, XLA): on a machine other jobs share")
     parser.add_argument("--skip", nargs="*", default=[], choices=["gradients", "derive", "chains", "cold"])
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--save", type=Path, metavar="PATH", help="also write this run's own results to PATH (JSON)")
     parser.add_argument("--render", action="store_true",
                         help="measure nothing: rewrite docs/benchmarks.md and the plot from docs/benchmarks.json")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
@@ -378,6 +444,8 @@ def main():
         report.write(results, report.markdown(results), saved.parent)
         return
     mode = "quick" if args.quick else "full"
+    if args.one_thread:
+        one_thread_each()
     env = environment()
     print(f"{env['cpus']} CPUs, {env['blas']}; " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()))
     for peer in peers.PEERS:
@@ -398,6 +466,8 @@ def main():
     if "cold" not in args.skip:
         print("cold start, median of 5 fresh processes")
         results["cold"] = cold_start(5)
+    if args.save:
+        args.save.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     if saved.is_file():           # a partial run updates its rows of the last full one
         results = merged(json.loads(saved.read_text()), results)
     text = report.markdown(results)

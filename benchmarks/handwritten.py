@@ -1,4 +1,4 @@
-"""Hand-written NumPy value-and-gradient code for every catalogue model.
+"""Hand-written NumPy value-and-gradient code for every catalogue model (the zoo's: handwritten_zoo.py).
 
 One function per model, written from the math the way a competent user would:
 plain NumPy, no preallocated buffers or `out=` tricks, no dense diag, no Jacobians.
@@ -28,6 +28,7 @@ REPO_ROOT = HERE.parent
 if str(HERE) not in sys.path:            # benchmarks/ has no __init__.py
     sys.path.insert(0, str(HERE))
 import bench_two_branch_crelu  # noqa: E402
+import handwritten_zoo  # noqa: E402
 
 
 def _load_file(name, path):
@@ -173,6 +174,7 @@ HANDWRITTEN = {
     "hw1_relu_mse": hw1_relu_mse,
     "hw1_sigmoid_mse": hw1_sigmoid_mse,
     "hw1_sigmoid_bce": hw1_sigmoid_bce,
+    **handwritten_zoo.HANDWRITTEN_ZOO,
 }
 
 
@@ -233,15 +235,21 @@ def make_inputs(name, size, seed=0):
             "Y": rng.dirichlet(np.ones(P), size=M),
             "Theta": Theta,
         }
-    raise KeyError(name)
+    return handwritten_zoo.make_inputs(name, size, seed)
 
 
-def load_generated(name, directory=REPO_ROOT / "generated"):
+def generated_path(name, suffix="", directory=REPO_ROOT / "generated"):
+    """The file of catalogue model `name`'s generated module: NAME.py, or NAME{suffix}.py
+    for another backend with the same interface (e.g. "_numba")."""
+    return Path(directory) / f"{name}{suffix}.py"
+
+
+def load_generated(name, directory=REPO_ROOT / "generated", suffix=""):
     """The generated module for catalogue model `name`, imported from its file."""
-    path = Path(directory) / f"{name}.py"
+    path = generated_path(name, suffix, directory)
     if not path.is_file():
         sys.exit(f"error: generated module not found: {path}")
-    return _load_file(f"_generated_{name}", path)
+    return _load_file(f"_generated_{name}{suffix}", path)
 
 
 def compare(got, want, rtol, atol=0.0):
@@ -280,6 +288,7 @@ SMALL = {
     "hw1": {"dx": 5, "ds": 7, "dy": 4},
     "ntk_relu": {"d": 5, "n": 6, "h": 7},
     "softmax_ce": {"M": 6, "N": 5, "P": 4, "H": 7},
+    **handwritten_zoo.SMALL,
 }
 
 

@@ -1,8 +1,8 @@
-"""The catalogue models' loss and gradient in other autodiff systems, and a NumPy "floor".
+"""The catalogue and zoo models' loss and gradient in other autodiff systems, and a NumPy "floor".
 
-For each of the 9 catalogue models (see handwritten.py), the same loss as generated/<name>.py,
-written once below as a backend-neutral function of a small namespace of ops, and
-differentiated by:
+For each catalogue model (see handwritten.py) and each zoo model (the losses in peers_zoo.py),
+the same loss as generated/<name>.py, written once as a backend-neutral function of a small
+namespace of ops, and differentiated by:
 
 - jax:      jax.jit(jax.value_and_grad(loss)), float64 (jax_enable_x64), compiled ahead of
             time in make_peer; call() blocks until the result is ready. XLA's CPU thread
@@ -12,15 +12,19 @@ differentiated by:
             torch.set_num_threads(blas_threads()).
 - autograd: HIPS autograd's value_and_grad on the NumPy inputs.
 
-and a "floor": only the matrix products the forward and backward pass need (right shapes
-and operands, intermediates replaced by random arrays made once), no elementwise work,
-reductions or allocation tricks: the hardware floor of one gradient evaluation.
+and a "floor": the matrix products the forward and backward pass need (right shapes and
+operands, intermediates replaced by random arrays made once; gaussian_nll also its one
+inverse), plus one read of every array input (``np.vdot(a, a)``: one pass, one call) and one
+write of every gradient (a fresh array of its shape, filled), where no product already reads
+that input or writes an array of that gradient's shape: no elementwise work,
+reductions or allocation tricks, the hardware floor of one gradient evaluation.
 
     import peers
     if peers.available("jax") is None:
-        call, to_numpy = peers.make_peer("jax", "mlp_mse", inputs)
+        call, to_numpy, peak = peers.make_peer("jax", "mlp_mse", inputs)
         result = call()                       # what to time
         loss, grads = to_numpy(result)        # generated module's structure, not timed
+        nbytes, measure = peak()              # peak memory, the peer's own measure (memory.py)
     run = peers.floor("mlp_mse", inputs)      # zero-argument callable to time
     flops = peers.floor_flops("mlp_mse", inputs)
 
@@ -29,7 +33,9 @@ sigmoids; finite for pre-activations of 1e3 (autograd's tanh derivative, 1/cosh(
 warns of an overflow in cosh but is the right 0). Kinks use each library's natural op; at
 exactly 0 or t only torch (relu, clamp) and jax.nn.relu follow the generated convention
 (relu'(0) = 0, crelu' = 1 on the closed [0, t]): jnp.clip gives 1/2 at both ends,
-anp.maximum 1/2 at 0, anp.clip 0 at both ends. Random inputs never sit on a kink.
+anp.maximum 1/2 at 0, anp.clip 0 at both ends. Random inputs never sit on a kink. The
+zoo's softmax is each library's own (jax.nn.softmax, torch.softmax; autograd: exp of x less
+its log-sum-exp), its log-determinant slogdet's and its Sigma^-1 D a linear solve.
 
 Run as a script to check every peer against the generated modules at small sizes:
 
@@ -48,6 +54,9 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:            # benchmarks/ has no __init__.py
     sys.path.insert(0, str(HERE))
 import handwritten  # noqa: E402
+import memory  # noqa: E402
+import handwritten_zoo  # noqa: E402
+import peers_zoo  # noqa: E402
 
 PEERS = ("jax", "torch", "autograd")
 
@@ -55,7 +64,8 @@ PEERS = ("jax", "torch", "autograd")
 # --- the losses, once, over a namespace `o` of ops -------------------------------------------
 # Matrix product (@), .T, .shape and + - * / are spelled alike in jax.numpy, torch and
 # autograd.numpy; `o` holds the rest: relu, crelu(z, t), sigmoid, tanh, softplus,
-# logsumexp_rows (over axis 1, kept), sum (of all entries), vstack(a, b).
+# logsumexp_rows and softmax_rows (over axis 1, kept), sum (of all entries), vstack(a, b),
+# exp, sqrt, mean(x, axis) (kept), logdet (of a positive definite matrix), solve(A, B).
 
 def _two_branch_crelu(o, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     H = o.crelu(o.vstack(A1 @ X1 + B1, A2 @ X2 + B2), t)
@@ -114,6 +124,7 @@ MODELS = {
     "hw1_relu_mse": (_hw1_relu_mse, ("W1", "b1", "W2", "b2")),
     "hw1_sigmoid_mse": (_hw1_sigmoid_mse, ("W1", "b1", "W2", "b2")),
     "hw1_sigmoid_bce": (_hw1_sigmoid_bce, ("W1", "b1", "W2", "b2")),
+    **peers_zoo.MODELS,
 }
 
 
@@ -132,10 +143,14 @@ def available(peer):
 
 
 def blas_threads():
-    """Threads of the BLAS NumPy uses: threadpoolctl's count if installed, else os.cpu_count()."""
+    """Threads of the BLAS NumPy uses: threadpoolctl's count if installed, else the count set by
+    OPENBLAS_NUM_THREADS or OMP_NUM_THREADS, else os.cpu_count()."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
+        for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+            if os.environ.get(variable, "").isdigit():
+                return int(os.environ[variable])
         return os.cpu_count() or 1
     blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
     # other libraries (torch's MKL) may have loaded a BLAS too: prefer NumPy's own
@@ -182,7 +197,10 @@ def _jax_peer(loss, names, params, consts):
         relu=jax.nn.relu, crelu=lambda z, t: jnp.clip(z, 0.0, t), sigmoid=jax.nn.sigmoid,
         tanh=jnp.tanh, softplus=jax.nn.softplus,
         logsumexp_rows=lambda z: logsumexp(z, axis=1, keepdims=True),
-        sum=jnp.sum, vstack=lambda a, b: jnp.concatenate((a, b), axis=0))
+        sum=jnp.sum, vstack=lambda a, b: jnp.concatenate((a, b), axis=0),
+        exp=jnp.exp, sqrt=jnp.sqrt, mean=lambda x, axis: jnp.mean(x, axis=axis, keepdims=True),
+        softmax_rows=lambda z: jax.nn.softmax(z, axis=1),
+        logdet=lambda a: jnp.linalg.slogdet(a)[1], solve=jnp.linalg.solve)
     arrays = {k: _map_arrays(jnp.asarray, v) for k, v in consts.items() if _is_array(v)}
     scalars = {k: v for k, v in consts.items() if k not in arrays}    # t, m, lam: baked in
     jparams = tuple(_map_arrays(lambda a: jnp.asarray(a, dtype=jnp.float64), v) for v in params)
@@ -198,7 +216,7 @@ def _jax_peer(loss, names, params, consts):
     def to_numpy(result):
         value, grads = result
         return _result(names, params, value, _flatten(grads), np.asarray)
-    return call, to_numpy
+    return call, to_numpy, lambda: memory.xla_peak(compiled)
 
 
 def _torch_peer(loss, names, params, consts):
@@ -209,7 +227,10 @@ def _torch_peer(loss, names, params, consts):
         relu=torch.relu, crelu=lambda z, t: torch.clamp(z, 0.0, t), sigmoid=torch.sigmoid,
         tanh=torch.tanh, softplus=lambda s: torch.logaddexp(s, zero),
         logsumexp_rows=lambda z: torch.logsumexp(z, dim=1, keepdim=True),
-        sum=torch.sum, vstack=lambda a, b: torch.cat((a, b), dim=0))
+        sum=torch.sum, vstack=lambda a, b: torch.cat((a, b), dim=0),
+        exp=torch.exp, sqrt=torch.sqrt, mean=lambda x, axis: torch.mean(x, dim=axis, keepdim=True),
+        softmax_rows=lambda z: torch.softmax(z, dim=1),
+        logdet=lambda a: torch.linalg.slogdet(a)[1], solve=torch.linalg.solve)
 
     def tensor(v, requires_grad):
         return torch.as_tensor(v, dtype=torch.float64).requires_grad_(requires_grad)
@@ -227,7 +248,7 @@ def _torch_peer(loss, names, params, consts):
     def to_numpy(result):
         value, grads = result
         return _result(names, params, value.item(), grads, lambda g: g.numpy())
-    return call, to_numpy
+    return call, to_numpy, lambda: memory.torch_profiler_peak(call)
 
 
 def _autograd_peer(loss, names, params, consts):
@@ -238,7 +259,10 @@ def _autograd_peer(loss, names, params, consts):
         relu=lambda z: anp.maximum(z, 0.0), crelu=lambda z, t: anp.clip(z, 0.0, t),
         sigmoid=expit, tanh=anp.tanh, softplus=lambda s: anp.logaddexp(0.0, s),
         logsumexp_rows=lambda z: logsumexp(z, axis=1, keepdims=True),
-        sum=anp.sum, vstack=lambda a, b: anp.concatenate((a, b), axis=0))
+        sum=anp.sum, vstack=lambda a, b: anp.concatenate((a, b), axis=0),
+        exp=anp.exp, sqrt=anp.sqrt, mean=lambda x, axis: anp.mean(x, axis=axis, keepdims=True),
+        softmax_rows=lambda z: anp.exp(z - logsumexp(z, axis=1, keepdims=True)),
+        logdet=lambda a: anp.linalg.slogdet(a)[1], solve=anp.linalg.solve)
     value_and_grad = autograd.value_and_grad(
         lambda params: loss(o, **dict(zip(names, params)), **consts))
 
@@ -248,18 +272,20 @@ def _autograd_peer(loss, names, params, consts):
     def to_numpy(result):
         value, grads = result
         return _result(names, params, value, _flatten(grads), np.asarray)
-    return call, to_numpy
+    return call, to_numpy, lambda: memory.tracemalloc_peak(call)
 
 
 _PEER_MAKERS = {"jax": _jax_peer, "torch": _torch_peer, "autograd": _autograd_peer}
 
 
 def make_peer(peer, name, inputs):
-    """(call, to_numpy) for model `name` in `peer` on the generated module's keyword `inputs`.
+    """(call, to_numpy, peak) for model `name` in `peer` on the generated module's keyword `inputs`.
 
     Conversion (and jax's compilation) happen here, once; call() runs loss and gradient once
     and returns the peer's own result; to_numpy(result) is (float loss, {parameter: gradient})
-    in the generated module's structure (list parameters: lists; scalar d: a float)."""
+    in the generated module's structure (list parameters: lists; scalar d: a float); peak()
+    is (bytes, measure): one call's peak memory beyond its inputs, by the peer's own measure
+    (memory.py: XLA's memory_analysis, torch.profiler, tracemalloc for autograd)."""
     reason = available(peer)
     if reason:
         raise RuntimeError(reason)
@@ -271,7 +297,7 @@ def make_peer(peer, name, inputs):
 
 # --- the floor -------------------------------------------------------------------------------
 def _products(name, inputs, make):
-    """The floor's products as (np.matmul or np.multiply, a, b); intermediates from make(shape).
+    """The floor's products as (np.matmul or np.multiply, (a, b)); intermediates from make(shape).
 
     Counted: every matrix product of the forward and backward pass, including
     matrix-vector ones and, as broadcasting multiplies (a K = 1 product), the outer products
@@ -283,22 +309,22 @@ def _products(name, inputs, make):
         X1, X2, A1, A2, C = (inputs[k] for k in ("X1", "X2", "A1", "A2", "C"))
         M, L = A1.shape[0], X1.shape[1]
         H, G1, G2, Delta = make((2 * M, L)), make((M, L)), make((M, L)), make((1, L))
-        return [(mm, A1, X1), (mm, A2, X2), (mm, C, H),
-                (mm, G1, X1.T), (mm, G2, X2.T), (mm, Delta, H.T)]
+        return [(mm, (A1, X1)), (mm, (A2, X2)), (mm, (C, H)),
+                (mm, (G1, X1.T)), (mm, (G2, X2.T)), (mm, (Delta, H.T))]
     if name.startswith("mlp_mse"):
         # forward X @ W1, H @ W2; backward dH = dY @ W2.T, dW1 = X.T @ dZ1, dW2 = H.T @ dY
         X, W1, W2 = inputs["X"], inputs["W1"], inputs["W2"]
         n, (h, o) = X.shape[0], W2.shape
         H, dY, dZ1 = make((n, h)), make((n, o)), make((n, h))
-        return [(mm, X, W1), (mm, H, W2), (mm, dY, W2.T), (mm, X.T, dZ1), (mm, H.T, dY)]
+        return [(mm, (X, W1)), (mm, (H, W2)), (mm, (dY, W2.T)), (mm, (X.T, dZ1)), (mm, (H.T, dY))]
     if name.startswith("hw1_"):
         # forward W1 @ x, W2 @ z1; backward dz1 = W2.T @ ds2, outer products dW1 = ds1 x^T,
         # dW2 = ds2 z1^T (broadcasting multiplies, as in handwritten.py)
         x, W1, W2 = inputs["x"], inputs["W1"], inputs["W2"]
         ds, dy = W1.shape[0], W2.shape[0]
         z1, ds1, ds2 = make((ds, 1)), make((ds, 1)), make((dy, 1))
-        return [(mm, W1, x), (mm, W2, z1), (mm, W2.T, ds2),
-                (outer, ds1, x.T), (outer, ds2, z1.T)]
+        return [(mm, (W1, x)), (mm, (W2, z1)), (mm, (W2.T, ds2)),
+                (outer, (ds1, x.T)), (outer, (ds2, z1.T))]
     if name == "ntk_relu":
         # forward Z_l = W_l @ X_l (hidden layers), f ~ W_last @ X_last; backward
         # dW_last ~ res @ X_last.T, dX_last ~ W_last.T res (outer product, if depth > 1), and per
@@ -308,14 +334,14 @@ def _products(name, inputs, make):
         acts = [inputs["X"]] + [make((Wl.shape[0], n)) for Wl in W[:-1]]    # X_l: input of W_l
         Gz = [make((Wl.shape[0], n)) for Wl in W[:-1]]
         res = make((1, n))
-        products = [(mm, Wl, a) for Wl, a in zip(W, acts)]
-        products.append((mm, res, acts[-1].T))
+        products = [(mm, (Wl, a)) for Wl, a in zip(W, acts)]
+        products.append((mm, (res, acts[-1].T)))
         if len(W) > 1:
-            products.append((outer, W[-1].T, res))
+            products.append((outer, (W[-1].T, res)))
         for l in range(len(W) - 2, -1, -1):
-            products.append((mm, Gz[l], acts[l].T))
+            products.append((mm, (Gz[l], acts[l].T)))
             if l > 0:
-                products.append((mm, W[l].T, Gz[l]))
+                products.append((mm, (W[l].T, Gz[l])))
         return products
     if name == "softmax_ce":
         # forward z_l = a_l @ Theta_l.T; backward dTheta_l = dz_l.T @ a_l for every layer and,
@@ -323,33 +349,80 @@ def _products(name, inputs, make):
         Theta, M = inputs["Theta"], inputs["X"].shape[0]
         acts = [inputs["X"]] + [make((M, T.shape[1])) for T in Theta[1:]]  # a_l: input of Theta_l
         dz = [make((M, T.shape[0])) for T in Theta]
-        products = [(mm, a, T.T) for a, T in zip(acts, Theta)]
+        products = [(mm, (a, T.T)) for a, T in zip(acts, Theta)]
         for l in range(len(Theta) - 1, -1, -1):
-            products.append((mm, dz[l].T, acts[l]))
+            products.append((mm, (dz[l].T, acts[l])))
             if l > 0:
-                products.append((mm, dz[l], Theta[l]))
+                products.append((mm, (dz[l], Theta[l])))
         return products
-    raise KeyError(name)
+    return peers_zoo.products(name, inputs, make)
+
+
+def _arrays(values):
+    """Every array among `values`, list inputs expanded; scalars left out."""
+    return [a for v in values for a in (v if isinstance(v, list) else [v]) if isinstance(a, np.ndarray)]
+
+
+def _result_shape(op, operands):
+    if op is np.linalg.inv:
+        return operands[0].shape
+    a, b = operands
+    return (a.shape[0], b.shape[1]) if op is np.matmul else np.broadcast_shapes(a.shape, b.shape)
+
+
+def _reads_and_writes(name, inputs, products):
+    """The floor's reads and writes beyond its products: every array input that no product
+    reads (a transposed view counts as its array), and every array gradient whose shape no
+    product's result has (each product result stands for one gradient at most)."""
+    operands = {id(a if a.base is None else a.base) for _, ops in products for a in ops}
+    reads = [a for a in _arrays(inputs.values()) if id(a) not in operands]
+    results = [_result_shape(op, ops) for op, ops in products]
+    writes = []
+    for gradient in _arrays(inputs[p] for p in MODELS[name][1]):
+        if gradient.shape in results:
+            results.remove(gradient.shape)
+        else:
+            writes.append(gradient)
+    return reads, writes
 
 
 def floor(name, inputs):
-    """Zero-argument callable running only the matrix products of one gradient evaluation
-    of model `name` (see _products for which); random intermediates are made here, once."""
+    """Zero-argument callable running the matrix products of one gradient evaluation of model
+    `name` (see _products for which; random intermediates are made here, once), then one read
+    of every array input and one write of every array gradient (a fresh array, filled) that
+    the products do not already read or write (_reads_and_writes)."""
     products = _products(name, inputs, np.random.default_rng(0).standard_normal)
+    reads, written = _reads_and_writes(name, inputs, products)
+    writes = [(a.shape, a.dtype) for a in written]
 
     def run():
-        for op, a, b in products:
-            op(a, b)
+        for op, operands in products:
+            op(*operands)
+        for a in reads:
+            np.vdot(a, a)
+        for shape, dtype in writes:
+            np.empty(shape, dtype).fill(0.0)
     return run
 
 
 def floor_flops(name, inputs):
-    """Flops of floor(name, inputs): 2*m*k*n per (m, k) @ (k, n) product, 2*m*n per outer
-    product (counted as a K = 1 matrix product)."""
+    """Flops of floor(name, inputs)'s products: 2*m*k*n per (m, k) @ (k, n) product, 2*m*n per
+    outer product (counted as a K = 1 matrix product), 2*n**3 per inverse (an LU
+    factorization and the inverse from it); the reads and writes are not counted."""
     total = 0
-    for op, a, b in _products(name, inputs, np.empty):
-        total += 2 * a.shape[0] * b.shape[1] * (a.shape[1] if op is np.matmul else 1)
+    for op, operands in _products(name, inputs, np.empty):
+        if op is np.linalg.inv:
+            total += 2 * operands[0].shape[0] ** 3
+        else:
+            a, b = operands
+            total += 2 * a.shape[0] * b.shape[1] * (a.shape[1] if op is np.matmul else 1)
     return float(total)
+
+
+def floor_bytes(name, inputs):
+    """Bytes floor(name, inputs) reads and writes besides its products (_reads_and_writes)."""
+    reads, writes = _reads_and_writes(name, inputs, _products(name, inputs, np.empty))
+    return float(sum(a.nbytes for a in reads + writes))
 
 
 # --- self-check ------------------------------------------------------------------------------
@@ -360,6 +433,7 @@ SMALL = {   # every dimension different
     "hw1": {"dx": 5, "ds": 7, "dy": 4},
     "ntk_relu": {"d": 5, "n": 6, "h": 7},
     "softmax_ce": {"M": 6, "N": 5, "P": 4, "H": 7},
+    **handwritten_zoo.SMALL,
 }
 DEPTHS = (1, 2, 3)
 
@@ -387,7 +461,7 @@ def self_check():
         for peer in PEERS:
             if reasons[peer]:
                 continue
-            call, to_numpy = make_peer(peer, name, inputs)
+            call, to_numpy, _ = make_peer(peer, name, inputs)
             worst, problems = handwritten.compare(to_numpy(call()), want, RTOL)
             print(f"{label}{peer:<10}max rel diff {worst:.1e}" + ("  FAIL" if problems else ""))
             for p in problems:

@@ -106,23 +106,25 @@ def forward(*, T, eps, X, gamma, beta):
         T, eps, X, gamma, beta)
     # mu[0, i] = 1/N * sum_c X[c, i]
     shared_1 = np.ones((1, N))
-    shared_1 *= 1 / N
     mu = shared_1 @ X
+    mu *= 1/N
     # Xc[i, j] = X[i, j] - mu[0, j]
     Xc = X - mu
     # var[0, i] = 1/N * sum_c Xc[c, i]**2
-    var = shared_1 @ Xc ** 2
+    var = shared_1 @ Xc**2
+    var *= 1/N
     # std[0, i] = sqrt(eps + var[0, i])
     std = eps + var
     np.sqrt(std, out=std)
     # xhat[i, j] = Xc[i, j]/std[0, j]
-    xhat = 1/std * Xc
+    shared_2 = 1/std
+    xhat = shared_2 * Xc
     # Y[i, j] = gamma[0, j]*xhat[i, j] + beta[0, j]
-    Y = gamma * xhat
+    Y = gamma*xhat
     Y += beta
     # Loss = 1/2 * sum_{c,k} (-T[c, k] + Y[c, k])**2
-    shared_2 = Y - T
-    Loss = 1 / 2 * np.vdot(shared_2, shared_2)
+    shared_3 = Y - T
+    Loss = 1/2 * np.vdot(shared_3, shared_3)
     return {
         "mu": mu,
         "Xc": Xc,
@@ -144,47 +146,49 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     N, D, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
     shared_1 = np.ones((1, N))
-    shared_1 *= 1 / N
     mu = shared_1 @ X
+    mu *= 1/N
     Xc = X - mu
-    var = shared_1 @ Xc ** 2
+    var = shared_1 @ Xc**2
+    var *= 1/N
     std = eps + var
     np.sqrt(std, out=std)
-    xhat = 1/std * Xc
-    Y = gamma * xhat
+    shared_2 = 1/std
+    xhat = shared_2 * Xc
+    Y = gamma*xhat
     Y += beta
-    shared_2 = Y - T
-    Loss = 1 / 2 * np.vdot(shared_2, shared_2)
+    shared_3 = Y - T
+    Loss = 1/2 * np.vdot(shared_3, shared_3)
     # grad_Y[i, j] = -T[i, j] + Y[i, j]
-    grad_Y = shared_2
+    grad_Y = shared_3
     # grad_xhat[i, j] = gamma[0, j]*grad_xhat_core[i, j]
     # grad_xhat_core[i, j] = grad_Y[i, j]   (computed once; the factor in front is applied to the small results below)
     grad_xhat_core = grad_Y
     # grad_std[0, i] = -sum_c Xc[c, i]*gamma[0, i]*grad_xhat_core[c, i]/std[0, i]**2
-    shared_3 = np.ones((1, N))
-    grad_std = std ** (-2)
-    np.negative(grad_std, out=grad_std)
+    grad_std = std**(-2)
     grad_std *= gamma
-    grad_std *= shared_3 @ (grad_xhat_core * Xc)
+    grad_std *= shared_1 @ (grad_xhat_core * Xc)
+    np.negative(grad_std, out=grad_std)
     # grad_var[0, i] = 1/2 * grad_std[0, i]/std[0, i]
-    grad_var = 1 / 2 * 1 / std
-    grad_var *= grad_std
+    grad_var = grad_std
+    grad_var *= shared_2
+    grad_var *= 1/2
     # grad_Xc[i, j] = 2/N * Xc[i, j]*grad_var[0, j] + gamma[0, j]*grad_xhat_core[i, j]/std[0, j]
-    grad_Xc = gamma * grad_xhat_core
-    grad_Xc /= std
-    grad_Xc += 2 * Xc * grad_var / N
+    grad_Xc = shared_2*gamma*grad_xhat_core
+    grad_Xc += 2*Xc*grad_var/N
     # grad_mu[0, i] = -sum_c grad_Xc[c, i]
-    grad_mu = -shared_3 @ grad_Xc
+    grad_mu = shared_1 @ grad_Xc
+    np.negative(grad_mu, out=grad_mu)
     # dLoss/dbeta[0, i] = -sum_c T[c, i] + sum_c Y[c, i]
     # grad_beta[0, i] = sum_c grad_Y[c, i]
-    grad_beta = shared_3 @ grad_Y
+    grad_beta = shared_1 @ grad_Y
     # dLoss/dgamma[0, i] = -sum_c T[c, i]*xhat[c, i] + sum_c Y[c, i]*xhat[c, i]
     # grad_gamma[0, i] = sum_c grad_Y[c, i]*xhat[c, i]
-    grad_gamma = shared_3 @ (grad_Y * xhat)
+    grad_gamma = shared_1 @ (grad_Y * xhat)
     # dLoss/dX[i, j] = -1/N**2 * sum_{c,k} T[k, j]*Xc[c, j]*Xc[k, j]*gamma[0, j]/std[0, j]**3 + N**(-2) * sum_{c,k} Xc[c, j]*Xc[k, j]*Y[k, j]*gamma[0, j]/std[0, j]**3 + 1/N * sum_c T[c, j]*gamma[0, j]/std[0, j] - 1/N * sum_c Y[c, j]*gamma[0, j]/std[0, j] + 1/N * sum_c T[c, j]*Xc[c, j]*Xc[i, j]*gamma[0, j]/std[0, j]**3 - 1/N * sum_c Xc[c, j]*Xc[i, j]*Y[c, j]*gamma[0, j]/std[0, j]**3 - T[i, j]*gamma[0, j]/std[0, j] + Y[i, j]*gamma[0, j]/std[0, j]
     # grad_X[i, j] = 1/N * grad_mu[0, j] + grad_Xc[i, j]
     grad_X = grad_Xc
-    grad_X += grad_mu / N
+    grad_X += grad_mu/N
     return float(Loss), {
         "X": grad_X,
         "gamma": grad_gamma,

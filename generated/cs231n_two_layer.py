@@ -143,7 +143,7 @@ def forward(*, X, Y, reg, W1, b1, W2, b2):
     shared_2 = scores - probs_lse
     probs = np.exp(shared_2)
     # data_loss = -1/N * sum_{c,k} (-probs_lse[c, 0] + scores[c, k])*Y[c, k]
-    data_loss = -1 / N * (shared_2 * Y).sum()
+    data_loss = (-1/N) * (shared_2 * Y).sum()
     # Loss = data_loss + 0.5*reg * sum_{c,k} W1[c, k]**2 + 0.5*reg * sum_{c,k} W2[c, k]**2
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     return {
@@ -183,13 +183,14 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     probs_lse += probs_lse_max
     shared_2 = scores - probs_lse
     probs = np.exp(shared_2)
-    data_loss = -1 / N * (shared_2 * Y).sum()
+    data_loss = (-1/N) * (shared_2 * Y).sum()
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     # grad_probs_lse[i, 0] = 1/N * sum_c Y[i, c]
-    grad_probs_lse = 1 / N * Y @ shared_1
+    grad_probs_lse = Y @ shared_1
+    grad_probs_lse *= 1/N
     # grad_scores[i, j] = grad_probs_lse[i, 0]*probs[i, j] - 1/N * Y[i, j]
-    grad_scores = grad_probs_lse * probs
-    grad_scores -= Y / N
+    grad_scores = grad_probs_lse*probs
+    grad_scores -= Y/N
     # grad_hidden[i, j] = sum_c W2[j, c]*grad_scores[i, c]
     grad_hidden = grad_scores @ W2.T
     # grad_z1[i, j] = step(z1[i, j])*grad_hidden[i, j]
@@ -202,14 +203,14 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     # dLoss/dW2[i, j] = 1/N * sum_{c,k} Y[c, k]*hidden[c, i]*probs[c, j] - 1/N * sum_c Y[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
     # grad_W2[i, j] = sum_c grad_scores[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
     grad_W2 = hidden.T @ grad_scores
-    grad_W2 += 1.0 * reg * W2
+    grad_W2 += (1.0*reg) * W2
     # dLoss/db1[0, i] = 1/N * sum_{c,k,l} step(z1[c, i])*W2[i, k]*Y[c, l]*probs[c, k] - 1/N * sum_{c,k} step(z1[c, i])*W2[i, k]*Y[c, k]
     # grad_b1[0, i] = sum_c grad_z1[c, i]
     grad_b1 = shared_3 @ grad_z1
     # dLoss/dW1[i, j] = 1/N * sum_{c,k,l} step(z1[c, j])*W2[j, k]*X[c, i]*Y[c, l]*probs[c, k] - 1/N * sum_{c,k} step(z1[c, j])*W2[j, k]*X[c, i]*Y[c, k] + 1.0*reg * W1[i, j]
     # grad_W1[i, j] = sum_c X[c, i]*grad_z1[c, j] + 1.0*reg * W1[i, j]
     grad_W1 = X.T @ grad_z1
-    grad_W1 += 1.0 * reg * W1
+    grad_W1 += (1.0*reg) * W1
     return float(Loss), {
         "W1": grad_W1,
         "b1": grad_b1,

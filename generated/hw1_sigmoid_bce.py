@@ -117,7 +117,7 @@ def forward(*, x, y, W1, b1, W2, b2):
     s1 = W1 @ x
     s1 += b1
     # z1[i, 0] = sigmoid(s1[i, 0])
-    z1 = 0.5 * s1
+    z1 = 0.5*s1
     np.tanh(z1, out=z1)
     z1 += 1.0
     z1 *= 0.5
@@ -125,13 +125,13 @@ def forward(*, x, y, W1, b1, W2, b2):
     s2 = W2 @ z1
     s2 += b2
     # yhat[i, 0] = sigmoid(s2[i, 0])
-    yhat = 0.5 * s2
+    yhat = 0.5*s2
     np.tanh(yhat, out=yhat)
     yhat += 1.0
     yhat *= 0.5
     # l = 1/dy * sum_c softplus(-s2[c, 0])*y[c, 0] + 1/dy * sum_c softplus(s2[c, 0]) - 1/dy * sum_c softplus(s2[c, 0])*y[c, 0]
     shared_1 = np.logaddexp(0.0, s2.T)
-    l = 1 / dy * (y.T * np.logaddexp(0.0, -s2.T)).sum() + 1 / dy * shared_1.sum() + -1 / dy * (y.T * shared_1).sum()
+    l = (1/dy) * (y.T * np.logaddexp(0.0, -s2.T)).sum() + (1/dy) * shared_1.sum() + (-1/dy) * (y.T * shared_1).sum()
     return {
         "s1": s1,
         "z1": z1,
@@ -152,21 +152,21 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
         x, y, W1, b1, W2, b2)
     s1 = W1 @ x
     s1 += b1
-    z1 = 0.5 * s1
+    z1 = 0.5*s1
     np.tanh(z1, out=z1)
     z1 += 1.0
     z1 *= 0.5
     s2 = W2 @ z1
     s2 += b2
-    yhat = 0.5 * s2
+    yhat = 0.5*s2
     np.tanh(yhat, out=yhat)
     yhat += 1.0
     yhat *= 0.5
     shared_1 = np.logaddexp(0.0, s2.T)
-    l = 1 / dy * (y.T * np.logaddexp(0.0, -s2.T)).sum() + 1 / dy * shared_1.sum() + -1 / dy * (y.T * shared_1).sum()
+    l = (1/dy) * (y.T * np.logaddexp(0.0, -s2.T)).sum() + (1/dy) * shared_1.sum() + (-1/dy) * (y.T * shared_1).sum()
     # grad_s2[i, 0] = 1/dy * (-y[i, 0] + yhat[i, 0])
     grad_s2 = yhat - y
-    grad_s2 *= 1 / dy
+    grad_s2 *= 1/dy
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_s2[c, 0]
     grad_z1 = W2.T @ grad_s2
     # grad_s1[i, 0] = (1 - z1[i, 0])*grad_z1[i, 0]*z1[i, 0]

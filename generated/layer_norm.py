@@ -106,22 +106,25 @@ def forward(*, T, eps, X, gamma, beta):
         T, eps, X, gamma, beta)
     # mu[i, 0] = 1/D * sum_c X[i, c]
     shared_1 = np.ones((D, 1))
-    mu = 1 / D * X @ shared_1
+    mu = X @ shared_1
+    mu *= 1/D
     # Xc[i, j] = X[i, j] - mu[i, 0]
     Xc = X - mu
     # var[i, 0] = 1/D * sum_c Xc[i, c]**2
-    var = 1 / D * Xc ** 2 @ shared_1
+    var = Xc**2 @ shared_1
+    var *= 1/D
     # std[i, 0] = sqrt(eps + var[i, 0])
     std = eps + var
     np.sqrt(std, out=std)
     # xhat[i, j] = Xc[i, j]/std[i, 0]
-    xhat = 1/std * Xc
+    shared_2 = 1/std
+    xhat = shared_2 * Xc
     # Y[i, j] = gamma[0, j]*xhat[i, j] + beta[0, j]
-    Y = gamma * xhat
+    Y = gamma*xhat
     Y += beta
     # Loss = 1/2 * sum_{c,k} (-T[c, k] + Y[c, k])**2
-    shared_2 = Y - T
-    Loss = 1 / 2 * np.vdot(shared_2, shared_2)
+    shared_3 = Y - T
+    Loss = 1/2 * np.vdot(shared_3, shared_3)
     return {
         "mu": mu,
         "Xc": Xc,
@@ -143,44 +146,49 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     D, N, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
     shared_1 = np.ones((D, 1))
-    mu = 1 / D * X @ shared_1
+    mu = X @ shared_1
+    mu *= 1/D
     Xc = X - mu
-    var = 1 / D * Xc ** 2 @ shared_1
+    var = Xc**2 @ shared_1
+    var *= 1/D
     std = eps + var
     np.sqrt(std, out=std)
-    xhat = 1/std * Xc
-    Y = gamma * xhat
+    shared_2 = 1/std
+    xhat = shared_2 * Xc
+    Y = gamma*xhat
     Y += beta
-    shared_2 = Y - T
-    Loss = 1 / 2 * np.vdot(shared_2, shared_2)
+    shared_3 = Y - T
+    Loss = 1/2 * np.vdot(shared_3, shared_3)
     # grad_Y[i, j] = -T[i, j] + Y[i, j]
-    grad_Y = shared_2
+    grad_Y = shared_3
     # grad_xhat[i, j] = gamma[0, j]*grad_Y[i, j]
     grad_xhat = gamma * grad_Y
     # grad_std[i, 0] = -sum_c Xc[i, c]*grad_xhat[i, c]/std[i, 0]**2
-    grad_std = std ** (-2)
+    grad_std = std**(-2)
+    grad_std *= (Xc * grad_xhat) @ shared_1
     np.negative(grad_std, out=grad_std)
-    grad_std *= Xc * grad_xhat @ shared_1
     # grad_var[i, 0] = 1/2 * grad_std[i, 0]/std[i, 0]
-    grad_var = 1 / 2 * 1 / std
-    grad_var *= grad_std
+    grad_var = grad_std
+    grad_var *= shared_2
+    grad_var *= 1/2
     # grad_Xc[i, j] = 2/D * Xc[i, j]*grad_var[i, 0] + grad_xhat[i, j]/std[i, 0]
     grad_Xc = grad_xhat
-    grad_Xc /= std
-    grad_Xc += 2 * Xc * grad_var / D
+    grad_Xc *= shared_2
+    grad_Xc += 2*Xc*grad_var/D
     # grad_mu[i, 0] = -sum_c grad_Xc[i, c]
-    grad_mu = -grad_Xc @ shared_1
+    grad_mu = grad_Xc @ shared_1
+    np.negative(grad_mu, out=grad_mu)
     # dLoss/dbeta[0, i] = -sum_c T[c, i] + sum_c Y[c, i]
     # grad_beta[0, i] = sum_c grad_Y[c, i]
-    shared_3 = np.ones((1, N))
-    grad_beta = shared_3 @ grad_Y
+    shared_4 = np.ones((1, N))
+    grad_beta = shared_4 @ grad_Y
     # dLoss/dgamma[0, i] = -sum_c T[c, i]*xhat[c, i] + sum_c Y[c, i]*xhat[c, i]
     # grad_gamma[0, i] = sum_c grad_Y[c, i]*xhat[c, i]
-    grad_gamma = shared_3 @ (grad_Y * xhat)
+    grad_gamma = shared_4 @ (grad_Y * xhat)
     # dLoss/dX[i, j] = -1/D**2 * sum_{c,k} T[i, k]*Xc[i, c]*Xc[i, k]*gamma[0, k]/std[i, 0]**3 + D**(-2) * sum_{c,k} Xc[i, c]*Xc[i, k]*Y[i, k]*gamma[0, k]/std[i, 0]**3 + 1/D * sum_c T[i, c]*gamma[0, c]/std[i, 0] - 1/D * sum_c Y[i, c]*gamma[0, c]/std[i, 0] + 1/D * sum_c T[i, c]*Xc[i, c]*Xc[i, j]*gamma[0, c]/std[i, 0]**3 - 1/D * sum_c Xc[i, c]*Xc[i, j]*Y[i, c]*gamma[0, c]/std[i, 0]**3 - T[i, j]*gamma[0, j]/std[i, 0] + Y[i, j]*gamma[0, j]/std[i, 0]
     # grad_X[i, j] = 1/D * grad_mu[i, 0] + grad_Xc[i, j]
     grad_X = grad_Xc
-    grad_X += grad_mu / D
+    grad_X += grad_mu/D
     return float(Loss), {
         "X": grad_X,
         "gamma": grad_gamma,

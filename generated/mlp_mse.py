@@ -126,7 +126,7 @@ def forward(*, X, Ystar, W1, B1, W2, B2):
     Y += B2
     # Loss = 1/(n*o) * sum_{c,k} (-Y[c, k] + Ystar[c, k])**2
     shared_1 = Ystar - Y
-    Loss = 1 / (n * o) * np.vdot(shared_1, shared_1)
+    Loss = (1/(n*o)) * np.vdot(shared_1, shared_1)
     return {
         "Z1": Z1,
         "H": H,
@@ -150,10 +150,10 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     Y = H @ W2
     Y += B2
     shared_1 = Ystar - Y
-    Loss = 1 / (n * o) * np.vdot(shared_1, shared_1)
+    Loss = (1/(n*o)) * np.vdot(shared_1, shared_1)
     # grad_Y[i, j] = -2/(n*o) * (-Y[i, j] + Ystar[i, j])
     grad_Y = shared_1
-    grad_Y *= -2 / (n * o)
+    grad_Y *= -2/(n*o)
     # grad_H[i, j] = sum_c W2[j, c]*grad_Y[i, c]
     grad_H = grad_Y @ W2.T
     # grad_Z1[i, j] = step(Z1[i, j])*grad_H[i, j]

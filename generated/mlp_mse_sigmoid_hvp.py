@@ -122,7 +122,7 @@ def forward(*, X, Ystar, W1, B1, W2, B2):
     Z1 = X @ W1
     Z1 += B1
     # H[i, j] = sigmoid(Z1[i, j])
-    H = 0.5 * Z1
+    H = 0.5*Z1
     np.tanh(H, out=H)
     H += 1.0
     H *= 0.5
@@ -131,7 +131,7 @@ def forward(*, X, Ystar, W1, B1, W2, B2):
     Y += B2
     # Loss = 1/(n*o) * sum_{c,k} (-Y[c, k] + Ystar[c, k])**2
     shared_1 = Ystar - Y
-    Loss = 1 / (n * o) * np.vdot(shared_1, shared_1)
+    Loss = (1/(n*o)) * np.vdot(shared_1, shared_1)
     return {
         "Z1": Z1,
         "H": H,
@@ -151,17 +151,17 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
         X, Ystar, W1, B1, W2, B2)
     Z1 = X @ W1
     Z1 += B1
-    H = 0.5 * Z1
+    H = 0.5*Z1
     np.tanh(H, out=H)
     H += 1.0
     H *= 0.5
     Y = H @ W2
     Y += B2
     shared_1 = Ystar - Y
-    Loss = 1 / (n * o) * np.vdot(shared_1, shared_1)
+    Loss = (1/(n*o)) * np.vdot(shared_1, shared_1)
     # grad_Y[i, j] = -2/(n*o) * (-Y[i, j] + Ystar[i, j])
     grad_Y = shared_1
-    grad_Y *= -2 / (n * o)
+    grad_Y *= -2/(n*o)
     # grad_H[i, j] = sum_c W2[j, c]*grad_Y[i, c]
     grad_H = grad_Y @ W2.T
     # grad_Z1[i, j] = (1 - H[i, j])*H[i, j]*grad_H[i, j]
@@ -233,20 +233,19 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     dot_W1, dot_B1, dot_W2, dot_B2 = _tangents(tangents, n, p, h, o)
     Z1 = X @ W1
     Z1 += B1
-    H = 0.5 * Z1
+    H = 0.5*Z1
     np.tanh(H, out=H)
     H += 1.0
     H *= 0.5
     Y = H @ W2
     Y += B2
     shared_1 = Ystar - Y
-    Loss = 1 / (n * o) * np.vdot(shared_1, shared_1)
+    Loss = (1/(n*o)) * np.vdot(shared_1, shared_1)
     grad_Y = shared_1
-    grad_Y *= -2 / (n * o)
+    grad_Y *= -2/(n*o)
     grad_H = grad_Y @ W2.T
     shared_2 = 1 - H
-    shared_2 *= H
-    grad_Z1 = shared_2 * grad_H
+    grad_Z1 = shared_2 * H * grad_H
     shared_3 = np.ones((1, n))
     grad_B2 = shared_3 @ grad_Y
     grad_W2 = H.T @ grad_Y
@@ -256,22 +255,24 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     dot_Z1 = X @ dot_W1
     dot_Z1 += dot_B1
     # dot_H[i, j] = (1 - H[i, j])*H[i, j]*dot_Z1[i, j]
-    dot_H = shared_2
-    dot_H *= dot_Z1
+    dot_H = shared_2 * H * dot_Z1
     # dot_Y[i, j] = sum_c H[i, c]*dot_W2[c, j] + dot_B2[0, j] + sum_c W2[c, j]*dot_H[i, c]
     dot_Y = H @ dot_W2
     dot_Y += dot_B2
     dot_Y += dot_H @ W2
     # dot_grad_Y[i, j] = 2/(n*o) * dot_Y[i, j]
     dot_grad_Y = dot_Y
-    dot_grad_Y *= 2 / (n * o)
+    dot_grad_Y *= 2/(n*o)
     # dot_grad_H[i, j] = sum_c dot_W2[j, c]*grad_Y[i, c] + sum_c W2[j, c]*dot_grad_Y[i, c]
     dot_grad_H = grad_Y @ dot_W2.T
     dot_grad_H += dot_grad_Y @ W2.T
     # dot_grad_Z1[i, j] = (H[i, j] - 1)*(2*H[i, j] - 1)*H[i, j]*dot_Z1[i, j]*grad_H[i, j] + (1 - H[i, j])*H[i, j]*dot_grad_H[i, j]
-    dot_grad_Z1 = 1 - H
-    dot_grad_Z1 *= dot_grad_H
-    dot_grad_Z1 += (H - 1) * (2 * H - 1) * dot_Z1 * grad_H
+    dot_grad_Z1 = 2*H
+    dot_grad_Z1 -= 1
+    dot_grad_Z1 *= H - 1
+    dot_grad_Z1 *= dot_Z1
+    dot_grad_Z1 *= grad_H
+    dot_grad_Z1 += shared_2*dot_grad_H
     dot_grad_Z1 *= H
     # dot_grad_B2[0, i] = sum_c dot_grad_Y[c, i]
     dot_grad_B2 = shared_3 @ dot_grad_Y

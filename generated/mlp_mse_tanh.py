@@ -126,7 +126,7 @@ def forward(*, X, Ystar, W1, B1, W2, B2):
     Y += B2
     # Loss = 1/(n*o) * sum_{c,k} (-Y[c, k] + Ystar[c, k])**2
     shared_1 = Ystar - Y
-    Loss = 1 / (n * o) * np.vdot(shared_1, shared_1)
+    Loss = (1/(n*o)) * np.vdot(shared_1, shared_1)
     return {
         "Z1": Z1,
         "H": H,
@@ -150,14 +150,14 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     Y = H @ W2
     Y += B2
     shared_1 = Ystar - Y
-    Loss = 1 / (n * o) * np.vdot(shared_1, shared_1)
+    Loss = (1/(n*o)) * np.vdot(shared_1, shared_1)
     # grad_Y[i, j] = -2/(n*o) * (-Y[i, j] + Ystar[i, j])
     grad_Y = shared_1
-    grad_Y *= -2 / (n * o)
+    grad_Y *= -2/(n*o)
     # grad_H[i, j] = sum_c W2[j, c]*grad_Y[i, c]
     grad_H = grad_Y @ W2.T
     # grad_Z1[i, j] = (1 - H[i, j]**2)*grad_H[i, j]
-    grad_Z1 = H ** 2
+    grad_Z1 = H**2
     np.subtract(1, grad_Z1, out=grad_Z1)
     grad_Z1 *= grad_H
     # dLoss/dB2[0, i] = -2/(n*o) * sum_c (-Y[c, i] + Ystar[c, i])

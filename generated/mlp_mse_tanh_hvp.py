@@ -128,7 +128,7 @@ def forward(*, X, Ystar, W1, B1, W2, B2):
     Y += B2
     # Loss = 1/(n*o) * sum_{c,k} (-Y[c, k] + Ystar[c, k])**2
     shared_1 = Ystar - Y
-    Loss = 1 / (n * o) * np.vdot(shared_1, shared_1)
+    Loss = (1/(n*o)) * np.vdot(shared_1, shared_1)
     return {
         "Z1": Z1,
         "H": H,
@@ -152,14 +152,14 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     Y = H @ W2
     Y += B2
     shared_1 = Ystar - Y
-    Loss = 1 / (n * o) * np.vdot(shared_1, shared_1)
+    Loss = (1/(n*o)) * np.vdot(shared_1, shared_1)
     # grad_Y[i, j] = -2/(n*o) * (-Y[i, j] + Ystar[i, j])
     grad_Y = shared_1
-    grad_Y *= -2 / (n * o)
+    grad_Y *= -2/(n*o)
     # grad_H[i, j] = sum_c W2[j, c]*grad_Y[i, c]
     grad_H = grad_Y @ W2.T
     # grad_Z1[i, j] = (1 - H[i, j]**2)*grad_H[i, j]
-    grad_Z1 = H ** 2
+    grad_Z1 = H**2
     np.subtract(1, grad_Z1, out=grad_Z1)
     grad_Z1 *= grad_H
     # dLoss/dB2[0, i] = -2/(n*o) * sum_c (-Y[c, i] + Ystar[c, i])
@@ -231,11 +231,11 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     Y = H @ W2
     Y += B2
     shared_1 = Ystar - Y
-    Loss = 1 / (n * o) * np.vdot(shared_1, shared_1)
+    Loss = (1/(n*o)) * np.vdot(shared_1, shared_1)
     grad_Y = shared_1
-    grad_Y *= -2 / (n * o)
+    grad_Y *= -2/(n*o)
     grad_H = grad_Y @ W2.T
-    shared_2 = H ** 2
+    shared_2 = H**2
     np.subtract(1, shared_2, out=shared_2)
     grad_Z1 = shared_2 * grad_H
     shared_3 = np.ones((1, n))
@@ -254,13 +254,17 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     dot_Y += dot_H @ W2
     # dot_grad_Y[i, j] = 2/(n*o) * dot_Y[i, j]
     dot_grad_Y = dot_Y
-    dot_grad_Y *= 2 / (n * o)
+    dot_grad_Y *= 2/(n*o)
     # dot_grad_H[i, j] = sum_c dot_W2[j, c]*grad_Y[i, c] + sum_c W2[j, c]*dot_grad_Y[i, c]
     dot_grad_H = grad_Y @ dot_W2.T
     dot_grad_H += dot_grad_Y @ W2.T
     # dot_grad_Z1[i, j] = -2 * (1 - H[i, j]**2)*H[i, j]*dot_Z1[i, j]*grad_H[i, j] + (1 - H[i, j]**2)*dot_grad_H[i, j]
-    dot_grad_Z1 = shared_2
-    dot_grad_Z1 *= dot_grad_H - 2 * H * dot_Z1 * grad_H
+    dot_grad_Z1 = dot_Z1
+    dot_grad_Z1 *= H
+    dot_grad_Z1 *= grad_H
+    dot_grad_Z1 *= 2
+    np.subtract(dot_grad_H, dot_grad_Z1, out=dot_grad_Z1)
+    dot_grad_Z1 *= shared_2
     # dot_grad_B2[0, i] = sum_c dot_grad_Y[c, i]
     dot_grad_B2 = shared_3 @ dot_grad_Y
     # dot_grad_W2[i, j] = sum_c dot_H[c, i]*grad_Y[c, j] + sum_c H[c, i]*dot_grad_Y[c, j]

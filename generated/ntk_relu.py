@@ -158,7 +158,7 @@ def _hidden_forward(l, X_prev, W, W0, m, lam):
     X_l = np.maximum(Z_l, 0.0)
     # reg_l = lam*m/2 * sum_{c,k} (-W0[c, k] + W[c, k])**2
     shared_1 = W - W0
-    reg_l = 1 / 2 * lam * m * np.vdot(shared_1, shared_1)
+    reg_l = ((1/2)*lam*m) * np.vdot(shared_1, shared_1)
     return X_l, reg_l, (n, k_in, k_out, X_prev, W, W0, m, lam, Z_l, X_l, reg_l)
 
 
@@ -171,7 +171,7 @@ def _hidden_backward(state, grad_out, need_input):
     # dLoss/dW[i, j] = sum_c step(Z_l[i, c])*X_prev[j, c]*grad_out[i, c] + lam*m * (-W0[i, j] + W[i, j])
     # grad_W[i, j] = sum_c X_prev[j, c]*grad_Z_l[i, c] + lam*m * (-W0[i, j] + W[i, j])
     grad_W = grad_Z_l @ X_prev.T
-    grad_W += lam * m * (W - W0)
+    grad_W += (lam*m) * (W - W0)
     if need_input:
         # dLoss/dX_prev[i, j] = sum_c step(Z_l[c, j])*W[c, i]*grad_out[c, j]
         # grad_X_prev[i, j] = sum_c W[c, i]*grad_Z_l[c, j]
@@ -213,11 +213,12 @@ def _output_forward(l, X_prev, W, W0, r, m, lam):
     n, k, X_prev, W, W0, r, m, lam = _output_inputs(
         l, X_prev, W, W0, r, m, lam)
     # f[0, i] = m**0.5 * sum_c W[0, c]*X_prev[c, i]
-    f = (m**0.5) * W @ X_prev
+    f = W @ X_prev
+    f *= m**0.5
     # Loss = 1/2 * sum_c (f[0, c] - r[0, c])**2 + lam*m/2 * sum_c (-W0[0, c] + W[0, c])**2
     shared_1 = W - W0
     shared_2 = f - r
-    Loss = 1 / 2 * np.vdot(shared_2, shared_2) + 1 / 2 * lam * m * np.vdot(shared_1, shared_1)
+    Loss = 1/2 * np.vdot(shared_2, shared_2) + ((1/2)*lam*m) * np.vdot(shared_1, shared_1)
     return Loss, (n, k, X_prev, W, W0, r, m, lam, f, Loss)
 
 
@@ -228,8 +229,9 @@ def _output_backward(state, need_input):
     grad_f = f - r
     # dLoss/dW[0, i] = -m**0.5 * sum_c X_prev[i, c]*r[0, c] + m**0.5 * sum_c X_prev[i, c]*f[0, c] + lam*m * (-W0[0, i] + W[0, i])
     # grad_W[0, i] = m**0.5 * sum_c X_prev[i, c]*grad_f[0, c] + lam*m * (-W0[0, i] + W[0, i])
-    grad_W = m ** 0.5 * grad_f @ X_prev.T
-    grad_W += lam * m * (W - W0)
+    grad_W = grad_f @ X_prev.T
+    grad_W *= m**0.5
+    grad_W += (lam*m) * (W - W0)
     if need_input:
         # dLoss/dX_prev[i, j] = -m**0.5 * W[0, i]*r[0, j] + m**0.5 * W[0, i]*f[0, j]
         # grad_X_prev[i, j] = m**0.5 * W[0, i]*grad_f[0, j]

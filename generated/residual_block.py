@@ -123,7 +123,7 @@ def forward(*, T, x, W1, b1, W2, b2):
     out += b2 + x
     # Loss = 1/2 * sum_{c,k} (-T[c, k] + out[c, k])**2
     shared_1 = out - T
-    Loss = 1 / 2 * np.vdot(shared_1, shared_1)
+    Loss = 1/2 * np.vdot(shared_1, shared_1)
     return {
         "z": z,
         "a": a,
@@ -147,7 +147,7 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
     out = W2 @ a
     out += b2 + x
     shared_1 = out - T
-    Loss = 1 / 2 * np.vdot(shared_1, shared_1)
+    Loss = 1/2 * np.vdot(shared_1, shared_1)
     # grad_out[i, j] = -T[i, j] + out[i, j]
     grad_out = shared_1
     # grad_a[i, j] = sum_c W2[c, i]*grad_out[c, j]

@@ -123,8 +123,9 @@ def loss_and_grad(*, X, y, lam, w):
     r -= y
     Loss = np.vdot(r.T, r.T) + lam * np.vdot(w.T, w.T)
     # dLoss/dw[i, 0] = 2 * sum_c X[c, i]*r[c, 0] + 2*lam * w[i, 0]
-    grad_w = 2 * X.T @ r
-    grad_w += 2 * lam * w
+    grad_w = X.T @ r
+    grad_w *= 2
+    grad_w += (2*lam) * w
     return float(Loss), {
         "w": grad_w,
     }

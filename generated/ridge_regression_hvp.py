@@ -125,8 +125,9 @@ def loss_and_grad(*, X, y, lam, w):
     r -= y
     Loss = np.vdot(r.T, r.T) + lam * np.vdot(w.T, w.T)
     # dLoss/dw[i, 0] = 2 * sum_c X[c, i]*r[c, 0] + 2*lam * w[i, 0]
-    grad_w = 2 * X.T @ r
-    grad_w += 2 * lam * w
+    grad_w = X.T @ r
+    grad_w *= 2
+    grad_w += (2*lam) * w
     return float(Loss), {
         "w": grad_w,
     }
@@ -174,16 +175,17 @@ def hvp(tangents, *, X, y, lam, w):
     r = X @ w
     r -= y
     Loss = np.vdot(r.T, r.T) + lam * np.vdot(w.T, w.T)
-    grad_w = 2 * X.T @ r
-    grad_w += 2 * lam * w
+    grad_w = X.T @ r
+    grad_w *= 2
+    grad_w += (2*lam) * w
     # dot_r[i, 0] = sum_c X[i, c]*dot_w[c, 0]
     dot_r = X @ dot_w
     # dot_grad_r[i, 0] = 2 * dot_r[i, 0]
     dot_grad_r = dot_r
     dot_grad_r *= 2
     # dot_grad_w[i, 0] = 2*lam * dot_w[i, 0] + sum_c X[c, i]*dot_grad_r[c, 0]
-    dot_grad_w = 2 * lam * dot_w
-    dot_grad_w += X.T @ dot_grad_r
+    dot_grad_w = X.T @ dot_grad_r
+    dot_grad_w += (2*lam) * dot_w
     return float(Loss), {
         "w": grad_w,
     }, {

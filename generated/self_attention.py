@@ -118,7 +118,8 @@ def forward(*, X, T, Wq, Wk, Wv):
     # V[i, j] = sum_c Wv[c, j]*X[i, c]
     V = X @ Wv
     # S[i, j] = 1/sqrt(dk) * sum_c K[j, c]*Q[i, c]
-    S = (1/np.sqrt(dk)) * Q @ K.T
+    S = Q @ K.T
+    S *= 1/np.sqrt(dk)
     # P_lse_max = max over axis 1 of S (a constant shift)
     P_lse_max = S.max(axis=1, keepdims=True)
     # P_lse_exp[i, j] = exp(-P_lse_max[i, 0] + S[i, j])
@@ -137,7 +138,7 @@ def forward(*, X, T, Wq, Wk, Wv):
     O = P @ V
     # Loss = 1/2 * sum_{c,k} (O[c, k] - T[c, k])**2
     shared_2 = O - T
-    Loss = 1 / 2 * np.vdot(shared_2, shared_2)
+    Loss = 1/2 * np.vdot(shared_2, shared_2)
     return {
         "Q": Q,
         "K": K,
@@ -165,7 +166,8 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     Q = X @ Wq
     K = X @ Wk
     V = X @ Wv
-    S = (1/np.sqrt(dk)) * Q @ K.T
+    S = Q @ K.T
+    S *= 1/np.sqrt(dk)
     P_lse_max = S.max(axis=1, keepdims=True)
     P_lse_exp = S - P_lse_max
     np.exp(P_lse_exp, out=P_lse_exp)
@@ -177,13 +179,14 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     np.exp(P, out=P)
     O = P @ V
     shared_2 = O - T
-    Loss = 1 / 2 * np.vdot(shared_2, shared_2)
+    Loss = 1/2 * np.vdot(shared_2, shared_2)
     # grad_O[i, j] = -T[i, j] + O[i, j]
     grad_O = shared_2
     # grad_P[i, j] = sum_c V[j, c]*grad_O[i, c]
     grad_P = grad_O @ V.T
     # grad_P_lse[i, 0] = -sum_c P[i, c]*grad_P[i, c]
-    grad_P_lse = -(P * grad_P) @ shared_1
+    grad_P_lse = (P * grad_P) @ shared_1
+    np.negative(grad_P_lse, out=grad_P_lse)
     # grad_S[i, j] = P[i, j]*grad_P_lse[i, 0] + P[i, j]*grad_P[i, j]
     grad_S = grad_P
     grad_S += grad_P_lse
@@ -191,9 +194,11 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     # grad_V[i, j] = sum_c P[c, i]*grad_O[c, j]
     grad_V = P.T @ grad_O
     # grad_K[i, j] = 1/sqrt(dk) * sum_c Q[c, j]*grad_S[c, i]
-    grad_K = (1/np.sqrt(dk)) * grad_S.T @ Q
+    grad_K = grad_S.T @ Q
+    grad_K *= 1/np.sqrt(dk)
     # grad_Q[i, j] = 1/sqrt(dk) * sum_c K[c, j]*grad_S[i, c]
-    grad_Q = (1/np.sqrt(dk)) * grad_S @ K
+    grad_Q = grad_S @ K
+    grad_Q *= 1/np.sqrt(dk)
     # dLoss/dWv[i, j] = -sum_{c,k} P[k, c]*T[k, j]*X[c, i] + sum_{c,k} O[k, j]*P[k, c]*X[c, i]
     # grad_Wv[i, j] = sum_c X[c, i]*grad_V[c, j]
     grad_Wv = X.T @ grad_V

@@ -144,7 +144,7 @@ def _hidden_forward(l, a_prev, Theta):
     # z[i, j] = sum_c Theta[j, c]*a_prev[i, c]
     z = a_prev @ Theta.T
     # a[i, j] = sigmoid(z[i, j])
-    a = 0.5 * z
+    a = 0.5*z
     np.tanh(a, out=a)
     a += 1.0
     a *= 0.5
@@ -224,13 +224,14 @@ def _output_backward(state, need_input):
     """The adjoints of the output layer's parameters and, if ``need_input``, of its input."""
     M, P, H, a_prev, Theta, Y, z, lse_max, lse_exp, lse_sum, lse, log_p, E = state
     # grad_lse[i, 0] = 1/M * sum_c Y[i, c]
-    grad_lse = (1/M) * Y @ np.ones((P, 1))
+    grad_lse = Y @ np.ones((P, 1))
+    grad_lse *= 1/M
     # grad_lse_sum[i, 0] = grad_lse[i, 0]/lse_sum[i, 0]
-    grad_lse_sum = 1 / lse_sum
+    grad_lse_sum = 1/lse_sum
     grad_lse_sum *= grad_lse
     # grad_z[i, j] = grad_lse_sum[i, 0]*lse_exp[i, j] - 1/M * Y[i, j]
-    grad_z = grad_lse_sum * lse_exp
-    grad_z -= Y / M
+    grad_z = grad_lse_sum*lse_exp
+    grad_z -= Y/M
     # dLoss/dTheta[i, j] = 1/M * sum_{c,k} Y[c, k]*a_prev[c, j]*lse_exp[c, i]/lse_sum[c, 0] - 1/M * sum_c Y[c, i]*a_prev[c, j]
     # grad_Theta[i, j] = sum_c a_prev[c, j]*grad_z[c, i]
     grad_Theta = grad_z.T @ a_prev

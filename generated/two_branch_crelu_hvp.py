@@ -196,22 +196,27 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # dLoss/dd = -2/L * sum_c Delta[0, c]
     grad_d = (-2/L) * Delta.sum()
     # dLoss/dC[0, i] = -2/L * sum_c Delta[0, c]*H[i, c]
-    grad_C = (-2/L) * Delta @ H.T
+    grad_C = Delta @ H.T
+    grad_C *= -2/L
     # dLoss/dB2[i, 0] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]
     # grad_B2[i, 0] = -2/L * sum_c C[0, M + i]*grad_Z2_core[i, c]
-    shared_1 = -2 / L * C[:, M:].T
-    shared_2 = np.ones((L, 1))
-    grad_B2 = shared_1 * (grad_Z2_core @ shared_2)
+    shared_1 = np.ones((L, 1))
+    grad_B2 = grad_Z2_core @ shared_1
+    grad_B2 *= C[:, M:].T
+    grad_B2 *= -2/L
     # dLoss/dB1[i, 0] = -2/L * sum_c crelu_mask(Z[i, c], t)*C[0, i]*Delta[0, c]
     # grad_B1[i, 0] = -2/L * sum_c C[0, i]*grad_Z1_core[i, c]
-    shared_3 = -2 / L * C[:, :M].T
-    grad_B1 = shared_3 * (grad_Z1_core @ shared_2)
+    grad_B1 = grad_Z1_core @ shared_1
+    grad_B1 *= C[:, :M].T
+    grad_B1 *= -2/L
     # dLoss/dA2[i, j] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]*X2[j, c]
     # grad_A2[i, j] = -2/L * sum_c C[0, M + i]*X2[j, c]*grad_Z2_core[i, c]
-    grad_A2 = shared_1 * (grad_Z2_core @ X2.T)
+    grad_A2 = grad_Z2_core @ X2.T
+    grad_A2 *= (-2/L) * C[:, M:].T
     # dLoss/dA1[i, j] = -2/L * sum_c crelu_mask(Z[i, c], t)*C[0, i]*Delta[0, c]*X1[j, c]
     # grad_A1[i, j] = -2/L * sum_c C[0, i]*X1[j, c]*grad_Z1_core[i, c]
-    grad_A1 = shared_3 * (grad_Z1_core @ X1.T)
+    grad_A1 = grad_Z1_core @ X1.T
+    grad_A1 *= (-2/L) * C[:, :M].T
     return float(Loss), {
         "A1": grad_A1,
         "A2": grad_A2,
@@ -278,20 +283,23 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     Y += d
     Delta = Yexp - Y
     Loss = (1/L) * np.vdot(Delta, Delta)
-    shared_1 = H == Z
-    grad_Z_core = Delta * shared_1
+    grad_Z_core = Delta * (H == Z)
     grad_Z2_core = grad_Z_core[M:]
     grad_Z1_core = grad_Z_core[:M]
     grad_d = (-2/L) * Delta.sum()
-    shared_2 = -2 / L * Delta
-    grad_C = shared_2 @ H.T
-    shared_3 = -2 / L * C[:, M:].T
-    shared_4 = np.ones((L, 1))
-    grad_B2 = shared_3 * (grad_Z2_core @ shared_4)
-    shared_5 = -2 / L * C[:, :M].T
-    grad_B1 = shared_5 * (grad_Z1_core @ shared_4)
-    grad_A2 = shared_3 * (grad_Z2_core @ X2.T)
-    grad_A1 = shared_5 * (grad_Z1_core @ X1.T)
+    grad_C = Delta @ H.T
+    grad_C *= -2/L
+    shared_1 = np.ones((L, 1))
+    grad_B2 = grad_Z2_core @ shared_1
+    grad_B2 *= C[:, M:].T
+    grad_B2 *= -2/L
+    grad_B1 = grad_Z1_core @ shared_1
+    grad_B1 *= C[:, :M].T
+    grad_B1 *= -2/L
+    grad_A2 = grad_Z2_core @ X2.T
+    grad_A2 *= (-2/L) * C[:, M:].T
+    grad_A1 = grad_Z1_core @ X1.T
+    grad_A1 *= (-2/L) * C[:, :M].T
     # dot_Z1[i, j] = sum_c X1[c, j]*dot_A1[i, c] + dot_B1[i, 0]
     dot_Z1 = dot_A1 @ X1
     dot_Z1 += dot_B1
@@ -301,7 +309,7 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # dot_Z[i, j] = [0 <= i <= M - 1]*dot_Z1[i, j] + [M <= i <= 2*M - 1]*dot_Z2[-M + i, j]
     dot_Z = np.concatenate((dot_Z1, dot_Z2), axis=0)
     # dot_H[i, j] = equal(H[i, j], Z[i, j])*dot_Z[i, j]
-    dot_H = dot_Z * shared_1
+    dot_H = dot_Z * (H == Z)
     # dot_Y[0, i] = sum_c H[c, i]*dot_C[0, c] + dot_d + sum_c C[0, c]*dot_H[c, i]
     dot_Y = dot_C @ H
     dot_Y += dot_d
@@ -311,16 +319,16 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     np.negative(dot_Delta, out=dot_Delta)
     # dot_grad_Delta[0, i] = 2/L * dot_Delta[0, i]
     dot_grad_Delta = dot_Delta
-    dot_grad_Delta *= 2 / L
+    dot_grad_Delta *= 2/L
     # dot_grad_Y[0, i] = -dot_grad_Delta[0, i]
     dot_grad_Y = dot_grad_Delta
     np.negative(dot_grad_Y, out=dot_grad_Y)
     # dot_grad_H[i, j] = -2/L * Delta[0, j]*dot_C[0, i] + C[0, i]*dot_grad_Y[0, j]
-    dot_grad_H = C.T * dot_grad_Y
-    dot_grad_H -= 2 * Delta * dot_C.T / L
+    dot_grad_H = C.T*dot_grad_Y
+    dot_grad_H -= 2*Delta*dot_C.T/L
     # dot_grad_Z[i, j] = equal(H[i, j], Z[i, j])*dot_grad_H[i, j]
     dot_grad_Z = dot_grad_H
-    dot_grad_Z *= shared_1
+    dot_grad_Z *= H == Z
     # dot_grad_Z2[i, j] = dot_grad_Z[M + i, j]
     dot_grad_Z2 = dot_grad_Z[M:]
     # dot_grad_Z1[i, j] = dot_grad_Z[i, j]
@@ -328,12 +336,13 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # dot_grad_d = sum_c dot_grad_Y[0, c]
     dot_grad_d = dot_grad_Y.sum()
     # dot_grad_C[0, i] = -2/L * sum_c Delta[0, c]*dot_H[i, c] + sum_c H[i, c]*dot_grad_Y[0, c]
-    dot_grad_C = shared_2 @ dot_H.T
+    dot_grad_C = Delta @ dot_H.T
+    dot_grad_C *= -2/L
     dot_grad_C += dot_grad_Y @ H.T
     # dot_grad_B2[i, 0] = sum_c dot_grad_Z2[i, c]
-    dot_grad_B2 = dot_grad_Z2 @ shared_4
+    dot_grad_B2 = dot_grad_Z2 @ shared_1
     # dot_grad_B1[i, 0] = sum_c dot_grad_Z1[i, c]
-    dot_grad_B1 = dot_grad_Z1 @ shared_4
+    dot_grad_B1 = dot_grad_Z1 @ shared_1
     # dot_grad_A2[i, j] = sum_c X2[j, c]*dot_grad_Z2[i, c]
     dot_grad_A2 = dot_grad_Z2 @ X2.T
     # dot_grad_A1[i, j] = sum_c X1[j, c]*dot_grad_Z1[i, c]

@@ -15,13 +15,11 @@ In a Jupyter notebook a ``DerivedModel`` displays itself (``_repr_markdown_`` an
 """
 from __future__ import annotations
 
-import copy
-import dataclasses
 import linecache
 import types
 from functools import cached_property
 
-from symgrad.differentiate.chain_rule import Derivation, derive as derive_model
+from symgrad.differentiate.chain_rule import derive as derive_model
 from symgrad.emit.backends import render_backend
 from symgrad.emit.files import render_document, render_module
 from symgrad.documents.derivation import build_document
@@ -49,9 +47,6 @@ class DerivedModel:
     def __init__(self, model: Model, derivation):
         self.model = model
         self.derivation = derivation
-        # the index names as they stand after the derivation: the document is made from them,
-        # whatever was made first (the module's code draws fresh names from the same space)
-        self._space = copy.deepcopy(derivation.space) if isinstance(derivation, Derivation) else None
 
     def __repr__(self) -> str:
         return (f"<symgrad.DerivedModel {self.model.name!r}: gradients for "
@@ -110,19 +105,12 @@ class DerivedModel:
 
     @cached_property
     def _sections(self):
-        derivation = self.derivation
-        if self._space is not None:
-            derivation = dataclasses.replace(derivation, space=copy.deepcopy(self._space))
-        return build_document(self.model, derivation)
+        return build_document(self.model, self.derivation)
 
     def gradients(self) -> dict[str, str]:
         """Each parameter's gradient, collapsed, as the index formula ``symgrad show`` prints
         (for a model with layers: the output layer's and the hidden layer's, by layer)."""
-        parts = ([(self.model, self.derivation, "")] if self.model.stack is None else
-                 [(self.model.stack.output, self.derivation.output, "output layer: "),
-                  (self.model.stack.hidden, self.derivation.hidden, "hidden layer: ")])
-        return {label + name: derivation.collapsed_text(name) for _, derivation, label in parts
-                for name in derivation.parameters if name in derivation.adjoints}
+        return self.derivation.collapsed_gradients()
 
     def _repr_markdown_(self) -> str:
         return self.markdown()

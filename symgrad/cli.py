@@ -139,11 +139,11 @@ def hvp_outputs(specs, out_dir: Path, skip_layers: bool):
     for spec in specs:
         start = time.perf_counter()
         model = _load(spec)
-        if model.stack is not None and skip_layers:
-            continue
         derivation = derive(model)
-        if model.stack is not None:
-            raise SymgradError(f"model {model.name!r} has layers; --hvp covers models without layers so far")
+        if derivation.second_order_refusal is not None:
+            if skip_layers:
+                continue
+            raise SymgradError(f"model {model.name!r} {derivation.second_order_refusal}")
         text = render_hvp_module(derivation, _command(spec) + " --hvp")
         yield model, derivation, out_dir / f"{model.name}{HVP_SUFFIX}.py", text, time.perf_counter() - start
 
@@ -206,13 +206,10 @@ def _describe(model, derivation, heading: str) -> None:
 def cmd_show(args) -> int:
     model = _load(_model_spec(args))
     derivation = derive(model)
-    if model.stack is None:
-        _describe(model, derivation, f"{model.name}: {model.description}")
-    else:
-        print(f"{model.name}: {model.description}\n")
-        _describe(model.stack.hidden, derivation.hidden,
-                  "hidden layer l (its loss is the recursion seed sum(grad_out * output) + its own terms)")
-        _describe(model.stack.output, derivation.output, "output layer L")
+    for line in derivation.show_preface:
+        print(line)
+    for part in derivation.parts:
+        _describe(part.derivation.model, part.derivation, part.heading)
     print(f"derived in {derivation.seconds * 1000:.1f} ms")
     return 0
 

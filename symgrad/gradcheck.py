@@ -16,6 +16,7 @@ import numpy as np
 import sympy as sp
 
 from symgrad.errors import SymgradError
+from symgrad.model.layers import layout_of
 from symgrad.model.model import Model
 from symgrad.model.functions import row_of
 
@@ -81,21 +82,20 @@ KEPT_LAYERS = 5   # layers drawn as they always were; deeper ones are scaled (se
 
 def _draw(model: Model, dims: dict[str, int], rng: np.random.Generator, depth: int = 1) -> dict:
     inputs = {t.name: _value(model, t.name, t.role, _shape(t.shape, dims), rng) for t in model.inputs}
-    if model.stack is None:
-        return inputs
-    lists = {name: [] for name in model.lists}
-    carry_shape = np.shape(inputs[model.stack.carry.name])
+    lists: dict[str, list] = {}     # one value per layer for each list input, when there are layers
     taken = set(dims.values())
-    for layer_number in range(depth):
-        layer = model.stack.hidden if layer_number < depth - 1 else model.stack.output
+    carry_shape = None
+    for layer_number, layer in enumerate(layout_of(model).layers(depth)):
+        if carry_shape is None:    # the first layer takes the stack's carry
+            carry_shape = np.shape(inputs[layer.owner.carry.name])
         local = _layer_dims(layer, dims, carry_shape, taken)
         for name, items in model.lists.items():
             shape = _shape(layer.tensors[name].shape, local)
             value = _value(model, name, items.role, shape, rng)
             if layer_number >= KEPT_LAYERS and name not in model.samplers:
                 value = value * np.sqrt(2.0)   # variance 2 / fan-in: values keep their size however deep
-            lists[name].append(value)
-        if layer is model.stack.hidden:
+            lists.setdefault(name, []).append(value)
+        if layer.carry_out_name is not None:
             carry_shape = _shape(layer.tensors[layer.carry_out_name].shape, local)
     return {**inputs, **lists}
 
@@ -146,10 +146,8 @@ def _margin(model: Model, values: dict) -> float:
 def kink_margin(model: Model, module, inputs: dict) -> float:
     """The smallest distance from an argument of a nonsmooth function to one of its kinks."""
     values = module.forward(**inputs)
-    if model.stack is None:
-        return _margin(model, {**inputs, **values})
-    margins = [_margin(model.stack.hidden, layer) for layer in values["hidden"]]
-    return min(margins + [_margin(model.stack.output, values["output"])])
+    return min(_margin(part, part_values)
+               for part, part_values in layout_of(model).values_by_layer(inputs, values))
 
 
 def sample_inputs(model: Model, module, dims: dict[str, int], rng: np.random.Generator,
@@ -241,7 +239,7 @@ def check_module(model: Model, module, points: int = 3, seed: int = 0,
     shapes_ok: dict[str, bool] = {}
     for which in (0, 1):
         dims = dimension_values(model, which)
-        for depth in (depths if model.stack is not None else (1,)):
+        for depth in layout_of(model).depths(depths):
             for _ in range(points):
                 inputs = sample_inputs(model, module, dims, rng, depth)
                 _, grads = module.loss_and_grad(**inputs)

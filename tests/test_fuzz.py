@@ -1280,7 +1280,7 @@ def check_recipe(recipe: Recipe, workdir: Path, finite_differences: bool = True,
                 raise Disagreement("finite differences", f"gradient {name}: relative error "
                                    f"{relative_error(got, fd):.3g}\n got {got}\n central differences {fd}",
                                    recipe)
-    if second_order and model.stack is None:
+    if second_order and derivation.second_order_refusal is None:
         result.update(check_second_order(recipe, derivation, inputs, loss_of, scale, workdir))
     return result
 

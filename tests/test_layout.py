@@ -80,3 +80,49 @@ def test_package_modules_do_not_import_the_package_itself():
                  if name != "symgrad" and not name.startswith("symgrad.model.catalogue.")
                  for target, _ in imports(path) if target == "symgrad"]
     assert not offenders
+
+
+# Where a model with layers differs from one without: only these modules ask which kind they have
+# (symgrad/differentiate/model_derivation.py is the interface everything else uses).
+LAYER_MODULES = {"symgrad.model.layers", "symgrad.differentiate.layers", "symgrad.emit.layer_plan"}
+KIND_NAMES = {"StackDerivation", "StackPlan", "Stack", "Layer", "WholeModel", "Derivation", "ModulePlan"}
+
+
+def _names_in(node) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | \
+        {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+
+
+def kind_questions(source: str) -> list[str]:
+    """Each place in ``source`` that reads a model's stack (``model.stack``), names the layered
+    derivation or plan, or tests an object against a derivation, layer or plan class."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr == "stack" and isinstance(node.ctx, ast.Load):
+            found.append(f"line {node.lineno}: .stack")
+        elif isinstance(node, ast.Name) and node.id in ("StackDerivation", "StackPlan"):
+            found.append(f"line {node.lineno}: {node.id}")
+        elif isinstance(node, ast.alias) and node.name in ("StackDerivation", "StackPlan"):
+            found.append(f"an import of {node.name}")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id in ("isinstance", "issubclass") and len(node.args) == 2 \
+                and _names_in(node.args[-1]) & KIND_NAMES:
+            found.append(f"line {node.lineno}: {node.func.id}(... {sorted(_names_in(node.args[-1]) & KIND_NAMES)})")
+    return found
+
+
+def test_only_the_layer_modules_ask_whether_a_model_has_layers():
+    offences = [f"{name} {where}" for name, path in sorted(MODULES.items()) if name not in LAYER_MODULES
+                for where in kind_questions(path.read_text())]
+    assert not offences, offences
+
+
+def test_the_kind_question_check_finds_each_kind_of_question():
+    source = ("from symgrad.differentiate.layers import StackDerivation\n"
+              "a = model.stack.hidden\n"
+              "b = isinstance(derivation, Derivation)\n"
+              "c = isinstance(plan, (ModulePlan, int))\n"
+              "model.stack = None\n")
+    assert sorted(kind_questions(source)) == ["an import of StackDerivation", "line 2: .stack",
+                                              "line 3: isinstance(... ['Derivation'])",
+                                              "line 4: isinstance(... ['ModulePlan'])"]

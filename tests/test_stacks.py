@@ -6,7 +6,7 @@ from symgrad import catalogue
 from symgrad.differentiate.chain_rule import derive
 from symgrad.gradcheck import dimension_values, sample_inputs
 from symgrad.cli import import_generated
-from symgrad.model.layers import StackDerivation
+from symgrad.differentiate.layers import StackDerivation
 
 from .conftest import GENERATED
 

@@ -12,13 +12,16 @@ each other by name, so deriving costs time linear in the number of
 intermediates. ``expanded`` substitutes them into each other for display
 (the notes' "Build it all" forms); it is never used to generate code.
 
-Every step is kept as data for the LaTeX export and the formula checker.
+The local partials are kept as data (``partials``), for the documents. A model with
+layers is derived layer by layer (``layers.py``); either way the result has the interface of
+``model_derivation.ModelDerivation``.
 """
 from __future__ import annotations
 
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import sympy as sp
 
@@ -26,7 +29,9 @@ from symgrad.index.deltas import Elimination, collapse
 from symgrad.errors import SymgradWarning
 from symgrad.model.functions import is_mask
 from symgrad.model.model import Model
-from symgrad.model.layers import Layer, StackDerivation
+from symgrad.differentiate.layers import derive_layers
+from symgrad.differentiate.model_derivation import ModelDerivation, Part
+from symgrad.differentiate.pooled_diff import pooled_diff
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.index.conventions import adjoint_name
 from symgrad.index.text import formula_text
@@ -56,14 +61,14 @@ class AdjointStep:
 
 
 @dataclass
-class Derivation:
-    """Every named adjoint of a model, and how each was reached."""
+class Derivation(ModelDerivation):
+    """Every named adjoint of a model, and how each was reached: a model without layers, or one
+    layer of a stack."""
 
     model: Model
     space: IndexSpace
     adjoints: dict[str, IndexExpr] = field(default_factory=dict)
     partials: list[LocalPartial] = field(default_factory=list)
-    steps: list[AdjointStep] = field(default_factory=list)
     seconds: float = 0.0
     _adjoint_graph: dict | None = field(default=None, repr=False, compare=False)   # built by _reaches
 
@@ -79,12 +84,14 @@ class Derivation:
             return None
         expr = self.adjoints[name]
         terms = expr.terms
+        mentioned = _mentioned(terms)
         for other in self.order:
             base = adjoint_name(other)
-            if other == name or not any(_mentions(t, base) for t in terms):
+            if other == name or base not in mentioned:
                 continue
             terms = collapse(substitute(terms, base, self.adjoints[other], self.space),
                              self.space.ranges_of(expr.indices))
+            mentioned = _mentioned(terms)
         return IndexExpr(expr.indices, terms)
 
     def collapsed_text(self, name: str, head: str | None = None, expanded: IndexExpr | None = None) -> str:
@@ -118,9 +125,28 @@ class Derivation:
         """Tensors with adjoints, forward order (parameters first as declared)."""
         return [n for n in self.model.tensors if n in self.adjoints]
 
+    # the interface every derivation has (model_derivation.py): a model without layers is one part
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        return (Part(self, f"{self.model.name}: {self.model.description}", "", ""),)
 
-def _mentions(term: Term, base: str) -> bool:
-    return any(str(getattr(s, "base", s)) == base for s in term.factor.free_symbols)
+    show_preface: ClassVar[tuple[str, ...]] = ()
+    document_preface: ClassVar[tuple[tuple[str, str], ...]] = ()
+    layer_tensor_names: ClassVar[frozenset[str]] = frozenset()
+    second_order_refusal: ClassVar[None] = None
+
+    @property
+    def intermediates(self) -> list[str]:
+        return [n for n in self.model.definitions if n != self.model.loss_name and n in self.adjoints]
+
+    def layer(self, layer, depth) -> "Derivation":
+        return self
+
+
+
+def _mentioned(terms) -> set[str]:
+    """The names of the tensors and scalars the terms' factors read."""
+    return {str(getattr(s, "base", s)) for t in terms for s in t.factor.free_symbols}
 
 
 def substitute(terms, base: str, definition: IndexExpr, space: IndexSpace) -> tuple[Term, ...]:
@@ -179,22 +205,34 @@ def _needs_adjoint(model: Model) -> list[str]:
     return [n for n in model.tensors if n in depends and n in reaches]
 
 
-def derive(model: Model):
+def _consumers(model: Model, names: list[str]) -> dict[str, list[str]]:
+    """For each of ``names``, the intermediates whose definitions read it, in definition order
+    (each definition's references found once: linear in the model's size)."""
+    consumers = {n: [] for n in names}
+    for user, definition in model.definitions.items():
+        for name in _references(definition.expr) & consumers.keys():
+            consumers[name].append(user)
+    return consumers
+
+
+def derive(model: Model) -> ModelDerivation:
     """Run the chain rule backwards from the loss; returns every named adjoint.
 
-    A model with a stack gives a ``StackDerivation``: its hidden and output layers, each derived once.
+    A model with a stack gives a ``StackDerivation`` (``layers.py``): its hidden and output
+    layers, each derived once by ``derive_one``.
     """
+    return derive_layers(model, derive_one)
+
+
+def derive_one(model: Model, warn_unused: bool = True) -> Derivation:
+    """The chain rule over one model without layers (or one layer of a stack); ``warn_unused``:
+    warn of each parameter the loss does not depend on (a stack warns per list instead)."""
     model.ensure_complete()
-    if model.stack is not None:
-        derivation = StackDerivation(model, derive(model.stack.hidden), derive(model.stack.output))
-        _warn_unused_lists(derivation)
-        return derivation
     start = time.perf_counter()
     derivation = Derivation(model, IndexSpace("a"))
     space = derivation.space
     needed = _needs_adjoint(model)
-    consumers = {n: [u for u in model.definitions if n in _references(model.definitions[u].expr)]
-                 for n in needed}
+    consumers = _consumers(model, needed)
     loss = model.loss_name
     derivation.adjoints[loss] = IndexExpr((), (Term(sp.Integer(1)),))
     for name in reversed(needed):
@@ -211,7 +249,7 @@ def derive(model: Model):
             total += step.collapsed
         derivation.adjoints[name] = IndexExpr(at, tuple(total))
     derivation.seconds = time.perf_counter() - start
-    if not isinstance(model, Layer):    # a stack's layers: told per list, by _warn_unused_lists
+    if warn_unused:
         for name in derivation.parameters:
             if name not in derivation.adjoints:
                 _warn_unused(f"parameter {name!r} does not affect the loss {loss!r}; its gradient is zero")
@@ -219,21 +257,7 @@ def derive(model: Model):
 
 
 def _warn_unused(message: str) -> None:
-    warnings.warn(message, SymgradWarning, stacklevel=3)
-
-
-def _warn_unused_lists(derivation) -> None:
-    """A list parameter that a layer does not use, or whose hidden layers' outputs never reach the loss."""
-    hidden, output = derivation.hidden, derivation.output
-    loss = output.model.loss_name
-    hidden_reaches = output.model.carry_name in output.adjoints
-    for name in derivation.parameters:
-        if name not in output.adjoints:
-            _warn_unused(f"parameter {name!r} does not affect the loss {loss!r} in the output layer; "
-                         "its gradient there is zero")
-        if name not in hidden.adjoints or not hidden_reaches:
-            _warn_unused(f"parameter {name!r} does not affect the loss {loss!r} in the hidden layers; "
-                         "its gradients there are zero")
+    warnings.warn(message, SymgradWarning, stacklevel=5)   # told where derive was called (derive_layers between)
 
 
 def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointStep:
@@ -250,7 +274,7 @@ def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointSt
         local += opaque.local_partial(value, model, out, at)
     for term in definition.terms if opaque is None else ():
         term = space.rename_bound(term).xreplace(rename)
-        derivative = sp.diff(term.factor, wrt)
+        derivative = pooled_diff(term.factor, wrt)
         if derivative != 0:
             local.append(Term(derivative, term.bound, term.conditions))
     local_ranges = {**at_ranges, **derivation.space.ranges_of(out)}
@@ -265,6 +289,4 @@ def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointSt
     chained = tuple(Term(seed * t.factor, out_bound + t.bound, t.conditions) for t in partial)
     log: list[Elimination] = []
     collapsed = collapse(chained, at_ranges, log)
-    step = AdjointStep(tensor.name, consumer, chained, collapsed, tuple(log))
-    derivation.steps.append(step)
-    return step
+    return AdjointStep(tensor.name, consumer, chained, collapsed, tuple(log))

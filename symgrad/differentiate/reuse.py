@@ -9,8 +9,11 @@ softmax's ``exp / sum`` is its value (``softmax_value``).
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy as sp
 
+from symgrad.differentiate.model_memo import remembered
 from symgrad.differentiate.softmax_value import read_softmax, softmax_values
 from symgrad.model.functions import row_of
 from symgrad.index.terms import IndexExpr, Term
@@ -31,36 +34,58 @@ def _pointwise_calls(model, until: str | None):
         yield name, expr.indices, term.factor
 
 
-def _renaming(call, found, indices) -> dict | None:
-    """The index renaming that could turn the defining ``call`` into ``found``: read off an entry
-    of ``call``'s first argument that holds every free index (``exp(z[i, j] - m[i, 0])``)."""
+@lru_cache(maxsize=1 << 14)
+def _anchor(call, indices) -> sp.Indexed | None:
+    """The entry of ``call``'s first argument that holds every free index (``z[i, j]`` of
+    ``exp(z[i, j] - m[i, 0])``), the first by name; None when there is none."""
     anchors = sorted((a for a in call.args[0].atoms(sp.Indexed)
                       if {i for i in indices if i != 0} <= set(a.indices)), key=str)
-    if not anchors:
-        return None
-    anchor = anchors[0]
+    return anchors[0] if anchors else None
+
+
+def _renaming(anchor, found) -> dict | None:
+    """The index renaming that could turn the defining call of ``anchor`` into ``found``: the
+    first entry of ``found``'s first argument (by name) on the anchor's tensor."""
     for candidate in sorted(found.args[0].atoms(sp.Indexed), key=str):
         if candidate.base == anchor.base:
             return {a: b for a, b in zip(anchor.indices, candidate.indices) if a != 0}
     return None
 
 
-def _rewrites(model, factor: sp.Expr, until: str | None, cheaper: bool) -> dict:
+def _calls_by_anchor(model, until: str | None) -> dict:
+    """Anchor tensor -> [(position, name, free indices, call, anchor)] for every pointwise call
+    ``_pointwise_calls`` yields: a found call can only be rewritten by a definition whose anchor
+    tensor it reads, so each found call is compared with those alone."""
+    return remembered(model, ("pointwise calls", until), lambda: _scan_calls(model, until))
+
+
+def _scan_calls(model, until: str | None) -> dict:
+    by_base: dict = {}
+    for position, (name, indices, call) in enumerate(_pointwise_calls(model, until)):
+        anchor = _anchor(call, indices)
+        if anchor is not None:
+            by_base.setdefault(anchor.base, []).append((position, name, indices, call, anchor))
+    return by_base
+
+
+def _rewrites(model, factor: sp.Expr, calls: dict, cheaper: bool) -> dict:
+    """Each table call in ``factor`` -> the named value (or the cheaper form read off it) of the
+    last definition, in definition order, that matches it."""
     mapping = {}
-    for name, indices, call in _pointwise_calls(model, until):
-        tensor = model.tensors[name]
-        row = row_of(call)
-        for found in factor.atoms(sp.Function):
-            if row_of(found) is None:
-                continue
-            rename = _renaming(call, found, indices)
+    for found in factor.atoms(sp.Function):
+        if row_of(found) is None:
+            continue
+        bases = {a.base for a in found.args[0].atoms(sp.Indexed)}
+        candidates = sorted((c for base in bases for c in calls.get(base, ())), key=lambda c: c[0])
+        for _, name, indices, call, anchor in candidates:
+            rename = _renaming(anchor, found)
             if rename is None:
                 continue
-            value = tensor.entry(tuple(rename.get(i, i) for i in indices))
+            value = model.tensors[name].entry(tuple(rename.get(i, i) for i in indices))
             if found == call.xreplace(rename):
                 mapping[found] = value
                 continue
-            rule = (row.from_value or {}).get(type(found).__name__) if cheaper else None
+            rule = (row_of(call).from_value or {}).get(type(found).__name__) if cheaper else None
             if rule and found.args[1:] == call.xreplace(rename).args[1:]:
                 mapping[found] = rule(value, *found.args)
     return mapping
@@ -74,9 +99,10 @@ def reuse_forward_values(expr: IndexExpr, model, until: str | None = None,
     With ``cheaper=False`` only calls are replaced by the named values (for display).
     """
     softmaxes = softmax_values(model) if until is None else []   # the backward pass reads P
+    calls = _calls_by_anchor(model, until)
     terms = []
     for term in expr.terms:
-        mapping = _rewrites(model, term.factor, until, cheaper)
+        mapping = _rewrites(model, term.factor, calls, cheaper)
         factor = term.factor.xreplace(mapping) if mapping else term.factor
         if softmaxes:
             factor = read_softmax(factor, softmaxes, model)

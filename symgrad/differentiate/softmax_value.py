@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from symgrad.differentiate.model_memo import remembered
 from symgrad.model.functions import row_of
 
 
@@ -71,7 +72,12 @@ def _pieces(definition, definitions):
 
 
 def softmax_values(model) -> list[SoftmaxValue]:
-    """Every softmax of the model whose log-sum-exp is built from a named exp and sum."""
+    """Every softmax of the model whose log-sum-exp is built from a named exp and sum
+    (the same list until the model gains a definition: do not change it)."""
+    return remembered(model, "softmax values", lambda: _find_softmax_values(model))
+
+
+def _find_softmax_values(model) -> list[SoftmaxValue]:
     found = []
     definitions = model.definitions
     for name, definition in definitions.items():

@@ -20,12 +20,9 @@ from symgrad.index.deltas import collapse
 from symgrad.index.conventions import ADJOINT_PREFIX, adjoint_name, adjoint_of
 from symgrad.lower.latex_names import base_latex, entry_latex
 from symgrad.differentiate.reuse import reuse_forward_values
-from symgrad.model.layers import StackDerivation
-from symgrad.emit.layer_plan import plan_for
+from symgrad.emit.layer_plan import part_plans, plan_for
 from symgrad.index.terms import IndexExpr, Term, index_symbols
-
-FREE = "ijpqrs"
-BOUND = "cklmnuvwxyzabefgh"
+from symgrad.index.text import index_name
 
 
 @dataclass
@@ -68,16 +65,17 @@ class _IndexPrinter(LatexPrinter):
 
 
 def _namer(reserved: set[str]):
-    """Index names: free indices from ``i, j, p, q``, summed ones from ``c, k, l, m, ...``."""
-    pools = {"free": [l for l in FREE if l not in reserved], "bound": [l for l in BOUND if l not in reserved]}
+    """Index names, unique within everything one printer prints (``index.text.index_name``):
+    free indices from ``i, j, p, q``, summed ones from ``c, k, l, m, ...``; the table maps each
+    index symbol to its LaTeX."""
     table: dict = {}
+    drawn: set[str] = set()
 
     def name(symbol, kind="free"):
         if symbol not in table:
-            used = set(table.values())
-            pool = pools[kind] + pools["bound" if kind == "free" else "free"]
-            fresh = [l for l in pool if l not in used]
-            table[symbol] = fresh[0] if fresh else f"{pool[0]}_{{{len(table)}}}"
+            plain = index_name(kind, drawn, reserved)
+            drawn.add(plain)
+            table[symbol] = plain if plain.isalpha() else f"{plain[0]}_{{{plain[1:]}}}"
         return table[symbol]
     return table, name
 
@@ -283,22 +281,13 @@ class _Writer:
 
 
 def build_document(model, derivation) -> Document:
-    """The derivation of ``model`` as sections of LaTeX."""
-    plan = plan_for(derivation, f"symgrad latex {model.name}")
-    if not isinstance(derivation, StackDerivation):
-        return Document(model.name, model.description, _Writer(model, derivation, plan).sections())
-    stack = model.stack
-    intro = Section("Layers", "The model repeats a layer: with L matrices in each list input, layers "
-                    "1..L-1 are the hidden layer below and layer L the output layer. Each is derived "
-                    "once. The hidden layer is derived as its vector-Jacobian product: its loss is "
-                    r"$\sum \overline{\mathrm{out}} \odot \mathrm{output}$ plus its own terms, so the "
-                    "adjoint of its input, written with the adjoint of its output, is the recursion "
-                    "from layer l+1 to layer l.", [])
-    sections = [intro]
-    for layer, part, layer_plan, title in ((stack.hidden, derivation.hidden, plan.hidden.plan, "Hidden layer"),
-                                           (stack.output, derivation.output, plan.output.plan, "Output layer")):
-        for section in _Writer(layer, part, layer_plan).sections():
-            section.title = f"{title}: {section.title}"
+    """The derivation of ``model`` as sections of LaTeX: the derivation's preface, then each
+    part's sections (a stack's hidden and output layers, each titled by its layer)."""
+    plan = plan_for(derivation, f"symgrad latex {model.name}", passes=False)   # the matrix view only
+    sections = [Section(title, text) for title, text in derivation.document_preface]
+    for part, part_plan in zip(derivation.parts, part_plans(plan)):
+        for section in _Writer(part.derivation.model, part.derivation, part_plan).sections():
+            section.title = part.section_prefix + section.title
             sections.append(section)
     return Document(model.name, model.description, sections)
 

@@ -101,8 +101,8 @@ class _SecondOrder:
 
 def build_hvp_document(model, derivation) -> Document:
     """The first-order document of a model without layers, then its second-order derivation."""
-    if model.stack is not None:
-        raise SymgradError(f"model {model.name!r} has layers; --hvp covers models without layers so far")
+    if derivation.second_order_refusal is not None:
+        raise SymgradError(f"model {model.name!r} {derivation.second_order_refusal}")
     document = build_document(model, derivation)
     writer = _SecondOrder(derive_tangents(derivation))
     document.sections += [writer.forward(), writer.second_partials(), *writer.adjoint_tangents(), *writer.products()]

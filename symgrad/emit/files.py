@@ -20,7 +20,7 @@ from pathlib import Path
 
 import jinja2
 
-from symgrad.emit.module_plan import ModulePlan
+from symgrad.emit.layer_plan import template_context
 from symgrad.emit.escape import (header_text, latex_text, markdown_code, markdown_text, python_comment, python_docstring,
                      python_string)
 
@@ -67,7 +67,7 @@ def render_module(plan, template: str | None = None, **context) -> str:
     """The generated module's source (from a ``ModulePlan`` or a ``StackPlan``; another backend
     names its ``template`` and what else it needs); compiled once to prove it is valid Python."""
     if template is None:
-        template = MODULE_TEMPLATE if isinstance(plan, ModulePlan) else STACK_TEMPLATE
+        template, _ = template_context(plan, MODULE_TEMPLATE, STACK_TEMPLATE)
     text = _environment().get_template(template).render(plan=plan, **context)
     compile(text, f"<generated {plan.model_name}>", "exec")
     return text

@@ -1,15 +1,17 @@
-"""A tangent derivation -> the strings ``hvp()`` and ``hessian()`` are rendered from.
+"""A tangent derivation -> the blocks ``hvp()`` and ``hessian()`` are rendered from.
 
 ``hvp(tangents, **inputs)`` runs the module's forward and backward statements (the first-order
-plan's) and then one statement per tangent the Hessian-vector products need, lowered by the same
-lowering as every other statement; the passes of ``loss_and_grad`` (``fewer_temporaries``: a
-repeated expression computed once, elementwise chains in place) then run over all of them
-together, so no statement writes over a value a later tangent reads. The first-order plan folds some adjoints into their users (an alias
+plan's) and then one statement per tangent the Hessian-vector products need, lowered to IR
+statements (``symgrad.lower.statements``) by the same lowering as every other statement; the
+passes of ``loss_and_grad`` (``fewer_temporaries``: a repeated expression computed once,
+elementwise chains in place) then run over all of them together, so no statement writes over a
+value a later tangent reads, and the blocks are printed last (``printed``). The first-order plan folds some adjoints into their users (an alias
 ``grad_Y = -grad_Delta``, a small factor pulled out of a core, ...): a tangent that reads such
 an adjoint reads its definition instead, substituted and collapsed, so it only reads arrays the
 backward statements compute.
 
-``hessian(**inputs)`` evaluates the same tangent statements once, printed over a leading batch
+``hessian(**inputs)`` evaluates the same tangent statements once (without the passes, which know
+no batch axis), printed over a leading batch
 axis (``lower/batched_printer.py``), along every basis tangent of every parameter at once; the
 Hessian-vector products along basis tangents are the Hessian's rows. It refuses a Hessian of
 more than ``HESSIAN_LIMIT`` entries (the batch holds one copy of every tangent value per basis
@@ -21,19 +23,21 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from symgrad.differentiate.chain_rule import Derivation, substitute
+from symgrad.differentiate.chain_rule import substitute
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.differentiate.tangents import TangentDerivation, derive_tangents
 from symgrad.emit.files import render_module
 from symgrad.emit.layer_plan import plan_for
 from symgrad.errors import SymgradError
-from symgrad.emit.module_plan import (Block, ModulePlan, fewer_temporaries, names_in, plan_module, shape_code,
+from symgrad.emit.module_plan import (Block, ModulePlan, fewer_temporaries, plan_module, printed, shape_code,
                                      shape_text)
 from symgrad.index.conventions import adjoint_name, tangent_name
 from symgrad.index.deltas import collapse
 from symgrad.index.terms import IndexExpr
 from symgrad.index.text import formula_text
 from symgrad.lower.batched_printer import BATCH, BatchedNumPyPrinter
+from symgrad.lower.numpy_printer import NumPyPrinter
+from symgrad.lower.statements import reads
 from symgrad.lower.vectorize import lower_both, print_scalar
 
 HESSIAN_LIMIT = 1_000_000    # entries of the whole Hessian (1,000 parameter entries), as the README says
@@ -128,17 +132,18 @@ def _gradient_value(parameter: str, batched: bool, present: bool, shape, count: 
 
 def _read_by(blocks: tuple[Block, ...], readers: list[Block]) -> tuple[Block, ...]:
     """The blocks of ``blocks`` whose values ``readers`` read, directly or through other blocks."""
-    wanted = set().union(*(names_in(line) for b in readers for line in b.lines))
+    wanted = set().union(*(reads(s) for b in readers for s in b.statements))
     kept = []
     for block in reversed(blocks):
         if block.name in wanted:
             kept.append(block)
-            wanted |= set().union(*(names_in(line) for line in block.lines))
+            wanted |= set().union(*(reads(s) for s in block.statements))
     return tuple(kept[::-1])
 
 
 def plan_hvp(tangents: TangentDerivation, command: str) -> HvpPlan:
-    """Everything ``hvp()`` and ``hessian()`` print, as strings."""
+    """Everything ``hvp()`` and ``hessian()`` print: IR statement blocks, passed through the NumPy
+    passes where ``hvp()`` runs them, then printed."""
     derivation = tangents.derivation
     model = derivation.model
     first: ModulePlan = plan_module(derivation, command, share=False)
@@ -149,15 +154,12 @@ def plan_hvp(tangents: TangentDerivation, command: str) -> HvpPlan:
                    for b in first.backward if b.name not in shapes})
     shapes.update({tangent_name(n): s for n, s in list(shapes.items())})
     computed = {b.name for b in first.backward}
-    plain, batched = [], []
+    plain = []
     for name, target, expr in _statements(tangents, computed):
         shape = model.tensors[name].shape
         ranges = derivation.space.ranges_of(expr.indices)
-        comment = formula_text(target, expr, reserved)
         low = lower_both(target, expr, shape, shapes, ranges)
-        plain.append(Block(target, (comment,), low.lines, low.latex))
-        wide = lower_both(target, expr, shape, shapes, ranges, BatchedNumPyPrinter())
-        batched.append(Block(target, (comment,), wide.lines, wide.latex))
+        plain.append(Block(target, (formula_text(target, expr, reserved),), low.statements, low.latex))
     present = {b.name for b in plain}
     inputs, start = [], sp.Integer(0)
     for p in derivation.parameters:
@@ -170,16 +172,17 @@ def plan_hvp(tangents: TangentDerivation, command: str) -> HvpPlan:
                                      model.tensors[p].shape, BATCH)) for p in derivation.parameters)
     wide = tuple((p, _gradient_value(p, True, tangent_name(adjoint_name(p)) in present,
                                      model.tensors[p].shape, BATCH)) for p in derivation.parameters)
-    live_out = {model.loss_name}.union(*(names_in(code) for _, code in first.gradients + hvps))
-    forward, rest = fewer_temporaries(first.forward, first.backward + tuple(plain), shapes, model, live_out)
+    live_out = {model.loss_name, *first.gradient_reads, *(tangent_name(adjoint_name(p)) for p in derivation.parameters
+                                                          if tangent_name(adjoint_name(p)) in present)}
+    forward, rest = fewer_temporaries(first.forward, first.backward + tuple(plain), model, live_out)
+    numpy = NumPyPrinter()
     backward, tangent_blocks = rest[:len(first.backward)], rest[len(first.backward):]
-    return HvpPlan(tuple(inputs), forward, backward, tangent_blocks, first.forward,
-                   _read_by(first.backward, batched), tuple(batched), first.gradients, hvps, wide,
-                   print_scalar(start))
-
+    return HvpPlan(tuple(inputs), printed(forward, numpy), printed(backward, numpy), printed(tangent_blocks, numpy),
+                   first.forward, _read_by(first.backward, plain), printed(plain, BatchedNumPyPrinter()),
+                   first.gradients, hvps, wide, print_scalar(start))
 
 def render_hvp_module(derivation, command: str) -> str:
     """The NumPy module of a flat model with ``hvp()`` and ``hessian()`` beside its first-order functions."""
-    if not isinstance(derivation, Derivation):
-        raise SymgradError(f"model {derivation.model.name!r} has layers; --hvp is for models without layers so far")
+    if derivation.second_order_refusal is not None:
+        raise SymgradError(f"model {derivation.model.name!r} {derivation.second_order_refusal}")
     return render_module(plan_for(derivation, command), hvp=plan_hvp(derive_tangents(derivation), command))

@@ -5,17 +5,22 @@ kind, each rendered from that layer's own ``ModulePlan``, and a driver that
 loops over the layers: forward through ``len(W) - 1`` hidden layers and the
 output layer, then backward in reverse, each hidden layer's backward taking
 the adjoint of its output from the layer after it.
+
+It is also the one module of emission that tells a stack's plan from one model's: ``plan_for``
+(either derivation -> its plan), ``part_plans`` (the plan of each part of the derivation, for
+the documents' matrix view) and ``template_context`` (the template and per-function plans a
+backend renders), so the rest of ``emit`` and the documents never ask.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from symgrad.emit.module_plan import (InputSpec, ModulePlan, dimension_reads, shape_code, shape_text, adjoint_block_tensor,
-                      array_names, names_in, plan_module, text_shapes)
-from symgrad.emit.inplace import evaluate_in_place, float_names
+from symgrad.emit.module_plan import InputSpec, ModulePlan, dimension_reads, plan_module, printed, shape_code, shape_text
 from symgrad.index.conventions import adjoint_name
-from symgrad.emit.peephole import share_subexpressions
-from symgrad.model.layers import GRAD_OUT, StackDerivation
+from symgrad.differentiate.layers import StackDerivation
+from symgrad.lower.numpy_printer import NumPyPrinter
+from symgrad.lower.passes import float_names, optimized
+from symgrad.model.layers import GRAD_OUT
 
 
 @dataclass(frozen=True)
@@ -54,14 +59,14 @@ class StackPlan:
         return ", ".join(names) + ("," if len(names) == 1 else "")
 
 
-def _layer(derivation, command: str, kind: str, printer=None) -> LayerPlan:
+def _layer(derivation, command: str, kind: str, printer=None, passes: bool = True) -> LayerPlan:
     layer = derivation.model
     labels = {name: f'f"{name}[{{l}}]"' for name in layer.elements}
     plan = plan_module(derivation, command, labels, share=False, printer=printer)
     if kind == "hidden":
         seed = adjoint_name(layer.carry_out_name)
         plan = _without(plan, {layer.loss_name, GRAD_OUT}, seed)
-    if printer is None:     # the NumPy-only passes over the text
+    if printer is None and passes:     # the NumPy-only passes over the statements
         plan = _fewer_temporaries(plan, layer)
     arguments = []
     for spec in plan.inputs:
@@ -92,20 +97,16 @@ def _fewer_temporaries(plan: ModulePlan, layer) -> ModulePlan:
     """Repeated array expressions computed once and elementwise chains evaluated in place, within
     the forward and within the backward function (separate functions: the forward's values are
     all kept for the backward; the carry's block may not run, so it is left alone)."""
-    shapes = {n: t.shape for n, t in layer.tensors.items()}
-    shapes.update({adjoint_name(n): t.shape for n, t in layer.tensors.items()})
-    for block in plan.backward:
-        shapes.setdefault(block.name, layer.tensors[adjoint_block_tensor(block.name)].shape)
-    arrays, text, kept = array_names(shapes), text_shapes(shapes, layer), set(layer.tensors)
+    kept = set(layer.tensors)
     carry = frozenset({adjoint_name(layer.carry_name)})
-    forward = share_subexpressions(plan.forward, arrays)
     inputs = {t.name for t in layer.inputs}                      # float64 once checked
-    forward = evaluate_in_place(forward, text, inputs, kept | {b.name for b in forward}, kept)
-    grads = [code for _, code in plan.gradients]
-    backward = share_subexpressions(plan.backward, arrays, carry)
-    backward = evaluate_in_place(backward, text, float_names(forward, inputs),
-                                 set().union(*map(names_in, grads)), kept, carry)
-    return replace(plan, forward=forward, backward=backward)
+    forward = optimized([b.statements for b in plan.forward], inputs, kept | {b.name for b in plan.forward}, kept)
+    forward_floats = float_names([s for statements in forward for s in statements], inputs)
+    backward = optimized([b.statements for b in plan.backward], forward_floats, set(plan.gradient_reads), kept,
+                         skip=frozenset(k for k, b in enumerate(plan.backward) if b.name in carry))
+    printer = NumPyPrinter()
+    return replace(plan, forward=printed([replace(b, statements=s) for b, s in zip(plan.forward, forward)], printer),
+                   backward=printed([replace(b, statements=s) for b, s in zip(plan.backward, backward)], printer))
 
 
 def _without(plan: ModulePlan, names: set[str], seed: str) -> ModulePlan:
@@ -117,8 +118,9 @@ def _without(plan: ModulePlan, names: set[str], seed: str) -> ModulePlan:
                    intermediates=tuple(n for n in plan.intermediates if n not in names))
 
 
-def plan_stack_module(derivation: StackDerivation, command: str, printer=None) -> StackPlan:
-    """The stack module's plan; ``printer``: another backend's (see ``plan_module``)."""
+def plan_stack_module(derivation: StackDerivation, command: str, printer=None, passes: bool = True) -> StackPlan:
+    """The stack module's plan; ``printer``: another backend's, ``passes``: whether NumPy's passes
+    run (see ``plan_module``)."""
     model = derivation.model
     inputs = tuple(
         InputSpec(t.name, t.role, not t.shape, shape_text(t.shape), shape_code(t.shape),
@@ -136,14 +138,32 @@ def plan_stack_module(derivation: StackDerivation, command: str, printer=None) -
         dim_reads=reads,
         lists=tuple((name, items.role) for name, items in model.lists.items()),
         parameters=tuple(derivation.parameters),
-        hidden=_layer(derivation.hidden, command, "hidden", printer),
-        output=_layer(derivation.output, command, "output", printer),
+        hidden=_layer(derivation.hidden, command, "hidden", printer, passes),
+        output=_layer(derivation.output, command, "output", printer, passes),
     )
 
 
-def plan_for(derivation, command: str, printer=None):
+def plan_for(derivation, command: str, printer=None, passes: bool = True):
     """The plan of a generated module: one model, or a stack of layers (``printer``: another
-    backend's, see ``plan_module``)."""
+    backend's, see ``plan_module``; without ``passes``, the statements as lowered: what the
+    matrix view of a document needs). With ``part_plans`` and ``template_context``, what the
+    stages after it take from a plan without asking which of the two it is."""
     if isinstance(derivation, StackDerivation):
-        return plan_stack_module(derivation, command, printer)
-    return plan_module(derivation, command, printer=printer)
+        return plan_stack_module(derivation, command, printer, passes)
+    return plan_module(derivation, command, share=passes, printer=printer)
+
+
+def part_plans(plan) -> tuple[ModulePlan, ...]:
+    """One model's plan for each part of its derivation (``ModelDerivation.parts``), in order."""
+    if isinstance(plan, StackPlan):
+        return plan.hidden.plan, plan.output.plan
+    return (plan,)
+
+
+def template_context(plan, module_template: str, stack_template: str) -> tuple[str, dict[str, ModulePlan]]:
+    """The template a backend renders ``plan`` with, and the plan of each forward/backward pair
+    by the name the template knows it by: ``state`` for one model, ``hidden`` and ``output`` for
+    a stack's layers."""
+    if isinstance(plan, StackPlan):
+        return stack_template, {"hidden": plan.hidden.plan, "output": plan.output.plan}
+    return module_template, {"state": plan}

@@ -44,6 +44,7 @@ from symgrad.formulas.python_syntax import parse_python
 from symgrad.formulas.tree import Binary, Call, Name, Num, Subscript, Sum
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.emit.layer_plan import plan_for
+from symgrad.model.layers import layout_of
 from symgrad.lower.vectorize import lower_both
 
 POINTS = 3
@@ -101,14 +102,11 @@ def _target(model, wrt: str, derivation) -> Target:
     if wrt in model.parameter_names:
         return Target(wrt)
     parameters = ", ".join(model.parameter_names)
-    if model.stack is not None:
-        layer_names = set(model.stack.hidden.tensors) | set(model.stack.output.tensors)
-        if wrt in layer_names:
-            raise SymgradError(f"--wrt {wrt!r} is not a parameter of {model.name!r}: a layer's named "
-                               f"intermediates cannot be checked yet, only its parameters: {parameters} "
-                               f"(e.g. --wrt '{model.parameter_names[0]}[0]')")
-        raise SymgradError(f"--wrt {wrt!r} is not a parameter of {model.name!r}; parameters: {parameters}")
-    intermediates = [n for n in model.definitions if n != model.loss_name and n in derivation.adjoints]
+    if wrt in derivation.layer_tensor_names:
+        raise SymgradError(f"--wrt {wrt!r} is not a parameter of {model.name!r}: a layer's named "
+                           f"intermediates cannot be checked yet, only its parameters: {parameters} "
+                           f"(e.g. --wrt '{model.parameter_names[0]}[0]')")
+    intermediates = derivation.intermediates
     if wrt == model.loss_name:
         raise SymgradError(f"--wrt {wrt!r} is the loss itself; give a parameter ({parameters}) or a named "
                            f"intermediate ({', '.join(intermediates)})")
@@ -117,6 +115,8 @@ def _target(model, wrt: str, derivation) -> Target:
     if wrt in model.definitions:
         raise SymgradError(f"--wrt {wrt!r}: the loss of {model.name!r} does not depend on {wrt!r} through "
                            "any parameter, so it has no adjoint to check")
+    if not intermediates:
+        raise SymgradError(f"--wrt {wrt!r} is not a parameter of {model.name!r}; parameters: {parameters}")
     raise SymgradError(f"--wrt {wrt!r} is not a parameter of {model.name!r} nor a named intermediate; "
                        f"parameters: {parameters}; intermediates: {', '.join(intermediates)}")
 
@@ -125,11 +125,7 @@ def _scope(model, module, inputs, dims, layer, depth):
     """Every name a formula may use at this point: inputs, intermediates, dimensions."""
     env = {k: v for k, v in inputs.items() if not isinstance(v, list)}
     env.update(dims)
-    values = module.forward(**inputs)
-    if layer is None:
-        env.update(values)
-    else:
-        env.update(values["output"] if layer == depth - 1 else values["hidden"][layer])
+    env.update(layout_of(model).layer_values(module.forward(**inputs), layer, depth))
     return env
 
 
@@ -137,7 +133,7 @@ def _depth(model, target: Target, wrt: str, depth):
     """The number of layers: ``--depth`` checked, or the least that has the target's layer."""
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
         raise SymgradError(f"--depth {depth}: the number of layers must be a whole number, 1 or more")
-    if model.stack is None:
+    if not layout_of(model).layers(1):     # a model without layers has none to count
         if depth is not None:
             raise SymgradError(f"--depth {depth}: model {model.name!r} has no layers (--depth is for "
                                "models with list parameters, such as ntk_relu)")
@@ -166,11 +162,8 @@ class Forms:
 
 def _forms(model, derivation, target: Target, depth) -> Forms:
     name, layer = target.name, target.layer
-    if model.stack is not None:
-        part = derivation.output if layer == depth - 1 else derivation.hidden
-        sub, head = part.model, f"d/d{name}[{layer}]"
-    else:
-        part, sub, head = derivation, model, f"dLoss/d{name}"
+    part = derivation.layer(layer, depth)
+    sub, head = part.model, f"dLoss/d{name}" if layer is None else f"d/d{name}[{layer}]"
     expanded = part.expanded(name)
     expr = reuse_forward_values(expanded, sub, cheaper=False)
     index = part.collapsed_text(name, head, expanded)
@@ -292,10 +285,8 @@ def _item_text(item, rename, bound) -> str:
 
 def _names(model, layer, depth) -> set[str]:
     """Every name a formula may use (for the LaTeX name convention)."""
-    if model.stack is not None:
-        part = model.stack.output if layer == depth - 1 else model.stack.hidden
-        return set(part.tensors) | set(part.dimensions) | set(model.tensors) | set(model.dimensions)
-    return set(model.tensors) | set(model.dimensions)
+    part = layout_of(model).layer_model(layer, depth)
+    return set(part.tensors) | set(part.dimensions) | set(model.tensors) | set(model.dimensions)
 
 
 def _parse(text: str, syntax: str, names: set[str] = frozenset(), symbols: set[str] = frozenset()):

@@ -18,6 +18,7 @@ can capture a bound index. Axes of size 1 are always indexed by 0.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Iterable
 
 import sympy as sp
@@ -125,7 +126,16 @@ def index_symbols(expr: sp.Expr) -> set[sp.Symbol]:
 
 def linear_form(expr: sp.Expr, indices: set[sp.Symbol]) -> tuple[sp.Expr, dict[sp.Symbol, sp.Expr]] | None:
     """Split ``expr`` into ``constant + sum(coeff * index)``; None if it is not linear in the indices."""
-    expr = sp.expand(expr)
+    form = _linear_form(expr, frozenset(indices))
+    return None if form is None else (form[0], dict(form[1]))
+
+
+@lru_cache(maxsize=1 << 14)
+def _linear_form(expr: sp.Expr, indices: frozenset) -> tuple[sp.Expr, dict[sp.Symbol, sp.Expr]] | None:
+    """``linear_form``, remembered: collapsing and lowering ask it of the same few index
+    expressions many times (the dict it returns is copied before it leaves)."""
+    if not (expr.is_Symbol or expr.is_Number):
+        expr = sp.expand(expr)
     coefficients: dict[sp.Symbol, sp.Expr] = {}
     constant = sp.Integer(0)
     for part in sp.Add.make_args(expr):
@@ -136,13 +146,14 @@ def linear_form(expr: sp.Expr, indices: set[sp.Symbol]) -> tuple[sp.Expr, dict[s
         if len(used) > 1:
             return None
         (index,) = used
-        coeff = sp.simplify(part / index)
-        if coeff.free_symbols & indices or not coeff.is_number:
+        coeff, rest = part.as_independent(index, as_Add=False)   # a term of the expansion: coeff * rest
+        if rest != index or not coeff.is_number:    # the index squared, in a function, or times a dimension
             return None
         coefficients[index] = coefficients.get(index, sp.Integer(0)) + coeff
     return constant, {k: v for k, v in coefficients.items() if v != 0}
 
 
+@lru_cache(maxsize=1 << 14)
 def is_nonnegative(expr: sp.Expr) -> bool | None:
     """Decide ``expr >= 0`` for a linear expression in dimensions (each at least 1).
 

@@ -2,7 +2,8 @@
 
 Internal index symbols (``i7``, ``a42``) are renamed per formula: free indices
 to ``i, j``, summed ones to ``c, k, l, ...``, skipping any letter the model
-already uses as a name. Used for the comments in generated code and the CLI.
+already uses as a name. Used for the comments in generated code and the CLI;
+the documents draw their LaTeX index names from the same ``index_name``.
 """
 from __future__ import annotations
 
@@ -13,30 +14,41 @@ from sympy.printing.str import StrPrinter
 from symgrad.index.terms import IndexExpr, Term, index_symbols
 
 _STR = StrPrinter()
-FREE_NAMES = "ijpqrs"
-BOUND_NAMES = "cklmnuvwxyz"
+FREE_NAMES = "ijpqrs"               # free indices, as the notes name them
+BOUND_NAMES = "cklmnuvwxyzabefgh"   # summed indices
 
 
-def _pick(pool: str, taken: set[str]) -> str:
-    for letter in pool:
-        if letter not in taken:
-            taken.add(letter)
-            return letter
-    n = 1
-    while f"{pool[0]}{n}" in taken:
-        n += 1
-    taken.add(f"{pool[0]}{n}")
-    return f"{pool[0]}{n}"
+def index_name(kind: str, used: set[str], reserved: set[str]) -> str:
+    """The display name of a new free (``kind="free"``) or summed (``"bound"``) index, for the
+    formulas of the CLI and the code comments and for the documents' LaTeX alike: the first letter
+    of its kind's pool, then of the other kind's, that is neither ``used`` (by the formula's other
+    indices) nor ``reserved`` (a name of the model); past both pools, the first of those letters
+    numbered by how many names are used (``c17``; the documents print it ``c_{17}``)."""
+    own, other = (FREE_NAMES, BOUND_NAMES) if kind == "free" else (BOUND_NAMES, FREE_NAMES)
+    pool = [letter for letter in own + other if letter not in reserved]
+    fresh = next((letter for letter in pool if letter not in used), None)
+    if fresh is not None:
+        return fresh
+    first, number = (pool or [own[0]])[0], len(used)
+    while f"{first}{number}" in used or f"{first}{number}" in reserved:
+        number += 1
+    return f"{first}{number}"
+
+
+def _draw(symbols, kind: str, used: set[str], reserved: set[str]) -> dict:
+    names = {}
+    for symbol in symbols:
+        names[symbol] = sp.Symbol(index_name(kind, used, reserved), integer=True)
+        used.add(str(names[symbol]))
+    return names
 
 
 def pretty_indices(expr: IndexExpr, reserved: set[str]) -> tuple[dict, list[dict]]:
-    """Display names: one map for the free indices, one per term for its bound ones."""
-    taken = set(reserved)
-    free = {i: sp.Symbol(_pick(FREE_NAMES, taken), integer=True) for i in expr.indices if i != 0}
-    per_term = []
-    for term in expr.terms:
-        local = set(taken)
-        per_term.append({s: sp.Symbol(_pick(BOUND_NAMES, local), integer=True) for s in term.bound_symbols})
+    """Display names: one map for the free indices, one per term for its bound ones (a term's
+    summed indices are its own, so each term starts from the free indices' names)."""
+    used: set[str] = set()
+    free = _draw([i for i in expr.indices if i != 0], "free", used, reserved)
+    per_term = [_draw(term.bound_symbols, "bound", set(used), reserved) for term in expr.terms]
     return free, per_term
 
 

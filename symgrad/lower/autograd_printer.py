@@ -35,8 +35,5 @@ class AutogradPrinter(NumPyPrinter):
     def _print_Trace(self, node):
         return f"np.sum({node.base.name} * np.eye({print_scalar(node.base.shape[0])}))"
 
-    def max_along(self, source: str, axis: int) -> str:
-        return f"{source}.max(axis={axis}, keepdims=True)"
-
     def gradient(self, adjoint, shape) -> str:
         return adjoint or "0.0"

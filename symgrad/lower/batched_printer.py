@@ -6,8 +6,9 @@ front of its two matrix axes, and a scalar tangent is ``(BATCH, 1, 1)``. Forward
 adjoints stay unbatched and broadcast against them. Every tangent statement is linear in the
 tangents (each term holds exactly one tangent), so every value it computes is batched.
 
-This printer spells the nodes whose NumPy form would act on the wrong axes of a batched array
-(everything else, products, matrix products and elementwise bodies, broadcasts as it is):
+This printer overrides the print methods of the nodes and statements whose NumPy form would
+act on the wrong axes of a batched array (everything else, products, matrix products and
+elementwise bodies, broadcasts as it is):
 transposes and slices name the last two axes (``.mT``, ``X[..., :M, :]``), whole sums and dot
 products reduce the last two (keeping them, so a scalar stays ``(BATCH, 1, 1)``), an einsum
 gets ``...`` in front of every operand, zeros have the batch axis, blocks are stacked along the
@@ -17,8 +18,9 @@ the diagonal is added to the diagonal of every matrix of the batch.
 from __future__ import annotations
 
 from symgrad.lower.elementwise_code import MUL, POSTFIX, print_scalar
-from symgrad.lower.nodes import BlockSum, DiagonalWrite, Zeros
+from symgrad.errors import LoweringError
 from symgrad.lower.numpy_printer import NumPyPrinter, block_slices, shape_code, slice_text
+from symgrad.lower.statements import Assign, BlockAdd, DiagonalAdd
 
 BATCH = "_count"            # the generated hessian()'s number of basis tangents
 STACK_HELPER = "_stacked"   # the generated helper stacking blocks over a broadcast batch
@@ -86,18 +88,22 @@ class BatchedNumPyPrinter(NumPyPrinter):
         blocks = ", ".join(self.doprint(block) for block in node.blocks)
         return f"{STACK_HELPER}(({blocks}), {node.axis - 2})"
 
-    def statements(self, target, node):
-        """As ``NumPyPrinter.statements``, each block written over the batch axis (``T[..., a, b]``)."""
-        if not isinstance(node, BlockSum):
-            return [f"{target} = {self.doprint(node)}"]
-        base = node.base if node.base is not None else Zeros(node.shape)
-        lines = [f"{target} = {self.doprint(base)}"]
-        for write in node.writes:
-            if isinstance(write, DiagonalWrite):     # the diagonal of every matrix of the batch
-                value, diagonal = self.doprint(write.value), f"np.arange({print_scalar(node.shape[0])})"
-                lines.append(f"{target}[..., {diagonal}, {diagonal}] += "
-                             f"np.reshape({value}, np.shape({value})[:-2] + (-1,))")
-                continue
-            lines.append(f"{target}[..., {', '.join(block_slices(write.bounds, node.shape))}] += "
-                         f"{self.doprint(write.value)}")
-        return lines
+    # statements: a tangent's value is assigned, then its blocks added in over the batch axis
+
+    def _print_BlockAdd(self, statement):
+        return (f"{statement.target}[..., {', '.join(block_slices(statement.bounds, statement.shape))}] += "
+                f"{self.doprint(statement.value)}")
+
+    def _print_DiagonalAdd(self, statement):
+        """Added to the diagonal of every matrix of the batch (also into zeros: ``np.fill_diagonal``
+        would fill one diagonal of the whole batch)."""
+        value, diagonal = self.doprint(statement.value), f"np.arange({print_scalar(statement.size)})"
+        return (f"{statement.target}[..., {diagonal}, {diagonal}] += "
+                f"np.reshape({value}, np.shape({value})[:-2] + (-1,))")
+
+    def print_statement(self, statement):
+        """As ``NumPyPrinter.print_statement``, for the statements a lowering gives (``Assign``,
+        ``BlockAdd``, ``DiagonalAdd``); the passes' in-place statements know no batch axis."""
+        if not isinstance(statement, (Assign, BlockAdd, DiagonalAdd)):
+            raise LoweringError(f"no batched printing for statement {type(statement).__name__}")
+        return super().print_statement(statement)

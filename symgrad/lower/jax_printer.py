@@ -7,7 +7,7 @@ cast to ``_dtype`` (the rows' ``jax`` field); zeros take ``_dtype`` too.
 from __future__ import annotations
 
 from symgrad.lower.elementwise_code import POSTFIX, print_scalar
-from symgrad.lower.nodes import BlockSum, DiagonalWrite, Zeros
+from symgrad.lower.nodes import Zeros
 from symgrad.lower.numpy_printer import block_slices
 from symgrad.lower.torch_printer import TorchElementwisePrinter, TorchPrinter, shape_tuple
 
@@ -46,19 +46,13 @@ class JaxPrinter(TorchPrinter):
         blocks = ", ".join(self.doprint(block) for block in node.blocks)
         return f"jnp.concatenate(({blocks}), axis={node.axis})"
 
-    def statements(self, target: str, node) -> list[str]:
-        if not isinstance(node, BlockSum):
-            return [f"{target} = {self.doprint(node)}"]
-        base = node.base if node.base is not None else Zeros(node.shape)
-        lines = [f"{target} = {self.doprint(base)}"]
-        for write in node.writes:
-            if isinstance(write, DiagonalWrite):
-                lines.append(f"{target} = {target}.at[jnp.diag_indices({print_scalar(node.shape[0])})]"
-                             f".add(jnp.ravel({self.doprint(write.value)}))")
-                continue
-            lines.append(f"{target} = {target}.at[{', '.join(block_slices(write.bounds, node.shape))}]"
-                         f".add({self.doprint(write.value)})")
-        return lines
+    def _print_BlockAdd(self, statement):
+        return (f"{statement.target} = {statement.target}.at[{', '.join(block_slices(statement.bounds, statement.shape))}]"
+                f".add({self.doprint(statement.value)})")
+
+    def _print_DiagonalAdd(self, statement):
+        return (f"{statement.target} = {statement.target}.at[jnp.diag_indices({print_scalar(statement.size)})]"
+                f".add(jnp.ravel({self.doprint(statement.value)}))")
 
     def _print_Diagonal(self, node):
         return f"jnp.diagonal({node.base.name})" + ("[:, None]" if node.axis == 0 else "[None, :]")
@@ -66,8 +60,8 @@ class JaxPrinter(TorchPrinter):
     def _print_Trace(self, node):
         return f"jnp.trace({node.base.name})"
 
-    def max_along(self, source: str, axis: int) -> str:
-        return f"{source}.max(axis={axis}, keepdims=True)"
+    def _print_AxisMax(self, node):
+        return f"{node.base.name}.max(axis={node.axis}, keepdims=True)"
 
     def gradient(self, adjoint: str | None, shape) -> str:
         if adjoint is None:

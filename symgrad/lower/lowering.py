@@ -21,7 +21,7 @@ from __future__ import annotations
 import sympy as sp
 
 from symgrad.errors import LoweringError
-from symgrad.index.terms import Term, index_symbols
+from symgrad.index.terms import Term
 from symgrad.lower.nodes import (AxisSum, Diagonal, Einsum, Elementwise, MatMul, Node, Product, SquaredNorm, SumAll, Trace, VDot)
 from symgrad.lower.placement import Frame, place
 
@@ -31,7 +31,8 @@ ONE = sp.Integer(1)
 
 def labels_of(expr: sp.Expr, ranges: dict) -> frozenset:
     """The index symbols of ``expr`` that range over an axis here."""
-    return frozenset(s for s in index_symbols(expr) if s in ranges)
+    return frozenset(s for s in expr.free_symbols & ranges.keys()
+                     if isinstance(s, sp.Symbol) and s.is_integer and not s.is_positive)
 
 
 def frame_shape(frame: Frame, labels, ranges: dict) -> tuple:

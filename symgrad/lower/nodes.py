@@ -282,3 +282,31 @@ class BlockSum(Node):
     base: Node | None
     writes: tuple
     shape: Shape
+
+
+@dataclass(frozen=True)
+class Ones(Node):
+    """An array of ones (the vector an axis sum is a matrix product with)."""
+
+    shape: Shape
+
+
+@dataclass(frozen=True)
+class AxisMax(Node):
+    """The largest entry of the tensor ``base`` along ``axis``, which keeps size 1."""
+
+    base: Tensor
+    axis: int
+
+    @property
+    def shape(self) -> Shape:
+        return tuple(sp.Integer(1) if k == self.axis else n for k, n in enumerate(self.base.shape))
+
+
+@dataclass(frozen=True)
+class MatrixFunction(Node):
+    """An opaque function (``linalg.Opaque``: inv, det, logdet) of the whole matrix ``source``."""
+
+    opaque: object
+    source: Tensor
+    shape: Shape

@@ -15,15 +15,14 @@ into it (``np.fill_diagonal`` into zeros, ``T[np.diag_indices(n)] +=`` otherwise
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 import sympy as sp
 from sympy.printing.precedence import precedence
 
 from symgrad.errors import LoweringError
 from symgrad.model.functions import is_mask
 from symgrad.lower.elementwise_code import ADD, ATOM, MUL, POSTFIX, ElementwiseCodePrinter, body_precedence, print_scalar
-from symgrad.lower.nodes import (Add, AxisSum, BlockSum, Concat, DiagonalWrite, Elementwise, MatMul, Node, Product, Zeros, broadcast_shape, same_shape)
+from symgrad.lower.nodes import Add, AxisSum, Elementwise, MatMul, Node, Product, Tensor
+from symgrad.lower.statements import Statement
 from symgrad.lower.placement import same
 
 def slice_text(start, stop, size) -> str:
@@ -160,7 +159,10 @@ class NumPyPrinter:
         return " * ".join(texts) if texts else "1.0"
 
     def _print_Add(self, node):
-        return joined_terms([self._print(term) for term in node.terms])
+        """A positive term first: ``b - a``, not ``-a + b``, which negates ``a`` into a temporary."""
+        texts = [self._print(term) for term in node.terms]
+        first = next((k for k, text in enumerate(texts) if not text.startswith("-")), 0)
+        return joined_terms([texts[first], *texts[:first], *texts[first + 1:]])
 
     # contractions
 
@@ -184,7 +186,8 @@ class NumPyPrinter:
     def _print_Einsum(self, node):
         operands = []
         for letters, operand in node.inputs:
-            code = f"1.0 * {self.parenthesize(operand, MUL)}" if operand.boolean else self.doprint(operand)
+            boolean = isinstance(operand, Elementwise) and operand.boolean
+            code = f"1.0 * {self.parenthesize(operand, MUL)}" if boolean else self.doprint(operand)
             operands.append(f"({code}).reshape(-1)" if len(letters) == 1 else code)
         spec = ",".join(letters for letters, _ in node.inputs)
         call = f"np.einsum('{spec}->{node.output}', {', '.join(operands)}, optimize=True)"
@@ -208,59 +211,68 @@ class NumPyPrinter:
         blocks = ", ".join(self.doprint(block) for block in node.blocks)
         return f"np.concatenate(({blocks}), axis={node.axis})"
 
-    # statements
+    def _print_Ones(self, node):
+        return f"np.ones({shape_code(node.shape)})"
 
-    def statements(self, target: str, node: Node) -> list[str]:
-        """Statements assigning ``target`` the value ``node``."""
-        if not isinstance(node, BlockSum):
-            return [f"{target} = {self.doprint(node)}"]
-        base = node.base if node.base is not None else Zeros(node.shape)
-        lines = [f"{target} = {self.doprint(base)}"]
-        for write in node.writes:
-            if isinstance(write, DiagonalWrite):
-                lines.append(self._diagonal_write(target, write, node, first=len(lines) == 1
-                                                  and node.base is None))
-                continue
-            lines.append(f"{target}[{', '.join(block_slices(write.bounds, node.shape))}] += "
-                         f"{self.doprint(write.value)}")
-        return lines
+    def _print_AxisMax(self, node):
+        return f"{node.base.name}.max(axis={node.axis}, keepdims=True)"
 
-    def _diagonal_write(self, target: str, write: DiagonalWrite, node: BlockSum, first: bool) -> str:
-        """The diagonal of ``target`` set (in zeros) or added to: no dense ``diag`` is formed."""
-        value = self.doprint(write.value)
-        if first:
-            return f"np.fill_diagonal({target}, {value})"
-        value = value if not write.value.shape else f"np.ravel({value})"
-        return f"{target}[np.diag_indices({print_scalar(node.shape[0])})] += {value}"
+    def _print_MatrixFunction(self, node):
+        return node.opaque.code(self.body_printer.spelling)
 
-    def tiles(self, node: Concat) -> tuple:
-        """(view, code) per block of a concatenation: where it lands and what it holds."""
-        out = []
-        for (start, stop), block in zip(node.spans, node.blocks):
-            bounds = slice_text(start, stop, node.shape[node.axis])
-            out.append((f"[{bounds}]" if node.axis == 0 else f"[:, {bounds}]", self.doprint(block)))
-        return tuple(out)
+    # statements (``symgrad.lower.statements``): these are every backend's unless it overrides one
 
-    def statements_into(self, view: str, total: Add) -> list[str]:
-        """Statements computing the sum ``total`` inside the existing array ``view``."""
-        shape = broadcast_shape(t.shape for t in total.terms)
-        # a product of the sum's whole shape is written straight into the view; one that is
-        # broadcast against the other terms (P @ c - q: a column minus a row) is not
-        def into_view(term):
-            return _plain_matmul(term) and same_shape(term.shape, shape)
-        terms = sorted(total.terms, key=lambda t: not into_view(t))
-        first, rest = terms[0], terms[1:]
-        if into_view(first):
-            matmul = first.factors[0]
-            lines = [f"np.matmul({self.doprint(matmul.left)}, {self.doprint(matmul.right)}, out={view})"]
-        else:
-            lines = [f"{view}[...] = {self.doprint(first)}"]
-        for term in rest:
-            if _printed_negative(term):
-                lines.append(f"{view} -= {self.doprint(replace(term, coefficient=-term.coefficient))}")
-            else:
-                lines.append(f"{view} += {self.doprint(term)}")
-        return lines
+    def print_statement(self, statement: Statement) -> str:
+        """``statement`` as one line of code."""
+        method = getattr(self, f"_print_{type(statement).__name__}", None)
+        if method is None:
+            raise LoweringError(f"no printing for statement {type(statement).__name__}")
+        return method(statement)
+
+    def _print_Assign(self, statement):
+        return f"{statement.target} = {self.doprint(statement.value)}"
+
+    def _print_Allocate(self, statement):
+        return f"{statement.target} = np.empty({shape_code(statement.shape)})"
+
+    def _print_ComputeInto(self, statement):
+        value, target = statement.value, statement.target
+        if isinstance(value, MatMul):
+            return f"np.matmul({self.doprint(value.left)}, {self.doprint(value.right)}, out={target})"
+        return f"{target}[...] = {self.doprint(value)}"
+
+    def _print_UfuncInto(self, statement):
+        target, arguments = statement.target, statement.arguments
+        operator = AUGMENTED.get(statement.ufunc)
+        first = arguments[0]
+        if operator and len(arguments) == 2 and isinstance(first, Tensor) and first.name == target:
+            return f"{target} {operator} {self._argument(arguments[1])}"
+        return f"np.{statement.ufunc}({', '.join(self._argument(a) for a in arguments)}, out={target})"
+
+    def _argument(self, argument) -> str:
+        """A ufunc's argument: a node as a whole expression, a number or scalar as code."""
+        return self.doprint(argument) if isinstance(argument, Node) else self.scalar(argument)
+
+    def _print_BlockAssign(self, statement):
+        slices = block_slices(statement.bounds, statement.shape)
+        while slices and slices[-1] == ":":
+            slices.pop()
+        return f"{statement.target}[{', '.join(slices)}] = {self.doprint(statement.value)}"
+
+    def _print_BlockAdd(self, statement):
+        return (f"{statement.target}[{', '.join(block_slices(statement.bounds, statement.shape))}] += "
+                f"{self.doprint(statement.value)}")
+
+    def _print_DiagonalAdd(self, statement):
+        """The diagonal set (in zeros) or added to: no dense ``diag`` is formed."""
+        value = self.doprint(statement.value)
+        if statement.into_zeros:
+            return f"np.fill_diagonal({statement.target}, {value})"
+        value = value if not statement.value.shape else f"np.ravel({value})"
+        return f"{statement.target}[np.diag_indices({print_scalar(statement.size)})] += {value}"
+
+
+AUGMENTED = {"add": "+=", "subtract": "-=", "multiply": "*=", "divide": "/="}
 
 
 def block_slices(bounds, shape) -> list[str]:
@@ -270,14 +282,3 @@ def block_slices(bounds, shape) -> list[str]:
 
 def _all_boolean(node: Product) -> bool:
     return all(isinstance(f, Elementwise) and f.boolean for f in node.factors)
-
-
-def _printed_negative(term: Product) -> bool:
-    """Whether ``term`` is printed with a leading minus: its coefficient is -1 or a negative number."""
-    return term.coefficient == -1 or (term.coefficient.is_Atom and term.coefficient.is_negative is True)
-
-
-def _plain_matmul(term: Node) -> bool:
-    """A term that is one matrix product and nothing else."""
-    return isinstance(term, Product) and term.coefficient == 1 and len(term.factors) == 1 \
-        and isinstance(term.factors[0], MatMul)

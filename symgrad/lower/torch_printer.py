@@ -16,8 +16,8 @@ import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 
 from symgrad.lower.elementwise_code import MUL, POSTFIX, ElementwiseCodePrinter, print_scalar
-from symgrad.lower.nodes import BlockSum, DiagonalWrite, MatMul, Zeros
-from symgrad.lower.numpy_printer import NumPyPrinter, block_slices
+from symgrad.lower.nodes import MatMul, Zeros
+from symgrad.lower.numpy_printer import NumPyPrinter
 
 
 class TorchElementwisePrinter(ElementwiseCodePrinter):
@@ -113,21 +113,10 @@ class TorchPrinter(NumPyPrinter):
         blocks = ", ".join(self.doprint(block) for block in node.blocks)
         return f"torch.cat(({blocks}), dim={node.axis})"
 
-    def statements(self, target: str, node) -> list[str]:
-        """Statements assigning ``target`` the value ``node``; blocks are added into a new tensor."""
-        if not isinstance(node, BlockSum):
-            return [f"{target} = {self.doprint(node)}"]
-        base = node.base if node.base is not None else Zeros(node.shape)
-        lines = [f"{target} = {self.doprint(base)}" + (".clone()" if base.__class__.__name__ == "Tensor" else "")]
-        for write in node.writes:
-            if isinstance(write, DiagonalWrite):    # into the diagonal's view: no dense diag
-                value = self.doprint(write.value)
-                lines.append(f"{target}.diagonal().add_({value})" if not write.value.shape
-                             else f"{target}.diagonal().add_(({value}).reshape(-1))")
-                continue
-            lines.append(f"{target}[{', '.join(block_slices(write.bounds, node.shape))}] += "
-                         f"{self.doprint(write.value)}")
-        return lines
+    def _print_DiagonalAdd(self, statement):     # into the diagonal's view: no dense diag
+        value = self.doprint(statement.value)
+        return (f"{statement.target}.diagonal().add_({value})" if not statement.value.shape
+                else f"{statement.target}.diagonal().add_(({value}).reshape(-1))")
 
     def _print_Diagonal(self, node):
         return f"torch.diagonal({node.base.name})" + ("[:, None]" if node.axis == 0 else "[None, :]")
@@ -137,8 +126,8 @@ class TorchPrinter(NumPyPrinter):
 
     # what the module plan asks of a backend beyond the nodes
 
-    def max_along(self, source: str, axis: int) -> str:
-        return f"{source}.amax(dim={axis}, keepdim=True)"
+    def _print_AxisMax(self, node):
+        return f"{node.base.name}.amax(dim={node.axis}, keepdim=True)"
 
     def gradient(self, adjoint: str | None, shape) -> str:
         """A parameter's gradient: its adjoint, or zeros where the loss does not depend on it."""

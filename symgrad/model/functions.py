@@ -46,6 +46,10 @@ class Elementwise:
     # the spellings of the other backends (``_dtype``: the dtype of the generated function's values)
     torch: str = ""
     jax: str = ""
+    # the NumPy spelling as ufunc steps evaluated into one buffer (``symgrad.lower.passes.buffers``):
+    # (ufunc, argument, ...) per step; an argument 0 is the buffer, k > 0 the function's argument k,
+    # a float that number. Empty: the value is never computed in place.
+    ufuncs: tuple = ()
 
 
 def _f(name: str) -> Callable[..., sp.Expr]:
@@ -59,7 +63,7 @@ _ROWS = (
     Elementwise("relu", 1, (lambda z: _f("step")(z),),
                 "np.maximum({0}, 0.0)", r"\operatorname{{ReLU}}\left({0}\right)",
                 lambda z: (sp.Integer(0),), "relu'(0) = 0",
-                torch='torch.clamp({0}, min=0.0)', jax='jnp.maximum({0}, 0.0)'),
+                torch='torch.clamp({0}, min=0.0)', jax='jnp.maximum({0}, 0.0)', ufuncs=(("maximum", 0, 0.0),)),
     Elementwise("step", 1, (_ZERO,),
                 "({0} > 0)", r"1_{{{0} > 0}}",
                 lambda z: (sp.Integer(0),), "step(0) = 0",
@@ -68,7 +72,7 @@ _ROWS = (
                 "np.clip({0}, 0.0, {1})", r"\operatorname{{CReLU}}\left({0}, {1}\right)",
                 lambda z, t: (sp.Integer(0), t), "crelu' = 1 on the closed interval [0, t]",
                 {"crelu_mask": lambda h, z, t: _f("equal")(h, z)},
-                torch='torch.clamp({0}, 0.0, {1})', jax='jnp.clip({0}, 0.0, {1})'),
+                torch='torch.clamp({0}, 0.0, {1})', jax='jnp.clip({0}, 0.0, {1})', ufuncs=(("clip", 0, 0.0, 1),)),
     Elementwise("crelu_mask", 2, (_ZERO, _ZERO),
                 "(({0} >= 0) & ({0} <= {1}))", r"1_{{0 \le {0} \le {1}}}",
                 lambda z, t: (sp.Integer(0), t), "1 on the closed interval [0, t]",
@@ -85,48 +89,48 @@ _ROWS = (
                 "(0.5 * (np.tanh(0.5 * {0}) + 1.0))", r"\sigma\left({0}\right)",
                 _NO_KINKS, "smooth; computed through tanh, no overflow",
                 canonical=lambda z: 1 - _f("sigmoid")(-z) if z.could_extract_minus_sign() else None,
-                torch='torch.sigmoid({0})', jax='jax.nn.sigmoid({0})'),
+                torch='torch.sigmoid({0})', jax='jax.nn.sigmoid({0})', ufuncs=(("multiply", 0, 0.5), ("tanh", 0), ("add", 0, 1.0), ("multiply", 0, 0.5))),
     Elementwise("tanh", 1, (lambda z: 1 - _f("tanh")(z) ** 2,),
                 "np.tanh({0})", r"\tanh\left({0}\right)",
                 _NO_KINKS, "smooth",
-                torch='torch.tanh({0})', jax='jnp.tanh({0})'),
+                torch='torch.tanh({0})', jax='jnp.tanh({0})', ufuncs=(("tanh", 0),)),
     Elementwise("exp", 1, (lambda z: _f("exp")(z),),
                 "np.exp({0})", r"e^{{{0}}}",
                 _NO_KINKS, "smooth",
-                torch='torch.exp({0})', jax='jnp.exp({0})'),
+                torch='torch.exp({0})', jax='jnp.exp({0})', ufuncs=(("exp", 0),)),
     Elementwise("log", 1, (lambda z: 1 / z,),
                 "np.log({0})", r"\log\left({0}\right)",
                 _NO_KINKS, "smooth on z > 0",
-                torch='torch.log({0})', jax='jnp.log({0})'),
+                torch='torch.log({0})', jax='jnp.log({0})', ufuncs=(("log", 0),)),
     # torch's softplus returns z itself above its threshold (20 by default: off by up to 2e-9);
     # at 40 the difference, exp(-40), is below float64's rounding
     Elementwise("softplus", 1, (lambda z: _f("sigmoid")(z),),
                 "np.logaddexp(0.0, {0})", r"\operatorname{{softplus}}\left({0}\right)",
                 _NO_KINKS, "smooth; computed as logaddexp(0, z)",
-                torch='torch.nn.functional.softplus({0}, threshold=40.0)', jax='jax.nn.softplus({0})'),
+                torch='torch.nn.functional.softplus({0}, threshold=40.0)', jax='jax.nn.softplus({0})', ufuncs=(("logaddexp", 0.0, 0),)),
     Elementwise("sqrt", 1, (lambda z: 1 / (2 * _f("sqrt")(z)),),
                 "np.sqrt({0})", r"\sqrt{{{0}}}",
                 _NO_KINKS, "smooth on z > 0; sqrt'(0) = inf, as in PyTorch",
-                torch='torch.sqrt({0})', jax='jnp.sqrt({0})'),
+                torch='torch.sqrt({0})', jax='jnp.sqrt({0})', ufuncs=(("sqrt", 0),)),
     Elementwise("abs", 1, (lambda z: _f("sign")(z),),
                 "np.abs({0})", r"\left|{0}\right|",
                 lambda z: (sp.Integer(0),), "abs'(0) = 0 (PyTorch: sign(0) = 0)",
-                torch='torch.abs({0})', jax='jnp.abs({0})'),
+                torch='torch.abs({0})', jax='jnp.abs({0})', ufuncs=(("abs", 0),)),
     # sign is flat but not an indicator (it is -1 below 0): its zero rule is not _ZERO, so not a mask
     Elementwise("sign", 1, (lambda z: sp.Integer(0),),
                 "np.sign({0})", r"\operatorname{{sign}}\left({0}\right)",
                 lambda z: (sp.Integer(0),), "sign(0) = 0",
-                torch='torch.sign({0})', jax='jnp.sign({0})'),
+                torch='torch.sign({0})', jax='jnp.sign({0})', ufuncs=(("sign", 0),)),
     Elementwise("maximum", 2, (lambda a, b: _f("above")(a, b) + _f("equal")(a, b) / 2,
                                lambda a, b: _f("above")(b, a) + _f("equal")(a, b) / 2),
                 "np.maximum({0}, {1})", r"\max\left({0}, {1}\right)",
                 lambda a, b: (b,), "ties split evenly: each side gets half at a == b (torch.maximum)",
-                torch='torch.clamp({0}, min={1})', jax='jnp.maximum({0}, {1})'),
+                torch='torch.clamp({0}, min={1})', jax='jnp.maximum({0}, {1})', ufuncs=(("maximum", 0, 1),)),
     Elementwise("minimum", 2, (lambda a, b: _f("above")(b, a) + _f("equal")(a, b) / 2,
                                lambda a, b: _f("above")(a, b) + _f("equal")(a, b) / 2),
                 "np.minimum({0}, {1})", r"\min\left({0}, {1}\right)",
                 lambda a, b: (b,), "ties split evenly: each side gets half at a == b (torch.minimum)",
-                torch='torch.clamp({0}, max={1})', jax='jnp.minimum({0}, {1})'),
+                torch='torch.clamp({0}, max={1})', jax='jnp.minimum({0}, {1})', ufuncs=(("minimum", 0, 1),)),
 )
 
 TABLE: dict[str, Elementwise] = {row.name: row for row in _ROWS}

@@ -11,11 +11,13 @@ adjoint ``grad_out`` a constant, so its adjoints of ``X_{l-1}`` and ``W_l``
 are the recursion the notes write (the adjoint of layer l from layer l+1).
 Layer sizes (``k_in``, ``k_out``) are dimensions of the layer, read from the
 shapes at run time, so one generated module serves every depth, 1 included.
+
+``layout_of(model)`` is the model's stack, or a ``WholeModel`` for a model without
+layers, with the same methods: which model computes each layer at a depth, and where
+each layer's values are in what the generated ``forward`` returns. The checkers ask
+these, never whether the model has a stack.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
-
 
 from symgrad.model.dsl import TensorExpr
 from symgrad.errors import ModelError
@@ -33,6 +35,7 @@ class Layer(Model):
     def __init__(self, stack: "Stack", kind: str):
         super().__init__(f"{stack.parent.name}_{kind}")
         self.owner, self.kind = stack, kind
+        self.stacked_names = True
         self.dimensions.update(stack.parent.dimensions)
         self.carry_name: str | None = None
         self.carry_out_name: str | None = None
@@ -44,9 +47,6 @@ class Layer(Model):
     def _check_new_name(self, name: str, kind: str = "tensor") -> None:
         if not (self._closing and name == VJP_LOSS):
             super()._check_new_name(name, kind)
-
-    def _stacked(self) -> bool:
-        return True
 
     def _dimension_symbols(self) -> set:
         return super()._dimension_symbols() | set(self.owner.parent.dimensions.values())
@@ -112,7 +112,12 @@ class Layer(Model):
 
 
 class Stack:
-    """Hidden layers for l = 1 .. L-1 and an output layer, L = len of the list inputs at run time."""
+    """Hidden layers for l = 1 .. L-1 and an output layer, L = len of the list inputs at run time.
+
+    With ``WholeModel``, the layout of a model (``layout_of``): which model computes each layer
+    of a given depth, and where the generated module's ``forward`` keeps each layer's values
+    (``{"hidden": [one dict per hidden layer], "output": {...}}``).
+    """
 
     def __init__(self, parent: Model, carry: Tensor, lists: tuple[ListInput, ...]):
         if carry.model is not parent or carry.role != "constant":
@@ -130,6 +135,53 @@ class Stack:
             if missing:
                 raise ModelError(f"layer {layer.name!r} does not use list input(s) {sorted(missing)}")
 
+    def depths(self, depths: tuple[int, ...]) -> tuple[int, ...]:
+        """The numbers of layers to check the model at, of ``depths``: all of them."""
+        return tuple(depths)
+
+    def layers(self, depth: int) -> list[Layer]:
+        """The layer that computes each of ``depth`` layers, in order."""
+        return [self.hidden] * (depth - 1) + [self.output]
+
+    def layer_model(self, layer: int | None, depth: int | None) -> Layer:
+        """The layer that computes layer ``layer`` (0-based) of ``depth``."""
+        return self.output if layer == depth - 1 else self.hidden
+
+    def layer_values(self, values: dict, layer: int | None, depth: int | None) -> dict:
+        """The named values of layer ``layer`` of ``depth``, of what the module's ``forward`` gave."""
+        return values["output"] if layer == depth - 1 else values["hidden"][layer]
+
+    def values_by_layer(self, inputs: dict, values: dict) -> list[tuple[Layer, dict]]:
+        """(the layer's model, its inputs and named values) for each layer ``forward`` ran."""
+        return [(self.hidden, layer) for layer in values["hidden"]] + [(self.output, values["output"])]
+
+
+class WholeModel:
+    """A model without layers in the layout of ``Stack``: one model computes everything, at depth 1."""
+
+    def __init__(self, model: Model):
+        self.model = model
+
+    def depths(self, depths: tuple[int, ...]) -> tuple[int, ...]:
+        return (1,)
+
+    def layers(self, depth: int) -> list[Layer]:
+        return []     # no list inputs, so nothing is drawn per layer
+
+    def layer_model(self, layer: int | None, depth: int | None) -> Model:
+        return self.model
+
+    def layer_values(self, values: dict, layer: int | None, depth: int | None) -> dict:
+        return values
+
+    def values_by_layer(self, inputs: dict, values: dict) -> list[tuple[Model, dict]]:
+        return [(self.model, {**inputs, **values})]
+
+
+def layout_of(model: Model) -> Stack | WholeModel:
+    """How ``model`` is put together: its stack, or itself as one whole."""
+    return WholeModel(model) if model.stack is None else model.stack
+
 
 def stack_layers(model: Model, carry: Tensor, *lists: ListInput) -> Stack:
     """Declare ``model``'s repeated layers: ``carry`` (a constant of the model) enters the first,
@@ -143,21 +195,5 @@ def stack_layers(model: Model, carry: Tensor, *lists: ListInput) -> Stack:
             if reason is not None:
                 raise ModelError(f"{kind} {name!r}: {reason}; rename it")
     model.stack = Stack(model, carry, tuple(lists))
+    model.stacked_names = True
     return model.stack
-
-
-@dataclass
-class StackDerivation:
-    """The two layers of a stack, each derived once."""
-
-    model: Model
-    hidden: object   # Derivation
-    output: object   # Derivation
-
-    @property
-    def seconds(self) -> float:
-        return self.hidden.seconds + self.output.seconds
-
-    @property
-    def parameters(self) -> list[str]:
-        return [name for name, items in self.model.lists.items() if items.role == "parameter"]

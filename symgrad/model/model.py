@@ -71,7 +71,8 @@ class Model:
         self.samplers: dict[str, Callable] = {}
         self.lists: dict = {}                 # list inputs (one matrix per layer), by name
         self.input_order: list[str] = []      # every input, as the generated functions take them
-        self.stack = None
+        self.stack = None                     # its repeated layers, set by layers.stack_layers
+        self.stacked_names = False            # whether its names meet a layer driver's (names.STACK_NAMES)
         self.space = IndexSpace("i")
         self._defining: list[str] = []
 
@@ -180,10 +181,8 @@ class Model:
                 or (n in self.tensors and self.tensors[n].role == "parameter")]
 
     def ensure_complete(self) -> None:
-        """A ModelError unless the model can be derived: a loss, parameters, every layer closed."""
-        if self.stack is not None:
-            self.stack.finish()
-            return
+        """A ModelError unless the model can be derived as one: a loss and parameters (a model
+        with layers is derived layer by layer, each layer checked so once its stack is closed)."""
         if self.loss_name is None:
             raise ModelError(f"model {self.name!r} has no loss: call model.loss(name, expr)")
         if not self.of_role("parameter"):
@@ -191,7 +190,7 @@ class Model:
 
     # internals ----------------------------------------------------------
     def _check_new_name(self, name: str, kind: str = "tensor") -> None:
-        reason = refusal(name, stacked=self._stacked())
+        reason = refusal(name, stacked=self.stacked_names)
         if reason is not None:
             raise ModelError(f"{kind} {name!r}: {reason}; rename it")
         if name in self.tensors or name in self.dimensions or name in self.lists:
@@ -211,10 +210,6 @@ class Model:
         self.lists[name] = ListInput(name, role)
         self.input_order.append(name)
         return self.lists[name]
-
-    def _stacked(self) -> bool:
-        """Whether this model's generated module is a stack's (its names meet the driver's)."""
-        return self.stack is not None
 
     def _dimension_symbols(self) -> set:
         """The symbols a shape of this model may use."""

@@ -1,0 +1,107 @@
+"""``sympy.diff`` of a definition's term with respect to a tensor entry, without SymPy's costly part.
+
+The chain rule differentiates each definition with respect to entries indexed by fresh
+symbols, so every Kronecker delta SymPy builds (``delta(a7, a9)``) is between symbols it has
+never seen: deciding whether ``a7 - a9`` is zero runs SymPy's assumption system from scratch
+(a millisecond or more each, most of a derivation's time). ``pooled_diff`` gives exactly what
+``sympy.diff(factor, wrt)`` gives, two ways:
+
+* a product in which one factor reads the entry's tensor, as the entry itself or as the first
+  argument of a table function (``H[i, c] * W[c, j]``, ``tanh(Z[i, j])``), is differentiated
+  the way SymPy's ``Mul``, ``Function`` and ``Indexed`` rules do it, step by step, with each
+  delta built by ``_delta``;
+* anything else is renamed to a fixed pool of index symbols (the same few for every
+  definition, so SymPy's caches know their differences), differentiated by SymPy there and
+  renamed back, deltas again rebuilt by ``_delta``.
+
+Why the deltas are the same: between two distinct index symbols (integers, nothing else known)
+``KroneckerDelta`` can decide nothing, so it returns itself with its arguments in
+``default_sort_key`` order; ``_delta`` builds that directly, and leaves every other pair
+(offsets such as ``M + r``, numbers) to ``KroneckerDelta``. The pool renaming is a bijection
+between symbols with the same assumptions, so every decision SymPy takes there holds for the
+original symbols, and renaming back rebuilds each sum and product in SymPy's canonical order.
+"""
+from __future__ import annotations
+
+from functools import reduce
+
+import sympy as sp
+from sympy.core.sorting import default_sort_key
+
+from symgrad.index.terms import index_symbols
+from symgrad.model.functions import row_of
+
+_POOL: list[sp.Dummy] = []
+_POOL_FACTS = sp.Dummy("p", integer=True).assumptions0
+
+
+def _pool(count: int) -> list[sp.Dummy]:
+    while len(_POOL) < count:
+        _POOL.append(sp.Dummy(f"p{len(_POOL)}", integer=True))
+    return _POOL[:count]
+
+
+def _is_plain_index(s) -> bool:
+    return isinstance(s, sp.Symbol) and s.assumptions0 == _POOL_FACTS
+
+
+def _delta(i: sp.Expr, j: sp.Expr) -> sp.Expr:
+    """``KroneckerDelta(i, j)``, built without asking SymPy's assumptions when it cannot decide."""
+    if i == j:
+        return sp.Integer(1)
+    if _is_plain_index(i) and _is_plain_index(j):
+        return sp.KroneckerDelta(*sorted((i, j), key=default_sort_key), evaluate=False)
+    return sp.KroneckerDelta(i, j)
+
+
+def _reads(expr: sp.Expr, base) -> bool:
+    return any(a.base == base for a in expr.atoms(sp.Indexed))
+
+
+def _entry_derivative(access: sp.Indexed, wrt: sp.Indexed) -> sp.Expr:
+    """``Indexed._eval_derivative``: the product of the deltas between their indices."""
+    result = sp.Integer(1)
+    for i, j in zip(access.indices, wrt.indices):
+        result *= _delta(i, j)
+    return result
+
+
+def _one_reader(factor: sp.Expr, wrt: sp.Indexed):
+    """(position, derivative of that factor) when exactly one factor of the product reads
+    ``wrt``'s tensor, as the entry itself or as a table function's first argument; else None."""
+    args = sp.Mul.make_args(factor)
+    readers = [k for k, a in enumerate(args) if _reads(a, wrt.base)]
+    if len(readers) != 1:
+        return None
+    arg = args[readers[0]]
+    if isinstance(arg, sp.Indexed):
+        return readers[0], _entry_derivative(arg, wrt)
+    if row_of(arg) is None or not isinstance(arg.args[0], sp.Indexed) or arg.args[0].base != wrt.base \
+            or any(_reads(a, wrt.base) for a in arg.args[1:]) or len(arg.args[0].indices) != len(wrt.indices):
+        return None
+    inner = _entry_derivative(arg.args[0], wrt)     # Function._eval_derivative: fdiff(1) * d(arg)
+    return readers[0], sp.Add(*([] if inner == 0 else [arg.fdiff(1) * inner]))
+
+
+def pooled_diff(factor: sp.Expr, wrt: sp.Expr) -> sp.Expr:
+    """``sympy.diff(factor, wrt)`` for a term's factor and a tensor entry (or a scalar tensor)."""
+    if isinstance(wrt, sp.Indexed) and isinstance(wrt.base, sp.IndexedBase):
+        if not _reads(factor, wrt.base):
+            return sp.Integer(0)
+        found = _one_reader(factor, wrt)
+        if found is not None:     # Mul._eval_derivative with one factor to differentiate
+            position, derivative = found
+            if derivative == 0:
+                return sp.Integer(0)
+            args = list(sp.Mul.make_args(factor))
+            return reduce(lambda x, y: x * y, args[:position] + [derivative] + args[position + 1:],
+                          sp.Integer(1))
+    indices = sorted(index_symbols(factor) | index_symbols(wrt), key=default_sort_key)
+    if not all(_is_plain_index(s) for s in indices):
+        return sp.diff(factor, wrt)     # an index with other assumptions: no pool symbol is its twin
+    to_pool = dict(zip(indices, _pool(len(indices))))
+    derivative = sp.diff(factor.xreplace(to_pool), wrt.xreplace(to_pool))
+    back = {p: s for s, p in to_pool.items()}
+    deltas = {d: _delta(*(a.xreplace(back) for a in d.args))
+              for d in derivative.atoms(sp.KroneckerDelta) if len(d.args) == 2}
+    return derivative.xreplace({**back, **deltas})

@@ -1,0 +1,46 @@
+"""Passes over the statement IR of one function, NumPy's, before it is printed.
+
+Each module rewrites one thing and says why that is safe: ``entries`` (one
+spelling for equal elementwise values), ``sum_of_squares`` (a squared norm
+as an inner product), ``ones`` (axis sums as products with a ones vector),
+``scalars`` (a product's number on its smallest factor), ``shared_values`` (a repeated value computed once) and ``buffers``
+(elementwise chains evaluated into one array). ``optimized`` runs them in
+that order; torch and JAX get the plain statements.
+"""
+from __future__ import annotations
+
+from symgrad.lower.passes.buffers import float_names, in_buffers
+from symgrad.lower.passes.entries import in_one_spelling
+from symgrad.lower.passes.ones import as_product_with_ones
+from symgrad.lower.passes.scalars import on_smallest_factor
+from symgrad.lower.passes.shared_values import share_values
+from symgrad.lower.passes.sum_of_squares import as_squared_norm
+from symgrad.lower.statements import with_nodes
+
+__all__ = ["float_names", "optimized"]
+
+
+def _rewritten(node):
+    """One node, its children already rewritten: the node-level passes, in order."""
+    return on_smallest_factor(as_product_with_ones(as_squared_norm(in_one_spelling(node))))
+
+
+def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str], skip=frozenset()) -> list[tuple]:
+    """The statements of one function's blocks (a list of statement tuples, in order), passed
+    through every pass. ``floats``: names known to hold floats; ``live_out``: names read after
+    them; ``protected``: names never reused as buffers; ``skip``: the indices of blocks that
+    may not run, left as they are (and nothing is shared across them)."""
+    flat, where, original = [], [], []
+    for b, statements in enumerate(blocks):
+        for statement in statements:
+            where.append(b)
+            original.append(statement)
+            flat.append(None if b in skip else with_nodes(statement, _rewritten))
+    shared = share_values(flat)
+    kept = [original[k] if statement is None else statement for k, statement in shared]
+    fixed = frozenset(j for j, (_, statement) in enumerate(shared) if statement is None)
+    buffered = in_buffers(kept, floats, live_out, protected, fixed)
+    out: list[list] = [[] for _ in blocks]
+    for (k, _), steps in zip(shared, buffered):
+        out[where[k]] += steps
+    return [tuple(b) for b in out]

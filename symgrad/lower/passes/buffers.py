@@ -1,0 +1,273 @@
+"""Buffers: an elementwise statement evaluated into one array instead of a temporary per operation.
+
+``a = 0.5 * (np.tanh(0.5 * z) + 1.0)`` allocates four arrays of ``a``'s shape;
+at medium sizes the fresh pages cost more than the arithmetic (glibc returns
+freed blocks of 128 KiB or more to the OS, so every call faults them in
+again). Here such an ``Assign`` becomes a chain of ``UfuncInto`` steps along
+its *spine*, the operand path that already has the result's shape::
+
+    a = 0.5 * z
+    np.tanh(a, out=a)
+    a += 1.0
+    a *= 0.5
+
+The spine starts at the first operation that allocates a new float array of
+the result's shape (a matrix product, an elementwise operation), or at an
+array this function made (*owned*), of that shape, that nothing reads
+afterwards (*dead*, by liveness over the statements and the names the
+function returns), that the statement reads only once, and that nothing
+views (sliced, transposed, given a second name, or written in place by a
+statement of its own: ``grad_Z1 = grad_H; grad_Z1 *= mask`` reuses
+``grad_H``). Never a buffer: a protected name (an input, a value ``forward``
+returns), a mask (its dtype is bool), a value that is not certainly float
+(``2 * mask`` is an int64 array). Shapes come from the nodes: an operand whose
+shape is not the result's is never on the spine, so broadcasting never needs
+to grow the buffer. Statements of a block that may not run are left alone.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from symgrad.lower.nodes import (Add, BroadcastTo, Elementwise, MatMul, Node, Ones, Product, Slice, Tensor, Transpose,
+                                 same_shape)
+from symgrad.lower.passes.entries import part
+from symgrad.lower.statements import Assign, UfuncInto, printed_negative, reads, subnodes, unwrapped
+from symgrad.model.functions import is_mask, row_of
+
+_FRESH = (Elementwise, Product, Add, MatMul, Ones)     # a new array, once printed (bare wrappers aside)
+
+
+def is_float(node: Node, floats: set[str]) -> bool:
+    """Whether ``node``'s value is certainly a float array or number."""
+    node = unwrapped(node)
+    if isinstance(node, Tensor):
+        return node.name in floats
+    if isinstance(node, (Slice, Transpose)):
+        return is_float(node.operand if isinstance(node, Transpose) else node.base, floats)
+    if isinstance(node, Elementwise):
+        if node.boolean:
+            return False
+        masks = {f: sp.Integer(1) for f in node.body.atoms(sp.Function) if is_mask(f)}
+        outside = node.body.xreplace(masks).atoms(sp.Indexed)    # entries a mask does not swallow
+        return any(is_float(o, floats) for a, o in node.operands if a in outside) or bool(
+            node.body.atoms(sp.Float)) or any(row_of(f) is not None and row_of(f).ufuncs
+                                               for f in node.body.atoms(sp.Function))
+    if isinstance(node, (Ones, BroadcastTo)):
+        return node.copy if isinstance(node, BroadcastTo) else True
+    if isinstance(node, (Product, Add, MatMul)):
+        children = node.factors if isinstance(node, Product) else node.terms if isinstance(node, Add) else (
+            node.left, node.right)
+        return any(is_float(c, floats) for c in children)
+    return False
+
+
+def float_names(statements, floats: set[str]) -> set[str]:
+    """``floats`` and the names ``statements`` assign a float to (to hand to a later function)."""
+    floats = set(floats)
+    for statement in statements:
+        if isinstance(statement, Assign) and is_float(statement.value, floats):
+            floats.add(statement.target)
+    return floats
+
+
+def _allocates(node: Node) -> bool:
+    """The value is a new array when printed (not a view of, or a name for, another)."""
+    if isinstance(node, Elementwise):
+        return not node.boolean and not isinstance(node.body, sp.Indexed)
+    return isinstance(node, _FRESH)
+
+
+def _viewed(statements: list) -> set[str]:
+    """Names sliced, transposed, given a second name or written in place: never buffers."""
+    out = set()
+    for s in statements:
+        if not isinstance(s, Assign):
+            out |= reads(s) | {s.target}
+            continue
+        for node in subnodes(s.value):
+            if isinstance(node, Slice):
+                out.add(node.base.name)
+            elif isinstance(node, Transpose) and isinstance(node.operand, Tensor):
+                out.add(node.operand.name)
+        whole = unwrapped(s.value)
+        if isinstance(whole, Elementwise) and isinstance(whole.body, sp.Indexed):
+            whole = whole.operand(whole.body)
+        if isinstance(whole, Tensor):
+            out.add(whole.name)
+    return out
+
+
+def _read_count(node: Node, name: str) -> int:
+    """How many times ``node`` reads the array ``name``."""
+    count = 0
+    for sub in subnodes(node):
+        if isinstance(sub, Tensor) and sub.name == name:
+            count += 1
+        if isinstance(sub, Elementwise):   # an entry read twice in a body is one operand
+            count += sum(sub.body.count(a) - 1 for a, o in sub.operands
+                         if any(isinstance(n, Tensor) and n.name == name for n in subnodes(o)))
+    return count
+
+
+class _Chain:
+    """The steps leaving a value in ``target`` with one allocation."""
+
+    def __init__(self, target: str, shape, floats: set[str], reusable):
+        self.target, self.shape, self.floats, self.reusable = target, shape, floats, reusable
+        self.buffer = Tensor(target, shape)
+
+    def of(self, node) -> list | None:
+        if not isinstance(node, Node):          # a number or scalar: never a buffer
+            return None
+        node = unwrapped(node)
+        if isinstance(node, Elementwise) and isinstance(node.body, sp.Indexed):
+            node = node.operand(node.body)
+        if isinstance(node, Tensor):
+            return [Assign(self.target, node)] if self.reusable(node.name, node.shape) else None
+        if not same_shape(node.shape, self.shape) or not is_float(node, self.floats):
+            return None
+        steps = None
+        if isinstance(node, Add):
+            steps = self._sum(list(node.terms), lambda t: t, printed_negative,
+                              lambda t: Product(-t.coefficient, t.factors))
+        elif isinstance(node, Product):
+            steps = self._product(list(node.factors), node.coefficient)
+        elif isinstance(node, Elementwise):
+            steps = self._body(node, node.body)
+        if steps:
+            return steps
+        return [Assign(self.target, node)] if _allocates(node) else None
+
+    def _step(self, ufunc: str, *arguments) -> UfuncInto:
+        return UfuncInto(self.target, ufunc, arguments)
+
+    def _sum(self, terms, as_node, negative, negated) -> list | None:
+        """A sum along the spine of one of its terms, the others added or subtracted."""
+        for k, spine in enumerate(terms):
+            others = terms[:k] + terms[k + 1:]
+            if not negative(spine):
+                steps = self.of(as_node(spine))
+                if steps:
+                    return steps + [self._step("subtract" if negative(o) else "add", self.buffer,
+                                               as_node(negated(o) if negative(o) else o)) for o in others]
+                continue
+            positive = next((o for o in others if not negative(o)), None)
+            steps = self.of(as_node(negated(spine)))
+            if steps and positive is not None:
+                rest = [o for o in others if o is not positive]
+                return steps + [self._step("subtract", as_node(positive), self.buffer)] + [
+                    self._step("subtract" if negative(o) else "add", self.buffer,
+                               as_node(negated(o) if negative(o) else o)) for o in rest]
+        return None
+
+    def _product(self, factors, coefficient) -> list | None:
+        """A product along the spine of one factor: times each other factor of the full shape in
+        place, then the broadcast ones and the number together (one small temporary)."""
+        for k, spine in enumerate(factors):
+            steps = self.of(spine)
+            if steps:
+                others = factors[:k] + factors[k + 1:]
+                full = [f for f in others if same_shape(f.shape, self.shape)]
+                small = tuple(f for f in others if f not in full)
+                steps += [self._step("multiply", self.buffer, f) for f in full]
+                if small and coefficient == 1 and len(small) == 1:
+                    steps.append(self._step("multiply", self.buffer, small[0]))
+                elif small:
+                    steps.append(self._step("multiply", self.buffer, Product(coefficient, small)))
+                elif coefficient == -1:
+                    steps.append(self._step("negative", self.buffer))
+                elif coefficient != 1:
+                    steps.append(self._step("multiply", self.buffer, coefficient))
+                return steps
+        return None
+
+    def _body(self, node: Elementwise, body: sp.Expr) -> list | None:
+        """A part of an elementwise body along its spine."""
+        def value(expr):
+            return part(node, expr) if expr.atoms(sp.Indexed) else expr
+        if body.is_Add and not any(is_mask(a) for a in body.args):
+            common = sp.factor_terms(body)      # as the printer prints it: P*(a + b), one pass fewer
+            body = common if common.is_Mul else body
+        if body.is_Add:
+            terms = list(body.as_ordered_terms())
+            return self._sum(terms, value, lambda t: t.could_extract_minus_sign(), lambda t: -t)
+        if body.is_Mul:
+            coefficient, rest = body.as_coeff_Mul()
+            factors = list(sp.Mul.make_args(rest))
+            for k, spine in enumerate(factors):
+                if spine.is_Pow and spine.exp == -1 or not spine.atoms(sp.Indexed):
+                    continue
+                steps = self.of(value(spine))
+                if steps:
+                    for f in factors[:k] + factors[k + 1:]:
+                        if f.is_Pow and f.exp == -1:
+                            steps.append(self._step("divide", self.buffer, value(f.base)))
+                        else:
+                            steps.append(self._step("multiply", self.buffer, value(f)))
+                    if coefficient == -1:
+                        steps.append(self._step("negative", self.buffer))
+                    elif coefficient != 1:
+                        steps.append(self._step("multiply", self.buffer, coefficient))
+                    return steps
+            return None
+        if body.is_Pow and body.exp == -1:
+            steps = self.of(value(body.base))
+            return steps + [self._step("divide", sp.Integer(1), self.buffer)] if steps else None
+        if body.is_Pow and body.exp == sp.S.Half:
+            steps = self.of(value(body.base))
+            return steps + [self._step("sqrt", self.buffer)] if steps else None
+        row = row_of(body)
+        if row is None or not row.ufuncs or not body.args[0].atoms(sp.Indexed):
+            return None
+        arguments = body.args
+
+        def step(spec):
+            ufunc, *specs = spec
+            return self._step(ufunc, *(self.buffer if a == 0 and isinstance(a, int) else
+                                       value(arguments[a]) if isinstance(a, int) else sp.Float(a) for a in specs))
+        steps = self.of(value(arguments[0]))
+        first, *rest = row.ufuncs
+        if steps:
+            return steps + [step(s) for s in row.ufuncs]
+        if first[0] in ("add", "subtract", "multiply", "divide") and first[1] == 0 and rest:
+            start = value({"add": sp.Add, "subtract": lambda a, b: a - b, "multiply": sp.Mul,
+                           "divide": lambda a, b: a / b}[first[0]](arguments[0], sp.Float(first[2])))
+            if isinstance(start, Elementwise) and same_shape(start.shape, self.shape):
+                return [Assign(self.target, start)] + [step(s) for s in rest]
+        return None
+
+
+def in_buffers(statements: list, floats: set[str], live_out: set[str], protected: set[str],
+               fixed: frozenset = frozenset()) -> list:
+    """``statements`` (one function's, in order) as a list of statement lists, each ``Assign`` of
+    an elementwise chain evaluated into one buffer. ``floats``: names known to hold floats
+    (checked inputs); ``live_out``: the names read after these statements; ``protected``: names
+    never reused as buffers; ``fixed``: the indices of statements left as they are (they may
+    not run), whose reads count all the same."""
+    never = _viewed(statements) | set(protected)
+    reads_after, later = [], set(live_out)
+    for statement in reversed(statements):
+        reads_after.append(set(later))
+        later |= reads(statement)
+    reads_after.reverse()
+    floats, owned, out = set(floats), set(), []
+    for k, (statement, later) in enumerate(zip(statements, reads_after)):
+        if not isinstance(statement, Assign) or k in fixed:
+            out.append([statement])
+            continue
+        target, value = statement.target, statement.value
+        shape = value.shape
+
+        def reusable(name: str, shape_of) -> bool:
+            return name in owned and name not in never and name not in later and same_shape(shape_of, shape) \
+                and _read_count(value, name) == 1
+        steps = _Chain(target, shape, floats, reusable).of(value) if shape else None
+        steps = steps if steps and len(steps) > 1 else None
+        if is_float(value, floats):
+            floats.add(target)
+            if steps is not None or _allocates(unwrapped(value)):
+                owned.add(target)
+        else:
+            floats.discard(target)
+        out.append(steps or [statement])
+    return out

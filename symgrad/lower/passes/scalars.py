@@ -1,0 +1,34 @@
+"""Factored scalars: a product's number applied to its smallest factor, once.
+
+``(-2/L) * C[:, M:].T * (G @ X.T)`` scales the whole ``M x N`` product; the
+same value is ``((-2/L) * C[:, M:].T) * (G @ X.T)``, where the number scales a
+column of ``M`` entries (and the shared-values pass then makes that column
+once for every gradient that needs it). Only a factor that broadcasts (an axis
+of size 1 where the product has more) takes the number, never a mask (a
+number times a mask can be an integer array). Multiplication commutes, so the
+value is the same, up to rounding.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from symgrad.lower.nodes import Elementwise, Node, Product, same_shape
+from symgrad.model.functions import is_mask
+
+
+def _smaller(factor: Node, shape) -> bool:
+    return not same_shape(factor.shape, shape) and not (isinstance(factor, Elementwise) and factor.boolean)
+
+
+def on_smallest_factor(node: Node) -> Node:
+    """A product's number moved onto a factor that broadcasts (a node-level rewrite)."""
+    if not isinstance(node, Product) or node.coefficient == 1 or len(node.factors) < 2 \
+            or is_mask(node.coefficient) or not node.shape:
+        return node
+    small = [k for k, f in enumerate(node.factors) if f.shape and _smaller(f, node.shape)]
+    if not small:
+        return node
+    k = min(small, key=lambda j: sp.default_sort_key(sum(1 for n in node.factors[j].shape if n != 1)))
+    factors = list(node.factors)
+    factors[k] = Product(node.coefficient, (factors[k],))
+    return Product(sp.Integer(1), tuple(factors))

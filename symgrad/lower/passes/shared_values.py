@@ -1,0 +1,139 @@
+"""Shared values: an array expression computed more than once becomes one statement.
+
+The lowering lowers each named value on its own, so the loss and the first
+adjoint both compute the error (``Ystar - Y``), and every sum over the same
+axis makes its ones vector. Here, over the statements of one function, a node
+(nodes are compared by value) or a part of an elementwise body that occurs
+more than once is assigned once, ``shared_1 = Ystar - Y``, just before its
+first use, and read from there on.
+
+Safe because a value is shared only when nothing between its first and last
+use can change what it reads: every statement in between is an ``Assign``
+to a name it does not read (no array is written in place there, no block of
+one, and no statement of a block that may not run). Masks are never shared:
+the printers make a mask a number where it is added or contracted, which they
+could no longer see through a name. A value that is the whole of two
+statements is not shared either (both names would be one array, and a later
+in-place step on one would change the other).
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from symgrad.index.conventions import SHARED_PREFIX
+from symgrad.lower.nodes import Diagonal, Elementwise, Entry, Node, Ones, Slice, SquaredNorm, Tensor, Transpose, Zeros
+from symgrad.lower.passes.entries import canonical, part
+from symgrad.lower.statements import Assign, children, node_reads, subnodes, unwrapped, with_nodes
+
+_NAMES = (Tensor, Entry, Slice, Transpose, Diagonal, Zeros)     # printed as a name or a view of one
+
+
+def _reads_array(node: Node) -> bool:
+    return any((isinstance(n, Tensor) and n.shape) or isinstance(n, Ones) for n in subnodes(node))
+
+
+def _shareable(node: Node) -> bool:
+    node_core = unwrapped(node)
+    if node_core is not node or isinstance(node, _NAMES):
+        return False
+    if isinstance(node, Elementwise) and (node.boolean or isinstance(node.body, sp.Indexed)):
+        return False
+    return _reads_array(node)
+
+
+def _body_parts(node: Elementwise):
+    """The parts of ``node``'s body worth a name of their own: array values, not masks."""
+    for expr in sp.preorder_traversal(node.body):
+        if expr is node.body or isinstance(expr, sp.Indexed) or not expr.atoms(sp.Indexed):
+            continue
+        value = part(node, expr)
+        if value.shape and not value.boolean and _reads_array(value):
+            yield expr, value
+
+
+def _occurrences(statements: list) -> dict[Node, list[int]]:
+    """Each shareable value -> the index of the statement of each of its occurrences."""
+    found: dict[Node, list[int]] = {}
+    for k, statement in enumerate(statements):
+        if not isinstance(statement, Assign):
+            continue
+        for node in _printed_subnodes(statement.value):
+            if _shareable(node):
+                found.setdefault(node, []).append(k)
+            if isinstance(node, Elementwise):
+                for _, value in _body_parts(node):
+                    found.setdefault(value, []).append(k)
+    return found
+
+
+def _printed_subnodes(node: Node):
+    """Every node inside ``node`` as often as the printed code computes it (an inner product of a
+    value with itself, ``np.vdot(E, E)``, computes ``E`` twice)."""
+    yield node
+    for child in children(node):
+        for _ in range(2 if isinstance(node, SquaredNorm) else 1):
+            yield from _printed_subnodes(child)
+
+
+def _undisturbed(statements: list, first: int, last: int, value: Node) -> bool:
+    read = node_reads(value)
+    return all(isinstance(s, Assign) and s.target not in read for s in statements[first:last])
+
+
+def _replaced(value: Node, name: str):
+    """A rewrite putting the array ``name`` where ``value`` was, as a node or a part of a body."""
+    shared = Tensor(name, value.shape)
+    entry = sp.IndexedBase(name)[0]
+
+    def rewrite(node: Node) -> Node:
+        if node == value:
+            return shared
+        if isinstance(node, Elementwise):
+            parts = {expr: sp.Dummy() for expr, found in _body_parts(node) if found == value}
+            if parts:
+                body = node.body.xreplace(parts).xreplace({d: entry for d in parts.values()})
+                kept = tuple((a, o) for a, o in node.operands if body.has(a))
+                return canonical(Elementwise(body, (*kept, (entry, shared))))
+        return node
+    return rewrite
+
+
+def share_values(statements: list) -> list:
+    """``statements`` (one function's, in order; None for one that may not run) with every
+    repeated array value computed once, into a name beginning ``shared_``."""
+    statements = list(statements)
+    hoisted: dict[int, list[Assign]] = {}
+    counter = 0
+    while True:
+        candidates = [(value, uses) for value, uses in _occurrences(statements).items()
+                      if len(uses) > 1 and _undisturbed(statements, uses[0], uses[-1], value)
+                      and sum(unwrapped(statements[k].value) == value for k in set(uses)) < 2]
+        if not candidates:
+            break
+        value, uses = max(candidates, key=lambda c: (len(repr(c[0])), -c[1][0]))     # the largest first
+        counter += 1
+        name = f"_{SHARED_PREFIX}_{counter}"            # renamed in the order they are computed below
+        hoisted.setdefault(uses[0], []).append(Assign(name, value))
+        rewrite = _replaced(value, name)
+        for k in sorted(set(uses)):
+            statements[k] = with_nodes(statements[k], rewrite)
+    order = [a.target for k in sorted(hoisted) for a in hoisted[k]]
+    taken = set().union(*(node_reads(s.value) | {s.target} for s in statements if isinstance(s, Assign)),
+                        set()) - set(order)
+    prefix = SHARED_PREFIX
+    while any(n.startswith(f"{prefix}_") for n in taken):
+        prefix = f"{prefix}_value"                      # a model's own tensor is called shared_1
+    names = {old: f"{prefix}_{n}" for n, old in enumerate(order, 1)}
+    out = []
+    for k, statement in enumerate(statements):
+        out += [(k, _renamed(a, names)) for a in hoisted.get(k, [])]
+        out.append((k, _renamed(statement, names) if statement is not None else None))
+    return out
+
+
+def _renamed(statement, names: dict[str, str]):
+    def rename(node: Node) -> Node:
+        return Tensor(names[node.name], node.shape) if isinstance(node, Tensor) and node.name in names else node
+    statement = with_nodes(statement, rename)
+    return Assign(names.get(statement.target, statement.target), statement.value) \
+        if isinstance(statement, Assign) else statement

@@ -1,0 +1,238 @@
+"""The statement level of the array IR: a function body is a list of these, printed last.
+
+Each statement names the array it writes (``target``) and holds array nodes
+(``nodes``) for what it reads. ``Assign`` makes a new name (a new array, or a
+name for a view of one); every other statement writes into an array that
+exists already: its entries computed there (``ComputeInto``, ``Allocate``
+makes the array for that), a ufunc evaluated into it (``UfuncInto``: the
+in-place steps, ``t += x``, ``np.tanh(t, out=t)``), a block or the diagonal
+added into it. Passes rewrite these lists; printers print each statement with
+one ``_print_<Statement>`` method, as they print nodes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import sympy as sp
+
+from symgrad.lower.nodes import (Add, BlockSum, BlockWrite, DiagonalWrite, Elementwise, MatMul, Node, Product, Shape,
+                                 Tensor, Zeros, broadcast_shape, same_shape)
+
+
+class Statement:
+    """Base class of every statement."""
+
+    target: str
+
+
+@dataclass(frozen=True)
+class Assign(Statement):
+    """``target = value``."""
+
+    target: str
+    value: Node
+
+
+@dataclass(frozen=True)
+class Allocate(Statement):
+    """``target`` made as an array of ``shape`` whose entries are all written before they are read."""
+
+    target: str
+    shape: Shape
+
+
+@dataclass(frozen=True)
+class ComputeInto(Statement):
+    """``value`` computed into the existing array ``target`` (of the value's shape)."""
+
+    target: str
+    value: Node
+
+
+@dataclass(frozen=True)
+class UfuncInto(Statement):
+    """``target`` set to the NumPy ufunc ``ufunc`` of ``arguments`` (nodes, or SymPy numbers and
+    scalars), computed into it: ``Tensor(target)`` among them reads its value so far."""
+
+    target: str
+    ufunc: str
+    arguments: tuple
+
+
+@dataclass(frozen=True)
+class BlockAssign(Statement):
+    """``value`` written into the block ``bounds`` (per axis ``(start, stop)`` or None) of
+    ``target``, an array of ``shape``."""
+
+    target: str
+    bounds: tuple
+    shape: Shape
+    value: Node
+
+
+@dataclass(frozen=True)
+class BlockAdd(Statement):
+    """``value`` added into the block ``bounds`` of ``target``, an array of ``shape``."""
+
+    target: str
+    bounds: tuple
+    shape: Shape
+    value: Node
+
+
+@dataclass(frozen=True)
+class DiagonalAdd(Statement):
+    """``value`` (a column or a scalar) added into the diagonal of the square ``target`` of
+    ``size`` rows; ``into_zeros``: nothing but zeros was written to ``target`` yet."""
+
+    target: str
+    size: sp.Expr
+    value: Node
+    into_zeros: bool
+
+
+def value_statements(target: str, node: Node) -> list[Statement]:
+    """The statements giving ``target`` the value ``node``: one assignment, or for a sum of
+    blocks its base (zeros where none) and then each block added into it."""
+    if not isinstance(node, BlockSum):
+        return [Assign(target, node)]
+    out: list[Statement] = [Assign(target, node.base if node.base is not None else Zeros(node.shape))]
+    for write in node.writes:
+        if isinstance(write, DiagonalWrite):
+            out.append(DiagonalAdd(target, node.shape[0], write.value, len(out) == 1 and node.base is None))
+        else:
+            out.append(BlockAdd(target, write.bounds, node.shape, write.value))
+    return out
+
+
+def statements_into(target: str, total: Add) -> list[Statement]:
+    """Statements computing the sum ``total`` inside the existing array ``target``: a matrix
+    product of the sum's whole shape straight into it (one that is broadcast against the other
+    terms, ``P @ c - q``, is not), then every other term added or subtracted."""
+    shape = broadcast_shape(t.shape for t in total.terms)
+
+    def into_view(term):
+        return plain_matmul(term) and same_shape(term.shape, shape)
+    terms = sorted(total.terms, key=lambda t: not into_view(t))
+    first = terms[0].factors[0] if into_view(terms[0]) else terms[0]
+    out: list[Statement] = [ComputeInto(target, first)]
+    buffer = Tensor(target, shape)
+    for term in terms[1:]:
+        if printed_negative(term):
+            out.append(UfuncInto(target, "subtract", (buffer, Product(-term.coefficient, term.factors))))
+        else:
+            out.append(UfuncInto(target, "add", (buffer, term)))
+    return out
+
+
+def printed_negative(term: Node) -> bool:
+    """A product printed with a leading minus: its coefficient is -1 or a negative number."""
+    return isinstance(term, Product) and (
+        term.coefficient == -1 or (term.coefficient.is_Atom and term.coefficient.is_negative is True))
+
+
+def plain_matmul(term: Node) -> bool:
+    """A term that is one matrix product and nothing else."""
+    return isinstance(term, Product) and term.coefficient == 1 and len(term.factors) == 1 \
+        and isinstance(term.factors[0], MatMul)
+
+
+def nodes_of(statement: Statement) -> list[Node]:
+    """The array nodes a statement reads (its arguments; for a ufunc, the numbers left out)."""
+    if isinstance(statement, UfuncInto):
+        return [a for a in statement.arguments if isinstance(a, Node)]
+    return [getattr(statement, f.name) for f in fields(statement) if isinstance(getattr(statement, f.name), Node)]
+
+
+def subnodes(node: Node):
+    """``node`` and every node inside it, parents before children."""
+    yield node
+    for child in children(node):
+        yield from subnodes(child)
+
+
+def children(node: Node) -> list[Node]:
+    """The nodes ``node`` is computed from."""
+    if isinstance(node, Elementwise):
+        return [operand for _, operand in node.operands]
+    out = []
+    for f in fields(node):
+        value = getattr(node, f.name)
+        for item in (value if isinstance(value, tuple) else (value,)):
+            if isinstance(item, Node):
+                out.append(item)
+            elif isinstance(item, tuple):          # an Einsum's (letters, operand)
+                out += [x for x in item if isinstance(x, Node)]
+            elif hasattr(item, "value") and isinstance(item.value, Node):   # a block or diagonal write
+                out.append(item.value)
+    return out
+
+
+def scalar_names(expr) -> set[str]:
+    """The scalars (dimensions, scalar inputs) a SymPy body or coefficient reads, its entries aside."""
+    if not isinstance(expr, sp.Basic):
+        return set()
+    entries = {a: sp.Integer(1) for a in expr.atoms(sp.Indexed)}
+    return {s.name for s in expr.xreplace(entries).free_symbols}
+
+
+def node_reads(node: Node) -> set[str]:
+    """Every name ``node`` reads: its tensors, and the scalars in its bodies and coefficients
+    (the dimensions in its shapes are left out: they are never arrays)."""
+    out = set()
+    for sub in subnodes(node):
+        name = getattr(sub, "name", None)
+        if isinstance(name, str):
+            out.add(name)
+        for f in fields(sub):
+            out |= scalar_names(getattr(sub, f.name))
+    return out
+
+
+def reads(statement: Statement) -> set[str]:
+    """Every name ``statement`` reads (an in-place statement reads its target too)."""
+    out = set().union(*(node_reads(n) for n in nodes_of(statement)), set())
+    if isinstance(statement, UfuncInto):
+        out |= set().union(*(scalar_names(a) for a in statement.arguments if not isinstance(a, Node)), set())
+    if not isinstance(statement, (Assign, Allocate)):
+        out.add(statement.target)
+    return out
+
+
+def transformed(node: Node, rewrite) -> Node:
+    """``node`` rebuilt bottom-up, ``rewrite`` applied to every node once its children are."""
+    def visit(value):
+        if isinstance(value, Node):
+            return rewrite(rebuilt(value))
+        if isinstance(value, tuple):
+            return tuple(visit(v) for v in value)
+        if isinstance(value, (BlockWrite, DiagonalWrite)):
+            return replace(value, value=visit(value.value))
+        return value
+
+    def rebuilt(node: Node) -> Node:
+        changes = {f.name: visit(getattr(node, f.name)) for f in fields(node)}
+        return replace(node, **changes) if any(changes[k] is not getattr(node, k) for k in changes) else node
+    return visit(node)
+
+
+def with_nodes(statement: Statement, rewrite) -> Statement:
+    """``statement`` with every node it reads rebuilt by ``transformed(node, rewrite)``."""
+    if isinstance(statement, UfuncInto):
+        return replace(statement, arguments=tuple(transformed(a, rewrite) if isinstance(a, Node) else a
+                                                  for a in statement.arguments))
+    changes = {f.name: transformed(getattr(statement, f.name), rewrite) for f in fields(statement)
+               if isinstance(getattr(statement, f.name), Node)}
+    return replace(statement, **changes)
+
+
+def unwrapped(node: Node) -> Node:
+    """The node a sum of one term or a bare product of one factor prints as."""
+    while True:
+        if isinstance(node, Add) and len(node.terms) == 1:
+            node = node.terms[0]
+        elif isinstance(node, Product) and node.coefficient == 1 and len(node.factors) == 1 \
+                and not (isinstance(node.factors[0], Elementwise) and node.factors[0].boolean):
+            node = node.factors[0]
+        else:
+            return node

@@ -1,0 +1,133 @@
+"""The passes over the statement IR (symgrad.lower.passes): each rewrite and each safety rule."""
+import numpy as np
+import sympy as sp
+
+from symgrad.lower.nodes import Elementwise, MatMul, Product, Slice, SquaredNorm, SumAll, Tensor
+from symgrad.lower.numpy_printer import NumPyPrinter
+from symgrad.lower.passes import optimized
+from symgrad.lower.statements import Assign
+from symgrad.model.functions import FUNCTIONS, TABLE, numeric
+
+n, h = sp.symbols("n h", positive=True)
+SHAPE = (n, h)
+T = {name: Tensor(name, SHAPE) for name in ("X", "Y", "T", "Z", "G", "H")}
+
+
+def ew(body, **tensors):
+    """An elementwise node: ``body`` over the entries ``name[i, j]`` of the tensors named."""
+    i, j = sp.symbols("i j")
+    entries = {name: sp.IndexedBase(name)[i, j] for name in tensors}
+    return Elementwise(body(**entries), tuple((entries[k], t) for k, t in tensors.items()))
+
+
+def lines(statements, live_out=frozenset(), protected=frozenset({"X", "Y", "T"}), floats=frozenset({"X", "Y", "T"})):
+    out = optimized([tuple(statements)], set(floats), set(live_out), set(protected))
+    return [NumPyPrinter().print_statement(s) for s in out[0]]
+
+
+def run(code, names):
+    rng = np.random.default_rng(0)
+    scope = {"np": np, "n": 3, "h": 4, **{k: rng.standard_normal((3, 4)) for k in ("X", "Y", "T")}}
+    exec("\n".join(code), scope)
+    return [scope[k] for k in names]
+
+
+def same(before, after, names):
+    for a, b in zip(run(before, names), run(after, names)):
+        np.testing.assert_allclose(b, a, rtol=1e-13)
+
+
+def plain(statements):
+    return [NumPyPrinter().print_statement(s) for s in statements]
+
+
+def test_the_error_is_computed_once_and_its_sum_of_squares_is_an_inner_product():
+    error = lambda Y, T: (Y - T) ** 2   # noqa: E731
+    statements = [Assign("Loss", SumAll(ew(error, Y=T["Y"], T=T["T"]))),
+                  Assign("G", Product(sp.Integer(2), (ew(lambda Y, T: Y - T, Y=T["Y"], T=T["T"]),)))]
+    after = lines(statements, {"Loss", "G"})
+    assert after[0] == "shared_1 = Y - T"
+    assert after[1] == "Loss = np.vdot(shared_1, shared_1)"
+    same(plain(statements), after, ["Loss", "G"])
+
+
+def test_a_name_assigned_between_two_uses_stops_the_sharing():
+    product = ew(lambda X, Z: X * Z, X=T["X"], Z=T["Z"])
+    statements = [Assign("Z", ew(lambda X: X + 1, X=T["X"])), Assign("A", product),
+                  Assign("Z", ew(lambda X: X + 2, X=T["X"])), Assign("B", product)]
+    assert not any("shared" in line for line in lines(statements, {"A", "B"}))
+
+
+def test_a_mask_is_never_shared():
+    mask = ew(lambda X: FUNCTIONS["step"](X), X=T["X"])
+    statements = [Assign("A", Product(sp.Integer(1), (T["Y"], mask))), Assign("B", Product(sp.Integer(1), (T["T"], mask)))]
+    assert not any("shared" in line for line in lines(statements, {"A", "B"}))
+
+
+def test_a_sigmoid_is_one_buffer():
+    before = [Assign("H", ew(lambda X: FUNCTIONS["sigmoid"](X), X=T["X"]))]
+    after = lines(before, {"H"})
+    assert after == ["H = 0.5*X", "np.tanh(H, out=H)", "H += 1.0", "H *= 0.5"]
+    same(plain(before), after, ["H"])
+
+
+def test_a_dead_owned_array_is_reused_but_a_live_one_is_not():
+    before = [Assign("G", MatMul(T["X"], Tensor("W", (h, h)))),
+              Assign("H", Product(sp.Integer(1), (T["G"], ew(lambda X: FUNCTIONS["step"](X), X=T["X"]))))]
+    assert lines(before, {"H"})[1:] == ["H = G", "H *= X > 0"]
+    assert lines(before, {"H", "G"})[1:] == ["H = G * (X > 0)"]
+
+
+def test_a_protected_or_viewed_array_is_never_a_buffer():
+    made = [Assign("G", MatMul(T["X"], Tensor("W", (h, h)))),
+            Assign("H", Product(sp.Integer(1), (T["G"], ew(lambda X: FUNCTIONS["step"](X), X=T["X"]))))]
+    assert lines(made, {"H"})[1:] == ["H = G", "H *= X > 0"]                        # G: made here, dead
+    assert lines(made, {"H"}, protected={"X", "G"})[1:] == ["H = G * (X > 0)"]     # G: forward returns it
+    sliced = [Assign("G", ew(lambda X, Y: X + Y, X=T["X"], Y=T["Y"])),
+              Assign("V", Slice(T["G"], ((0, 2), None))),
+              Assign("H", Product(sp.Integer(2), (T["G"],)))]
+    assert lines(sliced, {"H", "V"})[-1] == "H = 2 * G"                          # G is viewed
+    sliced.pop(1)
+    assert lines(sliced, {"H"})[-2:] == ["H = G", "H *= 2"]                       # and otherwise reused
+
+
+def test_an_array_read_twice_by_the_statement_is_not_its_buffer():
+    before = [Assign("G", ew(lambda X, Y: X + Y, X=T["X"], Y=T["Y"])),
+              Assign("H", Product(sp.Integer(1), (T["G"], T["G"])))]
+    assert lines(before, {"H"})[-1] == "H = G * G"
+
+
+def test_a_mask_times_a_number_is_never_a_buffer():
+    # 2 * (X > 0) is an int64 array: adding a float into it in place would fail
+    before = [Assign("G", ew(lambda X: 2 * FUNCTIONS["step"](X), X=T["X"])),
+              Assign("H", ew(lambda G, Y: G + Y, G=T["G"], Y=T["Y"]))]
+    after = lines(before, {"H"})
+    assert after[-1] == "H = G + Y"
+    same(plain(before), after, ["H"])
+
+
+def test_a_squared_mask_is_not_an_inner_product():
+    before = [Assign("Loss", SumAll(ew(lambda X: FUNCTIONS["step"](X) ** 2, X=T["X"])))]
+    assert not isinstance(optimized([tuple(before)], set(), {"Loss"}, set())[0][0].value, SquaredNorm)
+
+
+def test_every_table_ufunc_chain_computes_the_table_spelling():
+    rng = np.random.default_rng(1)
+    for name, row in TABLE.items():
+        if not row.ufuncs:
+            continue
+        args = [np.abs(rng.standard_normal((3, 4))) + 0.1] + [0.7] * (row.arity - 1)
+        buffer = args[0].copy()
+        for ufunc, *specs in row.ufuncs:
+            values = [buffer if s == 0 and isinstance(s, int) else args[s] if isinstance(s, int) else s for s in specs]
+            getattr(np, ufunc)(*values, out=buffer)
+        np.testing.assert_allclose(buffer, numeric(name)(*args), rtol=1e-14, err_msg=name)
+
+
+def test_a_block_that_may_not_run_is_left_alone_and_its_reads_keep_arrays_alive():
+    made = (Assign("G", MatMul(T["X"], Tensor("W", (h, h)))),
+            Assign("H", Product(sp.Integer(1), (T["G"], ew(lambda X: FUNCTIONS["step"](X), X=T["X"])))))
+    carry = (Assign("V", Product(sp.Integer(3), (T["G"], T["X"]))),)
+    out = optimized([made, carry], {"X"}, {"H", "V"}, {"X"}, skip=frozenset({1}))
+    assert [NumPyPrinter().print_statement(s) for s in out[0]][1:] == ["H = G * (X > 0)"]   # V reads G later
+    assert out[1] == carry
