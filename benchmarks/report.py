@@ -243,12 +243,15 @@ def plot(cases: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+KEPT_SECTIONS = ("bench_backends.py", "bench_derivation.py", "bench_numba.py", "bench_hvp.py")   # scripts that write their own section of benchmarks.md
+
+
 def _kept_section(path: Path) -> str:
-    """The sections of ``path`` other scripts write (bench_backends.py's, bench_derivation.py's,
-    bench_numba.py's, each between its markers), kept when the file is rewritten."""
+    """The sections of ``path`` other scripts write (each script of ``KEPT_SECTIONS``, between its
+    markers), kept when the file is rewritten."""
     text = path.read_text() if path.is_file() else ""
     kept = ""
-    for script in ("bench_backends.py", "bench_derivation.py", "bench_numba.py"):
+    for script in KEPT_SECTIONS:
         start, end = f"<!-- benchmarks/{script}: begin -->", f"<!-- benchmarks/{script}: end -->"
         if start in text and end in text:
             kept += "\n" + start + text.split(start, 1)[1].split(end, 1)[0] + end + "\n"

@@ -4,7 +4,9 @@
     symgrad show NAME|PATH.py                      definitions, adjoints, collapsed gradients
     symgrad generate NAME|PATH.py ... [-o DIR]     write generated/<model>.py
     symgrad generate --all [--check]               every catalogue model; --check only compares
+    symgrad generate NAME|--all --hvp [--check]    NAME_hvp.py: also hvp() and hessian() (second order)
     symgrad verify [NAME|PATH.py ...|--all]        regenerate and check against finite differences
+    symgrad verify [NAME|PATH.py ...|--all] --hvp  Hessian-vector products: differences, autograd
     symgrad check NAME|PATH.py --wrt P --formula F  validate a hand-derived gradient formula
     symgrad latex NAME|PATH.py [--format tex|md|pdf]  the derivation, step by step
     symgrad latex --all [--check]                  every catalogue model into derivations/
@@ -36,6 +38,8 @@ from symgrad.model.one_line import OneLineLoss
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.model.sources import is_path, load
 from symgrad.emit.layer_plan import plan_for
+from symgrad.emit.hvp_plan import render_hvp_module
+from symgrad.hvpcheck import check_hvp_module
 
 DEFAULT_OUT = "generated"
 DEFAULT_DERIVATIONS = "derivations"
@@ -126,6 +130,54 @@ def generate_backends(spec, out_dir: Path, backends) -> list:
     return out
 
 
+HVP_SUFFIX = "_hvp"     # symgrad generate NAME --hvp writes NAME_hvp.py
+
+
+def hvp_outputs(specs, out_dir: Path, skip_layers: bool):
+    """(model, derivation, target path, text, seconds) of each ``--hvp`` module; with
+    ``skip_layers`` (``--all``) a model with layers is passed over, else it is an error."""
+    for spec in specs:
+        start = time.perf_counter()
+        model = _load(spec)
+        derivation = derive(model)
+        if derivation.second_order_refusal is not None:
+            if skip_layers:
+                continue
+            raise SymgradError(f"model {model.name!r} {derivation.second_order_refusal}")
+        text = render_hvp_module(derivation, _command(spec) + " --hvp")
+        yield model, derivation, out_dir / f"{model.name}{HVP_SUFFIX}.py", text, time.perf_counter() - start
+
+
+def generate_hvp(args, out_dir: Path, specs) -> int:
+    if args.backend not in (None, "numpy"):
+        raise SymgradError(f"--hvp writes NumPy modules only so far, not --backend {args.backend}")
+    outputs = ((path, text, f" ({seconds:.2f} s)")
+               for _, _, path, text, seconds in hvp_outputs(specs, out_dir, args.all))
+    regenerate = _command(specs[0]) + " --hvp" if isinstance(specs[0], OneLineLoss) else "symgrad generate --all --hvp"
+    return write_or_check(outputs, out_dir, args.check, regenerate, args.force)
+
+
+def verify_hvp(args, out_dir: Path, specs) -> int:
+    rows, failed = [], False
+    for model, derivation, path, text, seconds in hvp_outputs(specs, out_dir, args.all):
+        write_or_check([(path, text, None)], out_dir, False, "", args.force)
+        for check in check_hvp_module(derivation, import_generated(path), points=args.points):
+            errors = (check.against_differences, check.against_autograd, check.hessian)
+            bad = any(e > TOLERANCE for e in errors if e == e) or not check.shape_ok
+            failed |= bad
+            rows.append((model.name, check.parameter, f"{seconds:.3f}",
+                         *(f"{e:.2e}" if e == e else "n/a" for e in errors), "FAIL" if bad else "ok"))
+    header = ("model", "parameter", "derive+generate s", "vs differences", "vs autograd", "hessian", "")
+    widths = [max(len(str(r[k])) for r in rows + [header]) for k in range(len(header))]
+    for row in [header] + rows:
+        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
+    print(f"\n{len(rows)} Hessian-vector products checked against central differences of the gradient "
+          f"and HIPS autograd's hessian_vector_product, and hessian() against hvp() and its transpose "
+          f"(n/a: autograd missing, or above HESSIAN_LIMIT); {args.points} points x 2 dimension sets; "
+          f"tolerance {TOLERANCE:g}")
+    return 1 if failed else 0
+
+
 def cmd_list(args) -> int:
     for name in catalogue.names():
         model = catalogue.build(name)
@@ -214,6 +266,8 @@ def write_or_check(outputs, out_dir: Path, check: bool, regenerate: str, force: 
 
 def cmd_generate(args) -> int:
     out_dir, specs = Path(args.output), _specs(args)
+    if args.hvp:
+        return generate_hvp(args, out_dir, specs)
     # --all covers every backend; a model named alone gets NumPy's module unless --backend says
     backends = [args.backend] if args.backend else list(BACKENDS) if args.all else ["numpy"]
 
@@ -235,6 +289,8 @@ def import_generated(path: Path):
 
 def cmd_verify(args) -> int:
     out_dir = Path(args.output)
+    if args.hvp:
+        return verify_hvp(args, out_dir, _specs(args))
     rows, failed = [], False
     for spec in _specs(args):
         model, derivation, path, text, seconds = generate_one(spec, out_dir)
@@ -255,13 +311,16 @@ def cmd_verify(args) -> int:
     return 1 if failed else 0
 
 
-def render_derivation(spec, kind: str):
-    """(model, text) of a model's derivation document as ``tex`` or ``md``."""
+def render_derivation(spec, kind: str, hvp: bool = False):
+    """(model, text) of a model's derivation document as ``tex`` or ``md`` (``hvp``: with the
+    second order after the first)."""
     from symgrad.emit.files import render_document
     from symgrad.documents.derivation import build_document
+    from symgrad.documents.second_order import build_hvp_document
     model = _load(spec)
-    command = f"symgrad latex {_shown(spec)}"
-    return model, render_document(build_document(model, derive(model)), command, kind)
+    command = f"symgrad latex {_shown(spec)}" + (" --hvp" if hvp else "")
+    build = build_hvp_document if hvp else build_document
+    return model, render_document(build(model, derive(model)), command, kind)
 
 
 PDFLATEX_TIMEOUT = 120.0   # seconds; SYMGRAD_PDFLATEX_TIMEOUT overrides it
@@ -307,14 +366,16 @@ def compile_pdf(tex: str, target: Path) -> None:
 
 def cmd_latex(args) -> int:
     if (args.all or args.check) and args.loss is None:
+        if args.hvp:
+            raise SymgradError("latex --hvp writes one model's document; name the model")
         out_dir = Path(args.output or DEFAULT_DERIVATIONS)
         outputs = ((out_dir / f"{name}.{kind}", render_derivation(name, kind)[1], "")
                    for name in catalogue.names() for kind in ("tex", "md"))
         return write_or_check(outputs, out_dir, args.check, "symgrad latex --all", args.force)
     if args.check:
         raise SymgradError("--check goes with --all (it compares derivations/ with what latex --all writes)")
-    model, tex = render_derivation(_model_spec(args), "md" if args.format == "md" else "tex")
-    target = Path(args.output or f"{model.name}.{args.format}")
+    model, tex = render_derivation(_model_spec(args), "md" if args.format == "md" else "tex", args.hvp)
+    target = Path(args.output or f"{model.name}{HVP_SUFFIX if args.hvp else ''}.{args.format}")
     if args.format == "pdf":
         if target.is_file() and not args.force and not target.read_bytes().startswith(b"%PDF"):
             raise SymgradError(f"{target} exists and is not a PDF; not overwriting it (use --force)")
@@ -366,6 +427,7 @@ def parser() -> argparse.ArgumentParser:
                        f"{DEFAULT_DERIVATIONS}/ (or -o DIR)")
     latex.add_argument("--check", action="store_true", help="with --all: write nothing, exit 1 if stale")
     latex.add_argument("--force", action="store_true", help="overwrite files symgrad did not generate")
+    latex.add_argument("--hvp", action="store_true", help="with the second-order derivation (NAME_hvp.tex)")
     _add_one_line(latex)
     latex.set_defaults(run=cmd_latex)
     check = sub.add_parser("check", help="validate a hand-derived gradient formula")
@@ -397,6 +459,8 @@ def parser() -> argparse.ArgumentParser:
                                       "default numpy, or all three with --all")
         else:
             command.add_argument("--points", type=int, default=3, help="random points per dimension set")
+        command.add_argument("--hvp", action="store_true", help="second order: NAME_hvp.py, the module with "
+                             "hvp() and hessian() too (models without layers)")
         _add_one_line(command)
         command.set_defaults(run=run)
     return top

@@ -42,7 +42,7 @@ def test_each_stage_has_its_folder():
     for stage in STAGES:
         assert (PACKAGE / stage / "__init__.py").is_file(), stage
     top = sorted(p.stem for p in PACKAGE.glob("*.py"))
-    assert top == ["__init__", "__main__", "api", "cli", "errors", "gradcheck"]
+    assert top == ["__init__", "__main__", "api", "cli", "errors", "gradcheck", "hvpcheck"]
 
 
 def test_no_module_imports_another_modules_private_names():

@@ -74,6 +74,8 @@ class StackDerivation(ModelDerivation):
     def layer_tensor_names(self) -> frozenset[str]:
         return frozenset(self.hidden.model.tensors) | frozenset(self.output.model.tensors)
 
+    second_order_refusal: ClassVar[str] = "has layers; --hvp covers models without layers so far"
+
     def layer(self, layer, depth):
         return self.output if layer == depth - 1 else self.hidden
 

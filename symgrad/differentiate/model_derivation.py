@@ -63,6 +63,11 @@ class ModelDerivation(ABC):
     def layer_tensor_names(self) -> frozenset[str]:
         """The names inside the model's layers (which ``--wrt`` cannot take yet); none without layers."""
 
+    @property
+    @abstractmethod
+    def second_order_refusal(self) -> str | None:
+        """Why ``--hvp`` (``differentiate.tangents``) cannot take this derivation, or None where it can."""
+
     @abstractmethod
     def layer(self, layer: int | None, depth: int | None):
         """The ``Derivation`` that computes layer ``layer`` of ``depth`` (``None``: the whole model)."""

@@ -290,3 +290,14 @@ def build_document(model, derivation) -> Document:
             section.title = part.section_prefix + section.title
             sections.append(section)
     return Document(model.name, model.description, sections)
+
+
+def formula_printer(shapes: dict, reserved: set[str], *index_groups):
+    """The documents' index printer (entries as the notes print them) for tensors of ``shapes``,
+    with the free indices of ``index_groups`` named first (``i, j, p, q``), summed ones after."""
+    table, name = _namer(reserved)
+    for indices in index_groups:
+        for index in indices:
+            if index != 0:
+                name(index)
+    return _IndexPrinter(shapes, table, name)

@@ -21,3 +21,11 @@ def adjoint_name(name: str) -> str:
 def adjoint_of(name: str) -> str:
     """The tensor a generated adjoint is of: ``grad_Z`` and ``grad_Z_core`` -> ``Z``."""
     return name.removeprefix(ADJOINT_PREFIX).removesuffix(CORE_SUFFIX)
+
+
+TANGENT_PREFIX = "dot_"
+
+
+def tangent_name(name: str) -> str:
+    """``dot_Z`` for ``Z``, ``dot_grad_Z`` for ``grad_Z``: the directional derivative along the tangent."""
+    return TANGENT_PREFIX + name

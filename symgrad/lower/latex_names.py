@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from symgrad.index.conventions import ADJOINT_PREFIX
+from symgrad.index.conventions import ADJOINT_PREFIX, TANGENT_PREFIX
 
 GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "theta", "lambda", "mu", "sigma", "tau", "phi",
          "Delta", "Theta", "Sigma", "Phi", "Lambda", "Gamma", "Omega", "omega"}
@@ -16,6 +16,8 @@ ALIASES = {"lam": r"\lambda", "yhat": r"\hat{y}", "Yexp": r"Y_{exp}", "Ystar": r
 
 def base_latex(name: str) -> str:
     """The printed form of a tensor or dimension name (without indices)."""
+    if name.startswith(TANGENT_PREFIX):      # a tangent (second order): dot_Z, dot_grad_Z
+        return r"\dot{" + base_latex(name.removeprefix(TANGENT_PREFIX)) + "}"
     if name.startswith(ADJOINT_PREFIX):
         return r"\overline{" + base_latex(name.removeprefix(ADJOINT_PREFIX)) + "}"
     if name in ALIASES:
@@ -39,7 +41,7 @@ def entry_latex(name: str, indices: list[str]) -> str:
     if not indices:
         return base
     joined = "".join(indices) if all(len(i) == 1 for i in indices) else r",\,".join(indices)
-    if base.endswith("}") and "_{" in base and not base.startswith(r"\overline"):
+    if base.endswith("}") and "_{" in base and not base.startswith((r"\overline", r"\dot")):
         head, sub = base[:base.rindex("_{")], base[base.rindex("_{") + 2:-1]
         if sub.isdigit():                       # X_{1\,jc}, as the notes write it
             return f"{head}_{{{sub}\\,{joined}}}"

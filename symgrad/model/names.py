@@ -19,7 +19,7 @@ from __future__ import annotations
 import builtins
 import keyword
 
-from symgrad.index.conventions import ADJOINT_PREFIX, CORE_SUFFIX, SHARED_PREFIX
+from symgrad.index.conventions import ADJOINT_PREFIX, CORE_SUFFIX, SHARED_PREFIX, TANGENT_PREFIX
 
 # The generated module's own names (templates/module.py.j2, macros.j2): its import, its
 # module-level names, and the names it has always kept from models.
@@ -29,6 +29,8 @@ GENERATED_NAMES = frozenset({
     # the torch and JAX modules (templates/torch_*.j2, jax_*.j2): imports, the Function, its context
     "torch", "jax", "jnp", "math", "DerivedLoss", "ctx",
     "numba",   # the numba module (templates/numba_*.j2)
+    # second order (``--hvp``: templates/hvp.py.j2)
+    "hvp", "hessian", "tangents", "hvps", "HESSIAN_LIMIT",
 })
 
 # The variables a layered model's driver keeps beside the model's names (stack_module.py.j2):
@@ -44,6 +46,7 @@ GENERATED_FAMILIES = (
     ("_", "", "reserved: a leading underscore marks the generated module's helpers (_inputs, _matrix)"),
     (ADJOINT_PREFIX, "", "reserved: grad_ starts the names of the generated adjoints (grad_W)"),
     (SHARED_PREFIX + "_", "", "reserved: shared_ starts the names of values the generated code computes once"),
+    (TANGENT_PREFIX, "", "reserved: dot_ starts the names of the generated tangents (dot_W, dot_grad_W)"),
     ("", CORE_SUFFIX, "reserved: _core ends the names of generated adjoint cores (grad_Z_core)"),
 )
 

@@ -1,0 +1,242 @@
+"""Generated Hessian-vector products and Hessians against the autodiff peers.
+
+For every catalogue model without layers that `peers.py` writes for the peers, at the three
+sizes of `bench_peers.py`, along one random tangent of every parameter: the generated `hvp()`
+(`generated/NAME_hvp.py`), the generated `loss_and_grad()` (the ratio `hvp/grad` is the hvp's
+time as a multiple of the gradient's), jax.jit of `jax.jvp(jax.grad(f))` (forward-over-reverse,
+float64), `torch.func.jvp(torch.func.grad(f))` and HIPS autograd's Hessian-vector product
+(reverse-over-reverse). Every peer is first checked to agree with the generated product (rtol
+1e-8); then all are timed interleaved in one process (rotating order, a warm-up call before
+each sample: `bench_peers.time_interleaved`), medians in microseconds. At the small size, the
+full Hessian: the generated `hessian()` against `jax.jit(jax.hessian(f))`.
+
+    python benchmarks/bench_hvp.py                       # every model and size, prints the table
+    python benchmarks/bench_hvp.py --write               # and puts it into docs/benchmarks.md
+    python benchmarks/bench_hvp.py --models mlp_mse --sizes small --budget 0.3
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent
+for path in (str(HERE), str(REPO_ROOT)):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+import bench_peers  # noqa: E402
+import handwritten  # noqa: E402
+import peers  # noqa: E402
+
+from symgrad.cli import import_generated  # noqa: E402
+
+RTOL = 1e-8
+MODELS = [n for n in peers.MODELS if n not in ("ntk_relu", "softmax_ce")]   # no layers: --hvp covers these
+SECTION_START = "<!-- benchmarks/bench_hvp.py: begin -->"
+SECTION_END = "<!-- benchmarks/bench_hvp.py: end -->"
+IMPLS = ("hvp", "grad", "jax", "torch", "autograd")
+
+
+def _ops(name):
+    """The `o` namespace of peers.py's losses for one framework (the same spellings as bench_peers)."""
+    from types import SimpleNamespace
+    if name == "jax":
+        import jax
+        import jax.numpy as jnp
+        return SimpleNamespace(relu=jax.nn.relu, crelu=lambda z, t: jnp.clip(z, 0.0, t), sigmoid=jax.nn.sigmoid,
+                               tanh=jnp.tanh, softplus=jax.nn.softplus, sum=jnp.sum,
+                               vstack=lambda a, b: jnp.concatenate((a, b), axis=0))
+    if name == "torch":
+        import torch
+        zero = torch.zeros((), dtype=torch.float64)
+        return SimpleNamespace(relu=torch.relu, crelu=lambda z, t: torch.clamp(z, 0.0, t), sigmoid=torch.sigmoid,
+                               tanh=torch.tanh, softplus=lambda s: torch.logaddexp(s, zero), sum=torch.sum,
+                               vstack=lambda a, b: torch.cat((a, b), dim=0))
+    import autograd.numpy as anp
+    from autograd.scipy.special import expit
+    return SimpleNamespace(relu=lambda z: anp.maximum(z, 0.0), crelu=lambda z, t: anp.clip(z, 0.0, t),
+                           sigmoid=expit, tanh=anp.tanh, softplus=lambda s: anp.logaddexp(0.0, s),
+                           sum=anp.sum, vstack=lambda a, b: anp.concatenate((a, b), axis=0))
+
+
+def peer_products(peer, name, inputs, tangent):
+    """A zero-argument call computing the peer's Hessian-vector product, and its result as
+    {parameter: NumPy array or float}."""
+    loss, names = peers.MODELS[name]
+    consts = {k: v for k, v in inputs.items() if k not in names}
+    params = tuple(inputs[p] for p in names)
+    vector = tuple(tangent[p] for p in names)
+    o = _ops(peer)
+    if peer == "jax":
+        import jax
+        import jax.numpy as jnp
+        arrays = {k: jnp.asarray(v) for k, v in consts.items() if isinstance(v, np.ndarray)}
+        scalars = {k: v for k, v in consts.items() if k not in arrays}
+
+        def f(p, arrays):
+            return loss(o, **dict(zip(names, p)), **arrays, **scalars)
+        jp = tuple(jnp.asarray(p, dtype=jnp.float64) for p in params)
+        jv = tuple(jnp.asarray(v, dtype=jnp.float64) for v in vector)
+        compiled = jax.jit(lambda p, v, a: jax.jvp(lambda q: jax.grad(f)(q, a), (p,), (v,))[1]).lower(
+            jp, jv, arrays).compile()
+        call = lambda: jax.block_until_ready(compiled(jp, jv, arrays))  # noqa: E731
+        convert = lambda r: {n: np.asarray(x) if np.ndim(x) else float(x) for n, x in zip(names, r)}  # noqa: E731
+    elif peer == "torch":
+        import torch
+        from torch.func import grad, jvp
+        torch.set_num_threads(peers.blas_threads())
+        tensor = lambda v: torch.as_tensor(v, dtype=torch.float64)  # noqa: E731
+        kwargs = {k: tensor(v) if isinstance(v, np.ndarray) else v for k, v in consts.items()}
+        tp, tv = tuple(tensor(p) for p in params), tuple(tensor(v) for v in vector)
+
+        def f(p):
+            return loss(o, **dict(zip(names, p)), **kwargs)
+        call = lambda: jvp(grad(f), (tp,), (tv,))[1]  # noqa: E731
+        convert = lambda r: {n: x.numpy() if x.ndim else float(x) for n, x in zip(names, r)}  # noqa: E731
+    else:
+        import autograd
+        import autograd.numpy as anp
+
+        def f(p):
+            return loss(o, **dict(zip(names, p)), **consts)
+        along = lambda p: sum(anp.sum(g * v) for g, v in zip(autograd.grad(f)(p), vector))  # noqa: E731
+        product = autograd.grad(along)
+        call = lambda: product(params)  # noqa: E731
+        convert = lambda r: {n: np.asarray(x) if np.ndim(x) else float(x) for n, x in zip(names, r)}  # noqa: E731
+    return call, convert
+
+
+def _worst(got: dict, want: dict) -> float:
+    return max(float(np.max(np.abs(np.asarray(got[k]) - np.asarray(want[k]))))
+               / max(float(np.max(np.abs(np.asarray(want[k])))), 1e-300) for k in want)
+
+
+def run_case(name, size_name, budget):
+    size = bench_peers.SIZES[name][size_name]
+    inputs = handwritten.make_inputs(name, size, seed=0)
+    module = import_generated(REPO_ROOT / "generated" / f"{name}_hvp.py")
+    rng = np.random.default_rng(1)
+    tangent = {p: rng.standard_normal(np.shape(inputs[p])) if np.ndim(inputs[p]) else float(rng.standard_normal())
+               for p in module.PARAMETERS}
+    _, _, reference = module.hvp(tangent, **inputs)
+    impls = {"hvp": lambda: module.hvp(tangent, **inputs), "grad": lambda: module.loss_and_grad(**inputs)}
+    missing = {}
+    for peer in ("jax", "torch", "autograd"):
+        reason = peers.available(peer)
+        if reason:
+            missing[peer] = reason
+            continue
+        call, convert = peer_products(peer, name, inputs, tangent)
+        error = _worst(convert(call()), reference)
+        if error > RTOL:
+            sys.exit(f"error: {peer} disagrees with the generated hvp of {name} ({size_name}): {error:.2g}")
+        impls[peer] = call
+    times, _ = bench_peers.time_interleaved(impls, budget)
+    row = {k: statistics.median(v) * 1e6 for k, v in times.items()}
+    if size_name == "small":
+        row.update(hessian_case(name, inputs, module, budget))
+    return row, missing
+
+
+def hessian_case(name, inputs, module, budget):
+    """The generated hessian() against jax.jit(jax.hessian(f)), checked to agree first."""
+    if peers.available("jax"):
+        return {}
+    import jax
+    import jax.numpy as jnp
+    loss, names = peers.MODELS[name]
+    consts = {k: v for k, v in inputs.items() if k not in names}
+    arrays = {k: jnp.asarray(v) for k, v in consts.items() if isinstance(v, np.ndarray)}
+    scalars = {k: v for k, v in consts.items() if k not in arrays}
+    jp = tuple(jnp.asarray(inputs[p], dtype=jnp.float64) for p in names)
+
+    def f(p, arrays):
+        return loss(_ops("jax"), **dict(zip(names, p)), **arrays, **scalars)
+    compiled = jax.jit(jax.hessian(f)).lower(jp, arrays).compile()
+    ours = module.hessian(**inputs)
+    theirs = compiled(jp, arrays)
+    for a, p in enumerate(names):
+        for b, q in enumerate(names):
+            want = np.asarray(theirs[a][b])
+            error = float(np.max(np.abs(ours[(p, q)] - want), initial=0.0)) / max(float(np.max(np.abs(want), initial=0.0)), 1.0)
+            if error > RTOL:
+                sys.exit(f"error: jax.hessian disagrees with the generated hessian of {name} at {p}, {q}: {error:.2g}")
+    times, _ = bench_peers.time_interleaved({"hessian": lambda: module.hessian(**inputs),
+                                             "jax hessian": lambda: jax.block_until_ready(compiled(jp, arrays))},
+                                            budget)
+    entries = sum(int(np.size(inputs[p])) for p in names)
+    return {**{k: statistics.median(v) * 1e6 for k, v in times.items()}, "entries": entries}
+
+
+def table(rows) -> str:
+    lines = ["| model | size | hvp µs | grad µs | hvp/grad | jax µs | torch µs | autograd µs "
+             "| jax/hvp | torch/hvp | autograd/hvp |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for (name, size), row in rows:
+        cells = [f"{row[k]:.0f}" if k in row else "–" for k in IMPLS]
+        ratios = [f"{row['hvp'] and row[k] / row['hvp']:.2f}" if k in row else "–" for k in ("jax", "torch", "autograd")]
+        lines.append(f"| {name} | {size} | {cells[0]} | {cells[1]} | {row['hvp'] / row['grad']:.2f} | "
+                     f"{' | '.join(cells[2:])} | {' | '.join(ratios)} |")
+    lines += ["", "| model (small) | Hessian entries | hessian() µs | jax.jit(jax.hessian) µs | jax/ours |",
+              "| --- | ---: | ---: | ---: | ---: |"]
+    for (name, size), row in rows:
+        if "hessian" in row:
+            lines.append(f"| {name} | {row['entries'] ** 2} | {row['hessian']:.0f} | {row['jax hessian']:.0f} | "
+                         f"{row['jax hessian'] / row['hessian']:.2f} |")
+    return "\n".join(lines)
+
+
+def write_section(body: str, path: Path) -> None:
+    """``body`` between this script's markers in ``path``: replacing the section there, or appended."""
+    text = path.read_text()
+    section = f"{SECTION_START}\n{body}\n{SECTION_END}\n"
+    if SECTION_START in text:
+        before, rest = text.split(SECTION_START, 1)
+        text = before + section + rest.split(SECTION_END, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+INTRO = """## Second order: Hessian-vector products and Hessians
+
+Generated by `python benchmarks/bench_hvp.py --write`. Along one random tangent of every parameter,
+float64, interleaved in one process, median microseconds per call: the generated `hvp()`, the generated
+`loss_and_grad()` (`hvp/grad`: the product's cost in gradients), jax.jit of `jax.jvp(jax.grad(f))`,
+`torch.func.jvp(torch.func.grad(f))` and HIPS autograd (grad of the gradient's dot product with the
+tangent); `peer/hvp` above 1: the generated product is faster. Every peer agreed with the generated
+product (rtol 1e-8) before it was timed; jax's Hessian agreed with `hessian()` entry by entry. The
+sizes are `bench_peers.py`'s. The machine is shared (2 cores, other jobs running): ratios move by
+tens of percent between runs.
+"""
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="*", default=MODELS, choices=MODELS)
+    parser.add_argument("--sizes", nargs="*", default=["small", "medium", "large"], choices=["small", "medium", "large"])
+    parser.add_argument("--budget", type=float, default=1.0, help="seconds of timing per (model, size)")
+    parser.add_argument("--write", action="store_true", help="put the table into docs/benchmarks.md")
+    args = parser.parse_args()
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    rows = []
+    for name in args.models:
+        for size in args.sizes:
+            row, missing = run_case(name, size, args.budget)
+            rows.append(((name, size), row))
+            print(f"{name} {size}: " + ", ".join(f"{k} {v:.0f}" for k, v in row.items())
+                  + "".join(f"; {k}: {v}" for k, v in missing.items()), flush=True)
+    body = INTRO + "\n" + table(rows) + "\n"
+    print(body)
+    if args.write:
+        write_section(body, REPO_ROOT / "docs" / "benchmarks.md")
+
+
+if __name__ == "__main__":
+    main()

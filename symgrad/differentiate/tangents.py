@@ -1,0 +1,194 @@
+"""Forward-over-reverse: the tangent of every intermediate and every adjoint, in index notation.
+
+A first-order derivation is two straight-line programs of named index expressions: the
+model's definitions ``Y[out] = f(X1, ..., Xk)`` and the adjoints ``grad_V[at] = ...``, whose
+inputs are forward values and adjoints computed before them. Along a tangent ``dot_P`` of
+every parameter ``P``, each statement gets one more named statement, its directional
+derivative
+
+    dot_Y[out] = sum over inputs X of Y, sum over at:  dY[out]/dX[at] * dot_X[at]
+
+with the local partial ``dY[out]/dX[at]`` from ``sympy.diff`` of the statement (Kronecker
+deltas and indicators, as for first order; an ``inv``/``det``/``logdet`` definition uses its
+rule from ``linalg``), and the deltas collapsed right after each step, so ``dot_Y`` reads the
+inputs' tangents at the entries ``Y`` reads them. Tangents refer to each other by name, so
+this costs time linear in the number of statements. The tangent of a parameter's adjoint,
+``dot_grad_P``, is the Hessian-vector product ``(H dot)_P``.
+
+Kinks follow PyTorch, from the function table: the derivative of every indicator
+(``step``, ``crelu_mask``, ``equal``, ``above``) and of ``sign`` is 0, so relu'' = crelu'' = 0
+and the second derivative of ``abs``, ``maximum`` and ``minimum`` is 0 away from the kink. A
+``max`` shift (of a log-sum-exp) is a constant for first order, and stays one here: the
+gradient does not depend on it, so neither does its tangent. A constant's tangent is 0; a
+statement none of whose inputs has a tangent has none (it is left out, not written as 0).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from symgrad.differentiate.chain_rule import Derivation, substitute
+from symgrad.index.conventions import adjoint_name, tangent_name
+from symgrad.index.deltas import Elimination, collapse, term_ranges
+from symgrad.index.terms import IndexExpr, Term, interval, is_nonnegative
+
+
+@dataclass(frozen=True)
+class TangentStep:
+    """The part of ``dot_<of>`` that flows in through input ``through``."""
+
+    of: str                            # a forward tensor (``Z1``) or an adjoint (``grad_Z1``)
+    through: str                       # the input: a forward tensor or an adjoint
+    out: tuple                         # the statement's free indices
+    at: tuple                          # the input's indices in the local partial
+    partial: tuple[Term, ...]          # d of[out] / d through[at], deltas between free indices kept
+    chained: tuple[Term, ...]          # partial * dot_through[at], summed over at, before collapsing
+    collapsed: tuple[Term, ...]
+    eliminated: tuple[Elimination, ...]
+
+
+@dataclass
+class TangentDerivation:
+    """The tangents of a flat model's intermediates and adjoints, and how each was reached.
+
+    ``forward``: ``{tensor: dot_tensor}`` for intermediates (a parameter's tangent is an input);
+    ``adjoints``: ``{tensor: dot_grad_tensor}``, in the order the adjoints are computed.
+    """
+
+    derivation: Derivation
+    forward: dict[str, IndexExpr] = field(default_factory=dict)
+    adjoints: dict[str, IndexExpr] = field(default_factory=dict)
+    steps: list[TangentStep] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def parameters(self) -> list[str]:
+        return self.derivation.parameters
+
+    def hvp(self, parameter: str) -> IndexExpr | None:
+        """``(H dot)_parameter``: the tangent of its adjoint; None where it is 0."""
+        return self.adjoints.get(parameter)
+
+    def expanded(self, parameter: str, limit: int = 40) -> IndexExpr | None:
+        """``(H dot)_parameter`` with every named tangent and adjoint substituted, collapsed: forward
+        values and the parameters' tangents only (the document's and the report's closed form).
+        None where it is 0, or where more than ``limit`` substitutions would be needed (a long
+        chain, whose recursion is the readable form)."""
+        expr = self.hvp(parameter)
+        if expr is None:
+            return None
+        space = self.derivation.space
+        named = {tangent_name(adjoint_name(n)): e for n, e in self.adjoints.items()}
+        named.update({adjoint_name(n): e for n, e in self.derivation.adjoints.items()})
+        named.update({tangent_name(n): e for n, e in self.forward.items()})
+        terms, ranges = expr.terms, space.ranges_of(expr.indices)
+        for _ in range(limit):
+            present = [n for n in named if n in _reads(IndexExpr(expr.indices, terms))]
+            if not present:
+                return IndexExpr(expr.indices, terms)
+            terms = collapse(substitute(terms, present[-1], named[present[-1]], space), ranges)
+        return None
+
+
+def _entry(name: str, shape: tuple, indices: tuple) -> sp.Expr:
+    """The SymPy entry of a named value, as the derivation spells it (real symbols)."""
+    if not shape:
+        return sp.Symbol(name, real=True)
+    return sp.IndexedBase(name, shape=shape, real=True)[indices]
+
+
+def _reads(expr: IndexExpr) -> set[str]:
+    names = {str(a.base) for t in expr.terms for a in t.factor.atoms(sp.Indexed)}
+    names |= {str(s) for t in expr.terms for s in t.factor.free_symbols
+              if isinstance(s, sp.Symbol) and not s.is_integer}
+    return names
+
+
+def _without_implied_conditions(term: Term, free: dict) -> Term:
+    """``term`` without the block conditions that the others imply (a tangent of a block of a
+    block reads ``[M <= i <= 2M - 1] [0 <= i - M <= M - 1]``): the same value, read once."""
+    kept = list(dict.fromkeys(term.conditions))
+    for condition in reversed(list(kept)):
+        others = [c for c in kept if c != condition]
+        ranges = term_ranges(Term(sp.Integer(1), term.bound, tuple(others)), free)
+        span = interval(condition[0], ranges)
+        if span is not None and is_nonnegative(span[0] - condition[1]) and is_nonnegative(condition[2] - span[1]):
+            kept = others
+    return Term(term.factor, term.bound, tuple(kept))
+
+
+def _tangent(tangents: TangentDerivation, of: str, expr: IndexExpr, inputs: dict, opaque=None,
+             value: sp.Expr | None = None) -> IndexExpr | None:
+    """``dot_<of>``: the directional derivative of ``of[expr.indices] = expr`` along the tangents
+    of ``inputs`` (``{name: shape}`` of the inputs it reads that have one); None where it is 0."""
+    space = tangents.derivation.space
+    out = expr.indices
+    out_ranges = space.ranges_of(out)
+    total: list[Term] = []
+    for name, shape in inputs.items():
+        at = space.indices_for(shape)
+        at_bound = tuple((a, *space.ranges[a]) for a in at if a != 0)
+        wrt = _entry(name, shape, at)
+        local: list[Term] = []
+        if opaque is not None:      # inv, det, logdet of a whole matrix: the rule's partial
+            local += opaque.local_partial(value, tangents.derivation.model, out, at)
+        for term in expr.terms if opaque is None else ():
+            term = space.rename_bound(term)
+            derivative = sp.diff(term.factor, wrt)
+            if derivative != 0:
+                local.append(Term(derivative, term.bound, term.conditions))
+        partial = collapse(local, {**out_ranges, **space.ranges_of(at)})
+        if not partial:
+            continue
+        seed = _entry(tangent_name(name), shape, at)
+        chained = tuple(Term(t.factor * seed, t.bound + at_bound, t.conditions) for t in partial)
+        log: list[Elimination] = []
+        collapsed = tuple(_without_implied_conditions(t, out_ranges) for t in collapse(chained, out_ranges, log))
+        tangents.steps.append(TangentStep(of, name, out, at, partial, chained, collapsed, tuple(log)))
+        total += collapsed
+    return IndexExpr(out, tuple(total)) if total else None
+
+
+def _in_space(expr: IndexExpr, shape: tuple, space) -> IndexExpr:
+    """A model's definition with free indices of the derivation's ``space`` (bound ones are
+    renamed at each step), as the first-order chain rule reads definitions."""
+    out = space.indices_for(shape)
+    rename = {f: o for f, o in zip(expr.indices, out) if f != 0}
+    return IndexExpr(out, tuple(t.xreplace(rename) for t in expr.terms))
+
+
+def derive_tangents(derivation: Derivation) -> TangentDerivation:
+    """The tangent of every forward intermediate and of every adjoint of a flat model's derivation.
+
+    >>> from symgrad.model.catalogue import build
+    >>> from symgrad.differentiate.chain_rule import derive
+    >>> tangents = derive_tangents(derive(build("ridge_regression")))
+    >>> sorted(tangents.adjoints) == sorted(tangents.parameters)  # doctest: +SKIP
+    """
+    start = time.perf_counter()
+    model = derivation.model
+    tangents = TangentDerivation(derivation)
+    moving: dict[str, tuple] = {p: model.tensors[p].shape for p in derivation.parameters}
+    for name, definition in model.definitions.items():
+        if definition.origin == "max":      # a constant shift: no tangent (see the module's docstring)
+            continue
+        reads = _reads(definition.expr)
+        inputs = {n: shape for n, shape in moving.items() if n in reads}     # in a fixed order
+        own = _in_space(definition.expr, model.tensors[name].shape, derivation.space)
+        value = model.tensors[name].entry(own.indices) if definition.opaque else None
+        expr = _tangent(tangents, name, own, inputs, definition.opaque, value)
+        if expr is not None:
+            tangents.forward[name] = expr
+            moving[name] = model.tensors[name].shape
+    adjoint_shapes = {adjoint_name(n): model.tensors[n].shape for n in derivation.adjoints}
+    for name, expr in derivation.adjoints.items():     # in the order they are computed
+        reads = _reads(expr)
+        inputs = {n: shape for n, shape in moving.items() if n in reads}
+        tangent = _tangent(tangents, adjoint_name(name), expr, inputs)
+        if tangent is not None:
+            tangents.adjoints[name] = tangent
+            moving[adjoint_name(name)] = adjoint_shapes[adjoint_name(name)]
+    tangents.seconds = time.perf_counter() - start
+    return tangents

@@ -1,0 +1,110 @@
+r"""The second-order derivation as a document (``symgrad latex NAME --hvp``), after the first-order one.
+
+Sections, each built from the tangent derivation's own steps (``differentiate/tangents.py``):
+the tangent of each intermediate along the parameters' tangent $\dot\theta$; the local partial
+derivatives of each adjoint with respect to its inputs (the second partials: Kronecker deltas
+and indicators, the derivative of an indicator 0); the tangent of each adjoint, first as the
+chain rule writes it (every local partial times the tangent of its input, summed over the
+input's indices), then with the deltas summed out; and, per parameter, the collapsed
+Hessian-vector product with every named tangent and adjoint substituted. Printed with the
+first-order document's index printer, so names and indices read the same.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from symgrad.differentiate.reuse import reuse_forward_values
+from symgrad.differentiate.tangents import TangentDerivation, derive_tangents
+from symgrad.documents.derivation import Document, Section, build_document, formula_printer, index_latex
+from symgrad.errors import SymgradError
+from symgrad.index.conventions import ADJOINT_PREFIX, adjoint_name, tangent_name
+from symgrad.index.terms import IndexExpr
+from symgrad.lower.latex_names import base_latex
+
+
+class _SecondOrder:
+    def __init__(self, tangents: TangentDerivation):
+        self.tangents, self.model = tangents, tangents.derivation.model
+        shapes = {n: t.shape for n, t in self.model.tensors.items()}
+        shapes.update({adjoint_name(n): s for n, s in list(shapes.items())})
+        shapes.update({tangent_name(n): s for n, s in list(shapes.items())})
+        self.shapes, self.reserved = shapes, set(self.model.tensors) | set(self.model.dimensions)
+
+    def entry(self, name, indices, printer) -> str:
+        return printer.doprint(sp.IndexedBase(name)[tuple(indices)]) if indices else base_latex(name)
+
+    def formula(self, name, expr: IndexExpr, shown: IndexExpr | None = None) -> str:
+        printer = formula_printer(self.shapes, self.reserved, expr.indices)
+        return f"{self.entry(name, expr.indices, printer)} = {index_latex(shown or expr, printer)}"
+
+    def forward(self) -> Section:
+        formulas = [self.formula(tangent_name(n), reuse_forward_values(e, self.model, cheaper=False))
+                    for n, e in self.tangents.forward.items()]
+        return Section("Second order: tangents of the intermediates",
+                       r"Along a tangent $\dot\theta$ of the parameters (one $\dot P$ per parameter $P$), "
+                       r"each intermediate's directional derivative, $\dot Y = \sum_X \sum \partial Y / "
+                       r"\partial X \cdot \dot X$, from the local partials above, deltas collapsed:", formulas)
+
+    def second_partials(self) -> Section:
+        formulas = []
+        for step in self.tangents.steps:
+            if not step.of.startswith(ADJOINT_PREFIX):
+                continue
+            printer = formula_printer(self.shapes, self.reserved, step.out, step.at)
+            top = self.entry(step.of, step.out, printer)
+            bottom = self.entry(step.through, step.at, printer)
+            formulas.append(rf"\frac{{\partial {top}}}{{\partial {bottom}}} = "
+                            f"{index_latex(IndexExpr(step.at, step.partial), printer)}")
+        return Section("Second order: local partials of the adjoints",
+                       "Each adjoint is a function of forward values and of the adjoints before it; its "
+                       r"partial derivatives (the second partials of the loss; the derivative of an "
+                       r"indicator, $1_{z > 0}$ or $1_{0 \le z \le t}$, is 0, as in PyTorch: "
+                       r"$\mathrm{relu}'' = 0$):", formulas)
+
+    def adjoint_tangents(self) -> list[Section]:
+        sections = []
+        for name, expr in self.tangents.adjoints.items():
+            target = tangent_name(adjoint_name(name))
+            steps = [s for s in self.tangents.steps if s.of == adjoint_name(name)]
+            chained = IndexExpr(expr.indices, tuple(t for s in steps for t in s.chained))
+            section = Section(f"Second order: the tangent of the adjoint of {name}",
+                              "Every local partial times the tangent of its input, summed over the input's "
+                              "indices; then with the deltas summed out:")
+            section.formulas.append(self.formula(target, expr, chained))
+            section.formulas.append(self.formula(target, reuse_forward_values(expr, self.model, cheaper=False)))
+            printer = formula_printer(self.shapes, self.reserved, expr.indices)
+            summed = [rf"${printer.doprint(e.delta)}$ (${printer.doprint(e.index)} := {printer.doprint(e.value)}$)"
+                      for s in steps for e in s.eliminated]
+            if summed:
+                section.notes.append("Summing out the deltas: " + ", ".join(summed) + ".")
+            sections.append(section)
+        return sections
+
+    def products(self) -> list[Section]:
+        sections = []
+        for parameter in self.tangents.parameters:
+            expanded = self.tangents.expanded(parameter)
+            section = Section(f"Second order: the Hessian-vector product with respect to {parameter}")
+            if expanded is None and self.tangents.hvp(parameter) is None:
+                section.text = f"The gradient with respect to {parameter} does not change along any tangent: 0."
+            elif expanded is None:
+                section.text = "Too many named tangents to substitute; the recursion above computes it."
+            else:
+                section.text = (r"$(H \dot\theta)_{" + base_latex(parameter) + r"} = \dot{\overline{"
+                                + base_latex(parameter) + r"}}$, every named tangent and adjoint substituted, "
+                                "collapsed:")
+                section.formulas.append(self.formula(tangent_name(adjoint_name(parameter)),
+                                                     reuse_forward_values(expanded, self.model, cheaper=False)))
+            sections.append(section)
+        return sections
+
+
+def build_hvp_document(model, derivation) -> Document:
+    """The first-order document of a model without layers, then its second-order derivation."""
+    if derivation.second_order_refusal is not None:
+        raise SymgradError(f"model {model.name!r} {derivation.second_order_refusal}")
+    document = build_document(model, derivation)
+    writer = _SecondOrder(derive_tangents(derivation))
+    document.sections += [writer.forward(), writer.second_partials(), *writer.adjoint_tangents(), *writer.products()]
+    document.subtitle += " With the second order: Hessian-vector products by forward-over-reverse."
+    return document

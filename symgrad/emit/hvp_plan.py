@@ -1,0 +1,188 @@
+"""A tangent derivation -> the blocks ``hvp()`` and ``hessian()`` are rendered from.
+
+``hvp(tangents, **inputs)`` runs the module's forward and backward statements (the first-order
+plan's) and then one statement per tangent the Hessian-vector products need, lowered to IR
+statements (``symgrad.lower.statements``) by the same lowering as every other statement; the
+passes of ``loss_and_grad`` (``fewer_temporaries``: a repeated expression computed once,
+elementwise chains in place) then run over all of them together, so no statement writes over a
+value a later tangent reads, and the blocks are printed last (``printed``). The first-order plan folds some adjoints into their users (an alias
+``grad_Y = -grad_Delta``, a small factor pulled out of a core, ...): a tangent that reads such
+an adjoint reads its definition instead, substituted and collapsed, so it only reads arrays the
+backward statements compute.
+
+``hessian(**inputs)`` evaluates the same tangent statements once (without the passes, which know
+no batch axis), printed over a leading batch
+axis (``lower/batched_printer.py``), along every basis tangent of every parameter at once; the
+Hessian-vector products along basis tangents are the Hessian's rows. It refuses a Hessian of
+more than ``HESSIAN_LIMIT`` entries (the batch holds one copy of every tangent value per basis
+tangent).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from symgrad.differentiate.chain_rule import substitute
+from symgrad.differentiate.reuse import reuse_forward_values
+from symgrad.differentiate.tangents import TangentDerivation, derive_tangents
+from symgrad.emit.files import render_module
+from symgrad.emit.layer_plan import plan_for
+from symgrad.errors import SymgradError
+from symgrad.emit.module_plan import (Block, ModulePlan, fewer_temporaries, plan_module, printed, shape_code,
+                                     shape_text)
+from symgrad.index.conventions import adjoint_name, tangent_name
+from symgrad.index.deltas import collapse
+from symgrad.index.terms import IndexExpr
+from symgrad.index.text import formula_text
+from symgrad.lower.batched_printer import BATCH, BatchedNumPyPrinter
+from symgrad.lower.numpy_printer import NumPyPrinter
+from symgrad.lower.statements import reads
+from symgrad.lower.vectorize import lower_both, print_scalar
+
+HESSIAN_LIMIT = 1_000_000    # entries of the whole Hessian (1,000 parameter entries), as the README says
+
+
+@dataclass(frozen=True)
+class TangentInput:
+    """A parameter's tangent, as ``hvp()`` reads it and ``hessian()`` sets it to basis tangents."""
+
+    parameter: str
+    name: str            # dot_W
+    is_scalar: bool
+    shape_text: str      # "(M, N)"
+    shape_code: str      # "(M, N)" in the generated code
+    start: str           # where its entries start and stop in the Hessian's rows, as code
+    stop: str
+
+
+@dataclass(frozen=True)
+class HvpPlan:
+    """What ``templates/hvp.py.j2`` prints beside a ``ModulePlan``."""
+
+    tangent_inputs: tuple[TangentInput, ...]
+    forward: tuple[Block, ...]        # hvp(): the first-order statements, then the tangents, all with
+    backward: tuple[Block, ...]       # repeated expressions computed once and elementwise chains in place
+    tangents: tuple[Block, ...]
+    plain_forward: tuple[Block, ...]  # hessian(): the forward statements as printed (no pass knows batches)
+    read_back: tuple[Block, ...]      # the backward statements the tangents read (hessian() needs no gradient)
+    batched: tuple[Block, ...]        # the tangents over the batch of basis tangents (hessian())
+    gradients: tuple[tuple[str, str], ...]      # (parameter, expression): the first-order plan's
+    hvps: tuple[tuple[str, str], ...]           # (parameter, expression) in hvp()
+    batched_hvps: tuple[tuple[str, str], ...]   # (parameter, batched expression) in hessian()
+    total: str                        # the number of parameter entries, as code
+    limit: int = HESSIAN_LIMIT
+
+    @property
+    def unpack(self) -> str:
+        """The names ``_tangents`` returns, in order."""
+        names = [t.name for t in self.tangent_inputs]
+        return ", ".join(names) + ("," if len(names) == 1 else "")
+
+
+def _reads(expr: IndexExpr) -> set[str]:
+    names = {str(a.base) for t in expr.terms for a in t.factor.atoms(sp.Indexed)}
+    return names | {str(s) for t in expr.terms for s in t.factor.free_symbols
+                    if isinstance(s, sp.Symbol) and not s.is_integer}
+
+
+def _through_computed(expr: IndexExpr, tangents: TangentDerivation, computed: set[str]) -> IndexExpr:
+    """``expr`` with every adjoint the backward statements do not compute replaced by its
+    definition (recursively: a definition may read another folded adjoint)."""
+    derivation = tangents.derivation
+    terms = expr.terms
+    ranges = derivation.space.ranges_of(expr.indices)
+    for _ in range(len(derivation.adjoints) + 1):      # each pass goes one adjoint nearer the loss
+        missing = [n for n in derivation.adjoints
+                   if adjoint_name(n) in _reads(IndexExpr(expr.indices, terms)) and adjoint_name(n) not in computed]
+        if not missing:
+            return IndexExpr(expr.indices, terms)
+        for name in reversed(missing):
+            terms = collapse(substitute(terms, adjoint_name(name), derivation.adjoints[name], derivation.space),
+                             ranges)
+    raise AssertionError("folded adjoints that keep referring to each other")
+
+
+def _statements(tangents: TangentDerivation, computed: set[str]) -> list[tuple[str, str, IndexExpr]]:
+    """(tensor, tangent name, expression) for every tangent the Hessian-vector products read,
+    in the order they are computed."""
+    model = tangents.derivation.model
+    candidates = [(n, tangent_name(n), e) for n, e in tangents.forward.items()]
+    candidates += [(n, tangent_name(adjoint_name(n)), _through_computed(e, tangents, computed))
+                   for n, e in tangents.adjoints.items()]
+    needed = {tangent_name(adjoint_name(p)) for p in tangents.parameters}
+    kept = []
+    for name, target, expr in reversed(candidates):
+        if target in needed:
+            kept.append((name, target, reuse_forward_values(expr, model)))
+            needed |= _reads(expr)
+    return kept[::-1]
+
+
+def _gradient_value(parameter: str, batched: bool, present: bool, shape, count: str) -> str:
+    name = tangent_name(adjoint_name(parameter))
+    if batched:
+        if not present:
+            return f"np.zeros(({count}, {print_scalar(sp.Mul(*shape)) if shape else 1}))"
+        return f"np.reshape({name}, ({count}, -1))"
+    if not present:
+        return f"np.zeros({shape_code(shape)})" if shape else "0.0"
+    return name if shape else f"float(np.reshape({name}, ()))"
+
+
+def _read_by(blocks: tuple[Block, ...], readers: list[Block]) -> tuple[Block, ...]:
+    """The blocks of ``blocks`` whose values ``readers`` read, directly or through other blocks."""
+    wanted = set().union(*(reads(s) for b in readers for s in b.statements))
+    kept = []
+    for block in reversed(blocks):
+        if block.name in wanted:
+            kept.append(block)
+            wanted |= set().union(*(reads(s) for s in block.statements))
+    return tuple(kept[::-1])
+
+
+def plan_hvp(tangents: TangentDerivation, command: str) -> HvpPlan:
+    """Everything ``hvp()`` and ``hessian()`` print: IR statement blocks, passed through the NumPy
+    passes where ``hvp()`` runs them, then printed."""
+    derivation = tangents.derivation
+    model = derivation.model
+    first: ModulePlan = plan_module(derivation, command, share=False)
+    reserved = set(model.tensors) | set(model.dimensions)
+    shapes = {n: t.shape for n, t in model.tensors.items()}
+    shapes.update({adjoint_name(n): t.shape for n, t in model.tensors.items()})
+    shapes.update({b.name: model.tensors[b.name.removeprefix("grad_").removesuffix("_core")].shape
+                   for b in first.backward if b.name not in shapes})
+    shapes.update({tangent_name(n): s for n, s in list(shapes.items())})
+    computed = {b.name for b in first.backward}
+    plain = []
+    for name, target, expr in _statements(tangents, computed):
+        shape = model.tensors[name].shape
+        ranges = derivation.space.ranges_of(expr.indices)
+        low = lower_both(target, expr, shape, shapes, ranges)
+        plain.append(Block(target, (formula_text(target, expr, reserved),), low.statements, low.latex))
+    present = {b.name for b in plain}
+    inputs, start = [], sp.Integer(0)
+    for p in derivation.parameters:
+        shape = model.tensors[p].shape
+        stop = start + (sp.Mul(*shape) if shape else 1)
+        inputs.append(TangentInput(p, tangent_name(p), not shape, shape_text(shape), shape_code(shape),
+                                   print_scalar(start), print_scalar(stop)))
+        start = stop
+    hvps = tuple((p, _gradient_value(p, False, tangent_name(adjoint_name(p)) in present,
+                                     model.tensors[p].shape, BATCH)) for p in derivation.parameters)
+    wide = tuple((p, _gradient_value(p, True, tangent_name(adjoint_name(p)) in present,
+                                     model.tensors[p].shape, BATCH)) for p in derivation.parameters)
+    live_out = {model.loss_name, *first.gradient_reads, *(tangent_name(adjoint_name(p)) for p in derivation.parameters
+                                                          if tangent_name(adjoint_name(p)) in present)}
+    forward, rest = fewer_temporaries(first.forward, first.backward + tuple(plain), model, live_out)
+    numpy = NumPyPrinter()
+    backward, tangent_blocks = rest[:len(first.backward)], rest[len(first.backward):]
+    return HvpPlan(tuple(inputs), printed(forward, numpy), printed(backward, numpy), printed(tangent_blocks, numpy),
+                   first.forward, _read_by(first.backward, plain), printed(plain, BatchedNumPyPrinter()),
+                   first.gradients, hvps, wide, print_scalar(start))
+
+def render_hvp_module(derivation, command: str) -> str:
+    """The NumPy module of a flat model with ``hvp()`` and ``hessian()`` beside its first-order functions."""
+    if derivation.second_order_refusal is not None:
+        raise SymgradError(f"model {derivation.model.name!r} {derivation.second_order_refusal}")
+    return render_module(plan_for(derivation, command), hvp=plan_hvp(derive_tangents(derivation), command))

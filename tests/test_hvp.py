@@ -1,0 +1,149 @@
+"""Second order (``symgrad generate --hvp``): every catalogue and zoo model without layers gets
+``hvp()`` and ``hessian()``, checked against central differences of the gradient and HIPS
+autograd; the committed ``generated/<model>_hvp.py`` files are what the code writes now."""
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+from symgrad import Model, catalogue, crelu, maximum, minimum, relu, sum_squares
+from symgrad import abs as sg_abs
+from symgrad.cli import HVP_SUFFIX, import_generated, main, render_derivation
+from symgrad.differentiate.chain_rule import derive
+from symgrad.emit.hvp_plan import render_hvp_module
+from symgrad.gradcheck import dimension_values, sample_inputs
+from symgrad.hvpcheck import check_hvp_module
+
+from .conftest import GENERATED, require, require_program
+
+FLAT = [n for n in catalogue.names() if catalogue.build(n).stack is None]
+TOLERANCE = 1e-6          # against differences of the gradient (each side ~1e-10 off)
+AUTOGRAD_RTOL = 1e-10     # against autograd: both exact up to round-off
+
+
+@pytest.mark.parametrize("name", FLAT)
+def test_committed_hvp_modules_are_what_would_be_generated(name):
+    text = render_hvp_module(derive(catalogue.build(name)), f"symgrad generate {name} --hvp")
+    path = GENERATED / f"{name}{HVP_SUFFIX}.py"
+    assert path.read_text() == text, f"{path} is stale: run `symgrad generate --all --hvp`"
+
+
+@pytest.mark.parametrize("name", FLAT)
+def test_hvp_agrees_with_differences_of_the_gradient_and_autograd(name):
+    require("autograd")
+    model = catalogue.build(name)
+    module = import_generated(GENERATED / f"{name}{HVP_SUFFIX}.py")
+    for check in check_hvp_module(derive(model), module, points=1, seed=3):
+        assert check.shape_ok, check
+        assert check.against_differences < TOLERANCE, check
+        assert check.against_autograd < AUTOGRAD_RTOL, check
+        assert check.hessian < AUTOGRAD_RTOL, check
+
+
+def _module(name="two_branch_crelu"):
+    return catalogue.build(name), import_generated(GENERATED / f"{name}{HVP_SUFFIX}.py")
+
+
+def test_a_parameter_left_out_of_the_tangents_has_a_zero_tangent():
+    model, module = _module()
+    rng = np.random.default_rng(0)
+    inputs = sample_inputs(model, module, dimension_values(model), rng)
+    along_c = {"C": rng.standard_normal(inputs["C"].shape)}
+    full = {p: np.zeros(np.shape(inputs[p])) if np.ndim(inputs[p]) else 0.0 for p in module.PARAMETERS}
+    value, grads, products = module.hvp(along_c, **inputs)
+    _, _, expected = module.hvp({**full, **along_c}, **inputs)
+    for p in module.PARAMETERS:
+        np.testing.assert_array_equal(products[p], expected[p])
+    assert value == module.loss(**inputs)
+    _, reference = module.loss_and_grad(**inputs)
+    for p in module.PARAMETERS:
+        np.testing.assert_allclose(grads[p], reference[p], rtol=1e-14)
+    _, _, zero = module.hvp({}, **inputs)
+    assert all(not np.any(zero[p]) for p in module.PARAMETERS)
+    assert isinstance(products["d"], float) and products["A1"].shape == inputs["A1"].shape
+
+
+def test_hessian_blocks_have_the_parameters_shapes_and_are_symmetric():
+    model, module = _module()
+    inputs = sample_inputs(model, module, dimension_values(model, 1), np.random.default_rng(1))
+    blocks = module.hessian(**inputs)
+    assert set(blocks) == {(p, q) for p in module.PARAMETERS for q in module.PARAMETERS}
+    for (p, q), block in blocks.items():
+        assert block.shape == np.shape(inputs[p]) + np.shape(inputs[q])
+    np.testing.assert_allclose(blocks[("A1", "C")], np.transpose(blocks[("C", "A1")], (2, 3, 0, 1)), atol=1e-14)
+    # A1 and A2 feed separate rows of Z, and H is piecewise linear in each: their cross block is 0
+    assert not np.any(blocks[("A1", "A2")])
+
+
+def test_bad_tangents_and_a_large_hessian_are_refused_naming_what_is_wrong():
+    model, module = _module()
+    inputs = sample_inputs(model, module, dimension_values(model), np.random.default_rng(2))
+    with pytest.raises(ValueError, match=r"tangents: 'Z' is not a parameter"):
+        module.hvp({"Z": 1.0}, **inputs)
+    with pytest.raises(ValueError, match=r"input tangent C: expected shape \(1, 2\*M\) = \(1, 8\), got \(1, 7\)"):
+        module.hvp({"C": np.zeros((1, 7))}, **inputs)
+    with pytest.raises(ValueError, match="expected a dict"):
+        module.hvp([1.0], **inputs)
+    big = {**inputs, "X1": np.ones((40, 5)), "X2": np.ones((40, 5)), "A1": np.ones((30, 40)),
+           "A2": np.ones((30, 40)), "B1": np.ones((30, 1)), "B2": np.ones((30, 1)), "C": np.ones((1, 60))}
+    with pytest.raises(ValueError, match=r"hessian: 2521 parameter entries make 6355441 Hessian entries, "
+                                         r"more than HESSIAN_LIMIT = 1000000"):
+        module.hessian(**big)
+
+
+def _kinked(function):
+    m = Model("kinked")
+    n, k = m.dims("n k")
+    x = m.constant("x", (n, k))
+    w = m.parameter("w", (n, k))
+    h = m.define("H", function(w * x))
+    m.loss("Loss", sum_squares(h) + (h * x).sum())
+    return m
+
+
+@pytest.mark.parametrize("function, slope", [
+    (relu, lambda z: z > 0),
+    (lambda z: crelu(z, 1.0), lambda z: (z >= 0) & (z <= 1.0)),
+    (sg_abs, lambda z: np.ones_like(z)),
+    (lambda z: maximum(z, 0.5), lambda z: z > 0.5),
+    (lambda z: minimum(z, 0.5), lambda z: z < 0.5),
+])
+def test_second_derivatives_at_kinks_follow_pytorch(function, slope):
+    """relu'' = crelu'' = 0, and abs'' = maximum'' = minimum'' = 0 away from the kink: the Hessian of
+    sum(f(w x)**2) + sum(f(w x) x) is diagonal, 2 f'(w x)**2 x**2 (the linear term's is 0)."""
+    model = _kinked(function)
+    namespace = {}
+    exec(compile(render_hvp_module(derive(model), "symgrad generate kinked --hvp"), "<kinked>", "exec"), namespace)
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    hessian = namespace["hessian"](x=x, w=w)[("w", "w")].reshape(12, 12)
+    z = (w * x).ravel()
+    np.testing.assert_allclose(hessian, np.diag(2 * slope(z) * x.ravel() ** 2), atol=1e-14)
+
+
+def test_generate_hvp_check_and_refusals(tmp_path, capsys):
+    assert main(["generate", "ridge_regression", "--hvp", "-o", str(tmp_path)]) == 0
+    assert (tmp_path / "ridge_regression_hvp.py").read_text() == (GENERATED / "ridge_regression_hvp.py").read_text()
+    assert main(["generate", "--all", "--hvp", "--check"]) == 0
+    assert main(["generate", "ntk_relu", "--hvp", "-o", str(tmp_path)]) == 2
+    assert main(["generate", "ridge_regression", "--hvp", "--backend", "torch", "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "model 'ntk_relu' has layers; --hvp covers models without layers so far" in err
+    assert "--hvp writes NumPy modules only so far, not --backend torch" in err
+
+
+@pytest.mark.parametrize("name", ["two_branch_crelu", "layer_norm", "gaussian_nll"])   # every flat model passed once
+def test_second_order_documents_compile_and_show_each_step(name, tmp_path):
+    pdflatex = require_program("pdflatex")
+    model, text = render_derivation(name, "tex", hvp=True)
+    assert text.startswith(f"% GENERATED BY `symgrad latex {name} --hvp`")
+    assert "Second order: local partials of the adjoints" in text
+    for parameter in derive(model).parameters:
+        assert f"Second order: the Hessian-vector product with respect to {parameter}" in text
+    (tmp_path / "doc.tex").write_text(text)
+    result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:]
+    overfull = [float(x) for x in re.findall(r"Overfull \\hbox \(([0-9.]+)pt too wide\)", result.stdout)]
+    assert all(width < 10 for width in overfull), overfull
