@@ -10,6 +10,7 @@ tools themselves did not change. A model REV does not have is left out and said 
 
     python benchmarks/bench_versions.py ca424ab                       # small and medium
     python benchmarks/bench_versions.py ca424ab --sizes small --models mlp_mse layer_norm
+    python benchmarks/bench_versions.py ca424ab --sizes medium --budget 10   # more rounds where calls are long
 """
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from pathlib import Path
 import bench_peers
 import handwritten
 
-BUDGET_SECONDS = 1.0
 
 
 def _module_at(revision: str, name: str, directory: Path):
@@ -35,14 +35,14 @@ def _module_at(revision: str, name: str, directory: Path):
     return handwritten.load_generated(name, directory=directory, suffix="")
 
 
-def compare_case(name: str, size_name: str, old, new) -> dict:
+def compare_case(name: str, size_name: str, old, new, budget: float) -> dict:
     inputs = handwritten.make_inputs(name, bench_peers.SIZES[name][size_name], seed=0)
     want, got = new.loss_and_grad(**inputs), old.loss_and_grad(**inputs)
     _, problems = handwritten.compare(got, want, bench_peers.RTOL)
     if problems:
         raise SystemExit(f"{name} {size_name}: the two revisions disagree: {'; '.join(problems)}")
     calls = {"before": lambda: old.loss_and_grad(**inputs), "now": lambda: new.loss_and_grad(**inputs)}
-    times, rounds = bench_peers.time_interleaved(calls, BUDGET_SECONDS)
+    times, rounds = bench_peers.time_interleaved(calls, budget)
     return {"model": name, "size": size_name, "rounds": rounds,
             "before_ms": 1e3 * statistics.median(times["before"]), "now_ms": 1e3 * statistics.median(times["now"]),
             "ratio": statistics.median(b / n for b, n in zip(times["before"], times["now"]))}
@@ -54,11 +54,12 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=list(bench_peers.SIZES), choices=list(bench_peers.SIZES),
                         metavar="MODEL")
     parser.add_argument("--sizes", nargs="*", default=["small", "medium"], choices=["small", "medium", "large"])
+    parser.add_argument("--budget", type=float, default=1.0, help="seconds of timing per (model, size)")
     args = parser.parse_args()
     bench_peers.one_thread_each()
     print(f"generated code at {args.revision} against the working tree ({bench_peers.threads()}); "
           "ratio: before / now, above 1: now faster")
-    print(f"| model | size | before ms | now ms | ratio | rounds |\n| --- | --- | ---: | ---: | ---: | ---: |")
+    print("| model | size | before ms | now ms | ratio | rounds |\n| --- | --- | ---: | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             old = _module_at(args.revision, name, Path(tmp))
@@ -69,7 +70,7 @@ def main() -> None:
             for size_name in args.sizes:
                 if size_name not in bench_peers.SIZES[name]:
                     continue
-                row = compare_case(name, size_name, old, new)
+                row = compare_case(name, size_name, old, new, args.budget)
                 print(f"| {name} | {size_name} | {row['before_ms']:.3f} | {row['now_ms']:.3f} | "
                       f"{row['ratio']:.2f} | {row['rounds']} |", flush=True)
 
