@@ -3,7 +3,6 @@ checked against finite differences and against HIPS autograd, and lowered withou
 in a product or a Jacobian."""
 import numpy as np
 import pytest
-import sympy as sp
 
 from symgrad import Model, diagonal, sum_squares, trace
 from symgrad.gradcheck import check_module, dimension_values, sample_inputs

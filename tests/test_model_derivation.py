@@ -99,7 +99,7 @@ def test_show_prints_the_preface_and_the_parts_as_before(flat, layered):
 
 
 def test_collapsed_gradients_as_the_api_listed_them(flat, layered):
-    (model, derivation), (deep, stacked) = flat, layered
+    (_, derivation), (_, stacked) = flat, layered
     old = {name: derivation.collapsed_text(name) for name in derivation.parameters if name in derivation.adjoints}
     assert list(derivation.collapsed_gradients().items()) == list(old.items())
     old_parts = [(stacked.output, "output layer: "), (stacked.hidden, "hidden layer: ")]
