@@ -31,7 +31,7 @@ from symgrad.emit.layer_plan import plan_for
 from symgrad.errors import SymgradError
 from symgrad.emit.module_plan import (Block, ModulePlan, fewer_temporaries, plan_module, printed, shape_code,
                                      shape_text)
-from symgrad.index.conventions import adjoint_name, tangent_name
+from symgrad.index.conventions import CORE_SUFFIX, adjoint_name, tangent_name
 from symgrad.index.deltas import collapse
 from symgrad.index.terms import IndexExpr
 from symgrad.index.text import formula_text
@@ -86,9 +86,13 @@ def _reads(expr: IndexExpr) -> set[str]:
                     if isinstance(s, sp.Symbol) and not s.is_integer}
 
 
-def _through_computed(expr: IndexExpr, tangents: TangentDerivation, computed: set[str]) -> IndexExpr:
+def _through_computed(expr: IndexExpr, tangents: TangentDerivation, computed: set[str],
+                      cores: dict[str, IndexExpr]) -> IndexExpr:
     """``expr`` with every adjoint the backward statements do not compute replaced by its
-    definition (recursively: a definition may read another folded adjoint)."""
+    definition (recursively: a definition may read another folded adjoint). An adjoint computed
+    as its core (``cores``: ``{grad_Z: outer factors * grad_Z_core}``) is replaced by that
+    relation, not by its definition: where a delta made it a core (the adjoint of a diagonal
+    read at a block's offset), the definition would leave the delta between free indices."""
     derivation = tangents.derivation
     terms = expr.terms
     ranges = derivation.space.ranges_of(expr.indices)
@@ -98,17 +102,18 @@ def _through_computed(expr: IndexExpr, tangents: TangentDerivation, computed: se
         if not missing:
             return IndexExpr(expr.indices, terms)
         for name in reversed(missing):
-            terms = collapse(substitute(terms, adjoint_name(name), derivation.adjoints[name], derivation.space),
-                             ranges)
+            definition = cores.get(adjoint_name(name), derivation.adjoints[name])
+            terms = collapse(substitute(terms, adjoint_name(name), definition, derivation.space), ranges)
     raise AssertionError("folded adjoints that keep referring to each other")
 
 
-def _statements(tangents: TangentDerivation, computed: set[str]) -> list[tuple[str, str, IndexExpr]]:
+def _statements(tangents: TangentDerivation, computed: set[str],
+                cores: dict[str, IndexExpr]) -> list[tuple[str, str, IndexExpr]]:
     """(tensor, tangent name, expression) for every tangent the Hessian-vector products read,
     in the order they are computed."""
     model = tangents.derivation.model
     candidates = [(n, tangent_name(n), e) for n, e in tangents.forward.items()]
-    candidates += [(n, tangent_name(adjoint_name(n)), _through_computed(e, tangents, computed))
+    candidates += [(n, tangent_name(adjoint_name(n)), _through_computed(e, tangents, computed, cores))
                    for n, e in tangents.adjoints.items()]
     needed = {tangent_name(adjoint_name(p)) for p in tangents.parameters}
     kept = []
@@ -154,8 +159,9 @@ def plan_hvp(tangents: TangentDerivation, command: str) -> HvpPlan:
                    for b in first.backward if b.name not in shapes})
     shapes.update({tangent_name(n): s for n, s in list(shapes.items())})
     computed = {b.name for b in first.backward}
+    cores = {b.name.removesuffix(CORE_SUFFIX): b.stands_for for b in first.backward if b.stands_for is not None}
     plain = []
-    for name, target, expr in _statements(tangents, computed):
+    for name, target, expr in _statements(tangents, computed, cores):
         shape = model.tensors[name].shape
         ranges = derivation.space.ranges_of(expr.indices)
         low = lower_both(target, expr, shape, shapes, ranges)
