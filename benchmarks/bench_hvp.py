@@ -5,10 +5,12 @@ sizes of `bench_peers.py`, along one random tangent of every parameter: the gene
 (`generated/NAME_hvp.py`), the generated `loss_and_grad()` (the ratio `hvp/grad` is the hvp's
 time as a multiple of the gradient's), jax.jit of `jax.jvp(jax.grad(f))` (forward-over-reverse,
 float64), `torch.func.jvp(torch.func.grad(f))` and HIPS autograd's Hessian-vector product
-(reverse-over-reverse). Every peer is first checked to agree with the generated product (rtol
-1e-8); then all are timed interleaved in one process (rotating order, a warm-up call before
-each sample: `bench_peers.time_interleaved`), medians in microseconds. At the small size, the
-full Hessian: the generated `hessian()` against `jax.jit(jax.hessian(f))`.
+(reverse-over-reverse), and the generated torch and JAX modules' `hvp()` (`NAME_hvp_torch.py`, and
+jax.jit of `NAME_hvp_jax.py`'s), each beside its framework's forward-over-reverse. Every peer is
+first checked to agree with the generated product (rtol 1e-8); then all are timed interleaved in
+one process (rotating order, a warm-up call before each sample: `bench_peers.time_interleaved`),
+medians in microseconds. At the small size, the full Hessian: the generated `hessian()` (NumPy,
+torch, and jax.jit of JAX's) against `jax.jit(jax.hessian(f))`.
 
     python benchmarks/bench_hvp.py                       # every model and size, prints the table
     python benchmarks/bench_hvp.py --write               # and puts it into docs/benchmarks.md
@@ -39,7 +41,8 @@ RTOL = 1e-8
 MODELS = [n for n in peers.MODELS if n not in ("ntk_relu", "softmax_ce")]   # no layers: --hvp covers these
 SECTION_START = "<!-- benchmarks/bench_hvp.py: begin -->"
 SECTION_END = "<!-- benchmarks/bench_hvp.py: end -->"
-IMPLS = ("hvp", "grad", "jax", "torch", "autograd")
+IMPLS = ("hvp", "grad", "jax", "torch", "autograd", "hvp torch", "hvp jax")
+BACKENDS = ("torch", "jax")     # the generated --hvp modules beside NumPy's
 
 
 def _ops(name):
@@ -111,6 +114,32 @@ def peer_products(peer, name, inputs, tangent):
     return call, convert
 
 
+def generated_products(backend, name, inputs, tangent, function="hvp"):
+    """A zero-argument call of the generated torch or JAX module's ``hvp`` (or ``hessian``: jitted
+    for JAX), and how to read its result as NumPy values: {parameter: product} (or {(p, q): block})."""
+    module = import_generated(REPO_ROOT / "generated" / f"{name}_hvp_{backend}.py")
+    if backend == "torch":
+        import torch
+        torch.set_num_threads(peers.blas_threads())
+        tensor = lambda v: torch.as_tensor(v, dtype=torch.float64) if isinstance(v, np.ndarray) else v  # noqa: E731
+        given = {k: tensor(v) for k, v in inputs.items()}
+        along = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in tangent.items()}
+        call = (lambda: module.hvp(along, **given)[2]) if function == "hvp" else lambda: module.hessian(**given)  # noqa: E731
+        return call, lambda r: {k: x.numpy() if x.ndim else float(x) for k, x in r.items()}
+    import jax
+    import jax.numpy as jnp
+    params = {p: jnp.asarray(inputs[p], dtype=jnp.float64) for p in module.PARAMETERS}
+    rest = {k: jnp.asarray(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items() if k not in params}
+    along = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in tangent.items()}
+    if function == "hvp":
+        compiled = jax.jit(lambda ps, ts, rs: module.hvp(ts, **rs, **ps)[2]).lower(params, along, rest).compile()
+        call = lambda: jax.block_until_ready(compiled(params, along, rest))  # noqa: E731
+    else:
+        compiled = jax.jit(lambda ps, rs: module.hessian(**rs, **ps)).lower(params, rest).compile()
+        call = lambda: jax.block_until_ready(compiled(params, rest))  # noqa: E731
+    return call, lambda r: {k: np.asarray(x) if np.ndim(x) else float(x) for k, x in r.items()}
+
+
 def _worst(got: dict, want: dict) -> float:
     return max(float(np.max(np.abs(np.asarray(got[k]) - np.asarray(want[k]))))
                / max(float(np.max(np.abs(np.asarray(want[k])))), 1e-300) for k in want)
@@ -136,6 +165,16 @@ def run_case(name, size_name, budget):
         if error > RTOL:
             sys.exit(f"error: {peer} disagrees with the generated hvp of {name} ({size_name}): {error:.2g}")
         impls[peer] = call
+    for backend in BACKENDS:
+        reason = peers.available(backend)
+        if reason:
+            missing[f"hvp {backend}"] = reason
+            continue
+        call, convert = generated_products(backend, name, inputs, tangent)
+        error = _worst(convert(call()), reference)
+        if error > RTOL:
+            sys.exit(f"error: the generated {backend} hvp disagrees with the NumPy one of {name} ({size_name}): {error:.2g}")
+        impls[f"hvp {backend}"] = call
     times, _ = bench_peers.time_interleaved(impls, budget)
     row = {k: statistics.median(v) * 1e6 for k, v in times.items()}
     if size_name == "small":
@@ -166,28 +205,43 @@ def hessian_case(name, inputs, module, budget):
             error = float(np.max(np.abs(ours[(p, q)] - want), initial=0.0)) / max(float(np.max(np.abs(want), initial=0.0)), 1.0)
             if error > RTOL:
                 sys.exit(f"error: jax.hessian disagrees with the generated hessian of {name} at {p}, {q}: {error:.2g}")
-    times, _ = bench_peers.time_interleaved({"hessian": lambda: module.hessian(**inputs),
-                                             "jax hessian": lambda: jax.block_until_ready(compiled(jp, arrays))},
-                                            budget)
+    impls = {"hessian": lambda: module.hessian(**inputs),
+             "jax hessian": lambda: jax.block_until_ready(compiled(jp, arrays))}
+    for backend in (b for b in BACKENDS if not peers.available(b)):
+        call, convert = generated_products(backend, name, inputs, {}, "hessian")
+        theirs = convert(call())
+        scale = max(max(float(np.max(np.abs(b), initial=0.0)) for b in ours.values()), 1.0)
+        error = max(float(np.max(np.abs(theirs[k] - ours[k]), initial=0.0)) for k in ours) / scale
+        if error > RTOL:
+            sys.exit(f"error: the generated {backend} hessian disagrees with the NumPy one of {name}: {error:.2g}")
+        impls[f"hessian {backend}"] = call
+    times, _ = bench_peers.time_interleaved(impls, budget)
     entries = sum(int(np.size(inputs[p])) for p in names)
     return {**{k: statistics.median(v) * 1e6 for k, v in times.items()}, "entries": entries}
 
 
 def table(rows) -> str:
+    def ratio(row, peer, ours):
+        return f"{row[peer] / row[ours]:.2f}" if peer in row and ours in row else "–"
     lines = ["| model | size | hvp µs | grad µs | hvp/grad | jax µs | torch µs | autograd µs "
-             "| jax/hvp | torch/hvp | autograd/hvp |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| generated torch µs | generated jax.jit µs | jax/hvp | torch/hvp | autograd/hvp "
+             "| torch.func/generated torch | jax/generated jax |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for (name, size), row in rows:
         cells = [f"{row[k]:.0f}" if k in row else "–" for k in IMPLS]
-        ratios = [f"{row['hvp'] and row[k] / row['hvp']:.2f}" if k in row else "–" for k in ("jax", "torch", "autograd")]
+        ratios = [ratio(row, k, "hvp") for k in ("jax", "torch", "autograd")]
+        ratios += [ratio(row, "torch", "hvp torch"), ratio(row, "jax", "hvp jax")]
         lines.append(f"| {name} | {size} | {cells[0]} | {cells[1]} | {row['hvp'] / row['grad']:.2f} | "
                      f"{' | '.join(cells[2:])} | {' | '.join(ratios)} |")
-    lines += ["", "| model (small) | Hessian entries | hessian() µs | jax.jit(jax.hessian) µs | jax/ours |",
-              "| --- | ---: | ---: | ---: | ---: |"]
+    lines += ["", "| model (small) | Hessian entries | hessian() µs | generated torch µs | generated jax.jit µs "
+              "| jax.jit(jax.hessian) µs | jax/ours | jax/generated torch | jax/generated jax |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for (name, size), row in rows:
         if "hessian" in row:
-            lines.append(f"| {name} | {row['entries'] ** 2} | {row['hessian']:.0f} | {row['jax hessian']:.0f} | "
-                         f"{row['jax hessian'] / row['hessian']:.2f} |")
+            cells = [f"{row[k]:.0f}" if k in row else "–" for k in ("hessian torch", "hessian jax")]
+            lines.append(f"| {name} | {row['entries'] ** 2} | {row['hessian']:.0f} | {' | '.join(cells)} | "
+                         f"{row['jax hessian']:.0f} | {ratio(row, 'jax hessian', 'hessian')} | "
+                         f"{ratio(row, 'jax hessian', 'hessian torch')} | {ratio(row, 'jax hessian', 'hessian jax')} |")
     return "\n".join(lines)
 
 
@@ -209,7 +263,9 @@ Generated by `python benchmarks/bench_hvp.py --write`. Along one random tangent 
 float64, interleaved in one process, median microseconds per call: the generated `hvp()`, the generated
 `loss_and_grad()` (`hvp/grad`: the product's cost in gradients), jax.jit of `jax.jvp(jax.grad(f))`,
 `torch.func.jvp(torch.func.grad(f))` and HIPS autograd (grad of the gradient's dot product with the
-tangent); `peer/hvp` above 1: the generated product is faster. Every peer agreed with the generated
+tangent); `peer/hvp` above 1: the generated product is faster. The generated torch module's `hvp()`
+and jax.jit of the generated JAX module's `hvp()` are compared with their own framework's
+forward-over-reverse (`torch.func/generated torch`, `jax/generated jax`). Every peer agreed with the generated
 product (rtol 1e-8) before it was timed; jax's Hessian agreed with `hessian()` entry by entry. The
 sizes are `bench_peers.py`'s. The machine is shared (2 cores, other jobs running): ratios move by
 tens of percent between runs.
