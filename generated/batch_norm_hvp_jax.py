@@ -276,12 +276,12 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     dot_grad_Y = dot_Y
     # dot_grad_xhat[i, j] = dot_gamma[0, j]*grad_Y[i, j] + dot_grad_Y[i, j]*gamma[0, j]
     dot_grad_xhat = dot_gamma*grad_Y + dot_grad_Y*gamma
-    # dot_grad_std[0, i] = -sum_c dot_Xc[c, i]*gamma[0, i]*grad_Y[c, i]/std[0, i]**2 + 2 * sum_c Xc[c, i]*dot_std[0, i]*gamma[0, i]*grad_Y[c, i]/std[0, i]**3 - sum_c Xc[c, i]*dot_grad_xhat[c, i]/std[0, i]**2
-    dot_grad_std = 2 * std**(-3) * dot_std * gamma * ((Xc * grad_Y).sum(axis=0, keepdims=True)) - std**(-2) * gamma * ((dot_Xc * grad_Y).sum(axis=0, keepdims=True)) - std**(-2) * ((Xc * dot_grad_xhat).sum(axis=0, keepdims=True))
+    # dot_grad_std[0, i] = -sum_c dot_Xc[c, i]*gamma[0, i]*grad_xhat_core[c, i]/std[0, i]**2 + 2 * sum_c Xc[c, i]*dot_std[0, i]*gamma[0, i]*grad_xhat_core[c, i]/std[0, i]**3 - sum_c Xc[c, i]*dot_grad_xhat[c, i]/std[0, i]**2
+    dot_grad_std = 2 * std**(-3) * dot_std * gamma * ((grad_xhat_core * Xc).sum(axis=0, keepdims=True)) - std**(-2) * gamma * ((grad_xhat_core * dot_Xc).sum(axis=0, keepdims=True)) - std**(-2) * ((Xc * dot_grad_xhat).sum(axis=0, keepdims=True))
     # dot_grad_var[0, i] = -1/4 * dot_var[0, i]*grad_std[0, i]/std[0, i]**3 + 1/2 * dot_grad_std[0, i]/std[0, i]
     dot_grad_var = (1/4)*(2*dot_grad_std - dot_var*grad_std/std**2)/std
-    # dot_grad_Xc[i, j] = 2/N * dot_Xc[i, j]*grad_var[0, j] - dot_std[0, j]*gamma[0, j]*grad_Y[i, j]/std[0, j]**2 + dot_grad_xhat[i, j]/std[0, j] + 2/N * Xc[i, j]*dot_grad_var[0, j]
-    dot_grad_Xc = dot_grad_xhat/std - dot_std*gamma*grad_Y/std**2 + 2*Xc*dot_grad_var/N + 2*dot_Xc*grad_var/N
+    # dot_grad_Xc[i, j] = 2/N * dot_Xc[i, j]*grad_var[0, j] - dot_std[0, j]*gamma[0, j]*grad_xhat_core[i, j]/std[0, j]**2 + dot_grad_xhat[i, j]/std[0, j] + 2/N * Xc[i, j]*dot_grad_var[0, j]
+    dot_grad_Xc = dot_grad_xhat/std - dot_std*gamma*grad_xhat_core/std**2 + 2*Xc*dot_grad_var/N + 2*dot_Xc*grad_var/N
     # dot_grad_mu[0, i] = -sum_c dot_grad_Xc[c, i]
     dot_grad_mu = -dot_grad_Xc.sum(axis=0, keepdims=True)
     # dot_grad_beta[0, i] = sum_c dot_grad_Y[c, i]
@@ -337,9 +337,9 @@ def hessian(*, T, eps, X, gamma, beta):
     dot_Y = dot_beta + dot_gamma*xhat + dot_xhat*gamma
     dot_grad_Y = dot_Y
     dot_grad_xhat = dot_gamma*grad_Y + dot_grad_Y*gamma
-    dot_grad_std = 2 * std**(-3) * dot_std * gamma * ((Xc * grad_Y).sum(axis=-2, keepdims=True)) - std**(-2) * gamma * ((dot_Xc * grad_Y).sum(axis=-2, keepdims=True)) - std**(-2) * ((Xc * dot_grad_xhat).sum(axis=-2, keepdims=True))
+    dot_grad_std = 2 * std**(-3) * dot_std * gamma * ((grad_xhat_core * Xc).sum(axis=-2, keepdims=True)) - std**(-2) * gamma * ((grad_xhat_core * dot_Xc).sum(axis=-2, keepdims=True)) - std**(-2) * ((Xc * dot_grad_xhat).sum(axis=-2, keepdims=True))
     dot_grad_var = (1/4)*(2*dot_grad_std - dot_var*grad_std/std**2)/std
-    dot_grad_Xc = dot_grad_xhat/std - dot_std*gamma*grad_Y/std**2 + 2*Xc*dot_grad_var/N + 2*dot_Xc*grad_var/N
+    dot_grad_Xc = dot_grad_xhat/std - dot_std*gamma*grad_xhat_core/std**2 + 2*Xc*dot_grad_var/N + 2*dot_Xc*grad_var/N
     dot_grad_mu = -dot_grad_Xc.sum(axis=-2, keepdims=True)
     dot_grad_beta = dot_grad_Y.sum(axis=-2, keepdims=True)
     dot_grad_gamma = (dot_xhat * grad_Y).sum(axis=-2, keepdims=True) + (dot_grad_Y * xhat).sum(axis=-2, keepdims=True)
