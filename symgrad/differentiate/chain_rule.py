@@ -172,7 +172,7 @@ def substitute(terms, base: str, definition: IndexExpr, space: IndexSpace) -> tu
         indices = access.indices if isinstance(access, sp.Indexed) else ()
         mapping = {f: i for f, i in zip(definition.indices, indices) if f != 0}
         for inner in definition.terms:
-            inner = space.rename_bound(inner).xreplace(mapping)
+            inner = space.rename_bound(inner, mapping)
             out.append(Term(rest, term.bound, term.conditions).times(inner))
     return tuple(out)
 
@@ -273,7 +273,7 @@ def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointSt
         value = model.tensors[consumer].entry(out)
         local += opaque.local_partial(value, model, out, at)
     for term in definition.terms if opaque is None else ():
-        term = space.rename_bound(term).xreplace(rename)
+        term = space.rename_bound(term, rename)
         derivative = pooled_diff(term.factor, wrt)
         if derivative != 0:
             local.append(Term(derivative, term.bound, term.conditions))

@@ -113,7 +113,7 @@ def _between_indices(delta: sp.Expr, ranges: Ranges) -> bool:
     arithmetic on symbols it has not met yet is slow)."""
     a, b = delta.args
     return (isinstance(a, sp.Symbol) and isinstance(b, sp.Symbol) and a in ranges and b in ranges
-            and str(a) != str(b))
+            and a.name != b.name)
 
 
 def _solution(delta: sp.Expr, bound: dict, ranges: Ranges) -> tuple[sp.Symbol, sp.Expr] | None:

@@ -96,6 +96,11 @@ class IndexSpace:
         self.ranges[new] = (lo, hi)
         return new
 
+    def copy(self) -> "IndexSpace":
+        """An independent space that draws the same names next: index symbols and their ranges
+        are immutable, so copying the table is a deep copy."""
+        return IndexSpace(self.prefix, dict(self.ranges), self._count)
+
     def ranges_of(self, indices) -> dict:
         """The ranges of ``indices`` (an axis of size 1 has the index 0, which has none)."""
         return {i: self.ranges[i] for i in indices if i != 0}
@@ -103,13 +108,17 @@ class IndexSpace:
     def indices_for(self, shape: Iterable[sp.Expr]) -> tuple[sp.Expr, ...]:
         return tuple(self.fresh(n) for n in shape)
 
-    def rename_bound(self, term: Term) -> Term:
-        """The same term with fresh names for its bound indices."""
+    def rename_bound(self, term: Term, also: dict | None = None) -> Term:
+        """The same term with fresh names for its bound indices, and with ``also`` (a renaming of
+        its free indices) substituted in the same pass: ``rename_bound(term).xreplace(also)``,
+        with each factor rebuilt once instead of twice."""
+        also = also or {}
         if not term.bound:
-            return term
+            return term.xreplace(also) if also else term
         mapping = {s: self.fresh_like(s, lo, hi) for s, lo, hi in term.bound}
-        renamed = term.xreplace(mapping)
-        return replace(renamed, bound=tuple((mapping[s], lo, hi) for s, lo, hi in term.bound))
+        renamed = term.xreplace({**mapping, **also})
+        return replace(renamed, bound=tuple((mapping[s], lo.xreplace(also), hi.xreplace(also))
+                                            for s, lo, hi in term.bound))
 
 
 def product(left: Iterable[Term], right: Iterable[Term]) -> tuple[Term, ...]:
