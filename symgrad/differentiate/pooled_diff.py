@@ -23,7 +23,7 @@ original symbols, and renaming back rebuilds each sum and product in SymPy's can
 """
 from __future__ import annotations
 
-from functools import reduce
+from functools import lru_cache, reduce
 
 import sympy as sp
 from sympy.core.sorting import default_sort_key
@@ -41,7 +41,10 @@ def _pool(count: int) -> list[sp.Dummy]:
     return _POOL[:count]
 
 
+@lru_cache(maxsize=1 << 14)
 def _is_plain_index(s) -> bool:
+    """Whether ``s`` is an index symbol with a pool symbol's assumptions (remembered: the
+    assumptions are gathered into a new dict at every asking)."""
     return isinstance(s, sp.Symbol) and s.assumptions0 == _POOL_FACTS
 
 
