@@ -24,7 +24,7 @@ from typing import Iterator
 import sympy as sp
 
 from symgrad.differentiate.chain_rule import Derivation, substitute
-from symgrad.differentiate.reuse import reuse_forward_values
+from symgrad.differentiate.reuse import shown_and_reused
 from symgrad.differentiate.softmax_value import softmax_values
 from symgrad.index.conventions import CORE_SUFFIX, adjoint_name
 from symgrad.index.deltas import collapse
@@ -55,8 +55,7 @@ def fold_adjoints(derivation: Derivation) -> Iterator[ComputedAdjoint]:
             continue
         expr = derivation.adjoints[name]
         expr = IndexExpr(expr.indices, _with_folded(expr.terms, folded, derivation, expr.indices))
-        shown = reuse_forward_values(expr, model, cheaper=False)
-        expr = reuse_forward_values(expr, model)
+        shown, expr = shown_and_reused(expr, model)
         if _is_alias(name, expr, model, shapes) or _is_separable(name, expr, model) \
                 or _is_constant(name, expr, model) or _on_diagonal(name, expr, model, derivation) \
                 or name in softmax_parts:    # folded: its exp / sum then reads as the softmax value
