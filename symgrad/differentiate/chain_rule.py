@@ -35,7 +35,7 @@ from symgrad.differentiate.pooled_diff import pooled_diff
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.index.conventions import adjoint_name
 from symgrad.index.text import formula_text
-from symgrad.index.terms import IndexExpr, IndexSpace, Term
+from symgrad.index.terms import IndexExpr, IndexSpace, Term, read_name
 
 
 @dataclass(frozen=True)
@@ -110,8 +110,8 @@ class Derivation(ModelDerivation):
         if self._adjoint_graph is None:
             bases = {adjoint_name(n): n for n in self.adjoints}
             self._adjoint_graph = {
-                n: {bases[str(getattr(s, "base", s))] for t in e.terms for s in t.factor.free_symbols
-                    if str(getattr(s, "base", s)) in bases} - {n}
+                n: {bases[read_name(s)] for t in e.terms for s in t.factor.free_symbols
+                    if read_name(s) in bases} - {n}
                 for n, e in self.adjoints.items()}
         seen, todo = set(), [name]
         while todo:
@@ -146,14 +146,14 @@ class Derivation(ModelDerivation):
 
 def _mentioned(terms) -> set[str]:
     """The names of the tensors and scalars the terms' factors read."""
-    return {str(getattr(s, "base", s)) for t in terms for s in t.factor.free_symbols}
+    return {read_name(s) for t in terms for s in t.factor.free_symbols}
 
 
 def substitute(terms, base: str, definition: IndexExpr, space: IndexSpace) -> tuple[Term, ...]:
     """Replace each entry of adjoint ``base`` (which enters linearly) by its definition."""
     out = []
     for term in terms:
-        accesses = [a for a in term.factor.atoms(sp.Indexed) if str(a.base) == base]
+        accesses = [a for a in term.factor.atoms(sp.Indexed) if read_name(a) == base]
         if not accesses:
             accesses = [s for s in term.factor.free_symbols if isinstance(s, sp.Symbol) and str(s) == base]
         if not accesses:
@@ -178,7 +178,7 @@ def substitute(terms, base: str, definition: IndexExpr, space: IndexSpace) -> tu
 
 
 def _references(expr: IndexExpr) -> set[str]:
-    names = {str(a.base) for t in expr.terms for a in t.factor.atoms(sp.Indexed)}
+    names = {read_name(a) for t in expr.terms for a in t.factor.atoms(sp.Indexed)}
     names |= {str(s) for t in expr.terms for s in t.factor.free_symbols
               if isinstance(s, sp.Symbol) and not s.is_integer}
     return names

@@ -198,7 +198,7 @@ def _comments(adjoint: ComputedAdjoint, derivation: Derivation, reserved: set) -
         comments = [formula_text(adjoint_name(name), adjoint.relation, reserved),
                     formula_text(target, adjoint.expr, reserved) + "   (computed once; the factor in "
                     "front is applied to the small results below)"]
-    if name not in derivation.parameters:
+    if derivation.model.tensors[name].role != "parameter":
         return tuple(comments)
     expanded = derivation.expanded(name, EXPANDED_LIMIT)
     if expanded is None:

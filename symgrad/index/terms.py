@@ -127,6 +127,17 @@ def product(left: Iterable[Term], right: Iterable[Term]) -> tuple[Term, ...]:
     return tuple(a.times(b) for a in left for b in right)
 
 
+def read_name(symbol) -> str:
+    """What ``str(getattr(symbol, "base", symbol))`` gives for a free symbol of a factor (an entry,
+    its tensor, a scalar or an index), without SymPy's printer: the name of the tensor an entry
+    reads, or the symbol's own."""
+    if isinstance(symbol, sp.Indexed):
+        symbol = symbol.base
+    if type(symbol) in (sp.Symbol, sp.IndexedBase):
+        return symbol.name
+    return str(symbol)
+
+
 def index_symbols(expr: sp.Expr) -> set[sp.Symbol]:
     """The index symbols in ``expr``: integer symbols that are not dimensions."""
     return {s for s in expr.free_symbols

@@ -37,7 +37,7 @@ def _whole_axis(constant, lo, hi, size) -> bool:
 
 def place(access: sp.Indexed, frame: Frame, ranges: dict, shapes: dict) -> Node:
     """The node for ``access`` as an array whose axes line up with ``frame``."""
-    name = str(access.base)
+    name = access.base.name
     shape = tuple(shapes[name])
     labels, bounds = [], []
     for index, size in zip(access.indices, shape):
@@ -78,7 +78,7 @@ def _diagonal(access, label, bounds, frame, shape) -> Diagonal:
         raise LoweringError(f"{access} reads part of a diagonal (an offset or a slice): not vectorizable")
     if label not in frame:
         raise LoweringError(f"{access}: index {label} has no axis in this expression")
-    return Diagonal(Tensor(str(access.base), shape), frame.index(label))
+    return Diagonal(Tensor(access.base.name, shape), frame.index(label))
 
 
 def _transposed(access, labels, frame) -> bool:
