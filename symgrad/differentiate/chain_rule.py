@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import ClassVar
 
 import sympy as sp
@@ -260,6 +261,13 @@ def _warn_unused(message: str) -> None:
     warnings.warn(message, SymgradWarning, stacklevel=5)   # told where derive was called (derive_layers between)
 
 
+@lru_cache(maxsize=1 << 12)
+def _adjoint_base(name: str, shape: tuple) -> sp.IndexedBase:
+    """The tensor ``grad_<name>``, built once per name and shape (an ``IndexedBase`` with
+    assumptions costs a deduction of all its facts to build; it is immutable)."""
+    return sp.IndexedBase(name, shape=shape, real=True)
+
+
 def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointStep:
     space = derivation.space
     definition = model.definitions[consumer].expr
@@ -285,7 +293,7 @@ def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointSt
     else:
         adjoint = model.tensors[consumer]
         seed = (sp.Symbol(adjoint_name(consumer), real=True) if not adjoint.shape
-                else sp.IndexedBase(adjoint_name(consumer), shape=adjoint.shape, real=True)[out])
+                else _adjoint_base(adjoint_name(consumer), adjoint.shape)[out])
     chained = tuple(Term(seed * t.factor, out_bound + t.bound, t.conditions) for t in partial)
     log: list[Elimination] = []
     collapsed = collapse(chained, at_ranges, log)
