@@ -45,19 +45,14 @@ def _deltas(factor: sp.Expr) -> list[sp.Expr]:
 def _decide(condition, ranges: Ranges) -> bool | None:
     """Whether ``lo <= expr <= hi`` holds always (True), never (False) or depends (None)."""
     expr, lo, hi = condition
-    within = frozenset((s, ranges[s]) for s in expr.free_symbols if s in ranges)
-    return _decide_within(expr, lo, hi, within)
-
-
-@lru_cache(maxsize=1 << 14)
-def _decide_within(expr, lo, hi, within: frozenset) -> bool | None:
-    """``_decide`` given only the ranges of ``expr``'s own indices (all it depends on), remembered:
-    every pass of the collapse loop asks it again of the conditions and deltas that stay."""
-    span = interval(expr, dict(within))
+    span = interval(expr, ranges)
     return None if span is None else _decide_span(*span, lo, hi)
 
 
+@lru_cache(maxsize=1 << 14)
 def _decide_span(low, high, lo, hi) -> bool | None:
+    """``_decide`` for an expression that takes the values ``low .. high`` (remembered: every pass
+    of the collapse loop asks it again of the conditions and deltas that stay)."""
     """``_decide`` for an expression that takes the values ``low .. high``."""
     if is_nonnegative(low - lo) and is_nonnegative(hi - high):
         return True

@@ -201,6 +201,14 @@ def is_nonnegative(expr: sp.Expr) -> bool | None:
 
 def interval(expr: sp.Expr, ranges: dict[sp.Symbol, tuple[sp.Expr, sp.Expr]]) -> tuple[sp.Expr, sp.Expr] | None:
     """The range of a linear index expression, given the ranges of its indices."""
+    return _interval(expr, frozenset((s, ranges[s]) for s in expr.free_symbols if s in ranges))
+
+
+@lru_cache(maxsize=1 << 14)
+def _interval(expr: sp.Expr, within: frozenset) -> tuple[sp.Expr, sp.Expr] | None:
+    """``interval`` given the ranges of ``expr``'s own indices (all it depends on), remembered:
+    checking a model's accesses and collapsing ask it of the same index expressions many times."""
+    ranges = dict(within)
     form = linear_form(expr, set(ranges))
     if form is None:
         return None
