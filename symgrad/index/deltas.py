@@ -135,14 +135,15 @@ def _never_equal(delta: sp.Expr, ranges: Ranges) -> bool:
     """Whether ``delta``'s two sides differ for every value of the indices."""
     if _between_indices(delta, ranges):
         a, b = delta.args
-        return _disjoint(ranges[a], ranges[b]) is False
+        return _equal_verdict(ranges[a], ranges[b]) is False
     return _decide((_difference(delta), sp.Integer(0), sp.Integer(0)), ranges) is False
 
 
 @lru_cache(maxsize=1 << 12)
-def _disjoint(first: tuple, second: tuple) -> bool | None:
+def _equal_verdict(first: tuple, second: tuple) -> bool | None:
     """``_decide`` of ``a - b == 0`` for index symbols over the ranges ``first`` and ``second``
-    (``interval`` of ``a - b`` is ``first_lo - second_hi .. first_hi - second_lo``)."""
+    (``interval`` of ``a - b`` is ``first_lo - second_hi .. first_hi - second_lo``): False when the
+    ranges are disjoint for every dimension value."""
     zero = sp.Integer(0)
     return _decide_span(sp.expand(zero + first[0] - second[1]), sp.expand(zero + first[1] - second[0]), zero, zero)
 
