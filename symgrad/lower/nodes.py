@@ -29,6 +29,13 @@ Shape = tuple  # SymPy dimensions, one per axis
 
 def broadcast_shape(shapes) -> Shape:
     """The shape of an entrywise combination: per axis, the first size that is not 1."""
+    return _broadcast(tuple(shapes))
+
+
+@lru_cache(maxsize=1 << 12)
+def _broadcast(shapes: tuple) -> Shape:
+    """``broadcast_shape``, remembered: a model combines few distinct shapes, and the passes
+    rebuild nodes, each asking again."""
     shapes = [s for s in shapes if s]
     if not shapes:
         return ()
