@@ -28,6 +28,11 @@ def test_pooled_diff_matches_sympy_diff():
         (crelu(Z[N + a, b], t) * W[b, c], Z[k, l]),   # an offset: KroneckerDelta decides
         (H[a, b] * H[a, c], H[k, l]),                 # two readers: SymPy on the pool
         (H[a, b] ** 2 * W[b, c], H[k, l]),            # a power
+        (H[a, b] ** 2 / (N * M), H[k, l]),            # a power and scalars
+        (W[a, b] / sp.sqrt(H[a, c]), H[k, l]),         # a negative fractional power
+        (H[a, b] ** N * W[b, c], H[k, l]),            # a power with a dimension for exponent
+        (Z[N + a, b] ** 3 * W[b, c], Z[k, l]),        # a power of an entry at an offset
+        (H[a, b] ** H[b, c], H[k, l]),                # the exponent reads the tensor too: SymPy
         (th(H[a, b] * W[b, c] + H[a, c]), H[k, l]),   # the entry inside a sum inside a function
         (sp.KroneckerDelta(a, c) * H[a, b], H[k, l]),
         (H[a, b] * d, d),                             # a scalar

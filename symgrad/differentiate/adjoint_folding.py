@@ -24,11 +24,11 @@ from typing import Iterator
 import sympy as sp
 
 from symgrad.differentiate.chain_rule import Derivation, substitute
-from symgrad.differentiate.reuse import reuse_forward_values
+from symgrad.differentiate.reuse import shown_and_reused
 from symgrad.differentiate.softmax_value import softmax_values
 from symgrad.index.conventions import CORE_SUFFIX, adjoint_name
 from symgrad.index.deltas import collapse
-from symgrad.index.terms import IndexExpr, Term
+from symgrad.index.terms import IndexExpr, Term, read_name
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,7 @@ def fold_adjoints(derivation: Derivation) -> Iterator[ComputedAdjoint]:
             continue
         expr = derivation.adjoints[name]
         expr = IndexExpr(expr.indices, _with_folded(expr.terms, folded, derivation, expr.indices))
-        shown = reuse_forward_values(expr, model, cheaper=False)
-        expr = reuse_forward_values(expr, model)
+        shown, expr = shown_and_reused(expr, model)
         if _is_alias(name, expr, model, shapes) or _is_separable(name, expr, model) \
                 or _is_constant(name, expr, model) or _on_diagonal(name, expr, model, derivation) \
                 or name in softmax_parts:    # folded: its exp / sum then reads as the softmax value
@@ -73,9 +72,13 @@ def fold_adjoints(derivation: Derivation) -> Iterator[ComputedAdjoint]:
         yield ComputedAdjoint(name, target, IndexExpr(expr.indices, (Term(core),)), shown, folded[name])
 
 
+def _is_parameter(name: str, model) -> bool:
+    return model.tensors[name].role == "parameter"
+
+
 def _is_alias(name: str, expr: IndexExpr, model, shapes: dict) -> bool:
     """A single-term, unsummed, scalar multiple of one whole tensor, in the same orientation."""
-    if name in {t.name for t in model.of_role("parameter")} or len(expr.terms) != 1:
+    if _is_parameter(name, model) or len(expr.terms) != 1:
         return False
     term = expr.terms[0]
     if term.bound or term.conditions:
@@ -91,7 +94,7 @@ def _is_alias(name: str, expr: IndexExpr, model, shapes: dict) -> bool:
 
 def _is_constant(name: str, expr: IndexExpr, model) -> bool:
     """An adjoint that is a plain number, like the 1 of a loss term added to the loss."""
-    return (name not in {t.name for t in model.of_role("parameter")} and len(expr.terms) == 1
+    return (not _is_parameter(name, model) and len(expr.terms) == 1
             and not expr.terms[0].bound and not expr.terms[0].conditions and expr.terms[0].factor.is_number)
 
 
@@ -99,7 +102,7 @@ def _is_separable(name: str, expr: IndexExpr, model) -> bool:
     """A single unsummed product in which no factor spans all of the adjoint's indices
     (an outer product such as ``C[0, i] * grad_Y[0, j]``): cheaper folded into its users,
     where it is multiplied in anyway and NumPy can reuse the temporary."""
-    if name in {t.name for t in model.of_role("parameter")} or len(expr.terms) != 1:
+    if _is_parameter(name, model) or len(expr.terms) != 1:
         return False
     term = expr.terms[0]
     labels = {i for i in expr.indices if i != 0}
@@ -115,7 +118,7 @@ def _on_diagonal(name: str, expr: IndexExpr, model, derivation: Derivation) -> b
     written into zeros) where a user reads it at an offset (a block of a concatenation), which the
     collapsed delta would turn into a diagonal at an offset."""
     indices = set(expr.indices) - {0}
-    if name in {t.name for t in model.of_role("parameter")} or len(indices) != 2 or not expr.terms:
+    if _is_parameter(name, model) or len(indices) != 2 or not expr.terms:
         return False
     if not all(any(isinstance(f, sp.KroneckerDelta) and set(f.args) == indices
                    for f in sp.Mul.make_args(t.factor)) for t in expr.terms):
@@ -123,7 +126,7 @@ def _on_diagonal(name: str, expr: IndexExpr, model, derivation: Derivation) -> b
     base = adjoint_name(name)
     return all(all(i == 0 or i.is_Symbol for i in access.indices)
                for other in derivation.adjoints.values() for t in other.terms
-               for access in t.factor.atoms(sp.Indexed) if str(access.base) == base)
+               for access in t.factor.atoms(sp.Indexed) if read_name(access) == base)
 
 
 def _contracted_axes(name: str, derivation: Derivation, memo: dict) -> set[int]:
@@ -139,7 +142,7 @@ def _contracted_axes(name: str, derivation: Derivation, memo: dict) -> set[int]:
             for term in expr.terms:
                 bound = set(term.bound_symbols)
                 for access in term.factor.atoms(sp.Indexed):
-                    reads.setdefault(str(access.base), []).append((user, expr.indices, bound, access))
+                    reads.setdefault(read_name(access), []).append((user, expr.indices, bound, access))
         memo[None] = reads      # None: no tensor's name
     memo[name] = set()          # a guard while this name is being computed
     axes = set()
@@ -158,7 +161,7 @@ def _pull_out(name: str, expr: IndexExpr, model, derivation, memo: dict) -> tupl
     """For a one-term adjoint ``outer * core``: the factors that no later adjoint sums over (a
     scalar, a row or column vector), kept out of the big array and applied to the small results
     downstream. Returns (outer, core) or None."""
-    if name in {t.name for t in model.of_role("parameter")} or len(expr.terms) != 1:
+    if _is_parameter(name, model) or len(expr.terms) != 1:
         return None
     term = expr.terms[0]
     labels = [i for i in expr.indices if i != 0]
@@ -183,7 +186,7 @@ def _with_folded(terms, folded: dict, derivation: Derivation, indices) -> tuple:
     read, read_by, settled = set(), None, False
     for other, definition in folded.items():
         if read_by is not terms:
-            read, read_by = {str(getattr(s, "base", s)) for t in terms for s in t.factor.free_symbols}, terms
+            read, read_by = {read_name(s) for t in terms for s in t.factor.free_symbols}, terms
         base = adjoint_name(other)
         if base not in read:
             if settled:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import ClassVar
 
 import sympy as sp
@@ -35,7 +36,7 @@ from symgrad.differentiate.pooled_diff import pooled_diff
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.index.conventions import adjoint_name
 from symgrad.index.text import formula_text
-from symgrad.index.terms import IndexExpr, IndexSpace, Term
+from symgrad.index.terms import IndexExpr, IndexSpace, Term, read_name
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,8 @@ class Derivation(ModelDerivation):
         if self._adjoint_graph is None:
             bases = {adjoint_name(n): n for n in self.adjoints}
             self._adjoint_graph = {
-                n: {bases[str(getattr(s, "base", s))] for t in e.terms for s in t.factor.free_symbols
-                    if str(getattr(s, "base", s)) in bases} - {n}
+                n: {bases[read_name(s)] for t in e.terms for s in t.factor.free_symbols
+                    if read_name(s) in bases} - {n}
                 for n, e in self.adjoints.items()}
         seen, todo = set(), [name]
         while todo:
@@ -146,14 +147,14 @@ class Derivation(ModelDerivation):
 
 def _mentioned(terms) -> set[str]:
     """The names of the tensors and scalars the terms' factors read."""
-    return {str(getattr(s, "base", s)) for t in terms for s in t.factor.free_symbols}
+    return {read_name(s) for t in terms for s in t.factor.free_symbols}
 
 
 def substitute(terms, base: str, definition: IndexExpr, space: IndexSpace) -> tuple[Term, ...]:
     """Replace each entry of adjoint ``base`` (which enters linearly) by its definition."""
     out = []
     for term in terms:
-        accesses = [a for a in term.factor.atoms(sp.Indexed) if str(a.base) == base]
+        accesses = [a for a in term.factor.atoms(sp.Indexed) if read_name(a) == base]
         if not accesses:
             accesses = [s for s in term.factor.free_symbols if isinstance(s, sp.Symbol) and str(s) == base]
         if not accesses:
@@ -172,13 +173,13 @@ def substitute(terms, base: str, definition: IndexExpr, space: IndexSpace) -> tu
         indices = access.indices if isinstance(access, sp.Indexed) else ()
         mapping = {f: i for f, i in zip(definition.indices, indices) if f != 0}
         for inner in definition.terms:
-            inner = space.rename_bound(inner).xreplace(mapping)
+            inner = space.rename_bound(inner, mapping)
             out.append(Term(rest, term.bound, term.conditions).times(inner))
     return tuple(out)
 
 
 def _references(expr: IndexExpr) -> set[str]:
-    names = {str(a.base) for t in expr.terms for a in t.factor.atoms(sp.Indexed)}
+    names = {read_name(a) for t in expr.terms for a in t.factor.atoms(sp.Indexed)}
     names |= {str(s) for t in expr.terms for s in t.factor.free_symbols
               if isinstance(s, sp.Symbol) and not s.is_integer}
     return names
@@ -260,6 +261,13 @@ def _warn_unused(message: str) -> None:
     warnings.warn(message, SymgradWarning, stacklevel=5)   # told where derive was called (derive_layers between)
 
 
+@lru_cache(maxsize=1 << 12)
+def _adjoint_base(name: str, shape: tuple) -> sp.IndexedBase:
+    """The tensor ``grad_<name>``, built once per name and shape (an ``IndexedBase`` with
+    assumptions costs a deduction of all its facts to build; it is immutable)."""
+    return sp.IndexedBase(name, shape=shape, real=True)
+
+
 def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointStep:
     space = derivation.space
     definition = model.definitions[consumer].expr
@@ -273,7 +281,7 @@ def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointSt
         value = model.tensors[consumer].entry(out)
         local += opaque.local_partial(value, model, out, at)
     for term in definition.terms if opaque is None else ():
-        term = space.rename_bound(term).xreplace(rename)
+        term = space.rename_bound(term, rename)
         derivative = pooled_diff(term.factor, wrt)
         if derivative != 0:
             local.append(Term(derivative, term.bound, term.conditions))
@@ -285,7 +293,7 @@ def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointSt
     else:
         adjoint = model.tensors[consumer]
         seed = (sp.Symbol(adjoint_name(consumer), real=True) if not adjoint.shape
-                else sp.IndexedBase(adjoint_name(consumer), shape=adjoint.shape, real=True)[out])
+                else _adjoint_base(adjoint_name(consumer), adjoint.shape)[out])
     chained = tuple(Term(seed * t.factor, out_bound + t.bound, t.conditions) for t in partial)
     log: list[Elimination] = []
     collapsed = collapse(chained, at_ranges, log)

@@ -6,10 +6,10 @@ never seen: deciding whether ``a7 - a9`` is zero runs SymPy's assumption system 
 (a millisecond or more each, most of a derivation's time). ``pooled_diff`` gives exactly what
 ``sympy.diff(factor, wrt)`` gives, two ways:
 
-* a product in which one factor reads the entry's tensor, as the entry itself or as the first
-  argument of a table function (``H[i, c] * W[c, j]``, ``tanh(Z[i, j])``), is differentiated
-  the way SymPy's ``Mul``, ``Function`` and ``Indexed`` rules do it, step by step, with each
-  delta built by ``_delta``;
+* a product in which one factor reads the entry's tensor, as the entry itself, as the base of
+  a power or as the first argument of a table function (``H[i, c] * W[c, j]``, ``V[i, 0]**(-1/2)``,
+  ``tanh(Z[i, j])``), is differentiated the way SymPy's ``Mul``, ``Pow``, ``Function`` and
+  ``Indexed`` rules do it, step by step, with each delta built by ``_delta``;
 * anything else is renamed to a fixed pool of index symbols (the same few for every
   definition, so SymPy's caches know their differences), differentiated by SymPy there and
   renamed back, deltas again rebuilt by ``_delta``.
@@ -23,7 +23,7 @@ original symbols, and renaming back rebuilds each sum and product in SymPy's can
 """
 from __future__ import annotations
 
-from functools import reduce
+from functools import lru_cache, reduce
 
 import sympy as sp
 from sympy.core.sorting import default_sort_key
@@ -41,7 +41,10 @@ def _pool(count: int) -> list[sp.Dummy]:
     return _POOL[:count]
 
 
+@lru_cache(maxsize=1 << 14)
 def _is_plain_index(s) -> bool:
+    """Whether ``s`` is an index symbol with a pool symbol's assumptions (remembered: the
+    assumptions are gathered into a new dict at every asking)."""
     return isinstance(s, sp.Symbol) and s.assumptions0 == _POOL_FACTS
 
 
@@ -66,6 +69,11 @@ def _entry_derivative(access: sp.Indexed, wrt: sp.Indexed) -> sp.Expr:
     return result
 
 
+def _is_entry_of(expr: sp.Expr, wrt: sp.Indexed) -> bool:
+    """Whether ``expr`` is an entry of ``wrt``'s tensor, with as many indices."""
+    return isinstance(expr, sp.Indexed) and expr.base == wrt.base and len(expr.indices) == len(wrt.indices)
+
+
 def _one_reader(factor: sp.Expr, wrt: sp.Indexed):
     """(position, derivative of that factor) when exactly one factor of the product reads
     ``wrt``'s tensor, as the entry itself or as a table function's first argument; else None."""
@@ -76,6 +84,10 @@ def _one_reader(factor: sp.Expr, wrt: sp.Indexed):
     arg = args[readers[0]]
     if isinstance(arg, sp.Indexed):
         return readers[0], _entry_derivative(arg, wrt)
+    if isinstance(arg, sp.Pow) and _is_entry_of(arg.base, wrt) and not _reads(arg.exp, wrt.base):
+        # Pow._eval_derivative, the exponent's derivative being 0: self * (0 log(b) + db e / b)
+        dbase = _entry_derivative(arg.base, wrt)
+        return readers[0], arg * (sp.Integer(0) * sp.log(arg.base) + dbase * arg.exp / arg.base)
     if row_of(arg) is None or not isinstance(arg.args[0], sp.Indexed) or arg.args[0].base != wrt.base \
             or any(_reads(a, wrt.base) for a in arg.args[1:]) or len(arg.args[0].indices) != len(wrt.indices):
         return None

@@ -68,10 +68,12 @@ def _scan_calls(model, until: str | None) -> dict:
     return by_base
 
 
-def _rewrites(model, factor: sp.Expr, calls: dict, cheaper: bool) -> dict:
-    """Each table call in ``factor`` -> the named value (or the cheaper form read off it) of the
-    last definition, in definition order, that matches it."""
-    mapping = {}
+def _rewrites(model, factor: sp.Expr, calls: dict, cheaper: bool) -> tuple[dict, dict]:
+    """Each table call in ``factor`` -> the named value of the last definition, in definition
+    order, that matches it: (the calls replaced by named values only, the same with the cheaper
+    forms read off a value as well, when ``cheaper``; else the first again). Both from one scan:
+    matching is the costly part."""
+    shown, reused = {}, {}
     for found in factor.atoms(sp.Function):
         if row_of(found) is None:
             continue
@@ -83,12 +85,12 @@ def _rewrites(model, factor: sp.Expr, calls: dict, cheaper: bool) -> dict:
                 continue
             value = model.tensors[name].entry(tuple(rename.get(i, i) for i in indices))
             if found == call.xreplace(rename):
-                mapping[found] = value
+                shown[found] = reused[found] = value
                 continue
             rule = (row_of(call).from_value or {}).get(type(found).__name__) if cheaper else None
             if rule and found.args[1:] == call.xreplace(rename).args[1:]:
-                mapping[found] = rule(value, *found.args)
-    return mapping
+                reused[found] = rule(value, *found.args)
+    return shown, (reused if cheaper else shown)
 
 
 def reuse_forward_values(expr: IndexExpr, model, until: str | None = None,
@@ -98,14 +100,26 @@ def reuse_forward_values(expr: IndexExpr, model, until: str | None = None,
 
     With ``cheaper=False`` only calls are replaced by the named values (for display).
     """
+    return _reused(expr, model, until, cheaper)[1]
+
+
+def shown_and_reused(expr: IndexExpr, model) -> tuple[IndexExpr, IndexExpr]:
+    """``reuse_forward_values`` with ``cheaper=False`` and with ``cheaper=True``, from one scan."""
+    return _reused(expr, model, None, True)
+
+
+def _reused(expr: IndexExpr, model, until: str | None, cheaper: bool) -> tuple[IndexExpr, IndexExpr]:
     softmaxes = softmax_values(model) if until is None else []   # the backward pass reads P
     calls = _calls_by_anchor(model, until)
-    terms = []
+    shown, reused = [], []
     for term in expr.terms:
-        mapping = _rewrites(model, term.factor, calls, cheaper)
-        factor = term.factor.xreplace(mapping) if mapping else term.factor
-        if softmaxes:
-            factor = read_softmax(factor, softmaxes, model)
-        terms.append(term if factor == term.factor else Term(factor, term.bound, term.conditions))
-    return IndexExpr(expr.indices, tuple(terms))
-
+        mappings = _rewrites(model, term.factor, calls, cheaper)
+        for mapping, terms in zip(mappings, (shown, reused)):
+            if terms is reused and mapping == mappings[0]:     # the same rewrites: the same term
+                terms.append(shown[-1])
+                continue
+            factor = term.factor.xreplace(mapping) if mapping else term.factor
+            if softmaxes:
+                factor = read_softmax(factor, softmaxes, model)
+            terms.append(term if factor == term.factor else Term(factor, term.bound, term.conditions))
+    return IndexExpr(expr.indices, tuple(shown)), IndexExpr(expr.indices, tuple(reused))

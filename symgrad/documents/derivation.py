@@ -199,7 +199,7 @@ class _Writer:
                 bound = tuple((f, *space.ranges[f]) for f in fresh if f != 0)
                 for up in upstream:
                     for local in p.terms:
-                        local = space.rename_bound(local).xreplace(mapping)
+                        local = space.rename_bound(local, mapping)
                         out.append(Term(up.factor * local.factor, up.bound + bound + local.bound,
                                         up.conditions + local.conditions))
                 if len(out) > 8:

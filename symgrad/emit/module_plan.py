@@ -10,7 +10,6 @@ adjoints are computed, and which are folded into their users, is decided by
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, replace
 
 import sympy as sp
@@ -201,7 +200,7 @@ def _comments(adjoint: ComputedAdjoint, derivation: Derivation, reserved: set) -
         comments = [formula_text(adjoint_name(name), adjoint.relation, reserved),
                     formula_text(target, adjoint.expr, reserved) + "   (computed once; the factor in "
                     "front is applied to the small results below)"]
-    if name not in derivation.parameters:
+    if derivation.model.tensors[name].role != "parameter":
         return tuple(comments)
     expanded = derivation.expanded(name, EXPANDED_LIMIT)
     if expanded is None:
@@ -227,7 +226,7 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
     model = derivation.model
     # planning draws fresh index names (substituting folded adjoints, expanding a gradient for its
     # comment): from a copy, so that the derivation is left as it was
-    derivation = replace(derivation, space=copy.deepcopy(derivation.space))
+    derivation = replace(derivation, space=derivation.space.copy())
     space = derivation.space
     reserved = set(model.tensors) | set(model.dimensions)
     shapes = {n: t.shape for n, t in model.tensors.items()}

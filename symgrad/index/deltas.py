@@ -20,6 +20,7 @@ summed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sympy as sp
 
@@ -42,11 +43,17 @@ def _deltas(factor: sp.Expr) -> list[sp.Expr]:
 
 
 def _decide(condition, ranges: Ranges) -> bool | None:
+    """Whether ``lo <= expr <= hi`` holds always (True), never (False) or depends (None)."""
     expr, lo, hi = condition
     span = interval(expr, ranges)
-    if span is None:
-        return None
-    low, high = span
+    return None if span is None else _decide_span(*span, lo, hi)
+
+
+@lru_cache(maxsize=1 << 14)
+def _decide_span(low, high, lo, hi) -> bool | None:
+    """``_decide`` for an expression that takes the values ``low .. high`` (remembered: every pass
+    of the collapse loop asks it again of the conditions and deltas that stay)."""
+    """``_decide`` for an expression that takes the values ``low .. high``."""
     if is_nonnegative(low - lo) and is_nonnegative(hi - high):
         return True
     if is_nonnegative(lo - high - 1) or is_nonnegative(low - hi - 1):
@@ -94,10 +101,66 @@ def _smaller(a, b):
     return None
 
 
+def _between_indices(delta: sp.Expr, ranges: Ranges) -> bool:
+    """Whether ``delta`` is between two distinct index symbols with known ranges, the usual case
+    (a local partial's ``delta(a7, a9)``), which ``_solution`` and ``_never_equal`` decide from the
+    two symbols and their ranges alone, without forming and expanding ``a7 - a9`` (SymPy's
+    arithmetic on symbols it has not met yet is slow)."""
+    a, b = delta.args
+    return (isinstance(a, sp.Symbol) and isinstance(b, sp.Symbol) and a in ranges and b in ranges
+            and a.name != b.name)
+
+
+def _solution(delta: sp.Expr, bound: dict, ranges: Ranges) -> tuple[sp.Symbol, sp.Expr] | None:
+    """(index, value): summing over the bound ``index`` sets it to ``value`` and removes ``delta``
+    (``index`` the first by name of the bound indices ``delta(a, b)`` can be solved for, with
+    coefficient +-1 in ``a - b``); None when no bound index can be."""
+    if _between_indices(delta, ranges):
+        a, b = delta.args
+        solvable = [s for s in (a, b) if s in bound]
+        if not solvable:
+            return None
+        index = min(solvable, key=str)     # a - b solved for a is b, for b is a
+        return index, (b if index == a else a)
+    difference = _difference(delta)
+    form = linear_form(difference, set(ranges))
+    solvable = [] if form is None else [s for s, c in form[1].items() if s in bound and c in (1, -1)]
+    if not solvable:
+        return None
+    index = sorted(solvable, key=str)[0]
+    return index, sp.expand(index - difference / form[1][index])
+
+
+def _never_equal(delta: sp.Expr, ranges: Ranges) -> bool:
+    """Whether ``delta``'s two sides differ for every value of the indices."""
+    if _between_indices(delta, ranges):
+        a, b = delta.args
+        return _equal_verdict(ranges[a], ranges[b]) is False
+    return _decide((_difference(delta), sp.Integer(0), sp.Integer(0)), ranges) is False
+
+
+@lru_cache(maxsize=1 << 12)
+def _equal_verdict(first: tuple, second: tuple) -> bool | None:
+    """``_decide`` of ``a - b == 0`` for index symbols over the ranges ``first`` and ``second``
+    (``interval`` of ``a - b`` is ``first_lo - second_hi .. first_hi - second_lo``): False when the
+    ranges are disjoint for every dimension value."""
+    zero = sp.Integer(0)
+    return _decide_span(sp.expand(zero + first[0] - second[1]), sp.expand(zero + first[1] - second[0]), zero, zero)
+
+
+@lru_cache(maxsize=1 << 14)
+def _difference(delta: sp.Expr) -> sp.Expr:
+    """``delta(a, b)``'s ``a - b``, expanded (a delta is met again at every pass of the loop)."""
+    return sp.expand(delta.args[0] - delta.args[1])
+
+
 def _expand_deltas(factor: sp.Expr) -> sp.Expr:
     """Bring deltas hidden inside sums up to the top-level product."""
-    top = {f for f in sp.Mul.make_args(factor) if isinstance(f, sp.KroneckerDelta)}
-    if factor.atoms(sp.KroneckerDelta) - top:   # a delta inside a sum, e.g. d1 * (d2 * f + 1)
+    args = sp.Mul.make_args(factor)
+    top = {f for f in args if isinstance(f, sp.KroneckerDelta)}
+    # the deltas below the top-level product: only its compound factors can hold one
+    nested = set().union(*(a.atoms(sp.KroneckerDelta) for a in args if not (a.is_Atom or a in top)))
+    if nested - top:   # a delta inside a sum, e.g. d1 * (d2 * f + 1)
         return sp.expand_mul(factor)
     return factor
 
@@ -116,27 +179,23 @@ def collapse_term(term: Term, free: Ranges, log: list[Elimination] | None = None
         ranges = {**free, **bound}
         changed = False
         for delta in _deltas(factor):
-            difference = sp.expand(delta.args[0] - delta.args[1])
-            form = linear_form(difference, set(ranges))
-            solvable = [] if form is None else [
-                s for s, c in form[1].items() if s in bound and c in (1, -1)]
-            if solvable:
-                index = sorted(solvable, key=str)[0]
-                coeff = form[1][index]
-                value = sp.expand(index - difference / coeff)
+            solution = _solution(delta, bound, ranges)
+            if solution is not None:
+                index, value = solution
                 lo, hi = bound.pop(index)
-                factor = factor.xreplace({delta: sp.Integer(1)}).xreplace({index: value})
+                # one pass: the delta is replaced whole, before its own arguments would be
+                factor = factor.xreplace({delta: sp.Integer(1), index: value})
                 conditions = [(e.xreplace({index: value}), a, b) for e, a, b in conditions]
                 conditions.append((value, lo, hi))
                 if log is not None:
                     log.append(Elimination(index, value, delta))
                 changed = True
                 break
-            if difference == 0:
+            if not _between_indices(delta, ranges) and _difference(delta) == 0:
                 factor = factor.xreplace({delta: sp.Integer(1)})
                 changed = True
                 break
-            if _decide((difference, sp.Integer(0), sp.Integer(0)), ranges) is False:
+            if _never_equal(delta, ranges):
                 return []
         if changed:
             continue

@@ -96,6 +96,11 @@ class IndexSpace:
         self.ranges[new] = (lo, hi)
         return new
 
+    def copy(self) -> "IndexSpace":
+        """An independent space that draws the same names next: index symbols and their ranges
+        are immutable, so copying the table is a deep copy."""
+        return IndexSpace(self.prefix, dict(self.ranges), self._count)
+
     def ranges_of(self, indices) -> dict:
         """The ranges of ``indices`` (an axis of size 1 has the index 0, which has none)."""
         return {i: self.ranges[i] for i in indices if i != 0}
@@ -103,19 +108,34 @@ class IndexSpace:
     def indices_for(self, shape: Iterable[sp.Expr]) -> tuple[sp.Expr, ...]:
         return tuple(self.fresh(n) for n in shape)
 
-    def rename_bound(self, term: Term) -> Term:
-        """The same term with fresh names for its bound indices."""
+    def rename_bound(self, term: Term, also: dict | None = None) -> Term:
+        """The same term with fresh names for its bound indices, and with ``also`` (a renaming of
+        its free indices) substituted in the same pass: ``rename_bound(term).xreplace(also)``,
+        with each factor rebuilt once instead of twice."""
+        also = also or {}
         if not term.bound:
-            return term
+            return term.xreplace(also) if also else term
         mapping = {s: self.fresh_like(s, lo, hi) for s, lo, hi in term.bound}
-        renamed = term.xreplace(mapping)
-        return replace(renamed, bound=tuple((mapping[s], lo, hi) for s, lo, hi in term.bound))
+        renamed = term.xreplace({**mapping, **also})
+        return replace(renamed, bound=tuple((mapping[s], lo.xreplace(also), hi.xreplace(also))
+                                            for s, lo, hi in term.bound))
 
 
 def product(left: Iterable[Term], right: Iterable[Term]) -> tuple[Term, ...]:
     """Distribute the product of two sums of terms (bound indices must differ)."""
     right = tuple(right)
     return tuple(a.times(b) for a in left for b in right)
+
+
+def read_name(symbol) -> str:
+    """What ``str(getattr(symbol, "base", symbol))`` gives for a free symbol of a factor (an entry,
+    its tensor, a scalar or an index), without SymPy's printer: the name of the tensor an entry
+    reads, or the symbol's own."""
+    if isinstance(symbol, sp.Indexed):
+        symbol = symbol.base
+    if type(symbol) in (sp.Symbol, sp.IndexedBase):
+        return symbol.name
+    return str(symbol)
 
 
 def index_symbols(expr: sp.Expr) -> set[sp.Symbol]:
@@ -181,6 +201,14 @@ def is_nonnegative(expr: sp.Expr) -> bool | None:
 
 def interval(expr: sp.Expr, ranges: dict[sp.Symbol, tuple[sp.Expr, sp.Expr]]) -> tuple[sp.Expr, sp.Expr] | None:
     """The range of a linear index expression, given the ranges of its indices."""
+    return _interval(expr, frozenset((s, ranges[s]) for s in expr.free_symbols if s in ranges))
+
+
+@lru_cache(maxsize=1 << 14)
+def _interval(expr: sp.Expr, within: frozenset) -> tuple[sp.Expr, sp.Expr] | None:
+    """``interval`` given the ranges of ``expr``'s own indices (all it depends on), remembered:
+    checking a model's accesses and collapsing ask it of the same index expressions many times."""
+    ranges = dict(within)
     form = linear_form(expr, set(ranges))
     if form is None:
         return None

@@ -60,19 +60,21 @@ def _split(factor: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
 
 
 def term_text(term: Term) -> str:
+    # ``_STR.doprint(x)`` is ``str(x)`` without a new printer for every expression
+    text = _STR.doprint
     coeff, rest = _split(term.factor)
-    body = _STR.parenthesize(rest, PRECEDENCE["Mul"], strict=True) if coeff != 1 or term.conditions else str(rest)
+    body = _STR.parenthesize(rest, PRECEDENCE["Mul"], strict=True) if coeff != 1 or term.conditions else text(rest)
     if term.conditions:
-        brackets = "*".join(f"[{lo} <= {e} <= {hi}]" for e, lo, hi in term.conditions)
+        brackets = "*".join(f"[{text(lo)} <= {text(e)} <= {text(hi)}]" for e, lo, hi in term.conditions)
         body = brackets if rest == 1 else f"{brackets}*{body}"
     if term.bound:
-        names = ",".join(str(s) for s in term.bound_symbols)
+        names = ",".join(text(s) for s in term.bound_symbols)
         body = f"sum_{names if len(term.bound) == 1 else '{' + names + '}'} {body}"
     if coeff == 1:
         return body
     if coeff == -1:
         return f"-{body}"
-    return f"{coeff} * {body}" if (rest != 1 or term.bound or term.conditions) else str(coeff)
+    return f"{text(coeff)} * {body}" if (rest != 1 or term.bound or term.conditions) else text(coeff)
 
 
 def formula_text(lhs: str, expr: IndexExpr, reserved: set[str]) -> str:

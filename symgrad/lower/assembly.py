@@ -73,8 +73,11 @@ def lower_expression(expr: IndexExpr, shape: tuple, shapes: dict, free: dict) ->
 
 def _sum(terms, frame, shape, shapes, free, blocked: bool):
     """(code, view) of the sum of the unconditioned terms."""
-    view = Add(tuple(lower_term(t, frame, free, shapes) for t in terms))
-    code = Add(tuple(lower_term(t, frame, free, shapes) for t in _merged_pointwise(terms)))
+    view_terms = {t: lower_term(t, frame, free, shapes) for t in terms}
+    view = Add(tuple(view_terms[t] for t in terms))
+    # the code's terms are the view's, but for the unsummed ones merged into one: lowered once
+    code = Add(tuple(view_terms[t] if t in view_terms else lower_term(t, frame, free, shapes)
+                     for t in _merged_pointwise(terms)))
     return _fitted(code, frame, shape, blocked), view
 
 

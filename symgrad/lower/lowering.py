@@ -18,6 +18,8 @@ the term does not span keeps size 1 and broadcasts. The decisions:
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy as sp
 
 from symgrad.errors import LoweringError
@@ -31,13 +33,24 @@ ONE = sp.Integer(1)
 
 def labels_of(expr: sp.Expr, ranges: dict) -> frozenset:
     """The index symbols of ``expr`` that range over an axis here."""
-    return frozenset(s for s in expr.free_symbols & ranges.keys()
-                     if isinstance(s, sp.Symbol) and s.is_integer and not s.is_positive)
+    return _index_like(expr).intersection(ranges)
+
+
+@lru_cache(maxsize=1 << 14)
+def _index_like(expr: sp.Expr) -> frozenset:
+    """The integer, not positive symbols of ``expr`` (remembered: a term's factors are asked
+    again for every decision below, and each asking walks the whole factor)."""
+    return frozenset(s for s in expr.free_symbols if isinstance(s, sp.Symbol) and s.is_integer and not s.is_positive)
+
+
+@lru_cache(maxsize=1 << 12)
+def _size(lo: sp.Expr, hi: sp.Expr) -> sp.Expr:
+    return sp.expand(hi - lo + 1)
 
 
 def frame_shape(frame: Frame, labels, ranges: dict) -> tuple:
     """The shape, in ``frame``, of a value that spans the axes of ``labels``."""
-    return tuple(sp.expand(ranges[label][1] - ranges[label][0] + 1) if label is not None and label in labels
+    return tuple(_size(*ranges[label]) if label is not None and label in labels
                  else sp.Integer(1) for label in frame)
 
 

@@ -5,7 +5,8 @@ dimensions in the frame of the output it is computed for (an axis the value
 does not span has size 1 and broadcasts; a scalar has shape ``()``). Nodes
 are frozen dataclasses, compared by value, and say what is computed, never
 how it is spelled: every spelling (NumPy, the LaTeX matrix view) is a printer
-with one method per node type.
+with one method per node type. A shape computed from the children's is computed once per node
+(``cached_property``; nodes never change), since every level above asks it again.
 
 Leaves are a whole named tensor, a slice of one (a block of a
 concatenation) and the number a 1 x 1 tensor holds. An ``Elementwise`` node is a pointwise map: a scalar SymPy body
@@ -17,6 +18,7 @@ product, axis and full sums, einsum), broadcasting and block assembly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 import sympy as sp
 
@@ -27,6 +29,13 @@ Shape = tuple  # SymPy dimensions, one per axis
 
 def broadcast_shape(shapes) -> Shape:
     """The shape of an entrywise combination: per axis, the first size that is not 1."""
+    return _broadcast(tuple(shapes))
+
+
+@lru_cache(maxsize=1 << 12)
+def _broadcast(shapes: tuple) -> Shape:
+    """``broadcast_shape``, remembered: a model combines few distinct shapes, and the passes
+    rebuild nodes, each asking again."""
     shapes = [s for s in shapes if s]
     if not shapes:
         return ()
@@ -36,7 +45,13 @@ def broadcast_shape(shapes) -> Shape:
 
 def same_shape(a: Shape, b: Shape) -> bool:
     """Whether two shapes are identically equal, whatever the dimensions."""
-    return len(a) == len(b) and all(sp.expand(x - y) == 0 for x, y in zip(a, b))
+    return len(a) == len(b) and all(_same_size(x, y) for x, y in zip(a, b))
+
+
+@lru_cache(maxsize=1 << 12)
+def _same_size(x: sp.Expr, y: sp.Expr) -> bool:
+    """Whether two sizes are identically equal (remembered: a model has few distinct sizes)."""
+    return sp.expand(x - y) == 0
 
 
 class Node:
@@ -71,7 +86,7 @@ class Slice(Node):
     base: Tensor
     bounds: tuple
 
-    @property
+    @cached_property
     def shape(self) -> Shape:
         return tuple(size if b is None else sp.expand(b[1] - b[0])
                      for b, size in zip(self.bounds, self.base.shape))
@@ -118,7 +133,7 @@ class Elementwise(Node):
     body: sp.Expr
     operands: tuple  # ((sp.Indexed, Node), ...)
 
-    @property
+    @cached_property
     def shape(self) -> Shape:
         return broadcast_shape(node.shape for _, node in self.operands)
 
@@ -138,7 +153,7 @@ class Product(Node):
     coefficient: sp.Expr
     factors: tuple
 
-    @property
+    @cached_property
     def shape(self) -> Shape:
         return broadcast_shape(f.shape for f in self.factors)
 
@@ -149,7 +164,7 @@ class Add(Node):
 
     terms: tuple
 
-    @property
+    @cached_property
     def shape(self) -> Shape:
         return broadcast_shape(t.shape for t in self.terms)
 

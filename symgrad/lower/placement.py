@@ -11,6 +11,8 @@ with no axis in the frame is a ``LoweringError``.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy as sp
 
 from symgrad.errors import LoweringError
@@ -20,14 +22,22 @@ from symgrad.lower.nodes import (Diagonal, Entry, Node, Slice, Tensor, Transpose
 Frame = tuple  # one label (index symbol) or None per output axis
 
 
+@lru_cache(maxsize=1 << 14)
 def same(a, b) -> bool:
-    """Whether two expressions in dimensions are identically equal."""
+    """Whether two expressions in dimensions are identically equal (remembered: lowering and
+    printing ask it of the same few sizes and offsets again and again)."""
     return sp.expand(a - b) == 0
+
+
+@lru_cache(maxsize=1 << 14)
+def _whole_axis(constant, lo, hi, size) -> bool:
+    """Whether ``constant + lo .. constant + hi`` is the whole of an axis of ``size``."""
+    return same(constant + lo, 0) and same(constant + hi + 1, size)
 
 
 def place(access: sp.Indexed, frame: Frame, ranges: dict, shapes: dict) -> Node:
     """The node for ``access`` as an array whose axes line up with ``frame``."""
-    name = str(access.base)
+    name = access.base.name
     shape = tuple(shapes[name])
     labels, bounds = [], []
     for index, size in zip(access.indices, shape):
@@ -57,7 +67,7 @@ def _axis(access, index, size, ranges):
         raise LoweringError(f"index {index} of {access} is not an index plus an offset")
     (label,) = coefficients
     lo, hi = ranges[label]
-    whole = same(constant + lo, 0) and same(constant + hi + 1, size)
+    whole = _whole_axis(constant, lo, hi, size)
     return label, None if whole else (constant + lo, constant + hi + 1)
 
 
@@ -68,7 +78,7 @@ def _diagonal(access, label, bounds, frame, shape) -> Diagonal:
         raise LoweringError(f"{access} reads part of a diagonal (an offset or a slice): not vectorizable")
     if label not in frame:
         raise LoweringError(f"{access}: index {label} has no axis in this expression")
-    return Diagonal(Tensor(str(access.base), shape), frame.index(label))
+    return Diagonal(Tensor(access.base.name, shape), frame.index(label))
 
 
 def _transposed(access, labels, frame) -> bool:

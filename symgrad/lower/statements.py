@@ -12,6 +12,7 @@ one ``_print_<Statement>`` method, as they print nodes.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 
 import sympy as sp
 
@@ -141,7 +142,15 @@ def nodes_of(statement: Statement) -> list[Node]:
     """The array nodes a statement reads (its arguments; for a ufunc, the numbers left out)."""
     if isinstance(statement, UfuncInto):
         return [a for a in statement.arguments if isinstance(a, Node)]
-    return [getattr(statement, f.name) for f in fields(statement) if isinstance(getattr(statement, f.name), Node)]
+    return [getattr(statement, name) for name in field_names(type(statement))
+            if isinstance(getattr(statement, name), Node)]
+
+
+@lru_cache(maxsize=None)
+def field_names(cls) -> tuple[str, ...]:
+    """The field names of a node or statement class (``dataclasses.fields`` builds its answer anew
+    at every call, and the walks below ask it of every node they meet)."""
+    return tuple(f.name for f in fields(cls))
 
 
 def subnodes(node: Node):
@@ -156,8 +165,8 @@ def children(node: Node) -> list[Node]:
     if isinstance(node, Elementwise):
         return [operand for _, operand in node.operands]
     out = []
-    for f in fields(node):
-        value = getattr(node, f.name)
+    for name in field_names(type(node)):
+        value = getattr(node, name)
         for item in (value if isinstance(value, tuple) else (value,)):
             if isinstance(item, Node):
                 out.append(item)
@@ -168,12 +177,16 @@ def children(node: Node) -> list[Node]:
     return out
 
 
-def scalar_names(expr) -> set[str]:
+def scalar_names(expr) -> frozenset[str]:
     """The scalars (dimensions, scalar inputs) a SymPy body or coefficient reads, its entries aside."""
-    if not isinstance(expr, sp.Basic):
-        return set()
+    return _scalar_names(expr) if isinstance(expr, sp.Basic) else frozenset()
+
+
+@lru_cache(maxsize=1 << 14)
+def _scalar_names(expr: sp.Basic) -> frozenset:
+    """``scalar_names`` of a SymPy expression, remembered: every pass asks it of the same bodies."""
     entries = {a: sp.Integer(1) for a in expr.atoms(sp.Indexed)}
-    return {s.name for s in expr.xreplace(entries).free_symbols}
+    return frozenset(s.name for s in expr.xreplace(entries).free_symbols)
 
 
 def node_reads(node: Node) -> set[str]:
@@ -184,8 +197,8 @@ def node_reads(node: Node) -> set[str]:
         name = getattr(sub, "name", None)
         if isinstance(name, str):
             out.add(name)
-        for f in fields(sub):
-            out |= scalar_names(getattr(sub, f.name))
+        for field in field_names(type(sub)):
+            out |= scalar_names(getattr(sub, field))
     return out
 
 
@@ -211,7 +224,7 @@ def transformed(node: Node, rewrite) -> Node:
         return value
 
     def rebuilt(node: Node) -> Node:
-        changes = {f.name: visit(getattr(node, f.name)) for f in fields(node)}
+        changes = {name: visit(getattr(node, name)) for name in field_names(type(node))}
         return replace(node, **changes) if any(changes[k] is not getattr(node, k) for k in changes) else node
     return visit(node)
 
@@ -221,8 +234,8 @@ def with_nodes(statement: Statement, rewrite) -> Statement:
     if isinstance(statement, UfuncInto):
         return replace(statement, arguments=tuple(transformed(a, rewrite) if isinstance(a, Node) else a
                                                   for a in statement.arguments))
-    changes = {f.name: transformed(getattr(statement, f.name), rewrite) for f in fields(statement)
-               if isinstance(getattr(statement, f.name), Node)}
+    changes = {name: transformed(getattr(statement, name), rewrite) for name in field_names(type(statement))
+               if isinstance(getattr(statement, name), Node)}
     return replace(statement, **changes)
 
 

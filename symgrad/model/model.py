@@ -23,6 +23,7 @@ positive integer for all of their values (``2*M``, not ``M - 3``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 import sympy as sp
@@ -229,13 +230,13 @@ class Model:
         for term in expr.terms:
             ranges = term_ranges(term, self.space.ranges_of(expr.indices))
             for access in term.factor.atoms(sp.Indexed):
-                tensor = self.tensors[str(access.base)]
+                tensor = self.tensors[access.base.name]
                 for axis, (index, size) in enumerate(zip(access.indices, tensor.shape)):
                     span = interval(index, ranges)
                     if span is None:
                         raise ModelError(f"define {name!r}: index {index} of {access} is not "
                                          "an index plus an offset")
-                    if is_nonnegative(span[0]) is False or is_nonnegative(size - 1 - span[1]) is False:
+                    if not _may_fit(span, size):
                         raise ShapeError(f"define {name!r}: {access} reaches {span[0]}..{span[1]} on axis "
                                          f"{axis} of {tensor.name} {show_shape(tensor.shape)}")
 
@@ -309,6 +310,13 @@ def _shape(shape, what: str, dimensions: set | None = None) -> tuple:
     if len(entries) not in (0, 2):
         raise ShapeError(f"{what}: shape {show_shape(entries)}: tensors are scalars () or matrices (rows, cols)")
     return tuple(size_of(n, axis, what, dimensions) for axis, n in enumerate(entries))
+
+
+@lru_cache(maxsize=1 << 12)
+def _may_fit(span: tuple, size: sp.Expr) -> bool:
+    """Whether an index that takes the values ``span`` may lie on an axis of ``size`` (False when
+    it leaves the axis for some dimension values; remembered, a model has few distinct spans)."""
+    return not (is_nonnegative(span[0]) is False or is_nonnegative(size - 1 - span[1]) is False)
 
 
 def _same_shape(a: tuple, b: tuple) -> bool:
