@@ -2,7 +2,7 @@
 import numpy as np
 import sympy as sp
 
-from symgrad.lower.nodes import Elementwise, MatMul, Product, Slice, SquaredNorm, SumAll, Tensor
+from symgrad.lower.nodes import Einsum, Elementwise, MatMul, Product, Slice, SquaredNorm, SumAll, Tensor, Transpose
 from symgrad.lower.numpy_printer import NumPyPrinter
 from symgrad.lower.passes import optimized
 from symgrad.lower.statements import Assign
@@ -131,3 +131,70 @@ def test_a_block_that_may_not_run_is_left_alone_and_its_reads_keep_arrays_alive(
     out = optimized([made, carry], {"X"}, {"H", "V"}, {"X"}, skip=frozenset({1}))
     assert [NumPyPrinter().print_statement(s) for s in out[0]][1:] == ["H = G * (X > 0)"]   # V reads G later
     assert out[1] == carry
+
+
+# contractions: an einsum as matrix products and single reductions
+
+a, b, c = sp.symbols("a b c", positive=True)
+SIZES = {a: 3, b: 4, c: 5}
+ARRAYS = {"U": (a, b), "V": (a, c), "P": (a, a), "G": (a, a), "D": (a, b), "u": (b, sp.Integer(1))}
+
+
+def leaf(name, transposed=False):
+    """An einsum operand: the entries of tensor ``name`` (of ``ARRAYS``), placed as given."""
+    i, j = sp.symbols("i j")
+    shape = ARRAYS[name]
+    node = Tensor(name, shape)
+    node = Transpose(node) if transposed else node
+    entry = sp.IndexedBase(name)[i, j]
+    return Elementwise(entry, ((entry, node),))
+
+
+def evaluated(statements, names):
+    rng = np.random.default_rng(2)
+    scope = {"np": np, **{str(k): v for k, v in SIZES.items()},
+             **{k: rng.standard_normal(tuple(int(d.subs(SIZES)) for d in s)) for k, s in ARRAYS.items()}}
+    exec("\n".join(statements), scope)
+    return [scope[k] for k in names]
+
+
+def contracted(einsum):
+    """The einsum as the NumPy pass writes it, and its value before and after."""
+    statements = [Assign("R", einsum)]
+    after = lines(statements, {"R"}, protected=set(ARRAYS), floats=set(ARRAYS))
+    before = plain(statements)
+    np.testing.assert_allclose(evaluated(after, ["R"])[0], evaluated(before, ["R"])[0], rtol=1e-12)
+    return after
+
+
+def test_a_sum_that_factors_is_a_product_of_single_reductions():
+    # sum_{b,c} U[a, b] V[a, c]: two row sums, no contraction over three indices
+    after = contracted(Einsum((("ab", leaf("U")), ("ac", leaf("V"))), "a", (a, sp.Integer(1))))
+    assert not any("einsum" in line for line in after)
+    assert sum(line.count("@ shared_") + line.count("@ np.ones") for line in after) == 2
+
+
+def test_a_chain_of_contractions_is_matrix_products_in_the_einsums_order():
+    # sum_{c,d} P[b, d] P.T[a, c] G[c, d] = (P.T @ G @ P.T)[a, b]
+    after = contracted(Einsum((("bd", leaf("P")), ("ac", leaf("P", True)), ("cd", leaf("G"))), "ab", (a, a)))
+    assert after == ["R = P.T @ (G @ P.T)"]
+
+
+def test_a_contraction_to_a_number_is_an_inner_product():
+    # sum_{a,b,c} D[c, b] D[a, b] P[a, c] = <D @ D.T, P.T>: no temporary of the entrywise product
+    after = contracted(Einsum((("bc", leaf("D", True)), ("ab", leaf("D")), ("ac", leaf("P"))), "", ()))
+    assert after == ["R = np.vdot(D @ D.T, P.T)"]
+
+
+def test_a_vector_operand_and_a_mask_contract_as_numbers():
+    mask = Elementwise(FUNCTIONS["step"](sp.IndexedBase("U")[0]), ((sp.IndexedBase("U")[0], Tensor("U", (a, b))),))
+    after = contracted(Einsum((("ab", mask), ("b", leaf("u")), ("ab", leaf("U"))), "a", (a, sp.Integer(1))))
+    assert not any("einsum" in line for line in after)
+
+
+def test_an_einsum_left_as_it_is_gets_a_fixed_order_never_a_search():
+    # an index summed over three operands that no step merges: left to np.einsum
+    star = Einsum((("ab", leaf("P")), ("ac", leaf("P")), ("ad", leaf("P")), ("bc", leaf("G")), ("cd", leaf("G")),
+                   ("bd", leaf("G"))), "", ())
+    after = contracted(star)
+    assert "np.einsum(" in after[0] and "optimize=True" not in after[0] and "einsum_path" in after[0]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from symgrad.lower.elementwise_code import MUL, POSTFIX, print_scalar
 from symgrad.errors import LoweringError
-from symgrad.lower.numpy_printer import NumPyPrinter, block_slices, shape_code, slice_text
+from symgrad.lower.numpy_printer import NumPyPrinter, block_slices, einsum_order, shape_code, slice_text
 from symgrad.lower.statements import Assign, BlockAdd, DiagonalAdd
 
 BATCH = "_count"            # the generated hessian()'s number of basis tangents
@@ -65,7 +65,7 @@ class BatchedNumPyPrinter(NumPyPrinter):
                 code = f"np.reshape({code}, np.shape({code})[:-2] + (-1,))"
             operands.append(code)
         spec = ",".join("..." + letters for letters, _ in node.inputs)
-        call = f"np.einsum('{spec}->...{node.output}', {', '.join(operands)}, optimize=True)"
+        call = f"np.einsum('{spec}->...{node.output}', {', '.join(operands)}{einsum_order(node)})"
         if len(node.shape) == 2 and len(node.output) == 1:
             call += "[..., None, :]" if node.shape[0] == 1 else "[..., :, None]"
         elif not node.output:      # a number: (BATCH, 1, 1), as every batched scalar

@@ -1,7 +1,8 @@
 """Passes over the statement IR of one function, NumPy's, before it is printed.
 
 Each module rewrites one thing and says why that is safe: ``entries`` (one
-spelling for equal elementwise values), ``sum_of_squares`` (a squared norm
+spelling for equal elementwise values), ``contractions`` (an einsum as matrix products and
+single reductions), ``sum_of_squares`` (a squared norm
 as an inner product), ``ones`` (axis sums as products with a ones vector),
 ``scalars`` (a product's number on its smallest factor), ``shared_values`` (a repeated value computed once) and ``buffers``
 (elementwise chains evaluated into one array). ``optimized`` runs them in
@@ -10,19 +11,26 @@ that order; torch and JAX get the plain statements.
 from __future__ import annotations
 
 from symgrad.lower.passes.buffers import float_names, in_buffers
+from symgrad.lower.passes.contractions import as_contractions
 from symgrad.lower.passes.entries import in_one_spelling
 from symgrad.lower.passes.ones import as_product_with_ones
 from symgrad.lower.passes.scalars import on_smallest_factor
 from symgrad.lower.passes.shared_values import share_values
 from symgrad.lower.passes.sum_of_squares import as_squared_norm
-from symgrad.lower.statements import with_nodes
+from symgrad.lower.statements import transformed, with_nodes
 
 __all__ = ["float_names", "optimized"]
 
 
-def _rewritten(node):
-    """One node, its children already rewritten: the node-level passes, in order."""
+def _node_passes(node):
     return on_smallest_factor(as_product_with_ones(as_squared_norm(in_one_spelling(node))))
+
+
+def _rewritten(node):
+    """One node, its children already rewritten: the node-level passes, in order (an einsum
+    rewritten as products and reductions first, the new nodes then passed through the rest)."""
+    contracted = as_contractions(node)
+    return _node_passes(node) if contracted is node else transformed(contracted, _node_passes)
 
 
 def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str], skip=frozenset()) -> list[tuple]:
