@@ -198,3 +198,41 @@ def test_an_einsum_left_as_it_is_gets_a_fixed_order_never_a_search():
                    ("bd", leaf("G"))), "", ())
     after = contracted(star)
     assert "np.einsum(" in after[0] and "optimize=True" not in after[0] and "einsum_path" in after[0]
+
+
+# a product's number on a factor another statement scales by the same number
+
+COLUMN = (n, sp.Integer(1))
+
+
+def test_a_number_goes_on_a_factor_that_times_it_is_computed_elsewhere():
+    column, row_sums = Tensor("c", COLUMN), MatMul(T["X"], Tensor("o", (h, sp.Integer(1))))
+    k = sp.Rational(-2, 3)
+    statements = [Assign("A", Product(k, (column, T["Y"]))),            # the number goes on c: it broadcasts
+                  Assign("B", Product(k, (column, row_sums)))]          # two columns: no factor broadcasts
+    after = lines(statements, {"A", "B"}, floats={"X", "Y", "c", "o"})
+    assert after[0] == "shared_1 = -2/3 * c"
+    assert not any("2/3" in line for line in after[1:])      # the number is applied once, on c
+    rng = np.random.default_rng(3)
+    scope = {"np": np, "n": 3, "h": 4, "X": rng.standard_normal((3, 4)), "Y": rng.standard_normal((3, 4)),
+             "c": rng.standard_normal((3, 1)), "o": rng.standard_normal((4, 1))}
+    values = [dict(scope) for _ in range(2)]
+    exec("\n".join(plain(statements)), values[0])
+    exec("\n".join(after), values[1])
+    for name in ("A", "B"):
+        np.testing.assert_allclose(values[1][name], values[0][name], rtol=1e-13)
+
+
+def test_a_number_stays_on_a_product_of_equal_shapes_that_no_other_statement_scales():
+    column, row_sums = Tensor("c", COLUMN), MatMul(T["X"], Tensor("o", (h, sp.Integer(1))))
+    statements = [Assign("B", Product(sp.Rational(-2, 3), (column, row_sums)))]
+    after = lines(statements, {"B"}, floats={"X", "c", "o"})
+    assert not any("shared" in line for line in after) and after[-1] == "B *= -2/3"
+
+
+def test_a_number_never_goes_on_a_mask_factor():
+    mask = ew(lambda X: FUNCTIONS["step"](X), X=T["X"])
+    k = sp.Integer(3)
+    statements = [Assign("A", Product(k, (mask,))), Assign("B", Product(k, (mask, T["Y"])))]
+    after = lines(statements, {"A", "B"})
+    assert not any("shared" in line for line in after)

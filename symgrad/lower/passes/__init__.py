@@ -14,7 +14,7 @@ from symgrad.lower.passes.buffers import float_names, in_buffers
 from symgrad.lower.passes.contractions import as_contractions
 from symgrad.lower.passes.entries import in_one_spelling
 from symgrad.lower.passes.ones import as_product_with_ones
-from symgrad.lower.passes.scalars import on_smallest_factor
+from symgrad.lower.passes.scalars import on_needed_factors, on_smallest_factor
 from symgrad.lower.passes.shared_values import share_values
 from symgrad.lower.passes.sum_of_squares import as_squared_norm
 from symgrad.lower.statements import transformed, with_nodes
@@ -44,7 +44,7 @@ def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str],
             where.append(b)
             original.append(statement)
             flat.append(None if b in skip else with_nodes(statement, _rewritten))
-    shared = share_values(flat)
+    shared = share_values(on_needed_factors(flat))
     kept = [original[k] if statement is None else statement for k, statement in shared]
     fixed = frozenset(j for j, (_, statement) in enumerate(shared) if statement is None)
     buffered = in_buffers(kept, floats, live_out, protected, fixed)

@@ -7,12 +7,19 @@ once for every gradient that needs it). Only a factor that broadcasts (an axis
 of size 1 where the product has more) takes the number, never a mask (a
 number times a mask can be an integer array). Multiplication commutes, so the
 value is the same, up to rounding.
+
+A product none of whose factors broadcasts (``(-2/L) * C[:, M:].T * (G @ ones)``, two
+columns) keeps its number, to be applied as one more step on the result, unless one of its
+factors times the number is a value the function computes elsewhere anyway (the column
+``(-2/L) * C[:, M:].T`` of the gradient above): then the number goes on that factor
+(``on_needed_factors``), and the shared-values pass computes that column once for both.
 """
 from __future__ import annotations
 
 import sympy as sp
 
 from symgrad.lower.nodes import Elementwise, Node, Product, same_shape
+from symgrad.lower.statements import nodes_of, subnodes, with_nodes
 from symgrad.model.functions import is_mask
 
 
@@ -32,3 +39,22 @@ def on_smallest_factor(node: Node) -> Node:
     factors = list(node.factors)
     factors[k] = Product(node.coefficient, (factors[k],))
     return Product(sp.Integer(1), tuple(factors))
+
+
+def on_needed_factors(statements: list) -> list:
+    """``statements`` (one function's; None for one left alone) with a product's number put on
+    a factor where no factor broadcasts and that factor times the number occurs elsewhere."""
+    scaled = {sub for s in statements if s is not None for node in nodes_of(s) for sub in subnodes(node)
+              if isinstance(sub, Product) and len(sub.factors) == 1 and sub.coefficient != 1}
+
+    def rewrite(node: Node) -> Node:
+        if not isinstance(node, Product) or node.coefficient == 1 or len(node.factors) < 2 \
+                or is_mask(node.coefficient) or not node.shape \
+                or any(not f.shape or _smaller(f, node.shape) for f in node.factors):
+            return node
+        for k, factor in enumerate(node.factors):
+            moved = Product(node.coefficient, (factor,))
+            if moved in scaled and not (isinstance(factor, Elementwise) and factor.boolean):
+                return Product(sp.Integer(1), (*node.factors[:k], moved, *node.factors[k + 1:]))
+        return node
+    return [None if s is None else with_nodes(s, rewrite) for s in statements]
