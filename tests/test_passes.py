@@ -236,3 +236,33 @@ def test_a_number_never_goes_on_a_mask_factor():
     statements = [Assign("A", Product(k, (mask,))), Assign("B", Product(k, (mask, T["Y"])))]
     after = lines(statements, {"A", "B"})
     assert not any("shared" in line for line in after)
+
+
+# an elementwise product: its number and broadcast factors first, as one small value
+
+def test_the_number_and_the_broadcast_factors_of_an_elementwise_product_come_first():
+    row = Tensor("r", (sp.Integer(1), h))
+    i, j = sp.symbols("i j")
+    X, r = sp.IndexedBase("X")[i, j], sp.IndexedBase("r")[i, j]
+    before = [Assign("H", ew(lambda X, Y: X + Y, X=T["X"], Y=T["Y"])),
+              Assign("G", Elementwise(2 * X * r / n, ((X, T["X"]), (r, row))))]
+    after = lines(before, {"G", "H"}, floats={"X", "Y", "r"})
+    assert after[-1] == "G = (2*r/n) * X"                     # one pass over X, not three
+    rng = np.random.default_rng(4)
+    scope = {"np": np, "n": 3, "h": 4, "X": rng.standard_normal((3, 4)), "Y": rng.standard_normal((3, 4)),
+             "r": rng.standard_normal((1, 4))}
+    values = [dict(scope) for _ in range(2)]
+    exec("\n".join(plain(before)), values[0])
+    exec("\n".join(after), values[1])
+    np.testing.assert_allclose(values[1]["G"], values[0]["G"], rtol=1e-13)
+
+
+def test_broadcast_factors_of_two_shapes_or_a_mask_are_not_moved_first():
+    row, column = Tensor("r", (sp.Integer(1), h)), Tensor("c", (n, sp.Integer(1)))
+    i, j = sp.symbols("i j")
+    X, r, c = sp.IndexedBase("X")[i, j], sp.IndexedBase("r")[i, j], sp.IndexedBase("c")[i, j]
+    outer = Elementwise(2 * X * r * c, ((X, T["X"]), (r, row), (c, column)))      # r * c is as large as X
+    mask = Elementwise(2 * X * FUNCTIONS["step"](c), ((X, T["X"]), (c, column)))
+    for node in (outer, mask):
+        after = lines([Assign("G", node)], {"G"}, floats={"X", "r", "c"})
+        assert "(2" not in after[-1], after

@@ -14,7 +14,7 @@ from symgrad.lower.passes.buffers import float_names, in_buffers
 from symgrad.lower.passes.contractions import as_contractions
 from symgrad.lower.passes.entries import in_one_spelling
 from symgrad.lower.passes.ones import as_product_with_ones
-from symgrad.lower.passes.scalars import on_needed_factors, on_smallest_factor
+from symgrad.lower.passes.scalars import on_needed_factors, on_smallest_factor, small_factors_first
 from symgrad.lower.passes.shared_values import share_values
 from symgrad.lower.passes.sum_of_squares import as_squared_norm
 from symgrad.lower.statements import transformed, with_nodes
@@ -49,6 +49,6 @@ def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str],
     fixed = frozenset(j for j, (_, statement) in enumerate(shared) if statement is None)
     buffered = in_buffers(kept, floats, live_out, protected, fixed)
     out: list[list] = [[] for _ in blocks]
-    for (k, _), steps in zip(shared, buffered):
-        out[where[k]] += steps
+    for (k, statement), steps in zip(shared, buffered):
+        out[where[k]] += steps if statement is None else [with_nodes(s, small_factors_first) for s in steps]
     return [tuple(b) for b in out]

@@ -13,12 +13,19 @@ columns) keeps its number, to be applied as one more step on the result, unless 
 factors times the number is a value the function computes elsewhere anyway (the column
 ``(-2/L) * C[:, M:].T`` of the gradient above): then the number goes on that factor
 (``on_needed_factors``), and the shared-values pass computes that column once for both.
+
+An elementwise product evaluates left to right: ``2*Xc*grad_var/N`` makes three temporaries
+of ``Xc``'s shape where ``grad_var`` is a row. ``small_factors_first`` (run on the final
+statements) computes the factors that broadcast, all of one smaller shape, with the number
+first, as one small value: ``(2*grad_var/N) * Xc``, one pass over the large array. Masks stay
+with the large factors (a number times a mask can be an integer array).
 """
 from __future__ import annotations
 
 import sympy as sp
 
 from symgrad.lower.nodes import Elementwise, Node, Product, same_shape
+from symgrad.lower.passes.entries import part
 from symgrad.lower.statements import nodes_of, subnodes, with_nodes
 from symgrad.model.functions import is_mask
 
@@ -58,3 +65,23 @@ def on_needed_factors(statements: list) -> list:
                 return Product(sp.Integer(1), (*node.factors[:k], moved, *node.factors[k + 1:]))
         return node
     return [None if s is None else with_nodes(s, rewrite) for s in statements]
+
+
+def small_factors_first(node: Node) -> Node:
+    """An elementwise product's number and broadcast factors as one small value, multiplied into
+    the large factors once (a node-level rewrite)."""
+    if not isinstance(node, Elementwise) or not node.body.is_Mul or node.boolean or not node.shape:
+        return node
+    coefficient, rest = node.body.as_coeff_Mul()
+    small, large = [], []
+    for factor in sp.Mul.make_args(rest):
+        value = part(node, factor) if factor.atoms(sp.Indexed) else None
+        if value is None or (value.shape and _smaller(value, node.shape)):
+            small.append(factor)
+        else:
+            large.append(factor)
+    shapes = [part(node, f).shape for f in small if f.atoms(sp.Indexed)]
+    if not large or not shapes or any(not same_shape(s, shapes[0]) for s in shapes) \
+            or (coefficient == 1 and len(small) < 2):
+        return node
+    return Product(sp.Integer(1), (part(node, coefficient * sp.Mul(*small)), part(node, sp.Mul(*large))))
