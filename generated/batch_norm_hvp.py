@@ -309,6 +309,8 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     np.subtract(shared_2*dot_grad_xhat, dot_grad_Xc, out=dot_grad_Xc)
     dot_grad_Xc += (2*dot_grad_var/N) * Xc
     dot_grad_Xc += (2*grad_var/N) * dot_Xc
+    del dot_Xc
+    del dot_grad_xhat
     # dot_grad_mu[0, i] = -sum_c dot_grad_Xc[c, i]
     dot_grad_mu = shared_1 @ dot_grad_Xc
     np.negative(dot_grad_mu, out=dot_grad_mu)

@@ -149,10 +149,13 @@ def loss_and_grad(*, X, I, A, mu):
     # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + grad_Loss_logdet * P[j, i]
     grad_Sigma = P.T @ (grad_P @ P.T)
     np.subtract(grad_Loss_logdet * P.T, grad_Sigma, out=grad_Sigma)
+    del grad_P
+    del shared_1
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
     # grad_mu[i, 0] = -sum_c grad_D[i, c]
     grad_mu = grad_D @ np.ones((N, 1))
     np.negative(grad_mu, out=grad_mu)
+    del grad_D
     # dLoss/dA[i, j] = -1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[i, l]*P[k, c] + N/2 * sum_c A[c, j]*P[i, c] + N/2 * sum_c A[c, j]*P[c, i] - 1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[c, l]*P[k, i]
     # grad_A[i, j] = sum_c A[c, j]*grad_Sigma[c, i] + sum_c A[c, j]*grad_Sigma[i, c]
     grad_A = grad_Sigma.T @ A

@@ -151,10 +151,13 @@ def loss_and_grad(*, X, I, A, mu):
     # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + grad_Loss_logdet * P[j, i]
     grad_Sigma = P.T @ (grad_P @ P.T)
     np.subtract(grad_Loss_logdet * P.T, grad_Sigma, out=grad_Sigma)
+    del grad_P
+    del shared_1
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
     # grad_mu[i, 0] = -sum_c grad_D[i, c]
     grad_mu = grad_D @ np.ones((N, 1))
     np.negative(grad_mu, out=grad_mu)
+    del grad_D
     # dLoss/dA[i, j] = -1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[i, l]*P[k, c] + N/2 * sum_c A[c, j]*P[i, c] + N/2 * sum_c A[c, j]*P[c, i] - 1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[c, l]*P[k, i]
     # grad_A[i, j] = sum_c A[c, j]*grad_Sigma[c, i] + sum_c A[c, j]*grad_Sigma[i, c]
     grad_A = grad_Sigma.T @ A
@@ -224,6 +227,7 @@ def hvp(tangents, *, X, I, A, mu):
     shared_3 = np.ones((N, 1))
     grad_mu = grad_D @ shared_3
     np.negative(grad_mu, out=grad_mu)
+    del grad_D
     grad_A = grad_Sigma.T @ A
     grad_A += grad_Sigma @ A
     # dot_Sigma[i, j] = sum_c A[i, c]*dot_A[j, c] + sum_c A[j, c]*dot_A[i, c]
@@ -232,6 +236,7 @@ def hvp(tangents, *, X, I, A, mu):
     # dot_P[i, j] = -sum_{c,k} P[i, c]*P[k, j]*dot_Sigma[c, k]
     dot_P = (P @ dot_Sigma) @ P
     np.negative(dot_P, out=dot_P)
+    del dot_Sigma
     # dot_D[i, j] = -dot_mu[i, 0]
     dot_D = np.broadcast_to(-dot_mu, (d, N)).astype(float)
     # dot_grad_D[i, j] = 1/2 * sum_c D[c, j]*dot_P[c, i] + 1/2 * sum_c D[c, j]*dot_P[i, c] + 1/2 * sum_c P[c, i]*dot_D[c, j] + 1/2 * sum_c P[i, c]*dot_D[c, j]
@@ -244,14 +249,21 @@ def hvp(tangents, *, X, I, A, mu):
     dot_grad_P = dot_D @ D.T
     dot_grad_P *= 1/2
     dot_grad_P += 1/2 * D @ dot_D.T
+    del dot_D
     # dot_grad_Sigma[i, j] = -sum_{c,k} P[j, c]*dot_P[k, i]*grad_P[k, c] - sum_{c,k} P[c, i]*dot_P[j, k]*grad_P[c, k] + grad_Loss_logdet * dot_P[j, i] - sum_{c,k} P[c, i]*P[j, k]*dot_grad_P[c, k]
     dot_grad_Sigma = dot_P.T @ shared_2
     np.subtract(grad_Loss_logdet * dot_P.T, dot_grad_Sigma, out=dot_grad_Sigma)
     dot_grad_Sigma -= (P.T @ grad_P) @ dot_P.T
     dot_grad_Sigma -= P.T @ (dot_grad_P @ P.T)
+    del dot_P
+    del dot_grad_P
+    del grad_P
+    del shared_1
+    del shared_2
     # dot_grad_mu[i, 0] = -sum_c dot_grad_D[i, c]
     dot_grad_mu = dot_grad_D @ shared_3
     np.negative(dot_grad_mu, out=dot_grad_mu)
+    del dot_grad_D
     # dot_grad_A[i, j] = sum_c dot_A[c, j]*grad_Sigma[c, i] + sum_c dot_A[c, j]*grad_Sigma[i, c] + sum_c A[c, j]*dot_grad_Sigma[c, i] + sum_c A[c, j]*dot_grad_Sigma[i, c]
     dot_grad_A = grad_Sigma.T @ dot_A
     dot_grad_A += grad_Sigma @ dot_A

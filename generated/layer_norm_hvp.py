@@ -309,6 +309,8 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     np.subtract(shared_2*dot_grad_xhat, dot_grad_Xc, out=dot_grad_Xc)
     dot_grad_Xc += (2*dot_grad_var/D) * Xc
     dot_grad_Xc += (2*grad_var/D) * dot_Xc
+    del dot_Xc
+    del dot_grad_xhat
     # dot_grad_mu[i, 0] = -sum_c dot_grad_Xc[i, c]
     dot_grad_mu = dot_grad_Xc @ shared_1
     np.negative(dot_grad_mu, out=dot_grad_mu)

@@ -300,6 +300,9 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     grad_A2 *= shared_1
     grad_A1 = grad_Z1_core @ X1.T
     grad_A1 *= shared_3
+    del grad_Z1_core
+    del grad_Z2_core
+    del grad_Z_core
     # dot_Z1[i, j] = sum_c X1[c, j]*dot_A1[i, c] + dot_B1[i, 0]
     dot_Z1 = dot_A1 @ X1
     dot_Z1 += dot_B1
@@ -308,8 +311,11 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     dot_Z2 += dot_B2
     # dot_Z[i, j] = [0 <= i <= M - 1]*dot_Z1[i, j] + [M <= i <= 2*M - 1]*dot_Z2[-M + i, j]
     dot_Z = np.concatenate((dot_Z1, dot_Z2), axis=0)
+    del dot_Z1
+    del dot_Z2
     # dot_H[i, j] = equal(H[i, j], Z[i, j])*dot_Z[i, j]
     dot_H = dot_Z * (H == Z)
+    del dot_Z
     # dot_Y[0, i] = sum_c H[c, i]*dot_C[0, c] + dot_d + sum_c C[0, c]*dot_H[c, i]
     dot_Y = dot_C @ H
     dot_Y += dot_d
@@ -339,6 +345,7 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     dot_grad_C = Delta @ dot_H.T
     dot_grad_C *= -2/L
     dot_grad_C += dot_grad_Y @ H.T
+    del dot_H
     # dot_grad_B2[i, 0] = sum_c dot_grad_Z2[i, c]
     dot_grad_B2 = dot_grad_Z2 @ shared_2
     # dot_grad_B1[i, 0] = sum_c dot_grad_Z1[i, c]

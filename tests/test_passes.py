@@ -266,3 +266,50 @@ def test_broadcast_factors_of_two_shapes_or_a_mask_are_not_moved_first():
     for node in (outer, mask):
         after = lines([Assign("G", node)], {"G"}, floats={"X", "r", "c"})
         assert "(2" not in after[-1], after
+
+
+# releases: the names of a dead array dropped after its last use
+
+def _after_releases(statements, live_out, protected=frozenset({"X", "Y", "T"}), skip=frozenset()):
+    blocks = [tuple(s) for s in statements]
+    out = optimized(blocks, {"X", "Y", "T"}, set(live_out), set(protected), skip=skip)
+    return [[NumPyPrinter().print_statement(s) for s in block] for block in out]
+
+
+def test_a_dead_array_is_released_with_its_views_after_the_last_use_of_any():
+    W = Tensor("W", (h, h))
+    statements = [[Assign("G", MatMul(T["X"], W))],
+                  [Assign("G1", Slice(T["G"], ((0, 2), None)))],
+                  [Assign("A", MatMul(Slice(T["G"], ((0, 2), None)), W))],
+                  [Assign("B", ew(lambda Y, X: Y * X, Y=T["Y"], X=T["X"]))]]
+    out = _after_releases(statements, {"A", "B"})
+    assert out[2][-2:] == ["del G", "del G1"] and not any("del" in line for block in out[:2] for line in block)
+    code = [line for block in out for line in block]
+    rng = np.random.default_rng(5)
+    scope = {"np": np, "X": rng.standard_normal((3, 4)), "Y": rng.standard_normal((3, 4)),
+             "W": rng.standard_normal((4, 4))}
+    exec("\n".join(code), scope)
+    np.testing.assert_allclose(scope["A"], (scope["X"] @ scope["W"])[:2] @ scope["W"], rtol=1e-13)
+
+
+def test_a_returned_protected_or_small_array_is_never_released_nor_anything_after_the_last_allocation():
+    W = Tensor("W", (h, h))
+    statements = [[Assign("G", MatMul(T["X"], W))], [Assign("A", MatMul(T["G"], W))],
+                  [Assign("B", ew(lambda Y, X: Y * X, Y=T["Y"], X=T["X"]))]]
+    assert any("del G" in line for line in sum(_after_releases(statements, {"A", "B"}), []))
+    assert not any("del" in line for line in sum(_after_releases(statements, {"A", "B", "G"}), []))
+    assert not any("del" in line for line in sum(_after_releases(statements, {"A", "B"}, {"X", "Y", "G"}), []))
+    assert not any("del" in line for line in sum(_after_releases(statements[:2], {"A"}), []))
+    g = Tensor("g", (n, sp.Integer(1)))
+    column = [[Assign("g", MatMul(T["X"], Tensor("w", (h, sp.Integer(1)))))],
+              [Assign("A", Product(sp.Integer(1), (g, T["Y"])))],
+              [Assign("B", ew(lambda Y, X: Y * X, Y=T["Y"], X=T["X"]))]]
+    assert not any("del" in line for line in sum(_after_releases(column, {"A", "B"}), []))
+
+
+def test_nothing_is_released_in_or_after_a_block_that_may_not_run():
+    W = Tensor("W", (h, h))
+    statements = [[Assign("G", MatMul(T["X"], W))], [Assign("A", MatMul(T["G"], W))],
+                  [Assign("B", ew(lambda Y, X: Y * X, Y=T["Y"], X=T["X"]))]]
+    assert not any("del" in line for line in sum(_after_releases(statements, {"A", "B"}, skip=frozenset({1})), []))
+    assert not any("del" in line for line in sum(_after_releases(statements, {"A", "B"}, skip=frozenset({0})), []))

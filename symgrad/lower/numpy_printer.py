@@ -238,6 +238,9 @@ class NumPyPrinter:
     def _print_Assign(self, statement):
         return f"{statement.target} = {self.doprint(statement.value)}"
 
+    def _print_Release(self, statement):
+        return f"del {statement.target}"
+
     def _print_Allocate(self, statement):
         return f"{statement.target} = np.empty({shape_code(statement.shape)})"
 
