@@ -174,8 +174,8 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     grad_var *= shared_2
     grad_var *= 1/2
     # grad_Xc[i, j] = 2/N * Xc[i, j]*grad_var[0, j] + gamma[0, j]*grad_xhat_core[i, j]/std[0, j]
-    grad_Xc = shared_2*gamma*grad_xhat_core
-    grad_Xc += 2*Xc*grad_var/N
+    grad_Xc = (shared_2*gamma) * grad_xhat_core
+    grad_Xc += (2*grad_var/N) * Xc
     # grad_mu[0, i] = -sum_c grad_Xc[c, i]
     grad_mu = shared_1 @ grad_Xc
     np.negative(grad_mu, out=grad_mu)

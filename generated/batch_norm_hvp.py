@@ -176,8 +176,8 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     grad_var *= shared_2
     grad_var *= 1/2
     # grad_Xc[i, j] = 2/N * Xc[i, j]*grad_var[0, j] + gamma[0, j]*grad_xhat_core[i, j]/std[0, j]
-    grad_Xc = shared_2*gamma*grad_xhat_core
-    grad_Xc += 2*Xc*grad_var/N
+    grad_Xc = (shared_2*gamma) * grad_xhat_core
+    grad_Xc += (2*grad_var/N) * Xc
     # grad_mu[0, i] = -sum_c grad_Xc[c, i]
     grad_mu = shared_1 @ grad_Xc
     np.negative(grad_mu, out=grad_mu)
@@ -259,8 +259,8 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     shared_5 = std**(-2)
     grad_std = -shared_5 * gamma * shared_4
     grad_var = 1/2 * shared_2 * grad_std
-    grad_Xc = shared_2*gamma*grad_xhat_core
-    grad_Xc += 2*Xc*grad_var/N
+    grad_Xc = (shared_2*gamma) * grad_xhat_core
+    grad_Xc += (2*grad_var/N) * Xc
     grad_mu = shared_1 @ grad_Xc
     np.negative(grad_mu, out=grad_mu)
     grad_beta = shared_1 @ grad_Y
@@ -278,7 +278,7 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     # dot_std[0, i] = 1/2 * dot_var[0, i]/std[0, i]
     dot_std = 1/2 * shared_2 * dot_var
     # dot_xhat[i, j] = dot_Xc[i, j]/std[0, j] - Xc[i, j]*dot_std[0, j]/std[0, j]**2
-    dot_xhat = Xc*shared_5*dot_std
+    dot_xhat = (shared_5*dot_std) * Xc
     np.subtract(shared_2*dot_Xc, dot_xhat, out=dot_xhat)
     # dot_Y[i, j] = dot_gamma[0, j]*xhat[i, j] + dot_beta[0, j] + dot_xhat[i, j]*gamma[0, j]
     dot_Y = dot_gamma*xhat
@@ -303,10 +303,12 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     np.subtract(2*shared_2*dot_grad_std, dot_grad_var, out=dot_grad_var)
     dot_grad_var *= 1/4
     # dot_grad_Xc[i, j] = 2/N * dot_Xc[i, j]*grad_var[0, j] - dot_std[0, j]*gamma[0, j]*grad_xhat_core[i, j]/std[0, j]**2 + dot_grad_xhat[i, j]/std[0, j] + 2/N * Xc[i, j]*dot_grad_var[0, j]
-    dot_grad_Xc = shared_5*dot_std*gamma*grad_xhat_core
+    dot_grad_Xc = (shared_5*dot_std*gamma) * grad_xhat_core
     np.subtract(shared_2*dot_grad_xhat, dot_grad_Xc, out=dot_grad_Xc)
-    dot_grad_Xc += 2*Xc*dot_grad_var/N
-    dot_grad_Xc += 2*dot_Xc*grad_var/N
+    dot_grad_Xc += (2*dot_grad_var/N) * Xc
+    dot_grad_Xc += (2*grad_var/N) * dot_Xc
+    del dot_Xc
+    del dot_grad_xhat
     # dot_grad_mu[0, i] = -sum_c dot_grad_Xc[c, i]
     dot_grad_mu = shared_1 @ dot_grad_Xc
     np.negative(dot_grad_mu, out=dot_grad_mu)

@@ -144,6 +144,7 @@ def forward(*, X, Y, reg, W1, b1, W2, b2):
     probs = np.exp(shared_2)
     # data_loss = -1/N * sum_{c,k} (-probs_lse[c, 0] + scores[c, k])*Y[c, k]
     data_loss = (-1/N) * (shared_2 * Y).sum()
+    del shared_2
     # Loss = data_loss + 0.5*reg * sum_{c,k} W1[c, k]**2 + 0.5*reg * sum_{c,k} W2[c, k]**2
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     return {
@@ -184,6 +185,7 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     shared_2 = scores - probs_lse
     probs = np.exp(shared_2)
     data_loss = (-1/N) * (shared_2 * Y).sum()
+    del shared_2
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     # grad_probs_lse[i, 0] = 1/N * sum_c Y[i, c]
     grad_probs_lse = Y @ shared_1
@@ -204,6 +206,7 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     # grad_W2[i, j] = sum_c grad_scores[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
     grad_W2 = hidden.T @ grad_scores
     grad_W2 += (1.0*reg) * W2
+    del grad_scores
     # dLoss/db1[0, i] = 1/N * sum_{c,k,l} step(z1[c, i])*W2[i, k]*Y[c, l]*probs[c, k] - 1/N * sum_{c,k} step(z1[c, i])*W2[i, k]*Y[c, k]
     # grad_b1[0, i] = sum_c grad_z1[c, i]
     grad_b1 = shared_3 @ grad_z1

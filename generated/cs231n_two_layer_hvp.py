@@ -146,6 +146,7 @@ def forward(*, X, Y, reg, W1, b1, W2, b2):
     probs = np.exp(shared_2)
     # data_loss = -1/N * sum_{c,k} (-probs_lse[c, 0] + scores[c, k])*Y[c, k]
     data_loss = (-1/N) * (shared_2 * Y).sum()
+    del shared_2
     # Loss = data_loss + 0.5*reg * sum_{c,k} W1[c, k]**2 + 0.5*reg * sum_{c,k} W2[c, k]**2
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     return {
@@ -186,6 +187,7 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     shared_2 = scores - probs_lse
     probs = np.exp(shared_2)
     data_loss = (-1/N) * (shared_2 * Y).sum()
+    del shared_2
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     # grad_probs_lse[i, 0] = 1/N * sum_c Y[i, c]
     grad_probs_lse = Y @ shared_1
@@ -206,6 +208,7 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     # grad_W2[i, j] = sum_c grad_scores[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
     grad_W2 = hidden.T @ grad_scores
     grad_W2 += (1.0*reg) * W2
+    del grad_scores
     # dLoss/db1[0, i] = 1/N * sum_{c,k,l} step(z1[c, i])*W2[i, k]*Y[c, l]*probs[c, k] - 1/N * sum_{c,k} step(z1[c, i])*W2[i, k]*Y[c, k]
     # grad_b1[0, i] = sum_c grad_z1[c, i]
     grad_b1 = shared_3 @ grad_z1
@@ -278,6 +281,7 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     shared_2 = scores - probs_lse
     probs = np.exp(shared_2)
     data_loss = (-1/N) * (shared_2 * Y).sum()
+    del shared_2
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     grad_probs_lse = Y @ shared_1
     grad_probs_lse *= 1/N
@@ -293,6 +297,8 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     grad_b1 = shared_3 @ grad_z1
     grad_W1 = X.T @ grad_z1
     grad_W1 += (1.0*reg) * W1
+    del grad_hidden
+    del grad_z1
     # dot_z1[i, j] = sum_c X[i, c]*dot_W1[c, j] + dot_b1[0, j]
     dot_z1 = X @ dot_W1
     dot_z1 += dot_b1
@@ -307,6 +313,7 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     dot_probs_lse_exp = dot_scores * probs_lse_exp
     # dot_probs_lse_sum[i, 0] = sum_c dot_probs_lse_exp[i, c]
     dot_probs_lse_sum = dot_probs_lse_exp @ shared_1
+    del dot_probs_lse_exp
     # dot_grad_probs_lse_sum[i, 0] = -dot_probs_lse_sum[i, 0]*grad_probs_lse[i, 0]/probs_lse_sum[i, 0]**2
     dot_grad_probs_lse_sum = probs_lse_sum**(-2)
     dot_grad_probs_lse_sum *= dot_probs_lse_sum
@@ -317,6 +324,8 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     # dot_grad_scores[i, j] = dot_scores[i, j]*grad_probs_lse[i, 0]*probs[i, j] + dot_grad_probs_lse_exp[i, j]*probs_lse_exp[i, j]
     dot_grad_scores = dot_grad_probs_lse_exp*probs_lse_exp
     dot_grad_scores += dot_scores*grad_probs_lse*probs
+    del dot_grad_probs_lse_exp
+    del dot_scores
     # dot_grad_hidden[i, j] = sum_c dot_W2[j, c]*grad_scores[i, c] + sum_c W2[j, c]*dot_grad_scores[i, c]
     dot_grad_hidden = grad_scores @ dot_W2.T
     dot_grad_hidden += dot_grad_scores @ W2.T
@@ -329,6 +338,10 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     dot_grad_W2 = dot_hidden.T @ grad_scores
     dot_grad_W2 += (1.0*reg) * dot_W2
     dot_grad_W2 += hidden.T @ dot_grad_scores
+    del dot_grad_scores
+    del dot_hidden
+    del dot_z1
+    del grad_scores
     # dot_grad_b1[0, i] = sum_c dot_grad_z1[c, i]
     dot_grad_b1 = shared_3 @ dot_grad_z1
     # dot_grad_W1[i, j] = 1.0*reg * dot_W1[i, j] + sum_c X[c, i]*dot_grad_z1[c, j]

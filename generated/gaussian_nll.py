@@ -110,7 +110,8 @@ def forward(*, X, I, A, mu):
     # Loss_logdet = logdet(Sigma)
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
     # Loss = Loss_logdet*N/2 + N*d*log(2*pi)/2 + 1/2 * sum_{c,k,l} D[c, k]*D[l, k]*P[c, l]
-    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=True) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
+    shared_1 = D @ D.T
+    Loss = 1/2 * np.vdot(shared_1, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     return {
         "Sigma": Sigma,
         "P": P,
@@ -134,7 +135,8 @@ def loss_and_grad(*, X, I, A, mu):
     P = np.linalg.inv(Sigma)
     D = X - mu
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
-    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=True) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
+    shared_1 = D @ D.T
+    Loss = 1/2 * np.vdot(shared_1, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     # grad_Loss_logdet = N/2
     grad_Loss_logdet = (1/2)*N
     # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
@@ -142,14 +144,18 @@ def loss_and_grad(*, X, I, A, mu):
     grad_D *= 1/2
     grad_D += 1/2 * P @ D
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
-    grad_P = D @ D.T
+    grad_P = shared_1
     grad_P *= 1/2
     # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + grad_Loss_logdet * P[j, i]
-    grad_Sigma = grad_Loss_logdet * P.T - np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=True)
+    grad_Sigma = P.T @ (grad_P @ P.T)
+    np.subtract(grad_Loss_logdet * P.T, grad_Sigma, out=grad_Sigma)
+    del grad_P
+    del shared_1
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
     # grad_mu[i, 0] = -sum_c grad_D[i, c]
     grad_mu = grad_D @ np.ones((N, 1))
     np.negative(grad_mu, out=grad_mu)
+    del grad_D
     # dLoss/dA[i, j] = -1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[i, l]*P[k, c] + N/2 * sum_c A[c, j]*P[i, c] + N/2 * sum_c A[c, j]*P[c, i] - 1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[c, l]*P[k, i]
     # grad_A[i, j] = sum_c A[c, j]*grad_Sigma[c, i] + sum_c A[c, j]*grad_Sigma[i, c]
     grad_A = grad_Sigma.T @ A

@@ -112,7 +112,8 @@ def forward(*, X, I, A, mu):
     # Loss_logdet = logdet(Sigma)
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
     # Loss = Loss_logdet*N/2 + N*d*log(2*pi)/2 + 1/2 * sum_{c,k,l} D[c, k]*D[l, k]*P[c, l]
-    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=True) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
+    shared_1 = D @ D.T
+    Loss = 1/2 * np.vdot(shared_1, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     return {
         "Sigma": Sigma,
         "P": P,
@@ -136,7 +137,8 @@ def loss_and_grad(*, X, I, A, mu):
     P = np.linalg.inv(Sigma)
     D = X - mu
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
-    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=True) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
+    shared_1 = D @ D.T
+    Loss = 1/2 * np.vdot(shared_1, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     # grad_Loss_logdet = N/2
     grad_Loss_logdet = (1/2)*N
     # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
@@ -144,14 +146,18 @@ def loss_and_grad(*, X, I, A, mu):
     grad_D *= 1/2
     grad_D += 1/2 * P @ D
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
-    grad_P = D @ D.T
+    grad_P = shared_1
     grad_P *= 1/2
     # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + grad_Loss_logdet * P[j, i]
-    grad_Sigma = grad_Loss_logdet * P.T - np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=True)
+    grad_Sigma = P.T @ (grad_P @ P.T)
+    np.subtract(grad_Loss_logdet * P.T, grad_Sigma, out=grad_Sigma)
+    del grad_P
+    del shared_1
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
     # grad_mu[i, 0] = -sum_c grad_D[i, c]
     grad_mu = grad_D @ np.ones((N, 1))
     np.negative(grad_mu, out=grad_mu)
+    del grad_D
     # dLoss/dA[i, j] = -1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[i, l]*P[k, c] + N/2 * sum_c A[c, j]*P[i, c] + N/2 * sum_c A[c, j]*P[c, i] - 1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[c, l]*P[k, i]
     # grad_A[i, j] = sum_c A[c, j]*grad_Sigma[c, i] + sum_c A[c, j]*grad_Sigma[i, c]
     grad_A = grad_Sigma.T @ A
@@ -207,24 +213,30 @@ def hvp(tangents, *, X, I, A, mu):
     P = np.linalg.inv(Sigma)
     D = X - mu
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
-    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=True) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
+    shared_1 = D @ D.T
+    Loss = 1/2 * np.vdot(shared_1, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     grad_Loss_logdet = (1/2)*N
     grad_D = P.T @ D
     grad_D *= 1/2
     grad_D += 1/2 * P @ D
-    grad_P = D @ D.T
+    grad_P = shared_1
     grad_P *= 1/2
-    grad_Sigma = grad_Loss_logdet * P.T - np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=True)
-    shared_1 = np.ones((N, 1))
-    grad_mu = grad_D @ shared_1
+    shared_2 = grad_P @ P.T
+    grad_Sigma = P.T @ shared_2
+    np.subtract(grad_Loss_logdet * P.T, grad_Sigma, out=grad_Sigma)
+    shared_3 = np.ones((N, 1))
+    grad_mu = grad_D @ shared_3
     np.negative(grad_mu, out=grad_mu)
+    del grad_D
     grad_A = grad_Sigma.T @ A
     grad_A += grad_Sigma @ A
     # dot_Sigma[i, j] = sum_c A[i, c]*dot_A[j, c] + sum_c A[j, c]*dot_A[i, c]
     dot_Sigma = A @ dot_A.T
     dot_Sigma += dot_A @ A.T
     # dot_P[i, j] = -sum_{c,k} P[i, c]*P[k, j]*dot_Sigma[c, k]
-    dot_P = -np.einsum('ac,bd,cd->ab', P, P.T, dot_Sigma, optimize=True)
+    dot_P = (P @ dot_Sigma) @ P
+    np.negative(dot_P, out=dot_P)
+    del dot_Sigma
     # dot_D[i, j] = -dot_mu[i, 0]
     dot_D = np.broadcast_to(-dot_mu, (d, N)).astype(float)
     # dot_grad_D[i, j] = 1/2 * sum_c D[c, j]*dot_P[c, i] + 1/2 * sum_c D[c, j]*dot_P[i, c] + 1/2 * sum_c P[c, i]*dot_D[c, j] + 1/2 * sum_c P[i, c]*dot_D[c, j]
@@ -237,15 +249,25 @@ def hvp(tangents, *, X, I, A, mu):
     dot_grad_P = dot_D @ D.T
     dot_grad_P *= 1/2
     dot_grad_P += 1/2 * D @ dot_D.T
+    del dot_D
     # dot_grad_Sigma[i, j] = -sum_{c,k} P[j, c]*dot_P[k, i]*grad_P[k, c] - sum_{c,k} P[c, i]*dot_P[j, k]*grad_P[c, k] + grad_Loss_logdet * dot_P[j, i] - sum_{c,k} P[c, i]*P[j, k]*dot_grad_P[c, k]
-    dot_grad_Sigma = grad_Loss_logdet * dot_P.T - np.einsum('bc,ad,cd->ab', P, dot_P.T, grad_P.T, optimize=True) - np.einsum('ac,bd,cd->ab', P.T, dot_P, grad_P, optimize=True) - np.einsum('bd,ac,cd->ab', P, P.T, dot_grad_P, optimize=True)
+    dot_grad_Sigma = dot_P.T @ shared_2
+    np.subtract(grad_Loss_logdet * dot_P.T, dot_grad_Sigma, out=dot_grad_Sigma)
+    dot_grad_Sigma -= (P.T @ grad_P) @ dot_P.T
+    dot_grad_Sigma -= P.T @ (dot_grad_P @ P.T)
+    del dot_P
+    del dot_grad_P
+    del grad_P
+    del shared_1
+    del shared_2
     # dot_grad_mu[i, 0] = -sum_c dot_grad_D[i, c]
-    dot_grad_mu = dot_grad_D @ shared_1
+    dot_grad_mu = dot_grad_D @ shared_3
     np.negative(dot_grad_mu, out=dot_grad_mu)
+    del dot_grad_D
     # dot_grad_A[i, j] = sum_c dot_A[c, j]*grad_Sigma[c, i] + sum_c dot_A[c, j]*grad_Sigma[i, c] + sum_c A[c, j]*dot_grad_Sigma[c, i] + sum_c A[c, j]*dot_grad_Sigma[i, c]
-    dot_grad_A = dot_grad_Sigma.T @ A
-    dot_grad_A += grad_Sigma.T @ dot_A
+    dot_grad_A = grad_Sigma.T @ dot_A
     dot_grad_A += grad_Sigma @ dot_A
+    dot_grad_A += dot_grad_Sigma.T @ A
     dot_grad_A += dot_grad_Sigma @ A
     return float(Loss), {
         "A": grad_A,
@@ -275,16 +297,16 @@ def hessian(*, X, I, A, mu):
     P = np.linalg.inv(Sigma)
     D = X - mu
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
-    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=True) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
+    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=['einsum_path', (0, 1), (0, 1)]) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     grad_Loss_logdet = (1/2)*N
     grad_P = 1/2 * D @ D.T
-    grad_Sigma = grad_Loss_logdet * P.T - np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=True)
+    grad_Sigma = grad_Loss_logdet * P.T - np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=['einsum_path', (0, 2), (0, 1)])
     dot_Sigma = A @ dot_A.mT + dot_A @ A.mT
-    dot_P = -np.einsum('...ac,...bd,...cd->...ab', P, P.mT, dot_Sigma, optimize=True)
+    dot_P = -np.einsum('...ac,...bd,...cd->...ab', P, P.mT, dot_Sigma, optimize=['einsum_path', (0, 2), (0, 1)])
     dot_D = np.broadcast_to(-dot_mu, np.shape(-dot_mu)[:-2] + (d, N)).astype(float)
     dot_grad_D = 1/2 * dot_P.mT @ D + 1/2 * dot_P @ D + 1/2 * P.mT @ dot_D + 1/2 * P @ dot_D
     dot_grad_P = 1/2 * dot_D @ D.mT + 1/2 * D @ dot_D.mT
-    dot_grad_Sigma = grad_Loss_logdet * dot_P.mT - np.einsum('...bc,...ad,...cd->...ab', P, dot_P.mT, grad_P.mT, optimize=True) - np.einsum('...ac,...bd,...cd->...ab', P.mT, dot_P, grad_P, optimize=True) - np.einsum('...bd,...ac,...cd->...ab', P, P.mT, dot_grad_P, optimize=True)
+    dot_grad_Sigma = grad_Loss_logdet * dot_P.mT - np.einsum('...bc,...ad,...cd->...ab', P, dot_P.mT, grad_P.mT, optimize=['einsum_path', (0, 2), (0, 1)]) - np.einsum('...ac,...bd,...cd->...ab', P.mT, dot_P, grad_P, optimize=['einsum_path', (0, 2), (0, 1)]) - np.einsum('...bd,...ac,...cd->...ab', P, P.mT, dot_grad_P, optimize=['einsum_path', (0, 2), (0, 1)])
     dot_grad_mu = -dot_grad_D @ np.ones((N, 1))
     dot_grad_A = grad_Sigma.mT @ dot_A + grad_Sigma @ dot_A + dot_grad_Sigma.mT @ A + dot_grad_Sigma @ A
     _rows = {

@@ -140,7 +140,7 @@ def forward(*, X, I, A, mu):
     # Loss_logdet = logdet(Sigma)
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
     # Loss = Loss_logdet*N/2 + N*d*log(2*pi)/2 + 1/2 * sum_{c,k,l} D[c, k]*D[l, k]*P[c, l]
-    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=True) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
+    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=['einsum_path', (0, 1), (0, 1)]) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     return {
         "Sigma": Sigma,
         "P": P,
@@ -163,7 +163,7 @@ def loss_and_grad(*, X, I, A, mu):
     P = np.linalg.inv(Sigma)
     D = _kernel_D(X, mu, d, N)
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
-    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=True) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
+    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=['einsum_path', (0, 1), (0, 1)]) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     # grad_Loss_logdet = N/2
     grad_Loss_logdet = (1/2)*N
     # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
@@ -171,7 +171,7 @@ def loss_and_grad(*, X, I, A, mu):
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
     grad_P = _kernel_grad_P(D @ D.T, d)
     # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + grad_Loss_logdet * P[j, i]
-    grad_Sigma = _kernel_grad_Sigma(np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=True), P.T, grad_Loss_logdet, d)
+    grad_Sigma = _kernel_grad_Sigma(np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=['einsum_path', (0, 2), (0, 1)]), P.T, grad_Loss_logdet, d)
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
     # grad_mu[i, 0] = -sum_c grad_D[i, c]
     grad_mu = _kernel_grad_mu(grad_D @ np.ones((N, 1)), d)

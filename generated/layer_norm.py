@@ -174,7 +174,7 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     # grad_Xc[i, j] = 2/D * Xc[i, j]*grad_var[i, 0] + grad_xhat[i, j]/std[i, 0]
     grad_Xc = grad_xhat
     grad_Xc *= shared_2
-    grad_Xc += 2*Xc*grad_var/D
+    grad_Xc += (2*grad_var/D) * Xc
     # grad_mu[i, 0] = -sum_c grad_Xc[i, c]
     grad_mu = grad_Xc @ shared_1
     np.negative(grad_mu, out=grad_mu)

@@ -176,7 +176,7 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     # grad_Xc[i, j] = 2/D * Xc[i, j]*grad_var[i, 0] + grad_xhat[i, j]/std[i, 0]
     grad_Xc = grad_xhat
     grad_Xc *= shared_2
-    grad_Xc += 2*Xc*grad_var/D
+    grad_Xc += (2*grad_var/D) * Xc
     # grad_mu[i, 0] = -sum_c grad_Xc[i, c]
     grad_mu = grad_Xc @ shared_1
     np.negative(grad_mu, out=grad_mu)
@@ -260,7 +260,7 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     grad_std = -shared_5 * shared_4
     grad_var = 1/2 * shared_2 * grad_std
     grad_Xc = shared_2*grad_xhat
-    grad_Xc += 2*Xc*grad_var/D
+    grad_Xc += (2*grad_var/D) * Xc
     grad_mu = grad_Xc @ shared_1
     np.negative(grad_mu, out=grad_mu)
     shared_6 = np.ones((1, N))
@@ -279,7 +279,7 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     # dot_std[i, 0] = 1/2 * dot_var[i, 0]/std[i, 0]
     dot_std = 1/2 * shared_2 * dot_var
     # dot_xhat[i, j] = dot_Xc[i, j]/std[i, 0] - Xc[i, j]*dot_std[i, 0]/std[i, 0]**2
-    dot_xhat = Xc*shared_5*dot_std
+    dot_xhat = (shared_5*dot_std) * Xc
     np.subtract(shared_2*dot_Xc, dot_xhat, out=dot_xhat)
     # dot_Y[i, j] = dot_gamma[0, j]*xhat[i, j] + dot_beta[0, j] + dot_xhat[i, j]*gamma[0, j]
     dot_Y = dot_gamma*xhat
@@ -307,8 +307,10 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     dot_grad_Xc *= shared_5
     dot_grad_Xc *= dot_std
     np.subtract(shared_2*dot_grad_xhat, dot_grad_Xc, out=dot_grad_Xc)
-    dot_grad_Xc += 2*Xc*dot_grad_var/D
-    dot_grad_Xc += 2*dot_Xc*grad_var/D
+    dot_grad_Xc += (2*dot_grad_var/D) * Xc
+    dot_grad_Xc += (2*grad_var/D) * dot_Xc
+    del dot_Xc
+    del dot_grad_xhat
     # dot_grad_mu[i, 0] = -sum_c dot_grad_Xc[i, c]
     dot_grad_mu = dot_grad_Xc @ shared_1
     np.negative(dot_grad_mu, out=dot_grad_mu)

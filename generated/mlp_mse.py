@@ -166,6 +166,8 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     # dLoss/dW2[i, j] = -2/(n*o) * sum_c (-Y[c, j] + Ystar[c, j])*H[c, i]
     # grad_W2[i, j] = sum_c H[c, i]*grad_Y[c, j]
     grad_W2 = H.T @ grad_Y
+    del grad_Y
+    del shared_1
     # dLoss/dB1[0, i] = -2/(n*o) * sum_{c,k} (-Y[c, k] + Ystar[c, k])*step(Z1[c, i])*W2[i, k]
     # grad_B1[0, i] = sum_c grad_Z1[c, i]
     grad_B1 = shared_2 @ grad_Z1

@@ -166,6 +166,7 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     grad_Z1 = 1 - H
     grad_Z1 *= H
     grad_Z1 *= grad_H
+    del grad_H
     # dLoss/dB2[0, i] = -2/(n*o) * sum_c (-Y[c, i] + Ystar[c, i])
     # grad_B2[0, i] = sum_c grad_Y[c, i]
     shared_2 = np.ones((1, n))
@@ -173,6 +174,8 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     # dLoss/dW2[i, j] = -2/(n*o) * sum_c (-Y[c, j] + Ystar[c, j])*H[c, i]
     # grad_W2[i, j] = sum_c H[c, i]*grad_Y[c, j]
     grad_W2 = H.T @ grad_Y
+    del grad_Y
+    del shared_1
     # dLoss/dB1[0, i] = -2/(n*o) * sum_{c,k} (1 - H[c, i])*(-Y[c, k] + Ystar[c, k])*H[c, i]*W2[i, k]
     # grad_B1[0, i] = sum_c grad_Z1[c, i]
     grad_B1 = shared_2 @ grad_Z1

@@ -168,6 +168,7 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     grad_Z1 = 1 - H
     grad_Z1 *= H
     grad_Z1 *= grad_H
+    del grad_H
     # dLoss/dB2[0, i] = -2/(n*o) * sum_c (-Y[c, i] + Ystar[c, i])
     # grad_B2[0, i] = sum_c grad_Y[c, i]
     shared_2 = np.ones((1, n))
@@ -175,6 +176,8 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     # dLoss/dW2[i, j] = -2/(n*o) * sum_c (-Y[c, j] + Ystar[c, j])*H[c, i]
     # grad_W2[i, j] = sum_c H[c, i]*grad_Y[c, j]
     grad_W2 = H.T @ grad_Y
+    del grad_Y
+    del shared_1
     # dLoss/dB1[0, i] = -2/(n*o) * sum_{c,k} (1 - H[c, i])*(-Y[c, k] + Ystar[c, k])*H[c, i]*W2[i, k]
     # grad_B1[0, i] = sum_c grad_Z1[c, i]
     grad_B1 = shared_2 @ grad_Z1
@@ -251,6 +254,7 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     grad_W2 = H.T @ grad_Y
     grad_B1 = shared_3 @ grad_Z1
     grad_W1 = X.T @ grad_Z1
+    del grad_Z1
     # dot_Z1[i, j] = sum_c X[i, c]*dot_W1[c, j] + dot_B1[0, j]
     dot_Z1 = X @ dot_W1
     dot_Z1 += dot_B1
@@ -274,11 +278,20 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     dot_grad_Z1 *= grad_H
     dot_grad_Z1 += shared_2*dot_grad_H
     dot_grad_Z1 *= H
+    del dot_Z1
+    del dot_grad_H
+    del grad_H
+    del shared_2
     # dot_grad_B2[0, i] = sum_c dot_grad_Y[c, i]
     dot_grad_B2 = shared_3 @ dot_grad_Y
     # dot_grad_W2[i, j] = sum_c dot_H[c, i]*grad_Y[c, j] + sum_c H[c, i]*dot_grad_Y[c, j]
     dot_grad_W2 = dot_H.T @ grad_Y
     dot_grad_W2 += H.T @ dot_grad_Y
+    del dot_H
+    del dot_Y
+    del dot_grad_Y
+    del grad_Y
+    del shared_1
     # dot_grad_B1[0, i] = sum_c dot_grad_Z1[c, i]
     dot_grad_B1 = shared_3 @ dot_grad_Z1
     # dot_grad_W1[i, j] = sum_c X[c, i]*dot_grad_Z1[c, j]

@@ -268,6 +268,10 @@ def hvp(tangents, *, T, x, W1, b1, W2, b2):
     # dot_grad_W2[i, j] = sum_c dot_a[j, c]*grad_out[i, c] + sum_c a[j, c]*dot_grad_out[i, c]
     dot_grad_W2 = grad_out @ dot_a.T
     dot_grad_W2 += dot_grad_out @ a.T
+    del dot_a
+    del dot_z
+    del grad_out
+    del shared_1
     # dot_grad_b1[i, 0] = sum_c dot_grad_z[i, c]
     dot_grad_b1 = dot_grad_z @ shared_2
     # dot_grad_W1[i, j] = sum_c dot_x[j, c]*grad_z[i, c] + sum_c dot_grad_z[i, c]*x[j, c]

@@ -213,24 +213,28 @@ def loss_and_grad(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     grad_h_4_1 = h_4**2
     np.subtract(1, grad_h_4_1, out=grad_h_4_1)
     grad_h_4_1 *= grad_h_4
+    del grad_h_4
     # grad_h_3[i, j] = sum_c Wh[c, i]*grad_h_4_1[c, j]
     grad_h_3 = Wh.T @ grad_h_4_1
     # grad_h_3_1[i, j] = (1 - h_3[i, j]**2)*grad_h_3[i, j]
     grad_h_3_1 = h_3**2
     np.subtract(1, grad_h_3_1, out=grad_h_3_1)
     grad_h_3_1 *= grad_h_3
+    del grad_h_3
     # grad_h_2[i, j] = sum_c Wh[c, i]*grad_h_3_1[c, j]
     grad_h_2 = Wh.T @ grad_h_3_1
     # grad_h_2_1[i, j] = (1 - h_2[i, j]**2)*grad_h_2[i, j]
     grad_h_2_1 = h_2**2
     np.subtract(1, grad_h_2_1, out=grad_h_2_1)
     grad_h_2_1 *= grad_h_2
+    del grad_h_2
     # grad_h_1[i, j] = sum_c Wh[c, i]*grad_h_2_1[c, j]
     grad_h_1 = Wh.T @ grad_h_2_1
     # grad_h_1_1[i, j] = (1 - h_1[i, j]**2)*grad_h_1[i, j]
     grad_h_1_1 = h_1**2
     np.subtract(1, grad_h_1_1, out=grad_h_1_1)
     grad_h_1_1 *= grad_h_1
+    del grad_h_1
     # dLoss/dWy[i, j] = sum_c Loss_1[i, c]*h_4[j, c]
     grad_Wy = Loss_1 @ h_4.T
     # dLoss/db[i, 0] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]

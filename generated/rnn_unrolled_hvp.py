@@ -215,24 +215,28 @@ def loss_and_grad(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     grad_h_4_1 = h_4**2
     np.subtract(1, grad_h_4_1, out=grad_h_4_1)
     grad_h_4_1 *= grad_h_4
+    del grad_h_4
     # grad_h_3[i, j] = sum_c Wh[c, i]*grad_h_4_1[c, j]
     grad_h_3 = Wh.T @ grad_h_4_1
     # grad_h_3_1[i, j] = (1 - h_3[i, j]**2)*grad_h_3[i, j]
     grad_h_3_1 = h_3**2
     np.subtract(1, grad_h_3_1, out=grad_h_3_1)
     grad_h_3_1 *= grad_h_3
+    del grad_h_3
     # grad_h_2[i, j] = sum_c Wh[c, i]*grad_h_3_1[c, j]
     grad_h_2 = Wh.T @ grad_h_3_1
     # grad_h_2_1[i, j] = (1 - h_2[i, j]**2)*grad_h_2[i, j]
     grad_h_2_1 = h_2**2
     np.subtract(1, grad_h_2_1, out=grad_h_2_1)
     grad_h_2_1 *= grad_h_2
+    del grad_h_2
     # grad_h_1[i, j] = sum_c Wh[c, i]*grad_h_2_1[c, j]
     grad_h_1 = Wh.T @ grad_h_2_1
     # grad_h_1_1[i, j] = (1 - h_1[i, j]**2)*grad_h_1[i, j]
     grad_h_1_1 = h_1**2
     np.subtract(1, grad_h_1_1, out=grad_h_1_1)
     grad_h_1_1 *= grad_h_1
+    del grad_h_1
     # dLoss/dWy[i, j] = sum_c Loss_1[i, c]*h_4[j, c]
     grad_Wy = Loss_1 @ h_4.T
     # dLoss/db[i, 0] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]
@@ -353,6 +357,7 @@ def hvp(tangents, *, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     grad_Wx += grad_h_2_1 @ x2.T
     grad_Wx += grad_h_3_1 @ x3.T
     grad_Wx += grad_h_4_1 @ x4.T
+    del grad_h_1_1
     # dot_h_1_1[i, j] = sum_c dot_Wx[i, c]*x1[c, j] + sum_c dot_Wh[i, c]*h0[c, j] + dot_b[i, 0]
     dot_h_1_1 = dot_Wx @ x1
     dot_h_1_1 += dot_Wh @ h0
@@ -392,6 +397,9 @@ def hvp(tangents, *, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     dot_grad_h_4_1 = dot_grad_h_4
     dot_grad_h_4_1 -= 2*dot_h_4_1*grad_h_4*h_4
     dot_grad_h_4_1 *= shared_1
+    del dot_h_4_1
+    del grad_h_4
+    del shared_1
     # dot_grad_h_3[i, j] = sum_c dot_Wh[c, i]*grad_h_4_1[c, j] + sum_c Wh[c, i]*dot_grad_h_4_1[c, j]
     dot_grad_h_3 = dot_Wh.T @ grad_h_4_1
     dot_grad_h_3 += Wh.T @ dot_grad_h_4_1
@@ -399,6 +407,9 @@ def hvp(tangents, *, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     dot_grad_h_3_1 = dot_grad_h_3
     dot_grad_h_3_1 -= 2*dot_h_3_1*grad_h_3*h_3
     dot_grad_h_3_1 *= shared_2
+    del dot_h_3_1
+    del grad_h_3
+    del shared_2
     # dot_grad_h_2[i, j] = sum_c dot_Wh[c, i]*grad_h_3_1[c, j] + sum_c Wh[c, i]*dot_grad_h_3_1[c, j]
     dot_grad_h_2 = dot_Wh.T @ grad_h_3_1
     dot_grad_h_2 += Wh.T @ dot_grad_h_3_1
@@ -406,6 +417,9 @@ def hvp(tangents, *, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     dot_grad_h_2_1 = dot_grad_h_2
     dot_grad_h_2_1 -= 2*dot_h_2_1*grad_h_2*h_2
     dot_grad_h_2_1 *= shared_3
+    del dot_h_2_1
+    del grad_h_2
+    del shared_3
     # dot_grad_h_1[i, j] = sum_c dot_Wh[c, i]*grad_h_2_1[c, j] + sum_c Wh[c, i]*dot_grad_h_2_1[c, j]
     dot_grad_h_1 = dot_Wh.T @ grad_h_2_1
     dot_grad_h_1 += Wh.T @ dot_grad_h_2_1
@@ -413,9 +427,15 @@ def hvp(tangents, *, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     dot_grad_h_1_1 = dot_grad_h_1
     dot_grad_h_1_1 -= 2*dot_h_1_1*grad_h_1*h_1
     dot_grad_h_1_1 *= shared_4
+    del dot_h_1_1
+    del grad_h_1
+    del shared_4
     # dot_grad_Wy[i, j] = sum_c Loss_1[i, c]*dot_h_4[j, c] + sum_c dot_grad_Loss_1[i, c]*h_4[j, c]
     dot_grad_Wy = Loss_1 @ dot_h_4.T
     dot_grad_Wy += dot_grad_Loss_1 @ h_4.T
+    del dot_Loss_1
+    del dot_grad_Loss_1
+    del dot_h_4
     # dot_grad_b[i, 0] = sum_c dot_grad_h_4_1[i, c] + sum_c dot_grad_h_3_1[i, c] + sum_c dot_grad_h_2_1[i, c] + sum_c dot_grad_h_1_1[i, c]
     dot_grad_b = dot_grad_h_4_1 @ shared_5
     dot_grad_b += dot_grad_h_3_1 @ shared_5
@@ -429,6 +449,12 @@ def hvp(tangents, *, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     dot_grad_Wh += dot_grad_h_3_1 @ h_2.T
     dot_grad_Wh += dot_grad_h_2_1 @ h_1.T
     dot_grad_Wh += dot_grad_h_1_1 @ h0.T
+    del dot_h_1
+    del dot_h_2
+    del dot_h_3
+    del grad_h_2_1
+    del grad_h_3_1
+    del grad_h_4_1
     # dot_grad_Wx[i, j] = sum_c dot_grad_h_4_1[i, c]*x4[j, c] + sum_c dot_grad_h_3_1[i, c]*x3[j, c] + sum_c dot_grad_h_2_1[i, c]*x2[j, c] + sum_c dot_grad_h_1_1[i, c]*x1[j, c]
     dot_grad_Wx = dot_grad_h_4_1 @ x4.T
     dot_grad_Wx += dot_grad_h_3_1 @ x3.T

@@ -193,18 +193,24 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     grad_S *= P
     # grad_V[i, j] = sum_c P[c, i]*grad_O[c, j]
     grad_V = P.T @ grad_O
+    del grad_O
+    del shared_2
     # grad_K[i, j] = 1/sqrt(dk) * sum_c Q[c, j]*grad_S[c, i]
     grad_K = grad_S.T @ Q
     grad_K *= 1/np.sqrt(dk)
     # grad_Q[i, j] = 1/sqrt(dk) * sum_c K[c, j]*grad_S[i, c]
     grad_Q = grad_S @ K
     grad_Q *= 1/np.sqrt(dk)
+    del grad_P
+    del grad_S
     # dLoss/dWv[i, j] = -sum_{c,k} P[k, c]*T[k, j]*X[c, i] + sum_{c,k} O[k, j]*P[k, c]*X[c, i]
     # grad_Wv[i, j] = sum_c X[c, i]*grad_V[c, j]
     grad_Wv = X.T @ grad_V
+    del grad_V
     # dLoss/dWk[i, j] = 1/sqrt(dk) * sum_{c,k,l,m} P[k, c]*P[k, l]*Q[k, j]*T[k, m]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l,m} O[k, m]*P[k, c]*P[k, l]*Q[k, j]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l} P[k, c]*Q[k, j]*T[k, l]*V[c, l]*X[c, i] + 1/sqrt(dk) * sum_{c,k,l} O[k, l]*P[k, c]*Q[k, j]*V[c, l]*X[c, i]
     # grad_Wk[i, j] = sum_c X[c, i]*grad_K[c, j]
     grad_Wk = X.T @ grad_K
+    del grad_K
     # dLoss/dWq[i, j] = 1/sqrt(dk) * sum_{c,k,l,m} K[k, j]*P[c, k]*P[c, l]*T[c, m]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l,m} K[k, j]*O[c, m]*P[c, k]*P[c, l]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l} K[k, j]*P[c, k]*T[c, l]*V[k, l]*X[c, i] + 1/sqrt(dk) * sum_{c,k,l} K[k, j]*O[c, l]*P[c, k]*V[k, l]*X[c, i]
     # grad_Wq[i, j] = sum_c X[c, i]*grad_Q[c, j]
     grad_Wq = X.T @ grad_Q

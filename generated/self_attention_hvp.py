@@ -195,18 +195,24 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     grad_S *= P
     # grad_V[i, j] = sum_c P[c, i]*grad_O[c, j]
     grad_V = P.T @ grad_O
+    del grad_O
+    del shared_2
     # grad_K[i, j] = 1/sqrt(dk) * sum_c Q[c, j]*grad_S[c, i]
     grad_K = grad_S.T @ Q
     grad_K *= 1/np.sqrt(dk)
     # grad_Q[i, j] = 1/sqrt(dk) * sum_c K[c, j]*grad_S[i, c]
     grad_Q = grad_S @ K
     grad_Q *= 1/np.sqrt(dk)
+    del grad_P
+    del grad_S
     # dLoss/dWv[i, j] = -sum_{c,k} P[k, c]*T[k, j]*X[c, i] + sum_{c,k} O[k, j]*P[k, c]*X[c, i]
     # grad_Wv[i, j] = sum_c X[c, i]*grad_V[c, j]
     grad_Wv = X.T @ grad_V
+    del grad_V
     # dLoss/dWk[i, j] = 1/sqrt(dk) * sum_{c,k,l,m} P[k, c]*P[k, l]*Q[k, j]*T[k, m]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l,m} O[k, m]*P[k, c]*P[k, l]*Q[k, j]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l} P[k, c]*Q[k, j]*T[k, l]*V[c, l]*X[c, i] + 1/sqrt(dk) * sum_{c,k,l} O[k, l]*P[k, c]*Q[k, j]*V[c, l]*X[c, i]
     # grad_Wk[i, j] = sum_c X[c, i]*grad_K[c, j]
     grad_Wk = X.T @ grad_K
+    del grad_K
     # dLoss/dWq[i, j] = 1/sqrt(dk) * sum_{c,k,l,m} K[k, j]*P[c, k]*P[c, l]*T[c, m]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l,m} K[k, j]*O[c, m]*P[c, k]*P[c, l]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l} K[k, j]*P[c, k]*T[c, l]*V[k, l]*X[c, i] + 1/sqrt(dk) * sum_{c,k,l} K[k, j]*O[c, l]*P[c, k]*V[k, l]*X[c, i]
     # grad_Wq[i, j] = sum_c X[c, i]*grad_Q[c, j]
     grad_Wq = X.T @ grad_Q
@@ -287,8 +293,11 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     grad_Q = grad_S @ K
     grad_Q *= 1/np.sqrt(dk)
     grad_Wv = X.T @ grad_V
+    del grad_V
     grad_Wk = X.T @ grad_K
+    del grad_K
     grad_Wq = X.T @ grad_Q
+    del grad_Q
     # dot_Q[i, j] = sum_c X[i, c]*dot_Wq[c, j]
     dot_Q = X @ dot_Wq
     # dot_K[i, j] = sum_c X[i, c]*dot_Wk[c, j]
@@ -303,6 +312,7 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     dot_P_lse_exp = P_lse_exp * dot_S
     # dot_P_lse_sum[i, 0] = sum_c dot_P_lse_exp[i, c]
     dot_P_lse_sum = dot_P_lse_exp @ shared_1
+    del dot_P_lse_exp
     # dot_P_lse[i, 0] = dot_P_lse_sum[i, 0]/P_lse_sum[i, 0]
     shared_4 = 1/P_lse_sum
     dot_P_lse = shared_4 * dot_P_lse_sum
@@ -317,6 +327,7 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     # dot_grad_P[i, j] = sum_c dot_V[j, c]*grad_O[i, c] + sum_c V[j, c]*dot_grad_O[i, c]
     dot_grad_P = grad_O @ dot_V.T
     dot_grad_P += dot_grad_O @ V.T
+    del dot_V
     # dot_grad_P_lse[i, 0] = -sum_c P[i, c]*dot_S[i, c]*grad_P[i, c] + sum_c P[i, c]*dot_P_lse[i, 0]*grad_P[i, c] - sum_c P[i, c]*dot_grad_P[i, c]
     dot_grad_P_lse = (P * dot_S * grad_P) @ shared_1
     np.subtract(dot_P_lse * shared_3, dot_grad_P_lse, out=dot_grad_P_lse)
@@ -333,21 +344,36 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     dot_grad_S += P*dot_S*grad_P_lse
     dot_grad_S += P*dot_grad_P
     dot_grad_S += P_lse_exp*dot_grad_P_lse_exp
+    del dot_S
+    del dot_grad_P
+    del dot_grad_P_lse_exp
+    del grad_P
     # dot_grad_V[i, j] = sum_c dot_P[c, i]*grad_O[c, j] + sum_c P[c, i]*dot_grad_O[c, j]
     dot_grad_V = dot_P.T @ grad_O
     dot_grad_V += P.T @ dot_grad_O
+    del dot_O
+    del dot_grad_O
+    del dot_P
+    del grad_O
+    del shared_2
     # dot_grad_K[i, j] = 1/sqrt(dk) * sum_c dot_Q[c, j]*grad_S[c, i] + 1/sqrt(dk) * sum_c Q[c, j]*dot_grad_S[c, i]
     dot_grad_K = grad_S.T @ dot_Q
     dot_grad_K *= 1/np.sqrt(dk)
     dot_grad_K += (1/np.sqrt(dk)) * dot_grad_S.T @ Q
+    del dot_Q
     # dot_grad_Q[i, j] = 1/sqrt(dk) * sum_c dot_K[c, j]*grad_S[i, c] + 1/sqrt(dk) * sum_c K[c, j]*dot_grad_S[i, c]
     dot_grad_Q = grad_S @ dot_K
     dot_grad_Q *= 1/np.sqrt(dk)
     dot_grad_Q += (1/np.sqrt(dk)) * dot_grad_S @ K
+    del dot_K
+    del dot_grad_S
+    del grad_S
     # dot_grad_Wv[i, j] = sum_c X[c, i]*dot_grad_V[c, j]
     dot_grad_Wv = X.T @ dot_grad_V
+    del dot_grad_V
     # dot_grad_Wk[i, j] = sum_c X[c, i]*dot_grad_K[c, j]
     dot_grad_Wk = X.T @ dot_grad_K
+    del dot_grad_K
     # dot_grad_Wq[i, j] = sum_c X[c, i]*dot_grad_Q[c, j]
     dot_grad_Wq = X.T @ dot_grad_Q
     return float(Loss), {

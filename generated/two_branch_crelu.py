@@ -198,23 +198,23 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     grad_C *= -2/L
     # dLoss/dB2[i, 0] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]
     # grad_B2[i, 0] = -2/L * sum_c C[0, M + i]*grad_Z2_core[i, c]
-    shared_1 = np.ones((L, 1))
-    grad_B2 = grad_Z2_core @ shared_1
-    grad_B2 *= C[:, M:].T
-    grad_B2 *= -2/L
+    shared_1 = (-2/L) * C[:, M:].T
+    shared_2 = np.ones((L, 1))
+    grad_B2 = grad_Z2_core @ shared_2
+    grad_B2 *= shared_1
     # dLoss/dB1[i, 0] = -2/L * sum_c crelu_mask(Z[i, c], t)*C[0, i]*Delta[0, c]
     # grad_B1[i, 0] = -2/L * sum_c C[0, i]*grad_Z1_core[i, c]
-    grad_B1 = grad_Z1_core @ shared_1
-    grad_B1 *= C[:, :M].T
-    grad_B1 *= -2/L
+    shared_3 = (-2/L) * C[:, :M].T
+    grad_B1 = grad_Z1_core @ shared_2
+    grad_B1 *= shared_3
     # dLoss/dA2[i, j] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]*X2[j, c]
     # grad_A2[i, j] = -2/L * sum_c C[0, M + i]*X2[j, c]*grad_Z2_core[i, c]
     grad_A2 = grad_Z2_core @ X2.T
-    grad_A2 *= (-2/L) * C[:, M:].T
+    grad_A2 *= shared_1
     # dLoss/dA1[i, j] = -2/L * sum_c crelu_mask(Z[i, c], t)*C[0, i]*Delta[0, c]*X1[j, c]
     # grad_A1[i, j] = -2/L * sum_c C[0, i]*X1[j, c]*grad_Z1_core[i, c]
     grad_A1 = grad_Z1_core @ X1.T
-    grad_A1 *= (-2/L) * C[:, :M].T
+    grad_A1 *= shared_3
     return float(Loss), {
         "A1": grad_A1,
         "A2": grad_A2,

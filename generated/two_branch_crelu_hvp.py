@@ -200,23 +200,23 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     grad_C *= -2/L
     # dLoss/dB2[i, 0] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]
     # grad_B2[i, 0] = -2/L * sum_c C[0, M + i]*grad_Z2_core[i, c]
-    shared_1 = np.ones((L, 1))
-    grad_B2 = grad_Z2_core @ shared_1
-    grad_B2 *= C[:, M:].T
-    grad_B2 *= -2/L
+    shared_1 = (-2/L) * C[:, M:].T
+    shared_2 = np.ones((L, 1))
+    grad_B2 = grad_Z2_core @ shared_2
+    grad_B2 *= shared_1
     # dLoss/dB1[i, 0] = -2/L * sum_c crelu_mask(Z[i, c], t)*C[0, i]*Delta[0, c]
     # grad_B1[i, 0] = -2/L * sum_c C[0, i]*grad_Z1_core[i, c]
-    grad_B1 = grad_Z1_core @ shared_1
-    grad_B1 *= C[:, :M].T
-    grad_B1 *= -2/L
+    shared_3 = (-2/L) * C[:, :M].T
+    grad_B1 = grad_Z1_core @ shared_2
+    grad_B1 *= shared_3
     # dLoss/dA2[i, j] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]*X2[j, c]
     # grad_A2[i, j] = -2/L * sum_c C[0, M + i]*X2[j, c]*grad_Z2_core[i, c]
     grad_A2 = grad_Z2_core @ X2.T
-    grad_A2 *= (-2/L) * C[:, M:].T
+    grad_A2 *= shared_1
     # dLoss/dA1[i, j] = -2/L * sum_c crelu_mask(Z[i, c], t)*C[0, i]*Delta[0, c]*X1[j, c]
     # grad_A1[i, j] = -2/L * sum_c C[0, i]*X1[j, c]*grad_Z1_core[i, c]
     grad_A1 = grad_Z1_core @ X1.T
-    grad_A1 *= (-2/L) * C[:, :M].T
+    grad_A1 *= shared_3
     return float(Loss), {
         "A1": grad_A1,
         "A2": grad_A2,
@@ -289,17 +289,20 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     grad_d = (-2/L) * Delta.sum()
     grad_C = Delta @ H.T
     grad_C *= -2/L
-    shared_1 = np.ones((L, 1))
-    grad_B2 = grad_Z2_core @ shared_1
-    grad_B2 *= C[:, M:].T
-    grad_B2 *= -2/L
-    grad_B1 = grad_Z1_core @ shared_1
-    grad_B1 *= C[:, :M].T
-    grad_B1 *= -2/L
+    shared_1 = (-2/L) * C[:, M:].T
+    shared_2 = np.ones((L, 1))
+    grad_B2 = grad_Z2_core @ shared_2
+    grad_B2 *= shared_1
+    shared_3 = (-2/L) * C[:, :M].T
+    grad_B1 = grad_Z1_core @ shared_2
+    grad_B1 *= shared_3
     grad_A2 = grad_Z2_core @ X2.T
-    grad_A2 *= (-2/L) * C[:, M:].T
+    grad_A2 *= shared_1
     grad_A1 = grad_Z1_core @ X1.T
-    grad_A1 *= (-2/L) * C[:, :M].T
+    grad_A1 *= shared_3
+    del grad_Z1_core
+    del grad_Z2_core
+    del grad_Z_core
     # dot_Z1[i, j] = sum_c X1[c, j]*dot_A1[i, c] + dot_B1[i, 0]
     dot_Z1 = dot_A1 @ X1
     dot_Z1 += dot_B1
@@ -308,8 +311,11 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     dot_Z2 += dot_B2
     # dot_Z[i, j] = [0 <= i <= M - 1]*dot_Z1[i, j] + [M <= i <= 2*M - 1]*dot_Z2[-M + i, j]
     dot_Z = np.concatenate((dot_Z1, dot_Z2), axis=0)
+    del dot_Z1
+    del dot_Z2
     # dot_H[i, j] = equal(H[i, j], Z[i, j])*dot_Z[i, j]
     dot_H = dot_Z * (H == Z)
+    del dot_Z
     # dot_Y[0, i] = sum_c H[c, i]*dot_C[0, c] + dot_d + sum_c C[0, c]*dot_H[c, i]
     dot_Y = dot_C @ H
     dot_Y += dot_d
@@ -339,10 +345,11 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     dot_grad_C = Delta @ dot_H.T
     dot_grad_C *= -2/L
     dot_grad_C += dot_grad_Y @ H.T
+    del dot_H
     # dot_grad_B2[i, 0] = sum_c dot_grad_Z2[i, c]
-    dot_grad_B2 = dot_grad_Z2 @ shared_1
+    dot_grad_B2 = dot_grad_Z2 @ shared_2
     # dot_grad_B1[i, 0] = sum_c dot_grad_Z1[i, c]
-    dot_grad_B1 = dot_grad_Z1 @ shared_1
+    dot_grad_B1 = dot_grad_Z1 @ shared_2
     # dot_grad_A2[i, j] = sum_c X2[j, c]*dot_grad_Z2[i, c]
     dot_grad_A2 = dot_grad_Z2 @ X2.T
     # dot_grad_A1[i, j] = sum_c X1[j, c]*dot_grad_Z1[i, c]

@@ -2,7 +2,7 @@
 import numpy as np
 import sympy as sp
 
-from symgrad.lower.nodes import Elementwise, MatMul, Product, Slice, SquaredNorm, SumAll, Tensor
+from symgrad.lower.nodes import Einsum, Elementwise, MatMul, Product, Slice, SquaredNorm, SumAll, Tensor, Transpose
 from symgrad.lower.numpy_printer import NumPyPrinter
 from symgrad.lower.passes import optimized
 from symgrad.lower.statements import Assign
@@ -131,3 +131,185 @@ def test_a_block_that_may_not_run_is_left_alone_and_its_reads_keep_arrays_alive(
     out = optimized([made, carry], {"X"}, {"H", "V"}, {"X"}, skip=frozenset({1}))
     assert [NumPyPrinter().print_statement(s) for s in out[0]][1:] == ["H = G * (X > 0)"]   # V reads G later
     assert out[1] == carry
+
+
+# contractions: an einsum as matrix products and single reductions
+
+a, b, c = sp.symbols("a b c", positive=True)
+SIZES = {a: 3, b: 4, c: 5}
+ARRAYS = {"U": (a, b), "V": (a, c), "P": (a, a), "G": (a, a), "D": (a, b), "u": (b, sp.Integer(1))}
+
+
+def leaf(name, transposed=False):
+    """An einsum operand: the entries of tensor ``name`` (of ``ARRAYS``), placed as given."""
+    i, j = sp.symbols("i j")
+    shape = ARRAYS[name]
+    node = Tensor(name, shape)
+    node = Transpose(node) if transposed else node
+    entry = sp.IndexedBase(name)[i, j]
+    return Elementwise(entry, ((entry, node),))
+
+
+def evaluated(statements, names):
+    rng = np.random.default_rng(2)
+    scope = {"np": np, **{str(k): v for k, v in SIZES.items()},
+             **{k: rng.standard_normal(tuple(int(d.subs(SIZES)) for d in s)) for k, s in ARRAYS.items()}}
+    exec("\n".join(statements), scope)
+    return [scope[k] for k in names]
+
+
+def contracted(einsum):
+    """The einsum as the NumPy pass writes it, and its value before and after."""
+    statements = [Assign("R", einsum)]
+    after = lines(statements, {"R"}, protected=set(ARRAYS), floats=set(ARRAYS))
+    before = plain(statements)
+    np.testing.assert_allclose(evaluated(after, ["R"])[0], evaluated(before, ["R"])[0], rtol=1e-12)
+    return after
+
+
+def test_a_sum_that_factors_is_a_product_of_single_reductions():
+    # sum_{b,c} U[a, b] V[a, c]: two row sums, no contraction over three indices
+    after = contracted(Einsum((("ab", leaf("U")), ("ac", leaf("V"))), "a", (a, sp.Integer(1))))
+    assert not any("einsum" in line for line in after)
+    assert sum(line.count("@ shared_") + line.count("@ np.ones") for line in after) == 2
+
+
+def test_a_chain_of_contractions_is_matrix_products_in_the_einsums_order():
+    # sum_{c,d} P[b, d] P.T[a, c] G[c, d] = (P.T @ G @ P.T)[a, b]
+    after = contracted(Einsum((("bd", leaf("P")), ("ac", leaf("P", True)), ("cd", leaf("G"))), "ab", (a, a)))
+    assert after == ["R = P.T @ (G @ P.T)"]
+
+
+def test_a_contraction_to_a_number_is_an_inner_product():
+    # sum_{a,b,c} D[c, b] D[a, b] P[a, c] = <D @ D.T, P.T>: no temporary of the entrywise product
+    after = contracted(Einsum((("bc", leaf("D", True)), ("ab", leaf("D")), ("ac", leaf("P"))), "", ()))
+    assert after == ["R = np.vdot(D @ D.T, P.T)"]
+
+
+def test_a_vector_operand_and_a_mask_contract_as_numbers():
+    mask = Elementwise(FUNCTIONS["step"](sp.IndexedBase("U")[0]), ((sp.IndexedBase("U")[0], Tensor("U", (a, b))),))
+    after = contracted(Einsum((("ab", mask), ("b", leaf("u")), ("ab", leaf("U"))), "a", (a, sp.Integer(1))))
+    assert not any("einsum" in line for line in after)
+
+
+def test_an_einsum_left_as_it_is_gets_a_fixed_order_never_a_search():
+    # an index summed over three operands that no step merges: left to np.einsum
+    star = Einsum((("ab", leaf("P")), ("ac", leaf("P")), ("ad", leaf("P")), ("bc", leaf("G")), ("cd", leaf("G")),
+                   ("bd", leaf("G"))), "", ())
+    after = contracted(star)
+    assert "np.einsum(" in after[0] and "optimize=True" not in after[0] and "einsum_path" in after[0]
+
+
+# a product's number on a factor another statement scales by the same number
+
+COLUMN = (n, sp.Integer(1))
+
+
+def test_a_number_goes_on_a_factor_that_times_it_is_computed_elsewhere():
+    column, row_sums = Tensor("c", COLUMN), MatMul(T["X"], Tensor("o", (h, sp.Integer(1))))
+    k = sp.Rational(-2, 3)
+    statements = [Assign("A", Product(k, (column, T["Y"]))),            # the number goes on c: it broadcasts
+                  Assign("B", Product(k, (column, row_sums)))]          # two columns: no factor broadcasts
+    after = lines(statements, {"A", "B"}, floats={"X", "Y", "c", "o"})
+    assert after[0] == "shared_1 = -2/3 * c"
+    assert not any("2/3" in line for line in after[1:])      # the number is applied once, on c
+    rng = np.random.default_rng(3)
+    scope = {"np": np, "n": 3, "h": 4, "X": rng.standard_normal((3, 4)), "Y": rng.standard_normal((3, 4)),
+             "c": rng.standard_normal((3, 1)), "o": rng.standard_normal((4, 1))}
+    values = [dict(scope) for _ in range(2)]
+    exec("\n".join(plain(statements)), values[0])
+    exec("\n".join(after), values[1])
+    for name in ("A", "B"):
+        np.testing.assert_allclose(values[1][name], values[0][name], rtol=1e-13)
+
+
+def test_a_number_stays_on_a_product_of_equal_shapes_that_no_other_statement_scales():
+    column, row_sums = Tensor("c", COLUMN), MatMul(T["X"], Tensor("o", (h, sp.Integer(1))))
+    statements = [Assign("B", Product(sp.Rational(-2, 3), (column, row_sums)))]
+    after = lines(statements, {"B"}, floats={"X", "c", "o"})
+    assert not any("shared" in line for line in after) and after[-1] == "B *= -2/3"
+
+
+def test_a_number_never_goes_on_a_mask_factor():
+    mask = ew(lambda X: FUNCTIONS["step"](X), X=T["X"])
+    k = sp.Integer(3)
+    statements = [Assign("A", Product(k, (mask,))), Assign("B", Product(k, (mask, T["Y"])))]
+    after = lines(statements, {"A", "B"})
+    assert not any("shared" in line for line in after)
+
+
+# an elementwise product: its number and broadcast factors first, as one small value
+
+def test_the_number_and_the_broadcast_factors_of_an_elementwise_product_come_first():
+    row = Tensor("r", (sp.Integer(1), h))
+    i, j = sp.symbols("i j")
+    X, r = sp.IndexedBase("X")[i, j], sp.IndexedBase("r")[i, j]
+    before = [Assign("H", ew(lambda X, Y: X + Y, X=T["X"], Y=T["Y"])),
+              Assign("G", Elementwise(2 * X * r / n, ((X, T["X"]), (r, row))))]
+    after = lines(before, {"G", "H"}, floats={"X", "Y", "r"})
+    assert after[-1] == "G = (2*r/n) * X"                     # one pass over X, not three
+    rng = np.random.default_rng(4)
+    scope = {"np": np, "n": 3, "h": 4, "X": rng.standard_normal((3, 4)), "Y": rng.standard_normal((3, 4)),
+             "r": rng.standard_normal((1, 4))}
+    values = [dict(scope) for _ in range(2)]
+    exec("\n".join(plain(before)), values[0])
+    exec("\n".join(after), values[1])
+    np.testing.assert_allclose(values[1]["G"], values[0]["G"], rtol=1e-13)
+
+
+def test_broadcast_factors_of_two_shapes_or_a_mask_are_not_moved_first():
+    row, column = Tensor("r", (sp.Integer(1), h)), Tensor("c", (n, sp.Integer(1)))
+    i, j = sp.symbols("i j")
+    X, r, c = sp.IndexedBase("X")[i, j], sp.IndexedBase("r")[i, j], sp.IndexedBase("c")[i, j]
+    outer = Elementwise(2 * X * r * c, ((X, T["X"]), (r, row), (c, column)))      # r * c is as large as X
+    mask = Elementwise(2 * X * FUNCTIONS["step"](c), ((X, T["X"]), (c, column)))
+    for node in (outer, mask):
+        after = lines([Assign("G", node)], {"G"}, floats={"X", "r", "c"})
+        assert "(2" not in after[-1], after
+
+
+# releases: the names of a dead array dropped after its last use
+
+def _after_releases(statements, live_out, protected=frozenset({"X", "Y", "T"}), skip=frozenset()):
+    blocks = [tuple(s) for s in statements]
+    out = optimized(blocks, {"X", "Y", "T"}, set(live_out), set(protected), skip=skip)
+    return [[NumPyPrinter().print_statement(s) for s in block] for block in out]
+
+
+def test_a_dead_array_is_released_with_its_views_after_the_last_use_of_any():
+    W = Tensor("W", (h, h))
+    statements = [[Assign("G", MatMul(T["X"], W))],
+                  [Assign("G1", Slice(T["G"], ((0, 2), None)))],
+                  [Assign("A", MatMul(Slice(T["G"], ((0, 2), None)), W))],
+                  [Assign("B", ew(lambda Y, X: Y * X, Y=T["Y"], X=T["X"]))]]
+    out = _after_releases(statements, {"A", "B"})
+    assert out[2][-2:] == ["del G", "del G1"] and not any("del" in line for block in out[:2] for line in block)
+    code = [line for block in out for line in block]
+    rng = np.random.default_rng(5)
+    scope = {"np": np, "X": rng.standard_normal((3, 4)), "Y": rng.standard_normal((3, 4)),
+             "W": rng.standard_normal((4, 4))}
+    exec("\n".join(code), scope)
+    np.testing.assert_allclose(scope["A"], (scope["X"] @ scope["W"])[:2] @ scope["W"], rtol=1e-13)
+
+
+def test_a_returned_protected_or_small_array_is_never_released_nor_anything_after_the_last_allocation():
+    W = Tensor("W", (h, h))
+    statements = [[Assign("G", MatMul(T["X"], W))], [Assign("A", MatMul(T["G"], W))],
+                  [Assign("B", ew(lambda Y, X: Y * X, Y=T["Y"], X=T["X"]))]]
+    assert any("del G" in line for line in sum(_after_releases(statements, {"A", "B"}), []))
+    assert not any("del" in line for line in sum(_after_releases(statements, {"A", "B", "G"}), []))
+    assert not any("del" in line for line in sum(_after_releases(statements, {"A", "B"}, {"X", "Y", "G"}), []))
+    assert not any("del" in line for line in sum(_after_releases(statements[:2], {"A"}), []))
+    g = Tensor("g", (n, sp.Integer(1)))
+    column = [[Assign("g", MatMul(T["X"], Tensor("w", (h, sp.Integer(1)))))],
+              [Assign("A", Product(sp.Integer(1), (g, T["Y"])))],
+              [Assign("B", ew(lambda Y, X: Y * X, Y=T["Y"], X=T["X"]))]]
+    assert not any("del" in line for line in sum(_after_releases(column, {"A", "B"}), []))
+
+
+def test_nothing_is_released_in_or_after_a_block_that_may_not_run():
+    W = Tensor("W", (h, h))
+    statements = [[Assign("G", MatMul(T["X"], W))], [Assign("A", MatMul(T["G"], W))],
+                  [Assign("B", ew(lambda Y, X: Y * X, Y=T["Y"], X=T["X"]))]]
+    assert not any("del" in line for line in sum(_after_releases(statements, {"A", "B"}, skip=frozenset({1})), []))
+    assert not any("del" in line for line in sum(_after_releases(statements, {"A", "B"}, skip=frozenset({0})), []))

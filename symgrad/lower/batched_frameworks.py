@@ -24,7 +24,8 @@ from symgrad.lower.torch_printer import TorchPrinter
 class BatchedFrameworkPrinting(BatchedPrinting):
     """What torch's and JAX's batched printers share: axis sums from the end, masks as numbers."""
 
-    einsum_options = ""
+    def _einsum_options(self, node) -> str:
+        return ""     # torch.einsum takes no order; jax.jit's XLA orders the contraction itself
 
     def _numeric(self, operand) -> str:
         return self.doprint(operand)

@@ -25,7 +25,7 @@ import sympy as sp
 from symgrad.lower.elementwise_code import MUL, POSTFIX, print_scalar
 from symgrad.errors import LoweringError
 from symgrad.lower.nodes import Elementwise, Zeros
-from symgrad.lower.numpy_printer import NumPyPrinter, block_slices, shape_code, slice_text
+from symgrad.lower.numpy_printer import NumPyPrinter, block_slices, einsum_order, shape_code, slice_text
 from symgrad.lower.statements import Assign, BlockAdd, DiagonalAdd
 
 BATCH = "_count"            # the generated hessian()'s number of basis tangents
@@ -38,7 +38,6 @@ class BatchedPrinting:
 
     library = "np"
     axis_keywords = ("axis", "keepdims")      # how a reduction names its axes and keeps them
-    einsum_options = ", optimize=True"
 
     @property
     def _last_two(self) -> str:
@@ -48,6 +47,10 @@ class BatchedPrinting:
     @property
     def _matrix_axes(self) -> str:
         return f"{self.axis_keywords[0]}1=-2, {self.axis_keywords[0]}2=-1"
+
+    def _einsum_options(self, node) -> str:
+        """NumPy's: a contraction order fixed when the code is written (never a search per call)."""
+        return einsum_order(node)
 
     def _vector(self, code: str) -> str:
         """A batch of rows or columns as a batch of vectors (their axis of size 1 dropped)."""
@@ -101,7 +104,7 @@ class BatchedPrinting:
             code = self._numeric(operand)
             operands.append(self._vector(code) if len(letters) == 1 else code)   # a row or column as a vector
         spec = ",".join("..." + letters for letters, _ in node.inputs)
-        call = f"{self.library}.einsum('{spec}->...{node.output}', {', '.join(operands)}{self.einsum_options})"
+        call = f"{self.library}.einsum('{spec}->...{node.output}', {', '.join(operands)}{self._einsum_options(node)})"
         if len(node.shape) == 2 and len(node.output) == 1:
             call += "[..., None, :]" if node.shape[0] == 1 else "[..., :, None]"
         elif not node.output:      # a number: (BATCH, 1, 1), as every batched scalar

@@ -22,6 +22,7 @@ from symgrad.errors import LoweringError
 from symgrad.model.functions import is_mask
 from symgrad.lower.elementwise_code import ADD, ATOM, MUL, POSTFIX, ElementwiseCodePrinter, body_precedence, print_scalar
 from symgrad.lower.nodes import Add, AxisSum, Elementwise, MatMul, Node, Product, Tensor
+from symgrad.lower.passes.contractions import fixed_path
 from symgrad.lower.statements import Statement
 from symgrad.lower.placement import same
 
@@ -195,7 +196,7 @@ class NumPyPrinter:
             code = f"1.0 * {self.parenthesize(operand, MUL)}" if boolean else self.doprint(operand)
             operands.append(f"({code}).reshape(-1)" if len(letters) == 1 else code)
         spec = ",".join(letters for letters, _ in node.inputs)
-        call = f"np.einsum('{spec}->{node.output}', {', '.join(operands)}, optimize=True)"
+        call = f"np.einsum('{spec}->{node.output}', {', '.join(operands)}{einsum_order(node)})"
         if len(node.shape) == 2 and len(node.output) == 1:
             call += "[None, :]" if node.shape[0] == 1 else "[:, None]"
         return call
@@ -237,6 +238,9 @@ class NumPyPrinter:
     def _print_Assign(self, statement):
         return f"{statement.target} = {self.doprint(statement.value)}"
 
+    def _print_Release(self, statement):
+        return f"del {statement.target}"
+
     def _print_Allocate(self, statement):
         return f"{statement.target} = np.empty({shape_code(statement.shape)})"
 
@@ -275,6 +279,15 @@ class NumPyPrinter:
             return f"np.fill_diagonal({statement.target}, {value})"
         value = value if not statement.value.shape else f"np.ravel({value})"
         return f"{statement.target}[np.diag_indices({print_scalar(statement.size)})] += {value}"
+
+
+def einsum_order(node) -> str:
+    """The ``optimize=`` argument of an einsum: none for two operands (nothing to order), else a
+    contraction order fixed when the code is written, never NumPy's search on every call (about
+    100 us, more than a small gradient)."""
+    if len(node.inputs) < 3:
+        return ""
+    return f", optimize={fixed_path([letters for letters, _ in node.inputs])!r}"
 
 
 AUGMENTED = {"add": "+=", "subtract": "-=", "multiply": "*=", "divide": "/="}

@@ -6,7 +6,7 @@ name for a view of one); every other statement writes into an array that
 exists already: its entries computed there (``ComputeInto``, ``Allocate``
 makes the array for that), a ufunc evaluated into it (``UfuncInto``: the
 in-place steps, ``t += x``, ``np.tanh(t, out=t)``), a block or the diagonal
-added into it. Passes rewrite these lists; printers print each statement with
+added into it; ``Release`` drops a name nothing reads any more. Passes rewrite these lists; printers print each statement with
 one ``_print_<Statement>`` method, as they print nodes.
 """
 from __future__ import annotations
@@ -90,6 +90,14 @@ class DiagonalAdd(Statement):
     size: sp.Expr
     value: Node
     into_zeros: bool
+
+
+@dataclass(frozen=True)
+class Release(Statement):
+    """The name ``target`` dropped (``del``): nothing after reads it, so its array is freed, or
+    left to the next allocation of its size, as soon as no other name holds it."""
+
+    target: str
 
 
 def value_statements(target: str, node: Node) -> list[Statement]:

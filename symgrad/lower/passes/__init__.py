@@ -1,28 +1,37 @@
 """Passes over the statement IR of one function, NumPy's, before it is printed.
 
 Each module rewrites one thing and says why that is safe: ``entries`` (one
-spelling for equal elementwise values), ``sum_of_squares`` (a squared norm
+spelling for equal elementwise values), ``contractions`` (an einsum as matrix products and
+single reductions), ``sum_of_squares`` (a squared norm
 as an inner product), ``ones`` (axis sums as products with a ones vector),
-``scalars`` (a product's number on its smallest factor), ``shared_values`` (a repeated value computed once) and ``buffers``
-(elementwise chains evaluated into one array). ``optimized`` runs them in
-that order; torch and JAX get the plain statements.
+``scalars`` (a product's number on its smallest factor), ``shared_values`` (a repeated value computed once),
+``buffers`` (elementwise chains evaluated into one array) and ``releases`` (a dead name let go).
+``optimized`` runs them in that order; torch and JAX get the plain statements.
 """
 from __future__ import annotations
 
 from symgrad.lower.passes.buffers import float_names, in_buffers
+from symgrad.lower.passes.contractions import as_contractions
 from symgrad.lower.passes.entries import in_one_spelling
 from symgrad.lower.passes.ones import as_product_with_ones
-from symgrad.lower.passes.scalars import on_smallest_factor
+from symgrad.lower.passes.releases import with_releases
+from symgrad.lower.passes.scalars import on_needed_factors, on_smallest_factor, small_factors_first
 from symgrad.lower.passes.shared_values import share_values
 from symgrad.lower.passes.sum_of_squares import as_squared_norm
-from symgrad.lower.statements import with_nodes
+from symgrad.lower.statements import transformed, with_nodes
 
 __all__ = ["float_names", "optimized"]
 
 
-def _rewritten(node):
-    """One node, its children already rewritten: the node-level passes, in order."""
+def _node_passes(node):
     return on_smallest_factor(as_product_with_ones(as_squared_norm(in_one_spelling(node))))
+
+
+def _rewritten(node):
+    """One node, its children already rewritten: the node-level passes, in order (an einsum
+    rewritten as products and reductions first, the new nodes then passed through the rest)."""
+    contracted = as_contractions(node)
+    return _node_passes(node) if contracted is node else transformed(contracted, _node_passes)
 
 
 def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str], skip=frozenset()) -> list[tuple]:
@@ -36,11 +45,11 @@ def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str],
             where.append(b)
             original.append(statement)
             flat.append(None if b in skip else with_nodes(statement, _rewritten))
-    shared = share_values(flat)
+    shared = share_values(on_needed_factors(flat))
     kept = [original[k] if statement is None else statement for k, statement in shared]
     fixed = frozenset(j for j, (_, statement) in enumerate(shared) if statement is None)
-    buffered = in_buffers(kept, floats, live_out, protected, fixed)
+    buffered = with_releases(in_buffers(kept, floats, live_out, protected, fixed), live_out, protected, fixed)
     out: list[list] = [[] for _ in blocks]
-    for (k, _), steps in zip(shared, buffered):
-        out[where[k]] += steps
+    for (k, statement), steps in zip(shared, buffered):
+        out[where[k]] += steps if statement is None else [with_nodes(s, small_factors_first) for s in steps]
     return [tuple(b) for b in out]
