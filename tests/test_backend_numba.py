@@ -10,6 +10,7 @@ cache): the checks use the checker's small shapes and one point per dimension se
 """
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,8 @@ import pytest
 from symgrad import catalogue
 from symgrad.cli import generate_backends, import_generated
 from symgrad.gradcheck import check_module
+from symgrad.lower.numba_printer import END, ROW, KernelCall, LoopNest, NumbaPrinter
+from symgrad.lower.numba_sweeps import SweepWriter
 from symgrad.model.functions import TABLE
 from symgrad.model.names import refusal
 
@@ -187,3 +190,39 @@ def test_shape_errors(numba):
         module.loss_and_grad(**{**point, "C": point["C"][:, :-1]})
     with pytest.raises(ValueError, match=r"input X1: dimension L is 0"):
         module.loss_and_grad(**{**point, "X1": np.zeros((point["X1"].shape[0], 0))})
+
+
+def test_layer_norm_gradient_is_one_loop_over_the_rows():
+    """Every kernel of layer norm's loss_and_grad shares one row loop, and the only N x D array it
+    makes is the gradient it returns."""
+    text = (GENERATED / "layer_norm_numba.py").read_text()
+    body = text[text.index("def loss_and_grad"):text.index("@_compiled")]
+    calls = sorted(set(re.findall(r"\b_kernel_\w+(?=\()", body)))
+    assert calls == ["_kernel_rows_mu"], calls
+    kernel = text[text.index("def _kernel_rows_mu"):]
+    assert re.findall(r"(\w+) = np\.empty\(\(N, D\)\)", kernel) == ["grad_X"]
+
+
+def _call(rows, complete, *arguments, one_column=False):
+    nest = LoopNest("_out", "np.empty(({rows}, D))" if complete == ROW else "np.zeros((1, D))", "D",
+                    ("_out[_i, _j] = X[_i, _j]" if complete == ROW else "_out[0, _j] += X[_i, _j]",), complete,
+                    one_column=one_column)
+    return KernelCall(tuple((name, name) for name in arguments), rows, nest)
+
+
+def test_a_sweep_ends_before_a_kernel_reading_a_column_sum():
+    """A column sum is final only after every row: the kernel reading it starts the next sweep;
+    an entrywise value read only inside the sweep is a one-row buffer, one read after it an array."""
+    printer = NumbaPrinter()
+    printer.calls = {"_kernel_a(X, N, D)": _call("N", ROW, "X", "N", "D"),
+                     "_kernel_s(a, N, D)": _call("N", END, "a", "N", "D"),
+                     "_kernel_c(a, N, D)": _call("N", ROW, "a", "N", "D"),
+                     "_kernel_b(s, c, N, D)": _call("N", ROW, "s", "c", "N", "D"),
+                     "_kernel_e(b, N, D)": _call("N", ROW, "b", "N", "D")}
+    lines = ["a = _kernel_a(X, N, D)", "s = _kernel_s(a, N, D)", "c = _kernel_c(a, N, D)",
+             "b = _kernel_b(s, c, N, D)", "e = _kernel_e(b, N, D)"]
+    out = SweepWriter(printer).rewrite(lines, {"e", "s"})
+    first, second = printer.kernels["_kernel_rows_a"], printer.kernels["_kernel_rows_b"]
+    assert out == [["s, c = _kernel_rows_a(X, N, D)"], [], [], ["e = _kernel_rows_b(s, c, N, D)"], []]
+    assert "a = np.empty((1, D))" in first and "c = np.empty((N, D))" in first and "a[0, _j] = X[_i, _j]" in first
+    assert "b = np.empty((1, D))" in second and "e = np.empty((N, D))" in second
