@@ -15,9 +15,11 @@ as they are; numba compiles a version of the kernel for each memory layout it is
 Per element, a body is spelled by the table's ``numba`` field (NumPy's ufuncs, which numba
 compiles for scalars, where that field is empty), so the numerically stable forms are the NumPy
 module's: ``np.logaddexp(0.0, z)`` for softplus, sigmoid through ``tanh``, log-sum-exp with its
-shift. A sum's kernel may reassociate its additions (``fastmath={"reassoc"}``, nothing else:
-infinities and NaNs keep their meaning), so that they vectorize; its result differs from NumPy's
-pairwise sums in the last bits only.
+shift. Every kernel may reassociate additions (so that sums vectorize), fuse a product into a
+sum and take a division as a product with the reciprocal (``fastmath={"reassoc", "contract",
+"arcp"}``), nothing else: no flag that assumes away infinities, NaNs or signed zeros, so they keep
+their meaning; a division by zero gives inf or NaN as in NumPy (``error_model="numpy"``). Results
+differ from NumPy's in the last bits only.
 
 Across statements: a statement's entrywise value that is cheap per entry and reads only named
 tensors is computed again inside the later loops that read it (``inlined``), so a chain of
@@ -29,7 +31,10 @@ every read was recomputed in a loop, plus what those loops read instead.
 
 Kernels are collected while printing (as SymPy's printers collect imports), named after the
 statement that first needs them, and shared by identical loops; ``kernel_sources`` gives the
-ones a plan's statements call, for the template to print at module level.
+ones a plan's statements call, for the template to print at module level. Each kernel is kept
+in parts as well (``LoopNest``: what one row runs, and when its result is final), with what its
+printed call passes (``calls``), so that ``numba_sweeps`` can run consecutive kernels over the
+same rows in one row loop.
 """
 from __future__ import annotations
 
