@@ -36,19 +36,18 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_batch_norm_c38e44ac")
+_KERNELS = type(np)("_symgrad_numba_batch_norm_43df632c")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function, **options):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
-
-
-def _compiled_sum(function):
-    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
-    return _compiled(function, fastmath={"reassoc"})
+def _compiled(function):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
+    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
+    a product and a sum fused, a division taken as a product with the reciprocal; a division by
+    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
+    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+        type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 INPUTS = ("T", "eps", "X", "gamma", "beta")
 PARAMETERS = ("X", "gamma", "beta")
@@ -136,19 +135,19 @@ def forward(*, T, eps, X, gamma, beta):
     N, D, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
     # mu[0, i] = 1/N * sum_c X[c, i]
-    mu = _kernel_mu(np.ones((1, N)) @ X, N, D)
+    mu = _kernel_mu_2(_kernel_mu(X, D, N), N, D)
     # Xc[i, j] = X[i, j] - mu[0, j]
-    Xc = _kernel_Xc(X, mu, N, D)
+    Xc = _kernel_Xc(X, mu, D, N)
     # var[0, i] = 1/N * sum_c Xc[c, i]**2
-    var = _kernel_mu(_kernel_var(X, mu, D, N), N, D)
+    var = _kernel_mu_2(_kernel_var(X, mu, D, N), N, D)
     # std[0, i] = sqrt(eps + var[0, i])
     std = _kernel_std(eps, var, D)
     # xhat[i, j] = Xc[i, j]/std[0, j]
-    xhat = _kernel_xhat(std, X, mu, N, D)
+    xhat = _kernel_xhat(std, X, mu, D, N)
     # Y[i, j] = gamma[0, j]*xhat[i, j] + beta[0, j]
-    Y = _kernel_Y(beta, gamma, std, X, mu, N, D)
+    Y = _kernel_Y(beta, gamma, std, X, mu, D, N)
     # Loss = 1/2 * sum_{c,k} (-T[c, k] + Y[c, k])**2
-    Loss = 1/2 * _kernel_Loss(T, beta, gamma, std, X, mu, N, D)
+    Loss = 1/2 * _kernel_Loss(T, beta, gamma, std, X, mu, D, N)
     return {
         "mu": mu,
         "Xc": Xc,
@@ -169,30 +168,25 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     N, D, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
-    mu = _kernel_mu(np.ones((1, N)) @ X, N, D)
-    var = _kernel_mu(_kernel_var(X, mu, D, N), N, D)
+    mu = _kernel_mu_2(_kernel_mu(X, D, N), N, D)
+    var = _kernel_mu_2(_kernel_var(X, mu, D, N), N, D)
     std = _kernel_std(eps, var, D)
-    Loss = 1/2 * _kernel_Loss(T, beta, gamma, std, X, mu, N, D)
-    # grad_Y[i, j] = -T[i, j] + Y[i, j]
-    grad_Y = _kernel_grad_Y(T, beta, gamma, std, X, mu, N, D)
-    # grad_xhat[i, j] = gamma[0, j]*grad_xhat_core[i, j]
-    # grad_xhat_core[i, j] = grad_Y[i, j]   (computed once; the factor in front is applied to the small results below)
-    grad_xhat_core = grad_Y
+    _swept0_o0, _swept0_o1 = _kernel_rows_o0(T, beta, gamma, std, X, mu, D, N)
+    Loss = 1/2 * _swept0_o0
     # grad_std[0, i] = -sum_c Xc[c, i]*gamma[0, i]*grad_xhat_core[c, i]/std[0, i]**2
-    grad_std = _kernel_grad_std_2(std, gamma, _kernel_grad_std(grad_xhat_core, X, mu, D, N), D)
+    grad_std = _kernel_grad_std_2(std, gamma, _swept0_o1, D)
     # grad_var[0, i] = 1/2 * grad_std[0, i]/std[0, i]
     grad_var = _kernel_grad_var(std, grad_std, D)
     # grad_mu[0, i] = -sum_c grad_Xc[c, i]
-    grad_mu = _kernel_grad_mu_2(_kernel_grad_mu(N, gamma, grad_xhat_core, std, X, mu, grad_var, D), D)
+    _swept1_o0, grad_beta, grad_gamma = _kernel_rows_grad_beta(N, gamma, T, beta, std, X, mu, grad_var, D)
+    grad_mu = _kernel_grad_mu_2(_swept1_o0, D)
     # dLoss/dbeta[0, i] = -sum_c T[c, i] + sum_c Y[c, i]
     # grad_beta[0, i] = sum_c grad_Y[c, i]
-    grad_beta = _kernel_grad_beta(T, beta, gamma, std, X, mu, D, N)
     # dLoss/dgamma[0, i] = -sum_c T[c, i]*xhat[c, i] + sum_c Y[c, i]*xhat[c, i]
     # grad_gamma[0, i] = sum_c grad_Y[c, i]*xhat[c, i]
-    grad_gamma = _kernel_grad_gamma(T, beta, gamma, std, X, mu, D, N)
     # dLoss/dX[i, j] = -1/N**2 * sum_{c,k} T[k, j]*Xc[c, j]*Xc[k, j]*gamma[0, j]/std[0, j]**3 + N**(-2) * sum_{c,k} Xc[c, j]*Xc[k, j]*Y[k, j]*gamma[0, j]/std[0, j]**3 + 1/N * sum_c T[c, j]*gamma[0, j]/std[0, j] - 1/N * sum_c Y[c, j]*gamma[0, j]/std[0, j] + 1/N * sum_c T[c, j]*Xc[c, j]*Xc[i, j]*gamma[0, j]/std[0, j]**3 - 1/N * sum_c Xc[c, j]*Xc[i, j]*Y[c, j]*gamma[0, j]/std[0, j]**3 - T[i, j]*gamma[0, j]/std[0, j] + Y[i, j]*gamma[0, j]/std[0, j]
     # grad_X[i, j] = 1/N * grad_mu[0, j] + grad_Xc[i, j]
-    grad_X = _kernel_grad_X(N, gamma, grad_xhat_core, std, X, mu, grad_var, grad_mu, D)
+    grad_X = _kernel_grad_X(N, gamma, T, beta, std, X, mu, grad_var, grad_mu, D)
     return float(Loss), {
         "X": grad_X,
         "gamma": grad_gamma,
@@ -201,7 +195,17 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
 
 
 @_compiled
-def _kernel_mu(_a0, N, D):
+def _kernel_mu(X, D, N):
+    """For mu: the axis-0 sums of a chain, in one pass."""
+    _out = np.zeros((1, D))
+    for _i in range(N):
+        for _j in range(D):
+            _out[0, _j] += X[_i, _j]
+    return _out
+
+
+@_compiled
+def _kernel_mu_2(_a0, N, D):
     """For mu: every entry in one pass."""
     _out = np.empty((1, D))
     for _j in range(D):
@@ -210,7 +214,7 @@ def _kernel_mu(_a0, N, D):
 
 
 @_compiled
-def _kernel_Xc(X, mu, N, D):
+def _kernel_Xc(X, mu, D, N):
     """For Xc: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
@@ -219,7 +223,7 @@ def _kernel_Xc(X, mu, N, D):
     return _out
 
 
-@_compiled_sum
+@_compiled
 def _kernel_var(X, mu, D, N):
     """For var: the axis-0 sums of a chain, in one pass."""
     _out = np.zeros((1, D))
@@ -239,7 +243,7 @@ def _kernel_std(eps, var, D):
 
 
 @_compiled
-def _kernel_xhat(std, X, mu, N, D):
+def _kernel_xhat(std, X, mu, D, N):
     """For xhat: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
@@ -249,7 +253,7 @@ def _kernel_xhat(std, X, mu, N, D):
 
 
 @_compiled
-def _kernel_Y(beta, gamma, std, X, mu, N, D):
+def _kernel_Y(beta, gamma, std, X, mu, D, N):
     """For Y: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
@@ -258,34 +262,14 @@ def _kernel_Y(beta, gamma, std, X, mu, N, D):
     return _out
 
 
-@_compiled_sum
-def _kernel_Loss(T, beta, gamma, std, X, mu, N, D):
+@_compiled
+def _kernel_Loss(T, beta, gamma, std, X, mu, D, N):
     """For Loss: the sum of the entries of a chain, in one pass."""
     _total = 0.0
     for _i in range(N):
         for _j in range(D):
             _total += (((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j])**2
     return _total
-
-
-@_compiled
-def _kernel_grad_Y(T, beta, gamma, std, X, mu, N, D):
-    """For grad_Y: every entry in one pass."""
-    _out = np.empty((N, D))
-    for _i in range(N):
-        for _j in range(D):
-            _out[_i, _j] = (((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j])
-    return _out
-
-
-@_compiled_sum
-def _kernel_grad_std(grad_xhat_core, X, mu, D, N):
-    """For grad_std: the axis-0 sums of a chain, in one pass."""
-    _out = np.zeros((1, D))
-    for _i in range(N):
-        for _j in range(D):
-            _out[0, _j] += grad_xhat_core[_i, _j] * ((X[_i, _j] - mu[0, _j]))
-    return _out
 
 
 @_compiled
@@ -306,16 +290,6 @@ def _kernel_grad_var(std, grad_std, D):
     return _out
 
 
-@_compiled_sum
-def _kernel_grad_mu(N, gamma, grad_xhat_core, std, X, mu, grad_var, D):
-    """For grad_mu: the axis-0 sums of a chain, in one pass."""
-    _out = np.zeros((1, D))
-    for _i in range(N):
-        for _j in range(D):
-            _out[0, _j] += ((gamma[0, _j]*grad_xhat_core[_i, _j]/std[0, _j] + 2*((X[_i, _j] - mu[0, _j]))*grad_var[0, _j]/N))
-    return _out
-
-
 @_compiled
 def _kernel_grad_mu_2(_a0, D):
     """For grad_mu: every entry in one pass."""
@@ -325,31 +299,37 @@ def _kernel_grad_mu_2(_a0, D):
     return _out
 
 
-@_compiled_sum
-def _kernel_grad_beta(T, beta, gamma, std, X, mu, D, N):
-    """For grad_beta: the axis-0 sums of a chain, in one pass."""
-    _out = np.zeros((1, D))
-    for _i in range(N):
-        for _j in range(D):
-            _out[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j]))
-    return _out
-
-
-@_compiled_sum
-def _kernel_grad_gamma(T, beta, gamma, std, X, mu, D, N):
-    """For grad_gamma: the axis-0 sums of a chain, in one pass."""
-    _out = np.zeros((1, D))
-    for _i in range(N):
-        for _j in range(D):
-            _out[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j])) * (1/std[0, _j] * ((X[_i, _j] - mu[0, _j])))
-    return _out
-
-
 @_compiled
-def _kernel_grad_X(N, gamma, grad_xhat_core, std, X, mu, grad_var, grad_mu, D):
+def _kernel_grad_X(N, gamma, T, beta, std, X, mu, grad_var, grad_mu, D):
     """For grad_X: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
         for _j in range(D):
-            _out[_i, _j] = (((gamma[0, _j]*grad_xhat_core[_i, _j]/std[0, _j] + 2*((X[_i, _j] - mu[0, _j]))*grad_var[0, _j]/N)) + grad_mu[0, _j]/N)
+            _out[_i, _j] = (((gamma[0, _j]*((((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j]))/std[0, _j] + 2*((X[_i, _j] - mu[0, _j]))*grad_var[0, _j]/N)) + grad_mu[0, _j]/N)
     return _out
+
+
+@_compiled
+def _kernel_rows_o0(T, beta, gamma, std, X, mu, D, N):
+    """For one statement: one loop over the rows, every kernel's work on each row."""
+    _o0 = 0.0
+    _o1 = np.zeros((1, D))
+    for _i in range(N):
+        for _j in range(D):
+            _o0 += (((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j])**2
+            _o1[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j])) * ((X[_i, _j] - mu[0, _j]))
+    return _o0, _o1
+
+
+@_compiled
+def _kernel_rows_grad_beta(N, gamma, T, beta, std, X, mu, grad_var, D):
+    """For grad_beta, grad_gamma: one loop over the rows, every kernel's work on each row."""
+    _o0 = np.zeros((1, D))
+    grad_beta = np.zeros((1, D))
+    grad_gamma = np.zeros((1, D))
+    for _i in range(N):
+        for _j in range(D):
+            _o0[0, _j] += ((gamma[0, _j]*((((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j]))/std[0, _j] + 2*((X[_i, _j] - mu[0, _j]))*grad_var[0, _j]/N))
+            grad_beta[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j]))
+            grad_gamma[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j])) * (1/std[0, _j] * ((X[_i, _j] - mu[0, _j])))
+    return _o0, grad_beta, grad_gamma

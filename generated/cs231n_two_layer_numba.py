@@ -38,19 +38,18 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_cs231n_two_layer_d0a08f0f")
+_KERNELS = type(np)("_symgrad_numba_cs231n_two_layer_ff6bfc80")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function, **options):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
-
-
-def _compiled_sum(function):
-    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
-    return _compiled(function, fastmath={"reassoc"})
+def _compiled(function):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
+    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
+    a product and a sum fused, a division taken as a product with the reciprocal; a division by
+    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
+    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+        type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 INPUTS = ("X", "Y", "reg", "W1", "b1", "W2", "b2")
 PARAMETERS = ("W1", "b1", "W2", "b2")
@@ -152,23 +151,23 @@ def forward(*, X, Y, reg, W1, b1, W2, b2):
     N, D, H, C, X, Y, reg, W1, b1, W2, b2 = _inputs(
         X, Y, reg, W1, b1, W2, b2)
     # z1[i, j] = sum_c W1[c, j]*X[i, c] + b1[0, j]
-    z1 = _kernel_z1(X @ W1, b1, N, H)
+    z1 = _kernel_z1(X @ W1, b1, H, N)
     # hidden[i, j] = relu(z1[i, j])
-    hidden = _kernel_hidden(z1, N, H)
+    hidden = _kernel_hidden(z1, H, N)
     # scores[i, j] = sum_c W2[c, j]*hidden[i, c] + b2[0, j]
-    scores = _kernel_scores(hidden @ W2, b2, N, C)
+    scores = _kernel_scores(hidden @ W2, b2, C, N)
     # probs_lse_max = max over axis 1 of scores (a constant shift)
     probs_lse_max = scores.max(axis=1, keepdims=True)
     # probs_lse_exp[i, j] = exp(-probs_lse_max[i, 0] + scores[i, j])
-    probs_lse_exp = _kernel_probs_lse_exp(probs_lse_max, scores, N, C)
+    probs_lse_exp = _kernel_probs_lse_exp(probs_lse_max, scores, C, N)
     # probs_lse_sum[i, 0] = sum_c probs_lse_exp[i, c]
-    probs_lse_sum = probs_lse_exp @ np.ones((C, 1))
+    probs_lse_sum = _kernel_probs_lse_sum(probs_lse_exp, C, N)
     # probs_lse[i, 0] = probs_lse_max[i, 0] + log(probs_lse_sum[i, 0])
     probs_lse = _kernel_probs_lse(probs_lse_sum, probs_lse_max, N)
     # probs[i, j] = exp(-probs_lse[i, 0] + scores[i, j])
-    probs = _kernel_probs(probs_lse, scores, N, C)
+    probs = _kernel_probs(probs_lse, scores, C, N)
     # data_loss = -1/N * sum_{c,k} (-probs_lse[c, 0] + scores[c, k])*Y[c, k]
-    data_loss = (-1/N) * _kernel_data_loss(probs_lse, scores, Y, N, C)
+    data_loss = (-1/N) * _kernel_data_loss(probs_lse, scores, Y, C, N)
     # Loss = data_loss + 0.5*reg * sum_{c,k} W1[c, k]**2 + 0.5*reg * sum_{c,k} W2[c, k]**2
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     return {
@@ -194,36 +193,28 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     N, D, H, C, X, Y, reg, W1, b1, W2, b2 = _inputs(
         X, Y, reg, W1, b1, W2, b2)
-    z1 = _kernel_z1(X @ W1, b1, N, H)
-    hidden = _kernel_hidden(z1, N, H)
-    scores = _kernel_scores(hidden @ W2, b2, N, C)
+    z1, hidden = _kernel_rows_z1(X @ W1, b1, H, N)
+    scores = _kernel_scores(hidden @ W2, b2, C, N)
     probs_lse_max = scores.max(axis=1, keepdims=True)
-    probs_lse_exp = _kernel_probs_lse_exp(probs_lse_max, scores, N, C)
-    probs_lse_sum = probs_lse_exp @ np.ones((C, 1))
-    probs_lse = _kernel_probs_lse(probs_lse_sum, probs_lse_max, N)
-    probs = _kernel_probs(probs_lse, scores, N, C)
-    data_loss = (-1/N) * _kernel_data_loss(probs_lse, scores, Y, N, C)
+    probs, _swept1_o4, grad_probs_lse, grad_scores = _kernel_rows_probs_lse_exp(probs_lse_max, scores, C, N, Y)
+    data_loss = (-1/N) * _swept1_o4
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     # grad_probs_lse[i, 0] = 1/N * sum_c Y[i, c]
-    grad_probs_lse = _kernel_grad_probs_lse(Y @ np.ones((C, 1)), N)
     # grad_scores[i, j] = grad_probs_lse[i, 0]*probs[i, j] - 1/N * Y[i, j]
-    grad_scores = _kernel_grad_scores(N, grad_probs_lse, probs, Y, C)
     # grad_hidden[i, j] = sum_c W2[j, c]*grad_scores[i, c]
     grad_hidden = grad_scores @ W2.T
     # grad_z1[i, j] = step(z1[i, j])*grad_hidden[i, j]
-    grad_z1 = _kernel_grad_z1(grad_hidden, z1, N, H)
+    grad_z1, grad_b2, grad_b1 = _kernel_rows_grad_z1(grad_hidden, z1, H, N, grad_probs_lse, probs, Y, C)
     # dLoss/db2[0, i] = 1/N * sum_{c,k} Y[c, k]*probs[c, i] - 1/N * sum_c Y[c, i]
     # grad_b2[0, i] = sum_c grad_scores[c, i]
-    grad_b2 = _kernel_grad_b2(N, grad_probs_lse, probs, Y, C)
     # dLoss/dW2[i, j] = 1/N * sum_{c,k} Y[c, k]*hidden[c, i]*probs[c, j] - 1/N * sum_c Y[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
     # grad_W2[i, j] = sum_c grad_scores[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
-    grad_W2 = _kernel_grad_W2(hidden.T @ grad_scores, W2, reg, H, C)
+    grad_W2 = _kernel_grad_W2(hidden.T @ grad_scores, W2, reg, C, H)
     # dLoss/db1[0, i] = 1/N * sum_{c,k,l} step(z1[c, i])*W2[i, k]*Y[c, l]*probs[c, k] - 1/N * sum_{c,k} step(z1[c, i])*W2[i, k]*Y[c, k]
     # grad_b1[0, i] = sum_c grad_z1[c, i]
-    grad_b1 = _kernel_grad_b1(grad_hidden, z1, H, N)
     # dLoss/dW1[i, j] = 1/N * sum_{c,k,l} step(z1[c, j])*W2[j, k]*X[c, i]*Y[c, l]*probs[c, k] - 1/N * sum_{c,k} step(z1[c, j])*W2[j, k]*X[c, i]*Y[c, k] + 1.0*reg * W1[i, j]
     # grad_W1[i, j] = sum_c X[c, i]*grad_z1[c, j] + 1.0*reg * W1[i, j]
-    grad_W1 = _kernel_grad_W1(X.T @ grad_z1, W1, reg, D, H)
+    grad_W1 = _kernel_grad_W1(X.T @ grad_z1, W1, reg, H, D)
     return float(Loss), {
         "W1": grad_W1,
         "b1": grad_b1,
@@ -233,7 +224,7 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
 
 
 @_compiled
-def _kernel_z1(_a0, b1, N, H):
+def _kernel_z1(_a0, b1, H, N):
     """For z1: every entry in one pass."""
     _out = np.empty((N, H))
     for _i in range(N):
@@ -243,7 +234,7 @@ def _kernel_z1(_a0, b1, N, H):
 
 
 @_compiled
-def _kernel_hidden(z1, N, H):
+def _kernel_hidden(z1, H, N):
     """For hidden: every entry in one pass."""
     _out = np.empty((N, H))
     for _i in range(N):
@@ -253,7 +244,7 @@ def _kernel_hidden(z1, N, H):
 
 
 @_compiled
-def _kernel_scores(_a0, b2, N, C):
+def _kernel_scores(_a0, b2, C, N):
     """For scores: every entry in one pass."""
     _out = np.empty((N, C))
     for _i in range(N):
@@ -263,12 +254,24 @@ def _kernel_scores(_a0, b2, N, C):
 
 
 @_compiled
-def _kernel_probs_lse_exp(probs_lse_max, scores, N, C):
+def _kernel_probs_lse_exp(probs_lse_max, scores, C, N):
     """For probs_lse_exp: every entry in one pass."""
     _out = np.empty((N, C))
     for _i in range(N):
         for _j in range(C):
             _out[_i, _j] = np.exp(scores[_i, _j] - probs_lse_max[_i, 0])
+    return _out
+
+
+@_compiled
+def _kernel_probs_lse_sum(probs_lse_exp, C, N):
+    """For probs_lse_sum: the axis-1 sums of a chain, in one pass."""
+    _out = np.empty((N, 1))
+    for _i in range(N):
+        _total = 0.0
+        for _j in range(C):
+            _total += probs_lse_exp[_i, _j]
+        _out[_i, 0] = _total
     return _out
 
 
@@ -282,7 +285,7 @@ def _kernel_probs_lse(probs_lse_sum, probs_lse_max, N):
 
 
 @_compiled
-def _kernel_probs(probs_lse, scores, N, C):
+def _kernel_probs(probs_lse, scores, C, N):
     """For probs: every entry in one pass."""
     _out = np.empty((N, C))
     for _i in range(N):
@@ -291,8 +294,8 @@ def _kernel_probs(probs_lse, scores, N, C):
     return _out
 
 
-@_compiled_sum
-def _kernel_data_loss(probs_lse, scores, Y, N, C):
+@_compiled
+def _kernel_data_loss(probs_lse, scores, Y, C, N):
     """For data_loss: the sum of the entries of a chain, in one pass."""
     _total = 0.0
     for _i in range(N):
@@ -302,46 +305,7 @@ def _kernel_data_loss(probs_lse, scores, Y, N, C):
 
 
 @_compiled
-def _kernel_grad_probs_lse(_a0, N):
-    """For grad_probs_lse: every entry in one pass."""
-    _out = np.empty((N, 1))
-    for _i in range(N):
-        _out[_i, 0] = (1/N) * _a0[_i, 0]
-    return _out
-
-
-@_compiled
-def _kernel_grad_scores(N, grad_probs_lse, probs, Y, C):
-    """For grad_scores: every entry in one pass."""
-    _out = np.empty((N, C))
-    for _i in range(N):
-        for _j in range(C):
-            _out[_i, _j] = (grad_probs_lse[_i, 0]*probs[_i, _j] - Y[_i, _j]/N)
-    return _out
-
-
-@_compiled
-def _kernel_grad_z1(grad_hidden, z1, N, H):
-    """For grad_z1: every entry in one pass."""
-    _out = np.empty((N, H))
-    for _i in range(N):
-        for _j in range(H):
-            _out[_i, _j] = grad_hidden[_i, _j] * (z1[_i, _j] > 0)
-    return _out
-
-
-@_compiled_sum
-def _kernel_grad_b2(N, grad_probs_lse, probs, Y, C):
-    """For grad_b2: the axis-0 sums of a chain, in one pass."""
-    _out = np.zeros((1, C))
-    for _i in range(N):
-        for _j in range(C):
-            _out[0, _j] += ((grad_probs_lse[_i, 0]*probs[_i, _j] - Y[_i, _j]/N))
-    return _out
-
-
-@_compiled
-def _kernel_grad_W2(_a0, W2, reg, H, C):
+def _kernel_grad_W2(_a0, W2, reg, C, H):
     """For grad_W2: every entry in one pass."""
     _out = np.empty((H, C))
     for _i in range(H):
@@ -350,21 +314,66 @@ def _kernel_grad_W2(_a0, W2, reg, H, C):
     return _out
 
 
-@_compiled_sum
-def _kernel_grad_b1(grad_hidden, z1, H, N):
-    """For grad_b1: the axis-0 sums of a chain, in one pass."""
-    _out = np.zeros((1, H))
-    for _i in range(N):
-        for _j in range(H):
-            _out[0, _j] += (grad_hidden[_i, _j] * (z1[_i, _j] > 0))
-    return _out
-
-
 @_compiled
-def _kernel_grad_W1(_a0, W1, reg, D, H):
+def _kernel_grad_W1(_a0, W1, reg, H, D):
     """For grad_W1: every entry in one pass."""
     _out = np.empty((D, H))
     for _i in range(D):
         for _j in range(H):
             _out[_i, _j] = _a0[_i, _j] + (1.0*reg) * W1[_i, _j]
     return _out
+
+
+@_compiled
+def _kernel_rows_z1(_a0, b1, H, N):
+    """For z1, hidden: one loop over the rows, every kernel's work on each row."""
+    z1 = np.empty((N, H))
+    hidden = np.empty((N, H))
+    for _i in range(N):
+        for _j in range(H):
+            z1[_i, _j] = _a0[_i, _j] + b1[0, _j]
+            hidden[_i, _j] = np.maximum(z1[_i, _j], 0.0)
+    return z1, hidden
+
+
+@_compiled
+def _kernel_rows_probs_lse_exp(probs_lse_max, scores, C, N, Y):
+    """For probs_lse_exp, probs_lse_sum, probs_lse, probs, grad_probs_lse, grad_scores: one loop over the rows, every kernel's work on each row."""
+    probs_lse_exp = np.empty((1, C))
+    probs = np.empty((N, C))
+    _o4 = 0.0
+    grad_probs_lse = np.empty((N, 1))
+    grad_scores = np.empty((N, C))
+    for _i in range(N):
+        _t1 = 0.0
+        for _j in range(C):
+            probs_lse_exp[0, _j] = np.exp(scores[_i, _j] - probs_lse_max[_i, 0])
+            _t1 += probs_lse_exp[0, _j]
+        probs_lse_sum = _t1
+        probs_lse = (np.log(probs_lse_sum) + probs_lse_max[_i, 0])
+        _t5 = 0.0
+        for _j in range(C):
+            probs[_i, _j] = np.exp(scores[_i, _j] - probs_lse)
+            _o4 += (scores[_i, _j] - probs_lse) * Y[_i, _j]
+            _t5 += Y[_i, _j]
+        _o5 = _t5
+        grad_probs_lse[_i, 0] = (1/N) * _o5
+        for _j in range(C):
+            grad_scores[_i, _j] = (grad_probs_lse[_i, 0]*probs[_i, _j] - Y[_i, _j]/N)
+    return probs, _o4, grad_probs_lse, grad_scores
+
+
+@_compiled
+def _kernel_rows_grad_z1(grad_hidden, z1, H, N, grad_probs_lse, probs, Y, C):
+    """For grad_z1, grad_b2, grad_b1: one loop over the rows, every kernel's work on each row."""
+    grad_z1 = np.empty((N, H))
+    grad_b2 = np.zeros((1, C))
+    grad_b1 = np.zeros((1, H))
+    for _i in range(N):
+        for _j in range(H):
+            grad_z1[_i, _j] = grad_hidden[_i, _j] * (z1[_i, _j] > 0)
+        for _j in range(C):
+            grad_b2[0, _j] += ((grad_probs_lse[_i, 0]*probs[_i, _j] - Y[_i, _j]/N))
+        for _j in range(H):
+            grad_b1[0, _j] += (grad_hidden[_i, _j] * (z1[_i, _j] > 0))
+    return grad_z1, grad_b2, grad_b1

@@ -35,19 +35,18 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_gaussian_nll_c129c6d9")
+_KERNELS = type(np)("_symgrad_numba_gaussian_nll_5d797478")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function, **options):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
-
-
-def _compiled_sum(function):
-    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
-    return _compiled(function, fastmath={"reassoc"})
+def _compiled(function):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
+    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
+    a product and a sum fused, a division taken as a product with the reciprocal; a division by
+    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
+    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+        type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 INPUTS = ("X", "I", "A", "mu")
 PARAMETERS = ("A", "mu")
@@ -136,7 +135,7 @@ def forward(*, X, I, A, mu):
     # P = inv(Sigma)
     P = np.linalg.inv(Sigma)
     # D[i, j] = X[i, j] - mu[i, 0]
-    D = _kernel_D(X, mu, d, N)
+    D = _kernel_D(X, mu, N, d)
     # Loss_logdet = logdet(Sigma)
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
     # Loss = Loss_logdet*N/2 + N*d*log(2*pi)/2 + 1/2 * sum_{c,k,l} D[c, k]*D[l, k]*P[c, l]
@@ -159,22 +158,19 @@ def loss_and_grad(*, X, I, A, mu):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     d, N, X, I, A, mu = _inputs(
         X, I, A, mu)
-    Sigma = _kernel_Sigma(A @ A.T, I, d)
+    Sigma, D = _kernel_rows_Sigma(A @ A.T, I, d, X, mu, N)
     P = np.linalg.inv(Sigma)
-    D = _kernel_D(X, mu, d, N)
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
     Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=['einsum_path', (0, 1), (0, 1)]) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     # grad_Loss_logdet = N/2
     grad_Loss_logdet = (1/2)*N
     # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
-    grad_D = _kernel_grad_D(P.T @ D, P @ D, d, N)
+    grad_D, grad_P = _kernel_rows_grad_D(P.T @ D, P @ D, N, d, D @ D.T)
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
-    grad_P = _kernel_grad_P(D @ D.T, d)
     # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + grad_Loss_logdet * P[j, i]
-    grad_Sigma = _kernel_grad_Sigma(np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=['einsum_path', (0, 2), (0, 1)]), P.T, grad_Loss_logdet, d)
+    grad_Sigma, grad_mu = _kernel_rows_grad_Sigma(np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=['einsum_path', (0, 2), (0, 1)]), P.T, grad_Loss_logdet, d, grad_D, N)
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
     # grad_mu[i, 0] = -sum_c grad_D[i, c]
-    grad_mu = _kernel_grad_mu(grad_D @ np.ones((N, 1)), d)
     # dLoss/dA[i, j] = -1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[i, l]*P[k, c] + N/2 * sum_c A[c, j]*P[i, c] + N/2 * sum_c A[c, j]*P[c, i] - 1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[c, l]*P[k, i]
     # grad_A[i, j] = sum_c A[c, j]*grad_Sigma[c, i] + sum_c A[c, j]*grad_Sigma[i, c]
     grad_A = _kernel_grad_A(grad_Sigma.T @ A, grad_Sigma @ A, d)
@@ -195,51 +191,12 @@ def _kernel_Sigma(_a0, I, d):
 
 
 @_compiled
-def _kernel_D(X, mu, d, N):
+def _kernel_D(X, mu, N, d):
     """For D: every entry in one pass."""
     _out = np.empty((d, N))
     for _i in range(d):
         for _j in range(N):
             _out[_i, _j] = (X[_i, _j] - mu[_i, 0])
-    return _out
-
-
-@_compiled
-def _kernel_grad_D(_a0, _a1, d, N):
-    """For grad_D: every entry in one pass."""
-    _out = np.empty((d, N))
-    for _i in range(d):
-        for _j in range(N):
-            _out[_i, _j] = 1/2 * _a0[_i, _j] + 1/2 * _a1[_i, _j]
-    return _out
-
-
-@_compiled
-def _kernel_grad_P(_a0, d):
-    """For grad_P: every entry in one pass."""
-    _out = np.empty((d, d))
-    for _i in range(d):
-        for _j in range(d):
-            _out[_i, _j] = 1/2 * _a0[_i, _j]
-    return _out
-
-
-@_compiled
-def _kernel_grad_Sigma(_a0, _a1, grad_Loss_logdet, d):
-    """For grad_Sigma: every entry in one pass."""
-    _out = np.empty((d, d))
-    for _i in range(d):
-        for _j in range(d):
-            _out[_i, _j] = -1 * _a0[_i, _j] + grad_Loss_logdet * _a1[_i, _j]
-    return _out
-
-
-@_compiled
-def _kernel_grad_mu(_a0, d):
-    """For grad_mu: every entry in one pass."""
-    _out = np.empty((d, 1))
-    for _i in range(d):
-        _out[_i, 0] = -1 * _a0[_i, 0]
     return _out
 
 
@@ -251,3 +208,45 @@ def _kernel_grad_A(_a0, _a1, d):
         for _j in range(d):
             _out[_i, _j] = _a0[_i, _j] + _a1[_i, _j]
     return _out
+
+
+@_compiled
+def _kernel_rows_Sigma(_a0, I, d, X, mu, N):
+    """For Sigma, D: one loop over the rows, every kernel's work on each row."""
+    Sigma = np.empty((d, d))
+    D = np.empty((d, N))
+    for _i in range(d):
+        for _j in range(d):
+            Sigma[_i, _j] = _a0[_i, _j] + I[_i, _j]
+        for _j in range(N):
+            D[_i, _j] = (X[_i, _j] - mu[_i, 0])
+    return Sigma, D
+
+
+@_compiled
+def _kernel_rows_grad_D(_a0, _a1, N, d, _a4):
+    """For grad_D, grad_P: one loop over the rows, every kernel's work on each row."""
+    grad_D = np.empty((d, N))
+    grad_P = np.empty((d, d))
+    for _i in range(d):
+        for _j in range(N):
+            grad_D[_i, _j] = 1/2 * _a0[_i, _j] + 1/2 * _a1[_i, _j]
+        for _j in range(d):
+            grad_P[_i, _j] = 1/2 * _a4[_i, _j]
+    return grad_D, grad_P
+
+
+@_compiled
+def _kernel_rows_grad_Sigma(_a0, _a1, grad_Loss_logdet, d, grad_D, N):
+    """For grad_Sigma, grad_mu: one loop over the rows, every kernel's work on each row."""
+    grad_Sigma = np.empty((d, d))
+    grad_mu = np.empty((d, 1))
+    for _i in range(d):
+        for _j in range(d):
+            grad_Sigma[_i, _j] = -1 * _a0[_i, _j] + grad_Loss_logdet * _a1[_i, _j]
+        _t1 = 0.0
+        for _j in range(N):
+            _t1 += grad_D[_i, _j]
+        _o1 = _t1
+        grad_mu[_i, 0] = -1 * _o1
+    return grad_Sigma, grad_mu

@@ -37,19 +37,18 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_hw1_relu_mse_b452286a")
+_KERNELS = type(np)("_symgrad_numba_hw1_relu_mse_f802aed5")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function, **options):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
-
-
-def _compiled_sum(function):
-    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
-    return _compiled(function, fastmath={"reassoc"})
+def _compiled(function):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
+    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
+    a product and a sum fused, a division taken as a product with the reciprocal; a division by
+    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
+    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+        type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 INPUTS = ("x", "y", "W1", "b1", "W2", "b2")
 PARAMETERS = ("W1", "b1", "W2", "b2")
@@ -172,8 +171,7 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     """`l` and its gradient with respect to every parameter, each of its parameter's shape."""
     dx, ds, dy, x, y, W1, b1, W2, b2 = _inputs(
         x, y, W1, b1, W2, b2)
-    s1 = _kernel_s1(W1 @ x, b1, ds)
-    z1 = _kernel_z1(s1, ds)
+    s1, z1 = _kernel_rows_s1(W1 @ x, b1, ds)
     s2 = _kernel_s2(W2 @ z1, b2, dy)
     yhat = s2
     l = _kernel_l(y.T, yhat.T, dy)
@@ -182,19 +180,18 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_yhat[c, 0]
     grad_z1 = W2.T @ grad_yhat
     # grad_s1[i, 0] = step(s1[i, 0])*grad_z1[i, 0]
-    grad_s1 = _kernel_grad_s1(grad_z1, s1, ds)
+    grad_s1, grad_W1 = _kernel_rows_grad_s1(grad_z1, s1, ds, x.T, dx)
     # dLoss/db2[i, 0] = -2 * y[i, 0] + 2 * yhat[i, 0]
     # grad_b2[i, 0] = grad_yhat[i, 0]
     grad_b2 = grad_yhat
     # dLoss/dW2[i, j] = -2 * y[i, 0]*z1[j, 0] + 2 * yhat[i, 0]*z1[j, 0]
     # grad_W2[i, j] = grad_yhat[i, 0]*z1[j, 0]
-    grad_W2 = _kernel_grad_W2(grad_yhat, z1.T, dy, ds)
+    grad_W2 = _kernel_grad_W2(grad_yhat, z1.T, ds, dy)
     # dLoss/db1[i, 0] = -2 * sum_c step(s1[i, 0])*W2[c, i]*y[c, 0] + 2 * sum_c step(s1[i, 0])*W2[c, i]*yhat[c, 0]
     # grad_b1[i, 0] = grad_s1[i, 0]
     grad_b1 = grad_s1
     # dLoss/dW1[i, j] = -2 * sum_c step(s1[i, 0])*W2[c, i]*x[j, 0]*y[c, 0] + 2 * sum_c step(s1[i, 0])*W2[c, i]*x[j, 0]*yhat[c, 0]
     # grad_W1[i, j] = grad_s1[i, 0]*x[j, 0]
-    grad_W1 = _kernel_grad_W1(grad_s1, x.T, ds, dx)
     return float(l), {
         "W1": grad_W1,
         "b1": grad_b1,
@@ -230,7 +227,7 @@ def _kernel_s2(_a0, b2, dy):
     return _out
 
 
-@_compiled_sum
+@_compiled
 def _kernel_l(_a0, _a1, dy):
     """For l: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -249,16 +246,7 @@ def _kernel_grad_yhat(y, yhat, dy):
 
 
 @_compiled
-def _kernel_grad_s1(grad_z1, s1, ds):
-    """For grad_s1: every entry in one pass."""
-    _out = np.empty((ds, 1))
-    for _i in range(ds):
-        _out[_i, 0] = grad_z1[_i, 0] * (s1[_i, 0] > 0)
-    return _out
-
-
-@_compiled
-def _kernel_grad_W2(grad_yhat, _a1, dy, ds):
+def _kernel_grad_W2(grad_yhat, _a1, ds, dy):
     """For grad_W2: every entry in one pass."""
     _out = np.empty((dy, ds))
     for _i in range(dy):
@@ -268,10 +256,23 @@ def _kernel_grad_W2(grad_yhat, _a1, dy, ds):
 
 
 @_compiled
-def _kernel_grad_W1(grad_s1, _a1, ds, dx):
-    """For grad_W1: every entry in one pass."""
-    _out = np.empty((ds, dx))
+def _kernel_rows_s1(_a0, b1, ds):
+    """For s1, z1: one loop over the rows, every kernel's work on each row."""
+    s1 = np.empty((ds, 1))
+    z1 = np.empty((ds, 1))
     for _i in range(ds):
+        s1[_i, 0] = _a0[_i, 0] + b1[_i, 0]
+        z1[_i, 0] = np.maximum(s1[_i, 0], 0.0)
+    return s1, z1
+
+
+@_compiled
+def _kernel_rows_grad_s1(grad_z1, s1, ds, _a3, dx):
+    """For grad_s1, grad_W1: one loop over the rows, every kernel's work on each row."""
+    grad_s1 = np.empty((ds, 1))
+    grad_W1 = np.empty((ds, dx))
+    for _i in range(ds):
+        grad_s1[_i, 0] = grad_z1[_i, 0] * (s1[_i, 0] > 0)
         for _j in range(dx):
-            _out[_i, _j] = grad_s1[_i, 0] * _a1[0, _j]
-    return _out
+            grad_W1[_i, _j] = grad_s1[_i, 0] * _a3[0, _j]
+    return grad_s1, grad_W1

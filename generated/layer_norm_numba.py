@@ -36,19 +36,18 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_layer_norm_51eb99e7")
+_KERNELS = type(np)("_symgrad_numba_layer_norm_151cfffc")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function, **options):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
-
-
-def _compiled_sum(function):
-    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
-    return _compiled(function, fastmath={"reassoc"})
+def _compiled(function):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
+    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
+    a product and a sum fused, a division taken as a product with the reciprocal; a division by
+    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
+    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+        type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 INPUTS = ("T", "eps", "X", "gamma", "beta")
 PARAMETERS = ("X", "gamma", "beta")
@@ -136,19 +135,19 @@ def forward(*, T, eps, X, gamma, beta):
     D, N, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
     # mu[i, 0] = 1/D * sum_c X[i, c]
-    mu = _kernel_mu(X @ np.ones((D, 1)), D, N)
+    mu = _kernel_mu_2(_kernel_mu(X, D, N), D, N)
     # Xc[i, j] = X[i, j] - mu[i, 0]
-    Xc = _kernel_Xc(X, mu, N, D)
+    Xc = _kernel_Xc(X, mu, D, N)
     # var[i, 0] = 1/D * sum_c Xc[i, c]**2
-    var = _kernel_mu(_kernel_var(X, mu, N, D), D, N)
+    var = _kernel_mu_2(_kernel_var(X, mu, D, N), D, N)
     # std[i, 0] = sqrt(eps + var[i, 0])
     std = _kernel_std(eps, var, N)
     # xhat[i, j] = Xc[i, j]/std[i, 0]
-    xhat = _kernel_xhat(std, X, mu, N, D)
+    xhat = _kernel_xhat(std, X, mu, D, N)
     # Y[i, j] = gamma[0, j]*xhat[i, j] + beta[0, j]
-    Y = _kernel_Y(beta, gamma, std, X, mu, N, D)
+    Y = _kernel_Y(beta, gamma, std, X, mu, D, N)
     # Loss = 1/2 * sum_{c,k} (-T[c, k] + Y[c, k])**2
-    Loss = 1/2 * _kernel_Loss(T, beta, gamma, std, X, mu, N, D)
+    Loss = 1/2 * _kernel_Loss(T, beta, gamma, std, X, mu, D, N)
     return {
         "mu": mu,
         "Xc": Xc,
@@ -169,27 +168,17 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     D, N, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
-    mu = _kernel_mu(X @ np.ones((D, 1)), D, N)
-    var = _kernel_mu(_kernel_var(X, mu, N, D), D, N)
-    std = _kernel_std(eps, var, N)
-    Loss = 1/2 * _kernel_Loss(T, beta, gamma, std, X, mu, N, D)
+    _swept0_o5, grad_beta, grad_gamma, grad_X = _kernel_rows_mu(X, D, N, eps, T, beta, gamma)
+    Loss = 1/2 * _swept0_o5
     # grad_std[i, 0] = -sum_c Xc[i, c]*grad_xhat[i, c]/std[i, 0]**2
-    grad_std = _kernel_grad_std_2(std, _kernel_grad_std(X, mu, gamma, T, beta, std, N, D), N)
     # grad_var[i, 0] = 1/2 * grad_std[i, 0]/std[i, 0]
-    grad_var = _kernel_grad_var(std, grad_std, N)
-    # grad_Xc[i, j] = 2/D * Xc[i, j]*grad_var[i, 0] + grad_xhat[i, j]/std[i, 0]
-    grad_Xc = _kernel_grad_Xc(D, gamma, T, beta, std, X, mu, grad_var, N)
     # grad_mu[i, 0] = -sum_c grad_Xc[i, c]
-    grad_mu = _kernel_grad_mu(grad_Xc @ np.ones((D, 1)), N)
     # dLoss/dbeta[0, i] = -sum_c T[c, i] + sum_c Y[c, i]
     # grad_beta[0, i] = sum_c grad_Y[c, i]
-    grad_beta = _kernel_grad_beta(T, beta, gamma, std, X, mu, D, N)
     # dLoss/dgamma[0, i] = -sum_c T[c, i]*xhat[c, i] + sum_c Y[c, i]*xhat[c, i]
     # grad_gamma[0, i] = sum_c grad_Y[c, i]*xhat[c, i]
-    grad_gamma = _kernel_grad_gamma(T, beta, gamma, std, X, mu, D, N)
     # dLoss/dX[i, j] = -1/D**2 * sum_{c,k} T[i, k]*Xc[i, c]*Xc[i, k]*gamma[0, k]/std[i, 0]**3 + D**(-2) * sum_{c,k} Xc[i, c]*Xc[i, k]*Y[i, k]*gamma[0, k]/std[i, 0]**3 + 1/D * sum_c T[i, c]*gamma[0, c]/std[i, 0] - 1/D * sum_c Y[i, c]*gamma[0, c]/std[i, 0] + 1/D * sum_c T[i, c]*Xc[i, c]*Xc[i, j]*gamma[0, c]/std[i, 0]**3 - 1/D * sum_c Xc[i, c]*Xc[i, j]*Y[i, c]*gamma[0, c]/std[i, 0]**3 - T[i, j]*gamma[0, j]/std[i, 0] + Y[i, j]*gamma[0, j]/std[i, 0]
     # grad_X[i, j] = 1/D * grad_mu[i, 0] + grad_Xc[i, j]
-    grad_X = _kernel_grad_X(D, grad_Xc, grad_mu, N)
     return float(Loss), {
         "X": grad_X,
         "gamma": grad_gamma,
@@ -198,7 +187,19 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
 
 
 @_compiled
-def _kernel_mu(_a0, D, N):
+def _kernel_mu(X, D, N):
+    """For mu: the axis-1 sums of a chain, in one pass."""
+    _out = np.empty((N, 1))
+    for _i in range(N):
+        _total = 0.0
+        for _j in range(D):
+            _total += X[_i, _j]
+        _out[_i, 0] = _total
+    return _out
+
+
+@_compiled
+def _kernel_mu_2(_a0, D, N):
     """For mu: every entry in one pass."""
     _out = np.empty((N, 1))
     for _i in range(N):
@@ -207,7 +208,7 @@ def _kernel_mu(_a0, D, N):
 
 
 @_compiled
-def _kernel_Xc(X, mu, N, D):
+def _kernel_Xc(X, mu, D, N):
     """For Xc: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
@@ -216,8 +217,8 @@ def _kernel_Xc(X, mu, N, D):
     return _out
 
 
-@_compiled_sum
-def _kernel_var(X, mu, N, D):
+@_compiled
+def _kernel_var(X, mu, D, N):
     """For var: the axis-1 sums of a chain, in one pass."""
     _out = np.empty((N, 1))
     for _i in range(N):
@@ -238,7 +239,7 @@ def _kernel_std(eps, var, N):
 
 
 @_compiled
-def _kernel_xhat(std, X, mu, N, D):
+def _kernel_xhat(std, X, mu, D, N):
     """For xhat: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
@@ -248,7 +249,7 @@ def _kernel_xhat(std, X, mu, N, D):
 
 
 @_compiled
-def _kernel_Y(beta, gamma, std, X, mu, N, D):
+def _kernel_Y(beta, gamma, std, X, mu, D, N):
     """For Y: every entry in one pass."""
     _out = np.empty((N, D))
     for _i in range(N):
@@ -257,8 +258,8 @@ def _kernel_Y(beta, gamma, std, X, mu, N, D):
     return _out
 
 
-@_compiled_sum
-def _kernel_Loss(T, beta, gamma, std, X, mu, N, D):
+@_compiled
+def _kernel_Loss(T, beta, gamma, std, X, mu, D, N):
     """For Loss: the sum of the entries of a chain, in one pass."""
     _total = 0.0
     for _i in range(N):
@@ -267,80 +268,39 @@ def _kernel_Loss(T, beta, gamma, std, X, mu, N, D):
     return _total
 
 
-@_compiled_sum
-def _kernel_grad_std(X, mu, gamma, T, beta, std, N, D):
-    """For grad_std: the axis-1 sums of a chain, in one pass."""
-    _out = np.empty((N, 1))
-    for _i in range(N):
-        _total = 0.0
-        for _j in range(D):
-            _total += ((X[_i, _j] - mu[_i, 0])) * (gamma[0, _j] * ((((beta[0, _j] + gamma[0, _j]*(1/std[_i, 0] * ((X[_i, _j] - mu[_i, 0]))))) - T[_i, _j])))
-        _out[_i, 0] = _total
-    return _out
-
-
 @_compiled
-def _kernel_grad_std_2(std, _a1, N):
-    """For grad_std: every entry in one pass."""
-    _out = np.empty((N, 1))
+def _kernel_rows_mu(X, D, N, eps, T, beta, gamma):
+    """For mu, var, std, grad_std, grad_var, grad_mu, grad_beta, grad_gamma, grad_X: one loop over the rows, every kernel's work on each row."""
+    _o5 = 0.0
+    grad_beta = np.zeros((1, D))
+    grad_gamma = np.zeros((1, D))
+    grad_X = np.empty((N, D))
     for _i in range(N):
-        _out[_i, 0] = -1 * std[_i, 0]**(-2) * _a1[_i, 0]
-    return _out
-
-
-@_compiled
-def _kernel_grad_var(std, grad_std, N):
-    """For grad_var: every entry in one pass."""
-    _out = np.empty((N, 1))
-    for _i in range(N):
-        _out[_i, 0] = 1/2 * 1/std[_i, 0] * grad_std[_i, 0]
-    return _out
-
-
-@_compiled
-def _kernel_grad_Xc(D, gamma, T, beta, std, X, mu, grad_var, N):
-    """For grad_Xc: every entry in one pass."""
-    _out = np.empty((N, D))
-    for _i in range(N):
+        _t0 = 0.0
         for _j in range(D):
-            _out[_i, _j] = ((gamma[0, _j] * ((((beta[0, _j] + gamma[0, _j]*(1/std[_i, 0] * ((X[_i, _j] - mu[_i, 0]))))) - T[_i, _j])))/std[_i, 0] + 2*((X[_i, _j] - mu[_i, 0]))*grad_var[_i, 0]/D)
-    return _out
-
-
-@_compiled
-def _kernel_grad_mu(_a0, N):
-    """For grad_mu: every entry in one pass."""
-    _out = np.empty((N, 1))
-    for _i in range(N):
-        _out[_i, 0] = -1 * _a0[_i, 0]
-    return _out
-
-
-@_compiled_sum
-def _kernel_grad_beta(T, beta, gamma, std, X, mu, D, N):
-    """For grad_beta: the axis-0 sums of a chain, in one pass."""
-    _out = np.zeros((1, D))
-    for _i in range(N):
+            _t0 += X[_i, _j]
+        _o0 = _t0
+        mu = (1/D) * _o0
+        _t2 = 0.0
         for _j in range(D):
-            _out[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/std[_i, 0] * ((X[_i, _j] - mu[_i, 0]))))) - T[_i, _j]))
-    return _out
-
-
-@_compiled_sum
-def _kernel_grad_gamma(T, beta, gamma, std, X, mu, D, N):
-    """For grad_gamma: the axis-0 sums of a chain, in one pass."""
-    _out = np.zeros((1, D))
-    for _i in range(N):
+            _t2 += ((X[_i, _j] - mu))**2
+        _o2 = _t2
+        var = (1/D) * _o2
+        std = np.sqrt(eps + var)
+        _t6 = 0.0
         for _j in range(D):
-            _out[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/std[_i, 0] * ((X[_i, _j] - mu[_i, 0]))))) - T[_i, _j])) * (1/std[_i, 0] * ((X[_i, _j] - mu[_i, 0])))
-    return _out
-
-
-@_compiled
-def _kernel_grad_X(D, grad_Xc, grad_mu, N):
-    """For grad_X: every entry in one pass."""
-    _out = np.empty((N, D))
-    for _i in range(N):
+            _o5 += (((beta[0, _j] + gamma[0, _j]*(1/std * ((X[_i, _j] - mu))))) - T[_i, _j])**2
+            _t6 += ((X[_i, _j] - mu)) * (gamma[0, _j] * ((((beta[0, _j] + gamma[0, _j]*(1/std * ((X[_i, _j] - mu))))) - T[_i, _j])))
+        _o6 = _t6
+        grad_std = -1 * std**(-2) * _o6
+        grad_var = 1/2 * 1/std * grad_std
+        _t9 = 0.0
         for _j in range(D):
-            _out[_i, _j] = (grad_Xc[_i, _j] + grad_mu[_i, 0]/D)
-    return _out
+            _t9 += (((gamma[0, _j] * ((((beta[0, _j] + gamma[0, _j]*(1/std * ((X[_i, _j] - mu))))) - T[_i, _j])))/std + 2*((X[_i, _j] - mu))*grad_var/D))
+            grad_beta[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/std * ((X[_i, _j] - mu))))) - T[_i, _j]))
+            grad_gamma[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/std * ((X[_i, _j] - mu))))) - T[_i, _j])) * (1/std * ((X[_i, _j] - mu)))
+        _o9 = _t9
+        grad_mu = -1 * _o9
+        for _j in range(D):
+            grad_X[_i, _j] = ((((gamma[0, _j] * ((((beta[0, _j] + gamma[0, _j]*(1/std * ((X[_i, _j] - mu))))) - T[_i, _j])))/std + 2*((X[_i, _j] - mu))*grad_var/D)) + grad_mu/D)
+    return _o5, grad_beta, grad_gamma, grad_X

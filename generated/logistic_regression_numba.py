@@ -35,19 +35,18 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_logistic_regression_9b69ed4a")
+_KERNELS = type(np)("_symgrad_numba_logistic_regression_ed46b172")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function, **options):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
-
-
-def _compiled_sum(function):
-    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
-    return _compiled(function, fastmath={"reassoc"})
+def _compiled(function):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
+    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
+    a product and a sum fused, a division taken as a product with the reciprocal; a division by
+    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
+    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+        type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 INPUTS = ("X", "y", "w", "b")
 PARAMETERS = ("w", "b")
@@ -149,16 +148,15 @@ def loss_and_grad(*, X, y, w, b):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     N, D, X, y, w, b = _inputs(
         X, y, w, b)
-    margin = _kernel_margin(y, X @ w, b, N)
+    margin, grad_margin, _swept0_o2 = _kernel_rows_margin(y, X @ w, b, N)
     Loss = (1/N) * _kernel_Loss(margin.T, N)
     # grad_margin[i, 0] = -1/N * (1 - sigmoid(margin[i, 0]))
-    grad_margin = _kernel_grad_margin(margin, N)
     # dLoss/db = -1/N * sum_c (1 - sigmoid(margin[c, 0]))*y[c, 0]
     # grad_b = sum_c grad_margin[c, 0]*y[c, 0]
     grad_b = _kernel_grad_b(grad_margin.T, y.T, N)
     # dLoss/dw[i, 0] = -1/N * sum_c (1 - sigmoid(margin[c, 0]))*X[c, i]*y[c, 0]
     # grad_w[i, 0] = sum_c X[c, i]*grad_margin[c, 0]*y[c, 0]
-    grad_w = X.T @ _kernel_grad_w(grad_margin, y, N)
+    grad_w = X.T @ _swept0_o2
     return float(Loss), {
         "w": grad_w,
         "b": float(grad_b),
@@ -174,7 +172,7 @@ def _kernel_margin(y, _a1, b, N):
     return _out
 
 
-@_compiled_sum
+@_compiled
 def _kernel_Loss(_a0, N):
     """For Loss: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -184,15 +182,6 @@ def _kernel_Loss(_a0, N):
 
 
 @_compiled
-def _kernel_grad_margin(margin, N):
-    """For grad_margin: every entry in one pass."""
-    _out = np.empty((N, 1))
-    for _i in range(N):
-        _out[_i, 0] = (-1/N) * (1 - (0.5 * (np.tanh(0.5 * margin[_i, 0]) + 1.0)))
-    return _out
-
-
-@_compiled_sum
 def _kernel_grad_b(_a0, _a1, N):
     """For grad_b: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -202,9 +191,13 @@ def _kernel_grad_b(_a0, _a1, N):
 
 
 @_compiled
-def _kernel_grad_w(grad_margin, y, N):
-    """For grad_w: every entry in one pass."""
-    _out = np.empty((N, 1))
+def _kernel_rows_margin(y, _a1, b, N):
+    """For margin, grad_margin: one loop over the rows, every kernel's work on each row."""
+    margin = np.empty((N, 1))
+    grad_margin = np.empty((N, 1))
+    _o2 = np.empty((N, 1))
     for _i in range(N):
-        _out[_i, 0] = grad_margin[_i, 0] * y[_i, 0]
-    return _out
+        margin[_i, 0] = y[_i, 0] * _a1[_i, 0] + b * y[_i, 0]
+        grad_margin[_i, 0] = (-1/N) * (1 - (0.5 * (np.tanh(0.5 * margin[_i, 0]) + 1.0)))
+        _o2[_i, 0] = grad_margin[_i, 0] * y[_i, 0]
+    return margin, grad_margin, _o2

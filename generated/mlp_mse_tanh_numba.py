@@ -37,19 +37,18 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_mlp_mse_tanh_5ebaea08")
+_KERNELS = type(np)("_symgrad_numba_mlp_mse_tanh_baddebcf")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function, **options):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
-
-
-def _compiled_sum(function):
-    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
-    return _compiled(function, fastmath={"reassoc"})
+def _compiled(function):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
+    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
+    a product and a sum fused, a division taken as a product with the reciprocal; a division by
+    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
+    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+        type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 INPUTS = ("X", "Ystar", "W1", "B1", "W2", "B2")
 PARAMETERS = ("W1", "B1", "W2", "B2")
@@ -148,13 +147,13 @@ def forward(*, X, Ystar, W1, B1, W2, B2):
     n, p, h, o, X, Ystar, W1, B1, W2, B2 = _inputs(
         X, Ystar, W1, B1, W2, B2)
     # Z1[i, j] = sum_c W1[c, j]*X[i, c] + B1[0, j]
-    Z1 = _kernel_Z1(X @ W1, B1, n, h)
+    Z1 = _kernel_Z1(X @ W1, B1, h, n)
     # H[i, j] = tanh(Z1[i, j])
-    H = _kernel_H(Z1, n, h)
+    H = _kernel_H(Z1, h, n)
     # Y[i, j] = sum_c H[i, c]*W2[c, j] + B2[0, j]
-    Y = _kernel_Y(H @ W2, B2, n, o)
+    Y = _kernel_Y(H @ W2, B2, o, n)
     # Loss = 1/(n*o) * sum_{c,k} (-Y[c, k] + Ystar[c, k])**2
-    Loss = (1/(n*o)) * _kernel_Loss(Y, Ystar, n, o)
+    Loss = (1/(n*o)) * _kernel_Loss(Y, Ystar, o, n)
     return {
         "Z1": Z1,
         "H": H,
@@ -172,25 +171,21 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     n, p, h, o, X, Ystar, W1, B1, W2, B2 = _inputs(
         X, Ystar, W1, B1, W2, B2)
-    Z1 = _kernel_Z1(X @ W1, B1, n, h)
-    H = _kernel_H(Z1, n, h)
-    Y = _kernel_Y(H @ W2, B2, n, o)
-    Loss = (1/(n*o)) * _kernel_Loss(Y, Ystar, n, o)
+    H = _kernel_rows_Z1(X @ W1, B1, h, n)
+    Y, _swept1_o1, grad_Y = _kernel_rows_Y(H @ W2, B2, o, n, Ystar)
+    Loss = (1/(n*o)) * _swept1_o1
     # grad_Y[i, j] = -2/(n*o) * (-Y[i, j] + Ystar[i, j])
-    grad_Y = _kernel_grad_Y(Y, Ystar, n, o)
     # grad_H[i, j] = sum_c W2[j, c]*grad_Y[i, c]
     grad_H = grad_Y @ W2.T
     # grad_Z1[i, j] = (1 - H[i, j]**2)*grad_H[i, j]
-    grad_Z1 = _kernel_grad_Z1(H, grad_H, n, h)
+    grad_Z1, grad_B2, grad_B1 = _kernel_rows_grad_Z1(H, grad_H, h, n, Y, Ystar, o)
     # dLoss/dB2[0, i] = -2/(n*o) * sum_c (-Y[c, i] + Ystar[c, i])
     # grad_B2[0, i] = sum_c grad_Y[c, i]
-    grad_B2 = _kernel_grad_B2(Y, Ystar, n, o)
     # dLoss/dW2[i, j] = -2/(n*o) * sum_c (-Y[c, j] + Ystar[c, j])*H[c, i]
     # grad_W2[i, j] = sum_c H[c, i]*grad_Y[c, j]
     grad_W2 = H.T @ grad_Y
     # dLoss/dB1[0, i] = -2/(n*o) * sum_{c,k} (1 - H[c, i]**2)*(-Y[c, k] + Ystar[c, k])*W2[i, k]
     # grad_B1[0, i] = sum_c grad_Z1[c, i]
-    grad_B1 = _kernel_grad_B1(H, grad_H, h, n)
     # dLoss/dW1[i, j] = -2/(n*o) * sum_{c,k} (1 - H[c, j]**2)*(-Y[c, k] + Ystar[c, k])*W2[j, k]*X[c, i]
     # grad_W1[i, j] = sum_c X[c, i]*grad_Z1[c, j]
     grad_W1 = X.T @ grad_Z1
@@ -203,7 +198,7 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
 
 
 @_compiled
-def _kernel_Z1(_a0, B1, n, h):
+def _kernel_Z1(_a0, B1, h, n):
     """For Z1: every entry in one pass."""
     _out = np.empty((n, h))
     for _i in range(n):
@@ -213,7 +208,7 @@ def _kernel_Z1(_a0, B1, n, h):
 
 
 @_compiled
-def _kernel_H(Z1, n, h):
+def _kernel_H(Z1, h, n):
     """For H: every entry in one pass."""
     _out = np.empty((n, h))
     for _i in range(n):
@@ -223,7 +218,7 @@ def _kernel_H(Z1, n, h):
 
 
 @_compiled
-def _kernel_Y(_a0, B2, n, o):
+def _kernel_Y(_a0, B2, o, n):
     """For Y: every entry in one pass."""
     _out = np.empty((n, o))
     for _i in range(n):
@@ -232,8 +227,8 @@ def _kernel_Y(_a0, B2, n, o):
     return _out
 
 
-@_compiled_sum
-def _kernel_Loss(Y, Ystar, n, o):
+@_compiled
+def _kernel_Loss(Y, Ystar, o, n):
     """For Loss: the sum of the entries of a chain, in one pass."""
     _total = 0.0
     for _i in range(n):
@@ -243,40 +238,42 @@ def _kernel_Loss(Y, Ystar, n, o):
 
 
 @_compiled
-def _kernel_grad_Y(Y, Ystar, n, o):
-    """For grad_Y: every entry in one pass."""
-    _out = np.empty((n, o))
+def _kernel_rows_Z1(_a0, B1, h, n):
+    """For Z1, H: one loop over the rows, every kernel's work on each row."""
+    Z1 = np.empty((1, h))
+    H = np.empty((n, h))
     for _i in range(n):
-        for _j in range(o):
-            _out[_i, _j] = (-2/(n*o)) * (Ystar[_i, _j] - Y[_i, _j])
-    return _out
+        for _j in range(h):
+            Z1[0, _j] = _a0[_i, _j] + B1[0, _j]
+            H[_i, _j] = np.tanh(Z1[0, _j])
+    return H
 
 
 @_compiled
-def _kernel_grad_Z1(H, grad_H, n, h):
-    """For grad_Z1: every entry in one pass."""
-    _out = np.empty((n, h))
-    for _i in range(n):
-        for _j in range(h):
-            _out[_i, _j] = (1 - H[_i, _j]**2) * grad_H[_i, _j]
-    return _out
-
-
-@_compiled_sum
-def _kernel_grad_B2(Y, Ystar, n, o):
-    """For grad_B2: the axis-0 sums of a chain, in one pass."""
-    _out = np.zeros((1, o))
+def _kernel_rows_Y(_a0, B2, o, n, Ystar):
+    """For Y, grad_Y: one loop over the rows, every kernel's work on each row."""
+    Y = np.empty((n, o))
+    _o1 = 0.0
+    grad_Y = np.empty((n, o))
     for _i in range(n):
         for _j in range(o):
-            _out[0, _j] += ((-2/(n*o)) * (Ystar[_i, _j] - Y[_i, _j]))
-    return _out
+            Y[_i, _j] = _a0[_i, _j] + B2[0, _j]
+            _o1 += (Ystar[_i, _j] - Y[_i, _j])**2
+            grad_Y[_i, _j] = (-2/(n*o)) * (Ystar[_i, _j] - Y[_i, _j])
+    return Y, _o1, grad_Y
 
 
-@_compiled_sum
-def _kernel_grad_B1(H, grad_H, h, n):
-    """For grad_B1: the axis-0 sums of a chain, in one pass."""
-    _out = np.zeros((1, h))
+@_compiled
+def _kernel_rows_grad_Z1(H, grad_H, h, n, Y, Ystar, o):
+    """For grad_Z1, grad_B2, grad_B1: one loop over the rows, every kernel's work on each row."""
+    grad_Z1 = np.empty((n, h))
+    grad_B2 = np.zeros((1, o))
+    grad_B1 = np.zeros((1, h))
     for _i in range(n):
         for _j in range(h):
-            _out[0, _j] += ((1 - H[_i, _j]**2) * grad_H[_i, _j])
-    return _out
+            grad_Z1[_i, _j] = (1 - H[_i, _j]**2) * grad_H[_i, _j]
+        for _j in range(o):
+            grad_B2[0, _j] += ((-2/(n*o)) * (Ystar[_i, _j] - Y[_i, _j]))
+        for _j in range(h):
+            grad_B1[0, _j] += ((1 - H[_i, _j]**2) * grad_H[_i, _j])
+    return grad_Z1, grad_B2, grad_B1

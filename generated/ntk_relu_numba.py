@@ -41,19 +41,18 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_ntk_relu_342f7f5c")
+_KERNELS = type(np)("_symgrad_numba_ntk_relu_7f1a01da")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function, **options):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
-
-
-def _compiled_sum(function):
-    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
-    return _compiled(function, fastmath={"reassoc"})
+def _compiled(function):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
+    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
+    a product and a sum fused, a division taken as a product with the reciprocal; a division by
+    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
+    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+        type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 INPUTS = ("X", "r", "W", "W0", "m", "lam")
 PARAMETERS = ("W",)
@@ -186,9 +185,9 @@ def _hidden_forward(l, X_prev, W, W0, m, lam):
     # Z_l[i, j] = sum_c W[i, c]*X_prev[c, j]
     Z_l = W @ X_prev
     # X_l[i, j] = relu(Z_l[i, j])
-    X_l = _kernel_X_l(Z_l, k_out, n)
+    X_l = _kernel_X_l(Z_l, n, k_out)
     # reg_l = lam*m/2 * sum_{c,k} (-W0[c, k] + W[c, k])**2
-    reg_l = ((1/2)*lam*m) * _kernel_reg_l(W0, W, k_out, k_in)
+    reg_l = ((1/2)*lam*m) * _kernel_reg_l(W0, W, k_in, k_out)
     return X_l, reg_l, (n, k_in, k_out, X_prev, W, W0, m, lam, Z_l, X_l, reg_l)
 
 
@@ -197,10 +196,10 @@ def _hidden_backward(state, grad_out, need_input):
     from the adjoint of its output."""
     n, k_in, k_out, X_prev, W, W0, m, lam, Z_l, X_l, reg_l = state
     # grad_Z_l[i, j] = step(Z_l[i, j])*grad_out[i, j]
-    grad_Z_l = _kernel_grad_Z_l(grad_out, Z_l, k_out, n)
+    grad_Z_l = _kernel_grad_Z_l(grad_out, Z_l, n, k_out)
     # dLoss/dW[i, j] = sum_c step(Z_l[i, c])*X_prev[j, c]*grad_out[i, c] + lam*m * (-W0[i, j] + W[i, j])
     # grad_W[i, j] = sum_c X_prev[j, c]*grad_Z_l[i, c] + lam*m * (-W0[i, j] + W[i, j])
-    grad_W = _kernel_grad_W(grad_Z_l @ X_prev.T, W0, W, lam, m, k_out, k_in)
+    grad_W = _kernel_grad_W(grad_Z_l @ X_prev.T, W0, W, lam, m, k_in, k_out)
     if need_input:
         # dLoss/dX_prev[i, j] = sum_c step(Z_l[c, j])*W[c, i]*grad_out[c, j]
         # grad_X_prev[i, j] = sum_c W[c, i]*grad_Z_l[c, j]
@@ -259,7 +258,7 @@ def _output_backward(state, need_input):
     if need_input:
         # dLoss/dX_prev[i, j] = -m**0.5 * W[0, i]*r[0, j] + m**0.5 * W[0, i]*f[0, j]
         # grad_X_prev[i, j] = m**0.5 * W[0, i]*grad_f[0, j]
-        grad_X_prev = _kernel_grad_X_prev(W.T, grad_f, m, k, n)
+        grad_X_prev = _kernel_grad_X_prev(W.T, grad_f, m, n, k)
     return (grad_X_prev if need_input else None), (grad_W, )
 
 
@@ -309,7 +308,7 @@ def loss_and_grad(*, X, r, W, W0, m, lam):
 
 
 @_compiled
-def _kernel_X_l(Z_l, k_out, n):
+def _kernel_X_l(Z_l, n, k_out):
     """For X_l: every entry in one pass."""
     _out = np.empty((k_out, n))
     for _i in range(k_out):
@@ -318,8 +317,8 @@ def _kernel_X_l(Z_l, k_out, n):
     return _out
 
 
-@_compiled_sum
-def _kernel_reg_l(W0, W, k_out, k_in):
+@_compiled
+def _kernel_reg_l(W0, W, k_in, k_out):
     """For reg_l: the sum of the entries of a chain, in one pass."""
     _total = 0.0
     for _i in range(k_out):
@@ -329,7 +328,7 @@ def _kernel_reg_l(W0, W, k_out, k_in):
 
 
 @_compiled
-def _kernel_grad_Z_l(grad_out, Z_l, k_out, n):
+def _kernel_grad_Z_l(grad_out, Z_l, n, k_out):
     """For grad_Z_l: every entry in one pass."""
     _out = np.empty((k_out, n))
     for _i in range(k_out):
@@ -339,7 +338,7 @@ def _kernel_grad_Z_l(grad_out, Z_l, k_out, n):
 
 
 @_compiled
-def _kernel_grad_W(_a0, W0, W, lam, m, k_out, k_in):
+def _kernel_grad_W(_a0, W0, W, lam, m, k_in, k_out):
     """For grad_W: every entry in one pass."""
     _out = np.empty((k_out, k_in))
     for _i in range(k_out):
@@ -357,7 +356,7 @@ def _kernel_f(_a0, m, n):
     return _out
 
 
-@_compiled_sum
+@_compiled
 def _kernel_Loss(f, r, n):
     """For Loss: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -366,7 +365,7 @@ def _kernel_Loss(f, r, n):
     return _total
 
 
-@_compiled_sum
+@_compiled
 def _kernel_Loss_2(W0, W, k):
     """For Loss: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -394,7 +393,7 @@ def _kernel_grad_W_2(_a0, m, W0, W, lam, k):
 
 
 @_compiled
-def _kernel_grad_X_prev(_a0, grad_f, m, k, n):
+def _kernel_grad_X_prev(_a0, grad_f, m, n, k):
     """For grad_X_prev: every entry in one pass."""
     _out = np.empty((k, n))
     for _i in range(k):

@@ -37,19 +37,18 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_residual_block_2645fe3b")
+_KERNELS = type(np)("_symgrad_numba_residual_block_a62f6f09")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function, **options):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
-
-
-def _compiled_sum(function):
-    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
-    return _compiled(function, fastmath={"reassoc"})
+def _compiled(function):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
+    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
+    a product and a sum fused, a division taken as a product with the reciprocal; a division by
+    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
+    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+        type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 INPUTS = ("T", "x", "W1", "b1", "W2", "b2")
 PARAMETERS = ("x", "W1", "b1", "W2", "b2")
@@ -145,13 +144,13 @@ def forward(*, T, x, W1, b1, W2, b2):
     D, H, N, T, x, W1, b1, W2, b2 = _inputs(
         T, x, W1, b1, W2, b2)
     # z[i, j] = sum_c W1[i, c]*x[c, j] + b1[i, 0]
-    z = _kernel_z(W1 @ x, b1, H, N)
+    z = _kernel_z(W1 @ x, b1, N, H)
     # a[i, j] = relu(z[i, j])
-    a = _kernel_a(z, H, N)
+    a = _kernel_a(z, N, H)
     # out[i, j] = x[i, j] + b2[i, 0] + sum_c W2[i, c]*a[c, j]
-    out = _kernel_out(W2 @ a, b2, x, D, N)
+    out = _kernel_out(W2 @ a, b2, x, N, D)
     # Loss = 1/2 * sum_{c,k} (-T[c, k] + out[c, k])**2
-    Loss = 1/2 * _kernel_Loss(T, out, D, N)
+    Loss = 1/2 * _kernel_Loss(T, out, N, D)
     return {
         "z": z,
         "a": a,
@@ -169,31 +168,29 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     D, H, N, T, x, W1, b1, W2, b2 = _inputs(
         T, x, W1, b1, W2, b2)
-    z = _kernel_z(W1 @ x, b1, H, N)
-    a = _kernel_a(z, H, N)
-    out = _kernel_out(W2 @ a, b2, x, D, N)
-    Loss = 1/2 * _kernel_Loss(T, out, D, N)
+    z, a = _kernel_rows_z(W1 @ x, b1, N, H)
+    out = _kernel_out(W2 @ a, b2, x, N, D)
+    Loss = 1/2 * _kernel_Loss(T, out, N, D)
     # grad_out[i, j] = -T[i, j] + out[i, j]
-    grad_out = _kernel_grad_out(T, out, D, N)
+    grad_out = _kernel_grad_out(T, out, N, D)
     # grad_a[i, j] = sum_c W2[c, i]*grad_out[c, j]
     grad_a = W2.T @ grad_out
     # grad_z[i, j] = step(z[i, j])*grad_a[i, j]
-    grad_z = _kernel_grad_z(grad_a, z, H, N)
+    grad_z, grad_b1 = _kernel_rows_grad_z(grad_a, z, N, H)
     # dLoss/db2[i, 0] = -sum_c T[i, c] + sum_c out[i, c]
     # grad_b2[i, 0] = sum_c grad_out[i, c]
-    grad_b2 = _kernel_grad_b2(T, out, D, N)
+    grad_b2 = _kernel_grad_b2(T, out, N, D)
     # dLoss/dW2[i, j] = -sum_c T[i, c]*a[j, c] + sum_c a[j, c]*out[i, c]
     # grad_W2[i, j] = sum_c a[j, c]*grad_out[i, c]
     grad_W2 = grad_out @ a.T
     # dLoss/db1[i, 0] = -sum_{c,k} step(z[i, c])*T[k, c]*W2[k, i] + sum_{c,k} step(z[i, c])*W2[k, i]*out[k, c]
     # grad_b1[i, 0] = sum_c grad_z[i, c]
-    grad_b1 = _kernel_grad_b1(grad_a, z, H, N)
     # dLoss/dW1[i, j] = -sum_{c,k} step(z[i, c])*T[k, c]*W2[k, i]*x[j, c] + sum_{c,k} step(z[i, c])*W2[k, i]*out[k, c]*x[j, c]
     # grad_W1[i, j] = sum_c grad_z[i, c]*x[j, c]
     grad_W1 = grad_z @ x.T
     # dLoss/dx[i, j] = -sum_{c,k} step(z[c, j])*T[k, j]*W1[c, i]*W2[k, c] + sum_{c,k} step(z[c, j])*W1[c, i]*W2[k, c]*out[k, j] - T[i, j] + out[i, j]
     # grad_x[i, j] = sum_c W1[c, i]*grad_z[c, j] + grad_out[i, j]
-    grad_x = _kernel_grad_x(W1.T @ grad_z, T, out, D, N)
+    grad_x = _kernel_grad_x(W1.T @ grad_z, T, out, N, D)
     return float(Loss), {
         "x": grad_x,
         "W1": grad_W1,
@@ -204,7 +201,7 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
 
 
 @_compiled
-def _kernel_z(_a0, b1, H, N):
+def _kernel_z(_a0, b1, N, H):
     """For z: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
@@ -214,7 +211,7 @@ def _kernel_z(_a0, b1, H, N):
 
 
 @_compiled
-def _kernel_a(z, H, N):
+def _kernel_a(z, N, H):
     """For a: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
@@ -224,7 +221,7 @@ def _kernel_a(z, H, N):
 
 
 @_compiled
-def _kernel_out(_a0, b2, x, D, N):
+def _kernel_out(_a0, b2, x, N, D):
     """For out: every entry in one pass."""
     _out = np.empty((D, N))
     for _i in range(D):
@@ -233,8 +230,8 @@ def _kernel_out(_a0, b2, x, D, N):
     return _out
 
 
-@_compiled_sum
-def _kernel_Loss(T, out, D, N):
+@_compiled
+def _kernel_Loss(T, out, N, D):
     """For Loss: the sum of the entries of a chain, in one pass."""
     _total = 0.0
     for _i in range(D):
@@ -244,7 +241,7 @@ def _kernel_Loss(T, out, D, N):
 
 
 @_compiled
-def _kernel_grad_out(T, out, D, N):
+def _kernel_grad_out(T, out, N, D):
     """For grad_out: every entry in one pass."""
     _out = np.empty((D, N))
     for _i in range(D):
@@ -254,17 +251,7 @@ def _kernel_grad_out(T, out, D, N):
 
 
 @_compiled
-def _kernel_grad_z(grad_a, z, H, N):
-    """For grad_z: every entry in one pass."""
-    _out = np.empty((H, N))
-    for _i in range(H):
-        for _j in range(N):
-            _out[_i, _j] = grad_a[_i, _j] * (z[_i, _j] > 0)
-    return _out
-
-
-@_compiled_sum
-def _kernel_grad_b2(T, out, D, N):
+def _kernel_grad_b2(T, out, N, D):
     """For grad_b2: the axis-1 sums of a chain, in one pass."""
     _out = np.empty((D, 1))
     for _i in range(D):
@@ -275,23 +262,37 @@ def _kernel_grad_b2(T, out, D, N):
     return _out
 
 
-@_compiled_sum
-def _kernel_grad_b1(grad_a, z, H, N):
-    """For grad_b1: the axis-1 sums of a chain, in one pass."""
-    _out = np.empty((H, 1))
-    for _i in range(H):
-        _total = 0.0
-        for _j in range(N):
-            _total += (grad_a[_i, _j] * (z[_i, _j] > 0))
-        _out[_i, 0] = _total
-    return _out
-
-
 @_compiled
-def _kernel_grad_x(_a0, T, out, D, N):
+def _kernel_grad_x(_a0, T, out, N, D):
     """For grad_x: every entry in one pass."""
     _out = np.empty((D, N))
     for _i in range(D):
         for _j in range(N):
             _out[_i, _j] = _a0[_i, _j] + ((out[_i, _j] - T[_i, _j]))
     return _out
+
+
+@_compiled
+def _kernel_rows_z(_a0, b1, N, H):
+    """For z, a: one loop over the rows, every kernel's work on each row."""
+    z = np.empty((H, N))
+    a = np.empty((H, N))
+    for _i in range(H):
+        for _j in range(N):
+            z[_i, _j] = _a0[_i, _j] + b1[_i, 0]
+            a[_i, _j] = np.maximum(z[_i, _j], 0.0)
+    return z, a
+
+
+@_compiled
+def _kernel_rows_grad_z(grad_a, z, N, H):
+    """For grad_z, grad_b1: one loop over the rows, every kernel's work on each row."""
+    grad_z = np.empty((H, N))
+    grad_b1 = np.empty((H, 1))
+    for _i in range(H):
+        _t1 = 0.0
+        for _j in range(N):
+            grad_z[_i, _j] = grad_a[_i, _j] * (z[_i, _j] > 0)
+            _t1 += (grad_a[_i, _j] * (z[_i, _j] > 0))
+        grad_b1[_i, 0] = _t1
+    return grad_z, grad_b1

@@ -41,19 +41,18 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_rnn_unrolled_35572325")
+_KERNELS = type(np)("_symgrad_numba_rnn_unrolled_aeaf435a")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function, **options):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
-
-
-def _compiled_sum(function):
-    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
-    return _compiled(function, fastmath={"reassoc"})
+def _compiled(function):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
+    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
+    a product and a sum fused, a division taken as a product with the reciprocal; a division by
+    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
+    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+        type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 INPUTS = ("x1", "x2", "x3", "x4", "h0", "Y", "Wx", "Wh", "b", "Wy")
 PARAMETERS = ("Wx", "Wh", "b", "Wy")
@@ -168,23 +167,23 @@ def forward(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     D, H, N, K, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy = _inputs(
         x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy)
     # h_1_1[i, j] = sum_c Wx[i, c]*x1[c, j] + sum_c Wh[i, c]*h0[c, j] + b[i, 0]
-    h_1_1 = _kernel_h_1_1(Wx @ x1, Wh @ h0, b, H, N)
+    h_1_1 = _kernel_h_1_1(Wx @ x1, Wh @ h0, b, N, H)
     # h_1[i, j] = tanh(h_1_1[i, j])
-    h_1 = _kernel_h_1(h_1_1, H, N)
+    h_1 = _kernel_h_1(h_1_1, N, H)
     # h_2_1[i, j] = sum_c Wx[i, c]*x2[c, j] + sum_c Wh[i, c]*h_1[c, j] + b[i, 0]
-    h_2_1 = _kernel_h_1_1(Wx @ x2, Wh @ h_1, b, H, N)
+    h_2_1 = _kernel_h_1_1(Wx @ x2, Wh @ h_1, b, N, H)
     # h_2[i, j] = tanh(h_2_1[i, j])
-    h_2 = _kernel_h_2(h_2_1, H, N)
+    h_2 = _kernel_h_2(h_2_1, N, H)
     # h_3_1[i, j] = sum_c Wx[i, c]*x3[c, j] + sum_c Wh[i, c]*h_2[c, j] + b[i, 0]
-    h_3_1 = _kernel_h_1_1(Wx @ x3, Wh @ h_2, b, H, N)
+    h_3_1 = _kernel_h_1_1(Wx @ x3, Wh @ h_2, b, N, H)
     # h_3[i, j] = tanh(h_3_1[i, j])
-    h_3 = _kernel_h_3(h_3_1, H, N)
+    h_3 = _kernel_h_3(h_3_1, N, H)
     # h_4_1[i, j] = sum_c Wx[i, c]*x4[c, j] + sum_c Wh[i, c]*h_3[c, j] + b[i, 0]
-    h_4_1 = _kernel_h_1_1(Wx @ x4, Wh @ h_3, b, H, N)
+    h_4_1 = _kernel_h_1_1(Wx @ x4, Wh @ h_3, b, N, H)
     # h_4[i, j] = tanh(h_4_1[i, j])
-    h_4 = _kernel_h_4(h_4_1, H, N)
+    h_4 = _kernel_h_4(h_4_1, N, H)
     # Loss_1[i, j] = sum_c Wy[i, c]*h_4[c, j] - Y[i, j]
-    Loss_1 = _kernel_Loss_1(Wy @ h_4, Y, K, N)
+    Loss_1 = _kernel_Loss_1(Wy @ h_4, Y, N, K)
     # Loss = 1/2 * sum_{c,k} Loss_1[c, k]**2
     Loss = 1/2 * np.vdot(Loss_1, Loss_1)
     return {
@@ -210,43 +209,37 @@ def loss_and_grad(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     D, H, N, K, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy = _inputs(
         x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy)
-    h_1_1 = _kernel_h_1_1(Wx @ x1, Wh @ h0, b, H, N)
-    h_1 = _kernel_h_1(h_1_1, H, N)
-    h_2_1 = _kernel_h_1_1(Wx @ x2, Wh @ h_1, b, H, N)
-    h_2 = _kernel_h_2(h_2_1, H, N)
-    h_3_1 = _kernel_h_1_1(Wx @ x3, Wh @ h_2, b, H, N)
-    h_3 = _kernel_h_3(h_3_1, H, N)
-    h_4_1 = _kernel_h_1_1(Wx @ x4, Wh @ h_3, b, H, N)
-    h_4 = _kernel_h_4(h_4_1, H, N)
-    Loss_1 = _kernel_Loss_1(Wy @ h_4, Y, K, N)
+    h_1 = _kernel_rows_h_1_1(Wx @ x1, Wh @ h0, b, N, H)
+    h_2 = _kernel_rows_h_2_1(Wx @ x2, Wh @ h_1, b, N, H)
+    h_3 = _kernel_rows_h_3_1(Wx @ x3, Wh @ h_2, b, N, H)
+    h_4 = _kernel_rows_h_4_1(Wx @ x4, Wh @ h_3, b, N, H)
+    Loss_1 = _kernel_Loss_1(Wy @ h_4, Y, N, K)
     Loss = 1/2 * np.vdot(Loss_1, Loss_1)
     # grad_h_4[i, j] = sum_c Loss_1[c, j]*Wy[c, i]
     grad_h_4 = Wy.T @ Loss_1
     # grad_h_4_1[i, j] = (1 - h_4[i, j]**2)*grad_h_4[i, j]
-    grad_h_4_1 = _kernel_grad_h_4_1(h_4, grad_h_4, H, N)
+    grad_h_4_1 = _kernel_grad_h_4_1(h_4, grad_h_4, N, H)
     # grad_h_3[i, j] = sum_c Wh[c, i]*grad_h_4_1[c, j]
     grad_h_3 = Wh.T @ grad_h_4_1
     # grad_h_3_1[i, j] = (1 - h_3[i, j]**2)*grad_h_3[i, j]
-    grad_h_3_1 = _kernel_grad_h_3_1(h_3, grad_h_3, H, N)
+    grad_h_3_1 = _kernel_grad_h_3_1(h_3, grad_h_3, N, H)
     # grad_h_2[i, j] = sum_c Wh[c, i]*grad_h_3_1[c, j]
     grad_h_2 = Wh.T @ grad_h_3_1
     # grad_h_2_1[i, j] = (1 - h_2[i, j]**2)*grad_h_2[i, j]
-    grad_h_2_1 = _kernel_grad_h_2_1(h_2, grad_h_2, H, N)
+    grad_h_2_1 = _kernel_grad_h_2_1(h_2, grad_h_2, N, H)
     # grad_h_1[i, j] = sum_c Wh[c, i]*grad_h_2_1[c, j]
     grad_h_1 = Wh.T @ grad_h_2_1
     # grad_h_1_1[i, j] = (1 - h_1[i, j]**2)*grad_h_1[i, j]
-    grad_h_1_1 = _kernel_grad_h_1_1(h_1, grad_h_1, H, N)
+    grad_h_1_1, grad_b = _kernel_rows_grad_h_1_1(h_1, grad_h_1, N, H, h_2, grad_h_2, h_3, grad_h_3, h_4, grad_h_4)
     # dLoss/dWy[i, j] = sum_c Loss_1[i, c]*h_4[j, c]
     grad_Wy = Loss_1 @ h_4.T
     # dLoss/db[i, 0] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]
     # grad_b[i, 0] = sum_c grad_h_1_1[i, c] + sum_c grad_h_2_1[i, c] + sum_c grad_h_3_1[i, c] + sum_c grad_h_4_1[i, c]
-    grad_b = _kernel_grad_b_5(_kernel_grad_b(h_1, grad_h_1, H, N), _kernel_grad_b_2(h_2, grad_h_2, H, N), _kernel_grad_b_3(h_3, grad_h_3, H, N), _kernel_grad_b_4(h_4, grad_h_4, H, N), H)
     # dLoss/dWh[i, j] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m]*h0[j, c] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l]*h_1[j, c] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k]*h_2[j, c] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]*h_3[j, c]
     # grad_Wh[i, j] = sum_c grad_h_1_1[i, c]*h0[j, c] + sum_c grad_h_2_1[i, c]*h_1[j, c] + sum_c grad_h_3_1[i, c]*h_2[j, c] + sum_c grad_h_4_1[i, c]*h_3[j, c]
-    grad_Wh = _kernel_grad_Wh(grad_h_1_1 @ h0.T, grad_h_2_1 @ h_1.T, grad_h_3_1 @ h_2.T, grad_h_4_1 @ h_3.T, H)
+    grad_Wh, grad_Wx = _kernel_rows_grad_Wh(grad_h_1_1 @ h0.T, grad_h_2_1 @ h_1.T, grad_h_3_1 @ h_2.T, grad_h_4_1 @ h_3.T, H, grad_h_1_1 @ x1.T, grad_h_2_1 @ x2.T, grad_h_3_1 @ x3.T, grad_h_4_1 @ x4.T, D)
     # dLoss/dWx[i, j] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m]*x1[j, c] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l]*x2[j, c] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k]*x3[j, c] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]*x4[j, c]
     # grad_Wx[i, j] = sum_c grad_h_1_1[i, c]*x1[j, c] + sum_c grad_h_2_1[i, c]*x2[j, c] + sum_c grad_h_3_1[i, c]*x3[j, c] + sum_c grad_h_4_1[i, c]*x4[j, c]
-    grad_Wx = _kernel_grad_Wx(grad_h_1_1 @ x1.T, grad_h_2_1 @ x2.T, grad_h_3_1 @ x3.T, grad_h_4_1 @ x4.T, H, D)
     return float(Loss), {
         "Wx": grad_Wx,
         "Wh": grad_Wh,
@@ -256,7 +249,7 @@ def loss_and_grad(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
 
 
 @_compiled
-def _kernel_h_1_1(_a0, _a1, b, H, N):
+def _kernel_h_1_1(_a0, _a1, b, N, H):
     """For h_1_1: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
@@ -266,7 +259,7 @@ def _kernel_h_1_1(_a0, _a1, b, H, N):
 
 
 @_compiled
-def _kernel_h_1(h_1_1, H, N):
+def _kernel_h_1(h_1_1, N, H):
     """For h_1: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
@@ -276,7 +269,7 @@ def _kernel_h_1(h_1_1, H, N):
 
 
 @_compiled
-def _kernel_h_2(h_2_1, H, N):
+def _kernel_h_2(h_2_1, N, H):
     """For h_2: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
@@ -286,7 +279,7 @@ def _kernel_h_2(h_2_1, H, N):
 
 
 @_compiled
-def _kernel_h_3(h_3_1, H, N):
+def _kernel_h_3(h_3_1, N, H):
     """For h_3: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
@@ -296,7 +289,7 @@ def _kernel_h_3(h_3_1, H, N):
 
 
 @_compiled
-def _kernel_h_4(h_4_1, H, N):
+def _kernel_h_4(h_4_1, N, H):
     """For h_4: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
@@ -306,7 +299,7 @@ def _kernel_h_4(h_4_1, H, N):
 
 
 @_compiled
-def _kernel_Loss_1(_a0, Y, K, N):
+def _kernel_Loss_1(_a0, Y, N, K):
     """For Loss_1: every entry in one pass."""
     _out = np.empty((K, N))
     for _i in range(K):
@@ -316,7 +309,7 @@ def _kernel_Loss_1(_a0, Y, K, N):
 
 
 @_compiled
-def _kernel_grad_h_4_1(h_4, grad_h_4, H, N):
+def _kernel_grad_h_4_1(h_4, grad_h_4, N, H):
     """For grad_h_4_1: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
@@ -326,7 +319,7 @@ def _kernel_grad_h_4_1(h_4, grad_h_4, H, N):
 
 
 @_compiled
-def _kernel_grad_h_3_1(h_3, grad_h_3, H, N):
+def _kernel_grad_h_3_1(h_3, grad_h_3, N, H):
     """For grad_h_3_1: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
@@ -336,7 +329,7 @@ def _kernel_grad_h_3_1(h_3, grad_h_3, H, N):
 
 
 @_compiled
-def _kernel_grad_h_2_1(h_2, grad_h_2, H, N):
+def _kernel_grad_h_2_1(h_2, grad_h_2, N, H):
     """For grad_h_2_1: every entry in one pass."""
     _out = np.empty((H, N))
     for _i in range(H):
@@ -346,87 +339,85 @@ def _kernel_grad_h_2_1(h_2, grad_h_2, H, N):
 
 
 @_compiled
-def _kernel_grad_h_1_1(h_1, grad_h_1, H, N):
-    """For grad_h_1_1: every entry in one pass."""
-    _out = np.empty((H, N))
+def _kernel_rows_h_1_1(_a0, _a1, b, N, H):
+    """For h_1_1, h_1: one loop over the rows, every kernel's work on each row."""
+    h_1_1 = np.empty((1, N))
+    h_1 = np.empty((H, N))
     for _i in range(H):
         for _j in range(N):
-            _out[_i, _j] = (1 - h_1[_i, _j]**2) * grad_h_1[_i, _j]
-    return _out
-
-
-@_compiled_sum
-def _kernel_grad_b(h_1, grad_h_1, H, N):
-    """For grad_b: the axis-1 sums of a chain, in one pass."""
-    _out = np.empty((H, 1))
-    for _i in range(H):
-        _total = 0.0
-        for _j in range(N):
-            _total += ((1 - h_1[_i, _j]**2) * grad_h_1[_i, _j])
-        _out[_i, 0] = _total
-    return _out
-
-
-@_compiled_sum
-def _kernel_grad_b_2(h_2, grad_h_2, H, N):
-    """For grad_b: the axis-1 sums of a chain, in one pass."""
-    _out = np.empty((H, 1))
-    for _i in range(H):
-        _total = 0.0
-        for _j in range(N):
-            _total += ((1 - h_2[_i, _j]**2) * grad_h_2[_i, _j])
-        _out[_i, 0] = _total
-    return _out
-
-
-@_compiled_sum
-def _kernel_grad_b_3(h_3, grad_h_3, H, N):
-    """For grad_b: the axis-1 sums of a chain, in one pass."""
-    _out = np.empty((H, 1))
-    for _i in range(H):
-        _total = 0.0
-        for _j in range(N):
-            _total += ((1 - h_3[_i, _j]**2) * grad_h_3[_i, _j])
-        _out[_i, 0] = _total
-    return _out
-
-
-@_compiled_sum
-def _kernel_grad_b_4(h_4, grad_h_4, H, N):
-    """For grad_b: the axis-1 sums of a chain, in one pass."""
-    _out = np.empty((H, 1))
-    for _i in range(H):
-        _total = 0.0
-        for _j in range(N):
-            _total += ((1 - h_4[_i, _j]**2) * grad_h_4[_i, _j])
-        _out[_i, 0] = _total
-    return _out
+            h_1_1[0, _j] = _a0[_i, _j] + _a1[_i, _j] + b[_i, 0]
+            h_1[_i, _j] = np.tanh(h_1_1[0, _j])
+    return h_1
 
 
 @_compiled
-def _kernel_grad_b_5(_a0, _a1, _a2, _a3, H):
-    """For grad_b: every entry in one pass."""
-    _out = np.empty((H, 1))
+def _kernel_rows_h_2_1(_a0, _a1, b, N, H):
+    """For h_2_1, h_2: one loop over the rows, every kernel's work on each row."""
+    h_2_1 = np.empty((1, N))
+    h_2 = np.empty((H, N))
     for _i in range(H):
-        _out[_i, 0] = _a0[_i, 0] + _a1[_i, 0] + _a2[_i, 0] + _a3[_i, 0]
-    return _out
+        for _j in range(N):
+            h_2_1[0, _j] = _a0[_i, _j] + _a1[_i, _j] + b[_i, 0]
+            h_2[_i, _j] = np.tanh(h_2_1[0, _j])
+    return h_2
 
 
 @_compiled
-def _kernel_grad_Wh(_a0, _a1, _a2, _a3, H):
-    """For grad_Wh: every entry in one pass."""
-    _out = np.empty((H, H))
+def _kernel_rows_h_3_1(_a0, _a1, b, N, H):
+    """For h_3_1, h_3: one loop over the rows, every kernel's work on each row."""
+    h_3_1 = np.empty((1, N))
+    h_3 = np.empty((H, N))
+    for _i in range(H):
+        for _j in range(N):
+            h_3_1[0, _j] = _a0[_i, _j] + _a1[_i, _j] + b[_i, 0]
+            h_3[_i, _j] = np.tanh(h_3_1[0, _j])
+    return h_3
+
+
+@_compiled
+def _kernel_rows_h_4_1(_a0, _a1, b, N, H):
+    """For h_4_1, h_4: one loop over the rows, every kernel's work on each row."""
+    h_4_1 = np.empty((1, N))
+    h_4 = np.empty((H, N))
+    for _i in range(H):
+        for _j in range(N):
+            h_4_1[0, _j] = _a0[_i, _j] + _a1[_i, _j] + b[_i, 0]
+            h_4[_i, _j] = np.tanh(h_4_1[0, _j])
+    return h_4
+
+
+@_compiled
+def _kernel_rows_grad_h_1_1(h_1, grad_h_1, N, H, h_2, grad_h_2, h_3, grad_h_3, h_4, grad_h_4):
+    """For grad_h_1_1, grad_b: one loop over the rows, every kernel's work on each row."""
+    grad_h_1_1 = np.empty((H, N))
+    grad_b = np.empty((H, 1))
+    for _i in range(H):
+        _t1 = 0.0
+        _t2 = 0.0
+        _t3 = 0.0
+        _t4 = 0.0
+        for _j in range(N):
+            grad_h_1_1[_i, _j] = (1 - h_1[_i, _j]**2) * grad_h_1[_i, _j]
+            _t1 += ((1 - h_1[_i, _j]**2) * grad_h_1[_i, _j])
+            _t2 += ((1 - h_2[_i, _j]**2) * grad_h_2[_i, _j])
+            _t3 += ((1 - h_3[_i, _j]**2) * grad_h_3[_i, _j])
+            _t4 += ((1 - h_4[_i, _j]**2) * grad_h_4[_i, _j])
+        _o1 = _t1
+        _o2 = _t2
+        _o3 = _t3
+        _o4 = _t4
+        grad_b[_i, 0] = _o1 + _o2 + _o3 + _o4
+    return grad_h_1_1, grad_b
+
+
+@_compiled
+def _kernel_rows_grad_Wh(_a0, _a1, _a2, _a3, H, _a5, _a6, _a7, _a8, D):
+    """For grad_Wh, grad_Wx: one loop over the rows, every kernel's work on each row."""
+    grad_Wh = np.empty((H, H))
+    grad_Wx = np.empty((H, D))
     for _i in range(H):
         for _j in range(H):
-            _out[_i, _j] = _a0[_i, _j] + _a1[_i, _j] + _a2[_i, _j] + _a3[_i, _j]
-    return _out
-
-
-@_compiled
-def _kernel_grad_Wx(_a0, _a1, _a2, _a3, H, D):
-    """For grad_Wx: every entry in one pass."""
-    _out = np.empty((H, D))
-    for _i in range(H):
+            grad_Wh[_i, _j] = _a0[_i, _j] + _a1[_i, _j] + _a2[_i, _j] + _a3[_i, _j]
         for _j in range(D):
-            _out[_i, _j] = _a0[_i, _j] + _a1[_i, _j] + _a2[_i, _j] + _a3[_i, _j]
-    return _out
+            grad_Wx[_i, _j] = _a5[_i, _j] + _a6[_i, _j] + _a7[_i, _j] + _a8[_i, _j]
+    return grad_Wh, grad_Wx

@@ -36,19 +36,18 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_self_attention_23662e8c")
+_KERNELS = type(np)("_symgrad_numba_self_attention_38e0f0a0")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function, **options):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
-
-
-def _compiled_sum(function):
-    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
-    return _compiled(function, fastmath={"reassoc"})
+def _compiled(function):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
+    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
+    a product and a sum fused, a division taken as a product with the reciprocal; a division by
+    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
+    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+        type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 INPUTS = ("X", "T", "Wq", "Wk", "Wv")
 PARAMETERS = ("Wq", "Wk", "Wv")
@@ -155,7 +154,7 @@ def forward(*, X, T, Wq, Wk, Wv):
     # P_lse_exp[i, j] = exp(-P_lse_max[i, 0] + S[i, j])
     P_lse_exp = _kernel_P_lse_exp(P_lse_max, S, n)
     # P_lse_sum[i, 0] = sum_c P_lse_exp[i, c]
-    P_lse_sum = P_lse_exp @ np.ones((n, 1))
+    P_lse_sum = _kernel_P_lse_sum(P_lse_exp, n)
     # P_lse[i, 0] = P_lse_max[i, 0] + log(P_lse_sum[i, 0])
     P_lse = _kernel_P_lse(P_lse_sum, P_lse_max, n)
     # P[i, j] = exp(-P_lse[i, 0] + S[i, j])
@@ -163,7 +162,7 @@ def forward(*, X, T, Wq, Wk, Wv):
     # O[i, j] = sum_c P[i, c]*V[c, j]
     O = P @ V
     # Loss = 1/2 * sum_{c,k} (O[c, k] - T[c, k])**2
-    Loss = 1/2 * _kernel_Loss(O, T, n, dv)
+    Loss = 1/2 * _kernel_Loss(O, T, dv, n)
     return {
         "Q": Q,
         "K": K,
@@ -193,26 +192,21 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     V = X @ Wv
     S = _kernel_S(Q @ K.T, dk, n)
     P_lse_max = S.max(axis=1, keepdims=True)
-    P_lse_exp = _kernel_P_lse_exp(P_lse_max, S, n)
-    P_lse_sum = P_lse_exp @ np.ones((n, 1))
-    P_lse = _kernel_P_lse(P_lse_sum, P_lse_max, n)
-    P = _kernel_P(P_lse, S, n)
+    P = _kernel_rows_P_lse_exp(P_lse_max, S, n)
     O = P @ V
-    Loss = 1/2 * _kernel_Loss(O, T, n, dv)
+    _swept1_o0, grad_O = _kernel_rows_grad_O(O, T, dv, n)
+    Loss = 1/2 * _swept1_o0
     # grad_O[i, j] = -T[i, j] + O[i, j]
-    grad_O = _kernel_grad_O(O, T, n, dv)
     # grad_P[i, j] = sum_c V[j, c]*grad_O[i, c]
     grad_P = grad_O @ V.T
     # grad_P_lse[i, 0] = -sum_c P[i, c]*grad_P[i, c]
-    grad_P_lse = _kernel_grad_P_lse_2(_kernel_grad_P_lse(P, grad_P, n), n)
+    grad_S = _kernel_rows_grad_P_lse(P, grad_P, n)
     # grad_S[i, j] = P[i, j]*grad_P_lse[i, 0] + P[i, j]*grad_P[i, j]
-    grad_S = _kernel_grad_S(grad_P, grad_P_lse, P, n)
     # grad_V[i, j] = sum_c P[c, i]*grad_O[c, j]
     grad_V = P.T @ grad_O
     # grad_K[i, j] = 1/sqrt(dk) * sum_c Q[c, j]*grad_S[c, i]
-    grad_K = _kernel_grad_K(grad_S.T @ Q, dk, n)
+    grad_K, grad_Q = _kernel_rows_grad_K(grad_S.T @ Q, dk, n, grad_S @ K)
     # grad_Q[i, j] = 1/sqrt(dk) * sum_c K[c, j]*grad_S[i, c]
-    grad_Q = _kernel_grad_K(grad_S @ K, dk, n)
     # dLoss/dWv[i, j] = -sum_{c,k} P[k, c]*T[k, j]*X[c, i] + sum_{c,k} O[k, j]*P[k, c]*X[c, i]
     # grad_Wv[i, j] = sum_c X[c, i]*grad_V[c, j]
     grad_Wv = X.T @ grad_V
@@ -250,6 +244,18 @@ def _kernel_P_lse_exp(P_lse_max, S, n):
 
 
 @_compiled
+def _kernel_P_lse_sum(P_lse_exp, n):
+    """For P_lse_sum: the axis-1 sums of a chain, in one pass."""
+    _out = np.empty((n, 1))
+    for _i in range(n):
+        _total = 0.0
+        for _j in range(n):
+            _total += P_lse_exp[_i, _j]
+        _out[_i, 0] = _total
+    return _out
+
+
+@_compiled
 def _kernel_P_lse(P_lse_sum, P_lse_max, n):
     """For P_lse: every entry in one pass."""
     _out = np.empty((n, 1))
@@ -268,8 +274,8 @@ def _kernel_P(P_lse, S, n):
     return _out
 
 
-@_compiled_sum
-def _kernel_Loss(O, T, n, dv):
+@_compiled
+def _kernel_Loss(O, T, dv, n):
     """For Loss: the sum of the entries of a chain, in one pass."""
     _total = 0.0
     for _i in range(n):
@@ -279,51 +285,56 @@ def _kernel_Loss(O, T, n, dv):
 
 
 @_compiled
-def _kernel_grad_O(O, T, n, dv):
-    """For grad_O: every entry in one pass."""
-    _out = np.empty((n, dv))
+def _kernel_rows_P_lse_exp(P_lse_max, S, n):
+    """For P_lse_exp, P_lse_sum, P_lse, P: one loop over the rows, every kernel's work on each row."""
+    P_lse_exp = np.empty((1, n))
+    P = np.empty((n, n))
+    for _i in range(n):
+        _t1 = 0.0
+        for _j in range(n):
+            P_lse_exp[0, _j] = np.exp(S[_i, _j] - P_lse_max[_i, 0])
+            _t1 += P_lse_exp[0, _j]
+        P_lse_sum = _t1
+        P_lse = (np.log(P_lse_sum) + P_lse_max[_i, 0])
+        for _j in range(n):
+            P[_i, _j] = np.exp(S[_i, _j] - P_lse)
+    return P
+
+
+@_compiled
+def _kernel_rows_grad_O(O, T, dv, n):
+    """For grad_O: one loop over the rows, every kernel's work on each row."""
+    _o0 = 0.0
+    grad_O = np.empty((n, dv))
     for _i in range(n):
         for _j in range(dv):
-            _out[_i, _j] = (O[_i, _j] - T[_i, _j])
-    return _out
+            _o0 += (O[_i, _j] - T[_i, _j])**2
+            grad_O[_i, _j] = (O[_i, _j] - T[_i, _j])
+    return _o0, grad_O
 
 
-@_compiled_sum
-def _kernel_grad_P_lse(P, grad_P, n):
-    """For grad_P_lse: the axis-1 sums of a chain, in one pass."""
-    _out = np.empty((n, 1))
+@_compiled
+def _kernel_rows_grad_P_lse(P, grad_P, n):
+    """For grad_P_lse, grad_S: one loop over the rows, every kernel's work on each row."""
+    grad_S = np.empty((n, n))
     for _i in range(n):
-        _total = 0.0
+        _t0 = 0.0
         for _j in range(n):
-            _total += P[_i, _j] * grad_P[_i, _j]
-        _out[_i, 0] = _total
-    return _out
-
-
-@_compiled
-def _kernel_grad_P_lse_2(_a0, n):
-    """For grad_P_lse: every entry in one pass."""
-    _out = np.empty((n, 1))
-    for _i in range(n):
-        _out[_i, 0] = -1 * _a0[_i, 0]
-    return _out
-
-
-@_compiled
-def _kernel_grad_S(grad_P, grad_P_lse, P, n):
-    """For grad_S: every entry in one pass."""
-    _out = np.empty((n, n))
-    for _i in range(n):
+            _t0 += P[_i, _j] * grad_P[_i, _j]
+        _o0 = _t0
+        grad_P_lse = -1 * _o0
         for _j in range(n):
-            _out[_i, _j] = ((grad_P[_i, _j] + grad_P_lse[_i, 0])*P[_i, _j])
-    return _out
+            grad_S[_i, _j] = ((grad_P[_i, _j] + grad_P_lse)*P[_i, _j])
+    return grad_S
 
 
 @_compiled
-def _kernel_grad_K(_a0, dk, n):
-    """For grad_K: every entry in one pass."""
-    _out = np.empty((n, dk))
+def _kernel_rows_grad_K(_a0, dk, n, _a3):
+    """For grad_K, grad_Q: one loop over the rows, every kernel's work on each row."""
+    grad_K = np.empty((n, dk))
+    grad_Q = np.empty((n, dk))
     for _i in range(n):
         for _j in range(dk):
-            _out[_i, _j] = (1/np.sqrt(dk)) * _a0[_i, _j]
-    return _out
+            grad_K[_i, _j] = (1/np.sqrt(dk)) * _a0[_i, _j]
+            grad_Q[_i, _j] = (1/np.sqrt(dk)) * _a3[_i, _j]
+    return grad_K, grad_Q

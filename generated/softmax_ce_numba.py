@@ -38,19 +38,18 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_softmax_ce_4dbc4af3")
+_KERNELS = type(np)("_symgrad_numba_softmax_ce_cca78da8")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function, **options):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
-
-
-def _compiled_sum(function):
-    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
-    return _compiled(function, fastmath={"reassoc"})
+def _compiled(function):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
+    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
+    a product and a sum fused, a division taken as a product with the reciprocal; a division by
+    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
+    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+        type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 INPUTS = ("X", "Y", "Theta")
 PARAMETERS = ("Theta",)
@@ -175,7 +174,7 @@ def _hidden_forward(l, a_prev, Theta):
     # z[i, j] = sum_c Theta[j, c]*a_prev[i, c]
     z = a_prev @ Theta.T
     # a[i, j] = sigmoid(z[i, j])
-    a = _kernel_a(z, M, H_out)
+    a = _kernel_a(z, H_out, M)
     return a, 0.0, (M, H_in, H_out, a_prev, Theta, z, a)
 
 
@@ -184,7 +183,7 @@ def _hidden_backward(state, grad_out, need_input):
     from the adjoint of its output."""
     M, H_in, H_out, a_prev, Theta, z, a = state
     # grad_z[i, j] = (1 - a[i, j])*a[i, j]*grad_out[i, j]
-    grad_z = _kernel_grad_z(a, grad_out, M, H_out)
+    grad_z = _kernel_grad_z(a, grad_out, H_out, M)
     # dLoss/dTheta[i, j] = sum_c (1 - a[c, i])*a[c, i]*a_prev[c, j]*grad_out[c, i]
     # grad_Theta[i, j] = sum_c a_prev[c, j]*grad_z[c, i]
     grad_Theta = grad_z.T @ a_prev
@@ -232,15 +231,15 @@ def _output_forward(l, a_prev, Theta, Y):
     # lse_max = max over axis 1 of z (a constant shift)
     lse_max = z.max(axis=1, keepdims=True)
     # lse_exp[i, j] = exp(-lse_max[i, 0] + z[i, j])
-    lse_exp = _kernel_lse_exp(lse_max, z, M, P)
+    lse_exp = _kernel_lse_exp(lse_max, z, P, M)
     # lse_sum[i, 0] = sum_c lse_exp[i, c]
-    lse_sum = lse_exp @ np.ones((P, 1))
+    lse_sum = _kernel_lse_sum(lse_exp, P, M)
     # lse[i, 0] = lse_max[i, 0] + log(lse_sum[i, 0])
     lse = _kernel_lse(lse_sum, lse_max, M)
     # log_p[i, j] = z[i, j] - lse[i, 0]
-    log_p = _kernel_log_p(lse, z, M, P)
+    log_p = _kernel_log_p(lse, z, P, M)
     # E = -1/M * sum_{c,k} Y[c, k]*log_p[c, k]
-    E = (-1/M) * _kernel_E(Y, log_p, M, P)
+    E = (-1/M) * _kernel_E(Y, log_p, P, M)
     return E, (M, P, H, a_prev, Theta, Y, z, lse_max, lse_exp, lse_sum, lse, log_p, E)
 
 
@@ -248,7 +247,7 @@ def _output_backward(state, need_input):
     """The adjoints of the output layer's parameters and, if ``need_input``, of its input."""
     M, P, H, a_prev, Theta, Y, z, lse_max, lse_exp, lse_sum, lse, log_p, E = state
     # grad_lse[i, 0] = 1/M * sum_c Y[i, c]
-    grad_lse = _kernel_grad_lse(Y @ np.ones((P, 1)), M)
+    grad_lse = _kernel_grad_lse_2(_kernel_grad_lse(Y, P, M), M)
     # grad_lse_sum[i, 0] = grad_lse[i, 0]/lse_sum[i, 0]
     grad_lse_sum = _kernel_grad_lse_sum(lse_sum, grad_lse, M)
     # grad_z[i, j] = grad_lse_sum[i, 0]*lse_exp[i, j] - 1/M * Y[i, j]
@@ -309,7 +308,7 @@ def loss_and_grad(*, X, Y, Theta):
 
 
 @_compiled
-def _kernel_a(z, M, H_out):
+def _kernel_a(z, H_out, M):
     """For a: every entry in one pass."""
     _out = np.empty((M, H_out))
     for _i in range(M):
@@ -319,7 +318,7 @@ def _kernel_a(z, M, H_out):
 
 
 @_compiled
-def _kernel_grad_z(a, grad_out, M, H_out):
+def _kernel_grad_z(a, grad_out, H_out, M):
     """For grad_z: every entry in one pass."""
     _out = np.empty((M, H_out))
     for _i in range(M):
@@ -329,12 +328,24 @@ def _kernel_grad_z(a, grad_out, M, H_out):
 
 
 @_compiled
-def _kernel_lse_exp(lse_max, z, M, P):
+def _kernel_lse_exp(lse_max, z, P, M):
     """For lse_exp: every entry in one pass."""
     _out = np.empty((M, P))
     for _i in range(M):
         for _j in range(P):
             _out[_i, _j] = np.exp(z[_i, _j] - lse_max[_i, 0])
+    return _out
+
+
+@_compiled
+def _kernel_lse_sum(lse_exp, P, M):
+    """For lse_sum: the axis-1 sums of a chain, in one pass."""
+    _out = np.empty((M, 1))
+    for _i in range(M):
+        _total = 0.0
+        for _j in range(P):
+            _total += lse_exp[_i, _j]
+        _out[_i, 0] = _total
     return _out
 
 
@@ -348,7 +359,7 @@ def _kernel_lse(lse_sum, lse_max, M):
 
 
 @_compiled
-def _kernel_log_p(lse, z, M, P):
+def _kernel_log_p(lse, z, P, M):
     """For log_p: every entry in one pass."""
     _out = np.empty((M, P))
     for _i in range(M):
@@ -357,8 +368,8 @@ def _kernel_log_p(lse, z, M, P):
     return _out
 
 
-@_compiled_sum
-def _kernel_E(Y, log_p, M, P):
+@_compiled
+def _kernel_E(Y, log_p, P, M):
     """For E: the sum of the entries of a chain, in one pass."""
     _total = 0.0
     for _i in range(M):
@@ -368,7 +379,19 @@ def _kernel_E(Y, log_p, M, P):
 
 
 @_compiled
-def _kernel_grad_lse(_a0, M):
+def _kernel_grad_lse(Y, P, M):
+    """For grad_lse: the axis-1 sums of a chain, in one pass."""
+    _out = np.empty((M, 1))
+    for _i in range(M):
+        _total = 0.0
+        for _j in range(P):
+            _total += Y[_i, _j]
+        _out[_i, 0] = _total
+    return _out
+
+
+@_compiled
+def _kernel_grad_lse_2(_a0, M):
     """For grad_lse: every entry in one pass."""
     _out = np.empty((M, 1))
     for _i in range(M):

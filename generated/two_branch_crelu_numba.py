@@ -41,19 +41,18 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_two_branch_crelu_620dfb66")
+_KERNELS = type(np)("_symgrad_numba_two_branch_crelu_841ee379")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function, **options):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk."""
-    return numba.njit(cache=True, **options)(type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
-
-
-def _compiled_sum(function):
-    """A kernel that sums: its additions may be reassociated, so that they vectorize."""
-    return _compiled(function, fastmath={"reassoc"})
+def _compiled(function):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
+    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
+    a product and a sum fused, a division taken as a product with the reciprocal; a division by
+    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
+    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+        type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
 
 INPUTS = ("X1", "X2", "Yexp", "t", "A1", "A2", "B1", "B2", "C", "d")
 PARAMETERS = ("A1", "A2", "B1", "B2", "C", "d")
@@ -163,13 +162,13 @@ def forward(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     N, M, L, X1, X2, Yexp, t, A1, A2, B1, B2, C, d = _inputs(
         X1, X2, Yexp, t, A1, A2, B1, B2, C, d)
     # Z1[i, j] = sum_c A1[i, c]*X1[c, j] + B1[i, 0]
-    Z1 = _kernel_Z1(A1 @ X1, B1, M, L)
+    Z1 = _kernel_Z1(A1 @ X1, B1, L, M)
     # Z2[i, j] = sum_c A2[i, c]*X2[c, j] + B2[i, 0]
-    Z2 = _kernel_Z2(A2 @ X2, B2, M, L)
+    Z2 = _kernel_Z2(A2 @ X2, B2, L, M)
     # Z[i, j] = [0 <= i <= M - 1]*Z1[i, j] + [M <= i <= 2*M - 1]*Z2[-M + i, j]
     Z = np.concatenate((Z1, Z2), axis=0)
     # H[i, j] = crelu(Z[i, j], t)
-    H = _kernel_H(t, Z, M, L)
+    H = _kernel_H(t, Z, L, M)
     # Y[0, i] = sum_c C[0, c]*H[c, i] + d
     Y = _kernel_Y(C @ H, d, L)
     # Delta[0, i] = Yexp[0, i] - Y[0, i]
@@ -196,16 +195,15 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     N, M, L, X1, X2, Yexp, t, A1, A2, B1, B2, C, d = _inputs(
         X1, X2, Yexp, t, A1, A2, B1, B2, C, d)
-    Z1 = _kernel_Z1(A1 @ X1, B1, M, L)
-    Z2 = _kernel_Z2(A2 @ X2, B2, M, L)
+    Z1, Z2 = _kernel_rows_Z1(A1 @ X1, B1, L, M, A2 @ X2, B2)
     Z = np.concatenate((Z1, Z2), axis=0)
-    H = _kernel_H(t, Z, M, L)
+    H = _kernel_H(t, Z, L, M)
     Y = _kernel_Y(C @ H, d, L)
     Delta = _kernel_Delta(Y, Yexp, L)
     Loss = (1/L) * _kernel_Loss(Y, Yexp, L)
     # grad_Z[i, j] = -2/L * C[0, i]*grad_Z_core[i, j]
     # grad_Z_core[i, j] = equal(H[i, j], Z[i, j])*Delta[0, j]   (computed once; the factor in front is applied to the small results below)
-    grad_Z_core = _kernel_grad_Z_core(Delta, t, Z, M, L)
+    grad_Z_core = _kernel_grad_Z_core(Delta, t, Z, L, M)
     # grad_Z2[i, j] = -2/L * C[0, M + i]*grad_Z2_core[i, j]
     # grad_Z2_core[i, j] = grad_Z_core[M + i, j]   (computed once; the factor in front is applied to the small results below)
     grad_Z2_core = grad_Z_core[M:]
@@ -218,16 +216,13 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     grad_C = _kernel_grad_C(Delta @ H.T, L, M)
     # dLoss/dB2[i, 0] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]
     # grad_B2[i, 0] = -2/L * sum_c C[0, M + i]*grad_Z2_core[i, c]
-    grad_B2 = _kernel_grad_B2(C[:, M:].T, grad_Z2_core @ np.ones((L, 1)), L, M)
+    grad_B2, grad_B1, grad_A2, grad_A1 = _kernel_rows_grad_B2(grad_Z2_core, L, M, C[:, M:].T, grad_Z1_core, C[:, :M].T, grad_Z2_core @ X2.T, N, grad_Z1_core @ X1.T)
     # dLoss/dB1[i, 0] = -2/L * sum_c crelu_mask(Z[i, c], t)*C[0, i]*Delta[0, c]
     # grad_B1[i, 0] = -2/L * sum_c C[0, i]*grad_Z1_core[i, c]
-    grad_B1 = _kernel_grad_B2(C[:, :M].T, grad_Z1_core @ np.ones((L, 1)), L, M)
     # dLoss/dA2[i, j] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]*X2[j, c]
     # grad_A2[i, j] = -2/L * sum_c C[0, M + i]*X2[j, c]*grad_Z2_core[i, c]
-    grad_A2 = _kernel_grad_A2(C[:, M:].T, grad_Z2_core @ X2.T, L, M, N)
     # dLoss/dA1[i, j] = -2/L * sum_c crelu_mask(Z[i, c], t)*C[0, i]*Delta[0, c]*X1[j, c]
     # grad_A1[i, j] = -2/L * sum_c C[0, i]*X1[j, c]*grad_Z1_core[i, c]
-    grad_A1 = _kernel_grad_A2(C[:, :M].T, grad_Z1_core @ X1.T, L, M, N)
     return float(Loss), {
         "A1": grad_A1,
         "A2": grad_A2,
@@ -239,7 +234,7 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
 
 
 @_compiled
-def _kernel_Z1(_a0, B1, M, L):
+def _kernel_Z1(_a0, B1, L, M):
     """For Z1: every entry in one pass."""
     _out = np.empty((M, L))
     for _i in range(M):
@@ -249,7 +244,7 @@ def _kernel_Z1(_a0, B1, M, L):
 
 
 @_compiled
-def _kernel_Z2(_a0, B2, M, L):
+def _kernel_Z2(_a0, B2, L, M):
     """For Z2: every entry in one pass."""
     _out = np.empty((M, L))
     for _i in range(M):
@@ -259,7 +254,7 @@ def _kernel_Z2(_a0, B2, M, L):
 
 
 @_compiled
-def _kernel_H(t, Z, M, L):
+def _kernel_H(t, Z, L, M):
     """For H: every entry in one pass."""
     _out = np.empty((2*M, L))
     for _i in range(2*M):
@@ -286,7 +281,7 @@ def _kernel_Delta(Y, Yexp, L):
     return _out
 
 
-@_compiled_sum
+@_compiled
 def _kernel_Loss(Y, Yexp, L):
     """For Loss: the sum of the squares of a chain, in one pass."""
     _total = 0.0
@@ -297,7 +292,7 @@ def _kernel_Loss(Y, Yexp, L):
 
 
 @_compiled
-def _kernel_grad_Z_core(Delta, t, Z, M, L):
+def _kernel_grad_Z_core(Delta, t, Z, L, M):
     """For grad_Z_core: every entry in one pass."""
     _out = np.empty((2*M, L))
     for _i in range(2*M):
@@ -306,7 +301,7 @@ def _kernel_grad_Z_core(Delta, t, Z, M, L):
     return _out
 
 
-@_compiled_sum
+@_compiled
 def _kernel_grad_d(Y, Yexp, L):
     """For grad_d: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -325,19 +320,35 @@ def _kernel_grad_C(_a0, L, M):
 
 
 @_compiled
-def _kernel_grad_B2(_a0, _a1, L, M):
-    """For grad_B2: every entry in one pass."""
-    _out = np.empty((M, 1))
+def _kernel_rows_Z1(_a0, B1, L, M, _a4, B2):
+    """For Z1, Z2: one loop over the rows, every kernel's work on each row."""
+    Z1 = np.empty((M, L))
+    Z2 = np.empty((M, L))
     for _i in range(M):
-        _out[_i, 0] = (-2/L) * _a0[_i, 0] * _a1[_i, 0]
-    return _out
+        for _j in range(L):
+            Z1[_i, _j] = _a0[_i, _j] + B1[_i, 0]
+            Z2[_i, _j] = _a4[_i, _j] + B2[_i, 0]
+    return Z1, Z2
 
 
 @_compiled
-def _kernel_grad_A2(_a0, _a1, L, M, N):
-    """For grad_A2: every entry in one pass."""
-    _out = np.empty((M, N))
+def _kernel_rows_grad_B2(grad_Z2_core, L, M, _a3, grad_Z1_core, _a5, _a6, N, _a8):
+    """For grad_B2, grad_B1, grad_A2, grad_A1: one loop over the rows, every kernel's work on each row."""
+    grad_B2 = np.empty((M, 1))
+    grad_B1 = np.empty((M, 1))
+    grad_A2 = np.empty((M, N))
+    grad_A1 = np.empty((M, N))
     for _i in range(M):
+        _t0 = 0.0
+        _t2 = 0.0
+        for _j in range(L):
+            _t0 += grad_Z2_core[_i, _j]
+            _t2 += grad_Z1_core[_i, _j]
+        _o0 = _t0
+        grad_B2[_i, 0] = (-2/L) * _a3[_i, 0] * _o0
+        _o2 = _t2
+        grad_B1[_i, 0] = (-2/L) * _a5[_i, 0] * _o2
         for _j in range(N):
-            _out[_i, _j] = (-2/L) * _a0[_i, 0] * _a1[_i, _j]
-    return _out
+            grad_A2[_i, _j] = (-2/L) * _a3[_i, 0] * _a6[_i, _j]
+            grad_A1[_i, _j] = (-2/L) * _a5[_i, 0] * _a8[_i, _j]
+    return grad_B2, grad_B1, grad_A2, grad_A1

@@ -55,7 +55,7 @@ def relative_error(got, expected) -> float:
 
 
 HELPERS = ("_tensor", "_dtype_of", "_matrix", "_scalar", "_size", "_save", "_restore", "_scaled", "_array",
-           "_compiled", "_compiled_sum")
+           "_compiled")
 
 
 def names_beside_the_models(path, helpers=HELPERS) -> set[str]:

@@ -28,13 +28,14 @@ True
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from symgrad.emit.module_plan import ModulePlan
 from symgrad.emit.files import render_module
 from symgrad.errors import SymgradError
 from symgrad.lower.jax_printer import JaxPrinter
 from symgrad.lower.numba_printer import NumbaPrinter
+from symgrad.lower.numba_sweeps import SweepWriter
 from symgrad.lower.statements import reads
 from symgrad.lower.torch_printer import TorchPrinter
 from symgrad.emit.layer_plan import part_plans, plan_for, template_context
@@ -108,13 +109,18 @@ def live_blocks(blocks: tuple, live_out: set[str], reads_of) -> tuple:
     return tuple(reversed(kept))
 
 
-def live_statements(plan: ModulePlan, printer: NumbaPrinter) -> LiveStatements:
+def live_statements(plan: ModulePlan, printer: NumbaPrinter, sweeps: SweepWriter) -> LiveStatements:
     """The statements ``loss_and_grad`` of ``plan`` keeps: only those its loss and gradients need
     (a loop may compute a value again instead of reading it, ``NumbaPrinter.line_reads``;
-    ``forward`` keeps every statement)."""
-    blocks = live_blocks((*plan.forward, *plan.backward), {plan.loss, *plan.gradient_reads},
-                         printer.line_reads.__getitem__)
-    return LiveStatements(tuple(b for b in blocks if b in plan.forward), tuple(b for b in blocks if b in plan.backward))
+    ``forward`` keeps every statement), with consecutive kernels over the same rows sharing one
+    row loop (``numba_sweeps``)."""
+    live_out = {plan.loss, *plan.gradient_reads}
+    blocks = live_blocks((*plan.forward, *plan.backward), live_out, printer.line_reads.__getitem__)
+    lines = [line for block in blocks for line in block.lines]
+    rewritten = iter(sweeps.rewrite(lines, live_out))
+    blocks = [replace(b, lines=tuple(new for _ in b.lines for new in next(rewritten))) for b in blocks]
+    forward = {b.name for b in plan.forward}
+    return LiveStatements(tuple(b for b in blocks if b.name in forward), tuple(b for b in blocks if b.name not in forward))
 
 
 def numba_context(plan, functions: dict[str, ModulePlan], printer: NumbaPrinter) -> dict:
@@ -122,11 +128,12 @@ def numba_context(plan, functions: dict[str, ModulePlan], printer: NumbaPrinter)
     call and, where the printer fused statements (one namespace: a value computed again in a
     later loop), the statements each function pair keeps, by the name the template knows it by
     (a stack's layers are not fused: their templates print every statement)."""
-    kept = {key: live_statements(part, printer) for key, part in functions.items()} if printer.one_namespace else {}
-    backward = [block for live in kept.values() for block in live.backward] if kept else \
+    sweeps = SweepWriter(printer)
+    kept = {key: live_statements(part, printer, sweeps) for key, part in functions.items()} if printer.one_namespace else {}
+    called = [block for live in kept.values() for block in (*live.forward, *live.backward)] if kept else \
         [block for part in part_plans(plan) for block in part.backward]
     forward = [block for part in part_plans(plan) for block in part.forward]    # ``forward`` prints them all
-    lines = [line for block in (*forward, *backward) for line in block.lines]
+    lines = [line for block in (*forward, *called) for line in block.lines]
     return {**kernel_context(plan.model_name, printer.kernel_sources(lines)), **kept}
 
 

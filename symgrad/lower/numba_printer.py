@@ -15,9 +15,11 @@ as they are; numba compiles a version of the kernel for each memory layout it is
 Per element, a body is spelled by the table's ``numba`` field (NumPy's ufuncs, which numba
 compiles for scalars, where that field is empty), so the numerically stable forms are the NumPy
 module's: ``np.logaddexp(0.0, z)`` for softplus, sigmoid through ``tanh``, log-sum-exp with its
-shift. A sum's kernel may reassociate its additions (``fastmath={"reassoc"}``, nothing else:
-infinities and NaNs keep their meaning), so that they vectorize; its result differs from NumPy's
-pairwise sums in the last bits only.
+shift. Every kernel may reassociate additions (so that sums vectorize), fuse a product into a
+sum and take a division as a product with the reciprocal (``fastmath={"reassoc", "contract",
+"arcp"}``), nothing else: no flag that assumes away infinities, NaNs or signed zeros, so they keep
+their meaning; a division by zero gives inf or NaN as in NumPy (``error_model="numpy"``). Results
+differ from NumPy's in the last bits only.
 
 Across statements: a statement's entrywise value that is cheap per entry and reads only named
 tensors is computed again inside the later loops that read it (``inlined``), so a chain of
@@ -29,12 +31,15 @@ every read was recomputed in a loop, plus what those loops read instead.
 
 Kernels are collected while printing (as SymPy's printers collect imports), named after the
 statement that first needs them, and shared by identical loops; ``kernel_sources`` gives the
-ones a plan's statements call, for the template to print at module level.
+ones a plan's statements call, for the template to print at module level. Each kernel is kept
+in parts as well (``LoopNest``: what one row runs, and when its result is final), with what its
+printed call passes (``calls``), so that ``numba_sweeps`` can run consecutive kernels over the
+same rows in one row loop.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import fields
+from dataclasses import dataclass, fields
 
 import sympy as sp
 
@@ -46,12 +51,13 @@ from symgrad.lower.statements import Assign, Statement, reads
 from symgrad.model.functions import is_mask
 
 KERNEL_PREFIX = "_kernel_"
-# the decorators templates/numba_macros.j2 defines: numba.njit(cache=True), and for a sum the same
-# with fastmath={"reassoc"}, so that the additions vectorize (measured 10x faster over 1024 x 512 here)
-KERNEL_DECORATOR, SUM_DECORATOR = "_compiled", "_compiled_sum"
+# the decorator templates/numba_macros.j2 defines: numba.njit(cache=True) with the fast-math flags
+# that keep infinities and NaNs (reassociated sums vectorize: measured 10x faster over 1024 x 512 here)
+KERNEL_DECORATOR = "_compiled"
+ROW, END = "row", "end"     # when a nest's result is final: row by row, or once every row is done
 LOOP_INDICES = ("_i", "_j")
 TRANSCENDENTAL = frozenset({"exp", "log", "tanh", "sigmoid", "softplus", "sqrt"})
-INLINE_OPERATIONS = 12  # an entrywise statement this cheap per entry is recomputed in the loops that read it
+INLINE_OPERATIONS = 24  # an entrywise statement this cheap per entry is recomputed in the loops that read it
 
 
 class NumbaElementwisePrinter(ElementwiseCodePrinter):
@@ -84,7 +90,7 @@ def _operations(node: Node, costs: dict) -> int:
     and sum, and the operations of every tensor recomputed in the loop (``costs``)."""
     if isinstance(node, Elementwise):
         calls = sum(1 for f in node.body.atoms(sp.Function) if f.func.__name__ in TRANSCENDENTAL)
-        return sp.count_ops(node.body) + INLINE_OPERATIONS * calls + sum(_operations(n, costs) for _, n in node.operands)
+        return sp.count_ops(node.body) + (INLINE_OPERATIONS + 1) * calls + sum(_operations(n, costs) for _, n in node.operands)
     if isinstance(node, Product):
         return len(node.factors) - (node.coefficient == 1) + sum(_operations(f, costs) for f in node.factors)
     if isinstance(node, Add):
@@ -92,6 +98,21 @@ def _operations(node: Node, costs: dict) -> int:
     if isinstance(node, (BroadcastTo, Reshape)):
         return _operations(node.operand, costs)
     return costs.get(node.name, 0) if isinstance(node, Tensor) else 0
+
+
+def _named(node: Node | None) -> str | None:
+    """The tensor's name where ``node`` is a bare tensor (a sum of one term, a product of one
+    factor, an entrywise body that is one entry), else None."""
+    while isinstance(node, (Add, Product, Elementwise)):
+        if isinstance(node, Elementwise) and isinstance(node.body, sp.Indexed):
+            node = node.operand(node.body)
+        elif isinstance(node, Add) and len(node.terms) == 1:
+            node = node.terms[0]
+        elif isinstance(node, Product) and node.coefficient == 1 and len(node.factors) == 1:
+            node = node.factors[0]
+        else:
+            return None
+    return node.name if isinstance(node, Tensor) else None
 
 
 def _reads_only_names(node: Node) -> bool:
@@ -127,6 +148,54 @@ def _binding(node: Node) -> int:
     if isinstance(node, (BroadcastTo, Reshape)):
         return _binding(node.operand)
     return ATOM
+
+
+@dataclass(frozen=True)
+class LoopNest:
+    """A kernel's work in parts, so that kernels over the same rows can share one row loop and
+    kernels over the same columns one column loop: the local it computes (``result``), that
+    local's first value (``init``, ``{rows}`` standing for the row count: a row buffer has 1),
+    what one row runs before its loop over ``columns`` (None: no such loop), in it and after it
+    (reading and writing row ``_i``, column ``_j``), when the result is final (``complete``):
+    ``ROW`` where row ``_i`` is done after the row's lines (an entrywise value, a row sum),
+    ``END`` where only after every row (a column sum, a total), and whether a row of it is one
+    number (``one_column``)."""
+
+    result: str
+    init: str
+    columns: str | None
+    inner: tuple[str, ...]
+    complete: str
+    before: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    one_column: bool = False
+
+    @property
+    def body(self) -> list[str]:
+        """The lines one row runs."""
+        if self.columns is None:
+            return [*self.before, *self.inner, *self.after]
+        loop = [f"for {LOOP_INDICES[1]} in range({self.columns}):", *("    " + line for line in self.inner)]
+        return [*self.before, *loop, *self.after]
+
+    def lines(self, rows: str | None) -> list[str]:
+        """The kernel's own body: over ``rows`` rows, or once where its space has one row."""
+        lines = [f"    {self.result} = {self.init.format(rows=rows or '1')}"]
+        if rows is None:
+            lines += ["    " + line for line in self.body]
+        else:
+            lines += [f"    for {LOOP_INDICES[0]} in range({rows}):", *("        " + line for line in self.body)]
+        return lines + [f"    return {self.result}"]
+
+
+@dataclass(frozen=True)
+class KernelCall:
+    """What a printed kernel call runs: its parameters with the code passed for each, its row
+    count (None: one row, no row loop) and its nest."""
+
+    arguments: tuple[tuple[str, str], ...]
+    rows: str | None
+    nest: LoopNest
 
 
 class _Loop:
@@ -200,13 +269,9 @@ class _Loop:
             self.printer.read_whole.add(symbol.name)
             self.argument(symbol.name, symbol.name)
 
-    def loops(self, lines: list[str], depth: int = 1) -> int:
-        """Appends a ``for`` per axis the space spans; returns the body's indentation depth."""
-        for index, size in zip(self.indices, self.space):
-            if index is not None:
-                lines.append("    " * depth + f"for {index} in range({self.size(size)}):")
-                depth += 1
-        return depth
+    def columns(self) -> str | None:
+        """The extent of the loop over columns, None where the space has one column."""
+        return None if self.indices[1] is None else self.size(self.space[1])
 
     def size(self, size) -> str:
         """An axis length inside the kernel: its dimensions become parameters."""
@@ -222,6 +287,7 @@ class NumbaPrinter(NumPyPrinter):
 
     def __init__(self):
         self.kernels: dict[str, str] = {}        # kernel name -> its source
+        self.calls: dict[str, KernelCall] = {}   # a printed kernel call -> what it runs
         self._by_body: dict[str, str] = {}       # source without its name -> kernel name
         self._target = "value"
         self._entrywise: dict[str, Node] = {}    # statement target -> its entrywise value
@@ -250,6 +316,9 @@ class NumbaPrinter(NumPyPrinter):
             self._costs[target] = _operations(node, {name: self._costs[name] for name in self._cheap})
             if self._costs[target] <= INLINE_OPERATIONS and _reads_only_names(node):
                 self._cheap.add(target)
+        elif self.one_namespace and _named(node) in self._cheap:     # another name for a cheap value
+            self._entrywise[target], self._costs[target] = self._entrywise[_named(node)], self._costs[_named(node)]
+            self._cheap.add(target)
         return line
 
     def inlined(self, node: Node) -> Node | None:
@@ -288,7 +357,9 @@ class NumbaPrinter(NumPyPrinter):
 
     def _fusable(self, node: Node) -> bool:
         """Whether a kernel computes ``node``: an array of entrywise work, or a sum over some."""
-        if isinstance(node, (SumAll, SquaredNorm, AxisSum)):
+        if isinstance(node, AxisSum):     # even of a leaf: a loop that can share the row loop
+            return True
+        if isinstance(node, (SumAll, SquaredNorm)):
             return _has_work(node.operand, self._cheap)
         if isinstance(node, VDot):
             return _has_work(node.left, self._cheap) or _has_work(node.right, self._cheap)
@@ -307,11 +378,11 @@ class NumbaPrinter(NumPyPrinter):
     def _map(self, node: Node) -> str:
         loop = _Loop(self, node.shape)
         value = loop.entry(node)
-        lines = [f"    _out = np.empty(({', '.join(loop.size(n) for n in node.shape)}))"]
-        depth = loop.loops(lines)
-        lines.append("    " * depth + f"_out[{loop.output_index()}] = {value}")
-        lines.append("    return _out")
-        return self._kernel(loop, lines, f"for {self._target}: every entry in one pass")
+        columns = ", ".join(loop.size(n) for n in node.shape[1:])
+        nest = LoopNest("_out", f"np.empty(({{rows}}, {columns}))", loop.columns(),
+                        (f"_out[{loop.output_index()}] = {value}",), ROW, one_column=loop.indices[1] is None)
+        return self._kernel(loop, nest,
+                            f"for {self._target}: every entry in one pass")
 
     def _total(self, node: Node) -> str:
         if isinstance(node, VDot):
@@ -322,57 +393,47 @@ class NumbaPrinter(NumPyPrinter):
             space, square = node.operand.shape, isinstance(node, SquaredNorm)
             loop = _Loop(self, space)
             value = loop.entry(node.operand)
-        lines = ["    _total = 0.0"]
-        depth = loop.loops(lines)
-        if square:
-            lines += ["    " * depth + f"_value = {value}", "    " * depth + "_total += _value * _value"]
-        else:
-            lines.append("    " * depth + f"_total += {value}")
-        lines.append("    return _total")
+        body = ["_value = " + value, "_total += _value * _value"] if square else [f"_total += {value}"]
         what = "squares" if square else "entries"
-        return self._kernel(loop, lines, f"for {self._target}: the sum of the {what} of a chain, in one pass",
-                            SUM_DECORATOR)
+        return self._kernel(loop, LoopNest("_total", "0.0", loop.columns(), tuple(body), END),
+                            f"for {self._target}: the sum of the {what} of a chain, in one pass")
 
     def _axis_sum(self, node: AxisSum) -> str:
         loop = _Loop(self, node.operand.shape)
         value = loop.entry(node.operand)
-        out_shape = ", ".join(loop.size(n) for n in node.shape)
-        rows, columns = node.operand.shape
+        columns = node.operand.shape[1]
         outer, inner = loop.indices
-        if node.axis == 1 and inner is not None:      # each row's sum in one accumulator
-            lines, depth = [f"    _out = np.empty(({out_shape}))"], 1
-            if outer is not None:
-                lines.append(f"    for {outer} in range({loop.size(rows)}):")
-                depth = 2
-            lines += ["    " * depth + "_total = 0.0",
-                      "    " * depth + f"for {inner} in range({loop.size(columns)}):",
-                      "    " * (depth + 1) + f"_total += {value}",
-                      "    " * depth + f"_out[{outer or '0'}, 0] = _total"]
+        if node.axis == 1:                             # each row's sum in one accumulator
+            nest = LoopNest("_out", "np.empty(({rows}, 1))", loop.columns(), (f"_total += {value}",), ROW,
+                            ("_total = 0.0",), (f"_out[{outer or '0'}, 0] = _total",), one_column=True)
         else:                                          # column sums, added row by row
-            lines = [f"    _out = np.zeros(({out_shape}))"]
-            depth = loop.loops(lines)
-            at = f"{outer or '0'}, 0" if node.axis == 1 else f"0, {inner or '0'}"
-            lines.append("    " * depth + f"_out[{at}] += {value}")
-        lines.append("    return _out")
-        return self._kernel(loop, lines, f"for {self._target}: the axis-{node.axis} sums of a chain, in one pass",
-                            SUM_DECORATOR)
+            nest = LoopNest("_out", f"np.zeros((1, {loop.size(columns)}))", loop.columns(),
+                            (f"_out[0, {inner or '0'}] += {value}",), END)
+        return self._kernel(loop, nest, f"for {self._target}: the axis-{node.axis} sums of a chain, in one pass")
 
-    def _kernel(self, loop: _Loop, body: list[str], purpose: str, decorator: str = KERNEL_DECORATOR) -> str:
-        """The call of the kernel with ``body``, registered under a new name unless an identical
-        kernel exists."""
-        parameters = ", ".join(loop.arguments)
-        text = "\n".join([f"def {{name}}({parameters}):", f'    """{purpose[0].upper()}{purpose[1:]}."""',
-                          *body])
-        key = "\n".join([decorator, f"def ({parameters}):", *body])
+    def _kernel(self, loop: _Loop, nest: LoopNest, purpose: str) -> str:
+        """The call of the kernel running ``nest`` over ``loop``'s rows, registered under a new
+        name unless an identical kernel exists; the call is remembered with its nest, so that
+        consecutive calls over the same rows can share one row loop (``numba_sweeps``)."""
+        rows = loop.size(loop.space[0]) if loop.indices[0] is not None else None
+        name = self.add_kernel(self._target, tuple(loop.arguments), nest.lines(rows), purpose)
+        call = f"{name}({', '.join(loop.arguments.values())})"
+        self.calls[call] = KernelCall(tuple(loop.arguments.items()), rows, nest)
+        return call
+
+    def add_kernel(self, named_after: str, parameters: tuple[str, ...], body: list[str], purpose: str) -> str:
+        """The name of the kernel with ``body``: a new one unless an identical kernel exists."""
+        key = "\n".join([f"def ({', '.join(parameters)}):", *body])
         name = self._by_body.get(key)
         if name is None:
-            name = self._new_name()
+            name = self._new_name(named_after)
             self._by_body[key] = name
-            self.kernels[name] = f"@{decorator}\n" + text.replace("{name}", name, 1)
-        return f"{name}({', '.join(loop.arguments.values())})"
+            self.kernels[name] = "\n".join([f"@{KERNEL_DECORATOR}", f"def {name}({', '.join(parameters)}):",
+                                             f'    """{purpose[0].upper()}{purpose[1:]}."""', *body])
+        return name
 
-    def _new_name(self) -> str:
-        base = KERNEL_PREFIX + re.sub(r"\W", "_", self._target)
+    def _new_name(self, named_after: str) -> str:
+        base = KERNEL_PREFIX + re.sub(r"\W", "_", named_after)
         name, k = base, 2
         while name in self.kernels:
             name, k = f"{base}_{k}", k + 1
