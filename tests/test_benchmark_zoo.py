@@ -136,7 +136,7 @@ def _row(model, size_name, group, other_cpu, **extra):
 
 
 def test_report_has_a_zoo_section_labeled_with_its_conditions():
-    measured = dict(date="2026-12-01", mode="quick", inputs_mb=0.5, threads="BLAS and torch 1, XLA one",
+    measured = dict(date="2026-12-01", mode="quick", inputs_mb=0.5, threads="BLAS and torch 1, XLA one", clock="CPU time",
                     peak_mb={k: 0.25 for k in implementations.KEYS},
                     peak_measure={k: memory.TRACEMALLOC for k in implementations.KEYS})
     results = {"env": {"cpus": 2, "blas": "", "versions": {}}, "mode": "quick",
@@ -145,7 +145,9 @@ def test_report_has_a_zoo_section_labeled_with_its_conditions():
                          _row("layer_norm", "medium", "zoo", 0.01, **measured)]}
     text = report.markdown(results)
     zoo = text.split("## The zoo", 1)[1]
-    assert "Measured 2026-12-01 (quick mode; threads: BLAS and torch 1, XLA one)" in zoo and "on a date not recorded" in text and "a busy machine" in zoo and "up to 40%" in zoo
+    assert "Measured 2026-12-01 (quick mode; threads: BLAS and torch 1, XLA one; clock: CPU time)" in zoo
+    assert "on a date not recorded (unrecorded mode; clock: wall time)" in text     # a row from before clocks were recorded
+    assert "a busy machine" in zoo and "up to 40%" in zoo
     assert "| layer_norm | small: N=32 D=16 | 1.000 (busy) | " in zoo
     assert "| layer_norm | medium: N=32 D=16 | 0.5 | " + " | ".join("0.25" for _ in implementations.KEYS) in zoo
     assert "at least 0.8x jax.jit's speed at medium sizes | 1 of 1 |" in zoo
