@@ -159,8 +159,10 @@ def _in_space(expr: IndexExpr, shape: tuple, space) -> IndexExpr:
     return IndexExpr(out, tuple(t.xreplace(rename) for t in expr.terms))
 
 
-def derive_tangents(derivation: Derivation) -> TangentDerivation:
-    """The tangent of every forward intermediate and of every adjoint of a flat model's derivation.
+def derive_tangents(derivation: Derivation, varying: tuple[str, ...] | None = None) -> TangentDerivation:
+    """The tangent of every forward intermediate and of every adjoint of a flat model's derivation,
+    or of one layer's (``varying``: the inputs that have a tangent, default the parameters; a hidden
+    layer's also has the tangent of ``grad_out``, the adjoint of its output, from the layer above).
 
     >>> from symgrad.model.catalogue import build
     >>> from symgrad.differentiate.chain_rule import derive
@@ -170,7 +172,8 @@ def derive_tangents(derivation: Derivation) -> TangentDerivation:
     start = time.perf_counter()
     model = derivation.model
     tangents = TangentDerivation(derivation)
-    moving: dict[str, tuple] = {p: model.tensors[p].shape for p in derivation.parameters}
+    varying = derivation.parameters if varying is None else varying
+    moving: dict[str, tuple] = {p: model.tensors[p].shape for p in varying}
     for name, definition in model.definitions.items():
         if definition.origin == "max":      # a constant shift: no tangent (see the module's docstring)
             continue
