@@ -86,16 +86,17 @@ def random_tangent(inputs: dict, parameters, rng) -> dict:
     return {p: draw(inputs[p]) for p in parameters}
 
 
-def _moved(value, tangent, step: float):
+def moved(value, tangent, step: float):
+    """``value + step * tangent`` (lists: layer by layer)."""
     if isinstance(value, list):
-        return [_moved(v, t, step) for v, t in zip(value, tangent)]
+        return [moved(v, t, step) for v, t in zip(value, tangent)]
     return value + step * tangent
 
 
-def _central(up, down, step: float):
+def central_difference(up, down, step: float):
     """The central difference of two gradients (lists: layer by layer)."""
     if isinstance(up, list):
-        return [_central(u, d, step) for u, d in zip(up, down)]
+        return [central_difference(u, d, step) for u, d in zip(up, down)]
     return (np.asarray(up) - np.asarray(down)) / (2 * step)
 
 
@@ -196,14 +197,14 @@ def check_hvp_module(derivation, module, points: int = 3, seed: int = 0,
                 inputs = sample_inputs(model, module, dims, rng, depth)
                 tangent = random_tangent(inputs, parameters, rng)
                 _, _, products = module.hvp(tangent, **inputs)
-                up = module.loss_and_grad(**{**inputs, **{p: _moved(inputs[p], tangent[p], HVP_STEP)
+                up = module.loss_and_grad(**{**inputs, **{p: moved(inputs[p], tangent[p], HVP_STEP)
                                                            for p in parameters}})[1]
-                down = module.loss_and_grad(**{**inputs, **{p: _moved(inputs[p], tangent[p], -HVP_STEP)
+                down = module.loss_and_grad(**{**inputs, **{p: moved(inputs[p], tangent[p], -HVP_STEP)
                                                              for p in parameters}})[1]
                 expected = _autograd_hvp(reference, inputs, tangent)
                 hessian = hessian_error(module, inputs, tangent, products)
                 for p in parameters:
-                    difference = _central(up[p], down[p], HVP_STEP)
+                    difference = central_difference(up[p], down[p], HVP_STEP)
                     row = worst[p]
                     row[0] = max(row[0], relative_error(products[p], difference))
                     row[1] = float("nan") if expected is None else max(row[1], relative_error(products[p], expected[p]))
