@@ -16,6 +16,9 @@ axis (``lower/batched_printer.py``), along every basis tangent of every paramete
 Hessian-vector products along basis tangents are the Hessian's rows. It refuses a Hessian of
 more than ``HESSIAN_LIMIT`` entries (the batch holds one copy of every tangent value per basis
 tangent).
+
+A stack's layers use the same pieces (``tangent_statements``, ``statement_shapes``,
+``lowered_tangents``, ``read_by``, ``gradient_value``) per layer kind: ``emit/layer_hvp_plan.py``.
 """
 from __future__ import annotations
 

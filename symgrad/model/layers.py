@@ -14,8 +14,9 @@ shapes at run time, so one generated module serves every depth, 1 included.
 
 ``layout_of(model)`` is the model's stack, or a ``WholeModel`` for a model without
 layers, with the same methods: which model computes each layer at a depth, and where
-each layer's values are in what the generated ``forward`` returns. The checkers ask
-these, never whether the model has a stack.
+each layer's values are in what the generated ``forward`` returns, and the loss composed
+layer by layer from each layer's forward (``composed_loss``: the second-order checker's
+autograd reference). The checkers ask these, never whether the model has a stack.
 """
 from __future__ import annotations
 
