@@ -1,18 +1,21 @@
 """Numerical checks of second order: generated Hessian-vector products and Hessians.
 
 At random points away from the kinks (``gradcheck.sample_inputs``, both dimension sets, all sizes
-different) and along a random tangent of every parameter, ``hvp()`` is compared with
+different; a model with layers at ``HVP_DEPTHS`` layers, every layer a width of its own) and along
+a random tangent of every parameter (of every layer of a list parameter), ``hvp()`` is compared with
 
 - central differences of the generated gradient along the tangent,
   ``(grad(theta + h v) - grad(theta - h v)) / 2h`` (float64; the gradient itself is checked
   against differences of the loss by ``gradcheck``);
 - HIPS autograd's ``hessian_vector_product`` of the model's loss: the forward statements
-  printed for autograd (``lower/autograd_printer.py``) and differentiated twice by autograd,
-  independently of symgrad's derivation;
+  printed for autograd (``lower/autograd_printer.py``; a stack's layers composed by the model's
+  layout, ``composed_loss``) and differentiated twice by autograd, independently of symgrad's
+  derivation;
 
 and ``hessian()``, where the model has at most ``HESSIAN_LIMIT`` entries, with ``hvp()``:
 ``sum_p tangent_p . H[p, q]`` against the product for ``q``, and ``H[p, q]`` against the
-transpose of ``H[q, p]`` (a Hessian is symmetric).
+transpose of ``H[q, p]`` (a Hessian is symmetric); a list parameter's layers are blocks of their
+own, keyed ``(name, layer)``.
 """
 from __future__ import annotations
 

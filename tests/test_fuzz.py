@@ -1458,7 +1458,7 @@ def test_fuzz_models_agree_with_autograd_and_finite_differences(tmp_path_factory
             counts["models"] += 1
             counts.update(recipe.op_counts())
             try:    # second order on every other model: it about doubles a model's cost
-                check_recipe(recipe, workdir, second_order=counts["models"] % 2 == 0)
+                result = check_recipe(recipe, workdir, second_order=counts["models"] % 2 == 0)
             except BadRecipe:
                 counts["not checkable"] += 1
                 return
@@ -1469,12 +1469,15 @@ def test_fuzz_models_agree_with_autograd_and_finite_differences(tmp_path_factory
                 known[bug] += 1     # reproduced by its own strict-xfail test
                 return
             counts["agreed"] += 1
+            if "hessian" in result and recipe.stack is not None:
+                counts["second order with layers"] += 1
         return check
 
     for focus in FOCUS:
         checker(focus)()
     print(f"\nfuzz: {counts['models']} models, {counts['agreed']} agreed with autograd and finite "
-          f"differences, {counts['not checkable']} not checkable, known bugs hit: {dict(known)}")
+          f"differences ({counts['second order with layers']} of them with layers at second order), "
+          f"{counts['not checkable']} not checkable, known bugs hit: {dict(known)}")
     assert counts["agreed"] >= 200, counts
     for op in ("@", "+", "-", "*", "/", ".T", "unary -", "sum(axis=0)", "sum(axis=1)", "sum(axis=None)",
                "sum_squares", "concat_rows", "concat_cols", "ones", "pow", "logsumexp", "relu", "crelu",
@@ -1487,6 +1490,7 @@ def test_fuzz_models_agree_with_autograd_and_finite_differences(tmp_path_factory
                "amin(axis=1)", "trace", "diagonal", "inv", "det", "logdet"):
         assert counts[op] > 0, f"no model used {op}: {sorted(counts)}"
     assert sum(v for k, v in counts.items() if k.startswith("stack depth")) > 0
+    assert counts["second order with layers"] > 0, counts
 
 
 # ---------------------------------------------------------------------------
