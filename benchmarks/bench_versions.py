@@ -11,6 +11,9 @@ tools themselves did not change. A model REV does not have is left out and said 
     python benchmarks/bench_versions.py ca424ab                       # small and medium
     python benchmarks/bench_versions.py ca424ab --sizes small --models mlp_mse layer_norm
     python benchmarks/bench_versions.py ca424ab --sizes medium --budget 10   # more rounds where calls are long
+    python benchmarks/bench_versions.py ca424ab --cpu-time       # on a machine other jobs share
+
+Every library runs on one thread (the script restarts itself with that in its environment).
 """
 from __future__ import annotations
 
@@ -55,9 +58,11 @@ def main() -> None:
                         metavar="MODEL")
     parser.add_argument("--sizes", nargs="*", default=["small", "medium"], choices=["small", "medium", "large"])
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timing per (model, size)")
+    parser.add_argument("--cpu-time", action="store_true", help="time by CPU time (see bench_peers.py --cpu-time)")
     args = parser.parse_args()
-    bench_peers.one_thread_each()
-    print(f"generated code at {args.revision} against the working tree ({bench_peers.threads()}); "
+    bench_peers.restart_on_one_thread(cpu_time=args.cpu_time)
+    print(f"generated code at {args.revision} against the working tree ({bench_peers.threads()}, "
+          f"{bench_peers.clock_name()}); "
           "ratio: before / now, above 1: now faster")
     print("| model | size | before ms | now ms | ratio | rounds |\n| --- | --- | ---: | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as tmp:

@@ -106,8 +106,10 @@ def _conditions(cases: list[dict]) -> str:
     modes = sorted({r.get("mode", "unrecorded") for r in cases})
     busiest = max(r["other_cpu"] for r in cases)
     threads = sorted({r["threads"] for r in cases if "threads" in r})
+    clocks = sorted({r.get("clock", "wall time") for r in cases})
     text = (f"Measured {' and '.join(dates)} ({' and '.join(modes)} mode"
-            + "".join(f"; threads: {t}" for t in threads) + "); other processes used up to "
+            + "".join(f"; threads: {t}" for t in threads) + f"; clock: {' and '.join(clocks)}"
+            + "); other processes used up to "
             f"{busiest:.0%} of the CPUs while a row was timed")
     if busiest > BUSY:
         text += (": **a busy machine** (rows marked busy: above 5 %). Its ratios are a first look; "

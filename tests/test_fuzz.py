@@ -1102,12 +1102,7 @@ class KnownBug:
     avoidable: bool          # the generator can leave its trigger out (``avoid``)
 
 
-KNOWN_BUGS: dict[str, KnownBug] = {   # open: the second-order one below (found_second_order_diagonal_of_block)
-    "second_order_diagonal_of_block": KnownBug(
-        "hvp of the diagonal of a concatenation's lower block: the tangent keeps a delta at an offset",
-        r"^LoweringError: a Kronecker delta between free indices is left in KroneckerDelta\(\w+, \w+ \+ \w+\)",
-        avoidable=False),
-}
+KNOWN_BUGS: dict[str, KnownBug] = {}   # none open (the last, second_order_diagonal_of_block, is fixed)
 
 
 # the bugs whose triggers the generator leaves out unless told otherwise
@@ -1781,6 +1776,28 @@ def found_delta_not_collapsed(tmp_path):
                                       ** 3), tmp_path)
 
 
+def found_second_order_diagonal_of_block(tmp_path):
+    """Found by the second-order fuzzing: the tangent of ``grad_P1`` read the adjoint of a
+    concatenation computed as its core (``2 * Loss_1[i] * delta(i, j)``) through its definition,
+    which left ``delta(j, N + i)`` between free indices; the lowering refused it (fixed: a core
+    adjoint is read through the core array, as first order reads it)."""
+    from symgrad import concat_rows, diagonal, sum_squares
+    from symgrad.cli import import_generated
+    from symgrad.differentiate.chain_rule import derive
+    from symgrad.emit.files import write_atomic
+    from symgrad.emit.layer_hvp_plan import render_hvp_module
+    from symgrad.hvpcheck import check_hvp_module
+    m, (N, M) = _model("second_order_diagonal_of_block")
+    P0, P1 = m.parameter("P0", (N, N + N)), m.parameter("P1", (N, N + N))
+    m.loss("Loss", sum_squares(diagonal(concat_rows(P0, P1 * P1))))
+    derivation = derive(m)
+    path = tmp_path / "second_order_diagonal_of_block_hvp.py"
+    write_atomic(path, render_hvp_module(derivation, "found by fuzzing"))
+    for check in check_hvp_module(derivation, import_generated(path)):
+        assert check.shape_ok and check.against_autograd < 1e-10 and check.hessian < 1e-10, check
+        assert check.against_differences < 1e-6, check
+
+
 FIXED = [found_one_by_one, found_no_matrix_input, found_unread_dimension, found_parent_dimension_in_layer,
          found_sigmoid_of_sum, found_repeated_concat_block, found_negated_mask, found_einsum_missing_output,
          found_forward_reuse_order, found_reciprocal_in_matmul, found_scalar_log_sigmoid,     # a43e8e2
@@ -1789,20 +1806,8 @@ FIXED = [found_one_by_one, found_no_matrix_input, found_unread_dimension, found_
          found_expanded_two_adjoint_accesses, found_bool_mask_sum,                            # c67c976
          found_delta_not_collapsed,                                                           # 5ca1732
          found_buffer_read_twice, found_gradients_sharing_one_array,                          # eea6248
-         found_product_broadcast_into_block, found_merged_denominator]
-
-
-@pytest.mark.xfail(strict=True, reason="open: second order of the diagonal of a concatenation's lower block")
-def test_second_order_diagonal_of_block(tmp_path):
-    """Found by the second-order fuzzing: the tangent of the adjoint of a concatenation read on its
-    diagonal keeps ``delta(p, N + q)``, which the lowering refuses (first order folds it)."""
-    from symgrad import concat_rows, diagonal, sum_squares
-    from symgrad.differentiate.chain_rule import derive
-    from symgrad.emit.layer_hvp_plan import render_hvp_module
-    m, (N, M) = _model("second_order_diagonal_of_block")
-    P0, P1 = m.parameter("P0", (N, N + N)), m.parameter("P1", (N, N + N))
-    m.loss("Loss", sum_squares(diagonal(concat_rows(P0, P1 * P1))))
-    render_hvp_module(derive(m), "found by fuzzing")
+         found_product_broadcast_into_block, found_merged_denominator,
+         found_second_order_diagonal_of_block]
 
 
 @pytest.mark.parametrize("reproduce", FIXED, ids=[f.__name__[len("found_"):] for f in FIXED])

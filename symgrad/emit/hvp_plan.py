@@ -31,7 +31,7 @@ from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.differentiate.tangents import TangentDerivation
 from symgrad.emit.module_plan import (Block, ModulePlan, fewer_temporaries, plan_module, printed, shape_code,
                                      shape_text)
-from symgrad.index.conventions import adjoint_name, tangent_name
+from symgrad.index.conventions import CORE_SUFFIX, adjoint_name, tangent_name
 from symgrad.index.deltas import collapse
 from symgrad.index.terms import IndexExpr
 from symgrad.index.text import formula_text
@@ -86,9 +86,13 @@ def _reads(expr: IndexExpr) -> set[str]:
                     if isinstance(s, sp.Symbol) and not s.is_integer}
 
 
-def _through_computed(expr: IndexExpr, tangents: TangentDerivation, computed: set[str]) -> IndexExpr:
+def _through_computed(expr: IndexExpr, tangents: TangentDerivation, computed: set[str],
+                      cores: dict[str, IndexExpr]) -> IndexExpr:
     """``expr`` with every adjoint the backward statements do not compute replaced by its
-    definition (recursively: a definition may read another folded adjoint)."""
+    definition (recursively: a definition may read another folded adjoint). An adjoint computed
+    as its core (``cores``: ``{grad_Z: outer factors * grad_Z_core}``) is replaced by that
+    relation, not by its definition: where a delta made it a core (the adjoint of a diagonal
+    read at a block's offset), the definition would leave the delta between free indices."""
     derivation = tangents.derivation
     terms = expr.terms
     ranges = derivation.space.ranges_of(expr.indices)
@@ -98,19 +102,22 @@ def _through_computed(expr: IndexExpr, tangents: TangentDerivation, computed: se
         if not missing:
             return IndexExpr(expr.indices, terms)
         for name in reversed(missing):
-            terms = collapse(substitute(terms, adjoint_name(name), derivation.adjoints[name], derivation.space),
-                             ranges)
+            definition = cores.get(adjoint_name(name), derivation.adjoints[name])
+            terms = collapse(substitute(terms, adjoint_name(name), definition, derivation.space), ranges)
     raise AssertionError("folded adjoints that keep referring to each other")
 
 
-def tangent_statements(tangents: TangentDerivation, computed: set[str],
+def tangent_statements(tangents: TangentDerivation, backward: tuple[Block, ...],
                        needed: set[str]) -> list[tuple[str, str, IndexExpr]]:
     """(tensor, tangent name, expression) for every tangent that the tangents named in ``needed``
-    read (and those), in the order they are computed; ``computed``: the adjoints the backward
-    statements compute (a tangent reads the definition of any other)."""
+    read (and those), in the order they are computed; ``backward``: the first-order plan's
+    backward blocks (a tangent reads any other adjoint by its definition, a core's adjoint through
+    its core)."""
+    computed = {b.name for b in backward}
+    cores = {b.name.removesuffix(CORE_SUFFIX): b.stands_for for b in backward if b.stands_for is not None}
     model = tangents.derivation.model
     candidates = [(n, tangent_name(n), e) for n, e in tangents.forward.items()]
-    candidates += [(n, tangent_name(adjoint_name(n)), _through_computed(e, tangents, computed))
+    candidates += [(n, tangent_name(adjoint_name(n)), _through_computed(e, tangents, computed, cores))
                    for n, e in tangents.adjoints.items()]
     needed = set(needed)
     kept = []
@@ -173,9 +180,8 @@ def plan_hvp(tangents: TangentDerivation, command: str) -> HvpPlan:
     model = derivation.model
     first: ModulePlan = plan_module(derivation, command, share=False)
     shapes = statement_shapes(model, first.backward)
-    computed = {b.name for b in first.backward}
     needed = {tangent_name(adjoint_name(p)) for p in tangents.parameters}
-    plain = lowered_tangents(derivation, tangent_statements(tangents, computed, needed), shapes)
+    plain = lowered_tangents(derivation, tangent_statements(tangents, first.backward, needed), shapes)
     present = {b.name for b in plain}
     inputs, start = [], sp.Integer(0)
     for p in derivation.parameters:

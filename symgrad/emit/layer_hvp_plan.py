@@ -104,7 +104,7 @@ def _layer(derivation, first, varying: tuple[str, ...]) -> LayerHvpPlan:
     needed = {tangent_name(adjoint_name(p)) for p in own}
     if layer.carry_out_name is not None:
         needed.add(tangent_name(layer.carry_out_name))
-    statements = tangent_statements(tangents, {b.name for b in backward}, needed)
+    statements = tangent_statements(tangents, backward, needed)
     blocks = lowered_tangents(derivation, statements, shapes)
     forward_names = {tangent_name(n) for n in tangents.forward}
     forward = [b for b in blocks if b.name in forward_names]

@@ -18,6 +18,7 @@ import sympy as sp
 from symgrad.differentiate.adjoint_folding import ComputedAdjoint, fold_adjoints
 from symgrad.differentiate.chain_rule import Derivation
 from symgrad.index.conventions import adjoint_name
+from symgrad.index.terms import IndexExpr
 from symgrad.index.text import formula_text
 from symgrad.errors import ModelError
 from symgrad.differentiate.reuse import reuse_forward_values
@@ -47,6 +48,7 @@ class Block:
     statements: tuple[Statement, ...]   # the IR (``symgrad.lower.statements``)
     latex: str = ""          # the same value as mathematics (the matrix view)
     relation: str = ""       # for a core: the adjoint it stands for, as mathematics
+    stands_for: IndexExpr | None = None   # for a core: that adjoint, as the outer factors times the core
     lines: tuple[str, ...] = ()         # the statements as printed, once the passes are done
 
 
@@ -241,7 +243,8 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
         lowered = lower_both(adjoint.target, adjoint.expr, model.tensors[adjoint.name].shape, shapes, ranges)
         relation = "" if adjoint.relation is None else lower_both(
             adjoint_name(adjoint.name), adjoint.relation, model.tensors[adjoint.name].shape, shapes, ranges).latex
-        backward.append(Block(adjoint.target, comments, lowered.statements, lowered.latex, relation))
+        backward.append(Block(adjoint.target, comments, lowered.statements, lowered.latex, relation,
+                              adjoint.relation))
     gradients = tuple((p, _gradient_code(p, model, derivation, printer)) for p in parameters)
     gradient_reads = tuple(adjoint_name(p) for p in parameters if p in derivation.adjoints)
     if share and printer is None:
