@@ -5,14 +5,19 @@ sizes of `bench_peers.py`, along one random tangent of every parameter: the gene
 (`generated/NAME_hvp.py`), the generated `loss_and_grad()` (the ratio `hvp/grad` is the hvp's
 time as a multiple of the gradient's), jax.jit of `jax.jvp(jax.grad(f))` (forward-over-reverse,
 float64), `torch.func.jvp(torch.func.grad(f))` and HIPS autograd's Hessian-vector product
-(reverse-over-reverse). Every peer is first checked to agree with the generated product (rtol
-1e-8); then all are timed interleaved in one process (rotating order, a warm-up call before
-each sample: `bench_peers.time_interleaved`), medians in microseconds. At the small size, the
-full Hessian: the generated `hessian()` against `jax.jit(jax.hessian(f))`.
+(reverse-over-reverse), and the generated torch and JAX modules' `hvp()` (`NAME_hvp_torch.py`, and
+jax.jit of `NAME_hvp_jax.py`'s), each beside its framework's forward-over-reverse. Every peer is
+first checked to agree with the generated product (rtol 1e-8); then all are timed interleaved in
+one process (rotating order, a warm-up call before each sample: `bench_peers.time_interleaved`),
+medians in microseconds. At the small size, the full Hessian: the generated `hessian()` (NumPy,
+torch, and jax.jit of JAX's) against `jax.jit(jax.hessian(f))`.
 
     python benchmarks/bench_hvp.py                       # every model and size, prints the table
     python benchmarks/bench_hvp.py --write               # and puts it into docs/benchmarks.md
     python benchmarks/bench_hvp.py --models mlp_mse --sizes small --budget 0.3
+    python benchmarks/bench_hvp.py --cpu-time            # on a machine other jobs share
+
+Every library runs on one thread (the script restarts itself with that in its environment).
 """
 from __future__ import annotations
 
@@ -39,39 +44,24 @@ RTOL = 1e-8
 MODELS = [n for n in peers.MODELS if n not in ("ntk_relu", "softmax_ce")]   # no layers: --hvp covers these
 SECTION_START = "<!-- benchmarks/bench_hvp.py: begin -->"
 SECTION_END = "<!-- benchmarks/bench_hvp.py: end -->"
-IMPLS = ("hvp", "grad", "jax", "torch", "autograd")
+IMPLS = ("hvp", "grad", "jax", "jax products", "torch", "autograd", "hvp torch", "hvp jax")
+# (column, peer, whether its compiled function returns the gradient too, as hvp() does)
+PEERS = (("jax", "jax", True), ("jax products", "jax", False), ("torch", "torch", True),
+         ("autograd", "autograd", True))
+BACKENDS = ("torch", "jax")     # the generated --hvp modules beside NumPy's
 
 
-def _ops(name):
-    """The `o` namespace of peers.py's losses for one framework (the same spellings as bench_peers)."""
-    from types import SimpleNamespace
-    if name == "jax":
-        import jax
-        import jax.numpy as jnp
-        return SimpleNamespace(relu=jax.nn.relu, crelu=lambda z, t: jnp.clip(z, 0.0, t), sigmoid=jax.nn.sigmoid,
-                               tanh=jnp.tanh, softplus=jax.nn.softplus, sum=jnp.sum,
-                               vstack=lambda a, b: jnp.concatenate((a, b), axis=0))
-    if name == "torch":
-        import torch
-        zero = torch.zeros((), dtype=torch.float64)
-        return SimpleNamespace(relu=torch.relu, crelu=lambda z, t: torch.clamp(z, 0.0, t), sigmoid=torch.sigmoid,
-                               tanh=torch.tanh, softplus=lambda s: torch.logaddexp(s, zero), sum=torch.sum,
-                               vstack=lambda a, b: torch.cat((a, b), dim=0))
-    import autograd.numpy as anp
-    from autograd.scipy.special import expit
-    return SimpleNamespace(relu=lambda z: anp.maximum(z, 0.0), crelu=lambda z, t: anp.clip(z, 0.0, t),
-                           sigmoid=expit, tanh=anp.tanh, softplus=lambda s: anp.logaddexp(0.0, s),
-                           sum=anp.sum, vstack=lambda a, b: anp.concatenate((a, b), axis=0))
-
-
-def peer_products(peer, name, inputs, tangent):
+def peer_products(peer, name, inputs, tangent, gradients=False):
     """A zero-argument call computing the peer's Hessian-vector product, and its result as
-    {parameter: NumPy array or float}."""
+    {parameter: NumPy array or float}. ``gradients`` (jax): the compiled function returns the
+    gradient too, as the generated ``hvp()`` does; without it XLA drops what only the gradient
+    needs (a layer's weight gradient products). torch.func's ``jvp`` and autograd compute the
+    gradient either way."""
     loss, names = peers.MODELS[name]
     consts = {k: v for k, v in inputs.items() if k not in names}
     params = tuple(inputs[p] for p in names)
     vector = tuple(tangent[p] for p in names)
-    o = _ops(peer)
+    o = peers.ops(peer)
     if peer == "jax":
         import jax
         import jax.numpy as jnp
@@ -82,10 +72,12 @@ def peer_products(peer, name, inputs, tangent):
             return loss(o, **dict(zip(names, p)), **arrays, **scalars)
         jp = tuple(jnp.asarray(p, dtype=jnp.float64) for p in params)
         jv = tuple(jnp.asarray(v, dtype=jnp.float64) for v in vector)
-        compiled = jax.jit(lambda p, v, a: jax.jvp(lambda q: jax.grad(f)(q, a), (p,), (v,))[1]).lower(
+        outputs = slice(None) if gradients else 1      # (gradient, product) or the product alone
+        compiled = jax.jit(lambda p, v, a: jax.jvp(lambda q: jax.grad(f)(q, a), (p,), (v,))[outputs]).lower(
             jp, jv, arrays).compile()
         call = lambda: jax.block_until_ready(compiled(jp, jv, arrays))  # noqa: E731
-        convert = lambda r: {n: np.asarray(x) if np.ndim(x) else float(x) for n, x in zip(names, r)}  # noqa: E731
+        convert = lambda r: {n: np.asarray(x) if np.ndim(x) else float(x)  # noqa: E731
+                             for n, x in zip(names, r[1] if gradients else r)}
     elif peer == "torch":
         import torch
         from torch.func import grad, jvp
@@ -111,6 +103,32 @@ def peer_products(peer, name, inputs, tangent):
     return call, convert
 
 
+def generated_products(backend, name, inputs, tangent, function="hvp"):
+    """A zero-argument call of the generated torch or JAX module's ``hvp`` (or ``hessian``: jitted
+    for JAX), and how to read its result as NumPy values: {parameter: product} (or {(p, q): block})."""
+    module = import_generated(REPO_ROOT / "generated" / f"{name}_hvp_{backend}.py")
+    if backend == "torch":
+        import torch
+        torch.set_num_threads(peers.blas_threads())
+        tensor = lambda v: torch.as_tensor(v, dtype=torch.float64) if isinstance(v, np.ndarray) else v  # noqa: E731
+        given = {k: tensor(v) for k, v in inputs.items()}
+        along = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in tangent.items()}
+        call = (lambda: module.hvp(along, **given)[2]) if function == "hvp" else lambda: module.hessian(**given)  # noqa: E731
+        return call, lambda r: {k: x.numpy() if x.ndim else float(x) for k, x in r.items()}
+    import jax
+    import jax.numpy as jnp
+    params = {p: jnp.asarray(inputs[p], dtype=jnp.float64) for p in module.PARAMETERS}
+    rest = {k: jnp.asarray(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items() if k not in params}
+    along = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in tangent.items()}
+    if function == "hvp":
+        compiled = jax.jit(lambda ps, ts, rs: module.hvp(ts, **rs, **ps)[2]).lower(params, along, rest).compile()
+        call = lambda: jax.block_until_ready(compiled(params, along, rest))  # noqa: E731
+    else:
+        compiled = jax.jit(lambda ps, rs: module.hessian(**rs, **ps)).lower(params, rest).compile()
+        call = lambda: jax.block_until_ready(compiled(params, rest))  # noqa: E731
+    return call, lambda r: {k: np.asarray(x) if np.ndim(x) else float(x) for k, x in r.items()}
+
+
 def _worst(got: dict, want: dict) -> float:
     return max(float(np.max(np.abs(np.asarray(got[k]) - np.asarray(want[k]))))
                / max(float(np.max(np.abs(np.asarray(want[k])))), 1e-300) for k in want)
@@ -126,16 +144,26 @@ def run_case(name, size_name, budget):
     _, _, reference = module.hvp(tangent, **inputs)
     impls = {"hvp": lambda: module.hvp(tangent, **inputs), "grad": lambda: module.loss_and_grad(**inputs)}
     missing = {}
-    for peer in ("jax", "torch", "autograd"):
+    for key, peer, gradients in PEERS:
         reason = peers.available(peer)
         if reason:
-            missing[peer] = reason
+            missing[key] = reason
             continue
-        call, convert = peer_products(peer, name, inputs, tangent)
+        call, convert = peer_products(peer, name, inputs, tangent, gradients)
         error = _worst(convert(call()), reference)
         if error > RTOL:
             sys.exit(f"error: {peer} disagrees with the generated hvp of {name} ({size_name}): {error:.2g}")
-        impls[peer] = call
+        impls[key] = call
+    for backend in BACKENDS:
+        reason = peers.available(backend)
+        if reason:
+            missing[f"hvp {backend}"] = reason
+            continue
+        call, convert = generated_products(backend, name, inputs, tangent)
+        error = _worst(convert(call()), reference)
+        if error > RTOL:
+            sys.exit(f"error: the generated {backend} hvp disagrees with the NumPy one of {name} ({size_name}): {error:.2g}")
+        impls[f"hvp {backend}"] = call
     times, _ = bench_peers.time_interleaved(impls, budget)
     row = {k: statistics.median(v) * 1e6 for k, v in times.items()}
     if size_name == "small":
@@ -156,7 +184,7 @@ def hessian_case(name, inputs, module, budget):
     jp = tuple(jnp.asarray(inputs[p], dtype=jnp.float64) for p in names)
 
     def f(p, arrays):
-        return loss(_ops("jax"), **dict(zip(names, p)), **arrays, **scalars)
+        return loss(peers.ops("jax"), **dict(zip(names, p)), **arrays, **scalars)
     compiled = jax.jit(jax.hessian(f)).lower(jp, arrays).compile()
     ours = module.hessian(**inputs)
     theirs = compiled(jp, arrays)
@@ -166,28 +194,43 @@ def hessian_case(name, inputs, module, budget):
             error = float(np.max(np.abs(ours[(p, q)] - want), initial=0.0)) / max(float(np.max(np.abs(want), initial=0.0)), 1.0)
             if error > RTOL:
                 sys.exit(f"error: jax.hessian disagrees with the generated hessian of {name} at {p}, {q}: {error:.2g}")
-    times, _ = bench_peers.time_interleaved({"hessian": lambda: module.hessian(**inputs),
-                                             "jax hessian": lambda: jax.block_until_ready(compiled(jp, arrays))},
-                                            budget)
+    impls = {"hessian": lambda: module.hessian(**inputs),
+             "jax hessian": lambda: jax.block_until_ready(compiled(jp, arrays))}
+    for backend in (b for b in BACKENDS if not peers.available(b)):
+        call, convert = generated_products(backend, name, inputs, {}, "hessian")
+        theirs = convert(call())
+        scale = max(max(float(np.max(np.abs(b), initial=0.0)) for b in ours.values()), 1.0)
+        error = max(float(np.max(np.abs(theirs[k] - ours[k]), initial=0.0)) for k in ours) / scale
+        if error > RTOL:
+            sys.exit(f"error: the generated {backend} hessian disagrees with the NumPy one of {name}: {error:.2g}")
+        impls[f"hessian {backend}"] = call
+    times, _ = bench_peers.time_interleaved(impls, budget)
     entries = sum(int(np.size(inputs[p])) for p in names)
     return {**{k: statistics.median(v) * 1e6 for k, v in times.items()}, "entries": entries}
 
 
 def table(rows) -> str:
-    lines = ["| model | size | hvp µs | grad µs | hvp/grad | jax µs | torch µs | autograd µs "
-             "| jax/hvp | torch/hvp | autograd/hvp |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    def ratio(row, peer, ours):
+        return f"{row[peer] / row[ours]:.2f}" if peer in row and ours in row else "–"
+    lines = ["| model | size | hvp µs | grad µs | hvp/grad | jax µs | jax products µs | torch µs | autograd µs "
+             "| generated torch µs | generated jax.jit µs | jax/hvp | jax products/hvp | torch/hvp | autograd/hvp "
+             "| torch.func/generated torch | jax products/generated jax |",
+             "| --- | --- |" + " ---: |" * 15]
     for (name, size), row in rows:
         cells = [f"{row[k]:.0f}" if k in row else "–" for k in IMPLS]
-        ratios = [f"{row['hvp'] and row[k] / row['hvp']:.2f}" if k in row else "–" for k in ("jax", "torch", "autograd")]
+        ratios = [ratio(row, k, "hvp") for k in ("jax", "jax products", "torch", "autograd")]
+        ratios += [ratio(row, "torch", "hvp torch"), ratio(row, "jax products", "hvp jax")]
         lines.append(f"| {name} | {size} | {cells[0]} | {cells[1]} | {row['hvp'] / row['grad']:.2f} | "
                      f"{' | '.join(cells[2:])} | {' | '.join(ratios)} |")
-    lines += ["", "| model (small) | Hessian entries | hessian() µs | jax.jit(jax.hessian) µs | jax/ours |",
-              "| --- | ---: | ---: | ---: | ---: |"]
+    lines += ["", "| model (small) | Hessian entries | hessian() µs | generated torch µs | generated jax.jit µs "
+              "| jax.jit(jax.hessian) µs | jax/ours | jax/generated torch | jax/generated jax |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for (name, size), row in rows:
         if "hessian" in row:
-            lines.append(f"| {name} | {row['entries'] ** 2} | {row['hessian']:.0f} | {row['jax hessian']:.0f} | "
-                         f"{row['jax hessian'] / row['hessian']:.2f} |")
+            cells = [f"{row[k]:.0f}" if k in row else "–" for k in ("hessian torch", "hessian jax")]
+            lines.append(f"| {name} | {row['entries'] ** 2} | {row['hessian']:.0f} | {' | '.join(cells)} | "
+                         f"{row['jax hessian']:.0f} | {ratio(row, 'jax hessian', 'hessian')} | "
+                         f"{ratio(row, 'jax hessian', 'hessian torch')} | {ratio(row, 'jax hessian', 'hessian jax')} |")
     return "\n".join(lines)
 
 
@@ -207,12 +250,18 @@ INTRO = """## Second order: Hessian-vector products and Hessians
 
 Generated by `python benchmarks/bench_hvp.py --write`. Along one random tangent of every parameter,
 float64, interleaved in one process, median microseconds per call: the generated `hvp()`, the generated
-`loss_and_grad()` (`hvp/grad`: the product's cost in gradients), jax.jit of `jax.jvp(jax.grad(f))`,
-`torch.func.jvp(torch.func.grad(f))` and HIPS autograd (grad of the gradient's dot product with the
-tangent); `peer/hvp` above 1: the generated product is faster. Every peer agreed with the generated
+`loss_and_grad()` (`hvp/grad`: the product's cost in gradients), jax.jit of `jax.jvp(jax.grad(f))`
+returning the gradient and the product, as `hvp()` does (`jax`), and returning the product alone
+(`jax products`: XLA then leaves out what only the gradient needs, a layer's weight-gradient
+products), `torch.func.jvp(torch.func.grad(f))` and HIPS autograd (grad of the gradient's dot product with the
+tangent); `peer/hvp` above 1: the generated product is faster. The generated torch module's `hvp()`
+and jax.jit of the generated JAX module's `hvp()` are compared with their own framework's
+forward-over-reverse (`torch.func/generated torch`, `jax products/generated jax`: both jitted
+functions return the products alone). Every peer agreed with the generated
 product (rtol 1e-8) before it was timed; jax's Hessian agreed with `hessian()` entry by entry. The
-sizes are `bench_peers.py`'s. The machine is shared (2 cores, other jobs running): ratios move by
-tens of percent between runs.
+sizes are `bench_peers.py`'s. Every library runs on one thread; calls are timed by {clock}
+(`--cpu-time`: the process's CPU time, which leaves out the time a call waited for a core on a
+shared machine; the caches and cores other jobs share still slow it).
 """
 
 
@@ -222,17 +271,19 @@ def main():
     parser.add_argument("--sizes", nargs="*", default=["small", "medium", "large"], choices=["small", "medium", "large"])
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timing per (model, size)")
     parser.add_argument("--write", action="store_true", help="put the table into docs/benchmarks.md")
+    parser.add_argument("--cpu-time", action="store_true", help="time by CPU time (see bench_peers.py --cpu-time)")
     args = parser.parse_args()
+    bench_peers.restart_on_one_thread(cpu_time=args.cpu_time)
     import jax
     jax.config.update("jax_enable_x64", True)
     rows = []
     for name in args.models:
-        for size in args.sizes:
+        for size in (s for s in args.sizes if s in bench_peers.SIZES[name]):    # the zoo: small, medium
             row, missing = run_case(name, size, args.budget)
             rows.append(((name, size), row))
             print(f"{name} {size}: " + ", ".join(f"{k} {v:.0f}" for k, v in row.items())
                   + "".join(f"; {k}: {v}" for k, v in missing.items()), flush=True)
-    body = INTRO + "\n" + table(rows) + "\n"
+    body = INTRO.format(clock=bench_peers.clock_name()) + "\n" + table(rows) + "\n"
     print(body)
     if args.write:
         write_section(body, REPO_ROOT / "docs" / "benchmarks.md")

@@ -188,19 +188,50 @@ def _result(names, params, value, leaves, to_array):
     return float(value), grads
 
 
+def ops(peer: str) -> SimpleNamespace:
+    """The namespace ``o`` the losses (here and in peers_zoo.py) are written over, in ``peer``'s
+    spelling: the same functions for jax, torch and HIPS autograd."""
+    if peer == "jax":
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        import jax.numpy as jnp
+        from jax.scipy.special import logsumexp
+        return SimpleNamespace(
+            relu=jax.nn.relu, crelu=lambda z, t: jnp.clip(z, 0.0, t), sigmoid=jax.nn.sigmoid,
+            tanh=jnp.tanh, softplus=jax.nn.softplus,
+            logsumexp_rows=lambda z: logsumexp(z, axis=1, keepdims=True),
+            sum=jnp.sum, vstack=lambda a, b: jnp.concatenate((a, b), axis=0),
+            exp=jnp.exp, sqrt=jnp.sqrt, mean=lambda x, axis: jnp.mean(x, axis=axis, keepdims=True),
+            softmax_rows=lambda z: jax.nn.softmax(z, axis=1),
+            logdet=lambda a: jnp.linalg.slogdet(a)[1], solve=jnp.linalg.solve)
+    if peer == "torch":
+        import torch
+        zero = torch.zeros((), dtype=torch.float64)
+        return SimpleNamespace(
+            relu=torch.relu, crelu=lambda z, t: torch.clamp(z, 0.0, t), sigmoid=torch.sigmoid,
+            tanh=torch.tanh, softplus=lambda s: torch.logaddexp(s, zero),
+            logsumexp_rows=lambda z: torch.logsumexp(z, dim=1, keepdim=True),
+            sum=torch.sum, vstack=lambda a, b: torch.cat((a, b), dim=0),
+            exp=torch.exp, sqrt=torch.sqrt, mean=lambda x, axis: torch.mean(x, dim=axis, keepdim=True),
+            softmax_rows=lambda z: torch.softmax(z, dim=1),
+            logdet=lambda a: torch.linalg.slogdet(a)[1], solve=torch.linalg.solve)
+    import autograd.numpy as anp
+    from autograd.scipy.special import expit, logsumexp
+    return SimpleNamespace(
+        relu=lambda z: anp.maximum(z, 0.0), crelu=lambda z, t: anp.clip(z, 0.0, t),
+        sigmoid=expit, tanh=anp.tanh, softplus=lambda s: anp.logaddexp(0.0, s),
+        logsumexp_rows=lambda z: logsumexp(z, axis=1, keepdims=True),
+        sum=anp.sum, vstack=lambda a, b: anp.concatenate((a, b), axis=0),
+        exp=anp.exp, sqrt=anp.sqrt, mean=lambda x, axis: anp.mean(x, axis=axis, keepdims=True),
+        softmax_rows=lambda z: anp.exp(z - logsumexp(z, axis=1, keepdims=True)),
+        logdet=lambda a: anp.linalg.slogdet(a)[1], solve=anp.linalg.solve)
+
+
 def _jax_peer(loss, names, params, consts):
     import jax
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
-    from jax.scipy.special import logsumexp
-    o = SimpleNamespace(
-        relu=jax.nn.relu, crelu=lambda z, t: jnp.clip(z, 0.0, t), sigmoid=jax.nn.sigmoid,
-        tanh=jnp.tanh, softplus=jax.nn.softplus,
-        logsumexp_rows=lambda z: logsumexp(z, axis=1, keepdims=True),
-        sum=jnp.sum, vstack=lambda a, b: jnp.concatenate((a, b), axis=0),
-        exp=jnp.exp, sqrt=jnp.sqrt, mean=lambda x, axis: jnp.mean(x, axis=axis, keepdims=True),
-        softmax_rows=lambda z: jax.nn.softmax(z, axis=1),
-        logdet=lambda a: jnp.linalg.slogdet(a)[1], solve=jnp.linalg.solve)
+    o = ops("jax")
     arrays = {k: _map_arrays(jnp.asarray, v) for k, v in consts.items() if _is_array(v)}
     scalars = {k: v for k, v in consts.items() if k not in arrays}    # t, m, lam: baked in
     jparams = tuple(_map_arrays(lambda a: jnp.asarray(a, dtype=jnp.float64), v) for v in params)
@@ -222,15 +253,7 @@ def _jax_peer(loss, names, params, consts):
 def _torch_peer(loss, names, params, consts):
     import torch
     torch.set_num_threads(blas_threads())
-    zero = torch.zeros((), dtype=torch.float64)
-    o = SimpleNamespace(
-        relu=torch.relu, crelu=lambda z, t: torch.clamp(z, 0.0, t), sigmoid=torch.sigmoid,
-        tanh=torch.tanh, softplus=lambda s: torch.logaddexp(s, zero),
-        logsumexp_rows=lambda z: torch.logsumexp(z, dim=1, keepdim=True),
-        sum=torch.sum, vstack=lambda a, b: torch.cat((a, b), dim=0),
-        exp=torch.exp, sqrt=torch.sqrt, mean=lambda x, axis: torch.mean(x, dim=axis, keepdim=True),
-        softmax_rows=lambda z: torch.softmax(z, dim=1),
-        logdet=lambda a: torch.linalg.slogdet(a)[1], solve=torch.linalg.solve)
+    o = ops("torch")
 
     def tensor(v, requires_grad):
         return torch.as_tensor(v, dtype=torch.float64).requires_grad_(requires_grad)
@@ -253,16 +276,7 @@ def _torch_peer(loss, names, params, consts):
 
 def _autograd_peer(loss, names, params, consts):
     import autograd
-    import autograd.numpy as anp
-    from autograd.scipy.special import expit, logsumexp
-    o = SimpleNamespace(
-        relu=lambda z: anp.maximum(z, 0.0), crelu=lambda z, t: anp.clip(z, 0.0, t),
-        sigmoid=expit, tanh=anp.tanh, softplus=lambda s: anp.logaddexp(0.0, s),
-        logsumexp_rows=lambda z: logsumexp(z, axis=1, keepdims=True),
-        sum=anp.sum, vstack=lambda a, b: anp.concatenate((a, b), axis=0),
-        exp=anp.exp, sqrt=anp.sqrt, mean=lambda x, axis: anp.mean(x, axis=axis, keepdims=True),
-        softmax_rows=lambda z: anp.exp(z - logsumexp(z, axis=1, keepdims=True)),
-        logdet=lambda a: anp.linalg.slogdet(a)[1], solve=anp.linalg.solve)
+    o = ops("autograd")
     value_and_grad = autograd.value_and_grad(
         lambda params: loss(o, **dict(zip(names, params)), **consts))
 

@@ -58,7 +58,7 @@ HELPERS = ("_tensor", "_dtype_of", "_matrix", "_scalar", "_size", "_save", "_res
            "_compiled", "_compiled_sum")
 
 
-def names_beside_the_models(path) -> set[str]:
+def names_beside_the_models(path, helpers=HELPERS) -> set[str]:
     """Every name of a backend module that shares a scope with the model's names (as
     tests/test_model_checks.py scans the NumPy modules; the input and saving helpers have their own)."""
     tree = ast.parse(path.read_text())
@@ -67,7 +67,7 @@ def names_beside_the_models(path) -> set[str]:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             found.add(node.name)
     for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and node.name not in HELPERS:
+        if isinstance(node, ast.FunctionDef) and node.name not in helpers:
             local = {n.id for c in ast.walk(node) if isinstance(c, ast.comprehension)
                      for n in ast.walk(c.target) if isinstance(n, ast.Name)}
             found |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} - local
