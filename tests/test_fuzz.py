@@ -1102,7 +1102,12 @@ class KnownBug:
     avoidable: bool          # the generator can leave its trigger out (``avoid``)
 
 
-KNOWN_BUGS: dict[str, KnownBug] = {}   # none open (the last, second_order_diagonal_of_block, is fixed)
+KNOWN_BUGS: dict[str, KnownBug] = {   # open: the second-order one below (test_second_order_logdet_of_a_gram_matrix)
+    "second_order_logdet_of_a_gram_matrix": KnownBug(
+        "hvp of logdet(C + G G^T), G elementwise in a parameter and a broadcast row: a tangent's factor "
+        "reads two rows of G at once, three indices, which the lowering cannot vectorize",
+        r"^LoweringError: factor .* spans 3 indices: not vectorizable", avoidable=False),
+}
 
 
 # the bugs whose triggers the generator leaves out unless told otherwise
@@ -1818,3 +1823,20 @@ def test_bug_found_by_fuzzing_stays_fixed(reproduce, tmp_path):
 
 def anp():
     return require("autograd.numpy")
+
+
+@pytest.mark.xfail(strict=True, reason="open: second order of logdet of a Gram matrix of an elementwise minimum")
+def test_second_order_logdet_of_a_gram_matrix():
+    """Found by the second-order fuzzing (on main too, a model without layers): the tangent of an
+    adjoint of logdet(C0 + G G^T), G = sigmoid(minimum(P0, V0)) + C1, keeps a factor reading G at
+    rows a and b and column j together, which the lowering refuses (first order is fine)."""
+    from symgrad import logdet, minimum, sigmoid, sum_squares
+    from symgrad.differentiate.chain_rule import derive
+    from symgrad.emit.layer_hvp_plan import render_hvp_module
+    m, (N, M, L) = _model("second_order_logdet_of_a_gram_matrix", "N M L")
+    C0, C1 = m.constant("C0", (L, L)), m.constant("C1", (L, M))
+    P0, P1 = m.parameter("P0", (L, M)), m.parameter("P1", (M, M))
+    V0 = m.define("V0", P1.sum(axis=0))
+    gram = sigmoid(minimum(P0, V0)) + C1
+    m.loss("Loss", sum_squares(logdet(C0 + gram @ gram.T)))
+    render_hvp_module(derive(m), "found by fuzzing")
