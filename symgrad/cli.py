@@ -40,8 +40,8 @@ from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.model.sources import is_path, load
 from symgrad.emit.layer_plan import plan_for
 from symgrad.emit.backend_hvp import backend_hvp_refusal, render_backend_hvp, require_hvp_backend
-from symgrad.emit.hvp_plan import render_hvp_module
-from symgrad.hvpcheck import check_hvp_module
+from symgrad.emit.layer_hvp_plan import render_hvp_module
+from symgrad.hvpcheck import HVP_DEPTHS, check_hvp_module
 
 DEFAULT_OUT = "generated"
 DEFAULT_DERIVATIONS = "derivations"
@@ -135,17 +135,12 @@ def generate_backends(spec, out_dir: Path, backends) -> list:
 HVP_SUFFIX = "_hvp"     # symgrad generate NAME --hvp writes NAME_hvp.py
 
 
-def hvp_outputs(specs, out_dir: Path, skip_layers: bool):
-    """(model, derivation, target path, text, seconds) of each ``--hvp`` module; with
-    ``skip_layers`` (``--all``) a model with layers is passed over, else it is an error."""
+def hvp_outputs(specs, out_dir: Path):
+    """(model, derivation, target path, text, seconds) of each ``--hvp`` module."""
     for spec in specs:
         start = time.perf_counter()
         model = _load(spec)
         derivation = derive(model)
-        if derivation.second_order_refusal is not None:
-            if skip_layers:
-                continue
-            raise SymgradError(f"model {model.name!r} {derivation.second_order_refusal}")
         text = render_hvp_module(derivation, _command(spec) + " --hvp")
         yield model, derivation, out_dir / f"{model.name}{HVP_SUFFIX}.py", text, time.perf_counter() - start
 
@@ -174,7 +169,7 @@ def generate_hvp(args, out_dir: Path, specs) -> int:
         suffix = f" --hvp --backend {args.backend}"
     else:
         outputs = ((path, text, f" ({seconds:.2f} s)")
-                   for _, _, path, text, seconds in hvp_outputs(specs, out_dir, args.all))
+                   for _, _, path, text, seconds in hvp_outputs(specs, out_dir))
         suffix = " --hvp"
     regenerate = _command(specs[0]) + suffix if isinstance(specs[0], OneLineLoss) else "symgrad generate --all" + suffix
     return write_or_check(outputs, out_dir, args.check, regenerate, args.force)
@@ -182,7 +177,7 @@ def generate_hvp(args, out_dir: Path, specs) -> int:
 
 def verify_hvp(args, out_dir: Path, specs) -> int:
     rows, failed = [], False
-    for model, derivation, path, text, seconds in hvp_outputs(specs, out_dir, args.all):
+    for model, derivation, path, text, seconds in hvp_outputs(specs, out_dir):
         write_or_check([(path, text, None)], out_dir, False, "", args.force)
         for check in check_hvp_module(derivation, import_generated(path), points=args.points):
             errors = (check.against_differences, check.against_autograd, check.hessian)
@@ -196,8 +191,8 @@ def verify_hvp(args, out_dir: Path, specs) -> int:
         print("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
     print(f"\n{len(rows)} Hessian-vector products checked against central differences of the gradient "
           f"and HIPS autograd's hessian_vector_product, and hessian() against hvp() and its transpose "
-          f"(n/a: autograd missing, or above HESSIAN_LIMIT); {args.points} points x 2 dimension sets; "
-          f"tolerance {TOLERANCE:g}")
+          f"(n/a: autograd missing, or above HESSIAN_LIMIT); {args.points} points x 2 dimension sets "
+          f"(x depths {', '.join(map(str, HVP_DEPTHS))} for models with layers); tolerance {TOLERANCE:g}")
     return 1 if failed else 0
 
 
@@ -483,8 +478,8 @@ def parser() -> argparse.ArgumentParser:
         else:
             command.add_argument("--points", type=int, default=3, help="random points per dimension set")
         command.add_argument("--hvp", action="store_true", help="second order: NAME_hvp.py, the module with "
-                             "hvp() and hessian() too (models without layers; with --backend torch or jax: "
-                             "NAME_hvp_torch.py, NAME_hvp_jax.py)")
+                             "hvp() and hessian() too (with --backend torch or jax: NAME_hvp_torch.py, "
+                             "NAME_hvp_jax.py, models without layers)")
         _add_one_line(command)
         command.set_defaults(run=run)
     return top

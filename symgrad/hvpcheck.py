@@ -1,18 +1,21 @@
 """Numerical checks of second order: generated Hessian-vector products and Hessians.
 
 At random points away from the kinks (``gradcheck.sample_inputs``, both dimension sets, all sizes
-different) and along a random tangent of every parameter, ``hvp()`` is compared with
+different; a model with layers at ``HVP_DEPTHS`` layers, every layer a width of its own) and along
+a random tangent of every parameter (of every layer of a list parameter), ``hvp()`` is compared with
 
 - central differences of the generated gradient along the tangent,
   ``(grad(theta + h v) - grad(theta - h v)) / 2h`` (float64; the gradient itself is checked
   against differences of the loss by ``gradcheck``);
 - HIPS autograd's ``hessian_vector_product`` of the model's loss: the forward statements
-  printed for autograd (``lower/autograd_printer.py``) and differentiated twice by autograd,
-  independently of symgrad's derivation;
+  printed for autograd (``lower/autograd_printer.py``; a stack's layers composed by the model's
+  layout, ``composed_loss``) and differentiated twice by autograd, independently of symgrad's
+  derivation;
 
 and ``hessian()``, where the model has at most ``HESSIAN_LIMIT`` entries, with ``hvp()``:
 ``sum_p tangent_p . H[p, q]`` against the product for ``q``, and ``H[p, q]`` against the
-transpose of ``H[q, p]`` (a Hessian is symmetric).
+transpose of ``H[q, p]`` (a Hessian is symmetric); a list parameter's layers are blocks of their
+own, keyed ``(name, layer)``.
 """
 from __future__ import annotations
 
@@ -21,9 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from symgrad.emit.hvp_plan import HESSIAN_LIMIT
-from symgrad.emit.module_plan import dimension_reads, plan_module
+from symgrad.emit.layer_plan import part_plans, plan_for
 from symgrad.gradcheck import dimension_values, relative_error, sample_inputs
 from symgrad.lower.autograd_printer import AutogradPrinter
+from symgrad.model.layers import layout_of
 
 HVP_STEP = 1e-5   # central differences of the gradient: truncation and round-off both ~1e-10 relative
 
@@ -37,48 +41,96 @@ class HvpCheck:
     shape_ok: bool
 
 
-def reference_loss(derivation):
-    """The model's loss as a function of ``{input: value}`` that autograd can trace: the forward
-    statements printed by ``AutogradPrinter``, with ``np`` given by the caller (autograd.numpy)."""
-    model = derivation.model
-    plan = plan_module(derivation, "reference", share=False, printer=AutogradPrinter())
-    lines = [f"    {t.name} = inputs[{t.name!r}]" for t in model.inputs]
-    lines += [f"    {dim} = np.shape(inputs[{source!r}])[{axis}]" for dim, source, axis in dimension_reads(model)]
+def _forward_function(plan, name: str):
+    """The forward statements of one model's (or one layer's) plan as ``f(np, inputs) -> {name: value}``."""
+    lines = [f"    {i.name} = inputs[{i.name!r}]" for i in plan.inputs]
+    lines += [f"    {dim} = np.shape(inputs[{source!r}])[{axis}]" for dim, source, axis in plan.dim_reads]
     lines += [f"    {line}" for block in plan.forward for line in block.lines]
-    source = "def reference(np, inputs):\n" + "\n".join(lines) + f"\n    return {model.loss_name}\n"
+    names = ", ".join(f"{b.name!r}: {b.name}" for b in plan.forward)
+    source = "def forward(np, inputs):\n" + "\n".join(lines) + f"\n    return {{{names}}}\n"
     namespace: dict = {}
-    exec(compile(source, f"<reference loss of {model.name}>", "exec"), namespace)   # noqa: S102 (symgrad's own printing)
-    return namespace["reference"]
+    exec(compile(source, f"<reference forward of {name}>", "exec"), namespace)   # noqa: S102 (symgrad's own printing)
+    return namespace["forward"]
+
+
+def reference_loss(derivation, depth: int = 1):
+    """The model's loss (at ``depth`` layers, for a model with layers) as a function of
+    ``{input: value}`` that autograd can trace: each part's forward statements printed by
+    ``AutogradPrinter``, with ``np`` given by the caller (autograd.numpy), composed layer by
+    layer as the model's layout says (``model.layers.layout_of``)."""
+    model = derivation.model
+    plan = plan_for(derivation, "reference", printer=AutogradPrinter(), passes=False)
+    forwards = {part.derivation.model.name: _forward_function(part_plan, part.derivation.model.name)
+                for part, part_plan in zip(derivation.parts, part_plans(plan))}
+    layout = layout_of(model)
+
+    def reference(np, inputs):
+        return layout.composed_loss(inputs, depth, lambda layer, local: forwards[layer.name](np, local))
+    return reference
+
+
+def entries(values: dict, parameters) -> dict:
+    """``{parameter: value}`` with each list parameter's layers apart: ``{(name, layer): array}``,
+    as the keys of a layered model's Hessian blocks."""
+    out = {}
+    for p in parameters:
+        if isinstance(values[p], list):
+            out.update({(p, k): v for k, v in enumerate(values[p])})
+        else:
+            out[p] = values[p]
+    return out
 
 
 def random_tangent(inputs: dict, parameters, rng) -> dict:
-    return {p: float(rng.standard_normal()) if np.ndim(inputs[p]) == 0 else rng.standard_normal(np.shape(inputs[p]))
-            for p in parameters}
+    def draw(value):
+        if isinstance(value, list):
+            return [draw(v) for v in value]
+        return float(rng.standard_normal()) if np.ndim(value) == 0 else rng.standard_normal(np.shape(value))
+    return {p: draw(inputs[p]) for p in parameters}
+
+
+def moved(value, tangent, step: float):
+    """``value + step * tangent`` (lists: layer by layer)."""
+    if isinstance(value, list):
+        return [moved(v, t, step) for v, t in zip(value, tangent)]
+    return value + step * tangent
+
+
+def central_difference(up, down, step: float):
+    """The central difference of two gradients (lists: layer by layer)."""
+    if isinstance(up, list):
+        return [central_difference(u, d, step) for u, d in zip(up, down)]
+    return (np.asarray(up) - np.asarray(down)) / (2 * step)
 
 
 def autograd_hvp(loss, parameters: dict, tangent: dict):
     """HIPS autograd's ``hessian_vector_product`` of ``loss({parameter: value})`` at ``parameters``
     along ``tangent``, over the parameters flattened into one vector (autograd's takes arrays, not
-    dicts); None without autograd."""
+    dicts; a list parameter is flattened layer by layer); None without autograd."""
     try:
         import autograd
         import autograd.numpy as anp
     except ImportError:
         return None
-    shapes = {p: np.shape(parameters[p]) for p in tangent}
+    pieces = entries(parameters, list(tangent))
+    shapes = {key: np.shape(value) for key, value in pieces.items()}
     spans, start = {}, 0
-    for p, shape in shapes.items():
-        spans[p] = (start, start + int(np.prod(shape)))
-        start = spans[p][1]
+    for key, shape in shapes.items():
+        spans[key] = (start, start + int(np.prod(shape)))
+        start = spans[key][1]
 
-    def flat_loss(flat):
-        return loss({p: anp.reshape(flat[a:b], shapes[p]) if shapes[p] else flat[a] for p, (a, b) in spans.items()})
+    def unflattened(flat):
+        values = {key: anp.reshape(flat[a:b], shapes[key]) if shapes[key] else flat[a] for key, (a, b) in spans.items()}
+        return {p: [values[(p, k)] for k in range(len(parameters[p]))] if isinstance(parameters[p], list)
+                else values[p] for p in tangent}
 
     def flat(values):
-        return np.concatenate([np.ravel(np.asarray(values[p], dtype=float)) for p in tangent])
-    product = autograd.hessian_vector_product(flat_loss)(flat(parameters), flat(tangent))
-    return {p: np.reshape(product[a:b], shapes[p]) if shapes[p] else float(product[a])
-            for p, (a, b) in spans.items()}
+        return np.concatenate([np.ravel(np.asarray(v, dtype=float)) for v in entries(values, list(tangent)).values()])
+    product = autograd.hessian_vector_product(lambda f: loss(unflattened(f)))(flat(parameters), flat(tangent))
+    return {p: [np.reshape(product[a:b], shapes[(p, k)]) for k, (a, b) in
+                ((k, spans[(p, k)]) for k in range(len(parameters[p])))] if isinstance(parameters[p], list)
+            else np.reshape(product[spans[p][0]:spans[p][1]], shapes[p]) if shapes[p] else float(product[spans[p][0]])
+            for p in tangent}
 
 
 def _autograd_hvp(reference, inputs: dict, tangent: dict):
@@ -97,8 +149,10 @@ def _autograd_hvp(reference, inputs: dict, tangent: dict):
 def hessian_error(module, inputs: dict, tangent: dict, products: dict, floor: float = 1e-12) -> float:
     """How far ``hessian()`` is from ``hvp()``'s ``products`` along ``tangent`` and from its own
     transpose, relative to the largest entry (or ``floor``, where the Hessian is 0 but for
-    round-off); nan above ``HESSIAN_LIMIT``."""
-    sizes = sum(int(np.size(inputs[p])) for p in module.PARAMETERS)
+    round-off); nan above ``HESSIAN_LIMIT``. A list parameter's blocks are keyed by (name, layer)."""
+    values, along_tangent = entries(inputs, module.PARAMETERS), entries(tangent, module.PARAMETERS)
+    products = entries(products, module.PARAMETERS)
+    sizes = sum(int(np.size(v)) for v in values.values())
     if sizes * sizes > HESSIAN_LIMIT:
         return float("nan")
     blocks = module.hessian(**inputs)
@@ -107,42 +161,56 @@ def hessian_error(module, inputs: dict, tangent: dict, products: dict, floor: fl
     product_scale = max(max(float(np.max(np.abs(v), initial=0.0)) for v in products.values()), floor)
     hessian_scale = max(max(float(np.max(np.abs(b), initial=0.0)) for b in blocks.values()), floor)
     worst = 0.0
-    for q in module.PARAMETERS:
-        along = sum(np.tensordot(np.asarray(tangent[p]), blocks[(p, q)], axes=np.ndim(tangent[p]))
-                    for p in module.PARAMETERS)
+    for q in values:
+        along = sum(np.tensordot(np.asarray(along_tangent[p]), blocks[(p, q)], axes=np.ndim(along_tangent[p]))
+                    for p in values)
         worst = max(worst, float(np.max(np.abs(along - products[q]))) / product_scale)
-        for p in module.PARAMETERS:
-            flipped = np.transpose(blocks[(q, p)], tuple(range(np.ndim(inputs[q]), blocks[(q, p)].ndim))
-                                   + tuple(range(np.ndim(inputs[q]))))
+        for p in values:
+            flipped = np.transpose(blocks[(q, p)], tuple(range(np.ndim(values[q]), blocks[(q, p)].ndim))
+                                   + tuple(range(np.ndim(values[q]))))
             worst = max(worst, float(np.max(np.abs(blocks[(p, q)] - flipped))) / hessian_scale)
     return worst
 
 
-def check_hvp_module(derivation, module, points: int = 3, seed: int = 0) -> list[HvpCheck]:
-    """Every Hessian-vector product of ``module`` (a ``--hvp`` module of a model without layers)
-    against differences of its gradient and against autograd, and its Hessian against both;
-    the worst error per parameter, at ``points`` random points per dimension set."""
+HVP_DEPTHS = (1, 2, 3)   # layers of a model with a stack at which its products are checked
+
+
+def _shape_ok(product, value) -> bool:
+    if isinstance(value, list):
+        return isinstance(product, list) and len(product) == len(value) and all(
+            _shape_ok(p, v) for p, v in zip(product, value))
+    return isinstance(product, float) if np.ndim(value) == 0 else np.shape(product) == np.shape(value)
+
+
+def check_hvp_module(derivation, module, points: int = 3, seed: int = 0,
+                     depths: tuple[int, ...] = HVP_DEPTHS) -> list[HvpCheck]:
+    """Every Hessian-vector product of ``module`` (a ``--hvp`` module) against differences of its
+    gradient and against autograd, and its Hessian against both; the worst error per parameter,
+    at ``points`` random points per dimension set (and per depth, for a model with layers)."""
     model = derivation.model
-    reference = reference_loss(derivation)
+    layout = layout_of(model)
     rng = np.random.default_rng(seed)
     parameters = module.PARAMETERS
     worst = {p: [0.0, 0.0, 0.0, True] for p in parameters}
-    for which in (0, 1):
-        dims = dimension_values(model, which)
-        for _ in range(points):
-            inputs = sample_inputs(model, module, dims, rng)
-            tangent = random_tangent(inputs, parameters, rng)
-            _, _, products = module.hvp(tangent, **inputs)
-            up = module.loss_and_grad(**{**inputs, **{p: inputs[p] + HVP_STEP * tangent[p] for p in parameters}})[1]
-            down = module.loss_and_grad(**{**inputs, **{p: inputs[p] - HVP_STEP * tangent[p] for p in parameters}})[1]
-            expected = _autograd_hvp(reference, inputs, tangent)
-            hessian = hessian_error(module, inputs, tangent, products)
-            for p in parameters:
-                difference = (np.asarray(up[p]) - np.asarray(down[p])) / (2 * HVP_STEP)
-                row = worst[p]
-                row[0] = max(row[0], relative_error(products[p], difference))
-                row[1] = float("nan") if expected is None else max(row[1], relative_error(products[p], expected[p]))
-                row[2] = hessian if np.isnan(hessian) else max(row[2], hessian)
-                row[3] = row[3] and (isinstance(products[p], float) if np.ndim(inputs[p]) == 0
-                                     else np.shape(products[p]) == np.shape(inputs[p]))
+    for depth in layout.depths(depths):
+        reference = reference_loss(derivation, depth)
+        for which in (0, 1):
+            dims = dimension_values(model, which)
+            for _ in range(points):
+                inputs = sample_inputs(model, module, dims, rng, depth)
+                tangent = random_tangent(inputs, parameters, rng)
+                _, _, products = module.hvp(tangent, **inputs)
+                up = module.loss_and_grad(**{**inputs, **{p: moved(inputs[p], tangent[p], HVP_STEP)
+                                                           for p in parameters}})[1]
+                down = module.loss_and_grad(**{**inputs, **{p: moved(inputs[p], tangent[p], -HVP_STEP)
+                                                             for p in parameters}})[1]
+                expected = _autograd_hvp(reference, inputs, tangent)
+                hessian = hessian_error(module, inputs, tangent, products)
+                for p in parameters:
+                    difference = central_difference(up[p], down[p], HVP_STEP)
+                    row = worst[p]
+                    row[0] = max(row[0], relative_error(products[p], difference))
+                    row[1] = float("nan") if expected is None else max(row[1], relative_error(products[p], expected[p]))
+                    row[2] = hessian if np.isnan(hessian) else max(row[2], hessian)
+                    row[3] = row[3] and _shape_ok(products[p], inputs[p])
     return [HvpCheck(p, *worst[p]) for p in parameters]

@@ -84,7 +84,11 @@ def test_package_modules_do_not_import_the_package_itself():
 
 # Where a model with layers differs from one without: only these modules ask which kind they have
 # (symgrad/differentiate/model_derivation.py is the interface everything else uses).
-LAYER_MODULES = {"symgrad.model.layers", "symgrad.differentiate.layers", "symgrad.emit.layer_plan"}
+# emit/layer_hvp_plan.py is second order's layer_plan.py: the per-layer tangent functions of a stack,
+# and the one place that picks them or a flat model's (apart from layer_plan.py, which stays one job:
+# first order, which every backend renders).
+LAYER_MODULES = {"symgrad.model.layers", "symgrad.differentiate.layers", "symgrad.emit.layer_plan",
+                 "symgrad.emit.layer_hvp_plan"}
 KIND_NAMES = {"StackDerivation", "StackPlan", "Stack", "Layer", "WholeModel", "Derivation", "ModulePlan"}
 
 

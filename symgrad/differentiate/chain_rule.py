@@ -133,8 +133,8 @@ class Derivation(ModelDerivation):
 
     show_preface: ClassVar[tuple[str, ...]] = ()
     document_preface: ClassVar[tuple[tuple[str, str], ...]] = ()
+    second_order_preface: ClassVar[tuple[tuple[str, str], ...]] = ()
     layer_tensor_names: ClassVar[frozenset[str]] = frozenset()
-    second_order_refusal: ClassVar[None] = None
 
     @property
     def intermediates(self) -> list[str]:

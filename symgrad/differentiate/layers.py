@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from symgrad.differentiate.model_derivation import ModelDerivation, Part
 from symgrad.errors import SymgradWarning
+from symgrad.index.conventions import LAYER_OUTPUT_ADJOINT
 from symgrad.model.model import Model
 
 HIDDEN_HEADING = "hidden layer l (its loss is the recursion seed sum(grad_out * output) + its own terms)"
@@ -24,6 +25,18 @@ LAYERS_SECTION = ("Layers", "The model repeats a layer: with L matrices in each 
                   r"$\sum \overline{\mathrm{out}} \odot \mathrm{output}$ plus its own terms, so the "
                   "adjoint of its input, written with the adjoint of its output, is the recursion "
                   "from layer l+1 to layer l.")
+
+TANGENT_RECURSION_SECTION = (
+    "Second order: the tangent recursion",
+    r"Along a tangent $\dot\theta$ (one $\dot W_l$ per layer l of each list parameter W), the tangents "
+    "go up the stack as the forward values do: each layer's tangent of its output from the tangent "
+    r"of its input $\dot X_{\mathrm{prev}}$ and of its own parameters (the first layer's input is "
+    "data: its tangent is 0). Then the tangents of the adjoints come down as the adjoints do: the "
+    "hidden layer's adjoints are functions of its forward values and of "
+    r"$\overline{\mathrm{out}}$, so their tangents read the tangents of both, and "
+    r"$\dot{\overline{\mathrm{out}}}$ of layer l is $\dot{\overline{X_{\mathrm{prev}}}}$ of layer "
+    r"l+1. The Hessian-vector product for layer l is $\dot{\overline{W}}$ of layer l. Each layer "
+    "kind's tangents are derived once, below.")
 
 
 def derive_layers(model: Model, derive_one) -> ModelDerivation:
@@ -57,7 +70,8 @@ class StackDerivation(ModelDerivation):
 
     @property
     def parts(self) -> tuple[Part, ...]:
-        return (Part(self.hidden, HIDDEN_HEADING, "hidden layer: ", "Hidden layer: "),
+        return (Part(self.hidden, HIDDEN_HEADING, "hidden layer: ", "Hidden layer: ",
+                     (*self.hidden.parameters, LAYER_OUTPUT_ADJOINT)),
                 Part(self.output, OUTPUT_HEADING, "output layer: ", "Output layer: "))
 
     def _gradient_order(self) -> tuple[Part, ...]:
@@ -68,13 +82,12 @@ class StackDerivation(ModelDerivation):
         return (f"{self.model.name}: {self.model.description}", "")
 
     document_preface: ClassVar[tuple[tuple[str, str], ...]] = (LAYERS_SECTION,)
+    second_order_preface: ClassVar[tuple[tuple[str, str], ...]] = (TANGENT_RECURSION_SECTION,)
     intermediates: ClassVar[tuple[str, ...]] = ()    # a layer's are the layer's, not the model's
 
     @property
     def layer_tensor_names(self) -> frozenset[str]:
         return frozenset(self.hidden.model.tensors) | frozenset(self.output.model.tensors)
-
-    second_order_refusal: ClassVar[str] = "has layers; --hvp covers models without layers so far"
 
     def layer(self, layer, depth):
         return self.output if layer == depth - 1 else self.hidden

@@ -28,6 +28,8 @@ class Part:
     heading: str            # its title in ``symgrad show``
     gradient_label: str     # what its gradients' names start with in ``collapsed_gradients``
     section_prefix: str     # what its sections' titles start with in the derivation document
+    varying: tuple[str, ...] | None = None   # the inputs with a tangent in second order (None: the
+                                             # parameters; a hidden layer's also has grad_out's)
 
 
 class ModelDerivation(ABC):
@@ -55,6 +57,11 @@ class ModelDerivation(ABC):
 
     @property
     @abstractmethod
+    def second_order_preface(self) -> tuple[tuple[str, str], ...]:
+        """(title, text) of each section the second-order document has before the parts' own."""
+
+    @property
+    @abstractmethod
     def intermediates(self) -> list[str]:
         """The model's own named intermediates with an adjoint: what ``symgrad check --wrt NAME`` may check."""
 
@@ -62,11 +69,6 @@ class ModelDerivation(ABC):
     @abstractmethod
     def layer_tensor_names(self) -> frozenset[str]:
         """The names inside the model's layers (which ``--wrt`` cannot take yet); none without layers."""
-
-    @property
-    @abstractmethod
-    def second_order_refusal(self) -> str | None:
-        """Why ``--hvp`` (``differentiate.tangents``) cannot take this derivation, or None where it can."""
 
     @abstractmethod
     def layer(self, layer: int | None, depth: int | None):

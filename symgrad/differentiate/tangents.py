@@ -21,6 +21,11 @@ and the second derivative of ``abs``, ``maximum`` and ``minimum`` is 0 away from
 ``max`` shift (of a log-sum-exp) is a constant for first order, and stays one here: the
 gradient does not depend on it, so neither does its tangent. A constant's tangent is 0; a
 statement none of whose inputs has a tangent has none (it is left out, not written as 0).
+
+A layer of a stack is derived the same way, once per layer kind, along its part's ``varying``
+inputs (``model_derivation.Part``): its carried input, its elements of the list parameters and,
+for a hidden layer, ``grad_out``, the adjoint of its output, whose tangent the layer above
+computes; ``emit/layer_hvp_plan.py`` chains the layers.
 """
 from __future__ import annotations
 
@@ -51,7 +56,8 @@ class TangentStep:
 
 @dataclass
 class TangentDerivation:
-    """The tangents of a flat model's intermediates and adjoints, and how each was reached.
+    """The tangents of the intermediates and adjoints of a model without layers (or of one layer
+of a stack), and how each was reached.
 
     ``forward``: ``{tensor: dot_tensor}`` for intermediates (a parameter's tangent is an input);
     ``adjoints``: ``{tensor: dot_grad_tensor}``, in the order the adjoints are computed.
@@ -159,8 +165,10 @@ def _in_space(expr: IndexExpr, shape: tuple, space) -> IndexExpr:
     return IndexExpr(out, tuple(t.xreplace(rename) for t in expr.terms))
 
 
-def derive_tangents(derivation: Derivation) -> TangentDerivation:
-    """The tangent of every forward intermediate and of every adjoint of a flat model's derivation.
+def derive_tangents(derivation: Derivation, varying: tuple[str, ...] | None = None) -> TangentDerivation:
+    """The tangent of every forward intermediate and of every adjoint of a flat model's derivation,
+    or of one layer's (``varying``: the inputs that have a tangent, default the parameters; a hidden
+    layer's also has the tangent of ``grad_out``, the adjoint of its output, from the layer above).
 
     >>> from symgrad.model.catalogue import build
     >>> from symgrad.differentiate.chain_rule import derive
@@ -170,7 +178,8 @@ def derive_tangents(derivation: Derivation) -> TangentDerivation:
     start = time.perf_counter()
     model = derivation.model
     tangents = TangentDerivation(derivation)
-    moving: dict[str, tuple] = {p: model.tensors[p].shape for p in derivation.parameters}
+    varying = derivation.parameters if varying is None else varying
+    moving: dict[str, tuple] = {p: model.tensors[p].shape for p in varying}
     for name, definition in model.definitions.items():
         if definition.origin == "max":      # a constant shift: no tangent (see the module's docstring)
             continue

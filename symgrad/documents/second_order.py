@@ -7,7 +7,10 @@ and indicators, the derivative of an indicator 0); the tangent of each adjoint, 
 chain rule writes it (every local partial times the tangent of its input, summed over the
 input's indices), then with the deltas summed out; and, per parameter, the collapsed
 Hessian-vector product with every named tangent and adjoint substituted. Printed with the
-first-order document's index printer, so names and indices read the same.
+first-order document's index printer, so names and indices read the same. A model with layers
+gets these sections for each layer kind (each derived once), after a section on the recursion
+that chains them (``ModelDerivation.second_order_preface``); a layer's product for layer l reads
+the tangent of the adjoint of its output, which the layer above computes.
 """
 from __future__ import annotations
 
@@ -16,15 +19,14 @@ import sympy as sp
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.differentiate.tangents import TangentDerivation, derive_tangents
 from symgrad.documents.derivation import Document, Section, build_document, formula_printer, index_latex
-from symgrad.errors import SymgradError
 from symgrad.index.conventions import ADJOINT_PREFIX, adjoint_name, tangent_name
 from symgrad.index.terms import IndexExpr
 from symgrad.lower.latex_names import base_latex
 
 
 class _SecondOrder:
-    def __init__(self, tangents: TangentDerivation):
-        self.tangents, self.model = tangents, tangents.derivation.model
+    def __init__(self, tangents: TangentDerivation, parameters):
+        self.tangents, self.model, self.parameters = tangents, tangents.derivation.model, parameters
         shapes = {n: t.shape for n, t in self.model.tensors.items()}
         shapes.update({adjoint_name(n): s for n, s in list(shapes.items())})
         shapes.update({tangent_name(n): s for n, s in list(shapes.items())})
@@ -82,7 +84,7 @@ class _SecondOrder:
 
     def products(self) -> list[Section]:
         sections = []
-        for parameter in self.tangents.parameters:
+        for parameter in self.parameters:
             expanded = self.tangents.expanded(parameter)
             section = Section(f"Second order: the Hessian-vector product with respect to {parameter}")
             if expanded is None and self.tangents.hvp(parameter) is None:
@@ -100,11 +102,17 @@ class _SecondOrder:
 
 
 def build_hvp_document(model, derivation) -> Document:
-    """The first-order document of a model without layers, then its second-order derivation."""
-    if derivation.second_order_refusal is not None:
-        raise SymgradError(f"model {model.name!r} {derivation.second_order_refusal}")
+    """The first-order document of a model, then its second-order derivation: the derivation's
+    second-order preface, then each part's steps (a stack's hidden and output layers, each derived
+    once and titled by its layer)."""
     document = build_document(model, derivation)
-    writer = _SecondOrder(derive_tangents(derivation))
-    document.sections += [writer.forward(), writer.second_partials(), *writer.adjoint_tangents(), *writer.products()]
+    document.sections += [Section(title, text) for title, text in derivation.second_order_preface]
+    for part in derivation.parts:
+        tangents = derive_tangents(part.derivation, part.varying)
+        # the model's parameters (a layer's carried input has the tangent of its adjoint above, no product)
+        writer = _SecondOrder(tangents, [p for p in tangents.parameters if p in derivation.parameters])
+        for section in [writer.forward(), writer.second_partials(), *writer.adjoint_tangents(), *writer.products()]:
+            section.title = part.section_prefix + section.title
+            document.sections.append(section)
     document.subtitle += " With the second order: Hessian-vector products by forward-over-reverse."
     return document

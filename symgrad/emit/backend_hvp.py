@@ -88,8 +88,6 @@ def plan_backend_hvp(derivation, plan, name: str, command: str) -> BackendHvpPla
 def backend_hvp_refusal(derivation, name: str) -> str | None:
     """Why backend ``name``'s ``--hvp`` module cannot be written for ``derivation`` (the words
     after the model's name in a one-line error), or None where it can."""
-    if derivation.second_order_refusal is not None:
-        return derivation.second_order_refusal
     if len(derivation.parts) > 1:      # a stack's layers (``ModelDerivation.parts``)
         return f"has layers; --hvp --backend {name} covers models without layers so far"
     return None

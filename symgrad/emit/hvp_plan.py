@@ -16,6 +16,9 @@ axis (``lower/batched_printer.py``), along every basis tangent of every paramete
 Hessian-vector products along basis tangents are the Hessian's rows. It refuses a Hessian of
 more than ``HESSIAN_LIMIT`` entries (the batch holds one copy of every tangent value per basis
 tangent).
+
+A stack's layers use the same pieces (``tangent_statements``, ``statement_shapes``,
+``lowered_tangents``, ``read_by``, ``gradient_value``) per layer kind: ``emit/layer_hvp_plan.py``.
 """
 from __future__ import annotations
 
@@ -25,10 +28,7 @@ import sympy as sp
 
 from symgrad.differentiate.chain_rule import substitute
 from symgrad.differentiate.reuse import reuse_forward_values
-from symgrad.differentiate.tangents import TangentDerivation, derive_tangents
-from symgrad.emit.files import render_module
-from symgrad.emit.layer_plan import plan_for
-from symgrad.errors import SymgradError
+from symgrad.differentiate.tangents import TangentDerivation
 from symgrad.emit.module_plan import (Block, ModulePlan, fewer_temporaries, plan_module, printed, shape_code,
                                      shape_text)
 from symgrad.index.conventions import CORE_SUFFIX, adjoint_name, tangent_name
@@ -107,15 +107,19 @@ def _through_computed(expr: IndexExpr, tangents: TangentDerivation, computed: se
     raise AssertionError("folded adjoints that keep referring to each other")
 
 
-def _statements(tangents: TangentDerivation, computed: set[str],
-                cores: dict[str, IndexExpr]) -> list[tuple[str, str, IndexExpr]]:
-    """(tensor, tangent name, expression) for every tangent the Hessian-vector products read,
-    in the order they are computed."""
+def tangent_statements(tangents: TangentDerivation, backward: tuple[Block, ...],
+                       needed: set[str]) -> list[tuple[str, str, IndexExpr]]:
+    """(tensor, tangent name, expression) for every tangent that the tangents named in ``needed``
+    read (and those), in the order they are computed; ``backward``: the first-order plan's
+    backward blocks (a tangent reads any other adjoint by its definition, a core's adjoint through
+    its core)."""
+    computed = {b.name for b in backward}
+    cores = {b.name.removesuffix(CORE_SUFFIX): b.stands_for for b in backward if b.stands_for is not None}
     model = tangents.derivation.model
     candidates = [(n, tangent_name(n), e) for n, e in tangents.forward.items()]
     candidates += [(n, tangent_name(adjoint_name(n)), _through_computed(e, tangents, computed, cores))
                    for n, e in tangents.adjoints.items()]
-    needed = {tangent_name(adjoint_name(p)) for p in tangents.parameters}
+    needed = set(needed)
     kept = []
     for name, target, expr in reversed(candidates):
         if target in needed:
@@ -124,7 +128,30 @@ def _statements(tangents: TangentDerivation, computed: set[str],
     return kept[::-1]
 
 
-def _gradient_value(parameter: str, batched: bool, present: bool, shape, count: str) -> str:
+def statement_shapes(model, backward: tuple[Block, ...]) -> dict:
+    """The shape of every name a tangent statement may read: tensors, adjoints, the backward's
+    cores, and the tangent of each."""
+    shapes = {n: t.shape for n, t in model.tensors.items()}
+    shapes.update({adjoint_name(n): t.shape for n, t in model.tensors.items()})
+    shapes.update({b.name: model.tensors[b.name.removeprefix("grad_").removesuffix("_core")].shape
+                   for b in backward if b.name not in shapes})
+    shapes.update({tangent_name(n): s for n, s in list(shapes.items())})
+    return shapes
+
+
+def lowered_tangents(derivation, statements, shapes: dict) -> list[Block]:
+    """One block of IR statements (unprinted) per ``tangent_statements`` entry."""
+    model = derivation.model
+    reserved = set(model.tensors) | set(model.dimensions)
+    blocks = []
+    for name, target, expr in statements:
+        ranges = derivation.space.ranges_of(expr.indices)
+        low = lower_both(target, expr, model.tensors[name].shape, shapes, ranges)
+        blocks.append(Block(target, (formula_text(target, expr, reserved),), low.statements, low.latex))
+    return blocks
+
+
+def gradient_value(parameter: str, batched: bool, present: bool, shape, count: str) -> str:
     name = tangent_name(adjoint_name(parameter))
     if batched:
         if not present:
@@ -135,7 +162,7 @@ def _gradient_value(parameter: str, batched: bool, present: bool, shape, count: 
     return name if shape else f"float(np.reshape({name}, ()))"
 
 
-def _read_by(blocks: tuple[Block, ...], readers: list[Block]) -> tuple[Block, ...]:
+def read_by(blocks: tuple[Block, ...], readers: list[Block]) -> tuple[Block, ...]:
     """The blocks of ``blocks`` whose values ``readers`` read, directly or through other blocks."""
     wanted = set().union(*(reads(s) for b in readers for s in b.statements))
     kept = []
@@ -152,20 +179,9 @@ def plan_hvp(tangents: TangentDerivation, command: str) -> HvpPlan:
     derivation = tangents.derivation
     model = derivation.model
     first: ModulePlan = plan_module(derivation, command, share=False)
-    reserved = set(model.tensors) | set(model.dimensions)
-    shapes = {n: t.shape for n, t in model.tensors.items()}
-    shapes.update({adjoint_name(n): t.shape for n, t in model.tensors.items()})
-    shapes.update({b.name: model.tensors[b.name.removeprefix("grad_").removesuffix("_core")].shape
-                   for b in first.backward if b.name not in shapes})
-    shapes.update({tangent_name(n): s for n, s in list(shapes.items())})
-    computed = {b.name for b in first.backward}
-    cores = {b.name.removesuffix(CORE_SUFFIX): b.stands_for for b in first.backward if b.stands_for is not None}
-    plain = []
-    for name, target, expr in _statements(tangents, computed, cores):
-        shape = model.tensors[name].shape
-        ranges = derivation.space.ranges_of(expr.indices)
-        low = lower_both(target, expr, shape, shapes, ranges)
-        plain.append(Block(target, (formula_text(target, expr, reserved),), low.statements, low.latex))
+    shapes = statement_shapes(model, first.backward)
+    needed = {tangent_name(adjoint_name(p)) for p in tangents.parameters}
+    plain = lowered_tangents(derivation, tangent_statements(tangents, first.backward, needed), shapes)
     present = {b.name for b in plain}
     inputs, start = [], sp.Integer(0)
     for p in derivation.parameters:
@@ -174,9 +190,9 @@ def plan_hvp(tangents: TangentDerivation, command: str) -> HvpPlan:
         inputs.append(TangentInput(p, tangent_name(p), not shape, shape_text(shape), shape_code(shape),
                                    print_scalar(start), print_scalar(stop)))
         start = stop
-    hvps = tuple((p, _gradient_value(p, False, tangent_name(adjoint_name(p)) in present,
+    hvps = tuple((p, gradient_value(p, False, tangent_name(adjoint_name(p)) in present,
                                      model.tensors[p].shape, BATCH)) for p in derivation.parameters)
-    wide = tuple((p, _gradient_value(p, True, tangent_name(adjoint_name(p)) in present,
+    wide = tuple((p, gradient_value(p, True, tangent_name(adjoint_name(p)) in present,
                                      model.tensors[p].shape, BATCH)) for p in derivation.parameters)
     live_out = {model.loss_name, *first.gradient_reads, *(tangent_name(adjoint_name(p)) for p in derivation.parameters
                                                           if tangent_name(adjoint_name(p)) in present)}
@@ -184,11 +200,5 @@ def plan_hvp(tangents: TangentDerivation, command: str) -> HvpPlan:
     numpy = NumPyPrinter()
     backward, tangent_blocks = rest[:len(first.backward)], rest[len(first.backward):]
     return HvpPlan(tuple(inputs), printed(forward, numpy), printed(backward, numpy), printed(tangent_blocks, numpy),
-                   first.forward, _read_by(first.backward, plain), printed(plain, BatchedNumPyPrinter()),
+                   first.forward, read_by(first.backward, plain), printed(plain, BatchedNumPyPrinter()),
                    first.gradients, hvps, wide, print_scalar(start))
-
-def render_hvp_module(derivation, command: str) -> str:
-    """The NumPy module of a flat model with ``hvp()`` and ``hessian()`` beside its first-order functions."""
-    if derivation.second_order_refusal is not None:
-        raise SymgradError(f"model {derivation.model.name!r} {derivation.second_order_refusal}")
-    return render_module(plan_for(derivation, command), hvp=plan_hvp(derive_tangents(derivation), command))

@@ -14,8 +14,9 @@ shapes at run time, so one generated module serves every depth, 1 included.
 
 ``layout_of(model)`` is the model's stack, or a ``WholeModel`` for a model without
 layers, with the same methods: which model computes each layer at a depth, and where
-each layer's values are in what the generated ``forward`` returns. The checkers ask
-these, never whether the model has a stack.
+each layer's values are in what the generated ``forward`` returns, and the loss composed
+layer by layer from each layer's forward (``composed_loss``: the second-order checker's
+autograd reference). The checkers ask these, never whether the model has a stack.
 """
 from __future__ import annotations
 
@@ -155,6 +156,23 @@ class Stack:
         """(the layer's model, its inputs and named values) for each layer ``forward`` ran."""
         return [(self.hidden, layer) for layer in values["hidden"]] + [(self.output, values["output"])]
 
+    def composed_loss(self, inputs: dict, depth: int, run):
+        """The loss at ``inputs`` (list inputs of ``depth`` elements), layer by layer:
+        ``run(layer, its inputs)`` gives a layer's named values (its forward, run by the caller,
+        e.g. for an autodiff); each hidden layer adds its own loss terms."""
+        carry, total = inputs[self.carry.name], 0.0
+        for l, layer in enumerate(self.layers(depth)):
+            local = {name: inputs[name] for name in layer.shared}
+            local.update({name: inputs[name][l] for name in layer.elements})
+            local[layer.carry_name] = carry
+            values = run(layer, local)
+            if layer.carry_out_name is None:
+                return total + values[layer.loss_name]
+            for name in layer.loss_terms:
+                total = total + values[name]
+            carry = values[layer.carry_out_name]
+        raise AssertionError("a stack ends with its output layer")
+
 
 class WholeModel:
     """A model without layers in the layout of ``Stack``: one model computes everything, at depth 1."""
@@ -176,6 +194,9 @@ class WholeModel:
 
     def values_by_layer(self, inputs: dict, values: dict) -> list[tuple[Model, dict]]:
         return [(self.model, {**inputs, **values})]
+
+    def composed_loss(self, inputs: dict, depth: int, run):
+        return run(self.model, inputs)[self.model.loss_name]
 
 
 def layout_of(model: Model) -> Stack | WholeModel:

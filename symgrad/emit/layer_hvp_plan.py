@@ -1,0 +1,180 @@
+"""Second order of a stack of layers -> what ``templates/stack_hvp.py.j2`` prints, per layer kind.
+
+The tangent recursion runs like the adjoint recursion. Each layer kind's tangents are derived
+once (``differentiate.tangents``, with the part's ``varying`` inputs: the carried input and the
+layer's elements of the list parameters, and for the hidden layer also ``grad_out``, the adjoint
+of its output, whose tangent ``dot_grad_out`` comes from the layer above). The generated
+``hvp()`` then goes up the stack with each layer's forward tangents (``dot_X_l`` from
+``dot_X_prev`` and ``dot_W_l``; the first layer's input is data, of tangent 0), and down with
+each layer's backward and the tangents of its adjoints (``dot_grad_X_prev`` from
+``dot_grad_out``, and ``dot_grad_W_l``: the Hessian-vector product for layer l), as
+``loss_and_grad()`` goes down with the adjoints. The carried input's adjoint and its tangent are
+computed only where a layer below needs them (``need_input``).
+
+Per layer kind there are four functions: the forward tangents and the backward with the
+adjoints' tangents for ``hvp()``, passed through NumPy's passes (``lower.passes.optimized``; the
+forward's named values and the forward tangents that the backward reads are kept intact, and
+the guarded blocks are left alone, as in ``layer_plan``), and the same two printed over a
+leading batch axis for ``hessian()`` (``lower/batched_printer.py``, without the passes), which
+runs every basis tangent of every layer's parameters at once.
+
+``render_hvp_module`` is the one place of second-order emission that tells a stack from one
+model (as ``layer_plan.plan_for`` is for first order).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from symgrad.differentiate.layers import StackDerivation
+from symgrad.differentiate.tangents import derive_tangents
+from symgrad.emit.files import render_module
+from symgrad.emit.hvp_plan import (HESSIAN_LIMIT, gradient_value, lowered_tangents, plan_hvp, read_by,
+                                   statement_shapes, tangent_statements)
+from symgrad.emit.layer_plan import plan_for, plan_stack_module
+from symgrad.emit.module_plan import Block, printed, shape_code, shape_text
+from symgrad.index.conventions import adjoint_name, tangent_name
+from symgrad.lower.batched_printer import BATCH, BatchedNumPyPrinter
+from symgrad.lower.numpy_printer import NumPyPrinter
+from symgrad.lower.passes import float_names, optimized
+from symgrad.lower.statements import reads
+
+
+@dataclass(frozen=True)
+class LayerHvpPlan:
+    """One layer kind's second-order functions, as printed strings."""
+
+    carry_tangent: str                   # dot_X_prev: the argument holding the carried input's tangent
+    element_tangents: tuple[str, ...]    # dot_W, ...: the tangents of the layer's elements of the list parameters
+    element_shapes: tuple[str, ...]      # their shapes, as error messages name them: "(k_out, k_in)"
+    forward: tuple[Block, ...]           # hvp(): the forward values' tangents
+    tangent_state: str                   # the tangents the backward reads, "dot_X_prev, dot_W, dot_f,"
+    out_tangent: str                     # hidden layer: the carried output's tangent, as code
+    backward: tuple[Block, ...]          # hvp(): the first-order backward ...
+    tangents: tuple[Block, ...]          # ... and the adjoints' tangents, passed together
+    carry_block: str                     # the blocks computed only where a layer below needs them
+    carry_tangent_block: str
+    carry_hvp: str                       # the carried input's adjoint's tangent, as code
+    element_hvps: tuple[str, ...]        # (H v) for this layer's elements, as code
+    batched_forward: tuple[Block, ...]   # hessian(): the same over the batch of basis tangents
+    batched_out_tangent: str
+    read_back: tuple[Block, ...]         # the first-order backward statements the batched tangents read
+    batched_tangents: tuple[Block, ...]
+    batched_carry_hvp: str
+    batched_rows: tuple[str, ...]        # each element's products along the basis tangents, one row each
+
+    @property
+    def arguments(self) -> str:
+        return ", ".join((self.carry_tangent, *self.element_tangents))
+
+
+@dataclass(frozen=True)
+class StackHvpPlan:
+    """What ``templates/stack_hvp.py.j2`` prints beside a ``StackPlan``."""
+
+    hidden: LayerHvpPlan
+    output: LayerHvpPlan
+    parameters: tuple[str, ...]          # the list parameters, in the model's order
+    limit: int = HESSIAN_LIMIT
+
+    @property
+    def unpack(self) -> str:
+        """The names ``_tangents`` returns, in order."""
+        names = [tangent_name(p) for p in self.parameters]
+        return ", ".join(names) + ("," if len(names) == 1 else "")
+
+
+def _tuple(names) -> str:
+    names = list(names)
+    return ", ".join(names) + ("," if len(names) == 1 else "")
+
+
+def _zeros(shape, batched: bool) -> str:
+    return f"np.zeros(({BATCH}, {shape_code(shape)[1:]})" if batched else f"np.zeros({shape_code(shape)})"
+
+
+def _layer(derivation, first, varying: tuple[str, ...]) -> LayerHvpPlan:
+    """``first``: the layer's first-order plan without the passes (``layer_plan.LayerPlan``)."""
+    layer = derivation.model
+    varying = tuple(derivation.parameters) if varying is None else varying
+    tangents = derive_tangents(derivation, varying)
+    backward = first.plan.backward
+    shapes = statement_shapes(layer, backward)
+    elements = [name for name, items in layer.owner.lists.items() if items.role == "parameter"]
+    own = [layer.carry_name, *elements]
+    needed = {tangent_name(adjoint_name(p)) for p in own}
+    if layer.carry_out_name is not None:
+        needed.add(tangent_name(layer.carry_out_name))
+    statements = tangent_statements(tangents, backward, needed)
+    blocks = lowered_tangents(derivation, statements, shapes)
+    forward_names = {tangent_name(n) for n in tangents.forward}
+    forward = [b for b in blocks if b.name in forward_names]
+    adjoint = [b for b in blocks if b.name not in forward_names]
+    present = {b.name for b in blocks}
+    carry_tangent_block = tangent_name(adjoint_name(layer.carry_name))
+    carry_block = adjoint_name(layer.carry_name)
+    read = set().union(*(reads(s) for b in adjoint for s in b.statements))
+    given = [tangent_name(n) for n in own]          # dot_grad_out is an argument of the backward
+    state = [n for n in (*given, *(b.name for b in forward)) if n in read]
+
+    inputs = {t.name for t in layer.inputs} | {tangent_name(n) for n in varying}
+    floats = float_names([s for b in first.plan.forward for s in b.statements], inputs)
+    protected = set(layer.tensors) | {tangent_name(n) for n in varying} | forward_names
+    out = tangent_name(layer.carry_out_name) if layer.carry_out_name else None
+    passed_forward = optimized([b.statements for b in forward], floats, {*state, *([out] if out else [])},
+                               protected)
+    floats = float_names([s for statements in passed_forward for s in statements], floats)
+    everything = [*backward, *adjoint]
+    live_out = {*first.plan.gradient_reads, *(n for n in needed if n in present)}
+    passed = optimized([b.statements for b in everything], floats, live_out, protected,
+                       skip=frozenset(k for k, b in enumerate(everything) if b.name in (carry_block, carry_tangent_block)))
+    numpy = NumPyPrinter()
+    rebuilt = [Block(b.name, b.comments, s, b.latex, b.relation) for b, s in zip(everything, passed)]
+
+    def value(name: str, shape, batched: bool) -> str:
+        return name if name in present else _zeros(shape, batched)
+
+    def hvp_of(p: str, batched: bool) -> str:
+        return gradient_value(p, batched, tangent_name(adjoint_name(p)) in present, layer.tensors[p].shape, BATCH)
+
+    carry_shape = layer.tensors[layer.carry_name].shape
+    out_shape = layer.tensors[layer.carry_out_name].shape if out else ()
+    readers = [*adjoint, *(b for b in backward if b.name == carry_block)]
+    kept = set(b.name for b in read_by(backward, readers)) | {carry_block}
+    batched = BatchedNumPyPrinter()
+    return LayerHvpPlan(
+        carry_tangent=tangent_name(layer.carry_name),
+        element_tangents=tuple(tangent_name(p) for p in elements),
+        element_shapes=tuple(shape_text(layer.tensors[p].shape) for p in elements),
+        forward=printed([Block(b.name, b.comments, s, b.latex) for b, s in zip(forward, passed_forward)], numpy),
+        tangent_state=_tuple(state),
+        out_tangent=value(out, out_shape, False) if out else "",
+        backward=printed(rebuilt[:len(backward)], numpy),
+        tangents=printed(rebuilt[len(backward):], numpy),
+        carry_block=carry_block,
+        carry_tangent_block=carry_tangent_block,
+        carry_hvp=value(carry_tangent_block, carry_shape, False),
+        element_hvps=tuple(hvp_of(p, False) for p in elements),
+        batched_forward=printed(forward, batched),
+        batched_out_tangent=value(out, out_shape, True) if out else "",
+        read_back=printed([b for b in backward if b.name in kept], numpy),
+        batched_tangents=printed(adjoint, batched),
+        batched_carry_hvp=value(carry_tangent_block, carry_shape, True),
+        batched_rows=tuple(hvp_of(p, True) for p in elements),
+    )
+
+
+def plan_stack_hvp(derivation: StackDerivation, command: str) -> StackHvpPlan:
+    """Both layer kinds' second-order functions (each layer kind's tangents derived once)."""
+    first = plan_stack_module(derivation, command, passes=False)
+    hidden, output = derivation.parts
+    return StackHvpPlan(_layer(derivation.hidden, first.hidden, hidden.varying),
+                        _layer(derivation.output, first.output, output.varying), tuple(derivation.parameters))
+
+
+def render_hvp_module(derivation, command: str) -> str:
+    """The NumPy module of a model, with or without layers, with ``hvp()`` and ``hessian()`` beside
+    its first-order functions."""
+    plan = plan_for(derivation, command)
+    if isinstance(derivation, StackDerivation):
+        return render_module(plan, hvp=plan_stack_hvp(derivation, command))
+    return render_module(plan, hvp=plan_hvp(derive_tangents(derivation), command))
