@@ -1102,12 +1102,7 @@ class KnownBug:
     avoidable: bool          # the generator can leave its trigger out (``avoid``)
 
 
-KNOWN_BUGS: dict[str, KnownBug] = {   # open: the second-order one below (test_second_order_logdet_of_a_gram_matrix)
-    "second_order_logdet_of_a_gram_matrix": KnownBug(
-        "hvp of logdet(C + G G^T), G elementwise in a parameter and a broadcast row: a tangent's factor "
-        "reads two rows of G at once, three indices, which the lowering cannot vectorize",
-        r"^LoweringError: factor .* spans 3 indices: not vectorizable", avoidable=False),
-}
+KNOWN_BUGS: dict[str, KnownBug] = {}   # none open (the last two, second order, are fixed: see FIXED)
 
 
 # the bugs whose triggers the generator leaves out unless told otherwise
@@ -1803,6 +1798,31 @@ def found_second_order_diagonal_of_block(tmp_path):
         assert check.against_differences < 1e-6, check
 
 
+def found_second_order_logdet_of_a_gram_matrix(tmp_path):
+    """Found by the second-order fuzzing (a model without layers): the tangent of an adjoint of
+    logdet(C0 + G G^T), G = sigmoid(minimum(P0, V0)) + C1, had its like terms combined into a
+    factored sum reading G at rows a and b and column j together, three indices, which the
+    lowering refuses (fixed: like terms stay as written when factoring them would do that)."""
+    from symgrad import logdet, minimum, sigmoid, sum_squares
+    from symgrad.cli import import_generated
+    from symgrad.differentiate.chain_rule import derive
+    from symgrad.emit.files import write_atomic
+    from symgrad.emit.layer_hvp_plan import render_hvp_module
+    from symgrad.hvpcheck import check_hvp_module
+    m, (N, M, L) = _model("second_order_logdet_of_a_gram_matrix", "N M L")
+    C0, C1 = m.constant("C0", (L, L)), m.constant("C1", (L, M))
+    P0, P1 = m.parameter("P0", (L, M)), m.parameter("P1", (M, M))
+    V0 = m.define("V0", P1.sum(axis=0))
+    gram = sigmoid(minimum(P0, V0)) + C1
+    m.loss("Loss", sum_squares(logdet(C0 + gram @ gram.T)))
+    derivation = derive(m)
+    path = tmp_path / "second_order_logdet_of_a_gram_matrix_hvp.py"
+    write_atomic(path, render_hvp_module(derivation, "found by fuzzing"))
+    for check in check_hvp_module(derivation, import_generated(path)):
+        assert check.shape_ok and check.against_autograd < 1e-10 and check.hessian < 1e-10, check
+        assert check.against_differences < 1e-6, check
+
+
 FIXED = [found_one_by_one, found_no_matrix_input, found_unread_dimension, found_parent_dimension_in_layer,
          found_sigmoid_of_sum, found_repeated_concat_block, found_negated_mask, found_einsum_missing_output,
          found_forward_reuse_order, found_reciprocal_in_matmul, found_scalar_log_sigmoid,     # a43e8e2
@@ -1812,7 +1832,7 @@ FIXED = [found_one_by_one, found_no_matrix_input, found_unread_dimension, found_
          found_delta_not_collapsed,                                                           # 5ca1732
          found_buffer_read_twice, found_gradients_sharing_one_array,                          # eea6248
          found_product_broadcast_into_block, found_merged_denominator,
-         found_second_order_diagonal_of_block]
+         found_second_order_diagonal_of_block, found_second_order_logdet_of_a_gram_matrix]
 
 
 @pytest.mark.parametrize("reproduce", FIXED, ids=[f.__name__[len("found_"):] for f in FIXED])
@@ -1823,20 +1843,3 @@ def test_bug_found_by_fuzzing_stays_fixed(reproduce, tmp_path):
 
 def anp():
     return require("autograd.numpy")
-
-
-@pytest.mark.xfail(strict=True, reason="open: second order of logdet of a Gram matrix of an elementwise minimum")
-def test_second_order_logdet_of_a_gram_matrix():
-    """Found by the second-order fuzzing (on main too, a model without layers): the tangent of an
-    adjoint of logdet(C0 + G G^T), G = sigmoid(minimum(P0, V0)) + C1, keeps a factor reading G at
-    rows a and b and column j together, which the lowering refuses (first order is fine)."""
-    from symgrad import logdet, minimum, sigmoid, sum_squares
-    from symgrad.differentiate.chain_rule import derive
-    from symgrad.emit.layer_hvp_plan import render_hvp_module
-    m, (N, M, L) = _model("second_order_logdet_of_a_gram_matrix", "N M L")
-    C0, C1 = m.constant("C0", (L, L)), m.constant("C1", (L, M))
-    P0, P1 = m.parameter("P0", (L, M)), m.parameter("P1", (M, M))
-    V0 = m.define("V0", P1.sum(axis=0))
-    gram = sigmoid(minimum(P0, V0)) + C1
-    m.loss("Loss", sum_squares(logdet(C0 + gram @ gram.T)))
-    render_hvp_module(derive(m), "found by fuzzing")

@@ -230,16 +230,18 @@ def collapse_term(term: Term, free: Ranges, log: list[Elimination] | None = None
 
 def collapse(terms, free: Ranges, log: list[Elimination] | None = None) -> tuple[Term, ...]:
     """Collapse every term of a sum, then combine like terms."""
-    return combine_like_terms([t for term in terms for t in collapse_term(term, free, log)])
+    return combine_like_terms([t for term in terms for t in collapse_term(term, free, log)], frozenset(free))
 
 
-def combine_like_terms(terms) -> tuple[Term, ...]:
+def combine_like_terms(terms, free: frozenset = frozenset()) -> tuple[Term, ...]:
     """Add up terms that sum over the same ranges under the same conditions, and simplify.
 
     Terms with at most one summed index are grouped (their summed indices renamed
     to the first one's); when expanding a group's sum makes it smaller, it becomes
     one term: ``-y (1 - s) + (1 - y) s`` becomes ``s - y``. Otherwise the terms stay
-    as written.
+    as written; so they do when the factored sum has a factor that reads three of the
+    indices (``free`` and the summed one) at once, which no array expression vectorizes:
+    the terms as written are products of factors over at most two.
     """
     groups: dict = {}
     order = []
@@ -265,7 +267,12 @@ def combine_like_terms(terms) -> tuple[Term, ...]:
         if sp.count_ops(expanded) >= sp.count_ops(sp.Add(*factors)):
             out.extend(group)  # nothing cancels: keep the terms as written
         elif expanded != 0:
-            out.append(Term(sp.factor(expanded), first.bound, first.conditions))
+            factored = sp.factor(expanded)
+            indices = free | {b[0] for b in first.bound}
+            if all(len(f.free_symbols & indices) <= 2 for f in sp.Mul.make_args(factored)):
+                out.append(Term(factored, first.bound, first.conditions))
+            else:
+                out.extend(group)
     return tuple(out)
 
 
