@@ -202,9 +202,9 @@ def _scalar_tangent(tangents, name):
 def _tangents(tangents, n, p, h, o):
     if not isinstance(tangents, dict):
         raise ValueError(f"tangents: expected a dict of parameter name -> array, got {type(tangents).__name__}")
-    for name in tangents:
-        if name not in PARAMETERS:
-            raise ValueError(f"tangents: {name!r} is not a parameter; the parameters are {', '.join(PARAMETERS)}")
+    for _name in tangents:
+        if _name not in PARAMETERS:
+            raise ValueError(f"tangents: {_name!r} is not a parameter; the parameters are {', '.join(PARAMETERS)}")
     return (
         _tangent(tangents, "W1", (p, h), "(p, h)"),
         _tangent(tangents, "B1", (1, h), "(1, h)"),

@@ -307,9 +307,9 @@ def _layer_tangents(tangents, name, values, hidden_text, output_text):
 def _tangents(tangents, W):
     if not isinstance(tangents, dict):
         raise ValueError(f"tangents: expected a dict of parameter name -> list of arrays, got {type(tangents).__name__}")
-    for name in tangents:
-        if name not in PARAMETERS:
-            raise ValueError(f"tangents: {name!r} is not a parameter; the parameters are {', '.join(PARAMETERS)}")
+    for _name in tangents:
+        if _name not in PARAMETERS:
+            raise ValueError(f"tangents: {_name!r} is not a parameter; the parameters are {', '.join(PARAMETERS)}")
     return (
         _layer_tangents(tangents, "W", W, "(k_out, k_in)", "(1, k)"),
     )

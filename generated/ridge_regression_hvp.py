@@ -149,9 +149,9 @@ def _scalar_tangent(tangents, name):
 def _tangents(tangents, N, D):
     if not isinstance(tangents, dict):
         raise ValueError(f"tangents: expected a dict of parameter name -> array, got {type(tangents).__name__}")
-    for name in tangents:
-        if name not in PARAMETERS:
-            raise ValueError(f"tangents: {name!r} is not a parameter; the parameters are {', '.join(PARAMETERS)}")
+    for _name in tangents:
+        if _name not in PARAMETERS:
+            raise ValueError(f"tangents: {_name!r} is not a parameter; the parameters are {', '.join(PARAMETERS)}")
     return (
         _tangent(tangents, "w", (D, 1), "(D, 1)"),
     )

@@ -310,9 +310,9 @@ def _layer_tangents(tangents, name, values, hidden_text, output_text):
 def _tangents(tangents, Theta):
     if not isinstance(tangents, dict):
         raise ValueError(f"tangents: expected a dict of parameter name -> list of arrays, got {type(tangents).__name__}")
-    for name in tangents:
-        if name not in PARAMETERS:
-            raise ValueError(f"tangents: {name!r} is not a parameter; the parameters are {', '.join(PARAMETERS)}")
+    for _name in tangents:
+        if _name not in PARAMETERS:
+            raise ValueError(f"tangents: {_name!r} is not a parameter; the parameters are {', '.join(PARAMETERS)}")
     return (
         _layer_tangents(tangents, "Theta", Theta, "(H_out, H_in)", "(P, H)"),
     )

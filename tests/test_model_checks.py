@@ -111,7 +111,8 @@ def _names_beside_the_models(path) -> set[str]:
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
             found.add(node.name)
-            if node.name in ("_matrix", "_scalar", "_size"):
+            if node.name in ("_matrix", "_scalar", "_size", "_tangent", "_scalar_tangent", "_layer_tangents",
+                             "_stacked"):
                 continue
             local = {n.id for c in ast.walk(node) if isinstance(c, ast.comprehension)
                      for n in ast.walk(c.target) if isinstance(n, ast.Name)}
@@ -124,15 +125,16 @@ def _names_beside_the_models(path) -> set[str]:
     return found
 
 
+@pytest.mark.parametrize("suffix", ["", "_hvp"])
 @pytest.mark.parametrize("name", catalogue.names())
-def test_every_name_a_generated_module_uses_itself_is_refused(name):
+def test_every_name_a_generated_module_uses_itself_is_refused(name, suffix):
     model = catalogue.build(name)
     models = [model] if model.stack is None else [model, model.stack.hidden, model.stack.output]
     own = set().union(*(set(m.tensors) | set(m.dimensions) | set(m.lists) for m in models))
-    theirs = _names_beside_the_models(GENERATED / f"{name}.py") - own
+    theirs = _names_beside_the_models(GENERATED / f"{name}{suffix}.py") - own
     assert theirs, "the scan found nothing"
     allowed = sorted(n for n in theirs if refusal(n, stacked=model.stack is not None) is None)
-    assert allowed == [], f"names generated/{name}.py uses that a model could take: {allowed}"
+    assert allowed == [], f"names generated/{name}{suffix}.py uses that a model could take: {allowed}"
 
 
 @pytest.mark.parametrize("size, message", [
