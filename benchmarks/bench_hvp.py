@@ -1,7 +1,8 @@
 """Generated Hessian-vector products and Hessians against the autodiff peers.
 
-For every catalogue model without layers that `peers.py` writes for the peers, at the three
-sizes of `bench_peers.py`, along one random tangent of every parameter: the generated `hvp()`
+For every catalogue and zoo model that `peers.py` writes for the peers, at the sizes of
+`bench_peers.py`, along one random tangent of every parameter (a list parameter's: one per
+layer): the generated `hvp()`
 (`generated/NAME_hvp.py`), the generated `loss_and_grad()` (the ratio `hvp/grad` is the hvp's
 time as a multiple of the gradient's), jax.jit of `jax.jvp(jax.grad(f))` (forward-over-reverse,
 float64), `torch.func.jvp(torch.func.grad(f))` and HIPS autograd's Hessian-vector product
@@ -10,7 +11,9 @@ jax.jit of `NAME_hvp_jax.py`'s), each beside its framework's forward-over-revers
 first checked to agree with the generated product (rtol 1e-8); then all are timed interleaved in
 one process (rotating order, a warm-up call before each sample: `bench_peers.time_interleaved`),
 medians in microseconds. At the small size, the full Hessian: the generated `hessian()` (NumPy,
-torch, and jax.jit of JAX's) against `jax.jit(jax.hessian(f))`.
+torch, and jax.jit of JAX's) against `jax.jit(jax.hessian(f))`, where it is within HESSIAN_LIMIT
+and the model has no layers (their blocks are keyed by layer, jax's nested by list). The torch
+and JAX `--hvp` modules do not cover layered models yet: their columns are empty there.
 
     python benchmarks/bench_hvp.py                       # every model and size, prints the table
     python benchmarks/bench_hvp.py --write               # and puts it into docs/benchmarks.md
@@ -41,7 +44,8 @@ import peers  # noqa: E402
 from symgrad.cli import import_generated  # noqa: E402
 
 RTOL = 1e-8
-MODELS = [n for n in peers.MODELS if n not in ("ntk_relu", "softmax_ce")]   # the layered two: their peers take lists, not yet here
+MODELS = list(peers.MODELS)
+LAYERED = ("ntk_relu", "softmax_ce")    # list parameters, one matrix per layer
 SECTION_START = "<!-- benchmarks/bench_hvp.py: begin -->"
 SECTION_END = "<!-- benchmarks/bench_hvp.py: end -->"
 IMPLS = ("hvp", "grad", "jax", "jax products", "torch", "autograd", "hvp torch", "hvp jax")
@@ -65,41 +69,43 @@ def peer_products(peer, name, inputs, tangent, gradients=False):
     if peer == "jax":
         import jax
         import jax.numpy as jnp
-        arrays = {k: jnp.asarray(v) for k, v in consts.items() if isinstance(v, np.ndarray)}
+        arrays = {k: _each(jnp.asarray, v) for k, v in consts.items() if isinstance(v, (np.ndarray, list))}
         scalars = {k: v for k, v in consts.items() if k not in arrays}
 
         def f(p, arrays):
             return loss(o, **dict(zip(names, p)), **arrays, **scalars)
-        jp = tuple(jnp.asarray(p, dtype=jnp.float64) for p in params)
-        jv = tuple(jnp.asarray(v, dtype=jnp.float64) for v in vector)
+        jp = tuple(_each(lambda a: jnp.asarray(a, dtype=jnp.float64), p) for p in params)
+        jv = tuple(_each(lambda a: jnp.asarray(a, dtype=jnp.float64), v) for v in vector)
         outputs = slice(None) if gradients else 1      # (gradient, product) or the product alone
         compiled = jax.jit(lambda p, v, a: jax.jvp(lambda q: jax.grad(f)(q, a), (p,), (v,))[outputs]).lower(
             jp, jv, arrays).compile()
         call = lambda: jax.block_until_ready(compiled(jp, jv, arrays))  # noqa: E731
-        convert = lambda r: {n: np.asarray(x) if np.ndim(x) else float(x)  # noqa: E731
-                             for n, x in zip(names, r[1] if gradients else r)}
+        convert = lambda r: {n: _each(_to_numpy, x) for n, x in zip(names, r[1] if gradients else r)}  # noqa: E731
     elif peer == "torch":
         import torch
         from torch.func import grad, jvp
         torch.set_num_threads(peers.blas_threads())
         tensor = lambda v: torch.as_tensor(v, dtype=torch.float64)  # noqa: E731
-        kwargs = {k: tensor(v) if isinstance(v, np.ndarray) else v for k, v in consts.items()}
-        tp, tv = tuple(tensor(p) for p in params), tuple(tensor(v) for v in vector)
+        kwargs = {k: _each(tensor, v) if isinstance(v, (np.ndarray, list)) else v for k, v in consts.items()}
+        tp, tv = tuple(_each(tensor, p) for p in params), tuple(_each(tensor, v) for v in vector)
 
         def f(p):
             return loss(o, **dict(zip(names, p)), **kwargs)
         call = lambda: jvp(grad(f), (tp,), (tv,))[1]  # noqa: E731
-        convert = lambda r: {n: x.numpy() if x.ndim else float(x) for n, x in zip(names, r)}  # noqa: E731
+        convert = lambda r: {n: _each(lambda t: _to_numpy(t.numpy()), x) for n, x in zip(names, r)}  # noqa: E731
     else:
         import autograd
         import autograd.numpy as anp
 
         def f(p):
             return loss(o, **dict(zip(names, p)), **consts)
-        along = lambda p: sum(anp.sum(g * v) for g, v in zip(autograd.grad(f)(p), vector))  # noqa: E731
+        def along(p):     # the gradient's dot product with the tangent (autograd boxes lists: index them)
+            g = autograd.grad(f)(p)
+            return sum(sum(anp.sum(g[i][l] * part) for l, part in enumerate(v)) if isinstance(v, list)
+                       else anp.sum(g[i] * v) for i, v in enumerate(vector))
         product = autograd.grad(along)
         call = lambda: product(params)  # noqa: E731
-        convert = lambda r: {n: np.asarray(x) if np.ndim(x) else float(x) for n, x in zip(names, r)}  # noqa: E731
+        convert = lambda r: {n: _each(_to_numpy, x) for n, x in zip(names, r)}  # noqa: E731
     return call, convert
 
 
@@ -129,9 +135,24 @@ def generated_products(backend, name, inputs, tangent, function="hvp"):
     return call, lambda r: {k: np.asarray(x) if np.ndim(x) else float(x) for k, x in r.items()}
 
 
+def _each(fn, value):
+    """``fn`` of a value, or of each matrix of a list parameter's value (one per layer)."""
+    return [fn(a) for a in value] if isinstance(value, (list, tuple)) else fn(value)
+
+
+def _to_numpy(x):
+    return np.asarray(x) if np.ndim(x) else float(x)
+
+
+def _leaves(values):
+    """Values in order, list parameters' matrices one by one."""
+    return [leaf for v in values for leaf in (v if isinstance(v, (list, tuple)) else [v])]
+
+
 def _worst(got: dict, want: dict) -> float:
-    return max(float(np.max(np.abs(np.asarray(got[k]) - np.asarray(want[k]))))
-               / max(float(np.max(np.abs(np.asarray(want[k])))), 1e-300) for k in want)
+    pairs = [(g, w) for k in want for g, w in zip(_leaves([got[k]]), _leaves([want[k]]))]
+    return max(float(np.max(np.abs(np.asarray(g) - np.asarray(w))))
+               / max(float(np.max(np.abs(np.asarray(w)))), 1e-300) for g, w in pairs)
 
 
 def run_case(name, size_name, budget):
@@ -139,8 +160,8 @@ def run_case(name, size_name, budget):
     inputs = handwritten.make_inputs(name, size, seed=0)
     module = import_generated(REPO_ROOT / "generated" / f"{name}_hvp.py")
     rng = np.random.default_rng(1)
-    tangent = {p: rng.standard_normal(np.shape(inputs[p])) if np.ndim(inputs[p]) else float(rng.standard_normal())
-               for p in module.PARAMETERS}
+    tangent = {p: _each(lambda v: rng.standard_normal(np.shape(v)) if np.ndim(v) else float(rng.standard_normal()),
+                        inputs[p]) for p in module.PARAMETERS}
     _, _, reference = module.hvp(tangent, **inputs)
     impls = {"hvp": lambda: module.hvp(tangent, **inputs), "grad": lambda: module.loss_and_grad(**inputs)}
     missing = {}
@@ -155,7 +176,7 @@ def run_case(name, size_name, budget):
             sys.exit(f"error: {peer} disagrees with the generated hvp of {name} ({size_name}): {error:.2g}")
         impls[key] = call
     for backend in BACKENDS:
-        reason = peers.available(backend)
+        reason = peers.available(backend) or (name in LAYERED and "--hvp --backend refuses layered models")
         if reason:
             missing[f"hvp {backend}"] = reason
             continue
@@ -166,8 +187,9 @@ def run_case(name, size_name, budget):
         impls[f"hvp {backend}"] = call
     times, _ = bench_peers.time_interleaved(impls, budget)
     row = {k: statistics.median(v) * 1e6 for k, v in times.items()}
-    entries = sum(int(np.size(inputs[p])) for p in module.PARAMETERS)
-    if size_name == "small" and entries ** 2 <= module.HESSIAN_LIMIT:    # hessian() refuses more
+    entries = sum(int(np.size(a)) for p in module.PARAMETERS for a in _leaves([inputs[p]]))
+    if size_name == "small" and entries ** 2 <= module.HESSIAN_LIMIT and name not in LAYERED:
+        # hessian() refuses more; a layered model's blocks are keyed by layer, jax.hessian's nested
         row.update(hessian_case(name, inputs, module, budget))
     return row, missing
 
