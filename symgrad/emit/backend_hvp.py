@@ -23,7 +23,7 @@ from symgrad.emit.backends import backend, function_state
 from symgrad.emit.files import render_module
 from symgrad.emit.hvp_plan import HESSIAN_LIMIT, TangentInput, plan_hvp
 from symgrad.emit.layer_plan import plan_for
-from symgrad.emit.module_plan import Block, printed
+from symgrad.emit.module_plan import Block, printed, unpacked
 from symgrad.errors import SymgradError
 from symgrad.index.conventions import adjoint_name, tangent_name
 from symgrad.lower.batched_frameworks import BatchedJaxPrinter, BatchedTorchPrinter
@@ -48,8 +48,7 @@ class BackendHvpPlan:
 
     @property
     def unpack(self) -> str:
-        names = [t.name for t in self.tangent_inputs]
-        return ", ".join(names) + ("," if len(names) == 1 else "")
+        return unpacked(t.name for t in self.tangent_inputs)
 
 
 def _product(printer, parameter: str, shape, present: bool, batched: bool) -> str:

@@ -30,7 +30,7 @@ from symgrad.differentiate.chain_rule import substitute
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.differentiate.tangents import TangentDerivation
 from symgrad.emit.module_plan import (Block, ModulePlan, fewer_temporaries, plan_module, printed, shape_code,
-                                     shape_text)
+                                     shape_text, unpacked)
 from symgrad.index.conventions import CORE_SUFFIX, adjoint_name, tangent_name
 from symgrad.index.deltas import collapse
 from symgrad.index.terms import IndexExpr
@@ -76,8 +76,7 @@ class HvpPlan:
     @property
     def unpack(self) -> str:
         """The names ``_tangents`` returns, in order."""
-        names = [t.name for t in self.tangent_inputs]
-        return ", ".join(names) + ("," if len(names) == 1 else "")
+        return unpacked(t.name for t in self.tangent_inputs)
 
 
 def _reads(expr: IndexExpr) -> set[str]:

@@ -31,7 +31,7 @@ from symgrad.emit.files import render_module
 from symgrad.emit.hvp_plan import (HESSIAN_LIMIT, gradient_value, lowered_tangents, plan_hvp, read_by,
                                    statement_shapes, tangent_statements)
 from symgrad.emit.layer_plan import plan_for, plan_stack_module
-from symgrad.emit.module_plan import Block, printed, shape_code, shape_text
+from symgrad.emit.module_plan import Block, printed, shape_code, shape_text, unpacked
 from symgrad.index.conventions import adjoint_name, tangent_name
 from symgrad.lower.batched_printer import BATCH, BatchedNumPyPrinter
 from symgrad.lower.numpy_printer import NumPyPrinter
@@ -79,13 +79,7 @@ class StackHvpPlan:
     @property
     def unpack(self) -> str:
         """The names ``_tangents`` returns, in order."""
-        names = [tangent_name(p) for p in self.parameters]
-        return ", ".join(names) + ("," if len(names) == 1 else "")
-
-
-def _tuple(names) -> str:
-    names = list(names)
-    return ", ".join(names) + ("," if len(names) == 1 else "")
+        return unpacked(tangent_name(p) for p in self.parameters)
 
 
 def _zeros(shape, batched: bool) -> str:
@@ -146,7 +140,7 @@ def _layer(derivation, first, varying: tuple[str, ...]) -> LayerHvpPlan:
         element_tangents=tuple(tangent_name(p) for p in elements),
         element_shapes=tuple(shape_text(layer.tensors[p].shape) for p in elements),
         forward=printed([Block(b.name, b.comments, s, b.latex) for b, s in zip(forward, passed_forward)], numpy),
-        tangent_state=_tuple(state),
+        tangent_state=unpacked(state),
         out_tangent=value(out, out_shape, False) if out else "",
         backward=printed(rebuilt[:len(backward)], numpy),
         tangents=printed(rebuilt[len(backward):], numpy),

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from symgrad.emit.module_plan import InputSpec, ModulePlan, dimension_reads, plan_module, printed, shape_code, shape_text
+from symgrad.emit.module_plan import (InputSpec, ModulePlan, dimension_reads, plan_module, printed, shape_code, shape_text,
+                                     unpacked)
 from symgrad.index.conventions import adjoint_name
 from symgrad.differentiate.layers import StackDerivation
 from symgrad.lower.numpy_printer import NumPyPrinter
@@ -55,8 +56,7 @@ class StackPlan:
     @property
     def unpack(self) -> str:
         """The names ``_inputs`` returns, in order: dimensions, then the inputs that are not lists."""
-        names = [*self.dimensions, *(i.name for i in self.inputs)]
-        return ", ".join(names) + ("," if len(names) == 1 else "")
+        return unpacked([*self.dimensions, *(i.name for i in self.inputs)])
 
 
 def _layer(derivation, command: str, kind: str, printer=None, passes: bool = True) -> LayerPlan:
@@ -82,7 +82,7 @@ def _layer(derivation, command: str, kind: str, printer=None, passes: bool = Tru
     return LayerPlan(
         plan=plan,
         arguments=", ".join(arguments),
-        state=", ".join(names) + ("," if len(names) == 1 else ""),
+        state=unpacked(names),
         out=layer.carry_out_name if kind == "hidden" else layer.loss_name,
         extra_loss=" + ".join(layer.loss_terms) if layer.loss_terms else "0.0",
         element_grads=tuple((name, gradients[name]) for name, items in layer.owner.lists.items()

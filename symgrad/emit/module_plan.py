@@ -74,8 +74,13 @@ class ModulePlan:
     @property
     def unpack(self) -> str:
         """The names ``_inputs`` returns, in order: dimensions, then inputs."""
-        names = [*self.dimensions, *(i.name for i in self.inputs)]
-        return ", ".join(names) + ("," if len(names) == 1 else "")
+        return unpacked([*self.dimensions, *(i.name for i in self.inputs)])
+
+
+def unpacked(names) -> str:
+    """Names as the left side of a tuple assignment (``a, b``; one name: ``a,``)."""
+    names = list(names)
+    return ", ".join(names) + ("," if len(names) == 1 else "")
 
 
 def shape_text(shape) -> str:
