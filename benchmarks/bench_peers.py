@@ -143,7 +143,7 @@ def size_label(size: dict) -> str:
 
 def one_thread_each(env=os.environ) -> None:
     """Every library on one thread, for this process and the workers it starts: NumPy's BLAS,
-    torch (peers matches it to the BLAS) and XLA (no multi-threaded Eigen, one intra-op thread).
+    torch (peers matches it to the BLAS) and XLA (no multi-threaded Eigen).
     ``env``: the environment to set (this process's by default)."""
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[variable] = "1"
@@ -151,7 +151,9 @@ def one_thread_each(env=os.environ) -> None:
     env["XLA_FLAGS"] = " ".join([*flags, *(f for f in ONE_XLA_THREAD if f not in flags)])
 
 
-ONE_XLA_THREAD = ("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1")
+# XLA ignores a word in XLA_FLAGS without the leading "--" and stops at an unknown "--" flag, so
+# TensorFlow's intra_op_parallelism_threads has no place here.
+ONE_XLA_THREAD = ("--xla_cpu_multi_thread_eigen=false",)
 
 
 def threads() -> str:

@@ -93,7 +93,7 @@ def test_derived_backward_agrees_with_torch_autograd_and_numpy(torch, catalogue_
     assert float(value.detach()) == pytest.approx(expected_value, rel=1e-12)
     got, reference = _grads(ours, parameters), _grads(theirs, parameters)
     for p in parameters:
-        to_numpy = (lambda g: [t.detach().numpy() for t in g]) if isinstance(g := got[p], list) \
+        to_numpy = (lambda g: [t.detach().numpy() for t in g]) if isinstance(got[p], list) \
             else (lambda g: g.detach().numpy())
         assert relative_error(to_numpy(got[p]), to_numpy(reference[p])) < AGREEMENT_RTOL, p
         assert relative_error(to_numpy(got[p]), expected[p]) < AGREEMENT_RTOL, p
