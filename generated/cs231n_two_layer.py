@@ -139,12 +139,10 @@ def forward(*, X, Y, reg, W1, b1, W2, b2):
     # probs_lse[i, 0] = probs_lse_max[i, 0] + log(probs_lse_sum[i, 0])
     probs_lse = np.log(probs_lse_sum)
     probs_lse += probs_lse_max
-    # probs[i, j] = exp(-probs_lse[i, 0] + scores[i, j])
-    shared_2 = scores - probs_lse
-    probs = np.exp(shared_2)
+    # probs[i, j] = probs_lse_exp[i, j]/probs_lse_sum[i, 0]
+    probs = 1/probs_lse_sum * probs_lse_exp
     # data_loss = -1/N * sum_{c,k} (-probs_lse[c, 0] + scores[c, k])*Y[c, k]
-    data_loss = (-1/N) * (shared_2 * Y).sum()
-    del shared_2
+    data_loss = (-1/N) * ((scores - probs_lse) * Y).sum()
     # Loss = data_loss + 0.5*reg * sum_{c,k} W1[c, k]**2 + 0.5*reg * sum_{c,k} W2[c, k]**2
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     return {
@@ -182,10 +180,8 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     probs_lse_sum = probs_lse_exp @ shared_1
     probs_lse = np.log(probs_lse_sum)
     probs_lse += probs_lse_max
-    shared_2 = scores - probs_lse
-    probs = np.exp(shared_2)
-    data_loss = (-1/N) * (shared_2 * Y).sum()
-    del shared_2
+    probs = 1/probs_lse_sum * probs_lse_exp
+    data_loss = (-1/N) * ((scores - probs_lse) * Y).sum()
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     # grad_probs_lse[i, 0] = 1/N * sum_c Y[i, c]
     grad_probs_lse = Y @ shared_1
@@ -200,8 +196,8 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     grad_z1 *= z1 > 0
     # dLoss/db2[0, i] = 1/N * sum_{c,k} Y[c, k]*probs[c, i] - 1/N * sum_c Y[c, i]
     # grad_b2[0, i] = sum_c grad_scores[c, i]
-    shared_3 = np.ones((1, N))
-    grad_b2 = shared_3 @ grad_scores
+    shared_2 = np.ones((1, N))
+    grad_b2 = shared_2 @ grad_scores
     # dLoss/dW2[i, j] = 1/N * sum_{c,k} Y[c, k]*hidden[c, i]*probs[c, j] - 1/N * sum_c Y[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
     # grad_W2[i, j] = sum_c grad_scores[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
     grad_W2 = hidden.T @ grad_scores
@@ -209,7 +205,7 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     del grad_scores
     # dLoss/db1[0, i] = 1/N * sum_{c,k,l} step(z1[c, i])*W2[i, k]*Y[c, l]*probs[c, k] - 1/N * sum_{c,k} step(z1[c, i])*W2[i, k]*Y[c, k]
     # grad_b1[0, i] = sum_c grad_z1[c, i]
-    grad_b1 = shared_3 @ grad_z1
+    grad_b1 = shared_2 @ grad_z1
     # dLoss/dW1[i, j] = 1/N * sum_{c,k,l} step(z1[c, j])*W2[j, k]*X[c, i]*Y[c, l]*probs[c, k] - 1/N * sum_{c,k} step(z1[c, j])*W2[j, k]*X[c, i]*Y[c, k] + 1.0*reg * W1[i, j]
     # grad_W1[i, j] = sum_c X[c, i]*grad_z1[c, j] + 1.0*reg * W1[i, j]
     grad_W1 = X.T @ grad_z1

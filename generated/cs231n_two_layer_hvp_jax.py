@@ -119,8 +119,8 @@ def _forward(X, Y, reg, W1, b1, W2, b2):
     probs_lse_sum = probs_lse_exp.sum(axis=1, keepdims=True)
     # probs_lse[i, 0] = probs_lse_max[i, 0] + log(probs_lse_sum[i, 0])
     probs_lse = jnp.log(probs_lse_sum) + probs_lse_max
-    # probs[i, j] = exp(-probs_lse[i, 0] + scores[i, j])
-    probs = jnp.exp(scores - probs_lse)
+    # probs[i, j] = probs_lse_exp[i, j]/probs_lse_sum[i, 0]
+    probs = 1/probs_lse_sum * probs_lse_exp
     # data_loss = -1/N * sum_{c,k} (-probs_lse[c, 0] + scores[c, k])*Y[c, k]
     data_loss = (-1/N) * ((scores - probs_lse) * Y).sum()
     # Loss = data_loss + 0.5*reg * sum_{c,k} W1[c, k]**2 + 0.5*reg * sum_{c,k} W2[c, k]**2
@@ -275,7 +275,7 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     probs_lse_exp = jnp.exp(scores - probs_lse_max)
     probs_lse_sum = probs_lse_exp.sum(axis=1, keepdims=True)
     probs_lse = jnp.log(probs_lse_sum) + probs_lse_max
-    probs = jnp.exp(scores - probs_lse)
+    probs = 1/probs_lse_sum * probs_lse_exp
     data_loss = (-1/N) * ((scores - probs_lse) * Y).sum()
     Loss = data_loss + (0.5*reg) * jnp.vdot(W1, W1) + (0.5*reg) * jnp.vdot(W2, W2)
     grad_probs_lse = (1/N) * Y.sum(axis=1, keepdims=True)
@@ -352,7 +352,7 @@ def hessian(*, X, Y, reg, W1, b1, W2, b2):
     probs_lse_exp = jnp.exp(scores - probs_lse_max)
     probs_lse_sum = probs_lse_exp.sum(axis=1, keepdims=True)
     probs_lse = jnp.log(probs_lse_sum) + probs_lse_max
-    probs = jnp.exp(scores - probs_lse)
+    probs = 1/probs_lse_sum * probs_lse_exp
     data_loss = (-1/N) * ((scores - probs_lse) * Y).sum()
     Loss = data_loss + (0.5*reg) * jnp.vdot(W1, W1) + (0.5*reg) * jnp.vdot(W2, W2)
     grad_probs_lse = (1/N) * Y.sum(axis=1, keepdims=True)

@@ -141,8 +141,8 @@ def _forward(X, Y, reg, W1, b1, W2, b2):
     probs_lse_sum = probs_lse_exp.sum(dim=1, keepdim=True)
     # probs_lse[i, 0] = probs_lse_max[i, 0] + log(probs_lse_sum[i, 0])
     probs_lse = torch.log(probs_lse_sum) + probs_lse_max
-    # probs[i, j] = exp(-probs_lse[i, 0] + scores[i, j])
-    probs = torch.exp(scores - probs_lse)
+    # probs[i, j] = probs_lse_exp[i, j]/probs_lse_sum[i, 0]
+    probs = 1/probs_lse_sum * probs_lse_exp
     # data_loss = -1/N * sum_{c,k} (-probs_lse[c, 0] + scores[c, k])*Y[c, k]
     data_loss = (-1/N) * ((scores - probs_lse) * Y).sum()
     # Loss = data_loss + 0.5*reg * sum_{c,k} W1[c, k]**2 + 0.5*reg * sum_{c,k} W2[c, k]**2
@@ -296,7 +296,7 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     probs_lse_exp = torch.exp(scores - probs_lse_max)
     probs_lse_sum = probs_lse_exp.sum(dim=1, keepdim=True)
     probs_lse = torch.log(probs_lse_sum) + probs_lse_max
-    probs = torch.exp(scores - probs_lse)
+    probs = 1/probs_lse_sum * probs_lse_exp
     data_loss = (-1/N) * ((scores - probs_lse) * Y).sum()
     Loss = data_loss + (0.5*reg) * torch.sum(torch.square(W1)) + (0.5*reg) * torch.sum(torch.square(W2))
     grad_probs_lse = (1/N) * Y.sum(dim=1, keepdim=True)
@@ -374,7 +374,7 @@ def hessian(*, X, Y, reg, W1, b1, W2, b2):
     probs_lse_exp = torch.exp(scores - probs_lse_max)
     probs_lse_sum = probs_lse_exp.sum(dim=1, keepdim=True)
     probs_lse = torch.log(probs_lse_sum) + probs_lse_max
-    probs = torch.exp(scores - probs_lse)
+    probs = 1/probs_lse_sum * probs_lse_exp
     data_loss = (-1/N) * ((scores - probs_lse) * Y).sum()
     Loss = data_loss + (0.5*reg) * torch.sum(torch.square(W1)) + (0.5*reg) * torch.sum(torch.square(W2))
     grad_probs_lse = (1/N) * Y.sum(dim=1, keepdim=True)

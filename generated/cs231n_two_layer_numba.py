@@ -38,7 +38,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_cs231n_two_layer_ff6bfc80")
+_KERNELS = type(np)("_symgrad_numba_cs231n_two_layer_35db1099")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -164,8 +164,8 @@ def forward(*, X, Y, reg, W1, b1, W2, b2):
     probs_lse_sum = _kernel_probs_lse_sum(probs_lse_exp, C, N)
     # probs_lse[i, 0] = probs_lse_max[i, 0] + log(probs_lse_sum[i, 0])
     probs_lse = _kernel_probs_lse(probs_lse_sum, probs_lse_max, N)
-    # probs[i, j] = exp(-probs_lse[i, 0] + scores[i, j])
-    probs = _kernel_probs(probs_lse, scores, C, N)
+    # probs[i, j] = probs_lse_exp[i, j]/probs_lse_sum[i, 0]
+    probs = _kernel_probs(probs_lse_sum, probs_lse_exp, C, N)
     # data_loss = -1/N * sum_{c,k} (-probs_lse[c, 0] + scores[c, k])*Y[c, k]
     data_loss = (-1/N) * _kernel_data_loss(probs_lse, scores, Y, C, N)
     # Loss = data_loss + 0.5*reg * sum_{c,k} W1[c, k]**2 + 0.5*reg * sum_{c,k} W2[c, k]**2
@@ -196,15 +196,15 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     z1, hidden = _kernel_rows_z1(X @ W1, b1, H, N)
     scores = _kernel_scores(hidden @ W2, b2, C, N)
     probs_lse_max = scores.max(axis=1, keepdims=True)
-    probs, _swept1_o4, grad_probs_lse, grad_scores = _kernel_rows_probs_lse_exp(probs_lse_max, scores, C, N, Y)
-    data_loss = (-1/N) * _swept1_o4
+    probs_lse_exp, probs_lse_sum, _swept1_o3, grad_probs_lse, grad_scores = _kernel_rows_probs_lse_exp(probs_lse_max, scores, C, N, Y)
+    data_loss = (-1/N) * _swept1_o3
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     # grad_probs_lse[i, 0] = 1/N * sum_c Y[i, c]
     # grad_scores[i, j] = grad_probs_lse[i, 0]*probs[i, j] - 1/N * Y[i, j]
     # grad_hidden[i, j] = sum_c W2[j, c]*grad_scores[i, c]
     grad_hidden = grad_scores @ W2.T
     # grad_z1[i, j] = step(z1[i, j])*grad_hidden[i, j]
-    grad_z1, grad_b2, grad_b1 = _kernel_rows_grad_z1(grad_hidden, z1, H, N, grad_probs_lse, probs, Y, C)
+    grad_z1, grad_b2, grad_b1 = _kernel_rows_grad_z1(grad_hidden, z1, H, N, grad_probs_lse, probs_lse_sum, probs_lse_exp, Y, C)
     # dLoss/db2[0, i] = 1/N * sum_{c,k} Y[c, k]*probs[c, i] - 1/N * sum_c Y[c, i]
     # grad_b2[0, i] = sum_c grad_scores[c, i]
     # dLoss/dW2[i, j] = 1/N * sum_{c,k} Y[c, k]*hidden[c, i]*probs[c, j] - 1/N * sum_c Y[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
@@ -285,12 +285,12 @@ def _kernel_probs_lse(probs_lse_sum, probs_lse_max, N):
 
 
 @_compiled
-def _kernel_probs(probs_lse, scores, C, N):
+def _kernel_probs(probs_lse_sum, probs_lse_exp, C, N):
     """For probs: every entry in one pass."""
     _out = np.empty((N, C))
     for _i in range(N):
         for _j in range(C):
-            _out[_i, _j] = np.exp(scores[_i, _j] - probs_lse[_i, 0])
+            _out[_i, _j] = 1/probs_lse_sum[_i, 0] * probs_lse_exp[_i, _j]
     return _out
 
 
@@ -338,33 +338,32 @@ def _kernel_rows_z1(_a0, b1, H, N):
 
 @_compiled
 def _kernel_rows_probs_lse_exp(probs_lse_max, scores, C, N, Y):
-    """For probs_lse_exp, probs_lse_sum, probs_lse, probs, grad_probs_lse, grad_scores: one loop over the rows, every kernel's work on each row."""
-    probs_lse_exp = np.empty((1, C))
-    probs = np.empty((N, C))
-    _o4 = 0.0
+    """For probs_lse_exp, probs_lse_sum, probs_lse, grad_probs_lse, grad_scores: one loop over the rows, every kernel's work on each row."""
+    probs_lse_exp = np.empty((N, C))
+    probs_lse_sum = np.empty((N, 1))
+    _o3 = 0.0
     grad_probs_lse = np.empty((N, 1))
     grad_scores = np.empty((N, C))
     for _i in range(N):
         _t1 = 0.0
         for _j in range(C):
-            probs_lse_exp[0, _j] = np.exp(scores[_i, _j] - probs_lse_max[_i, 0])
-            _t1 += probs_lse_exp[0, _j]
-        probs_lse_sum = _t1
-        probs_lse = (np.log(probs_lse_sum) + probs_lse_max[_i, 0])
-        _t5 = 0.0
+            probs_lse_exp[_i, _j] = np.exp(scores[_i, _j] - probs_lse_max[_i, 0])
+            _t1 += probs_lse_exp[_i, _j]
+        probs_lse_sum[_i, 0] = _t1
+        probs_lse = (np.log(probs_lse_sum[_i, 0]) + probs_lse_max[_i, 0])
+        _t4 = 0.0
         for _j in range(C):
-            probs[_i, _j] = np.exp(scores[_i, _j] - probs_lse)
-            _o4 += (scores[_i, _j] - probs_lse) * Y[_i, _j]
-            _t5 += Y[_i, _j]
-        _o5 = _t5
-        grad_probs_lse[_i, 0] = (1/N) * _o5
+            _o3 += (scores[_i, _j] - probs_lse) * Y[_i, _j]
+            _t4 += Y[_i, _j]
+        _o4 = _t4
+        grad_probs_lse[_i, 0] = (1/N) * _o4
         for _j in range(C):
-            grad_scores[_i, _j] = (grad_probs_lse[_i, 0]*probs[_i, _j] - Y[_i, _j]/N)
-    return probs, _o4, grad_probs_lse, grad_scores
+            grad_scores[_i, _j] = (grad_probs_lse[_i, 0]*(1/probs_lse_sum[_i, 0] * probs_lse_exp[_i, _j]) - Y[_i, _j]/N)
+    return probs_lse_exp, probs_lse_sum, _o3, grad_probs_lse, grad_scores
 
 
 @_compiled
-def _kernel_rows_grad_z1(grad_hidden, z1, H, N, grad_probs_lse, probs, Y, C):
+def _kernel_rows_grad_z1(grad_hidden, z1, H, N, grad_probs_lse, probs_lse_sum, probs_lse_exp, Y, C):
     """For grad_z1, grad_b2, grad_b1: one loop over the rows, every kernel's work on each row."""
     grad_z1 = np.empty((N, H))
     grad_b2 = np.zeros((1, C))
@@ -373,7 +372,7 @@ def _kernel_rows_grad_z1(grad_hidden, z1, H, N, grad_probs_lse, probs, Y, C):
         for _j in range(H):
             grad_z1[_i, _j] = grad_hidden[_i, _j] * (z1[_i, _j] > 0)
         for _j in range(C):
-            grad_b2[0, _j] += ((grad_probs_lse[_i, 0]*probs[_i, _j] - Y[_i, _j]/N))
+            grad_b2[0, _j] += ((grad_probs_lse[_i, 0]*(1/probs_lse_sum[_i, 0] * probs_lse_exp[_i, _j]) - Y[_i, _j]/N))
         for _j in range(H):
             grad_b1[0, _j] += (grad_hidden[_i, _j] * (z1[_i, _j] > 0))
     return grad_z1, grad_b2, grad_b1

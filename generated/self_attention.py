@@ -131,9 +131,8 @@ def forward(*, X, T, Wq, Wk, Wv):
     # P_lse[i, 0] = P_lse_max[i, 0] + log(P_lse_sum[i, 0])
     P_lse = np.log(P_lse_sum)
     P_lse += P_lse_max
-    # P[i, j] = exp(-P_lse[i, 0] + S[i, j])
-    P = S - P_lse
-    np.exp(P, out=P)
+    # P[i, j] = P_lse_exp[i, j]/P_lse_sum[i, 0]
+    P = 1/P_lse_sum * P_lse_exp
     # O[i, j] = sum_c P[i, c]*V[c, j]
     O = P @ V
     # Loss = 1/2 * sum_{c,k} (O[c, k] - T[c, k])**2
@@ -175,8 +174,7 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     P_lse_sum = P_lse_exp @ shared_1
     P_lse = np.log(P_lse_sum)
     P_lse += P_lse_max
-    P = S - P_lse
-    np.exp(P, out=P)
+    P = 1/P_lse_sum * P_lse_exp
     O = P @ V
     shared_2 = O - T
     Loss = 1/2 * np.vdot(shared_2, shared_2)

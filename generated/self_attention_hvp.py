@@ -133,9 +133,8 @@ def forward(*, X, T, Wq, Wk, Wv):
     # P_lse[i, 0] = P_lse_max[i, 0] + log(P_lse_sum[i, 0])
     P_lse = np.log(P_lse_sum)
     P_lse += P_lse_max
-    # P[i, j] = exp(-P_lse[i, 0] + S[i, j])
-    P = S - P_lse
-    np.exp(P, out=P)
+    # P[i, j] = P_lse_exp[i, j]/P_lse_sum[i, 0]
+    P = 1/P_lse_sum * P_lse_exp
     # O[i, j] = sum_c P[i, c]*V[c, j]
     O = P @ V
     # Loss = 1/2 * sum_{c,k} (O[c, k] - T[c, k])**2
@@ -177,8 +176,7 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     P_lse_sum = P_lse_exp @ shared_1
     P_lse = np.log(P_lse_sum)
     P_lse += P_lse_max
-    P = S - P_lse
-    np.exp(P, out=P)
+    P = 1/P_lse_sum * P_lse_exp
     O = P @ V
     shared_2 = O - T
     Loss = 1/2 * np.vdot(shared_2, shared_2)
@@ -276,15 +274,15 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     P_lse_sum = P_lse_exp @ shared_1
     P_lse = np.log(P_lse_sum)
     P_lse += P_lse_max
-    P = S - P_lse
-    np.exp(P, out=P)
+    shared_2 = 1/P_lse_sum
+    P = shared_2 * P_lse_exp
     O = P @ V
-    shared_2 = O - T
-    Loss = 1/2 * np.vdot(shared_2, shared_2)
-    grad_O = shared_2
+    shared_3 = O - T
+    Loss = 1/2 * np.vdot(shared_3, shared_3)
+    grad_O = shared_3
     grad_P = grad_O @ V.T
-    shared_3 = (P * grad_P) @ np.ones((n, 1))
-    grad_P_lse = -shared_3
+    shared_4 = (P * grad_P) @ np.ones((n, 1))
+    grad_P_lse = -shared_4
     grad_S = grad_P + grad_P_lse
     grad_S *= P
     grad_V = P.T @ grad_O
@@ -314,8 +312,7 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     dot_P_lse_sum = dot_P_lse_exp @ shared_1
     del dot_P_lse_exp
     # dot_P_lse[i, 0] = dot_P_lse_sum[i, 0]/P_lse_sum[i, 0]
-    shared_4 = 1/P_lse_sum
-    dot_P_lse = shared_4 * dot_P_lse_sum
+    dot_P_lse = shared_2 * dot_P_lse_sum
     # dot_P[i, j] = P[i, j]*dot_S[i, j] - P[i, j]*dot_P_lse[i, 0]
     dot_P = dot_S - dot_P_lse
     dot_P *= P
@@ -330,10 +327,10 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     del dot_V
     # dot_grad_P_lse[i, 0] = -sum_c P[i, c]*dot_S[i, c]*grad_P[i, c] + sum_c P[i, c]*dot_P_lse[i, 0]*grad_P[i, c] - sum_c P[i, c]*dot_grad_P[i, c]
     dot_grad_P_lse = (P * dot_S * grad_P) @ shared_1
-    np.subtract(dot_P_lse * shared_3, dot_grad_P_lse, out=dot_grad_P_lse)
+    np.subtract(dot_P_lse * shared_4, dot_grad_P_lse, out=dot_grad_P_lse)
     dot_grad_P_lse -= (P * dot_grad_P) @ shared_1
     # dot_grad_P_lse_sum[i, 0] = -dot_P_lse_sum[i, 0]*grad_P_lse[i, 0]/P_lse_sum[i, 0]**2 + dot_grad_P_lse[i, 0]/P_lse_sum[i, 0]
-    dot_grad_P_lse_sum = shared_4
+    dot_grad_P_lse_sum = shared_2
     dot_grad_P_lse_sum *= dot_grad_P_lse
     dot_grad_P_lse_sum -= dot_P_lse_sum*grad_P_lse/P_lse_sum**2
     # dot_grad_P_lse_exp[i, j] = dot_grad_P_lse_sum[i, 0]
@@ -355,7 +352,7 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     del dot_grad_O
     del dot_P
     del grad_O
-    del shared_2
+    del shared_3
     # dot_grad_K[i, j] = 1/sqrt(dk) * sum_c dot_Q[c, j]*grad_S[c, i] + 1/sqrt(dk) * sum_c Q[c, j]*dot_grad_S[c, i]
     dot_grad_K = grad_S.T @ dot_Q
     dot_grad_K *= 1/np.sqrt(dk)
@@ -411,7 +408,7 @@ def hessian(*, X, T, Wq, Wk, Wv):
     P_lse_exp = np.exp(S - P_lse_max)
     P_lse_sum = P_lse_exp @ np.ones((n, 1))
     P_lse = np.log(P_lse_sum) + P_lse_max
-    P = np.exp(S - P_lse)
+    P = 1/P_lse_sum * P_lse_exp
     O = P @ V
     Loss = 1/2 * ((O - T)**2).sum()
     grad_O = O - T

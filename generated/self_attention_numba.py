@@ -36,7 +36,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_self_attention_38e0f0a0")
+_KERNELS = type(np)("_symgrad_numba_self_attention_635d6c49")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -157,8 +157,8 @@ def forward(*, X, T, Wq, Wk, Wv):
     P_lse_sum = _kernel_P_lse_sum(P_lse_exp, n)
     # P_lse[i, 0] = P_lse_max[i, 0] + log(P_lse_sum[i, 0])
     P_lse = _kernel_P_lse(P_lse_sum, P_lse_max, n)
-    # P[i, j] = exp(-P_lse[i, 0] + S[i, j])
-    P = _kernel_P(P_lse, S, n)
+    # P[i, j] = P_lse_exp[i, j]/P_lse_sum[i, 0]
+    P = _kernel_P(P_lse_sum, P_lse_exp, n)
     # O[i, j] = sum_c P[i, c]*V[c, j]
     O = P @ V
     # Loss = 1/2 * sum_{c,k} (O[c, k] - T[c, k])**2
@@ -192,7 +192,7 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     V = X @ Wv
     S = _kernel_S(Q @ K.T, dk, n)
     P_lse_max = S.max(axis=1, keepdims=True)
-    P = _kernel_rows_P_lse_exp(P_lse_max, S, n)
+    P_lse_exp, P_lse_sum, P = _kernel_rows_P_lse_exp(P_lse_max, S, n)
     O = P @ V
     _swept1_o0, grad_O = _kernel_rows_grad_O(O, T, dv, n)
     Loss = 1/2 * _swept1_o0
@@ -200,7 +200,7 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     # grad_P[i, j] = sum_c V[j, c]*grad_O[i, c]
     grad_P = grad_O @ V.T
     # grad_P_lse[i, 0] = -sum_c P[i, c]*grad_P[i, c]
-    grad_S = _kernel_rows_grad_P_lse(P, grad_P, n)
+    grad_S = _kernel_rows_grad_P_lse(P_lse_sum, P_lse_exp, grad_P, n)
     # grad_S[i, j] = P[i, j]*grad_P_lse[i, 0] + P[i, j]*grad_P[i, j]
     # grad_V[i, j] = sum_c P[c, i]*grad_O[c, j]
     grad_V = P.T @ grad_O
@@ -265,12 +265,12 @@ def _kernel_P_lse(P_lse_sum, P_lse_max, n):
 
 
 @_compiled
-def _kernel_P(P_lse, S, n):
+def _kernel_P(P_lse_sum, P_lse_exp, n):
     """For P: every entry in one pass."""
     _out = np.empty((n, n))
     for _i in range(n):
         for _j in range(n):
-            _out[_i, _j] = np.exp(S[_i, _j] - P_lse[_i, 0])
+            _out[_i, _j] = 1/P_lse_sum[_i, 0] * P_lse_exp[_i, _j]
     return _out
 
 
@@ -286,19 +286,19 @@ def _kernel_Loss(O, T, dv, n):
 
 @_compiled
 def _kernel_rows_P_lse_exp(P_lse_max, S, n):
-    """For P_lse_exp, P_lse_sum, P_lse, P: one loop over the rows, every kernel's work on each row."""
-    P_lse_exp = np.empty((1, n))
+    """For P_lse_exp, P_lse_sum, P: one loop over the rows, every kernel's work on each row."""
+    P_lse_exp = np.empty((n, n))
+    P_lse_sum = np.empty((n, 1))
     P = np.empty((n, n))
     for _i in range(n):
         _t1 = 0.0
         for _j in range(n):
-            P_lse_exp[0, _j] = np.exp(S[_i, _j] - P_lse_max[_i, 0])
-            _t1 += P_lse_exp[0, _j]
-        P_lse_sum = _t1
-        P_lse = (np.log(P_lse_sum) + P_lse_max[_i, 0])
+            P_lse_exp[_i, _j] = np.exp(S[_i, _j] - P_lse_max[_i, 0])
+            _t1 += P_lse_exp[_i, _j]
+        P_lse_sum[_i, 0] = _t1
         for _j in range(n):
-            P[_i, _j] = np.exp(S[_i, _j] - P_lse)
-    return P
+            P[_i, _j] = 1/P_lse_sum[_i, 0] * P_lse_exp[_i, _j]
+    return P_lse_exp, P_lse_sum, P
 
 
 @_compiled
@@ -314,17 +314,17 @@ def _kernel_rows_grad_O(O, T, dv, n):
 
 
 @_compiled
-def _kernel_rows_grad_P_lse(P, grad_P, n):
+def _kernel_rows_grad_P_lse(P_lse_sum, P_lse_exp, grad_P, n):
     """For grad_P_lse, grad_S: one loop over the rows, every kernel's work on each row."""
     grad_S = np.empty((n, n))
     for _i in range(n):
         _t0 = 0.0
         for _j in range(n):
-            _t0 += P[_i, _j] * grad_P[_i, _j]
+            _t0 += (1/P_lse_sum[_i, 0] * P_lse_exp[_i, _j]) * grad_P[_i, _j]
         _o0 = _t0
         grad_P_lse = -1 * _o0
         for _j in range(n):
-            grad_S[_i, _j] = ((grad_P[_i, _j] + grad_P_lse)*P[_i, _j])
+            grad_S[_i, _j] = ((grad_P[_i, _j] + grad_P_lse)*(1/P_lse_sum[_i, 0] * P_lse_exp[_i, _j]))
     return grad_S
 
 

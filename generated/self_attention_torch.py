@@ -135,8 +135,8 @@ def _forward(X, T, Wq, Wk, Wv):
     P_lse_sum = P_lse_exp.sum(dim=1, keepdim=True)
     # P_lse[i, 0] = P_lse_max[i, 0] + log(P_lse_sum[i, 0])
     P_lse = torch.log(P_lse_sum) + P_lse_max
-    # P[i, j] = exp(-P_lse[i, 0] + S[i, j])
-    P = torch.exp(S - P_lse)
+    # P[i, j] = P_lse_exp[i, j]/P_lse_sum[i, 0]
+    P = 1/P_lse_sum * P_lse_exp
     # O[i, j] = sum_c P[i, c]*V[c, j]
     O = P @ V
     # Loss = 1/2 * sum_{c,k} (O[c, k] - T[c, k])**2

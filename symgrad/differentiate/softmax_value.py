@@ -12,6 +12,10 @@ partial brings ``E[i, j] / s[i, 0]`` into the backward pass: that is
 ``P[i, j]``, already computed. ``softmax_values`` finds each such quadruple in a model (for
 axis 0 as for axis 1), and ``read_softmax`` rewrites a factor's ``E[p, q] * s[..]**-1`` into
 ``P[p, q]``: one pass and one temporary fewer, and the formula the textbooks write.
+
+The forward pass, too, need not take a second exponential over the whole array:
+``from_exponentials`` gives ``P[i, j] = E[i, j] / s[i, 0]``, equal to ``exp(x - L)`` (``L = m + log s``)
+to rounding and as safe at any size of ``x``: ``E <= 1`` and ``s >= 1``.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from symgrad.differentiate.model_memo import remembered
+from symgrad.index.terms import IndexExpr, Term
 from symgrad.model.functions import row_of
 
 
@@ -118,3 +123,15 @@ def read_softmax(factor: sp.Expr, softmaxes: list[SoftmaxValue], model) -> sp.Ex
                 args.append(model.tensors[softmax.value].entry(access.indices))
         factor = sp.Mul(*args)
     return factor
+
+
+def from_exponentials(name: str, model) -> IndexExpr | None:
+    """``P[i, j] = E[i, j] * s[i, 0]**-1`` if ``name`` is a softmax's value ``P``, else None."""
+    for softmax in softmax_values(model):
+        if softmax.value == name:
+            indices = model.definitions[name].expr.indices
+            kept = [0, 0]
+            kept[1 - softmax.axis] = indices[1 - softmax.axis]
+            factor = model.tensors[softmax.exp].entry(indices) * model.tensors[softmax.total].entry(tuple(kept)) ** -1
+            return IndexExpr(indices, (Term(factor, (), ()),))
+    return None

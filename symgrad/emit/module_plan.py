@@ -21,6 +21,7 @@ from symgrad.index.terms import IndexExpr
 from symgrad.index.text import formula_text
 from symgrad.errors import ModelError
 from symgrad.differentiate.reuse import reuse_forward_values
+from symgrad.differentiate.softmax_value import from_exponentials
 from symgrad.lower.latex_names import base_latex
 from symgrad.lower.nodes import Add, AxisMax, Elementwise, MatrixFunction, Slice, Tensor
 from symgrad.lower.numpy_printer import NumPyPrinter
@@ -118,7 +119,8 @@ def _gradient_code(parameter: str, model, derivation: Derivation, printer=None) 
 
 
 def _forward_blocks(model, shapes: dict, reserved: set, in_views: bool) -> list[Block]:
-    """The forward statements. A tensor stacked into a larger one (``Z = [Z1; Z2]``) is computed
+    """The forward statements (a softmax from its exponentials, not a second ``exp``: see
+    ``softmax_value``). A tensor stacked into a larger one (``Z = [Z1; Z2]``) is computed
     straight into its block of the larger array, which is allocated once, instead of being
     copied there afterwards (large temporaries are the first cost at medium sizes); not so
     without ``in_views`` (another backend, whose statements only assign)."""
@@ -126,7 +128,7 @@ def _forward_blocks(model, shapes: dict, reserved: set, in_views: bool) -> list[
     for name, definition in model.definitions.items():
         if definition.origin in ("max", "matrix"):
             continue
-        expressions[name] = reuse_forward_values(definition.expr, model, until=name)
+        expressions[name] = from_exponentials(name, model) or reuse_forward_values(definition.expr, model, until=name)
         lowered[name] = lower_both(name, expressions[name], model.tensors[name].shape, shapes,
                                    model.space.ranges_of(expressions[name].indices))
     home = {}   # block tensor -> (stacked tensor, bounds), for a tensor stacked exactly once
