@@ -27,6 +27,8 @@ ROWS = {
     "loss-no-param": ("--loss", FIT, *DATA),
     "loss-unknown-function": ("--loss", "sum(gelu(w))", "--param", "w=d,1"),
     "loss-arguments": ("--loss", "sum(exp(w, w))", "--param", "w=d,1"),
+    "loss-keyword": ("--loss", "sum(exp(w, axis=1))", "--param", "w=d,1"),
+    "loss-keepdims": ("--loss", "sum(softmax(w, axis=0, keepdims=False))", "--param", "w=d,1"),
     "loss-exponent": ("--loss", "sum(w ** w)", "--param", "w=d,1"),
     "loss-number-power": ("--loss", "9 ** 9 ** 9 * sum(w)", "--param", "w=d,1"),
     "loss-division-zero": ("--loss", "sum(w) / (1 - 1)", "--param", "w=d,1"),

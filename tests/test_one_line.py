@@ -125,6 +125,17 @@ def test_numbers_dimensions_and_methods_build_the_expected_loss():
     assert model.parameter_names == ["w"] and list(model.dimensions) == ["n"]
 
 
+def test_axis_is_a_keyword_or_counted_from_the_end_as_in_numpy():
+    """``softmax(S, axis=-1)`` is ``softmax(S, 1)``; ``.sum(axis=-2)`` is ``.sum(axis=0)``."""
+    def gradient(text):
+        model = OneLineLoss(text, params=("W=d,c",), consts=("X=n,d", "Y=n,c")).build()
+        return [str(t) for t in model.definitions["Loss"].expr.terms], sorted(model.definitions)
+    written = gradient("sum(log_softmax(X @ W, 1) * Y) + sum(X.sum(axis=0) @ W)")
+    assert gradient("sum(log_softmax(X @ W, axis=1) * Y) + sum(X.sum(axis=-2) @ W)") == written
+    assert gradient("sum(log_softmax(X @ W, -1) * Y) + sum(X.sum(axis=0) @ W)") == written
+    assert gradient("sum(log_softmax(X @ W, axis=0) * Y) + sum(X.sum(axis=0) @ W)") != written
+
+
 def test_the_readme_shows_the_examples_output(capsys):
     from .conftest import ROOT
     readme = (ROOT / "README.md").read_text()

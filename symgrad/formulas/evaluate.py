@@ -129,6 +129,7 @@ def _matrix(node, env: dict, budget: Budget):
         except (IndexError, TypeError) as error:
             raise FormulaError(f"indexing an array of shape {value.shape}: {error}", node.pos) from None
     if isinstance(node, Call):
+        _no_keywords(node)
         args = [_matrix(a, env, budget) for a in node.args]
         if node.function == "diag":
             _arity(node, args, 1)
@@ -150,6 +151,12 @@ def _matrix(node, env: dict, budget: Budget):
     if isinstance(node, Sum):
         raise FormulaError("sum(index, ...) is index notation: use --syntax index", node.pos)
     raise FormulaError(f"cannot evaluate {type(node).__name__}")
+
+
+def _no_keywords(node):
+    """A formula's functions are elementwise (or diag, ones): none takes ``axis=``."""
+    if node.keywords:
+        raise FormulaError(f"{node.function}(...) takes no keywords", node.pos)
 
 
 def _arity(node, args, count):
@@ -235,6 +242,7 @@ class IndexEvaluator:
             op = "*" if node.op == "@?" else node.op
             return _combine(op, self.eval(node.left), self.eval(node.right), self.budget, node.pos)
         if isinstance(node, Call):
+            _no_keywords(node)
             if node.function == "delta":
                 return self._delta(node)
             if node.function not in TABLE and node.function != "sqrt":

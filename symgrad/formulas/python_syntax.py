@@ -128,10 +128,13 @@ class _Converter:
         for keyword in node.keywords:
             if keyword.arg not in ("axis", "keepdims"):
                 raise self.fail(f"keyword {keyword.arg!r} is not allowed (only axis= and keepdims=)", node)
-            value = keyword.value
-            if not isinstance(value, ast.Constant) or not isinstance(value.value, (bool, int)):
+            value, sign = keyword.value, 1
+            if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):     # axis=-1
+                value, sign = value.operand, -1
+            if not isinstance(value, ast.Constant) or not isinstance(value.value, (bool, int)) \
+                    or (sign < 0 and isinstance(value.value, bool)):
                 raise self.fail(f"{keyword.arg}= takes a number or True/False", node)
-            out.append((keyword.arg, value.value))
+            out.append((keyword.arg, sign * value.value if sign < 0 else value.value))
         return tuple(out)
 
     def call(self, node):
@@ -150,6 +153,4 @@ class _Converter:
             return Sum(node.args[0].id, self.convert(node.args[1]), pos)
         if name not in self.functions:
             raise self.fail(f"unknown function {name!r}; known: {', '.join(sorted(self.functions))}", node)
-        if node.keywords:
-            raise self.fail(f"{name}(...) takes no keywords", node)
-        return Call(name, tuple(self.convert(a) for a in node.args), (), pos)
+        return Call(name, tuple(self.convert(a) for a in node.args), self.keywords(node), pos)
