@@ -155,3 +155,16 @@ def test_every_model_function_symgrad_exports_can_be_called_on_one_line():
                 and getattr(symgrad, name).__module__.startswith("symgrad.model.")
                 and name not in ("stack_layers", "unroll")}
     assert exported - NOT_CALLABLE == set(dsl_functions()) - {"sum"}
+
+
+def test_the_dsl_counts_an_axis_from_the_end_too():
+    from symgrad import Model, amin, log_softmax, mean
+    from symgrad.errors import SymgradError
+    m = Model("axes", "axes counted from the end")
+    n, c = m.dims("n c")
+    X = m.parameter("X", (n, c))
+    assert log_softmax(X, axis=-1).axis == 1 and log_softmax(X, -2).axis == 0
+    assert mean(X, -1).shape == (n, 1) and X.sum(axis=-2).shape == (1, c) and amin(X, -1).shape == (n, 1)
+    for wrong in (2, -3, True):
+        with pytest.raises(SymgradError, match=r"softmax\(axis=.*\)': needs a matrix and axis 0 or 1"):
+            log_softmax(X, axis=wrong)

@@ -304,9 +304,8 @@ class Reduce(TensorExpr):
     """Sum over every entry (a scalar) or over one axis (kept with size 1)."""
 
     def __init__(self, a: TensorExpr, axis: int | None):
-        if axis is not None and (len(a.shape) != 2 or axis not in (0, 1)):
-            raise ShapeError(f"operation 'sum(axis={axis})': needs a matrix and axis 0 or 1, "
-                             f"got shape {show_shape(a.shape)}")
+        if axis is not None:
+            axis = check_axis("sum", a, axis)
         self.a, self.axis = a, axis
         if axis is None:
             self.shape = ()
@@ -503,15 +502,17 @@ def mean(x, axis: int | None = None) -> TensorExpr:
     x = as_tensor(x)
     if axis is None:
         return x.sum() / sp.Mul(*x.shape) if x.shape else x
-    check_axis("mean", x, axis)
+    axis = check_axis("mean", x, axis)
     return x.sum(axis=axis) / x.shape[axis]
 
 
-def check_axis(op: str, a: TensorExpr, axis) -> None:
-    """A ShapeError unless ``a`` is a matrix and ``axis`` is 0 or 1, naming ``op(axis=...)``."""
-    if len(a.shape) != 2 or axis not in (0, 1):
-        raise ShapeError(f"operation '{op}(axis={axis})': needs a matrix and axis 0 or 1, "
+def check_axis(op: str, a: TensorExpr, axis) -> int:
+    """``axis`` as 0 or 1, counted from the end as NumPy counts (-1 is 1, -2 is 0); a ShapeError
+    unless ``a`` is a matrix and ``axis`` is one of those, naming ``op(axis=...)``."""
+    if len(a.shape) != 2 or isinstance(axis, bool) or axis not in (0, 1, -1, -2):
+        raise ShapeError(f"operation '{op}(axis={axis})': needs a matrix and axis 0 or 1 (or -1, -2), "
                          f"got shape {show_shape(a.shape)}")
+    return axis % 2
 
 
 class AlongAxis(TensorExpr):
@@ -522,7 +523,7 @@ class AlongAxis(TensorExpr):
     reduces = True
 
     def __init__(self, op: str, a: TensorExpr, axis: int):
-        check_axis(op, a, axis)
+        axis = check_axis(op, a, axis)
         self.op, self.a, self.axis = op, a, axis
         self.shape = (tuple(sp.Integer(1) if ax == axis else n for ax, n in enumerate(a.shape))
                       if self.reduces else a.shape)

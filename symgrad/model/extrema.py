@@ -41,5 +41,4 @@ def amax(x, axis: int) -> AMax:
 def amin(x, axis: int) -> TensorExpr:
     """The smallest entry along ``axis``, kept with size 1: ``-amax(-x, axis)``, ties split evenly."""
     x = as_tensor(x)
-    check_axis("amin", x, axis)
-    return -AMax(-x, axis)
+    return -AMax(-x, check_axis("amin", x, axis))

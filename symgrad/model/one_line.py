@@ -51,11 +51,6 @@ _OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": oper
               "@": operator.matmul}
 
 
-def matrix_axis(axis: int) -> int:
-    """A NumPy axis of a matrix, counted from the end (-1, -2) as from the start (1, 0)."""
-    return axis + 2 if axis in (-1, -2) else axis
-
-
 def _sum_all(x, axis=None):
     return as_tensor(x).sum(axis)
 
@@ -292,11 +287,12 @@ class _Builder:
         axis = keywords.get("axis")
         if isinstance(axis, bool):
             raise self.fail(f".sum(axis={axis}): the axis is 0 or 1", node)
-        return self.dsl(lambda: target.sum(None if axis is None else matrix_axis(int(axis))), node)
+        return self.dsl(lambda: target.sum(None if axis is None else int(axis)), node)
 
     def call_keywords(self, node, signature) -> dict:
         """``axis=`` for a function that takes an axis (``softmax(x, axis=1)``, as NumPy spells it);
-        ``keepdims=True``, which such a function always does, is accepted and dropped."""
+        ``keepdims=True``, which such a function always does, is accepted and dropped (the DSL
+        reads an axis counted from the end, ``axis=-1``, as NumPy does)."""
         keywords = dict(node.keywords)
         if "axis" not in signature.parameters:
             if keywords:
@@ -305,18 +301,13 @@ class _Builder:
         if keywords.pop("keepdims", True) is not True:
             raise self.fail(f"{node.function}(keepdims=False) is not available: a reduction over an "
                             "axis keeps it, with size 1", node)
-        if isinstance(keywords.get("axis"), bool):
-            raise self.fail(f"{node.function}(axis={keywords['axis']}): the axis is 0 or 1", node)
-        return {k: matrix_axis(v) if k == "axis" else v for k, v in keywords.items()}
+        return keywords
 
     def call(self, node):
         function = self.functions[node.function]
         args = [self.value(arg) for arg in node.args]
         args = [int(a) if isinstance(a, sp.Integer) else a for a in args]   # sizes and axes
         signature = inspect.signature(function)
-        names = list(signature.parameters)
-        args = [matrix_axis(a) if i < len(names) and names[i] == "axis" and isinstance(a, int) else a
-                for i, a in enumerate(args)]
         keywords = self.call_keywords(node, signature)
         try:
             signature.bind(*args, **keywords)
