@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import sympy as sp
 
+from symgrad.index.terms import read_name
 from symgrad.lower.nodes import Elementwise, Node
 
 
@@ -23,7 +24,7 @@ def canonical(node: Elementwise) -> Elementwise:
     """``node`` with its entries named by their operand nodes (remembered: a pure function of an
     immutable node, asked again of the same bodies by every pass and every rebuild)."""
     order = sorted({operand for _, operand in node.operands}, key=repr)
-    entry = {operand: _entry(str(access.base), order.index(operand)) for access, operand in node.operands}
+    entry = {operand: _entry(read_name(access), order.index(operand)) for access, operand in node.operands}
     renamed = {access: entry[operand] for access, operand in node.operands}
     operands = tuple(sorted({(entry[o], o) for o in order}, key=lambda pair: order.index(pair[1])))
     return Elementwise(node.body.xreplace(renamed), operands)
