@@ -19,12 +19,9 @@ from symgrad.model.functions import row_of
 from symgrad.index.terms import IndexExpr, Term
 
 
-def _pointwise_calls(model, until: str | None):
-    """(name, free indices, call) for each intermediate defined as one table-function call
-    (only those defined before ``until``, when given)."""
+def _pointwise_calls(model):
+    """(name, free indices, call) for each intermediate defined as one table-function call."""
     for name, definition in model.definitions.items():
-        if name == until:
-            return
         expr = definition.expr
         if len(expr.terms) != 1:
             continue
@@ -55,17 +52,31 @@ def _renaming(anchor, found) -> dict | None:
 def _calls_by_anchor(model, until: str | None) -> dict:
     """Anchor tensor -> [(position, name, free indices, call, anchor)] for every pointwise call
     ``_pointwise_calls`` yields: a found call can only be rewritten by a definition whose anchor
-    tensor it reads, so each found call is compared with those alone."""
-    return remembered(model, ("pointwise calls", until), lambda: _scan_calls(model, until))
+    tensor it reads, so each found call is compared with those alone. The whole model is scanned
+    once (a scan per ``until`` made planning a module quadratic); the calls defined before
+    ``until`` are the first ``before[until]`` positions of that scan."""
+    by_base, before = remembered(model, "pointwise calls", lambda: _scan_calls(model))
+    if until is None or until not in before:
+        return by_base
+    cutoff = before[until]
+    return {base: [c for c in calls if c[0] < cutoff] for base, calls in by_base.items()}
 
 
-def _scan_calls(model, until: str | None) -> dict:
+def _scan_calls(model) -> tuple[dict, dict]:
+    """``_calls_by_anchor`` of the whole model, and each definition's name -> the number of
+    pointwise calls defined before it."""
     by_base: dict = {}
-    for position, (name, indices, call) in enumerate(_pointwise_calls(model, until)):
+    positions = {}
+    for position, (name, indices, call) in enumerate(_pointwise_calls(model)):
+        positions[name] = position
         anchor = _anchor(call, indices)
         if anchor is not None:
             by_base.setdefault(anchor.base, []).append((position, name, indices, call, anchor))
-    return by_base
+    before, count = {}, 0
+    for name in model.definitions:
+        before[name] = count
+        count += name in positions
+    return by_base, before
 
 
 def _rewrites(model, factor: sp.Expr, calls: dict, cheaper: bool) -> tuple[dict, dict]:

@@ -221,12 +221,15 @@ def reads(statement: Statement) -> set[str]:
 
 
 def transformed(node: Node, rewrite) -> Node:
-    """``node`` rebuilt bottom-up, ``rewrite`` applied to every node once its children are."""
+    """``node`` rebuilt bottom-up, ``rewrite`` applied to every node once its children are. A
+    node none of whose fields changed is kept as it is, not rebuilt (a tuple field whose items
+    all came back unchanged is the same tuple: nodes are immutable values)."""
     def visit(value):
         if isinstance(value, Node):
             return rewrite(rebuilt(value))
         if isinstance(value, tuple):
-            return tuple(visit(v) for v in value)
+            items = tuple(visit(v) for v in value)
+            return value if all(new is old for new, old in zip(items, value)) else items
         if isinstance(value, (BlockWrite, DiagonalWrite)):
             return replace(value, value=visit(value.value))
         return value

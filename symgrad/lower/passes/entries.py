@@ -11,18 +11,29 @@ operand nodes, never through the names.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy as sp
 
+from symgrad.index.terms import read_name
 from symgrad.lower.nodes import Elementwise, Node
 
 
+@lru_cache(maxsize=1 << 14)
 def canonical(node: Elementwise) -> Elementwise:
-    """``node`` with its entries named by their operand nodes."""
+    """``node`` with its entries named by their operand nodes (remembered: a pure function of an
+    immutable node, asked again of the same bodies by every pass and every rebuild)."""
     order = sorted({operand for _, operand in node.operands}, key=repr)
-    entry = {operand: sp.IndexedBase(str(access.base))[order.index(operand)] for access, operand in node.operands}
+    entry = {operand: _entry(read_name(access), order.index(operand)) for access, operand in node.operands}
     renamed = {access: entry[operand] for access, operand in node.operands}
     operands = tuple(sorted({(entry[o], o) for o in order}, key=lambda pair: order.index(pair[1])))
     return Elementwise(node.body.xreplace(renamed), operands)
+
+
+@lru_cache(maxsize=1 << 10)
+def _entry(base: str, place: int) -> sp.Indexed:
+    """``base[place]``, built once (each new ``Indexed`` deduces its assumptions anew)."""
+    return sp.IndexedBase(base)[place]
 
 
 def part(node: Elementwise, expr: sp.Expr) -> Elementwise:

@@ -18,6 +18,8 @@ in-place step on one would change the other).
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy as sp
 
 from symgrad.index.conventions import SHARED_PREFIX
@@ -41,28 +43,41 @@ def _shareable(node: Node) -> bool:
     return _reads_array(node)
 
 
-def _body_parts(node: Elementwise):
-    """The parts of ``node``'s body worth a name of their own: array values, not masks."""
+@lru_cache(maxsize=1 << 12)
+def _body_parts(node: Elementwise) -> tuple:
+    """The parts of ``node``'s body worth a name of their own: array values, not masks, as
+    ``(expr, value)`` pairs (remembered: nodes are immutable, and each round of sharing and each
+    rewrite asks again of the same bodies)."""
+    found = []
     for expr in sp.preorder_traversal(node.body):
         if expr is node.body or isinstance(expr, sp.Indexed) or not expr.atoms(sp.Indexed):
             continue
         value = part(node, expr)
         if value.shape and not value.boolean and _reads_array(value):
-            yield expr, value
+            found.append((expr, value))
+    return tuple(found)
 
 
-def _occurrences(statements: list) -> dict[Node, list[int]]:
-    """Each shareable value -> the index of the statement of each of its occurrences."""
+def _values_in(statement) -> list[Node]:
+    """The shareable values ``statement`` computes, once per occurrence (none outside an ``Assign``)."""
+    if not isinstance(statement, Assign):
+        return []
+    found = []
+    for node in _printed_subnodes(statement.value):
+        if _shareable(node):
+            found.append(node)
+        if isinstance(node, Elementwise):
+            found += [value for _, value in _body_parts(node)]
+    return found
+
+
+def _occurrences(values_in: list) -> dict[Node, list[int]]:
+    """Each shareable value -> the index of the statement of each of its occurrences, from
+    ``_values_in`` of each statement."""
     found: dict[Node, list[int]] = {}
-    for k, statement in enumerate(statements):
-        if not isinstance(statement, Assign):
-            continue
-        for node in _printed_subnodes(statement.value):
-            if _shareable(node):
-                found.setdefault(node, []).append(k)
-            if isinstance(node, Elementwise):
-                for _, value in _body_parts(node):
-                    found.setdefault(value, []).append(k)
+    for k, values in enumerate(values_in):
+        for value in values:
+            found.setdefault(value, []).append(k)
     return found
 
 
@@ -102,10 +117,11 @@ def share_values(statements: list) -> list:
     """``statements`` (one function's, in order; None for one that may not run) with every
     repeated array value computed once, into a name beginning ``shared_``."""
     statements = list(statements)
+    values_in = [_values_in(s) for s in statements]     # kept up to date: only rewritten statements change
     hoisted: dict[int, list[Assign]] = {}
     counter = 0
     while True:
-        candidates = [(value, uses) for value, uses in _occurrences(statements).items()
+        candidates = [(value, uses) for value, uses in _occurrences(values_in).items()
                       if len(uses) > 1 and _undisturbed(statements, uses[0], uses[-1], value)
                       and sum(unwrapped(statements[k].value) == value for k in set(uses)) < 2]
         if not candidates:
@@ -117,6 +133,7 @@ def share_values(statements: list) -> list:
         rewrite = _replaced(value, name)
         for k in sorted(set(uses)):
             statements[k] = with_nodes(statements[k], rewrite)
+            values_in[k] = _values_in(statements[k])
     order = [a.target for k in sorted(hoisted) for a in hoisted[k]]
     taken = set().union(*(node_reads(s.value) | {s.target} for s in statements if isinstance(s, Assign)),
                         set()) - set(order)
