@@ -21,13 +21,12 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from symgrad.differentiate.layers import StackDerivation
 from symgrad.differentiate.tangents import derive_tangents
 from symgrad.emit.backends import backend, rendering
 from symgrad.emit.files import render_module
 from symgrad.emit.hvp_plan import HESSIAN_LIMIT, TangentInput, plan_hvp
 from symgrad.emit.layer_hvp_plan import LayerHvpPlan, LayerTangents, StackHvpPlan, layer_tangents
-from symgrad.emit.layer_plan import LayerPlan, StackPlan, plan_for
+from symgrad.emit.layer_plan import LayerPlan, plan_for
 from symgrad.emit.module_plan import Block, printed, shape_text, unpacked
 from symgrad.errors import SymgradError
 from symgrad.index.conventions import adjoint_name, tangent_name
@@ -127,8 +126,8 @@ def _stack_layer(found: LayerTangents, first: LayerPlan, printer, batched_printe
     )
 
 
-def plan_backend_stack_hvp(derivation: StackDerivation, plan: StackPlan, name: str) -> StackHvpPlan:
-    """The second-order functions of backend ``name``'s stack module, beside its first-order ``plan``
+def plan_backend_stack_hvp(derivation, plan, name: str) -> StackHvpPlan:
+    """The second-order functions of backend ``name``'s module of a stack, beside its first-order ``plan``
     (whose layers' backward blocks are the tangents' ``backward``, as NumPy's unpassed ones are)."""
     printer, batched_printer = backend(name).printer(), BATCHED_PRINTERS[name]()
     hidden, output = derivation.parts
@@ -152,7 +151,7 @@ def render_backend_hvp(derivation, command: str, name: str) -> str:
     printer = row.printer()
     plan = plan_for(derivation, command, printer)
     template, context = rendering(plan, row, printer)
-    if isinstance(derivation, StackDerivation):
+    if len(derivation.parts) > 1:      # a stack's layers (``ModelDerivation.parts``)
         hvp = plan_backend_stack_hvp(derivation, plan, name)
     else:
         hvp = plan_backend_hvp(derivation, plan, name, command)
