@@ -221,6 +221,7 @@ def test_generate_check_and_refusals(tmp_path, capsys):
     assert main(["generate", "ridge_regression", "--hvp", "--backend", "numba", "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "symgrad: error: --hvp writes NumPy, torch and JAX modules, not --backend numba"
+    written = tmp_path / "ridge_regression_hvp_jax.py"
     written.write_text(written.read_text() + "# edited\n")
     assert main(["generate", "ridge_regression", "--hvp", "--backend", "jax", "-o", str(tmp_path), "--check"]) == 1
     assert "run `symgrad generate --all --hvp --backend jax`" in capsys.readouterr().err
