@@ -189,7 +189,7 @@ def _output_backward(state, need_input):
     grad_f = f - r
     # dLoss/dW[0, i] = -m**0.5 * sum_c X_prev[i, c]*r[0, c] + m**0.5 * sum_c X_prev[i, c]*f[0, c] + lam*m * (-W0[0, i] + W[0, i])
     # grad_W[0, i] = m**0.5 * sum_c X_prev[i, c]*grad_f[0, c] + lam*m * (-W0[0, i] + W[0, i])
-    grad_W = (m**0.5) * (grad_f @ X_prev.T) + (lam*m) * (W - W0)
+    grad_W = (m**0.5) * (X_prev @ grad_f.T).T + (lam*m) * (W - W0)
     if need_input:
         # dLoss/dX_prev[i, j] = -m**0.5 * W[0, i]*r[0, j] + m**0.5 * W[0, i]*f[0, j]
         # grad_X_prev[i, j] = m**0.5 * W[0, i]*grad_f[0, j]
@@ -355,13 +355,13 @@ def _output_backward_hvp(state, _tangent_state, need_input):
     dot_X_prev, dot_W, dot_f = _tangent_state
     _dtype = X_prev.dtype
     grad_f = f - r
-    grad_W = (m**0.5) * (grad_f @ X_prev.T) + (lam*m) * (W - W0)
+    grad_W = (m**0.5) * (X_prev @ grad_f.T).T + (lam*m) * (W - W0)
     if need_input:
         grad_X_prev = (m**0.5) * W.T * grad_f
     # dot_grad_f[0, i] = dot_f[0, i]
     dot_grad_f = dot_f
     # dot_grad_W[0, i] = m**0.5 * sum_c dot_X_prev[i, c]*grad_f[0, c] + lam*m * dot_W[0, i] + m**0.5 * sum_c X_prev[i, c]*dot_grad_f[0, c]
-    dot_grad_W = (m**0.5) * (grad_f @ dot_X_prev.T) + (lam*m) * dot_W + (m**0.5) * (dot_grad_f @ X_prev.T)
+    dot_grad_W = (m**0.5) * (dot_X_prev @ grad_f.T).T + (lam*m) * dot_W + (m**0.5) * (X_prev @ dot_grad_f.T).T
     if need_input:
         # dot_grad_X_prev[i, j] = m**0.5 * dot_W[0, i]*grad_f[0, j] + m**0.5 * W[0, i]*dot_grad_f[0, j]
         dot_grad_X_prev = m**0.5*(W.T*dot_grad_f + dot_W.T*grad_f)
@@ -444,7 +444,7 @@ def _output_batched_backward(_count, state, _tangent_state, need_input):
     if need_input:
         grad_X_prev = (m**0.5) * W.T * grad_f
     dot_grad_f = dot_f
-    dot_grad_W = (m**0.5) * (grad_f @ dot_X_prev.mT) + (lam*m) * dot_W + (m**0.5) * (dot_grad_f @ X_prev.mT)
+    dot_grad_W = (m**0.5) * (dot_X_prev @ grad_f.mT).mT + (lam*m) * dot_W + (m**0.5) * (X_prev @ dot_grad_f.mT).mT
     if need_input:
         dot_grad_X_prev = m**0.5*(W.mT*dot_grad_f + dot_W.mT*grad_f)
     return ((grad_X_prev, dot_grad_X_prev) if need_input else (None, None)), (jnp.reshape(dot_grad_W, (_count, -1)), )
