@@ -18,6 +18,9 @@ the guarded blocks are left alone, as in ``layer_plan``), and the same two print
 leading batch axis for ``hessian()`` (``lower/batched_printer.py``, without the passes), which
 runs every basis tangent of every layer's parameters at once.
 
+``layer_tangents`` is the backend-free part (each layer kind's tangents as lowered, no pass run
+over them), which ``backend_hvp`` prints for the torch and JAX modules of a stack.
+
 ``render_hvp_module`` is the one place of second-order emission that tells a stack from one
 model (as ``layer_plan.plan_for`` is for first order).
 """
