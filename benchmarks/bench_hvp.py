@@ -12,8 +12,7 @@ first checked to agree with the generated product (rtol 1e-8); then all are time
 one process (rotating order, a warm-up call before each sample: `bench_peers.time_interleaved`),
 medians in microseconds. At the small size, the full Hessian: the generated `hessian()` (NumPy,
 torch, and jax.jit of JAX's) against `jax.jit(jax.hessian(f))`, where it is within HESSIAN_LIMIT
-and the model has no layers (their blocks are keyed by layer, jax's nested by list). The torch
-and JAX `--hvp` modules do not cover layered models yet: their columns are empty there.
+and the model has no layers (their blocks are keyed by layer, jax's nested by list).
 
     python benchmarks/bench_hvp.py                       # every model and size, prints the table
     python benchmarks/bench_hvp.py --write               # and puts it into docs/benchmarks.md
@@ -117,22 +116,24 @@ def generated_products(backend, name, inputs, tangent, function="hvp"):
         import torch
         torch.set_num_threads(peers.blas_threads())
         tensor = lambda v: torch.as_tensor(v, dtype=torch.float64) if isinstance(v, np.ndarray) else v  # noqa: E731
-        given = {k: tensor(v) for k, v in inputs.items()}
-        along = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in tangent.items()}
+        given = {k: _each(tensor, v) for k, v in inputs.items()}
+        along = {k: _each(lambda t: torch.as_tensor(t, dtype=torch.float64), v) for k, v in tangent.items()}
         call = (lambda: module.hvp(along, **given)[2]) if function == "hvp" else lambda: module.hessian(**given)  # noqa: E731
-        return call, lambda r: {k: x.numpy() if x.ndim else float(x) for k, x in r.items()}
+        return call, lambda r: {k: _each(lambda x: x.numpy() if x.ndim else float(x), v) for k, v in r.items()}
     import jax
     import jax.numpy as jnp
-    params = {p: jnp.asarray(inputs[p], dtype=jnp.float64) for p in module.PARAMETERS}
-    rest = {k: jnp.asarray(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items() if k not in params}
-    along = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in tangent.items()}
+    array = lambda v: jnp.asarray(v, dtype=jnp.float64)  # noqa: E731
+    params = {p: _each(array, inputs[p]) for p in module.PARAMETERS}
+    rest = {k: _each(lambda v: jnp.asarray(v) if isinstance(v, np.ndarray) else v, v) for k, v in inputs.items()
+            if k not in params}
+    along = {k: _each(array, v) for k, v in tangent.items()}
     if function == "hvp":
         compiled = jax.jit(lambda ps, ts, rs: module.hvp(ts, **rs, **ps)[2]).lower(params, along, rest).compile()
         call = lambda: jax.block_until_ready(compiled(params, along, rest))  # noqa: E731
     else:
         compiled = jax.jit(lambda ps, rs: module.hessian(**rs, **ps)).lower(params, rest).compile()
         call = lambda: jax.block_until_ready(compiled(params, rest))  # noqa: E731
-    return call, lambda r: {k: np.asarray(x) if np.ndim(x) else float(x) for k, x in r.items()}
+    return call, lambda r: {k: _each(_to_numpy, x) for k, x in r.items()}
 
 
 def _each(fn, value):
@@ -176,7 +177,7 @@ def run_case(name, size_name, budget):
             sys.exit(f"error: {peer} disagrees with the generated hvp of {name} ({size_name}): {error:.2g}")
         impls[key] = call
     for backend in BACKENDS:
-        reason = peers.available(backend) or (name in LAYERED and "--hvp --backend refuses layered models")
+        reason = peers.available(backend)
         if reason:
             missing[f"hvp {backend}"] = reason
             continue

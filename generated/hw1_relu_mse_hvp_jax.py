@@ -127,7 +127,7 @@ def _backward(x, y, W1, W2, s1, z1, yhat):
     # grad_yhat[i, 0] = -2 * y[i, 0] + 2 * yhat[i, 0]
     grad_yhat = 2*(yhat - y)
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_yhat[c, 0]
-    grad_z1 = W2.T @ grad_yhat
+    grad_z1 = (grad_yhat.T @ W2).T
     # grad_s1[i, 0] = step(s1[i, 0])*grad_z1[i, 0]
     grad_s1 = grad_z1 * (s1 > 0).astype(_dtype)
     # dLoss/db2[i, 0] = -2 * y[i, 0] + 2 * yhat[i, 0]
@@ -249,7 +249,7 @@ def hvp(tangents, *, x, y, W1, b1, W2, b2):
     yhat = s2
     l = ((yhat.T - y.T)**2).sum()
     grad_yhat = 2*(yhat - y)
-    grad_z1 = W2.T @ grad_yhat
+    grad_z1 = (grad_yhat.T @ W2).T
     grad_s1 = grad_z1 * (s1 > 0).astype(_dtype)
     grad_b2 = grad_yhat
     grad_W2 = grad_yhat * z1.T
@@ -268,7 +268,7 @@ def hvp(tangents, *, x, y, W1, b1, W2, b2):
     # dot_grad_s2[i, 0] = dot_grad_yhat[i, 0]
     dot_grad_s2 = dot_grad_yhat
     # dot_grad_z1[i, 0] = sum_c dot_W2[c, i]*grad_yhat[c, 0] + sum_c W2[c, i]*dot_grad_s2[c, 0]
-    dot_grad_z1 = dot_W2.T @ grad_yhat + W2.T @ dot_grad_s2
+    dot_grad_z1 = (grad_yhat.T @ dot_W2).T + (dot_grad_s2.T @ W2).T
     # dot_grad_s1[i, 0] = step(s1[i, 0])*dot_grad_z1[i, 0]
     dot_grad_s1 = dot_grad_z1 * (s1 > 0).astype(_dtype)
     # dot_grad_b2[i, 0] = dot_grad_s2[i, 0]
@@ -322,7 +322,7 @@ def hessian(*, x, y, W1, b1, W2, b2):
     dot_yhat = dot_s2
     dot_grad_yhat = 2 * dot_yhat
     dot_grad_s2 = dot_grad_yhat
-    dot_grad_z1 = dot_W2.mT @ grad_yhat + W2.mT @ dot_grad_s2
+    dot_grad_z1 = (grad_yhat.mT @ dot_W2).mT + (dot_grad_s2.mT @ W2).mT
     dot_grad_s1 = dot_grad_z1 * (s1 > 0).astype(_dtype)
     dot_grad_b2 = dot_grad_s2
     dot_grad_W2 = dot_grad_s2*z1.mT + dot_z1.mT*grad_yhat

@@ -125,7 +125,7 @@ def _backward(x, y, W1, W2, s1, z1, yhat):
     # grad_yhat[i, 0] = -2 * y[i, 0] + 2 * yhat[i, 0]
     grad_yhat = 2*(yhat - y)
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_yhat[c, 0]
-    grad_z1 = W2.T @ grad_yhat
+    grad_z1 = (grad_yhat.T @ W2).T
     # grad_s1[i, 0] = step(s1[i, 0])*grad_z1[i, 0]
     grad_s1 = grad_z1 * (s1 > 0).astype(_dtype)
     # dLoss/db2[i, 0] = -2 * y[i, 0] + 2 * yhat[i, 0]

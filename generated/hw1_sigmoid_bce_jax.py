@@ -125,7 +125,7 @@ def _backward(x, y, W1, W2, z1, yhat):
     # grad_s2[i, 0] = 1/dy * (-y[i, 0] + yhat[i, 0])
     grad_s2 = (1/dy) * (yhat - y)
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_s2[c, 0]
-    grad_z1 = W2.T @ grad_s2
+    grad_z1 = (grad_s2.T @ W2).T
     # grad_s1[i, 0] = (1 - z1[i, 0])*grad_z1[i, 0]*z1[i, 0]
     grad_s1 = (1 - z1) * grad_z1 * z1
     # dLoss/db2[i, 0] = 1/dy * (-y[i, 0] + yhat[i, 0])

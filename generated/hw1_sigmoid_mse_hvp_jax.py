@@ -129,7 +129,7 @@ def _backward(x, y, W1, W2, z1, yhat):
     # grad_s2[i, 0] = (1 - yhat[i, 0])*grad_yhat[i, 0]*yhat[i, 0]
     grad_s2 = (1 - yhat) * grad_yhat * yhat
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_s2[c, 0]
-    grad_z1 = W2.T @ grad_s2
+    grad_z1 = (grad_s2.T @ W2).T
     # grad_s1[i, 0] = (1 - z1[i, 0])*grad_z1[i, 0]*z1[i, 0]
     grad_s1 = (1 - z1) * grad_z1 * z1
     # dLoss/db2[i, 0] = -2 * (1 - yhat[i, 0])*y[i, 0]*yhat[i, 0] + 2 * (1 - yhat[i, 0])*yhat[i, 0]**2
@@ -252,7 +252,7 @@ def hvp(tangents, *, x, y, W1, b1, W2, b2):
     l = ((yhat.T - y.T)**2).sum()
     grad_yhat = 2*(yhat - y)
     grad_s2 = (1 - yhat) * grad_yhat * yhat
-    grad_z1 = W2.T @ grad_s2
+    grad_z1 = (grad_s2.T @ W2).T
     grad_s1 = (1 - z1) * grad_z1 * z1
     grad_b2 = grad_s2
     grad_W2 = grad_s2 * z1.T
@@ -271,7 +271,7 @@ def hvp(tangents, *, x, y, W1, b1, W2, b2):
     # dot_grad_s2[i, 0] = (yhat[i, 0] - 1)*(2*yhat[i, 0] - 1)*dot_s2[i, 0]*grad_yhat[i, 0]*yhat[i, 0] + (1 - yhat[i, 0])*dot_grad_yhat[i, 0]*yhat[i, 0]
     dot_grad_s2 = ((1 - yhat)*dot_grad_yhat + (yhat - 1)*(2*yhat - 1)*dot_s2*grad_yhat)*yhat
     # dot_grad_z1[i, 0] = sum_c dot_W2[c, i]*grad_s2[c, 0] + sum_c W2[c, i]*dot_grad_s2[c, 0]
-    dot_grad_z1 = dot_W2.T @ grad_s2 + W2.T @ dot_grad_s2
+    dot_grad_z1 = (grad_s2.T @ dot_W2).T + (dot_grad_s2.T @ W2).T
     # dot_grad_s1[i, 0] = (z1[i, 0] - 1)*(2*z1[i, 0] - 1)*dot_s1[i, 0]*grad_z1[i, 0]*z1[i, 0] + (1 - z1[i, 0])*dot_grad_z1[i, 0]*z1[i, 0]
     dot_grad_s1 = ((1 - z1)*dot_grad_z1 + (z1 - 1)*(2*z1 - 1)*dot_s1*grad_z1)*z1
     # dot_grad_b2[i, 0] = dot_grad_s2[i, 0]
@@ -320,14 +320,14 @@ def hessian(*, x, y, W1, b1, W2, b2):
     l = ((yhat.T - y.T)**2).sum()
     grad_yhat = 2*(yhat - y)
     grad_s2 = (1 - yhat) * grad_yhat * yhat
-    grad_z1 = W2.T @ grad_s2
+    grad_z1 = (grad_s2.T @ W2).T
     dot_s1 = dot_W1 @ x + dot_b1
     dot_z1 = (1 - z1) * dot_s1 * z1
     dot_s2 = dot_W2 @ z1 + dot_b2 + W2 @ dot_z1
     dot_yhat = (1 - yhat) * dot_s2 * yhat
     dot_grad_yhat = 2 * dot_yhat
     dot_grad_s2 = ((1 - yhat)*dot_grad_yhat + (yhat - 1)*(2*yhat - 1)*dot_s2*grad_yhat)*yhat
-    dot_grad_z1 = dot_W2.mT @ grad_s2 + W2.mT @ dot_grad_s2
+    dot_grad_z1 = (grad_s2.mT @ dot_W2).mT + (dot_grad_s2.mT @ W2).mT
     dot_grad_s1 = ((1 - z1)*dot_grad_z1 + (z1 - 1)*(2*z1 - 1)*dot_s1*grad_z1)*z1
     dot_grad_b2 = dot_grad_s2
     dot_grad_W2 = dot_grad_s2*z1.mT + dot_z1.mT*grad_s2

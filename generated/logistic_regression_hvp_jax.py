@@ -112,7 +112,7 @@ def _backward(X, y, margin):
     grad_b = (grad_margin.T * y.T).sum()
     # dLoss/dw[i, 0] = -1/N * sum_c (1 - sigmoid(margin[c, 0]))*X[c, i]*y[c, 0]
     # grad_w[i, 0] = sum_c X[c, i]*grad_margin[c, 0]*y[c, 0]
-    grad_w = X.T @ (grad_margin * y)
+    grad_w = ((grad_margin * y).T @ X).T
     return (grad_w, grad_b, )
 
 
@@ -214,7 +214,7 @@ def hvp(tangents, *, X, y, w, b):
     Loss = (1/N) * jax.nn.softplus(-margin.T).sum()
     grad_margin = (-1/N) * (1 - jax.nn.sigmoid(margin))
     grad_b = (grad_margin.T * y.T).sum()
-    grad_w = X.T @ (grad_margin * y)
+    grad_w = ((grad_margin * y).T @ X).T
     # dot_margin[i, 0] = sum_c X[i, c]*dot_w[c, 0]*y[i, 0] + dot_b * y[i, 0]
     dot_margin = y * (X @ dot_w) + dot_b * y
     # dot_grad_margin[i, 0] = 1/N * (1 - sigmoid(margin[i, 0]))*sigmoid(margin[i, 0])*dot_margin[i, 0]
@@ -222,7 +222,7 @@ def hvp(tangents, *, X, y, w, b):
     # dot_grad_b = sum_c dot_grad_margin[c, 0]*y[c, 0]
     dot_grad_b = (dot_grad_margin.T * y.T).sum()
     # dot_grad_w[i, 0] = sum_c X[c, i]*dot_grad_margin[c, 0]*y[c, 0]
-    dot_grad_w = X.T @ (dot_grad_margin * y)
+    dot_grad_w = ((dot_grad_margin * y).T @ X).T
     return Loss, {
         "w": grad_w,
         "b": grad_b,
@@ -253,7 +253,7 @@ def hessian(*, X, y, w, b):
     dot_margin = y * (X @ dot_w) + dot_b * y
     dot_grad_margin = (1/N) * (1 - jax.nn.sigmoid(margin)) * dot_margin * jax.nn.sigmoid(margin)
     dot_grad_b = (dot_grad_margin.mT * y.mT).sum(axis=(-2, -1), keepdims=True)
-    dot_grad_w = X.mT @ (dot_grad_margin * y)
+    dot_grad_w = ((dot_grad_margin * y).mT @ X).mT
     _rows = {
         "w": jnp.reshape(dot_grad_w, (_count, -1)),
         "b": jnp.reshape(dot_grad_b, (_count, -1)),

@@ -110,7 +110,7 @@ def _backward(X, y, margin):
     grad_b = (grad_margin.T * y.T).sum()
     # dLoss/dw[i, 0] = -1/N * sum_c (1 - sigmoid(margin[c, 0]))*X[c, i]*y[c, 0]
     # grad_w[i, 0] = sum_c X[c, i]*grad_margin[c, 0]*y[c, 0]
-    grad_w = X.T @ (grad_margin * y)
+    grad_w = ((grad_margin * y).T @ X).T
     return (grad_w, grad_b, )
 
 

@@ -185,7 +185,7 @@ def _output_backward(state, need_input):
     grad_f = f - r
     # dLoss/dW[0, i] = -m**0.5 * sum_c X_prev[i, c]*r[0, c] + m**0.5 * sum_c X_prev[i, c]*f[0, c] + lam*m * (-W0[0, i] + W[0, i])
     # grad_W[0, i] = m**0.5 * sum_c X_prev[i, c]*grad_f[0, c] + lam*m * (-W0[0, i] + W[0, i])
-    grad_W = (m**0.5) * (grad_f @ X_prev.T) + (lam*m) * (W - W0)
+    grad_W = (m**0.5) * (X_prev @ grad_f.T).T + (lam*m) * (W - W0)
     if need_input:
         # dLoss/dX_prev[i, j] = -m**0.5 * W[0, i]*r[0, j] + m**0.5 * W[0, i]*f[0, j]
         # grad_X_prev[i, j] = m**0.5 * W[0, i]*grad_f[0, j]

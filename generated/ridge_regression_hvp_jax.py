@@ -106,7 +106,7 @@ def _backward(X, lam, w, r):
     D = X.shape[1]
     _dtype = X.dtype
     # dLoss/dw[i, 0] = 2 * sum_c X[c, i]*r[c, 0] + 2*lam * w[i, 0]
-    grad_w = 2 * (X.T @ r) + (2*lam) * w
+    grad_w = 2 * (r.T @ X).T + (2*lam) * w
     return (grad_w, )
 
 
@@ -205,13 +205,13 @@ def hvp(tangents, *, X, y, lam, w):
     dot_w, = _tangents(tangents, N, D, _dtype)
     r = X @ w - y
     Loss = jnp.vdot(r.T, r.T) + lam * jnp.vdot(w.T, w.T)
-    grad_w = 2 * (X.T @ r) + (2*lam) * w
+    grad_w = 2 * (r.T @ X).T + (2*lam) * w
     # dot_r[i, 0] = sum_c X[i, c]*dot_w[c, 0]
     dot_r = X @ dot_w
     # dot_grad_r[i, 0] = 2 * dot_r[i, 0]
     dot_grad_r = 2 * dot_r
     # dot_grad_w[i, 0] = 2*lam * dot_w[i, 0] + sum_c X[c, i]*dot_grad_r[c, 0]
-    dot_grad_w = (2*lam) * dot_w + X.T @ dot_grad_r
+    dot_grad_w = (2*lam) * dot_w + (dot_grad_r.T @ X).T
     return Loss, {
         "w": grad_w,
     }, {
@@ -238,7 +238,7 @@ def hessian(*, X, y, lam, w):
     Loss = jnp.vdot(r.T, r.T) + lam * jnp.vdot(w.T, w.T)
     dot_r = X @ dot_w
     dot_grad_r = 2 * dot_r
-    dot_grad_w = (2*lam) * dot_w + X.mT @ dot_grad_r
+    dot_grad_w = (2*lam) * dot_w + (dot_grad_r.mT @ X).mT
     _rows = {
         "w": jnp.reshape(dot_grad_w, (_count, -1)),
     }

@@ -104,7 +104,7 @@ def _backward(X, lam, w, r):
     D = X.shape[1]
     _dtype = X.dtype
     # dLoss/dw[i, 0] = 2 * sum_c X[c, i]*r[c, 0] + 2*lam * w[i, 0]
-    grad_w = 2 * (X.T @ r) + (2*lam) * w
+    grad_w = 2 * (r.T @ X).T + (2*lam) * w
     return (grad_w, )
 
 

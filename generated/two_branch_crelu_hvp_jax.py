@@ -154,7 +154,7 @@ def _backward(X1, X2, A1, C, Z, H, Delta):
     # dLoss/dd = -2/L * sum_c Delta[0, c]
     grad_d = (-2/L) * Delta.sum()
     # dLoss/dC[0, i] = -2/L * sum_c Delta[0, c]*H[i, c]
-    grad_C = (-2/L) * (Delta @ H.T)
+    grad_C = (-2/L) * (H @ Delta.T).T
     # dLoss/dB2[i, 0] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]
     # grad_B2[i, 0] = -2/L * sum_c C[0, M + i]*grad_Z2_core[i, c]
     grad_B2 = (-2/L) * C[:, M:].T * (grad_Z2_core.sum(axis=1, keepdims=True))
@@ -285,7 +285,7 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     grad_Z2_core = grad_Z_core[M:]
     grad_Z1_core = grad_Z_core[:M]
     grad_d = (-2/L) * Delta.sum()
-    grad_C = (-2/L) * (Delta @ H.T)
+    grad_C = (-2/L) * (H @ Delta.T).T
     grad_B2 = (-2/L) * C[:, M:].T * (grad_Z2_core.sum(axis=1, keepdims=True))
     grad_B1 = (-2/L) * C[:, :M].T * (grad_Z1_core.sum(axis=1, keepdims=True))
     grad_A2 = (-2/L) * C[:, M:].T * (grad_Z2_core @ X2.T)
@@ -317,7 +317,7 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # dot_grad_d = sum_c dot_grad_Y[0, c]
     dot_grad_d = dot_grad_Y.sum()
     # dot_grad_C[0, i] = -2/L * sum_c Delta[0, c]*dot_H[i, c] + sum_c H[i, c]*dot_grad_Y[0, c]
-    dot_grad_C = (-2/L) * (Delta @ dot_H.T) + dot_grad_Y @ H.T
+    dot_grad_C = (-2/L) * (dot_H @ Delta.T).T + (H @ dot_grad_Y.T).T
     # dot_grad_B2[i, 0] = sum_c dot_grad_Z2[i, c]
     dot_grad_B2 = dot_grad_Z2.sum(axis=1, keepdims=True)
     # dot_grad_B1[i, 0] = sum_c dot_grad_Z1[i, c]
@@ -383,7 +383,7 @@ def hessian(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     dot_grad_Z2 = dot_grad_Z[..., M:, :]
     dot_grad_Z1 = dot_grad_Z[..., :M, :]
     dot_grad_d = dot_grad_Y.sum(axis=(-2, -1), keepdims=True)
-    dot_grad_C = (-2/L) * (Delta @ dot_H.mT) + dot_grad_Y @ H.mT
+    dot_grad_C = (-2/L) * (dot_H @ Delta.mT).mT + (H @ dot_grad_Y.mT).mT
     dot_grad_B2 = dot_grad_Z2.sum(axis=-1, keepdims=True)
     dot_grad_B1 = dot_grad_Z1.sum(axis=-1, keepdims=True)
     dot_grad_A2 = dot_grad_Z2 @ X2.mT

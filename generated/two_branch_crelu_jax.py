@@ -152,7 +152,7 @@ def _backward(X1, X2, A1, C, Z, H, Delta):
     # dLoss/dd = -2/L * sum_c Delta[0, c]
     grad_d = (-2/L) * Delta.sum()
     # dLoss/dC[0, i] = -2/L * sum_c Delta[0, c]*H[i, c]
-    grad_C = (-2/L) * (Delta @ H.T)
+    grad_C = (-2/L) * (H @ Delta.T).T
     # dLoss/dB2[i, 0] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]
     # grad_B2[i, 0] = -2/L * sum_c C[0, M + i]*grad_Z2_core[i, c]
     grad_B2 = (-2/L) * C[:, M:].T * (grad_Z2_core.sum(axis=1, keepdims=True))

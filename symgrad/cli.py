@@ -39,7 +39,7 @@ from symgrad.model.one_line import OneLineLoss
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.model.sources import is_path, load
 from symgrad.emit.layer_plan import plan_for
-from symgrad.emit.backend_hvp import backend_hvp_refusal, render_backend_hvp, require_hvp_backend
+from symgrad.emit.backend_hvp import render_backend_hvp, require_hvp_backend
 from symgrad.emit.layer_hvp_plan import render_hvp_module
 from symgrad.hvpcheck import HVP_DEPTHS, check_hvp_module
 
@@ -144,19 +144,14 @@ def hvp_outputs(specs, out_dir: Path):
         yield model, derivation, out_dir / f"{model.name}{HVP_SUFFIX}.py", text, time.perf_counter() - start
 
 
-def backend_hvp_outputs(specs, out_dir: Path, skip_layers: bool, name: str):
+def backend_hvp_outputs(specs, out_dir: Path, name: str):
     """(target path, text, seconds) of each torch or JAX ``--hvp`` module (``NAME_hvp_torch.py``,
-    ``NAME_hvp_jax.py``); with ``skip_layers`` (``--all``) a model it cannot take is passed over."""
+    ``NAME_hvp_jax.py``)."""
     require_hvp_backend(name)
     for spec in specs:
         start = time.perf_counter()
         model = _load(spec)
         derivation = derive(model)
-        refusal = backend_hvp_refusal(derivation, name)
-        if refusal is not None:
-            if skip_layers:
-                continue
-            raise SymgradError(f"model {model.name!r} {refusal}")
         text = render_backend_hvp(derivation, _command(spec) + f" --hvp --backend {name}", name)
         yield out_dir / f"{model.name}{HVP_SUFFIX}{backend(name).suffix}.py", text, time.perf_counter() - start
 
@@ -164,7 +159,7 @@ def backend_hvp_outputs(specs, out_dir: Path, skip_layers: bool, name: str):
 def generate_hvp(args, out_dir: Path, specs) -> int:
     if args.backend not in (None, "numpy"):
         outputs = ((path, text, f" ({seconds:.2f} s)")
-                   for path, text, seconds in backend_hvp_outputs(specs, out_dir, args.all, args.backend))
+                   for path, text, seconds in backend_hvp_outputs(specs, out_dir, args.backend))
         suffix = f" --hvp --backend {args.backend}"
     else:
         outputs = ((path, text, f" ({seconds:.2f} s)")
@@ -485,7 +480,7 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument("--points", type=int, default=3, help="random points per dimension set")
         command.add_argument("--hvp", action="store_true", help="second order: NAME_hvp.py, the module with "
                              "hvp() and hessian() too (with --backend torch or jax: NAME_hvp_torch.py, "
-                             "NAME_hvp_jax.py, models without layers)")
+                             "NAME_hvp_jax.py)")
         _add_one_line(command)
         command.set_defaults(run=run)
     return top

@@ -1,10 +1,13 @@
 """Second order in torch and JAX (``symgrad generate --hvp --backend torch|jax``): for every
-catalogue model without layers, zoo included, ``hvp()`` and ``hessian()`` of
+catalogue model, zoo included, ``hvp()`` and ``hessian()`` of
 ``generated/NAME_hvp_torch.py`` and ``NAME_hvp_jax.py`` in float64 against the NumPy ``--hvp``
 module (itself checked against differences of the gradient and HIPS autograd by test_hvp.py) and
 against the framework's own forward-over-reverse of the module's plain forward statements
 (``torch.func.jvp`` of ``torch.func.grad``; ``jax.jvp`` of ``jax.grad``), which it differentiates
 itself, independently of symgrad's derivation. The JAX functions are checked under ``jax.jit``.
+A model with layers is checked at depths 1, 2 and 3 (lists of tangents and products, one per
+layer; Hessian blocks keyed by (list parameter, layer)), against its NumPy ``--hvp`` module and
+the framework's forward-over-reverse of the backend module's plain forward (``_run``).
 """
 import numpy as np
 import pytest
@@ -18,13 +21,15 @@ from symgrad.gradcheck import dimension_values, sample_inputs
 from symgrad.hvpcheck import random_tangent
 from symgrad.model.names import refusal
 
-from .backend_support import HELPERS, names_beside_the_models, relative_error
+from .backend_support import HELPERS, convert, names_beside_the_models, relative_error
 from .conftest import GENERATED, require
 
 FLAT = [n for n in catalogue.names() if catalogue.build(n).stack is None]
+LAYERED = [n for n in catalogue.names() if catalogue.build(n).stack is not None]
+DEPTHS = (1, 2, 3)
 BACKENDS = ("torch", "jax")
 RTOL = 1e-10              # float64, exact up to round-off on both sides
-HVP_HELPERS = (*HELPERS, "_tangent", "_scalar_tangent", "_stacked")
+HVP_HELPERS = (*HELPERS, "_tangent", "_scalar_tangent", "_stacked", "_layer_tangents")
 
 
 def _path(name, backend):
@@ -32,7 +37,7 @@ def _path(name, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("name", FLAT)
+@pytest.mark.parametrize("name", catalogue.names())
 def test_committed_modules_are_what_would_be_generated(name, backend):
     command = f"symgrad generate {name} --hvp --backend {backend}"
     text = render_backend_hvp(derive(catalogue.build(name)), command, backend)
@@ -46,12 +51,14 @@ def test_committed_modules_are_what_would_be_generated(name, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("name", FLAT)
+@pytest.mark.parametrize("name", catalogue.names())
 def test_every_name_the_module_uses_itself_is_refused(name, backend):
     model = catalogue.build(name)
-    theirs = names_beside_the_models(_path(name, backend), HVP_HELPERS) - set(model.tensors) - set(model.dimensions)
+    models = [model] if model.stack is None else [model, model.stack.hidden, model.stack.output]
+    own = set().union(*(set(m.tensors) | set(m.dimensions) | set(m.lists) for m in models))
+    theirs = names_beside_the_models(_path(name, backend), HVP_HELPERS) - own
     assert {"hvp", "hessian", "_count", "_basis"} <= theirs
-    assert sorted(n for n in theirs if refusal(n) is None) == []
+    assert sorted(n for n in theirs if refusal(n, stacked=model.stack is not None) is None) == []
 
 
 def _point(name, which=0, seed=0):
@@ -202,15 +209,140 @@ def test_jax_float32_inputs_and_a_large_hessian_are_refused(jax):
 
 def test_generate_check_and_refusals(tmp_path, capsys):
     for backend in BACKENDS:
-        assert main(["generate", "ridge_regression", "--hvp", "--backend", backend, "-o", str(tmp_path)]) == 0
-        written = tmp_path / f"ridge_regression_hvp_{backend}.py"
-        assert written.read_text() == _path("ridge_regression", backend).read_text()
-        assert main(["generate", "--all", "--hvp", "--backend", backend, "--check"]) == 0
-        assert main(["generate", "ntk_relu", "--hvp", "--backend", backend, "-o", str(tmp_path)]) == 2
+        for name in ("ridge_regression", "ntk_relu"):
+            assert main(["generate", name, "--hvp", "--backend", backend, "-o", str(tmp_path)]) == 0
+            written = tmp_path / f"{name}_hvp_{backend}.py"
+            assert written.read_text() == _path(name, backend).read_text()
+        # --all --check covers every model, layered too: only the two written here are up to date
+        assert main(["generate", "--all", "--hvp", "--backend", backend, "-o", str(tmp_path), "--check"]) == 1
+        listed = {line.strip() for line in capsys.readouterr().err.splitlines()[1:]}
+        assert listed == {f"{tmp_path / f'{name}_hvp_{backend}.py'} (missing)" for name in catalogue.names()
+                          if name not in ("ridge_regression", "ntk_relu")}
     assert main(["generate", "ridge_regression", "--hvp", "--backend", "numba", "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "model 'ntk_relu' has layers" in err and len(err.strip().splitlines()) == 3
-    assert "--hvp writes NumPy, torch and JAX modules, not --backend numba" in err
+    assert err.strip() == "symgrad: error: --hvp writes NumPy, torch and JAX modules, not --backend numba"
+    written = tmp_path / "ridge_regression_hvp_jax.py"
     written.write_text(written.read_text() + "# edited\n")
     assert main(["generate", "ridge_regression", "--hvp", "--backend", "jax", "-o", str(tmp_path), "--check"]) == 1
     assert "run `symgrad generate --all --hvp --backend jax`" in capsys.readouterr().err
+
+
+# Models with layers: lists of tangents and products, one per layer; Hessian blocks by (list parameter, layer)
+
+def _layered_point(name, depth, seed=0):
+    """(NumPy --hvp module, inputs, a random tangent) at depth ``depth``, every layer's widths different."""
+    model = catalogue.build(name)
+    numpy_module = import_generated(GENERATED / f"{name}{HVP_SUFFIX}.py")
+    rng = np.random.default_rng(seed)
+    inputs = sample_inputs(model, numpy_module, dimension_values(model, 1), rng, depth)
+    shapes = {np.shape(v) for value in inputs.values() if isinstance(value, list) for v in value}
+    assert all(len(set(shape)) == len(shape) for shape in shapes if 1 not in shape), shapes
+    return numpy_module, inputs, random_tangent(inputs, numpy_module.PARAMETERS, rng)
+
+
+def _layers(products: dict, to_numpy) -> dict:
+    """{(parameter, layer): product} from {parameter: [product per layer]}."""
+    return {(p, k): to_numpy(v) for p, values in products.items() for k, v in enumerate(values)}
+
+
+def _contracted_layers(blocks, tangent) -> dict:
+    """sum over (p, k) of tangent[p][k] . H[(p, k), (q, j)] for every (q, j)."""
+    keys = {key for pair in blocks for key in pair}
+    return {b: sum(np.tensordot(tangent[a[0]][a[1]], np.asarray(blocks[(a, b)]), axes=2) for a in keys)
+            for b in keys}
+
+
+def _check_layered(depth, numpy_module, inputs, tangent, value, grads, products, reference, blocks, to_numpy):
+    """The backend's hvp() and hessian() against the NumPy module's and the framework's reference
+    products ({(parameter, layer): array})."""
+    expected_value, expected_grads, expected = numpy_module.hvp(tangent, **inputs)
+    assert float(value) == pytest.approx(expected_value, rel=1e-12)
+    for p in numpy_module.PARAMETERS:
+        assert len(products[p]) == depth and len(grads[p]) == depth
+        assert [tuple(h.shape) for h in products[p]] == [np.shape(w) for w in inputs[p]]
+    _assert_close(_layers(products, to_numpy), _layers(expected, np.asarray), "hvp vs NumPy")
+    _assert_close(_layers(grads, to_numpy), _layers(expected_grads, np.asarray), "gradient vs NumPy")
+    _assert_close(_layers(products, to_numpy), reference, "hvp vs the framework's forward-over-reverse")
+    expected_blocks = numpy_module.hessian(**inputs)
+    assert set(blocks) == set(expected_blocks)
+    blocks = {k: to_numpy(b) for k, b in blocks.items()}
+    _assert_close(blocks, expected_blocks, "hessian vs NumPy")
+    _assert_close(_contracted_layers(blocks, tangent), reference, "hessian . tangent vs the framework's")
+
+
+@pytest.mark.parametrize("name", LAYERED)
+def test_layered_torch_hvp_and_hessian_agree_with_numpy_and_torch_func(torch, name):
+    from torch.func import grad, jvp
+    module = import_generated(_path(name, "torch"))
+    for depth in DEPTHS:
+        numpy_module, inputs, tangent = _layered_point(name, depth)
+        given = convert(inputs, lambda _, v: torch.tensor(v, dtype=torch.float64))
+        along = convert(tangent, lambda _, v: torch.tensor(v, dtype=torch.float64))
+        value, grads, products = module.hvp(along, **given)
+        assert all(h.dtype == torch.float64 and not h.requires_grad for h in products[module.PARAMETERS[0]])
+        params = {p: given[p] for p in module.PARAMETERS}
+        reference = jvp(grad(lambda ps: module._run(**{**given, **ps})[0]), (params,), (along,))[1]
+        _check_layered(depth, numpy_module, inputs, tangent, value, grads, products,
+                       _layers(reference, lambda t: t.numpy()), module.hessian(**given), lambda t: t.numpy())
+
+
+@pytest.mark.parametrize("name", LAYERED)
+def test_layered_jax_hvp_and_hessian_under_jit_agree_with_numpy_and_jax_jvp_of_grad(jax, name):
+    jnp = jax.numpy
+    module = import_generated(_path(name, "jax"))
+    parameters = module.PARAMETERS
+    for depth in DEPTHS:
+        numpy_module, inputs, tangent = _layered_point(name, depth)
+        given = convert(inputs, lambda _, v: jnp.asarray(v))
+        params = {p: given[p] for p in parameters}
+        rest = {k: v for k, v in given.items() if k not in params}
+        along = convert(tangent, lambda _, v: jnp.asarray(v))
+        value, grads, products = jax.jit(lambda ps, ts, rs: module.hvp(ts, **rs, **ps))(params, along, rest)
+        assert all(h.dtype == jnp.float64 for h in products[parameters[0]])
+        reference = jax.jit(lambda ps, ts, rs: jax.jvp(
+            lambda q: jax.grad(lambda r: module._run(**rs, **r)[0])(q), (ps,), (ts,))[1])(params, along, rest)
+        blocks = jax.jit(lambda ps, rs: module.hessian(**rs, **ps))(params, rest)
+        _check_layered(depth, numpy_module, inputs, tangent, value, grads, products,
+                       _layers(reference, np.asarray), blocks, np.asarray)
+
+
+def test_layered_dtypes_missing_and_bad_tangents_name_the_layer(torch, jax):
+    numpy_module, inputs, tangent = _layered_point("ntk_relu", 3)
+    torch_module, jax_module = import_generated(_path("ntk_relu", "torch")), import_generated(_path("ntk_relu", "jax"))
+    _, _, expected = numpy_module.hvp(tangent, **inputs)
+    single = convert(inputs, lambda _, v: torch.tensor(v, dtype=torch.float32))
+    # float64 tangents with float32 inputs: converted to the inputs' dtype
+    value, _, products = torch_module.hvp({"W": [torch.tensor(v) for v in tangent["W"]]}, **single)
+    assert value.dtype == torch.float32 and all(h.dtype == torch.float32 for h in products["W"])
+    assert relative_error([h.double().numpy() for h in products["W"]], expected["W"]) < 1e-4
+    blocks = torch_module.hessian(**single)
+    assert blocks[(("W", 0), ("W", 2))].dtype == torch.float32
+    assert blocks[(("W", 0), ("W", 2))].shape == (*np.shape(inputs["W"][0]), *np.shape(inputs["W"][2]))
+    jax_single = convert(inputs, lambda _, v: jax.numpy.asarray(v, dtype=jax.numpy.float32))
+    value, _, products = jax_module.hvp({"W": tangent["W"]}, **jax_single)
+    assert value.dtype == jax.numpy.float32 and all(h.dtype == jax.numpy.float32 for h in products["W"])
+    assert relative_error([np.asarray(h, dtype=np.float64) for h in products["W"]], expected["W"]) < 1e-4
+    given = convert(inputs, lambda _, v: torch.tensor(v, dtype=torch.float64))
+    _, grads, zero = torch_module.hvp({}, **given)
+    assert len(zero["W"]) == 3 and not any(bool(h.any()) for h in zero["W"])
+    assert relative_error([g.numpy() for g in grads["W"]], numpy_module.loss_and_grad(**inputs)[1]["W"]) < 1e-12
+    zeros = [torch.zeros(tuple(np.shape(w)), dtype=torch.float64) for w in inputs["W"]]
+    with pytest.raises(ValueError, match=r"tangents: 'W0' is not a parameter; the parameters are W"):
+        torch_module.hvp({"W0": zeros}, **given)
+    with pytest.raises(ValueError, match=r"tangents: 'W' expected a list of 3 tensors, one per layer, got list of length 2"):
+        torch_module.hvp({"W": zeros[:2]}, **given)
+    shape = np.shape(inputs["W"][1])
+    with pytest.raises(ValueError, match=rf"input tangent W\[1\]: expected shape \(k_out, k_in\) = \({shape[0]}, {shape[1]}\), "
+                                         r"got \(2, 2\)"):
+        torch_module.hvp({"W": [zeros[0], torch.zeros((2, 2)), zeros[2]]}, **given)
+    with pytest.raises(ValueError, match=r"input tangent W\[2\]: expected a torch tensor"):
+        torch_module.hvp({"W": zeros[:2] + [tangent["W"][2]]}, **given)
+    with pytest.raises(ValueError, match=r"tangents: 'W' expected a list of 3 arrays, one per layer, got ndarray"):
+        jax_module.hvp({"W": tangent["W"][0]}, **convert(inputs, lambda _, v: jax.numpy.asarray(v)))
+    wide = {**given, "X": torch.ones((40, 3), dtype=torch.float64), "W": [torch.ones((30, 40), dtype=torch.float64),
+                                                                        torch.ones((1, 30), dtype=torch.float64)],
+            "W0": [torch.zeros((30, 40), dtype=torch.float64), torch.zeros((1, 30), dtype=torch.float64)],
+            "r": torch.zeros((1, 3), dtype=torch.float64)}
+    with pytest.raises(ValueError, match=r"hessian: 1230 parameter entries make 1512900 Hessian entries, "
+                                         r"more than HESSIAN_LIMIT = 1000000"):
+        torch_module.hessian(**wide)

@@ -9,8 +9,11 @@ backward statements are the backend's own first-order plan's (``plan_for`` with 
 the tangents read the values those compute, by the same names, since both plans fold the same
 adjoints (``differentiate/adjoint_folding.py``).
 
-A model with layers is refused with one line naming it (``backend_hvp_refusal``: the torch and
-JAX modules of a stack run its layers in a loop, which no tangent statement here knows).
+A model with layers gets each layer kind's tangents as NumPy's stack module does
+(``layer_hvp_plan.layer_tangents``: derived once, lowered, no pass run over them), printed by the
+backend's printers into the four functions per layer kind that ``templates/framework_stack_hvp.py.j2``
+runs up and down the stack; the backward beside the tangents is the backend's own first-order
+layer plan's.
 """
 from __future__ import annotations
 
@@ -19,11 +22,12 @@ from dataclasses import dataclass
 import sympy as sp
 
 from symgrad.differentiate.tangents import derive_tangents
-from symgrad.emit.backends import backend, function_state
+from symgrad.emit.backends import backend, rendering
 from symgrad.emit.files import render_module
 from symgrad.emit.hvp_plan import HESSIAN_LIMIT, TangentInput, plan_hvp
-from symgrad.emit.layer_plan import plan_for
-from symgrad.emit.module_plan import Block, printed, unpacked
+from symgrad.emit.layer_hvp_plan import LayerHvpPlan, LayerTangents, StackHvpPlan, layer_tangents
+from symgrad.emit.layer_plan import LayerPlan, plan_for
+from symgrad.emit.module_plan import Block, printed, shape_text, unpacked
 from symgrad.errors import SymgradError
 from symgrad.index.conventions import adjoint_name, tangent_name
 from symgrad.lower.batched_frameworks import BatchedJaxPrinter, BatchedTorchPrinter
@@ -84,12 +88,55 @@ def plan_backend_hvp(derivation, plan, name: str, command: str) -> BackendHvpPla
     )
 
 
-def backend_hvp_refusal(derivation, name: str) -> str | None:
-    """Why backend ``name``'s ``--hvp`` module cannot be written for ``derivation`` (the words
-    after the model's name in a one-line error), or None where it can."""
-    if len(derivation.parts) > 1:      # a stack's layers (``ModelDerivation.parts``)
-        return f"has layers; --hvp --backend {name} covers models without layers so far"
-    return None
+def _stack_layer(found: LayerTangents, first: LayerPlan, printer, batched_printer) -> LayerHvpPlan:
+    """One layer kind's second-order functions in a backend; ``first``: the backend's first-order
+    plan of the layer (its backward runs as it is, beside the tangents)."""
+    layer = found.layer
+
+    def value(name: str, shape, batched: bool) -> str:
+        return name if name in found.present else (batched_printer if batched else printer).doprint(Zeros(shape))
+
+    def product(p: str, batched: bool) -> str:
+        present = tangent_name(adjoint_name(p)) in found.present
+        return _product(printer, p, layer.tensors[p].shape, present, batched)
+
+    out = found.out_tangent
+    out_shape = layer.tensors[layer.carry_out_name].shape if out else ()
+    carry_shape = layer.tensors[layer.carry_name].shape
+    backward = first.plan.backward
+    return LayerHvpPlan(
+        carry_tangent=tangent_name(layer.carry_name),
+        element_tangents=tuple(tangent_name(p) for p in found.elements),
+        element_shapes=tuple(shape_text(layer.tensors[p].shape) for p in found.elements),
+        forward=printed(found.forward, printer),
+        tangent_state=unpacked(found.state),
+        out_tangent=value(out, out_shape, False) if out else "",
+        backward=backward,
+        tangents=printed(found.adjoint, printer),
+        carry_block=found.carry_block,
+        carry_tangent_block=found.carry_tangent_block,
+        carry_hvp=value(found.carry_tangent_block, carry_shape, False),
+        element_hvps=tuple(product(p, False) for p in found.elements),
+        batched_forward=printed(found.forward, batched_printer),
+        batched_out_tangent=value(out, out_shape, True) if out else "",
+        read_back=tuple(b for b in backward if b.name in found.read_back),
+        batched_tangents=printed(found.adjoint, batched_printer),
+        batched_carry_hvp=value(found.carry_tangent_block, carry_shape, True),
+        batched_rows=tuple(product(p, True) for p in found.elements),
+    )
+
+
+def plan_backend_stack_hvp(derivation, plan, name: str) -> StackHvpPlan:
+    """The second-order functions of backend ``name``'s module of a stack, beside its first-order ``plan``
+    (whose layers' backward blocks are the tangents' ``backward``, as NumPy's unpassed ones are)."""
+    printer, batched_printer = backend(name).printer(), BATCHED_PRINTERS[name]()
+    hidden, output = derivation.parts
+    return StackHvpPlan(
+        _stack_layer(layer_tangents(derivation.hidden, plan.hidden.plan.backward, hidden.varying), plan.hidden,
+                     printer, batched_printer),
+        _stack_layer(layer_tangents(derivation.output, plan.output.plan.backward, output.varying), plan.output,
+                     printer, batched_printer),
+        tuple(derivation.parameters))
 
 
 def require_hvp_backend(name: str) -> None:
@@ -98,12 +145,14 @@ def require_hvp_backend(name: str) -> None:
 
 
 def render_backend_hvp(derivation, command: str, name: str) -> str:
-    """The torch or JAX module of a model without layers, with ``hvp()`` and ``hessian()``."""
+    """The torch or JAX module of a model, with or without layers, with ``hvp()`` and ``hessian()``."""
     require_hvp_backend(name)
-    refusal = backend_hvp_refusal(derivation, name)
-    if refusal is not None:
-        raise SymgradError(f"model {derivation.model.name!r} {refusal}")
     row = backend(name)
-    plan = plan_for(derivation, command, row.printer())
-    return render_module(plan, row.template, state=function_state(plan),
-                         hvp=plan_backend_hvp(derivation, plan, name, command))
+    printer = row.printer()
+    plan = plan_for(derivation, command, printer)
+    template, context = rendering(plan, row, printer)
+    if len(derivation.parts) > 1:      # a stack's layers (``ModelDerivation.parts``)
+        hvp = plan_backend_stack_hvp(derivation, plan, name)
+    else:
+        hvp = plan_backend_hvp(derivation, plan, name, command)
+    return render_module(plan, template, hvp=hvp, **context)

@@ -18,6 +18,9 @@ the guarded blocks are left alone, as in ``layer_plan``), and the same two print
 leading batch axis for ``hessian()`` (``lower/batched_printer.py``, without the passes), which
 runs every basis tangent of every layer's parameters at once.
 
+``layer_tangents`` is the backend-free part (each layer kind's tangents as lowered, no pass run
+over them), which ``backend_hvp`` prints for the torch and JAX modules of a stack.
+
 ``render_hvp_module`` is the one place of second-order emission that tells a stack from one
 model (as ``layer_plan.plan_for`` is for first order).
 """
@@ -86,39 +89,80 @@ def _zeros(shape, batched: bool) -> str:
     return f"np.zeros(({BATCH}, {shape_code(shape)[1:]})" if batched else f"np.zeros({shape_code(shape)})"
 
 
-def _layer(derivation, first, varying: tuple[str, ...]) -> LayerHvpPlan:
-    """``first``: the layer's first-order plan without the passes (``layer_plan.LayerPlan``)."""
+@dataclass(frozen=True)
+class LayerTangents:
+    """One layer kind's tangent statements as lowered (IR blocks, no pass run over them): what
+    each backend prints that layer's second-order functions from."""
+
+    layer: object                        # the layer's model
+    varying: tuple[str, ...]             # the inputs that have a tangent
+    elements: tuple[str, ...]            # the layer's elements of the list parameters
+    returned: frozenset[str]             # the tangents its functions return, where computed
+    forward: tuple[Block, ...]           # the forward values' tangents
+    adjoint: tuple[Block, ...]           # the adjoints' tangents
+    present: frozenset[str]              # the tangents computed (any other is 0)
+    state: tuple[str, ...]               # the tangents the adjoints' tangents read
+    read_back: frozenset[str]            # the backward blocks the adjoints' tangents read
+
+    @property
+    def carry_block(self) -> str:
+        return adjoint_name(self.layer.carry_name)
+
+    @property
+    def carry_tangent_block(self) -> str:
+        return tangent_name(adjoint_name(self.layer.carry_name))
+
+    @property
+    def out_tangent(self) -> str | None:
+        return tangent_name(self.layer.carry_out_name) if self.layer.carry_out_name else None
+
+
+def layer_tangents(derivation, backward: tuple[Block, ...], varying: tuple[str, ...] | None) -> LayerTangents:
+    """The tangents of one layer kind (``derivation``: its part of the stack's derivation;
+    ``backward``: its first-order plan's backward blocks, without the passes)."""
     layer = derivation.model
     varying = tuple(derivation.parameters) if varying is None else varying
     tangents = derive_tangents(derivation, varying)
-    backward = first.plan.backward
     shapes = statement_shapes(layer, backward)
-    elements = [name for name, items in layer.owner.lists.items() if items.role == "parameter"]
+    elements = tuple(name for name, items in layer.owner.lists.items() if items.role == "parameter")
     own = [layer.carry_name, *elements]
     needed = {tangent_name(adjoint_name(p)) for p in own}
     if layer.carry_out_name is not None:
         needed.add(tangent_name(layer.carry_out_name))
-    statements = tangent_statements(tangents, backward, needed)
-    blocks = lowered_tangents(derivation, statements, shapes)
+    blocks = lowered_tangents(derivation, tangent_statements(tangents, backward, needed), shapes)
     forward_names = {tangent_name(n) for n in tangents.forward}
-    forward = [b for b in blocks if b.name in forward_names]
-    adjoint = [b for b in blocks if b.name not in forward_names]
-    present = {b.name for b in blocks}
-    carry_tangent_block = tangent_name(adjoint_name(layer.carry_name))
-    carry_block = adjoint_name(layer.carry_name)
+    forward = tuple(b for b in blocks if b.name in forward_names)
+    adjoint = tuple(b for b in blocks if b.name not in forward_names)
     read = set().union(*(reads(s) for b in adjoint for s in b.statements))
     given = [tangent_name(n) for n in own]          # dot_grad_out is an argument of the backward
-    state = [n for n in (*given, *(b.name for b in forward)) if n in read]
+    carry_block = adjoint_name(layer.carry_name)
+    readers = [*adjoint, *(b for b in backward if b.name == carry_block)]
+    return LayerTangents(
+        layer=layer, varying=varying, elements=elements, returned=frozenset(needed), forward=forward, adjoint=adjoint,
+        present=frozenset(b.name for b in blocks),
+        state=tuple(n for n in (*given, *(b.name for b in forward)) if n in read),
+        read_back=frozenset(b.name for b in read_by(backward, readers)) | {carry_block},
+    )
+
+
+def _layer(derivation, first, varying: tuple[str, ...]) -> LayerHvpPlan:
+    """``first``: the layer's first-order plan without the passes (``layer_plan.LayerPlan``)."""
+    layer = derivation.model
+    backward = first.plan.backward
+    found = layer_tangents(derivation, backward, varying)
+    varying, forward, adjoint, present, state = found.varying, found.forward, found.adjoint, found.present, found.state
+    forward_names = {b.name for b in forward}
+    carry_block, carry_tangent_block = found.carry_block, found.carry_tangent_block
 
     inputs = {t.name for t in layer.inputs} | {tangent_name(n) for n in varying}
     floats = float_names([s for b in first.plan.forward for s in b.statements], inputs)
     protected = set(layer.tensors) | {tangent_name(n) for n in varying} | forward_names
-    out = tangent_name(layer.carry_out_name) if layer.carry_out_name else None
+    out = found.out_tangent
     passed_forward = optimized([b.statements for b in forward], floats, {*state, *([out] if out else [])},
                                protected)
     floats = float_names([s for statements in passed_forward for s in statements], floats)
     everything = [*backward, *adjoint]
-    live_out = {*first.plan.gradient_reads, *(n for n in needed if n in present)}
+    live_out = {*first.plan.gradient_reads, *(found.returned & present)}
     passed = optimized([b.statements for b in everything], floats, live_out, protected,
                        skip=frozenset(k for k, b in enumerate(everything) if b.name in (carry_block, carry_tangent_block)))
     numpy = NumPyPrinter()
@@ -132,13 +176,11 @@ def _layer(derivation, first, varying: tuple[str, ...]) -> LayerHvpPlan:
 
     carry_shape = layer.tensors[layer.carry_name].shape
     out_shape = layer.tensors[layer.carry_out_name].shape if out else ()
-    readers = [*adjoint, *(b for b in backward if b.name == carry_block)]
-    kept = set(b.name for b in read_by(backward, readers)) | {carry_block}
     batched = BatchedNumPyPrinter()
     return LayerHvpPlan(
         carry_tangent=tangent_name(layer.carry_name),
-        element_tangents=tuple(tangent_name(p) for p in elements),
-        element_shapes=tuple(shape_text(layer.tensors[p].shape) for p in elements),
+        element_tangents=tuple(tangent_name(p) for p in found.elements),
+        element_shapes=tuple(shape_text(layer.tensors[p].shape) for p in found.elements),
         forward=printed([Block(b.name, b.comments, s, b.latex) for b, s in zip(forward, passed_forward)], numpy),
         tangent_state=unpacked(state),
         out_tangent=value(out, out_shape, False) if out else "",
@@ -147,13 +189,13 @@ def _layer(derivation, first, varying: tuple[str, ...]) -> LayerHvpPlan:
         carry_block=carry_block,
         carry_tangent_block=carry_tangent_block,
         carry_hvp=value(carry_tangent_block, carry_shape, False),
-        element_hvps=tuple(hvp_of(p, False) for p in elements),
+        element_hvps=tuple(hvp_of(p, False) for p in found.elements),
         batched_forward=printed(forward, batched),
         batched_out_tangent=value(out, out_shape, True) if out else "",
-        read_back=printed([b for b in backward if b.name in kept], numpy),
+        read_back=printed([b for b in backward if b.name in found.read_back], numpy),
         batched_tangents=printed(adjoint, batched),
         batched_carry_hvp=value(carry_tangent_block, carry_shape, True),
-        batched_rows=tuple(hvp_of(p, True) for p in elements),
+        batched_rows=tuple(hvp_of(p, True) for p in found.elements),
     )
 
 
