@@ -21,6 +21,7 @@ import pytest
 from symgrad import catalogue
 from symgrad.cli import generate_backends, import_generated
 from symgrad.gradcheck import check_module
+from symgrad.lower.numba_math import HELPERS, MATH_FUNCTIONS
 from symgrad.lower.numba_printer import END, ROW, KernelCall, LoopNest, NumbaPrinter
 from symgrad.lower.numba_sweeps import SweepWriter
 from symgrad.model.functions import TABLE
@@ -86,9 +87,89 @@ def _scalar_kernel(numba, row, arguments: int):
     source = ("def kernel(out, " + ", ".join(f"a{k}" for k in range(arguments)) + "):\n"
               "    for i in range(out.shape[0]):\n"
               f"        out[i] = {body}\n")
-    namespace = {"np": np}
+    namespace = _math_namespace(numba)
     exec(source, namespace)     # noqa: S102  (the table's own text)
-    return numba.njit(namespace["kernel"])
+    return numba.njit(namespace["kernel"], fastmath=KERNEL_FASTMATH, error_model="numpy")
+
+
+KERNEL_FASTMATH = {"reassoc", "contract", "arcp"}      # the generated modules' flags (templates/numba_macros.j2)
+
+
+def _math_namespace(numba) -> dict:
+    """NumPy and numba_math's functions compiled as the modules compile them: no reassociation."""
+    namespace = {"np": np}
+    for function in (*HELPERS.values(), *MATH_FUNCTIONS.values()):
+        exec(function.source, namespace)     # noqa: S102  (the printed text)
+        namespace[function.name] = numba.njit(namespace[function.name], fastmath={"contract"}, error_model="numpy")
+    return namespace
+
+
+def _math_loop(numba, name: str):
+    """A compiled loop calling numba_math's ``name`` per entry, inside a kernel's fast-math flags."""
+    namespace = _math_namespace(numba)
+    exec(f"def loop(x, out):\n    for i in range(x.shape[0]):\n        out[i] = {MATH_FUNCTIONS[name].spelling.format('x[i]')}\n",
+         namespace)     # noqa: S102
+    loop = numba.njit(namespace["loop"], fastmath=KERNEL_FASTMATH, error_model="numpy")
+    return lambda x: (loop(x, out := np.empty_like(x)), out)[1]
+
+
+def _ulps(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """How many float64 values lie between each pair (0: equal; +0.0 and -0.0 are 0 apart)."""
+    def ordered(a):
+        bits = a.view(np.int64)
+        return np.where(bits < 0, np.int64(-2 ** 63) - bits, bits)
+    return np.abs(ordered(got) - ordered(expected))
+
+
+EDGES = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, 5e-324, -5e-324, 1e-300, -1e-300, 1e3, -1e3,
+                  709.78, 709.79, 710.0, 800.0, -708.39, -708.4, -745.13, -745.14, -746.0, -800.0, 19.0, -19.0])
+
+
+def test_vectorizable_exp_is_within_one_ulp_of_numpy_everywhere(numba):
+    """Over every exponent from the subnormal results to the overflow, near 0, at the edges."""
+    rng = np.random.default_rng(3)
+    x = np.concatenate([np.linspace(-745.2, 709.8, 400_001), rng.uniform(-1, 1, 100_000),
+                        rng.normal(size=10_000) * 1e-9, -1e3 + rng.uniform(0, 10, 1000), EDGES])
+    with np.errstate(over="ignore"):
+        expected = np.exp(x)
+    got = _math_loop(numba, "exp")(x)
+    assert np.array_equal(np.isnan(got), np.isnan(x))
+    finite = ~np.isnan(x)
+    assert _ulps(got[finite], expected[finite]).max() <= 1
+    edges = got[-len(EDGES):]
+    assert edges[list(EDGES).index(np.inf)] == np.inf and edges[list(EDGES).index(-np.inf)] == 0.0
+    assert np.all(got[x < -746] == 0.0) and np.all(got[x > 710] == np.inf)
+
+
+def test_vectorizable_tanh_is_within_three_ulps_of_numpy_and_keeps_signed_zero(numba):
+    rng = np.random.default_rng(4)
+    x = np.concatenate([np.linspace(-25, 25, 400_001), rng.uniform(-1, 1, 100_000),
+                        rng.normal(size=10_000) * 1e-9, EDGES])
+    got, expected = _math_loop(numba, "tanh")(x), np.tanh(x)
+    assert np.array_equal(np.isnan(got), np.isnan(x))
+    finite = ~np.isnan(x)
+    assert _ulps(got[finite], expected[finite]).max() <= 3
+    assert np.array_equal(np.signbit(got[finite]), np.signbit(expected[finite]))   # tanh(-0.0) = -0.0
+
+
+def test_a_kernel_calling_exp_vectorizes(numba):
+    """The reason for numba_math: a loop calling its exp compiles to vector instructions (libm's
+    exp would be one call per entry)."""
+    namespace = _math_namespace(numba)
+    exec("def loop(x, out):\n    for i in range(x.shape[0]):\n        out[i] = _exp(x[i])\n", namespace)   # noqa: S102
+    loop = numba.njit(namespace["loop"], fastmath=KERNEL_FASTMATH, error_model="numpy")
+    x = np.linspace(-5, 5, 64)
+    loop(x, np.empty_like(x))
+    assert re.search(r"<\d+ x double>", loop.inspect_llvm(loop.signatures[0]))
+
+
+def test_only_the_math_functions_a_module_calls_are_printed():
+    texts = {name: (GENERATED / f"{name}_numba.py").read_text() for name in ("ridge_regression", "self_attention", "rnn_unrolled")}
+    assert "def _exp(" not in texts["ridge_regression"] and "def _tanh(" not in texts["ridge_regression"]
+    assert "_exp = _compiled(_exp, reassociate=False)" in texts["self_attention"] and "def _tanh(" not in texts["self_attention"]
+    assert "def _reduced(" in texts["self_attention"] and "def _reduced(" not in texts["ridge_regression"]
+    assert "_tanh = _compiled(_tanh, reassociate=False)" in texts["rnn_unrolled"]
+    assert "np.exp(" not in texts["self_attention"] and "np.tanh(" not in texts["rnn_unrolled"]
 
 
 @pytest.mark.parametrize("name", sorted(TABLE))

@@ -46,6 +46,7 @@ import sympy as sp
 from symgrad.lower.elementwise_code import ADD, ATOM, MUL, ElementwiseCodePrinter, body_precedence, print_scalar
 from symgrad.lower.nodes import (Add, AxisSum, BroadcastTo, Elementwise, Entry, Node, Product, Reshape, Slice,
                                  SquaredNorm, SumAll, Tensor, Transpose, VDot, Zeros, same_shape)
+from symgrad.lower.numba_math import HELPERS, MATH_FUNCTIONS
 from symgrad.lower.numpy_printer import NumPyPrinter, joined_terms
 from symgrad.lower.statements import Assign, Statement, reads
 from symgrad.model.functions import is_mask
@@ -57,16 +58,18 @@ KERNEL_DECORATOR = "_compiled"
 ROW, END = "row", "end"     # when a nest's result is final: row by row, or once every row is done
 LOOP_INDICES = ("_i", "_j")
 TRANSCENDENTAL = frozenset({"exp", "log", "tanh", "sigmoid", "softplus", "sqrt"})
+NUMPY_MATH_CALL = re.compile(rf"\bnp\.({'|'.join(MATH_FUNCTIONS)})\(")
 INLINE_OPERATIONS = 24  # an entrywise statement this cheap per entry is recomputed in the loops that read it
 
 
 class NumbaElementwisePrinter(ElementwiseCodePrinter):
-    """A scalar body as numba compiles it per element: the table's ``numba`` spelling, else NumPy's."""
+    """A scalar body as numba compiles it per element: the table's ``numba`` spelling, else NumPy's,
+    with NumPy's exp and tanh called as the vectorizable functions of ``numba_math``."""
 
     spelling = "numba"
 
     def template(self, row) -> str:
-        return row.numba or row.numpy
+        return NUMPY_MATH_CALL.sub(lambda call: MATH_FUNCTIONS[call.group(1)].name + "(", row.numba or row.numpy)
 
 
 def _has_work(node: Node, inlined=frozenset()) -> bool:
@@ -440,11 +443,16 @@ class NumbaPrinter(NumPyPrinter):
         return name
 
     def kernel_sources(self, lines) -> tuple[str, ...]:
-        """The sources of the kernels that ``lines`` (a plan's statements) call, in naming order."""
+        """The sources of the kernels that ``lines`` (a plan's statements) call, in naming order,
+        after those of the ``numba_math`` functions they call (compiled without reassociation)."""
         called = set()
         for line in lines:
             called |= set(re.findall(rf"\b{KERNEL_PREFIX}\w+(?=\()", line))
-        return tuple(source for name, source in self.kernels.items() if name in called)
+        kernels = tuple(source for name, source in self.kernels.items() if name in called)
+        math = [f for f in MATH_FUNCTIONS.values() if any(re.search(rf"\b{f.name}\(", k) for k in kernels)]
+        helpers = [f for f in HELPERS.values() if any(f.name in m.calls for m in math)]
+        return tuple(f"{f.source}\n\n\n{f.name} = {KERNEL_DECORATOR}({f.name}, reassociate=False)"
+                     for f in helpers + math) + kernels
 
     # what the module plan asks of a backend beyond the nodes: NumPy's spelling
 
