@@ -37,7 +37,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_hw1_relu_mse_f802aed5")
+_KERNELS = type(np)("_symgrad_numba_hw1_relu_mse_7431a05b")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -181,7 +181,7 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     yhat = s2
     l = _kernel_l(y.T, yhat.T, dy)
     # grad_yhat[i, 0] = -2 * y[i, 0] + 2 * yhat[i, 0]
-    grad_yhat = _kernel_grad_yhat(y, yhat, dy)
+    grad_yhat, grad_W2 = _kernel_rows_grad_yhat(y, yhat, dy, z1.T, ds)
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_yhat[c, 0]
     grad_z1 = W2.T @ grad_yhat
     # grad_s1[i, 0] = step(s1[i, 0])*grad_z1[i, 0]
@@ -191,7 +191,6 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     grad_b2 = grad_yhat
     # dLoss/dW2[i, j] = -2 * y[i, 0]*z1[j, 0] + 2 * yhat[i, 0]*z1[j, 0]
     # grad_W2[i, j] = grad_yhat[i, 0]*z1[j, 0]
-    grad_W2 = _kernel_grad_W2(grad_yhat, z1.T, ds, dy)
     # dLoss/db1[i, 0] = -2 * sum_c step(s1[i, 0])*W2[c, i]*y[c, 0] + 2 * sum_c step(s1[i, 0])*W2[c, i]*yhat[c, 0]
     # grad_b1[i, 0] = grad_s1[i, 0]
     grad_b1 = grad_s1
@@ -242,25 +241,6 @@ def _kernel_l(_a0, _a1, dy):
 
 
 @_compiled
-def _kernel_grad_yhat(y, yhat, dy):
-    """For grad_yhat: every entry in one pass."""
-    _out = np.empty((dy, 1))
-    for _i in range(dy):
-        _out[_i, 0] = (2*(yhat[_i, 0] - y[_i, 0]))
-    return _out
-
-
-@_compiled
-def _kernel_grad_W2(grad_yhat, _a1, ds, dy):
-    """For grad_W2: every entry in one pass."""
-    _out = np.empty((dy, ds))
-    for _i in range(dy):
-        for _j in range(ds):
-            _out[_i, _j] = grad_yhat[_i, 0] * _a1[0, _j]
-    return _out
-
-
-@_compiled
 def _kernel_rows_s1(_a0, b1, ds):
     """For s1, z1: one loop over the rows, every kernel's work on each row."""
     s1 = np.empty((ds, 1))
@@ -269,6 +249,18 @@ def _kernel_rows_s1(_a0, b1, ds):
         s1[_i, 0] = _a0[_i, 0] + b1[_i, 0]
         z1[_i, 0] = np.maximum(s1[_i, 0], 0.0)
     return s1, z1
+
+
+@_compiled
+def _kernel_rows_grad_yhat(y, yhat, dy, _a3, ds):
+    """For grad_yhat, grad_W2: one loop over the rows, every kernel's work on each row."""
+    grad_yhat = np.empty((dy, 1))
+    grad_W2 = np.empty((dy, ds))
+    for _i in range(dy):
+        grad_yhat[_i, 0] = (2*(yhat[_i, 0] - y[_i, 0]))
+        for _j in range(ds):
+            grad_W2[_i, _j] = grad_yhat[_i, 0] * _a3[0, _j]
+    return grad_yhat, grad_W2
 
 
 @_compiled

@@ -37,7 +37,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_hw1_sigmoid_mse_c0849297")
+_KERNELS = type(np)("_symgrad_numba_hw1_sigmoid_mse_71f9df97")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -177,11 +177,9 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     dx, ds, dy, x, y, W1, b1, W2, b2 = _inputs(
         x, y, W1, b1, W2, b2)
     z1 = _kernel_rows_s1(W1 @ x, b1, ds)
-    s2 = _kernel_s2(W2 @ z1, b2, dy)
-    yhat = _kernel_yhat(s2, dy)
+    yhat, grad_s2, grad_W2 = _kernel_rows_s2(W2 @ z1, b2, dy, y, z1.T, ds)
     l = _kernel_l(y.T, yhat.T, dy)
     # grad_s2[i, 0] = (1 - yhat[i, 0])*grad_yhat[i, 0]*yhat[i, 0]
-    grad_s2 = _kernel_grad_s2(yhat, y, dy)
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_s2[c, 0]
     grad_z1 = W2.T @ grad_s2
     # grad_s1[i, 0] = (1 - z1[i, 0])*grad_z1[i, 0]*z1[i, 0]
@@ -191,7 +189,6 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     grad_b2 = grad_s2
     # dLoss/dW2[i, j] = -2 * (1 - yhat[i, 0])*y[i, 0]*yhat[i, 0]*z1[j, 0] + 2 * (1 - yhat[i, 0])*yhat[i, 0]**2*z1[j, 0]
     # grad_W2[i, j] = grad_s2[i, 0]*z1[j, 0]
-    grad_W2 = _kernel_grad_W2(grad_s2, z1.T, ds, dy)
     # dLoss/db1[i, 0] = -2 * sum_c (1 - yhat[c, 0])*(1 - z1[i, 0])*W2[c, i]*y[c, 0]*yhat[c, 0]*z1[i, 0] + 2 * sum_c (1 - yhat[c, 0])*(1 - z1[i, 0])*W2[c, i]*yhat[c, 0]**2*z1[i, 0]
     # grad_b1[i, 0] = grad_s1[i, 0]
     grad_b1 = grad_s1
@@ -305,25 +302,6 @@ def _kernel_l(_a0, _a1, dy):
 
 
 @_compiled
-def _kernel_grad_s2(yhat, y, dy):
-    """For grad_s2: every entry in one pass."""
-    _out = np.empty((dy, 1))
-    for _i in range(dy):
-        _out[_i, 0] = (1 - yhat[_i, 0]) * ((2*(yhat[_i, 0] - y[_i, 0]))) * yhat[_i, 0]
-    return _out
-
-
-@_compiled
-def _kernel_grad_W2(grad_s2, _a1, ds, dy):
-    """For grad_W2: every entry in one pass."""
-    _out = np.empty((dy, ds))
-    for _i in range(dy):
-        for _j in range(ds):
-            _out[_i, _j] = grad_s2[_i, 0] * _a1[0, _j]
-    return _out
-
-
-@_compiled
 def _kernel_rows_s1(_a0, b1, ds):
     """For s1, z1: one loop over the rows, every kernel's work on each row."""
     z1 = np.empty((ds, 1))
@@ -331,6 +309,21 @@ def _kernel_rows_s1(_a0, b1, ds):
         s1 = _a0[_i, 0] + b1[_i, 0]
         z1[_i, 0] = (0.5 * (_tanh(0.5 * s1) + 1.0))
     return z1
+
+
+@_compiled
+def _kernel_rows_s2(_a0, b2, dy, y, _a4, ds):
+    """For s2, yhat, grad_s2, grad_W2: one loop over the rows, every kernel's work on each row."""
+    yhat = np.empty((dy, 1))
+    grad_s2 = np.empty((dy, 1))
+    grad_W2 = np.empty((dy, ds))
+    for _i in range(dy):
+        s2 = _a0[_i, 0] + b2[_i, 0]
+        yhat[_i, 0] = (0.5 * (_tanh(0.5 * s2) + 1.0))
+        grad_s2[_i, 0] = (1 - yhat[_i, 0]) * ((2*(yhat[_i, 0] - y[_i, 0]))) * yhat[_i, 0]
+        for _j in range(ds):
+            grad_W2[_i, _j] = grad_s2[_i, 0] * _a4[0, _j]
+    return yhat, grad_s2, grad_W2
 
 
 @_compiled

@@ -307,3 +307,20 @@ def test_a_sweep_ends_before_a_kernel_reading_a_column_sum():
     assert out == [["s, c = _kernel_rows_a(X, N, D)"], [], [], ["e = _kernel_rows_b(s, c, N, D)"], []]
     assert "a = np.empty((1, D))" in first and "c = np.empty((N, D))" in first and "a[0, _j] = X[_i, _j]" in first
     assert "b = np.empty((1, D))" in second and "e = np.empty((N, D))" in second
+
+
+def test_kernels_over_other_rows_in_between_do_not_end_a_sweep():
+    """One sweep open per row count: the M-row kernels between the N-row ones share their own row
+    loop, and the N-row sweep ends only where a kernel reads what a line it passed over assigns."""
+    printer = NumbaPrinter()
+    printer.calls = {"_kernel_a(X, N, D)": _call("N", ROW, "X", "N", "D"),
+                     "_kernel_h(a, M, D)": _call("M", ROW, "a", "M", "D"),
+                     "_kernel_b(a, N, D)": _call("N", ROW, "a", "N", "D"),
+                     "_kernel_g(h, M, D)": _call("M", ROW, "h", "M", "D"),
+                     "_kernel_e(g, b, N, D)": _call("N", ROW, "g", "b", "N", "D")}
+    lines = ["a = _kernel_a(X, N, D)", "h = _kernel_h(a, M, D)", "b = _kernel_b(a, N, D)",
+             "g = _kernel_g(h, M, D)", "e = _kernel_e(g, b, N, D)"]
+    out = SweepWriter(printer).rewrite(lines, {"e"})
+    assert out == [["a, b = _kernel_rows_a(X, N, D)"], ["g = _kernel_rows_h(a, M, D)"], [], [],
+                   ["e = _kernel_e(g, b, N, D)"]]
+    assert "for _i in range(M):" in printer.kernels["_kernel_rows_h"]
