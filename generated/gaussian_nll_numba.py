@@ -35,7 +35,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_gaussian_nll_5d797478")
+_KERNELS = type(np)("_symgrad_numba_gaussian_nll_e3d4a7c7")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -188,7 +188,7 @@ def loss_and_grad(*, X, I, A, mu):
 @_compiled
 def _kernel_Sigma(_a0, I, d):
     """For Sigma: every entry in one pass."""
-    _out = np.empty((d, d))
+    _out = _a0
     for _i in range(d):
         for _j in range(d):
             _out[_i, _j] = _a0[_i, _j] + I[_i, _j]
@@ -208,7 +208,7 @@ def _kernel_D(X, mu, N, d):
 @_compiled
 def _kernel_grad_A(_a0, _a1, d):
     """For grad_A: every entry in one pass."""
-    _out = np.empty((d, d))
+    _out = _a0
     for _i in range(d):
         for _j in range(d):
             _out[_i, _j] = _a0[_i, _j] + _a1[_i, _j]
@@ -218,7 +218,7 @@ def _kernel_grad_A(_a0, _a1, d):
 @_compiled
 def _kernel_rows_Sigma(_a0, I, d, X, mu, N):
     """For Sigma, D: one loop over the rows, every kernel's work on each row."""
-    Sigma = np.empty((d, d))
+    Sigma = _a0
     D = np.empty((d, N))
     for _i in range(d):
         for _j in range(d):
@@ -231,8 +231,8 @@ def _kernel_rows_Sigma(_a0, I, d, X, mu, N):
 @_compiled
 def _kernel_rows_grad_D(_a0, _a1, N, d, _a4):
     """For grad_D, grad_P: one loop over the rows, every kernel's work on each row."""
-    grad_D = np.empty((d, N))
-    grad_P = np.empty((d, d))
+    grad_D = _a0
+    grad_P = _a4
     for _i in range(d):
         for _j in range(N):
             grad_D[_i, _j] = 1/2 * _a0[_i, _j] + 1/2 * _a1[_i, _j]
@@ -244,7 +244,7 @@ def _kernel_rows_grad_D(_a0, _a1, N, d, _a4):
 @_compiled
 def _kernel_rows_grad_Sigma(_a0, _a1, grad_Loss_logdet, d, grad_D, N):
     """For grad_Sigma, grad_mu: one loop over the rows, every kernel's work on each row."""
-    grad_Sigma = np.empty((d, d))
+    grad_Sigma = _a0
     grad_mu = np.empty((d, 1))
     for _i in range(d):
         for _j in range(d):

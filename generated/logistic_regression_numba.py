@@ -35,7 +35,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_logistic_regression_a2b20c1c")
+_KERNELS = type(np)("_symgrad_numba_logistic_regression_dbc37db2")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -225,7 +225,7 @@ _tanh = _compiled(_tanh, reassociate=False)
 @_compiled
 def _kernel_margin(y, _a1, b, N):
     """For margin: every entry in one pass."""
-    _out = np.empty((N, 1))
+    _out = _a1
     for _i in range(N):
         _out[_i, 0] = y[_i, 0] * _a1[_i, 0] + b * y[_i, 0]
     return _out
@@ -252,7 +252,7 @@ def _kernel_grad_b(_a0, _a1, N):
 @_compiled
 def _kernel_rows_margin(y, _a1, b, N):
     """For margin, grad_margin: one loop over the rows, every kernel's work on each row."""
-    margin = np.empty((N, 1))
+    margin = _a1
     grad_margin = np.empty((N, 1))
     _o2 = np.empty((N, 1))
     for _i in range(N):

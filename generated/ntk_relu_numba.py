@@ -41,7 +41,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_ntk_relu_7f1a01da")
+_KERNELS = type(np)("_symgrad_numba_ntk_relu_21d5e33c")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -345,7 +345,7 @@ def _kernel_grad_Z_l(grad_out, Z_l, n, k_out):
 @_compiled
 def _kernel_grad_W(_a0, W0, W, lam, m, k_in, k_out):
     """For grad_W: every entry in one pass."""
-    _out = np.empty((k_out, k_in))
+    _out = _a0
     for _i in range(k_out):
         for _j in range(k_in):
             _out[_i, _j] = _a0[_i, _j] + (lam*m) * (W[_i, _j] - W0[_i, _j])
@@ -355,7 +355,7 @@ def _kernel_grad_W(_a0, W0, W, lam, m, k_in, k_out):
 @_compiled
 def _kernel_f(_a0, m, n):
     """For f: every entry in one pass."""
-    _out = np.empty((1, n))
+    _out = _a0
     for _j in range(n):
         _out[0, _j] = (m**0.5) * _a0[0, _j]
     return _out
@@ -391,7 +391,7 @@ def _kernel_grad_f(f, r, n):
 @_compiled
 def _kernel_grad_W_2(_a0, m, W0, W, lam, k):
     """For grad_W: every entry in one pass."""
-    _out = np.empty((1, k))
+    _out = _a0
     for _j in range(k):
         _out[0, _j] = (m**0.5) * _a0[0, _j] + (lam*m) * (W[0, _j] - W0[0, _j])
     return _out

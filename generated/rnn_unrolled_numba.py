@@ -41,7 +41,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_rnn_unrolled_6b803611")
+_KERNELS = type(np)("_symgrad_numba_rnn_unrolled_3d777d66")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -310,7 +310,7 @@ _tanh = _compiled(_tanh, reassociate=False)
 @_compiled
 def _kernel_h_1_1(_a0, _a1, b, N, H):
     """For h_1_1: every entry in one pass."""
-    _out = np.empty((H, N))
+    _out = _a0
     for _i in range(H):
         for _j in range(N):
             _out[_i, _j] = _a0[_i, _j] + _a1[_i, _j] + b[_i, 0]
@@ -360,7 +360,7 @@ def _kernel_h_4(h_4_1, N, H):
 @_compiled
 def _kernel_Loss_1(_a0, Y, N, K):
     """For Loss_1: every entry in one pass."""
-    _out = np.empty((K, N))
+    _out = _a0
     for _i in range(K):
         for _j in range(N):
             _out[_i, _j] = _a0[_i, _j] - 1 * Y[_i, _j]
@@ -472,8 +472,8 @@ def _kernel_rows_grad_h_1_1(h_1, grad_h_1, N, H, h_2, grad_h_2, h_3, grad_h_3, h
 @_compiled
 def _kernel_rows_grad_Wh(_a0, _a1, _a2, _a3, H, _a5, _a6, _a7, _a8, D):
     """For grad_Wh, grad_Wx: one loop over the rows, every kernel's work on each row."""
-    grad_Wh = np.empty((H, H))
-    grad_Wx = np.empty((H, D))
+    grad_Wh = _a0
+    grad_Wx = _a5
     for _i in range(H):
         for _j in range(H):
             grad_Wh[_i, _j] = _a0[_i, _j] + _a1[_i, _j] + _a2[_i, _j] + _a3[_i, _j]

@@ -36,7 +36,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_self_attention_61eb478e")
+_KERNELS = type(np)("_symgrad_numba_self_attention_b73aba0e")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -284,7 +284,7 @@ _exp = _compiled(_exp, reassociate=False)
 @_compiled
 def _kernel_S(_a0, dk, n):
     """For S: every entry in one pass."""
-    _out = np.empty((n, n))
+    _out = _a0
     for _i in range(n):
         for _j in range(n):
             _out[_i, _j] = (1/np.sqrt(dk)) * _a0[_i, _j]
@@ -389,8 +389,8 @@ def _kernel_rows_grad_P_lse(P, grad_P, n):
 @_compiled
 def _kernel_rows_grad_K(_a0, dk, n, _a3):
     """For grad_K, grad_Q: one loop over the rows, every kernel's work on each row."""
-    grad_K = np.empty((n, dk))
-    grad_Q = np.empty((n, dk))
+    grad_K = _a0
+    grad_Q = _a3
     for _i in range(n):
         for _j in range(dk):
             grad_K[_i, _j] = (1/np.sqrt(dk)) * _a0[_i, _j]

@@ -324,3 +324,27 @@ def test_kernels_over_other_rows_in_between_do_not_end_a_sweep():
     assert out == [["a, b = _kernel_rows_a(X, N, D)"], ["g = _kernel_rows_h(a, M, D)"], [], [],
                    ["e = _kernel_e(g, b, N, D)"]]
     assert "for _i in range(M):" in printer.kernels["_kernel_rows_h"]
+
+
+def _product_call(code: str, *others: str) -> KernelCall:
+    """A kernel over N x D reading a matrix product's fresh result (``code``) at its own entries."""
+    nest = LoopNest("_out", "np.empty(({rows}, D))", "D",
+                    (f"_out[_i, _j] = _a0[_i, _j]{''.join(f' * {o}[_i, _j]' for o in others)}",), ROW, into="_a0")
+    return KernelCall((("_a0", code), *((o, o) for o in others), ("N", "N"), ("D", "D")), "N", nest)
+
+
+def test_a_kernel_writes_into_the_matrix_product_only_it_reads():
+    """A product's fresh result read by one kernel at the entries it writes becomes its output
+    (no new array); two kernels of a sweep passed the same product each get a new array."""
+    text = (GENERATED / "residual_block_numba.py").read_text()
+    kernel = text[text.index("def _kernel_rows_z("):]
+    assert kernel.split("\n")[2:4] == ["    z = _a0", "    a = np.empty((H, N))"]
+    printer = NumbaPrinter()
+    printer.calls = {"_kernel_a(A @ B, N, D)": _product_call("A @ B"),
+                     "_kernel_b(A @ B, a, N, D)": _product_call("A @ B", "a"),
+                     "_kernel_c(C @ B, b, N, D)": _product_call("C @ B", "b")}
+    lines = ["a = _kernel_a(A @ B, N, D)", "b = _kernel_b(A @ B, a, N, D)", "c = _kernel_c(C @ B, b, N, D)"]
+    SweepWriter(printer).rewrite(lines, {"a", "b", "c"})
+    swept = printer.kernels["_kernel_rows_a"]
+    assert "a = np.empty((N, D))" in swept and "b = np.empty((N, D))" in swept
+    assert re.search(r"\n    c = _a\d+\n", swept), swept

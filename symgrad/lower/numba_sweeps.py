@@ -187,6 +187,7 @@ class SweepWriter:
         """The sweep's kernel (registered with the printer) and the code its call passes."""
         parameters: dict[str, str] = {}      # code passed -> parameter
         buffered = [m for m in sweep.members if m.returned_as is None and m.kernel.nest.complete == ROW]
+        passed = [code for m in sweep.members for _, code in m.kernel.arguments]
         setup, groups = [], []
         for k, member in enumerate(sweep.members):
             nest = member.kernel.nest
@@ -201,7 +202,10 @@ class SweepWriter:
                         own = parameter if not re.fullmatch(r"_a\d+", parameter) and parameter not in taken else None
                         parameters[code] = own or f"_a{len(parameters)}"
                     renamed[parameter] = parameters[code]
-            if member not in buffered:
+            into = dict(member.kernel.arguments).get(nest.into)
+            if member not in buffered and into is not None and passed.count(into) == 1:     # its own fresh array
+                setup.append(f"    {member.local} = {renamed[nest.into]}")
+            elif member not in buffered:
                 setup.append(f"    {member.local} = {nest.init.format(rows=sweep.rows)}")
             elif not nest.one_column:
                 setup.append(f"    {member.local} = {nest.init.format(rows='1')}")
