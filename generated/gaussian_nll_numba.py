@@ -35,18 +35,23 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_gaussian_nll_5d797478")
+_KERNELS = type(np)("_symgrad_numba_gaussian_nll_e3d4a7c7")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
-    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
-    a product and a sum fused, a division taken as a product with the reciprocal; a division by
-    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
-    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+def _compiled(function, reassociate=True):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk, and one of the
+    kernels' globals (kernels call the exp and tanh defined here). Fast math only where infinities
+    and NaNs keep their meaning: sums may be reassociated (so that they vectorize; not in exp and
+    tanh, whose steps round as written), a product and a sum fused, a division taken as a product
+    with the reciprocal; a division by zero gives inf or NaN as in NumPy (error_model="numpy")
+    instead of raising."""
+    flags = {"reassoc", "contract", "arcp"} if reassociate else {"contract"}
+    compiled = numba.njit(cache=True, fastmath=flags, error_model="numpy")(
         type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
+    setattr(_KERNELS, function.__name__, compiled)
+    return compiled
 
 INPUTS = ("X", "I", "A", "mu")
 PARAMETERS = ("A", "mu")
@@ -183,7 +188,7 @@ def loss_and_grad(*, X, I, A, mu):
 @_compiled
 def _kernel_Sigma(_a0, I, d):
     """For Sigma: every entry in one pass."""
-    _out = np.empty((d, d))
+    _out = _a0
     for _i in range(d):
         for _j in range(d):
             _out[_i, _j] = _a0[_i, _j] + I[_i, _j]
@@ -203,7 +208,7 @@ def _kernel_D(X, mu, N, d):
 @_compiled
 def _kernel_grad_A(_a0, _a1, d):
     """For grad_A: every entry in one pass."""
-    _out = np.empty((d, d))
+    _out = _a0
     for _i in range(d):
         for _j in range(d):
             _out[_i, _j] = _a0[_i, _j] + _a1[_i, _j]
@@ -213,7 +218,7 @@ def _kernel_grad_A(_a0, _a1, d):
 @_compiled
 def _kernel_rows_Sigma(_a0, I, d, X, mu, N):
     """For Sigma, D: one loop over the rows, every kernel's work on each row."""
-    Sigma = np.empty((d, d))
+    Sigma = _a0
     D = np.empty((d, N))
     for _i in range(d):
         for _j in range(d):
@@ -226,8 +231,8 @@ def _kernel_rows_Sigma(_a0, I, d, X, mu, N):
 @_compiled
 def _kernel_rows_grad_D(_a0, _a1, N, d, _a4):
     """For grad_D, grad_P: one loop over the rows, every kernel's work on each row."""
-    grad_D = np.empty((d, N))
-    grad_P = np.empty((d, d))
+    grad_D = _a0
+    grad_P = _a4
     for _i in range(d):
         for _j in range(N):
             grad_D[_i, _j] = 1/2 * _a0[_i, _j] + 1/2 * _a1[_i, _j]
@@ -239,7 +244,7 @@ def _kernel_rows_grad_D(_a0, _a1, N, d, _a4):
 @_compiled
 def _kernel_rows_grad_Sigma(_a0, _a1, grad_Loss_logdet, d, grad_D, N):
     """For grad_Sigma, grad_mu: one loop over the rows, every kernel's work on each row."""
-    grad_Sigma = np.empty((d, d))
+    grad_Sigma = _a0
     grad_mu = np.empty((d, 1))
     for _i in range(d):
         for _j in range(d):

@@ -37,18 +37,23 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_hw1_relu_mse_f802aed5")
+_KERNELS = type(np)("_symgrad_numba_hw1_relu_mse_222d70ce")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
-    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
-    a product and a sum fused, a division taken as a product with the reciprocal; a division by
-    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
-    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+def _compiled(function, reassociate=True):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk, and one of the
+    kernels' globals (kernels call the exp and tanh defined here). Fast math only where infinities
+    and NaNs keep their meaning: sums may be reassociated (so that they vectorize; not in exp and
+    tanh, whose steps round as written), a product and a sum fused, a division taken as a product
+    with the reciprocal; a division by zero gives inf or NaN as in NumPy (error_model="numpy")
+    instead of raising."""
+    flags = {"reassoc", "contract", "arcp"} if reassociate else {"contract"}
+    compiled = numba.njit(cache=True, fastmath=flags, error_model="numpy")(
         type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
+    setattr(_KERNELS, function.__name__, compiled)
+    return compiled
 
 INPUTS = ("x", "y", "W1", "b1", "W2", "b2")
 PARAMETERS = ("W1", "b1", "W2", "b2")
@@ -176,7 +181,7 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     yhat = s2
     l = _kernel_l(y.T, yhat.T, dy)
     # grad_yhat[i, 0] = -2 * y[i, 0] + 2 * yhat[i, 0]
-    grad_yhat = _kernel_grad_yhat(y, yhat, dy)
+    grad_yhat, grad_W2 = _kernel_rows_grad_yhat(y, yhat, dy, z1.T, ds)
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_yhat[c, 0]
     grad_z1 = W2.T @ grad_yhat
     # grad_s1[i, 0] = step(s1[i, 0])*grad_z1[i, 0]
@@ -186,7 +191,6 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     grad_b2 = grad_yhat
     # dLoss/dW2[i, j] = -2 * y[i, 0]*z1[j, 0] + 2 * yhat[i, 0]*z1[j, 0]
     # grad_W2[i, j] = grad_yhat[i, 0]*z1[j, 0]
-    grad_W2 = _kernel_grad_W2(grad_yhat, z1.T, ds, dy)
     # dLoss/db1[i, 0] = -2 * sum_c step(s1[i, 0])*W2[c, i]*y[c, 0] + 2 * sum_c step(s1[i, 0])*W2[c, i]*yhat[c, 0]
     # grad_b1[i, 0] = grad_s1[i, 0]
     grad_b1 = grad_s1
@@ -203,7 +207,7 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
 @_compiled
 def _kernel_s1(_a0, b1, ds):
     """For s1: every entry in one pass."""
-    _out = np.empty((ds, 1))
+    _out = _a0
     for _i in range(ds):
         _out[_i, 0] = _a0[_i, 0] + b1[_i, 0]
     return _out
@@ -221,7 +225,7 @@ def _kernel_z1(s1, ds):
 @_compiled
 def _kernel_s2(_a0, b2, dy):
     """For s2: every entry in one pass."""
-    _out = np.empty((dy, 1))
+    _out = _a0
     for _i in range(dy):
         _out[_i, 0] = _a0[_i, 0] + b2[_i, 0]
     return _out
@@ -237,33 +241,26 @@ def _kernel_l(_a0, _a1, dy):
 
 
 @_compiled
-def _kernel_grad_yhat(y, yhat, dy):
-    """For grad_yhat: every entry in one pass."""
-    _out = np.empty((dy, 1))
-    for _i in range(dy):
-        _out[_i, 0] = (2*(yhat[_i, 0] - y[_i, 0]))
-    return _out
-
-
-@_compiled
-def _kernel_grad_W2(grad_yhat, _a1, ds, dy):
-    """For grad_W2: every entry in one pass."""
-    _out = np.empty((dy, ds))
-    for _i in range(dy):
-        for _j in range(ds):
-            _out[_i, _j] = grad_yhat[_i, 0] * _a1[0, _j]
-    return _out
-
-
-@_compiled
 def _kernel_rows_s1(_a0, b1, ds):
     """For s1, z1: one loop over the rows, every kernel's work on each row."""
-    s1 = np.empty((ds, 1))
+    s1 = _a0
     z1 = np.empty((ds, 1))
     for _i in range(ds):
         s1[_i, 0] = _a0[_i, 0] + b1[_i, 0]
         z1[_i, 0] = np.maximum(s1[_i, 0], 0.0)
     return s1, z1
+
+
+@_compiled
+def _kernel_rows_grad_yhat(y, yhat, dy, _a3, ds):
+    """For grad_yhat, grad_W2: one loop over the rows, every kernel's work on each row."""
+    grad_yhat = np.empty((dy, 1))
+    grad_W2 = np.empty((dy, ds))
+    for _i in range(dy):
+        grad_yhat[_i, 0] = (2*(yhat[_i, 0] - y[_i, 0]))
+        for _j in range(ds):
+            grad_W2[_i, _j] = grad_yhat[_i, 0] * _a3[0, _j]
+    return grad_yhat, grad_W2
 
 
 @_compiled

@@ -37,18 +37,23 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_hw1_sigmoid_mse_93fb3cc3")
+_KERNELS = type(np)("_symgrad_numba_hw1_sigmoid_mse_ff3631e2")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
-    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
-    a product and a sum fused, a division taken as a product with the reciprocal; a division by
-    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
-    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+def _compiled(function, reassociate=True):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk, and one of the
+    kernels' globals (kernels call the exp and tanh defined here). Fast math only where infinities
+    and NaNs keep their meaning: sums may be reassociated (so that they vectorize; not in exp and
+    tanh, whose steps round as written), a product and a sum fused, a division taken as a product
+    with the reciprocal; a division by zero gives inf or NaN as in NumPy (error_model="numpy")
+    instead of raising."""
+    flags = {"reassoc", "contract", "arcp"} if reassociate else {"contract"}
+    compiled = numba.njit(cache=True, fastmath=flags, error_model="numpy")(
         type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
+    setattr(_KERNELS, function.__name__, compiled)
+    return compiled
 
 INPUTS = ("x", "y", "W1", "b1", "W2", "b2")
 PARAMETERS = ("W1", "b1", "W2", "b2")
@@ -172,11 +177,9 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     dx, ds, dy, x, y, W1, b1, W2, b2 = _inputs(
         x, y, W1, b1, W2, b2)
     z1 = _kernel_rows_s1(W1 @ x, b1, ds)
-    s2 = _kernel_s2(W2 @ z1, b2, dy)
-    yhat = _kernel_yhat(s2, dy)
+    yhat, grad_s2, grad_W2 = _kernel_rows_s2(W2 @ z1, b2, dy, y, z1.T, ds)
     l = _kernel_l(y.T, yhat.T, dy)
     # grad_s2[i, 0] = (1 - yhat[i, 0])*grad_yhat[i, 0]*yhat[i, 0]
-    grad_s2 = _kernel_grad_s2(yhat, y, dy)
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_s2[c, 0]
     grad_z1 = W2.T @ grad_s2
     # grad_s1[i, 0] = (1 - z1[i, 0])*grad_z1[i, 0]*z1[i, 0]
@@ -186,7 +189,6 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     grad_b2 = grad_s2
     # dLoss/dW2[i, j] = -2 * (1 - yhat[i, 0])*y[i, 0]*yhat[i, 0]*z1[j, 0] + 2 * (1 - yhat[i, 0])*yhat[i, 0]**2*z1[j, 0]
     # grad_W2[i, j] = grad_s2[i, 0]*z1[j, 0]
-    grad_W2 = _kernel_grad_W2(grad_s2, z1.T, ds, dy)
     # dLoss/db1[i, 0] = -2 * sum_c (1 - yhat[c, 0])*(1 - z1[i, 0])*W2[c, i]*y[c, 0]*yhat[c, 0]*z1[i, 0] + 2 * sum_c (1 - yhat[c, 0])*(1 - z1[i, 0])*W2[c, i]*yhat[c, 0]**2*z1[i, 0]
     # grad_b1[i, 0] = grad_s1[i, 0]
     grad_b1 = grad_s1
@@ -200,10 +202,64 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     }
 
 
+def _reduced(_y):
+    """``y = n ln 2 + r`` with ``n`` the integer nearest ``y / ln 2`` (|y| below 2**51): ``(n, r)``,
+    ``|r| <= ln 2 / 2``."""
+    _t = _y * 1.4426950408889634 + 6755399441055744.0      # y / ln 2 rounded into the low bits of 1.5 * 2**52
+    _n = _t - 6755399441055744.0                            # ... that integer as a float
+    _k = np.float64(_t).view(np.int64) - np.float64(6755399441055744.0).view(np.int64)    # ... as an int64
+    return _k, (_y - _n * 6.93147180369123816490e-01) - _n * 1.90821492927058770002e-10   # ln 2 in two parts
+
+
+_reduced = _compiled(_reduced, reassociate=False)
+
+
+def _expm1_reduced(_r):
+    """e**r - 1 for |r| <= ln 2 / 2: its Taylor polynomial of degree 13, by Horner's rule."""
+    _q = 1.0 / 6227020800.0
+    _q = _q * _r + 1.0 / 479001600.0
+    _q = _q * _r + 1.0 / 39916800.0
+    _q = _q * _r + 1.0 / 3628800.0
+    _q = _q * _r + 1.0 / 362880.0
+    _q = _q * _r + 1.0 / 40320.0
+    _q = _q * _r + 1.0 / 5040.0
+    _q = _q * _r + 1.0 / 720.0
+    _q = _q * _r + 1.0 / 120.0
+    _q = _q * _r + 1.0 / 24.0
+    _q = _q * _r + 1.0 / 6.0
+    _q = _q * _r + 0.5
+    _q = _q * _r + 1.0
+    return _q * _r
+
+
+_expm1_reduced = _compiled(_expm1_reduced, reassociate=False)
+
+
+def _power_of_two(_k):
+    """2**k for an integer k from -1022 to 1023, made in the exponent bits."""
+    return np.int64((_k + 1023) << 52).view(np.float64)
+
+
+_power_of_two = _compiled(_power_of_two, reassociate=False)
+
+
+def _tanh(_x):
+    """tanh(x) of one float, within 3 ulps of np.tanh, in operations that vectorize."""
+    _y = -2.0 * np.abs(_x)
+    _y = -60.0 if _y < -60.0 else _y            # expm1 is -1 below; NaN passes as it is
+    _k, _r = _reduced(_y)
+    _scale = _power_of_two(_k)                  # n in [-87, 0]
+    _m = _scale * _expm1_reduced(_r) + (_scale - 1.0)     # expm1(y) = 2**n (e**r - 1) + 2**n - 1
+    return np.copysign(-_m / (_m + 2.0), _x)
+
+
+_tanh = _compiled(_tanh, reassociate=False)
+
+
 @_compiled
 def _kernel_s1(_a0, b1, ds):
     """For s1: every entry in one pass."""
-    _out = np.empty((ds, 1))
+    _out = _a0
     for _i in range(ds):
         _out[_i, 0] = _a0[_i, 0] + b1[_i, 0]
     return _out
@@ -214,14 +270,14 @@ def _kernel_z1(s1, ds):
     """For z1: every entry in one pass."""
     _out = np.empty((ds, 1))
     for _i in range(ds):
-        _out[_i, 0] = (0.5 * (np.tanh(0.5 * s1[_i, 0]) + 1.0))
+        _out[_i, 0] = (0.5 * (_tanh(0.5 * s1[_i, 0]) + 1.0))
     return _out
 
 
 @_compiled
 def _kernel_s2(_a0, b2, dy):
     """For s2: every entry in one pass."""
-    _out = np.empty((dy, 1))
+    _out = _a0
     for _i in range(dy):
         _out[_i, 0] = _a0[_i, 0] + b2[_i, 0]
     return _out
@@ -232,7 +288,7 @@ def _kernel_yhat(s2, dy):
     """For yhat: every entry in one pass."""
     _out = np.empty((dy, 1))
     for _i in range(dy):
-        _out[_i, 0] = (0.5 * (np.tanh(0.5 * s2[_i, 0]) + 1.0))
+        _out[_i, 0] = (0.5 * (_tanh(0.5 * s2[_i, 0]) + 1.0))
     return _out
 
 
@@ -246,32 +302,28 @@ def _kernel_l(_a0, _a1, dy):
 
 
 @_compiled
-def _kernel_grad_s2(yhat, y, dy):
-    """For grad_s2: every entry in one pass."""
-    _out = np.empty((dy, 1))
-    for _i in range(dy):
-        _out[_i, 0] = (1 - yhat[_i, 0]) * ((2*(yhat[_i, 0] - y[_i, 0]))) * yhat[_i, 0]
-    return _out
-
-
-@_compiled
-def _kernel_grad_W2(grad_s2, _a1, ds, dy):
-    """For grad_W2: every entry in one pass."""
-    _out = np.empty((dy, ds))
-    for _i in range(dy):
-        for _j in range(ds):
-            _out[_i, _j] = grad_s2[_i, 0] * _a1[0, _j]
-    return _out
-
-
-@_compiled
 def _kernel_rows_s1(_a0, b1, ds):
     """For s1, z1: one loop over the rows, every kernel's work on each row."""
     z1 = np.empty((ds, 1))
     for _i in range(ds):
         s1 = _a0[_i, 0] + b1[_i, 0]
-        z1[_i, 0] = (0.5 * (np.tanh(0.5 * s1) + 1.0))
+        z1[_i, 0] = (0.5 * (_tanh(0.5 * s1) + 1.0))
     return z1
+
+
+@_compiled
+def _kernel_rows_s2(_a0, b2, dy, y, _a4, ds):
+    """For s2, yhat, grad_s2, grad_W2: one loop over the rows, every kernel's work on each row."""
+    yhat = np.empty((dy, 1))
+    grad_s2 = np.empty((dy, 1))
+    grad_W2 = np.empty((dy, ds))
+    for _i in range(dy):
+        s2 = _a0[_i, 0] + b2[_i, 0]
+        yhat[_i, 0] = (0.5 * (_tanh(0.5 * s2) + 1.0))
+        grad_s2[_i, 0] = (1 - yhat[_i, 0]) * ((2*(yhat[_i, 0] - y[_i, 0]))) * yhat[_i, 0]
+        for _j in range(ds):
+            grad_W2[_i, _j] = grad_s2[_i, 0] * _a4[0, _j]
+    return yhat, grad_s2, grad_W2
 
 
 @_compiled

@@ -41,13 +41,18 @@ _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
-    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
-    a product and a sum fused, a division taken as a product with the reciprocal; a division by
-    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
-    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+def _compiled(function, reassociate=True):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk, and one of the
+    kernels' globals (kernels call the exp and tanh defined here). Fast math only where infinities
+    and NaNs keep their meaning: sums may be reassociated (so that they vectorize; not in exp and
+    tanh, whose steps round as written), a product and a sum fused, a division taken as a product
+    with the reciprocal; a division by zero gives inf or NaN as in NumPy (error_model="numpy")
+    instead of raising."""
+    flags = {"reassoc", "contract", "arcp"} if reassociate else {"contract"}
+    compiled = numba.njit(cache=True, fastmath=flags, error_model="numpy")(
         type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
+    setattr(_KERNELS, function.__name__, compiled)
+    return compiled
 
 INPUTS = ("T", "eps", "X", "gamma", "beta")
 PARAMETERS = ("X", "gamma", "beta")

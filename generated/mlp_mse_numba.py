@@ -37,18 +37,23 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_mlp_mse_a163569b")
+_KERNELS = type(np)("_symgrad_numba_mlp_mse_40c30a8f")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
-    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
-    a product and a sum fused, a division taken as a product with the reciprocal; a division by
-    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
-    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+def _compiled(function, reassociate=True):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk, and one of the
+    kernels' globals (kernels call the exp and tanh defined here). Fast math only where infinities
+    and NaNs keep their meaning: sums may be reassociated (so that they vectorize; not in exp and
+    tanh, whose steps round as written), a product and a sum fused, a division taken as a product
+    with the reciprocal; a division by zero gives inf or NaN as in NumPy (error_model="numpy")
+    instead of raising."""
+    flags = {"reassoc", "contract", "arcp"} if reassociate else {"contract"}
+    compiled = numba.njit(cache=True, fastmath=flags, error_model="numpy")(
         type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
+    setattr(_KERNELS, function.__name__, compiled)
+    return compiled
 
 INPUTS = ("X", "Ystar", "W1", "B1", "W2", "B2")
 PARAMETERS = ("W1", "B1", "W2", "B2")
@@ -200,7 +205,7 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
 @_compiled
 def _kernel_Z1(_a0, B1, h, n):
     """For Z1: every entry in one pass."""
-    _out = np.empty((n, h))
+    _out = _a0
     for _i in range(n):
         for _j in range(h):
             _out[_i, _j] = _a0[_i, _j] + B1[0, _j]
@@ -220,7 +225,7 @@ def _kernel_H(Z1, h, n):
 @_compiled
 def _kernel_Y(_a0, B2, o, n):
     """For Y: every entry in one pass."""
-    _out = np.empty((n, o))
+    _out = _a0
     for _i in range(n):
         for _j in range(o):
             _out[_i, _j] = _a0[_i, _j] + B2[0, _j]
@@ -240,7 +245,7 @@ def _kernel_Loss(Y, Ystar, o, n):
 @_compiled
 def _kernel_rows_Z1(_a0, B1, h, n):
     """For Z1, H: one loop over the rows, every kernel's work on each row."""
-    Z1 = np.empty((n, h))
+    Z1 = _a0
     H = np.empty((n, h))
     for _i in range(n):
         for _j in range(h):
@@ -252,7 +257,7 @@ def _kernel_rows_Z1(_a0, B1, h, n):
 @_compiled
 def _kernel_rows_Y(_a0, B2, o, n, Ystar):
     """For Y, grad_Y: one loop over the rows, every kernel's work on each row."""
-    Y = np.empty((n, o))
+    Y = _a0
     _o1 = 0.0
     grad_Y = np.empty((n, o))
     for _i in range(n):

@@ -41,18 +41,23 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_ntk_relu_7f1a01da")
+_KERNELS = type(np)("_symgrad_numba_ntk_relu_21d5e33c")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
-    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
-    a product and a sum fused, a division taken as a product with the reciprocal; a division by
-    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
-    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+def _compiled(function, reassociate=True):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk, and one of the
+    kernels' globals (kernels call the exp and tanh defined here). Fast math only where infinities
+    and NaNs keep their meaning: sums may be reassociated (so that they vectorize; not in exp and
+    tanh, whose steps round as written), a product and a sum fused, a division taken as a product
+    with the reciprocal; a division by zero gives inf or NaN as in NumPy (error_model="numpy")
+    instead of raising."""
+    flags = {"reassoc", "contract", "arcp"} if reassociate else {"contract"}
+    compiled = numba.njit(cache=True, fastmath=flags, error_model="numpy")(
         type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
+    setattr(_KERNELS, function.__name__, compiled)
+    return compiled
 
 INPUTS = ("X", "r", "W", "W0", "m", "lam")
 PARAMETERS = ("W",)
@@ -340,7 +345,7 @@ def _kernel_grad_Z_l(grad_out, Z_l, n, k_out):
 @_compiled
 def _kernel_grad_W(_a0, W0, W, lam, m, k_in, k_out):
     """For grad_W: every entry in one pass."""
-    _out = np.empty((k_out, k_in))
+    _out = _a0
     for _i in range(k_out):
         for _j in range(k_in):
             _out[_i, _j] = _a0[_i, _j] + (lam*m) * (W[_i, _j] - W0[_i, _j])
@@ -350,7 +355,7 @@ def _kernel_grad_W(_a0, W0, W, lam, m, k_in, k_out):
 @_compiled
 def _kernel_f(_a0, m, n):
     """For f: every entry in one pass."""
-    _out = np.empty((1, n))
+    _out = _a0
     for _j in range(n):
         _out[0, _j] = (m**0.5) * _a0[0, _j]
     return _out
@@ -386,7 +391,7 @@ def _kernel_grad_f(f, r, n):
 @_compiled
 def _kernel_grad_W_2(_a0, m, W0, W, lam, k):
     """For grad_W: every entry in one pass."""
-    _out = np.empty((1, k))
+    _out = _a0
     for _j in range(k):
         _out[0, _j] = (m**0.5) * _a0[0, _j] + (lam*m) * (W[0, _j] - W0[0, _j])
     return _out

@@ -37,18 +37,23 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_residual_block_a62f6f09")
+_KERNELS = type(np)("_symgrad_numba_residual_block_2aee0acc")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
-    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
-    a product and a sum fused, a division taken as a product with the reciprocal; a division by
-    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
-    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+def _compiled(function, reassociate=True):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk, and one of the
+    kernels' globals (kernels call the exp and tanh defined here). Fast math only where infinities
+    and NaNs keep their meaning: sums may be reassociated (so that they vectorize; not in exp and
+    tanh, whose steps round as written), a product and a sum fused, a division taken as a product
+    with the reciprocal; a division by zero gives inf or NaN as in NumPy (error_model="numpy")
+    instead of raising."""
+    flags = {"reassoc", "contract", "arcp"} if reassociate else {"contract"}
+    compiled = numba.njit(cache=True, fastmath=flags, error_model="numpy")(
         type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
+    setattr(_KERNELS, function.__name__, compiled)
+    return compiled
 
 INPUTS = ("T", "x", "W1", "b1", "W2", "b2")
 PARAMETERS = ("x", "W1", "b1", "W2", "b2")
@@ -169,17 +174,15 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
     D, H, N, T, x, W1, b1, W2, b2 = _inputs(
         T, x, W1, b1, W2, b2)
     z, a = _kernel_rows_z(W1 @ x, b1, N, H)
-    out = _kernel_out(W2 @ a, b2, x, N, D)
-    Loss = 1/2 * _kernel_Loss(T, out, N, D)
+    out, _swept1_o1, grad_out, grad_b2 = _kernel_rows_out(W2 @ a, b2, x, N, D, T)
+    Loss = 1/2 * _swept1_o1
     # grad_out[i, j] = -T[i, j] + out[i, j]
-    grad_out = _kernel_grad_out(T, out, N, D)
     # grad_a[i, j] = sum_c W2[c, i]*grad_out[c, j]
     grad_a = W2.T @ grad_out
     # grad_z[i, j] = step(z[i, j])*grad_a[i, j]
     grad_z, grad_b1 = _kernel_rows_grad_z(grad_a, z, N, H)
     # dLoss/db2[i, 0] = -sum_c T[i, c] + sum_c out[i, c]
     # grad_b2[i, 0] = sum_c grad_out[i, c]
-    grad_b2 = _kernel_grad_b2(T, out, N, D)
     # dLoss/dW2[i, j] = -sum_c T[i, c]*a[j, c] + sum_c a[j, c]*out[i, c]
     # grad_W2[i, j] = sum_c a[j, c]*grad_out[i, c]
     grad_W2 = grad_out @ a.T
@@ -203,7 +206,7 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
 @_compiled
 def _kernel_z(_a0, b1, N, H):
     """For z: every entry in one pass."""
-    _out = np.empty((H, N))
+    _out = _a0
     for _i in range(H):
         for _j in range(N):
             _out[_i, _j] = _a0[_i, _j] + b1[_i, 0]
@@ -223,7 +226,7 @@ def _kernel_a(z, N, H):
 @_compiled
 def _kernel_out(_a0, b2, x, N, D):
     """For out: every entry in one pass."""
-    _out = np.empty((D, N))
+    _out = _a0
     for _i in range(D):
         for _j in range(N):
             _out[_i, _j] = _a0[_i, _j] + (b2[_i, 0] + x[_i, _j])
@@ -241,31 +244,9 @@ def _kernel_Loss(T, out, N, D):
 
 
 @_compiled
-def _kernel_grad_out(T, out, N, D):
-    """For grad_out: every entry in one pass."""
-    _out = np.empty((D, N))
-    for _i in range(D):
-        for _j in range(N):
-            _out[_i, _j] = (out[_i, _j] - T[_i, _j])
-    return _out
-
-
-@_compiled
-def _kernel_grad_b2(T, out, N, D):
-    """For grad_b2: the axis-1 sums of a chain, in one pass."""
-    _out = np.empty((D, 1))
-    for _i in range(D):
-        _total = 0.0
-        for _j in range(N):
-            _total += ((out[_i, _j] - T[_i, _j]))
-        _out[_i, 0] = _total
-    return _out
-
-
-@_compiled
 def _kernel_grad_x(_a0, T, out, N, D):
     """For grad_x: every entry in one pass."""
-    _out = np.empty((D, N))
+    _out = _a0
     for _i in range(D):
         for _j in range(N):
             _out[_i, _j] = _a0[_i, _j] + ((out[_i, _j] - T[_i, _j]))
@@ -275,13 +256,31 @@ def _kernel_grad_x(_a0, T, out, N, D):
 @_compiled
 def _kernel_rows_z(_a0, b1, N, H):
     """For z, a: one loop over the rows, every kernel's work on each row."""
-    z = np.empty((H, N))
+    z = _a0
     a = np.empty((H, N))
     for _i in range(H):
         for _j in range(N):
             z[_i, _j] = _a0[_i, _j] + b1[_i, 0]
             a[_i, _j] = np.maximum(z[_i, _j], 0.0)
     return z, a
+
+
+@_compiled
+def _kernel_rows_out(_a0, b2, x, N, D, T):
+    """For out, grad_out, grad_b2: one loop over the rows, every kernel's work on each row."""
+    out = _a0
+    _o1 = 0.0
+    grad_out = np.empty((D, N))
+    grad_b2 = np.empty((D, 1))
+    for _i in range(D):
+        _t3 = 0.0
+        for _j in range(N):
+            out[_i, _j] = _a0[_i, _j] + (b2[_i, 0] + x[_i, _j])
+            _o1 += (out[_i, _j] - T[_i, _j])**2
+            grad_out[_i, _j] = (out[_i, _j] - T[_i, _j])
+            _t3 += ((out[_i, _j] - T[_i, _j]))
+        grad_b2[_i, 0] = _t3
+    return out, _o1, grad_out, grad_b2
 
 
 @_compiled

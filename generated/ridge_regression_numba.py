@@ -35,18 +35,23 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_ridge_regression_0785e150")
+_KERNELS = type(np)("_symgrad_numba_ridge_regression_70aa0d47")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
-    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
-    a product and a sum fused, a division taken as a product with the reciprocal; a division by
-    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
-    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+def _compiled(function, reassociate=True):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk, and one of the
+    kernels' globals (kernels call the exp and tanh defined here). Fast math only where infinities
+    and NaNs keep their meaning: sums may be reassociated (so that they vectorize; not in exp and
+    tanh, whose steps round as written), a product and a sum fused, a division taken as a product
+    with the reciprocal; a division by zero gives inf or NaN as in NumPy (error_model="numpy")
+    instead of raising."""
+    flags = {"reassoc", "contract", "arcp"} if reassociate else {"contract"}
+    compiled = numba.njit(cache=True, fastmath=flags, error_model="numpy")(
         type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
+    setattr(_KERNELS, function.__name__, compiled)
+    return compiled
 
 INPUTS = ("X", "y", "lam", "w")
 PARAMETERS = ("w",)
@@ -160,7 +165,7 @@ def loss_and_grad(*, X, y, lam, w):
 @_compiled
 def _kernel_r(_a0, y, N):
     """For r: every entry in one pass."""
-    _out = np.empty((N, 1))
+    _out = _a0
     for _i in range(N):
         _out[_i, 0] = _a0[_i, 0] - 1 * y[_i, 0]
     return _out
@@ -169,7 +174,7 @@ def _kernel_r(_a0, y, N):
 @_compiled
 def _kernel_grad_w(_a0, w, lam, D):
     """For grad_w: every entry in one pass."""
-    _out = np.empty((D, 1))
+    _out = _a0
     for _i in range(D):
         _out[_i, 0] = 2 * _a0[_i, 0] + (2*lam) * w[_i, 0]
     return _out

@@ -41,18 +41,23 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_rnn_unrolled_aeaf435a")
+_KERNELS = type(np)("_symgrad_numba_rnn_unrolled_3d777d66")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
-    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
-    a product and a sum fused, a division taken as a product with the reciprocal; a division by
-    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
-    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+def _compiled(function, reassociate=True):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk, and one of the
+    kernels' globals (kernels call the exp and tanh defined here). Fast math only where infinities
+    and NaNs keep their meaning: sums may be reassociated (so that they vectorize; not in exp and
+    tanh, whose steps round as written), a product and a sum fused, a division taken as a product
+    with the reciprocal; a division by zero gives inf or NaN as in NumPy (error_model="numpy")
+    instead of raising."""
+    flags = {"reassoc", "contract", "arcp"} if reassociate else {"contract"}
+    compiled = numba.njit(cache=True, fastmath=flags, error_model="numpy")(
         type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
+    setattr(_KERNELS, function.__name__, compiled)
+    return compiled
 
 INPUTS = ("x1", "x2", "x3", "x4", "h0", "Y", "Wx", "Wh", "b", "Wy")
 PARAMETERS = ("Wx", "Wh", "b", "Wy")
@@ -248,10 +253,64 @@ def loss_and_grad(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     }
 
 
+def _reduced(_y):
+    """``y = n ln 2 + r`` with ``n`` the integer nearest ``y / ln 2`` (|y| below 2**51): ``(n, r)``,
+    ``|r| <= ln 2 / 2``."""
+    _t = _y * 1.4426950408889634 + 6755399441055744.0      # y / ln 2 rounded into the low bits of 1.5 * 2**52
+    _n = _t - 6755399441055744.0                            # ... that integer as a float
+    _k = np.float64(_t).view(np.int64) - np.float64(6755399441055744.0).view(np.int64)    # ... as an int64
+    return _k, (_y - _n * 6.93147180369123816490e-01) - _n * 1.90821492927058770002e-10   # ln 2 in two parts
+
+
+_reduced = _compiled(_reduced, reassociate=False)
+
+
+def _expm1_reduced(_r):
+    """e**r - 1 for |r| <= ln 2 / 2: its Taylor polynomial of degree 13, by Horner's rule."""
+    _q = 1.0 / 6227020800.0
+    _q = _q * _r + 1.0 / 479001600.0
+    _q = _q * _r + 1.0 / 39916800.0
+    _q = _q * _r + 1.0 / 3628800.0
+    _q = _q * _r + 1.0 / 362880.0
+    _q = _q * _r + 1.0 / 40320.0
+    _q = _q * _r + 1.0 / 5040.0
+    _q = _q * _r + 1.0 / 720.0
+    _q = _q * _r + 1.0 / 120.0
+    _q = _q * _r + 1.0 / 24.0
+    _q = _q * _r + 1.0 / 6.0
+    _q = _q * _r + 0.5
+    _q = _q * _r + 1.0
+    return _q * _r
+
+
+_expm1_reduced = _compiled(_expm1_reduced, reassociate=False)
+
+
+def _power_of_two(_k):
+    """2**k for an integer k from -1022 to 1023, made in the exponent bits."""
+    return np.int64((_k + 1023) << 52).view(np.float64)
+
+
+_power_of_two = _compiled(_power_of_two, reassociate=False)
+
+
+def _tanh(_x):
+    """tanh(x) of one float, within 3 ulps of np.tanh, in operations that vectorize."""
+    _y = -2.0 * np.abs(_x)
+    _y = -60.0 if _y < -60.0 else _y            # expm1 is -1 below; NaN passes as it is
+    _k, _r = _reduced(_y)
+    _scale = _power_of_two(_k)                  # n in [-87, 0]
+    _m = _scale * _expm1_reduced(_r) + (_scale - 1.0)     # expm1(y) = 2**n (e**r - 1) + 2**n - 1
+    return np.copysign(-_m / (_m + 2.0), _x)
+
+
+_tanh = _compiled(_tanh, reassociate=False)
+
+
 @_compiled
 def _kernel_h_1_1(_a0, _a1, b, N, H):
     """For h_1_1: every entry in one pass."""
-    _out = np.empty((H, N))
+    _out = _a0
     for _i in range(H):
         for _j in range(N):
             _out[_i, _j] = _a0[_i, _j] + _a1[_i, _j] + b[_i, 0]
@@ -264,7 +323,7 @@ def _kernel_h_1(h_1_1, N, H):
     _out = np.empty((H, N))
     for _i in range(H):
         for _j in range(N):
-            _out[_i, _j] = np.tanh(h_1_1[_i, _j])
+            _out[_i, _j] = _tanh(h_1_1[_i, _j])
     return _out
 
 
@@ -274,7 +333,7 @@ def _kernel_h_2(h_2_1, N, H):
     _out = np.empty((H, N))
     for _i in range(H):
         for _j in range(N):
-            _out[_i, _j] = np.tanh(h_2_1[_i, _j])
+            _out[_i, _j] = _tanh(h_2_1[_i, _j])
     return _out
 
 
@@ -284,7 +343,7 @@ def _kernel_h_3(h_3_1, N, H):
     _out = np.empty((H, N))
     for _i in range(H):
         for _j in range(N):
-            _out[_i, _j] = np.tanh(h_3_1[_i, _j])
+            _out[_i, _j] = _tanh(h_3_1[_i, _j])
     return _out
 
 
@@ -294,14 +353,14 @@ def _kernel_h_4(h_4_1, N, H):
     _out = np.empty((H, N))
     for _i in range(H):
         for _j in range(N):
-            _out[_i, _j] = np.tanh(h_4_1[_i, _j])
+            _out[_i, _j] = _tanh(h_4_1[_i, _j])
     return _out
 
 
 @_compiled
 def _kernel_Loss_1(_a0, Y, N, K):
     """For Loss_1: every entry in one pass."""
-    _out = np.empty((K, N))
+    _out = _a0
     for _i in range(K):
         for _j in range(N):
             _out[_i, _j] = _a0[_i, _j] - 1 * Y[_i, _j]
@@ -346,7 +405,7 @@ def _kernel_rows_h_1_1(_a0, _a1, b, N, H):
     for _i in range(H):
         for _j in range(N):
             h_1_1[0, _j] = _a0[_i, _j] + _a1[_i, _j] + b[_i, 0]
-            h_1[_i, _j] = np.tanh(h_1_1[0, _j])
+            h_1[_i, _j] = _tanh(h_1_1[0, _j])
     return h_1
 
 
@@ -358,7 +417,7 @@ def _kernel_rows_h_2_1(_a0, _a1, b, N, H):
     for _i in range(H):
         for _j in range(N):
             h_2_1[0, _j] = _a0[_i, _j] + _a1[_i, _j] + b[_i, 0]
-            h_2[_i, _j] = np.tanh(h_2_1[0, _j])
+            h_2[_i, _j] = _tanh(h_2_1[0, _j])
     return h_2
 
 
@@ -370,7 +429,7 @@ def _kernel_rows_h_3_1(_a0, _a1, b, N, H):
     for _i in range(H):
         for _j in range(N):
             h_3_1[0, _j] = _a0[_i, _j] + _a1[_i, _j] + b[_i, 0]
-            h_3[_i, _j] = np.tanh(h_3_1[0, _j])
+            h_3[_i, _j] = _tanh(h_3_1[0, _j])
     return h_3
 
 
@@ -382,7 +441,7 @@ def _kernel_rows_h_4_1(_a0, _a1, b, N, H):
     for _i in range(H):
         for _j in range(N):
             h_4_1[0, _j] = _a0[_i, _j] + _a1[_i, _j] + b[_i, 0]
-            h_4[_i, _j] = np.tanh(h_4_1[0, _j])
+            h_4[_i, _j] = _tanh(h_4_1[0, _j])
     return h_4
 
 
@@ -413,8 +472,8 @@ def _kernel_rows_grad_h_1_1(h_1, grad_h_1, N, H, h_2, grad_h_2, h_3, grad_h_3, h
 @_compiled
 def _kernel_rows_grad_Wh(_a0, _a1, _a2, _a3, H, _a5, _a6, _a7, _a8, D):
     """For grad_Wh, grad_Wx: one loop over the rows, every kernel's work on each row."""
-    grad_Wh = np.empty((H, H))
-    grad_Wx = np.empty((H, D))
+    grad_Wh = _a0
+    grad_Wx = _a5
     for _i in range(H):
         for _j in range(H):
             grad_Wh[_i, _j] = _a0[_i, _j] + _a1[_i, _j] + _a2[_i, _j] + _a3[_i, _j]

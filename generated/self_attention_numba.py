@@ -36,18 +36,23 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_self_attention_635d6c49")
+_KERNELS = type(np)("_symgrad_numba_self_attention_f9848b2d")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
-    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
-    a product and a sum fused, a division taken as a product with the reciprocal; a division by
-    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
-    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+def _compiled(function, reassociate=True):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk, and one of the
+    kernels' globals (kernels call the exp and tanh defined here). Fast math only where infinities
+    and NaNs keep their meaning: sums may be reassociated (so that they vectorize; not in exp and
+    tanh, whose steps round as written), a product and a sum fused, a division taken as a product
+    with the reciprocal; a division by zero gives inf or NaN as in NumPy (error_model="numpy")
+    instead of raising."""
+    flags = {"reassoc", "contract", "arcp"} if reassociate else {"contract"}
+    compiled = numba.njit(cache=True, fastmath=flags, error_model="numpy")(
         type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
+    setattr(_KERNELS, function.__name__, compiled)
+    return compiled
 
 INPUTS = ("X", "T", "Wq", "Wk", "Wv")
 PARAMETERS = ("Wq", "Wk", "Wv")
@@ -223,10 +228,63 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     }
 
 
+def _reduced(_y):
+    """``y = n ln 2 + r`` with ``n`` the integer nearest ``y / ln 2`` (|y| below 2**51): ``(n, r)``,
+    ``|r| <= ln 2 / 2``."""
+    _t = _y * 1.4426950408889634 + 6755399441055744.0      # y / ln 2 rounded into the low bits of 1.5 * 2**52
+    _n = _t - 6755399441055744.0                            # ... that integer as a float
+    _k = np.float64(_t).view(np.int64) - np.float64(6755399441055744.0).view(np.int64)    # ... as an int64
+    return _k, (_y - _n * 6.93147180369123816490e-01) - _n * 1.90821492927058770002e-10   # ln 2 in two parts
+
+
+_reduced = _compiled(_reduced, reassociate=False)
+
+
+def _expm1_reduced(_r):
+    """e**r - 1 for |r| <= ln 2 / 2: its Taylor polynomial of degree 13, by Horner's rule."""
+    _q = 1.0 / 6227020800.0
+    _q = _q * _r + 1.0 / 479001600.0
+    _q = _q * _r + 1.0 / 39916800.0
+    _q = _q * _r + 1.0 / 3628800.0
+    _q = _q * _r + 1.0 / 362880.0
+    _q = _q * _r + 1.0 / 40320.0
+    _q = _q * _r + 1.0 / 5040.0
+    _q = _q * _r + 1.0 / 720.0
+    _q = _q * _r + 1.0 / 120.0
+    _q = _q * _r + 1.0 / 24.0
+    _q = _q * _r + 1.0 / 6.0
+    _q = _q * _r + 0.5
+    _q = _q * _r + 1.0
+    return _q * _r
+
+
+_expm1_reduced = _compiled(_expm1_reduced, reassociate=False)
+
+
+def _power_of_two(_k):
+    """2**k for an integer k from -1022 to 1023, made in the exponent bits."""
+    return np.int64((_k + 1023) << 52).view(np.float64)
+
+
+_power_of_two = _compiled(_power_of_two, reassociate=False)
+
+
+def _exp(_x):
+    """e**x of one float, within 1 ulp of np.exp, in operations that vectorize."""
+    _y = -746.0 if _x < -746.0 else _x          # NaN passes both comparisons as it is
+    _y = 710.0 if _y > 710.0 else _y
+    _k, _r = _reduced(_y)
+    _half = _k >> 1                             # 2**n as 2**half * 2**(n - half): both normal numbers
+    return (_expm1_reduced(_r) + 1.0) * _power_of_two(_half) * _power_of_two(_k - _half)
+
+
+_exp = _compiled(_exp, reassociate=False)
+
+
 @_compiled
 def _kernel_S(_a0, dk, n):
     """For S: every entry in one pass."""
-    _out = np.empty((n, n))
+    _out = _a0
     for _i in range(n):
         for _j in range(n):
             _out[_i, _j] = (1/np.sqrt(dk)) * _a0[_i, _j]
@@ -239,7 +297,7 @@ def _kernel_P_lse_exp(P_lse_max, S, n):
     _out = np.empty((n, n))
     for _i in range(n):
         for _j in range(n):
-            _out[_i, _j] = np.exp(S[_i, _j] - P_lse_max[_i, 0])
+            _out[_i, _j] = _exp(S[_i, _j] - P_lse_max[_i, 0])
     return _out
 
 
@@ -293,7 +351,7 @@ def _kernel_rows_P_lse_exp(P_lse_max, S, n):
     for _i in range(n):
         _t1 = 0.0
         for _j in range(n):
-            P_lse_exp[_i, _j] = np.exp(S[_i, _j] - P_lse_max[_i, 0])
+            P_lse_exp[_i, _j] = _exp(S[_i, _j] - P_lse_max[_i, 0])
             _t1 += P_lse_exp[_i, _j]
         P_lse_sum[_i, 0] = _t1
         for _j in range(n):
@@ -331,8 +389,8 @@ def _kernel_rows_grad_P_lse(P_lse_sum, P_lse_exp, grad_P, n):
 @_compiled
 def _kernel_rows_grad_K(_a0, dk, n, _a3):
     """For grad_K, grad_Q: one loop over the rows, every kernel's work on each row."""
-    grad_K = np.empty((n, dk))
-    grad_Q = np.empty((n, dk))
+    grad_K = _a0
+    grad_Q = _a3
     for _i in range(n):
         for _j in range(dk):
             grad_K[_i, _j] = (1/np.sqrt(dk)) * _a0[_i, _j]

@@ -41,18 +41,23 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_two_branch_crelu_841ee379")
+_KERNELS = type(np)("_symgrad_numba_two_branch_crelu_4cec4915")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
 
-def _compiled(function):
-    """``function`` as a numba kernel: compiled at its first call, cached on disk. Fast math only
-    where infinities and NaNs keep their meaning: sums may be reassociated (so that they vectorize),
-    a product and a sum fused, a division taken as a product with the reciprocal; a division by
-    zero gives inf or NaN as in NumPy (error_model="numpy") instead of raising."""
-    return numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")(
+def _compiled(function, reassociate=True):
+    """``function`` as a numba kernel: compiled at its first call, cached on disk, and one of the
+    kernels' globals (kernels call the exp and tanh defined here). Fast math only where infinities
+    and NaNs keep their meaning: sums may be reassociated (so that they vectorize; not in exp and
+    tanh, whose steps round as written), a product and a sum fused, a division taken as a product
+    with the reciprocal; a division by zero gives inf or NaN as in NumPy (error_model="numpy")
+    instead of raising."""
+    flags = {"reassoc", "contract", "arcp"} if reassociate else {"contract"}
+    compiled = numba.njit(cache=True, fastmath=flags, error_model="numpy")(
         type(function)(function.__code__, _KERNELS.__dict__, function.__name__))
+    setattr(_KERNELS, function.__name__, compiled)
+    return compiled
 
 INPUTS = ("X1", "X2", "Yexp", "t", "A1", "A2", "B1", "B2", "C", "d")
 PARAMETERS = ("A1", "A2", "B1", "B2", "C", "d")
@@ -236,7 +241,7 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
 @_compiled
 def _kernel_Z1(_a0, B1, L, M):
     """For Z1: every entry in one pass."""
-    _out = np.empty((M, L))
+    _out = _a0
     for _i in range(M):
         for _j in range(L):
             _out[_i, _j] = _a0[_i, _j] + B1[_i, 0]
@@ -246,7 +251,7 @@ def _kernel_Z1(_a0, B1, L, M):
 @_compiled
 def _kernel_Z2(_a0, B2, L, M):
     """For Z2: every entry in one pass."""
-    _out = np.empty((M, L))
+    _out = _a0
     for _i in range(M):
         for _j in range(L):
             _out[_i, _j] = _a0[_i, _j] + B2[_i, 0]
@@ -266,7 +271,7 @@ def _kernel_H(t, Z, L, M):
 @_compiled
 def _kernel_Y(_a0, d, L):
     """For Y: every entry in one pass."""
-    _out = np.empty((1, L))
+    _out = _a0
     for _j in range(L):
         _out[0, _j] = _a0[0, _j] + d
     return _out
@@ -313,7 +318,7 @@ def _kernel_grad_d(Y, Yexp, L):
 @_compiled
 def _kernel_grad_C(_a0, L, M):
     """For grad_C: every entry in one pass."""
-    _out = np.empty((1, 2*M))
+    _out = _a0
     for _j in range(2*M):
         _out[0, _j] = (-2/L) * _a0[0, _j]
     return _out
@@ -322,8 +327,8 @@ def _kernel_grad_C(_a0, L, M):
 @_compiled
 def _kernel_rows_Z1(_a0, B1, L, M, _a4, B2):
     """For Z1, Z2: one loop over the rows, every kernel's work on each row."""
-    Z1 = np.empty((M, L))
-    Z2 = np.empty((M, L))
+    Z1 = _a0
+    Z2 = _a4
     for _i in range(M):
         for _j in range(L):
             Z1[_i, _j] = _a0[_i, _j] + B1[_i, 0]
@@ -336,8 +341,8 @@ def _kernel_rows_grad_B2(grad_Z2_core, L, M, _a3, grad_Z1_core, _a5, _a6, N, _a8
     """For grad_B2, grad_B1, grad_A2, grad_A1: one loop over the rows, every kernel's work on each row."""
     grad_B2 = np.empty((M, 1))
     grad_B1 = np.empty((M, 1))
-    grad_A2 = np.empty((M, N))
-    grad_A1 = np.empty((M, N))
+    grad_A2 = _a6
+    grad_A1 = _a8
     for _i in range(M):
         _t0 = 0.0
         _t2 = 0.0

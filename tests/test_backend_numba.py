@@ -21,6 +21,7 @@ import pytest
 from symgrad import catalogue
 from symgrad.cli import generate_backends, import_generated
 from symgrad.gradcheck import check_module
+from symgrad.lower.numba_math import HELPERS, MATH_FUNCTIONS
 from symgrad.lower.numba_printer import END, ROW, KernelCall, LoopNest, NumbaPrinter
 from symgrad.lower.numba_sweeps import SweepWriter
 from symgrad.model.functions import TABLE
@@ -86,9 +87,89 @@ def _scalar_kernel(numba, row, arguments: int):
     source = ("def kernel(out, " + ", ".join(f"a{k}" for k in range(arguments)) + "):\n"
               "    for i in range(out.shape[0]):\n"
               f"        out[i] = {body}\n")
-    namespace = {"np": np}
+    namespace = _math_namespace(numba)
     exec(source, namespace)     # noqa: S102  (the table's own text)
-    return numba.njit(namespace["kernel"])
+    return numba.njit(namespace["kernel"], fastmath=KERNEL_FASTMATH, error_model="numpy")
+
+
+KERNEL_FASTMATH = {"reassoc", "contract", "arcp"}      # the generated modules' flags (templates/numba_macros.j2)
+
+
+def _math_namespace(numba) -> dict:
+    """NumPy and numba_math's functions compiled as the modules compile them: no reassociation."""
+    namespace = {"np": np}
+    for function in (*HELPERS.values(), *MATH_FUNCTIONS.values()):
+        exec(function.source, namespace)     # noqa: S102  (the printed text)
+        namespace[function.name] = numba.njit(namespace[function.name], fastmath={"contract"}, error_model="numpy")
+    return namespace
+
+
+def _math_loop(numba, name: str):
+    """A compiled loop calling numba_math's ``name`` per entry, inside a kernel's fast-math flags."""
+    namespace = _math_namespace(numba)
+    exec(f"def loop(x, out):\n    for i in range(x.shape[0]):\n        out[i] = {MATH_FUNCTIONS[name].spelling.format('x[i]')}\n",
+         namespace)     # noqa: S102
+    loop = numba.njit(namespace["loop"], fastmath=KERNEL_FASTMATH, error_model="numpy")
+    return lambda x: (loop(x, out := np.empty_like(x)), out)[1]
+
+
+def _ulps(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """How many float64 values lie between each pair (0: equal; +0.0 and -0.0 are 0 apart)."""
+    def ordered(a):
+        bits = a.view(np.int64)
+        return np.where(bits < 0, np.int64(-2 ** 63) - bits, bits)
+    return np.abs(ordered(got) - ordered(expected))
+
+
+EDGES = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, 5e-324, -5e-324, 1e-300, -1e-300, 1e3, -1e3,
+                  709.78, 709.79, 710.0, 800.0, -708.39, -708.4, -745.13, -745.14, -746.0, -800.0, 19.0, -19.0])
+
+
+def test_vectorizable_exp_is_within_one_ulp_of_numpy_everywhere(numba):
+    """Over every exponent from the subnormal results to the overflow, near 0, at the edges."""
+    rng = np.random.default_rng(3)
+    x = np.concatenate([np.linspace(-745.2, 709.8, 400_001), rng.uniform(-1, 1, 100_000),
+                        rng.normal(size=10_000) * 1e-9, -1e3 + rng.uniform(0, 10, 1000), EDGES])
+    with np.errstate(over="ignore"):
+        expected = np.exp(x)
+    got = _math_loop(numba, "exp")(x)
+    assert np.array_equal(np.isnan(got), np.isnan(x))
+    finite = ~np.isnan(x)
+    assert _ulps(got[finite], expected[finite]).max() <= 1
+    edges = got[-len(EDGES):]
+    assert edges[list(EDGES).index(np.inf)] == np.inf and edges[list(EDGES).index(-np.inf)] == 0.0
+    assert np.all(got[x < -746] == 0.0) and np.all(got[x > 710] == np.inf)
+
+
+def test_vectorizable_tanh_is_within_three_ulps_of_numpy_and_keeps_signed_zero(numba):
+    rng = np.random.default_rng(4)
+    x = np.concatenate([np.linspace(-25, 25, 400_001), rng.uniform(-1, 1, 100_000),
+                        rng.normal(size=10_000) * 1e-9, EDGES])
+    got, expected = _math_loop(numba, "tanh")(x), np.tanh(x)
+    assert np.array_equal(np.isnan(got), np.isnan(x))
+    finite = ~np.isnan(x)
+    assert _ulps(got[finite], expected[finite]).max() <= 3
+    assert np.array_equal(np.signbit(got[finite]), np.signbit(expected[finite]))   # tanh(-0.0) = -0.0
+
+
+def test_a_kernel_calling_exp_vectorizes(numba):
+    """The reason for numba_math: a loop calling its exp compiles to vector instructions (libm's
+    exp would be one call per entry)."""
+    namespace = _math_namespace(numba)
+    exec("def loop(x, out):\n    for i in range(x.shape[0]):\n        out[i] = _exp(x[i])\n", namespace)   # noqa: S102
+    loop = numba.njit(namespace["loop"], fastmath=KERNEL_FASTMATH, error_model="numpy")
+    x = np.linspace(-5, 5, 64)
+    loop(x, np.empty_like(x))
+    assert re.search(r"<\d+ x double>", loop.inspect_llvm(loop.signatures[0]))
+
+
+def test_only_the_math_functions_a_module_calls_are_printed():
+    texts = {name: (GENERATED / f"{name}_numba.py").read_text() for name in ("ridge_regression", "self_attention", "rnn_unrolled")}
+    assert "def _exp(" not in texts["ridge_regression"] and "def _tanh(" not in texts["ridge_regression"]
+    assert "_exp = _compiled(_exp, reassociate=False)" in texts["self_attention"] and "def _tanh(" not in texts["self_attention"]
+    assert "def _reduced(" in texts["self_attention"] and "def _reduced(" not in texts["ridge_regression"]
+    assert "_tanh = _compiled(_tanh, reassociate=False)" in texts["rnn_unrolled"]
+    assert "np.exp(" not in texts["self_attention"] and "np.tanh(" not in texts["rnn_unrolled"]
 
 
 @pytest.mark.parametrize("name", sorted(TABLE))
@@ -226,3 +307,44 @@ def test_a_sweep_ends_before_a_kernel_reading_a_column_sum():
     assert out == [["s, c = _kernel_rows_a(X, N, D)"], [], [], ["e = _kernel_rows_b(s, c, N, D)"], []]
     assert "a = np.empty((1, D))" in first and "c = np.empty((N, D))" in first and "a[0, _j] = X[_i, _j]" in first
     assert "b = np.empty((1, D))" in second and "e = np.empty((N, D))" in second
+
+
+def test_kernels_over_other_rows_in_between_do_not_end_a_sweep():
+    """One sweep open per row count: the M-row kernels between the N-row ones share their own row
+    loop, and the N-row sweep ends only where a kernel reads what a line it passed over assigns."""
+    printer = NumbaPrinter()
+    printer.calls = {"_kernel_a(X, N, D)": _call("N", ROW, "X", "N", "D"),
+                     "_kernel_h(a, M, D)": _call("M", ROW, "a", "M", "D"),
+                     "_kernel_b(a, N, D)": _call("N", ROW, "a", "N", "D"),
+                     "_kernel_g(h, M, D)": _call("M", ROW, "h", "M", "D"),
+                     "_kernel_e(g, b, N, D)": _call("N", ROW, "g", "b", "N", "D")}
+    lines = ["a = _kernel_a(X, N, D)", "h = _kernel_h(a, M, D)", "b = _kernel_b(a, N, D)",
+             "g = _kernel_g(h, M, D)", "e = _kernel_e(g, b, N, D)"]
+    out = SweepWriter(printer).rewrite(lines, {"e"})
+    assert out == [["a, b = _kernel_rows_a(X, N, D)"], ["g = _kernel_rows_h(a, M, D)"], [], [],
+                   ["e = _kernel_e(g, b, N, D)"]]
+    assert "for _i in range(M):" in printer.kernels["_kernel_rows_h"]
+
+
+def _product_call(code: str, *others: str) -> KernelCall:
+    """A kernel over N x D reading a matrix product's fresh result (``code``) at its own entries."""
+    nest = LoopNest("_out", "np.empty(({rows}, D))", "D",
+                    (f"_out[_i, _j] = _a0[_i, _j]{''.join(f' * {o}[_i, _j]' for o in others)}",), ROW, into="_a0")
+    return KernelCall((("_a0", code), *((o, o) for o in others), ("N", "N"), ("D", "D")), "N", nest)
+
+
+def test_a_kernel_writes_into_the_matrix_product_only_it_reads():
+    """A product's fresh result read by one kernel at the entries it writes becomes its output
+    (no new array); two kernels of a sweep passed the same product each get a new array."""
+    text = (GENERATED / "residual_block_numba.py").read_text()
+    kernel = text[text.index("def _kernel_rows_z("):]
+    assert kernel.split("\n")[2:4] == ["    z = _a0", "    a = np.empty((H, N))"]
+    printer = NumbaPrinter()
+    printer.calls = {"_kernel_a(A @ B, N, D)": _product_call("A @ B"),
+                     "_kernel_b(A @ B, a, N, D)": _product_call("A @ B", "a"),
+                     "_kernel_c(C @ B, b, N, D)": _product_call("C @ B", "b")}
+    lines = ["a = _kernel_a(A @ B, N, D)", "b = _kernel_b(A @ B, a, N, D)", "c = _kernel_c(C @ B, b, N, D)"]
+    SweepWriter(printer).rewrite(lines, {"a", "b", "c"})
+    swept = printer.kernels["_kernel_rows_a"]
+    assert "a = np.empty((N, D))" in swept and "b = np.empty((N, D))" in swept
+    assert re.search(r"\n    c = _a\d+\n", swept), swept

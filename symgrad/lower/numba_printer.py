@@ -44,8 +44,9 @@ from dataclasses import dataclass, fields
 import sympy as sp
 
 from symgrad.lower.elementwise_code import ADD, ATOM, MUL, ElementwiseCodePrinter, body_precedence, print_scalar
-from symgrad.lower.nodes import (Add, AxisSum, BroadcastTo, Elementwise, Entry, Node, Product, Reshape, Slice,
-                                 SquaredNorm, SumAll, Tensor, Transpose, VDot, Zeros, same_shape)
+from symgrad.lower.nodes import (Add, AxisSum, BroadcastTo, Einsum, Elementwise, Entry, MatMul, Node, Product, Reshape,
+                                 Slice, SquaredNorm, SumAll, Tensor, Transpose, VDot, Zeros, same_shape)
+from symgrad.lower.numba_math import HELPERS, MATH_FUNCTIONS
 from symgrad.lower.numpy_printer import NumPyPrinter, joined_terms
 from symgrad.lower.statements import Assign, Statement, reads
 from symgrad.model.functions import is_mask
@@ -57,16 +58,18 @@ KERNEL_DECORATOR = "_compiled"
 ROW, END = "row", "end"     # when a nest's result is final: row by row, or once every row is done
 LOOP_INDICES = ("_i", "_j")
 TRANSCENDENTAL = frozenset({"exp", "log", "tanh", "sigmoid", "softplus", "sqrt"})
+NUMPY_MATH_CALL = re.compile(rf"\bnp\.({'|'.join(MATH_FUNCTIONS)})\(")
 INLINE_OPERATIONS = 24  # an entrywise statement this cheap per entry is recomputed in the loops that read it
 
 
 class NumbaElementwisePrinter(ElementwiseCodePrinter):
-    """A scalar body as numba compiles it per element: the table's ``numba`` spelling, else NumPy's."""
+    """A scalar body as numba compiles it per element: the table's ``numba`` spelling, else NumPy's,
+    with NumPy's exp and tanh called as the vectorizable functions of ``numba_math``."""
 
     spelling = "numba"
 
     def template(self, row) -> str:
-        return row.numba or row.numpy
+        return NUMPY_MATH_CALL.sub(lambda call: MATH_FUNCTIONS[call.group(1)].name + "(", row.numba or row.numpy)
 
 
 def _has_work(node: Node, inlined=frozenset()) -> bool:
@@ -158,8 +161,10 @@ class LoopNest:
     what one row runs before its loop over ``columns`` (None: no such loop), in it and after it
     (reading and writing row ``_i``, column ``_j``), when the result is final (``complete``):
     ``ROW`` where row ``_i`` is done after the row's lines (an entrywise value, a row sum),
-    ``END`` where only after every row (a column sum, a total), and whether a row of it is one
-    number (``one_column``)."""
+    ``END`` where only after every row (a column sum, a total), whether a row of it is one
+    number (``one_column``), and the parameter whose memory the result may take instead of a
+    new array (``into``: a matrix product's fresh result of the same shape, which nothing else
+    holds and the nest reads only at the entry it writes, in the same line)."""
 
     result: str
     init: str
@@ -169,6 +174,7 @@ class LoopNest:
     before: tuple[str, ...] = ()
     after: tuple[str, ...] = ()
     one_column: bool = False
+    into: str | None = None
 
     @property
     def body(self) -> list[str]:
@@ -180,7 +186,7 @@ class LoopNest:
 
     def lines(self, rows: str | None) -> list[str]:
         """The kernel's own body: over ``rows`` rows, or once where its space has one row."""
-        lines = [f"    {self.result} = {self.init.format(rows=rows or '1')}"]
+        lines = [f"    {self.result} = {self.into or self.init.format(rows=rows or '1')}"]
         if rows is None:
             lines += ["    " + line for line in self.body]
         else:
@@ -204,6 +210,7 @@ class _Loop:
     def __init__(self, printer: NumbaPrinter, space: tuple):
         self.printer, self.space = printer, space
         self.arguments: dict[str, str] = {}     # kernel parameter -> what the call passes
+        self.fresh: list[str] = []              # ... those a new array of the loop's shape, held by nothing else
         self.indices = tuple(None if n == 1 else LOOP_INDICES[k] for k, n in enumerate(space))
 
     def argument(self, code: str, named: str | None = None) -> str:
@@ -255,6 +262,8 @@ class _Loop:
             return code if _binding(producer) >= ATOM else f"({code})"
         named = node.name if isinstance(node, Tensor) else None
         parameter = self.argument(self.printer.doprint(node), named)
+        if isinstance(node, (MatMul, Einsum)) and same_shape(node.shape, self.space) and parameter not in self.fresh:
+            self.fresh.append(parameter)
         if not node.shape:
             return parameter
         return f"{parameter}[{', '.join(self._index(axis, n) for axis, n in enumerate(node.shape))}]"
@@ -380,7 +389,8 @@ class NumbaPrinter(NumPyPrinter):
         value = loop.entry(node)
         columns = ", ".join(loop.size(n) for n in node.shape[1:])
         nest = LoopNest("_out", f"np.empty(({{rows}}, {columns}))", loop.columns(),
-                        (f"_out[{loop.output_index()}] = {value}",), ROW, one_column=loop.indices[1] is None)
+                        (f"_out[{loop.output_index()}] = {value}",), ROW, one_column=loop.indices[1] is None,
+                        into=loop.fresh[0] if loop.fresh else None)
         return self._kernel(loop, nest,
                             f"for {self._target}: every entry in one pass")
 
@@ -440,11 +450,16 @@ class NumbaPrinter(NumPyPrinter):
         return name
 
     def kernel_sources(self, lines) -> tuple[str, ...]:
-        """The sources of the kernels that ``lines`` (a plan's statements) call, in naming order."""
+        """The sources of the kernels that ``lines`` (a plan's statements) call, in naming order,
+        after those of the ``numba_math`` functions they call (compiled without reassociation)."""
         called = set()
         for line in lines:
             called |= set(re.findall(rf"\b{KERNEL_PREFIX}\w+(?=\()", line))
-        return tuple(source for name, source in self.kernels.items() if name in called)
+        kernels = tuple(source for name, source in self.kernels.items() if name in called)
+        math = [f for f in MATH_FUNCTIONS.values() if any(re.search(rf"\b{f.name}\(", k) for k in kernels)]
+        helpers = [f for f in HELPERS.values() if any(f.name in m.calls for m in math)]
+        return tuple(f"{f.source}\n\n\n{f.name} = {KERNEL_DECORATOR}({f.name}, reassociate=False)"
+                     for f in helpers + math) + kernels
 
     # what the module plan asks of a backend beyond the nodes: NumPy's spelling
 

@@ -3,8 +3,10 @@
 A numba module's statements call one kernel per entrywise chain (``numba_printer``), and each
 kernel is a pass over its rows: the layer-norm gradient made a dozen passes over N x D, each
 reading its inputs from memory again and writing a fresh N x D array for the next. Here, calls in
-consecutive lines of one function whose kernels loop over the same rows share one row loop (a
-*sweep*): for every row ``_i``, each kernel's work on that row in the lines' order. A kernel may
+the lines of one function whose kernels loop over the same rows share one row loop (a *sweep*):
+for every row ``_i``, each kernel's work on that row in the lines' order. One sweep is open per
+row count, so lines over other rows in between (a hidden layer's H x N kernels between an output's
+D x N ones) run after the sweep, as any line that has no kernel over its rows does. A kernel may
 read a value an earlier kernel of the sweep computes, at its own row, where that value is final
 row by row (an entrywise value, a row sum: ``ROW``); one final only after every row (a column sum,
 a total: ``END``) ends the sweep before a kernel that reads it. An N x D value nothing reads after
@@ -131,27 +133,34 @@ class SweepWriter:
     def rewrite(self, lines: list[str], live_out: set[str]) -> list[list[str]]:
         """What replaces each of ``lines`` (one function's statements, in order; ``live_out``: the
         names its results read): a sweep's call before its first line, each line's own code after
-        it, a line a sweep computes whole dropped."""
+        it, a line a sweep computes whole dropped. One sweep is open per row count, so kernels
+        over the rows of another space in between (a residual block's H x N hidden layer between
+        its D x N output's kernels) neither end it nor stay alone: each line joins the open sweep
+        over its kernels' rows where it can, else ends that sweep and starts the next one, and
+        every other open sweep passes over it."""
         replaced = [[line] for line in lines]
-        sweep = None
+        open_sweeps: dict[str, _Sweep] = {}
         for index, line in enumerate(lines):
             spans = calls_in(line, self.printer.calls)
-            if sweep is not None and spans and sweep.join(index, line, spans):
-                continue
-            if sweep is not None and not any(span[3].rows == sweep.rows for span in spans):
-                sweep.pass_over(index, line)    # no kernel over its rows: the line runs after it
-                continue
-            if sweep is not None:
-                self._close(sweep, index, lines, live_out, replaced)
-            sweep = _Sweep(index)
-            if not (spans and sweep.join(index, line, spans)):
-                sweep = None
-        if sweep is not None:
+            rows_here = list(dict.fromkeys(span[3].rows for span in spans if span[3].rows is not None))
+            joined = next((open_sweeps[rows] for rows in rows_here
+                           if rows in open_sweeps and open_sweeps[rows].join(index, line, spans)), None)
+            if joined is None and rows_here:
+                fresh = _Sweep(index)
+                if fresh.join(index, line, spans):
+                    if fresh.rows in open_sweeps:
+                        self._close(open_sweeps.pop(fresh.rows), index, lines, live_out, replaced)
+                    joined = open_sweeps[fresh.rows] = fresh
+            for sweep in open_sweeps.values():
+                if sweep is not joined:
+                    sweep.pass_over(index, line)    # it runs after the sweep; what it assigns ends joining
+        for sweep in open_sweeps.values():
             self._close(sweep, len(lines), lines, live_out, replaced)
         return replaced
 
     def _close(self, sweep: _Sweep, end: int, lines: list[str], live_out: set[str], replaced: list) -> None:
-        """Prints ``sweep`` (lines ``sweep.first`` to ``end``) where it has two kernels or more."""
+        """Prints ``sweep`` (its lines between ``sweep.first`` and ``end``; the lines it passed
+        over are left as they are, for their own sweep) where it has two kernels or more."""
         if len(sweep.members) < 2:
             return
         number, self.count = self.count, self.count + 1
@@ -167,14 +176,18 @@ class SweepWriter:
         name, arguments = self._kernel(sweep)
         returned = [m.returned_as for m in sweep.members if m.returned_as is not None]
         call = f"{', '.join(returned)} = {name}({', '.join(arguments)})"
-        for index in range(sweep.first, end):
-            replaced[index] = [residuals[index]] if index in residuals else []
+        for index in sweep.whole:
+            replaced[index] = []
+        for index, spans in sweep.partial.items():
+            if spans:
+                replaced[index] = [residuals[index]]
         replaced[sweep.first].insert(0, call)
 
     def _kernel(self, sweep: _Sweep) -> tuple[str, list[str]]:
         """The sweep's kernel (registered with the printer) and the code its call passes."""
         parameters: dict[str, str] = {}      # code passed -> parameter
         buffered = [m for m in sweep.members if m.returned_as is None and m.kernel.nest.complete == ROW]
+        passed = [code for m in sweep.members for _, code in m.kernel.arguments]
         setup, groups = [], []
         for k, member in enumerate(sweep.members):
             nest = member.kernel.nest
@@ -189,7 +202,10 @@ class SweepWriter:
                         own = parameter if not re.fullmatch(r"_a\d+", parameter) and parameter not in taken else None
                         parameters[code] = own or f"_a{len(parameters)}"
                     renamed[parameter] = parameters[code]
-            if member not in buffered:
+            into = dict(member.kernel.arguments).get(nest.into)
+            if member not in buffered and into is not None and passed.count(into) == 1:     # its own fresh array
+                setup.append(f"    {member.local} = {renamed[nest.into]}")
+            elif member not in buffered:
                 setup.append(f"    {member.local} = {nest.init.format(rows=sweep.rows)}")
             elif not nest.one_column:
                 setup.append(f"    {member.local} = {nest.init.format(rows='1')}")
