@@ -288,13 +288,14 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     grad_scores = grad_probs_lse*probs
     grad_scores -= Y/N
     grad_hidden = grad_scores @ W2.T
+    shared_3 = z1 > 0
     grad_z1 = grad_hidden
-    grad_z1 *= z1 > 0
-    shared_3 = np.ones((1, N))
-    grad_b2 = shared_3 @ grad_scores
+    grad_z1 *= shared_3
+    shared_4 = np.ones((1, N))
+    grad_b2 = shared_4 @ grad_scores
     grad_W2 = hidden.T @ grad_scores
     grad_W2 += (1.0*reg) * W2
-    grad_b1 = shared_3 @ grad_z1
+    grad_b1 = shared_4 @ grad_z1
     grad_W1 = X.T @ grad_z1
     grad_W1 += (1.0*reg) * W1
     del grad_hidden
@@ -304,7 +305,7 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     dot_z1 += dot_b1
     # dot_hidden[i, j] = step(z1[i, j])*dot_z1[i, j]
     dot_hidden = dot_z1
-    dot_hidden *= z1 > 0
+    dot_hidden *= shared_3
     # dot_scores[i, j] = sum_c dot_W2[c, j]*hidden[i, c] + dot_b2[0, j] + sum_c W2[c, j]*dot_hidden[i, c]
     dot_scores = hidden @ dot_W2
     dot_scores += dot_b2
@@ -331,9 +332,10 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     dot_grad_hidden += dot_grad_scores @ W2.T
     # dot_grad_z1[i, j] = step(z1[i, j])*dot_grad_hidden[i, j]
     dot_grad_z1 = dot_grad_hidden
-    dot_grad_z1 *= z1 > 0
+    dot_grad_z1 *= shared_3
+    del shared_3
     # dot_grad_b2[0, i] = sum_c dot_grad_scores[c, i]
-    dot_grad_b2 = shared_3 @ dot_grad_scores
+    dot_grad_b2 = shared_4 @ dot_grad_scores
     # dot_grad_W2[i, j] = 1.0*reg * dot_W2[i, j] + sum_c dot_hidden[c, i]*grad_scores[c, j] + sum_c dot_grad_scores[c, j]*hidden[c, i]
     dot_grad_W2 = dot_hidden.T @ grad_scores
     dot_grad_W2 += (1.0*reg) * dot_W2
@@ -343,7 +345,7 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     del dot_z1
     del grad_scores
     # dot_grad_b1[0, i] = sum_c dot_grad_z1[c, i]
-    dot_grad_b1 = shared_3 @ dot_grad_z1
+    dot_grad_b1 = shared_4 @ dot_grad_z1
     # dot_grad_W1[i, j] = 1.0*reg * dot_W1[i, j] + sum_c X[c, i]*dot_grad_z1[c, j]
     dot_grad_W1 = X.T @ dot_grad_z1
     dot_grad_W1 += (1.0*reg) * dot_W1

@@ -336,19 +336,22 @@ def _hidden_backward_hvp(state, _tangent_state, grad_out, dot_grad_out, need_inp
     from the adjoint of its output and its tangent; those of its input only if ``need_input``."""
     M, H_in, H_out, a_prev, Theta, z, a = state
     dot_a_prev, dot_Theta, dot_z = _tangent_state
-    grad_z = 1 - a
-    grad_z *= a
-    grad_z *= grad_out
+    shared_1 = 1 - a
+    grad_z = shared_1 * a * grad_out
     grad_Theta = grad_z.T @ a_prev
     if need_input:
         grad_a_prev = grad_z @ Theta
     # dot_grad_a[i, j] = dot_grad_out[i, j]
     dot_grad_a = dot_grad_out
     # dot_grad_z[i, j] = (a[i, j] - 1)*(2*a[i, j] - 1)*a[i, j]*dot_z[i, j]*grad_out[i, j] + (1 - a[i, j])*a[i, j]*dot_grad_a[i, j]
-    dot_grad_z = 1 - a
-    dot_grad_z *= dot_grad_a
-    dot_grad_z += (a - 1)*(2*a - 1)*dot_z*grad_out
+    dot_grad_z = 2*a
+    dot_grad_z -= 1
+    dot_grad_z *= a - 1
+    dot_grad_z *= dot_z
+    dot_grad_z *= grad_out
+    dot_grad_z += shared_1*dot_grad_a
     dot_grad_z *= a
+    del shared_1
     # dot_grad_Theta[i, j] = sum_c dot_a_prev[c, j]*grad_z[c, i] + sum_c a_prev[c, j]*dot_grad_z[c, i]
     dot_grad_Theta = grad_z.T @ dot_a_prev
     dot_grad_Theta += dot_grad_z.T @ a_prev

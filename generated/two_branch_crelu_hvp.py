@@ -283,23 +283,24 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     Y += d
     Delta = Yexp - Y
     Loss = (1/L) * np.vdot(Delta, Delta)
-    grad_Z_core = Delta * (H == Z)
+    shared_1 = H == Z
+    grad_Z_core = Delta * shared_1
     grad_Z2_core = grad_Z_core[M:]
     grad_Z1_core = grad_Z_core[:M]
     grad_d = (-2/L) * Delta.sum()
     grad_C = Delta @ H.T
     grad_C *= -2/L
-    shared_1 = (-2/L) * C[:, M:].T
-    shared_2 = np.ones((L, 1))
-    grad_B2 = grad_Z2_core @ shared_2
-    grad_B2 *= shared_1
-    shared_3 = (-2/L) * C[:, :M].T
-    grad_B1 = grad_Z1_core @ shared_2
-    grad_B1 *= shared_3
+    shared_2 = (-2/L) * C[:, M:].T
+    shared_3 = np.ones((L, 1))
+    grad_B2 = grad_Z2_core @ shared_3
+    grad_B2 *= shared_2
+    shared_4 = (-2/L) * C[:, :M].T
+    grad_B1 = grad_Z1_core @ shared_3
+    grad_B1 *= shared_4
     grad_A2 = grad_Z2_core @ X2.T
-    grad_A2 *= shared_1
+    grad_A2 *= shared_2
     grad_A1 = grad_Z1_core @ X1.T
-    grad_A1 *= shared_3
+    grad_A1 *= shared_4
     del grad_Z1_core
     del grad_Z2_core
     del grad_Z_core
@@ -314,7 +315,7 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     del dot_Z1
     del dot_Z2
     # dot_H[i, j] = equal(H[i, j], Z[i, j])*dot_Z[i, j]
-    dot_H = dot_Z * (H == Z)
+    dot_H = dot_Z * shared_1
     del dot_Z
     # dot_Y[0, i] = sum_c H[c, i]*dot_C[0, c] + dot_d + sum_c C[0, c]*dot_H[c, i]
     dot_Y = dot_C @ H
@@ -331,10 +332,11 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     np.negative(dot_grad_Y, out=dot_grad_Y)
     # dot_grad_H[i, j] = -2/L * Delta[0, j]*dot_C[0, i] + C[0, i]*dot_grad_Y[0, j]
     dot_grad_H = C.T*dot_grad_Y
-    dot_grad_H -= 2*Delta*dot_C.T/L
+    dot_grad_H -= (2*Delta/L) * dot_C.T
     # dot_grad_Z[i, j] = equal(H[i, j], Z[i, j])*dot_grad_H[i, j]
     dot_grad_Z = dot_grad_H
-    dot_grad_Z *= H == Z
+    dot_grad_Z *= shared_1
+    del shared_1
     # dot_grad_Z2[i, j] = dot_grad_Z[M + i, j]
     dot_grad_Z2 = dot_grad_Z[M:]
     # dot_grad_Z1[i, j] = dot_grad_Z[i, j]
@@ -347,9 +349,9 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     dot_grad_C += dot_grad_Y @ H.T
     del dot_H
     # dot_grad_B2[i, 0] = sum_c dot_grad_Z2[i, c]
-    dot_grad_B2 = dot_grad_Z2 @ shared_2
+    dot_grad_B2 = dot_grad_Z2 @ shared_3
     # dot_grad_B1[i, 0] = sum_c dot_grad_Z1[i, c]
-    dot_grad_B1 = dot_grad_Z1 @ shared_2
+    dot_grad_B1 = dot_grad_Z1 @ shared_3
     # dot_grad_A2[i, j] = sum_c X2[j, c]*dot_grad_Z2[i, c]
     dot_grad_A2 = dot_grad_Z2 @ X2.T
     # dot_grad_A1[i, j] = sum_c X1[j, c]*dot_grad_Z1[i, c]

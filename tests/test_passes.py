@@ -2,7 +2,7 @@
 import numpy as np
 import sympy as sp
 
-from symgrad.lower.nodes import Einsum, Elementwise, MatMul, Product, Slice, SquaredNorm, SumAll, Tensor, Transpose
+from symgrad.lower.nodes import Add, Einsum, Elementwise, MatMul, Product, Slice, SquaredNorm, SumAll, Tensor, Transpose
 from symgrad.lower.numpy_printer import NumPyPrinter
 from symgrad.lower.passes import optimized
 from symgrad.lower.statements import Assign
@@ -58,10 +58,29 @@ def test_a_name_assigned_between_two_uses_stops_the_sharing():
     assert not any("shared" in line for line in lines(statements, {"A", "B"}))
 
 
-def test_a_mask_is_never_shared():
+def test_a_mask_is_shared_where_it_multiplies_numbers():
     mask = ew(lambda X: FUNCTIONS["step"](X), X=T["X"])
-    statements = [Assign("A", Product(sp.Integer(1), (T["Y"], mask))), Assign("B", Product(sp.Integer(1), (T["T"], mask)))]
-    assert not any("shared" in line for line in lines(statements, {"A", "B"}))
+    statements = [Assign("A", Product(sp.Integer(1), (T["Y"], mask))), Assign("B", Product(sp.Integer(-2), (T["T"], mask)))]
+    after = lines(statements, {"A", "B"})
+    assert after[0] == "shared_1 = X > 0"
+    assert after[1:] == ["A = Y * shared_1", "B = -2 * T * shared_1"]
+    same(plain(statements), after, ["A", "B"])
+
+
+def test_a_mask_added_contracted_or_first_in_a_product_is_not_shared():
+    step = ew(lambda X: FUNCTIONS["step"](X), X=T["X"])
+    other = ew(lambda Y: FUNCTIONS["step"](Y), Y=T["Y"])
+    masks = [Product(sp.Integer(1), (step,)), Product(sp.Integer(1), (other,))]
+    added = [Assign("A", Add(tuple(masks))), Assign("B", Add(tuple(masks)))]
+    contracted = [Assign("A", MatMul(step, Transpose(T["Y"]))), Assign("B", MatMul(Transpose(T["T"]), step))]
+    negated = [Assign("A", Product(sp.Integer(-1), (step, T["Y"]))), Assign("B", Product(sp.Integer(-1), (step, T["T"])))]
+    for statements in (contracted, negated):
+        after = lines(statements, {"A", "B"})
+        assert not any("shared" in line for line in after)
+        same(plain(statements), after, ["A", "B"])
+    after = lines(added, {"A", "B"})
+    assert not any(line.endswith(("= X > 0", "= Y > 0")) for line in after)     # shared only as numbers
+    same(plain(added), after, ["A", "B"])
 
 
 def test_a_sigmoid_is_one_buffer():
