@@ -305,18 +305,17 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     del grad_Z2_core
     del grad_Z_core
     # dot_Z1[i, j] = sum_c X1[c, j]*dot_A1[i, c] + dot_B1[i, 0]
-    dot_Z1 = dot_A1 @ X1
+    dot_Z = np.empty((2*M, L))
+    dot_Z1 = dot_Z[:M]
+    np.matmul(dot_A1, X1, out=dot_Z1)
     dot_Z1 += dot_B1
     # dot_Z2[i, j] = sum_c X2[c, j]*dot_A2[i, c] + dot_B2[i, 0]
-    dot_Z2 = dot_A2 @ X2
+    dot_Z2 = dot_Z[M:]
+    np.matmul(dot_A2, X2, out=dot_Z2)
     dot_Z2 += dot_B2
-    # dot_Z[i, j] = [0 <= i <= M - 1]*dot_Z1[i, j] + [M <= i <= 2*M - 1]*dot_Z2[-M + i, j]
-    dot_Z = np.concatenate((dot_Z1, dot_Z2), axis=0)
-    del dot_Z1
-    del dot_Z2
+    # dot_Z[i, j] = [0 <= i <= M - 1]*dot_Z1[i, j] + [M <= i <= 2*M - 1]*dot_Z2[-M + i, j]   (its blocks were computed in place above)
     # dot_H[i, j] = equal(H[i, j], Z[i, j])*dot_Z[i, j]
     dot_H = dot_Z * shared_1
-    del dot_Z
     # dot_Y[0, i] = sum_c H[c, i]*dot_C[0, c] + dot_d + sum_c C[0, c]*dot_H[c, i]
     dot_Y = dot_C @ H
     dot_Y += dot_d
