@@ -316,6 +316,9 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # dot_Z[i, j] = [0 <= i <= M - 1]*dot_Z1[i, j] + [M <= i <= 2*M - 1]*dot_Z2[-M + i, j]   (its blocks were computed in place above)
     # dot_H[i, j] = equal(H[i, j], Z[i, j])*dot_Z[i, j]
     dot_H = dot_Z * shared_1
+    del dot_Z
+    del dot_Z1
+    del dot_Z2
     # dot_Y[0, i] = sum_c H[c, i]*dot_C[0, c] + dot_d + sum_c C[0, c]*dot_H[c, i]
     dot_Y = dot_C @ H
     dot_Y += dot_d

@@ -5,7 +5,7 @@ import sympy as sp
 from symgrad.lower.nodes import Add, Einsum, Elementwise, MatMul, Product, Slice, SquaredNorm, SumAll, Tensor, Transpose
 from symgrad.lower.numpy_printer import NumPyPrinter
 from symgrad.lower.passes import optimized
-from symgrad.lower.statements import Assign
+from symgrad.lower.statements import Allocate, Assign
 from symgrad.model.functions import FUNCTIONS, TABLE, numeric
 
 n, h = sp.symbols("n h", positive=True)
@@ -309,6 +309,17 @@ def test_a_dead_array_is_released_with_its_views_after_the_last_use_of_any():
              "W": rng.standard_normal((4, 4))}
     exec("\n".join(code), scope)
     np.testing.assert_allclose(scope["A"], (scope["X"] @ scope["W"])[:2] @ scope["W"], rtol=1e-13)
+
+
+def test_an_allocated_array_written_in_views_is_released_with_them():
+    W = Tensor("W", (h, h))
+    statements = [[Allocate("G", SHAPE), Assign("G1", Slice(T["G"], ((0, 2), None))),
+                   Assign("G2", Slice(T["G"], ((2, n), None)))],
+                  [Assign("A", MatMul(T["G"], W))],
+                  [Assign("B", ew(lambda Y, X: Y * X, Y=T["Y"], X=T["X"]))]]
+    out = _after_releases(statements, {"A", "B"})
+    assert out[1][-3:] == ["del G", "del G1", "del G2"]
+    assert not any("del" in line for line in _after_releases(statements, {"A", "B"}, {"X", "Y", "T", "G"})[1])
 
 
 def test_a_returned_protected_or_small_array_is_never_released_nor_anything_after_the_last_allocation():

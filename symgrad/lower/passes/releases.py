@@ -40,8 +40,11 @@ def with_releases(steps: list, live_out: set[str], protected: set[str], fixed: f
         for statement in statements:
             for name in reads(statement) | {statement.target}:
                 last[name] = k
-            if isinstance(statement, Allocate):
+            if isinstance(statement, Allocate):     # a new array, whose blocks are written in views of it
                 final_allocation = k
+                if not _large(statement.shape) or k in fixed or statement.target in array:
+                    kept.add(statement.target)
+                array.setdefault(statement.target, statement.target)
             if not isinstance(statement, Assign):
                 continue
             source = named_array(statement.value)
