@@ -282,13 +282,14 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     grad_scores = grad_probs_lse*probs
     grad_scores -= Y/N
     grad_hidden = grad_scores @ W2.T
+    shared_2 = z1 > 0
     grad_z1 = grad_hidden
-    grad_z1 *= z1 > 0
-    shared_2 = np.ones((1, N))
-    grad_b2 = shared_2 @ grad_scores
+    grad_z1 *= shared_2
+    shared_3 = np.ones((1, N))
+    grad_b2 = shared_3 @ grad_scores
     grad_W2 = hidden.T @ grad_scores
     grad_W2 += (1.0*reg) * W2
-    grad_b1 = shared_2 @ grad_z1
+    grad_b1 = shared_3 @ grad_z1
     grad_W1 = X.T @ grad_z1
     grad_W1 += (1.0*reg) * W1
     del grad_hidden
@@ -298,7 +299,7 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     dot_z1 += dot_b1
     # dot_hidden[i, j] = step(z1[i, j])*dot_z1[i, j]
     dot_hidden = dot_z1
-    dot_hidden *= z1 > 0
+    dot_hidden *= shared_2
     # dot_scores[i, j] = sum_c dot_W2[c, j]*hidden[i, c] + dot_b2[0, j] + sum_c W2[c, j]*dot_hidden[i, c]
     dot_scores = hidden @ dot_W2
     dot_scores += dot_b2
@@ -313,21 +314,19 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     dot_grad_probs_lse_sum *= dot_probs_lse_sum
     dot_grad_probs_lse_sum *= grad_probs_lse
     np.negative(dot_grad_probs_lse_sum, out=dot_grad_probs_lse_sum)
-    # dot_grad_probs_lse_exp[i, j] = dot_grad_probs_lse_sum[i, 0]
-    dot_grad_probs_lse_exp = np.broadcast_to(dot_grad_probs_lse_sum, (N, C)).astype(float)
-    # dot_grad_scores[i, j] = dot_scores[i, j]*grad_probs_lse[i, 0]*probs[i, j] + dot_grad_probs_lse_exp[i, j]*probs_lse_exp[i, j]
-    dot_grad_scores = dot_grad_probs_lse_exp*probs_lse_exp
+    # dot_grad_scores[i, j] = dot_scores[i, j]*grad_probs_lse[i, 0]*probs[i, j] + dot_grad_probs_lse_sum[i, 0]*probs_lse_exp[i, j]
+    dot_grad_scores = dot_grad_probs_lse_sum*probs_lse_exp
     dot_grad_scores += dot_scores*grad_probs_lse*probs
-    del dot_grad_probs_lse_exp
     del dot_scores
     # dot_grad_hidden[i, j] = sum_c dot_W2[j, c]*grad_scores[i, c] + sum_c W2[j, c]*dot_grad_scores[i, c]
     dot_grad_hidden = grad_scores @ dot_W2.T
     dot_grad_hidden += dot_grad_scores @ W2.T
     # dot_grad_z1[i, j] = step(z1[i, j])*dot_grad_hidden[i, j]
     dot_grad_z1 = dot_grad_hidden
-    dot_grad_z1 *= z1 > 0
+    dot_grad_z1 *= shared_2
+    del shared_2
     # dot_grad_b2[0, i] = sum_c dot_grad_scores[c, i]
-    dot_grad_b2 = shared_2 @ dot_grad_scores
+    dot_grad_b2 = shared_3 @ dot_grad_scores
     # dot_grad_W2[i, j] = 1.0*reg * dot_W2[i, j] + sum_c dot_hidden[c, i]*grad_scores[c, j] + sum_c dot_grad_scores[c, j]*hidden[c, i]
     dot_grad_W2 = dot_hidden.T @ grad_scores
     dot_grad_W2 += (1.0*reg) * dot_W2
@@ -337,7 +336,7 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     del dot_z1
     del grad_scores
     # dot_grad_b1[0, i] = sum_c dot_grad_z1[c, i]
-    dot_grad_b1 = shared_2 @ dot_grad_z1
+    dot_grad_b1 = shared_3 @ dot_grad_z1
     # dot_grad_W1[i, j] = 1.0*reg * dot_W1[i, j] + sum_c X[c, i]*dot_grad_z1[c, j]
     dot_grad_W1 = X.T @ dot_grad_z1
     dot_grad_W1 += (1.0*reg) * dot_W1
@@ -389,8 +388,7 @@ def hessian(*, X, Y, reg, W1, b1, W2, b2):
     dot_probs_lse_exp = dot_scores * probs_lse_exp
     dot_probs_lse_sum = dot_probs_lse_exp @ np.ones((C, 1))
     dot_grad_probs_lse_sum = -probs_lse_sum**(-2) * dot_probs_lse_sum * grad_probs_lse
-    dot_grad_probs_lse_exp = np.broadcast_to(dot_grad_probs_lse_sum, np.shape(dot_grad_probs_lse_sum)[:-2] + (N, C)).astype(float)
-    dot_grad_scores = dot_grad_probs_lse_exp*probs_lse_exp + dot_scores*grad_probs_lse*probs
+    dot_grad_scores = dot_grad_probs_lse_sum*probs_lse_exp + dot_scores*grad_probs_lse*probs
     dot_grad_hidden = grad_scores @ dot_W2.mT + dot_grad_scores @ W2.mT
     dot_grad_z1 = dot_grad_hidden * (z1 > 0)
     dot_grad_b2 = np.ones((1, N)) @ dot_grad_scores

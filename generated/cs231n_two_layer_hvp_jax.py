@@ -298,10 +298,8 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     dot_probs_lse_sum = dot_probs_lse_exp.sum(axis=1, keepdims=True)
     # dot_grad_probs_lse_sum[i, 0] = -dot_probs_lse_sum[i, 0]*grad_probs_lse[i, 0]/probs_lse_sum[i, 0]**2
     dot_grad_probs_lse_sum = -probs_lse_sum**(-2) * dot_probs_lse_sum * grad_probs_lse
-    # dot_grad_probs_lse_exp[i, j] = dot_grad_probs_lse_sum[i, 0]
-    dot_grad_probs_lse_exp = jnp.broadcast_to(dot_grad_probs_lse_sum, (N, C)).astype(_dtype)
-    # dot_grad_scores[i, j] = dot_scores[i, j]*grad_probs_lse[i, 0]*probs[i, j] + dot_grad_probs_lse_exp[i, j]*probs_lse_exp[i, j]
-    dot_grad_scores = dot_grad_probs_lse_exp*probs_lse_exp + dot_scores*grad_probs_lse*probs
+    # dot_grad_scores[i, j] = dot_scores[i, j]*grad_probs_lse[i, 0]*probs[i, j] + dot_grad_probs_lse_sum[i, 0]*probs_lse_exp[i, j]
+    dot_grad_scores = dot_grad_probs_lse_sum*probs_lse_exp + dot_scores*grad_probs_lse*probs
     # dot_grad_hidden[i, j] = sum_c dot_W2[j, c]*grad_scores[i, c] + sum_c W2[j, c]*dot_grad_scores[i, c]
     dot_grad_hidden = grad_scores @ dot_W2.T + dot_grad_scores @ W2.T
     # dot_grad_z1[i, j] = step(z1[i, j])*dot_grad_hidden[i, j]
@@ -363,8 +361,7 @@ def hessian(*, X, Y, reg, W1, b1, W2, b2):
     dot_probs_lse_exp = dot_scores * probs_lse_exp
     dot_probs_lse_sum = dot_probs_lse_exp.sum(axis=-1, keepdims=True)
     dot_grad_probs_lse_sum = -probs_lse_sum**(-2) * dot_probs_lse_sum * grad_probs_lse
-    dot_grad_probs_lse_exp = jnp.broadcast_to(dot_grad_probs_lse_sum, jnp.shape(dot_grad_probs_lse_sum)[:-2] + (N, C)).astype(_dtype)
-    dot_grad_scores = dot_grad_probs_lse_exp*probs_lse_exp + dot_scores*grad_probs_lse*probs
+    dot_grad_scores = dot_grad_probs_lse_sum*probs_lse_exp + dot_scores*grad_probs_lse*probs
     dot_grad_hidden = grad_scores @ dot_W2.mT + dot_grad_scores @ W2.mT
     dot_grad_z1 = dot_grad_hidden * (z1 > 0).astype(_dtype)
     dot_grad_b2 = dot_grad_scores.sum(axis=-2, keepdims=True)

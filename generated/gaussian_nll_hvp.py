@@ -237,19 +237,15 @@ def hvp(tangents, *, X, I, A, mu):
     dot_P = (P @ dot_Sigma) @ P
     np.negative(dot_P, out=dot_P)
     del dot_Sigma
-    # dot_D[i, j] = -dot_mu[i, 0]
-    dot_D = np.broadcast_to(-dot_mu, (d, N)).astype(float)
-    # dot_grad_D[i, j] = 1/2 * sum_c D[c, j]*dot_P[c, i] + 1/2 * sum_c D[c, j]*dot_P[i, c] + 1/2 * sum_c P[c, i]*dot_D[c, j] + 1/2 * sum_c P[i, c]*dot_D[c, j]
+    # dot_grad_D[i, j] = 1/2 * sum_c D[c, j]*dot_P[c, i] + 1/2 * sum_c D[c, j]*dot_P[i, c] - 1/2 * sum_c P[c, i]*dot_mu[c, 0] - 1/2 * sum_c P[i, c]*dot_mu[c, 0]
     dot_grad_D = dot_P.T @ D
     dot_grad_D *= 1/2
     dot_grad_D += 1/2 * dot_P @ D
-    dot_grad_D += 1/2 * P.T @ dot_D
-    dot_grad_D += 1/2 * P @ dot_D
-    # dot_grad_P[i, j] = 1/2 * sum_c D[j, c]*dot_D[i, c] + 1/2 * sum_c D[i, c]*dot_D[j, c]
-    dot_grad_P = dot_D @ D.T
-    dot_grad_P *= 1/2
-    dot_grad_P += 1/2 * D @ dot_D.T
-    del dot_D
+    dot_grad_D -= 1/2 * P.T @ dot_mu
+    dot_grad_D -= 1/2 * P @ dot_mu
+    # dot_grad_P[i, j] = -1/2 * sum_c D[j, c]*dot_mu[i, 0] - 1/2 * sum_c D[i, c]*dot_mu[j, 0]
+    dot_grad_P = -1/2 * dot_mu * (np.ones((1, N)) @ D.T)
+    dot_grad_P += -1/2 * dot_mu.T * (D @ shared_3)
     # dot_grad_Sigma[i, j] = -sum_{c,k} P[j, c]*dot_P[k, i]*grad_P[k, c] - sum_{c,k} P[c, i]*dot_P[j, k]*grad_P[c, k] + grad_Loss_logdet * dot_P[j, i] - sum_{c,k} P[c, i]*P[j, k]*dot_grad_P[c, k]
     dot_grad_Sigma = dot_P.T @ shared_2
     np.subtract(grad_Loss_logdet * dot_P.T, dot_grad_Sigma, out=dot_grad_Sigma)
@@ -303,9 +299,8 @@ def hessian(*, X, I, A, mu):
     grad_Sigma = grad_Loss_logdet * P.T - np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=['einsum_path', (0, 2), (0, 1)])
     dot_Sigma = A @ dot_A.mT + dot_A @ A.mT
     dot_P = -np.einsum('...ac,...bd,...cd->...ab', P, P.mT, dot_Sigma, optimize=['einsum_path', (0, 2), (0, 1)])
-    dot_D = np.broadcast_to(-dot_mu, np.shape(-dot_mu)[:-2] + (d, N)).astype(float)
-    dot_grad_D = 1/2 * dot_P.mT @ D + 1/2 * dot_P @ D + 1/2 * P.mT @ dot_D + 1/2 * P @ dot_D
-    dot_grad_P = 1/2 * dot_D @ D.mT + 1/2 * D @ dot_D.mT
+    dot_grad_D = 1/2 * dot_P.mT @ D + 1/2 * dot_P @ D - 1/2 * P.mT @ dot_mu - 1/2 * P @ dot_mu
+    dot_grad_P = -1/2 * dot_mu * (np.ones((1, N)) @ D.mT) - 1/2 * dot_mu.mT * (D @ np.ones((N, 1)))
     dot_grad_Sigma = grad_Loss_logdet * dot_P.mT - np.einsum('...bc,...ad,...cd->...ab', P, dot_P.mT, grad_P.mT, optimize=['einsum_path', (0, 2), (0, 1)]) - np.einsum('...ac,...bd,...cd->...ab', P.mT, dot_P, grad_P, optimize=['einsum_path', (0, 2), (0, 1)]) - np.einsum('...bd,...ac,...cd->...ab', P, P.mT, dot_grad_P, optimize=['einsum_path', (0, 2), (0, 1)])
     dot_grad_mu = -dot_grad_D @ np.ones((N, 1))
     dot_grad_A = grad_Sigma.mT @ dot_A + grad_Sigma @ dot_A + dot_grad_Sigma.mT @ A + dot_grad_Sigma @ A

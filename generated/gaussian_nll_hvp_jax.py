@@ -240,12 +240,10 @@ def hvp(tangents, *, X, I, A, mu):
     dot_Sigma = A @ dot_A.T + dot_A @ A.T
     # dot_P[i, j] = -sum_{c,k} P[i, c]*P[k, j]*dot_Sigma[c, k]
     dot_P = -jnp.einsum('ac,bd,cd->ab', P, P.T, dot_Sigma)
-    # dot_D[i, j] = -dot_mu[i, 0]
-    dot_D = jnp.broadcast_to(-dot_mu, (d, N)).astype(_dtype)
-    # dot_grad_D[i, j] = 1/2 * sum_c D[c, j]*dot_P[c, i] + 1/2 * sum_c D[c, j]*dot_P[i, c] + 1/2 * sum_c P[c, i]*dot_D[c, j] + 1/2 * sum_c P[i, c]*dot_D[c, j]
-    dot_grad_D = 1/2 * (dot_P.T @ D) + 1/2 * (dot_P @ D) + 1/2 * (P.T @ dot_D) + 1/2 * (P @ dot_D)
-    # dot_grad_P[i, j] = 1/2 * sum_c D[j, c]*dot_D[i, c] + 1/2 * sum_c D[i, c]*dot_D[j, c]
-    dot_grad_P = 1/2 * (dot_D @ D.T) + 1/2 * (D @ dot_D.T)
+    # dot_grad_D[i, j] = 1/2 * sum_c D[c, j]*dot_P[c, i] + 1/2 * sum_c D[c, j]*dot_P[i, c] - 1/2 * sum_c P[c, i]*dot_mu[c, 0] - 1/2 * sum_c P[i, c]*dot_mu[c, 0]
+    dot_grad_D = 1/2 * (dot_P.T @ D) + 1/2 * (dot_P @ D) - 1/2 * (dot_mu.T @ P).T - 1/2 * (P @ dot_mu)
+    # dot_grad_P[i, j] = -1/2 * sum_c D[j, c]*dot_mu[i, 0] - 1/2 * sum_c D[i, c]*dot_mu[j, 0]
+    dot_grad_P = -1/2 * dot_mu * (D.T.sum(axis=0, keepdims=True)) - 1/2 * dot_mu.T * (D.sum(axis=1, keepdims=True))
     # dot_grad_Sigma[i, j] = -sum_{c,k} P[j, c]*dot_P[k, i]*grad_P[k, c] - sum_{c,k} P[c, i]*dot_P[j, k]*grad_P[c, k] + grad_Loss_logdet * dot_P[j, i] - sum_{c,k} P[c, i]*P[j, k]*dot_grad_P[c, k]
     dot_grad_Sigma = grad_Loss_logdet * dot_P.T - jnp.einsum('bc,ad,cd->ab', P, dot_P.T, grad_P.T) - jnp.einsum('ac,bd,cd->ab', P.T, dot_P, grad_P) - jnp.einsum('bd,ac,cd->ab', P, P.T, dot_grad_P)
     # dot_grad_mu[i, 0] = -sum_c dot_grad_D[i, c]
@@ -287,9 +285,8 @@ def hessian(*, X, I, A, mu):
     grad_Sigma = grad_Loss_logdet * P.T - jnp.einsum('bd,ac,cd->ab', P, P.T, grad_P)
     dot_Sigma = A @ dot_A.mT + dot_A @ A.mT
     dot_P = -jnp.einsum('...ac,...bd,...cd->...ab', P, P.mT, dot_Sigma)
-    dot_D = jnp.broadcast_to(-dot_mu, jnp.shape(-dot_mu)[:-2] + (d, N)).astype(_dtype)
-    dot_grad_D = 1/2 * (dot_P.mT @ D) + 1/2 * (dot_P @ D) + 1/2 * (P.mT @ dot_D) + 1/2 * (P @ dot_D)
-    dot_grad_P = 1/2 * (dot_D @ D.mT) + 1/2 * (D @ dot_D.mT)
+    dot_grad_D = 1/2 * (dot_P.mT @ D) + 1/2 * (dot_P @ D) - 1/2 * (dot_mu.mT @ P).mT - 1/2 * (P @ dot_mu)
+    dot_grad_P = -1/2 * dot_mu * (D.mT.sum(axis=-2, keepdims=True)) - 1/2 * dot_mu.mT * (D.sum(axis=-1, keepdims=True))
     dot_grad_Sigma = grad_Loss_logdet * dot_P.mT - jnp.einsum('...bc,...ad,...cd->...ab', P, dot_P.mT, grad_P.mT) - jnp.einsum('...ac,...bd,...cd->...ab', P.mT, dot_P, grad_P) - jnp.einsum('...bd,...ac,...cd->...ab', P, P.mT, dot_grad_P)
     dot_grad_mu = -dot_grad_D.sum(axis=-1, keepdims=True)
     dot_grad_A = grad_Sigma.mT @ dot_A + grad_Sigma @ dot_A + dot_grad_Sigma.mT @ A + dot_grad_Sigma @ A

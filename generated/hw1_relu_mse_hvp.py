@@ -235,8 +235,9 @@ def hvp(tangents, *, x, y, W1, b1, W2, b2):
     grad_yhat = yhat - y
     grad_yhat *= 2
     grad_z1 = W2.T @ grad_yhat
+    shared_2 = s1 > 0
     grad_s1 = grad_z1
-    grad_s1 *= s1 > 0
+    grad_s1 *= shared_2
     grad_b2 = grad_yhat
     grad_W2 = grad_yhat * z1.T
     grad_b1 = grad_s1
@@ -246,7 +247,7 @@ def hvp(tangents, *, x, y, W1, b1, W2, b2):
     dot_s1 += dot_b1
     # dot_z1[i, 0] = step(s1[i, 0])*dot_s1[i, 0]
     dot_z1 = dot_s1
-    dot_z1 *= s1 > 0
+    dot_z1 *= shared_2
     # dot_s2[i, 0] = sum_c dot_W2[i, c]*z1[c, 0] + dot_b2[i, 0] + sum_c W2[i, c]*dot_z1[c, 0]
     dot_s2 = dot_W2 @ z1
     dot_s2 += dot_b2
@@ -262,7 +263,7 @@ def hvp(tangents, *, x, y, W1, b1, W2, b2):
     dot_grad_z1 += W2.T @ dot_grad_s2
     # dot_grad_s1[i, 0] = step(s1[i, 0])*dot_grad_z1[i, 0]
     dot_grad_s1 = dot_grad_z1
-    dot_grad_s1 *= s1 > 0
+    dot_grad_s1 *= shared_2
     # dot_grad_b2[i, 0] = dot_grad_s2[i, 0]
     dot_grad_b2 = dot_grad_s2
     # dot_grad_W2[i, j] = dot_z1[j, 0]*grad_yhat[i, 0] + dot_grad_s2[i, 0]*z1[j, 0]

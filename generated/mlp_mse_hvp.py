@@ -236,12 +236,13 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     grad_Y = shared_1
     grad_Y *= -2/(n*o)
     grad_H = grad_Y @ W2.T
+    shared_2 = Z1 > 0
     grad_Z1 = grad_H
-    grad_Z1 *= Z1 > 0
-    shared_2 = np.ones((1, n))
-    grad_B2 = shared_2 @ grad_Y
+    grad_Z1 *= shared_2
+    shared_3 = np.ones((1, n))
+    grad_B2 = shared_3 @ grad_Y
     grad_W2 = H.T @ grad_Y
-    grad_B1 = shared_2 @ grad_Z1
+    grad_B1 = shared_3 @ grad_Z1
     grad_W1 = X.T @ grad_Z1
     del grad_H
     del grad_Z1
@@ -250,7 +251,7 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     dot_Z1 += dot_B1
     # dot_H[i, j] = step(Z1[i, j])*dot_Z1[i, j]
     dot_H = dot_Z1
-    dot_H *= Z1 > 0
+    dot_H *= shared_2
     # dot_Y[i, j] = sum_c H[i, c]*dot_W2[c, j] + dot_B2[0, j] + sum_c W2[c, j]*dot_H[i, c]
     dot_Y = H @ dot_W2
     dot_Y += dot_B2
@@ -263,9 +264,10 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     dot_grad_H += dot_grad_Y @ W2.T
     # dot_grad_Z1[i, j] = step(Z1[i, j])*dot_grad_H[i, j]
     dot_grad_Z1 = dot_grad_H
-    dot_grad_Z1 *= Z1 > 0
+    dot_grad_Z1 *= shared_2
+    del shared_2
     # dot_grad_B2[0, i] = sum_c dot_grad_Y[c, i]
-    dot_grad_B2 = shared_2 @ dot_grad_Y
+    dot_grad_B2 = shared_3 @ dot_grad_Y
     # dot_grad_W2[i, j] = sum_c dot_H[c, i]*grad_Y[c, j] + sum_c H[c, i]*dot_grad_Y[c, j]
     dot_grad_W2 = dot_H.T @ grad_Y
     dot_grad_W2 += H.T @ dot_grad_Y
@@ -276,7 +278,7 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     del grad_Y
     del shared_1
     # dot_grad_B1[0, i] = sum_c dot_grad_Z1[c, i]
-    dot_grad_B1 = shared_2 @ dot_grad_Z1
+    dot_grad_B1 = shared_3 @ dot_grad_Z1
     # dot_grad_W1[i, j] = sum_c X[c, i]*dot_grad_Z1[c, j]
     dot_grad_W1 = X.T @ dot_grad_Z1
     return float(Loss), {

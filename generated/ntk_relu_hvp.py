@@ -331,7 +331,8 @@ def _hidden_backward_hvp(state, _tangent_state, grad_out, dot_grad_out, need_inp
     from the adjoint of its output and its tangent; those of its input only if ``need_input``."""
     n, k_in, k_out, X_prev, W, W0, m, lam, Z_l, X_l, reg_l = state
     dot_X_prev, dot_W = _tangent_state
-    grad_Z_l = grad_out * (Z_l > 0)
+    shared_1 = Z_l > 0
+    grad_Z_l = grad_out * shared_1
     grad_W = grad_Z_l @ X_prev.T
     grad_W += (lam*m) * (W - W0)
     if need_input:
@@ -339,7 +340,8 @@ def _hidden_backward_hvp(state, _tangent_state, grad_out, dot_grad_out, need_inp
     # dot_grad_X_l[i, j] = dot_grad_out[i, j]
     dot_grad_X_l = dot_grad_out
     # dot_grad_Z_l[i, j] = step(Z_l[i, j])*dot_grad_X_l[i, j]
-    dot_grad_Z_l = dot_grad_X_l * (Z_l > 0)
+    dot_grad_Z_l = dot_grad_X_l * shared_1
+    del shared_1
     # dot_grad_W[i, j] = sum_c dot_X_prev[j, c]*grad_Z_l[i, c] + sum_c X_prev[j, c]*dot_grad_Z_l[i, c] + lam*m * dot_W[i, j]
     dot_grad_W = grad_Z_l @ dot_X_prev.T
     dot_grad_W += dot_grad_Z_l @ X_prev.T

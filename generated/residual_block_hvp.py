@@ -235,12 +235,13 @@ def hvp(tangents, *, T, x, W1, b1, W2, b2):
     Loss = 1/2 * np.vdot(shared_1, shared_1)
     grad_out = shared_1
     grad_a = W2.T @ grad_out
+    shared_2 = z > 0
     grad_z = grad_a
-    grad_z *= z > 0
-    shared_2 = np.ones((N, 1))
-    grad_b2 = grad_out @ shared_2
+    grad_z *= shared_2
+    shared_3 = np.ones((N, 1))
+    grad_b2 = grad_out @ shared_3
     grad_W2 = grad_out @ a.T
-    grad_b1 = grad_z @ shared_2
+    grad_b1 = grad_z @ shared_3
     grad_W1 = grad_z @ x.T
     grad_x = W1.T @ grad_z
     grad_x += grad_out
@@ -250,7 +251,7 @@ def hvp(tangents, *, T, x, W1, b1, W2, b2):
     dot_z += dot_b1
     # dot_a[i, j] = step(z[i, j])*dot_z[i, j]
     dot_a = dot_z
-    dot_a *= z > 0
+    dot_a *= shared_2
     # dot_out[i, j] = dot_x[i, j] + sum_c a[c, j]*dot_W2[i, c] + dot_b2[i, 0] + sum_c W2[i, c]*dot_a[c, j]
     dot_out = dot_W2 @ a
     dot_out += W2 @ dot_a
@@ -262,9 +263,10 @@ def hvp(tangents, *, T, x, W1, b1, W2, b2):
     dot_grad_a += W2.T @ dot_grad_out
     # dot_grad_z[i, j] = step(z[i, j])*dot_grad_a[i, j]
     dot_grad_z = dot_grad_a
-    dot_grad_z *= z > 0
+    dot_grad_z *= shared_2
+    del shared_2
     # dot_grad_b2[i, 0] = sum_c dot_grad_out[i, c]
-    dot_grad_b2 = dot_grad_out @ shared_2
+    dot_grad_b2 = dot_grad_out @ shared_3
     # dot_grad_W2[i, j] = sum_c dot_a[j, c]*grad_out[i, c] + sum_c a[j, c]*dot_grad_out[i, c]
     dot_grad_W2 = grad_out @ dot_a.T
     dot_grad_W2 += dot_grad_out @ a.T
@@ -273,7 +275,7 @@ def hvp(tangents, *, T, x, W1, b1, W2, b2):
     del grad_out
     del shared_1
     # dot_grad_b1[i, 0] = sum_c dot_grad_z[i, c]
-    dot_grad_b1 = dot_grad_z @ shared_2
+    dot_grad_b1 = dot_grad_z @ shared_3
     # dot_grad_W1[i, j] = sum_c dot_x[j, c]*grad_z[i, c] + sum_c dot_grad_z[i, c]*x[j, c]
     dot_grad_W1 = grad_z @ dot_x.T
     dot_grad_W1 += dot_grad_z @ x.T

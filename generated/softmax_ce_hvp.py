@@ -336,19 +336,22 @@ def _hidden_backward_hvp(state, _tangent_state, grad_out, dot_grad_out, need_inp
     from the adjoint of its output and its tangent; those of its input only if ``need_input``."""
     M, H_in, H_out, a_prev, Theta, z, a = state
     dot_a_prev, dot_Theta, dot_z = _tangent_state
-    grad_z = 1 - a
-    grad_z *= a
-    grad_z *= grad_out
+    shared_1 = 1 - a
+    grad_z = shared_1 * a * grad_out
     grad_Theta = grad_z.T @ a_prev
     if need_input:
         grad_a_prev = grad_z @ Theta
     # dot_grad_a[i, j] = dot_grad_out[i, j]
     dot_grad_a = dot_grad_out
     # dot_grad_z[i, j] = (a[i, j] - 1)*(2*a[i, j] - 1)*a[i, j]*dot_z[i, j]*grad_out[i, j] + (1 - a[i, j])*a[i, j]*dot_grad_a[i, j]
-    dot_grad_z = 1 - a
-    dot_grad_z *= dot_grad_a
-    dot_grad_z += (a - 1)*(2*a - 1)*dot_z*grad_out
+    dot_grad_z = 2*a
+    dot_grad_z -= 1
+    dot_grad_z *= a - 1
+    dot_grad_z *= dot_z
+    dot_grad_z *= grad_out
+    dot_grad_z += shared_1*dot_grad_a
     dot_grad_z *= a
+    del shared_1
     # dot_grad_Theta[i, j] = sum_c dot_a_prev[c, j]*grad_z[c, i] + sum_c a_prev[c, j]*dot_grad_z[c, i]
     dot_grad_Theta = grad_z.T @ dot_a_prev
     dot_grad_Theta += dot_grad_z.T @ a_prev
@@ -388,13 +391,10 @@ def _output_backward_hvp(state, _tangent_state, need_input):
     dot_grad_lse_sum *= lse_sum**(-2)
     dot_grad_lse_sum *= dot_lse_sum
     np.negative(dot_grad_lse_sum, out=dot_grad_lse_sum)
-    # dot_grad_lse_exp[i, j] = dot_grad_lse_sum[i, 0]
-    dot_grad_lse_exp = np.broadcast_to(dot_grad_lse_sum, (M, P)).astype(float)
-    # dot_grad_z[i, j] = dot_z[i, j]*grad_lse_sum[i, 0]*lse_exp[i, j] + dot_grad_lse_exp[i, j]*lse_exp[i, j]
+    # dot_grad_z[i, j] = dot_z[i, j]*grad_lse_sum[i, 0]*lse_exp[i, j] + dot_grad_lse_sum[i, 0]*lse_exp[i, j]
     dot_grad_z = dot_z*grad_lse_sum
-    dot_grad_z += dot_grad_lse_exp
+    dot_grad_z += dot_grad_lse_sum
     dot_grad_z *= lse_exp
-    del dot_grad_lse_exp
     # dot_grad_Theta[i, j] = sum_c dot_a_prev[c, j]*grad_z[c, i] + sum_c a_prev[c, j]*dot_grad_z[c, i]
     dot_grad_Theta = grad_z.T @ dot_a_prev
     dot_grad_Theta += dot_grad_z.T @ a_prev
@@ -476,8 +476,7 @@ def _output_batched_backward(_count, state, _tangent_state, need_input):
     if need_input:
         grad_a_prev = grad_z @ Theta
     dot_grad_lse_sum = -lse_sum**(-2) * dot_lse_sum * grad_lse
-    dot_grad_lse_exp = np.broadcast_to(dot_grad_lse_sum, np.shape(dot_grad_lse_sum)[:-2] + (M, P)).astype(float)
-    dot_grad_z = (dot_grad_lse_exp + dot_z*grad_lse_sum)*lse_exp
+    dot_grad_z = (dot_grad_lse_sum + dot_z*grad_lse_sum)*lse_exp
     dot_grad_Theta = grad_z.mT @ dot_a_prev + dot_grad_z.mT @ a_prev
     if need_input:
         dot_grad_a_prev = grad_z @ dot_Theta + dot_grad_z @ Theta

@@ -366,10 +366,8 @@ def _output_backward_hvp(state, _tangent_state, need_input):
         grad_a_prev = grad_z @ Theta
     # dot_grad_lse_sum[i, 0] = -dot_lse_sum[i, 0]*grad_lse[i, 0]/lse_sum[i, 0]**2
     dot_grad_lse_sum = -lse_sum**(-2) * dot_lse_sum * grad_lse
-    # dot_grad_lse_exp[i, j] = dot_grad_lse_sum[i, 0]
-    dot_grad_lse_exp = jnp.broadcast_to(dot_grad_lse_sum, (M, P)).astype(_dtype)
-    # dot_grad_z[i, j] = dot_z[i, j]*grad_lse_sum[i, 0]*lse_exp[i, j] + dot_grad_lse_exp[i, j]*lse_exp[i, j]
-    dot_grad_z = (dot_grad_lse_exp + dot_z*grad_lse_sum)*lse_exp
+    # dot_grad_z[i, j] = dot_z[i, j]*grad_lse_sum[i, 0]*lse_exp[i, j] + dot_grad_lse_sum[i, 0]*lse_exp[i, j]
+    dot_grad_z = (dot_grad_lse_sum + dot_z*grad_lse_sum)*lse_exp
     # dot_grad_Theta[i, j] = sum_c dot_a_prev[c, j]*grad_z[c, i] + sum_c a_prev[c, j]*dot_grad_z[c, i]
     dot_grad_Theta = grad_z.T @ dot_a_prev + dot_grad_z.T @ a_prev
     if need_input:
@@ -458,8 +456,7 @@ def _output_batched_backward(_count, state, _tangent_state, need_input):
     if need_input:
         grad_a_prev = grad_z @ Theta
     dot_grad_lse_sum = -lse_sum**(-2) * dot_lse_sum * grad_lse
-    dot_grad_lse_exp = jnp.broadcast_to(dot_grad_lse_sum, jnp.shape(dot_grad_lse_sum)[:-2] + (M, P)).astype(_dtype)
-    dot_grad_z = (dot_grad_lse_exp + dot_z*grad_lse_sum)*lse_exp
+    dot_grad_z = (dot_grad_lse_sum + dot_z*grad_lse_sum)*lse_exp
     dot_grad_Theta = grad_z.mT @ dot_a_prev + dot_grad_z.mT @ a_prev
     if need_input:
         dot_grad_a_prev = grad_z @ dot_Theta + dot_grad_z @ Theta

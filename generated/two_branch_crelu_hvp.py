@@ -283,39 +283,42 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     Y += d
     Delta = Yexp - Y
     Loss = (1/L) * np.vdot(Delta, Delta)
-    grad_Z_core = Delta * (H == Z)
+    shared_1 = H == Z
+    grad_Z_core = Delta * shared_1
     grad_Z2_core = grad_Z_core[M:]
     grad_Z1_core = grad_Z_core[:M]
     grad_d = (-2/L) * Delta.sum()
     grad_C = Delta @ H.T
     grad_C *= -2/L
-    shared_1 = (-2/L) * C[:, M:].T
-    shared_2 = np.ones((L, 1))
-    grad_B2 = grad_Z2_core @ shared_2
-    grad_B2 *= shared_1
-    shared_3 = (-2/L) * C[:, :M].T
-    grad_B1 = grad_Z1_core @ shared_2
-    grad_B1 *= shared_3
+    shared_2 = (-2/L) * C[:, M:].T
+    shared_3 = np.ones((L, 1))
+    grad_B2 = grad_Z2_core @ shared_3
+    grad_B2 *= shared_2
+    shared_4 = (-2/L) * C[:, :M].T
+    grad_B1 = grad_Z1_core @ shared_3
+    grad_B1 *= shared_4
     grad_A2 = grad_Z2_core @ X2.T
-    grad_A2 *= shared_1
+    grad_A2 *= shared_2
     grad_A1 = grad_Z1_core @ X1.T
-    grad_A1 *= shared_3
+    grad_A1 *= shared_4
     del grad_Z1_core
     del grad_Z2_core
     del grad_Z_core
     # dot_Z1[i, j] = sum_c X1[c, j]*dot_A1[i, c] + dot_B1[i, 0]
-    dot_Z1 = dot_A1 @ X1
+    dot_Z = np.empty((2*M, L))
+    dot_Z1 = dot_Z[:M]
+    np.matmul(dot_A1, X1, out=dot_Z1)
     dot_Z1 += dot_B1
     # dot_Z2[i, j] = sum_c X2[c, j]*dot_A2[i, c] + dot_B2[i, 0]
-    dot_Z2 = dot_A2 @ X2
+    dot_Z2 = dot_Z[M:]
+    np.matmul(dot_A2, X2, out=dot_Z2)
     dot_Z2 += dot_B2
-    # dot_Z[i, j] = [0 <= i <= M - 1]*dot_Z1[i, j] + [M <= i <= 2*M - 1]*dot_Z2[-M + i, j]
-    dot_Z = np.concatenate((dot_Z1, dot_Z2), axis=0)
+    # dot_Z[i, j] = [0 <= i <= M - 1]*dot_Z1[i, j] + [M <= i <= 2*M - 1]*dot_Z2[-M + i, j]   (its blocks were computed in place above)
+    # dot_H[i, j] = equal(H[i, j], Z[i, j])*dot_Z[i, j]
+    dot_H = dot_Z * shared_1
+    del dot_Z
     del dot_Z1
     del dot_Z2
-    # dot_H[i, j] = equal(H[i, j], Z[i, j])*dot_Z[i, j]
-    dot_H = dot_Z * (H == Z)
-    del dot_Z
     # dot_Y[0, i] = sum_c H[c, i]*dot_C[0, c] + dot_d + sum_c C[0, c]*dot_H[c, i]
     dot_Y = dot_C @ H
     dot_Y += dot_d
@@ -331,10 +334,11 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     np.negative(dot_grad_Y, out=dot_grad_Y)
     # dot_grad_H[i, j] = -2/L * Delta[0, j]*dot_C[0, i] + C[0, i]*dot_grad_Y[0, j]
     dot_grad_H = C.T*dot_grad_Y
-    dot_grad_H -= 2*Delta*dot_C.T/L
+    dot_grad_H -= (2*Delta/L) * dot_C.T
     # dot_grad_Z[i, j] = equal(H[i, j], Z[i, j])*dot_grad_H[i, j]
     dot_grad_Z = dot_grad_H
-    dot_grad_Z *= H == Z
+    dot_grad_Z *= shared_1
+    del shared_1
     # dot_grad_Z2[i, j] = dot_grad_Z[M + i, j]
     dot_grad_Z2 = dot_grad_Z[M:]
     # dot_grad_Z1[i, j] = dot_grad_Z[i, j]
@@ -347,9 +351,9 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     dot_grad_C += dot_grad_Y @ H.T
     del dot_H
     # dot_grad_B2[i, 0] = sum_c dot_grad_Z2[i, c]
-    dot_grad_B2 = dot_grad_Z2 @ shared_2
+    dot_grad_B2 = dot_grad_Z2 @ shared_3
     # dot_grad_B1[i, 0] = sum_c dot_grad_Z1[i, c]
-    dot_grad_B1 = dot_grad_Z1 @ shared_2
+    dot_grad_B1 = dot_grad_Z1 @ shared_3
     # dot_grad_A2[i, j] = sum_c X2[j, c]*dot_grad_Z2[i, c]
     dot_grad_A2 = dot_grad_Z2 @ X2.T
     # dot_grad_A1[i, j] = sum_c X1[j, c]*dot_grad_Z1[i, c]

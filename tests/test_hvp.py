@@ -47,6 +47,20 @@ def test_hvp_agrees_with_differences_of_the_gradient_and_autograd(name):
         assert check.hessian < AUTOGRAD_RTOL, check
 
 
+@pytest.mark.parametrize("name", catalogue.names())
+def test_hvp_copies_no_broadcast_and_stacks_no_tangent_by_copying(name):
+    """A tangent that is the same all along an axis is computed inside the tangents that read it,
+    never as a broadcast copied into a whole array; a stacked tangent is computed in views of one
+    array, as the forward computes the tensor (hessian(), over a batch axis, does neither)."""
+    text = (GENERATED / f"{name}{HVP_SUFFIX}.py").read_text()
+    functions = {chunk.split("(", 1)[0]: chunk for chunk in text.split("\ndef ")[1:]}
+    second_order = [body for function, body in functions.items() if "batched" not in function
+                    and (function == "hvp" or function.endswith(("_tangents", "_backward_hvp")))]
+    assert second_order
+    for body in second_order:
+        assert "np.broadcast_to" not in body and "np.concatenate" not in body
+
+
 def _module(name="two_branch_crelu"):
     return catalogue.build(name), import_generated(GENERATED / f"{name}{HVP_SUFFIX}.py")
 

@@ -2,10 +2,10 @@
 import numpy as np
 import sympy as sp
 
-from symgrad.lower.nodes import Einsum, Elementwise, MatMul, Product, Slice, SquaredNorm, SumAll, Tensor, Transpose
+from symgrad.lower.nodes import Add, Einsum, Elementwise, MatMul, Product, Slice, SquaredNorm, SumAll, Tensor, Transpose
 from symgrad.lower.numpy_printer import NumPyPrinter
 from symgrad.lower.passes import optimized
-from symgrad.lower.statements import Assign
+from symgrad.lower.statements import Allocate, Assign
 from symgrad.model.functions import FUNCTIONS, TABLE, numeric
 
 n, h = sp.symbols("n h", positive=True)
@@ -58,10 +58,29 @@ def test_a_name_assigned_between_two_uses_stops_the_sharing():
     assert not any("shared" in line for line in lines(statements, {"A", "B"}))
 
 
-def test_a_mask_is_never_shared():
+def test_a_mask_is_shared_where_it_multiplies_numbers():
     mask = ew(lambda X: FUNCTIONS["step"](X), X=T["X"])
-    statements = [Assign("A", Product(sp.Integer(1), (T["Y"], mask))), Assign("B", Product(sp.Integer(1), (T["T"], mask)))]
-    assert not any("shared" in line for line in lines(statements, {"A", "B"}))
+    statements = [Assign("A", Product(sp.Integer(1), (T["Y"], mask))), Assign("B", Product(sp.Integer(-2), (T["T"], mask)))]
+    after = lines(statements, {"A", "B"})
+    assert after[0] == "shared_1 = X > 0"
+    assert after[1:] == ["A = Y * shared_1", "B = -2 * T * shared_1"]
+    same(plain(statements), after, ["A", "B"])
+
+
+def test_a_mask_added_contracted_or_first_in_a_product_is_not_shared():
+    step = ew(lambda X: FUNCTIONS["step"](X), X=T["X"])
+    other = ew(lambda Y: FUNCTIONS["step"](Y), Y=T["Y"])
+    masks = [Product(sp.Integer(1), (step,)), Product(sp.Integer(1), (other,))]
+    added = [Assign("A", Add(tuple(masks))), Assign("B", Add(tuple(masks)))]
+    contracted = [Assign("A", MatMul(step, Transpose(T["Y"]))), Assign("B", MatMul(Transpose(T["T"]), step))]
+    negated = [Assign("A", Product(sp.Integer(-1), (step, T["Y"]))), Assign("B", Product(sp.Integer(-1), (step, T["T"])))]
+    for statements in (contracted, negated):
+        after = lines(statements, {"A", "B"})
+        assert not any("shared" in line for line in after)
+        same(plain(statements), after, ["A", "B"])
+    after = lines(added, {"A", "B"})
+    assert not any(line.endswith(("= X > 0", "= Y > 0")) for line in after)     # shared only as numbers
+    same(plain(added), after, ["A", "B"])
 
 
 def test_a_sigmoid_is_one_buffer():
@@ -290,6 +309,17 @@ def test_a_dead_array_is_released_with_its_views_after_the_last_use_of_any():
              "W": rng.standard_normal((4, 4))}
     exec("\n".join(code), scope)
     np.testing.assert_allclose(scope["A"], (scope["X"] @ scope["W"])[:2] @ scope["W"], rtol=1e-13)
+
+
+def test_an_allocated_array_written_in_views_is_released_with_them():
+    W = Tensor("W", (h, h))
+    statements = [[Allocate("G", SHAPE), Assign("G1", Slice(T["G"], ((0, 2), None))),
+                   Assign("G2", Slice(T["G"], ((2, n), None)))],
+                  [Assign("A", MatMul(T["G"], W))],
+                  [Assign("B", ew(lambda Y, X: Y * X, Y=T["Y"], X=T["X"]))]]
+    out = _after_releases(statements, {"A", "B"})
+    assert out[1][-3:] == ["del G", "del G1", "del G2"]
+    assert not any("del" in line for line in _after_releases(statements, {"A", "B"}, {"X", "Y", "T", "G"})[1])
 
 
 def test_a_returned_protected_or_small_array_is_never_released_nor_anything_after_the_last_allocation():

@@ -8,7 +8,10 @@ elementwise chains in place) then run over all of them together, so no statement
 value a later tangent reads, and the blocks are printed last (``printed``). The first-order plan folds some adjoints into their users (an alias
 ``grad_Y = -grad_Delta``, a small factor pulled out of a core, ...): a tangent that reads such
 an adjoint reads its definition instead, substituted and collapsed, so it only reads arrays the
-backward statements compute.
+backward statements compute. A tangent that is the same all along an axis (``dot_D = -dot_mu``
+where ``D = X - mu``) is substituted into the tangents that read it too, instead of being a
+broadcast copied into a whole array; the tangent of a stacked tensor (``dot_Z = [dot_Z1;
+dot_Z2]``) is computed in views of one array, as the forward computes ``Z``.
 
 ``hessian(**inputs)`` evaluates the same tangent statements once (without the passes, which know
 no batch axis), printed over a leading batch
@@ -30,7 +33,7 @@ from symgrad.differentiate.chain_rule import substitute
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.differentiate.tangents import TangentDerivation
 from symgrad.emit.module_plan import (Block, ModulePlan, fewer_temporaries, plan_module, printed, shape_code,
-                                     shape_text, unpacked)
+                                     shape_text, stacked_homes, statements_in_views, unpacked)
 from symgrad.index.conventions import CORE_SUFFIX, adjoint_name, tangent_name
 from symgrad.index.deltas import collapse
 from symgrad.index.terms import IndexExpr
@@ -118,13 +121,41 @@ def tangent_statements(tangents: TangentDerivation, backward: tuple[Block, ...],
     candidates = [(n, tangent_name(n), e) for n, e in tangents.forward.items()]
     candidates += [(n, tangent_name(adjoint_name(n)), _through_computed(e, tangents, computed, cores))
                    for n, e in tangents.adjoints.items()]
-    needed = set(needed)
+    wanted, needed = set(needed), set(needed)
     kept = []
     for name, target, expr in reversed(candidates):
         if target in needed:
             kept.append((name, target, reuse_forward_values(expr, model)))
             needed |= _reads(expr)
-    return kept[::-1]
+    return _broadcasts_inlined(kept[::-1], wanted, tangents.derivation.space)
+
+
+def _broadcast(expr: IndexExpr) -> bool:
+    """Whether ``expr`` is the same all along one of its axes: no term reads that free index."""
+    used = set().union(*(t.factor.free_symbols | {s for c in t.conditions for s in c[0].free_symbols}
+                         for t in expr.terms))
+    return bool(expr.terms) and any(isinstance(i, sp.Symbol) and i not in used for i in expr.indices)
+
+
+def _broadcasts_inlined(statements, wanted: set[str], space) -> list[tuple[str, str, IndexExpr]]:
+    """``statements`` with each tangent that is the same all along an axis (``dot_D[i, j] =
+    -dot_mu[i, 0]`` where ``D = X - mu``) substituted into the tangents that read it, unless it is
+    one of ``wanted``. As a statement of its own it would be a whole array copied from a broadcast,
+    and each product with it a full matrix product (``P.T @ dot_D``); substituted, the lowering
+    sees the smaller value (``P.T @ dot_mu``, broadcast where it is added). Tangents are linear in
+    the tangents they read, so each entry of one is replaced by its definition."""
+    inlined, out = {}, []
+    for name, target, expr in statements:
+        terms = expr.terms
+        for other, definition in inlined.items():
+            if other in _reads(IndexExpr(expr.indices, terms)):
+                terms = collapse(substitute(terms, other, definition, space), space.ranges_of(expr.indices))
+        expr = IndexExpr(expr.indices, terms)
+        if target not in wanted and _broadcast(expr):
+            inlined[target] = expr
+        else:
+            out.append((name, target, expr))
+    return out
 
 
 def statement_shapes(model, backward: tuple[Block, ...]) -> dict:
@@ -140,14 +171,28 @@ def statement_shapes(model, backward: tuple[Block, ...]) -> dict:
 
 def lowered_tangents(derivation, statements, shapes: dict) -> list[Block]:
     """One block of IR statements (unprinted) per ``tangent_statements`` entry."""
+    return lowered_tangents_and_views(derivation, statements, shapes)[0]
+
+
+def lowered_tangents_and_views(derivation, statements, shapes: dict) -> tuple[list[Block], list[Block]]:
+    """``lowered_tangents``, and the same blocks with the tangent of a stacked tensor
+    (``dot_Z = [dot_Z1; dot_Z2]``) computed in views of one array, as the forward computes the
+    tensor itself (``module_plan.stacked_homes``; only where statements may write into views:
+    not over a batch axis), both from one lowering."""
     model = derivation.model
     reserved = set(model.tensors) | set(model.dimensions)
-    blocks = []
+    lowered, comments = {}, {}
     for name, target, expr in statements:
         ranges = derivation.space.ranges_of(expr.indices)
-        low = lower_both(target, expr, model.tensors[name].shape, shapes, ranges)
-        blocks.append(Block(target, (formula_text(target, expr, reserved),), low.statements, low.latex))
-    return blocks
+        lowered[target] = lower_both(target, expr, model.tensors[name].shape, shapes, ranges)
+        comments[target] = formula_text(target, expr, reserved)
+    plain = [Block(t, (comments[t],), low.statements, low.latex) for t, low in lowered.items()]
+    homes, allocated, in_views = stacked_homes(lowered), set(), []
+    for target, low in lowered.items():
+        code, blocks_above = statements_in_views(target, low, shapes, homes, allocated)
+        comment = comments[target] + ("   (its blocks were computed in place above)" if blocks_above else "")
+        in_views.append(Block(target, (comment,), tuple(code), low.latex))
+    return plain, in_views
 
 
 def gradient_value(parameter: str, batched: bool, present: bool, shape, count: str) -> str:
@@ -180,7 +225,7 @@ def plan_hvp(tangents: TangentDerivation, command: str) -> HvpPlan:
     first: ModulePlan = plan_module(derivation, command, share=False)
     shapes = statement_shapes(model, first.backward)
     needed = {tangent_name(adjoint_name(p)) for p in tangents.parameters}
-    plain = lowered_tangents(derivation, tangent_statements(tangents, first.backward, needed), shapes)
+    plain, in_views = lowered_tangents_and_views(derivation, tangent_statements(tangents, first.backward, needed), shapes)
     present = {b.name for b in plain}
     inputs, start = [], sp.Integer(0)
     for p in derivation.parameters:
@@ -195,7 +240,7 @@ def plan_hvp(tangents: TangentDerivation, command: str) -> HvpPlan:
                                      model.tensors[p].shape, BATCH)) for p in derivation.parameters)
     live_out = {model.loss_name, *first.gradient_reads, *(tangent_name(adjoint_name(p)) for p in derivation.parameters
                                                           if tangent_name(adjoint_name(p)) in present)}
-    forward, rest = fewer_temporaries(first.forward, first.backward + tuple(plain), model, live_out)
+    forward, rest = fewer_temporaries(first.forward, first.backward + tuple(in_views), model, live_out)
     numpy = NumPyPrinter()
     backward, tangent_blocks = rest[:len(first.backward)], rest[len(first.backward):]
     return HvpPlan(tuple(inputs), printed(forward, numpy), printed(backward, numpy), printed(tangent_blocks, numpy),

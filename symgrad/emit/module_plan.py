@@ -131,13 +131,7 @@ def _forward_blocks(model, shapes: dict, reserved: set, in_views: bool) -> list[
         expressions[name] = from_exponentials(name, model) or reuse_forward_values(definition.expr, model, until=name)
         lowered[name] = lower_both(name, expressions[name], model.tensors[name].shape, shapes,
                                    model.space.ranges_of(expressions[name].indices))
-    home = {}   # block tensor -> (stacked tensor, bounds), for a tensor stacked exactly once
-    stacked_in = [_named(block) for low in lowered.values() for _, block in low.tiles] if in_views else []
-    for name, low in lowered.items():
-        for bounds, block in low.tiles:
-            code = _named(block)
-            if code in lowered and lowered[code].parts and stacked_in.count(code) == 1:
-                home[code] = (name, bounds)
+    homes = stacked_homes(lowered) if in_views else {}
     forward, allocated = [], set()
     for name, definition in model.definitions.items():
         shape = model.tensors[name].shape
@@ -153,26 +147,49 @@ def _forward_blocks(model, shapes: dict, reserved: set, in_views: bool) -> list[
             forward.append(Block(name, (f"{name} = {opaque.function.name}({opaque.source})",),
                                  (Assign(name, value),), opaque.latex()))
             continue
-        low, statements = lowered[name], []
-        comment = formula_text(name, expressions[name], reserved)
-        if name in home:
-            stacked, bounds = home[name]
-            stacked_shape = model.tensors[stacked].shape
-            if stacked not in allocated:
-                allocated.add(stacked)
-                statements.append(Allocate(stacked, stacked_shape))
-            statements += [Assign(name, Slice(Tensor(stacked, stacked_shape), bounds)),
-                           *statements_into(name, Add(low.parts))]
-        elif low.tiles and any(home.get(_named(block)) == (name, bounds) for bounds, block in low.tiles):
-            if name not in allocated:
-                statements.append(Allocate(name, shape))
-            statements += [BlockAssign(name, bounds, shape, block) for bounds, block in low.tiles
-                           if home.get(_named(block)) != (name, bounds)]
+        low, comment = lowered[name], formula_text(name, expressions[name], reserved)
+        statements, blocks_above = statements_in_views(name, low, shapes, homes, allocated)
+        if blocks_above:
             comment += "   (its blocks were computed in place above)"
-        else:
-            statements = list(low.statements)
         forward.append(Block(name, (comment,), tuple(statements), low.latex))
     return forward
+
+
+def stacked_homes(lowered: dict) -> dict:
+    """Of ``lowered`` (name -> ``Lowered``, in the order they are computed): each tensor that is a
+    whole block of exactly one stacked tensor (``Z = [Z1; Z2]``) and is itself a plain sum ->
+    (that stacked tensor, the block's bounds). Such a block can be computed straight into its
+    part of the stacked array instead of being copied there afterwards (large temporaries are
+    the first cost at medium sizes)."""
+    stacked_in = [_named(block) for low in lowered.values() for _, block in low.tiles]
+    homes = {}
+    for name, low in lowered.items():
+        for bounds, block in low.tiles:
+            code = _named(block)
+            if code in lowered and lowered[code].parts and stacked_in.count(code) == 1:
+                homes[code] = (name, bounds)
+    return homes
+
+
+def statements_in_views(name: str, low, shapes: dict, homes: dict, allocated: set) -> tuple[list[Statement], bool]:
+    """The statements computing ``name`` (``low``: its ``Lowered``), given ``stacked_homes``: a
+    block computed into its view of the stacked array (allocated by the first of its blocks:
+    ``allocated`` records that), a stacked array given only its other blocks; and whether the
+    stacked array's blocks were computed in place above."""
+    if name in homes:
+        stacked, bounds = homes[name]
+        statements = []
+        if stacked not in allocated:
+            allocated.add(stacked)
+            statements.append(Allocate(stacked, shapes[stacked]))
+        return [*statements, Assign(name, Slice(Tensor(stacked, shapes[stacked]), bounds)),
+                *statements_into(name, Add(low.parts))], False
+    if low.tiles and any(homes.get(_named(block)) == (name, bounds) for bounds, block in low.tiles):
+        shape = shapes[name]
+        statements = [] if name in allocated else [Allocate(name, shape)]
+        return statements + [BlockAssign(name, bounds, shape, block) for bounds, block in low.tiles
+                             if homes.get(_named(block)) != (name, bounds)], True
+    return list(low.statements), False
 
 
 def _named(block) -> str | None:

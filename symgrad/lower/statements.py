@@ -17,7 +17,7 @@ from functools import lru_cache
 import sympy as sp
 
 from symgrad.lower.nodes import (Add, BlockSum, BlockWrite, DiagonalWrite, Elementwise, MatMul, Node, Product, Shape,
-                                 Tensor, Zeros, broadcast_shape, same_shape)
+                                 Slice, Tensor, Transpose, Zeros, broadcast_shape, same_shape)
 
 
 class Statement:
@@ -260,3 +260,16 @@ def unwrapped(node: Node) -> Node:
             node = node.factors[0]
         else:
             return node
+
+
+def named_array(value: Node) -> str | None:
+    """The name of the array ``value`` is another name or a view of (``grad_Z1 = grad_H``,
+    ``G1 = G[:M]``, ``X.T``), or None for a new array."""
+    value = unwrapped(value)
+    if isinstance(value, Elementwise) and isinstance(value.body, sp.Indexed):
+        value = value.operand(value.body)
+    if isinstance(value, Transpose):
+        value = value.operand
+    if isinstance(value, Slice):
+        value = value.base
+    return value.name if isinstance(value, Tensor) else None

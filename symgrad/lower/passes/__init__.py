@@ -45,7 +45,7 @@ def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str],
             where.append(b)
             original.append(statement)
             flat.append(None if b in skip else with_nodes(statement, _rewritten))
-    shared = share_values(on_needed_factors(flat))
+    shared = share_values(on_needed_factors(flat), original)
     kept = [original[k] if statement is None else statement for k, statement in shared]
     fixed = frozenset(j for j, (_, statement) in enumerate(shared) if statement is None)
     buffered = with_releases(in_buffers(kept, floats, live_out, protected, fixed), live_out, protected, fixed)

@@ -18,26 +18,11 @@ the last one the function returns anyway).
 """
 from __future__ import annotations
 
-import sympy as sp
-
-from symgrad.lower.nodes import Elementwise, Slice, Tensor, Transpose
-from symgrad.lower.statements import Allocate, Assign, Release, reads, unwrapped
+from symgrad.lower.statements import Allocate, Assign, Release, named_array, reads
 
 
 def _large(shape) -> bool:
     return len(shape) == 2 and all(n != 1 for n in shape)
-
-
-def _named(value):
-    """The name ``value`` is another name or a view of, or None for a new array."""
-    value = unwrapped(value)
-    if isinstance(value, Elementwise) and isinstance(value.body, sp.Indexed):
-        value = value.operand(value.body)
-    if isinstance(value, Transpose):
-        value = value.operand
-    if isinstance(value, Slice):
-        value = value.base
-    return value.name if isinstance(value, Tensor) else None
 
 
 def with_releases(steps: list, live_out: set[str], protected: set[str], fixed: frozenset = frozenset()) -> list:
@@ -55,11 +40,14 @@ def with_releases(steps: list, live_out: set[str], protected: set[str], fixed: f
         for statement in statements:
             for name in reads(statement) | {statement.target}:
                 last[name] = k
-            if isinstance(statement, Allocate):
+            if isinstance(statement, Allocate):     # a new array, whose blocks are written in views of it
                 final_allocation = k
+                if not _large(statement.shape) or k in fixed or statement.target in array:
+                    kept.add(statement.target)
+                array.setdefault(statement.target, statement.target)
             if not isinstance(statement, Assign):
                 continue
-            source = _named(statement.value)
+            source = named_array(statement.value)
             if source is None:
                 final_allocation = k
                 if not _large(statement.value.shape) or k in fixed or statement.target in array:

@@ -18,7 +18,9 @@ An elementwise product evaluates left to right: ``2*Xc*grad_var/N`` makes three 
 of ``Xc``'s shape where ``grad_var`` is a row. ``small_factors_first`` (run on the final
 statements) computes the factors that broadcast, all of one smaller shape, with the number
 first, as one small value: ``(2*grad_var/N) * Xc``, one pass over the large array. Masks stay
-with the large factors (a number times a mask can be an integer array).
+with the large factors (a number times a mask can be an integer array). Where no factor has the
+result's shape (an outer product, ``2*Delta*dot_C.T/L``: a row times a column), the numbers go on
+one of the broadcast factors instead, and one pass makes the result.
 """
 from __future__ import annotations
 
@@ -80,8 +82,23 @@ def small_factors_first(node: Node) -> Node:
             small.append(factor)
         else:
             large.append(factor)
-    shapes = [part(node, f).shape for f in small if f.atoms(sp.Indexed)]
+    arrays = [f for f in small if f.atoms(sp.Indexed)]
+    shapes = [part(node, f).shape for f in arrays]
+    if not large and len(arrays) > 1:
+        return _outer_product(node, coefficient, small, arrays)
     if not large or not shapes or any(not same_shape(s, shapes[0]) for s in shapes) \
             or (coefficient == 1 and len(small) < 2):
         return node
     return Product(sp.Integer(1), (part(node, coefficient * sp.Mul(*small)), part(node, sp.Mul(*large))))
+
+
+def _outer_product(node: Elementwise, coefficient, small: list, arrays: list) -> Node:
+    """A product of broadcast factors alone (``2*Delta*dot_C.T/L``: a row times a column, no factor
+    of the result's shape) with its numbers on the factor of fewest axes longer than 1, so that
+    one pass makes the result: ``Delta * ((2/L) * dot_C.T)``."""
+    numbers = [f for f in small if f not in arrays]
+    if coefficient == 1 and not numbers:
+        return node
+    smallest = min(arrays, key=lambda f: (sum(1 for n in part(node, f).shape if n != 1), sp.default_sort_key(f)))
+    rest = [f for f in arrays if f is not smallest]
+    return Product(sp.Integer(1), (part(node, coefficient * sp.Mul(*numbers) * smallest), part(node, sp.Mul(*rest))))

@@ -9,10 +9,13 @@ first use, and read from there on.
 
 Safe because a value is shared only when nothing between its first and last
 use can change what it reads: every statement in between is an ``Assign``
-to a name it does not read (no array is written in place there, no block of
-one, and no statement of a block that may not run). Masks are never shared:
-the printers make a mask a number where it is added or contracted, which they
-could no longer see through a name. A value that is the whole of two
+to a name it does not read, or writes in place into an array none of whose
+names (its views, its other names) the value reads. A statement of a block
+that may not run is left as it is (the value is shared around it, not into it). A mask is shared only
+where it multiplies an array of numbers (``Delta * (H == Z)``, ``dot_Z * (H == Z)``),
+and only those uses read the name: NumPy's booleans times floats are floats, so
+the product is what it was, while the printers make a mask a number where it is
+added, negated or contracted, which they could no longer see through a name. A value that is the whole of two
 statements is not shared either (both names would be one array, and a later
 in-place step on one would change the other).
 """
@@ -23,9 +26,10 @@ from functools import lru_cache
 import sympy as sp
 
 from symgrad.index.conventions import SHARED_PREFIX
-from symgrad.lower.nodes import Diagonal, Elementwise, Entry, Node, Ones, Slice, SquaredNorm, Tensor, Transpose, Zeros
+from symgrad.lower.nodes import (Diagonal, Elementwise, Entry, Node, Ones, Product, Slice, SquaredNorm, Tensor, Transpose,
+                                 Zeros)
 from symgrad.lower.passes.entries import canonical, part
-from symgrad.lower.statements import Assign, children, node_reads, subnodes, unwrapped, with_nodes
+from symgrad.lower.statements import Assign, children, named_array, node_reads, subnodes, unwrapped, with_nodes
 
 _NAMES = (Tensor, Entry, Slice, Transpose, Diagonal, Zeros)     # printed as a name or a view of one
 
@@ -43,6 +47,21 @@ def _shareable(node: Node) -> bool:
     return _reads_array(node)
 
 
+def _is_mask(node: Node, masks: set[str]) -> bool:
+    """A mask, or the name a shared mask was given (``masks``)."""
+    return (isinstance(node, Elementwise) and node.boolean) or (isinstance(node, Tensor) and node.name in masks)
+
+
+def _scaled_masks(node: Product, masks: set[str]):
+    """The masks ``node`` multiplies into an array of numbers: a product whose first factor (the
+    one a minus sign is printed on) is numbers, and whose masks read arrays."""
+    if not node.factors or _is_mask(node.factors[0], masks) or not node.factors[0].shape:
+        return
+    for factor in node.factors[1:]:
+        if isinstance(factor, Elementwise) and factor.boolean and _reads_array(factor):
+            yield factor
+
+
 @lru_cache(maxsize=1 << 12)
 def _body_parts(node: Elementwise) -> tuple:
     """The parts of ``node``'s body worth a name of their own: array values, not masks, as
@@ -58,14 +77,18 @@ def _body_parts(node: Elementwise) -> tuple:
     return tuple(found)
 
 
-def _values_in(statement) -> list[Node]:
-    """The shareable values ``statement`` computes, once per occurrence (none outside an ``Assign``)."""
+def _values_in(statement, masks: set[str]) -> list[Node]:
+    """The shareable values ``statement`` computes, once per occurrence (none outside an
+    ``Assign``); ``masks``: the names shared masks were given so far (only a statement a sharing
+    rewrites can read a new one, so the others' lists stay right)."""
     if not isinstance(statement, Assign):
         return []
     found = []
     for node in _printed_subnodes(statement.value):
         if _shareable(node):
             found.append(node)
+        if isinstance(node, Product):
+            found += list(_scaled_masks(node, masks))
         if isinstance(node, Elementwise):
             found += [value for _, value in _body_parts(node)]
     return found
@@ -90,17 +113,39 @@ def _printed_subnodes(node: Node):
             yield from _printed_subnodes(child)
 
 
-def _undisturbed(statements: list, first: int, last: int, value: Node) -> bool:
+def _names_of_arrays(statements: list) -> dict[str, set[str]]:
+    """Each name -> every name of the same array (a view, another name: ``dot_Z1 = dot_Z[:M]``)."""
+    groups: dict[str, set[str]] = {}
+    for statement in statements:
+        source = named_array(statement.value) if isinstance(statement, Assign) else None
+        if source is not None:
+            group = groups.get(statement.target, {statement.target}) | groups.get(source, {source})
+            for name in group:
+                groups[name] = group
+    return groups
+
+
+def _undisturbed(statements: list, first: int, last: int, value: Node, names: dict[str, set[str]]) -> bool:
+    """Nothing from statement ``first`` to ``last`` changes what ``value`` reads: each assigns a
+    name it does not read, or writes into an array none of whose names it reads (whether it
+    runs or not)."""
     read = node_reads(value)
-    return all(isinstance(s, Assign) and s.target not in read for s in statements[first:last])
+    arrays = set().union(*(names.get(n, {n}) for n in read))
+    return all(s.target not in read if isinstance(s, Assign) else s.target not in arrays
+               for s in statements[first:last])
 
 
-def _replaced(value: Node, name: str):
-    """A rewrite putting the array ``name`` where ``value`` was, as a node or a part of a body."""
+def _replaced(value: Node, name: str, masks: set[str]):
+    """A rewrite putting the array ``name`` where ``value`` was, as a node or a part of a body (a
+    mask: as a factor of the products that multiply it into numbers, ``_scaled_masks``)."""
     shared = Tensor(name, value.shape)
     entry = sp.IndexedBase(name)[0]
 
     def rewrite(node: Node) -> Node:
+        if isinstance(value, Elementwise) and value.boolean:
+            if isinstance(node, Product) and value in set(_scaled_masks(node, masks)):
+                return Product(node.coefficient, tuple(shared if f == value else f for f in node.factors))
+            return node
         if node == value:
             return shared
         if isinstance(node, Elementwise):
@@ -113,16 +158,18 @@ def _replaced(value: Node, name: str):
     return rewrite
 
 
-def share_values(statements: list) -> list:
+def share_values(statements: list, guarded: list) -> list:
     """``statements`` (one function's, in order; None for one that may not run) with every
-    repeated array value computed once, into a name beginning ``shared_``."""
+    repeated array value computed once, into a name beginning ``shared_``. ``guarded``: the same
+    statements, those that may not run among them (left alone: a value is shared around one,
+    never into it)."""
     statements = list(statements)
-    values_in = [_values_in(s) for s in statements]     # kept up to date: only rewritten statements change
     hoisted: dict[int, list[Assign]] = {}
-    counter = 0
+    counter, masks, aliases = 0, set(), _names_of_arrays(guarded)
+    values_in = [_values_in(s, masks) for s in statements]     # kept up to date: only rewritten statements change
     while True:
         candidates = [(value, uses) for value, uses in _occurrences(values_in).items()
-                      if len(uses) > 1 and _undisturbed(statements, uses[0], uses[-1], value)
+                      if len(uses) > 1 and _undisturbed(guarded, uses[0], uses[-1], value, aliases)
                       and sum(unwrapped(statements[k].value) == value for k in set(uses)) < 2]
         if not candidates:
             break
@@ -130,10 +177,12 @@ def share_values(statements: list) -> list:
         counter += 1
         name = f"_{SHARED_PREFIX}_{counter}"            # renamed in the order they are computed below
         hoisted.setdefault(uses[0], []).append(Assign(name, value))
-        rewrite = _replaced(value, name)
+        rewrite = _replaced(value, name, set(masks))
+        if isinstance(value, Elementwise) and value.boolean:
+            masks.add(name)
         for k in sorted(set(uses)):
             statements[k] = with_nodes(statements[k], rewrite)
-            values_in[k] = _values_in(statements[k])
+            values_in[k] = _values_in(statements[k], masks)
     order = [a.target for k in sorted(hoisted) for a in hoisted[k]]
     taken = set().union(*(node_reads(s.value) | {s.target} for s in statements if isinstance(s, Assign)),
                         set()) - set(order)
