@@ -30,3 +30,43 @@ def test_an_unknown_backend_is_a_usage_error(tmp_path, capsys):
         main(["generate", "two_branch_crelu", "--backend", "tensorflow", "-o", str(tmp_path)])
     assert exit_.value.code == 2
     assert "invalid choice: 'tensorflow'" in capsys.readouterr().err
+
+
+SCALAR_FUNCTIONS = '''
+from symgrad import Model, exp, ones, sigmoid, sum_squares, tanh
+m = Model("scalar_functions", "table functions of scalars that are no tensor entries")
+n, d = m.dims("n d")
+W, t, s = m.parameter("W", (n, d)), m.constant("t"), m.parameter("s")
+m.loss("Loss", sum_squares(W) * sigmoid(t) + tanh(s) * exp(t) + sum_squares(W) * sigmoid(ones(n, d).sum() / 100))
+model = m
+'''
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_a_function_of_a_number_or_of_dimensions_runs_on_the_backend(tmp_path, backend):
+    """``sigmoid(t)`` of a scalar given as a Python float, and ``sigmoid(n*d/100)`` of an
+    intermediate that is a Python int: torch's functions take neither, jax's no int."""
+    import numpy as np
+
+    from symgrad.cli import import_generated
+    from .conftest import require
+    library = require(backend)
+    (tmp_path / "src").mkdir()
+    model = tmp_path / "src" / "scalar_functions.py"
+    model.write_text(SCALAR_FUNCTIONS)
+    assert main(["generate", str(model), "-o", str(tmp_path)]) == 0
+    assert main(["generate", str(model), "--backend", backend, "-o", str(tmp_path)]) == 0
+    ours = import_generated(tmp_path / f"scalar_functions_{backend}.py")
+    reference = import_generated(tmp_path / "scalar_functions.py")
+    W = np.random.default_rng(0).standard_normal((3, 4))
+    expected_value, expected = reference.loss_and_grad(W=W, t=0.5, s=0.3)
+    if backend == "torch":
+        value, grads = ours.loss_and_grad(W=library.tensor(W), t=0.5, s=0.3)
+    else:
+        single, _ = ours.loss_and_grad(W=W.astype(np.float32), t=0.5, s=0.3)   # jax's float32 default
+        assert float(single) == pytest.approx(expected_value, rel=1e-5)
+        with library.enable_x64(True):
+            value, grads = ours.loss_and_grad(W=W, t=0.5, s=0.3)
+    assert float(value) == pytest.approx(expected_value, rel=1e-12)
+    assert np.allclose(np.asarray(grads["W"]), expected["W"], rtol=1e-12)
+    assert float(grads["s"]) == pytest.approx(expected["s"], rel=1e-12)

@@ -45,6 +45,7 @@ def _in_own_layout(node: MatMul):
 class JaxElementwisePrinter(TorchElementwisePrinter):
     spelling = "jax"
     library = "jnp"
+    scalar_argument = "jnp.asarray({}, dtype=_dtype)"
 
 
 class JaxPrinter(TorchPrinter):

@@ -17,6 +17,7 @@ from sympy.printing.precedence import PRECEDENCE
 
 from symgrad.lower.elementwise_code import MUL, POSTFIX, ElementwiseCodePrinter, print_scalar
 from symgrad.lower.nodes import MatMul, Zeros
+from symgrad.model.functions import row_of
 from symgrad.lower.numpy_printer import NumPyPrinter
 
 
@@ -31,6 +32,17 @@ class TorchElementwisePrinter(ElementwiseCodePrinter):
         ``math`` one: torch's need tensors."""
         module, _, name = fqn.rpartition(".")
         return f"math.{name}" if module == "math" else super()._module_format(fqn, register)
+
+    # a table function of a value that is no tensor entry (a scalar input given as a number, an
+    # intermediate of dimensions: ``sigmoid(n*d)``) gets it as a tensor: torch's functions take no
+    # Python number, jax's no integer
+    scalar_argument = "torch.as_tensor({}, dtype=_dtype, device=_device)"
+
+    def _print_Function(self, expr):
+        if row_of(expr) is None or any(arg.atoms(sp.Indexed) for arg in expr.args):
+            return super()._print_Function(expr)
+        template = self.template(row_of(expr))
+        return template.format(*(self.scalar_argument.format(self._print(arg)) for arg in expr.args))
 
     def _print_Pow(self, expr, rational=False):
         if expr.exp in (sp.S.Half, -sp.S.Half):
