@@ -25,7 +25,8 @@ from symgrad.lower.latex_names import base_latex
 from symgrad.lower.nodes import Add, AxisMax, Elementwise, MatrixFunction, Slice, Tensor
 from symgrad.lower.numpy_printer import NumPyPrinter
 from symgrad.lower.passes import optimized
-from symgrad.lower.statements import Allocate, Assign, BlockAssign, Statement, statements_into, unwrapped
+from symgrad.lower.statements import (Allocate, Assign, BlockAssign, Statement, WorkspaceTake, statements_into,
+                                      unwrapped)
 from symgrad.lower.vectorize import lower_both, print_scalar
 
 
@@ -70,6 +71,8 @@ class ModulePlan:
     gradients: tuple[tuple[str, str], ...]        # (parameter, expression)
     dimensions: tuple[str, ...]
     gradient_reads: tuple[str, ...] = ()          # the names the gradients' expressions read
+    grad_forward: tuple[Block, ...] = ()   # ``loss_and_grad``'s forward statements, where not ``forward``'s
+    workspace: bool = False                # ``loss_and_grad`` keeps buffers between calls (``_workspace``)
 
     @property
     def unpack(self) -> str:
@@ -194,6 +197,16 @@ def fewer_temporaries(forward: tuple, backward: tuple, model, live_out: set[str]
     return blocks[:len(forward)], blocks[len(forward):]
 
 
+def gradient_statements(forward: tuple, backward: tuple, model, live_out: set[str]):
+    """The statements of ``loss_and_grad`` alone, through every pass: only the inputs are
+    protected (no named value is returned), and its large temporaries live in a workspace kept
+    between calls (``symgrad.lower.passes.workspace``); ``forward`` gets its own statements."""
+    statements = optimized([b.statements for b in (*forward, *backward)], floats={t.name for t in model.inputs},
+                           live_out=live_out, protected={t.name for t in model.inputs}, workspace=True)
+    blocks = tuple(replace(b, statements=s) for b, s in zip((*forward, *backward), statements))
+    return blocks[:len(forward)], blocks[len(forward):]
+
+
 def _comments(adjoint: ComputedAdjoint, derivation: Derivation, reserved: set) -> tuple[str, ...]:
     """The comments above an adjoint's statements: its index formula (and, for a core, the
     relation to the adjoint it stands for); for a parameter, its gradient expanded down to forward
@@ -251,9 +264,11 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
                               adjoint.relation))
     gradients = tuple((p, _gradient_code(p, model, derivation, printer)) for p in parameters)
     gradient_reads = tuple(adjoint_name(p) for p in parameters if p in derivation.adjoints)
+    grad_forward = ()
     if share and printer is None:
-        forward, backward = fewer_temporaries(tuple(forward), tuple(backward), model,
-                                              {model.loss_name, *gradient_reads})
+        live_out = {model.loss_name, *gradient_reads}
+        grad_forward, backward = gradient_statements(tuple(forward), tuple(backward), model, live_out)
+        forward, _ = fewer_temporaries(tuple(forward), (), model, set(model.definitions))
     printer = printer or NumPyPrinter()
     return ModulePlan(
         model_name=model.name,
@@ -270,4 +285,6 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
         gradients=gradients,
         dimensions=tuple(d for d, _, _ in dimension_reads(model)),
         gradient_reads=gradient_reads,
+        grad_forward=printed(grad_forward, printer),
+        workspace=any(isinstance(s, WorkspaceTake) for b in (*grad_forward, *backward) for s in b.statements),
     )
