@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symgrad.lower.nodes import Add, Elementwise, MatMul, Node, Product, Slice, Tensor, Transpose, same_shape
+from symgrad.lower.nodes import (Add, BroadcastTo, Elementwise, MatMul, Node, Product, Reshape, Slice, Tensor, Transpose,
+                                 same_shape)
 from symgrad.lower.passes.buffers import is_float, steps_into
 from symgrad.lower.statements import (Assign, Release, UfuncInto, WorkspaceKeep, WorkspaceTake, reads, unwrapped,
                                       with_nodes)
@@ -56,10 +57,13 @@ def _fresh(node: Node) -> bool:
 
 
 def _named(value):
-    """The name ``value`` is another name or a view of, or None for a new array."""
+    """The name ``value`` is another name or a view of (a reshape or an uncopied broadcast
+    included), or None for a new array."""
     value = unwrapped(value)
     if isinstance(value, Elementwise) and isinstance(value.body, sp.Indexed):
         value = value.operand(value.body)
+    if isinstance(value, Reshape) or isinstance(value, BroadcastTo) and not value.copy:
+        value = unwrapped(value.operand)
     if isinstance(value, Transpose):
         value = value.operand
     if isinstance(value, Slice):
