@@ -101,7 +101,7 @@ def _hoisted(statement, floats: set[str], names: _Names) -> tuple[list, object]:
     statement = with_nodes(statement, in_products)
     if isinstance(statement, UfuncInto):
         statement = UfuncInto(statement.target, statement.ufunc, tuple(
-            hoist(a) if isinstance(a, Node) and a.shape and k > 0 else a for k, a in enumerate(statement.arguments)))
+            hoist(a) if isinstance(a, Node) and a.shape else a for a in statement.arguments))
     return found, statement
 
 
