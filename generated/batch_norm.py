@@ -117,13 +117,14 @@ def forward(*, T, eps, X, gamma, beta):
     std = eps + var
     np.sqrt(std, out=std)
     # xhat[i, j] = Xc[i, j]/std[0, j]
-    xhat = 1/std * Xc
+    shared_2 = 1/std
+    xhat = shared_2 * Xc
     # Y[i, j] = gamma[0, j]*xhat[i, j] + beta[0, j]
     Y = gamma*xhat
     Y += beta
     # Loss = 1/2 * sum_{c,k} (-T[c, k] + Y[c, k])**2
-    shared_2 = Y - T
-    Loss = 1/2 * np.vdot(shared_2, shared_2)
+    shared_3 = Y - T
+    Loss = 1/2 * np.vdot(shared_3, shared_3)
     return {
         "mu": mu,
         "Xc": Xc,
@@ -159,29 +160,22 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     N, D, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
-    _slot_1, _slot_2, _slot_3, _slot_4 = _workspace((D, N), ((N, D), (N, D), (N, D), (N, D)))
     shared_1 = np.ones((1, N))
     mu = shared_1 @ X
     mu *= 1/N
-    Xc = _slot_1
-    np.subtract(X, mu, out=Xc)
-    _temporary_1 = _slot_2
-    np.square(Xc, out=_temporary_1)
-    var = shared_1 @ _temporary_1
+    Xc = X - mu
+    var = shared_1 @ Xc**2
     var *= 1/N
-    std = var
-    std += eps
+    std = eps + var
     np.sqrt(std, out=std)
     shared_2 = 1/std
-    xhat = _slot_2
-    np.multiply(Xc, shared_2, out=xhat)
-    Y = _slot_3
-    np.multiply(xhat, gamma, out=Y)
+    xhat = shared_2 * Xc
+    Y = gamma*xhat
     Y += beta
-    shared_3 = Y
-    shared_3 -= T
+    shared_3 = Y - T
     Loss = 1/2 * np.vdot(shared_3, shared_3)
     # grad_Y[i, j] = -T[i, j] + Y[i, j]
+    _slot_1, = _workspace((D, N), ((N, D),))
     grad_Y = shared_3
     # grad_xhat[i, j] = gamma[0, j]*grad_xhat_core[i, j]
     # grad_xhat_core[i, j] = grad_Y[i, j]   (computed once; the factor in front is applied to the small results below)
@@ -189,9 +183,9 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     # grad_std[0, i] = -sum_c Xc[c, i]*gamma[0, i]*grad_xhat_core[c, i]/std[0, i]**2
     grad_std = std**(-2)
     grad_std *= gamma
-    _temporary_2 = _slot_4
-    np.multiply(grad_xhat_core, Xc, out=_temporary_2)
-    grad_std *= shared_1 @ _temporary_2
+    _temporary_1 = _slot_1
+    np.multiply(grad_xhat_core, Xc, out=_temporary_1)
+    grad_std *= shared_1 @ _temporary_1
     np.negative(grad_std, out=grad_std)
     # grad_var[0, i] = 1/2 * grad_std[0, i]/std[0, i]
     grad_var = grad_std
@@ -199,9 +193,9 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     grad_var *= 1/2
     # grad_Xc[i, j] = 2/N * Xc[i, j]*grad_var[0, j] + gamma[0, j]*grad_xhat_core[i, j]/std[0, j]
     grad_Xc = (shared_2*gamma) * grad_xhat_core
-    _temporary_3 = _slot_4
-    np.multiply(Xc, 2*grad_var/N, out=_temporary_3)
-    grad_Xc += _temporary_3
+    _temporary_2 = _slot_1
+    np.multiply(Xc, 2*grad_var/N, out=_temporary_2)
+    grad_Xc += _temporary_2
     # grad_mu[0, i] = -sum_c grad_Xc[c, i]
     grad_mu = shared_1 @ grad_Xc
     np.negative(grad_mu, out=grad_mu)
@@ -210,14 +204,14 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     grad_beta = shared_1 @ grad_Y
     # dLoss/dgamma[0, i] = -sum_c T[c, i]*xhat[c, i] + sum_c Y[c, i]*xhat[c, i]
     # grad_gamma[0, i] = sum_c grad_Y[c, i]*xhat[c, i]
-    _temporary_4 = _slot_1
-    np.multiply(grad_Y, xhat, out=_temporary_4)
-    grad_gamma = shared_1 @ _temporary_4
+    _temporary_3 = _slot_1
+    np.multiply(grad_Y, xhat, out=_temporary_3)
+    grad_gamma = shared_1 @ _temporary_3
     # dLoss/dX[i, j] = -1/N**2 * sum_{c,k} T[k, j]*Xc[c, j]*Xc[k, j]*gamma[0, j]/std[0, j]**3 + N**(-2) * sum_{c,k} Xc[c, j]*Xc[k, j]*Y[k, j]*gamma[0, j]/std[0, j]**3 + 1/N * sum_c T[c, j]*gamma[0, j]/std[0, j] - 1/N * sum_c Y[c, j]*gamma[0, j]/std[0, j] + 1/N * sum_c T[c, j]*Xc[c, j]*Xc[i, j]*gamma[0, j]/std[0, j]**3 - 1/N * sum_c Xc[c, j]*Xc[i, j]*Y[c, j]*gamma[0, j]/std[0, j]**3 - T[i, j]*gamma[0, j]/std[0, j] + Y[i, j]*gamma[0, j]/std[0, j]
     # grad_X[i, j] = 1/N * grad_mu[0, j] + grad_Xc[i, j]
     grad_X = grad_Xc
     grad_X += grad_mu/N
-    _keep((D, N), (_slot_1, _slot_2, _slot_3, _slot_4))
+    _keep((D, N), (_slot_1,))
     return float(Loss), {
         "X": grad_X,
         "gamma": grad_gamma,

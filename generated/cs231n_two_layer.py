@@ -134,16 +134,17 @@ def forward(*, X, Y, reg, W1, b1, W2, b2):
     probs_lse_exp = scores - probs_lse_max
     np.exp(probs_lse_exp, out=probs_lse_exp)
     # probs_lse_sum[i, 0] = sum_c probs_lse_exp[i, c]
-    probs_lse_sum = probs_lse_exp @ np.ones((C, 1))
+    shared_1 = np.ones((C, 1))
+    probs_lse_sum = probs_lse_exp @ shared_1
     # probs_lse[i, 0] = probs_lse_max[i, 0] + log(probs_lse_sum[i, 0])
     probs_lse = np.log(probs_lse_sum)
     probs_lse += probs_lse_max
     # probs[i, j] = exp(-probs_lse[i, 0] + scores[i, j])
-    shared_1 = scores - probs_lse
-    probs = np.exp(shared_1)
+    shared_2 = scores - probs_lse
+    probs = np.exp(shared_2)
     # data_loss = -1/N * sum_{c,k} (-probs_lse[c, 0] + scores[c, k])*Y[c, k]
-    data_loss = (-1/N) * (shared_1 * Y).sum()
-    del shared_1
+    data_loss = (-1/N) * (shared_2 * Y).sum()
+    del shared_2
     # Loss = data_loss + 0.5*reg * sum_{c,k} W1[c, k]**2 + 0.5*reg * sum_{c,k} W2[c, k]**2
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     return {
@@ -184,41 +185,35 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     N, D, H, C, X, Y, reg, W1, b1, W2, b2 = _inputs(
         X, Y, reg, W1, b1, W2, b2)
-    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7 = _workspace((C, D, H, N), ((N, H), (N, H), (N, C), (N, C), (N, H), (H, C), (D, H)))
-    z1 = _slot_1
-    np.matmul(X, W1, out=z1)
+    z1 = X @ W1
     z1 += b1
-    hidden = _slot_2
-    np.maximum(z1, 0.0, out=hidden)
-    scores = _slot_3
-    np.matmul(hidden, W2, out=scores)
+    hidden = np.maximum(z1, 0.0)
+    scores = hidden @ W2
     scores += b2
     probs_lse_max = scores.max(axis=1, keepdims=True)
-    probs_lse_exp = _slot_4
-    np.subtract(scores, probs_lse_max, out=probs_lse_exp)
+    probs_lse_exp = scores - probs_lse_max
     np.exp(probs_lse_exp, out=probs_lse_exp)
     shared_1 = np.ones((C, 1))
     probs_lse_sum = probs_lse_exp @ shared_1
-    probs_lse = probs_lse_sum
-    np.log(probs_lse, out=probs_lse)
+    probs_lse = np.log(probs_lse_sum)
     probs_lse += probs_lse_max
-    shared_2 = scores
-    shared_2 -= probs_lse
-    probs = _slot_4
-    np.exp(shared_2, out=probs)
+    shared_2 = scores - probs_lse
+    probs = np.exp(shared_2)
     data_loss = (-1/N) * (shared_2 * Y).sum()
+    del shared_2
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     # grad_probs_lse[i, 0] = 1/N * sum_c Y[i, c]
+    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5 = _workspace((C, D, H, N), ((N, C), (N, C), (N, H), (H, C), (D, H)))
     grad_probs_lse = Y @ shared_1
     grad_probs_lse *= 1/N
     # grad_scores[i, j] = grad_probs_lse[i, 0]*probs[i, j] - 1/N * Y[i, j]
-    grad_scores = probs
-    grad_scores *= grad_probs_lse
-    _temporary_1 = _slot_3
+    grad_scores = _slot_1
+    np.multiply(probs, grad_probs_lse, out=grad_scores)
+    _temporary_1 = _slot_2
     np.multiply(Y, 1/N, out=_temporary_1)
     grad_scores -= _temporary_1
     # grad_hidden[i, j] = sum_c W2[j, c]*grad_scores[i, c]
-    grad_hidden = _slot_5
+    grad_hidden = _slot_3
     np.matmul(grad_scores, W2.T, out=grad_hidden)
     # grad_z1[i, j] = step(z1[i, j])*grad_hidden[i, j]
     grad_z1 = grad_hidden
@@ -230,7 +225,7 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     # dLoss/dW2[i, j] = 1/N * sum_{c,k} Y[c, k]*hidden[c, i]*probs[c, j] - 1/N * sum_c Y[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
     # grad_W2[i, j] = sum_c grad_scores[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
     grad_W2 = hidden.T @ grad_scores
-    _temporary_2 = _slot_6
+    _temporary_2 = _slot_4
     np.multiply(W2, 1.0*reg, out=_temporary_2)
     grad_W2 += _temporary_2
     # dLoss/db1[0, i] = 1/N * sum_{c,k,l} step(z1[c, i])*W2[i, k]*Y[c, l]*probs[c, k] - 1/N * sum_{c,k} step(z1[c, i])*W2[i, k]*Y[c, k]
@@ -239,10 +234,10 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     # dLoss/dW1[i, j] = 1/N * sum_{c,k,l} step(z1[c, j])*W2[j, k]*X[c, i]*Y[c, l]*probs[c, k] - 1/N * sum_{c,k} step(z1[c, j])*W2[j, k]*X[c, i]*Y[c, k] + 1.0*reg * W1[i, j]
     # grad_W1[i, j] = sum_c X[c, i]*grad_z1[c, j] + 1.0*reg * W1[i, j]
     grad_W1 = X.T @ grad_z1
-    _temporary_3 = _slot_7
+    _temporary_3 = _slot_5
     np.multiply(W1, 1.0*reg, out=_temporary_3)
     grad_W1 += _temporary_3
-    _keep((C, D, H, N), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7))
+    _keep((C, D, H, N), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5))
     return float(Loss), {
         "W1": grad_W1,
         "b1": grad_b1,

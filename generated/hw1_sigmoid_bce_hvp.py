@@ -154,8 +154,7 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
         x, y, W1, b1, W2, b2)
     s1 = W1 @ x
     s1 += b1
-    z1 = s1
-    z1 *= 0.5
+    z1 = 0.5*s1
     np.tanh(z1, out=z1)
     z1 += 1.0
     z1 *= 0.5
@@ -168,8 +167,7 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     shared_1 = np.logaddexp(0.0, s2.T)
     l = (1/dy) * (y.T * np.logaddexp(0.0, -s2.T)).sum() + (1/dy) * shared_1.sum() + (-1/dy) * (y.T * shared_1).sum()
     # grad_s2[i, 0] = 1/dy * (-y[i, 0] + yhat[i, 0])
-    grad_s2 = yhat
-    grad_s2 -= y
+    grad_s2 = yhat - y
     grad_s2 *= 1/dy
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_s2[c, 0]
     grad_z1 = W2.T @ grad_s2

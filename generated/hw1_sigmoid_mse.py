@@ -152,15 +152,13 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
         x, y, W1, b1, W2, b2)
     s1 = W1 @ x
     s1 += b1
-    z1 = s1
-    z1 *= 0.5
+    z1 = 0.5*s1
     np.tanh(z1, out=z1)
     z1 += 1.0
     z1 *= 0.5
     s2 = W2 @ z1
     s2 += b2
-    yhat = s2
-    yhat *= 0.5
+    yhat = 0.5*s2
     np.tanh(yhat, out=yhat)
     yhat += 1.0
     yhat *= 0.5

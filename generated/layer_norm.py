@@ -117,13 +117,14 @@ def forward(*, T, eps, X, gamma, beta):
     std = eps + var
     np.sqrt(std, out=std)
     # xhat[i, j] = Xc[i, j]/std[i, 0]
-    xhat = 1/std * Xc
+    shared_2 = 1/std
+    xhat = shared_2 * Xc
     # Y[i, j] = gamma[0, j]*xhat[i, j] + beta[0, j]
     Y = gamma*xhat
     Y += beta
     # Loss = 1/2 * sum_{c,k} (-T[c, k] + Y[c, k])**2
-    shared_2 = Y - T
-    Loss = 1/2 * np.vdot(shared_2, shared_2)
+    shared_3 = Y - T
+    Loss = 1/2 * np.vdot(shared_3, shared_3)
     return {
         "mu": mu,
         "Xc": Xc,
@@ -159,37 +160,30 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     D, N, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
-    _slot_1, _slot_2, _slot_3, _slot_4 = _workspace((D, N), ((N, D), (N, D), (N, D), (N, D)))
     shared_1 = np.ones((D, 1))
     mu = X @ shared_1
     mu *= 1/D
-    Xc = _slot_1
-    np.subtract(X, mu, out=Xc)
-    _temporary_1 = _slot_2
-    np.square(Xc, out=_temporary_1)
-    var = _temporary_1 @ shared_1
+    Xc = X - mu
+    var = Xc**2 @ shared_1
     var *= 1/D
-    std = var
-    std += eps
+    std = eps + var
     np.sqrt(std, out=std)
     shared_2 = 1/std
-    xhat = _slot_2
-    np.multiply(Xc, shared_2, out=xhat)
-    Y = _slot_3
-    np.multiply(xhat, gamma, out=Y)
+    xhat = shared_2 * Xc
+    Y = gamma*xhat
     Y += beta
-    shared_3 = Y
-    shared_3 -= T
+    shared_3 = Y - T
     Loss = 1/2 * np.vdot(shared_3, shared_3)
     # grad_Y[i, j] = -T[i, j] + Y[i, j]
+    _slot_1, = _workspace((D, N), ((N, D),))
     grad_Y = shared_3
     # grad_xhat[i, j] = gamma[0, j]*grad_Y[i, j]
     grad_xhat = gamma * grad_Y
     # grad_std[i, 0] = -sum_c Xc[i, c]*grad_xhat[i, c]/std[i, 0]**2
     grad_std = std**(-2)
-    _temporary_2 = _slot_4
-    np.multiply(Xc, grad_xhat, out=_temporary_2)
-    grad_std *= _temporary_2 @ shared_1
+    _temporary_1 = _slot_1
+    np.multiply(Xc, grad_xhat, out=_temporary_1)
+    grad_std *= _temporary_1 @ shared_1
     np.negative(grad_std, out=grad_std)
     # grad_var[i, 0] = 1/2 * grad_std[i, 0]/std[i, 0]
     grad_var = grad_std
@@ -198,9 +192,9 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     # grad_Xc[i, j] = 2/D * Xc[i, j]*grad_var[i, 0] + grad_xhat[i, j]/std[i, 0]
     grad_Xc = grad_xhat
     grad_Xc *= shared_2
-    _temporary_3 = _slot_4
-    np.multiply(Xc, 2*grad_var/D, out=_temporary_3)
-    grad_Xc += _temporary_3
+    _temporary_2 = _slot_1
+    np.multiply(Xc, 2*grad_var/D, out=_temporary_2)
+    grad_Xc += _temporary_2
     # grad_mu[i, 0] = -sum_c grad_Xc[i, c]
     grad_mu = grad_Xc @ shared_1
     np.negative(grad_mu, out=grad_mu)
@@ -210,14 +204,14 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     grad_beta = shared_4 @ grad_Y
     # dLoss/dgamma[0, i] = -sum_c T[c, i]*xhat[c, i] + sum_c Y[c, i]*xhat[c, i]
     # grad_gamma[0, i] = sum_c grad_Y[c, i]*xhat[c, i]
-    _temporary_4 = _slot_1
-    np.multiply(grad_Y, xhat, out=_temporary_4)
-    grad_gamma = shared_4 @ _temporary_4
+    _temporary_3 = _slot_1
+    np.multiply(grad_Y, xhat, out=_temporary_3)
+    grad_gamma = shared_4 @ _temporary_3
     # dLoss/dX[i, j] = -1/D**2 * sum_{c,k} T[i, k]*Xc[i, c]*Xc[i, k]*gamma[0, k]/std[i, 0]**3 + D**(-2) * sum_{c,k} Xc[i, c]*Xc[i, k]*Y[i, k]*gamma[0, k]/std[i, 0]**3 + 1/D * sum_c T[i, c]*gamma[0, c]/std[i, 0] - 1/D * sum_c Y[i, c]*gamma[0, c]/std[i, 0] + 1/D * sum_c T[i, c]*Xc[i, c]*Xc[i, j]*gamma[0, c]/std[i, 0]**3 - 1/D * sum_c Xc[i, c]*Xc[i, j]*Y[i, c]*gamma[0, c]/std[i, 0]**3 - T[i, j]*gamma[0, j]/std[i, 0] + Y[i, j]*gamma[0, j]/std[i, 0]
     # grad_X[i, j] = 1/D * grad_mu[i, 0] + grad_Xc[i, j]
     grad_X = grad_Xc
     grad_X += grad_mu/D
-    _keep((D, N), (_slot_1, _slot_2, _slot_3, _slot_4))
+    _keep((D, N), (_slot_1,))
     return float(Loss), {
         "X": grad_X,
         "gamma": grad_gamma,

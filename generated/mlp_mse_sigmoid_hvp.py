@@ -164,29 +164,25 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     n, p, h, o, X, Ystar, W1, B1, W2, B2 = _inputs(
         X, Ystar, W1, B1, W2, B2)
-    _slot_1, _slot_2, _slot_3, _slot_4 = _workspace((h, n, o), ((n, h), (n, o), (n, h), (n, h)))
-    Z1 = _slot_1
-    np.matmul(X, W1, out=Z1)
+    Z1 = X @ W1
     Z1 += B1
-    H = Z1
-    H *= 0.5
+    H = 0.5*Z1
     np.tanh(H, out=H)
     H += 1.0
     H *= 0.5
-    Y = _slot_2
-    np.matmul(H, W2, out=Y)
+    Y = H @ W2
     Y += B2
-    shared_1 = Y
-    np.subtract(Ystar, shared_1, out=shared_1)
+    shared_1 = Ystar - Y
     Loss = (1/(n*o)) * np.vdot(shared_1, shared_1)
     # grad_Y[i, j] = -2/(n*o) * (-Y[i, j] + Ystar[i, j])
+    _slot_1, _slot_2 = _workspace((h, n), ((n, h), (n, h)))
     grad_Y = shared_1
     grad_Y *= -2/(n*o)
     # grad_H[i, j] = sum_c W2[j, c]*grad_Y[i, c]
-    grad_H = _slot_3
+    grad_H = _slot_1
     np.matmul(grad_Y, W2.T, out=grad_H)
     # grad_Z1[i, j] = (1 - H[i, j])*H[i, j]*grad_H[i, j]
-    grad_Z1 = _slot_4
+    grad_Z1 = _slot_2
     np.subtract(1, H, out=grad_Z1)
     grad_Z1 *= H
     grad_Z1 *= grad_H
@@ -197,13 +193,15 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     # dLoss/dW2[i, j] = -2/(n*o) * sum_c (-Y[c, j] + Ystar[c, j])*H[c, i]
     # grad_W2[i, j] = sum_c H[c, i]*grad_Y[c, j]
     grad_W2 = H.T @ grad_Y
+    del grad_Y
+    del shared_1
     # dLoss/dB1[0, i] = -2/(n*o) * sum_{c,k} (1 - H[c, i])*(-Y[c, k] + Ystar[c, k])*H[c, i]*W2[i, k]
     # grad_B1[0, i] = sum_c grad_Z1[c, i]
     grad_B1 = shared_2 @ grad_Z1
     # dLoss/dW1[i, j] = -2/(n*o) * sum_{c,k} (1 - H[c, j])*(-Y[c, k] + Ystar[c, k])*H[c, j]*W2[j, k]*X[c, i]
     # grad_W1[i, j] = sum_c X[c, i]*grad_Z1[c, j]
     grad_W1 = X.T @ grad_Z1
-    _keep((h, n, o), (_slot_1, _slot_2, _slot_3, _slot_4))
+    _keep((h, n), (_slot_1, _slot_2))
     return float(Loss), {
         "W1": grad_W1,
         "B1": grad_B1,

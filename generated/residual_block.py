@@ -156,24 +156,18 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     D, H, N, T, x, W1, b1, W2, b2 = _inputs(
         T, x, W1, b1, W2, b2)
-    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5 = _workspace((D, H, N), ((H, N), (H, N), (D, N), (D, N), (H, N)))
-    z = _slot_1
-    np.matmul(W1, x, out=z)
+    z = W1 @ x
     z += b1
-    a = _slot_2
-    np.maximum(z, 0.0, out=a)
-    out = _slot_3
-    np.matmul(W2, a, out=out)
-    _temporary_1 = _slot_4
-    np.add(x, b2, out=_temporary_1)
-    out += _temporary_1
-    shared_1 = out
-    shared_1 -= T
+    a = np.maximum(z, 0.0)
+    out = W2 @ a
+    out += b2 + x
+    shared_1 = out - T
     Loss = 1/2 * np.vdot(shared_1, shared_1)
     # grad_out[i, j] = -T[i, j] + out[i, j]
+    _slot_1, = _workspace((H, N), ((H, N),))
     grad_out = shared_1
     # grad_a[i, j] = sum_c W2[c, i]*grad_out[c, j]
-    grad_a = _slot_5
+    grad_a = _slot_1
     np.matmul(W2.T, grad_out, out=grad_a)
     # grad_z[i, j] = step(z[i, j])*grad_a[i, j]
     grad_z = grad_a
@@ -195,7 +189,7 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
     # grad_x[i, j] = sum_c W1[c, i]*grad_z[c, j] + grad_out[i, j]
     grad_x = W1.T @ grad_z
     grad_x += grad_out
-    _keep((D, H, N), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5))
+    _keep((H, N), (_slot_1,))
     return float(Loss), {
         "x": grad_x,
         "W1": grad_W1,

@@ -126,7 +126,8 @@ def forward(*, X, T, Wq, Wk, Wv):
     P_lse_exp = S - P_lse_max
     np.exp(P_lse_exp, out=P_lse_exp)
     # P_lse_sum[i, 0] = sum_c P_lse_exp[i, c]
-    P_lse_sum = P_lse_exp @ np.ones((n, 1))
+    shared_1 = np.ones((n, 1))
+    P_lse_sum = P_lse_exp @ shared_1
     # P_lse[i, 0] = P_lse_max[i, 0] + log(P_lse_sum[i, 0])
     P_lse = np.log(P_lse_sum)
     P_lse += P_lse_max
@@ -136,8 +137,8 @@ def forward(*, X, T, Wq, Wk, Wv):
     # O[i, j] = sum_c P[i, c]*V[c, j]
     O = P @ V
     # Loss = 1/2 * sum_{c,k} (O[c, k] - T[c, k])**2
-    shared_1 = O - T
-    Loss = 1/2 * np.vdot(shared_1, shared_1)
+    shared_2 = O - T
+    Loss = 1/2 * np.vdot(shared_2, shared_2)
     return {
         "Q": Q,
         "K": K,
@@ -177,40 +178,31 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     n, d, dk, dv, X, T, Wq, Wk, Wv = _inputs(
         X, T, Wq, Wk, Wv)
-    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7, _slot_8 = _workspace((dk, dv, n), ((n, dk), (n, dk), (n, dv), (n, n), (n, n), (n, dv), (n, n), (n, dk)))
-    Q = _slot_1
-    np.matmul(X, Wq, out=Q)
-    K = _slot_2
-    np.matmul(X, Wk, out=K)
-    V = _slot_3
-    np.matmul(X, Wv, out=V)
-    S = _slot_4
-    np.matmul(Q, K.T, out=S)
+    Q = X @ Wq
+    K = X @ Wk
+    V = X @ Wv
+    S = Q @ K.T
     S *= 1/np.sqrt(dk)
     P_lse_max = S.max(axis=1, keepdims=True)
-    P_lse_exp = _slot_5
-    np.subtract(S, P_lse_max, out=P_lse_exp)
+    P_lse_exp = S - P_lse_max
     np.exp(P_lse_exp, out=P_lse_exp)
     shared_1 = np.ones((n, 1))
     P_lse_sum = P_lse_exp @ shared_1
-    P_lse = P_lse_sum
-    np.log(P_lse, out=P_lse)
+    P_lse = np.log(P_lse_sum)
     P_lse += P_lse_max
-    P = S
-    P -= P_lse
+    P = S - P_lse
     np.exp(P, out=P)
-    O = _slot_6
-    np.matmul(P, V, out=O)
-    shared_2 = O
-    shared_2 -= T
+    O = P @ V
+    shared_2 = O - T
     Loss = 1/2 * np.vdot(shared_2, shared_2)
     # grad_O[i, j] = -T[i, j] + O[i, j]
+    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5 = _workspace((dk, dv, n), ((n, n), (n, n), (n, dv), (n, dk), (n, dk)))
     grad_O = shared_2
     # grad_P[i, j] = sum_c V[j, c]*grad_O[i, c]
-    grad_P = _slot_5
+    grad_P = _slot_1
     np.matmul(grad_O, V.T, out=grad_P)
     # grad_P_lse[i, 0] = -sum_c P[i, c]*grad_P[i, c]
-    _temporary_1 = _slot_7
+    _temporary_1 = _slot_2
     np.multiply(P, grad_P, out=_temporary_1)
     grad_P_lse = _temporary_1 @ shared_1
     np.negative(grad_P_lse, out=grad_P_lse)
@@ -221,12 +213,14 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     # grad_V[i, j] = sum_c P[c, i]*grad_O[c, j]
     grad_V = _slot_3
     np.matmul(P.T, grad_O, out=grad_V)
+    del grad_O
+    del shared_2
     # grad_K[i, j] = 1/sqrt(dk) * sum_c Q[c, j]*grad_S[c, i]
-    grad_K = _slot_8
+    grad_K = _slot_4
     np.matmul(grad_S.T, Q, out=grad_K)
     grad_K *= 1/np.sqrt(dk)
     # grad_Q[i, j] = 1/sqrt(dk) * sum_c K[c, j]*grad_S[i, c]
-    grad_Q = _slot_1
+    grad_Q = _slot_5
     np.matmul(grad_S, K, out=grad_Q)
     grad_Q *= 1/np.sqrt(dk)
     # dLoss/dWv[i, j] = -sum_{c,k} P[k, c]*T[k, j]*X[c, i] + sum_{c,k} O[k, j]*P[k, c]*X[c, i]
@@ -238,7 +232,7 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     # dLoss/dWq[i, j] = 1/sqrt(dk) * sum_{c,k,l,m} K[k, j]*P[c, k]*P[c, l]*T[c, m]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l,m} K[k, j]*O[c, m]*P[c, k]*P[c, l]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l} K[k, j]*P[c, k]*T[c, l]*V[k, l]*X[c, i] + 1/sqrt(dk) * sum_{c,k,l} K[k, j]*O[c, l]*P[c, k]*V[k, l]*X[c, i]
     # grad_Wq[i, j] = sum_c X[c, i]*grad_Q[c, j]
     grad_Wq = X.T @ grad_Q
-    _keep((dk, dv, n), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7, _slot_8))
+    _keep((dk, dv, n), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5))
     return float(Loss), {
         "Wq": grad_Wq,
         "Wk": grad_Wk,

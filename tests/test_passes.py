@@ -330,7 +330,7 @@ def _keep(_key, _arrays):
 def workspace_function(statements, returned):
     """``statements`` through every pass with a workspace, as a function of X, Y, T returning
     ``returned`` (a tuple of names)."""
-    out = optimized([tuple(statements)], {"X", "Y", "T"}, set(returned), {"X", "Y", "T"}, workspace=True)
+    out = optimized([tuple(statements)], {"X", "Y", "T"}, set(returned), {"X", "Y", "T"}, workspace_from=0)
     body = [NumPyPrinter().print_statement(s) for s in out[0]]
     code = "def f(X, Y, T):\n    n, h = X.shape\n" + "".join(f"    {line}\n" for line in body) + \
         f"    return {', '.join(returned)},\n"
@@ -385,5 +385,15 @@ def test_no_workspace_where_a_block_may_not_run():
     statements = [Assign("E", ew(lambda X, Y: X - Y, X=T["X"], Y=T["Y"])),
                   Assign("r", MatMul(Transpose(Tensor("E", SHAPE)), T["T"]))]
     out = optimized([tuple(statements)], {"X", "Y", "T"}, {"r"}, {"X", "Y", "T"}, skip=frozenset({0}),
-                    workspace=True)
+                    workspace_from=0)
     assert not any("_slot" in NumPyPrinter().print_statement(s) for s in out[0])
+
+
+def test_blocks_before_the_workspace_are_left_as_they_are():
+    E = Tensor("E", SHAPE)
+    blocks = [(Assign("E", ew(lambda X, Y: X - Y, X=T["X"], Y=T["Y"])),),
+              (Assign("F", ew(lambda E, T: E * T, E=E, T=T["T"])), Assign("r", MatMul(Transpose(Tensor("F", SHAPE)), E)))]
+    out = optimized(blocks, {"X", "Y", "T"}, {"r"}, {"X", "Y", "T"}, workspace_from=1)
+    first, second = ([NumPyPrinter().print_statement(s) for s in b] for b in out)
+    assert first == ["E = X - Y"]                                   # another function prints these too
+    assert second[0].startswith("_slot_1, = _workspace(") and "F = _slot_1" in second

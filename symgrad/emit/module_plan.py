@@ -71,7 +71,6 @@ class ModulePlan:
     gradients: tuple[tuple[str, str], ...]        # (parameter, expression)
     dimensions: tuple[str, ...]
     gradient_reads: tuple[str, ...] = ()          # the names the gradients' expressions read
-    grad_forward: tuple[Block, ...] = ()   # ``loss_and_grad``'s forward statements, where not ``forward``'s
     workspace: bool = False                # ``loss_and_grad`` keeps buffers between calls (``_workspace``)
 
     @property
@@ -187,22 +186,14 @@ def _named(block) -> str | None:
 EXPANDED_LIMIT = 12   # adjoints substituted for a gradient's comment; a deep chain's grows with its depth
 
 
-def fewer_temporaries(forward: tuple, backward: tuple, model, live_out: set[str]):
+def fewer_temporaries(forward: tuple, backward: tuple, model, live_out: set[str], workspace: bool = False):
     """The statements of ``loss_and_grad`` with repeated array expressions computed once and
     elementwise chains evaluated in place (``symgrad.lower.passes``); ``forward`` keeps the model's
-    values intact."""
+    values intact (``forward()`` prints the same statements, so ``loss()`` gives the very same
+    number). ``workspace``: the backward's large temporaries in buffers kept between calls."""
     statements = optimized([b.statements for b in (*forward, *backward)], floats={t.name for t in model.inputs},
-                           live_out=live_out, protected=set(model.tensors))
-    blocks = tuple(replace(b, statements=s) for b, s in zip((*forward, *backward), statements))
-    return blocks[:len(forward)], blocks[len(forward):]
-
-
-def gradient_statements(forward: tuple, backward: tuple, model, live_out: set[str]):
-    """The statements of ``loss_and_grad`` alone, through every pass: only the inputs are
-    protected (no named value is returned), and its large temporaries live in a workspace kept
-    between calls (``symgrad.lower.passes.workspace``); ``forward`` gets its own statements."""
-    statements = optimized([b.statements for b in (*forward, *backward)], floats={t.name for t in model.inputs},
-                           live_out=live_out, protected={t.name for t in model.inputs}, workspace=True)
+                           live_out=live_out, protected=set(model.tensors),
+                           workspace_from=len(forward) if workspace else None)
     blocks = tuple(replace(b, statements=s) for b, s in zip((*forward, *backward), statements))
     return blocks[:len(forward)], blocks[len(forward):]
 
@@ -264,11 +255,9 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
                               adjoint.relation))
     gradients = tuple((p, _gradient_code(p, model, derivation, printer)) for p in parameters)
     gradient_reads = tuple(adjoint_name(p) for p in parameters if p in derivation.adjoints)
-    grad_forward = ()
     if share and printer is None:
-        live_out = {model.loss_name, *gradient_reads}
-        grad_forward, backward = gradient_statements(tuple(forward), tuple(backward), model, live_out)
-        forward, _ = fewer_temporaries(tuple(forward), (), model, set(model.definitions))
+        forward, backward = fewer_temporaries(tuple(forward), tuple(backward), model,
+                                              {model.loss_name, *gradient_reads}, workspace=True)
     printer = printer or NumPyPrinter()
     return ModulePlan(
         model_name=model.name,
@@ -285,6 +274,5 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
         gradients=gradients,
         dimensions=tuple(d for d, _, _ in dimension_reads(model)),
         gradient_reads=gradient_reads,
-        grad_forward=printed(grad_forward, printer),
-        workspace=any(isinstance(s, WorkspaceTake) for b in (*grad_forward, *backward) for s in b.statements),
+        workspace=any(isinstance(s, WorkspaceTake) for b in backward for s in b.statements),
     )

@@ -37,12 +37,13 @@ def _rewritten(node):
 
 
 def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str], skip=frozenset(),
-              workspace: bool = False) -> list[tuple]:
+              workspace_from: int | None = None) -> list[tuple]:
     """The statements of one function's blocks (a list of statement tuples, in order), passed
     through every pass. ``floats``: names known to hold floats; ``live_out``: names read after
     them; ``protected``: names never reused as buffers; ``skip``: the indices of blocks that
-    may not run, left as they are (and nothing is shared across them); ``workspace``: the large
-    temporaries computed into buffers the function keeps between calls (``passes.workspace``)."""
+    may not run, left as they are (and nothing is shared across them); ``workspace_from``: the index
+    of the first block whose large temporaries go into buffers the function keeps between calls
+    (``passes.workspace``; None: none do)."""
     flat, where, original = [], [], []
     for b, statements in enumerate(blocks):
         for statement in statements:
@@ -53,8 +54,9 @@ def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str],
     kept = [original[k] if statement is None else statement for k, statement in shared]
     fixed = frozenset(j for j, (_, statement) in enumerate(shared) if statement is None)
     buffered = with_releases(in_buffers(kept, floats, live_out, protected, fixed), live_out, protected, fixed)
-    if workspace:
-        buffered = in_workspace(buffered, floats, live_out, protected, fixed)
+    if workspace_from is not None:
+        first = next((j for j, (k, _) in enumerate(shared) if where[k] >= workspace_from), len(shared))
+        buffered = in_workspace(buffered, floats, live_out, protected, fixed, first)
     out: list[list] = [[] for _ in blocks]
     for (k, statement), steps in zip(shared, buffered):
         out[where[k]] += steps if statement is None else [with_nodes(s, small_factors_first) for s in steps]

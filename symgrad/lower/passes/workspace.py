@@ -13,7 +13,8 @@ temporary of that size is allocated::
     ...
     _keep((D, N), (_slot_1, _slot_2))
 
-Which arrays: the value of an ``Assign`` (the first step of a chain, or a large operand of a
+Which arrays: from a given block on (``loss_and_grad``'s backward: its forward statements
+are ``forward()``'s too, which gives ``loss()`` the very same number), the value of an ``Assign`` (the first step of a chain, or a large operand of a
 matrix product or of an in-place step, first given a name of its own) of two axes of more
 than one entry, that ``buffers.steps_into`` computes into an existing array with no
 temporary of its size. Never a slot: an array any of whose names (a second name, a view)
@@ -106,33 +107,36 @@ def _hoisted(statement, floats: set[str], names: _Names) -> tuple[list, object]:
 
 
 def in_workspace(steps: list, floats: set[str], live_out: set[str], protected: set[str],
-                 fixed: frozenset = frozenset()) -> list:
+                 fixed: frozenset = frozenset(), start: int = 0) -> list:
     """``steps`` (a list of statement lists, one function's, in order) with every large array
-    that does not leave the function computed into a slot of its workspace; ``floats``: the
-    names known to hold floats at the start. Unchanged where there is no such array or some
-    statements may not run."""
+    that does not leave the function, made from list ``start`` on, computed into a slot of its
+    workspace (the lists before are left as they are: statements another function prints too);
+    ``floats``: the names known to hold floats at the start. Unchanged where there is no such
+    array or some statements may not run."""
     if fixed:
         return steps
     names = _Names()
     floats = set(floats)
     lists: list[list] = []
     candidates: set[str] = set()
-    for statements in steps:
+    for index, statements in enumerate(steps):
         out = []
         for statement in statements:
-            found, statement = _hoisted(statement, floats, names)
+            found, statement = _hoisted(statement, floats, names) if index >= start else ([], statement)
             for s in [*found, statement]:
                 value = getattr(s, "value", None)
                 if isinstance(s, Assign) and is_float(value, floats):
                     floats.add(s.target)
-                if isinstance(s, Assign) and _large(value.shape) and _fresh(value) and is_float(value, floats):
+                if index >= start and isinstance(s, Assign) and _large(value.shape) and _fresh(value) \
+                        and is_float(value, floats):
                     candidates.add(s.target)
                 out.append(s)
         lists.append(out)
-    return _slotted(lists, candidates, floats, names, set(live_out) | set(protected))
+    return _slotted(lists, candidates, floats, names, set(live_out) | set(protected), start)
 
 
-def _slotted(lists: list, candidates: set[str], floats: set[str], names: _Names, kept: set[str]) -> list:
+def _slotted(lists: list, candidates: set[str], floats: set[str], names: _Names, kept: set[str],
+             start: int) -> list:
     """``lists`` with each candidate whose array stays inside the function computed into a slot."""
     root: dict[str, str] = {}
     assigned: dict[str, int] = {}
@@ -184,7 +188,7 @@ def _slotted(lists: list, candidates: set[str], floats: set[str], names: _Names,
         out.append(rewritten)
     pairs = tuple((name, shape) for name, shape, _ in slots)
     key = tuple(sorted({d for _, shape in pairs for n in shape for d in n.free_symbols}, key=str))
-    first = next(k for k, statements in enumerate(out) if statements)
+    first = next(k for k, statements in enumerate(out) if statements and k >= start)
     last_list = max(k for k, statements in enumerate(out) if statements)
     out[first].insert(0, WorkspaceTake(pairs[0][0], key, pairs))
     out[last_list].append(WorkspaceKeep(pairs[0][0], key, pairs))
