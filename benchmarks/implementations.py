@@ -47,9 +47,10 @@ def generated_module(suffix=""):
         path = handwritten.generated_path(name, suffix)
         if not path.is_file():
             raise Unavailable(f"{path.parent.name}/{path.name} not found")
-        function = handwritten.load_generated(name, suffix=suffix).loss_and_grad
+        module = handwritten.load_generated(name, suffix=suffix)
+        function, workspace = module.loss_and_grad, getattr(module, "_WORKSPACE", {})
         call = lambda: function(**inputs)                                  # noqa: E731
-        return Runner(call, lambda result: result, lambda: memory.tracemalloc_peak(call))
+        return Runner(call, lambda result: result, lambda: memory.tracemalloc_peak(call, workspace.clear))
     return make
 
 

@@ -17,7 +17,10 @@ and are not counted): the temporaries and outputs alive at its peak, in bytes.
   one call; the peak of their running sum.
 
 Each returns ``(bytes, name of the measure)``; a call is run once before it is measured, so
-that one-time work (imports, caches, compilation) is not counted.
+that one-time work (imports, caches, compilation) is not counted. Buffers an implementation
+keeps between calls (a generated module's ``_WORKSPACE``) are needed by every call, so
+``tracemalloc_peak`` empties them first (``reset``): the measured call makes them anew and
+they count.
 """
 import gc
 import tracemalloc
@@ -27,8 +30,10 @@ XLA = "XLA memory_analysis (temp + output)"
 TORCH_PROFILER = "torch.profiler allocations"
 
 
-def tracemalloc_peak(call):
+def tracemalloc_peak(call, reset=None):
     call()
+    if reset is not None:
+        reset()
     gc.collect()
     tracemalloc.start()
     try:

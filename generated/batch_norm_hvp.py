@@ -143,6 +143,21 @@ def loss(**inputs):
     return float(forward(**inputs)["Loss"])
 
 
+_WORKSPACE = {}     # loss_and_grad's large temporaries between calls: {dimensions: arrays}, one entry
+
+
+def _workspace(_key, _shapes):
+    """The arrays the last call kept for these dimensions (taken out: a call running at the same
+    time in another thread makes its own), or new ones."""
+    return _WORKSPACE.pop(_key, None) or tuple(np.empty(_shape) for _shape in _shapes)
+
+
+def _keep(_key, _arrays):
+    """``_arrays`` kept for the next call, in place of whatever was kept before."""
+    _WORKSPACE.clear()
+    _WORKSPACE[_key] = _arrays
+
+
 def loss_and_grad(*, T, eps, X, gamma, beta):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     N, D, T, eps, X, gamma, beta = _inputs(
@@ -162,6 +177,7 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     shared_3 = Y - T
     Loss = 1/2 * np.vdot(shared_3, shared_3)
     # grad_Y[i, j] = -T[i, j] + Y[i, j]
+    _slot_1, = _workspace((D, N), ((N, D),))
     grad_Y = shared_3
     # grad_xhat[i, j] = gamma[0, j]*grad_xhat_core[i, j]
     # grad_xhat_core[i, j] = grad_Y[i, j]   (computed once; the factor in front is applied to the small results below)
@@ -169,7 +185,9 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     # grad_std[0, i] = -sum_c Xc[c, i]*gamma[0, i]*grad_xhat_core[c, i]/std[0, i]**2
     grad_std = std**(-2)
     grad_std *= gamma
-    grad_std *= shared_1 @ (grad_xhat_core * Xc)
+    _temporary_1 = _slot_1
+    np.multiply(grad_xhat_core, Xc, out=_temporary_1)
+    grad_std *= shared_1 @ _temporary_1
     np.negative(grad_std, out=grad_std)
     # grad_var[0, i] = 1/2 * grad_std[0, i]/std[0, i]
     grad_var = grad_std
@@ -177,7 +195,9 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     grad_var *= 1/2
     # grad_Xc[i, j] = 2/N * Xc[i, j]*grad_var[0, j] + gamma[0, j]*grad_xhat_core[i, j]/std[0, j]
     grad_Xc = (shared_2*gamma) * grad_xhat_core
-    grad_Xc += (2*grad_var/N) * Xc
+    _temporary_2 = _slot_1
+    np.multiply(Xc, 2*grad_var/N, out=_temporary_2)
+    grad_Xc += _temporary_2
     # grad_mu[0, i] = -sum_c grad_Xc[c, i]
     grad_mu = shared_1 @ grad_Xc
     np.negative(grad_mu, out=grad_mu)
@@ -186,11 +206,14 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     grad_beta = shared_1 @ grad_Y
     # dLoss/dgamma[0, i] = -sum_c T[c, i]*xhat[c, i] + sum_c Y[c, i]*xhat[c, i]
     # grad_gamma[0, i] = sum_c grad_Y[c, i]*xhat[c, i]
-    grad_gamma = shared_1 @ (grad_Y * xhat)
+    _temporary_3 = _slot_1
+    np.multiply(grad_Y, xhat, out=_temporary_3)
+    grad_gamma = shared_1 @ _temporary_3
     # dLoss/dX[i, j] = -1/N**2 * sum_{c,k} T[k, j]*Xc[c, j]*Xc[k, j]*gamma[0, j]/std[0, j]**3 + N**(-2) * sum_{c,k} Xc[c, j]*Xc[k, j]*Y[k, j]*gamma[0, j]/std[0, j]**3 + 1/N * sum_c T[c, j]*gamma[0, j]/std[0, j] - 1/N * sum_c Y[c, j]*gamma[0, j]/std[0, j] + 1/N * sum_c T[c, j]*Xc[c, j]*Xc[i, j]*gamma[0, j]/std[0, j]**3 - 1/N * sum_c Xc[c, j]*Xc[i, j]*Y[c, j]*gamma[0, j]/std[0, j]**3 - T[i, j]*gamma[0, j]/std[0, j] + Y[i, j]*gamma[0, j]/std[0, j]
     # grad_X[i, j] = 1/N * grad_mu[0, j] + grad_Xc[i, j]
     grad_X = grad_Xc
     grad_X += grad_mu/N
+    _keep((D, N), (_slot_1,))
     return float(Loss), {
         "X": grad_X,
         "gamma": grad_gamma,

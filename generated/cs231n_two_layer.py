@@ -164,6 +164,21 @@ def loss(**inputs):
     return float(forward(**inputs)["Loss"])
 
 
+_WORKSPACE = {}     # loss_and_grad's large temporaries between calls: {dimensions: arrays}, one entry
+
+
+def _workspace(_key, _shapes):
+    """The arrays the last call kept for these dimensions (taken out: a call running at the same
+    time in another thread makes its own), or new ones."""
+    return _WORKSPACE.pop(_key, None) or tuple(np.empty(_shape) for _shape in _shapes)
+
+
+def _keep(_key, _arrays):
+    """``_arrays`` kept for the next call, in place of whatever was kept before."""
+    _WORKSPACE.clear()
+    _WORKSPACE[_key] = _arrays
+
+
 def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     N, D, H, C, X, Y, reg, W1, b1, W2, b2 = _inputs(
@@ -184,13 +199,18 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     data_loss = (-1/N) * ((scores - probs_lse) * Y).sum()
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     # grad_probs_lse[i, 0] = 1/N * sum_c Y[i, c]
+    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5 = _workspace((C, D, H, N), ((N, C), (N, C), (N, H), (H, C), (D, H)))
     grad_probs_lse = Y @ shared_1
     grad_probs_lse *= 1/N
     # grad_scores[i, j] = grad_probs_lse[i, 0]*probs[i, j] - 1/N * Y[i, j]
-    grad_scores = grad_probs_lse*probs
-    grad_scores -= Y/N
+    grad_scores = _slot_1
+    np.multiply(probs, grad_probs_lse, out=grad_scores)
+    _temporary_1 = _slot_2
+    np.multiply(Y, 1/N, out=_temporary_1)
+    grad_scores -= _temporary_1
     # grad_hidden[i, j] = sum_c W2[j, c]*grad_scores[i, c]
-    grad_hidden = grad_scores @ W2.T
+    grad_hidden = _slot_3
+    np.matmul(grad_scores, W2.T, out=grad_hidden)
     # grad_z1[i, j] = step(z1[i, j])*grad_hidden[i, j]
     grad_z1 = grad_hidden
     grad_z1 *= z1 > 0
@@ -201,15 +221,19 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     # dLoss/dW2[i, j] = 1/N * sum_{c,k} Y[c, k]*hidden[c, i]*probs[c, j] - 1/N * sum_c Y[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
     # grad_W2[i, j] = sum_c grad_scores[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
     grad_W2 = hidden.T @ grad_scores
-    grad_W2 += (1.0*reg) * W2
-    del grad_scores
+    _temporary_2 = _slot_4
+    np.multiply(W2, 1.0*reg, out=_temporary_2)
+    grad_W2 += _temporary_2
     # dLoss/db1[0, i] = 1/N * sum_{c,k,l} step(z1[c, i])*W2[i, k]*Y[c, l]*probs[c, k] - 1/N * sum_{c,k} step(z1[c, i])*W2[i, k]*Y[c, k]
     # grad_b1[0, i] = sum_c grad_z1[c, i]
     grad_b1 = shared_2 @ grad_z1
     # dLoss/dW1[i, j] = 1/N * sum_{c,k,l} step(z1[c, j])*W2[j, k]*X[c, i]*Y[c, l]*probs[c, k] - 1/N * sum_{c,k} step(z1[c, j])*W2[j, k]*X[c, i]*Y[c, k] + 1.0*reg * W1[i, j]
     # grad_W1[i, j] = sum_c X[c, i]*grad_z1[c, j] + 1.0*reg * W1[i, j]
     grad_W1 = X.T @ grad_z1
-    grad_W1 += (1.0*reg) * W1
+    _temporary_3 = _slot_5
+    np.multiply(W1, 1.0*reg, out=_temporary_3)
+    grad_W1 += _temporary_3
+    _keep((C, D, H, N), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5))
     return float(Loss), {
         "W1": grad_W1,
         "b1": grad_b1,

@@ -126,6 +126,21 @@ def loss(**inputs):
     return float(forward(**inputs)["Loss"])
 
 
+_WORKSPACE = {}     # loss_and_grad's large temporaries between calls: {dimensions: arrays}, one entry
+
+
+def _workspace(_key, _shapes):
+    """The arrays the last call kept for these dimensions (taken out: a call running at the same
+    time in another thread makes its own), or new ones."""
+    return _WORKSPACE.pop(_key, None) or tuple(np.empty(_shape) for _shape in _shapes)
+
+
+def _keep(_key, _arrays):
+    """``_arrays`` kept for the next call, in place of whatever was kept before."""
+    _WORKSPACE.clear()
+    _WORKSPACE[_key] = _arrays
+
+
 def loss_and_grad(*, X, I, A, mu):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     d, N, X, I, A, mu = _inputs(
@@ -138,16 +153,24 @@ def loss_and_grad(*, X, I, A, mu):
     shared_1 = D @ D.T
     Loss = 1/2 * np.vdot(shared_1, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     # grad_Loss_logdet = N/2
+    _slot_1, _slot_2, _slot_3, _slot_4 = _workspace((N, d), ((d, N), (d, N), (d, d), (d, d)))
     grad_Loss_logdet = (1/2)*N
     # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
-    grad_D = P.T @ D
+    grad_D = _slot_1
+    np.matmul(P.T, D, out=grad_D)
     grad_D *= 1/2
-    grad_D += 1/2 * P @ D
+    _temporary_1 = _slot_2
+    np.matmul(P, D, out=_temporary_1)
+    _temporary_1 *= 1/2
+    grad_D += _temporary_1
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
     grad_P = shared_1
     grad_P *= 1/2
     # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + grad_Loss_logdet * P[j, i]
-    grad_Sigma = P.T @ (grad_P @ P.T)
+    _temporary_2 = _slot_3
+    np.matmul(grad_P, P.T, out=_temporary_2)
+    grad_Sigma = _slot_4
+    np.matmul(P.T, _temporary_2, out=grad_Sigma)
     np.subtract(grad_Loss_logdet * P.T, grad_Sigma, out=grad_Sigma)
     del grad_P
     del shared_1
@@ -155,11 +178,13 @@ def loss_and_grad(*, X, I, A, mu):
     # grad_mu[i, 0] = -sum_c grad_D[i, c]
     grad_mu = grad_D @ np.ones((N, 1))
     np.negative(grad_mu, out=grad_mu)
-    del grad_D
     # dLoss/dA[i, j] = -1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[i, l]*P[k, c] + N/2 * sum_c A[c, j]*P[i, c] + N/2 * sum_c A[c, j]*P[c, i] - 1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[c, l]*P[k, i]
     # grad_A[i, j] = sum_c A[c, j]*grad_Sigma[c, i] + sum_c A[c, j]*grad_Sigma[i, c]
     grad_A = grad_Sigma.T @ A
-    grad_A += grad_Sigma @ A
+    _temporary_3 = _slot_3
+    np.matmul(grad_Sigma, A, out=_temporary_3)
+    grad_A += _temporary_3
+    _keep((N, d), (_slot_1, _slot_2, _slot_3, _slot_4))
     return float(Loss), {
         "A": grad_A,
         "mu": grad_mu,

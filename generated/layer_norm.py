@@ -141,6 +141,21 @@ def loss(**inputs):
     return float(forward(**inputs)["Loss"])
 
 
+_WORKSPACE = {}     # loss_and_grad's large temporaries between calls: {dimensions: arrays}, one entry
+
+
+def _workspace(_key, _shapes):
+    """The arrays the last call kept for these dimensions (taken out: a call running at the same
+    time in another thread makes its own), or new ones."""
+    return _WORKSPACE.pop(_key, None) or tuple(np.empty(_shape) for _shape in _shapes)
+
+
+def _keep(_key, _arrays):
+    """``_arrays`` kept for the next call, in place of whatever was kept before."""
+    _WORKSPACE.clear()
+    _WORKSPACE[_key] = _arrays
+
+
 def loss_and_grad(*, T, eps, X, gamma, beta):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     D, N, T, eps, X, gamma, beta = _inputs(
@@ -160,12 +175,15 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     shared_3 = Y - T
     Loss = 1/2 * np.vdot(shared_3, shared_3)
     # grad_Y[i, j] = -T[i, j] + Y[i, j]
+    _slot_1, = _workspace((D, N), ((N, D),))
     grad_Y = shared_3
     # grad_xhat[i, j] = gamma[0, j]*grad_Y[i, j]
     grad_xhat = gamma * grad_Y
     # grad_std[i, 0] = -sum_c Xc[i, c]*grad_xhat[i, c]/std[i, 0]**2
     grad_std = std**(-2)
-    grad_std *= (Xc * grad_xhat) @ shared_1
+    _temporary_1 = _slot_1
+    np.multiply(Xc, grad_xhat, out=_temporary_1)
+    grad_std *= _temporary_1 @ shared_1
     np.negative(grad_std, out=grad_std)
     # grad_var[i, 0] = 1/2 * grad_std[i, 0]/std[i, 0]
     grad_var = grad_std
@@ -174,7 +192,9 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     # grad_Xc[i, j] = 2/D * Xc[i, j]*grad_var[i, 0] + grad_xhat[i, j]/std[i, 0]
     grad_Xc = grad_xhat
     grad_Xc *= shared_2
-    grad_Xc += (2*grad_var/D) * Xc
+    _temporary_2 = _slot_1
+    np.multiply(Xc, 2*grad_var/D, out=_temporary_2)
+    grad_Xc += _temporary_2
     # grad_mu[i, 0] = -sum_c grad_Xc[i, c]
     grad_mu = grad_Xc @ shared_1
     np.negative(grad_mu, out=grad_mu)
@@ -184,11 +204,14 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     grad_beta = shared_4 @ grad_Y
     # dLoss/dgamma[0, i] = -sum_c T[c, i]*xhat[c, i] + sum_c Y[c, i]*xhat[c, i]
     # grad_gamma[0, i] = sum_c grad_Y[c, i]*xhat[c, i]
-    grad_gamma = shared_4 @ (grad_Y * xhat)
+    _temporary_3 = _slot_1
+    np.multiply(grad_Y, xhat, out=_temporary_3)
+    grad_gamma = shared_4 @ _temporary_3
     # dLoss/dX[i, j] = -1/D**2 * sum_{c,k} T[i, k]*Xc[i, c]*Xc[i, k]*gamma[0, k]/std[i, 0]**3 + D**(-2) * sum_{c,k} Xc[i, c]*Xc[i, k]*Y[i, k]*gamma[0, k]/std[i, 0]**3 + 1/D * sum_c T[i, c]*gamma[0, c]/std[i, 0] - 1/D * sum_c Y[i, c]*gamma[0, c]/std[i, 0] + 1/D * sum_c T[i, c]*Xc[i, c]*Xc[i, j]*gamma[0, c]/std[i, 0]**3 - 1/D * sum_c Xc[i, c]*Xc[i, j]*Y[i, c]*gamma[0, c]/std[i, 0]**3 - T[i, j]*gamma[0, j]/std[i, 0] + Y[i, j]*gamma[0, j]/std[i, 0]
     # grad_X[i, j] = 1/D * grad_mu[i, 0] + grad_Xc[i, j]
     grad_X = grad_Xc
     grad_X += grad_mu/D
+    _keep((D, N), (_slot_1,))
     return float(Loss), {
         "X": grad_X,
         "gamma": grad_gamma,

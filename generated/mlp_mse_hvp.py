@@ -142,6 +142,21 @@ def loss(**inputs):
     return float(forward(**inputs)["Loss"])
 
 
+_WORKSPACE = {}     # loss_and_grad's large temporaries between calls: {dimensions: arrays}, one entry
+
+
+def _workspace(_key, _shapes):
+    """The arrays the last call kept for these dimensions (taken out: a call running at the same
+    time in another thread makes its own), or new ones."""
+    return _WORKSPACE.pop(_key, None) or tuple(np.empty(_shape) for _shape in _shapes)
+
+
+def _keep(_key, _arrays):
+    """``_arrays`` kept for the next call, in place of whatever was kept before."""
+    _WORKSPACE.clear()
+    _WORKSPACE[_key] = _arrays
+
+
 def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     n, p, h, o, X, Ystar, W1, B1, W2, B2 = _inputs(
@@ -154,10 +169,12 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     shared_1 = Ystar - Y
     Loss = (1/(n*o)) * np.vdot(shared_1, shared_1)
     # grad_Y[i, j] = -2/(n*o) * (-Y[i, j] + Ystar[i, j])
+    _slot_1, = _workspace((h, n), ((n, h),))
     grad_Y = shared_1
     grad_Y *= -2/(n*o)
     # grad_H[i, j] = sum_c W2[j, c]*grad_Y[i, c]
-    grad_H = grad_Y @ W2.T
+    grad_H = _slot_1
+    np.matmul(grad_Y, W2.T, out=grad_H)
     # grad_Z1[i, j] = step(Z1[i, j])*grad_H[i, j]
     grad_Z1 = grad_H
     grad_Z1 *= Z1 > 0
@@ -176,6 +193,7 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     # dLoss/dW1[i, j] = -2/(n*o) * sum_{c,k} (-Y[c, k] + Ystar[c, k])*step(Z1[c, j])*W2[j, k]*X[c, i]
     # grad_W1[i, j] = sum_c X[c, i]*grad_Z1[c, j]
     grad_W1 = X.T @ grad_Z1
+    _keep((h, n), (_slot_1,))
     return float(Loss), {
         "W1": grad_W1,
         "B1": grad_B1,

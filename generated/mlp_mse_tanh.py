@@ -140,6 +140,21 @@ def loss(**inputs):
     return float(forward(**inputs)["Loss"])
 
 
+_WORKSPACE = {}     # loss_and_grad's large temporaries between calls: {dimensions: arrays}, one entry
+
+
+def _workspace(_key, _shapes):
+    """The arrays the last call kept for these dimensions (taken out: a call running at the same
+    time in another thread makes its own), or new ones."""
+    return _WORKSPACE.pop(_key, None) or tuple(np.empty(_shape) for _shape in _shapes)
+
+
+def _keep(_key, _arrays):
+    """``_arrays`` kept for the next call, in place of whatever was kept before."""
+    _WORKSPACE.clear()
+    _WORKSPACE[_key] = _arrays
+
+
 def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     n, p, h, o, X, Ystar, W1, B1, W2, B2 = _inputs(
@@ -152,15 +167,17 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     shared_1 = Ystar - Y
     Loss = (1/(n*o)) * np.vdot(shared_1, shared_1)
     # grad_Y[i, j] = -2/(n*o) * (-Y[i, j] + Ystar[i, j])
+    _slot_1, _slot_2 = _workspace((h, n), ((n, h), (n, h)))
     grad_Y = shared_1
     grad_Y *= -2/(n*o)
     # grad_H[i, j] = sum_c W2[j, c]*grad_Y[i, c]
-    grad_H = grad_Y @ W2.T
+    grad_H = _slot_1
+    np.matmul(grad_Y, W2.T, out=grad_H)
     # grad_Z1[i, j] = (1 - H[i, j]**2)*grad_H[i, j]
-    grad_Z1 = H**2
+    grad_Z1 = _slot_2
+    np.square(H, out=grad_Z1)
     np.subtract(1, grad_Z1, out=grad_Z1)
     grad_Z1 *= grad_H
-    del grad_H
     # dLoss/dB2[0, i] = -2/(n*o) * sum_c (-Y[c, i] + Ystar[c, i])
     # grad_B2[0, i] = sum_c grad_Y[c, i]
     shared_2 = np.ones((1, n))
@@ -176,6 +193,7 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     # dLoss/dW1[i, j] = -2/(n*o) * sum_{c,k} (1 - H[c, j]**2)*(-Y[c, k] + Ystar[c, k])*W2[j, k]*X[c, i]
     # grad_W1[i, j] = sum_c X[c, i]*grad_Z1[c, j]
     grad_W1 = X.T @ grad_Z1
+    _keep((h, n), (_slot_1, _slot_2))
     return float(Loss), {
         "W1": grad_W1,
         "B1": grad_B1,

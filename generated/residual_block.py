@@ -137,6 +137,21 @@ def loss(**inputs):
     return float(forward(**inputs)["Loss"])
 
 
+_WORKSPACE = {}     # loss_and_grad's large temporaries between calls: {dimensions: arrays}, one entry
+
+
+def _workspace(_key, _shapes):
+    """The arrays the last call kept for these dimensions (taken out: a call running at the same
+    time in another thread makes its own), or new ones."""
+    return _WORKSPACE.pop(_key, None) or tuple(np.empty(_shape) for _shape in _shapes)
+
+
+def _keep(_key, _arrays):
+    """``_arrays`` kept for the next call, in place of whatever was kept before."""
+    _WORKSPACE.clear()
+    _WORKSPACE[_key] = _arrays
+
+
 def loss_and_grad(*, T, x, W1, b1, W2, b2):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     D, H, N, T, x, W1, b1, W2, b2 = _inputs(
@@ -149,9 +164,11 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
     shared_1 = out - T
     Loss = 1/2 * np.vdot(shared_1, shared_1)
     # grad_out[i, j] = -T[i, j] + out[i, j]
+    _slot_1, = _workspace((H, N), ((H, N),))
     grad_out = shared_1
     # grad_a[i, j] = sum_c W2[c, i]*grad_out[c, j]
-    grad_a = W2.T @ grad_out
+    grad_a = _slot_1
+    np.matmul(W2.T, grad_out, out=grad_a)
     # grad_z[i, j] = step(z[i, j])*grad_a[i, j]
     grad_z = grad_a
     grad_z *= z > 0
@@ -172,6 +189,7 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
     # grad_x[i, j] = sum_c W1[c, i]*grad_z[c, j] + grad_out[i, j]
     grad_x = W1.T @ grad_z
     grad_x += grad_out
+    _keep((H, N), (_slot_1,))
     return float(Loss), {
         "x": grad_x,
         "W1": grad_W1,

@@ -160,6 +160,21 @@ def loss(**inputs):
     return float(forward(**inputs)["Loss"])
 
 
+_WORKSPACE = {}     # loss_and_grad's large temporaries between calls: {dimensions: arrays}, one entry
+
+
+def _workspace(_key, _shapes):
+    """The arrays the last call kept for these dimensions (taken out: a call running at the same
+    time in another thread makes its own), or new ones."""
+    return _WORKSPACE.pop(_key, None) or tuple(np.empty(_shape) for _shape in _shapes)
+
+
+def _keep(_key, _arrays):
+    """``_arrays`` kept for the next call, in place of whatever was kept before."""
+    _WORKSPACE.clear()
+    _WORKSPACE[_key] = _arrays
+
+
 def loss_and_grad(*, X, T, Wq, Wk, Wv):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     n, d, dk, dv, X, T, Wq, Wk, Wv = _inputs(
@@ -181,39 +196,43 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     shared_2 = O - T
     Loss = 1/2 * np.vdot(shared_2, shared_2)
     # grad_O[i, j] = -T[i, j] + O[i, j]
+    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5 = _workspace((dk, dv, n), ((n, n), (n, n), (n, dv), (n, dk), (n, dk)))
     grad_O = shared_2
     # grad_P[i, j] = sum_c V[j, c]*grad_O[i, c]
-    grad_P = grad_O @ V.T
+    grad_P = _slot_1
+    np.matmul(grad_O, V.T, out=grad_P)
     # grad_P_lse[i, 0] = -sum_c P[i, c]*grad_P[i, c]
-    grad_P_lse = (P * grad_P) @ shared_1
+    _temporary_1 = _slot_2
+    np.multiply(P, grad_P, out=_temporary_1)
+    grad_P_lse = _temporary_1 @ shared_1
     np.negative(grad_P_lse, out=grad_P_lse)
     # grad_S[i, j] = P[i, j]*grad_P_lse[i, 0] + P[i, j]*grad_P[i, j]
     grad_S = grad_P
     grad_S += grad_P_lse
     grad_S *= P
     # grad_V[i, j] = sum_c P[c, i]*grad_O[c, j]
-    grad_V = P.T @ grad_O
+    grad_V = _slot_3
+    np.matmul(P.T, grad_O, out=grad_V)
     del grad_O
     del shared_2
     # grad_K[i, j] = 1/sqrt(dk) * sum_c Q[c, j]*grad_S[c, i]
-    grad_K = grad_S.T @ Q
+    grad_K = _slot_4
+    np.matmul(grad_S.T, Q, out=grad_K)
     grad_K *= 1/np.sqrt(dk)
     # grad_Q[i, j] = 1/sqrt(dk) * sum_c K[c, j]*grad_S[i, c]
-    grad_Q = grad_S @ K
+    grad_Q = _slot_5
+    np.matmul(grad_S, K, out=grad_Q)
     grad_Q *= 1/np.sqrt(dk)
-    del grad_P
-    del grad_S
     # dLoss/dWv[i, j] = -sum_{c,k} P[k, c]*T[k, j]*X[c, i] + sum_{c,k} O[k, j]*P[k, c]*X[c, i]
     # grad_Wv[i, j] = sum_c X[c, i]*grad_V[c, j]
     grad_Wv = X.T @ grad_V
-    del grad_V
     # dLoss/dWk[i, j] = 1/sqrt(dk) * sum_{c,k,l,m} P[k, c]*P[k, l]*Q[k, j]*T[k, m]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l,m} O[k, m]*P[k, c]*P[k, l]*Q[k, j]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l} P[k, c]*Q[k, j]*T[k, l]*V[c, l]*X[c, i] + 1/sqrt(dk) * sum_{c,k,l} O[k, l]*P[k, c]*Q[k, j]*V[c, l]*X[c, i]
     # grad_Wk[i, j] = sum_c X[c, i]*grad_K[c, j]
     grad_Wk = X.T @ grad_K
-    del grad_K
     # dLoss/dWq[i, j] = 1/sqrt(dk) * sum_{c,k,l,m} K[k, j]*P[c, k]*P[c, l]*T[c, m]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l,m} K[k, j]*O[c, m]*P[c, k]*P[c, l]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l} K[k, j]*P[c, k]*T[c, l]*V[k, l]*X[c, i] + 1/sqrt(dk) * sum_{c,k,l} K[k, j]*O[c, l]*P[c, k]*V[k, l]*X[c, i]
     # grad_Wq[i, j] = sum_c X[c, i]*grad_Q[c, j]
     grad_Wq = X.T @ grad_Q
+    _keep((dk, dv, n), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5))
     return float(Loss), {
         "Wq": grad_Wq,
         "Wk": grad_Wk,

@@ -112,7 +112,7 @@ def _names_beside_the_models(path) -> set[str]:
         if isinstance(node, ast.FunctionDef):
             found.add(node.name)
             if node.name in ("_matrix", "_scalar", "_size", "_tangent", "_scalar_tangent", "_layer_tangents",
-                             "_stacked"):
+                             "_stacked", "_workspace", "_keep"):
                 continue
             local = {n.id for c in ast.walk(node) if isinstance(c, ast.comprehension)
                      for n in ast.walk(c.target) if isinstance(n, ast.Name)}

@@ -343,3 +343,87 @@ def test_nothing_is_released_in_or_after_a_block_that_may_not_run():
                   [Assign("B", ew(lambda Y, X: Y * X, Y=T["Y"], X=T["X"]))]]
     assert not any("del" in line for line in sum(_after_releases(statements, {"A", "B"}, skip=frozenset({1})), []))
     assert not any("del" in line for line in sum(_after_releases(statements, {"A", "B"}, skip=frozenset({0})), []))
+
+
+# the workspace (passes.workspace): large temporaries in buffers kept between calls
+
+WORKSPACE_HELPERS = '''
+_WORKSPACE = {}
+def _workspace(_key, _shapes):
+    return _WORKSPACE.pop(_key, None) or tuple(np.empty(_shape) for _shape in _shapes)
+def _keep(_key, _arrays):
+    _WORKSPACE.clear()
+    _WORKSPACE[_key] = _arrays
+'''
+
+
+def workspace_function(statements, returned):
+    """``statements`` through every pass with a workspace, as a function of X, Y, T returning
+    ``returned`` (a tuple of names)."""
+    out = optimized([tuple(statements)], {"X", "Y", "T"}, set(returned), {"X", "Y", "T"}, workspace_from=0)
+    body = [NumPyPrinter().print_statement(s) for s in out[0]]
+    code = "def f(X, Y, T):\n    n, h = X.shape\n" + "".join(f"    {line}\n" for line in body) + \
+        f"    return {', '.join(returned)},\n"
+    scope = {"np": np}
+    exec(WORKSPACE_HELPERS + code, scope)
+    return scope["f"], body
+
+
+def test_large_temporaries_live_in_the_workspace_and_returned_arrays_are_never_overwritten():
+    E, H, G = Tensor("E", SHAPE), Tensor("H", SHAPE), Tensor("G", SHAPE)
+    statements = [Assign("E", ew(lambda X, Y: X - Y, X=T["X"], Y=T["Y"])),
+                  Assign("H", ew(lambda E, T: sp.tanh(E) * T, E=E, T=T["T"])),
+                  Assign("G", ew(lambda H, X: H * X + 2 * H, H=H, X=T["X"])),
+                  Assign("R", MatMul(Transpose(G), Product(sp.Integer(1), (E, T["T"]))))]
+    f, body = workspace_function(statements, ("R", "G"))
+    assert body[0].startswith("_slot_1") and "_workspace((h, n)" in body[0] and body[-1].startswith("_keep(")
+    assert not any(line.startswith("G = _slot") for line in body)       # returned: a new array
+    rng = np.random.default_rng(0)
+    first = [rng.standard_normal((3, 4)) for _ in range(3)]
+    X, Y, T_ = first
+    E_ = X - Y
+    H_ = np.tanh(E_) * T_
+    want_G = H_ * X + 2 * H_
+    want = (want_G.T @ (E_ * T_), want_G)
+    got = f(*first)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-13)
+    kept = [g.copy() for g in got]
+    f(*[rng.standard_normal((3, 4)) for _ in range(3)])            # the workspace is reused
+    f(*[rng.standard_normal((5, 2)) for _ in range(3)])            # other dimensions: new buffers
+    for g, k in zip(got, kept):
+        np.testing.assert_array_equal(g, k)                         # what the user kept is intact
+
+
+def test_a_slot_is_shared_only_by_arrays_whose_lives_do_not_overlap():
+    E, F = Tensor("E", SHAPE), Tensor("F", SHAPE)
+    statements = [Assign("E", ew(lambda X, Y: X * Y, X=T["X"], Y=T["Y"])),
+                  Assign("F", ew(lambda X, T: X - T, X=T["X"], T=T["T"])),
+                  Assign("s", MatMul(Transpose(E), F)),
+                  Assign("G", ew(lambda Y, T: Y + T, Y=T["Y"], T=T["T"])),
+                  Assign("r", MatMul(Transpose(G := Tensor("G", SHAPE)), T["X"]))]
+    f, body = workspace_function(statements, ("s", "r"))
+    assert "E = _slot_1" in body and "F = _slot_2" in body and "G = _slot_1" in body
+    rng = np.random.default_rng(1)
+    X, Y, T_ = (rng.standard_normal((3, 4)) for _ in range(3))
+    s, r = f(X, Y, T_)
+    np.testing.assert_allclose(s, (X * Y).T @ (X - T_), rtol=1e-13)
+    np.testing.assert_allclose(r, (Y + T_).T @ X, rtol=1e-13)
+
+
+def test_no_workspace_where_a_block_may_not_run():
+    statements = [Assign("E", ew(lambda X, Y: X - Y, X=T["X"], Y=T["Y"])),
+                  Assign("r", MatMul(Transpose(Tensor("E", SHAPE)), T["T"]))]
+    out = optimized([tuple(statements)], {"X", "Y", "T"}, {"r"}, {"X", "Y", "T"}, skip=frozenset({0}),
+                    workspace_from=0)
+    assert not any("_slot" in NumPyPrinter().print_statement(s) for s in out[0])
+
+
+def test_blocks_before_the_workspace_are_left_as_they_are():
+    E = Tensor("E", SHAPE)
+    blocks = [(Assign("E", ew(lambda X, Y: X - Y, X=T["X"], Y=T["Y"])),),
+              (Assign("F", ew(lambda E, T: E * T, E=E, T=T["T"])), Assign("r", MatMul(Transpose(Tensor("F", SHAPE)), E)))]
+    out = optimized(blocks, {"X", "Y", "T"}, {"r"}, {"X", "Y", "T"}, workspace_from=1)
+    first, second = ([NumPyPrinter().print_statement(s) for s in b] for b in out)
+    assert first == ["E = X - Y"]                                   # another function prints these too
+    assert second[0].startswith("_slot_1, = _workspace(") and "F = _slot_1" in second

@@ -26,7 +26,8 @@ from symgrad.lower.latex_names import base_latex
 from symgrad.lower.nodes import Add, AxisMax, Elementwise, MatrixFunction, Slice, Tensor
 from symgrad.lower.numpy_printer import NumPyPrinter
 from symgrad.lower.passes import optimized
-from symgrad.lower.statements import Allocate, Assign, BlockAssign, Statement, statements_into, unwrapped
+from symgrad.lower.statements import (Allocate, Assign, BlockAssign, Statement, WorkspaceTake, statements_into,
+                                      unwrapped)
 from symgrad.lower.vectorize import lower_both, print_scalar
 
 
@@ -71,6 +72,7 @@ class ModulePlan:
     gradients: tuple[tuple[str, str], ...]        # (parameter, expression)
     dimensions: tuple[str, ...]
     gradient_reads: tuple[str, ...] = ()          # the names the gradients' expressions read
+    workspace: bool = False                # ``loss_and_grad`` keeps buffers between calls (``_workspace``)
 
     @property
     def unpack(self) -> str:
@@ -203,12 +205,14 @@ def _named(block) -> str | None:
 EXPANDED_LIMIT = 12   # adjoints substituted for a gradient's comment; a deep chain's grows with its depth
 
 
-def fewer_temporaries(forward: tuple, backward: tuple, model, live_out: set[str]):
+def fewer_temporaries(forward: tuple, backward: tuple, model, live_out: set[str], workspace: bool = False):
     """The statements of ``loss_and_grad`` with repeated array expressions computed once and
     elementwise chains evaluated in place (``symgrad.lower.passes``); ``forward`` keeps the model's
-    values intact."""
+    values intact (``forward()`` prints the same statements, so ``loss()`` gives the very same
+    number). ``workspace``: the backward's large temporaries in buffers kept between calls."""
     statements = optimized([b.statements for b in (*forward, *backward)], floats={t.name for t in model.inputs},
-                           live_out=live_out, protected=set(model.tensors))
+                           live_out=live_out, protected=set(model.tensors),
+                           workspace_from=len(forward) if workspace else None)
     blocks = tuple(replace(b, statements=s) for b, s in zip((*forward, *backward), statements))
     return blocks[:len(forward)], blocks[len(forward):]
 
@@ -272,7 +276,7 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
     gradient_reads = tuple(adjoint_name(p) for p in parameters if p in derivation.adjoints)
     if share and printer is None:
         forward, backward = fewer_temporaries(tuple(forward), tuple(backward), model,
-                                              {model.loss_name, *gradient_reads})
+                                              {model.loss_name, *gradient_reads}, workspace=True)
     printer = printer or NumPyPrinter()
     return ModulePlan(
         model_name=model.name,
@@ -289,4 +293,5 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
         gradients=gradients,
         dimensions=tuple(d for d, _, _ in dimension_reads(model)),
         gradient_reads=gradient_reads,
+        workspace=any(isinstance(s, WorkspaceTake) for b in backward for s in b.statements),
     )

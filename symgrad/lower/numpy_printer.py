@@ -238,6 +238,16 @@ class NumPyPrinter:
     def _print_Assign(self, statement):
         return f"{statement.target} = {self.doprint(statement.value)}"
 
+    def _print_WorkspaceTake(self, statement):
+        names = ", ".join(name for name, _ in statement.slots) + ("," if len(statement.slots) == 1 else "")
+        shapes = ", ".join(shape_code(shape) for _, shape in statement.slots)
+        shapes = f"({shapes},)" if len(statement.slots) == 1 else f"({shapes})"
+        return f"{names} = _workspace({shape_code(statement.key)}, {shapes})"
+
+    def _print_WorkspaceKeep(self, statement):
+        names = ", ".join(name for name, _ in statement.slots) + ("," if len(statement.slots) == 1 else "")
+        return f"_keep({shape_code(statement.key)}, ({names}))"
+
     def _print_Release(self, statement):
         return f"del {statement.target}"
 

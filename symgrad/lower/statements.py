@@ -93,6 +93,27 @@ class DiagonalAdd(Statement):
 
 
 @dataclass(frozen=True)
+class WorkspaceTake(Statement):
+    """The arrays ``slots`` (``(name, shape)`` pairs) taken from the function's workspace, the
+    buffers its last call kept for the same dimensions ``key``, or made anew; ``target``: the
+    first slot's name."""
+
+    target: str
+    key: tuple
+    slots: tuple
+
+
+@dataclass(frozen=True)
+class WorkspaceKeep(Statement):
+    """The arrays ``slots`` kept in the function's workspace for the next call of dimensions
+    ``key`` (in place of whatever it held); ``target``: the first slot's name."""
+
+    target: str
+    key: tuple
+    slots: tuple
+
+
+@dataclass(frozen=True)
 class Release(Statement):
     """The name ``target`` dropped (``del``): nothing after reads it, so its array is freed, or
     left to the next allocation of its size, as soon as no other name holds it."""
@@ -215,6 +236,9 @@ def reads(statement: Statement) -> set[str]:
     out = set().union(*(node_reads(n) for n in nodes_of(statement)), set())
     if isinstance(statement, UfuncInto):
         out |= set().union(*(scalar_names(a) for a in statement.arguments if not isinstance(a, Node)), set())
+    if isinstance(statement, (WorkspaceTake, WorkspaceKeep)):
+        out |= {str(d) for d in statement.key}
+        return out | ({name for name, _ in statement.slots} if isinstance(statement, WorkspaceKeep) else set())
     if not isinstance(statement, (Assign, Allocate)):
         out.add(statement.target)
     return out

@@ -5,7 +5,8 @@ spelling for equal elementwise values), ``contractions`` (an einsum as matrix pr
 single reductions), ``sum_of_squares`` (a squared norm
 as an inner product), ``ones`` (axis sums as products with a ones vector),
 ``scalars`` (a product's number on its smallest factor), ``shared_values`` (a repeated value computed once),
-``buffers`` (elementwise chains evaluated into one array) and ``releases`` (a dead name let go).
+``buffers`` (elementwise chains evaluated into one array), ``releases`` (a dead name let go)
+and, where asked, ``workspace`` (large temporaries in buffers kept between calls).
 ``optimized`` runs them in that order; torch and JAX get the plain statements.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from symgrad.lower.passes.releases import with_releases
 from symgrad.lower.passes.scalars import on_needed_factors, on_smallest_factor, small_factors_first
 from symgrad.lower.passes.shared_values import share_values
 from symgrad.lower.passes.sum_of_squares import as_squared_norm
+from symgrad.lower.passes.workspace import in_workspace
 from symgrad.lower.statements import transformed, with_nodes
 
 __all__ = ["float_names", "optimized"]
@@ -34,11 +36,14 @@ def _rewritten(node):
     return _node_passes(node) if contracted is node else transformed(contracted, _node_passes)
 
 
-def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str], skip=frozenset()) -> list[tuple]:
+def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str], skip=frozenset(),
+              workspace_from: int | None = None) -> list[tuple]:
     """The statements of one function's blocks (a list of statement tuples, in order), passed
     through every pass. ``floats``: names known to hold floats; ``live_out``: names read after
     them; ``protected``: names never reused as buffers; ``skip``: the indices of blocks that
-    may not run, left as they are (and nothing is shared across them)."""
+    may not run, left as they are (and nothing is shared across them); ``workspace_from``: the index
+    of the first block whose large temporaries go into buffers the function keeps between calls
+    (``passes.workspace``; None: none do)."""
     flat, where, original = [], [], []
     for b, statements in enumerate(blocks):
         for statement in statements:
@@ -49,6 +54,9 @@ def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str],
     kept = [original[k] if statement is None else statement for k, statement in shared]
     fixed = frozenset(j for j, (_, statement) in enumerate(shared) if statement is None)
     buffered = with_releases(in_buffers(kept, floats, live_out, protected, fixed), live_out, protected, fixed)
+    if workspace_from is not None:
+        first = next((j for j, (k, _) in enumerate(shared) if where[k] >= workspace_from), len(shared))
+        buffered = in_workspace(buffered, floats, live_out, protected, fixed, first)
     out: list[list] = [[] for _ in blocks]
     for (k, statement), steps in zip(shared, buffered):
         out[where[k]] += steps if statement is None else [with_nodes(s, small_factors_first) for s in steps]

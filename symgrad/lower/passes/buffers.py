@@ -26,12 +26,14 @@ to grow the buffer. Statements of a block that may not run are left alone.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import sympy as sp
 
 from symgrad.lower.nodes import (Add, BroadcastTo, Elementwise, MatMul, Node, Ones, Product, Slice, Tensor, Transpose,
                                  same_shape)
 from symgrad.lower.passes.entries import part
-from symgrad.lower.statements import Assign, UfuncInto, printed_negative, reads, subnodes, unwrapped
+from symgrad.lower.statements import Assign, ComputeInto, UfuncInto, printed_negative, reads, subnodes, unwrapped
 from symgrad.model.functions import is_mask, row_of
 
 _FRESH = (Elementwise, Product, Add, MatMul, Ones)     # a new array, once printed (bare wrappers aside)
@@ -109,11 +111,20 @@ def _read_count(node: Node, name: str) -> int:
     return count
 
 
-class _Chain:
-    """The steps leaving a value in ``target`` with one allocation."""
+@dataclass(frozen=True)
+class _Source:
+    """A chain's start in ``into`` mode: the first step reads ``node`` where it reads the buffer."""
 
-    def __init__(self, target: str, shape, floats: set[str], reusable):
-        self.target, self.shape, self.floats, self.reusable = target, shape, floats, reusable
+    node: Node
+
+
+class _Chain:
+    """The steps leaving a value in ``target`` with one allocation; ``into``: with none, ``target``
+    being an existing array (the first step reads an operand in its place, or a matrix product is
+    computed into it)."""
+
+    def __init__(self, target: str, shape, floats: set[str], reusable, into: bool = False):
+        self.target, self.shape, self.floats, self.reusable, self.into = target, shape, floats, reusable, into
         self.buffer = Tensor(target, shape)
 
     def of(self, node) -> list | None:
@@ -123,7 +134,10 @@ class _Chain:
         if isinstance(node, Elementwise) and isinstance(node.body, sp.Indexed):
             node = node.operand(node.body)
         if isinstance(node, Tensor):
-            return [Assign(self.target, node)] if self.reusable(node.name, node.shape) else None
+            if self.reusable(node.name, node.shape):
+                return [Assign(self.target, node)]
+            whole = self.into and same_shape(node.shape, self.shape) and is_float(node, self.floats)
+            return [_Source(node)] if whole else None
         if not same_shape(node.shape, self.shape) or not is_float(node, self.floats):
             return None
         steps = None
@@ -136,7 +150,11 @@ class _Chain:
             steps = self._body(node, node.body)
         if steps:
             return steps
-        return [Assign(self.target, node)] if _allocates(node) else None
+        if not _allocates(node):
+            return None
+        if self.into:
+            return [ComputeInto(self.target, node)] if isinstance(node, MatMul) else None
+        return [Assign(self.target, node)]
 
     def _step(self, ufunc: str, *arguments) -> UfuncInto:
         return UfuncInto(self.target, ufunc, arguments)
@@ -182,7 +200,8 @@ class _Chain:
         return None
 
     def _body(self, node: Elementwise, body: sp.Expr) -> list | None:
-        """A part of an elementwise body along its spine."""
+        """A part of an elementwise body along its spine: times each other factor of the full shape
+        in place, then the small factors and the number together (one small temporary)."""
         def value(expr):
             return part(node, expr) if expr.atoms(sp.Indexed) else expr
         if body.is_Add and not any(is_mask(a) for a in body.args):
@@ -199,20 +218,26 @@ class _Chain:
                     continue
                 steps = self.of(value(spine))
                 if steps:
-                    for f in factors[:k] + factors[k + 1:]:
+                    others = factors[:k] + factors[k + 1:]
+                    full = [f for f in others if f.atoms(sp.Indexed) and same_shape(value(f).shape, self.shape)]
+                    for f in full:
                         if f.is_Pow and f.exp == -1:
                             steps.append(self._step("divide", self.buffer, value(f.base)))
                         else:
                             steps.append(self._step("multiply", self.buffer, value(f)))
-                    if coefficient == -1:
+                    small = coefficient * sp.Mul(*(f for f in others if f not in full))    # one small temporary
+                    if small == -1:
                         steps.append(self._step("negative", self.buffer))
-                    elif coefficient != 1:
-                        steps.append(self._step("multiply", self.buffer, coefficient))
+                    elif small != 1:
+                        steps.append(self._step("multiply", self.buffer, value(small)))
                     return steps
             return None
         if body.is_Pow and body.exp == -1:
             steps = self.of(value(body.base))
             return steps + [self._step("divide", sp.Integer(1), self.buffer)] if steps else None
+        if body.is_Pow and body.exp == 2:
+            steps = self.of(value(body.base))
+            return steps + [self._step("square", self.buffer)] if steps else None
         if body.is_Pow and body.exp == sp.S.Half:
             steps = self.of(value(body.base))
             return steps + [self._step("sqrt", self.buffer)] if steps else None
@@ -229,12 +254,31 @@ class _Chain:
         first, *rest = row.ufuncs
         if steps:
             return steps + [step(s) for s in row.ufuncs]
-        if first[0] in ("add", "subtract", "multiply", "divide") and first[1] == 0 and rest:
+        if first[0] in ("add", "subtract", "multiply", "divide") and first[1] == 0 and rest and not self.into:
             start = value({"add": sp.Add, "subtract": lambda a, b: a - b, "multiply": sp.Mul,
                            "divide": lambda a, b: a / b}[first[0]](arguments[0], sp.Float(first[2])))
             if isinstance(start, Elementwise) and same_shape(start.shape, self.shape):
                 return [Assign(self.target, start)] + [step(s) for s in rest]
         return None
+
+
+def steps_into(target: str, value: Node, floats: set[str]) -> list | None:
+    """Steps computing ``value`` into the existing array ``target`` of its shape, allocating no
+    array of that shape (each ufunc writes ``out=target``; the first reads an operand where the
+    others read ``target``), or None where the chain cannot start that way."""
+    chain = _Chain(target, value.shape, floats, lambda name, shape: False, into=True)
+    steps = chain.of(value)
+    if not steps:
+        return None
+    if isinstance(steps[0], _Source):
+        second = steps[1] if len(steps) > 1 else None
+        if not isinstance(second, UfuncInto) or chain.buffer not in [a for a in second.arguments
+                                                                     if isinstance(a, Tensor)]:
+            return None
+        first = replace(second, arguments=tuple(steps[0].node if isinstance(a, Tensor) and a == chain.buffer else a
+                                                for a in second.arguments))
+        steps = [first, *steps[2:]]
+    return None if any(isinstance(s, (Assign, _Source)) for s in steps) else steps
 
 
 def in_buffers(statements: list, floats: set[str], live_out: set[str], protected: set[str],
