@@ -13,7 +13,8 @@ loss of 10). A point where the gradient and the differences disagree by less tha
 ``RESOLUTION_MARGIN`` times that says nothing about the gradient, though its relative error is
 above ``TOLERANCE``: it happens where a gradient is zero or nearly so (attention after a layer norm
 over two features, with every row's features in the same order: every normalised row is the same,
-the logits are equal along each row whatever the query weights, and their gradient is zero). Such points are counted, not judged.
+the logits are equal along each row whatever the query weights, and their gradient is zero). Such
+points are counted, not judged. A NaN in a gradient is an infinite error.
 """
 from __future__ import annotations
 
@@ -277,8 +278,9 @@ def check_module(model: Model, module, points: int = 3, seed: int = 0,
                     expected = finite_difference(module, inputs, name)
                     shapes_ok[name] = shapes_ok[name] and _same_shape(grads[name], inputs[name])
                     error = relative_error(grads[name], expected)
+                    error = np.inf if np.isnan(error) else error     # a NaN in the gradient fails
                     if error > TOLERANCE and shapes_ok[name] and max_difference(grads[name], expected) <= resolution(value):
                         unresolved[name] += 1
                     else:
-                        worst[name] = np.nanmax([worst[name], error])
+                        worst[name] = error if np.isnan(worst[name]) else max(worst[name], error)
     return [GradientCheck(n, worst[n], shapes_ok[n], unresolved[n], checked) for n in module.PARAMETERS]

@@ -106,3 +106,13 @@ def test_a_wrong_gradient_is_still_caught_where_some_points_are_unresolved(tmp_p
     shifted = check_module(model, _Perturbed(module, "Wq", lambda g: g + 1e-7), points=2)
     worst = next(c for c in shifted if c.parameter == "Wq")
     assert worst.unresolved == 0 and worst.max_relative_error > 1e-6
+
+
+def test_a_nan_in_a_gradient_fails_the_check(tmp_path):
+    model, module = _nearly_flat_attention(tmp_path)
+    def poisoned(g):
+        g = np.array(g, dtype=float)
+        g[0, 0] = np.nan
+        return g
+    worst = next(c for c in check_module(model, _Perturbed(module, "Wv", poisoned), points=1) if c.parameter == "Wv")
+    assert worst.max_relative_error == np.inf
