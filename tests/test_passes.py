@@ -401,7 +401,7 @@ def test_a_slot_is_shared_only_by_arrays_whose_lives_do_not_overlap():
                   Assign("F", ew(lambda X, T: X - T, X=T["X"], T=T["T"])),
                   Assign("s", MatMul(Transpose(E), F)),
                   Assign("G", ew(lambda Y, T: Y + T, Y=T["Y"], T=T["T"])),
-                  Assign("r", MatMul(Transpose(G := Tensor("G", SHAPE)), T["X"]))]
+                  Assign("r", MatMul(Transpose(Tensor("G", SHAPE)), T["X"]))]
     f, body = workspace_function(statements, ("s", "r"))
     assert "E = _slot_1" in body and "F = _slot_2" in body and "G = _slot_1" in body
     rng = np.random.default_rng(1)
