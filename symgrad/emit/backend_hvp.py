@@ -110,6 +110,7 @@ def _stack_layer(found: LayerTangents, first: LayerPlan, printer, batched_printe
         element_shapes=tuple(shape_text(layer.tensors[p].shape) for p in found.elements),
         forward=printed(found.forward, printer),
         tangent_state=unpacked(found.state),
+        batched_tangent_state=unpacked(found.state),
         out_tangent=value(out, out_shape, False) if out else "",
         backward=backward,
         tangents=printed(found.adjoint, printer),

@@ -39,23 +39,24 @@ from symgrad.index.conventions import adjoint_name, tangent_name
 from symgrad.lower.batched_printer import BATCH, BatchedNumPyPrinter
 from symgrad.lower.numpy_printer import NumPyPrinter
 from symgrad.lower.passes import float_names, optimized
-from symgrad.lower.statements import reads
+from symgrad.lower.statements import Release, reads
 
 
 @dataclass(frozen=True)
 class LayerHvpPlan:
     """One layer kind's second-order functions, as printed strings."""
 
-    carry_tangent: str                   # dot_X_prev: the argument holding the carried input's tangent
+    carry_tangent: str                   # dot_X_prev: the argument holding the carried input's tangent ("": none)
     element_tangents: tuple[str, ...]    # dot_W, ...: the tangents of the layer's elements of the list parameters
     element_shapes: tuple[str, ...]      # their shapes, as error messages name them: "(k_out, k_in)"
     forward: tuple[Block, ...]           # hvp(): the forward values' tangents
-    tangent_state: str                   # the tangents the backward reads, "dot_X_prev, dot_W, dot_f,"
+    tangent_state: str                   # what the backward reads from the forward tangents, "dot_X_prev, dot_W, dot_f,"
+    batched_tangent_state: str           # the tangents the batched backward reads
     out_tangent: str                     # hidden layer: the carried output's tangent, as code
     backward: tuple[Block, ...]          # hvp(): the first-order backward ...
     tangents: tuple[Block, ...]          # ... and the adjoints' tangents, passed together
-    carry_block: str                     # the blocks computed only where a layer below needs them
-    carry_tangent_block: str
+    carry_block: str                     # the blocks computed only where a layer below needs them ("": none
+    carry_tangent_block: str             # guarded: always, or never)
     carry_hvp: str                       # the carried input's adjoint's tangent, as code
     element_hvps: tuple[str, ...]        # (H v) for this layer's elements, as code
     batched_forward: tuple[Block, ...]   # hessian(): the same over the batch of basis tangents
@@ -67,7 +68,7 @@ class LayerHvpPlan:
 
     @property
     def arguments(self) -> str:
-        return ", ".join((self.carry_tangent, *self.element_tangents))
+        return ", ".join(n for n in (self.carry_tangent, *self.element_tangents) if n)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class StackHvpPlan:
     output: LayerHvpPlan
     parameters: tuple[str, ...]          # the list parameters, in the model's order
     limit: int = HESSIAN_LIMIT
+    first: LayerHvpPlan | None = None    # NumPy's: the first hidden layer, whose input has no tangent
 
     @property
     def unpack(self) -> str:
@@ -119,13 +121,15 @@ class LayerTangents:
 
 def layer_tangents(derivation, backward: tuple[Block, ...], varying: tuple[str, ...] | None) -> LayerTangents:
     """The tangents of one layer kind (``derivation``: its part of the stack's derivation;
-    ``backward``: its first-order plan's backward blocks, without the passes)."""
+    ``backward``: its first-order plan's backward blocks, without the passes). Where ``varying``
+    leaves out the carried input (the first layer's, data), its tangent is 0 and neither its
+    adjoint nor that adjoint's tangent is computed (``backward`` has no block for it)."""
     layer = derivation.model
     varying = tuple(derivation.parameters) if varying is None else varying
     tangents = derive_tangents(derivation, varying)
     shapes = statement_shapes(layer, backward)
     elements = tuple(name for name, items in layer.owner.lists.items() if items.role == "parameter")
-    own = [layer.carry_name, *elements]
+    own = [*([layer.carry_name] if layer.carry_name in varying else []), *elements]
     needed = {tangent_name(adjoint_name(p)) for p in own}
     if layer.carry_out_name is not None:
         needed.add(tangent_name(layer.carry_out_name))
@@ -145,26 +149,44 @@ def layer_tangents(derivation, backward: tuple[Block, ...], varying: tuple[str, 
     )
 
 
-def _layer(derivation, first, varying: tuple[str, ...]) -> LayerHvpPlan:
-    """``first``: the layer's first-order plan without the passes (``layer_plan.LayerPlan``)."""
+def _handed_over(forward: list, later: list, state: tuple[str, ...]) -> tuple[str, ...]:
+    """The names the passed forward-tangent statements assign that the later statements (the
+    backward's) use: a value shared between them (``shared_1 = Z_l > 0``) goes from the forward
+    function to the backward in the tangent state, beside ``state``."""
+    assigned = {s.target for statements in forward for s in statements if not isinstance(s, Release)}
+    used = set().union(*(reads(s) | {s.target} for statements in later for s in statements))
+    return tuple(n for n in sorted(assigned & used) if n not in state)
+
+
+def _layer(derivation, first, varying: tuple[str, ...] | None, guarded: bool = True) -> LayerHvpPlan:
+    """``first``: the layer's first-order plan without the passes (``layer_plan.LayerPlan``).
+    ``varying`` without the carried input: the first layer's, whose input is data. ``guarded``:
+    the carried input's adjoint and its tangent are computed only where ``need_input`` (the output
+    layer's, which is the first where the stack has one layer); a hidden layer above the first
+    always computes them, and the first never."""
     layer = derivation.model
-    backward = first.plan.backward
+    varying = tuple(derivation.parameters) if varying is None else varying
+    carried = layer.carry_name in varying
+    carry_block = adjoint_name(layer.carry_name)
+    backward = first.plan.backward if carried else tuple(b for b in first.plan.backward if b.name != carry_block)
     found = layer_tangents(derivation, backward, varying)
     varying, forward, adjoint, present, state = found.varying, found.forward, found.adjoint, found.present, found.state
     forward_names = {b.name for b in forward}
-    carry_block, carry_tangent_block = found.carry_block, found.carry_tangent_block
+    carry_tangent_block = found.carry_tangent_block
 
     inputs = {t.name for t in layer.inputs} | {tangent_name(n) for n in varying}
     floats = float_names([s for b in first.plan.forward for s in b.statements], inputs)
+    floats = float_names([s for b in forward for s in b.statements], floats)
     protected = set(layer.tensors) | {tangent_name(n) for n in varying} | forward_names
     out = found.out_tangent
-    passed_forward = optimized([b.statements for b in forward], floats, {*state, *([out] if out else [])},
-                               protected)
-    floats = float_names([s for statements in passed_forward for s in statements], floats)
-    everything = [*backward, *adjoint]
-    live_out = {*first.plan.gradient_reads, *(found.returned & present)}
-    passed = optimized([b.statements for b in everything], floats, live_out, protected,
-                       skip=frozenset(k for k, b in enumerate(everything) if b.name in (carry_block, carry_tangent_block)))
+    # the forward tangents and the backward passed as one function, so that what both compute
+    # (a mask, a derivative's factor) is computed once, in the forward, and handed over
+    everything = [*forward, *backward, *adjoint]
+    live_out = {*first.plan.gradient_reads, *(found.returned & present), *([out] if out else [])}
+    skip = frozenset(k for k, b in enumerate(everything) if guarded and b.name in (carry_block, carry_tangent_block))
+    passed = optimized([b.statements for b in everything], floats, live_out, protected, skip=skip)
+    split = len(forward)
+    handed = _handed_over(passed[:split], passed[split:], state)
     numpy = NumPyPrinter()
     rebuilt = [Block(b.name, b.comments, s, b.latex, b.relation) for b, s in zip(everything, passed)]
 
@@ -178,16 +200,17 @@ def _layer(derivation, first, varying: tuple[str, ...]) -> LayerHvpPlan:
     out_shape = layer.tensors[layer.carry_out_name].shape if out else ()
     batched = BatchedNumPyPrinter()
     return LayerHvpPlan(
-        carry_tangent=tangent_name(layer.carry_name),
+        carry_tangent=tangent_name(layer.carry_name) if carried else "",
         element_tangents=tuple(tangent_name(p) for p in found.elements),
         element_shapes=tuple(shape_text(layer.tensors[p].shape) for p in found.elements),
-        forward=printed([Block(b.name, b.comments, s, b.latex) for b, s in zip(forward, passed_forward)], numpy),
-        tangent_state=unpacked(state),
+        forward=printed([Block(b.name, b.comments, s, b.latex) for b, s in zip(forward, passed[:split])], numpy),
+        tangent_state=unpacked((*state, *handed)),
+        batched_tangent_state=unpacked(state),
         out_tangent=value(out, out_shape, False) if out else "",
-        backward=printed(rebuilt[:len(backward)], numpy),
-        tangents=printed(rebuilt[len(backward):], numpy),
-        carry_block=carry_block,
-        carry_tangent_block=carry_tangent_block,
+        backward=printed(rebuilt[split:split + len(backward)], numpy),
+        tangents=printed(rebuilt[split + len(backward):], numpy),
+        carry_block=carry_block if guarded else "",
+        carry_tangent_block=carry_tangent_block if guarded else "",
         carry_hvp=value(carry_tangent_block, carry_shape, False),
         element_hvps=tuple(hvp_of(p, False) for p in found.elements),
         batched_forward=printed(forward, batched),
@@ -200,11 +223,15 @@ def _layer(derivation, first, varying: tuple[str, ...]) -> LayerHvpPlan:
 
 
 def plan_stack_hvp(derivation: StackDerivation, command: str) -> StackHvpPlan:
-    """Both layer kinds' second-order functions (each layer kind's tangents derived once)."""
+    """Both layer kinds' second-order functions (each layer kind's tangents derived once), and the
+    hidden layer's once more without the carried input's tangent, for the first layer."""
     first = plan_stack_module(derivation, command, passes=False)
     hidden, output = derivation.parts
-    return StackHvpPlan(_layer(derivation.hidden, first.hidden, hidden.varying),
-                        _layer(derivation.output, first.output, output.varying), tuple(derivation.parameters))
+    carry = derivation.hidden.model.carry_name
+    return StackHvpPlan(_layer(derivation.hidden, first.hidden, hidden.varying, guarded=False),
+                        _layer(derivation.output, first.output, output.varying), tuple(derivation.parameters),
+                        first=_layer(derivation.hidden, first.hidden, tuple(n for n in hidden.varying if n != carry),
+                                     guarded=False))
 
 
 def render_hvp_module(derivation, command: str) -> str:
