@@ -300,7 +300,9 @@ def _layer_tangents(tangents, name, values, hidden_text, output_text):
         raise ValueError(f"tangents: {name!r} expected a list of {len(values)} arrays, one per layer, "
                          f"got {type(given).__name__}" + (f" of length {len(given)}" if isinstance(given, (list, tuple)) else ""))
     texts = [hidden_text] * (len(values) - 1) + [output_text]
-    return [_matrix(f"tangent {name}[{l}]", tangent, np.shape(value), text)
+    return [tangent if type(tangent) is _ARRAY and tangent.dtype is _FLOAT64 and type(value) is _ARRAY
+            and tangent.shape == value.shape                 # the fast path: nothing to convert or name
+            else _matrix(f"tangent {name}[{l}]", tangent, np.shape(value), text)
             for l, (tangent, value, text) in enumerate(zip(given, values, texts))]
 
 

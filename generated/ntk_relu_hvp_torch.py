@@ -331,8 +331,37 @@ def _tangents(tangents, W, _dtype, _device):
     )
 
 
+def _first_tangents(state, dot_W):
+    """The first layer's tangents (its input is data, of tangent 0): of its output, and of the
+    values its backward's tangents read."""
+    n, k_in, k_out, X_prev, W, W0, m, lam, Z_l, X_l, reg_l = state
+    _dtype, _device = X_prev.dtype, X_prev.device
+    # dot_Z_l[i, j] = sum_c X_prev[c, j]*dot_W[i, c]
+    dot_Z_l = dot_W @ X_prev
+    # dot_X_l[i, j] = step(Z_l[i, j])*dot_Z_l[i, j]
+    dot_X_l = dot_Z_l * (Z_l > 0).to(_dtype)
+    return dot_X_l, (dot_W,)
+
+
+def _first_backward_hvp(state, _tangent_state, grad_out, dot_grad_out):
+    """The first layer's adjoints and their tangents (the Hessian-vector products of its parameters),
+    from the adjoint of its output and its tangent; its input, data, needs neither."""
+    n, k_in, k_out, X_prev, W, W0, m, lam, Z_l, X_l, reg_l = state
+    dot_W, = _tangent_state
+    _dtype, _device = X_prev.dtype, X_prev.device
+    grad_Z_l = grad_out * (Z_l > 0).to(_dtype)
+    grad_W = grad_Z_l @ X_prev.mT + (lam*m) * (W - W0)
+    # dot_grad_X_l[i, j] = dot_grad_out[i, j]
+    dot_grad_X_l = dot_grad_out
+    # dot_grad_Z_l[i, j] = step(Z_l[i, j])*dot_grad_X_l[i, j]
+    dot_grad_Z_l = dot_grad_X_l * (Z_l > 0).to(_dtype)
+    # dot_grad_W[i, j] = lam*m * dot_W[i, j] + sum_c X_prev[j, c]*dot_grad_Z_l[i, c]
+    dot_grad_W = (lam*m) * dot_W + dot_grad_Z_l @ X_prev.mT
+    return (grad_W, ), (dot_grad_W, )
+
+
 def _hidden_tangents(state, dot_X_prev, dot_W):
-    """Hidden layer l's tangents: of its output, and of the values its backward's tangents read."""
+    """Hidden layer l's tangents (l > 0): of its output, and of the values its backward's tangents read."""
     n, k_in, k_out, X_prev, W, W0, m, lam, Z_l, X_l, reg_l = state
     _dtype, _device = X_prev.dtype, X_prev.device
     # dot_Z_l[i, j] = sum_c W[i, c]*dot_X_prev[c, j] + sum_c X_prev[c, j]*dot_W[i, c]
@@ -342,26 +371,24 @@ def _hidden_tangents(state, dot_X_prev, dot_W):
     return dot_X_l, (dot_X_prev, dot_W)
 
 
-def _hidden_backward_hvp(state, _tangent_state, grad_out, dot_grad_out, need_input):
-    """Hidden layer l's adjoints and their tangents (the Hessian-vector products of its parameters),
-    from the adjoint of its output and its tangent; those of its input only if ``need_input``."""
+def _hidden_backward_hvp(state, _tangent_state, grad_out, dot_grad_out):
+    """Hidden layer l's adjoints and their tangents (l > 0: the Hessian-vector products of its
+    parameters, and of its input for the layer below), from the adjoint of its output and its tangent."""
     n, k_in, k_out, X_prev, W, W0, m, lam, Z_l, X_l, reg_l = state
     dot_X_prev, dot_W = _tangent_state
     _dtype, _device = X_prev.dtype, X_prev.device
     grad_Z_l = grad_out * (Z_l > 0).to(_dtype)
     grad_W = grad_Z_l @ X_prev.mT + (lam*m) * (W - W0)
-    if need_input:
-        grad_X_prev = W.mT @ grad_Z_l
+    grad_X_prev = W.mT @ grad_Z_l
     # dot_grad_X_l[i, j] = dot_grad_out[i, j]
     dot_grad_X_l = dot_grad_out
     # dot_grad_Z_l[i, j] = step(Z_l[i, j])*dot_grad_X_l[i, j]
     dot_grad_Z_l = dot_grad_X_l * (Z_l > 0).to(_dtype)
     # dot_grad_W[i, j] = sum_c dot_X_prev[j, c]*grad_Z_l[i, c] + sum_c X_prev[j, c]*dot_grad_Z_l[i, c] + lam*m * dot_W[i, j]
     dot_grad_W = grad_Z_l @ dot_X_prev.mT + dot_grad_Z_l @ X_prev.mT + (lam*m) * dot_W
-    if need_input:
-        # dot_grad_X_prev[i, j] = sum_c dot_W[c, i]*grad_Z_l[c, j] + sum_c W[c, i]*dot_grad_Z_l[c, j]
-        dot_grad_X_prev = dot_W.mT @ grad_Z_l + W.mT @ dot_grad_Z_l
-    return ((grad_X_prev, dot_grad_X_prev) if need_input else (None, None)), (grad_W, ), (dot_grad_W, )
+    # dot_grad_X_prev[i, j] = sum_c dot_W[c, i]*grad_Z_l[c, j] + sum_c W[c, i]*dot_grad_Z_l[c, j]
+    dot_grad_X_prev = dot_W.mT @ grad_Z_l + W.mT @ dot_grad_Z_l
+    return (grad_X_prev, dot_grad_X_prev), (grad_W, ), (dot_grad_W, )
 
 
 def _output_tangents(state, dot_X_prev, dot_W):
@@ -407,23 +434,51 @@ def hvp(tangents, *, X, r, W, W0, m, lam):
     value, states, state = _run(X, r, W, W0, m, lam)
     _dtype, _device = _dtype_of(X, r, *W, *W0), X.device
     dot_W, = _tangents(tangents, W, _dtype, _device)
-    dot_carry, _tangent_states = torch.zeros(tuple(X.shape), dtype=_dtype, device=_device), []     # the data's tangent is 0
-    for l in range(depth - 1):
+    if depth > 1:       # the first layer's input is data, of tangent 0
+        dot_carry, _tangent_state = _first_tangents(states[0], dot_W[0])
+        _tangent_states = [_tangent_state]
+    else:
+        dot_carry, _tangent_states = torch.zeros(tuple(X.shape), dtype=_dtype, device=_device), []
+    for l in range(1, depth - 1):
         dot_carry, _tangent_state = _hidden_tangents(states[l], dot_carry, dot_W[l])
         _tangent_states.append(_tangent_state)
     _tangent_state = _output_tangents(state, dot_carry, dot_W[-1])
     (grad_carry, dot_grad_carry), _grads, _dots = _output_backward_hvp(state, _tangent_state, depth > 1)
     grad_W, dot_grad_W = [None] * depth, [None] * depth
     grad_W[-1], dot_grad_W[-1] = _grads[0], _dots[0]
-    for l in range(depth - 2, -1, -1):
+    for l in range(depth - 2, 0, -1):
         (grad_carry, dot_grad_carry), _grads, _dots = _hidden_backward_hvp(
-            states[l], _tangent_states[l], grad_carry, dot_grad_carry, l > 0)
+            states[l], _tangent_states[l], grad_carry, dot_grad_carry)
         grad_W[l], dot_grad_W[l] = _grads[0], _dots[0]
+    if depth > 1:
+        _grads, _dots = _first_backward_hvp(states[0], _tangent_states[0], grad_carry, dot_grad_carry)
+        grad_W[0], dot_grad_W[0] = _grads[0], _dots[0]
     return value, {
         "W": grad_W,
     }, {
         "W": dot_grad_W,
     }
+
+
+def _first_batched_tangents(_count, state, dot_W):
+    """_first_tangents over a leading batch axis of _count tangents."""
+    n, k_in, k_out, X_prev, W, W0, m, lam, Z_l, X_l, reg_l = state
+    _dtype, _device = X_prev.dtype, X_prev.device
+    dot_Z_l = dot_W @ X_prev
+    dot_X_l = dot_Z_l * (Z_l > 0).to(_dtype)
+    return dot_X_l, (dot_W,)
+
+
+def _first_batched_backward(_count, state, _tangent_state, grad_out, dot_grad_out):
+    """_first_backward_hvp over a leading batch axis: the adjoints the tangents read, the
+    tangents batched."""
+    n, k_in, k_out, X_prev, W, W0, m, lam, Z_l, X_l, reg_l = state
+    dot_W, = _tangent_state
+    _dtype, _device = X_prev.dtype, X_prev.device
+    dot_grad_X_l = dot_grad_out
+    dot_grad_Z_l = dot_grad_X_l * (Z_l > 0).to(_dtype)
+    dot_grad_W = (lam*m) * dot_W + dot_grad_Z_l @ X_prev.mT
+    return (torch.reshape(dot_grad_W, (_count, -1)), )
 
 
 def _hidden_batched_tangents(_count, state, dot_X_prev, dot_W):
@@ -435,21 +490,19 @@ def _hidden_batched_tangents(_count, state, dot_X_prev, dot_W):
     return dot_X_l, (dot_X_prev, dot_W)
 
 
-def _hidden_batched_backward(_count, state, _tangent_state, grad_out, dot_grad_out, need_input):
+def _hidden_batched_backward(_count, state, _tangent_state, grad_out, dot_grad_out):
     """_hidden_backward_hvp over a leading batch axis: the adjoints the tangents read, the
     tangents batched."""
     n, k_in, k_out, X_prev, W, W0, m, lam, Z_l, X_l, reg_l = state
     dot_X_prev, dot_W = _tangent_state
     _dtype, _device = X_prev.dtype, X_prev.device
     grad_Z_l = grad_out * (Z_l > 0).to(_dtype)
-    if need_input:
-        grad_X_prev = W.mT @ grad_Z_l
+    grad_X_prev = W.mT @ grad_Z_l
     dot_grad_X_l = dot_grad_out
     dot_grad_Z_l = dot_grad_X_l * (Z_l > 0).to(_dtype)
     dot_grad_W = grad_Z_l @ dot_X_prev.mT + dot_grad_Z_l @ X_prev.mT + (lam*m) * dot_W
-    if need_input:
-        dot_grad_X_prev = dot_W.mT @ grad_Z_l + W.mT @ dot_grad_Z_l
-    return ((grad_X_prev, dot_grad_X_prev) if need_input else (None, None)), (torch.reshape(dot_grad_W, (_count, -1)), )
+    dot_grad_X_prev = dot_W.mT @ grad_Z_l + W.mT @ dot_grad_Z_l
+    return (grad_X_prev, dot_grad_X_prev), (torch.reshape(dot_grad_W, (_count, -1)), )
 
 
 def _output_batched_tangents(_count, state, dot_X_prev, dot_W):
@@ -499,17 +552,24 @@ def hessian(*, X, r, W, W0, m, lam):
     _basis = torch.eye(_count, dtype=_dtype, device=_device)
     dot_W = [_basis[:, _start:_stop].reshape((_count,) + _shape)
               for (_name, _), (_start, _stop, _shape) in _spans.items() if _name == "W"]
-    dot_carry, _tangent_states = torch.zeros((_count,) + tuple(X.shape), dtype=_dtype, device=_device), []
-    for l in range(depth - 1):
+    if depth > 1:       # the first layer's input is data, of tangent 0
+        dot_carry, _tangent_state = _first_batched_tangents(_count, states[0], dot_W[0])
+        _tangent_states = [_tangent_state]
+    else:
+        dot_carry, _tangent_states = torch.zeros((_count,) + tuple(X.shape), dtype=_dtype, device=_device), []
+    for l in range(1, depth - 1):
         dot_carry, _tangent_state = _hidden_batched_tangents(_count, states[l], dot_carry, dot_W[l])
         _tangent_states.append(_tangent_state)
     _tangent_state = _output_batched_tangents(_count, state, dot_carry, dot_W[-1])
     (grad_carry, dot_grad_carry), _dots = _output_batched_backward(_count, state, _tangent_state, depth > 1)
     _rows = {}
     _rows[("W", depth - 1)] = _dots[0]
-    for l in range(depth - 2, -1, -1):
+    for l in range(depth - 2, 0, -1):
         (grad_carry, dot_grad_carry), _dots = _hidden_batched_backward(
-            _count, states[l], _tangent_states[l], grad_carry, dot_grad_carry, l > 0)
+            _count, states[l], _tangent_states[l], grad_carry, dot_grad_carry)
         _rows[("W", l)] = _dots[0]
+    if depth > 1:
+        _dots = _first_batched_backward(_count, states[0], _tangent_states[0], grad_carry, dot_grad_carry)
+        _rows[("W", 0)] = _dots[0]
     return {(p, q): _rows[q][start:stop].reshape(shape + _spans[q][2])
             for p, (start, stop, shape) in _spans.items() for q in _spans}

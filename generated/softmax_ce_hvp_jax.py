@@ -307,8 +307,37 @@ def _tangents(tangents, Theta, _dtype):
     )
 
 
+def _first_tangents(state, dot_Theta):
+    """The first layer's tangents (its input is data, of tangent 0): of its output, and of the
+    values its backward's tangents read."""
+    M, H_in, H_out, a_prev, Theta, z, a = state
+    _dtype = a_prev.dtype
+    # dot_z[i, j] = sum_c a_prev[i, c]*dot_Theta[j, c]
+    dot_z = a_prev @ dot_Theta.T
+    # dot_a[i, j] = (1 - a[i, j])*a[i, j]*dot_z[i, j]
+    dot_a = (1 - a) * a * dot_z
+    return dot_a, (dot_z,)
+
+
+def _first_backward_hvp(state, _tangent_state, grad_out, dot_grad_out):
+    """The first layer's adjoints and their tangents (the Hessian-vector products of its parameters),
+    from the adjoint of its output and its tangent; its input, data, needs neither."""
+    M, H_in, H_out, a_prev, Theta, z, a = state
+    dot_z, = _tangent_state
+    _dtype = a_prev.dtype
+    grad_z = (1 - a) * a * grad_out
+    grad_Theta = grad_z.T @ a_prev
+    # dot_grad_a[i, j] = dot_grad_out[i, j]
+    dot_grad_a = dot_grad_out
+    # dot_grad_z[i, j] = (a[i, j] - 1)*(2*a[i, j] - 1)*a[i, j]*dot_z[i, j]*grad_out[i, j] + (1 - a[i, j])*a[i, j]*dot_grad_a[i, j]
+    dot_grad_z = ((1 - a)*dot_grad_a + (a - 1)*(2*a - 1)*dot_z*grad_out)*a
+    # dot_grad_Theta[i, j] = sum_c a_prev[c, j]*dot_grad_z[c, i]
+    dot_grad_Theta = dot_grad_z.T @ a_prev
+    return (grad_Theta, ), (dot_grad_Theta, )
+
+
 def _hidden_tangents(state, dot_a_prev, dot_Theta):
-    """Hidden layer l's tangents: of its output, and of the values its backward's tangents read."""
+    """Hidden layer l's tangents (l > 0): of its output, and of the values its backward's tangents read."""
     M, H_in, H_out, a_prev, Theta, z, a = state
     _dtype = a_prev.dtype
     # dot_z[i, j] = sum_c Theta[j, c]*dot_a_prev[i, c] + sum_c a_prev[i, c]*dot_Theta[j, c]
@@ -318,26 +347,24 @@ def _hidden_tangents(state, dot_a_prev, dot_Theta):
     return dot_a, (dot_a_prev, dot_Theta, dot_z)
 
 
-def _hidden_backward_hvp(state, _tangent_state, grad_out, dot_grad_out, need_input):
-    """Hidden layer l's adjoints and their tangents (the Hessian-vector products of its parameters),
-    from the adjoint of its output and its tangent; those of its input only if ``need_input``."""
+def _hidden_backward_hvp(state, _tangent_state, grad_out, dot_grad_out):
+    """Hidden layer l's adjoints and their tangents (l > 0: the Hessian-vector products of its
+    parameters, and of its input for the layer below), from the adjoint of its output and its tangent."""
     M, H_in, H_out, a_prev, Theta, z, a = state
     dot_a_prev, dot_Theta, dot_z = _tangent_state
     _dtype = a_prev.dtype
     grad_z = (1 - a) * a * grad_out
     grad_Theta = grad_z.T @ a_prev
-    if need_input:
-        grad_a_prev = grad_z @ Theta
+    grad_a_prev = grad_z @ Theta
     # dot_grad_a[i, j] = dot_grad_out[i, j]
     dot_grad_a = dot_grad_out
     # dot_grad_z[i, j] = (a[i, j] - 1)*(2*a[i, j] - 1)*a[i, j]*dot_z[i, j]*grad_out[i, j] + (1 - a[i, j])*a[i, j]*dot_grad_a[i, j]
     dot_grad_z = ((1 - a)*dot_grad_a + (a - 1)*(2*a - 1)*dot_z*grad_out)*a
     # dot_grad_Theta[i, j] = sum_c dot_a_prev[c, j]*grad_z[c, i] + sum_c a_prev[c, j]*dot_grad_z[c, i]
     dot_grad_Theta = grad_z.T @ dot_a_prev + dot_grad_z.T @ a_prev
-    if need_input:
-        # dot_grad_a_prev[i, j] = sum_c dot_Theta[c, j]*grad_z[i, c] + sum_c Theta[c, j]*dot_grad_z[i, c]
-        dot_grad_a_prev = grad_z @ dot_Theta + dot_grad_z @ Theta
-    return ((grad_a_prev, dot_grad_a_prev) if need_input else (None, None)), (grad_Theta, ), (dot_grad_Theta, )
+    # dot_grad_a_prev[i, j] = sum_c dot_Theta[c, j]*grad_z[i, c] + sum_c Theta[c, j]*dot_grad_z[i, c]
+    dot_grad_a_prev = grad_z @ dot_Theta + dot_grad_z @ Theta
+    return (grad_a_prev, dot_grad_a_prev), (grad_Theta, ), (dot_grad_Theta, )
 
 
 def _output_tangents(state, dot_a_prev, dot_Theta):
@@ -390,23 +417,51 @@ def hvp(tangents, *, X, Y, Theta):
     value, states, state = _run(X, Y, Theta)
     _dtype = _dtype_of(X, Y, *Theta)
     dot_Theta, = _tangents(tangents, Theta, _dtype)
-    dot_carry, _tangent_states = jnp.zeros(tuple(jnp.shape(X)), dtype=_dtype), []     # the data's tangent is 0
-    for l in range(depth - 1):
+    if depth > 1:       # the first layer's input is data, of tangent 0
+        dot_carry, _tangent_state = _first_tangents(states[0], dot_Theta[0])
+        _tangent_states = [_tangent_state]
+    else:
+        dot_carry, _tangent_states = jnp.zeros(tuple(jnp.shape(X)), dtype=_dtype), []
+    for l in range(1, depth - 1):
         dot_carry, _tangent_state = _hidden_tangents(states[l], dot_carry, dot_Theta[l])
         _tangent_states.append(_tangent_state)
     _tangent_state = _output_tangents(state, dot_carry, dot_Theta[-1])
     (grad_carry, dot_grad_carry), _grads, _dots = _output_backward_hvp(state, _tangent_state, depth > 1)
     grad_Theta, dot_grad_Theta = [None] * depth, [None] * depth
     grad_Theta[-1], dot_grad_Theta[-1] = _grads[0], _dots[0]
-    for l in range(depth - 2, -1, -1):
+    for l in range(depth - 2, 0, -1):
         (grad_carry, dot_grad_carry), _grads, _dots = _hidden_backward_hvp(
-            states[l], _tangent_states[l], grad_carry, dot_grad_carry, l > 0)
+            states[l], _tangent_states[l], grad_carry, dot_grad_carry)
         grad_Theta[l], dot_grad_Theta[l] = _grads[0], _dots[0]
+    if depth > 1:
+        _grads, _dots = _first_backward_hvp(states[0], _tangent_states[0], grad_carry, dot_grad_carry)
+        grad_Theta[0], dot_grad_Theta[0] = _grads[0], _dots[0]
     return value, {
         "Theta": grad_Theta,
     }, {
         "Theta": dot_grad_Theta,
     }
+
+
+def _first_batched_tangents(_count, state, dot_Theta):
+    """_first_tangents over a leading batch axis of _count tangents."""
+    M, H_in, H_out, a_prev, Theta, z, a = state
+    _dtype = a_prev.dtype
+    dot_z = a_prev @ dot_Theta.mT
+    dot_a = (1 - a) * a * dot_z
+    return dot_a, (dot_z,)
+
+
+def _first_batched_backward(_count, state, _tangent_state, grad_out, dot_grad_out):
+    """_first_backward_hvp over a leading batch axis: the adjoints the tangents read, the
+    tangents batched."""
+    M, H_in, H_out, a_prev, Theta, z, a = state
+    dot_z, = _tangent_state
+    _dtype = a_prev.dtype
+    dot_grad_a = dot_grad_out
+    dot_grad_z = ((1 - a)*dot_grad_a + (a - 1)*(2*a - 1)*dot_z*grad_out)*a
+    dot_grad_Theta = dot_grad_z.mT @ a_prev
+    return (jnp.reshape(dot_grad_Theta, (_count, -1)), )
 
 
 def _hidden_batched_tangents(_count, state, dot_a_prev, dot_Theta):
@@ -418,21 +473,19 @@ def _hidden_batched_tangents(_count, state, dot_a_prev, dot_Theta):
     return dot_a, (dot_a_prev, dot_Theta, dot_z)
 
 
-def _hidden_batched_backward(_count, state, _tangent_state, grad_out, dot_grad_out, need_input):
+def _hidden_batched_backward(_count, state, _tangent_state, grad_out, dot_grad_out):
     """_hidden_backward_hvp over a leading batch axis: the adjoints the tangents read, the
     tangents batched."""
     M, H_in, H_out, a_prev, Theta, z, a = state
     dot_a_prev, dot_Theta, dot_z = _tangent_state
     _dtype = a_prev.dtype
     grad_z = (1 - a) * a * grad_out
-    if need_input:
-        grad_a_prev = grad_z @ Theta
+    grad_a_prev = grad_z @ Theta
     dot_grad_a = dot_grad_out
     dot_grad_z = ((1 - a)*dot_grad_a + (a - 1)*(2*a - 1)*dot_z*grad_out)*a
     dot_grad_Theta = grad_z.mT @ dot_a_prev + dot_grad_z.mT @ a_prev
-    if need_input:
-        dot_grad_a_prev = grad_z @ dot_Theta + dot_grad_z @ Theta
-    return ((grad_a_prev, dot_grad_a_prev) if need_input else (None, None)), (jnp.reshape(dot_grad_Theta, (_count, -1)), )
+    dot_grad_a_prev = grad_z @ dot_Theta + dot_grad_z @ Theta
+    return (grad_a_prev, dot_grad_a_prev), (jnp.reshape(dot_grad_Theta, (_count, -1)), )
 
 
 def _output_batched_tangents(_count, state, dot_a_prev, dot_Theta):
@@ -486,17 +539,24 @@ def hessian(*, X, Y, Theta):
     _basis = jnp.eye(_count, dtype=_dtype)
     dot_Theta = [_basis[:, _start:_stop].reshape((_count,) + _shape)
               for (_name, _), (_start, _stop, _shape) in _spans.items() if _name == "Theta"]
-    dot_carry, _tangent_states = jnp.zeros((_count,) + tuple(jnp.shape(X)), dtype=_dtype), []
-    for l in range(depth - 1):
+    if depth > 1:       # the first layer's input is data, of tangent 0
+        dot_carry, _tangent_state = _first_batched_tangents(_count, states[0], dot_Theta[0])
+        _tangent_states = [_tangent_state]
+    else:
+        dot_carry, _tangent_states = jnp.zeros((_count,) + tuple(jnp.shape(X)), dtype=_dtype), []
+    for l in range(1, depth - 1):
         dot_carry, _tangent_state = _hidden_batched_tangents(_count, states[l], dot_carry, dot_Theta[l])
         _tangent_states.append(_tangent_state)
     _tangent_state = _output_batched_tangents(_count, state, dot_carry, dot_Theta[-1])
     (grad_carry, dot_grad_carry), _dots = _output_batched_backward(_count, state, _tangent_state, depth > 1)
     _rows = {}
     _rows[("Theta", depth - 1)] = _dots[0]
-    for l in range(depth - 2, -1, -1):
+    for l in range(depth - 2, 0, -1):
         (grad_carry, dot_grad_carry), _dots = _hidden_batched_backward(
-            _count, states[l], _tangent_states[l], grad_carry, dot_grad_carry, l > 0)
+            _count, states[l], _tangent_states[l], grad_carry, dot_grad_carry)
         _rows[("Theta", l)] = _dots[0]
+    if depth > 1:
+        _dots = _first_batched_backward(_count, states[0], _tangent_states[0], grad_carry, dot_grad_carry)
+        _rows[("Theta", 0)] = _dots[0]
     return {(p, q): _rows[q][start:stop].reshape(shape + _spans[q][2])
             for p, (start, stop, shape) in _spans.items() for q in _spans}

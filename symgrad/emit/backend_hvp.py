@@ -88,10 +88,13 @@ def plan_backend_hvp(derivation, plan, name: str, command: str) -> BackendHvpPla
     )
 
 
-def _stack_layer(found: LayerTangents, first: LayerPlan, printer, batched_printer) -> LayerHvpPlan:
+def _stack_layer(found: LayerTangents, first: LayerPlan, printer, batched_printer, guarded: bool = True) -> LayerHvpPlan:
     """One layer kind's second-order functions in a backend; ``first``: the backend's first-order
-    plan of the layer (its backward runs as it is, beside the tangents)."""
+    plan of the layer (its backward runs as it is, beside the tangents, less the carried input's
+    adjoint where that input has no tangent: the first layer's). ``guarded``: as for NumPy's
+    (``layer_hvp_plan``), the carried input's adjoint and its tangent only where ``need_input``."""
     layer = found.layer
+    carried = layer.carry_name in found.varying
 
     def value(name: str, shape, batched: bool) -> str:
         return name if name in found.present else (batched_printer if batched else printer).doprint(Zeros(shape))
@@ -103,9 +106,9 @@ def _stack_layer(found: LayerTangents, first: LayerPlan, printer, batched_printe
     out = found.out_tangent
     out_shape = layer.tensors[layer.carry_out_name].shape if out else ()
     carry_shape = layer.tensors[layer.carry_name].shape
-    backward = first.plan.backward
+    backward = tuple(b for b in first.plan.backward if carried or b.name != found.carry_block)
     return LayerHvpPlan(
-        carry_tangent=tangent_name(layer.carry_name),
+        carry_tangent=tangent_name(layer.carry_name) if carried else "",
         element_tangents=tuple(tangent_name(p) for p in found.elements),
         element_shapes=tuple(shape_text(layer.tensors[p].shape) for p in found.elements),
         forward=printed(found.forward, printer),
@@ -114,8 +117,8 @@ def _stack_layer(found: LayerTangents, first: LayerPlan, printer, batched_printe
         out_tangent=value(out, out_shape, False) if out else "",
         backward=backward,
         tangents=printed(found.adjoint, printer),
-        carry_block=found.carry_block,
-        carry_tangent_block=found.carry_tangent_block,
+        carry_block=found.carry_block if guarded else "",
+        carry_tangent_block=found.carry_tangent_block if guarded else "",
         carry_hvp=value(found.carry_tangent_block, carry_shape, False),
         element_hvps=tuple(product(p, False) for p in found.elements),
         batched_forward=printed(found.forward, batched_printer),
@@ -129,14 +132,21 @@ def _stack_layer(found: LayerTangents, first: LayerPlan, printer, batched_printe
 
 def plan_backend_stack_hvp(derivation, plan, name: str) -> StackHvpPlan:
     """The second-order functions of backend ``name``'s module of a stack, beside its first-order ``plan``
-    (whose layers' backward blocks are the tangents' ``backward``, as NumPy's unpassed ones are)."""
+    (whose layers' backward blocks are the tangents' ``backward``, as NumPy's unpassed ones are):
+    the hidden layer kind's twice, as NumPy's, once without the carried input's tangent for the first layer."""
     printer, batched_printer = backend(name).printer(), BATCHED_PRINTERS[name]()
     hidden, output = derivation.parts
+    carry = derivation.hidden.model.carry_name
+    first_varying = tuple(n for n in hidden.varying if n != carry)
+    hidden_backward = plan.hidden.plan.backward
+    first_backward = tuple(b for b in hidden_backward if b.name != adjoint_name(carry))
     return StackHvpPlan(
-        _stack_layer(layer_tangents(derivation.hidden, plan.hidden.plan.backward, hidden.varying), plan.hidden,
-                     printer, batched_printer),
+        _stack_layer(layer_tangents(derivation.hidden, hidden_backward, hidden.varying), plan.hidden,
+                     printer, batched_printer, guarded=False),
         _stack_layer(layer_tangents(derivation.output, plan.output.plan.backward, output.varying), plan.output,
                      printer, batched_printer),
+        _stack_layer(layer_tangents(derivation.hidden, first_backward, first_varying), plan.hidden,
+                     printer, batched_printer, guarded=False),
         tuple(derivation.parameters))
 
 

@@ -5,18 +5,25 @@ once (``differentiate.tangents``, with the part's ``varying`` inputs: the carrie
 layer's elements of the list parameters, and for the hidden layer also ``grad_out``, the adjoint
 of its output, whose tangent ``dot_grad_out`` comes from the layer above). The generated
 ``hvp()`` then goes up the stack with each layer's forward tangents (``dot_X_l`` from
-``dot_X_prev`` and ``dot_W_l``; the first layer's input is data, of tangent 0), and down with
-each layer's backward and the tangents of its adjoints (``dot_grad_X_prev`` from
-``dot_grad_out``, and ``dot_grad_W_l``: the Hessian-vector product for layer l), as
-``loss_and_grad()`` goes down with the adjoints. The carried input's adjoint and its tangent are
-computed only where a layer below needs them (``need_input``).
+``dot_X_prev`` and ``dot_W_l``), and down with each layer's backward and the tangents of its
+adjoints (``dot_grad_X_prev`` from ``dot_grad_out``, and ``dot_grad_W_l``: the Hessian-vector
+product for layer l), as ``loss_and_grad()`` goes down with the adjoints.
+
+The first layer's input is data, of tangent 0, and needs no adjoint: the hidden layer kind is
+derived a second time without the carried input among its varying inputs (NumPy's
+``_first_tangents`` and ``_first_backward_hvp``), so no product with a zero tangent is computed
+(two full matrix products per call otherwise) and no adjoint of the data. A hidden layer above
+it always computes its input's adjoint and that adjoint's tangent; only the output layer's are
+computed where a layer below needs them (``need_input``: a stack of one layer has none).
 
 Per layer kind there are four functions: the forward tangents and the backward with the
-adjoints' tangents for ``hvp()``, passed through NumPy's passes (``lower.passes.optimized``; the
-forward's named values and the forward tangents that the backward reads are kept intact, and
-the guarded blocks are left alone, as in ``layer_plan``), and the same two printed over a
-leading batch axis for ``hessian()`` (``lower/batched_printer.py``, without the passes), which
-runs every basis tangent of every layer's parameters at once.
+adjoints' tangents for ``hvp()``, passed through NumPy's passes (``lower.passes.optimized``)
+as one function, so that a value both compute (the ReLU mask, ``1 - a`` of a sigmoid) is
+computed once in the forward tangents and handed to the backward in the tangent state
+(``_handed_over``; the forward's named values and the forward tangents are kept intact, and the
+guarded blocks are left alone, as in ``layer_plan``); and the same two printed over a leading
+batch axis for ``hessian()`` (``lower/batched_printer.py``, without the passes), which runs every
+basis tangent of every layer's parameters at once.
 
 ``layer_tangents`` is the backend-free part (each layer kind's tangents as lowered, no pass run
 over them), which ``backend_hvp`` prints for the torch and JAX modules of a stack.
@@ -75,11 +82,11 @@ class LayerHvpPlan:
 class StackHvpPlan:
     """What ``templates/stack_hvp.py.j2`` prints beside a ``StackPlan``."""
 
-    hidden: LayerHvpPlan
+    hidden: LayerHvpPlan                 # a hidden layer above the first
     output: LayerHvpPlan
+    first: LayerHvpPlan                  # the first hidden layer, whose input (data) has no tangent
     parameters: tuple[str, ...]          # the list parameters, in the model's order
     limit: int = HESSIAN_LIMIT
-    first: LayerHvpPlan | None = None    # NumPy's: the first hidden layer, whose input has no tangent
 
     @property
     def unpack(self) -> str:
@@ -229,9 +236,10 @@ def plan_stack_hvp(derivation: StackDerivation, command: str) -> StackHvpPlan:
     hidden, output = derivation.parts
     carry = derivation.hidden.model.carry_name
     return StackHvpPlan(_layer(derivation.hidden, first.hidden, hidden.varying, guarded=False),
-                        _layer(derivation.output, first.output, output.varying), tuple(derivation.parameters),
-                        first=_layer(derivation.hidden, first.hidden, tuple(n for n in hidden.varying if n != carry),
-                                     guarded=False))
+                        _layer(derivation.output, first.output, output.varying),
+                        _layer(derivation.hidden, first.hidden, tuple(n for n in hidden.varying if n != carry),
+                               guarded=False),
+                        tuple(derivation.parameters))
 
 
 def render_hvp_module(derivation, command: str) -> str:
