@@ -10,10 +10,11 @@ the tangents read the values those compute, by the same names, since both plans 
 adjoints (``differentiate/adjoint_folding.py``).
 
 A model with layers gets each layer kind's tangents as NumPy's stack module does
-(``layer_hvp_plan.layer_tangents``: derived once, lowered, no pass run over them), printed by the
-backend's printers into the four functions per layer kind that ``templates/framework_stack_hvp.py.j2``
-runs up and down the stack; the backward beside the tangents is the backend's own first-order
-layer plan's.
+(``layer_hvp_plan.layer_tangents``: derived once, lowered, no pass run over them; the hidden layer
+kind's a second time without the carried input, for the first layer), printed by the backend's
+printers into the four functions per layer kind that ``templates/stack_hvp.py.j2`` (NumPy's
+template too, each library's macros spelling its part) runs up and down the stack; the backward
+beside the tangents is the backend's own first-order layer plan's.
 """
 from __future__ import annotations
 
