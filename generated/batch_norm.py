@@ -175,6 +175,7 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     shared_3 = Y - T
     Loss = 1/2 * np.vdot(shared_3, shared_3)
     # grad_Y[i, j] = -T[i, j] + Y[i, j]
+    del Y
     _slot_1, = _workspace((D, N), ((N, D),))
     grad_Y = shared_3
     # grad_xhat[i, j] = gamma[0, j]*grad_xhat_core[i, j]
@@ -196,6 +197,7 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     _temporary_2 = _slot_1
     np.multiply(Xc, 2*grad_var/N, out=_temporary_2)
     grad_Xc += _temporary_2
+    del Xc
     # grad_mu[0, i] = -sum_c grad_Xc[c, i]
     grad_mu = shared_1 @ grad_Xc
     np.negative(grad_mu, out=grad_mu)

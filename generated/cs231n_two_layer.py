@@ -199,6 +199,8 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     data_loss = (-1/N) * ((scores - probs_lse) * Y).sum()
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     # grad_probs_lse[i, 0] = 1/N * sum_c Y[i, c]
+    del probs_lse_exp
+    del scores
     _slot_1, _slot_2, _slot_3, _slot_4, _slot_5 = _workspace((C, D, H, N), ((N, C), (N, C), (N, H), (H, C), (D, H)))
     grad_probs_lse = Y @ shared_1
     grad_probs_lse *= 1/N
@@ -208,19 +210,22 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     _temporary_1 = _slot_2
     np.multiply(Y, 1/N, out=_temporary_1)
     grad_scores -= _temporary_1
+    del probs
+    grad_W2 = hidden.T @ grad_scores
+    del hidden
     # grad_hidden[i, j] = sum_c W2[j, c]*grad_scores[i, c]
     grad_hidden = _slot_3
     np.matmul(grad_scores, W2.T, out=grad_hidden)
     # grad_z1[i, j] = step(z1[i, j])*grad_hidden[i, j]
     grad_z1 = grad_hidden
     grad_z1 *= z1 > 0
+    del z1
     # dLoss/db2[0, i] = 1/N * sum_{c,k} Y[c, k]*probs[c, i] - 1/N * sum_c Y[c, i]
     # grad_b2[0, i] = sum_c grad_scores[c, i]
     shared_2 = np.ones((1, N))
     grad_b2 = shared_2 @ grad_scores
     # dLoss/dW2[i, j] = 1/N * sum_{c,k} Y[c, k]*hidden[c, i]*probs[c, j] - 1/N * sum_c Y[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
     # grad_W2[i, j] = sum_c grad_scores[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
-    grad_W2 = hidden.T @ grad_scores
     _temporary_2 = _slot_4
     np.multiply(W2, 1.0*reg, out=_temporary_2)
     grad_W2 += _temporary_2

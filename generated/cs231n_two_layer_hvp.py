@@ -201,6 +201,8 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     data_loss = (-1/N) * ((scores - probs_lse) * Y).sum()
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     # grad_probs_lse[i, 0] = 1/N * sum_c Y[i, c]
+    del probs_lse_exp
+    del scores
     _slot_1, _slot_2, _slot_3, _slot_4, _slot_5 = _workspace((C, D, H, N), ((N, C), (N, C), (N, H), (H, C), (D, H)))
     grad_probs_lse = Y @ shared_1
     grad_probs_lse *= 1/N
@@ -210,19 +212,22 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     _temporary_1 = _slot_2
     np.multiply(Y, 1/N, out=_temporary_1)
     grad_scores -= _temporary_1
+    del probs
+    grad_W2 = hidden.T @ grad_scores
+    del hidden
     # grad_hidden[i, j] = sum_c W2[j, c]*grad_scores[i, c]
     grad_hidden = _slot_3
     np.matmul(grad_scores, W2.T, out=grad_hidden)
     # grad_z1[i, j] = step(z1[i, j])*grad_hidden[i, j]
     grad_z1 = grad_hidden
     grad_z1 *= z1 > 0
+    del z1
     # dLoss/db2[0, i] = 1/N * sum_{c,k} Y[c, k]*probs[c, i] - 1/N * sum_c Y[c, i]
     # grad_b2[0, i] = sum_c grad_scores[c, i]
     shared_2 = np.ones((1, N))
     grad_b2 = shared_2 @ grad_scores
     # dLoss/dW2[i, j] = 1/N * sum_{c,k} Y[c, k]*hidden[c, i]*probs[c, j] - 1/N * sum_c Y[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
     # grad_W2[i, j] = sum_c grad_scores[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
-    grad_W2 = hidden.T @ grad_scores
     _temporary_2 = _slot_4
     np.multiply(W2, 1.0*reg, out=_temporary_2)
     grad_W2 += _temporary_2
@@ -311,6 +316,7 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     grad_z1 *= shared_2
     shared_3 = np.ones((1, N))
     grad_b2 = shared_3 @ grad_scores
+    dot_grad_hidden = grad_scores @ dot_W2.T
     grad_W2 = hidden.T @ grad_scores
     grad_W2 += (1.0*reg) * W2
     grad_b1 = shared_3 @ grad_z1
@@ -324,10 +330,14 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     # dot_hidden[i, j] = step(z1[i, j])*dot_z1[i, j]
     dot_hidden = dot_z1
     dot_hidden *= shared_2
+    dot_grad_W2 = dot_hidden.T @ grad_scores
+    del grad_scores
     # dot_scores[i, j] = sum_c dot_W2[c, j]*hidden[i, c] + dot_b2[0, j] + sum_c W2[c, j]*dot_hidden[i, c]
     dot_scores = hidden @ dot_W2
     dot_scores += dot_b2
     dot_scores += dot_hidden @ W2
+    del dot_hidden
+    del dot_z1
     # dot_probs_lse_exp[i, j] = dot_scores[i, j]*probs_lse_exp[i, j]
     dot_probs_lse_exp = dot_scores * probs_lse_exp
     # dot_probs_lse_sum[i, 0] = sum_c dot_probs_lse_exp[i, c]
@@ -342,8 +352,8 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     dot_grad_scores = dot_grad_probs_lse_sum*probs_lse_exp
     dot_grad_scores += dot_scores*grad_probs_lse*probs
     del dot_scores
+    dot_grad_W2 += hidden.T @ dot_grad_scores
     # dot_grad_hidden[i, j] = sum_c dot_W2[j, c]*grad_scores[i, c] + sum_c W2[j, c]*dot_grad_scores[i, c]
-    dot_grad_hidden = grad_scores @ dot_W2.T
     dot_grad_hidden += dot_grad_scores @ W2.T
     # dot_grad_z1[i, j] = step(z1[i, j])*dot_grad_hidden[i, j]
     dot_grad_z1 = dot_grad_hidden
@@ -351,14 +361,9 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     del shared_2
     # dot_grad_b2[0, i] = sum_c dot_grad_scores[c, i]
     dot_grad_b2 = shared_3 @ dot_grad_scores
-    # dot_grad_W2[i, j] = 1.0*reg * dot_W2[i, j] + sum_c dot_hidden[c, i]*grad_scores[c, j] + sum_c dot_grad_scores[c, j]*hidden[c, i]
-    dot_grad_W2 = dot_hidden.T @ grad_scores
-    dot_grad_W2 += (1.0*reg) * dot_W2
-    dot_grad_W2 += hidden.T @ dot_grad_scores
     del dot_grad_scores
-    del dot_hidden
-    del dot_z1
-    del grad_scores
+    # dot_grad_W2[i, j] = 1.0*reg * dot_W2[i, j] + sum_c dot_hidden[c, i]*grad_scores[c, j] + sum_c dot_grad_scores[c, j]*hidden[c, i]
+    dot_grad_W2 += (1.0*reg) * dot_W2
     # dot_grad_b1[0, i] = sum_c dot_grad_z1[c, i]
     dot_grad_b1 = shared_3 @ dot_grad_z1
     # dot_grad_W1[i, j] = 1.0*reg * dot_W1[i, j] + sum_c X[c, i]*dot_grad_z1[c, j]

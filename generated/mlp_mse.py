@@ -167,6 +167,7 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     shared_1 = Ystar - Y
     Loss = (1/(n*o)) * np.vdot(shared_1, shared_1)
     # grad_Y[i, j] = -2/(n*o) * (-Y[i, j] + Ystar[i, j])
+    del Y
     _slot_1, = _workspace((h, n), ((n, h),))
     grad_Y = shared_1
     grad_Y *= -2/(n*o)
@@ -176,6 +177,7 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     # grad_Z1[i, j] = step(Z1[i, j])*grad_H[i, j]
     grad_Z1 = grad_H
     grad_Z1 *= Z1 > 0
+    del Z1
     # dLoss/dB2[0, i] = -2/(n*o) * sum_c (-Y[c, i] + Ystar[c, i])
     # grad_B2[0, i] = sum_c grad_Y[c, i]
     shared_2 = np.ones((1, n))
@@ -183,6 +185,7 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     # dLoss/dW2[i, j] = -2/(n*o) * sum_c (-Y[c, j] + Ystar[c, j])*H[c, i]
     # grad_W2[i, j] = sum_c H[c, i]*grad_Y[c, j]
     grad_W2 = H.T @ grad_Y
+    del H
     del grad_Y
     del shared_1
     # dLoss/dB1[0, i] = -2/(n*o) * sum_{c,k} (-Y[c, k] + Ystar[c, k])*step(Z1[c, i])*W2[i, k]

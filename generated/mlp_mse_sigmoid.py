@@ -173,6 +173,8 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     shared_1 = Ystar - Y
     Loss = (1/(n*o)) * np.vdot(shared_1, shared_1)
     # grad_Y[i, j] = -2/(n*o) * (-Y[i, j] + Ystar[i, j])
+    del Z1
+    del Y
     _slot_1, _slot_2 = _workspace((h, n), ((n, h), (n, h)))
     grad_Y = shared_1
     grad_Y *= -2/(n*o)
@@ -191,6 +193,7 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     # dLoss/dW2[i, j] = -2/(n*o) * sum_c (-Y[c, j] + Ystar[c, j])*H[c, i]
     # grad_W2[i, j] = sum_c H[c, i]*grad_Y[c, j]
     grad_W2 = H.T @ grad_Y
+    del H
     del grad_Y
     del shared_1
     # dLoss/dB1[0, i] = -2/(n*o) * sum_{c,k} (1 - H[c, i])*(-Y[c, k] + Ystar[c, k])*H[c, i]*W2[i, k]

@@ -175,6 +175,8 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     shared_1 = Ystar - Y
     Loss = (1/(n*o)) * np.vdot(shared_1, shared_1)
     # grad_Y[i, j] = -2/(n*o) * (-Y[i, j] + Ystar[i, j])
+    del Z1
+    del Y
     _slot_1, _slot_2 = _workspace((h, n), ((n, h), (n, h)))
     grad_Y = shared_1
     grad_Y *= -2/(n*o)
@@ -193,6 +195,7 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     # dLoss/dW2[i, j] = -2/(n*o) * sum_c (-Y[c, j] + Ystar[c, j])*H[c, i]
     # grad_W2[i, j] = sum_c H[c, i]*grad_Y[c, j]
     grad_W2 = H.T @ grad_Y
+    del H
     del grad_Y
     del shared_1
     # dLoss/dB1[0, i] = -2/(n*o) * sum_{c,k} (1 - H[c, i])*(-Y[c, k] + Ystar[c, k])*H[c, i]*W2[i, k]
@@ -270,6 +273,7 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     shared_3 = np.ones((1, n))
     grad_B2 = shared_3 @ grad_Y
     grad_W2 = H.T @ grad_Y
+    dot_grad_H = grad_Y @ dot_W2.T
     grad_B1 = shared_3 @ grad_Z1
     grad_W1 = X.T @ grad_Z1
     del grad_Z1
@@ -278,15 +282,18 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     dot_Z1 += dot_B1
     # dot_H[i, j] = (1 - H[i, j])*H[i, j]*dot_Z1[i, j]
     dot_H = shared_2 * H * dot_Z1
+    dot_grad_W2 = dot_H.T @ grad_Y
+    del grad_Y
+    del shared_1
     # dot_Y[i, j] = sum_c H[i, c]*dot_W2[c, j] + dot_B2[0, j] + sum_c W2[c, j]*dot_H[i, c]
     dot_Y = H @ dot_W2
     dot_Y += dot_B2
     dot_Y += dot_H @ W2
+    del dot_H
     # dot_grad_Y[i, j] = 2/(n*o) * dot_Y[i, j]
     dot_grad_Y = dot_Y
     dot_grad_Y *= 2/(n*o)
     # dot_grad_H[i, j] = sum_c dot_W2[j, c]*grad_Y[i, c] + sum_c W2[j, c]*dot_grad_Y[i, c]
-    dot_grad_H = grad_Y @ dot_W2.T
     dot_grad_H += dot_grad_Y @ W2.T
     # dot_grad_Z1[i, j] = (H[i, j] - 1)*(2*H[i, j] - 1)*H[i, j]*dot_Z1[i, j]*grad_H[i, j] + (1 - H[i, j])*H[i, j]*dot_grad_H[i, j]
     dot_grad_Z1 = 2*H
@@ -303,13 +310,9 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     # dot_grad_B2[0, i] = sum_c dot_grad_Y[c, i]
     dot_grad_B2 = shared_3 @ dot_grad_Y
     # dot_grad_W2[i, j] = sum_c dot_H[c, i]*grad_Y[c, j] + sum_c H[c, i]*dot_grad_Y[c, j]
-    dot_grad_W2 = dot_H.T @ grad_Y
     dot_grad_W2 += H.T @ dot_grad_Y
-    del dot_H
     del dot_Y
     del dot_grad_Y
-    del grad_Y
-    del shared_1
     # dot_grad_B1[0, i] = sum_c dot_grad_Z1[c, i]
     dot_grad_B1 = shared_3 @ dot_grad_Z1
     # dot_grad_W1[i, j] = sum_c X[c, i]*dot_grad_Z1[c, j]

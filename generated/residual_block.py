@@ -164,6 +164,7 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
     shared_1 = out - T
     Loss = 1/2 * np.vdot(shared_1, shared_1)
     # grad_out[i, j] = -T[i, j] + out[i, j]
+    del out
     _slot_1, = _workspace((H, N), ((H, N),))
     grad_out = shared_1
     # grad_a[i, j] = sum_c W2[c, i]*grad_out[c, j]
@@ -172,6 +173,7 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
     # grad_z[i, j] = step(z[i, j])*grad_a[i, j]
     grad_z = grad_a
     grad_z *= z > 0
+    del z
     # dLoss/db2[i, 0] = -sum_c T[i, c] + sum_c out[i, c]
     # grad_b2[i, 0] = sum_c grad_out[i, c]
     shared_2 = np.ones((N, 1))
@@ -179,6 +181,7 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
     # dLoss/dW2[i, j] = -sum_c T[i, c]*a[j, c] + sum_c a[j, c]*out[i, c]
     # grad_W2[i, j] = sum_c a[j, c]*grad_out[i, c]
     grad_W2 = grad_out @ a.T
+    del a
     # dLoss/db1[i, 0] = -sum_{c,k} step(z[i, c])*T[k, c]*W2[k, i] + sum_{c,k} step(z[i, c])*W2[k, i]*out[k, c]
     # grad_b1[i, 0] = sum_c grad_z[i, c]
     grad_b1 = grad_z @ shared_2

@@ -166,6 +166,7 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
     shared_1 = out - T
     Loss = 1/2 * np.vdot(shared_1, shared_1)
     # grad_out[i, j] = -T[i, j] + out[i, j]
+    del out
     _slot_1, = _workspace((H, N), ((H, N),))
     grad_out = shared_1
     # grad_a[i, j] = sum_c W2[c, i]*grad_out[c, j]
@@ -174,6 +175,7 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
     # grad_z[i, j] = step(z[i, j])*grad_a[i, j]
     grad_z = grad_a
     grad_z *= z > 0
+    del z
     # dLoss/db2[i, 0] = -sum_c T[i, c] + sum_c out[i, c]
     # grad_b2[i, 0] = sum_c grad_out[i, c]
     shared_2 = np.ones((N, 1))
@@ -181,6 +183,7 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
     # dLoss/dW2[i, j] = -sum_c T[i, c]*a[j, c] + sum_c a[j, c]*out[i, c]
     # grad_W2[i, j] = sum_c a[j, c]*grad_out[i, c]
     grad_W2 = grad_out @ a.T
+    del a
     # dLoss/db1[i, 0] = -sum_{c,k} step(z[i, c])*T[k, c]*W2[k, i] + sum_{c,k} step(z[i, c])*W2[k, i]*out[k, c]
     # grad_b1[i, 0] = sum_c grad_z[i, c]
     grad_b1 = grad_z @ shared_2
@@ -259,10 +262,16 @@ def hvp(tangents, *, T, x, W1, b1, W2, b2):
     shared_3 = np.ones((N, 1))
     grad_b2 = grad_out @ shared_3
     grad_W2 = grad_out @ a.T
+    dot_out = dot_W2 @ a
+    dot_grad_a = dot_W2.T @ grad_out
     grad_b1 = grad_z @ shared_3
     grad_W1 = grad_z @ x.T
+    dot_grad_W1 = grad_z @ dot_x.T
+    dot_grad_x = dot_W1.T @ grad_z
     grad_x = W1.T @ grad_z
     grad_x += grad_out
+    del grad_a
+    del grad_z
     # dot_z[i, j] = sum_c W1[i, c]*dot_x[c, j] + sum_c dot_W1[i, c]*x[c, j] + dot_b1[i, 0]
     dot_z = W1 @ dot_x
     dot_z += dot_W1 @ x
@@ -270,14 +279,17 @@ def hvp(tangents, *, T, x, W1, b1, W2, b2):
     # dot_a[i, j] = step(z[i, j])*dot_z[i, j]
     dot_a = dot_z
     dot_a *= shared_2
+    dot_grad_W2 = grad_out @ dot_a.T
+    del grad_out
+    del shared_1
     # dot_out[i, j] = dot_x[i, j] + sum_c a[c, j]*dot_W2[i, c] + dot_b2[i, 0] + sum_c W2[i, c]*dot_a[c, j]
-    dot_out = dot_W2 @ a
     dot_out += W2 @ dot_a
+    del dot_a
+    del dot_z
     dot_out += dot_b2 + dot_x
     # dot_grad_out[i, j] = dot_out[i, j]
     dot_grad_out = dot_out
     # dot_grad_a[i, j] = sum_c dot_W2[c, i]*grad_out[c, j] + sum_c W2[c, i]*dot_grad_out[c, j]
-    dot_grad_a = dot_W2.T @ grad_out
     dot_grad_a += W2.T @ dot_grad_out
     # dot_grad_z[i, j] = step(z[i, j])*dot_grad_a[i, j]
     dot_grad_z = dot_grad_a
@@ -286,19 +298,12 @@ def hvp(tangents, *, T, x, W1, b1, W2, b2):
     # dot_grad_b2[i, 0] = sum_c dot_grad_out[i, c]
     dot_grad_b2 = dot_grad_out @ shared_3
     # dot_grad_W2[i, j] = sum_c dot_a[j, c]*grad_out[i, c] + sum_c a[j, c]*dot_grad_out[i, c]
-    dot_grad_W2 = grad_out @ dot_a.T
     dot_grad_W2 += dot_grad_out @ a.T
-    del dot_a
-    del dot_z
-    del grad_out
-    del shared_1
     # dot_grad_b1[i, 0] = sum_c dot_grad_z[i, c]
     dot_grad_b1 = dot_grad_z @ shared_3
     # dot_grad_W1[i, j] = sum_c dot_x[j, c]*grad_z[i, c] + sum_c dot_grad_z[i, c]*x[j, c]
-    dot_grad_W1 = grad_z @ dot_x.T
     dot_grad_W1 += dot_grad_z @ x.T
     # dot_grad_x[i, j] = sum_c dot_W1[c, i]*grad_z[c, j] + dot_grad_out[i, j] + sum_c W1[c, i]*dot_grad_z[c, j]
-    dot_grad_x = dot_W1.T @ grad_z
     dot_grad_x += dot_grad_out
     dot_grad_x += W1.T @ dot_grad_z
     return float(Loss), {

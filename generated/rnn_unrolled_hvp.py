@@ -225,7 +225,11 @@ def loss_and_grad(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     Loss_1 -= Y
     Loss = 1/2 * np.vdot(Loss_1, Loss_1)
     # grad_h_4[i, j] = sum_c Loss_1[c, j]*Wy[c, i]
-    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7 = _workspace((D, H, N), ((H, N), (H, N), (H, N), (H, N), (H, N), (H, H), (H, D)))
+    del h_1_1
+    del h_2_1
+    del h_3_1
+    del h_4_1
+    _slot_1, _slot_2, _slot_3, _slot_4 = _workspace((D, H, N), ((H, N), (H, N), (H, H), (H, D)))
     grad_h_4 = _slot_1
     np.matmul(Wy.T, Loss_1, out=grad_h_4)
     # grad_h_4_1[i, j] = (1 - h_4[i, j]**2)*grad_h_4[i, j]
@@ -236,61 +240,64 @@ def loss_and_grad(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     # grad_h_3[i, j] = sum_c Wh[c, i]*grad_h_4_1[c, j]
     grad_h_3 = _slot_1
     np.matmul(Wh.T, grad_h_4_1, out=grad_h_3)
+    shared_1 = np.ones((N, 1))
+    grad_b = grad_h_4_1 @ shared_1
+    grad_Wh = grad_h_4_1 @ h_3.T
+    grad_Wx = grad_h_4_1 @ x4.T
     # grad_h_3_1[i, j] = (1 - h_3[i, j]**2)*grad_h_3[i, j]
-    grad_h_3_1 = _slot_3
+    grad_h_3_1 = _slot_2
     np.square(h_3, out=grad_h_3_1)
     np.subtract(1, grad_h_3_1, out=grad_h_3_1)
     grad_h_3_1 *= grad_h_3
+    del h_3
     # grad_h_2[i, j] = sum_c Wh[c, i]*grad_h_3_1[c, j]
     grad_h_2 = _slot_1
     np.matmul(Wh.T, grad_h_3_1, out=grad_h_2)
+    grad_b += grad_h_3_1 @ shared_1
+    _temporary_1 = _slot_3
+    np.matmul(grad_h_3_1, h_2.T, out=_temporary_1)
+    grad_Wh += _temporary_1
+    _temporary_2 = _slot_4
+    np.matmul(grad_h_3_1, x3.T, out=_temporary_2)
+    grad_Wx += _temporary_2
     # grad_h_2_1[i, j] = (1 - h_2[i, j]**2)*grad_h_2[i, j]
-    grad_h_2_1 = _slot_4
+    grad_h_2_1 = _slot_2
     np.square(h_2, out=grad_h_2_1)
     np.subtract(1, grad_h_2_1, out=grad_h_2_1)
     grad_h_2_1 *= grad_h_2
+    del h_2
     # grad_h_1[i, j] = sum_c Wh[c, i]*grad_h_2_1[c, j]
     grad_h_1 = _slot_1
     np.matmul(Wh.T, grad_h_2_1, out=grad_h_1)
+    grad_b += grad_h_2_1 @ shared_1
+    _temporary_3 = _slot_3
+    np.matmul(grad_h_2_1, h_1.T, out=_temporary_3)
+    grad_Wh += _temporary_3
+    _temporary_4 = _slot_4
+    np.matmul(grad_h_2_1, x2.T, out=_temporary_4)
+    grad_Wx += _temporary_4
     # grad_h_1_1[i, j] = (1 - h_1[i, j]**2)*grad_h_1[i, j]
-    grad_h_1_1 = _slot_5
+    grad_h_1_1 = _slot_2
     np.square(h_1, out=grad_h_1_1)
     np.subtract(1, grad_h_1_1, out=grad_h_1_1)
     grad_h_1_1 *= grad_h_1
+    del h_1
     # dLoss/dWy[i, j] = sum_c Loss_1[i, c]*h_4[j, c]
     grad_Wy = Loss_1 @ h_4.T
     # dLoss/db[i, 0] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]
     # grad_b[i, 0] = sum_c grad_h_1_1[i, c] + sum_c grad_h_2_1[i, c] + sum_c grad_h_3_1[i, c] + sum_c grad_h_4_1[i, c]
-    shared_1 = np.ones((N, 1))
-    grad_b = grad_h_1_1 @ shared_1
-    grad_b += grad_h_2_1 @ shared_1
-    grad_b += grad_h_3_1 @ shared_1
-    grad_b += grad_h_4_1 @ shared_1
+    grad_b += grad_h_1_1 @ shared_1
     # dLoss/dWh[i, j] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m]*h0[j, c] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l]*h_1[j, c] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k]*h_2[j, c] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]*h_3[j, c]
     # grad_Wh[i, j] = sum_c grad_h_1_1[i, c]*h0[j, c] + sum_c grad_h_2_1[i, c]*h_1[j, c] + sum_c grad_h_3_1[i, c]*h_2[j, c] + sum_c grad_h_4_1[i, c]*h_3[j, c]
-    grad_Wh = grad_h_1_1 @ h0.T
-    _temporary_1 = _slot_6
-    np.matmul(grad_h_2_1, h_1.T, out=_temporary_1)
-    grad_Wh += _temporary_1
-    _temporary_2 = _slot_6
-    np.matmul(grad_h_3_1, h_2.T, out=_temporary_2)
-    grad_Wh += _temporary_2
-    _temporary_3 = _slot_6
-    np.matmul(grad_h_4_1, h_3.T, out=_temporary_3)
-    grad_Wh += _temporary_3
+    _temporary_5 = _slot_3
+    np.matmul(grad_h_1_1, h0.T, out=_temporary_5)
+    grad_Wh += _temporary_5
     # dLoss/dWx[i, j] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m]*x1[j, c] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l]*x2[j, c] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k]*x3[j, c] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]*x4[j, c]
     # grad_Wx[i, j] = sum_c grad_h_1_1[i, c]*x1[j, c] + sum_c grad_h_2_1[i, c]*x2[j, c] + sum_c grad_h_3_1[i, c]*x3[j, c] + sum_c grad_h_4_1[i, c]*x4[j, c]
-    grad_Wx = grad_h_1_1 @ x1.T
-    _temporary_4 = _slot_7
-    np.matmul(grad_h_2_1, x2.T, out=_temporary_4)
-    grad_Wx += _temporary_4
-    _temporary_5 = _slot_7
-    np.matmul(grad_h_3_1, x3.T, out=_temporary_5)
-    grad_Wx += _temporary_5
-    _temporary_6 = _slot_7
-    np.matmul(grad_h_4_1, x4.T, out=_temporary_6)
+    _temporary_6 = _slot_4
+    np.matmul(grad_h_1_1, x1.T, out=_temporary_6)
     grad_Wx += _temporary_6
-    _keep((D, H, N), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7))
+    _keep((D, H, N), (_slot_1, _slot_2, _slot_3, _slot_4))
     return float(Loss), {
         "Wx": grad_Wx,
         "Wh": grad_Wh,
@@ -365,31 +372,35 @@ def hvp(tangents, *, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     np.subtract(1, shared_1, out=shared_1)
     grad_h_4_1 = shared_1 * grad_h_4
     grad_h_3 = Wh.T @ grad_h_4_1
+    shared_5 = np.ones((N, 1))
+    grad_b = grad_h_4_1 @ shared_5
+    grad_Wh = grad_h_4_1 @ h_3.T
+    grad_Wx = grad_h_4_1 @ x4.T
+    dot_grad_h_3 = dot_Wh.T @ grad_h_4_1
     shared_2 = h_3**2
     np.subtract(1, shared_2, out=shared_2)
     grad_h_3_1 = shared_2 * grad_h_3
     grad_h_2 = Wh.T @ grad_h_3_1
+    grad_b += grad_h_3_1 @ shared_5
+    grad_Wh += grad_h_3_1 @ h_2.T
+    grad_Wx += grad_h_3_1 @ x3.T
+    dot_grad_h_2 = dot_Wh.T @ grad_h_3_1
     shared_3 = h_2**2
     np.subtract(1, shared_3, out=shared_3)
     grad_h_2_1 = shared_3 * grad_h_2
     grad_h_1 = Wh.T @ grad_h_2_1
+    grad_b += grad_h_2_1 @ shared_5
+    grad_Wh += grad_h_2_1 @ h_1.T
+    grad_Wx += grad_h_2_1 @ x2.T
+    dot_grad_h_1 = dot_Wh.T @ grad_h_2_1
     shared_4 = h_1**2
     np.subtract(1, shared_4, out=shared_4)
     grad_h_1_1 = shared_4 * grad_h_1
     grad_Wy = Loss_1 @ h_4.T
-    shared_5 = np.ones((N, 1))
-    grad_b = grad_h_1_1 @ shared_5
-    grad_b += grad_h_2_1 @ shared_5
-    grad_b += grad_h_3_1 @ shared_5
-    grad_b += grad_h_4_1 @ shared_5
-    grad_Wh = grad_h_1_1 @ h0.T
-    grad_Wh += grad_h_2_1 @ h_1.T
-    grad_Wh += grad_h_3_1 @ h_2.T
-    grad_Wh += grad_h_4_1 @ h_3.T
-    grad_Wx = grad_h_1_1 @ x1.T
-    grad_Wx += grad_h_2_1 @ x2.T
-    grad_Wx += grad_h_3_1 @ x3.T
-    grad_Wx += grad_h_4_1 @ x4.T
+    dot_grad_h_4 = dot_Wy.T @ Loss_1
+    grad_b += grad_h_1_1 @ shared_5
+    grad_Wh += grad_h_1_1 @ h0.T
+    grad_Wx += grad_h_1_1 @ x1.T
     del grad_h_1_1
     # dot_h_1_1[i, j] = sum_c dot_Wx[i, c]*x1[c, j] + sum_c dot_Wh[i, c]*h0[c, j] + dot_b[i, 0]
     dot_h_1_1 = dot_Wx @ x1
@@ -397,34 +408,44 @@ def hvp(tangents, *, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     dot_h_1_1 += dot_b
     # dot_h_1[i, j] = (1 - h_1[i, j]**2)*dot_h_1_1[i, j]
     dot_h_1 = shared_4 * dot_h_1_1
+    dot_grad_Wh = grad_h_2_1 @ dot_h_1.T
+    del grad_h_2_1
     # dot_h_2_1[i, j] = sum_c dot_Wx[i, c]*x2[c, j] + sum_c dot_Wh[i, c]*h_1[c, j] + dot_b[i, 0] + sum_c Wh[i, c]*dot_h_1[c, j]
     dot_h_2_1 = dot_Wx @ x2
     dot_h_2_1 += dot_Wh @ h_1
     dot_h_2_1 += dot_b
     dot_h_2_1 += Wh @ dot_h_1
+    del dot_h_1
     # dot_h_2[i, j] = (1 - h_2[i, j]**2)*dot_h_2_1[i, j]
     dot_h_2 = shared_3 * dot_h_2_1
+    dot_grad_Wh += grad_h_3_1 @ dot_h_2.T
+    del grad_h_3_1
     # dot_h_3_1[i, j] = sum_c dot_Wx[i, c]*x3[c, j] + sum_c dot_Wh[i, c]*h_2[c, j] + dot_b[i, 0] + sum_c Wh[i, c]*dot_h_2[c, j]
     dot_h_3_1 = dot_Wx @ x3
     dot_h_3_1 += dot_Wh @ h_2
     dot_h_3_1 += dot_b
     dot_h_3_1 += Wh @ dot_h_2
+    del dot_h_2
     # dot_h_3[i, j] = (1 - h_3[i, j]**2)*dot_h_3_1[i, j]
     dot_h_3 = shared_2 * dot_h_3_1
+    dot_grad_Wh += grad_h_4_1 @ dot_h_3.T
+    del grad_h_4_1
     # dot_h_4_1[i, j] = sum_c dot_Wx[i, c]*x4[c, j] + sum_c dot_Wh[i, c]*h_3[c, j] + dot_b[i, 0] + sum_c Wh[i, c]*dot_h_3[c, j]
     dot_h_4_1 = dot_Wx @ x4
     dot_h_4_1 += dot_Wh @ h_3
     dot_h_4_1 += dot_b
     dot_h_4_1 += Wh @ dot_h_3
+    del dot_h_3
     # dot_h_4[i, j] = (1 - h_4[i, j]**2)*dot_h_4_1[i, j]
     dot_h_4 = shared_1 * dot_h_4_1
+    dot_grad_Wy = Loss_1 @ dot_h_4.T
     # dot_Loss_1[i, j] = sum_c dot_Wy[i, c]*h_4[c, j] + sum_c Wy[i, c]*dot_h_4[c, j]
     dot_Loss_1 = dot_Wy @ h_4
     dot_Loss_1 += Wy @ dot_h_4
+    del dot_h_4
     # dot_grad_Loss_1[i, j] = dot_Loss_1[i, j]
     dot_grad_Loss_1 = dot_Loss_1
     # dot_grad_h_4[i, j] = sum_c Loss_1[c, j]*dot_Wy[c, i] + sum_c Wy[c, i]*dot_grad_Loss_1[c, j]
-    dot_grad_h_4 = dot_Wy.T @ Loss_1
     dot_grad_h_4 += Wy.T @ dot_grad_Loss_1
     # dot_grad_h_4_1[i, j] = -2 * (1 - h_4[i, j]**2)*dot_h_4_1[i, j]*grad_h_4[i, j]*h_4[i, j] + (1 - h_4[i, j]**2)*dot_grad_h_4[i, j]
     dot_grad_h_4_1 = dot_grad_h_4
@@ -433,65 +454,40 @@ def hvp(tangents, *, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     del dot_h_4_1
     del grad_h_4
     del shared_1
+    dot_grad_b = dot_grad_h_4_1 @ shared_5
+    dot_grad_Wh += dot_grad_h_4_1 @ h_3.T
+    dot_grad_Wx = dot_grad_h_4_1 @ x4.T
     # dot_grad_h_3[i, j] = sum_c dot_Wh[c, i]*grad_h_4_1[c, j] + sum_c Wh[c, i]*dot_grad_h_4_1[c, j]
-    dot_grad_h_3 = dot_Wh.T @ grad_h_4_1
     dot_grad_h_3 += Wh.T @ dot_grad_h_4_1
     # dot_grad_h_3_1[i, j] = -2 * (1 - h_3[i, j]**2)*dot_h_3_1[i, j]*grad_h_3[i, j]*h_3[i, j] + (1 - h_3[i, j]**2)*dot_grad_h_3[i, j]
     dot_grad_h_3_1 = dot_grad_h_3
     dot_grad_h_3_1 -= 2*dot_h_3_1*grad_h_3*h_3
     dot_grad_h_3_1 *= shared_2
-    del dot_h_3_1
-    del grad_h_3
-    del shared_2
+    dot_grad_b += dot_grad_h_3_1 @ shared_5
+    dot_grad_Wh += dot_grad_h_3_1 @ h_2.T
+    dot_grad_Wx += dot_grad_h_3_1 @ x3.T
     # dot_grad_h_2[i, j] = sum_c dot_Wh[c, i]*grad_h_3_1[c, j] + sum_c Wh[c, i]*dot_grad_h_3_1[c, j]
-    dot_grad_h_2 = dot_Wh.T @ grad_h_3_1
     dot_grad_h_2 += Wh.T @ dot_grad_h_3_1
     # dot_grad_h_2_1[i, j] = -2 * (1 - h_2[i, j]**2)*dot_h_2_1[i, j]*grad_h_2[i, j]*h_2[i, j] + (1 - h_2[i, j]**2)*dot_grad_h_2[i, j]
     dot_grad_h_2_1 = dot_grad_h_2
     dot_grad_h_2_1 -= 2*dot_h_2_1*grad_h_2*h_2
     dot_grad_h_2_1 *= shared_3
-    del dot_h_2_1
-    del grad_h_2
-    del shared_3
+    dot_grad_b += dot_grad_h_2_1 @ shared_5
+    dot_grad_Wh += dot_grad_h_2_1 @ h_1.T
+    dot_grad_Wx += dot_grad_h_2_1 @ x2.T
     # dot_grad_h_1[i, j] = sum_c dot_Wh[c, i]*grad_h_2_1[c, j] + sum_c Wh[c, i]*dot_grad_h_2_1[c, j]
-    dot_grad_h_1 = dot_Wh.T @ grad_h_2_1
     dot_grad_h_1 += Wh.T @ dot_grad_h_2_1
     # dot_grad_h_1_1[i, j] = -2 * (1 - h_1[i, j]**2)*dot_h_1_1[i, j]*grad_h_1[i, j]*h_1[i, j] + (1 - h_1[i, j]**2)*dot_grad_h_1[i, j]
     dot_grad_h_1_1 = dot_grad_h_1
     dot_grad_h_1_1 -= 2*dot_h_1_1*grad_h_1*h_1
     dot_grad_h_1_1 *= shared_4
-    del dot_h_1_1
-    del grad_h_1
-    del shared_4
     # dot_grad_Wy[i, j] = sum_c Loss_1[i, c]*dot_h_4[j, c] + sum_c dot_grad_Loss_1[i, c]*h_4[j, c]
-    dot_grad_Wy = Loss_1 @ dot_h_4.T
     dot_grad_Wy += dot_grad_Loss_1 @ h_4.T
-    del dot_Loss_1
-    del dot_grad_Loss_1
-    del dot_h_4
     # dot_grad_b[i, 0] = sum_c dot_grad_h_4_1[i, c] + sum_c dot_grad_h_3_1[i, c] + sum_c dot_grad_h_2_1[i, c] + sum_c dot_grad_h_1_1[i, c]
-    dot_grad_b = dot_grad_h_4_1 @ shared_5
-    dot_grad_b += dot_grad_h_3_1 @ shared_5
-    dot_grad_b += dot_grad_h_2_1 @ shared_5
     dot_grad_b += dot_grad_h_1_1 @ shared_5
     # dot_grad_Wh[i, j] = sum_c dot_h_1[j, c]*grad_h_2_1[i, c] + sum_c dot_h_2[j, c]*grad_h_3_1[i, c] + sum_c dot_h_3[j, c]*grad_h_4_1[i, c] + sum_c dot_grad_h_4_1[i, c]*h_3[j, c] + sum_c dot_grad_h_3_1[i, c]*h_2[j, c] + sum_c dot_grad_h_2_1[i, c]*h_1[j, c] + sum_c dot_grad_h_1_1[i, c]*h0[j, c]
-    dot_grad_Wh = grad_h_2_1 @ dot_h_1.T
-    dot_grad_Wh += grad_h_3_1 @ dot_h_2.T
-    dot_grad_Wh += grad_h_4_1 @ dot_h_3.T
-    dot_grad_Wh += dot_grad_h_4_1 @ h_3.T
-    dot_grad_Wh += dot_grad_h_3_1 @ h_2.T
-    dot_grad_Wh += dot_grad_h_2_1 @ h_1.T
     dot_grad_Wh += dot_grad_h_1_1 @ h0.T
-    del dot_h_1
-    del dot_h_2
-    del dot_h_3
-    del grad_h_2_1
-    del grad_h_3_1
-    del grad_h_4_1
     # dot_grad_Wx[i, j] = sum_c dot_grad_h_4_1[i, c]*x4[j, c] + sum_c dot_grad_h_3_1[i, c]*x3[j, c] + sum_c dot_grad_h_2_1[i, c]*x2[j, c] + sum_c dot_grad_h_1_1[i, c]*x1[j, c]
-    dot_grad_Wx = dot_grad_h_4_1 @ x4.T
-    dot_grad_Wx += dot_grad_h_3_1 @ x3.T
-    dot_grad_Wx += dot_grad_h_2_1 @ x2.T
     dot_grad_Wx += dot_grad_h_1_1 @ x1.T
     return float(Loss), {
         "Wx": grad_Wx,

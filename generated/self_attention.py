@@ -194,11 +194,15 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     shared_2 = O - T
     Loss = 1/2 * np.vdot(shared_2, shared_2)
     # grad_O[i, j] = -T[i, j] + O[i, j]
+    del S
+    del P_lse_exp
+    del O
     _slot_1, _slot_2, _slot_3, _slot_4, _slot_5 = _workspace((dk, dv, n), ((n, n), (n, n), (n, dv), (n, dk), (n, dk)))
     grad_O = shared_2
     # grad_P[i, j] = sum_c V[j, c]*grad_O[i, c]
     grad_P = _slot_1
     np.matmul(grad_O, V.T, out=grad_P)
+    del V
     # grad_P_lse[i, 0] = -sum_c P[i, c]*grad_P[i, c]
     _temporary_1 = _slot_2
     np.multiply(P, grad_P, out=_temporary_1)
@@ -211,16 +215,19 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     # grad_V[i, j] = sum_c P[c, i]*grad_O[c, j]
     grad_V = _slot_3
     np.matmul(P.T, grad_O, out=grad_V)
+    del P
     del grad_O
     del shared_2
     # grad_K[i, j] = 1/sqrt(dk) * sum_c Q[c, j]*grad_S[c, i]
     grad_K = _slot_4
     np.matmul(grad_S.T, Q, out=grad_K)
     grad_K *= 1/np.sqrt(dk)
+    del Q
     # grad_Q[i, j] = 1/sqrt(dk) * sum_c K[c, j]*grad_S[i, c]
     grad_Q = _slot_5
     np.matmul(grad_S, K, out=grad_Q)
     grad_Q *= 1/np.sqrt(dk)
+    del K
     # dLoss/dWv[i, j] = -sum_{c,k} P[k, c]*T[k, j]*X[c, i] + sum_{c,k} O[k, j]*P[k, c]*X[c, i]
     # grad_Wv[i, j] = sum_c X[c, i]*grad_V[c, j]
     grad_Wv = X.T @ grad_V

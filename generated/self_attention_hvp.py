@@ -196,11 +196,15 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     shared_2 = O - T
     Loss = 1/2 * np.vdot(shared_2, shared_2)
     # grad_O[i, j] = -T[i, j] + O[i, j]
+    del S
+    del P_lse_exp
+    del O
     _slot_1, _slot_2, _slot_3, _slot_4, _slot_5 = _workspace((dk, dv, n), ((n, n), (n, n), (n, dv), (n, dk), (n, dk)))
     grad_O = shared_2
     # grad_P[i, j] = sum_c V[j, c]*grad_O[i, c]
     grad_P = _slot_1
     np.matmul(grad_O, V.T, out=grad_P)
+    del V
     # grad_P_lse[i, 0] = -sum_c P[i, c]*grad_P[i, c]
     _temporary_1 = _slot_2
     np.multiply(P, grad_P, out=_temporary_1)
@@ -213,16 +217,19 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     # grad_V[i, j] = sum_c P[c, i]*grad_O[c, j]
     grad_V = _slot_3
     np.matmul(P.T, grad_O, out=grad_V)
+    del P
     del grad_O
     del shared_2
     # grad_K[i, j] = 1/sqrt(dk) * sum_c Q[c, j]*grad_S[c, i]
     grad_K = _slot_4
     np.matmul(grad_S.T, Q, out=grad_K)
     grad_K *= 1/np.sqrt(dk)
+    del Q
     # grad_Q[i, j] = 1/sqrt(dk) * sum_c K[c, j]*grad_S[i, c]
     grad_Q = _slot_5
     np.matmul(grad_S, K, out=grad_Q)
     grad_Q *= 1/np.sqrt(dk)
+    del K
     # dLoss/dWv[i, j] = -sum_{c,k} P[k, c]*T[k, j]*X[c, i] + sum_{c,k} O[k, j]*P[k, c]*X[c, i]
     # grad_Wv[i, j] = sum_c X[c, i]*grad_V[c, j]
     grad_Wv = X.T @ grad_V
@@ -317,14 +324,24 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     del grad_Q
     # dot_Q[i, j] = sum_c X[i, c]*dot_Wq[c, j]
     dot_Q = X @ dot_Wq
-    # dot_K[i, j] = sum_c X[i, c]*dot_Wk[c, j]
-    dot_K = X @ dot_Wk
-    # dot_V[i, j] = sum_c X[i, c]*dot_Wv[c, j]
-    dot_V = X @ dot_Wv
-    # dot_S[i, j] = 1/sqrt(dk) * sum_c K[j, c]*dot_Q[i, c] + 1/sqrt(dk) * sum_c Q[i, c]*dot_K[j, c]
     dot_S = dot_Q @ K.T
     dot_S *= 1/np.sqrt(dk)
+    dot_grad_K = grad_S.T @ dot_Q
+    dot_grad_K *= 1/np.sqrt(dk)
+    del dot_Q
+    # dot_K[i, j] = sum_c X[i, c]*dot_Wk[c, j]
+    dot_K = X @ dot_Wk
+    dot_grad_Q = grad_S @ dot_K
+    dot_grad_Q *= 1/np.sqrt(dk)
+    del grad_S
+    # dot_V[i, j] = sum_c X[i, c]*dot_Wv[c, j]
+    dot_V = X @ dot_Wv
+    dot_O = P @ dot_V
+    dot_grad_P = grad_O @ dot_V.T
+    del dot_V
+    # dot_S[i, j] = 1/sqrt(dk) * sum_c K[j, c]*dot_Q[i, c] + 1/sqrt(dk) * sum_c Q[i, c]*dot_K[j, c]
     dot_S += (1/np.sqrt(dk)) * Q @ dot_K.T
+    del dot_K
     # dot_P_lse_exp[i, j] = P_lse_exp[i, j]*dot_S[i, j]
     dot_P_lse_exp = P_lse_exp * dot_S
     # dot_P_lse_sum[i, 0] = sum_c dot_P_lse_exp[i, c]
@@ -335,15 +352,16 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     # dot_P[i, j] = P[i, j]*dot_S[i, j] - P[i, j]*dot_P_lse[i, 0]
     dot_P = dot_S - dot_P_lse
     dot_P *= P
+    dot_grad_V = dot_P.T @ grad_O
+    del grad_O
+    del shared_3
     # dot_O[i, j] = sum_c P[i, c]*dot_V[c, j] + sum_c V[c, j]*dot_P[i, c]
-    dot_O = P @ dot_V
     dot_O += dot_P @ V
+    del dot_P
     # dot_grad_O[i, j] = dot_O[i, j]
     dot_grad_O = dot_O
     # dot_grad_P[i, j] = sum_c dot_V[j, c]*grad_O[i, c] + sum_c V[j, c]*dot_grad_O[i, c]
-    dot_grad_P = grad_O @ dot_V.T
     dot_grad_P += dot_grad_O @ V.T
-    del dot_V
     # dot_grad_P_lse[i, 0] = -sum_c P[i, c]*dot_S[i, c]*grad_P[i, c] + sum_c P[i, c]*dot_P_lse[i, 0]*grad_P[i, c] - sum_c P[i, c]*dot_grad_P[i, c]
     dot_grad_P_lse = (P * dot_S * grad_P) @ shared_1
     np.subtract(dot_P_lse * shared_4, dot_grad_P_lse, out=dot_grad_P_lse)
@@ -362,25 +380,14 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     del dot_grad_P
     del grad_P
     # dot_grad_V[i, j] = sum_c dot_P[c, i]*grad_O[c, j] + sum_c P[c, i]*dot_grad_O[c, j]
-    dot_grad_V = dot_P.T @ grad_O
     dot_grad_V += P.T @ dot_grad_O
     del dot_O
     del dot_grad_O
-    del dot_P
-    del grad_O
-    del shared_3
     # dot_grad_K[i, j] = 1/sqrt(dk) * sum_c dot_Q[c, j]*grad_S[c, i] + 1/sqrt(dk) * sum_c Q[c, j]*dot_grad_S[c, i]
-    dot_grad_K = grad_S.T @ dot_Q
-    dot_grad_K *= 1/np.sqrt(dk)
     dot_grad_K += (1/np.sqrt(dk)) * dot_grad_S.T @ Q
-    del dot_Q
     # dot_grad_Q[i, j] = 1/sqrt(dk) * sum_c dot_K[c, j]*grad_S[i, c] + 1/sqrt(dk) * sum_c K[c, j]*dot_grad_S[i, c]
-    dot_grad_Q = grad_S @ dot_K
-    dot_grad_Q *= 1/np.sqrt(dk)
     dot_grad_Q += (1/np.sqrt(dk)) * dot_grad_S @ K
-    del dot_K
     del dot_grad_S
-    del grad_S
     # dot_grad_Wv[i, j] = sum_c X[c, i]*dot_grad_V[c, j]
     dot_grad_Wv = X.T @ dot_grad_V
     del dot_grad_V

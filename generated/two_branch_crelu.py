@@ -185,6 +185,9 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # grad_Z[i, j] = -2/L * C[0, i]*grad_Z_core[i, j]
     # grad_Z_core[i, j] = equal(H[i, j], Z[i, j])*Delta[0, j]   (computed once; the factor in front is applied to the small results below)
     grad_Z_core = Delta * (H == Z)
+    del Z
+    del Z1
+    del Z2
     # grad_Z2[i, j] = -2/L * C[0, M + i]*grad_Z2_core[i, j]
     # grad_Z2_core[i, j] = grad_Z_core[M + i, j]   (computed once; the factor in front is applied to the small results below)
     grad_Z2_core = grad_Z_core[M:]
@@ -196,6 +199,7 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # dLoss/dC[0, i] = -2/L * sum_c Delta[0, c]*H[i, c]
     grad_C = Delta @ H.T
     grad_C *= -2/L
+    del H
     # dLoss/dB2[i, 0] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]
     # grad_B2[i, 0] = -2/L * sum_c C[0, M + i]*grad_Z2_core[i, c]
     shared_1 = (-2/L) * C[:, M:].T

@@ -5,7 +5,7 @@ import sympy as sp
 from symgrad.lower.nodes import Add, Einsum, Elementwise, MatMul, Product, Slice, SquaredNorm, SumAll, Tensor, Transpose
 from symgrad.lower.numpy_printer import NumPyPrinter
 from symgrad.lower.passes import optimized
-from symgrad.lower.statements import Allocate, Assign
+from symgrad.lower.statements import Allocate, Assign, Release
 from symgrad.model.functions import FUNCTIONS, TABLE, numeric
 
 n, h = sp.symbols("n h", positive=True)
@@ -427,3 +427,77 @@ def test_blocks_before_the_workspace_are_left_as_they_are():
     first, second = ([NumPyPrinter().print_statement(s) for s in b] for b in out)
     assert first == ["E = X - Y"]                                   # another function prints these too
     assert second[0].startswith("_slot_1, = _workspace(") and "F = _slot_1" in second
+
+
+# early accumulation (passes.accumulation): a sum added up as its terms become ready
+
+def _steps(k):
+    """An unrolled chain of ``k`` steps, ``A_t = tanh(A_{t-1} @ W)`` (``A_0 = X``), and the weight
+    gradient ``R = sum_t A_t.T @ Y``: every step's array is read by the one sum at the end."""
+    W = Tensor("W", (h, h))
+    chain = [Assign(f"A{t}", ew(lambda P: sp.tanh(P), P=MatMul(T["X"] if t == 1 else Tensor(f"A{t - 1}", SHAPE), W)))
+             for t in range(1, k + 1)]
+    total = Add(tuple(Product(sp.Integer(1), (MatMul(Transpose(Tensor(f"A{t}", SHAPE)), T["Y"]),))
+                      for t in range(1, k + 1)))
+    return chain + [Assign("R", total)]
+
+
+def _chain_function(statements, returned=("R",)):
+    out = optimized([(s,) for s in statements], {"X", "Y", "T", "W"}, set(returned), {"X", "Y", "T", "W"})
+    body = [NumPyPrinter().print_statement(s) for block in out for s in block]
+    scope = {"np": np}
+    exec("def f(X, Y, W):\n" + "".join(f"    {line}\n" for line in body) + f"    return {', '.join(returned)}\n", scope)
+    return scope["f"], body
+
+
+def test_a_sum_of_per_step_products_is_added_up_step_by_step_and_each_step_let_go():
+    f, body = _chain_function(_steps(4))
+    assert body.index("R = A1.T @ Y") < body.index("A3 = np.tanh(A2 @ W)")     # not at the end
+    assert body.index("R += A2.T @ Y") < body.index("A4 = np.tanh(A3 @ W)")
+    assert "del A1" in body and body.index("del A1") < body.index("A3 = np.tanh(A2 @ W)")
+    rng = np.random.default_rng(3)
+    X, Y, W = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.standard_normal((4, 4))
+    steps, want = [X], np.zeros((4, 4))
+    for _ in range(4):
+        steps.append(np.tanh(steps[-1] @ W))
+        want += steps[-1].T @ Y
+    np.testing.assert_allclose(f(X, Y, W), want, rtol=1e-13)
+
+
+def test_a_sum_stays_where_moving_frees_nothing_or_a_term_is_broadcast_or_of_inputs_alone():
+    W, c = Tensor("W", (h, h)), Tensor("c", (h, sp.Integer(1)))
+    A1, B = Tensor("A1", SHAPE), Tensor("B", SHAPE)
+    made = [Assign("A1", ew(lambda P: sp.tanh(P), P=MatMul(T["X"], W))),
+            Assign("B", ew(lambda P: sp.tanh(P), P=MatMul(A1, W)))]
+
+    def of(node):
+        return Product(sp.Integer(1), (node,))
+    early, late = of(MatMul(Transpose(A1), T["Y"])), of(MatMul(Transpose(B), T["Y"]))
+    then = Assign("C", ew(lambda P: sp.tanh(P), P=MatMul(B, W)))         # a new array after A1's last reader
+    cases = {"nothing made in between": [*made, Assign("R", Add((early, late)))],
+             "inputs alone": [*made, then, Assign("R", Add((of(MatMul(Transpose(T["X"]), T["Y"])), late)))],
+             "broadcast": [*made, then, Assign("R", Add((early, late, of(c))))]}
+    for case, statements in cases.items():
+        out = optimized([(s,) for s in statements], {"X", "Y", "W", "c"}, {"R", "C"}, {"X", "Y", "W", "c"})
+        body = [NumPyPrinter().print_statement(s) for block in out for s in block if not isinstance(s, Release)]
+        first_r = min(k for k, line in enumerate(body) if line.startswith("R"))
+        assert all(line.startswith("R") for line in body[first_r:]), (case, body)
+    moved = [*made, then, Assign("R", Add((early, late)))]              # the control: here the sum moves
+    out = optimized([(s,) for s in moved], {"X", "Y", "W"}, {"R", "C"}, {"X", "Y", "W"})
+    body = [NumPyPrinter().print_statement(s) for block in out for s in block]
+    assert body.index("R = A1.T @ Y") < body.index("C = np.tanh(B @ W)")
+
+
+def test_a_forward_value_is_released_in_the_function_own_statements_only():
+    W = Tensor("W", (h, h))
+    blocks = [(Assign("A1", ew(lambda P: sp.tanh(P), P=MatMul(T["X"], W))),),
+              (Assign("A2", ew(lambda P: sp.tanh(P), P=MatMul(Tensor("A1", SHAPE), W))),),
+              (Assign("G", MatMul(Tensor("A2", SHAPE), W)), Assign("R", MatMul(Transpose(Tensor("G", SHAPE)), T["Y"])))]
+    protected = {"X", "Y", "W", "A1", "A2"}                              # A1, A2: values forward() returns
+    out = optimized(blocks, {"X", "Y", "W"}, {"R"}, protected, workspace_from=2)
+    lines_of = [[NumPyPrinter().print_statement(s) for s in block] for block in out]
+    assert not any(line.startswith("del") for block in lines_of[:2] for line in block)    # forward()'s statements
+    assert lines_of[2][0] == "del A1"                 # dead before the backward: let go at its start
+    assert "del A2" in lines_of[2] and "del X" not in lines_of[2]      # an input is never released
+    assert not any("del" in line for block in _after_releases([list(b) for b in blocks], {"R"}, protected)
+                   for line in block if "A1" in line or "A2" in line)  # no workspace_from: protected throughout

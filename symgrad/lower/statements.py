@@ -145,14 +145,16 @@ def statements_into(target: str, total: Add) -> list[Statement]:
         return plain_matmul(term) and same_shape(term.shape, shape)
     terms = sorted(total.terms, key=lambda t: not into_view(t))
     first = terms[0].factors[0] if into_view(terms[0]) else terms[0]
-    out: list[Statement] = [ComputeInto(target, first)]
+    return [ComputeInto(target, first), *(added_into(target, shape, term) for term in terms[1:])]
+
+
+def added_into(target: str, shape: Shape, term: Node) -> UfuncInto:
+    """``term`` added into the existing array ``target`` of ``shape`` (subtracted where it is
+    printed with a minus)."""
     buffer = Tensor(target, shape)
-    for term in terms[1:]:
-        if printed_negative(term):
-            out.append(UfuncInto(target, "subtract", (buffer, Product(-term.coefficient, term.factors))))
-        else:
-            out.append(UfuncInto(target, "add", (buffer, term)))
-    return out
+    if printed_negative(term):
+        return UfuncInto(target, "subtract", (buffer, Product(-term.coefficient, term.factors)))
+    return UfuncInto(target, "add", (buffer, term))
 
 
 def printed_negative(term: Node) -> bool:

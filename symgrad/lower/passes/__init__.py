@@ -5,12 +5,14 @@ spelling for equal elementwise values), ``contractions`` (an einsum as matrix pr
 single reductions), ``sum_of_squares`` (a squared norm
 as an inner product), ``ones`` (axis sums as products with a ones vector),
 ``scalars`` (a product's number on its smallest factor), ``shared_values`` (a repeated value computed once),
+``accumulation`` (a sum added up as its terms become ready, so that what they read dies sooner),
 ``buffers`` (elementwise chains evaluated into one array), ``releases`` (a dead name let go)
 and, where asked, ``workspace`` (large temporaries in buffers kept between calls).
 ``optimized`` runs them in that order; torch and JAX get the plain statements.
 """
 from __future__ import annotations
 
+from symgrad.lower.passes.accumulation import accumulated_early
 from symgrad.lower.passes.buffers import float_names, in_buffers
 from symgrad.lower.passes.contractions import as_contractions
 from symgrad.lower.passes.entries import in_one_spelling
@@ -43,7 +45,9 @@ def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str],
     them; ``protected``: names never reused as buffers; ``skip``: the indices of blocks that
     may not run, left as they are (and nothing is shared across them); ``workspace_from``: the index
     of the first block whose large temporaries go into buffers the function keeps between calls
-    (``passes.workspace``; None: none do)."""
+    (``passes.workspace``; None: none do). The blocks before it are another function's too
+    (``forward()``): nothing in them is moved or released, and their protected values may be
+    released from that block on."""
     flat, where, original = [], [], []
     for b, statements in enumerate(blocks):
         for statement in statements:
@@ -52,12 +56,20 @@ def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str],
             flat.append(None if b in skip else with_nodes(statement, _rewritten))
     shared = share_values(on_needed_factors(flat), original)
     kept = [original[k] if statement is None else statement for k, statement in shared]
+    homes = [where[k] for k, _ in shared]
     fixed = frozenset(j for j, (_, statement) in enumerate(shared) if statement is None)
-    buffered = with_releases(in_buffers(kept, floats, live_out, protected, fixed), live_out, protected, fixed)
+    first = next((j for j, b in enumerate(homes) if b >= (workspace_from or 0)), len(homes))
+    if not fixed:
+        kept, homes = accumulated_early(kept, homes, floats, first)
+    if workspace_from is None:      # every statement is this function's alone
+        shared_values, first = frozenset(), 0
+    else:                           # those before ``first`` are printed in ``forward()`` too
+        shared_values = frozenset(s.target for s in kept[:first] if s.target in protected) - set(floats)
+    buffered = with_releases(in_buffers(kept, floats, live_out, protected, fixed), live_out, protected, fixed,
+                             shared_values, first)
     if workspace_from is not None:
-        first = next((j for j, (k, _) in enumerate(shared) if where[k] >= workspace_from), len(shared))
         buffered = in_workspace(buffered, floats, live_out, protected, fixed, first)
     out: list[list] = [[] for _ in blocks]
-    for (k, statement), steps in zip(shared, buffered):
-        out[where[k]] += steps if statement is None else [with_nodes(s, small_factors_first) for s in steps]
+    for j, (block, steps) in enumerate(zip(homes, buffered)):
+        out[block] += steps if j in fixed else [with_nodes(s, small_factors_first) for s in steps]
     return [tuple(b) for b in out]

@@ -80,17 +80,25 @@ def _allocates(node: Node) -> bool:
 
 
 def _viewed(statements: list) -> set[str]:
-    """Names sliced, transposed, given a second name or written in place: never buffers."""
+    """Names sliced, transposed, given a second name or written in place: never buffers (an
+    array a term is added into in place, ``T += A @ B``, is written only where its own name is)."""
     out = set()
     for s in statements:
-        if not isinstance(s, Assign):
+        if isinstance(s, UfuncInto) and s.ufunc in ("add", "subtract") and isinstance(s.arguments[0], Tensor) \
+                and s.arguments[0].name == s.target:
+            nodes = s.arguments[1:]          # a term added into an array of its own (``accumulation``)
+        elif not isinstance(s, Assign):
             out |= reads(s) | {s.target}
             continue
-        for node in subnodes(s.value):
+        else:
+            nodes = (s.value,)
+        for node in (sub for n in nodes for sub in subnodes(n)):
             if isinstance(node, Slice):
                 out.add(node.base.name)
             elif isinstance(node, Transpose) and isinstance(node.operand, Tensor):
                 out.add(node.operand.name)
+        if not isinstance(s, Assign):
+            continue
         whole = unwrapped(s.value)
         if isinstance(whole, Elementwise) and isinstance(whole.body, sp.Indexed):
             whole = whole.operand(whole.body)

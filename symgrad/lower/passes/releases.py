@@ -15,6 +15,12 @@ statements it shares), or is assigned or read last by a statement that may not r
 name may not exist; the release would sit in that block). Only arrays that span two axes of
 more than one entry are released, and only where a later statement makes a new array (after
 the last one the function returns anyway).
+
+Values of statements another function prints too (``loss_and_grad``'s forward statements are
+``forward()``'s, which returns them) are protected there, but not after them: given ``shared``
+(those values) and ``start`` (the first list that is this function's own), such a value dead
+before ``start`` is released at the start of list ``start`` (the pre-activations of an unrolled
+chain, read only by the forward), and one read later is released after its last use as any other.
 """
 from __future__ import annotations
 
@@ -25,17 +31,19 @@ def _large(shape) -> bool:
     return len(shape) == 2 and all(n != 1 for n in shape)
 
 
-def with_releases(steps: list, live_out: set[str], protected: set[str], fixed: frozenset = frozenset()) -> list:
+def with_releases(steps: list, live_out: set[str], protected: set[str], fixed: frozenset = frozenset(),
+                  shared: frozenset = frozenset(), start: int = 0) -> list:
     """``steps`` (a list of statement lists, one function's, in order) with the names of each dead
     array released after the statement list that last mentions one of them; ``fixed``: indices
-    of lists left as they are."""
+    of lists left as they are; ``shared``: protected values that may be released from list
+    ``start`` on (at its start where they die before it)."""
     array: dict[str, str] = {}          # name -> the first name of its array
 
     def root(name: str) -> str:
         while array.get(name, name) != name:
             name = array[name]
         return name
-    kept, last, final_allocation = set(live_out) | set(protected), {}, -1
+    kept, last, final_allocation = set(live_out) | (set(protected) - set(shared)), {}, -1
     for k, statements in enumerate(steps):
         for statement in statements:
             for name in reads(statement) | {statement.target}:
@@ -60,10 +68,15 @@ def with_releases(steps: list, live_out: set[str], protected: set[str], fixed: f
     groups: dict[str, list[str]] = {}
     for name in array:
         groups.setdefault(root(name), []).append(name)
-    out = [list(statements) for statements in steps]
+    out, early = [list(statements) for statements in steps], []
     for names in sorted(groups.values(), key=lambda g: (max(last[n] for n in g), g)):
         end = max(last[n] for n in names)
         if root(names[0]) in array and not (set(names) | {root(names[0])}) & kept and end not in fixed \
                 and end < final_allocation:
-            out[end] += [Release(n) for n in sorted(names)]
+            if end >= start:
+                out[end] += [Release(n) for n in sorted(names)]
+            elif start <= final_allocation and not set(names) - set(shared):
+                early += [Release(n) for n in sorted(names)]
+    if early:
+        out[start][:0] = early
     return out

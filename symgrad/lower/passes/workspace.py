@@ -190,6 +190,7 @@ def _slotted(lists: list, candidates: set[str], floats: set[str], names: _Names,
     key = tuple(sorted({d for _, shape in pairs for n in shape for d in n.free_symbols}, key=str))
     first = next(k for k, statements in enumerate(out) if statements and k >= start)
     last_list = max(k for k, statements in enumerate(out) if statements)
-    out[first].insert(0, WorkspaceTake(pairs[0][0], key, pairs))
+    released = next((k for k, s in enumerate(out[first]) if not isinstance(s, Release)), len(out[first]))
+    out[first].insert(released, WorkspaceTake(pairs[0][0], key, pairs))     # after what is let go there
     out[last_list].append(WorkspaceKeep(pairs[0][0], key, pairs))
     return out
