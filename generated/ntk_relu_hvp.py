@@ -370,17 +370,17 @@ def _hidden_backward_hvp(state, _tangent_state, grad_out, dot_grad_out):
     grad_W = grad_Z_l @ X_prev.T
     grad_W += (lam*m) * (W - W0)
     grad_X_prev = W.T @ grad_Z_l
+    dot_grad_W = grad_Z_l @ dot_X_prev.T
+    dot_grad_X_prev = dot_W.T @ grad_Z_l
+    del grad_Z_l
     # dot_grad_X_l[i, j] = dot_grad_out[i, j]
     dot_grad_X_l = dot_grad_out
     # dot_grad_Z_l[i, j] = step(Z_l[i, j])*dot_grad_X_l[i, j]
     dot_grad_Z_l = dot_grad_X_l * shared_1
-    del shared_1
     # dot_grad_W[i, j] = sum_c dot_X_prev[j, c]*grad_Z_l[i, c] + sum_c X_prev[j, c]*dot_grad_Z_l[i, c] + lam*m * dot_W[i, j]
-    dot_grad_W = grad_Z_l @ dot_X_prev.T
     dot_grad_W += dot_grad_Z_l @ X_prev.T
     dot_grad_W += (lam*m) * dot_W
     # dot_grad_X_prev[i, j] = sum_c dot_W[c, i]*grad_Z_l[c, j] + sum_c W[c, i]*dot_grad_Z_l[c, j]
-    dot_grad_X_prev = dot_W.T @ grad_Z_l
     dot_grad_X_prev += W.T @ dot_grad_Z_l
     return (grad_X_prev, dot_grad_X_prev), (grad_W, ), (dot_grad_W, )
 

@@ -376,6 +376,9 @@ def _hidden_backward_hvp(state, _tangent_state, grad_out, dot_grad_out):
     grad_z = shared_1 * a * grad_out
     grad_Theta = grad_z.T @ a_prev
     grad_a_prev = grad_z @ Theta
+    dot_grad_Theta = grad_z.T @ dot_a_prev
+    dot_grad_a_prev = grad_z @ dot_Theta
+    del grad_z
     # dot_grad_a[i, j] = dot_grad_out[i, j]
     dot_grad_a = dot_grad_out
     # dot_grad_z[i, j] = (a[i, j] - 1)*(2*a[i, j] - 1)*a[i, j]*dot_z[i, j]*grad_out[i, j] + (1 - a[i, j])*a[i, j]*dot_grad_a[i, j]
@@ -386,12 +389,9 @@ def _hidden_backward_hvp(state, _tangent_state, grad_out, dot_grad_out):
     dot_grad_z *= grad_out
     dot_grad_z += shared_1*dot_grad_a
     dot_grad_z *= a
-    del shared_1
     # dot_grad_Theta[i, j] = sum_c dot_a_prev[c, j]*grad_z[c, i] + sum_c a_prev[c, j]*dot_grad_z[c, i]
-    dot_grad_Theta = grad_z.T @ dot_a_prev
     dot_grad_Theta += dot_grad_z.T @ a_prev
     # dot_grad_a_prev[i, j] = sum_c dot_Theta[c, j]*grad_z[i, c] + sum_c Theta[c, j]*dot_grad_z[i, c]
-    dot_grad_a_prev = grad_z @ dot_Theta
     dot_grad_a_prev += dot_grad_z @ Theta
     return (grad_a_prev, dot_grad_a_prev), (grad_Theta, ), (dot_grad_Theta, )
 
