@@ -194,7 +194,7 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     # grad_Xc[i, j] = 2/N * Xc[i, j]*grad_var[0, j] + gamma[0, j]*grad_xhat_core[i, j]/std[0, j]
     grad_Xc = (shared_2*gamma) * grad_xhat_core
     _temporary_2 = _slot_1
-    np.multiply(Xc, 2*grad_var/N, out=_temporary_2)
+    np.multiply(Xc, 2/N*grad_var, out=_temporary_2)
     grad_Xc += _temporary_2
     # grad_mu[0, i] = -sum_c grad_Xc[c, i]
     grad_mu = shared_1 @ grad_Xc

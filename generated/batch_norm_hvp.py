@@ -196,7 +196,7 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     # grad_Xc[i, j] = 2/N * Xc[i, j]*grad_var[0, j] + gamma[0, j]*grad_xhat_core[i, j]/std[0, j]
     grad_Xc = (shared_2*gamma) * grad_xhat_core
     _temporary_2 = _slot_1
-    np.multiply(Xc, 2*grad_var/N, out=_temporary_2)
+    np.multiply(Xc, 2/N*grad_var, out=_temporary_2)
     grad_Xc += _temporary_2
     # grad_mu[0, i] = -sum_c grad_Xc[c, i]
     grad_mu = shared_1 @ grad_Xc
@@ -283,7 +283,7 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     grad_std = -shared_5 * gamma * shared_4
     grad_var = 1/2 * shared_2 * grad_std
     grad_Xc = (shared_2*gamma) * grad_xhat_core
-    grad_Xc += (2*grad_var/N) * Xc
+    grad_Xc += (2/N*grad_var) * Xc
     grad_mu = shared_1 @ grad_Xc
     np.negative(grad_mu, out=grad_mu)
     grad_beta = shared_1 @ grad_Y
@@ -328,8 +328,8 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     # dot_grad_Xc[i, j] = 2/N * dot_Xc[i, j]*grad_var[0, j] - dot_std[0, j]*gamma[0, j]*grad_xhat_core[i, j]/std[0, j]**2 + dot_grad_xhat[i, j]/std[0, j] + 2/N * Xc[i, j]*dot_grad_var[0, j]
     dot_grad_Xc = (shared_5*dot_std*gamma) * grad_xhat_core
     np.subtract(shared_2*dot_grad_xhat, dot_grad_Xc, out=dot_grad_Xc)
-    dot_grad_Xc += (2*dot_grad_var/N) * Xc
-    dot_grad_Xc += (2*grad_var/N) * dot_Xc
+    dot_grad_Xc += (2/N*dot_grad_var) * Xc
+    dot_grad_Xc += (2/N*grad_var) * dot_Xc
     del dot_Xc
     del dot_grad_xhat
     # dot_grad_mu[0, i] = -sum_c dot_grad_Xc[c, i]
@@ -338,8 +338,7 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     # dot_grad_beta[0, i] = sum_c dot_grad_Y[c, i]
     dot_grad_beta = shared_1 @ dot_grad_Y
     # dot_grad_gamma[0, i] = sum_c dot_xhat[c, i]*grad_Y[c, i] + sum_c dot_grad_Y[c, i]*xhat[c, i]
-    dot_grad_gamma = shared_1 @ (dot_xhat * grad_Y)
-    dot_grad_gamma += shared_1 @ (dot_grad_Y * xhat)
+    dot_grad_gamma = shared_1 @ (dot_xhat * grad_Y + dot_grad_Y * xhat)
     # dot_grad_X[i, j] = dot_grad_Xc[i, j] + 1/N * dot_grad_mu[0, j]
     dot_grad_X = dot_grad_Xc
     dot_grad_X += dot_grad_mu/N
@@ -391,7 +390,7 @@ def hessian(*, T, eps, X, gamma, beta):
     dot_grad_xhat = dot_gamma*grad_Y + dot_grad_Y*gamma
     dot_grad_std = 2 * std**(-3) * dot_std * gamma * (np.ones((1, N)) @ (grad_xhat_core * Xc)) - std**(-2) * gamma * (np.ones((1, N)) @ (grad_xhat_core * dot_Xc)) - std**(-2) * (np.ones((1, N)) @ (Xc * dot_grad_xhat))
     dot_grad_var = (1/4)*(2*dot_grad_std - dot_var*grad_std/std**2)/std
-    dot_grad_Xc = dot_grad_xhat/std - dot_std*gamma*grad_xhat_core/std**2 + 2*Xc*dot_grad_var/N + 2*dot_Xc*grad_var/N
+    dot_grad_Xc = dot_grad_xhat/std - dot_std*gamma*grad_xhat_core/std**2 + 2/N*Xc*dot_grad_var + 2/N*dot_Xc*grad_var
     dot_grad_mu = -np.ones((1, N)) @ dot_grad_Xc
     dot_grad_beta = np.ones((1, N)) @ dot_grad_Y
     dot_grad_gamma = np.ones((1, N)) @ (dot_xhat * grad_Y) + np.ones((1, N)) @ (dot_grad_Y * xhat)

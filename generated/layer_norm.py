@@ -193,7 +193,7 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     grad_Xc = grad_xhat
     grad_Xc *= shared_2
     _temporary_2 = _slot_1
-    np.multiply(Xc, 2*grad_var/D, out=_temporary_2)
+    np.multiply(Xc, 2/D*grad_var, out=_temporary_2)
     grad_Xc += _temporary_2
     # grad_mu[i, 0] = -sum_c grad_Xc[i, c]
     grad_mu = grad_Xc @ shared_1

@@ -195,7 +195,7 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     grad_Xc = grad_xhat
     grad_Xc *= shared_2
     _temporary_2 = _slot_1
-    np.multiply(Xc, 2*grad_var/D, out=_temporary_2)
+    np.multiply(Xc, 2/D*grad_var, out=_temporary_2)
     grad_Xc += _temporary_2
     # grad_mu[i, 0] = -sum_c grad_Xc[i, c]
     grad_mu = grad_Xc @ shared_1
@@ -283,7 +283,7 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     grad_std = -shared_5 * shared_4
     grad_var = 1/2 * shared_2 * grad_std
     grad_Xc = shared_2*grad_xhat
-    grad_Xc += (2*grad_var/D) * Xc
+    grad_Xc += (2/D*grad_var) * Xc
     grad_mu = grad_Xc @ shared_1
     np.negative(grad_mu, out=grad_mu)
     shared_6 = np.ones((1, N))
@@ -315,10 +315,9 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     dot_grad_xhat += dot_grad_Y*gamma
     # dot_grad_std[i, 0] = -sum_c dot_Xc[i, c]*grad_xhat[i, c]/std[i, 0]**2 + 2 * sum_c Xc[i, c]*dot_std[i, 0]*grad_xhat[i, c]/std[i, 0]**3 - sum_c Xc[i, c]*dot_grad_xhat[i, c]/std[i, 0]**2
     shared_7 = std**(-3)
-    dot_grad_std = (dot_Xc * grad_xhat) @ shared_1
+    dot_grad_std = (dot_Xc * grad_xhat + Xc * dot_grad_xhat) @ shared_1
     dot_grad_std *= shared_5
     np.subtract(2 * shared_7 * dot_std * shared_4, dot_grad_std, out=dot_grad_std)
-    dot_grad_std -= shared_5 * ((Xc * dot_grad_xhat) @ shared_1)
     # dot_grad_var[i, 0] = -1/4 * dot_var[i, 0]*grad_std[i, 0]/std[i, 0]**3 + 1/2 * dot_grad_std[i, 0]/std[i, 0]
     dot_grad_var = shared_7
     dot_grad_var *= dot_var
@@ -329,8 +328,8 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     dot_grad_Xc = grad_xhat
     dot_grad_Xc *= shared_5*dot_std
     np.subtract(shared_2*dot_grad_xhat, dot_grad_Xc, out=dot_grad_Xc)
-    dot_grad_Xc += (2*dot_grad_var/D) * Xc
-    dot_grad_Xc += (2*grad_var/D) * dot_Xc
+    dot_grad_Xc += (2/D*dot_grad_var) * Xc
+    dot_grad_Xc += (2/D*grad_var) * dot_Xc
     del dot_Xc
     del dot_grad_xhat
     # dot_grad_mu[i, 0] = -sum_c dot_grad_Xc[i, c]
@@ -339,8 +338,7 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     # dot_grad_beta[0, i] = sum_c dot_grad_Y[c, i]
     dot_grad_beta = shared_6 @ dot_grad_Y
     # dot_grad_gamma[0, i] = sum_c dot_xhat[c, i]*grad_Y[c, i] + sum_c dot_grad_Y[c, i]*xhat[c, i]
-    dot_grad_gamma = shared_6 @ (dot_xhat * grad_Y)
-    dot_grad_gamma += shared_6 @ (dot_grad_Y * xhat)
+    dot_grad_gamma = shared_6 @ (dot_xhat * grad_Y + dot_grad_Y * xhat)
     # dot_grad_X[i, j] = dot_grad_Xc[i, j] + 1/D * dot_grad_mu[i, 0]
     dot_grad_X = dot_grad_Xc
     dot_grad_X += dot_grad_mu/D
@@ -392,7 +390,7 @@ def hessian(*, T, eps, X, gamma, beta):
     dot_grad_xhat = dot_gamma*grad_Y + dot_grad_Y*gamma
     dot_grad_std = 2 * std**(-3) * dot_std * ((Xc * grad_xhat) @ np.ones((D, 1))) - std**(-2) * ((dot_Xc * grad_xhat) @ np.ones((D, 1))) - std**(-2) * ((Xc * dot_grad_xhat) @ np.ones((D, 1)))
     dot_grad_var = (1/4)*(2*dot_grad_std - dot_var*grad_std/std**2)/std
-    dot_grad_Xc = dot_grad_xhat/std - dot_std*grad_xhat/std**2 + 2*Xc*dot_grad_var/D + 2*dot_Xc*grad_var/D
+    dot_grad_Xc = dot_grad_xhat/std - dot_std*grad_xhat/std**2 + 2/D*Xc*dot_grad_var + 2/D*dot_Xc*grad_var
     dot_grad_mu = -dot_grad_Xc @ np.ones((D, 1))
     dot_grad_beta = np.ones((1, N)) @ dot_grad_Y
     dot_grad_gamma = np.ones((1, N)) @ (dot_xhat * grad_Y) + np.ones((1, N)) @ (dot_grad_Y * xhat)

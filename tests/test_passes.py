@@ -266,7 +266,7 @@ def test_the_number_and_the_broadcast_factors_of_an_elementwise_product_come_fir
     before = [Assign("H", ew(lambda X, Y: X + Y, X=T["X"], Y=T["Y"])),
               Assign("G", Elementwise(2 * X * r / n, ((X, T["X"]), (r, row))))]
     after = lines(before, {"G", "H"}, floats={"X", "Y", "r"})
-    assert after[-1] == "G = (2*r/n) * X"                     # one pass over X, not three
+    assert after[-1] == "G = (2/n*r) * X"                     # one pass over X (and one over r), not three
     rng = np.random.default_rng(4)
     scope = {"np": np, "n": 3, "h": 4, "X": rng.standard_normal((3, 4)), "Y": rng.standard_normal((3, 4)),
              "r": rng.standard_normal((1, 4))}

@@ -4,7 +4,8 @@ Each module rewrites one thing and says why that is safe: ``entries`` (one
 spelling for equal elementwise values), ``contractions`` (an einsum as matrix products and
 single reductions), ``sum_of_squares`` (a squared norm
 as an inner product), ``ones`` (axis sums as products with a ones vector),
-``scalars`` (a product's number on its smallest factor), ``shared_values`` (a repeated value computed once),
+``scalars`` (a product's number on its smallest factor), ``factored_sums`` (products of one
+operand with different partners as one product), ``shared_values`` (a repeated value computed once),
 ``buffers`` (elementwise chains evaluated into one array), ``releases`` (a dead name let go)
 and, where asked, ``workspace`` (large temporaries in buffers kept between calls).
 ``optimized`` runs them in that order; torch and JAX get the plain statements.
@@ -14,6 +15,7 @@ from __future__ import annotations
 from symgrad.lower.passes.buffers import float_names, in_buffers
 from symgrad.lower.passes.contractions import as_contractions
 from symgrad.lower.passes.entries import in_one_spelling
+from symgrad.lower.passes.factored_sums import factored_sums
 from symgrad.lower.passes.ones import as_product_with_ones
 from symgrad.lower.passes.releases import with_releases
 from symgrad.lower.passes.scalars import on_needed_factors, on_smallest_factor, small_factors_first
@@ -50,7 +52,7 @@ def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str],
             where.append(b)
             original.append(statement)
             flat.append(None if b in skip else with_nodes(statement, _rewritten))
-    shared = share_values(on_needed_factors(flat), original)
+    shared = share_values(on_needed_factors(factored_sums(flat)), original)
     kept = [original[k] if statement is None else statement for k, statement in shared]
     fixed = frozenset(j for j, (_, statement) in enumerate(shared) if statement is None)
     buffered = with_releases(in_buffers(kept, floats, live_out, protected, fixed), live_out, protected, fixed)

@@ -1,0 +1,86 @@
+"""Factored sums: terms that contract one operand with different partners, as one contraction.
+
+``grad_b = G1 @ ones + G2 @ ones + G3 @ ones`` is three products and two additions; the same
+value is ``(G1 + G2 + G3) @ ones``, one product: ``A @ C + B @ C = (A + B) @ C``, and on the
+other side ``C @ A + C @ B = C @ (A + B)``. Likewise ``-s * (P @ ones) - s * (Q @ ones)``, the
+same factors around sums over the same axis, is ``-s * ((P + Q) @ ones)``: one sum and one
+product by ``s`` instead of two of each. At small sizes every NumPy call costs about as much as
+its arithmetic, so each contraction merged is a call or more fewer. The partners are added where
+the products were added: a matrix product fewer for an addition of its operand (an axis sum
+costs about what the addition does), never a broadcast (partners of different shapes are left
+apart).
+
+Terms merge when everything but the partner is equal: the shared operand, the factors around
+the contraction and the number up to its sign (a term of the opposite sign is subtracted from
+the partners' sum). Sums are linear, so the value is the same, up to rounding. A contraction
+that the function computes in more than one place is left alone: the shared-values pass
+computes it once, and merging it into one sum would make it computed twice.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import sympy as sp
+
+from symgrad.lower.nodes import Add, MatMul, Node, Product, same_shape
+from symgrad.lower.statements import nodes_of, subnodes, with_nodes
+
+
+def factored_sums(statements: list) -> list:
+    """``statements`` (one function's; None for one left alone) with the terms of every sum that
+    contract one operand with different partners merged into one contraction."""
+    counts = Counter(sub for s in statements if s is not None for node in nodes_of(s)
+                     for sub in subnodes(node) if isinstance(sub, MatMul))
+
+    def rewrite(node: Node) -> Node:
+        return _factored(node, counts) if isinstance(node, Add) and len(node.terms) > 1 else node
+    return [None if s is None else with_nodes(s, rewrite) for s in statements]
+
+
+def _split(term: Node, counts: Counter):
+    """(number, factors around the product, the product) of a term with exactly one matrix
+    product (an axis sum is one by now: ``passes.ones``) computed nowhere else, or None."""
+    if not isinstance(term, Product):
+        return None
+    found = [k for k, f in enumerate(term.factors) if isinstance(f, MatMul)]
+    if len(found) != 1 or counts[term.factors[found[0]]] > 1:
+        return None
+    k = found[0]
+    return term.coefficient, term.factors[:k] + term.factors[k + 1:], term.factors[k]
+
+
+def _negated(node: Node) -> Node:
+    if isinstance(node, Product):
+        return Product(-node.coefficient, node.factors)
+    return Product(sp.Integer(-1), (node,))
+
+
+def _factored(total: Add, counts: Counter) -> Node:
+    """``total`` with its largest group of mergeable terms merged, again until none is left."""
+    terms = list(total.terms)
+    while True:
+        groups: dict = {}
+        for k, term in enumerate(terms):
+            split = _split(term, counts)
+            if split is None:
+                continue
+            coefficient, around, product = split
+            key = tuple(sorted(around, key=repr))       # the factors around, in any order
+            groups.setdefault(("left", product.left, key), []).append((k, coefficient, around, product.right))
+            groups.setdefault(("right", product.right, key), []).append((k, coefficient, around, product.left))
+        best = None
+        for (side, kept, _), members in groups.items():
+            _, reference, around, first_partner = members[0]
+            fitting = [(k, coefficient / reference, partner) for k, coefficient, _, partner in members
+                       if coefficient / reference in (1, -1) and same_shape(partner.shape, first_partner.shape)]
+            if len(fitting) > 1 and (best is None or len(fitting) > len(best[-1])):
+                best = (side, kept, reference, around, fitting)
+        if best is None:
+            return Add(tuple(terms)) if len(terms) != len(total.terms) else total
+        side, kept, reference, around, fitting = best
+        partners = Add(tuple(partner if sign == 1 else _negated(partner) for _, sign, partner in fitting))
+        merged = MatMul(kept, partners) if side == "left" else MatMul(partners, kept)
+        place = {k for k, _, _ in fitting}
+        first = min(place)
+        terms = [Product(reference, (*around, merged)) if k == first else term
+                 for k, term in enumerate(terms) if k == first or k not in place]
