@@ -427,3 +427,38 @@ def test_blocks_before_the_workspace_are_left_as_they_are():
     first, second = ([NumPyPrinter().print_statement(s) for s in b] for b in out)
     assert first == ["E = X - Y"]                                   # another function prints these too
     assert second[0].startswith("_slot_1, = _workspace(") and "F = _slot_1" in second
+
+
+# products of one operand with different partners: one product
+
+def test_products_of_one_operand_with_different_partners_are_one_product():
+    one = sp.Integer(1)
+    square = lambda a: Product(one, (a,))  # noqa: E731
+    row_sums = Add(tuple(Product(one, (MatMul(square(T[k]), Transpose(T["Y"])),)) for k in ("X", "T")))
+    statements = [Assign("A", row_sums),
+                  Assign("B", Add((Product(one, (MatMul(T["X"], Transpose(T["Y"])),)),
+                                   Product(sp.Integer(-1), (MatMul(T["T"], Transpose(T["Y"])),)))))]
+    after = lines(statements, {"A", "B"})
+    assert after[-2:] == ["A = (X + T) @ Y.T", "B = (X - T) @ Y.T"]   # one product each, not two
+    same(plain(statements), after, ["A", "B"])
+
+
+def test_the_same_factors_around_two_row_sums_make_one_row_sum():
+    from symgrad.lower.nodes import AxisSum
+    column = Tensor("c", (n, sp.Integer(1)))
+    terms = [Product(sp.Integer(-2), (column, AxisSum(ew(lambda X, Y: X * Y, X=T["X"], Y=T["Y"]), 1))),
+             Product(sp.Integer(-2), (column, AxisSum(ew(lambda T, Y: T * Y, T=T["T"], Y=T["Y"]), 1)))]
+    statements = [Assign("c", AxisSum(T["X"], 1)), Assign("A", Add(tuple(terms)))]
+    after = lines(statements, {"A"})
+    assert sum(line.count("@") for line in after) == 2           # c's sum and one more
+    same(plain(statements), after, ["A"])
+
+
+def test_a_product_computed_elsewhere_too_is_not_merged():
+    one = sp.Integer(1)
+    shared = MatMul(T["X"], Transpose(T["Y"]))
+    statements = [Assign("A", Add((Product(one, (shared,)), Product(one, (MatMul(T["T"], Transpose(T["Y"])),))))),
+                  Assign("B", Product(sp.Integer(3), (shared,)))]
+    after = lines(statements, {"A", "B"})
+    assert after[0] == "shared_1 = X @ Y.T"                         # computed once, for both
+    same(plain(statements), after, ["A", "B"])
