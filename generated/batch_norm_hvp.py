@@ -278,7 +278,7 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     Loss = 1/2 * np.vdot(shared_3, shared_3)
     grad_Y = shared_3
     grad_xhat_core = grad_Y
-    shared_4 = np.ones((1, N)) @ (grad_xhat_core * Xc)
+    shared_4 = shared_1 @ (grad_xhat_core * Xc)
     shared_5 = std**(-2)
     grad_std = -shared_5 * gamma * shared_4
     grad_var = 1/2 * shared_2 * grad_std

@@ -278,7 +278,7 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     Loss = 1/2 * np.vdot(shared_3, shared_3)
     grad_Y = shared_3
     grad_xhat = gamma * grad_Y
-    shared_4 = (Xc * grad_xhat) @ np.ones((D, 1))
+    shared_4 = (Xc * grad_xhat) @ shared_1
     shared_5 = std**(-2)
     grad_std = -shared_5 * shared_4
     grad_var = 1/2 * shared_2 * grad_std

@@ -462,3 +462,13 @@ def test_a_product_computed_elsewhere_too_is_not_merged():
     after = lines(statements, {"A", "B"})
     assert after[0] == "shared_1 = X @ Y.T"                         # computed once, for both
     same(plain(statements), after, ["A", "B"])
+
+
+def test_a_value_inside_a_shared_value_is_shared_with_its_other_uses():
+    from symgrad.lower.nodes import AxisSum
+    product = ew(lambda X, Y: X * Y, X=T["X"], Y=T["Y"])
+    statements = [Assign("A", AxisSum(T["T"], 1)), Assign("B", Product(sp.Integer(2), (AxisSum(product, 1),))),
+                  Assign("C", Product(sp.Integer(3), (AxisSum(product, 1),)))]
+    after = lines(statements, {"A", "B", "C"})
+    assert sum(line.count("np.ones") for line in after) == 1     # the shared row sum reads the one vector
+    same(plain(statements), after, ["A", "B", "C"])
