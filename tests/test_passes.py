@@ -433,8 +433,7 @@ def test_blocks_before_the_workspace_are_left_as_they_are():
 
 def test_products_of_one_operand_with_different_partners_are_one_product():
     one = sp.Integer(1)
-    square = lambda a: Product(one, (a,))  # noqa: E731
-    row_sums = Add(tuple(Product(one, (MatMul(square(T[k]), Transpose(T["Y"])),)) for k in ("X", "T")))
+    row_sums = Add(tuple(Product(one, (MatMul(Product(one, (T[k],)), Transpose(T["Y"])),)) for k in ("X", "T")))
     statements = [Assign("A", row_sums),
                   Assign("B", Add((Product(one, (MatMul(T["X"], Transpose(T["Y"])),)),
                                    Product(sp.Integer(-1), (MatMul(T["T"], Transpose(T["Y"])),)))))]
