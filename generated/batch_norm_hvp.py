@@ -338,7 +338,8 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     # dot_grad_beta[0, i] = sum_c dot_grad_Y[c, i]
     dot_grad_beta = shared_1 @ dot_grad_Y
     # dot_grad_gamma[0, i] = sum_c dot_xhat[c, i]*grad_Y[c, i] + sum_c dot_grad_Y[c, i]*xhat[c, i]
-    dot_grad_gamma = shared_1 @ (dot_xhat * grad_Y + dot_grad_Y * xhat)
+    dot_grad_gamma = shared_1 @ (dot_xhat * grad_Y)
+    dot_grad_gamma += shared_1 @ (dot_grad_Y * xhat)
     # dot_grad_X[i, j] = dot_grad_Xc[i, j] + 1/N * dot_grad_mu[0, j]
     dot_grad_X = dot_grad_Xc
     dot_grad_X += dot_grad_mu/N

@@ -315,9 +315,10 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     dot_grad_xhat += dot_grad_Y*gamma
     # dot_grad_std[i, 0] = -sum_c dot_Xc[i, c]*grad_xhat[i, c]/std[i, 0]**2 + 2 * sum_c Xc[i, c]*dot_std[i, 0]*grad_xhat[i, c]/std[i, 0]**3 - sum_c Xc[i, c]*dot_grad_xhat[i, c]/std[i, 0]**2
     shared_7 = std**(-3)
-    dot_grad_std = (dot_Xc * grad_xhat + Xc * dot_grad_xhat) @ shared_1
+    dot_grad_std = (dot_Xc * grad_xhat) @ shared_1
     dot_grad_std *= shared_5
     np.subtract(2 * shared_7 * dot_std * shared_4, dot_grad_std, out=dot_grad_std)
+    dot_grad_std -= shared_5 * ((Xc * dot_grad_xhat) @ shared_1)
     # dot_grad_var[i, 0] = -1/4 * dot_var[i, 0]*grad_std[i, 0]/std[i, 0]**3 + 1/2 * dot_grad_std[i, 0]/std[i, 0]
     dot_grad_var = shared_7
     dot_grad_var *= dot_var
@@ -338,7 +339,8 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     # dot_grad_beta[0, i] = sum_c dot_grad_Y[c, i]
     dot_grad_beta = shared_6 @ dot_grad_Y
     # dot_grad_gamma[0, i] = sum_c dot_xhat[c, i]*grad_Y[c, i] + sum_c dot_grad_Y[c, i]*xhat[c, i]
-    dot_grad_gamma = shared_6 @ (dot_xhat * grad_Y + dot_grad_Y * xhat)
+    dot_grad_gamma = shared_6 @ (dot_xhat * grad_Y)
+    dot_grad_gamma += shared_6 @ (dot_grad_Y * xhat)
     # dot_grad_X[i, j] = dot_grad_Xc[i, j] + 1/D * dot_grad_mu[i, 0]
     dot_grad_X = dot_grad_Xc
     dot_grad_X += dot_grad_mu/D

@@ -261,35 +261,35 @@ def loss_and_grad(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     grad_Wy = Loss_1 @ h_4.T
     # dLoss/db[i, 0] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]
     # grad_b[i, 0] = sum_c grad_h_1_1[i, c] + sum_c grad_h_2_1[i, c] + sum_c grad_h_3_1[i, c] + sum_c grad_h_4_1[i, c]
-    _temporary_1 = _slot_1
-    np.add(grad_h_1_1, grad_h_2_1, out=_temporary_1)
-    _temporary_1 += grad_h_3_1
-    _temporary_1 += grad_h_4_1
-    grad_b = _temporary_1 @ np.ones((N, 1))
+    shared_1 = np.ones((N, 1))
+    grad_b = grad_h_1_1 @ shared_1
+    grad_b += grad_h_2_1 @ shared_1
+    grad_b += grad_h_3_1 @ shared_1
+    grad_b += grad_h_4_1 @ shared_1
     # dLoss/dWh[i, j] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m]*h0[j, c] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l]*h_1[j, c] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k]*h_2[j, c] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]*h_3[j, c]
     # grad_Wh[i, j] = sum_c grad_h_1_1[i, c]*h0[j, c] + sum_c grad_h_2_1[i, c]*h_1[j, c] + sum_c grad_h_3_1[i, c]*h_2[j, c] + sum_c grad_h_4_1[i, c]*h_3[j, c]
     grad_Wh = grad_h_1_1 @ h0.T
+    _temporary_1 = _slot_6
+    np.matmul(grad_h_2_1, h_1.T, out=_temporary_1)
+    grad_Wh += _temporary_1
     _temporary_2 = _slot_6
-    np.matmul(grad_h_2_1, h_1.T, out=_temporary_2)
+    np.matmul(grad_h_3_1, h_2.T, out=_temporary_2)
     grad_Wh += _temporary_2
     _temporary_3 = _slot_6
-    np.matmul(grad_h_3_1, h_2.T, out=_temporary_3)
+    np.matmul(grad_h_4_1, h_3.T, out=_temporary_3)
     grad_Wh += _temporary_3
-    _temporary_4 = _slot_6
-    np.matmul(grad_h_4_1, h_3.T, out=_temporary_4)
-    grad_Wh += _temporary_4
     # dLoss/dWx[i, j] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m]*x1[j, c] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l]*x2[j, c] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k]*x3[j, c] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]*x4[j, c]
     # grad_Wx[i, j] = sum_c grad_h_1_1[i, c]*x1[j, c] + sum_c grad_h_2_1[i, c]*x2[j, c] + sum_c grad_h_3_1[i, c]*x3[j, c] + sum_c grad_h_4_1[i, c]*x4[j, c]
     grad_Wx = grad_h_1_1 @ x1.T
+    _temporary_4 = _slot_7
+    np.matmul(grad_h_2_1, x2.T, out=_temporary_4)
+    grad_Wx += _temporary_4
     _temporary_5 = _slot_7
-    np.matmul(grad_h_2_1, x2.T, out=_temporary_5)
+    np.matmul(grad_h_3_1, x3.T, out=_temporary_5)
     grad_Wx += _temporary_5
     _temporary_6 = _slot_7
-    np.matmul(grad_h_3_1, x3.T, out=_temporary_6)
+    np.matmul(grad_h_4_1, x4.T, out=_temporary_6)
     grad_Wx += _temporary_6
-    _temporary_7 = _slot_7
-    np.matmul(grad_h_4_1, x4.T, out=_temporary_7)
-    grad_Wx += _temporary_7
     _keep((D, H, N), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7))
     return float(Loss), {
         "Wx": grad_Wx,
@@ -378,7 +378,10 @@ def hvp(tangents, *, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     grad_h_1_1 = shared_4 * grad_h_1
     grad_Wy = Loss_1 @ h_4.T
     shared_5 = np.ones((N, 1))
-    grad_b = (grad_h_1_1 + grad_h_2_1 + grad_h_3_1 + grad_h_4_1) @ shared_5
+    grad_b = grad_h_1_1 @ shared_5
+    grad_b += grad_h_2_1 @ shared_5
+    grad_b += grad_h_3_1 @ shared_5
+    grad_b += grad_h_4_1 @ shared_5
     grad_Wh = grad_h_1_1 @ h0.T
     grad_Wh += grad_h_2_1 @ h_1.T
     grad_Wh += grad_h_3_1 @ h_2.T
@@ -467,7 +470,10 @@ def hvp(tangents, *, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     del dot_grad_Loss_1
     del dot_h_4
     # dot_grad_b[i, 0] = sum_c dot_grad_h_4_1[i, c] + sum_c dot_grad_h_3_1[i, c] + sum_c dot_grad_h_2_1[i, c] + sum_c dot_grad_h_1_1[i, c]
-    dot_grad_b = (dot_grad_h_4_1 + dot_grad_h_3_1 + dot_grad_h_2_1 + dot_grad_h_1_1) @ shared_5
+    dot_grad_b = dot_grad_h_4_1 @ shared_5
+    dot_grad_b += dot_grad_h_3_1 @ shared_5
+    dot_grad_b += dot_grad_h_2_1 @ shared_5
+    dot_grad_b += dot_grad_h_1_1 @ shared_5
     # dot_grad_Wh[i, j] = sum_c dot_h_1[j, c]*grad_h_2_1[i, c] + sum_c dot_h_2[j, c]*grad_h_3_1[i, c] + sum_c dot_h_3[j, c]*grad_h_4_1[i, c] + sum_c dot_grad_h_4_1[i, c]*h_3[j, c] + sum_c dot_grad_h_3_1[i, c]*h_2[j, c] + sum_c dot_grad_h_2_1[i, c]*h_1[j, c] + sum_c dot_grad_h_1_1[i, c]*h0[j, c]
     dot_grad_Wh = grad_h_2_1 @ dot_h_1.T
     dot_grad_Wh += grad_h_3_1 @ dot_h_2.T

@@ -345,8 +345,9 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     dot_grad_P += dot_grad_O @ V.T
     del dot_V
     # dot_grad_P_lse[i, 0] = -sum_c P[i, c]*dot_S[i, c]*grad_P[i, c] + sum_c P[i, c]*dot_P_lse[i, 0]*grad_P[i, c] - sum_c P[i, c]*dot_grad_P[i, c]
-    dot_grad_P_lse = (P * dot_S * grad_P + P * dot_grad_P) @ shared_1
+    dot_grad_P_lse = (P * dot_S * grad_P) @ shared_1
     np.subtract(dot_P_lse * shared_4, dot_grad_P_lse, out=dot_grad_P_lse)
+    dot_grad_P_lse -= (P * dot_grad_P) @ shared_1
     # dot_grad_P_lse_sum[i, 0] = -dot_P_lse_sum[i, 0]*grad_P_lse[i, 0]/P_lse_sum[i, 0]**2 + dot_grad_P_lse[i, 0]/P_lse_sum[i, 0]
     dot_grad_P_lse_sum = shared_2
     dot_grad_P_lse_sum *= dot_grad_P_lse

@@ -442,15 +442,17 @@ def test_products_of_one_operand_with_different_partners_are_one_product():
     same(plain(statements), after, ["A", "B"])
 
 
-def test_the_same_factors_around_two_row_sums_make_one_row_sum():
+def test_the_same_factors_around_two_products_make_one_product_but_row_sums_stay_apart():
     from symgrad.lower.nodes import AxisSum
     column = Tensor("c", (n, sp.Integer(1)))
-    terms = [Product(sp.Integer(-2), (column, AxisSum(ew(lambda X, Y: X * Y, X=T["X"], Y=T["Y"]), 1))),
-             Product(sp.Integer(-2), (column, AxisSum(ew(lambda T, Y: T * Y, T=T["T"], Y=T["Y"]), 1)))]
-    statements = [Assign("c", AxisSum(T["X"], 1)), Assign("A", Add(tuple(terms)))]
-    after = lines(statements, {"A"})
-    assert sum(line.count("@") for line in after) == 2           # c's sum and one more
-    same(plain(statements), after, ["A"])
+    square = Tensor("S", (h, h))
+    products = [Product(sp.Integer(-2), (column, MatMul(T[k], square))) for k in ("X", "T")]
+    sums = [Product(sp.Integer(-2), (column, AxisSum(ew(lambda X, Y: X * Y, X=T[k], Y=T["Y"]), 1))) for k in ("X", "T")]
+    statements = [Assign("c", AxisSum(T["X"], 1)), Assign("S", MatMul(Transpose(T["Y"]), T["X"])),
+                  Assign("A", Add(tuple(products))), Assign("B", Add(tuple(sums)))]
+    after = lines(statements, {"A", "B"})
+    assert sum(line.count("@") for line in after) == 1 + 1 + 1 + 2     # c, S, A's one product, B's two sums
+    same(plain(statements), after, ["A", "B"])
 
 
 def test_a_product_computed_elsewhere_too_is_not_merged():
