@@ -244,9 +244,8 @@ def hvp(tangents, *, X, I, A, mu):
     shared_3 = grad_P @ P.T
     grad_Sigma = P.T @ shared_3
     np.subtract(grad_Loss_logdet * P.T, grad_Sigma, out=grad_Sigma)
-    shared_4 = np.ones((N, 1))
+    shared_4 = np.full((N, 1), -1, dtype=float)
     grad_mu = grad_D @ shared_4
-    np.negative(grad_mu, out=grad_mu)
     del grad_D
     shared_5 = grad_Sigma.T + grad_Sigma
     del grad_Sigma
@@ -265,7 +264,7 @@ def hvp(tangents, *, X, I, A, mu):
     del shared_2
     # dot_grad_P[i, j] = -1/2 * sum_c D[j, c]*dot_mu[i, 0] - 1/2 * sum_c D[i, c]*dot_mu[j, 0]
     dot_grad_P = -1/2 * dot_mu * (np.ones((1, N)) @ D.T)
-    dot_grad_P += -1/2 * dot_mu.T * (D @ shared_4)
+    dot_grad_P += -1/2 * dot_mu.T * (D @ np.ones((N, 1)))
     # dot_grad_Sigma[i, j] = -sum_{c,k} P[j, c]*dot_P[k, i]*grad_P[k, c] - sum_{c,k} P[c, i]*dot_P[j, k]*grad_P[c, k] + grad_Loss_logdet * dot_P[j, i] - sum_{c,k} P[c, i]*P[j, k]*dot_grad_P[c, k]
     dot_grad_Sigma = dot_P.T @ shared_3
     np.subtract(grad_Loss_logdet * dot_P.T, dot_grad_Sigma, out=dot_grad_Sigma)
@@ -278,7 +277,6 @@ def hvp(tangents, *, X, I, A, mu):
     del shared_3
     # dot_grad_mu[i, 0] = -sum_c dot_grad_D[i, c]
     dot_grad_mu = dot_grad_D @ shared_4
-    np.negative(dot_grad_mu, out=dot_grad_mu)
     del dot_grad_D
     # dot_grad_A[i, j] = sum_c dot_A[c, j]*grad_Sigma[c, i] + sum_c dot_A[c, j]*grad_Sigma[i, c] + sum_c A[c, j]*dot_grad_Sigma[c, i] + sum_c A[c, j]*dot_grad_Sigma[i, c]
     dot_grad_A = shared_5 @ dot_A

@@ -473,3 +473,19 @@ def test_a_value_inside_a_shared_value_is_shared_with_its_other_uses():
     after = lines(statements, {"A", "B", "C"})
     assert sum(line.count("np.ones") for line in after) == 1     # the shared row sum reads the one vector
     same(plain(statements), after, ["A", "B", "C"])
+
+
+# means: sums against a vector of the number, where two or more share it
+
+def test_two_means_over_one_axis_are_products_with_one_vector_of_the_number():
+    from symgrad.lower.nodes import AxisSum
+    mean = lambda node: Product(1 / h, (AxisSum(node, 1),))  # noqa: E731
+    statements = [Assign("A", mean(T["X"])), Assign("B", mean(ew(lambda Y: Y**2, Y=T["Y"]))),
+                  Assign("C", Add((Product(sp.Integer(1), (T["X"],)), Product(sp.Integer(-1), (AxisSum(T["T"], 1),)))))]
+    after = lines(statements, {"A", "B", "C"})
+    assert after[0] == "shared_1 = np.full((h, 1), 1/h, dtype=float)"
+    assert not any("*=" in line for line in after)                  # no multiplication left after the sums
+    assert "np.full((h, 1), -1" not in "\n".join(after)             # C subtracts its sum: no vector of -1
+    same(plain(statements), after, ["A", "B", "C"])
+    alone = lines(statements[:1], {"A"})
+    assert "np.full" not in "\n".join(alone)                       # one mean: its multiplication is cheaper

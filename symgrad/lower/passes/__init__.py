@@ -5,7 +5,8 @@ spelling for equal elementwise values), ``contractions`` (an einsum as matrix pr
 single reductions), ``sum_of_squares`` (a squared norm
 as an inner product), ``ones`` (axis sums as products with a ones vector),
 ``scalars`` (a product's number on its smallest factor), ``factored_sums`` (products of one
-operand with different partners as one product), ``shared_values`` (a repeated value computed once),
+operand with different partners as one product), ``scaled_ones`` (means as products with a vector
+of the number), ``shared_values`` (a repeated value computed once),
 ``buffers`` (elementwise chains evaluated into one array), ``releases`` (a dead name let go)
 and, where asked, ``workspace`` (large temporaries in buffers kept between calls).
 ``optimized`` runs them in that order; torch and JAX get the plain statements.
@@ -18,6 +19,7 @@ from symgrad.lower.passes.entries import in_one_spelling
 from symgrad.lower.passes.factored_sums import factored_sums
 from symgrad.lower.passes.ones import as_product_with_ones
 from symgrad.lower.passes.releases import with_releases
+from symgrad.lower.passes.scaled_ones import with_scaled_ones
 from symgrad.lower.passes.scalars import on_needed_factors, on_smallest_factor, small_factors_first
 from symgrad.lower.passes.shared_values import share_values
 from symgrad.lower.passes.sum_of_squares import as_squared_norm
@@ -52,7 +54,7 @@ def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str],
             where.append(b)
             original.append(statement)
             flat.append(None if b in skip else with_nodes(statement, _rewritten))
-    shared = share_values(on_needed_factors(factored_sums(flat)), original)
+    shared = share_values(on_needed_factors(with_scaled_ones(factored_sums(flat))), original)
     kept = [original[k] if statement is None else statement for k, statement in shared]
     fixed = frozenset(j for j, (_, statement) in enumerate(shared) if statement is None)
     buffered = with_releases(in_buffers(kept, floats, live_out, protected, fixed), live_out, protected, fixed)
