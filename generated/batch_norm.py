@@ -105,14 +105,12 @@ def forward(*, T, eps, X, gamma, beta):
     N, D, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
     # mu[0, i] = 1/N * sum_c X[c, i]
-    shared_1 = np.ones((1, N))
+    shared_1 = np.full((1, N), 1/N, dtype=float)
     mu = shared_1 @ X
-    mu *= 1/N
     # Xc[i, j] = X[i, j] - mu[0, j]
     Xc = X - mu
     # var[0, i] = 1/N * sum_c Xc[c, i]**2
     var = shared_1 @ Xc**2
-    var *= 1/N
     # std[0, i] = sqrt(eps + var[0, i])
     std = eps + var
     np.sqrt(std, out=std)
@@ -160,12 +158,10 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     N, D, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
-    shared_1 = np.ones((1, N))
+    shared_1 = np.full((1, N), 1/N, dtype=float)
     mu = shared_1 @ X
-    mu *= 1/N
     Xc = X - mu
     var = shared_1 @ Xc**2
-    var *= 1/N
     std = eps + var
     np.sqrt(std, out=std)
     shared_2 = 1/std
@@ -182,11 +178,12 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     # grad_xhat_core[i, j] = grad_Y[i, j]   (computed once; the factor in front is applied to the small results below)
     grad_xhat_core = grad_Y
     # grad_std[0, i] = -sum_c Xc[c, i]*gamma[0, i]*grad_xhat_core[c, i]/std[0, i]**2
+    shared_4 = np.ones((1, N))
     grad_std = std**(-2)
     grad_std *= gamma
     _temporary_1 = _slot_1
     np.multiply(grad_xhat_core, Xc, out=_temporary_1)
-    grad_std *= shared_1 @ _temporary_1
+    grad_std *= shared_4 @ _temporary_1
     np.negative(grad_std, out=grad_std)
     # grad_var[0, i] = 1/2 * grad_std[0, i]/std[0, i]
     grad_var = grad_std
@@ -195,20 +192,20 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     # grad_Xc[i, j] = 2/N * Xc[i, j]*grad_var[0, j] + gamma[0, j]*grad_xhat_core[i, j]/std[0, j]
     grad_Xc = (shared_2*gamma) * grad_xhat_core
     _temporary_2 = _slot_1
-    np.multiply(Xc, 2*grad_var/N, out=_temporary_2)
+    np.multiply(Xc, 2/N*grad_var, out=_temporary_2)
     grad_Xc += _temporary_2
     del Xc
     # grad_mu[0, i] = -sum_c grad_Xc[c, i]
-    grad_mu = shared_1 @ grad_Xc
+    grad_mu = shared_4 @ grad_Xc
     np.negative(grad_mu, out=grad_mu)
     # dLoss/dbeta[0, i] = -sum_c T[c, i] + sum_c Y[c, i]
     # grad_beta[0, i] = sum_c grad_Y[c, i]
-    grad_beta = shared_1 @ grad_Y
+    grad_beta = shared_4 @ grad_Y
     # dLoss/dgamma[0, i] = -sum_c T[c, i]*xhat[c, i] + sum_c Y[c, i]*xhat[c, i]
     # grad_gamma[0, i] = sum_c grad_Y[c, i]*xhat[c, i]
     _temporary_3 = _slot_1
     np.multiply(grad_Y, xhat, out=_temporary_3)
-    grad_gamma = shared_1 @ _temporary_3
+    grad_gamma = shared_4 @ _temporary_3
     # dLoss/dX[i, j] = -1/N**2 * sum_{c,k} T[k, j]*Xc[c, j]*Xc[k, j]*gamma[0, j]/std[0, j]**3 + N**(-2) * sum_{c,k} Xc[c, j]*Xc[k, j]*Y[k, j]*gamma[0, j]/std[0, j]**3 + 1/N * sum_c T[c, j]*gamma[0, j]/std[0, j] - 1/N * sum_c Y[c, j]*gamma[0, j]/std[0, j] + 1/N * sum_c T[c, j]*Xc[c, j]*Xc[i, j]*gamma[0, j]/std[0, j]**3 - 1/N * sum_c Xc[c, j]*Xc[i, j]*Y[c, j]*gamma[0, j]/std[0, j]**3 - T[i, j]*gamma[0, j]/std[0, j] + Y[i, j]*gamma[0, j]/std[0, j]
     # grad_X[i, j] = 1/N * grad_mu[0, j] + grad_Xc[i, j]
     grad_X = grad_Xc

@@ -107,14 +107,12 @@ def forward(*, T, eps, X, gamma, beta):
     N, D, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
     # mu[0, i] = 1/N * sum_c X[c, i]
-    shared_1 = np.ones((1, N))
+    shared_1 = np.full((1, N), 1/N, dtype=float)
     mu = shared_1 @ X
-    mu *= 1/N
     # Xc[i, j] = X[i, j] - mu[0, j]
     Xc = X - mu
     # var[0, i] = 1/N * sum_c Xc[c, i]**2
     var = shared_1 @ Xc**2
-    var *= 1/N
     # std[0, i] = sqrt(eps + var[0, i])
     std = eps + var
     np.sqrt(std, out=std)
@@ -162,12 +160,10 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     N, D, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
-    shared_1 = np.ones((1, N))
+    shared_1 = np.full((1, N), 1/N, dtype=float)
     mu = shared_1 @ X
-    mu *= 1/N
     Xc = X - mu
     var = shared_1 @ Xc**2
-    var *= 1/N
     std = eps + var
     np.sqrt(std, out=std)
     shared_2 = 1/std
@@ -177,18 +173,18 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     shared_3 = Y - T
     Loss = 1/2 * np.vdot(shared_3, shared_3)
     # grad_Y[i, j] = -T[i, j] + Y[i, j]
-    del Y
     _slot_1, = _workspace((D, N), ((N, D),))
     grad_Y = shared_3
     # grad_xhat[i, j] = gamma[0, j]*grad_xhat_core[i, j]
     # grad_xhat_core[i, j] = grad_Y[i, j]   (computed once; the factor in front is applied to the small results below)
     grad_xhat_core = grad_Y
     # grad_std[0, i] = -sum_c Xc[c, i]*gamma[0, i]*grad_xhat_core[c, i]/std[0, i]**2
+    shared_4 = np.ones((1, N))
     grad_std = std**(-2)
     grad_std *= gamma
     _temporary_1 = _slot_1
     np.multiply(grad_xhat_core, Xc, out=_temporary_1)
-    grad_std *= shared_1 @ _temporary_1
+    grad_std *= shared_4 @ _temporary_1
     np.negative(grad_std, out=grad_std)
     # grad_var[0, i] = 1/2 * grad_std[0, i]/std[0, i]
     grad_var = grad_std
@@ -197,20 +193,19 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     # grad_Xc[i, j] = 2/N * Xc[i, j]*grad_var[0, j] + gamma[0, j]*grad_xhat_core[i, j]/std[0, j]
     grad_Xc = (shared_2*gamma) * grad_xhat_core
     _temporary_2 = _slot_1
-    np.multiply(Xc, 2*grad_var/N, out=_temporary_2)
+    np.multiply(Xc, 2/N*grad_var, out=_temporary_2)
     grad_Xc += _temporary_2
-    del Xc
     # grad_mu[0, i] = -sum_c grad_Xc[c, i]
-    grad_mu = shared_1 @ grad_Xc
+    grad_mu = shared_4 @ grad_Xc
     np.negative(grad_mu, out=grad_mu)
     # dLoss/dbeta[0, i] = -sum_c T[c, i] + sum_c Y[c, i]
     # grad_beta[0, i] = sum_c grad_Y[c, i]
-    grad_beta = shared_1 @ grad_Y
+    grad_beta = shared_4 @ grad_Y
     # dLoss/dgamma[0, i] = -sum_c T[c, i]*xhat[c, i] + sum_c Y[c, i]*xhat[c, i]
     # grad_gamma[0, i] = sum_c grad_Y[c, i]*xhat[c, i]
     _temporary_3 = _slot_1
     np.multiply(grad_Y, xhat, out=_temporary_3)
-    grad_gamma = shared_1 @ _temporary_3
+    grad_gamma = shared_4 @ _temporary_3
     # dLoss/dX[i, j] = -1/N**2 * sum_{c,k} T[k, j]*Xc[c, j]*Xc[k, j]*gamma[0, j]/std[0, j]**3 + N**(-2) * sum_{c,k} Xc[c, j]*Xc[k, j]*Y[k, j]*gamma[0, j]/std[0, j]**3 + 1/N * sum_c T[c, j]*gamma[0, j]/std[0, j] - 1/N * sum_c Y[c, j]*gamma[0, j]/std[0, j] + 1/N * sum_c T[c, j]*Xc[c, j]*Xc[i, j]*gamma[0, j]/std[0, j]**3 - 1/N * sum_c Xc[c, j]*Xc[i, j]*Y[c, j]*gamma[0, j]/std[0, j]**3 - T[i, j]*gamma[0, j]/std[0, j] + Y[i, j]*gamma[0, j]/std[0, j]
     # grad_X[i, j] = 1/N * grad_mu[0, j] + grad_Xc[i, j]
     grad_X = grad_Xc
@@ -264,12 +259,10 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     N, D, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
     dot_X, dot_gamma, dot_beta = _tangents(tangents, N, D)
-    shared_1 = np.ones((1, N))
+    shared_1 = np.full((1, N), 1/N, dtype=float)
     mu = shared_1 @ X
-    mu *= 1/N
     Xc = X - mu
     var = shared_1 @ Xc**2
-    var *= 1/N
     std = eps + var
     np.sqrt(std, out=std)
     shared_2 = 1/std
@@ -280,72 +273,67 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     Loss = 1/2 * np.vdot(shared_3, shared_3)
     grad_Y = shared_3
     grad_xhat_core = grad_Y
-    shared_4 = np.ones((1, N)) @ (grad_xhat_core * Xc)
-    shared_5 = std**(-2)
-    grad_std = -shared_5 * gamma * shared_4
+    shared_4 = np.ones((1, N))
+    shared_5 = shared_4 @ (grad_xhat_core * Xc)
+    shared_6 = std**(-2)
+    grad_std = -shared_6 * gamma * shared_5
     grad_var = 1/2 * shared_2 * grad_std
     grad_Xc = (shared_2*gamma) * grad_xhat_core
-    grad_Xc += (2*grad_var/N) * Xc
-    grad_mu = shared_1 @ grad_Xc
-    np.negative(grad_mu, out=grad_mu)
-    grad_beta = shared_1 @ grad_Y
-    grad_gamma = shared_1 @ (grad_Y * xhat)
+    grad_Xc += (2/N*grad_var) * Xc
+    shared_7 = np.full((1, N), -1, dtype=float)
+    grad_mu = shared_7 @ grad_Xc
+    grad_beta = shared_4 @ grad_Y
+    grad_gamma = shared_4 @ (grad_Y * xhat)
     grad_X = grad_Xc
     grad_X += grad_mu/N
     # dot_mu[0, i] = 1/N * sum_c dot_X[c, i]
     dot_mu = shared_1 @ dot_X
-    dot_mu *= 1/N
     # dot_Xc[i, j] = dot_X[i, j] - dot_mu[0, j]
     dot_Xc = dot_X - dot_mu
     # dot_var[0, i] = 2/N * sum_c Xc[c, i]*dot_Xc[c, i]
-    dot_var = shared_1 @ (Xc * dot_Xc)
+    dot_var = shared_4 @ (Xc * dot_Xc)
     dot_var *= 2/N
     # dot_std[0, i] = 1/2 * dot_var[0, i]/std[0, i]
     dot_std = 1/2 * shared_2 * dot_var
     # dot_xhat[i, j] = dot_Xc[i, j]/std[0, j] - Xc[i, j]*dot_std[0, j]/std[0, j]**2
-    dot_xhat = (shared_5*dot_std) * Xc
+    dot_xhat = (shared_6*dot_std) * Xc
     np.subtract(shared_2*dot_Xc, dot_xhat, out=dot_xhat)
     # dot_Y[i, j] = dot_gamma[0, j]*xhat[i, j] + dot_beta[0, j] + dot_xhat[i, j]*gamma[0, j]
     dot_Y = dot_gamma*xhat
     dot_Y += dot_beta
     dot_Y += dot_xhat*gamma
-    dot_grad_gamma = shared_1 @ (dot_xhat * grad_Y)
-    del dot_xhat
     # dot_grad_Y[i, j] = dot_Y[i, j]
     dot_grad_Y = dot_Y
     # dot_grad_xhat[i, j] = dot_gamma[0, j]*grad_Y[i, j] + dot_grad_Y[i, j]*gamma[0, j]
     dot_grad_xhat = dot_gamma*grad_Y
     dot_grad_xhat += dot_grad_Y*gamma
     # dot_grad_std[0, i] = -sum_c dot_Xc[c, i]*gamma[0, i]*grad_xhat_core[c, i]/std[0, i]**2 + 2 * sum_c Xc[c, i]*dot_std[0, i]*gamma[0, i]*grad_xhat_core[c, i]/std[0, i]**3 - sum_c Xc[c, i]*dot_grad_xhat[c, i]/std[0, i]**2
-    shared_6 = std**(-3)
-    dot_grad_std = shared_1 @ (grad_xhat_core * dot_Xc)
-    dot_grad_std *= shared_5
+    shared_8 = std**(-3)
+    dot_grad_std = shared_4 @ (grad_xhat_core * dot_Xc)
+    dot_grad_std *= shared_6
     dot_grad_std *= gamma
-    np.subtract(2 * shared_6 * dot_std * gamma * shared_4, dot_grad_std, out=dot_grad_std)
-    dot_grad_std -= shared_5 * (shared_1 @ (Xc * dot_grad_xhat))
+    np.subtract(2 * shared_8 * dot_std * gamma * shared_5, dot_grad_std, out=dot_grad_std)
+    dot_grad_std -= shared_6 * (shared_4 @ (Xc * dot_grad_xhat))
     # dot_grad_var[0, i] = -1/4 * dot_var[0, i]*grad_std[0, i]/std[0, i]**3 + 1/2 * dot_grad_std[0, i]/std[0, i]
-    dot_grad_var = shared_6
+    dot_grad_var = shared_8
     dot_grad_var *= dot_var
     dot_grad_var *= grad_std
     np.subtract(2*shared_2*dot_grad_std, dot_grad_var, out=dot_grad_var)
     dot_grad_var *= 1/4
     # dot_grad_Xc[i, j] = 2/N * dot_Xc[i, j]*grad_var[0, j] - dot_std[0, j]*gamma[0, j]*grad_xhat_core[i, j]/std[0, j]**2 + dot_grad_xhat[i, j]/std[0, j] + 2/N * Xc[i, j]*dot_grad_var[0, j]
-    dot_grad_Xc = (shared_5*dot_std*gamma) * grad_xhat_core
+    dot_grad_Xc = (shared_6*dot_std*gamma) * grad_xhat_core
     np.subtract(shared_2*dot_grad_xhat, dot_grad_Xc, out=dot_grad_Xc)
-    dot_grad_Xc += (2*dot_grad_var/N) * Xc
-    dot_grad_Xc += (2*grad_var/N) * dot_Xc
+    dot_grad_Xc += (2/N*dot_grad_var) * Xc
+    dot_grad_Xc += (2/N*grad_var) * dot_Xc
     del dot_Xc
     del dot_grad_xhat
-    del grad_Y
-    del grad_xhat_core
-    del shared_3
     # dot_grad_mu[0, i] = -sum_c dot_grad_Xc[c, i]
-    dot_grad_mu = shared_1 @ dot_grad_Xc
-    np.negative(dot_grad_mu, out=dot_grad_mu)
+    dot_grad_mu = shared_7 @ dot_grad_Xc
     # dot_grad_beta[0, i] = sum_c dot_grad_Y[c, i]
-    dot_grad_beta = shared_1 @ dot_grad_Y
+    dot_grad_beta = shared_4 @ dot_grad_Y
     # dot_grad_gamma[0, i] = sum_c dot_xhat[c, i]*grad_Y[c, i] + sum_c dot_grad_Y[c, i]*xhat[c, i]
-    dot_grad_gamma += shared_1 @ (dot_grad_Y * xhat)
+    dot_grad_gamma = shared_4 @ (dot_xhat * grad_Y)
+    dot_grad_gamma += shared_4 @ (dot_grad_Y * xhat)
     # dot_grad_X[i, j] = dot_grad_Xc[i, j] + 1/N * dot_grad_mu[0, j]
     dot_grad_X = dot_grad_Xc
     dot_grad_X += dot_grad_mu/N
@@ -397,7 +385,7 @@ def hessian(*, T, eps, X, gamma, beta):
     dot_grad_xhat = dot_gamma*grad_Y + dot_grad_Y*gamma
     dot_grad_std = 2 * std**(-3) * dot_std * gamma * (np.ones((1, N)) @ (grad_xhat_core * Xc)) - std**(-2) * gamma * (np.ones((1, N)) @ (grad_xhat_core * dot_Xc)) - std**(-2) * (np.ones((1, N)) @ (Xc * dot_grad_xhat))
     dot_grad_var = (1/4)*(2*dot_grad_std - dot_var*grad_std/std**2)/std
-    dot_grad_Xc = dot_grad_xhat/std - dot_std*gamma*grad_xhat_core/std**2 + 2*Xc*dot_grad_var/N + 2*dot_Xc*grad_var/N
+    dot_grad_Xc = dot_grad_xhat/std - dot_std*gamma*grad_xhat_core/std**2 + 2/N*Xc*dot_grad_var + 2/N*dot_Xc*grad_var
     dot_grad_mu = -np.ones((1, N)) @ dot_grad_Xc
     dot_grad_beta = np.ones((1, N)) @ dot_grad_Y
     dot_grad_gamma = np.ones((1, N)) @ (dot_xhat * grad_Y) + np.ones((1, N)) @ (dot_grad_Y * xhat)

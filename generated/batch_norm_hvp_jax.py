@@ -133,7 +133,7 @@ def _backward(T, gamma, Xc, std, xhat, Y):
     # grad_var[0, i] = 1/2 * grad_std[0, i]/std[0, i]
     grad_var = 1/2 * 1/std * grad_std
     # grad_Xc[i, j] = 2/N * Xc[i, j]*grad_var[0, j] + gamma[0, j]*grad_xhat_core[i, j]/std[0, j]
-    grad_Xc = gamma*grad_xhat_core/std + 2*Xc*grad_var/N
+    grad_Xc = gamma*grad_xhat_core/std + 2/N*Xc*grad_var
     # grad_mu[0, i] = -sum_c grad_Xc[c, i]
     grad_mu = -grad_Xc.sum(axis=0, keepdims=True)
     # dLoss/dbeta[0, i] = -sum_c T[c, i] + sum_c Y[c, i]
@@ -255,7 +255,7 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     grad_xhat_core = grad_Y
     grad_std = -std**(-2) * gamma * ((grad_xhat_core * Xc).sum(axis=0, keepdims=True))
     grad_var = 1/2 * 1/std * grad_std
-    grad_Xc = gamma*grad_xhat_core/std + 2*Xc*grad_var/N
+    grad_Xc = gamma*grad_xhat_core/std + 2/N*Xc*grad_var
     grad_mu = -grad_Xc.sum(axis=0, keepdims=True)
     grad_beta = grad_Y.sum(axis=0, keepdims=True)
     grad_gamma = (grad_Y * xhat).sum(axis=0, keepdims=True)
@@ -281,7 +281,7 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     # dot_grad_var[0, i] = -1/4 * dot_var[0, i]*grad_std[0, i]/std[0, i]**3 + 1/2 * dot_grad_std[0, i]/std[0, i]
     dot_grad_var = (1/4)*(2*dot_grad_std - dot_var*grad_std/std**2)/std
     # dot_grad_Xc[i, j] = 2/N * dot_Xc[i, j]*grad_var[0, j] - dot_std[0, j]*gamma[0, j]*grad_xhat_core[i, j]/std[0, j]**2 + dot_grad_xhat[i, j]/std[0, j] + 2/N * Xc[i, j]*dot_grad_var[0, j]
-    dot_grad_Xc = dot_grad_xhat/std - dot_std*gamma*grad_xhat_core/std**2 + 2*Xc*dot_grad_var/N + 2*dot_Xc*grad_var/N
+    dot_grad_Xc = dot_grad_xhat/std - dot_std*gamma*grad_xhat_core/std**2 + 2/N*Xc*dot_grad_var + 2/N*dot_Xc*grad_var
     # dot_grad_mu[0, i] = -sum_c dot_grad_Xc[c, i]
     dot_grad_mu = -dot_grad_Xc.sum(axis=0, keepdims=True)
     # dot_grad_beta[0, i] = sum_c dot_grad_Y[c, i]
@@ -339,7 +339,7 @@ def hessian(*, T, eps, X, gamma, beta):
     dot_grad_xhat = dot_gamma*grad_Y + dot_grad_Y*gamma
     dot_grad_std = 2 * std**(-3) * dot_std * gamma * ((grad_xhat_core * Xc).sum(axis=-2, keepdims=True)) - std**(-2) * gamma * ((grad_xhat_core * dot_Xc).sum(axis=-2, keepdims=True)) - std**(-2) * ((Xc * dot_grad_xhat).sum(axis=-2, keepdims=True))
     dot_grad_var = (1/4)*(2*dot_grad_std - dot_var*grad_std/std**2)/std
-    dot_grad_Xc = dot_grad_xhat/std - dot_std*gamma*grad_xhat_core/std**2 + 2*Xc*dot_grad_var/N + 2*dot_Xc*grad_var/N
+    dot_grad_Xc = dot_grad_xhat/std - dot_std*gamma*grad_xhat_core/std**2 + 2/N*Xc*dot_grad_var + 2/N*dot_Xc*grad_var
     dot_grad_mu = -dot_grad_Xc.sum(axis=-2, keepdims=True)
     dot_grad_beta = dot_grad_Y.sum(axis=-2, keepdims=True)
     dot_grad_gamma = (dot_xhat * grad_Y).sum(axis=-2, keepdims=True) + (dot_grad_Y * xhat).sum(axis=-2, keepdims=True)

@@ -36,7 +36,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_batch_norm_43df632c")
+_KERNELS = type(np)("_symgrad_numba_batch_norm_4393726f")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -310,7 +310,7 @@ def _kernel_grad_X(N, gamma, T, beta, std, X, mu, grad_var, grad_mu, D):
     _out = np.empty((N, D))
     for _i in range(N):
         for _j in range(D):
-            _out[_i, _j] = (((gamma[0, _j]*((((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j]))/std[0, _j] + 2*((X[_i, _j] - mu[0, _j]))*grad_var[0, _j]/N)) + grad_mu[0, _j]/N)
+            _out[_i, _j] = (((gamma[0, _j]*((((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j]))/std[0, _j] + 2/N*((X[_i, _j] - mu[0, _j]))*grad_var[0, _j])) + grad_mu[0, _j]/N)
     return _out
 
 
@@ -334,7 +334,7 @@ def _kernel_rows_grad_beta(N, gamma, T, beta, std, X, mu, grad_var, D):
     grad_gamma = np.zeros((1, D))
     for _i in range(N):
         for _j in range(D):
-            _o0[0, _j] += ((gamma[0, _j]*((((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j]))/std[0, _j] + 2*((X[_i, _j] - mu[0, _j]))*grad_var[0, _j]/N))
+            _o0[0, _j] += ((gamma[0, _j]*((((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j]))/std[0, _j] + 2/N*((X[_i, _j] - mu[0, _j]))*grad_var[0, _j]))
             grad_beta[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j]))
             grad_gamma[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/std[0, _j] * ((X[_i, _j] - mu[0, _j]))))) - T[_i, _j])) * (1/std[0, _j] * ((X[_i, _j] - mu[0, _j])))
     return _o0, grad_beta, grad_gamma

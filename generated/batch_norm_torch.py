@@ -153,7 +153,7 @@ def _backward(T, gamma, Xc, std, xhat, Y):
     # grad_var[0, i] = 1/2 * grad_std[0, i]/std[0, i]
     grad_var = 1/2 * 1/std * grad_std
     # grad_Xc[i, j] = 2/N * Xc[i, j]*grad_var[0, j] + gamma[0, j]*grad_xhat_core[i, j]/std[0, j]
-    grad_Xc = gamma*grad_xhat_core/std + 2*Xc*grad_var/N
+    grad_Xc = gamma*grad_xhat_core/std + 2/N*Xc*grad_var
     # grad_mu[0, i] = -sum_c grad_Xc[c, i]
     grad_mu = -grad_Xc.sum(dim=0, keepdim=True)
     # dLoss/dbeta[0, i] = -sum_c T[c, i] + sum_c Y[c, i]

@@ -153,28 +153,21 @@ def loss_and_grad(*, X, I, A, mu):
     shared_1 = D @ D.T
     Loss = 1/2 * np.vdot(shared_1, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     # grad_Loss_logdet = N/2
-    del Sigma
-    _slot_1, _slot_2, _slot_3, _slot_4 = _workspace((N, d), ((d, N), (d, N), (d, d), (d, d)))
+    _slot_1, _slot_2, _slot_3 = _workspace((N, d), ((d, N), (d, d), (d, d)))
     grad_Loss_logdet = (1/2)*N
     # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
     grad_D = _slot_1
-    np.matmul(P.T, D, out=grad_D)
+    np.matmul(P.T + P, D, out=grad_D)
     grad_D *= 1/2
-    _temporary_1 = _slot_2
-    np.matmul(P, D, out=_temporary_1)
-    _temporary_1 *= 1/2
-    grad_D += _temporary_1
-    del D
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
     grad_P = shared_1
     grad_P *= 1/2
     # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + grad_Loss_logdet * P[j, i]
-    _temporary_2 = _slot_3
-    np.matmul(grad_P, P.T, out=_temporary_2)
-    grad_Sigma = _slot_4
-    np.matmul(P.T, _temporary_2, out=grad_Sigma)
+    _temporary_1 = _slot_2
+    np.matmul(grad_P, P.T, out=_temporary_1)
+    grad_Sigma = _slot_3
+    np.matmul(P.T, _temporary_1, out=grad_Sigma)
     np.subtract(grad_Loss_logdet * P.T, grad_Sigma, out=grad_Sigma)
-    del P
     del grad_P
     del shared_1
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
@@ -183,11 +176,10 @@ def loss_and_grad(*, X, I, A, mu):
     np.negative(grad_mu, out=grad_mu)
     # dLoss/dA[i, j] = -1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[i, l]*P[k, c] + N/2 * sum_c A[c, j]*P[i, c] + N/2 * sum_c A[c, j]*P[c, i] - 1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[c, l]*P[k, i]
     # grad_A[i, j] = sum_c A[c, j]*grad_Sigma[c, i] + sum_c A[c, j]*grad_Sigma[i, c]
-    grad_A = grad_Sigma.T @ A
-    _temporary_3 = _slot_3
-    np.matmul(grad_Sigma, A, out=_temporary_3)
-    grad_A += _temporary_3
-    _keep((N, d), (_slot_1, _slot_2, _slot_3, _slot_4))
+    _temporary_2 = _slot_2
+    np.add(grad_Sigma, grad_Sigma.T, out=_temporary_2)
+    grad_A = _temporary_2 @ A
+    _keep((N, d), (_slot_1, _slot_2, _slot_3))
     return float(Loss), {
         "A": grad_A,
         "mu": grad_mu,

@@ -155,28 +155,21 @@ def loss_and_grad(*, X, I, A, mu):
     shared_1 = D @ D.T
     Loss = 1/2 * np.vdot(shared_1, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     # grad_Loss_logdet = N/2
-    del Sigma
-    _slot_1, _slot_2, _slot_3, _slot_4 = _workspace((N, d), ((d, N), (d, N), (d, d), (d, d)))
+    _slot_1, _slot_2, _slot_3 = _workspace((N, d), ((d, N), (d, d), (d, d)))
     grad_Loss_logdet = (1/2)*N
     # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
     grad_D = _slot_1
-    np.matmul(P.T, D, out=grad_D)
+    np.matmul(P.T + P, D, out=grad_D)
     grad_D *= 1/2
-    _temporary_1 = _slot_2
-    np.matmul(P, D, out=_temporary_1)
-    _temporary_1 *= 1/2
-    grad_D += _temporary_1
-    del D
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
     grad_P = shared_1
     grad_P *= 1/2
     # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + grad_Loss_logdet * P[j, i]
-    _temporary_2 = _slot_3
-    np.matmul(grad_P, P.T, out=_temporary_2)
-    grad_Sigma = _slot_4
-    np.matmul(P.T, _temporary_2, out=grad_Sigma)
+    _temporary_1 = _slot_2
+    np.matmul(grad_P, P.T, out=_temporary_1)
+    grad_Sigma = _slot_3
+    np.matmul(P.T, _temporary_1, out=grad_Sigma)
     np.subtract(grad_Loss_logdet * P.T, grad_Sigma, out=grad_Sigma)
-    del P
     del grad_P
     del shared_1
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
@@ -185,11 +178,10 @@ def loss_and_grad(*, X, I, A, mu):
     np.negative(grad_mu, out=grad_mu)
     # dLoss/dA[i, j] = -1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[i, l]*P[k, c] + N/2 * sum_c A[c, j]*P[i, c] + N/2 * sum_c A[c, j]*P[c, i] - 1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[c, l]*P[k, i]
     # grad_A[i, j] = sum_c A[c, j]*grad_Sigma[c, i] + sum_c A[c, j]*grad_Sigma[i, c]
-    grad_A = grad_Sigma.T @ A
-    _temporary_3 = _slot_3
-    np.matmul(grad_Sigma, A, out=_temporary_3)
-    grad_A += _temporary_3
-    _keep((N, d), (_slot_1, _slot_2, _slot_3, _slot_4))
+    _temporary_2 = _slot_2
+    np.add(grad_Sigma, grad_Sigma.T, out=_temporary_2)
+    grad_A = _temporary_2 @ A
+    _keep((N, d), (_slot_1, _slot_2, _slot_3))
     return float(Loss), {
         "A": grad_A,
         "mu": grad_mu,
@@ -244,23 +236,20 @@ def hvp(tangents, *, X, I, A, mu):
     shared_1 = D @ D.T
     Loss = 1/2 * np.vdot(shared_1, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     grad_Loss_logdet = (1/2)*N
-    grad_D = P.T @ D
+    shared_2 = P.T + P
+    grad_D = shared_2 @ D
     grad_D *= 1/2
-    grad_D += 1/2 * P @ D
     grad_P = shared_1
     grad_P *= 1/2
-    shared_2 = grad_P @ P.T
-    grad_Sigma = P.T @ shared_2
+    shared_3 = grad_P @ P.T
+    grad_Sigma = P.T @ shared_3
     np.subtract(grad_Loss_logdet * P.T, grad_Sigma, out=grad_Sigma)
-    dot_grad_A = grad_Sigma.T @ dot_A
-    dot_grad_A += grad_Sigma @ dot_A
-    shared_3 = np.ones((N, 1))
-    grad_mu = grad_D @ shared_3
-    np.negative(grad_mu, out=grad_mu)
+    shared_4 = np.full((N, 1), -1, dtype=float)
+    grad_mu = grad_D @ shared_4
     del grad_D
-    grad_A = grad_Sigma.T @ A
-    grad_A += grad_Sigma @ A
+    shared_5 = grad_Sigma.T + grad_Sigma
     del grad_Sigma
+    grad_A = shared_5 @ A
     # dot_Sigma[i, j] = sum_c A[i, c]*dot_A[j, c] + sum_c A[j, c]*dot_A[i, c]
     dot_Sigma = A @ dot_A.T
     dot_Sigma += dot_A @ A.T
@@ -268,32 +257,30 @@ def hvp(tangents, *, X, I, A, mu):
     dot_P = (P @ dot_Sigma) @ P
     np.negative(dot_P, out=dot_P)
     del dot_Sigma
-    dot_grad_Sigma = dot_P.T @ shared_2
-    np.negative(dot_grad_Sigma, out=dot_grad_Sigma)
-    del shared_2
-    dot_grad_Sigma -= (P.T @ grad_P) @ dot_P.T
-    del grad_P
-    del shared_1
     # dot_grad_D[i, j] = 1/2 * sum_c D[c, j]*dot_P[c, i] + 1/2 * sum_c D[c, j]*dot_P[i, c] - 1/2 * sum_c P[c, i]*dot_mu[c, 0] - 1/2 * sum_c P[i, c]*dot_mu[c, 0]
-    dot_grad_D = dot_P.T @ D
+    dot_grad_D = (dot_P.T + dot_P) @ D
     dot_grad_D *= 1/2
-    dot_grad_D += 1/2 * dot_P @ D
-    dot_grad_D -= 1/2 * P.T @ dot_mu
-    dot_grad_D -= 1/2 * P @ dot_mu
+    dot_grad_D -= 1/2 * shared_2 @ dot_mu
+    del shared_2
     # dot_grad_P[i, j] = -1/2 * sum_c D[j, c]*dot_mu[i, 0] - 1/2 * sum_c D[i, c]*dot_mu[j, 0]
     dot_grad_P = -1/2 * dot_mu * (np.ones((1, N)) @ D.T)
-    dot_grad_P += -1/2 * dot_mu.T * (D @ shared_3)
+    dot_grad_P += -1/2 * dot_mu.T * (D @ np.ones((N, 1)))
     # dot_grad_Sigma[i, j] = -sum_{c,k} P[j, c]*dot_P[k, i]*grad_P[k, c] - sum_{c,k} P[c, i]*dot_P[j, k]*grad_P[c, k] + grad_Loss_logdet * dot_P[j, i] - sum_{c,k} P[c, i]*P[j, k]*dot_grad_P[c, k]
-    dot_grad_Sigma += grad_Loss_logdet * dot_P.T
-    del dot_P
+    dot_grad_Sigma = dot_P.T @ shared_3
+    np.subtract(grad_Loss_logdet * dot_P.T, dot_grad_Sigma, out=dot_grad_Sigma)
+    dot_grad_Sigma -= (P.T @ grad_P) @ dot_P.T
     dot_grad_Sigma -= P.T @ (dot_grad_P @ P.T)
+    del dot_P
     del dot_grad_P
+    del grad_P
+    del shared_1
+    del shared_3
     # dot_grad_mu[i, 0] = -sum_c dot_grad_D[i, c]
-    dot_grad_mu = dot_grad_D @ shared_3
-    np.negative(dot_grad_mu, out=dot_grad_mu)
+    dot_grad_mu = dot_grad_D @ shared_4
+    del dot_grad_D
     # dot_grad_A[i, j] = sum_c dot_A[c, j]*grad_Sigma[c, i] + sum_c dot_A[c, j]*grad_Sigma[i, c] + sum_c A[c, j]*dot_grad_Sigma[c, i] + sum_c A[c, j]*dot_grad_Sigma[i, c]
-    dot_grad_A += dot_grad_Sigma.T @ A
-    dot_grad_A += dot_grad_Sigma @ A
+    dot_grad_A = shared_5 @ dot_A
+    dot_grad_A += (dot_grad_Sigma.T + dot_grad_Sigma) @ A
     return float(Loss), {
         "A": grad_A,
         "mu": grad_mu,

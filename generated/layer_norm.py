@@ -105,14 +105,12 @@ def forward(*, T, eps, X, gamma, beta):
     D, N, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
     # mu[i, 0] = 1/D * sum_c X[i, c]
-    shared_1 = np.ones((D, 1))
+    shared_1 = np.full((D, 1), 1/D, dtype=float)
     mu = X @ shared_1
-    mu *= 1/D
     # Xc[i, j] = X[i, j] - mu[i, 0]
     Xc = X - mu
     # var[i, 0] = 1/D * sum_c Xc[i, c]**2
     var = Xc**2 @ shared_1
-    var *= 1/D
     # std[i, 0] = sqrt(eps + var[i, 0])
     std = eps + var
     np.sqrt(std, out=std)
@@ -160,12 +158,10 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     D, N, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
-    shared_1 = np.ones((D, 1))
+    shared_1 = np.full((D, 1), 1/D, dtype=float)
     mu = X @ shared_1
-    mu *= 1/D
     Xc = X - mu
     var = Xc**2 @ shared_1
-    var *= 1/D
     std = eps + var
     np.sqrt(std, out=std)
     shared_2 = 1/std
@@ -181,10 +177,11 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     # grad_xhat[i, j] = gamma[0, j]*grad_Y[i, j]
     grad_xhat = gamma * grad_Y
     # grad_std[i, 0] = -sum_c Xc[i, c]*grad_xhat[i, c]/std[i, 0]**2
+    shared_4 = np.ones((D, 1))
     grad_std = std**(-2)
     _temporary_1 = _slot_1
     np.multiply(Xc, grad_xhat, out=_temporary_1)
-    grad_std *= _temporary_1 @ shared_1
+    grad_std *= _temporary_1 @ shared_4
     np.negative(grad_std, out=grad_std)
     # grad_var[i, 0] = 1/2 * grad_std[i, 0]/std[i, 0]
     grad_var = grad_std
@@ -194,21 +191,21 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     grad_Xc = grad_xhat
     grad_Xc *= shared_2
     _temporary_2 = _slot_1
-    np.multiply(Xc, 2*grad_var/D, out=_temporary_2)
+    np.multiply(Xc, 2/D*grad_var, out=_temporary_2)
     grad_Xc += _temporary_2
     del Xc
     # grad_mu[i, 0] = -sum_c grad_Xc[i, c]
-    grad_mu = grad_Xc @ shared_1
+    grad_mu = grad_Xc @ shared_4
     np.negative(grad_mu, out=grad_mu)
     # dLoss/dbeta[0, i] = -sum_c T[c, i] + sum_c Y[c, i]
     # grad_beta[0, i] = sum_c grad_Y[c, i]
-    shared_4 = np.ones((1, N))
-    grad_beta = shared_4 @ grad_Y
+    shared_5 = np.ones((1, N))
+    grad_beta = shared_5 @ grad_Y
     # dLoss/dgamma[0, i] = -sum_c T[c, i]*xhat[c, i] + sum_c Y[c, i]*xhat[c, i]
     # grad_gamma[0, i] = sum_c grad_Y[c, i]*xhat[c, i]
     _temporary_3 = _slot_1
     np.multiply(grad_Y, xhat, out=_temporary_3)
-    grad_gamma = shared_4 @ _temporary_3
+    grad_gamma = shared_5 @ _temporary_3
     # dLoss/dX[i, j] = -1/D**2 * sum_{c,k} T[i, k]*Xc[i, c]*Xc[i, k]*gamma[0, k]/std[i, 0]**3 + D**(-2) * sum_{c,k} Xc[i, c]*Xc[i, k]*Y[i, k]*gamma[0, k]/std[i, 0]**3 + 1/D * sum_c T[i, c]*gamma[0, c]/std[i, 0] - 1/D * sum_c Y[i, c]*gamma[0, c]/std[i, 0] + 1/D * sum_c T[i, c]*Xc[i, c]*Xc[i, j]*gamma[0, c]/std[i, 0]**3 - 1/D * sum_c Xc[i, c]*Xc[i, j]*Y[i, c]*gamma[0, c]/std[i, 0]**3 - T[i, j]*gamma[0, j]/std[i, 0] + Y[i, j]*gamma[0, j]/std[i, 0]
     # grad_X[i, j] = 1/D * grad_mu[i, 0] + grad_Xc[i, j]
     grad_X = grad_Xc

@@ -154,7 +154,7 @@ def _backward(T, gamma, Xc, std, xhat, Y):
     # grad_var[i, 0] = 1/2 * grad_std[i, 0]/std[i, 0]
     grad_var = 1/2 * 1/std * grad_std
     # grad_Xc[i, j] = 2/D * Xc[i, j]*grad_var[i, 0] + grad_xhat[i, j]/std[i, 0]
-    grad_Xc = grad_xhat/std + 2*Xc*grad_var/D
+    grad_Xc = grad_xhat/std + 2/D*Xc*grad_var
     # grad_mu[i, 0] = -sum_c grad_Xc[i, c]
     grad_mu = -grad_Xc.sum(dim=1, keepdim=True)
     # dLoss/dbeta[0, i] = -sum_c T[c, i] + sum_c Y[c, i]
@@ -275,7 +275,7 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     grad_xhat = gamma * grad_Y
     grad_std = -std**(-2) * ((Xc * grad_xhat).sum(dim=1, keepdim=True))
     grad_var = 1/2 * 1/std * grad_std
-    grad_Xc = grad_xhat/std + 2*Xc*grad_var/D
+    grad_Xc = grad_xhat/std + 2/D*Xc*grad_var
     grad_mu = -grad_Xc.sum(dim=1, keepdim=True)
     grad_beta = grad_Y.sum(dim=0, keepdim=True)
     grad_gamma = (grad_Y * xhat).sum(dim=0, keepdim=True)
@@ -301,7 +301,7 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     # dot_grad_var[i, 0] = -1/4 * dot_var[i, 0]*grad_std[i, 0]/std[i, 0]**3 + 1/2 * dot_grad_std[i, 0]/std[i, 0]
     dot_grad_var = (1/4)*(2*dot_grad_std - dot_var*grad_std/std**2)/std
     # dot_grad_Xc[i, j] = 2/D * dot_Xc[i, j]*grad_var[i, 0] - dot_std[i, 0]*grad_xhat[i, j]/std[i, 0]**2 + dot_grad_xhat[i, j]/std[i, 0] + 2/D * Xc[i, j]*dot_grad_var[i, 0]
-    dot_grad_Xc = dot_grad_xhat/std - dot_std*grad_xhat/std**2 + 2*Xc*dot_grad_var/D + 2*dot_Xc*grad_var/D
+    dot_grad_Xc = dot_grad_xhat/std - dot_std*grad_xhat/std**2 + 2/D*Xc*dot_grad_var + 2/D*dot_Xc*grad_var
     # dot_grad_mu[i, 0] = -sum_c dot_grad_Xc[i, c]
     dot_grad_mu = -dot_grad_Xc.sum(dim=1, keepdim=True)
     # dot_grad_beta[0, i] = sum_c dot_grad_Y[c, i]
@@ -360,7 +360,7 @@ def hessian(*, T, eps, X, gamma, beta):
     dot_grad_xhat = dot_gamma*grad_Y + dot_grad_Y*gamma
     dot_grad_std = 2 * std**(-3) * dot_std * ((Xc * grad_xhat).sum(dim=-1, keepdim=True)) - std**(-2) * ((dot_Xc * grad_xhat).sum(dim=-1, keepdim=True)) - std**(-2) * ((Xc * dot_grad_xhat).sum(dim=-1, keepdim=True))
     dot_grad_var = (1/4)*(2*dot_grad_std - dot_var*grad_std/std**2)/std
-    dot_grad_Xc = dot_grad_xhat/std - dot_std*grad_xhat/std**2 + 2*Xc*dot_grad_var/D + 2*dot_Xc*grad_var/D
+    dot_grad_Xc = dot_grad_xhat/std - dot_std*grad_xhat/std**2 + 2/D*Xc*dot_grad_var + 2/D*dot_Xc*grad_var
     dot_grad_mu = -dot_grad_Xc.sum(dim=-1, keepdim=True)
     dot_grad_beta = dot_grad_Y.sum(dim=-2, keepdim=True)
     dot_grad_gamma = (dot_xhat * grad_Y).sum(dim=-2, keepdim=True) + (dot_grad_Y * xhat).sum(dim=-2, keepdim=True)

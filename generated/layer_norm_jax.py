@@ -130,7 +130,7 @@ def _backward(T, gamma, Xc, std, xhat, Y):
     # grad_var[i, 0] = 1/2 * grad_std[i, 0]/std[i, 0]
     grad_var = 1/2 * 1/std * grad_std
     # grad_Xc[i, j] = 2/D * Xc[i, j]*grad_var[i, 0] + grad_xhat[i, j]/std[i, 0]
-    grad_Xc = grad_xhat/std + 2*Xc*grad_var/D
+    grad_Xc = grad_xhat/std + 2/D*Xc*grad_var
     # grad_mu[i, 0] = -sum_c grad_Xc[i, c]
     grad_mu = -grad_Xc.sum(axis=1, keepdims=True)
     # dLoss/dbeta[0, i] = -sum_c T[c, i] + sum_c Y[c, i]

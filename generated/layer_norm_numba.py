@@ -36,7 +36,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_layer_norm_151cfffc")
+_KERNELS = type(np)("_symgrad_numba_layer_norm_39ad2a50")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -301,11 +301,11 @@ def _kernel_rows_mu(X, D, N, eps, T, beta, gamma):
         grad_var = 1/2 * 1/std * grad_std
         _t9 = 0.0
         for _j in range(D):
-            _t9 += (((gamma[0, _j] * ((((beta[0, _j] + gamma[0, _j]*(1/std * ((X[_i, _j] - mu))))) - T[_i, _j])))/std + 2*((X[_i, _j] - mu))*grad_var/D))
+            _t9 += (((gamma[0, _j] * ((((beta[0, _j] + gamma[0, _j]*(1/std * ((X[_i, _j] - mu))))) - T[_i, _j])))/std + 2/D*((X[_i, _j] - mu))*grad_var))
             grad_beta[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/std * ((X[_i, _j] - mu))))) - T[_i, _j]))
             grad_gamma[0, _j] += ((((beta[0, _j] + gamma[0, _j]*(1/std * ((X[_i, _j] - mu))))) - T[_i, _j])) * (1/std * ((X[_i, _j] - mu)))
         _o9 = _t9
         grad_mu = -1 * _o9
         for _j in range(D):
-            grad_X[_i, _j] = ((((gamma[0, _j] * ((((beta[0, _j] + gamma[0, _j]*(1/std * ((X[_i, _j] - mu))))) - T[_i, _j])))/std + 2*((X[_i, _j] - mu))*grad_var/D)) + grad_mu/D)
+            grad_X[_i, _j] = ((((gamma[0, _j] * ((((beta[0, _j] + gamma[0, _j]*(1/std * ((X[_i, _j] - mu))))) - T[_i, _j])))/std + 2/D*((X[_i, _j] - mu))*grad_var)) + grad_mu/D)
     return _o5, grad_beta, grad_gamma, grad_X

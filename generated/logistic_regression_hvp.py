@@ -193,8 +193,8 @@ def hvp(tangents, *, X, y, w, b):
     np.tanh(shared_1, out=shared_1)
     shared_1 += 1.0
     shared_1 *= 0.5
-    np.subtract(1, shared_1, out=shared_1)
-    grad_margin = (-1/N) * shared_1
+    shared_2 = 1 - shared_1
+    grad_margin = (-1/N) * shared_2
     grad_b = (grad_margin.T * y.T).sum()
     grad_w = X.T @ (grad_margin * y)
     # dot_margin[i, 0] = sum_c X[i, c]*dot_w[c, 0]*y[i, 0] + dot_b * y[i, 0]
@@ -202,9 +202,9 @@ def hvp(tangents, *, X, y, w, b):
     dot_margin *= y
     dot_margin += dot_b * y
     # dot_grad_margin[i, 0] = 1/N * (1 - sigmoid(margin[i, 0]))*sigmoid(margin[i, 0])*dot_margin[i, 0]
-    dot_grad_margin = shared_1
+    dot_grad_margin = shared_2
     dot_grad_margin *= dot_margin
-    dot_grad_margin *= 0.5 * (np.tanh(0.5 * margin) + 1.0)
+    dot_grad_margin *= shared_1
     dot_grad_margin *= 1/N
     # dot_grad_b = sum_c dot_grad_margin[c, 0]*y[c, 0]
     dot_grad_b = (dot_grad_margin.T * y.T).sum()

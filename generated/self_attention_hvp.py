@@ -307,7 +307,7 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     Loss = 1/2 * np.vdot(shared_3, shared_3)
     grad_O = shared_3
     grad_P = grad_O @ V.T
-    shared_4 = (P * grad_P) @ np.ones((n, 1))
+    shared_4 = (P * grad_P) @ shared_1
     grad_P_lse = -shared_4
     grad_S = grad_P + grad_P_lse
     grad_S *= P

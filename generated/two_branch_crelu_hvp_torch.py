@@ -328,7 +328,7 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # dot_grad_Y[0, i] = -dot_grad_Delta[0, i]
     dot_grad_Y = -dot_grad_Delta
     # dot_grad_H[i, j] = -2/L * Delta[0, j]*dot_C[0, i] + C[0, i]*dot_grad_Y[0, j]
-    dot_grad_H = C.mT*dot_grad_Y - 2*Delta*dot_C.mT/L
+    dot_grad_H = C.mT*dot_grad_Y - 2/L*Delta*dot_C.mT
     # dot_grad_Z[i, j] = equal(H[i, j], Z[i, j])*dot_grad_H[i, j]
     dot_grad_Z = dot_grad_H * (H == Z).to(_dtype)
     # dot_grad_Z2[i, j] = dot_grad_Z[M + i, j]
@@ -400,7 +400,7 @@ def hessian(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     dot_Delta = -dot_Y
     dot_grad_Delta = (2/L) * dot_Delta
     dot_grad_Y = -dot_grad_Delta
-    dot_grad_H = C.mT*dot_grad_Y - 2*Delta*dot_C.mT/L
+    dot_grad_H = C.mT*dot_grad_Y - 2/L*Delta*dot_C.mT
     dot_grad_Z = dot_grad_H * (H == Z).to(_dtype)
     dot_grad_Z2 = dot_grad_Z[..., M:, :]
     dot_grad_Z1 = dot_grad_Z[..., :M, :]

@@ -71,6 +71,26 @@ def test_parentheses_come_from_precedence():
     assert LatexArrayPrinter().doprint(MatMul(pair, Product(sp.Integer(1), (x,)))) == r"\left(x \odot y\right) x"
 
 
+def test_a_bodys_scalar_factors_are_multiplied_before_its_entries():
+    """``2*x/N`` would be two passes over ``x`` (Python multiplies left to right); ``2/N*x`` is
+    one, and evaluates to the same numbers."""
+    import numpy as np
+
+    from symgrad.lower.elementwise_code import ElementwiseCodePrinter
+    N, L = sp.symbols("N L", positive=True, integer=True)
+    x, y, z = (sp.IndexedBase(name)[0] for name in "xyz")
+    printer = ElementwiseCodePrinter(lambda access: access.base.name)
+    cases = {2 * x / N: "2/N*x", -2 * x * y / (L * z**2): "-2/L*x*y/z**2", x / (2 * N): "(1/2)/N*x",
+             2 / (N * y): "2/N/y", z - x / N: "z - x/N", 3 * x: "3*x", x * y / N: "x*y/N"}
+    rng = np.random.default_rng(0)
+    scope = {"np": np, "N": 3, "L": 5, **{name: rng.standard_normal(4) for name in "xyz"}}
+    for expr, text in cases.items():
+        assert printer.doprint(expr) == text
+        want = sp.lambdify([N, L, sp.Symbol("x"), sp.Symbol("y"), sp.Symbol("z")],
+                           expr.xreplace({x: sp.Symbol("x"), y: sp.Symbol("y"), z: sp.Symbol("z")}))
+        np.testing.assert_allclose(eval(text, dict(scope)), want(*(scope[k] for k in "NLxyz")), rtol=1e-14)
+
+
 def test_a_node_type_without_a_printer_is_a_lowering_error():
     @dataclass(frozen=True)
     class Unknown(Node):

@@ -266,7 +266,7 @@ def test_the_number_and_the_broadcast_factors_of_an_elementwise_product_come_fir
     before = [Assign("H", ew(lambda X, Y: X + Y, X=T["X"], Y=T["Y"])),
               Assign("G", Elementwise(2 * X * r / n, ((X, T["X"]), (r, row))))]
     after = lines(before, {"G", "H"}, floats={"X", "Y", "r"})
-    assert after[-1] == "G = (2*r/n) * X"                     # one pass over X, not three
+    assert after[-1] == "G = (2/n*r) * X"                     # one pass over X (and one over r), not three
     rng = np.random.default_rng(4)
     scope = {"np": np, "n": 3, "h": 4, "X": rng.standard_normal((3, 4)), "Y": rng.standard_normal((3, 4)),
              "r": rng.standard_normal((1, 4))}
@@ -432,12 +432,14 @@ def test_blocks_before_the_workspace_are_left_as_they_are():
 # early accumulation (passes.accumulation): a sum added up as its terms become ready
 
 def _steps(k):
-    """An unrolled chain of ``k`` steps, ``A_t = tanh(A_{t-1} @ W)`` (``A_0 = X``), and the weight
-    gradient ``R = sum_t A_t.T @ Y``: every step's array is read by the one sum at the end."""
+    """An unrolled chain of ``k`` steps, ``A_t = tanh(A_{t-1} @ W)`` (``A_0 = X``), and a weight
+    gradient ``R = sum_t A_t.T @ A_t``: every step's array is read by the one sum at the end. Each
+    step's product has partners of its own, as a recurrent step's weight gradient does (with one
+    partner in common, ``factored_sums`` makes the sum one product first)."""
     W = Tensor("W", (h, h))
     chain = [Assign(f"A{t}", ew(lambda P: sp.tanh(P), P=MatMul(T["X"] if t == 1 else Tensor(f"A{t - 1}", SHAPE), W)))
              for t in range(1, k + 1)]
-    total = Add(tuple(Product(sp.Integer(1), (MatMul(Transpose(Tensor(f"A{t}", SHAPE)), T["Y"]),))
+    total = Add(tuple(Product(sp.Integer(1), (MatMul(Transpose(Tensor(f"A{t}", SHAPE)), Tensor(f"A{t}", SHAPE)),))
                       for t in range(1, k + 1)))
     return chain + [Assign("R", total)]
 
@@ -452,15 +454,15 @@ def _chain_function(statements, returned=("R",)):
 
 def test_a_sum_of_per_step_products_is_added_up_step_by_step_and_each_step_let_go():
     f, body = _chain_function(_steps(4))
-    assert body.index("R = A1.T @ Y") < body.index("A3 = np.tanh(A2 @ W)")     # not at the end
-    assert body.index("R += A2.T @ Y") < body.index("A4 = np.tanh(A3 @ W)")
+    assert body.index("R = A1.T @ A1") < body.index("A3 = np.tanh(A2 @ W)")    # not at the end
+    assert body.index("R += A2.T @ A2") < body.index("A4 = np.tanh(A3 @ W)")
     assert "del A1" in body and body.index("del A1") < body.index("A3 = np.tanh(A2 @ W)")
     rng = np.random.default_rng(3)
     X, Y, W = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.standard_normal((4, 4))
     steps, want = [X], np.zeros((4, 4))
     for _ in range(4):
         steps.append(np.tanh(steps[-1] @ W))
-        want += steps[-1].T @ Y
+        want += steps[-1].T @ steps[-1]
     np.testing.assert_allclose(f(X, Y, W), want, rtol=1e-13)
 
 
@@ -472,7 +474,7 @@ def test_a_sum_stays_where_moving_frees_nothing_or_a_term_is_broadcast_or_of_inp
 
     def of(node):
         return Product(sp.Integer(1), (node,))
-    early, late = of(MatMul(Transpose(A1), T["Y"])), of(MatMul(Transpose(B), T["Y"]))
+    early, late = of(MatMul(Transpose(A1), A1)), of(MatMul(Transpose(B), B))    # no partner in common
     then = Assign("C", ew(lambda P: sp.tanh(P), P=MatMul(B, W)))         # a new array after A1's last reader
     cases = {"nothing made in between": [*made, Assign("R", Add((early, late)))],
              "inputs alone": [*made, then, Assign("R", Add((of(MatMul(Transpose(T["X"]), T["Y"])), late)))],
@@ -485,7 +487,7 @@ def test_a_sum_stays_where_moving_frees_nothing_or_a_term_is_broadcast_or_of_inp
     moved = [*made, then, Assign("R", Add((early, late)))]              # the control: here the sum moves
     out = optimized([(s,) for s in moved], {"X", "Y", "W"}, {"R", "C"}, {"X", "Y", "W"})
     body = [NumPyPrinter().print_statement(s) for block in out for s in block]
-    assert body.index("R = A1.T @ Y") < body.index("C = np.tanh(B @ W)")
+    assert body.index("R = A1.T @ A1") < body.index("C = np.tanh(B @ W)")
 
 
 def test_a_forward_value_is_released_in_the_function_own_statements_only():
@@ -501,3 +503,65 @@ def test_a_forward_value_is_released_in_the_function_own_statements_only():
     assert "del A2" in lines_of[2] and "del X" not in lines_of[2]      # an input is never released
     assert not any("del" in line for block in _after_releases([list(b) for b in blocks], {"R"}, protected)
                    for line in block if "A1" in line or "A2" in line)  # no workspace_from: protected throughout
+
+
+# products of one operand with different partners: one product
+
+def test_products_of_one_operand_with_different_partners_are_one_product():
+    one = sp.Integer(1)
+    row_sums = Add(tuple(Product(one, (MatMul(Product(one, (T[k],)), Transpose(T["Y"])),)) for k in ("X", "T")))
+    statements = [Assign("A", row_sums),
+                  Assign("B", Add((Product(one, (MatMul(T["X"], Transpose(T["Y"])),)),
+                                   Product(sp.Integer(-1), (MatMul(T["T"], Transpose(T["Y"])),)))))]
+    after = lines(statements, {"A", "B"})
+    assert after[-2:] == ["A = (X + T) @ Y.T", "B = (X - T) @ Y.T"]   # one product each, not two
+    same(plain(statements), after, ["A", "B"])
+
+
+def test_the_same_factors_around_two_products_make_one_product_but_row_sums_stay_apart():
+    from symgrad.lower.nodes import AxisSum
+    column = Tensor("c", (n, sp.Integer(1)))
+    square = Tensor("S", (h, h))
+    products = [Product(sp.Integer(-2), (column, MatMul(T[k], square))) for k in ("X", "T")]
+    sums = [Product(sp.Integer(-2), (column, AxisSum(ew(lambda X, Y: X * Y, X=T[k], Y=T["Y"]), 1))) for k in ("X", "T")]
+    statements = [Assign("c", AxisSum(T["X"], 1)), Assign("S", MatMul(Transpose(T["Y"]), T["X"])),
+                  Assign("A", Add(tuple(products))), Assign("B", Add(tuple(sums)))]
+    after = lines(statements, {"A", "B"})
+    assert sum(line.count("@") for line in after) == 1 + 1 + 1 + 2     # c, S, A's one product, B's two sums
+    same(plain(statements), after, ["A", "B"])
+
+
+def test_a_product_computed_elsewhere_too_is_not_merged():
+    one = sp.Integer(1)
+    shared = MatMul(T["X"], Transpose(T["Y"]))
+    statements = [Assign("A", Add((Product(one, (shared,)), Product(one, (MatMul(T["T"], Transpose(T["Y"])),))))),
+                  Assign("B", Product(sp.Integer(3), (shared,)))]
+    after = lines(statements, {"A", "B"})
+    assert after[0] == "shared_1 = X @ Y.T"                         # computed once, for both
+    same(plain(statements), after, ["A", "B"])
+
+
+def test_a_value_inside_a_shared_value_is_shared_with_its_other_uses():
+    from symgrad.lower.nodes import AxisSum
+    product = ew(lambda X, Y: X * Y, X=T["X"], Y=T["Y"])
+    statements = [Assign("A", AxisSum(T["T"], 1)), Assign("B", Product(sp.Integer(2), (AxisSum(product, 1),))),
+                  Assign("C", Product(sp.Integer(3), (AxisSum(product, 1),)))]
+    after = lines(statements, {"A", "B", "C"})
+    assert sum(line.count("np.ones") for line in after) == 1     # the shared row sum reads the one vector
+    same(plain(statements), after, ["A", "B", "C"])
+
+
+# means: sums against a vector of the number, where two or more share it
+
+def test_two_means_over_one_axis_are_products_with_one_vector_of_the_number():
+    from symgrad.lower.nodes import AxisSum
+    mean = lambda node: Product(1 / h, (AxisSum(node, 1),))  # noqa: E731
+    statements = [Assign("A", mean(T["X"])), Assign("B", mean(ew(lambda Y: Y**2, Y=T["Y"]))),
+                  Assign("C", Add((Product(sp.Integer(1), (T["X"],)), Product(sp.Integer(-1), (AxisSum(T["T"], 1),)))))]
+    after = lines(statements, {"A", "B", "C"})
+    assert after[0] == "shared_1 = np.full((h, 1), 1/h, dtype=float)"
+    assert not any("*=" in line for line in after)                  # no multiplication left after the sums
+    assert "np.full((h, 1), -1" not in "\n".join(after)             # C subtracts its sum: no vector of -1
+    same(plain(statements), after, ["A", "B", "C"])
+    alone = lines(statements[:1], {"A"})
+    assert "np.full" not in "\n".join(alone)                       # one mean: its multiplication is cheaper

@@ -112,7 +112,23 @@ class ElementwiseCodePrinter(PythonCodePrinter):
         numerator = [f for f in rest.as_ordered_factors() if not (f.is_Pow and f.exp.is_negative)]
         if coefficient == -1 and numerator and is_mask(numerator[0]):   # NumPy refuses -mask
             return "-1.0 * " + self._print(rest)
+        scalars = [f for f in expr.args if not f.atoms(sp.Indexed)]
+        if _scalars_apart(expr, scalars):
+            return self._scalars_first(sp.Mul(*scalars), [f for f in expr.args if f not in scalars])
         return super()._print_Mul(expr)
+
+    def _scalars_first(self, scalar: sp.Expr, factors: list) -> str:
+        """A product of entries and scalars with the scalars multiplied first: ``2/N*x`` is one
+        pass over ``x`` (Python computes ``2/N`` first), where SymPy's ``2*x/N`` is two; the same
+        value up to rounding."""
+        numerator = [f for f in factors if not (f.is_Pow and f.exp.is_negative)]
+        denominator = [1 / f for f in factors if f not in numerator]
+        text = f"({self._print(scalar)})" if scalar.is_Add else self._print(scalar)    # -2/L*x: (-2/L)*x
+        if numerator:
+            text += "*" + "*".join(self.parenthesize(f, MUL) for f in numerator)
+        if denominator:
+            text += "/" + self.parenthesize(sp.Mul(*denominator), MUL)
+        return text
 
     def _print_Add(self, expr, order=None):
         # NumPy adds boolean masks as a logical or: make each mask a number first
@@ -141,6 +157,13 @@ class ElementwiseCodePrinter(PythonCodePrinter):
         if expr.exp == sp.Rational(1, 2):
             return f"np.sqrt({self._print(expr.base)})"
         return super()._print_Pow(expr, rational)
+
+
+def _scalars_apart(expr: sp.Mul, scalars: list) -> bool:
+    """Whether ``expr`` multiplies entries by more than one scalar factor (``2*x/N``, ``x/(2*N)``),
+    which SymPy prints on both sides of the entries: two passes over the array where one would
+    do. A sign alone is no factor: a sum subtracts the term (``y - x/N``)."""
+    return 1 < len([f for f in scalars if f != -1]) and len(scalars) < len(expr.args)
 
 
 def body_precedence(body: sp.Expr) -> int:

@@ -301,9 +301,11 @@ class BlockSum(Node):
 
 @dataclass(frozen=True)
 class Ones(Node):
-    """An array of ones (the vector an axis sum is a matrix product with)."""
+    """An array of ones (the vector an axis sum is a matrix product with), or of one other number
+    ``value`` (a scalar: the vector a mean is a matrix product with)."""
 
     shape: Shape
+    value: sp.Expr = sp.Integer(1)
 
 
 @dataclass(frozen=True)

@@ -218,6 +218,8 @@ class NumPyPrinter:
         return f"np.concatenate(({blocks}), axis={node.axis})"
 
     def _print_Ones(self, node):
+        if node.value != 1:
+            return f"np.full({shape_code(node.shape)}, {self.scalar(node.value)}, dtype=float)"
         return f"np.ones({shape_code(node.shape)})"
 
     def _print_AxisMax(self, node):

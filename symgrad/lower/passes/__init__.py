@@ -4,7 +4,9 @@ Each module rewrites one thing and says why that is safe: ``entries`` (one
 spelling for equal elementwise values), ``contractions`` (an einsum as matrix products and
 single reductions), ``sum_of_squares`` (a squared norm
 as an inner product), ``ones`` (axis sums as products with a ones vector),
-``scalars`` (a product's number on its smallest factor), ``shared_values`` (a repeated value computed once),
+``scalars`` (a product's number on its smallest factor), ``factored_sums`` (products of one
+operand with different partners as one product), ``scaled_ones`` (means as products with a vector
+of the number), ``shared_values`` (a repeated value computed once),
 ``accumulation`` (a sum added up as its terms become ready, so that what they read dies sooner),
 ``buffers`` (elementwise chains evaluated into one array), ``releases`` (a dead name let go)
 and, where asked, ``workspace`` (large temporaries in buffers kept between calls).
@@ -16,8 +18,10 @@ from symgrad.lower.passes.accumulation import accumulated_early
 from symgrad.lower.passes.buffers import float_names, in_buffers
 from symgrad.lower.passes.contractions import as_contractions
 from symgrad.lower.passes.entries import in_one_spelling
+from symgrad.lower.passes.factored_sums import factored_sums
 from symgrad.lower.passes.ones import as_product_with_ones
 from symgrad.lower.passes.releases import with_releases
+from symgrad.lower.passes.scaled_ones import with_scaled_ones
 from symgrad.lower.passes.scalars import on_needed_factors, on_smallest_factor, small_factors_first
 from symgrad.lower.passes.shared_values import share_values
 from symgrad.lower.passes.sum_of_squares import as_squared_norm
@@ -54,7 +58,7 @@ def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str],
             where.append(b)
             original.append(statement)
             flat.append(None if b in skip else with_nodes(statement, _rewritten))
-    shared = share_values(on_needed_factors(flat), original)
+    shared = share_values(on_needed_factors(with_scaled_ones(factored_sums(flat))), original)
     kept = [original[k] if statement is None else statement for k, statement in shared]
     homes = [where[k] for k, _ in shared]
     fixed = frozenset(j for j, (_, statement) in enumerate(shared) if statement is None)

@@ -5,7 +5,8 @@ adjoint both compute the error (``Ystar - Y``), and every sum over the same
 axis makes its ones vector. Here, over the statements of one function, a node
 (nodes are compared by value) or a part of an elementwise body that occurs
 more than once is assigned once, ``shared_1 = Ystar - Y``, just before its
-first use, and read from there on.
+first use, and read from there on; a value inside a value shared already counts as well (the
+ones vector of a shared row sum is the one every other row sum reads).
 
 Safe because a value is shared only when nothing between its first and last
 use can change what it reads: every statement in between is an ``Assign``
@@ -166,23 +167,31 @@ def share_values(statements: list, guarded: list) -> list:
     statements = list(statements)
     hoisted: dict[int, list[Assign]] = {}
     counter, masks, aliases = 0, set(), _names_of_arrays(guarded)
-    values_in = [_values_in(s, masks) for s in statements]     # kept up to date: only rewritten statements change
+
+    def values_at(k: int) -> list[Node]:
+        """The values statement ``k`` and the shared values computed just before it compute."""
+        return [v for a in hoisted.get(k, []) for v in _values_in(a, masks)] + _values_in(statements[k], masks)
+    values_in = [values_at(k) for k in range(len(statements))]     # kept up to date: only rewritten ones change
     while True:
         candidates = [(value, uses) for value, uses in _occurrences(values_in).items()
                       if len(uses) > 1 and _undisturbed(guarded, uses[0], uses[-1], value, aliases)
-                      and sum(unwrapped(statements[k].value) == value for k in set(uses)) < 2]
+                      and sum(unwrapped(getattr(statements[k], "value", None)) == value for k in set(uses)) < 2]
         if not candidates:
             break
         value, uses = max(candidates, key=lambda c: (len(repr(c[0])), -c[1][0]))     # the largest first
         counter += 1
         name = f"_{SHARED_PREFIX}_{counter}"            # renamed in the order they are computed below
-        hoisted.setdefault(uses[0], []).append(Assign(name, value))
+        before = hoisted.setdefault(uses[0], [])        # a shared value that reads this one comes after it
+        place = next((j for j, a in enumerate(before) if value in _values_in(a, masks)), len(before))
         rewrite = _replaced(value, name, set(masks))
         if isinstance(value, Elementwise) and value.boolean:
             masks.add(name)
         for k in sorted(set(uses)):
+            hoisted[k] = [with_nodes(a, rewrite) for a in hoisted.get(k, [])]
             statements[k] = with_nodes(statements[k], rewrite)
-            values_in[k] = _values_in(statements[k], masks)
+        hoisted[uses[0]].insert(place, Assign(name, value))
+        for k in sorted(set(uses)):
+            values_in[k] = values_at(k)
     order = [a.target for k in sorted(hoisted) for a in hoisted[k]]
     taken = set().union(*(node_reads(s.value) | {s.target} for s in statements if isinstance(s, Assign)),
                         set()) - set(order)
