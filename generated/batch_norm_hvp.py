@@ -173,6 +173,7 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     shared_3 = Y - T
     Loss = 1/2 * np.vdot(shared_3, shared_3)
     # grad_Y[i, j] = -T[i, j] + Y[i, j]
+    del Y
     _slot_1, = _workspace((D, N), ((N, D),))
     grad_Y = shared_3
     # grad_xhat[i, j] = gamma[0, j]*grad_xhat_core[i, j]
@@ -195,6 +196,7 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     _temporary_2 = _slot_1
     np.multiply(Xc, 2/N*grad_var, out=_temporary_2)
     grad_Xc += _temporary_2
+    del Xc
     # grad_mu[0, i] = -sum_c grad_Xc[c, i]
     grad_mu = shared_4 @ grad_Xc
     np.negative(grad_mu, out=grad_mu)
@@ -302,6 +304,8 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     dot_Y = dot_gamma*xhat
     dot_Y += dot_beta
     dot_Y += dot_xhat*gamma
+    dot_grad_gamma = shared_4 @ (dot_xhat * grad_Y)
+    del dot_xhat
     # dot_grad_Y[i, j] = dot_Y[i, j]
     dot_grad_Y = dot_Y
     # dot_grad_xhat[i, j] = dot_gamma[0, j]*grad_Y[i, j] + dot_grad_Y[i, j]*gamma[0, j]
@@ -327,12 +331,14 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     dot_grad_Xc += (2/N*grad_var) * dot_Xc
     del dot_Xc
     del dot_grad_xhat
+    del grad_Y
+    del grad_xhat_core
+    del shared_3
     # dot_grad_mu[0, i] = -sum_c dot_grad_Xc[c, i]
     dot_grad_mu = shared_7 @ dot_grad_Xc
     # dot_grad_beta[0, i] = sum_c dot_grad_Y[c, i]
     dot_grad_beta = shared_4 @ dot_grad_Y
     # dot_grad_gamma[0, i] = sum_c dot_xhat[c, i]*grad_Y[c, i] + sum_c dot_grad_Y[c, i]*xhat[c, i]
-    dot_grad_gamma = shared_4 @ (dot_xhat * grad_Y)
     dot_grad_gamma += shared_4 @ (dot_grad_Y * xhat)
     # dot_grad_X[i, j] = dot_grad_Xc[i, j] + 1/N * dot_grad_mu[0, j]
     dot_grad_X = dot_grad_Xc

@@ -153,12 +153,14 @@ def loss_and_grad(*, X, I, A, mu):
     shared_1 = D @ D.T
     Loss = 1/2 * np.vdot(shared_1, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     # grad_Loss_logdet = N/2
+    del Sigma
     _slot_1, _slot_2, _slot_3 = _workspace((N, d), ((d, N), (d, d), (d, d)))
     grad_Loss_logdet = (1/2)*N
     # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
     grad_D = _slot_1
     np.matmul(P.T + P, D, out=grad_D)
     grad_D *= 1/2
+    del D
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
     grad_P = shared_1
     grad_P *= 1/2
@@ -168,6 +170,7 @@ def loss_and_grad(*, X, I, A, mu):
     grad_Sigma = _slot_3
     np.matmul(P.T, _temporary_1, out=grad_Sigma)
     np.subtract(grad_Loss_logdet * P.T, grad_Sigma, out=grad_Sigma)
+    del P
     del grad_P
     del shared_1
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]

@@ -155,12 +155,14 @@ def loss_and_grad(*, X, I, A, mu):
     shared_1 = D @ D.T
     Loss = 1/2 * np.vdot(shared_1, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     # grad_Loss_logdet = N/2
+    del Sigma
     _slot_1, _slot_2, _slot_3 = _workspace((N, d), ((d, N), (d, d), (d, d)))
     grad_Loss_logdet = (1/2)*N
     # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
     grad_D = _slot_1
     np.matmul(P.T + P, D, out=grad_D)
     grad_D *= 1/2
+    del D
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
     grad_P = shared_1
     grad_P *= 1/2
@@ -170,6 +172,7 @@ def loss_and_grad(*, X, I, A, mu):
     grad_Sigma = _slot_3
     np.matmul(P.T, _temporary_1, out=grad_Sigma)
     np.subtract(grad_Loss_logdet * P.T, grad_Sigma, out=grad_Sigma)
+    del P
     del grad_P
     del shared_1
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
@@ -250,6 +253,8 @@ def hvp(tangents, *, X, I, A, mu):
     shared_5 = grad_Sigma.T + grad_Sigma
     del grad_Sigma
     grad_A = shared_5 @ A
+    dot_grad_A = shared_5 @ dot_A
+    del shared_5
     # dot_Sigma[i, j] = sum_c A[i, c]*dot_A[j, c] + sum_c A[j, c]*dot_A[i, c]
     dot_Sigma = A @ dot_A.T
     dot_Sigma += dot_A @ A.T
@@ -257,6 +262,12 @@ def hvp(tangents, *, X, I, A, mu):
     dot_P = (P @ dot_Sigma) @ P
     np.negative(dot_P, out=dot_P)
     del dot_Sigma
+    dot_grad_Sigma = dot_P.T @ shared_3
+    np.negative(dot_grad_Sigma, out=dot_grad_Sigma)
+    del shared_3
+    dot_grad_Sigma -= (P.T @ grad_P) @ dot_P.T
+    del grad_P
+    del shared_1
     # dot_grad_D[i, j] = 1/2 * sum_c D[c, j]*dot_P[c, i] + 1/2 * sum_c D[c, j]*dot_P[i, c] - 1/2 * sum_c P[c, i]*dot_mu[c, 0] - 1/2 * sum_c P[i, c]*dot_mu[c, 0]
     dot_grad_D = (dot_P.T + dot_P) @ D
     dot_grad_D *= 1/2
@@ -266,20 +277,13 @@ def hvp(tangents, *, X, I, A, mu):
     dot_grad_P = -1/2 * dot_mu * (np.ones((1, N)) @ D.T)
     dot_grad_P += -1/2 * dot_mu.T * (D @ np.ones((N, 1)))
     # dot_grad_Sigma[i, j] = -sum_{c,k} P[j, c]*dot_P[k, i]*grad_P[k, c] - sum_{c,k} P[c, i]*dot_P[j, k]*grad_P[c, k] + grad_Loss_logdet * dot_P[j, i] - sum_{c,k} P[c, i]*P[j, k]*dot_grad_P[c, k]
-    dot_grad_Sigma = dot_P.T @ shared_3
-    np.subtract(grad_Loss_logdet * dot_P.T, dot_grad_Sigma, out=dot_grad_Sigma)
-    dot_grad_Sigma -= (P.T @ grad_P) @ dot_P.T
-    dot_grad_Sigma -= P.T @ (dot_grad_P @ P.T)
+    dot_grad_Sigma += grad_Loss_logdet * dot_P.T
     del dot_P
+    dot_grad_Sigma -= P.T @ (dot_grad_P @ P.T)
     del dot_grad_P
-    del grad_P
-    del shared_1
-    del shared_3
     # dot_grad_mu[i, 0] = -sum_c dot_grad_D[i, c]
     dot_grad_mu = dot_grad_D @ shared_4
-    del dot_grad_D
     # dot_grad_A[i, j] = sum_c dot_A[c, j]*grad_Sigma[c, i] + sum_c dot_A[c, j]*grad_Sigma[i, c] + sum_c A[c, j]*dot_grad_Sigma[c, i] + sum_c A[c, j]*dot_grad_Sigma[i, c]
-    dot_grad_A = shared_5 @ dot_A
     dot_grad_A += (dot_grad_Sigma.T + dot_grad_Sigma) @ A
     return float(Loss), {
         "A": grad_A,

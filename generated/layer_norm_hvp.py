@@ -173,6 +173,7 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     shared_3 = Y - T
     Loss = 1/2 * np.vdot(shared_3, shared_3)
     # grad_Y[i, j] = -T[i, j] + Y[i, j]
+    del Y
     _slot_1, = _workspace((D, N), ((N, D),))
     grad_Y = shared_3
     # grad_xhat[i, j] = gamma[0, j]*grad_Y[i, j]
@@ -194,6 +195,7 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     _temporary_2 = _slot_1
     np.multiply(Xc, 2/D*grad_var, out=_temporary_2)
     grad_Xc += _temporary_2
+    del Xc
     # grad_mu[i, 0] = -sum_c grad_Xc[i, c]
     grad_mu = grad_Xc @ shared_4
     np.negative(grad_mu, out=grad_mu)
@@ -303,11 +305,15 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     dot_Y = dot_gamma*xhat
     dot_Y += dot_beta
     dot_Y += dot_xhat*gamma
+    dot_grad_gamma = shared_8 @ (dot_xhat * grad_Y)
+    del dot_xhat
     # dot_grad_Y[i, j] = dot_Y[i, j]
     dot_grad_Y = dot_Y
     # dot_grad_xhat[i, j] = dot_gamma[0, j]*grad_Y[i, j] + dot_grad_Y[i, j]*gamma[0, j]
     dot_grad_xhat = dot_gamma*grad_Y
     dot_grad_xhat += dot_grad_Y*gamma
+    del grad_Y
+    del shared_3
     # dot_grad_std[i, 0] = -sum_c dot_Xc[i, c]*grad_xhat[i, c]/std[i, 0]**2 + 2 * sum_c Xc[i, c]*dot_std[i, 0]*grad_xhat[i, c]/std[i, 0]**3 - sum_c Xc[i, c]*dot_grad_xhat[i, c]/std[i, 0]**2
     shared_9 = std**(-3)
     dot_grad_std = (dot_Xc * grad_xhat) @ shared_4
@@ -333,7 +339,6 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     # dot_grad_beta[0, i] = sum_c dot_grad_Y[c, i]
     dot_grad_beta = shared_8 @ dot_grad_Y
     # dot_grad_gamma[0, i] = sum_c dot_xhat[c, i]*grad_Y[c, i] + sum_c dot_grad_Y[c, i]*xhat[c, i]
-    dot_grad_gamma = shared_8 @ (dot_xhat * grad_Y)
     dot_grad_gamma += shared_8 @ (dot_grad_Y * xhat)
     # dot_grad_X[i, j] = dot_grad_Xc[i, j] + 1/D * dot_grad_mu[i, 0]
     dot_grad_X = dot_grad_Xc
