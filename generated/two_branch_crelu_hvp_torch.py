@@ -140,7 +140,7 @@ def _forward(X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # Z[i, j] = [0 <= i <= M - 1]*Z1[i, j] + [M <= i <= 2*M - 1]*Z2[-M + i, j]
     Z = torch.cat((Z1, Z2), dim=0)
     # H[i, j] = crelu(Z[i, j], t)
-    H = torch.clamp(Z, 0.0, t)
+    H = torch.clamp(torch.clamp(Z, min=0.0), max=t)
     # Y[0, i] = sum_c C[0, c]*H[c, i] + d
     Y = C @ H + d
     # Delta[0, i] = Yexp[0, i] - Y[0, i]
@@ -298,7 +298,7 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     Z1 = A1 @ X1 + B1
     Z2 = A2 @ X2 + B2
     Z = torch.cat((Z1, Z2), dim=0)
-    H = torch.clamp(Z, 0.0, t)
+    H = torch.clamp(torch.clamp(Z, min=0.0), max=t)
     Y = C @ H + d
     Delta = Yexp - Y
     Loss = (1/L) * torch.sum(torch.square(Delta))
@@ -388,7 +388,7 @@ def hessian(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     Z1 = A1 @ X1 + B1
     Z2 = A2 @ X2 + B2
     Z = torch.cat((Z1, Z2), dim=0)
-    H = torch.clamp(Z, 0.0, t)
+    H = torch.clamp(torch.clamp(Z, min=0.0), max=t)
     Y = C @ H + d
     Delta = Yexp - Y
     Loss = (1/L) * torch.sum(torch.square(Delta))

@@ -138,7 +138,7 @@ def _forward(X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # Z[i, j] = [0 <= i <= M - 1]*Z1[i, j] + [M <= i <= 2*M - 1]*Z2[-M + i, j]
     Z = torch.cat((Z1, Z2), dim=0)
     # H[i, j] = crelu(Z[i, j], t)
-    H = torch.clamp(Z, 0.0, t)
+    H = torch.clamp(torch.clamp(Z, min=0.0), max=t)
     # Y[0, i] = sum_c C[0, c]*H[c, i] + d
     Y = C @ H + d
     # Delta[0, i] = Yexp[0, i] - Y[0, i]

@@ -348,3 +348,27 @@ def test_a_kernel_writes_into_the_matrix_product_only_it_reads():
     swept = printer.kernels["_kernel_rows_a"]
     assert "a = np.empty((N, D))" in swept and "b = np.empty((N, D))" in swept
     assert re.search(r"\n    c = _a\d+\n", swept), swept
+
+
+def test_a_scalar_is_passed_to_a_kernel_whose_body_vanishes_where_every_entry_is_one(numba, tmp_path):
+    """``a*(Z - 1)`` reads ``a``, though it is 0 at ``Z = 1``: the kernel computing it (and the
+    sweep it joins) takes ``a``. Read with every entry set to 1, the body read no scalar, and the
+    kernel failed at its first call (focal loss's alpha)."""
+    import symgrad
+    from symgrad import Model, tanh
+    m = Model("scaled_cancel")
+    N, D = m.dims("N D")
+    X, a = m.constant("X", (N, D)), m.constant("a")
+    W = m.parameter("W", (D, D + 1))
+    Z = m.define("Z", tanh(X @ W))
+    m.loss("Loss", (a * (Z ** 2 / 2 - Z)).sum())
+    derived = symgrad.derive(m)
+    path = tmp_path / "scaled_cancel_numba.py"
+    path.write_text(derived.source(backend="numba"))
+    module, numpy_module = import_generated(path), derived.module()
+    rng = np.random.default_rng(0)
+    point = {"X": rng.standard_normal((5, 3)), "a": 0.7, "W": rng.standard_normal((3, 4))}
+    value, grads = module.loss_and_grad(**point)
+    expected_value, expected = numpy_module.loss_and_grad(**point)
+    assert value == pytest.approx(expected_value, rel=1e-12)
+    assert relative_error(grads["W"], expected["W"]) < AGREEMENT_RTOL

@@ -140,3 +140,31 @@ def test_any_float_dtype_and_shape_errors(torch):
         module.loss(**bad)
     with pytest.raises(ValueError, match="input X1: expected a torch tensor"):
         module.loss(**{**inputs, "X1": point["X1"]})
+
+
+def test_a_crelu_level_that_is_a_parameter_takes_a_gradient(torch, tmp_path):
+    """A scalar parameter given with ``requires_grad`` is a 0-d tensor, and ``torch.clamp(z, 0.0, t)``
+    takes no float and tensor together: ``loss(...).backward()`` (and ``--hvp``, whose parameters
+    are tensors) failed with TypeError for ``crelu(z, t)`` with ``t`` a parameter."""
+    import symgrad
+    from symgrad import Model, crelu, sum_squares
+    from symgrad.cli import import_generated
+    m = Model("learned_clip")
+    n, d = m.dims("n d")
+    X, y = m.constant("X", (n, d)), m.constant("y", (n, 1))
+    w, t = m.parameter("w", (d, 1)), m.parameter("t")
+    m.loss("Loss", sum_squares(crelu(X @ w, t) - y))
+    derived = symgrad.derive(m)
+    path = tmp_path / "learned_clip_torch.py"
+    path.write_text(derived.source(backend="torch"))
+    module = import_generated(path)
+    rng = np.random.default_rng(0)
+    point = {"X": rng.standard_normal((6, 4)), "y": rng.standard_normal((6, 1)),
+             "w": rng.standard_normal((4, 1)), "t": 0.8}
+    expected_value, expected = derived.module().loss_and_grad(**point)
+    ours = _tensors(torch, point, ("w", "t"))
+    value = module.loss(**ours)
+    value.backward()
+    assert float(value.detach()) == pytest.approx(expected_value, rel=1e-12)
+    assert relative_error(ours["w"].grad.numpy(), expected["w"]) < AGREEMENT_RTOL
+    assert float(ours["t"].grad) == pytest.approx(expected["t"], rel=1e-12) and expected["t"] != 0

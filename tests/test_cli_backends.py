@@ -70,3 +70,18 @@ def test_a_function_of_a_number_or_of_dimensions_runs_on_the_backend(tmp_path, b
     assert float(value) == pytest.approx(expected_value, rel=1e-12)
     assert np.allclose(np.asarray(grads["W"]), expected["W"], rtol=1e-12)
     assert float(grads["s"]) == pytest.approx(expected["s"], rel=1e-12)
+
+
+@pytest.mark.parametrize("hvp", [[], ["--hvp"]])
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_a_model_of_scalars_alone_is_refused_for_torch_and_jax(tmp_path, backend, hvp, capsys):
+    """The torch and JAX modules take their dtype and device from an array input; a model with
+    none printed ``_dtype, _device = .dtype, .device`` and failed as an internal error (exit 3).
+    NumPy and numba take it."""
+    loss = ["--loss", "exp(0.5 * p) + p * q", "--param", "p=", "--param", "q=", "-o", str(tmp_path)]
+    assert main(["generate", *loss, "--backend", backend, *hvp]) == 2
+    assert capsys.readouterr().err == (
+        "symgrad: error: model 'loss' has only scalar inputs (p, q); its torch and JAX modules take their "
+        "dtype and device from an array input: generate it for NumPy or numba\n")
+    assert not list(tmp_path.iterdir())
+    assert main(["generate", *loss, *hvp]) == 0

@@ -44,6 +44,31 @@ def test_unknown_function_lists_the_known_ones():
         apply("gelu", A)
 
 
+def test_an_exponent_that_is_not_a_number_is_named():
+    """A tensor exponent was read by SymPy's sympify, which indexed it and said
+    ``tensor 'Y' has 2 axes, indexed with 1``; a string was parsed as SymPy text."""
+    m, (N, M, L) = _model()
+    X, Y, g = m.parameter("X", (N, L)), m.constant("Y", (N, L)), m.constant("g")
+    for exponent, told in ((Y, r"tensor 'Y' of shape \(N, L\)"), (g, r"tensor 'g' of shape scalar \(\)"),
+                           (X + 1, r"a tensor expression of shape \(N, L\)"), ("2", "str '2'"), (True, "bool True")):
+        with pytest.raises(ModelError, match=rf"operation '\*\*': the exponent must be a number, got {told} "
+                                             r"\(for a tensor exponent p of a positive x, write exp\(p \* log\(x\)\)\)$"):
+            X ** exponent
+    assert (X ** np.float64(3.0)).shape == (X ** sp.Rational(1, 3)).shape == (N, L)
+
+
+def test_a_model_file_error_says_on_which_line(tmp_path):
+    """An error raised while a model file builds its model names the file's line, as an error in
+    the file's own code does."""
+    from .error_support import cli
+    (tmp_path / "shapes.py").write_text(
+        "from symgrad import Model, sum_squares\n\n\ndef build():\n    m = Model('shapes')\n"
+        "    N, D, K = m.dims('N D K')\n    X, W = m.constant('X', (N, D)), m.parameter('W', (K, D))\n"
+        "    m.loss('Loss', sum_squares(X @ W))\n    return m\n")
+    assert cli(tmp_path, "show", "shapes.py") == (
+        2, "symgrad: error: operation '@': shapes (N, D) and (K, D) do not match (D != K) (line 8 of shapes.py)")
+
+
 def test_scalar_loss_required():
     m, (N, M, L) = _model()
     A = m.parameter("A", (M, L))

@@ -10,7 +10,9 @@ model, renders and imports the generated module, draws inputs with
 every gradient with autograd (tight) and central finite differences (loose); every other model,
 with layers or without, also has its ``--hvp`` module checked (``check_second_order``:
 Hessian-vector products against autograd's of the reference and differences of the gradient,
-``hessian()`` against them).
+``hessian()`` against them), and every 20th its torch and JAX ``--hvp`` modules
+(``check_framework_second_order``: their ``hvp()`` against the NumPy module's and against
+``torch.func.jvp(torch.func.grad)`` / ``jax.jvp(jax.grad)`` of the module's plain forward).
 
 Recipes come from a ``Draw`` (a source of small integers): Hypothesis in this
 test, ``random.Random`` in ``scripts/fuzz_long.py``. Options are listed
@@ -32,6 +34,7 @@ anchor and regulariser lists).
 """
 from __future__ import annotations
 
+import importlib.util
 import linecache
 import os
 import random
@@ -1172,10 +1175,12 @@ def _same_structure(gradient, value) -> bool:
     return isinstance(gradient, np.ndarray) and gradient.shape == np.shape(value)
 
 
-def check_recipe(recipe: Recipe, workdir: Path, finite_differences: bool = True, second_order: bool = True) -> dict:
+def check_recipe(recipe: Recipe, workdir: Path, finite_differences: bool = True, second_order: bool = True,
+                 frameworks: bool = False) -> dict:
     """Derive, generate, import and run the recipe's model; compare with autograd and finite differences.
     With ``second_order``, the model also gets its ``--hvp`` module checked
-    (``check_second_order``). Returns the worst errors; raises ``Disagreement`` on any
+    (``check_second_order``), and with ``frameworks`` too its torch and JAX ``--hvp`` modules
+    (``check_framework_second_order``). Returns the worst errors; raises ``Disagreement`` on any
     disagreement or crash."""
     import autograd
     from symgrad import SymgradError
@@ -1277,17 +1282,19 @@ def check_recipe(recipe: Recipe, workdir: Path, finite_differences: bool = True,
                                    f"{relative_error(got, fd):.3g}\n got {got}\n central differences {fd}",
                                    recipe)
     if second_order:
-        result.update(check_second_order(recipe, derivation, inputs, loss_of, scale, workdir))
+        result.update(check_second_order(recipe, derivation, inputs, loss_of, scale, workdir, frameworks))
     return result
 
 
 HVP_STEP = 1e-5     # central differences of the generated gradient along the tangent
 
 
-def check_second_order(recipe: Recipe, derivation, inputs: dict, loss_of, scale: float, workdir: Path) -> dict:
+def check_second_order(recipe: Recipe, derivation, inputs: dict, loss_of, scale: float, workdir: Path,
+                       frameworks: bool = False) -> dict:
     """The recipe's ``--hvp`` module: ``hvp()`` along a random tangent against autograd's
     ``hessian_vector_product`` of the independent reference (tight) and central differences of
-    the generated gradient (loose), and ``hessian()`` against ``hvp()`` (tight)."""
+    the generated gradient (loose), and ``hessian()`` against ``hvp()`` (tight); with
+    ``frameworks``, then the torch and JAX ``--hvp`` modules along the same tangent."""
     from symgrad.cli import import_generated
     from symgrad.emit.files import write_atomic
     from symgrad.emit.layer_hvp_plan import render_hvp_module
@@ -1329,6 +1336,107 @@ def check_second_order(recipe: Recipe, derivation, inputs: dict, loss_of, scale:
         if fd_off > 1:
             raise Disagreement("hvp differences", f"{name}: relative error {relative_error(got, difference):.3g}"
                                f"\n got {got}\n differences of the gradient {difference}", recipe)
+    if frameworks or FRAMEWORK_SCHEDULE.due():
+        result.update(check_framework_second_order(recipe, derivation, inputs, tangent, products, size, workdir))
+        FRAMEWORK_SCHEDULE.checked["models"] += 1
+        FRAMEWORK_SCHEDULE.checked["with layers"] += recipe.stack is not None
+    return result
+
+
+class _FrameworkSchedule:
+    """Which second-order checks also check the torch and JAX modules: every ``every``-th (0: none)."""
+
+    def __init__(self):
+        self.every, self.seen, self.checked = 0, 0, Counter()
+
+    def due(self) -> bool:
+        if not self.every:
+            return False
+        self.seen += 1
+        return self.seen % self.every == 0
+
+
+FRAMEWORK_SCHEDULE = _FrameworkSchedule()
+
+
+def _framework_hvps(backend: str, module, inputs: dict, tangent: dict, names: list, loss_name: str | None):
+    """(the module's ``hvp()`` products, the framework's forward-over-reverse of the module's plain
+    forward along ``tangent``), as NumPy values: torch.func.jvp of torch.func.grad, or jax.jvp
+    of jax.grad under jax.jit. The plain forward (``forward()``, its ``loss_name``; ``_run()``
+    for a stack, ``loss_name`` None) is
+    symgrad's printing of the model, but the framework differentiates it itself."""
+    def arrays(values, array):
+        return {k: [array(x) for x in v] if isinstance(v, list) else array(v) if isinstance(v, np.ndarray) else v
+                for k, v in values.items()}
+
+    def numpy_of(values, to_numpy):
+        return {k: [to_numpy(x) for x in v] if isinstance(v, list) else to_numpy(v) for k, v in values.items()}
+
+    if backend == "torch":
+        import torch
+        from torch.func import grad, jvp
+        tensor = lambda x: torch.tensor(x, dtype=torch.float64)  # noqa: E731
+        given = arrays(inputs, tensor)
+        along = {p: [tensor(x) for x in v] if isinstance(v, list) else tensor(np.asarray(v)) for p, v in tangent.items()}
+        params = {p: given[p] if not isinstance(given[p], float) else tensor(given[p]) for p in names}
+        rest = {k: v for k, v in given.items() if k not in params}
+        loss = (lambda ps: module._run(**rest, **ps)[0]) if loss_name is None else \
+            (lambda ps: module.forward(**rest, **ps)[loss_name])
+        _, _, products = module.hvp(along, **given)
+        reference = jvp(grad(loss), (params,), (along,))[1]
+        to_numpy = lambda t: t.detach().numpy()  # noqa: E731
+        return numpy_of(products, to_numpy), numpy_of(reference, to_numpy)
+    import jax
+    jnp = jax.numpy
+    given = arrays(inputs, jnp.asarray)
+    params = {p: given[p] for p in names}
+    rest = {k: v for k, v in given.items() if k not in params}
+    along = {p: [jnp.asarray(x) for x in v] if isinstance(v, list) else jnp.asarray(v) for p, v in tangent.items()}
+    loss = (lambda ps, rs: module._run(**rs, **ps)[0]) if loss_name is None else \
+        (lambda ps, rs: module.forward(**rs, **ps)[loss_name])
+    products, reference = jax.jit(lambda ps, ts, rs: (      # one compile for both (eager costs more)
+        module.hvp(ts, **rs, **ps)[2], jax.jvp(lambda q: jax.grad(loss)(q, rs), (ps,), (ts,))[1]))(params, along, rest)
+    return numpy_of(products, np.asarray), numpy_of(reference, np.asarray)
+
+
+def check_framework_second_order(recipe: Recipe, derivation, inputs: dict, tangent: dict, expected: dict,
+                                 size: float, workdir: Path) -> dict:
+    """The recipe's torch and JAX ``--hvp`` modules (float64): ``hvp()`` along the NumPy check's
+    tangent against the NumPy module's products ``expected`` (checked against autograd just
+    before) and against the framework's own forward-over-reverse of the module's plain forward,
+    both tight."""
+    from symgrad import SymgradError
+    from symgrad.cli import import_generated
+    from symgrad.emit.backend_hvp import render_backend_hvp
+    from symgrad.emit.files import write_atomic
+    from symgrad.gradcheck import relative_error
+    import jax
+
+    names, result = list(derivation.parameters), {}
+    for backend in ("torch", "jax"):
+        try:
+            path = workdir / f"fuzz_{_SOURCE_COUNTER[0]}_hvp_{backend}.py"
+            try:
+                text = render_backend_hvp(derivation, f"fuzz --hvp --backend {backend}", backend)
+            except SymgradError as error:
+                if "has only scalar inputs" in str(error):    # refused, as documented: no array to take a dtype from
+                    return {}
+                raise
+            write_atomic(path, text)
+            module = import_generated(path)
+            with jax.enable_x64(True):
+                loss_name = None if recipe.stack is not None else derivation.model.loss_name   # a stack: _run()
+                products, reference = _framework_hvps(backend, module, inputs, tangent, names, loss_name)
+        except Exception as error:
+            raise Disagreement(f"crash in {backend} second order", f"{type(error).__name__}: {error}\n"
+                               + "".join(traceback.format_exception(error)[-4:]), recipe) from error
+        for name in names:
+            for what, want in (("NumPy's", expected[name]), (f"{backend}'s own", reference[name])):
+                if mismatch(products[name], want, AUTOGRAD_RTOL, 1e-12 * size) > 1:
+                    raise Disagreement(f"{backend} hvp", f"{name} against {what}: relative error "
+                                       f"{relative_error(products[name], want):.3g}\n got {products[name]}\n"
+                                       f" {what} {want}", recipe)
+            result[f"hvp {backend} {name}"] = relative_error(products[name], reference[name])
     return result
 
 
@@ -1426,6 +1534,10 @@ def shrink_recipe(recipe: Recipe, fails, rounds: int = 200) -> Recipe:
 
 SUPPRESSED = {"too_slow", "data_too_large", "large_base_example"}   # models take ~50 ms and many draws
 PER_FOCUS = 11   # models per operation of FOCUS: 41 x 11 = 451 models, about a minute
+# every 10th second-order check (every 20th model) also checks the torch and JAX --hvp modules: ~22
+# models, ~0.9 s of CPU each (most of it jax tracing and compiling), and the two imports: ~20 s in all.
+# Scheduled outside the Hypothesis test function: its source seeds the derandomized draws.
+FRAMEWORK_EVERY = 10
 # SYMGRAD_FUZZ_STRICT=1: generate the triggers of known bugs too, and fail on them
 STRICT = os.environ.get("SYMGRAD_FUZZ_STRICT") == "1"
 
@@ -1442,6 +1554,7 @@ def test_fuzz_models_agree_with_autograd_and_finite_differences(tmp_path_factory
 
     workdir = tmp_path_factory.mktemp("fuzz")
     avoid = frozenset() if STRICT else AVOIDABLE
+    frameworks = os.environ.get("CI") == "true" or all(importlib.util.find_spec(m) for m in ("torch", "jax"))
     counts, known = Counter(), Counter()
 
     def checker(focus):
@@ -1468,10 +1581,18 @@ def test_fuzz_models_agree_with_autograd_and_finite_differences(tmp_path_factory
                 counts["second order with layers"] += 1
         return check
 
-    for focus in FOCUS:
-        checker(focus)()
+    FRAMEWORK_SCHEDULE.every = FRAMEWORK_EVERY if frameworks else 0
+    try:
+        for focus in FOCUS:
+            checker(focus)()
+    finally:
+        FRAMEWORK_SCHEDULE.every = 0
+    counts["second order in torch and JAX"] = FRAMEWORK_SCHEDULE.checked["models"]
+    counts["... of them with layers"] = FRAMEWORK_SCHEDULE.checked["with layers"]
     print(f"\nfuzz: {counts['models']} models, {counts['agreed']} agreed with autograd and finite "
-          f"differences ({counts['second order with layers']} of them with layers at second order), "
+          f"differences ({counts['second order with layers']} of them with layers at second order; "
+          f"{counts['second order in torch and JAX']} at second order in torch and JAX too, "
+          f"{counts['... of them with layers']} with layers), "
           f"{counts['not checkable']} not checkable, known bugs hit: {dict(known)}")
     assert counts["agreed"] >= 200, counts
     for op in ("@", "+", "-", "*", "/", ".T", "unary -", "sum(axis=0)", "sum(axis=1)", "sum(axis=None)",
@@ -1486,6 +1607,8 @@ def test_fuzz_models_agree_with_autograd_and_finite_differences(tmp_path_factory
         assert counts[op] > 0, f"no model used {op}: {sorted(counts)}"
     assert sum(v for k, v in counts.items() if k.startswith("stack depth")) > 0
     assert counts["second order with layers"] > 0, counts
+    if frameworks:
+        assert counts["second order in torch and JAX"] >= 10, counts     # layered ones when drawn (0 of 21 here)
 
 
 # ---------------------------------------------------------------------------

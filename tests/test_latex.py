@@ -84,3 +84,26 @@ def test_shown_collapsed_gradients_equal_the_generated_gradients(catalogue_name)
         exec("\n".join(lines), scope)   # symgrad's own lowering of the displayed formula
         np.testing.assert_allclose(np.asarray(scope[f"shown_{name}"], dtype=float).reshape(np.shape(grads[name])),
                                    grads[name], rtol=1e-10, atol=1e-12)
+
+
+def test_a_formula_longer_than_texs_line_buffer_compiles(tmp_path):
+    """TeX reads a line of its source into a buffer of 200,000 characters (TeX Live's buf_size),
+    and pdflatex stopped at a longer one: a GELU MLP's Hessian-vector product, every tangent
+    substituted, was one line of 254,453. Long formulas go over lines of at most TEX_LINE_LIMIT
+    characters, broken at spaces, so the document reads the same."""
+    from symgrad.emit.files import TEX_LINE_LIMIT, render_document
+    model = catalogue.build("ridge_regression")
+    document = build_document(model, derive(model))
+    terms = [rf"\sum_{{c}} X_{{c{k % 7}}} \allowbreak w_{{{k % 5}}} \allowbreak \dot{{w}}_{{{k % 3}}}"
+             for k in range(6000)]
+    formula = r"\dot{\overline{w}}_{i} = " + " + ".join(terms)
+    assert len(formula) > 200_000
+    document.sections[-1].formulas.append(formula)
+    text = render_document(document, "symgrad latex ridge_regression", "tex")
+    assert max(len(line) for line in text.splitlines()) <= TEX_LINE_LIMIT + 100    # the display opens on line 1
+    assert " ".join(text.split()).count(" ".join(formula.split())) == 1     # only spaces became newlines
+    pdflatex = require_program("pdflatex")
+    (tmp_path / "doc.tex").write_text(text)
+    result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:]

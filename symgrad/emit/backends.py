@@ -82,6 +82,11 @@ def function_state(plan: ModulePlan, trusted_dims: tuple = ()) -> FunctionState:
     arrays = [i.name for i in plan.inputs if not i.is_scalar]
     sources = {source for _, source, _ in plan.dim_reads}
     dtype_source = next((s for _, s, _ in plan.dim_reads), arrays[0] if arrays else "")
+    if not dtype_source:
+        scalars = ", ".join(i.name for i in plan.inputs)
+        raise SymgradError(f"model {plan.model_name!r} has only scalar inputs ({scalars}); its torch and JAX "
+                           "modules take their dtype and device from an array input: generate it for NumPy "
+                           "or numba")
     inputs = tuple(i.name for i in plan.inputs if i.name in used | sources | {dtype_source})
     intermediates = tuple(b.name for b in plan.forward if b.name in used)
     return FunctionState(inputs + intermediates, inputs,

@@ -26,6 +26,10 @@ from symgrad.emit.escape import (header_text, latex_text, markdown_code, markdow
 
 MODULE_TEMPLATE = "module.py.j2"
 STACK_TEMPLATE = "stack_module.py.j2"
+# TeX reads its source a line at a time into a buffer (buf_size: 200,000 characters in TeX Live),
+# and pdflatex stops at a longer line; a second-order formula with every tangent substituted
+# reaches 250,000 characters on a GELU MLP
+TEX_LINE_LIMIT = 4000
 
 
 def template_dir() -> Path:
@@ -41,6 +45,20 @@ def template_dir() -> Path:
                             f"package and in {source})")
 
 
+def tex_source_lines(formula: str, limit: int = TEX_LINE_LIMIT) -> str:
+    """``formula`` with a newline in place of a space wherever its line would pass ``limit``
+    characters. TeX reads an end of line as a space, and a formula's spaces are between tokens
+    (none is inside a control word, and math mode ignores them), so it prints the same."""
+    lines, line = [], ""
+    for word in formula.split(" "):
+        if line and len(line) + 1 + len(word) > limit:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return "\n".join([*lines, line])
+
+
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir())),
@@ -54,6 +72,7 @@ def _environment() -> jinja2.Environment:
                                header=header_text, tex_text=latex_text, md_text=markdown_text,
                                md_code=markdown_code)
     environment.filters["no_breaks"] = lambda formula: formula.replace(r" \allowbreak ", " ")
+    environment.filters["tex_lines"] = tex_source_lines
     return environment
 
 

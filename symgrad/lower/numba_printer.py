@@ -48,7 +48,7 @@ from symgrad.lower.nodes import (Add, AxisSum, BroadcastTo, Einsum, Elementwise,
                                  Slice, SquaredNorm, SumAll, Tensor, Transpose, VDot, Zeros, same_shape)
 from symgrad.lower.numba_math import HELPERS, MATH_FUNCTIONS
 from symgrad.lower.numpy_printer import NumPyPrinter, joined_terms
-from symgrad.lower.statements import Assign, Statement, reads
+from symgrad.lower.statements import Assign, Statement, reads, scalar_symbols
 from symgrad.model.functions import is_mask
 
 KERNEL_PREFIX = "_kernel_"
@@ -226,7 +226,7 @@ class _Loop:
         """``node``'s value at the loop's indices, as scalar code."""
         if isinstance(node, Elementwise):
             body = NumbaElementwisePrinter(lambda access: self.wrapped(node.operand(access)))
-            self.scalars(node.body.xreplace({a: sp.Integer(1) for a in node.body.atoms(sp.Indexed)}))
+            self.scalars(node.body)
             return body.doprint(node.body)
         if isinstance(node, Product):
             factors = [self.wrapped(f, MUL) for f in node.factors]
@@ -274,7 +274,7 @@ class _Loop:
 
     def scalars(self, expr) -> None:
         """The dimensions and scalar inputs ``expr`` reads become parameters of the kernel."""
-        for symbol in sorted(sp.sympify(expr).free_symbols, key=str):
+        for symbol in sorted(scalar_symbols(sp.sympify(expr)), key=str):
             self.printer.read_whole.add(symbol.name)
             self.argument(symbol.name, symbol.name)
 

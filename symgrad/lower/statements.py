@@ -210,14 +210,17 @@ def children(node: Node) -> list[Node]:
 
 def scalar_names(expr) -> frozenset[str]:
     """The scalars (dimensions, scalar inputs) a SymPy body or coefficient reads, its entries aside."""
-    return _scalar_names(expr) if isinstance(expr, sp.Basic) else frozenset()
+    return frozenset(s.name for s in scalar_symbols(expr)) if isinstance(expr, sp.Basic) else frozenset()
 
 
 @lru_cache(maxsize=1 << 14)
-def _scalar_names(expr: sp.Basic) -> frozenset:
-    """``scalar_names`` of a SymPy expression, remembered: every pass asks it of the same bodies."""
-    entries = {a: sp.Integer(1) for a in expr.atoms(sp.Indexed)}
-    return frozenset(s.name for s in expr.xreplace(entries).free_symbols)
+def scalar_symbols(expr: sp.Basic) -> frozenset:
+    """The symbols of the scalars a SymPy expression reads, its entries aside; remembered: every
+    pass asks it of the same bodies. Each entry stands in as a symbol of its own while they are
+    read, never as a number, which could cancel the terms a scalar multiplies
+    (``a*Z[i, j] - a`` at ``Z[i, j] = 1`` is 0, and reads no ``a``)."""
+    entries = {a: sp.Dummy() for a in expr.atoms(sp.Indexed)}
+    return frozenset(expr.xreplace(entries).free_symbols - set(entries.values()))
 
 
 def node_reads(node: Node) -> set[str]:

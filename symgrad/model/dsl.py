@@ -45,6 +45,15 @@ def show_shape(shape: Shape) -> str:
         if shape else "scalar ()"
 
 
+def _kind(value) -> str:
+    """What ``value`` is, for an error message: a named tensor, an expression's shape, a type."""
+    if isinstance(value, Tensor):
+        return f"tensor {value.name!r} of shape {show_shape(value.shape)}"
+    if isinstance(value, TensorExpr):
+        return f"a tensor expression of shape {show_shape(value.shape)}"
+    return f"{type(value).__name__} {value!r}"
+
+
 def same_size(a: sp.Expr, b: sp.Expr) -> bool:
     return sp.expand(a - b) == 0
 
@@ -91,6 +100,9 @@ class TensorExpr:
         return Elementwise2("*", Scalar(sp.Integer(-1)), self)
 
     def __pow__(self, exponent):
+        if isinstance(exponent, bool) or not isinstance(exponent, (numbers.Real, sp.Expr)):
+            raise ModelError(f"operation '**': the exponent must be a number, got {_kind(exponent)} "
+                             "(for a tensor exponent p of a positive x, write exp(p * log(x)))")
         return Power(self, sp.sympify(exponent))
 
     def __matmul__(self, other):

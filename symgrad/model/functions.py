@@ -75,7 +75,7 @@ _ROWS = (
                 "np.clip({0}, 0.0, {1})", r"\operatorname{{CReLU}}\left({0}, {1}\right)",
                 lambda z, t: (sp.Integer(0), t), "crelu' = 1 on the closed interval [0, t]",
                 {"crelu_mask": lambda h, z, t: _f("equal")(h, z)},
-                torch='torch.clamp({0}, 0.0, {1})', jax='jnp.clip({0}, 0.0, {1})', ufuncs=(("clip", 0, 0.0, 1),),
+                torch='torch.clamp(torch.clamp({0}, min=0.0), max={1})', jax='jnp.clip({0}, 0.0, {1})', ufuncs=(("clip", 0, 0.0, 1),),
                 numba='np.minimum(np.maximum({0}, 0.0), {1})'),
     Elementwise("crelu_mask", 2, (_ZERO, _ZERO),
                 "(({0} >= 0) & ({0} <= {1}))", r"1_{{0 \le {0} \le {1}}}",

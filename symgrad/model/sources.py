@@ -43,8 +43,11 @@ def load_file(path: str) -> Model:
             model = module.build()
         else:
             model = getattr(module, "model", None)
-    except SymgradError:
-        raise
+    except SymgradError as error:   # a shape that does not fit, a bad axis: say on which line
+        line = _line_in(error, file)
+        if line is None:
+            raise
+        raise type(error)(f"{error} ({line})") from None
     except SystemExit as error:   # sys.exit(), exit(), raise SystemExit: no model, whatever the code
         raise ModelError(f"model file {path}: exits with {_exit_call(error)} at {_where(error, file)} "
                          "instead of defining a model") from None
@@ -67,6 +70,12 @@ def _where(error: BaseException, file: Path | None = None) -> str:
     mine = [f for f in frames if file is not None and f.filename == str(file)]
     frame = (mine or frames)[-1]
     return f"line {frame.lineno} of {Path(frame.filename).name}"
+
+
+def _line_in(error: BaseException, file: Path) -> str | None:
+    """``line N of FILE.py``: the last line of ``file`` on ``error``'s way, None if none is."""
+    mine = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == str(file)]
+    return f"line {mine[-1].lineno} of {file.name}" if mine else None
 
 
 def _exit_call(error: SystemExit) -> str:
