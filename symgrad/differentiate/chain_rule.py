@@ -36,7 +36,7 @@ from symgrad.differentiate.pooled_diff import pooled_diff
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.index.conventions import adjoint_name
 from symgrad.index.text import formula_text
-from symgrad.index.terms import IndexExpr, IndexSpace, Term, read_name
+from symgrad.index.terms import IndexExpr, IndexSpace, Term, atoms_of, free_symbols_of, read_name
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class Derivation(ModelDerivation):
         if self._adjoint_graph is None:
             bases = {adjoint_name(n): n for n in self.adjoints}
             self._adjoint_graph = {
-                n: {bases[read_name(s)] for t in e.terms for s in t.factor.free_symbols
+                n: {bases[read_name(s)] for t in e.terms for s in free_symbols_of(t.factor)
                     if read_name(s) in bases} - {n}
                 for n, e in self.adjoints.items()}
         seen, todo = set(), [name]
@@ -147,16 +147,16 @@ class Derivation(ModelDerivation):
 
 def _mentioned(terms) -> set[str]:
     """The names of the tensors and scalars the terms' factors read."""
-    return {read_name(s) for t in terms for s in t.factor.free_symbols}
+    return {read_name(s) for t in terms for s in free_symbols_of(t.factor)}
 
 
 def substitute(terms, base: str, definition: IndexExpr, space: IndexSpace) -> tuple[Term, ...]:
     """Replace each entry of adjoint ``base`` (which enters linearly) by its definition."""
     out = []
     for term in terms:
-        accesses = [a for a in term.factor.atoms(sp.Indexed) if read_name(a) == base]
+        accesses = [a for a in atoms_of(term.factor, sp.Indexed) if read_name(a) == base]
         if not accesses:
-            accesses = [s for s in term.factor.free_symbols if isinstance(s, sp.Symbol) and str(s) == base]
+            accesses = [s for s in free_symbols_of(term.factor) if isinstance(s, sp.Symbol) and str(s) == base]
         if not accesses:
             out.append(term)
             continue
@@ -179,8 +179,8 @@ def substitute(terms, base: str, definition: IndexExpr, space: IndexSpace) -> tu
 
 
 def _references(expr: IndexExpr) -> set[str]:
-    names = {read_name(a) for t in expr.terms for a in t.factor.atoms(sp.Indexed)}
-    names |= {str(s) for t in expr.terms for s in t.factor.free_symbols
+    names = {read_name(a) for t in expr.terms for a in atoms_of(t.factor, sp.Indexed)}
+    names |= {str(s) for t in expr.terms for s in free_symbols_of(t.factor)
               if isinstance(s, sp.Symbol) and not s.is_integer}
     return names
 

@@ -28,7 +28,7 @@ from functools import lru_cache, reduce
 import sympy as sp
 from sympy.core.sorting import default_sort_key
 
-from symgrad.index.terms import index_symbols
+from symgrad.index.terms import atoms_of, index_symbols
 from symgrad.model.functions import row_of
 
 _POOL: list[sp.Dummy] = []
@@ -58,7 +58,7 @@ def _delta(i: sp.Expr, j: sp.Expr) -> sp.Expr:
 
 
 def _reads(expr: sp.Expr, base) -> bool:
-    return any(a.base == base for a in expr.atoms(sp.Indexed))
+    return any(a.base == base for a in atoms_of(expr, sp.Indexed))
 
 
 def _entry_derivative(access: sp.Indexed, wrt: sp.Indexed) -> sp.Expr:

@@ -140,8 +140,35 @@ def read_name(symbol) -> str:
 
 def index_symbols(expr: sp.Expr) -> set[sp.Symbol]:
     """The index symbols in ``expr``: integer symbols that are not dimensions."""
-    return {s for s in expr.free_symbols
-            if isinstance(s, sp.Symbol) and s.is_integer and not s.is_positive}
+    return set(_index_symbols(expr))
+
+
+@lru_cache(maxsize=1 << 15)
+def _index_symbols(expr: sp.Expr) -> frozenset:
+    return frozenset(s for s in free_symbols_of(expr)
+                     if isinstance(s, sp.Symbol) and s.is_integer and not s.is_positive)
+
+
+@lru_cache(maxsize=1 << 15)
+def atoms_of(expr: sp.Basic, kind: type) -> frozenset:
+    """``expr.atoms(kind)``, remembered: SymPy walks the whole tree at every asking (it caches
+    nothing on the node), and collapsing, lowering and every pass over the statements ask it of
+    the same immutable factors and bodies again and again (a frozenset: the answer is shared)."""
+    return frozenset(expr.atoms(kind))
+
+
+@lru_cache(maxsize=1 << 12)
+def common_factor(expr: sp.Expr) -> sp.Expr:
+    """``sp.factor_terms(expr)``, remembered: the lowering, the buffer pass and the printers each
+    ask it of the same immutable bodies (and the buffer pass once per chain it tries)."""
+    return sp.factor_terms(expr)
+
+
+@lru_cache(maxsize=1 << 15)
+def free_symbols_of(expr: sp.Basic) -> frozenset:
+    """``expr.free_symbols``, remembered as ``atoms_of`` is (SymPy rebuilds the set from every
+    node's at each asking)."""
+    return frozenset(expr.free_symbols)
 
 
 def linear_form(expr: sp.Expr, indices: set[sp.Symbol]) -> tuple[sp.Expr, dict[sp.Symbol, sp.Expr]] | None:

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from symgrad.index.terms import read_name
+from symgrad.index.terms import atoms_of, read_name
 from symgrad.lower.nodes import Elementwise, Node
 
 
@@ -30,7 +30,7 @@ def canonical(node: Elementwise) -> Elementwise:
     return Elementwise(node.body.xreplace(renamed), operands)
 
 
-@lru_cache(maxsize=1 << 10)
+@lru_cache(maxsize=1 << 14)
 def _entry(base: str, place: int) -> sp.Indexed:
     """``base[place]``, built once (each new ``Indexed`` deduces its assumptions anew)."""
     return sp.IndexedBase(base)[place]
@@ -38,7 +38,7 @@ def _entry(base: str, place: int) -> sp.Indexed:
 
 def part(node: Elementwise, expr: sp.Expr) -> Elementwise:
     """The elementwise value of ``expr``, a part of ``node``'s body, in the one spelling."""
-    accesses = expr.atoms(sp.Indexed)
+    accesses = atoms_of(expr, sp.Indexed)
     return canonical(Elementwise(expr, tuple((a, o) for a, o in node.operands if a in accesses)))
 
 
