@@ -26,9 +26,8 @@ from __future__ import annotations
 from functools import lru_cache, reduce
 
 import sympy as sp
-from sympy.core.sorting import default_sort_key
 
-from symgrad.index.terms import atoms_of, index_symbols
+from symgrad.index.terms import atoms_of, index_symbols, sort_key
 from symgrad.model.functions import row_of
 
 _POOL: list[sp.Dummy] = []
@@ -53,7 +52,7 @@ def _delta(i: sp.Expr, j: sp.Expr) -> sp.Expr:
     if i == j:
         return sp.Integer(1)
     if _is_plain_index(i) and _is_plain_index(j):
-        return sp.KroneckerDelta(*sorted((i, j), key=default_sort_key), evaluate=False)
+        return sp.KroneckerDelta(*sorted((i, j), key=sort_key), evaluate=False)
     return sp.KroneckerDelta(i, j)
 
 
@@ -108,7 +107,7 @@ def pooled_diff(factor: sp.Expr, wrt: sp.Expr) -> sp.Expr:
             args = list(sp.Mul.make_args(factor))
             return reduce(lambda x, y: x * y, args[:position] + [derivative] + args[position + 1:],
                           sp.Integer(1))
-    indices = sorted(index_symbols(factor) | index_symbols(wrt), key=default_sort_key)
+    indices = sorted(index_symbols(factor) | index_symbols(wrt), key=sort_key)
     if not all(_is_plain_index(s) for s in indices):
         return sp.diff(factor, wrt)     # an index with other assumptions: no pool symbol is its twin
     to_pool = dict(zip(indices, _pool(len(indices))))

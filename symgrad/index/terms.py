@@ -157,6 +157,14 @@ def atoms_of(expr: sp.Basic, kind: type) -> frozenset:
     return frozenset(expr.atoms(kind))
 
 
+@lru_cache(maxsize=1 << 15)
+def sort_key(expr: sp.Basic):
+    """``sympy.default_sort_key(expr)``, remembered: an entry's key is built from the printed names
+    of its tensor and indices anew at every asking, and sorting a factor's entries asks it of the
+    same entries again and again."""
+    return sp.default_sort_key(expr)
+
+
 @lru_cache(maxsize=1 << 12)
 def common_factor(expr: sp.Expr) -> sp.Expr:
     """``sp.factor_terms(expr)``, remembered: the lowering, the buffer pass and the printers each
@@ -181,7 +189,9 @@ def linear_form(expr: sp.Expr, indices: set[sp.Symbol]) -> tuple[sp.Expr, dict[s
 def _linear_form(expr: sp.Expr, indices: frozenset) -> tuple[sp.Expr, dict[sp.Symbol, sp.Expr]] | None:
     """``linear_form``, remembered: collapsing and lowering ask it of the same few index
     expressions many times (the dict it returns is copied before it leaves)."""
-    if not (expr.is_Symbol or expr.is_Number):
+    if expr.is_Symbol:      # what the loop below gives a lone symbol, without SymPy's arithmetic
+        return (sp.Integer(0), {expr: sp.Integer(1)}) if expr in indices else (expr, {})
+    if not expr.is_Number:
         expr = sp.expand(expr)
     coefficients: dict[sp.Symbol, sp.Expr] = {}
     constant = sp.Integer(0)
@@ -228,7 +238,16 @@ def is_nonnegative(expr: sp.Expr) -> bool | None:
 
 def interval(expr: sp.Expr, ranges: dict[sp.Symbol, tuple[sp.Expr, sp.Expr]]) -> tuple[sp.Expr, sp.Expr] | None:
     """The range of a linear index expression, given the ranges of its indices."""
+    if expr in ranges:      # an index alone: its own range, as ``_interval`` finds it (0 + 1*lo, expanded)
+        return _expanded_range(*ranges[expr])
     return _interval(expr, frozenset((s, ranges[s]) for s in expr.free_symbols if s in ranges))
+
+
+@lru_cache(maxsize=1 << 12)
+def _expanded_range(lo: sp.Expr, hi: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """``(expand(lo), expand(hi))``, remembered by the bounds alone: every fresh index over the
+    same range asks it, and a cache keyed by the index itself never hits."""
+    return sp.expand(lo), sp.expand(hi)
 
 
 @lru_cache(maxsize=1 << 14)

@@ -23,7 +23,7 @@ from functools import lru_cache
 import sympy as sp
 
 from symgrad.errors import LoweringError
-from symgrad.index.terms import Term, atoms_of, common_factor, free_symbols_of
+from symgrad.index.terms import Term, atoms_of, common_factor, free_symbols_of, sort_key
 from symgrad.lower.nodes import (AxisSum, Diagonal, Einsum, Elementwise, MatMul, Node, Product, SquaredNorm, SumAll, Trace, VDot)
 from symgrad.lower.placement import Frame, place
 
@@ -60,7 +60,7 @@ def elementwise(factor: sp.Expr, frame: Frame, ranges: dict, shapes: dict) -> El
     if deltas:
         raise LoweringError(f"a Kronecker delta between free indices is left in {min(deltas, key=str)}: "
                             "that is a Jacobian, which symgrad never materializes")
-    accesses = sorted(atoms_of(factor, sp.Indexed), key=sp.default_sort_key)
+    accesses = sorted(atoms_of(factor, sp.Indexed), key=sort_key)
     operands = tuple((access, place(access, frame, ranges, shapes)) for access in accesses)
     return Elementwise(factor, operands)
 

@@ -73,6 +73,13 @@ class Node:
         return remembered
 
 
+@lru_cache(maxsize=1 << 14)
+def node_repr(node: Node) -> str:
+    """``repr(node)``, remembered: the passes order and size nodes by it again and again, and it
+    prints the node's whole tree (each SymPy size and body with a new printer)."""
+    return repr(node)
+
+
 @lru_cache(maxsize=None)
 def _hashed_fields(cls) -> tuple[str, ...]:
     """The fields a dataclass's generated ``__hash__`` hashes, in order."""

@@ -28,7 +28,7 @@ import sympy as sp
 from symgrad.index.conventions import SHARED_PREFIX
 from symgrad.index.terms import atoms_of
 from symgrad.lower.nodes import (Diagonal, Elementwise, Entry, Node, Ones, Product, Slice, SquaredNorm, Tensor, Transpose,
-                                 Zeros)
+                                 Zeros, node_repr)
 from symgrad.lower.passes.entries import canonical, part
 from symgrad.lower.statements import (Assign, children, named_array, node_reads, nodes_of, subnodes, unwrapped,
                                      with_nodes)
@@ -177,7 +177,7 @@ def share_values(statements: list, guarded: list) -> list:
                       and sum(unwrapped(statements[k].value) == value for k in set(uses)) < 2]
         if not candidates:
             break
-        value, uses = max(candidates, key=lambda c: (_printed_length(c[0]), -c[1][0]))     # the largest first
+        value, uses = max(candidates, key=lambda c: (len(node_repr(c[0])), -c[1][0]))     # the largest first
         counter += 1
         name = f"_{SHARED_PREFIX}_{counter}"            # renamed in the order they are computed below
         hoisted.setdefault(uses[0], []).append(Assign(name, value))
@@ -207,13 +207,6 @@ def _remembered(memo: dict, key, compute):
     if key not in memo:
         memo[key] = compute()
     return memo[key]
-
-
-@lru_cache(maxsize=1 << 12)
-def _printed_length(node: Node) -> int:
-    """``len(repr(node))``, how large a value is (remembered: every round of sharing compares the
-    same candidates again, and a node's repr prints its whole tree)."""
-    return len(repr(node))
 
 
 def _renamed(statement, names: dict[str, str]):
