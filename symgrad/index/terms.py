@@ -149,12 +149,15 @@ def _index_symbols(expr: sp.Expr) -> frozenset:
                      if isinstance(s, sp.Symbol) and s.is_integer and not s.is_positive)
 
 
-@lru_cache(maxsize=1 << 15)
+@lru_cache(maxsize=1 << 16)
 def atoms_of(expr: sp.Basic, kind: type) -> frozenset:
-    """``expr.atoms(kind)``, remembered: SymPy walks the whole tree at every asking (it caches
-    nothing on the node), and collapsing, lowering and every pass over the statements ask it of
-    the same immutable factors and bodies again and again (a frozenset: the answer is shared)."""
-    return frozenset(expr.atoms(kind))
+    """``expr.atoms(kind)``: the nodes of that kind among ``expr`` and its arguments, recursively
+    (what SymPy's preorder walk over ``args`` collects), each subtree's remembered. SymPy walks
+    the whole tree at every asking; collapsing, lowering and every pass over the statements ask
+    it of the same immutable factors and bodies again and again, and of the same entries and
+    calls inside different ones (a frozenset: the answer is shared)."""
+    own = frozenset((expr,)) if isinstance(expr, kind) else frozenset()
+    return own.union(*(atoms_of(arg, kind) for arg in expr.args))
 
 
 @lru_cache(maxsize=1 << 15)
@@ -172,11 +175,17 @@ def common_factor(expr: sp.Expr) -> sp.Expr:
     return sp.factor_terms(expr)
 
 
-@lru_cache(maxsize=1 << 15)
+@lru_cache(maxsize=1 << 16)
 def free_symbols_of(expr: sp.Basic) -> frozenset:
-    """``expr.free_symbols``, remembered as ``atoms_of`` is (SymPy rebuilds the set from every
-    node's at each asking)."""
-    return frozenset(expr.free_symbols)
+    """``expr.free_symbols``, each subtree's remembered as in ``atoms_of``: a node whose class keeps
+    SymPy's own rule (the union of its arguments' free symbols) from its arguments' remembered
+    sets, any other (a symbol, an entry, a sum binding its index) as SymPy says."""
+    if not expr.args or type(expr).free_symbols is not _UNION_OF_ARGUMENTS:
+        return frozenset(expr.free_symbols)
+    return frozenset().union(*(free_symbols_of(arg) for arg in expr.args))
+
+
+_UNION_OF_ARGUMENTS = sp.Basic.free_symbols      # the property, for ``free_symbols_of``'s test
 
 
 def linear_form(expr: sp.Expr, indices: set[sp.Symbol]) -> tuple[sp.Expr, dict[sp.Symbol, sp.Expr]] | None:
