@@ -32,7 +32,7 @@ from symgrad.model.functions import is_mask
 from symgrad.model.model import Model
 from symgrad.differentiate.layers import derive_layers
 from symgrad.differentiate.model_derivation import ModelDerivation, Part
-from symgrad.differentiate.pooled_diff import pooled_diff
+from symgrad.differentiate.pooled_diff import pooled_diff, reads_no_entry
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.index.conventions import adjoint_name
 from symgrad.index.text import formula_text
@@ -281,6 +281,9 @@ def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointSt
         value = model.tensors[consumer].entry(out)
         local += opaque.local_partial(value, model, out, at)
     for term in definition.terms if opaque is None else ():
+        if reads_no_entry(term.factor, wrt):     # its derivative is 0: no renamed copy to build
+            space.skip_bound(term)
+            continue
         term = space.rename_bound(term, rename)
         derivative = pooled_diff(term.factor, wrt)
         if derivative != 0:

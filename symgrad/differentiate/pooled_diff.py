@@ -94,6 +94,12 @@ def _one_reader(factor: sp.Expr, wrt: sp.Indexed):
     return readers[0], sp.Add(*([] if inner == 0 else [arg.fdiff(1) * inner]))
 
 
+def reads_no_entry(factor: sp.Expr, wrt: sp.Expr) -> bool:
+    """Whether ``wrt`` is a tensor entry and ``factor`` reads no entry of its tensor, so that
+    ``pooled_diff(factor, wrt)`` is 0 (a renaming of the indices keeps that true)."""
+    return isinstance(wrt, sp.Indexed) and isinstance(wrt.base, sp.IndexedBase) and not _reads(factor, wrt.base)
+
+
 def pooled_diff(factor: sp.Expr, wrt: sp.Expr) -> sp.Expr:
     """``sympy.diff(factor, wrt)`` for a term's factor and a tensor entry (or a scalar tensor)."""
     if isinstance(wrt, sp.Indexed) and isinstance(wrt.base, sp.IndexedBase):

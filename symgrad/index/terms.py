@@ -108,6 +108,12 @@ class IndexSpace:
     def indices_for(self, shape: Iterable[sp.Expr]) -> tuple[sp.Expr, ...]:
         return tuple(self.fresh(n) for n in shape)
 
+    def skip_bound(self, term: Term) -> None:
+        """Draw the fresh names ``rename_bound(term)`` would, without renaming the term (for a term
+        that is not needed): every name drawn after them is the one it would have been."""
+        for s, lo, hi in term.bound:
+            self.fresh_like(s, lo, hi)
+
     def rename_bound(self, term: Term, also: dict | None = None) -> Term:
         """The same term with fresh names for its bound indices, and with ``also`` (a renaming of
         its free indices) substituted in the same pass: ``rename_bound(term).xreplace(also)``,
