@@ -72,6 +72,11 @@ class Node:
             self.__dict__["_hash"] = remembered      # as cached_property stores, past the frozen __setattr__
         return remembered
 
+    def __getstate__(self) -> dict:
+        """A copy or pickle leaves the remembered hash behind (a string's hash differs between
+        processes)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
 
 @lru_cache(maxsize=1 << 14)
 def node_repr(node: Node) -> str:
