@@ -81,7 +81,7 @@ class Derivation(ModelDerivation):
         """``dLoss/d<name>`` with every adjoint substituted: forward tensors only. With ``limit``:
         None when more than ``limit`` adjoints would be substituted (deep in a long chain of layers,
         where the expanded form grows with the depth and the recursion is the readable form)."""
-        if limit is not None and len(self._reaches(name)) > limit:
+        if limit is not None and len(self._reaches(name, stop_after=limit)) > limit:
             return None
         expr = self.adjoints[name]
         terms = expr.terms
@@ -106,8 +106,10 @@ class Derivation(ModelDerivation):
         expr = reuse_forward_values(expanded, self.model, cheaper=False)
         return formula_text(head or f"d{self.model.loss_name}/d{name}", expr, reserved)
 
-    def _reaches(self, name: str) -> set[str]:
-        """The tensors whose adjoints ``dLoss/d<name>`` is built from, directly or not."""
+    def _reaches(self, name: str, stop_after: int | None = None) -> set[str]:
+        """The tensors whose adjoints ``dLoss/d<name>`` is built from, directly or not; with
+        ``stop_after``, only until more than that many are found (all a limit needs to know: a
+        whole walk per parameter made the comments of a long chain quadratic)."""
         if self._adjoint_graph is None:
             bases = {adjoint_name(n): n for n in self.adjoints}
             self._adjoint_graph = {
@@ -115,7 +117,7 @@ class Derivation(ModelDerivation):
                     if read_name(s) in bases} - {n}
                 for n, e in self.adjoints.items()}
         seen, todo = set(), [name]
-        while todo:
+        while todo and (stop_after is None or len(seen) <= stop_after):
             for other in self._adjoint_graph[todo.pop()] - seen:
                 seen.add(other)
                 todo.append(other)
