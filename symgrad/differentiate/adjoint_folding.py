@@ -28,7 +28,7 @@ from symgrad.differentiate.reuse import shown_and_reused
 from symgrad.differentiate.softmax_value import softmax_values
 from symgrad.index.conventions import CORE_SUFFIX, adjoint_name
 from symgrad.index.deltas import collapse
-from symgrad.index.terms import IndexExpr, Term, read_name
+from symgrad.index.terms import IndexExpr, Term, free_symbols_of, read_name
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ def _with_folded(terms, folded: dict, derivation: Derivation, indices) -> tuple:
     read, read_by, settled = set(), None, False
     for other, definition in folded.items():
         if read_by is not terms:
-            read, read_by = {read_name(s) for t in terms for s in t.factor.free_symbols}, terms
+            read, read_by = {read_name(s) for t in terms for s in free_symbols_of(t.factor)}, terms
         base = adjoint_name(other)
         if base not in read:
             if settled:

@@ -32,11 +32,11 @@ from symgrad.model.functions import is_mask
 from symgrad.model.model import Model
 from symgrad.differentiate.layers import derive_layers
 from symgrad.differentiate.model_derivation import ModelDerivation, Part
-from symgrad.differentiate.pooled_diff import pooled_diff
+from symgrad.differentiate.pooled_diff import pooled_diff, reads_no_entry
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.index.conventions import adjoint_name
 from symgrad.index.text import formula_text
-from symgrad.index.terms import IndexExpr, IndexSpace, Term, read_name
+from symgrad.index.terms import IndexExpr, IndexSpace, Term, atoms_of, free_symbols_of, read_name
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class Derivation(ModelDerivation):
         """``dLoss/d<name>`` with every adjoint substituted: forward tensors only. With ``limit``:
         None when more than ``limit`` adjoints would be substituted (deep in a long chain of layers,
         where the expanded form grows with the depth and the recursion is the readable form)."""
-        if limit is not None and len(self._reaches(name)) > limit:
+        if limit is not None and len(self._reaches(name, stop_after=limit)) > limit:
             return None
         expr = self.adjoints[name]
         terms = expr.terms
@@ -106,16 +106,18 @@ class Derivation(ModelDerivation):
         expr = reuse_forward_values(expanded, self.model, cheaper=False)
         return formula_text(head or f"d{self.model.loss_name}/d{name}", expr, reserved)
 
-    def _reaches(self, name: str) -> set[str]:
-        """The tensors whose adjoints ``dLoss/d<name>`` is built from, directly or not."""
+    def _reaches(self, name: str, stop_after: int | None = None) -> set[str]:
+        """The tensors whose adjoints ``dLoss/d<name>`` is built from, directly or not; with
+        ``stop_after``, only until more than that many are found (all a limit needs to know: a
+        whole walk per parameter made the comments of a long chain quadratic)."""
         if self._adjoint_graph is None:
             bases = {adjoint_name(n): n for n in self.adjoints}
             self._adjoint_graph = {
-                n: {bases[read_name(s)] for t in e.terms for s in t.factor.free_symbols
+                n: {bases[read_name(s)] for t in e.terms for s in free_symbols_of(t.factor)
                     if read_name(s) in bases} - {n}
                 for n, e in self.adjoints.items()}
         seen, todo = set(), [name]
-        while todo:
+        while todo and (stop_after is None or len(seen) <= stop_after):
             for other in self._adjoint_graph[todo.pop()] - seen:
                 seen.add(other)
                 todo.append(other)
@@ -147,16 +149,16 @@ class Derivation(ModelDerivation):
 
 def _mentioned(terms) -> set[str]:
     """The names of the tensors and scalars the terms' factors read."""
-    return {read_name(s) for t in terms for s in t.factor.free_symbols}
+    return {read_name(s) for t in terms for s in free_symbols_of(t.factor)}
 
 
 def substitute(terms, base: str, definition: IndexExpr, space: IndexSpace) -> tuple[Term, ...]:
     """Replace each entry of adjoint ``base`` (which enters linearly) by its definition."""
     out = []
     for term in terms:
-        accesses = [a for a in term.factor.atoms(sp.Indexed) if read_name(a) == base]
+        accesses = [a for a in atoms_of(term.factor, sp.Indexed) if read_name(a) == base]
         if not accesses:
-            accesses = [s for s in term.factor.free_symbols if isinstance(s, sp.Symbol) and str(s) == base]
+            accesses = [s for s in free_symbols_of(term.factor) if isinstance(s, sp.Symbol) and str(s) == base]
         if not accesses:
             out.append(term)
             continue
@@ -179,8 +181,8 @@ def substitute(terms, base: str, definition: IndexExpr, space: IndexSpace) -> tu
 
 
 def _references(expr: IndexExpr) -> set[str]:
-    names = {read_name(a) for t in expr.terms for a in t.factor.atoms(sp.Indexed)}
-    names |= {str(s) for t in expr.terms for s in t.factor.free_symbols
+    names = {read_name(a) for t in expr.terms for a in atoms_of(t.factor, sp.Indexed)}
+    names |= {str(s) for t in expr.terms for s in free_symbols_of(t.factor)
               if isinstance(s, sp.Symbol) and not s.is_integer}
     return names
 
@@ -281,6 +283,9 @@ def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointSt
         value = model.tensors[consumer].entry(out)
         local += opaque.local_partial(value, model, out, at)
     for term in definition.terms if opaque is None else ():
+        if reads_no_entry(term.factor, wrt):     # its derivative is 0: no renamed copy to build
+            space.skip_bound(term)
+            continue
         term = space.rename_bound(term, rename)
         derivative = pooled_diff(term.factor, wrt)
         if derivative != 0:

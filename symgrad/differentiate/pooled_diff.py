@@ -26,9 +26,8 @@ from __future__ import annotations
 from functools import lru_cache, reduce
 
 import sympy as sp
-from sympy.core.sorting import default_sort_key
 
-from symgrad.index.terms import index_symbols
+from symgrad.index.terms import atoms_of, index_symbols, sort_key
 from symgrad.model.functions import row_of
 
 _POOL: list[sp.Dummy] = []
@@ -53,12 +52,12 @@ def _delta(i: sp.Expr, j: sp.Expr) -> sp.Expr:
     if i == j:
         return sp.Integer(1)
     if _is_plain_index(i) and _is_plain_index(j):
-        return sp.KroneckerDelta(*sorted((i, j), key=default_sort_key), evaluate=False)
+        return sp.KroneckerDelta(*sorted((i, j), key=sort_key), evaluate=False)
     return sp.KroneckerDelta(i, j)
 
 
 def _reads(expr: sp.Expr, base) -> bool:
-    return any(a.base == base for a in expr.atoms(sp.Indexed))
+    return any(a.base == base for a in atoms_of(expr, sp.Indexed))
 
 
 def _entry_derivative(access: sp.Indexed, wrt: sp.Indexed) -> sp.Expr:
@@ -95,6 +94,12 @@ def _one_reader(factor: sp.Expr, wrt: sp.Indexed):
     return readers[0], sp.Add(*([] if inner == 0 else [arg.fdiff(1) * inner]))
 
 
+def reads_no_entry(factor: sp.Expr, wrt: sp.Expr) -> bool:
+    """Whether ``wrt`` is a tensor entry and ``factor`` reads no entry of its tensor, so that
+    ``pooled_diff(factor, wrt)`` is 0 (a renaming of the indices keeps that true)."""
+    return isinstance(wrt, sp.Indexed) and isinstance(wrt.base, sp.IndexedBase) and not _reads(factor, wrt.base)
+
+
 def pooled_diff(factor: sp.Expr, wrt: sp.Expr) -> sp.Expr:
     """``sympy.diff(factor, wrt)`` for a term's factor and a tensor entry (or a scalar tensor)."""
     if isinstance(wrt, sp.Indexed) and isinstance(wrt.base, sp.IndexedBase):
@@ -108,7 +113,7 @@ def pooled_diff(factor: sp.Expr, wrt: sp.Expr) -> sp.Expr:
             args = list(sp.Mul.make_args(factor))
             return reduce(lambda x, y: x * y, args[:position] + [derivative] + args[position + 1:],
                           sp.Integer(1))
-    indices = sorted(index_symbols(factor) | index_symbols(wrt), key=default_sort_key)
+    indices = sorted(index_symbols(factor) | index_symbols(wrt), key=sort_key)
     if not all(_is_plain_index(s) for s in indices):
         return sp.diff(factor, wrt)     # an index with other assumptions: no pool symbol is its twin
     to_pool = dict(zip(indices, _pool(len(indices))))

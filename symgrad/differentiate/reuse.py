@@ -16,7 +16,7 @@ import sympy as sp
 from symgrad.differentiate.model_memo import remembered
 from symgrad.differentiate.softmax_value import read_softmax, softmax_values
 from symgrad.model.functions import row_of
-from symgrad.index.terms import IndexExpr, Term
+from symgrad.index.terms import IndexExpr, Term, atoms_of
 
 
 def _pointwise_calls(model):
@@ -85,10 +85,10 @@ def _rewrites(model, factor: sp.Expr, calls: dict, cheaper: bool) -> tuple[dict,
     forms read off a value as well, when ``cheaper``; else the first again). Both from one scan:
     matching is the costly part."""
     shown, reused = {}, {}
-    for found in factor.atoms(sp.Function):
+    for found in atoms_of(factor, sp.Function):
         if row_of(found) is None:
             continue
-        bases = {a.base for a in found.args[0].atoms(sp.Indexed)}
+        bases = {a.base for a in atoms_of(found.args[0], sp.Indexed)}
         candidates = sorted((c for base in bases for c in calls.get(base, ())), key=lambda c: c[0])
         for _, name, indices, call, anchor in candidates:
             rename = _renaming(anchor, found)

@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from symgrad.index.terms import Term, interval, is_nonnegative, linear_form
+from symgrad.index.terms import Term, atoms_of, free_symbols_of, interval, is_nonnegative, linear_form
 
 Ranges = dict[sp.Symbol, tuple[sp.Expr, sp.Expr]]
 
@@ -159,7 +159,7 @@ def _expand_deltas(factor: sp.Expr) -> sp.Expr:
     args = sp.Mul.make_args(factor)
     top = {f for f in args if isinstance(f, sp.KroneckerDelta)}
     # the deltas below the top-level product: only its compound factors can hold one
-    nested = set().union(*(a.atoms(sp.KroneckerDelta) for a in args if not (a.is_Atom or a in top)))
+    nested = set().union(*(atoms_of(a, sp.KroneckerDelta) for a in args if not (a.is_Atom or a in top)))
     if nested - top:   # a delta inside a sum, e.g. d1 * (d2 * f + 1)
         return sp.expand_mul(factor)
     return factor
@@ -217,7 +217,7 @@ def collapse_term(term: Term, free: Ranges, log: list[Elimination] | None = None
                 continue
             kept.append(condition)
         conditions = kept
-        used = factor.free_symbols.union(*(c[0].free_symbols for c in conditions))
+        used = free_symbols_of(factor).union(*(free_symbols_of(c[0]) for c in conditions))
         for index in [s for s in bound if s not in used]:
             lo, hi = bound.pop(index)
             factor = factor * (hi - lo + 1)

@@ -108,6 +108,12 @@ class IndexSpace:
     def indices_for(self, shape: Iterable[sp.Expr]) -> tuple[sp.Expr, ...]:
         return tuple(self.fresh(n) for n in shape)
 
+    def skip_bound(self, term: Term) -> None:
+        """Draw the fresh names ``rename_bound(term)`` would, without renaming the term (for a term
+        that is not needed): every name drawn after them is the one it would have been."""
+        for s, lo, hi in term.bound:
+            self.fresh_like(s, lo, hi)
+
     def rename_bound(self, term: Term, also: dict | None = None) -> Term:
         """The same term with fresh names for its bound indices, and with ``also`` (a renaming of
         its free indices) substituted in the same pass: ``rename_bound(term).xreplace(also)``,
@@ -140,8 +146,52 @@ def read_name(symbol) -> str:
 
 def index_symbols(expr: sp.Expr) -> set[sp.Symbol]:
     """The index symbols in ``expr``: integer symbols that are not dimensions."""
-    return {s for s in expr.free_symbols
-            if isinstance(s, sp.Symbol) and s.is_integer and not s.is_positive}
+    return set(_index_symbols(expr))
+
+
+@lru_cache(maxsize=1 << 15)
+def _index_symbols(expr: sp.Expr) -> frozenset:
+    return frozenset(s for s in free_symbols_of(expr)
+                     if isinstance(s, sp.Symbol) and s.is_integer and not s.is_positive)
+
+
+@lru_cache(maxsize=1 << 16)
+def atoms_of(expr: sp.Basic, kind: type) -> frozenset:
+    """``expr.atoms(kind)``: the nodes of that kind among ``expr`` and its arguments, recursively
+    (what SymPy's preorder walk over ``args`` collects), each subtree's remembered. SymPy walks
+    the whole tree at every asking; collapsing, lowering and every pass over the statements ask
+    it of the same immutable factors and bodies again and again, and of the same entries and
+    calls inside different ones (a frozenset: the answer is shared)."""
+    own = frozenset((expr,)) if isinstance(expr, kind) else frozenset()
+    return own.union(*(atoms_of(arg, kind) for arg in expr.args))
+
+
+@lru_cache(maxsize=1 << 15)
+def sort_key(expr: sp.Basic):
+    """``sympy.default_sort_key(expr)``, remembered: an entry's key is built from the printed names
+    of its tensor and indices anew at every asking, and sorting a factor's entries asks it of the
+    same entries again and again."""
+    return sp.default_sort_key(expr)
+
+
+@lru_cache(maxsize=1 << 12)
+def common_factor(expr: sp.Expr) -> sp.Expr:
+    """``sp.factor_terms(expr)``, remembered: the lowering, the buffer pass and the printers each
+    ask it of the same immutable bodies (and the buffer pass once per chain it tries)."""
+    return sp.factor_terms(expr)
+
+
+@lru_cache(maxsize=1 << 16)
+def free_symbols_of(expr: sp.Basic) -> frozenset:
+    """``expr.free_symbols``, each subtree's remembered as in ``atoms_of``: a node whose class keeps
+    SymPy's own rule (the union of its arguments' free symbols) from its arguments' remembered
+    sets, any other (a symbol, an entry, a sum binding its index) as SymPy says."""
+    if not expr.args or type(expr).free_symbols is not _UNION_OF_ARGUMENTS:
+        return frozenset(expr.free_symbols)
+    return frozenset().union(*(free_symbols_of(arg) for arg in expr.args))
+
+
+_UNION_OF_ARGUMENTS = sp.Basic.free_symbols      # the property, for ``free_symbols_of``'s test
 
 
 def linear_form(expr: sp.Expr, indices: set[sp.Symbol]) -> tuple[sp.Expr, dict[sp.Symbol, sp.Expr]] | None:
@@ -154,7 +204,9 @@ def linear_form(expr: sp.Expr, indices: set[sp.Symbol]) -> tuple[sp.Expr, dict[s
 def _linear_form(expr: sp.Expr, indices: frozenset) -> tuple[sp.Expr, dict[sp.Symbol, sp.Expr]] | None:
     """``linear_form``, remembered: collapsing and lowering ask it of the same few index
     expressions many times (the dict it returns is copied before it leaves)."""
-    if not (expr.is_Symbol or expr.is_Number):
+    if expr.is_Symbol:      # what the loop below gives a lone symbol, without SymPy's arithmetic
+        return (sp.Integer(0), {expr: sp.Integer(1)}) if expr in indices else (expr, {})
+    if not expr.is_Number:
         expr = sp.expand(expr)
     coefficients: dict[sp.Symbol, sp.Expr] = {}
     constant = sp.Integer(0)
@@ -201,7 +253,16 @@ def is_nonnegative(expr: sp.Expr) -> bool | None:
 
 def interval(expr: sp.Expr, ranges: dict[sp.Symbol, tuple[sp.Expr, sp.Expr]]) -> tuple[sp.Expr, sp.Expr] | None:
     """The range of a linear index expression, given the ranges of its indices."""
+    if expr in ranges:      # an index alone: its own range, as ``_interval`` finds it (0 + 1*lo, expanded)
+        return _expanded_range(*ranges[expr])
     return _interval(expr, frozenset((s, ranges[s]) for s in expr.free_symbols if s in ranges))
+
+
+@lru_cache(maxsize=1 << 12)
+def _expanded_range(lo: sp.Expr, hi: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """``(expand(lo), expand(hi))``, remembered by the bounds alone: every fresh index over the
+    same range asks it, and a cache keyed by the index itself never hits."""
+    return sp.expand(lo), sp.expand(hi)
 
 
 @lru_cache(maxsize=1 << 14)

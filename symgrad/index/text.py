@@ -13,7 +13,32 @@ from sympy.printing.str import StrPrinter
 
 from symgrad.index.terms import IndexExpr, Term, index_symbols
 
-_STR = StrPrinter()
+
+class _RememberingStrPrinter(StrPrinter):
+    """``str`` of SymPy expressions, each (sub)expression's text remembered: the formulas of one
+    model print the same entries and calls (``W2[c, j]``, ``tanh(Z1[i, j])``) over and over, and
+    a printer's text for an expression depends on the expression alone (equal expressions are
+    the same tree; a Float's precision is part of its equality)."""
+
+    LIMIT = 1 << 15
+
+    def __init__(self):
+        super().__init__()
+        self._texts: dict = {}
+
+    def _print(self, expr, **kwargs) -> str:
+        if kwargs or not isinstance(expr, sp.Basic):
+            return super()._print(expr, **kwargs)
+        text = self._texts.get(expr)
+        if text is None:
+            text = super()._print(expr)
+            if len(self._texts) >= self.LIMIT:
+                self._texts.clear()
+            self._texts[expr] = text
+        return text
+
+
+_STR = _RememberingStrPrinter()
 FREE_NAMES = "ijpqrs"               # free indices, as the notes name them
 BOUND_NAMES = "cklmnuvwxyzabefgh"   # summed indices
 

@@ -23,7 +23,7 @@ from functools import lru_cache
 import sympy as sp
 
 from symgrad.errors import LoweringError
-from symgrad.index.terms import Term
+from symgrad.index.terms import Term, atoms_of, common_factor, free_symbols_of, sort_key
 from symgrad.lower.nodes import (AxisSum, Diagonal, Einsum, Elementwise, MatMul, Node, Product, SquaredNorm, SumAll, Trace, VDot)
 from symgrad.lower.placement import Frame, place
 
@@ -40,7 +40,7 @@ def labels_of(expr: sp.Expr, ranges: dict) -> frozenset:
 def _index_like(expr: sp.Expr) -> frozenset:
     """The integer, not positive symbols of ``expr`` (remembered: a term's factors are asked
     again for every decision below, and each asking walks the whole factor)."""
-    return frozenset(s for s in expr.free_symbols if isinstance(s, sp.Symbol) and s.is_integer and not s.is_positive)
+    return frozenset(s for s in free_symbols_of(expr) if isinstance(s, sp.Symbol) and s.is_integer and not s.is_positive)
 
 
 @lru_cache(maxsize=1 << 12)
@@ -56,11 +56,11 @@ def frame_shape(frame: Frame, labels, ranges: dict) -> tuple:
 
 def elementwise(factor: sp.Expr, frame: Frame, ranges: dict, shapes: dict) -> Elementwise:
     """A pointwise factor, each of its entries placed in ``frame``."""
-    deltas = factor.atoms(sp.KroneckerDelta)
+    deltas = atoms_of(factor, sp.KroneckerDelta)
     if deltas:
         raise LoweringError(f"a Kronecker delta between free indices is left in {min(deltas, key=str)}: "
                             "that is a Jacobian, which symgrad never materializes")
-    accesses = sorted(factor.atoms(sp.Indexed), key=sp.default_sort_key)
+    accesses = sorted(atoms_of(factor, sp.Indexed), key=sort_key)
     operands = tuple((access, place(access, frame, ranges, shapes)) for access in accesses)
     return Elementwise(factor, operands)
 
@@ -93,7 +93,7 @@ def lower_term(term: Term, frame: Frame, ranges: dict, shapes: dict) -> Product:
 
 def _coefficient_and_arrays(factor: sp.Expr, ranges: dict):
     args = _separated(sp.Mul.make_args(factor), ranges)
-    scalars = [a for a in args if not labels_of(a, ranges) and not a.atoms(sp.Indexed)]
+    scalars = [a for a in args if not labels_of(a, ranges) and not atoms_of(a, sp.Indexed)]
     return sp.Mul(*scalars), [a for a in args if a not in scalars]
 
 
@@ -103,7 +103,7 @@ def _separated(args, ranges) -> list:
     operation computes (found by fuzzing)."""
     out = []
     for arg in args:
-        out.extend(sp.Mul.make_args(sp.factor_terms(arg)) if len(labels_of(arg, ranges)) > 2 else (arg,))
+        out.extend(sp.Mul.make_args(common_factor(arg)) if len(labels_of(arg, ranges)) > 2 else (arg,))
     return out
 
 

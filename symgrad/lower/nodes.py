@@ -17,7 +17,7 @@ product, axis and full sums, einsum), broadcasting and block assembly.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property, lru_cache
 
 import sympy as sp
@@ -55,9 +55,40 @@ def _same_size(x: sp.Expr, y: sp.Expr) -> bool:
 
 
 class Node:
-    """Base class of every array node."""
+    """Base class of every array node. Its hash is the one the dataclass would compute (of the
+    tuple of its fields), computed once per node: nodes never change, and the passes put the
+    same deep trees into dicts and sets again and again, which rehashed every level each time."""
 
     shape: Shape
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.__hash__ = Node._remembered_hash     # a class's own __hash__: @dataclass keeps it
+
+    def _remembered_hash(self) -> int:
+        remembered = self.__dict__.get("_hash")
+        if remembered is None:
+            remembered = hash(tuple(getattr(self, name) for name in _hashed_fields(type(self))))
+            self.__dict__["_hash"] = remembered      # as cached_property stores, past the frozen __setattr__
+        return remembered
+
+    def __getstate__(self) -> dict:
+        """A copy or pickle leaves the remembered hash behind (a string's hash differs between
+        processes)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
+
+@lru_cache(maxsize=1 << 14)
+def node_repr(node: Node) -> str:
+    """``repr(node)``, remembered: the passes order and size nodes by it again and again, and it
+    prints the node's whole tree (each SymPy size and body with a new printer)."""
+    return repr(node)
+
+
+@lru_cache(maxsize=None)
+def _hashed_fields(cls) -> tuple[str, ...]:
+    """The fields a dataclass's generated ``__hash__`` hashes, in order."""
+    return tuple(f.name for f in fields(cls) if (f.compare if f.hash is None else f.hash))
 
 
 @dataclass(frozen=True)

@@ -223,17 +223,20 @@ def scalar_symbols(expr: sp.Basic) -> frozenset:
     return frozenset(expr.xreplace(entries).free_symbols - set(entries.values()))
 
 
-def node_reads(node: Node) -> set[str]:
+@lru_cache(maxsize=1 << 14)
+def node_reads(node: Node) -> frozenset[str]:
     """Every name ``node`` reads: its tensors, and the scalars in its bodies and coefficients
-    (the dimensions in its shapes are left out: they are never arrays)."""
+    (the dimensions in its shapes are left out: they are never arrays). Remembered, and built
+    from its children's: nodes are immutable, and the passes ask it of the same subtrees again."""
     out = set()
-    for sub in subnodes(node):
-        name = getattr(sub, "name", None)
-        if isinstance(name, str):
-            out.add(name)
-        for field in field_names(type(sub)):
-            out |= scalar_names(getattr(sub, field))
-    return out
+    name = getattr(node, "name", None)
+    if isinstance(name, str):
+        out.add(name)
+    for field in field_names(type(node)):
+        out |= scalar_names(getattr(node, field))
+    for child in children(node):
+        out |= node_reads(child)
+    return frozenset(out)
 
 
 def reads(statement: Statement) -> set[str]:
@@ -249,6 +252,15 @@ def reads(statement: Statement) -> set[str]:
     return out
 
 
+_LEAVES = (sp.Basic, str, int, type(None))     # values that never hold a node
+
+
+@lru_cache(maxsize=None)
+def _holding_nodes(cls) -> tuple[str, ...]:
+    """The fields of a node class that may hold nodes: all but its shape (SymPy sizes only)."""
+    return tuple(name for name in field_names(cls) if name != "shape")
+
+
 def transformed(node: Node, rewrite) -> Node:
     """``node`` rebuilt bottom-up, ``rewrite`` applied to every node once its children are. A
     node none of whose fields changed is kept as it is, not rebuilt (a tuple field whose items
@@ -256,6 +268,8 @@ def transformed(node: Node, rewrite) -> Node:
     def visit(value):
         if isinstance(value, Node):
             return rewrite(rebuilt(value))
+        if isinstance(value, _LEAVES):
+            return value
         if isinstance(value, tuple):
             items = tuple(visit(v) for v in value)
             return value if all(new is old for new, old in zip(items, value)) else items
@@ -264,7 +278,7 @@ def transformed(node: Node, rewrite) -> Node:
         return value
 
     def rebuilt(node: Node) -> Node:
-        changes = {name: visit(getattr(node, name)) for name in field_names(type(node))}
+        changes = {name: visit(getattr(node, name)) for name in _holding_nodes(type(node))}
         return replace(node, **changes) if any(changes[k] is not getattr(node, k) for k in changes) else node
     return visit(node)
 

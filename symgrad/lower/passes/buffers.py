@@ -30,6 +30,8 @@ from dataclasses import dataclass, replace
 
 import sympy as sp
 
+from symgrad.index.terms import atoms_of, common_factor
+
 from symgrad.lower.nodes import (Add, BroadcastTo, Elementwise, MatMul, Node, Ones, Product, Slice, Tensor, Transpose,
                                  same_shape)
 from symgrad.lower.passes.entries import part
@@ -49,11 +51,11 @@ def is_float(node: Node, floats: set[str]) -> bool:
     if isinstance(node, Elementwise):
         if node.boolean:
             return False
-        masks = {f: sp.Integer(1) for f in node.body.atoms(sp.Function) if is_mask(f)}
-        outside = node.body.xreplace(masks).atoms(sp.Indexed)    # entries a mask does not swallow
+        masks = {f: sp.Integer(1) for f in atoms_of(node.body, sp.Function) if is_mask(f)}
+        outside = atoms_of(node.body.xreplace(masks), sp.Indexed) if masks else atoms_of(node.body, sp.Indexed)    # entries a mask does not swallow
         return any(is_float(o, floats) for a, o in node.operands if a in outside) or bool(
-            node.body.atoms(sp.Float)) or any(row_of(f) is not None and row_of(f).ufuncs
-                                               for f in node.body.atoms(sp.Function))
+            atoms_of(node.body, sp.Float)) or any(row_of(f) is not None and row_of(f).ufuncs
+                                               for f in atoms_of(node.body, sp.Function))
     if isinstance(node, (Ones, BroadcastTo)):
         return node.copy if isinstance(node, BroadcastTo) else True
     if isinstance(node, (Product, Add, MatMul)):
@@ -211,9 +213,9 @@ class _Chain:
         """A part of an elementwise body along its spine: times each other factor of the full shape
         in place, then the small factors and the number together (one small temporary)."""
         def value(expr):
-            return part(node, expr) if expr.atoms(sp.Indexed) else expr
+            return part(node, expr) if atoms_of(expr, sp.Indexed) else expr
         if body.is_Add and not any(is_mask(a) for a in body.args):
-            common = sp.factor_terms(body)      # as the printer prints it: P*(a + b), one pass fewer
+            common = common_factor(body)      # as the printer prints it: P*(a + b), one pass fewer
             body = common if common.is_Mul else body
         if body.is_Add:
             terms = list(body.as_ordered_terms())
@@ -222,12 +224,12 @@ class _Chain:
             coefficient, rest = body.as_coeff_Mul()
             factors = list(sp.Mul.make_args(rest))
             for k, spine in enumerate(factors):
-                if spine.is_Pow and spine.exp == -1 or not spine.atoms(sp.Indexed):
+                if spine.is_Pow and spine.exp == -1 or not atoms_of(spine, sp.Indexed):
                     continue
                 steps = self.of(value(spine))
                 if steps:
                     others = factors[:k] + factors[k + 1:]
-                    full = [f for f in others if f.atoms(sp.Indexed) and same_shape(value(f).shape, self.shape)]
+                    full = [f for f in others if atoms_of(f, sp.Indexed) and same_shape(value(f).shape, self.shape)]
                     for f in full:
                         if f.is_Pow and f.exp == -1:
                             steps.append(self._step("divide", self.buffer, value(f.base)))
@@ -250,7 +252,7 @@ class _Chain:
             steps = self.of(value(body.base))
             return steps + [self._step("sqrt", self.buffer)] if steps else None
         row = row_of(body)
-        if row is None or not row.ufuncs or not body.args[0].atoms(sp.Indexed):
+        if row is None or not row.ufuncs or not atoms_of(body.args[0], sp.Indexed):
             return None
         arguments = body.args
 

@@ -15,22 +15,22 @@ from functools import lru_cache
 
 import sympy as sp
 
-from symgrad.index.terms import read_name
-from symgrad.lower.nodes import Elementwise, Node
+from symgrad.index.terms import atoms_of, read_name
+from symgrad.lower.nodes import Elementwise, Node, node_repr
 
 
 @lru_cache(maxsize=1 << 14)
 def canonical(node: Elementwise) -> Elementwise:
     """``node`` with its entries named by their operand nodes (remembered: a pure function of an
     immutable node, asked again of the same bodies by every pass and every rebuild)."""
-    order = sorted({operand for _, operand in node.operands}, key=repr)
+    order = sorted({operand for _, operand in node.operands}, key=node_repr)
     entry = {operand: _entry(read_name(access), order.index(operand)) for access, operand in node.operands}
     renamed = {access: entry[operand] for access, operand in node.operands}
     operands = tuple(sorted({(entry[o], o) for o in order}, key=lambda pair: order.index(pair[1])))
     return Elementwise(node.body.xreplace(renamed), operands)
 
 
-@lru_cache(maxsize=1 << 10)
+@lru_cache(maxsize=1 << 14)
 def _entry(base: str, place: int) -> sp.Indexed:
     """``base[place]``, built once (each new ``Indexed`` deduces its assumptions anew)."""
     return sp.IndexedBase(base)[place]
@@ -38,7 +38,7 @@ def _entry(base: str, place: int) -> sp.Indexed:
 
 def part(node: Elementwise, expr: sp.Expr) -> Elementwise:
     """The elementwise value of ``expr``, a part of ``node``'s body, in the one spelling."""
-    accesses = expr.atoms(sp.Indexed)
+    accesses = atoms_of(expr, sp.Indexed)
     return canonical(Elementwise(expr, tuple((a, o) for a, o in node.operands if a in accesses)))
 
 

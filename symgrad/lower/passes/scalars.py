@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from symgrad.index.terms import atoms_of
 from symgrad.lower.nodes import Elementwise, Node, Product, same_shape
 from symgrad.lower.passes.entries import part
 from symgrad.lower.statements import nodes_of, subnodes, with_nodes
@@ -77,12 +78,12 @@ def small_factors_first(node: Node) -> Node:
     coefficient, rest = node.body.as_coeff_Mul()
     small, large = [], []
     for factor in sp.Mul.make_args(rest):
-        value = part(node, factor) if factor.atoms(sp.Indexed) else None
+        value = part(node, factor) if atoms_of(factor, sp.Indexed) else None
         if value is None or (value.shape and _smaller(value, node.shape)):
             small.append(factor)
         else:
             large.append(factor)
-    arrays = [f for f in small if f.atoms(sp.Indexed)]
+    arrays = [f for f in small if atoms_of(f, sp.Indexed)]
     shapes = [part(node, f).shape for f in arrays]
     if not large and len(arrays) > 1:
         return _outer_product(node, coefficient, small, arrays)

@@ -27,10 +27,12 @@ from functools import lru_cache
 import sympy as sp
 
 from symgrad.index.conventions import SHARED_PREFIX
+from symgrad.index.terms import atoms_of
 from symgrad.lower.nodes import (Diagonal, Elementwise, Entry, Node, Ones, Product, Slice, SquaredNorm, Tensor, Transpose,
-                                 Zeros)
+                                 Zeros, node_repr)
 from symgrad.lower.passes.entries import canonical, part
-from symgrad.lower.statements import Assign, children, named_array, node_reads, subnodes, unwrapped, with_nodes
+from symgrad.lower.statements import (Assign, children, named_array, node_reads, nodes_of, subnodes, unwrapped,
+                                     with_nodes)
 
 _NAMES = (Tensor, Entry, Slice, Transpose, Diagonal, Zeros)     # printed as a name or a view of one
 
@@ -70,7 +72,7 @@ def _body_parts(node: Elementwise) -> tuple:
     rewrite asks again of the same bodies)."""
     found = []
     for expr in sp.preorder_traversal(node.body):
-        if expr is node.body or isinstance(expr, sp.Indexed) or not expr.atoms(sp.Indexed):
+        if expr is node.body or isinstance(expr, sp.Indexed) or not atoms_of(expr, sp.Indexed):
             continue
         value = part(node, expr)
         if value.shape and not value.boolean and _reads_array(value):
@@ -172,13 +174,15 @@ def share_values(statements: list, guarded: list) -> list:
         """The values statement ``k`` and the shared values computed just before it compute."""
         return [v for a in hoisted.get(k, []) for v in _values_in(a, masks)] + _values_in(statements[k], masks)
     values_in = [values_at(k) for k in range(len(statements))]     # kept up to date: only rewritten ones change
+    undisturbed: dict = {}       # (first, last, value) -> _undisturbed (``guarded`` and ``aliases`` never change)
     while True:
         candidates = [(value, uses) for value, uses in _occurrences(values_in).items()
-                      if len(uses) > 1 and _undisturbed(guarded, uses[0], uses[-1], value, aliases)
+                      if len(uses) > 1 and _remembered(undisturbed, (uses[0], uses[-1], value),
+                                                       lambda: _undisturbed(guarded, uses[0], uses[-1], value, aliases))
                       and sum(unwrapped(getattr(statements[k], "value", None)) == value for k in set(uses)) < 2]
         if not candidates:
             break
-        value, uses = max(candidates, key=lambda c: (len(repr(c[0])), -c[1][0]))     # the largest first
+        value, uses = max(candidates, key=lambda c: (len(node_repr(c[0])), -c[1][0]))     # the largest first
         counter += 1
         name = f"_{SHARED_PREFIX}_{counter}"            # renamed in the order they are computed below
         before = hoisted.setdefault(uses[0], [])        # a shared value that reads this one comes after it
@@ -193,6 +197,8 @@ def share_values(statements: list, guarded: list) -> list:
         for k in sorted(set(uses)):
             values_in[k] = values_at(k)
     order = [a.target for k in sorted(hoisted) for a in hoisted[k]]
+    if not order:        # nothing shared: no name to choose
+        return [(k, statement) for k, statement in enumerate(statements)]
     taken = set().union(*(node_reads(s.value) | {s.target} for s in statements if isinstance(s, Assign)),
                         set()) - set(order)
     prefix = SHARED_PREFIX
@@ -206,7 +212,18 @@ def share_values(statements: list, guarded: list) -> list:
     return out
 
 
+def _remembered(memo: dict, key, compute):
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
 def _renamed(statement, names: dict[str, str]):
+    untouched = not (isinstance(statement, Assign) and statement.target in names) and all(
+        node_reads(n).isdisjoint(names) for n in nodes_of(statement))
+    if untouched:       # reads no renamed value: the statement is what it was
+        return statement
+
     def rename(node: Node) -> Node:
         return Tensor(names[node.name], node.shape) if isinstance(node, Tensor) and node.name in names else node
     statement = with_nodes(statement, rename)
