@@ -1,6 +1,7 @@
 """Passes over the statement IR of one function, NumPy's, before it is printed.
 
-Each module rewrites one thing and says why that is safe: ``entries`` (one
+Each module rewrites one thing and says why that is safe: ``common_factors`` (the terms of an
+elementwise sum grouped around the factors they share), ``entries`` (one
 spelling for equal elementwise values), ``contractions`` (an einsum as matrix products and
 single reductions), ``sum_of_squares`` (a squared norm
 as an inner product), ``ones`` (axis sums as products with a ones vector),
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from symgrad.lower.passes.accumulation import accumulated_early
 from symgrad.lower.passes.buffers import float_names, in_buffers
+from symgrad.lower.passes.common_factors import with_common_factors
 from symgrad.lower.passes.contractions import as_contractions
 from symgrad.lower.passes.entries import in_one_spelling
 from symgrad.lower.passes.factored_sums import factored_sums
@@ -34,7 +36,7 @@ __all__ = ["float_names", "optimized"]
 
 
 def _node_passes(node):
-    return on_smallest_factor(as_product_with_ones(as_squared_norm(in_one_spelling(node))))
+    return on_smallest_factor(as_product_with_ones(as_squared_norm(in_one_spelling(with_common_factors(node)))))
 
 
 def _rewritten(node):
