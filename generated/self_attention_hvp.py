@@ -309,8 +309,8 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     grad_P = grad_O @ V.T
     shared_4 = (P * grad_P) @ shared_1
     grad_P_lse = -shared_4
-    grad_S = grad_P + grad_P_lse
-    grad_S *= P
+    shared_5 = grad_P + grad_P_lse
+    grad_S = P*shared_5
     grad_V = P.T @ grad_O
     grad_K = grad_S.T @ Q
     grad_K *= 1/np.sqrt(dk)
@@ -371,10 +371,11 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     dot_grad_P_lse_sum *= dot_grad_P_lse
     dot_grad_P_lse_sum -= dot_P_lse_sum*grad_P_lse/P_lse_sum**2
     # dot_grad_S[i, j] = P[i, j]*dot_S[i, j]*grad_P_lse[i, 0] + P[i, j]*dot_S[i, j]*grad_P[i, j] - P[i, j]*dot_P_lse[i, 0]*grad_P[i, j] + P[i, j]*dot_grad_P[i, j] + P_lse_exp[i, j]*dot_grad_P_lse_sum[i, 0]
-    dot_grad_S = P*dot_P_lse*grad_P
-    np.subtract(P*dot_S*grad_P, dot_grad_S, out=dot_grad_S)
-    dot_grad_S += P*dot_S*grad_P_lse
-    dot_grad_S += P*dot_grad_P
+    dot_grad_S = shared_5
+    dot_grad_S *= dot_S
+    dot_grad_S -= dot_P_lse*grad_P
+    dot_grad_S += dot_grad_P
+    dot_grad_S *= P
     dot_grad_S += P_lse_exp*dot_grad_P_lse_sum
     del dot_S
     del dot_grad_P
@@ -388,6 +389,7 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     # dot_grad_Q[i, j] = 1/sqrt(dk) * sum_c dot_K[c, j]*grad_S[i, c] + 1/sqrt(dk) * sum_c K[c, j]*dot_grad_S[i, c]
     dot_grad_Q += (1/np.sqrt(dk)) * dot_grad_S @ K
     del dot_grad_S
+    del shared_5
     # dot_grad_Wv[i, j] = sum_c X[c, i]*dot_grad_V[c, j]
     dot_grad_Wv = X.T @ dot_grad_V
     del dot_grad_V

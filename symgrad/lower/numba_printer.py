@@ -67,6 +67,7 @@ class NumbaElementwisePrinter(ElementwiseCodePrinter):
     with NumPy's exp and tanh called as the vectorizable functions of ``numba_math``."""
 
     spelling = "numba"
+    cubes_as_products = False
 
     def template(self, row) -> str:
         return NUMPY_MATH_CALL.sub(lambda call: MATH_FUNCTIONS[call.group(1)].name + "(", row.numba or row.numpy)

@@ -26,6 +26,7 @@ class TorchElementwisePrinter(ElementwiseCodePrinter):
 
     spelling = "torch"
     library = "torch"
+    cubes_as_products = False
 
     def _module_format(self, fqn, register=True):
         """A scalar function of numbers and dimensions (``log(2*pi)``, ``sqrt(dk)``) is Python's

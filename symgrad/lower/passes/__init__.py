@@ -1,10 +1,12 @@
 """Passes over the statement IR of one function, NumPy's, before it is printed.
 
-Each module rewrites one thing and says why that is safe: ``entries`` (one
+Each module rewrites one thing and says why that is safe: ``common_factors`` (the terms of an
+elementwise sum grouped around the factors they share), ``entries`` (one
 spelling for equal elementwise values), ``contractions`` (an einsum as matrix products and
 single reductions), ``sum_of_squares`` (a squared norm
 as an inner product), ``ones`` (axis sums as products with a ones vector),
-``scalars`` (a product's number on its smallest factor), ``factored_sums`` (products of one
+``scalars`` (a product's number on its smallest factor), ``softplus_pairs`` (``softplus(x)``
+and ``softplus(-x)`` sharing one logarithm), ``factored_sums`` (products of one
 operand with different partners as one product), ``scaled_ones`` (means as products with a vector
 of the number), ``shared_values`` (a repeated value computed once),
 ``accumulation`` (a sum added up as its terms become ready, so that what they read dies sooner),
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from symgrad.lower.passes.accumulation import accumulated_early
 from symgrad.lower.passes.buffers import float_names, in_buffers
+from symgrad.lower.passes.common_factors import with_common_factors
 from symgrad.lower.passes.contractions import as_contractions
 from symgrad.lower.passes.entries import in_one_spelling
 from symgrad.lower.passes.factored_sums import factored_sums
@@ -24,6 +27,7 @@ from symgrad.lower.passes.releases import with_releases
 from symgrad.lower.passes.scaled_ones import with_scaled_ones
 from symgrad.lower.passes.scalars import on_needed_factors, on_smallest_factor, small_factors_first
 from symgrad.lower.passes.shared_values import share_values
+from symgrad.lower.passes.softplus_pairs import with_shared_softplus_tails
 from symgrad.lower.passes.sum_of_squares import as_squared_norm
 from symgrad.lower.passes.workspace import in_workspace
 from symgrad.lower.statements import transformed, with_nodes
@@ -32,7 +36,7 @@ __all__ = ["float_names", "optimized"]
 
 
 def _node_passes(node):
-    return on_smallest_factor(as_product_with_ones(as_squared_norm(in_one_spelling(node))))
+    return on_smallest_factor(as_product_with_ones(as_squared_norm(in_one_spelling(with_common_factors(node)))))
 
 
 def _rewritten(node):
@@ -58,7 +62,8 @@ def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str],
             where.append(b)
             original.append(statement)
             flat.append(None if b in skip else with_nodes(statement, _rewritten))
-    shared = share_values(on_needed_factors(with_scaled_ones(factored_sums(flat))), original)
+    shared = share_values(on_needed_factors(with_scaled_ones(factored_sums(with_shared_softplus_tails(flat)))),
+                          original)
     kept = [original[k] if statement is None else statement for k, statement in shared]
     homes = [where[k] for k, _ in shared]
     fixed = frozenset(j for j, (_, statement) in enumerate(shared) if statement is None)

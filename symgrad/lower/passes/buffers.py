@@ -248,6 +248,10 @@ class _Chain:
         if body.is_Pow and body.exp == 2:
             steps = self.of(value(body.base))
             return steps + [self._step("square", self.buffer)] if steps else None
+        if body.is_Pow and body.exp == 3 and isinstance(body.base, sp.Indexed):
+            steps = self.of(value(body.base ** 2))      # x*x*x: NumPy's x**3 is a pow per element
+            reused = steps and isinstance(steps[0], Assign) and isinstance(steps[0].value, Tensor)
+            return steps + [self._step("multiply", self.buffer, value(body.base))] if steps and not reused else None
         if body.is_Pow and body.exp == sp.S.Half:
             steps = self.of(value(body.base))
             return steps + [self._step("sqrt", self.buffer)] if steps else None
