@@ -187,8 +187,7 @@ def distributed(expr: sp.Expr) -> sp.Expr:
     as written. ``sp.expand_mul`` (and ``sp.expand``) would also multiply a product's denominators
     out into one: ``1/((V[a, j]**2 + 1)*(V[b, j]**2 + 1))`` becomes one reciprocal of a sum reading
     both entries, three indices in one factor, which no array expression computes; kept apart,
-    each reads two. Function arguments and powers' bases are left alone (only their products
-    with the rest are multiplied out)."""
+    each reads two. Function arguments and powers are left as written."""
     if isinstance(expr, sp.Add):
         return sp.Add(*(distributed(a) for a in expr.args))
     if isinstance(expr, sp.Mul):
