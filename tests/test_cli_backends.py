@@ -72,16 +72,64 @@ def test_a_function_of_a_number_or_of_dimensions_runs_on_the_backend(tmp_path, b
     assert float(grads["s"]) == pytest.approx(expected["s"], rel=1e-12)
 
 
-@pytest.mark.parametrize("hvp", [[], ["--hvp"]])
+SCALARS_ALONE = ["--loss", "exp(0.5 * p) + p * q + tanh(p * q) + log(1 + q * q)", "--param", "p=", "--param", "q="]
+
+
 @pytest.mark.parametrize("backend", ["torch", "jax"])
-def test_a_model_of_scalars_alone_is_refused_for_torch_and_jax(tmp_path, backend, hvp, capsys):
-    """The torch and JAX modules take their dtype and device from an array input; a model with
-    none printed ``_dtype, _device = .dtype, .device`` and failed as an internal error (exit 3).
-    NumPy and numba take it."""
-    loss = ["--loss", "exp(0.5 * p) + p * q", "--param", "p=", "--param", "q=", "-o", str(tmp_path)]
-    assert main(["generate", *loss, "--backend", backend, *hvp]) == 2
-    assert capsys.readouterr().err == (
-        "symgrad: error: model 'loss' has only scalar inputs (p, q); its torch and JAX modules take their "
-        "dtype and device from an array input: generate it for NumPy or numba\n")
-    assert not list(tmp_path.iterdir())
-    assert main(["generate", *loss, *hvp]) == 0
+def test_a_model_of_scalars_alone_runs_on_torch_and_jax_in_float64(tmp_path, backend):
+    """A model with no tensor input has no array to take the values' dtype and device from (it
+    printed ``_dtype, _device = .dtype, .device``): its torch module computes in float64 on the
+    CPU, its JAX module in JAX's default float, float64 under jax_enable_x64. Its gradient,
+    Hessian-vector product and Hessian agree with central differences (float64), with the
+    framework's own differentiation of the module's plain forward, and with the NumPy module."""
+    from symgrad.cli import import_generated
+    from .conftest import require
+    library = require(backend)
+    for hvp in ([], ["--hvp"]):
+        assert main(["generate", *SCALARS_ALONE, *hvp, "-o", str(tmp_path)]) == 0
+        assert main(["generate", *SCALARS_ALONE, *hvp, "--backend", backend, "-o", str(tmp_path)]) == 0
+    first = import_generated(tmp_path / f"loss_{backend}.py")
+    second = import_generated(tmp_path / f"loss_hvp_{backend}.py")
+    reference = import_generated(tmp_path / "loss_hvp.py")
+    point, tangent, step = {"p": 0.3, "q": -0.7}, {"p": 1.0, "q": 0.5}, 1e-6
+    expected_value, expected_grads, expected_hvps = reference.hvp(tangent, **point)
+    moved = [{n: v + sign * step * tangent[n] for n, v in point.items()} for sign in (1, -1)]
+    loss_along = (reference.loss(**moved[0]) - reference.loss(**moved[1])) / (2 * step)
+    up, down = (reference.loss_and_grad(**x)[1] for x in moved)
+    grad_along = {n: (up[n] - down[n]) / (2 * step) for n in point}
+    if backend == "torch":
+        torch = library
+        value, grads = first.loss_and_grad(**point)
+        assert value.dtype == torch.float64 and value.device.type == "cpu"
+        args = {n: torch.tensor(v, dtype=torch.float64, requires_grad=True) for n, v in point.items()}
+        first.loss(**args).backward()     # through DerivedLoss: symgrad's gradient
+        backward = {n: a.grad for n, a in args.items()}
+        plain = {n: torch.tensor(v, dtype=torch.float64) for n, v in point.items()}
+        direction = {n: torch.tensor(v, dtype=torch.float64) for n, v in tangent.items()}
+        own_grad = torch.func.grad(lambda x: first.forward(**x)["Loss"])(plain)
+        own_hvp = torch.func.jvp(torch.func.grad(lambda x: first.forward(**x)["Loss"]), (plain,), (direction,))[1]
+        value2, grads2, hvps = second.hvp(tangent, **point)
+        assert hvps["p"].dtype == torch.float64 and hvps["p"].device.type == "cpu"
+        hessian = second.hessian(**point)
+    else:
+        jax = library
+        with jax.enable_x64(True):
+            value, grads = first.loss_and_grad(**point)
+            assert value.dtype == jax.numpy.float64
+            backward = jax.grad(lambda x: first.loss(**x))(point)    # through the custom VJP
+            own_grad = jax.grad(lambda x: first.forward(**x)["Loss"])(point)
+            own_hvp = jax.jvp(jax.grad(lambda x: first.forward(**x)["Loss"]), (point,), (tangent,))[1]
+            value2, grads2, hvps = jax.jit(lambda x: second.hvp(tangent, **x))(point)
+            assert hvps["p"].dtype == jax.numpy.float64
+            hessian = second.hessian(**point)
+    assert float(value) == pytest.approx(expected_value, rel=1e-14)
+    assert float(value2) == pytest.approx(expected_value, rel=1e-14)
+    assert sum(float(grads[n]) * tangent[n] for n in point) == pytest.approx(loss_along, rel=1e-7)
+    for name in point:
+        for got in (grads[name], grads2[name], backward[name], own_grad[name]):
+            assert float(got) == pytest.approx(expected_grads[name], rel=1e-12)
+        for got in (hvps[name], own_hvp[name]):
+            assert float(got) == pytest.approx(expected_hvps[name], rel=1e-12)
+        assert float(hvps[name]) == pytest.approx(grad_along[name], rel=1e-6)
+        assert sum(float(hessian[(name, other)]) * tangent[other] for other in point) == \
+            pytest.approx(float(hvps[name]), rel=1e-12)

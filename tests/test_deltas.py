@@ -55,3 +55,27 @@ def test_like_terms_cancel():
     assert len(terms) == 1 and terms[0].factor == z - y
     kept = collapse([Term(y), Term(-z)], {})
     assert [t.factor for t in kept] == [y, -z]
+
+
+def test_a_sum_holding_a_delta_is_multiplied_out_with_each_denominator_kept():
+    """SymPy's expand_mul would make 1/((1 + V[i, j]**2) (1 + V[k, j]**2)) one reciprocal reading
+    i, j and k at once, which no array expression computes."""
+    V, j = sp.IndexedBase("V"), sp.Symbol("j", integer=True)
+    factor = (KD(k, r) * f(k) + 1) * V[k, j] / ((1 + V[i, j] ** 2) * (1 + V[k, j] ** 2))
+    terms = collapse([Term(factor, ((k, 0, M - 1),))], {i: (0, M - 1), r: (0, M - 1), j: (0, N - 1)})
+    assert len(terms) == 2
+    for term in terms:
+        assert all(len(a.free_symbols & {i, j, k, r}) <= 2 for a in sp.Mul.make_args(term.factor)), term
+
+
+def test_an_adjoint_inside_a_sum_is_substituted_with_each_denominator_kept():
+    from symgrad.differentiate.chain_rule import substitute
+    from symgrad.index.terms import IndexExpr, IndexSpace
+    V, G, j = sp.IndexedBase("V"), sp.IndexedBase("grad_Z"), sp.Symbol("j", integer=True)
+    factor = (G[i, k] + G[k, i]) * V[i, j] * V[k, j] / ((1 + V[i, j] ** 2) * (1 + V[k, j] ** 2))
+    a, b = sp.symbols("a b", integer=True)
+    definition = IndexExpr((a, b), (Term(f(a) * f(b)),))
+    terms = substitute([Term(factor, ((k, 0, M - 1),))], "grad_Z", definition, IndexSpace())
+    assert len(terms) == 2 and all(t.factor.has(f(i) * f(k)) for t in terms)
+    for term in terms:
+        assert all(len(a.free_symbols & {i, j, k}) <= 2 for a in sp.Mul.make_args(term.factor)), term

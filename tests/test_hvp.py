@@ -173,6 +173,43 @@ def test_second_order_documents_compile_and_show_each_step(name, tmp_path):
     assert all(width < 10 for width in overfull), overfull
 
 
+GELU_MLP = '''
+import math
+from symgrad import Model, sum_squares, tanh
+m = Model("gelu_mlp_2", "X @ W1 + b1, GELU (tanh form), H @ W2 + b2, squared error; X a parameter too")
+N, D, K, O = m.dims("N D K O")
+T = m.constant("T", (N, O))
+X, W1, b1 = m.parameter("X", (N, D)), m.parameter("W1", (D, K)), m.parameter("b1", (1, K))
+W2, b2 = m.parameter("W2", (K, O)), m.parameter("b2", (1, O))
+Z = m.define("Z", X @ W1 + b1)
+H = m.define("H", 0.5 * Z * (1 + tanh(math.sqrt(2 / math.pi) * (Z + 0.044715 * Z ** 3))))
+m.loss("Loss", sum_squares(H @ W2 + b2 - T) / N)
+model = m
+'''
+
+
+def test_a_long_second_order_product_keeps_its_named_tangents(tmp_path):
+    """A product whose closed form would be long (a GELU MLP: 180 terms for X, a 254,453-character
+    formula) substitutes a named tangent or adjoint only while the sum stays within
+    SUBSTITUTED_TERMS terms, and names the ones it keeps, as the first-order document keeps its
+    named adjoints; short ones are substituted all the way, as before."""
+    from symgrad.differentiate.tangents import derive_tangents
+    from symgrad.documents.second_order import SUBSTITUTED_TERMS
+    path = tmp_path / "gelu_mlp_2.py"
+    path.write_text(GELU_MLP)
+    model, text = render_derivation(str(path), "tex", hvp=True)
+    tangents = derive_tangents(derive(model).parts[0].derivation)
+    kept_somewhere = False
+    for parameter in tangents.parameters:
+        product = tangents.expanded(parameter, max_terms=SUBSTITUTED_TERMS)
+        assert len(product.terms) <= SUBSTITUTED_TERMS
+        kept_somewhere |= bool(set(tangents.named_reads(product)) - {f"dot_grad_{parameter}"})
+    assert kept_somewhere and re.search(r"stays? named \(computed above\)", text)
+    assert len(text) < 100_000
+    short = derive_tangents(derive(catalogue.build("two_branch_crelu")))
+    closed = short.expanded("d", max_terms=SUBSTITUTED_TERMS)
+    assert len(closed.terms) == len(short.expanded("d").terms) and not short.named_reads(closed)
+
 # Models with layers: lists of tangents and products, one array per layer; Hessian blocks by (name, layer)
 
 def _layered(name, depth, which=1, seed=0):

@@ -36,7 +36,7 @@ from symgrad.differentiate.pooled_diff import pooled_diff, reads_no_entry
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.index.conventions import adjoint_name
 from symgrad.index.text import formula_text
-from symgrad.index.terms import IndexExpr, IndexSpace, Term, atoms_of, free_symbols_of, read_name
+from symgrad.index.terms import IndexExpr, IndexSpace, Term, atoms_of, distributed, free_symbols_of, read_name
 
 
 @dataclass(frozen=True)
@@ -163,8 +163,8 @@ def substitute(terms, base: str, definition: IndexExpr, space: IndexSpace) -> tu
             out.append(term)
             continue
         if len(accesses) > 1 or accesses[0] not in sp.Mul.make_args(term.factor):
-            # the adjoint inside a sum (terms combined): substitute in each part of the expanded sum
-            parts = sp.Add.make_args(sp.expand(term.factor))
+            # the adjoint inside a sum (terms combined): substitute in each part of the distributed sum
+            parts = sp.Add.make_args(distributed(term.factor))
             if len(parts) == 1:
                 raise ValueError(f"{base} enters {term.factor} nonlinearly")
             out.extend(substitute([Term(p, term.bound, term.conditions) for p in parts],

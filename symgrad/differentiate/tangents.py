@@ -37,7 +37,7 @@ import sympy as sp
 from symgrad.differentiate.chain_rule import Derivation, substitute
 from symgrad.index.conventions import adjoint_name, tangent_name
 from symgrad.index.deltas import Elimination, collapse, term_ranges
-from symgrad.index.terms import IndexExpr, Term, interval, is_nonnegative
+from symgrad.index.terms import IndexExpr, Term, atoms_of, free_symbols_of, interval, is_nonnegative, read_name
 
 
 @dataclass(frozen=True)
@@ -77,25 +77,42 @@ of a stack), and how each was reached.
         """``(H dot)_parameter``: the tangent of its adjoint; None where it is 0."""
         return self.adjoints.get(parameter)
 
-    def expanded(self, parameter: str, limit: int = 40) -> IndexExpr | None:
+    def named(self) -> dict[str, IndexExpr]:
+        """Every named tangent and adjoint by its name (``dot_grad_Z``, ``grad_Z``, ``dot_Z``): the
+        adjoints' tangents, the adjoints, the intermediates' tangents, each in the order computed."""
+        named = {tangent_name(adjoint_name(n)): e for n, e in self.adjoints.items()}
+        named.update({adjoint_name(n): e for n, e in self.derivation.adjoints.items()})
+        named.update({tangent_name(n): e for n, e in self.forward.items()})
+        return named
+
+    def expanded(self, parameter: str, limit: int = 40, max_terms: int | None = None) -> IndexExpr | None:
         """``(H dot)_parameter`` with every named tangent and adjoint substituted, collapsed: forward
         values and the parameters' tangents only (the document's and the report's closed form).
         None where it is 0, or where more than ``limit`` substitutions would be needed (a long
-        chain, whose recursion is the readable form)."""
+        chain, whose recursion is the readable form). With ``max_terms``, a name whose substitution
+        would make the sum longer than that stays named (``named()`` says what it stands for)."""
         expr = self.hvp(parameter)
         if expr is None:
             return None
         space = self.derivation.space
-        named = {tangent_name(adjoint_name(n)): e for n, e in self.adjoints.items()}
-        named.update({adjoint_name(n): e for n, e in self.derivation.adjoints.items()})
-        named.update({tangent_name(n): e for n, e in self.forward.items()})
-        terms, ranges = expr.terms, space.ranges_of(expr.indices)
+        named = self.named()
+        terms, ranges, kept = expr.terms, space.ranges_of(expr.indices), set()
         for _ in range(limit):
-            present = [n for n in named if n in _reads(IndexExpr(expr.indices, terms))]
+            reads = _reads(IndexExpr(expr.indices, terms))
+            present = [n for n in named if n in reads and n not in kept]
             if not present:
                 return IndexExpr(expr.indices, terms)
-            terms = collapse(substitute(terms, present[-1], named[present[-1]], space), ranges)
+            substituted = collapse(substitute(terms, present[-1], named[present[-1]], space), ranges)
+            if max_terms is not None and len(substituted) > max_terms:
+                kept.add(present[-1])
+            else:
+                terms = substituted
         return None
+
+    def named_reads(self, expr: IndexExpr) -> list[str]:
+        """The named tangents and adjoints ``expr`` reads, in ``named()``'s order."""
+        reads = _reads(expr)
+        return [n for n in self.named() if n in reads]
 
 
 def _entry(name: str, shape: tuple, indices: tuple) -> sp.Expr:
@@ -106,8 +123,8 @@ def _entry(name: str, shape: tuple, indices: tuple) -> sp.Expr:
 
 
 def _reads(expr: IndexExpr) -> set[str]:
-    names = {str(a.base) for t in expr.terms for a in t.factor.atoms(sp.Indexed)}
-    names |= {str(s) for t in expr.terms for s in t.factor.free_symbols
+    names = {read_name(a) for t in expr.terms for a in atoms_of(t.factor, sp.Indexed)}
+    names |= {read_name(s) for t in expr.terms for s in free_symbols_of(t.factor)
               if isinstance(s, sp.Symbol) and not s.is_integer}
     return names
 

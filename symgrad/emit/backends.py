@@ -72,21 +72,19 @@ class FunctionState:
     saved: tuple[str, ...]        # the inputs and intermediates the backward reads, in plan order
     saved_inputs: tuple[str, ...]
     dim_lines: tuple[str, ...]    # "N = X1.shape[0]": dimensions read inside a function
-    dtype_source: str             # the array whose dtype (and device) the values have
+    dtype_source: str             # the array whose dtype (and device) the values have; "" where no input
+                                  # is an array (scalars alone): float64, on the CPU for torch
 
 
 def function_state(plan: ModulePlan, trusted_dims: tuple = ()) -> FunctionState:
     """The state of ``plan``'s backward: every name its statements and gradients read that the
-    forward or the inputs define; the dimensions' sources and one array input always."""
+    forward or the inputs define; the dimensions' sources and one array input always, where the
+    model has one (a model of scalars alone computes in float64, on the CPU for torch: the
+    templates' ``values_dtype``)."""
     used = set(plan.gradient_reads).union(*(reads(s) for block in plan.backward for s in block.statements))
     arrays = [i.name for i in plan.inputs if not i.is_scalar]
     sources = {source for _, source, _ in plan.dim_reads}
     dtype_source = next((s for _, s, _ in plan.dim_reads), arrays[0] if arrays else "")
-    if not dtype_source:
-        scalars = ", ".join(i.name for i in plan.inputs)
-        raise SymgradError(f"model {plan.model_name!r} has only scalar inputs ({scalars}); its torch and JAX "
-                           "modules take their dtype and device from an array input: generate it for NumPy "
-                           "or numba")
     inputs = tuple(i.name for i in plan.inputs if i.name in used | sources | {dtype_source})
     intermediates = tuple(b.name for b in plan.forward if b.name in used)
     return FunctionState(inputs + intermediates, inputs,

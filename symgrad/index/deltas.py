@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from symgrad.index.terms import Term, atoms_of, free_symbols_of, interval, is_nonnegative, linear_form
+from symgrad.index.terms import Term, atoms_of, distributed, free_symbols_of, interval, is_nonnegative, linear_form
 
 Ranges = dict[sp.Symbol, tuple[sp.Expr, sp.Expr]]
 
@@ -161,7 +161,7 @@ def _expand_deltas(factor: sp.Expr) -> sp.Expr:
     # the deltas below the top-level product: only its compound factors can hold one
     nested = set().union(*(atoms_of(a, sp.KroneckerDelta) for a in args if not (a.is_Atom or a in top)))
     if nested - top:   # a delta inside a sum, e.g. d1 * (d2 * f + 1)
-        return sp.expand_mul(factor)
+        return distributed(factor)
     return factor
 
 

@@ -17,6 +17,7 @@ can capture a bound index. Axes of size 1 are always indexed by 0.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Iterable
@@ -179,6 +180,22 @@ def common_factor(expr: sp.Expr) -> sp.Expr:
     """``sp.factor_terms(expr)``, remembered: the lowering, the buffer pass and the printers each
     ask it of the same immutable bodies (and the buffer pass once per chain it tries)."""
     return sp.factor_terms(expr)
+
+
+def distributed(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with its products multiplied out over the sums they hold, each denominator kept
+    as written. ``sp.expand_mul`` (and ``sp.expand``) would also multiply a product's denominators
+    out into one: ``1/((V[a, j]**2 + 1)*(V[b, j]**2 + 1))`` becomes one reciprocal of a sum reading
+    both entries, three indices in one factor, which no array expression computes; kept apart,
+    each reads two. Function arguments and powers are left as written."""
+    if isinstance(expr, sp.Add):
+        return sp.Add(*(distributed(a) for a in expr.args))
+    if isinstance(expr, sp.Mul):
+        parts = [sp.Add.make_args(distributed(a)) for a in expr.args]
+        if all(len(p) == 1 for p in parts):
+            return expr
+        return sp.Add(*(sp.Mul(*choice) for choice in itertools.product(*parts)))
+    return expr
 
 
 @lru_cache(maxsize=1 << 16)
