@@ -1992,6 +1992,30 @@ def found_inverse_of_a_rational_gram_matrix(tmp_path):
         assert check.against_differences < 1e-6, check
 
 
+def found_hessian_of_a_number_in_an_einsum(tmp_path):
+    """Found by the second-order fuzzing (seeds 9182 and 9259, `--focus /`): hessian() crashed
+    with "cannot reshape array of size 396 into shape (3,4,1,1)". A (1, 1) parameter read as a
+    number inside a full contraction was an einsum operand of shape (BATCH, 1, 1) under `...`, so
+    its two axes of size 1 broadcast against the other operands' batch axis (fixed: a number
+    enters a batched einsum without them)."""
+    from symgrad import sum_squares
+    from symgrad.cli import import_generated
+    from symgrad.differentiate.chain_rule import derive
+    from symgrad.emit.files import write_atomic
+    from symgrad.emit.layer_hvp_plan import render_hvp_module
+    from symgrad.hvpcheck import check_hvp_module
+    m, (N, M, L) = _model("hessian_of_a_number_in_an_einsum", "N M L")
+    C0, C1 = m.constant("C0", (N, M)), m.constant("C1", (1, 1))
+    P0, P1, P2 = m.parameter("P0", (N, M)), m.parameter("P1", (M, L)), m.parameter("P2", (1, 1))
+    m.loss("Loss", sum_squares((C0 + P0) @ ((P1 / P2) / C1)))
+    derivation = derive(m)
+    path = tmp_path / "hessian_of_a_number_in_an_einsum_hvp.py"
+    write_atomic(path, render_hvp_module(derivation, "found by fuzzing"))
+    for check in check_hvp_module(derivation, import_generated(path)):
+        assert check.shape_ok and check.against_autograd < 1e-10 and check.hessian < 1e-10, check
+        assert check.against_differences < 1e-6, check
+
+
 FIXED = [found_one_by_one, found_no_matrix_input, found_unread_dimension, found_parent_dimension_in_layer,
          found_sigmoid_of_sum, found_repeated_concat_block, found_negated_mask, found_einsum_missing_output,
          found_forward_reuse_order, found_reciprocal_in_matmul, found_scalar_log_sigmoid,     # a43e8e2
@@ -2002,7 +2026,8 @@ FIXED = [found_one_by_one, found_no_matrix_input, found_unread_dimension, found_
          found_buffer_read_twice, found_gradients_sharing_one_array,                          # eea6248
          found_product_broadcast_into_block, found_merged_denominator,
          found_second_order_diagonal_of_block, found_second_order_logdet_of_a_gram_matrix,
-         found_second_order_det_of_a_log_gram_matrix, found_inverse_of_a_rational_gram_matrix]
+         found_second_order_det_of_a_log_gram_matrix, found_inverse_of_a_rational_gram_matrix,
+         found_hessian_of_a_number_in_an_einsum]
 
 
 @pytest.mark.parametrize("reproduce", FIXED, ids=[f.__name__[len("found_"):] for f in FIXED])

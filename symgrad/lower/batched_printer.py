@@ -11,12 +11,13 @@ would act on the wrong axes of a batched array (everything else, products, matri
 elementwise bodies, broadcasts as it is):
 transposes and slices name the last two axes (``.mT``, ``X[..., :M, :]``), whole sums and dot
 products reduce the last two (keeping them, so a scalar stays ``(BATCH, 1, 1)``), an einsum
-gets ``...`` in front of every operand, zeros have the batch axis, blocks are stacked along the
-matrix axes with the batch broadcast (``_stacked``, a helper of the generated module), a value on
-the diagonal is added to the diagonal of every matrix of the batch. It is a mixin: it comes
-before a backend's printer (NumPy's here; torch's and JAX's in ``batched_frameworks``), whose
-spellings it reads from a few names (``library``, ``axis_keywords``, ``_vector``, ``_add_at``,
-``_arange``, ``_broadcast``) and whose own methods print every node it leaves alone.
+gets ``...`` in front of every operand (a number's two axes of size 1 dropped), zeros have the
+batch axis, blocks are stacked along the matrix axes with the batch broadcast (``_stacked``, a
+helper of the generated module), a value on the diagonal is added to the diagonal of every
+matrix of the batch. It is a mixin: it comes before a backend's printer (NumPy's here; torch's
+and JAX's in ``batched_frameworks``), whose spellings it reads from a few names (``library``,
+``axis_keywords``, ``_vector``, ``_add_at``, ``_arange``, ``_broadcast``) and whose own methods
+print every node it leaves alone.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import sympy as sp
 
 from symgrad.lower.elementwise_code import MUL, POSTFIX, print_scalar
 from symgrad.errors import LoweringError
-from symgrad.lower.nodes import Elementwise, Zeros
+from symgrad.lower.nodes import Elementwise, Entry, Zeros
 from symgrad.lower.numpy_printer import NumPyPrinter, block_slices, einsum_order, shape_code, slice_text
 from symgrad.lower.statements import Assign, BlockAdd, DiagonalAdd
 
@@ -55,6 +56,14 @@ class BatchedPrinting:
     def _vector(self, code: str) -> str:
         """A batch of rows or columns as a batch of vectors (their axis of size 1 dropped)."""
         return f"{self.library}.reshape({code}, {self.library}.shape({code})[:-2] + (-1,))"
+
+    def _number(self, operand, code: str) -> str:
+        """A batch of numbers without their two axes of size 1: as an einsum operand, ``(BATCH, 1,
+        1)`` would put those axes in the ellipsis, where they broadcast against the batch axis of
+        every other operand."""
+        if isinstance(operand, Entry):
+            return f"{operand.name}[..., 0, 0]"
+        return f"({code})[..., 0, 0]"
 
     def _numeric(self, operand) -> str:
         """An operand as numbers (NumPy holds a mask as booleans)."""
@@ -102,7 +111,11 @@ class BatchedPrinting:
         operands = []
         for letters, operand in node.inputs:
             code = self._numeric(operand)
-            operands.append(self._vector(code) if len(letters) == 1 else code)   # a row or column as a vector
+            if len(letters) == 1:      # a row or column as a vector
+                code = self._vector(code)
+            elif not letters:          # a number: the ellipsis must hold the batch axis alone
+                code = self._number(operand, code)
+            operands.append(code)
         spec = ",".join("..." + letters for letters, _ in node.inputs)
         call = f"{self.library}.einsum('{spec}->...{node.output}', {', '.join(operands)}{self._einsum_options(node)})"
         if len(node.shape) == 2 and len(node.output) == 1:
