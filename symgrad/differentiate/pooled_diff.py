@@ -27,6 +27,7 @@ from functools import lru_cache, reduce
 
 import sympy as sp
 
+from symgrad.index.rebuild import applied, times
 from symgrad.index.terms import atoms_of, index_symbols, sort_key
 from symgrad.model.functions import row_of
 
@@ -52,7 +53,7 @@ def _delta(i: sp.Expr, j: sp.Expr) -> sp.Expr:
     if i == j:
         return sp.Integer(1)
     if _is_plain_index(i) and _is_plain_index(j):
-        return sp.KroneckerDelta(*sorted((i, j), key=sort_key), evaluate=False)
+        return applied(sp.KroneckerDelta, tuple(sorted((i, j), key=sort_key)), evaluate=False)
     return sp.KroneckerDelta(i, j)
 
 
@@ -111,8 +112,7 @@ def pooled_diff(factor: sp.Expr, wrt: sp.Expr) -> sp.Expr:
             if derivative == 0:
                 return sp.Integer(0)
             args = list(sp.Mul.make_args(factor))
-            return reduce(lambda x, y: x * y, args[:position] + [derivative] + args[position + 1:],
-                          sp.Integer(1))
+            return reduce(times, args[:position] + [derivative] + args[position + 1:], sp.Integer(1))
     indices = sorted(index_symbols(factor) | index_symbols(wrt), key=sort_key)
     if not all(_is_plain_index(s) for s in indices):
         return sp.diff(factor, wrt)     # an index with other assumptions: no pool symbol is its twin

@@ -23,6 +23,8 @@ from typing import Iterable
 
 import sympy as sp
 
+from symgrad.index.rebuild import replaced, times
+
 Bound = tuple[sp.Symbol, sp.Expr, sp.Expr]       # index, lo, hi (inclusive)
 Condition = tuple[sp.Expr, sp.Expr, sp.Expr]     # lo <= expr <= hi
 
@@ -43,15 +45,15 @@ class Term:
     def xreplace(self, mapping: dict) -> "Term":
         """Substitute in the factor and the conditions (never in bound ranges' indices)."""
         return Term(
-            self.factor.xreplace(mapping),
-            tuple((s, lo.xreplace(mapping), hi.xreplace(mapping)) for s, lo, hi in self.bound),
-            tuple((e.xreplace(mapping), lo.xreplace(mapping), hi.xreplace(mapping))
+            replaced(self.factor, mapping),
+            tuple((s, replaced(lo, mapping), replaced(hi, mapping)) for s, lo, hi in self.bound),
+            tuple((replaced(e, mapping), replaced(lo, mapping), replaced(hi, mapping))
                   for e, lo, hi in self.conditions),
         )
 
     def times(self, other: "Term") -> "Term":
         """The product of two terms whose bound indices are distinct."""
-        return Term(self.factor * other.factor, self.bound + other.bound,
+        return Term(times(self.factor, other.factor), self.bound + other.bound,
                     self.conditions + other.conditions)
 
     def scaled(self, factor: sp.Expr) -> "Term":
@@ -123,7 +125,7 @@ class IndexSpace:
             return term.xreplace(also) if also else term
         mapping = {s: self.fresh_like(s, lo, hi) for s, lo, hi in term.bound}
         renamed = term.xreplace({**mapping, **also})
-        return replace(renamed, bound=tuple((mapping[s], lo.xreplace(also), hi.xreplace(also))
+        return replace(renamed, bound=tuple((mapping[s], replaced(lo, also), replaced(hi, also))
                                             for s, lo, hi in term.bound))
 
 

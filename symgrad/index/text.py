@@ -11,6 +11,7 @@ import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
+from symgrad.index.rebuild import sympy_mul
 from symgrad.index.terms import IndexExpr, Term, index_symbols
 
 
@@ -81,7 +82,7 @@ def _split(factor: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     scalar, rest = [], []
     for arg in sp.Mul.make_args(factor):
         (rest if index_symbols(arg) else scalar).append(arg)
-    return sp.Mul(*scalar), sp.Mul(*rest)
+    return sympy_mul(scalar), sympy_mul(rest)
 
 
 def term_text(term: Term) -> str:
