@@ -98,7 +98,7 @@ def test_products_where_flatten_does_more_than_sort():
         (sp.I, a), (sp.Float(1.5), a), (sp.Rational(1, 2), sp.sqrt(2), a),
         (sp.Pow(a, 2, evaluate=False), b), (2 ** x, a),
         (tanh(a), 1 - tanh(a) ** 2, 3),
-        (), (a,),
+        (), (a,), (a, 1, b), (1, 2, a), (2, 1, a + b), (sp.KroneckerDelta(i, i), a, sp.Integer(1)),
     ]
     for args in cases:
         args = tuple(sp.sympify(arg) for arg in args)
@@ -116,6 +116,7 @@ def test_sums_where_flatten_does_more_than_sort():
         (sp.Mul(2, a + b, evaluate=False), b), (sp.Mul(1, a, evaluate=False), b),
         (sp.Mul(2, a * b, evaluate=False), b),
         (3, 2 * a * b), (sp.Float(0.5), a), (sp.Pow(2, -1, evaluate=False), a), (a + b, a),
+        (a, 0, b), (0, 2, a), (0, 0), (sp.Float(0.0), a),
     ]
     for args in cases:
         args = tuple(sp.sympify(arg) for arg in args)

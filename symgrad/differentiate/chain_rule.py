@@ -192,7 +192,7 @@ def _through_derivatives(expr: IndexExpr) -> IndexExpr:
     """``expr`` with its indicators (zero derivative almost everywhere: ``equal``, ``step``) set to
     1: what is left names the tensors a gradient flows back to (a count of ties carries none)."""
     def unmasked(factor):
-        return factor.xreplace({f: sp.Integer(1) for f in factor.atoms(sp.Function) if is_mask(f)})
+        return replaced(factor, {f: sp.Integer(1) for f in atoms_of(factor, sp.Function) if is_mask(f)})
     return IndexExpr(expr.indices, tuple(Term(unmasked(t.factor), t.bound, t.conditions) for t in expr.terms))
 
 

@@ -27,7 +27,7 @@ from functools import lru_cache, reduce
 
 import sympy as sp
 
-from symgrad.index.rebuild import applied, times
+from symgrad.index.rebuild import applied, replaced, times
 from symgrad.index.terms import atoms_of, index_symbols, sort_key
 from symgrad.model.functions import row_of
 
@@ -117,8 +117,8 @@ def pooled_diff(factor: sp.Expr, wrt: sp.Expr) -> sp.Expr:
     if not all(_is_plain_index(s) for s in indices):
         return sp.diff(factor, wrt)     # an index with other assumptions: no pool symbol is its twin
     to_pool = dict(zip(indices, _pool(len(indices))))
-    derivative = sp.diff(factor.xreplace(to_pool), wrt.xreplace(to_pool))
+    derivative = sp.diff(replaced(factor, to_pool), replaced(wrt, to_pool))
     back = {p: s for s, p in to_pool.items()}
-    deltas = {d: _delta(*(a.xreplace(back) for a in d.args))
+    deltas = {d: _delta(*(replaced(a, back) for a in d.args))
               for d in derivative.atoms(sp.KroneckerDelta) if len(d.args) == 2}
-    return derivative.xreplace({**back, **deltas})
+    return replaced(derivative, {**back, **deltas})

@@ -19,17 +19,17 @@ SymPy's ``xreplace`` rebuilds each changed node through its class (``Mul(*args)`
   provably only sorts (below) they sort the arguments as ``flatten`` does and build the node from
   them; anywhere else they call SymPy.
 
-When ``flatten`` only sorts a product's arguments: at most one number, first, finite and neither
-0 nor 1; no argument a product, order term, accumulation bound or the imaginary unit; every
-other argument either a power ``b**e`` with a non-number base and a number exponent that SymPy
-builds back as itself, or an expression that is its own base (``as_base_exp()`` gives it with
-exponent 1, a sum too; this leaves out ``exp``, whose base is ``E``), all the bases different,
-and not a number and one sum alone. Then nothing gathers, no coefficient moves and the
-distribution of a number over a sum cannot apply. For a sum:
-at most one number, first, finite and not 0; no argument a sum, order term, accumulation bound,
-matrix or tensor expression or number power; each product's coefficient neither 0 nor 1 and the
-rest not a product itself when it is one factor; and the non-coefficient parts all different, so
-that no two terms combine.
+When ``flatten`` only sorts a product's arguments (once ``Mul`` has dropped the ones): at most
+one number, first, finite and not 0; no argument a product, order term, accumulation bound or the
+imaginary unit; every other argument either a power ``b**e`` with a non-number base and a number
+exponent that SymPy builds back as itself, or an expression that is its own base (``as_base_exp()``
+gives it with exponent 1, a sum too; this leaves out ``exp``, whose base is ``E``); all the bases
+different; and not a number and one sum alone. Then nothing gathers, no coefficient moves and no
+number is distributed over a sum. For a sum (once ``Add`` has dropped the zeros): at most one
+number, first and finite; no argument a sum, order term, accumulation bound, matrix or tensor
+expression or number power; each product's coefficient neither 0 nor 1 and the rest not a product
+itself when it is one factor; and the non-coefficient parts all different, so that no two terms
+combine.
 """
 from __future__ import annotations
 
@@ -137,9 +137,10 @@ def times(left: sp.Expr, right: sp.Expr) -> sp.Expr:
 def _sorted_product(args) -> sp.Expr | None:
     """``Mul(*args)`` where ``flatten`` only sorts ``args`` (see the module's docstring), else None."""
     coeff, rest, bases = sp.S.One, [], set()
+    args = [arg for arg in args if arg is not sp.S.One]     # what ``Mul`` drops before ``flatten``
     for position, arg in enumerate(args):
         if arg.is_Number:
-            if position or arg is sp.S.One or arg.is_zero or not arg.is_finite:
+            if position or arg.is_zero or not arg.is_finite:
                 return None
             coeff = arg
             continue
@@ -164,6 +165,7 @@ def _sorted_product(args) -> sp.Expr | None:
 def sympy_add(args) -> sp.Expr:
     """``Add(*args)``."""
     coeff, rest, parts = sp.S.Zero, [], set()
+    args = [arg for arg in args if arg is not sp.S.Zero]    # what ``Add`` drops before ``flatten``
     for position, arg in enumerate(args):
         if arg.is_Number:
             if position or arg.is_zero or not arg.is_finite:

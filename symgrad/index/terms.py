@@ -85,11 +85,12 @@ class IndexSpace:
 
     def fresh(self, size: sp.Expr, lo: sp.Expr = sp.Integer(0)) -> sp.Expr:
         """A new index over ``lo .. lo + size - 1``; 0 for an axis of size 1."""
-        if sp.sympify(size) == 1:
+        span = _span(size, lo)
+        if span is None:
             return sp.Integer(0)
         self._count += 1
         symbol = sp.Symbol(f"{self.prefix}{self._count}", integer=True)
-        self.ranges[symbol] = (sp.sympify(lo), sp.sympify(lo + size - 1))
+        self.ranges[symbol] = span
         return symbol
 
     def fresh_like(self, symbol: sp.Symbol, lo: sp.Expr, hi: sp.Expr) -> sp.Symbol:
@@ -127,6 +128,15 @@ class IndexSpace:
         renamed = term.xreplace({**mapping, **also})
         return replace(renamed, bound=tuple((mapping[s], replaced(lo, also), replaced(hi, also))
                                             for s, lo, hi in term.bound))
+
+
+@lru_cache(maxsize=1 << 12)
+def _span(size, lo) -> tuple[sp.Expr, sp.Expr] | None:
+    """``(lo, lo + size - 1)`` sympified, or None for a size of 1; remembered by size and start
+    (every index of a model's few axis sizes asks it, each building two sums anew)."""
+    if sp.sympify(size) == 1:
+        return None
+    return sp.sympify(lo), sp.sympify(lo + size - 1)
 
 
 def product(left: Iterable[Term], right: Iterable[Term]) -> tuple[Term, ...]:
