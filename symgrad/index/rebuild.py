@@ -3,11 +3,13 @@
 Every stage renames indices in the factors of terms: the chain rule gives each step fresh bound
 names, collapsing a delta replaces an index by its value, the comments rename to ``i, j, c``.
 SymPy's ``xreplace`` rebuilds each changed node through its class (``Mul(*args)``,
-``Indexed(base, *indices)``), and three of those rebuilds are the bulk of the derivation's time:
+``Indexed(base, *indices)``, ``tanh(arg)``), and three of those rebuilds are the bulk of the
+derivation's time:
 
 - ``Indexed`` deduces the closure of its tensor's ``real=True`` facts anew for every entry;
 - ``Mul`` and ``Add`` re-run ``flatten`` (gathering powers and coefficients, distributing
-  numbers over sums) although a renamed canonical product is mostly again canonical.
+  numbers over sums) although a renamed canonical product is mostly again canonical;
+- a function call builds a new ``FiniteSet`` of its class's argument counts (``nargs``).
 
 ``replaced(expr, mapping)`` is ``expr.xreplace(mapping)``, the same tree node for node
 (``tests/test_rebuild.py`` compares them on every catalogue model's factors):
@@ -15,9 +17,10 @@ SymPy's ``xreplace`` rebuilds each changed node through its class (``Mul(*args)`
 - it walks the tree as ``xreplace`` does and rebuilds the same nodes (those holding a key);
 - an entry is built once per tensor and indices, its facts copied from the closure deduced once
   per set of tensor assumptions (what ``Indexed.__new__`` would deduce: it depends on nothing else);
-- ``sympy_mul(args)`` and ``sympy_add(args)`` give ``Mul(*args)`` and ``Add(*args)``: where ``flatten``
-  provably only sorts (below) they sort the arguments as ``flatten`` does and build the node from
-  them; anywhere else they call SymPy.
+- ``sympy_mul(args)``, ``sympy_add(args)`` and ``times(a, b)`` give ``Mul(*args)``, ``Add(*args)``
+  and ``a * b``: where ``flatten`` provably only sorts (below) they sort the arguments as
+  ``flatten`` does and build the node from them; anywhere else they call SymPy;
+- ``applied(function, args)`` gives ``function(*args)``, its ``nargs`` made once per class.
 
 When ``flatten`` only sorts a product's arguments (once ``Mul`` has dropped the ones): at most
 one number, first, finite and not 0; no argument a product, order term, accumulation bound or the
