@@ -140,3 +140,7 @@ def test_entries_and_calls_are_sympys_own():
             assert_same(applied(function, args, evaluate=False), function(*args, evaluate=False))
     with sp.evaluate(False):
         assert_same(applied(sp.KroneckerDelta, (i, i)), sp.KroneckerDelta(i, i))
+        a, b = A[i, j], A[j, k]
+        assert_same(sympy_mul((b, 2, a)), sp.Mul(b, 2, a))
+        assert_same(sympy_add((b, a)), sp.Add(b, a))
+        assert_same(times(b, a), b * a)

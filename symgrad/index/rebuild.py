@@ -139,6 +139,8 @@ def times(left: sp.Expr, right: sp.Expr) -> sp.Expr:
 
 def _sorted_product(args) -> sp.Expr | None:
     """``Mul(*args)`` where ``flatten`` only sorts ``args`` (see the module's docstring), else None."""
+    if not global_parameters.evaluate:
+        return None     # SymPy keeps the arguments as they are
     coeff, rest, bases = sp.S.One, [], set()
     args = [arg for arg in args if arg is not sp.S.One]     # what ``Mul`` drops before ``flatten``
     for position, arg in enumerate(args):
@@ -167,6 +169,8 @@ def _sorted_product(args) -> sp.Expr | None:
 
 def sympy_add(args) -> sp.Expr:
     """``Add(*args)``."""
+    if not global_parameters.evaluate:
+        return sp.Add(*args)
     coeff, rest, parts = sp.S.Zero, [], set()
     args = [arg for arg in args if arg is not sp.S.Zero]    # what ``Add`` drops before ``flatten``
     for position, arg in enumerate(args):
