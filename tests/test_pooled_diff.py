@@ -16,17 +16,28 @@ t, d = sp.Symbol("t", real=True), sp.Symbol("d", real=True)
 
 def _table_functions():
     from symgrad.model.functions import FUNCTIONS
-    return FUNCTIONS["crelu"], FUNCTIONS["tanh"]
+    return FUNCTIONS["crelu"], FUNCTIONS["tanh"], FUNCTIONS["exp"]
 
 
 def test_pooled_diff_matches_sympy_diff():
-    crelu, th = _table_functions()
+    crelu, th, ex = _table_functions()
     cases = [
         (H[a, c] * W[c, b], W[k, l]),                 # one reader: the entry
         (H[a, c] * W[c, b], H[k, l]),
         (3 * th(H[a, b]) * W[b, c], H[k, l]),         # a table function of the entry
         (crelu(Z[N + a, b], t) * W[b, c], Z[k, l]),   # an offset: KroneckerDelta decides
-        (H[a, b] * H[a, c], H[k, l]),                 # two readers: SymPy on the pool
+        (H[a, b] * H[a, c], H[k, l]),                 # two readers: a product for each
+        (H[a, b] * H[a, c] * W[b, c], H[k, l]),
+        (3 * th(H[a, b]) * H[a, c], H[k, l]),
+        (H[a, b] ** 2 * H[b, c] / N, H[k, l]),
+        (crelu(Z[N + a, b], t) * Z[a, b], Z[k, l]),
+        (H[a, b] * (1 - H[a, c]), H[k, l]),           # a reader inside a sum
+        (ex(-H[a, b] ** 2), H[k, l]),                 # a function of a power
+        (sp.Mul(W[a, b], sp.Pow(sp.sqrt(H[a, c]), -1, evaluate=False), evaluate=False), H[k, l]),   # a power of a power
+        (-(H[a, b] - Z[a, b]) * W[a, b] / N, Z[k, l]),
+        (th(H[a, b] * W[b, c] + 2 * H[a, c]) * H[a, c], H[k, l]),
+        (sp.log(H[a, b]) * H[a, c], H[k, l]),         # a function outside the table: SymPy on the pool
+        (crelu(Z[N + a, b], Z[a, b]), Z[k, l]),       # a parameter reading the tensor: SymPy on the pool
         (H[a, b] ** 2 * W[b, c], H[k, l]),            # a power
         (H[a, b] ** 2 / (N * M), H[k, l]),            # a power and scalars
         (W[a, b] / sp.sqrt(H[a, c]), H[k, l]),         # a negative fractional power

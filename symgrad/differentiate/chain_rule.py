@@ -36,6 +36,7 @@ from symgrad.differentiate.pooled_diff import pooled_diff, reads_no_entry
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.index.conventions import adjoint_name
 from symgrad.index.text import formula_text
+from symgrad.index.rebuild import entry, replaced, times
 from symgrad.index.terms import IndexExpr, IndexSpace, Term, atoms_of, distributed, free_symbols_of, read_name
 
 
@@ -171,7 +172,7 @@ def substitute(terms, base: str, definition: IndexExpr, space: IndexSpace) -> tu
                                    base, definition, space))
             continue
         (access,) = accesses
-        rest = term.factor.xreplace({access: sp.Integer(1)})
+        rest = replaced(term.factor, {access: sp.Integer(1)})
         indices = access.indices if isinstance(access, sp.Indexed) else ()
         mapping = {f: i for f, i in zip(definition.indices, indices) if f != 0}
         for inner in definition.terms:
@@ -191,7 +192,7 @@ def _through_derivatives(expr: IndexExpr) -> IndexExpr:
     """``expr`` with its indicators (zero derivative almost everywhere: ``equal``, ``step``) set to
     1: what is left names the tensors a gradient flows back to (a count of ties carries none)."""
     def unmasked(factor):
-        return factor.xreplace({f: sp.Integer(1) for f in factor.atoms(sp.Function) if is_mask(f)})
+        return replaced(factor, {f: sp.Integer(1) for f in atoms_of(factor, sp.Function) if is_mask(f)})
     return IndexExpr(expr.indices, tuple(Term(unmasked(t.factor), t.bound, t.conditions) for t in expr.terms))
 
 
@@ -298,8 +299,8 @@ def _chain_step(model, derivation, consumer, tensor, at, at_ranges) -> AdjointSt
     else:
         adjoint = model.tensors[consumer]
         seed = (sp.Symbol(adjoint_name(consumer), real=True) if not adjoint.shape
-                else _adjoint_base(adjoint_name(consumer), adjoint.shape)[out])
-    chained = tuple(Term(seed * t.factor, out_bound + t.bound, t.conditions) for t in partial)
+                else entry(_adjoint_base(adjoint_name(consumer), adjoint.shape), out))
+    chained = tuple(Term(times(seed, t.factor), out_bound + t.bound, t.conditions) for t in partial)
     log: list[Elimination] = []
     collapsed = collapse(chained, at_ranges, log)
     return AdjointStep(tensor.name, consumer, chained, collapsed, tuple(log))

@@ -6,10 +6,12 @@ never seen: deciding whether ``a7 - a9`` is zero runs SymPy's assumption system 
 (a millisecond or more each, most of a derivation's time). ``pooled_diff`` gives exactly what
 ``sympy.diff(factor, wrt)`` gives, two ways:
 
-* a product in which one factor reads the entry's tensor, as the entry itself, as the base of
-  a power or as the first argument of a table function (``H[i, c] * W[c, j]``, ``V[i, 0]**(-1/2)``,
-  ``tanh(Z[i, j])``), is differentiated the way SymPy's ``Mul``, ``Pow``, ``Function`` and
-  ``Indexed`` rules do it, step by step, with each delta built by ``_delta``;
+* a factor built of products, sums, powers (whose exponent does not read the entry's tensor)
+  and table functions (in their first argument) of the tensor's entries, such as
+  ``H[i, c] * W[c, j]``, ``V[i, 0]**(-1/2)``, ``tanh(Z[i, j])``, ``G[i, j] * A[i, j]``,
+  ``exp(-E[i, j]**2)`` or ``-(L[i, j] - S[i, 0]) * Y[i, j] / n``, is differentiated the way
+  SymPy's ``Mul``, ``Add``, ``Pow``, ``Function`` and ``Indexed`` rules do it, node by node,
+  with each delta built by ``_delta``;
 * anything else is renamed to a fixed pool of index symbols (the same few for every
   definition, so SymPy's caches know their differences), differentiated by SymPy there and
   renamed back, deltas again rebuilt by ``_delta``.
@@ -27,6 +29,7 @@ from functools import lru_cache, reduce
 
 import sympy as sp
 
+from symgrad.index.rebuild import applied, replaced, times
 from symgrad.index.terms import atoms_of, index_symbols, sort_key
 from symgrad.model.functions import row_of
 
@@ -52,7 +55,7 @@ def _delta(i: sp.Expr, j: sp.Expr) -> sp.Expr:
     if i == j:
         return sp.Integer(1)
     if _is_plain_index(i) and _is_plain_index(j):
-        return sp.KroneckerDelta(*sorted((i, j), key=sort_key), evaluate=False)
+        return applied(sp.KroneckerDelta, tuple(sorted((i, j), key=sort_key)), evaluate=False)
     return sp.KroneckerDelta(i, j)
 
 
@@ -73,25 +76,41 @@ def _is_entry_of(expr: sp.Expr, wrt: sp.Indexed) -> bool:
     return isinstance(expr, sp.Indexed) and expr.base == wrt.base and len(expr.indices) == len(wrt.indices)
 
 
-def _one_reader(factor: sp.Expr, wrt: sp.Indexed):
-    """(position, derivative of that factor) when exactly one factor of the product reads
-    ``wrt``'s tensor, as the entry itself or as a table function's first argument; else None."""
-    args = sp.Mul.make_args(factor)
-    readers = [k for k, a in enumerate(args) if _reads(a, wrt.base)]
-    if len(readers) != 1:
+def _derivative(expr: sp.Expr, wrt: sp.Indexed) -> sp.Expr | None:
+    """``expr.diff(wrt)`` as SymPy's own rules build it, node by node, for a product, a sum, an
+    entry, a power whose exponent does not read ``wrt``'s tensor and a table function, of any of
+    these; None where ``expr`` holds anything else that reads the tensor."""
+    if not _reads(expr, wrt.base):
+        return sp.Integer(0)
+    if isinstance(expr, sp.Indexed):
+        return _entry_derivative(expr, wrt)
+    if isinstance(expr, sp.Mul):        # Mul._eval_derivative: a product for each factor with a derivative
+        args, terms = list(expr.args), []
+        for position, arg in enumerate(args):
+            derivative = _derivative(arg, wrt)
+            if derivative is None:
+                return None
+            if derivative != 0:
+                terms.append(reduce(times, args[:position] + [derivative] + args[position + 1:], sp.Integer(1)))
+        return sp.Add(*terms)
+    if isinstance(expr, sp.Add):        # Add._eval_derivative
+        parts = [_derivative(arg, wrt) for arg in expr.args]
+        return None if any(p is None for p in parts) else sp.Add(*parts)
+    if isinstance(expr, sp.Pow):        # Pow._eval_derivative, the exponent's derivative being 0
+        dbase = None if _reads(expr.exp, wrt.base) else _derivative(expr.base, wrt)
+        if dbase is None:
+            return None
+        return expr * (sp.Integer(0) * sp.log(expr.base) + dbase * expr.exp / expr.base)
+    if row_of(expr) is None:
         return None
-    arg = args[readers[0]]
-    if isinstance(arg, sp.Indexed):
-        return readers[0], _entry_derivative(arg, wrt)
-    if isinstance(arg, sp.Pow) and _is_entry_of(arg.base, wrt) and not _reads(arg.exp, wrt.base):
-        # Pow._eval_derivative, the exponent's derivative being 0: self * (0 log(b) + db e / b)
-        dbase = _entry_derivative(arg.base, wrt)
-        return readers[0], arg * (sp.Integer(0) * sp.log(arg.base) + dbase * arg.exp / arg.base)
-    if row_of(arg) is None or not isinstance(arg.args[0], sp.Indexed) or arg.args[0].base != wrt.base \
-            or any(_reads(a, wrt.base) for a in arg.args[1:]) or len(arg.args[0].indices) != len(wrt.indices):
-        return None
-    inner = _entry_derivative(arg.args[0], wrt)     # Function._eval_derivative: fdiff(1) * d(arg)
-    return readers[0], sp.Add(*([] if inner == 0 else [arg.fdiff(1) * inner]))
+    terms = []                          # Function._eval_derivative: fdiff(k) * d(argument k)
+    for position, arg in enumerate(expr.args, 1):
+        inner = _derivative(arg, wrt)
+        if inner is None or (inner != 0 and position > 1):
+            return None                 # (a parameter read through the tensor: SymPy's fdiff)
+        if inner != 0:
+            terms.append(expr.fdiff(position) * inner)
+    return sp.Add(*terms)
 
 
 def reads_no_entry(factor: sp.Expr, wrt: sp.Expr) -> bool:
@@ -105,20 +124,15 @@ def pooled_diff(factor: sp.Expr, wrt: sp.Expr) -> sp.Expr:
     if isinstance(wrt, sp.Indexed) and isinstance(wrt.base, sp.IndexedBase):
         if not _reads(factor, wrt.base):
             return sp.Integer(0)
-        found = _one_reader(factor, wrt)
-        if found is not None:     # Mul._eval_derivative with one factor to differentiate
-            position, derivative = found
-            if derivative == 0:
-                return sp.Integer(0)
-            args = list(sp.Mul.make_args(factor))
-            return reduce(lambda x, y: x * y, args[:position] + [derivative] + args[position + 1:],
-                          sp.Integer(1))
+        derivative = _derivative(factor, wrt)
+        if derivative is not None:
+            return derivative
     indices = sorted(index_symbols(factor) | index_symbols(wrt), key=sort_key)
     if not all(_is_plain_index(s) for s in indices):
         return sp.diff(factor, wrt)     # an index with other assumptions: no pool symbol is its twin
     to_pool = dict(zip(indices, _pool(len(indices))))
-    derivative = sp.diff(factor.xreplace(to_pool), wrt.xreplace(to_pool))
+    derivative = sp.diff(replaced(factor, to_pool), replaced(wrt, to_pool))
     back = {p: s for s, p in to_pool.items()}
-    deltas = {d: _delta(*(a.xreplace(back) for a in d.args))
+    deltas = {d: _delta(*(replaced(a, back) for a in d.args))
               for d in derivative.atoms(sp.KroneckerDelta) if len(d.args) == 2}
-    return derivative.xreplace({**back, **deltas})
+    return replaced(derivative, {**back, **deltas})

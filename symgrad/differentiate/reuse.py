@@ -16,6 +16,7 @@ import sympy as sp
 from symgrad.differentiate.model_memo import remembered
 from symgrad.differentiate.softmax_value import read_softmax, softmax_values
 from symgrad.model.functions import row_of
+from symgrad.index.rebuild import replaced
 from symgrad.index.terms import IndexExpr, Term, atoms_of
 
 
@@ -95,11 +96,11 @@ def _rewrites(model, factor: sp.Expr, calls: dict, cheaper: bool) -> tuple[dict,
             if rename is None:
                 continue
             value = model.tensors[name].entry(tuple(rename.get(i, i) for i in indices))
-            if found == call.xreplace(rename):
+            if found == replaced(call, rename):
                 shown[found] = reused[found] = value
                 continue
             rule = (row_of(call).from_value or {}).get(type(found).__name__) if cheaper else None
-            if rule and found.args[1:] == call.xreplace(rename).args[1:]:
+            if rule and found.args[1:] == replaced(call, rename).args[1:]:
                 reused[found] = rule(value, *found.args)
     return shown, (reused if cheaper else shown)
 
@@ -129,7 +130,7 @@ def _reused(expr: IndexExpr, model, until: str | None, cheaper: bool) -> tuple[I
             if terms is reused and mapping == mappings[0]:     # the same rewrites: the same term
                 terms.append(shown[-1])
                 continue
-            factor = term.factor.xreplace(mapping) if mapping else term.factor
+            factor = replaced(term.factor, mapping)
             if softmaxes:
                 factor = read_softmax(factor, softmaxes, model)
             terms.append(term if factor == term.factor else Term(factor, term.bound, term.conditions))

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from symgrad.differentiate.model_memo import remembered
+from symgrad.index.rebuild import replaced, sympy_mul
 from symgrad.index.terms import IndexExpr, Term
 from symgrad.model.functions import row_of
 
@@ -72,7 +73,7 @@ def _pieces(definition, definitions):
     plus = [f for f in terms if isinstance(f, sp.Indexed) and f.indices == log_softmax.indices]
     if len(plus) != 1 or len(terms) != 3 or any(t.bound or t.conditions for t in log_softmax.terms):
         return None
-    x = plus[0].xreplace(dict(zip(log_softmax.indices, indices)))
+    x = replaced(plus[0], dict(zip(log_softmax.indices, indices)))
     return x, [f for f in terms if f is not plus[0]]
 
 
@@ -121,7 +122,7 @@ def read_softmax(factor: sp.Expr, softmaxes: list[SoftmaxValue], model) -> sp.Ex
                 args.remove(divisor)
                 args.remove(access)
                 args.append(model.tensors[softmax.value].entry(access.indices))
-        factor = sp.Mul(*args)
+        factor = sympy_mul(args)
     return factor
 
 

@@ -24,6 +24,7 @@ from functools import lru_cache
 
 import sympy as sp
 
+from symgrad.index.rebuild import replaced
 from symgrad.index.terms import Term, atoms_of, distributed, free_symbols_of, interval, is_nonnegative, linear_form
 
 Ranges = dict[sp.Symbol, tuple[sp.Expr, sp.Expr]]
@@ -184,15 +185,15 @@ def collapse_term(term: Term, free: Ranges, log: list[Elimination] | None = None
                 index, value = solution
                 lo, hi = bound.pop(index)
                 # one pass: the delta is replaced whole, before its own arguments would be
-                factor = factor.xreplace({delta: sp.Integer(1), index: value})
-                conditions = [(e.xreplace({index: value}), a, b) for e, a, b in conditions]
+                factor = replaced(factor, {delta: sp.Integer(1), index: value})
+                conditions = [(replaced(e, {index: value}), a, b) for e, a, b in conditions]
                 conditions.append((value, lo, hi))
                 if log is not None:
                     log.append(Elimination(index, value, delta))
                 changed = True
                 break
             if not _between_indices(delta, ranges) and _difference(delta) == 0:
-                factor = factor.xreplace({delta: sp.Integer(1)})
+                factor = replaced(factor, {delta: sp.Integer(1)})
                 changed = True
                 break
             if _never_equal(delta, ranges):
@@ -261,7 +262,7 @@ def combine_like_terms(terms, free: frozenset = frozenset()) -> tuple[Term, ...]
             out.append(group[0])
             continue
         first = group[0]
-        factors = [t.factor if not t.bound else t.factor.xreplace({t.bound[0][0]: first.bound[0][0]})
+        factors = [t.factor if not t.bound else replaced(t.factor, {t.bound[0][0]: first.bound[0][0]})
                    for t in group]
         expanded = sp.expand(sp.Add(*factors))
         if sp.count_ops(expanded) >= sp.count_ops(sp.Add(*factors)):

@@ -24,6 +24,8 @@ from typing import Iterable
 
 import sympy as sp
 
+from symgrad.index.rebuild import replaced, times
+
 Bound = tuple[sp.Symbol, sp.Expr, sp.Expr]       # index, lo, hi (inclusive)
 Condition = tuple[sp.Expr, sp.Expr, sp.Expr]     # lo <= expr <= hi
 
@@ -44,15 +46,15 @@ class Term:
     def xreplace(self, mapping: dict) -> "Term":
         """Substitute in the factor and the conditions (never in bound ranges' indices)."""
         return Term(
-            self.factor.xreplace(mapping),
-            tuple((s, lo.xreplace(mapping), hi.xreplace(mapping)) for s, lo, hi in self.bound),
-            tuple((e.xreplace(mapping), lo.xreplace(mapping), hi.xreplace(mapping))
+            replaced(self.factor, mapping),
+            tuple((s, replaced(lo, mapping), replaced(hi, mapping)) for s, lo, hi in self.bound),
+            tuple((replaced(e, mapping), replaced(lo, mapping), replaced(hi, mapping))
                   for e, lo, hi in self.conditions),
         )
 
     def times(self, other: "Term") -> "Term":
         """The product of two terms whose bound indices are distinct."""
-        return Term(self.factor * other.factor, self.bound + other.bound,
+        return Term(times(self.factor, other.factor), self.bound + other.bound,
                     self.conditions + other.conditions)
 
     def scaled(self, factor: sp.Expr) -> "Term":
@@ -84,11 +86,12 @@ class IndexSpace:
 
     def fresh(self, size: sp.Expr, lo: sp.Expr = sp.Integer(0)) -> sp.Expr:
         """A new index over ``lo .. lo + size - 1``; 0 for an axis of size 1."""
-        if sp.sympify(size) == 1:
+        span = _span(size, lo)
+        if span is None:
             return sp.Integer(0)
         self._count += 1
         symbol = sp.Symbol(f"{self.prefix}{self._count}", integer=True)
-        self.ranges[symbol] = (sp.sympify(lo), sp.sympify(lo + size - 1))
+        self.ranges[symbol] = span
         return symbol
 
     def fresh_like(self, symbol: sp.Symbol, lo: sp.Expr, hi: sp.Expr) -> sp.Symbol:
@@ -124,8 +127,17 @@ class IndexSpace:
             return term.xreplace(also) if also else term
         mapping = {s: self.fresh_like(s, lo, hi) for s, lo, hi in term.bound}
         renamed = term.xreplace({**mapping, **also})
-        return replace(renamed, bound=tuple((mapping[s], lo.xreplace(also), hi.xreplace(also))
+        return replace(renamed, bound=tuple((mapping[s], replaced(lo, also), replaced(hi, also))
                                             for s, lo, hi in term.bound))
+
+
+@lru_cache(maxsize=1 << 12)
+def _span(size, lo) -> tuple[sp.Expr, sp.Expr] | None:
+    """``(lo, lo + size - 1)`` sympified, or None for a size of 1; remembered by size and start
+    (every index of a model's few axis sizes asks it, each building two sums anew)."""
+    if sp.sympify(size) == 1:
+        return None
+    return sp.sympify(lo), sp.sympify(lo + size - 1)
 
 
 def product(left: Iterable[Term], right: Iterable[Term]) -> tuple[Term, ...]:

@@ -7,10 +7,13 @@ the documents draw their LaTeX index names from the same ``index_name``.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
+from symgrad.index.rebuild import sympy_mul
 from symgrad.index.terms import IndexExpr, Term, index_symbols
 
 
@@ -63,9 +66,16 @@ def index_name(kind: str, used: set[str], reserved: set[str]) -> str:
 def _draw(symbols, kind: str, used: set[str], reserved: set[str]) -> dict:
     names = {}
     for symbol in symbols:
-        names[symbol] = sp.Symbol(index_name(kind, used, reserved), integer=True)
-        used.add(str(names[symbol]))
+        name = index_name(kind, used, reserved)
+        names[symbol] = _display_index(name)
+        used.add(name)
     return names
+
+
+@lru_cache(maxsize=1 << 10)
+def _display_index(name: str) -> sp.Symbol:
+    """The index symbol a formula shows as ``name`` (the same few letters for every formula)."""
+    return sp.Symbol(name, integer=True)
 
 
 def pretty_indices(expr: IndexExpr, reserved: set[str]) -> tuple[dict, list[dict]]:
@@ -81,7 +91,7 @@ def _split(factor: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     scalar, rest = [], []
     for arg in sp.Mul.make_args(factor):
         (rest if index_symbols(arg) else scalar).append(arg)
-    return sp.Mul(*scalar), sp.Mul(*rest)
+    return sympy_mul(scalar), sympy_mul(rest)
 
 
 def term_text(term: Term) -> str:

@@ -20,6 +20,7 @@ import sympy as sp
 
 from symgrad.errors import ModelError, ShapeError
 from symgrad.model.functions import FUNCTIONS, lookup
+from symgrad.index.rebuild import entry
 from symgrad.index.terms import IndexSpace, Term, product
 
 
@@ -129,7 +130,11 @@ class Tensor(TensorExpr):
                        else sp.IndexedBase(name, shape=shape, real=True))
 
     def entry(self, indices: tuple) -> sp.Expr:
-        return self.symbol if not self.shape else self.symbol[indices]
+        if not self.shape:
+            return self.symbol
+        if isinstance(indices, tuple) and len(indices) == len(self.shape):
+            return entry(self.symbol, indices)
+        return self.symbol[indices]     # SymPy's own error for a wrong number of indices
 
     def build(self, indices, ctx):
         return (Term(self.entry(indices)),)

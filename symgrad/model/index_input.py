@@ -11,6 +11,7 @@ import sympy as sp
 
 from symgrad.errors import ModelError
 from symgrad.model.functions import row_of
+from symgrad.index.rebuild import replaced
 from symgrad.index.terms import Term, product
 
 
@@ -39,7 +40,7 @@ def _terms(expr, model, name, allowed) -> tuple[Term, ...]:
             new = model.space.fresh_like(symbol, lo, hi)
             mapping[symbol] = new
             bound.append((new, lo, hi))
-        inner = _terms(body.xreplace(mapping), model, name, allowed | set(mapping.values()))
+        inner = _terms(replaced(body, mapping), model, name, allowed | set(mapping.values()))
         return tuple(Term(t.factor, tuple(bound) + t.bound, t.conditions) for t in inner)
     if isinstance(expr, sp.Pow):
         if not expr.exp.is_number:

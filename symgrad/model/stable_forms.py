@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from symgrad.index.rebuild import replaced
 from symgrad.model.functions import FUNCTIONS, row_of
 
 _x = sp.Wild("x")
@@ -46,11 +47,11 @@ def _seen_through(arg: sp.Expr, inline: dict) -> sp.Expr:
         if str(access.base) in inline:
             indices, call = inline[str(access.base)]
             rename = {i: j for i, j in zip(indices, access.indices) if i != 0}
-            mapping[access] = call.xreplace(rename)
+            mapping[access] = replaced(call, rename)
     for symbol in arg.free_symbols:   # a scalar intermediate is a Symbol
         if isinstance(symbol, sp.Symbol) and str(symbol) in inline and not inline[str(symbol)][0]:
             mapping[symbol] = inline[str(symbol)][1]
-    return arg.xreplace(mapping) if mapping else arg
+    return replaced(arg, mapping)
 
 
 def stabilize(factor: sp.Expr, model) -> sp.Expr:
@@ -67,4 +68,4 @@ def stabilize(factor: sp.Expr, model) -> sp.Expr:
             if match is not None and _x in match:
                 mapping[call] = replace(match)
                 break
-    return factor.xreplace(mapping) if mapping else factor
+    return replaced(factor, mapping)
