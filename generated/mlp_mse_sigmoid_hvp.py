@@ -122,10 +122,11 @@ def forward(*, X, Ystar, W1, B1, W2, B2):
     Z1 = X @ W1
     Z1 += B1
     # H[i, j] = sigmoid(Z1[i, j])
-    H = 0.5*Z1
-    np.tanh(H, out=H)
+    H = -Z1
+    np.minimum(H, 709.0, out=H)
+    np.exp(H, out=H)
     H += 1.0
-    H *= 0.5
+    np.reciprocal(H, out=H)
     # Y[i, j] = sum_c H[i, c]*W2[c, j] + B2[0, j]
     Y = H @ W2
     Y += B2
@@ -166,10 +167,11 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
         X, Ystar, W1, B1, W2, B2)
     Z1 = X @ W1
     Z1 += B1
-    H = 0.5*Z1
-    np.tanh(H, out=H)
+    H = -Z1
+    np.minimum(H, 709.0, out=H)
+    np.exp(H, out=H)
     H += 1.0
-    H *= 0.5
+    np.reciprocal(H, out=H)
     Y = H @ W2
     Y += B2
     shared_1 = Ystar - Y
@@ -257,10 +259,11 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     dot_W1, dot_B1, dot_W2, dot_B2 = _tangents(tangents, n, p, h, o)
     Z1 = X @ W1
     Z1 += B1
-    H = 0.5*Z1
-    np.tanh(H, out=H)
+    H = -Z1
+    np.minimum(H, 709.0, out=H)
+    np.exp(H, out=H)
     H += 1.0
-    H *= 0.5
+    np.reciprocal(H, out=H)
     Y = H @ W2
     Y += B2
     shared_1 = Ystar - Y
@@ -348,7 +351,7 @@ def hessian(*, X, Ystar, W1, B1, W2, B2):
     dot_W2 = _basis[:, h*(p + 1):h*(o + p + 1)].reshape((_count, h, o))
     dot_B2 = _basis[:, h*(o + p + 1):h*o + h*p + h + o].reshape((_count, 1, o))
     Z1 = X @ W1 + B1
-    H = 0.5 * (np.tanh(0.5 * Z1) + 1.0)
+    H = 1.0 / (1.0 + np.exp(np.minimum(-Z1, 709.0)))
     Y = H @ W2 + B2
     Loss = (1/(n*o)) * ((Ystar - Y)**2).sum()
     grad_Y = (-2/(n*o)) * (Ystar - Y)
