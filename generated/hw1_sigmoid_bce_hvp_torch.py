@@ -286,8 +286,8 @@ def hvp(tangents, *, x, y, W1, b1, W2, b2):
     dot_grad_s2 = (1/dy) * (1 - yhat) * dot_s2 * yhat
     # dot_grad_z1[i, 0] = sum_c dot_W2[c, i]*grad_s2[c, 0] + sum_c W2[c, i]*dot_grad_s2[c, 0]
     dot_grad_z1 = dot_W2.mT @ grad_s2 + W2.mT @ dot_grad_s2
-    # dot_grad_s1[i, 0] = (z1[i, 0] - 1)*(2*z1[i, 0] - 1)*dot_s1[i, 0]*grad_z1[i, 0]*z1[i, 0] + (1 - z1[i, 0])*dot_grad_z1[i, 0]*z1[i, 0]
-    dot_grad_s1 = ((1 - z1)*dot_grad_z1 + (z1 - 1)*(2*z1 - 1)*dot_s1*grad_z1)*z1
+    # dot_grad_s1[i, 0] = -(2*z1[i, 0] - 1)*dot_z1[i, 0]*grad_z1[i, 0] + (1 - z1[i, 0])*dot_grad_z1[i, 0]*z1[i, 0]
+    dot_grad_s1 = (1 - z1)*dot_grad_z1*z1 - (2*z1 - 1)*dot_z1*grad_z1
     # dot_grad_b2[i, 0] = dot_grad_s2[i, 0]
     dot_grad_b2 = dot_grad_s2
     # dot_grad_W2[i, j] = dot_z1[j, 0]*grad_s2[i, 0] + dot_grad_s2[i, 0]*z1[j, 0]
@@ -340,7 +340,7 @@ def hessian(*, x, y, W1, b1, W2, b2):
     dot_s2 = dot_W2 @ z1 + dot_b2 + W2 @ dot_z1
     dot_grad_s2 = (1/dy) * (1 - yhat) * dot_s2 * yhat
     dot_grad_z1 = dot_W2.mT @ grad_s2 + W2.mT @ dot_grad_s2
-    dot_grad_s1 = ((1 - z1)*dot_grad_z1 + (z1 - 1)*(2*z1 - 1)*dot_s1*grad_z1)*z1
+    dot_grad_s1 = (1 - z1)*dot_grad_z1*z1 - (2*z1 - 1)*dot_z1*grad_z1
     dot_grad_b2 = dot_grad_s2
     dot_grad_W2 = dot_grad_s2*z1.mT + dot_z1.mT*grad_s2
     dot_grad_b1 = dot_grad_s1

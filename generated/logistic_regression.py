@@ -125,10 +125,11 @@ def loss_and_grad(*, X, y, w, b):
     margin += b * y
     Loss = (1/N) * np.logaddexp(0.0, -margin.T).sum()
     # grad_margin[i, 0] = -1/N * (1 - sigmoid(margin[i, 0]))
-    grad_margin = 0.5*margin
-    np.tanh(grad_margin, out=grad_margin)
+    grad_margin = -margin
+    np.minimum(grad_margin, 709.0, out=grad_margin)
+    np.exp(grad_margin, out=grad_margin)
     grad_margin += 1.0
-    grad_margin *= 0.5
+    np.reciprocal(grad_margin, out=grad_margin)
     np.subtract(1, grad_margin, out=grad_margin)
     grad_margin *= -1/N
     # dLoss/db = -1/N * sum_c (1 - sigmoid(margin[c, 0]))*y[c, 0]

@@ -127,10 +127,11 @@ def loss_and_grad(*, X, y, w, b):
     margin += b * y
     Loss = (1/N) * np.logaddexp(0.0, -margin.T).sum()
     # grad_margin[i, 0] = -1/N * (1 - sigmoid(margin[i, 0]))
-    grad_margin = 0.5*margin
-    np.tanh(grad_margin, out=grad_margin)
+    grad_margin = -margin
+    np.minimum(grad_margin, 709.0, out=grad_margin)
+    np.exp(grad_margin, out=grad_margin)
     grad_margin += 1.0
-    grad_margin *= 0.5
+    np.reciprocal(grad_margin, out=grad_margin)
     np.subtract(1, grad_margin, out=grad_margin)
     grad_margin *= -1/N
     # dLoss/db = -1/N * sum_c (1 - sigmoid(margin[c, 0]))*y[c, 0]
@@ -189,10 +190,11 @@ def hvp(tangents, *, X, y, w, b):
     margin *= y
     margin += b * y
     Loss = (1/N) * np.logaddexp(0.0, -margin.T).sum()
-    shared_1 = 0.5*margin
-    np.tanh(shared_1, out=shared_1)
+    shared_1 = -margin
+    np.minimum(shared_1, 709.0, out=shared_1)
+    np.exp(shared_1, out=shared_1)
     shared_1 += 1.0
-    shared_1 *= 0.5
+    np.reciprocal(shared_1, out=shared_1)
     shared_2 = 1 - shared_1
     grad_margin = (-1/N) * shared_2
     grad_b = (grad_margin.T * y.T).sum()
@@ -237,7 +239,7 @@ def hessian(*, X, y, w, b):
     margin = y * (X @ w) + b * y
     Loss = (1/N) * np.logaddexp(0.0, -margin.T).sum()
     dot_margin = y * (X @ dot_w) + dot_b * y
-    dot_grad_margin = (1/N) * (1 - (0.5 * (np.tanh(0.5 * margin) + 1.0))) * dot_margin * (0.5 * (np.tanh(0.5 * margin) + 1.0))
+    dot_grad_margin = (1/N) * (1 - (1.0 / (1.0 + np.exp(np.minimum(-margin, 709.0))))) * dot_margin * (1.0 / (1.0 + np.exp(np.minimum(-margin, 709.0))))
     dot_grad_b = (dot_grad_margin.mT * y.mT).sum(axis=(-2, -1), keepdims=True)
     dot_grad_w = X.mT @ (dot_grad_margin * y)
     _rows = {

@@ -120,10 +120,11 @@ def forward(*, X, Ystar, W1, B1, W2, B2):
     Z1 = X @ W1
     Z1 += B1
     # H[i, j] = sigmoid(Z1[i, j])
-    H = 0.5*Z1
-    np.tanh(H, out=H)
+    H = -Z1
+    np.minimum(H, 709.0, out=H)
+    np.exp(H, out=H)
     H += 1.0
-    H *= 0.5
+    np.reciprocal(H, out=H)
     # Y[i, j] = sum_c H[i, c]*W2[c, j] + B2[0, j]
     Y = H @ W2
     Y += B2
@@ -164,10 +165,11 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
         X, Ystar, W1, B1, W2, B2)
     Z1 = X @ W1
     Z1 += B1
-    H = 0.5*Z1
-    np.tanh(H, out=H)
+    H = -Z1
+    np.minimum(H, 709.0, out=H)
+    np.exp(H, out=H)
     H += 1.0
-    H *= 0.5
+    np.reciprocal(H, out=H)
     Y = H @ W2
     Y += B2
     shared_1 = Ystar - Y

@@ -122,10 +122,11 @@ def forward(*, X, Ystar, W1, B1, W2, B2):
     Z1 = X @ W1
     Z1 += B1
     # H[i, j] = sigmoid(Z1[i, j])
-    H = 0.5*Z1
-    np.tanh(H, out=H)
+    H = -Z1
+    np.minimum(H, 709.0, out=H)
+    np.exp(H, out=H)
     H += 1.0
-    H *= 0.5
+    np.reciprocal(H, out=H)
     # Y[i, j] = sum_c H[i, c]*W2[c, j] + B2[0, j]
     Y = H @ W2
     Y += B2
@@ -166,10 +167,11 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
         X, Ystar, W1, B1, W2, B2)
     Z1 = X @ W1
     Z1 += B1
-    H = 0.5*Z1
-    np.tanh(H, out=H)
+    H = -Z1
+    np.minimum(H, 709.0, out=H)
+    np.exp(H, out=H)
     H += 1.0
-    H *= 0.5
+    np.reciprocal(H, out=H)
     Y = H @ W2
     Y += B2
     shared_1 = Ystar - Y
@@ -257,10 +259,11 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     dot_W1, dot_B1, dot_W2, dot_B2 = _tangents(tangents, n, p, h, o)
     Z1 = X @ W1
     Z1 += B1
-    H = 0.5*Z1
-    np.tanh(H, out=H)
+    H = -Z1
+    np.minimum(H, 709.0, out=H)
+    np.exp(H, out=H)
     H += 1.0
-    H *= 0.5
+    np.reciprocal(H, out=H)
     Y = H @ W2
     Y += B2
     shared_1 = Ystar - Y
@@ -281,7 +284,9 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     dot_Z1 = X @ dot_W1
     dot_Z1 += dot_B1
     # dot_H[i, j] = (1 - H[i, j])*H[i, j]*dot_Z1[i, j]
-    dot_H = shared_2 * H * dot_Z1
+    dot_H = dot_Z1
+    dot_H *= shared_2
+    dot_H *= H
     dot_grad_W2 = dot_H.T @ grad_Y
     del grad_Y
     del shared_1
@@ -289,20 +294,18 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     dot_Y = H @ dot_W2
     dot_Y += dot_B2
     dot_Y += dot_H @ W2
-    del dot_H
     # dot_grad_Y[i, j] = 2/(n*o) * dot_Y[i, j]
     dot_grad_Y = dot_Y
     dot_grad_Y *= 2/(n*o)
     # dot_grad_H[i, j] = sum_c dot_W2[j, c]*grad_Y[i, c] + sum_c W2[j, c]*dot_grad_Y[i, c]
     dot_grad_H += dot_grad_Y @ W2.T
-    # dot_grad_Z1[i, j] = (H[i, j] - 1)*(2*H[i, j] - 1)*H[i, j]*dot_Z1[i, j]*grad_H[i, j] + (1 - H[i, j])*H[i, j]*dot_grad_H[i, j]
+    # dot_grad_Z1[i, j] = -(2*H[i, j] - 1)*dot_H[i, j]*grad_H[i, j] + (1 - H[i, j])*H[i, j]*dot_grad_H[i, j]
     dot_grad_Z1 = 2*H
     dot_grad_Z1 -= 1
-    dot_grad_Z1 *= H - 1
-    dot_grad_Z1 *= dot_Z1
+    dot_grad_Z1 *= dot_H
     dot_grad_Z1 *= grad_H
-    dot_grad_Z1 += shared_2*dot_grad_H
-    dot_grad_Z1 *= H
+    np.subtract(H*shared_2*dot_grad_H, dot_grad_Z1, out=dot_grad_Z1)
+    del dot_H
     del dot_Z1
     del dot_grad_H
     del grad_H
@@ -348,7 +351,7 @@ def hessian(*, X, Ystar, W1, B1, W2, B2):
     dot_W2 = _basis[:, h*(p + 1):h*(o + p + 1)].reshape((_count, h, o))
     dot_B2 = _basis[:, h*(o + p + 1):h*o + h*p + h + o].reshape((_count, 1, o))
     Z1 = X @ W1 + B1
-    H = 0.5 * (np.tanh(0.5 * Z1) + 1.0)
+    H = 1.0 / (1.0 + np.exp(np.minimum(-Z1, 709.0)))
     Y = H @ W2 + B2
     Loss = (1/(n*o)) * ((Ystar - Y)**2).sum()
     grad_Y = (-2/(n*o)) * (Ystar - Y)
@@ -358,7 +361,7 @@ def hessian(*, X, Ystar, W1, B1, W2, B2):
     dot_Y = H @ dot_W2 + dot_B2 + dot_H @ W2
     dot_grad_Y = (2/(n*o)) * dot_Y
     dot_grad_H = grad_Y @ dot_W2.mT + dot_grad_Y @ W2.mT
-    dot_grad_Z1 = ((1 - H)*dot_grad_H + (H - 1)*(2*H - 1)*dot_Z1*grad_H)*H
+    dot_grad_Z1 = (1 - H)*H*dot_grad_H - (2*H - 1)*dot_H*grad_H
     dot_grad_B2 = np.ones((1, n)) @ dot_grad_Y
     dot_grad_W2 = dot_H.mT @ grad_Y + H.mT @ dot_grad_Y
     dot_grad_B1 = np.ones((1, n)) @ dot_grad_Z1

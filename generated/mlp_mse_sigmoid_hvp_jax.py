@@ -265,8 +265,8 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     dot_grad_Y = (2/(n*o)) * dot_Y
     # dot_grad_H[i, j] = sum_c dot_W2[j, c]*grad_Y[i, c] + sum_c W2[j, c]*dot_grad_Y[i, c]
     dot_grad_H = grad_Y @ dot_W2.T + dot_grad_Y @ W2.T
-    # dot_grad_Z1[i, j] = (H[i, j] - 1)*(2*H[i, j] - 1)*H[i, j]*dot_Z1[i, j]*grad_H[i, j] + (1 - H[i, j])*H[i, j]*dot_grad_H[i, j]
-    dot_grad_Z1 = ((1 - H)*dot_grad_H + (H - 1)*(2*H - 1)*dot_Z1*grad_H)*H
+    # dot_grad_Z1[i, j] = -(2*H[i, j] - 1)*dot_H[i, j]*grad_H[i, j] + (1 - H[i, j])*H[i, j]*dot_grad_H[i, j]
+    dot_grad_Z1 = (1 - H)*H*dot_grad_H - (2*H - 1)*dot_H*grad_H
     # dot_grad_B2[0, i] = sum_c dot_grad_Y[c, i]
     dot_grad_B2 = dot_grad_Y.sum(axis=0, keepdims=True)
     # dot_grad_W2[i, j] = sum_c dot_H[c, i]*grad_Y[c, j] + sum_c H[c, i]*dot_grad_Y[c, j]
@@ -317,7 +317,7 @@ def hessian(*, X, Ystar, W1, B1, W2, B2):
     dot_Y = H @ dot_W2 + dot_B2 + dot_H @ W2
     dot_grad_Y = (2/(n*o)) * dot_Y
     dot_grad_H = grad_Y @ dot_W2.mT + dot_grad_Y @ W2.mT
-    dot_grad_Z1 = ((1 - H)*dot_grad_H + (H - 1)*(2*H - 1)*dot_Z1*grad_H)*H
+    dot_grad_Z1 = (1 - H)*H*dot_grad_H - (2*H - 1)*dot_H*grad_H
     dot_grad_B2 = dot_grad_Y.sum(axis=-2, keepdims=True)
     dot_grad_W2 = dot_H.mT @ grad_Y + H.mT @ dot_grad_Y
     dot_grad_B1 = dot_grad_Z1.sum(axis=-2, keepdims=True)

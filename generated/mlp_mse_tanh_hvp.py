@@ -273,7 +273,8 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     dot_Z1 = X @ dot_W1
     dot_Z1 += dot_B1
     # dot_H[i, j] = (1 - H[i, j]**2)*dot_Z1[i, j]
-    dot_H = shared_2 * dot_Z1
+    dot_H = dot_Z1
+    dot_H *= shared_2
     dot_grad_W2 = dot_H.T @ grad_Y
     del grad_Y
     del shared_1
@@ -281,21 +282,20 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     dot_Y = H @ dot_W2
     dot_Y += dot_B2
     dot_Y += dot_H @ W2
-    del dot_H
     # dot_grad_Y[i, j] = 2/(n*o) * dot_Y[i, j]
     dot_grad_Y = dot_Y
     dot_grad_Y *= 2/(n*o)
     # dot_grad_H[i, j] = sum_c dot_W2[j, c]*grad_Y[i, c] + sum_c W2[j, c]*dot_grad_Y[i, c]
     dot_grad_H += dot_grad_Y @ W2.T
-    # dot_grad_Z1[i, j] = -2 * (1 - H[i, j]**2)*H[i, j]*dot_Z1[i, j]*grad_H[i, j] + (1 - H[i, j]**2)*dot_grad_H[i, j]
-    dot_grad_Z1 = dot_Z1
+    # dot_grad_Z1[i, j] = -2 * H[i, j]*dot_H[i, j]*grad_H[i, j] + (1 - H[i, j]**2)*dot_grad_H[i, j]
+    dot_grad_Z1 = grad_H
     dot_grad_Z1 *= H
-    dot_grad_Z1 *= grad_H
+    dot_grad_Z1 *= dot_H
     dot_grad_Z1 *= 2
-    np.subtract(dot_grad_H, dot_grad_Z1, out=dot_grad_Z1)
-    dot_grad_Z1 *= shared_2
+    np.subtract(shared_2*dot_grad_H, dot_grad_Z1, out=dot_grad_Z1)
+    del dot_H
+    del dot_Z1
     del dot_grad_H
-    del grad_H
     del shared_2
     # dot_grad_B2[0, i] = sum_c dot_grad_Y[c, i]
     dot_grad_B2 = shared_3 @ dot_grad_Y
@@ -348,7 +348,7 @@ def hessian(*, X, Ystar, W1, B1, W2, B2):
     dot_Y = H @ dot_W2 + dot_B2 + dot_H @ W2
     dot_grad_Y = (2/(n*o)) * dot_Y
     dot_grad_H = grad_Y @ dot_W2.mT + dot_grad_Y @ W2.mT
-    dot_grad_Z1 = (1 - H**2)*(dot_grad_H - 2*H*dot_Z1*grad_H)
+    dot_grad_Z1 = (1 - H**2)*dot_grad_H - 2*H*dot_H*grad_H
     dot_grad_B2 = np.ones((1, n)) @ dot_grad_Y
     dot_grad_W2 = dot_H.mT @ grad_Y + H.mT @ dot_grad_Y
     dot_grad_B1 = np.ones((1, n)) @ dot_grad_Z1

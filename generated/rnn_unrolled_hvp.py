@@ -407,7 +407,8 @@ def hvp(tangents, *, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     dot_h_1_1 += dot_Wh @ h0
     dot_h_1_1 += dot_b
     # dot_h_1[i, j] = (1 - h_1[i, j]**2)*dot_h_1_1[i, j]
-    dot_h_1 = shared_4 * dot_h_1_1
+    dot_h_1 = dot_h_1_1
+    dot_h_1 *= shared_4
     dot_grad_Wh = grad_h_2_1 @ dot_h_1.T
     del grad_h_2_1
     # dot_h_2_1[i, j] = sum_c dot_Wx[i, c]*x2[c, j] + sum_c dot_Wh[i, c]*h_1[c, j] + dot_b[i, 0] + sum_c Wh[i, c]*dot_h_1[c, j]
@@ -415,9 +416,9 @@ def hvp(tangents, *, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     dot_h_2_1 += dot_Wh @ h_1
     dot_h_2_1 += dot_b
     dot_h_2_1 += Wh @ dot_h_1
-    del dot_h_1
     # dot_h_2[i, j] = (1 - h_2[i, j]**2)*dot_h_2_1[i, j]
-    dot_h_2 = shared_3 * dot_h_2_1
+    dot_h_2 = dot_h_2_1
+    dot_h_2 *= shared_3
     dot_grad_Wh += grad_h_3_1 @ dot_h_2.T
     del grad_h_3_1
     # dot_h_3_1[i, j] = sum_c dot_Wx[i, c]*x3[c, j] + sum_c dot_Wh[i, c]*h_2[c, j] + dot_b[i, 0] + sum_c Wh[i, c]*dot_h_2[c, j]
@@ -425,9 +426,9 @@ def hvp(tangents, *, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     dot_h_3_1 += dot_Wh @ h_2
     dot_h_3_1 += dot_b
     dot_h_3_1 += Wh @ dot_h_2
-    del dot_h_2
     # dot_h_3[i, j] = (1 - h_3[i, j]**2)*dot_h_3_1[i, j]
-    dot_h_3 = shared_2 * dot_h_3_1
+    dot_h_3 = dot_h_3_1
+    dot_h_3 *= shared_2
     dot_grad_Wh += grad_h_4_1 @ dot_h_3.T
     del grad_h_4_1
     # dot_h_4_1[i, j] = sum_c dot_Wx[i, c]*x4[c, j] + sum_c dot_Wh[i, c]*h_3[c, j] + dot_b[i, 0] + sum_c Wh[i, c]*dot_h_3[c, j]
@@ -435,52 +436,52 @@ def hvp(tangents, *, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     dot_h_4_1 += dot_Wh @ h_3
     dot_h_4_1 += dot_b
     dot_h_4_1 += Wh @ dot_h_3
-    del dot_h_3
     # dot_h_4[i, j] = (1 - h_4[i, j]**2)*dot_h_4_1[i, j]
-    dot_h_4 = shared_1 * dot_h_4_1
+    dot_h_4 = dot_h_4_1
+    dot_h_4 *= shared_1
     dot_grad_Wy = Loss_1 @ dot_h_4.T
     # dot_Loss_1[i, j] = sum_c dot_Wy[i, c]*h_4[c, j] + sum_c Wy[i, c]*dot_h_4[c, j]
     dot_Loss_1 = dot_Wy @ h_4
     dot_Loss_1 += Wy @ dot_h_4
-    del dot_h_4
     # dot_grad_Loss_1[i, j] = dot_Loss_1[i, j]
     dot_grad_Loss_1 = dot_Loss_1
     # dot_grad_h_4[i, j] = sum_c Loss_1[c, j]*dot_Wy[c, i] + sum_c Wy[c, i]*dot_grad_Loss_1[c, j]
     dot_grad_h_4 += Wy.T @ dot_grad_Loss_1
-    # dot_grad_h_4_1[i, j] = -2 * (1 - h_4[i, j]**2)*dot_h_4_1[i, j]*grad_h_4[i, j]*h_4[i, j] + (1 - h_4[i, j]**2)*dot_grad_h_4[i, j]
-    dot_grad_h_4_1 = dot_grad_h_4
-    dot_grad_h_4_1 -= 2*dot_h_4_1*grad_h_4*h_4
-    dot_grad_h_4_1 *= shared_1
+    # dot_grad_h_4_1[i, j] = -2 * dot_h_4[i, j]*grad_h_4[i, j]*h_4[i, j] + (1 - h_4[i, j]**2)*dot_grad_h_4[i, j]
+    dot_grad_h_4_1 = shared_1
+    dot_grad_h_4_1 *= dot_grad_h_4
+    dot_grad_h_4_1 -= 2*dot_h_4*grad_h_4*h_4
+    del dot_grad_h_4
+    del dot_h_4
     del dot_h_4_1
     del grad_h_4
-    del shared_1
     dot_grad_b = dot_grad_h_4_1 @ shared_5
     dot_grad_Wh += dot_grad_h_4_1 @ h_3.T
     dot_grad_Wx = dot_grad_h_4_1 @ x4.T
     # dot_grad_h_3[i, j] = sum_c dot_Wh[c, i]*grad_h_4_1[c, j] + sum_c Wh[c, i]*dot_grad_h_4_1[c, j]
     dot_grad_h_3 += Wh.T @ dot_grad_h_4_1
-    # dot_grad_h_3_1[i, j] = -2 * (1 - h_3[i, j]**2)*dot_h_3_1[i, j]*grad_h_3[i, j]*h_3[i, j] + (1 - h_3[i, j]**2)*dot_grad_h_3[i, j]
-    dot_grad_h_3_1 = dot_grad_h_3
-    dot_grad_h_3_1 -= 2*dot_h_3_1*grad_h_3*h_3
-    dot_grad_h_3_1 *= shared_2
+    # dot_grad_h_3_1[i, j] = -2 * dot_h_3[i, j]*grad_h_3[i, j]*h_3[i, j] + (1 - h_3[i, j]**2)*dot_grad_h_3[i, j]
+    dot_grad_h_3_1 = shared_2
+    dot_grad_h_3_1 *= dot_grad_h_3
+    dot_grad_h_3_1 -= 2*dot_h_3*grad_h_3*h_3
     dot_grad_b += dot_grad_h_3_1 @ shared_5
     dot_grad_Wh += dot_grad_h_3_1 @ h_2.T
     dot_grad_Wx += dot_grad_h_3_1 @ x3.T
     # dot_grad_h_2[i, j] = sum_c dot_Wh[c, i]*grad_h_3_1[c, j] + sum_c Wh[c, i]*dot_grad_h_3_1[c, j]
     dot_grad_h_2 += Wh.T @ dot_grad_h_3_1
-    # dot_grad_h_2_1[i, j] = -2 * (1 - h_2[i, j]**2)*dot_h_2_1[i, j]*grad_h_2[i, j]*h_2[i, j] + (1 - h_2[i, j]**2)*dot_grad_h_2[i, j]
-    dot_grad_h_2_1 = dot_grad_h_2
-    dot_grad_h_2_1 -= 2*dot_h_2_1*grad_h_2*h_2
-    dot_grad_h_2_1 *= shared_3
+    # dot_grad_h_2_1[i, j] = -2 * dot_h_2[i, j]*grad_h_2[i, j]*h_2[i, j] + (1 - h_2[i, j]**2)*dot_grad_h_2[i, j]
+    dot_grad_h_2_1 = shared_3
+    dot_grad_h_2_1 *= dot_grad_h_2
+    dot_grad_h_2_1 -= 2*dot_h_2*grad_h_2*h_2
     dot_grad_b += dot_grad_h_2_1 @ shared_5
     dot_grad_Wh += dot_grad_h_2_1 @ h_1.T
     dot_grad_Wx += dot_grad_h_2_1 @ x2.T
     # dot_grad_h_1[i, j] = sum_c dot_Wh[c, i]*grad_h_2_1[c, j] + sum_c Wh[c, i]*dot_grad_h_2_1[c, j]
     dot_grad_h_1 += Wh.T @ dot_grad_h_2_1
-    # dot_grad_h_1_1[i, j] = -2 * (1 - h_1[i, j]**2)*dot_h_1_1[i, j]*grad_h_1[i, j]*h_1[i, j] + (1 - h_1[i, j]**2)*dot_grad_h_1[i, j]
-    dot_grad_h_1_1 = dot_grad_h_1
-    dot_grad_h_1_1 -= 2*dot_h_1_1*grad_h_1*h_1
-    dot_grad_h_1_1 *= shared_4
+    # dot_grad_h_1_1[i, j] = -2 * dot_h_1[i, j]*grad_h_1[i, j]*h_1[i, j] + (1 - h_1[i, j]**2)*dot_grad_h_1[i, j]
+    dot_grad_h_1_1 = shared_4
+    dot_grad_h_1_1 *= dot_grad_h_1
+    dot_grad_h_1_1 -= 2*dot_h_1*grad_h_1*h_1
     # dot_grad_Wy[i, j] = sum_c Loss_1[i, c]*dot_h_4[j, c] + sum_c dot_grad_Loss_1[i, c]*h_4[j, c]
     dot_grad_Wy += dot_grad_Loss_1 @ h_4.T
     # dot_grad_b[i, 0] = sum_c dot_grad_h_4_1[i, c] + sum_c dot_grad_h_3_1[i, c] + sum_c dot_grad_h_2_1[i, c] + sum_c dot_grad_h_1_1[i, c]
@@ -547,13 +548,13 @@ def hessian(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     dot_Loss_1 = dot_Wy @ h_4 + Wy @ dot_h_4
     dot_grad_Loss_1 = dot_Loss_1
     dot_grad_h_4 = dot_Wy.mT @ Loss_1 + Wy.mT @ dot_grad_Loss_1
-    dot_grad_h_4_1 = (1 - h_4**2)*(dot_grad_h_4 - 2*dot_h_4_1*grad_h_4*h_4)
+    dot_grad_h_4_1 = (1 - h_4**2)*dot_grad_h_4 - 2*dot_h_4*grad_h_4*h_4
     dot_grad_h_3 = dot_Wh.mT @ grad_h_4_1 + Wh.mT @ dot_grad_h_4_1
-    dot_grad_h_3_1 = (1 - h_3**2)*(dot_grad_h_3 - 2*dot_h_3_1*grad_h_3*h_3)
+    dot_grad_h_3_1 = (1 - h_3**2)*dot_grad_h_3 - 2*dot_h_3*grad_h_3*h_3
     dot_grad_h_2 = dot_Wh.mT @ grad_h_3_1 + Wh.mT @ dot_grad_h_3_1
-    dot_grad_h_2_1 = (1 - h_2**2)*(dot_grad_h_2 - 2*dot_h_2_1*grad_h_2*h_2)
+    dot_grad_h_2_1 = (1 - h_2**2)*dot_grad_h_2 - 2*dot_h_2*grad_h_2*h_2
     dot_grad_h_1 = dot_Wh.mT @ grad_h_2_1 + Wh.mT @ dot_grad_h_2_1
-    dot_grad_h_1_1 = (1 - h_1**2)*(dot_grad_h_1 - 2*dot_h_1_1*grad_h_1*h_1)
+    dot_grad_h_1_1 = (1 - h_1**2)*dot_grad_h_1 - 2*dot_h_1*grad_h_1*h_1
     dot_grad_Wy = Loss_1 @ dot_h_4.mT + dot_grad_Loss_1 @ h_4.mT
     dot_grad_b = dot_grad_h_4_1 @ np.ones((N, 1)) + dot_grad_h_3_1 @ np.ones((N, 1)) + dot_grad_h_2_1 @ np.ones((N, 1)) + dot_grad_h_1_1 @ np.ones((N, 1))
     dot_grad_Wh = grad_h_2_1 @ dot_h_1.mT + grad_h_3_1 @ dot_h_2.mT + grad_h_4_1 @ dot_h_3.mT + dot_grad_h_4_1 @ h_3.mT + dot_grad_h_3_1 @ h_2.mT + dot_grad_h_2_1 @ h_1.mT + dot_grad_h_1_1 @ h0.mT

@@ -348,7 +348,8 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     dot_P_lse_sum = dot_P_lse_exp @ shared_1
     del dot_P_lse_exp
     # dot_P_lse[i, 0] = dot_P_lse_sum[i, 0]/P_lse_sum[i, 0]
-    dot_P_lse = shared_2 * dot_P_lse_sum
+    dot_P_lse = dot_P_lse_sum
+    dot_P_lse *= shared_2
     # dot_P[i, j] = P[i, j]*dot_S[i, j] - P[i, j]*dot_P_lse[i, 0]
     dot_P = dot_S - dot_P_lse
     dot_P *= P
@@ -366,10 +367,10 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     dot_grad_P_lse = (P * dot_S * grad_P) @ shared_1
     np.subtract(dot_P_lse * shared_4, dot_grad_P_lse, out=dot_grad_P_lse)
     dot_grad_P_lse -= (P * dot_grad_P) @ shared_1
-    # dot_grad_P_lse_sum[i, 0] = -dot_P_lse_sum[i, 0]*grad_P_lse[i, 0]/P_lse_sum[i, 0]**2 + dot_grad_P_lse[i, 0]/P_lse_sum[i, 0]
-    dot_grad_P_lse_sum = shared_2
-    dot_grad_P_lse_sum *= dot_grad_P_lse
-    dot_grad_P_lse_sum -= dot_P_lse_sum*grad_P_lse/P_lse_sum**2
+    # dot_grad_P_lse_sum[i, 0] = -dot_P_lse[i, 0]*grad_P_lse[i, 0]/P_lse_sum[i, 0] + dot_grad_P_lse[i, 0]/P_lse_sum[i, 0]
+    dot_grad_P_lse_sum = dot_P_lse*grad_P_lse
+    np.subtract(dot_grad_P_lse, dot_grad_P_lse_sum, out=dot_grad_P_lse_sum)
+    dot_grad_P_lse_sum *= shared_2
     # dot_grad_S[i, j] = P[i, j]*dot_S[i, j]*grad_P_lse[i, 0] + P[i, j]*dot_S[i, j]*grad_P[i, j] - P[i, j]*dot_P_lse[i, 0]*grad_P[i, j] + P[i, j]*dot_grad_P[i, j] + P_lse_exp[i, j]*dot_grad_P_lse_sum[i, 0]
     dot_grad_S = shared_5
     dot_grad_S *= dot_S
@@ -452,7 +453,7 @@ def hessian(*, X, T, Wq, Wk, Wv):
     dot_grad_O = dot_O
     dot_grad_P = grad_O @ dot_V.mT + dot_grad_O @ V.mT
     dot_grad_P_lse = dot_P_lse * ((P * grad_P) @ np.ones((n, 1))) - (P * dot_S * grad_P) @ np.ones((n, 1)) - (P * dot_grad_P) @ np.ones((n, 1))
-    dot_grad_P_lse_sum = (dot_grad_P_lse - dot_P_lse_sum*grad_P_lse/P_lse_sum)/P_lse_sum
+    dot_grad_P_lse_sum = (dot_grad_P_lse - dot_P_lse*grad_P_lse)/P_lse_sum
     dot_grad_S = P*dot_S*grad_P - P*dot_P_lse*grad_P + P*dot_S*grad_P_lse + P*dot_grad_P + P_lse_exp*dot_grad_P_lse_sum
     dot_grad_V = dot_P.mT @ grad_O + P.mT @ dot_grad_O
     dot_grad_K = (1/np.sqrt(dk)) * grad_S.mT @ dot_Q + (1/np.sqrt(dk)) * dot_grad_S.mT @ Q

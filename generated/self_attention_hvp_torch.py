@@ -331,8 +331,8 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     dot_grad_P = grad_O @ dot_V.mT + dot_grad_O @ V.mT
     # dot_grad_P_lse[i, 0] = -sum_c P[i, c]*dot_S[i, c]*grad_P[i, c] + sum_c P[i, c]*dot_P_lse[i, 0]*grad_P[i, c] - sum_c P[i, c]*dot_grad_P[i, c]
     dot_grad_P_lse = dot_P_lse * ((P * grad_P).sum(dim=1, keepdim=True)) - (P * dot_S * grad_P).sum(dim=1, keepdim=True) - (P * dot_grad_P).sum(dim=1, keepdim=True)
-    # dot_grad_P_lse_sum[i, 0] = -dot_P_lse_sum[i, 0]*grad_P_lse[i, 0]/P_lse_sum[i, 0]**2 + dot_grad_P_lse[i, 0]/P_lse_sum[i, 0]
-    dot_grad_P_lse_sum = (dot_grad_P_lse - dot_P_lse_sum*grad_P_lse/P_lse_sum)/P_lse_sum
+    # dot_grad_P_lse_sum[i, 0] = -dot_P_lse[i, 0]*grad_P_lse[i, 0]/P_lse_sum[i, 0] + dot_grad_P_lse[i, 0]/P_lse_sum[i, 0]
+    dot_grad_P_lse_sum = (dot_grad_P_lse - dot_P_lse*grad_P_lse)/P_lse_sum
     # dot_grad_S[i, j] = P[i, j]*dot_S[i, j]*grad_P_lse[i, 0] + P[i, j]*dot_S[i, j]*grad_P[i, j] - P[i, j]*dot_P_lse[i, 0]*grad_P[i, j] + P[i, j]*dot_grad_P[i, j] + P_lse_exp[i, j]*dot_grad_P_lse_sum[i, 0]
     dot_grad_S = P*dot_S*grad_P - P*dot_P_lse*grad_P + P*dot_S*grad_P_lse + P*dot_grad_P + P_lse_exp*dot_grad_P_lse_sum
     # dot_grad_V[i, j] = sum_c dot_P[c, i]*grad_O[c, j] + sum_c P[c, i]*dot_grad_O[c, j]
@@ -403,7 +403,7 @@ def hessian(*, X, T, Wq, Wk, Wv):
     dot_grad_O = dot_O
     dot_grad_P = grad_O @ dot_V.mT + dot_grad_O @ V.mT
     dot_grad_P_lse = dot_P_lse * ((P * grad_P).sum(dim=-1, keepdim=True)) - (P * dot_S * grad_P).sum(dim=-1, keepdim=True) - (P * dot_grad_P).sum(dim=-1, keepdim=True)
-    dot_grad_P_lse_sum = (dot_grad_P_lse - dot_P_lse_sum*grad_P_lse/P_lse_sum)/P_lse_sum
+    dot_grad_P_lse_sum = (dot_grad_P_lse - dot_P_lse*grad_P_lse)/P_lse_sum
     dot_grad_S = P*dot_S*grad_P - P*dot_P_lse*grad_P + P*dot_S*grad_P_lse + P*dot_grad_P + P_lse_exp*dot_grad_P_lse_sum
     dot_grad_V = dot_P.mT @ grad_O + P.mT @ dot_grad_O
     dot_grad_K = (1/(dk ** 0.5)) * (grad_S.mT @ dot_Q) + (1/(dk ** 0.5)) * (dot_grad_S.mT @ Q)

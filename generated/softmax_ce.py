@@ -144,10 +144,11 @@ def _hidden_forward(l, a_prev, Theta):
     # z[i, j] = sum_c Theta[j, c]*a_prev[i, c]
     z = a_prev @ Theta.T
     # a[i, j] = sigmoid(z[i, j])
-    a = 0.5*z
-    np.tanh(a, out=a)
+    a = -z
+    np.minimum(a, 709.0, out=a)
+    np.exp(a, out=a)
     a += 1.0
-    a *= 0.5
+    np.reciprocal(a, out=a)
     return a, 0.0, (M, H_in, H_out, a_prev, Theta, z, a)
 
 

@@ -148,10 +148,11 @@ def _hidden_forward(l, a_prev, Theta):
     # z[i, j] = sum_c Theta[j, c]*a_prev[i, c]
     z = a_prev @ Theta.T
     # a[i, j] = sigmoid(z[i, j])
-    a = 0.5*z
-    np.tanh(a, out=a)
+    a = -z
+    np.minimum(a, 709.0, out=a)
+    np.exp(a, out=a)
     a += 1.0
-    a *= 0.5
+    np.reciprocal(a, out=a)
     return a, 0.0, (M, H_in, H_out, a_prev, Theta, z, a)
 
 
@@ -329,27 +330,25 @@ def _first_tangents(state, dot_Theta):
     # dot_a[i, j] = (1 - a[i, j])*a[i, j]*dot_z[i, j]
     shared_1 = 1 - a
     dot_a = shared_1 * a * dot_z
-    return dot_a, (dot_z, shared_1)
+    return dot_a, (dot_a, shared_1)
 
 
 def _first_backward_hvp(state, _tangent_state, grad_out, dot_grad_out):
     """The first layer's adjoints and their tangents (the Hessian-vector products of its parameters),
     from the adjoint of its output and its tangent; its input, data, needs neither."""
     M, H_in, H_out, a_prev, Theta, z, a = state
-    dot_z, shared_1 = _tangent_state
+    dot_a, shared_1 = _tangent_state
     grad_z = shared_1 * a * grad_out
     grad_Theta = grad_z.T @ a_prev
     del grad_z
     # dot_grad_a[i, j] = dot_grad_out[i, j]
     dot_grad_a = dot_grad_out
-    # dot_grad_z[i, j] = (a[i, j] - 1)*(2*a[i, j] - 1)*a[i, j]*dot_z[i, j]*grad_out[i, j] + (1 - a[i, j])*a[i, j]*dot_grad_a[i, j]
+    # dot_grad_z[i, j] = -(2*a[i, j] - 1)*dot_a[i, j]*grad_out[i, j] + (1 - a[i, j])*a[i, j]*dot_grad_a[i, j]
     dot_grad_z = 2*a
     dot_grad_z -= 1
-    dot_grad_z *= a - 1
-    dot_grad_z *= dot_z
+    dot_grad_z *= dot_a
     dot_grad_z *= grad_out
-    dot_grad_z += shared_1*dot_grad_a
-    dot_grad_z *= a
+    np.subtract(shared_1*a*dot_grad_a, dot_grad_z, out=dot_grad_z)
     del shared_1
     # dot_grad_Theta[i, j] = sum_c a_prev[c, j]*dot_grad_z[c, i]
     dot_grad_Theta = dot_grad_z.T @ a_prev
@@ -365,14 +364,14 @@ def _hidden_tangents(state, dot_a_prev, dot_Theta):
     # dot_a[i, j] = (1 - a[i, j])*a[i, j]*dot_z[i, j]
     shared_1 = 1 - a
     dot_a = shared_1 * a * dot_z
-    return dot_a, (dot_a_prev, dot_Theta, dot_z, shared_1)
+    return dot_a, (dot_a_prev, dot_Theta, dot_a, shared_1)
 
 
 def _hidden_backward_hvp(state, _tangent_state, grad_out, dot_grad_out):
     """Hidden layer l's adjoints and their tangents (l > 0: the Hessian-vector products of its
     parameters, and of its input for the layer below), from the adjoint of its output and its tangent."""
     M, H_in, H_out, a_prev, Theta, z, a = state
-    dot_a_prev, dot_Theta, dot_z, shared_1 = _tangent_state
+    dot_a_prev, dot_Theta, dot_a, shared_1 = _tangent_state
     grad_z = shared_1 * a * grad_out
     grad_Theta = grad_z.T @ a_prev
     grad_a_prev = grad_z @ Theta
@@ -381,14 +380,12 @@ def _hidden_backward_hvp(state, _tangent_state, grad_out, dot_grad_out):
     del grad_z
     # dot_grad_a[i, j] = dot_grad_out[i, j]
     dot_grad_a = dot_grad_out
-    # dot_grad_z[i, j] = (a[i, j] - 1)*(2*a[i, j] - 1)*a[i, j]*dot_z[i, j]*grad_out[i, j] + (1 - a[i, j])*a[i, j]*dot_grad_a[i, j]
+    # dot_grad_z[i, j] = -(2*a[i, j] - 1)*dot_a[i, j]*grad_out[i, j] + (1 - a[i, j])*a[i, j]*dot_grad_a[i, j]
     dot_grad_z = 2*a
     dot_grad_z -= 1
-    dot_grad_z *= a - 1
-    dot_grad_z *= dot_z
+    dot_grad_z *= dot_a
     dot_grad_z *= grad_out
-    dot_grad_z += shared_1*dot_grad_a
-    dot_grad_z *= a
+    np.subtract(shared_1*a*dot_grad_a, dot_grad_z, out=dot_grad_z)
     # dot_grad_Theta[i, j] = sum_c dot_a_prev[c, j]*grad_z[c, i] + sum_c a_prev[c, j]*dot_grad_z[c, i]
     dot_grad_Theta += dot_grad_z.T @ a_prev
     # dot_grad_a_prev[i, j] = sum_c dot_Theta[c, j]*grad_z[i, c] + sum_c Theta[c, j]*dot_grad_z[i, c]
@@ -407,13 +404,13 @@ def _output_tangents(state, dot_a_prev, dot_Theta):
     # dot_lse_sum[i, 0] = sum_c dot_lse_exp[i, c]
     shared_1 = np.ones((P, 1))
     dot_lse_sum = dot_lse_exp @ shared_1
-    return (dot_a_prev, dot_Theta, dot_z, dot_lse_sum, shared_1)
+    return (dot_a_prev, dot_Theta, dot_lse_exp, dot_lse_sum, shared_1)
 
 
 def _output_backward_hvp(state, _tangent_state, need_input):
     """The output layer's adjoints and their tangents; those of its input only if ``need_input``."""
     M, P, H, a_prev, Theta, Y, z, lse_max, lse_exp, lse_sum, lse, log_p, E = state
-    dot_a_prev, dot_Theta, dot_z, dot_lse_sum, shared_1 = _tangent_state
+    dot_a_prev, dot_Theta, dot_lse_exp, dot_lse_sum, shared_1 = _tangent_state
     grad_lse = Y @ shared_1
     grad_lse *= 1/M
     grad_lse_sum = 1/lse_sum * grad_lse
@@ -427,10 +424,9 @@ def _output_backward_hvp(state, _tangent_state, need_input):
     dot_grad_lse_sum *= lse_sum**(-2)
     dot_grad_lse_sum *= dot_lse_sum
     np.negative(dot_grad_lse_sum, out=dot_grad_lse_sum)
-    # dot_grad_z[i, j] = dot_z[i, j]*grad_lse_sum[i, 0]*lse_exp[i, j] + dot_grad_lse_sum[i, 0]*lse_exp[i, j]
-    dot_grad_z = dot_z*grad_lse_sum
-    dot_grad_z += dot_grad_lse_sum
-    dot_grad_z *= lse_exp
+    # dot_grad_z[i, j] = dot_lse_exp[i, j]*grad_lse_sum[i, 0] + dot_grad_lse_sum[i, 0]*lse_exp[i, j]
+    dot_grad_z = dot_grad_lse_sum*lse_exp
+    dot_grad_z += dot_lse_exp*grad_lse_sum
     # dot_grad_Theta[i, j] = sum_c dot_a_prev[c, j]*grad_z[c, i] + sum_c a_prev[c, j]*dot_grad_z[c, i]
     dot_grad_Theta = grad_z.T @ dot_a_prev
     dot_grad_Theta += dot_grad_z.T @ a_prev
@@ -481,16 +477,16 @@ def _first_batched_tangents(_count, state, dot_Theta):
     M, H_in, H_out, a_prev, Theta, z, a = state
     dot_z = a_prev @ dot_Theta.mT
     dot_a = (1 - a) * a * dot_z
-    return dot_a, (dot_z,)
+    return dot_a, (dot_a,)
 
 
 def _first_batched_backward(_count, state, _tangent_state, grad_out, dot_grad_out):
     """_first_backward_hvp over a leading batch axis: the adjoints the tangents read, the
     tangents batched."""
     M, H_in, H_out, a_prev, Theta, z, a = state
-    dot_z, = _tangent_state
+    dot_a, = _tangent_state
     dot_grad_a = dot_grad_out
-    dot_grad_z = ((1 - a)*dot_grad_a + (a - 1)*(2*a - 1)*dot_z*grad_out)*a
+    dot_grad_z = (1 - a)*a*dot_grad_a - (2*a - 1)*dot_a*grad_out
     dot_grad_Theta = dot_grad_z.mT @ a_prev
     return (np.reshape(dot_grad_Theta, (_count, -1)), )
 
@@ -500,18 +496,18 @@ def _hidden_batched_tangents(_count, state, dot_a_prev, dot_Theta):
     M, H_in, H_out, a_prev, Theta, z, a = state
     dot_z = dot_a_prev @ Theta.mT + a_prev @ dot_Theta.mT
     dot_a = (1 - a) * a * dot_z
-    return dot_a, (dot_a_prev, dot_Theta, dot_z)
+    return dot_a, (dot_a_prev, dot_Theta, dot_a)
 
 
 def _hidden_batched_backward(_count, state, _tangent_state, grad_out, dot_grad_out):
     """_hidden_backward_hvp over a leading batch axis: the adjoints the tangents read, the
     tangents batched."""
     M, H_in, H_out, a_prev, Theta, z, a = state
-    dot_a_prev, dot_Theta, dot_z = _tangent_state
+    dot_a_prev, dot_Theta, dot_a = _tangent_state
     grad_z = (1 - a) * a * grad_out
     grad_a_prev = grad_z @ Theta
     dot_grad_a = dot_grad_out
-    dot_grad_z = ((1 - a)*dot_grad_a + (a - 1)*(2*a - 1)*dot_z*grad_out)*a
+    dot_grad_z = (1 - a)*a*dot_grad_a - (2*a - 1)*dot_a*grad_out
     dot_grad_Theta = grad_z.mT @ dot_a_prev + dot_grad_z.mT @ a_prev
     dot_grad_a_prev = grad_z @ dot_Theta + dot_grad_z @ Theta
     return (grad_a_prev, dot_grad_a_prev), (np.reshape(dot_grad_Theta, (_count, -1)), )
@@ -523,20 +519,20 @@ def _output_batched_tangents(_count, state, dot_a_prev, dot_Theta):
     dot_z = dot_a_prev @ Theta.mT + a_prev @ dot_Theta.mT
     dot_lse_exp = dot_z * lse_exp
     dot_lse_sum = dot_lse_exp @ np.ones((P, 1))
-    return (dot_a_prev, dot_Theta, dot_z, dot_lse_sum)
+    return (dot_a_prev, dot_Theta, dot_lse_exp, dot_lse_sum)
 
 
 def _output_batched_backward(_count, state, _tangent_state, need_input):
     """_output_backward_hvp over a leading batch axis."""
     M, P, H, a_prev, Theta, Y, z, lse_max, lse_exp, lse_sum, lse, log_p, E = state
-    dot_a_prev, dot_Theta, dot_z, dot_lse_sum = _tangent_state
+    dot_a_prev, dot_Theta, dot_lse_exp, dot_lse_sum = _tangent_state
     grad_lse = (1/M) * Y @ np.ones((P, 1))
     grad_lse_sum = 1/lse_sum * grad_lse
     grad_z = grad_lse_sum*lse_exp - Y/M
     if need_input:
         grad_a_prev = grad_z @ Theta
     dot_grad_lse_sum = -lse_sum**(-2) * dot_lse_sum * grad_lse
-    dot_grad_z = (dot_grad_lse_sum + dot_z*grad_lse_sum)*lse_exp
+    dot_grad_z = dot_grad_lse_sum*lse_exp + dot_lse_exp*grad_lse_sum
     dot_grad_Theta = grad_z.mT @ dot_a_prev + dot_grad_z.mT @ a_prev
     if need_input:
         dot_grad_a_prev = grad_z @ dot_Theta + dot_grad_z @ Theta

@@ -341,21 +341,21 @@ def _first_tangents(state, dot_Theta):
     dot_z = a_prev @ dot_Theta.mT
     # dot_a[i, j] = (1 - a[i, j])*a[i, j]*dot_z[i, j]
     dot_a = (1 - a) * a * dot_z
-    return dot_a, (dot_z,)
+    return dot_a, (dot_a,)
 
 
 def _first_backward_hvp(state, _tangent_state, grad_out, dot_grad_out):
     """The first layer's adjoints and their tangents (the Hessian-vector products of its parameters),
     from the adjoint of its output and its tangent; its input, data, needs neither."""
     M, H_in, H_out, a_prev, Theta, z, a = state
-    dot_z, = _tangent_state
+    dot_a, = _tangent_state
     _dtype, _device = a_prev.dtype, a_prev.device
     grad_z = (1 - a) * a * grad_out
     grad_Theta = grad_z.mT @ a_prev
     # dot_grad_a[i, j] = dot_grad_out[i, j]
     dot_grad_a = dot_grad_out
-    # dot_grad_z[i, j] = (a[i, j] - 1)*(2*a[i, j] - 1)*a[i, j]*dot_z[i, j]*grad_out[i, j] + (1 - a[i, j])*a[i, j]*dot_grad_a[i, j]
-    dot_grad_z = ((1 - a)*dot_grad_a + (a - 1)*(2*a - 1)*dot_z*grad_out)*a
+    # dot_grad_z[i, j] = -(2*a[i, j] - 1)*dot_a[i, j]*grad_out[i, j] + (1 - a[i, j])*a[i, j]*dot_grad_a[i, j]
+    dot_grad_z = (1 - a)*a*dot_grad_a - (2*a - 1)*dot_a*grad_out
     # dot_grad_Theta[i, j] = sum_c a_prev[c, j]*dot_grad_z[c, i]
     dot_grad_Theta = dot_grad_z.mT @ a_prev
     return (grad_Theta, ), (dot_grad_Theta, )
@@ -369,22 +369,22 @@ def _hidden_tangents(state, dot_a_prev, dot_Theta):
     dot_z = dot_a_prev @ Theta.mT + a_prev @ dot_Theta.mT
     # dot_a[i, j] = (1 - a[i, j])*a[i, j]*dot_z[i, j]
     dot_a = (1 - a) * a * dot_z
-    return dot_a, (dot_a_prev, dot_Theta, dot_z)
+    return dot_a, (dot_a_prev, dot_Theta, dot_a)
 
 
 def _hidden_backward_hvp(state, _tangent_state, grad_out, dot_grad_out):
     """Hidden layer l's adjoints and their tangents (l > 0: the Hessian-vector products of its
     parameters, and of its input for the layer below), from the adjoint of its output and its tangent."""
     M, H_in, H_out, a_prev, Theta, z, a = state
-    dot_a_prev, dot_Theta, dot_z = _tangent_state
+    dot_a_prev, dot_Theta, dot_a = _tangent_state
     _dtype, _device = a_prev.dtype, a_prev.device
     grad_z = (1 - a) * a * grad_out
     grad_Theta = grad_z.mT @ a_prev
     grad_a_prev = grad_z @ Theta
     # dot_grad_a[i, j] = dot_grad_out[i, j]
     dot_grad_a = dot_grad_out
-    # dot_grad_z[i, j] = (a[i, j] - 1)*(2*a[i, j] - 1)*a[i, j]*dot_z[i, j]*grad_out[i, j] + (1 - a[i, j])*a[i, j]*dot_grad_a[i, j]
-    dot_grad_z = ((1 - a)*dot_grad_a + (a - 1)*(2*a - 1)*dot_z*grad_out)*a
+    # dot_grad_z[i, j] = -(2*a[i, j] - 1)*dot_a[i, j]*grad_out[i, j] + (1 - a[i, j])*a[i, j]*dot_grad_a[i, j]
+    dot_grad_z = (1 - a)*a*dot_grad_a - (2*a - 1)*dot_a*grad_out
     # dot_grad_Theta[i, j] = sum_c dot_a_prev[c, j]*grad_z[c, i] + sum_c a_prev[c, j]*dot_grad_z[c, i]
     dot_grad_Theta = grad_z.mT @ dot_a_prev + dot_grad_z.mT @ a_prev
     # dot_grad_a_prev[i, j] = sum_c dot_Theta[c, j]*grad_z[i, c] + sum_c Theta[c, j]*dot_grad_z[i, c]
@@ -402,13 +402,13 @@ def _output_tangents(state, dot_a_prev, dot_Theta):
     dot_lse_exp = dot_z * lse_exp
     # dot_lse_sum[i, 0] = sum_c dot_lse_exp[i, c]
     dot_lse_sum = dot_lse_exp.sum(dim=1, keepdim=True)
-    return (dot_a_prev, dot_Theta, dot_z, dot_lse_sum)
+    return (dot_a_prev, dot_Theta, dot_lse_exp, dot_lse_sum)
 
 
 def _output_backward_hvp(state, _tangent_state, need_input):
     """The output layer's adjoints and their tangents; those of its input only if ``need_input``."""
     M, P, H, a_prev, Theta, Y, z, lse_max, lse_exp, lse_sum, lse, log_p, E = state
-    dot_a_prev, dot_Theta, dot_z, dot_lse_sum = _tangent_state
+    dot_a_prev, dot_Theta, dot_lse_exp, dot_lse_sum = _tangent_state
     _dtype, _device = a_prev.dtype, a_prev.device
     grad_lse = (1/M) * Y.sum(dim=1, keepdim=True)
     grad_lse_sum = 1/lse_sum * grad_lse
@@ -418,8 +418,8 @@ def _output_backward_hvp(state, _tangent_state, need_input):
         grad_a_prev = grad_z @ Theta
     # dot_grad_lse_sum[i, 0] = -dot_lse_sum[i, 0]*grad_lse[i, 0]/lse_sum[i, 0]**2
     dot_grad_lse_sum = -lse_sum**(-2) * dot_lse_sum * grad_lse
-    # dot_grad_z[i, j] = dot_z[i, j]*grad_lse_sum[i, 0]*lse_exp[i, j] + dot_grad_lse_sum[i, 0]*lse_exp[i, j]
-    dot_grad_z = (dot_grad_lse_sum + dot_z*grad_lse_sum)*lse_exp
+    # dot_grad_z[i, j] = dot_lse_exp[i, j]*grad_lse_sum[i, 0] + dot_grad_lse_sum[i, 0]*lse_exp[i, j]
+    dot_grad_z = dot_grad_lse_sum*lse_exp + dot_lse_exp*grad_lse_sum
     # dot_grad_Theta[i, j] = sum_c dot_a_prev[c, j]*grad_z[c, i] + sum_c a_prev[c, j]*dot_grad_z[c, i]
     dot_grad_Theta = grad_z.mT @ dot_a_prev + dot_grad_z.mT @ a_prev
     if need_input:
@@ -475,17 +475,17 @@ def _first_batched_tangents(_count, state, dot_Theta):
     _dtype, _device = a_prev.dtype, a_prev.device
     dot_z = a_prev @ dot_Theta.mT
     dot_a = (1 - a) * a * dot_z
-    return dot_a, (dot_z,)
+    return dot_a, (dot_a,)
 
 
 def _first_batched_backward(_count, state, _tangent_state, grad_out, dot_grad_out):
     """_first_backward_hvp over a leading batch axis: the adjoints the tangents read, the
     tangents batched."""
     M, H_in, H_out, a_prev, Theta, z, a = state
-    dot_z, = _tangent_state
+    dot_a, = _tangent_state
     _dtype, _device = a_prev.dtype, a_prev.device
     dot_grad_a = dot_grad_out
-    dot_grad_z = ((1 - a)*dot_grad_a + (a - 1)*(2*a - 1)*dot_z*grad_out)*a
+    dot_grad_z = (1 - a)*a*dot_grad_a - (2*a - 1)*dot_a*grad_out
     dot_grad_Theta = dot_grad_z.mT @ a_prev
     return (torch.reshape(dot_grad_Theta, (_count, -1)), )
 
@@ -496,19 +496,19 @@ def _hidden_batched_tangents(_count, state, dot_a_prev, dot_Theta):
     _dtype, _device = a_prev.dtype, a_prev.device
     dot_z = dot_a_prev @ Theta.mT + a_prev @ dot_Theta.mT
     dot_a = (1 - a) * a * dot_z
-    return dot_a, (dot_a_prev, dot_Theta, dot_z)
+    return dot_a, (dot_a_prev, dot_Theta, dot_a)
 
 
 def _hidden_batched_backward(_count, state, _tangent_state, grad_out, dot_grad_out):
     """_hidden_backward_hvp over a leading batch axis: the adjoints the tangents read, the
     tangents batched."""
     M, H_in, H_out, a_prev, Theta, z, a = state
-    dot_a_prev, dot_Theta, dot_z = _tangent_state
+    dot_a_prev, dot_Theta, dot_a = _tangent_state
     _dtype, _device = a_prev.dtype, a_prev.device
     grad_z = (1 - a) * a * grad_out
     grad_a_prev = grad_z @ Theta
     dot_grad_a = dot_grad_out
-    dot_grad_z = ((1 - a)*dot_grad_a + (a - 1)*(2*a - 1)*dot_z*grad_out)*a
+    dot_grad_z = (1 - a)*a*dot_grad_a - (2*a - 1)*dot_a*grad_out
     dot_grad_Theta = grad_z.mT @ dot_a_prev + dot_grad_z.mT @ a_prev
     dot_grad_a_prev = grad_z @ dot_Theta + dot_grad_z @ Theta
     return (grad_a_prev, dot_grad_a_prev), (torch.reshape(dot_grad_Theta, (_count, -1)), )
@@ -521,13 +521,13 @@ def _output_batched_tangents(_count, state, dot_a_prev, dot_Theta):
     dot_z = dot_a_prev @ Theta.mT + a_prev @ dot_Theta.mT
     dot_lse_exp = dot_z * lse_exp
     dot_lse_sum = dot_lse_exp.sum(dim=-1, keepdim=True)
-    return (dot_a_prev, dot_Theta, dot_z, dot_lse_sum)
+    return (dot_a_prev, dot_Theta, dot_lse_exp, dot_lse_sum)
 
 
 def _output_batched_backward(_count, state, _tangent_state, need_input):
     """_output_backward_hvp over a leading batch axis."""
     M, P, H, a_prev, Theta, Y, z, lse_max, lse_exp, lse_sum, lse, log_p, E = state
-    dot_a_prev, dot_Theta, dot_z, dot_lse_sum = _tangent_state
+    dot_a_prev, dot_Theta, dot_lse_exp, dot_lse_sum = _tangent_state
     _dtype, _device = a_prev.dtype, a_prev.device
     grad_lse = (1/M) * Y.sum(dim=1, keepdim=True)
     grad_lse_sum = 1/lse_sum * grad_lse
@@ -535,7 +535,7 @@ def _output_batched_backward(_count, state, _tangent_state, need_input):
     if need_input:
         grad_a_prev = grad_z @ Theta
     dot_grad_lse_sum = -lse_sum**(-2) * dot_lse_sum * grad_lse
-    dot_grad_z = (dot_grad_lse_sum + dot_z*grad_lse_sum)*lse_exp
+    dot_grad_z = dot_grad_lse_sum*lse_exp + dot_lse_exp*grad_lse_sum
     dot_grad_Theta = grad_z.mT @ dot_a_prev + dot_grad_z.mT @ a_prev
     if need_input:
         dot_grad_a_prev = grad_z @ dot_Theta + dot_grad_z @ Theta

@@ -86,7 +86,8 @@ def test_a_mask_added_contracted_or_first_in_a_product_is_not_shared():
 def test_a_sigmoid_is_one_buffer():
     before = [Assign("H", ew(lambda X: FUNCTIONS["sigmoid"](X), X=T["X"]))]
     after = lines(before, {"H"})
-    assert after == ["H = 0.5*X", "np.tanh(H, out=H)", "H += 1.0", "H *= 0.5"]
+    assert after == ["H = -X", "np.minimum(H, 709.0, out=H)", "np.exp(H, out=H)", "H += 1.0",
+                     "np.reciprocal(H, out=H)"]
     same(plain(before), after, ["H"])
 
 

@@ -11,7 +11,9 @@ an adjoint reads its definition instead, substituted and collapsed, so it only r
 backward statements compute. A tangent that is the same all along an axis (``dot_D = -dot_mu``
 where ``D = X - mu``) is substituted into the tangents that read it too, instead of being a
 broadcast copied into a whole array; the tangent of a stacked tensor (``dot_Z = [dot_Z1;
-dot_Z2]``) is computed in views of one array, as the forward computes ``Z``.
+dot_Z2]``) is computed in views of one array, as the forward computes ``Z``. A term that holds an
+earlier tangent's entrywise definition reads that tangent by name (sigmoid's second-order term
+``(1 - 2a)*dot_a*grad_a``, not ``(a - 1)*(2a - 1)*a*dot_z*grad_a``: ``differentiate.tangent_products``).
 
 ``hessian(**inputs)`` evaluates the same tangent statements once (without the passes, which know
 no batch axis), printed over a leading batch
@@ -31,6 +33,7 @@ import sympy as sp
 
 from symgrad.differentiate.chain_rule import substitute
 from symgrad.differentiate.reuse import reuse_forward_values
+from symgrad.differentiate.tangent_products import products_reused
 from symgrad.differentiate.tangents import TangentDerivation
 from symgrad.emit.module_plan import (Block, ModulePlan, fewer_temporaries, plan_module, printed, shape_code,
                                      shape_text, stacked_homes, statements_in_views, unpacked)
@@ -127,7 +130,7 @@ def tangent_statements(tangents: TangentDerivation, backward: tuple[Block, ...],
         if target in needed:
             kept.append((name, target, reuse_forward_values(expr, model)))
             needed |= _reads(expr)
-    return _broadcasts_inlined(kept[::-1], wanted, tangents.derivation.space)
+    return products_reused(_broadcasts_inlined(kept[::-1], wanted, tangents.derivation.space))
 
 
 def _broadcast(expr: IndexExpr) -> bool:

@@ -39,6 +39,9 @@ from symgrad.lower.statements import Assign, ComputeInto, UfuncInto, printed_neg
 from symgrad.model.functions import is_mask, row_of
 
 _FRESH = (Elementwise, Product, Add, MatMul, Ones)     # a new array, once printed (bare wrappers aside)
+# a table row's first ufunc step on its argument, as the expression that allocates the buffer
+_STARTS = {"add": sp.Add, "subtract": lambda a, b: a - b, "multiply": sp.Mul, "divide": lambda a, b: a / b,
+           "negative": lambda a: -a}
 
 
 def is_float(node: Node, floats: set[str]) -> bool:
@@ -268,9 +271,8 @@ class _Chain:
         first, *rest = row.ufuncs
         if steps:
             return steps + [step(s) for s in row.ufuncs]
-        if first[0] in ("add", "subtract", "multiply", "divide") and first[1] == 0 and rest and not self.into:
-            start = value({"add": sp.Add, "subtract": lambda a, b: a - b, "multiply": sp.Mul,
-                           "divide": lambda a, b: a / b}[first[0]](arguments[0], sp.Float(first[2])))
+        if first[0] in _STARTS and first[1] == 0 and rest and not self.into:
+            start = value(_STARTS[first[0]](arguments[0], *(sp.Float(c) for c in first[2:])))
             if isinstance(start, Elementwise) and same_shape(start.shape, self.shape):
                 return [Assign(self.target, start)] + [step(s) for s in rest]
         return None
