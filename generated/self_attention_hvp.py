@@ -368,7 +368,8 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     np.subtract(dot_P_lse * shared_4, dot_grad_P_lse, out=dot_grad_P_lse)
     dot_grad_P_lse -= (P * dot_grad_P) @ shared_1
     # dot_grad_P_lse_sum[i, 0] = -dot_P_lse[i, 0]*grad_P_lse[i, 0]/P_lse_sum[i, 0] + dot_grad_P_lse[i, 0]/P_lse_sum[i, 0]
-    dot_grad_P_lse_sum = dot_P_lse*grad_P_lse
+    dot_grad_P_lse_sum = grad_P_lse
+    dot_grad_P_lse_sum *= dot_P_lse
     np.subtract(dot_grad_P_lse, dot_grad_P_lse_sum, out=dot_grad_P_lse_sum)
     dot_grad_P_lse_sum *= shared_2
     # dot_grad_S[i, j] = P[i, j]*dot_S[i, j]*grad_P_lse[i, 0] + P[i, j]*dot_S[i, j]*grad_P[i, j] - P[i, j]*dot_P_lse[i, 0]*grad_P[i, j] + P[i, j]*dot_grad_P[i, j] + P_lse_exp[i, j]*dot_grad_P_lse_sum[i, 0]
