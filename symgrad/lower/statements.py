@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import sympy as sp
 
+from symgrad.index.rebuild import replaced
 from symgrad.lower.nodes import (Add, BlockSum, BlockWrite, DiagonalWrite, Elementwise, MatMul, Node, Product, Shape,
                                  Slice, Tensor, Transpose, Zeros, broadcast_shape, same_shape)
 
@@ -220,7 +221,7 @@ def scalar_symbols(expr: sp.Basic) -> frozenset:
     read, never as a number, which could cancel the terms a scalar multiplies
     (``a*Z[i, j] - a`` at ``Z[i, j] = 1`` is 0, and reads no ``a``)."""
     entries = {a: sp.Dummy() for a in expr.atoms(sp.Indexed)}
-    return frozenset(expr.xreplace(entries).free_symbols - set(entries.values()))
+    return frozenset(replaced(expr, entries).free_symbols - set(entries.values()))
 
 
 @lru_cache(maxsize=1 << 14)

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import sympy as sp
 
+from symgrad.index.rebuild import replaced
 from symgrad.index.terms import atoms_of, read_name
 from symgrad.lower.nodes import Elementwise, Node, node_repr
 
@@ -27,7 +28,7 @@ def canonical(node: Elementwise) -> Elementwise:
     entry = {operand: _entry(read_name(access), order.index(operand)) for access, operand in node.operands}
     renamed = {access: entry[operand] for access, operand in node.operands}
     operands = tuple(sorted({(entry[o], o) for o in order}, key=lambda pair: order.index(pair[1])))
-    return Elementwise(node.body.xreplace(renamed), operands)
+    return Elementwise(replaced(node.body, renamed), operands)
 
 
 @lru_cache(maxsize=1 << 14)
