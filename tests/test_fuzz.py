@@ -1637,6 +1637,22 @@ def _agrees(model, reference, workdir: Path, depth: int = 1, seed: int = 0):
         assert mismatch(grads[name], expected[name], AUTOGRAD_RTOL, 1e-12) <= 1, name
 
 
+def _hvp_agrees(model, workdir: Path, why: str):
+    """The model's generated ``--hvp`` module: every product agrees with autograd's and with central
+    differences of the gradient, and ``hessian()`` with the products."""
+    from symgrad.cli import import_generated
+    from symgrad.differentiate.chain_rule import derive
+    from symgrad.emit.files import write_atomic
+    from symgrad.emit.layer_hvp_plan import render_hvp_module
+    from symgrad.hvpcheck import check_hvp_module
+    derivation = derive(model)
+    path = workdir / f"{model.name}_hvp.py"
+    write_atomic(path, render_hvp_module(derivation, why))
+    for check in check_hvp_module(derivation, import_generated(path)):
+        assert check.shape_ok and check.against_autograd < 1e-10 and check.hessian < 1e-10, check
+        assert check.against_differences < 1e-6, check
+
+
 def _model(name, dims="N M"):
     from symgrad import Model
     m = Model(name)
@@ -1898,20 +1914,10 @@ def found_second_order_diagonal_of_block(tmp_path):
     which left ``delta(j, N + i)`` between free indices; the lowering refused it (fixed: a core
     adjoint is read through the core array, as first order reads it)."""
     from symgrad import concat_rows, diagonal, sum_squares
-    from symgrad.cli import import_generated
-    from symgrad.differentiate.chain_rule import derive
-    from symgrad.emit.files import write_atomic
-    from symgrad.emit.layer_hvp_plan import render_hvp_module
-    from symgrad.hvpcheck import check_hvp_module
     m, (N, M) = _model("second_order_diagonal_of_block")
     P0, P1 = m.parameter("P0", (N, N + N)), m.parameter("P1", (N, N + N))
     m.loss("Loss", sum_squares(diagonal(concat_rows(P0, P1 * P1))))
-    derivation = derive(m)
-    path = tmp_path / "second_order_diagonal_of_block_hvp.py"
-    write_atomic(path, render_hvp_module(derivation, "found by fuzzing"))
-    for check in check_hvp_module(derivation, import_generated(path)):
-        assert check.shape_ok and check.against_autograd < 1e-10 and check.hessian < 1e-10, check
-        assert check.against_differences < 1e-6, check
+    _hvp_agrees(m, tmp_path, "found by fuzzing")
 
 
 def found_second_order_logdet_of_a_gram_matrix(tmp_path):
@@ -1920,23 +1926,14 @@ def found_second_order_logdet_of_a_gram_matrix(tmp_path):
     factored sum reading G at rows a and b and column j together, three indices, which the
     lowering refuses (fixed: like terms stay as written when factoring them would do that)."""
     from symgrad import logdet, minimum, sigmoid, sum_squares
-    from symgrad.cli import import_generated
-    from symgrad.differentiate.chain_rule import derive
-    from symgrad.emit.files import write_atomic
-    from symgrad.emit.layer_hvp_plan import render_hvp_module
-    from symgrad.hvpcheck import check_hvp_module
     m, (N, M, L) = _model("second_order_logdet_of_a_gram_matrix", "N M L")
     C0, C1 = m.constant("C0", (L, L)), m.constant("C1", (L, M))
     P0, P1 = m.parameter("P0", (L, M)), m.parameter("P1", (M, M))
     V0 = m.define("V0", P1.sum(axis=0))
     gram = sigmoid(minimum(P0, V0)) + C1
     m.loss("Loss", sum_squares(logdet(C0 + gram @ gram.T)))
-    derivation = derive(m)
-    path = tmp_path / "second_order_logdet_of_a_gram_matrix_hvp.py"
-    write_atomic(path, render_hvp_module(derivation, "found by fuzzing"))
-    for check in check_hvp_module(derivation, import_generated(path)):
-        assert check.shape_ok and check.against_autograd < 1e-10 and check.hessian < 1e-10, check
-        assert check.against_differences < 1e-6, check
+    _hvp_agrees(m, tmp_path, "found by fuzzing")
+
 
 def found_second_order_det_of_a_log_gram_matrix(tmp_path):
     """The hvp of det(C + G G^T), G = log(1 + V1 * V1) (a user's model; the fuzzer's draws of the
@@ -1946,21 +1943,11 @@ def found_second_order_det_of_a_log_gram_matrix(tmp_path):
     one, 1/(V1[a, j]**2 V1[b, j]**2 + V1[a, j]**2 + V1[b, j]**2 + 1): a factor over three
     indices, 'not vectorizable' (fixed: sums are multiplied out with each denominator kept)."""
     from symgrad import det, log
-    from symgrad.cli import import_generated
-    from symgrad.differentiate.chain_rule import derive
-    from symgrad.emit.files import write_atomic
-    from symgrad.emit.layer_hvp_plan import render_hvp_module
-    from symgrad.hvpcheck import check_hvp_module
     m, (N, M, L) = _model("det_gram", "N M L")
     C, V1 = m.constant("C", (L, L)), m.parameter("V1", (L, M))
     G = log(1 + V1 * V1)
     m.loss("Loss", det(C + G @ G.T))
-    derivation = derive(m)
-    path = tmp_path / "det_gram_hvp.py"
-    write_atomic(path, render_hvp_module(derivation, "found as a user"))
-    for check in check_hvp_module(derivation, import_generated(path)):
-        assert check.shape_ok and check.against_autograd < 1e-10 and check.hessian < 1e-10, check
-        assert check.against_differences < 1e-6, check
+    _hvp_agrees(m, tmp_path, "found as a user")
 
 
 def found_inverse_of_a_rational_gram_matrix(tmp_path):
@@ -1969,11 +1956,6 @@ def found_inverse_of_a_rational_gram_matrix(tmp_path):
     1/(1 + V[a, j]**2) and 1/(1 + V[b, j]**2) into one factor over three indices, 'not vectorizable'
     (fixed as found_second_order_det_of_a_log_gram_matrix)."""
     from symgrad import inv, trace
-    from symgrad.cli import import_generated
-    from symgrad.differentiate.chain_rule import derive
-    from symgrad.emit.files import write_atomic
-    from symgrad.emit.layer_hvp_plan import render_hvp_module
-    from symgrad.hvpcheck import check_hvp_module
     m, (M, L) = _model("inverse_of_a_rational_gram_matrix", "M L")
     C, V = m.constant("C", (L, L)), m.parameter("V", (L, M))
     m.sample_with("C", lambda rng, shape: 2 * np.eye(shape[0]) + 0.1 * rng.standard_normal(shape))
@@ -1984,12 +1966,7 @@ def found_inverse_of_a_rational_gram_matrix(tmp_path):
         g = i["V"] / (1 + i["V"] ** 2)
         return anp().trace(anp().linalg.inv(i["C"] + g @ g.T))
     _agrees(m, reference, tmp_path)
-    derivation = derive(m)
-    path = tmp_path / "inverse_of_a_rational_gram_matrix_hvp.py"
-    write_atomic(path, render_hvp_module(derivation, "found as a user"))
-    for check in check_hvp_module(derivation, import_generated(path)):
-        assert check.shape_ok and check.against_autograd < 1e-10 and check.hessian < 1e-10, check
-        assert check.against_differences < 1e-6, check
+    _hvp_agrees(m, tmp_path, "found as a user")
 
 
 def found_hessian_of_a_number_in_an_einsum(tmp_path):
@@ -1999,21 +1976,11 @@ def found_hessian_of_a_number_in_an_einsum(tmp_path):
     its two axes of size 1 broadcast against the other operands' batch axis (fixed: a number
     enters a batched einsum without them)."""
     from symgrad import sum_squares
-    from symgrad.cli import import_generated
-    from symgrad.differentiate.chain_rule import derive
-    from symgrad.emit.files import write_atomic
-    from symgrad.emit.layer_hvp_plan import render_hvp_module
-    from symgrad.hvpcheck import check_hvp_module
     m, (N, M, L) = _model("hessian_of_a_number_in_an_einsum", "N M L")
     C0, C1 = m.constant("C0", (N, M)), m.constant("C1", (1, 1))
     P0, P1, P2 = m.parameter("P0", (N, M)), m.parameter("P1", (M, L)), m.parameter("P2", (1, 1))
     m.loss("Loss", sum_squares((C0 + P0) @ ((P1 / P2) / C1)))
-    derivation = derive(m)
-    path = tmp_path / "hessian_of_a_number_in_an_einsum_hvp.py"
-    write_atomic(path, render_hvp_module(derivation, "found by fuzzing"))
-    for check in check_hvp_module(derivation, import_generated(path)):
-        assert check.shape_ok and check.against_autograd < 1e-10 and check.hessian < 1e-10, check
-        assert check.against_differences < 1e-6, check
+    _hvp_agrees(m, tmp_path, "found by fuzzing")
 
 
 FIXED = [found_one_by_one, found_no_matrix_input, found_unread_dimension, found_parent_dimension_in_layer,
