@@ -19,11 +19,12 @@ from __future__ import annotations
 import sympy as sp
 
 from symgrad.index.conventions import TANGENT_PREFIX
-from symgrad.index.terms import IndexExpr, Term
+from symgrad.index.rebuild import replaced
+from symgrad.index.terms import IndexExpr, Term, atoms_of
 
 
 def _tangent_entries(expr: sp.Expr) -> list[sp.Indexed]:
-    return [a for a in expr.atoms(sp.Indexed) if str(a.base).startswith(TANGENT_PREFIX)]
+    return [a for a in atoms_of(expr, sp.Indexed) if str(a.base).startswith(TANGENT_PREFIX)]
 
 
 def _entrywise_product(target: str, expr: IndexExpr):
@@ -36,7 +37,7 @@ def _entrywise_product(target: str, expr: IndexExpr):
     if term.bound or term.conditions or len(seeds) != 1 or tuple(seeds[0].indices) != tuple(expr.indices):
         return None
     factor = sp.cancel(term.factor / seeds[0])
-    if factor.has(seeds[0]) or not factor.atoms(sp.Indexed):
+    if factor.has(seeds[0]) or not atoms_of(factor, sp.Indexed):
         return None
     return target, tuple(expr.indices), factor, seeds[0].base
 
@@ -44,14 +45,14 @@ def _entrywise_product(target: str, expr: IndexExpr):
 def _reused(term: Term, product) -> Term:
     """``term`` reading the tangent ``product`` names, where its factor holds its definition."""
     target, indices, factor, seed_base = product
-    entries = [a for a in term.factor.atoms(sp.Indexed) if a.base == seed_base]
+    entries = [a for a in atoms_of(term.factor, sp.Indexed) if a.base == seed_base]
     if len(entries) != 1 or len(entries[0].indices) != len(indices):
         return term
     entry = entries[0]
     if any(free == 0 and used != 0 for free, used in zip(indices, entry.indices)):
         return term
     mapping = {free: used for free, used in zip(indices, entry.indices) if free != 0}
-    definition = factor.xreplace(mapping) * entry
+    definition = replaced(factor, mapping) * entry
     rest = sp.factor(sp.cancel(term.factor / definition))
     if _tangent_entries(rest):          # the term's one tangent entry is in the definition
         return term

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from symgrad.index.rebuild import replaced
 from symgrad.index.terms import atoms_of
 from symgrad.lower.nodes import Elementwise, Node, node_repr
 from symgrad.lower.passes.entries import canonical, part
@@ -63,5 +64,5 @@ def with_shared_softplus_tails(statements: list) -> list:
                 x = call.args[0]
                 representative = x if pairs[value] else -x
                 mapping[call] = _RELU(x) + _SOFTPLUS(-_ABS(representative))
-        return canonical(Elementwise(node.body.xreplace(mapping), node.operands)) if mapping else node
+        return canonical(Elementwise(replaced(node.body, mapping), node.operands)) if mapping else node
     return [None if s is None else with_nodes(s, rewrite) for s in statements]
