@@ -68,6 +68,22 @@ def _size(name, value, axis, text, dimension):
     return shape[axis]
 
 
+_CONSTANTS = {}     # read-only vectors of one number, made once: {(shape, number): array}
+
+
+def _constant(shape, number):
+    """A read-only float array of ``shape`` filled with ``number`` (the ones vector of an axis sum,
+    a mean's vector of 1/n), made at the first call that needs it and kept."""
+    array = _CONSTANTS.get((shape, number))
+    if array is None:
+        if len(_CONSTANTS) >= 64:       # many dimensions seen: start again rather than grow
+            _CONSTANTS.clear()
+        array = np.full(shape, number, dtype=float)
+        array.flags.writeable = False
+        _CONSTANTS[(shape, number)] = array
+    return array
+
+
 def _inputs(T, eps, X, gamma, beta):
     try:    # the fast path: float64 arrays of the right shapes, float scalars
         if (
@@ -107,7 +123,7 @@ def forward(*, T, eps, X, gamma, beta):
     N, D, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
     # mu[0, i] = 1/N * sum_c X[c, i]
-    shared_1 = np.full((1, N), 1/N, dtype=float)
+    shared_1 = _constant((1, N), 1/N)
     mu = shared_1 @ X
     # Xc[i, j] = X[i, j] - mu[0, j]
     Xc = X - mu
@@ -160,7 +176,7 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     N, D, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
-    shared_1 = np.full((1, N), 1/N, dtype=float)
+    shared_1 = _constant((1, N), 1/N)
     mu = shared_1 @ X
     Xc = X - mu
     var = shared_1 @ Xc**2
@@ -180,7 +196,7 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     # grad_xhat_core[i, j] = grad_Y[i, j]   (computed once; the factor in front is applied to the small results below)
     grad_xhat_core = grad_Y
     # grad_std[0, i] = -sum_c Xc[c, i]*gamma[0, i]*grad_xhat_core[c, i]/std[0, i]**2
-    shared_4 = np.ones((1, N))
+    shared_4 = _constant((1, N), 1)
     grad_std = std**(-2)
     grad_std *= gamma
     _temporary_1 = _slot_1
@@ -261,7 +277,7 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     N, D, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
     dot_X, dot_gamma, dot_beta = _tangents(tangents, N, D)
-    shared_1 = np.full((1, N), 1/N, dtype=float)
+    shared_1 = _constant((1, N), 1/N)
     mu = shared_1 @ X
     Xc = X - mu
     var = shared_1 @ Xc**2
@@ -275,14 +291,14 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     Loss = 1/2 * np.vdot(shared_3, shared_3)
     grad_Y = shared_3
     grad_xhat_core = grad_Y
-    shared_4 = np.ones((1, N))
+    shared_4 = _constant((1, N), 1)
     shared_5 = shared_4 @ (grad_xhat_core * Xc)
     shared_6 = std**(-2)
     grad_std = -shared_6 * gamma * shared_5
     grad_var = 1/2 * shared_2 * grad_std
     grad_Xc = (shared_2*gamma) * grad_xhat_core
     grad_Xc += (2/N*grad_var) * Xc
-    shared_7 = np.full((1, N), -1, dtype=float)
+    shared_7 = _constant((1, N), -1)
     grad_mu = shared_7 @ grad_Xc
     grad_beta = shared_4 @ grad_Y
     grad_gamma = shared_4 @ (grad_Y * xhat)

@@ -72,6 +72,22 @@ def _size(name, value, axis, text, dimension):
     return shape[axis]
 
 
+_CONSTANTS = {}     # read-only vectors of one number, made once: {(shape, number): array}
+
+
+def _constant(shape, number):
+    """A read-only float array of ``shape`` filled with ``number`` (the ones vector of an axis sum,
+    a mean's vector of 1/n), made at the first call that needs it and kept."""
+    array = _CONSTANTS.get((shape, number))
+    if array is None:
+        if len(_CONSTANTS) >= 64:       # many dimensions seen: start again rather than grow
+            _CONSTANTS.clear()
+        array = np.full(shape, number, dtype=float)
+        array.flags.writeable = False
+        _CONSTANTS[(shape, number)] = array
+    return array
+
+
 def _inputs(X, Y, reg, W1, b1, W2, b2):
     try:    # the fast path: float64 arrays of the right shapes, float scalars
         if (
@@ -136,7 +152,7 @@ def forward(*, X, Y, reg, W1, b1, W2, b2):
     probs_lse_exp = scores - probs_lse_max
     np.exp(probs_lse_exp, out=probs_lse_exp)
     # probs_lse_sum[i, 0] = sum_c probs_lse_exp[i, c]
-    shared_1 = np.ones((C, 1))
+    shared_1 = _constant((C, 1), 1)
     probs_lse_sum = probs_lse_exp @ shared_1
     # probs_lse[i, 0] = probs_lse_max[i, 0] + log(probs_lse_sum[i, 0])
     probs_lse = np.log(probs_lse_sum)
@@ -193,7 +209,7 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     probs_lse_max = scores.max(axis=1, keepdims=True)
     probs_lse_exp = scores - probs_lse_max
     np.exp(probs_lse_exp, out=probs_lse_exp)
-    shared_1 = np.ones((C, 1))
+    shared_1 = _constant((C, 1), 1)
     probs_lse_sum = probs_lse_exp @ shared_1
     probs_lse = np.log(probs_lse_sum)
     probs_lse += probs_lse_max
@@ -224,7 +240,7 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     del z1
     # dLoss/db2[0, i] = 1/N * sum_{c,k} Y[c, k]*probs[c, i] - 1/N * sum_c Y[c, i]
     # grad_b2[0, i] = sum_c grad_scores[c, i]
-    shared_2 = np.ones((1, N))
+    shared_2 = _constant((1, N), 1)
     grad_b2 = shared_2 @ grad_scores
     # dLoss/dW2[i, j] = 1/N * sum_{c,k} Y[c, k]*hidden[c, i]*probs[c, j] - 1/N * sum_c Y[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
     # grad_W2[i, j] = sum_c grad_scores[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
@@ -299,7 +315,7 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     probs_lse_max = scores.max(axis=1, keepdims=True)
     probs_lse_exp = scores - probs_lse_max
     np.exp(probs_lse_exp, out=probs_lse_exp)
-    shared_1 = np.ones((C, 1))
+    shared_1 = _constant((C, 1), 1)
     probs_lse_sum = probs_lse_exp @ shared_1
     probs_lse = np.log(probs_lse_sum)
     probs_lse += probs_lse_max
@@ -314,7 +330,7 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     shared_2 = z1 > 0
     grad_z1 = grad_hidden
     grad_z1 *= shared_2
-    shared_3 = np.ones((1, N))
+    shared_3 = _constant((1, N), 1)
     grad_b2 = shared_3 @ grad_scores
     dot_grad_hidden = grad_scores @ dot_W2.T
     grad_W2 = hidden.T @ grad_scores

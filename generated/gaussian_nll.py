@@ -64,6 +64,22 @@ def _size(name, value, axis, text, dimension):
     return shape[axis]
 
 
+_CONSTANTS = {}     # read-only vectors of one number, made once: {(shape, number): array}
+
+
+def _constant(shape, number):
+    """A read-only float array of ``shape`` filled with ``number`` (the ones vector of an axis sum,
+    a mean's vector of 1/n), made at the first call that needs it and kept."""
+    array = _CONSTANTS.get((shape, number))
+    if array is None:
+        if len(_CONSTANTS) >= 64:       # many dimensions seen: start again rather than grow
+            _CONSTANTS.clear()
+        array = np.full(shape, number, dtype=float)
+        array.flags.writeable = False
+        _CONSTANTS[(shape, number)] = array
+    return array
+
+
 def _inputs(X, I, A, mu):
     try:    # the fast path: float64 arrays of the right shapes
         if (
@@ -175,7 +191,7 @@ def loss_and_grad(*, X, I, A, mu):
     del shared_1
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
     # grad_mu[i, 0] = -sum_c grad_D[i, c]
-    grad_mu = grad_D @ np.ones((N, 1))
+    grad_mu = grad_D @ _constant((N, 1), 1)
     np.negative(grad_mu, out=grad_mu)
     # dLoss/dA[i, j] = -1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[i, l]*P[k, c] + N/2 * sum_c A[c, j]*P[i, c] + N/2 * sum_c A[c, j]*P[c, i] - 1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[c, l]*P[k, i]
     # grad_A[i, j] = sum_c A[c, j]*grad_Sigma[c, i] + sum_c A[c, j]*grad_Sigma[i, c]

@@ -66,6 +66,22 @@ def _size(name, value, axis, text, dimension):
     return shape[axis]
 
 
+_CONSTANTS = {}     # read-only vectors of one number, made once: {(shape, number): array}
+
+
+def _constant(shape, number):
+    """A read-only float array of ``shape`` filled with ``number`` (the ones vector of an axis sum,
+    a mean's vector of 1/n), made at the first call that needs it and kept."""
+    array = _CONSTANTS.get((shape, number))
+    if array is None:
+        if len(_CONSTANTS) >= 64:       # many dimensions seen: start again rather than grow
+            _CONSTANTS.clear()
+        array = np.full(shape, number, dtype=float)
+        array.flags.writeable = False
+        _CONSTANTS[(shape, number)] = array
+    return array
+
+
 def _inputs(X, I, A, mu):
     try:    # the fast path: float64 arrays of the right shapes
         if (
@@ -177,7 +193,7 @@ def loss_and_grad(*, X, I, A, mu):
     del shared_1
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
     # grad_mu[i, 0] = -sum_c grad_D[i, c]
-    grad_mu = grad_D @ np.ones((N, 1))
+    grad_mu = grad_D @ _constant((N, 1), 1)
     np.negative(grad_mu, out=grad_mu)
     # dLoss/dA[i, j] = -1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[i, l]*P[k, c] + N/2 * sum_c A[c, j]*P[i, c] + N/2 * sum_c A[c, j]*P[c, i] - 1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[c, l]*P[k, i]
     # grad_A[i, j] = sum_c A[c, j]*grad_Sigma[c, i] + sum_c A[c, j]*grad_Sigma[i, c]
@@ -247,7 +263,7 @@ def hvp(tangents, *, X, I, A, mu):
     shared_3 = grad_P @ P.T
     grad_Sigma = P.T @ shared_3
     np.subtract(grad_Loss_logdet * P.T, grad_Sigma, out=grad_Sigma)
-    shared_4 = np.full((N, 1), -1, dtype=float)
+    shared_4 = _constant((N, 1), -1)
     grad_mu = grad_D @ shared_4
     del grad_D
     shared_5 = grad_Sigma.T + grad_Sigma
@@ -274,8 +290,8 @@ def hvp(tangents, *, X, I, A, mu):
     dot_grad_D -= 1/2 * shared_2 @ dot_mu
     del shared_2
     # dot_grad_P[i, j] = -1/2 * sum_c D[j, c]*dot_mu[i, 0] - 1/2 * sum_c D[i, c]*dot_mu[j, 0]
-    dot_grad_P = -1/2 * dot_mu * (np.ones((1, N)) @ D.T)
-    dot_grad_P += -1/2 * dot_mu.T * (D @ np.ones((N, 1)))
+    dot_grad_P = -1/2 * dot_mu * (_constant((1, N), 1) @ D.T)
+    dot_grad_P += -1/2 * dot_mu.T * (D @ _constant((N, 1), 1))
     # dot_grad_Sigma[i, j] = -sum_{c,k} P[j, c]*dot_P[k, i]*grad_P[k, c] - sum_{c,k} P[c, i]*dot_P[j, k]*grad_P[c, k] + grad_Loss_logdet * dot_P[j, i] - sum_{c,k} P[c, i]*P[j, k]*dot_grad_P[c, k]
     dot_grad_Sigma += grad_Loss_logdet * dot_P.T
     del dot_P

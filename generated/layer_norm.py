@@ -66,6 +66,22 @@ def _size(name, value, axis, text, dimension):
     return shape[axis]
 
 
+_CONSTANTS = {}     # read-only vectors of one number, made once: {(shape, number): array}
+
+
+def _constant(shape, number):
+    """A read-only float array of ``shape`` filled with ``number`` (the ones vector of an axis sum,
+    a mean's vector of 1/n), made at the first call that needs it and kept."""
+    array = _CONSTANTS.get((shape, number))
+    if array is None:
+        if len(_CONSTANTS) >= 64:       # many dimensions seen: start again rather than grow
+            _CONSTANTS.clear()
+        array = np.full(shape, number, dtype=float)
+        array.flags.writeable = False
+        _CONSTANTS[(shape, number)] = array
+    return array
+
+
 def _inputs(T, eps, X, gamma, beta):
     try:    # the fast path: float64 arrays of the right shapes, float scalars
         if (
@@ -105,12 +121,13 @@ def forward(*, T, eps, X, gamma, beta):
     D, N, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
     # mu[i, 0] = 1/D * sum_c X[i, c]
-    shared_1 = np.full((D, 1), 1/D, dtype=float)
+    shared_1 = _constant((D, 1), 1)
     mu = X @ shared_1
+    mu *= 1/D
     # Xc[i, j] = X[i, j] - mu[i, 0]
     Xc = X - mu
     # var[i, 0] = 1/D * sum_c Xc[i, c]**2
-    var = Xc**2 @ shared_1
+    var = (1/D) * np.vecdot(Xc, Xc, keepdims=True)
     # std[i, 0] = sqrt(eps + var[i, 0])
     std = eps + var
     np.sqrt(std, out=std)
@@ -158,10 +175,11 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     D, N, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
-    shared_1 = np.full((D, 1), 1/D, dtype=float)
+    shared_1 = _constant((D, 1), 1)
     mu = X @ shared_1
+    mu *= 1/D
     Xc = X - mu
-    var = Xc**2 @ shared_1
+    var = (1/D) * np.vecdot(Xc, Xc, keepdims=True)
     std = eps + var
     np.sqrt(std, out=std)
     shared_2 = 1/std
@@ -177,11 +195,8 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     # grad_xhat[i, j] = gamma[0, j]*grad_Y[i, j]
     grad_xhat = gamma * grad_Y
     # grad_std[i, 0] = -sum_c Xc[i, c]*grad_xhat[i, c]/std[i, 0]**2
-    shared_4 = np.ones((D, 1))
     grad_std = std**(-2)
-    _temporary_1 = _slot_1
-    np.multiply(Xc, grad_xhat, out=_temporary_1)
-    grad_std *= _temporary_1 @ shared_4
+    grad_std *= np.vecdot(grad_xhat, Xc, keepdims=True)
     np.negative(grad_std, out=grad_std)
     # grad_var[i, 0] = 1/2 * grad_std[i, 0]/std[i, 0]
     grad_var = grad_std
@@ -190,22 +205,22 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     # grad_Xc[i, j] = 2/D * Xc[i, j]*grad_var[i, 0] + grad_xhat[i, j]/std[i, 0]
     grad_Xc = grad_xhat
     grad_Xc *= shared_2
-    _temporary_2 = _slot_1
-    np.multiply(Xc, 2/D*grad_var, out=_temporary_2)
-    grad_Xc += _temporary_2
+    _temporary_1 = _slot_1
+    np.multiply(Xc, 2/D*grad_var, out=_temporary_1)
+    grad_Xc += _temporary_1
     del Xc
     # grad_mu[i, 0] = -sum_c grad_Xc[i, c]
-    grad_mu = grad_Xc @ shared_4
+    grad_mu = grad_Xc @ shared_1
     np.negative(grad_mu, out=grad_mu)
     # dLoss/dbeta[0, i] = -sum_c T[c, i] + sum_c Y[c, i]
     # grad_beta[0, i] = sum_c grad_Y[c, i]
-    shared_5 = np.ones((1, N))
-    grad_beta = shared_5 @ grad_Y
+    shared_4 = _constant((1, N), 1)
+    grad_beta = shared_4 @ grad_Y
     # dLoss/dgamma[0, i] = -sum_c T[c, i]*xhat[c, i] + sum_c Y[c, i]*xhat[c, i]
     # grad_gamma[0, i] = sum_c grad_Y[c, i]*xhat[c, i]
-    _temporary_3 = _slot_1
-    np.multiply(grad_Y, xhat, out=_temporary_3)
-    grad_gamma = shared_5 @ _temporary_3
+    _temporary_2 = _slot_1
+    np.multiply(grad_Y, xhat, out=_temporary_2)
+    grad_gamma = shared_4 @ _temporary_2
     # dLoss/dX[i, j] = -1/D**2 * sum_{c,k} T[i, k]*Xc[i, c]*Xc[i, k]*gamma[0, k]/std[i, 0]**3 + D**(-2) * sum_{c,k} Xc[i, c]*Xc[i, k]*Y[i, k]*gamma[0, k]/std[i, 0]**3 + 1/D * sum_c T[i, c]*gamma[0, c]/std[i, 0] - 1/D * sum_c Y[i, c]*gamma[0, c]/std[i, 0] + 1/D * sum_c T[i, c]*Xc[i, c]*Xc[i, j]*gamma[0, c]/std[i, 0]**3 - 1/D * sum_c Xc[i, c]*Xc[i, j]*Y[i, c]*gamma[0, c]/std[i, 0]**3 - T[i, j]*gamma[0, j]/std[i, 0] + Y[i, j]*gamma[0, j]/std[i, 0]
     # grad_X[i, j] = 1/D * grad_mu[i, 0] + grad_Xc[i, j]
     grad_X = grad_Xc

@@ -68,6 +68,22 @@ def _size(name, value, axis, text, dimension):
     return shape[axis]
 
 
+_CONSTANTS = {}     # read-only vectors of one number, made once: {(shape, number): array}
+
+
+def _constant(shape, number):
+    """A read-only float array of ``shape`` filled with ``number`` (the ones vector of an axis sum,
+    a mean's vector of 1/n), made at the first call that needs it and kept."""
+    array = _CONSTANTS.get((shape, number))
+    if array is None:
+        if len(_CONSTANTS) >= 64:       # many dimensions seen: start again rather than grow
+            _CONSTANTS.clear()
+        array = np.full(shape, number, dtype=float)
+        array.flags.writeable = False
+        _CONSTANTS[(shape, number)] = array
+    return array
+
+
 def _inputs(T, eps, X, gamma, beta):
     try:    # the fast path: float64 arrays of the right shapes, float scalars
         if (
@@ -107,12 +123,13 @@ def forward(*, T, eps, X, gamma, beta):
     D, N, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
     # mu[i, 0] = 1/D * sum_c X[i, c]
-    shared_1 = np.full((D, 1), 1/D, dtype=float)
+    shared_1 = _constant((D, 1), 1)
     mu = X @ shared_1
+    mu *= 1/D
     # Xc[i, j] = X[i, j] - mu[i, 0]
     Xc = X - mu
     # var[i, 0] = 1/D * sum_c Xc[i, c]**2
-    var = Xc**2 @ shared_1
+    var = (1/D) * np.vecdot(Xc, Xc, keepdims=True)
     # std[i, 0] = sqrt(eps + var[i, 0])
     std = eps + var
     np.sqrt(std, out=std)
@@ -160,10 +177,11 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     D, N, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
-    shared_1 = np.full((D, 1), 1/D, dtype=float)
+    shared_1 = _constant((D, 1), 1)
     mu = X @ shared_1
+    mu *= 1/D
     Xc = X - mu
-    var = Xc**2 @ shared_1
+    var = (1/D) * np.vecdot(Xc, Xc, keepdims=True)
     std = eps + var
     np.sqrt(std, out=std)
     shared_2 = 1/std
@@ -179,11 +197,8 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     # grad_xhat[i, j] = gamma[0, j]*grad_Y[i, j]
     grad_xhat = gamma * grad_Y
     # grad_std[i, 0] = -sum_c Xc[i, c]*grad_xhat[i, c]/std[i, 0]**2
-    shared_4 = np.ones((D, 1))
     grad_std = std**(-2)
-    _temporary_1 = _slot_1
-    np.multiply(Xc, grad_xhat, out=_temporary_1)
-    grad_std *= _temporary_1 @ shared_4
+    grad_std *= np.vecdot(grad_xhat, Xc, keepdims=True)
     np.negative(grad_std, out=grad_std)
     # grad_var[i, 0] = 1/2 * grad_std[i, 0]/std[i, 0]
     grad_var = grad_std
@@ -192,22 +207,22 @@ def loss_and_grad(*, T, eps, X, gamma, beta):
     # grad_Xc[i, j] = 2/D * Xc[i, j]*grad_var[i, 0] + grad_xhat[i, j]/std[i, 0]
     grad_Xc = grad_xhat
     grad_Xc *= shared_2
-    _temporary_2 = _slot_1
-    np.multiply(Xc, 2/D*grad_var, out=_temporary_2)
-    grad_Xc += _temporary_2
+    _temporary_1 = _slot_1
+    np.multiply(Xc, 2/D*grad_var, out=_temporary_1)
+    grad_Xc += _temporary_1
     del Xc
     # grad_mu[i, 0] = -sum_c grad_Xc[i, c]
-    grad_mu = grad_Xc @ shared_4
+    grad_mu = grad_Xc @ shared_1
     np.negative(grad_mu, out=grad_mu)
     # dLoss/dbeta[0, i] = -sum_c T[c, i] + sum_c Y[c, i]
     # grad_beta[0, i] = sum_c grad_Y[c, i]
-    shared_5 = np.ones((1, N))
-    grad_beta = shared_5 @ grad_Y
+    shared_4 = _constant((1, N), 1)
+    grad_beta = shared_4 @ grad_Y
     # dLoss/dgamma[0, i] = -sum_c T[c, i]*xhat[c, i] + sum_c Y[c, i]*xhat[c, i]
     # grad_gamma[0, i] = sum_c grad_Y[c, i]*xhat[c, i]
-    _temporary_3 = _slot_1
-    np.multiply(grad_Y, xhat, out=_temporary_3)
-    grad_gamma = shared_5 @ _temporary_3
+    _temporary_2 = _slot_1
+    np.multiply(grad_Y, xhat, out=_temporary_2)
+    grad_gamma = shared_4 @ _temporary_2
     # dLoss/dX[i, j] = -1/D**2 * sum_{c,k} T[i, k]*Xc[i, c]*Xc[i, k]*gamma[0, k]/std[i, 0]**3 + D**(-2) * sum_{c,k} Xc[i, c]*Xc[i, k]*Y[i, k]*gamma[0, k]/std[i, 0]**3 + 1/D * sum_c T[i, c]*gamma[0, c]/std[i, 0] - 1/D * sum_c Y[i, c]*gamma[0, c]/std[i, 0] + 1/D * sum_c T[i, c]*Xc[i, c]*Xc[i, j]*gamma[0, c]/std[i, 0]**3 - 1/D * sum_c Xc[i, c]*Xc[i, j]*Y[i, c]*gamma[0, c]/std[i, 0]**3 - T[i, j]*gamma[0, j]/std[i, 0] + Y[i, j]*gamma[0, j]/std[i, 0]
     # grad_X[i, j] = 1/D * grad_mu[i, 0] + grad_Xc[i, j]
     grad_X = grad_Xc
@@ -261,10 +276,10 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     D, N, T, eps, X, gamma, beta = _inputs(
         T, eps, X, gamma, beta)
     dot_X, dot_gamma, dot_beta = _tangents(tangents, D, N)
-    shared_1 = np.full((D, 1), 1/D, dtype=float)
+    shared_1 = _constant((D, 1), 1/D)
     mu = X @ shared_1
     Xc = X - mu
-    var = Xc**2 @ shared_1
+    var = (1/D) * np.vecdot(Xc, Xc, keepdims=True)
     std = eps + var
     np.sqrt(std, out=std)
     shared_2 = 1/std
@@ -275,18 +290,17 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     Loss = 1/2 * np.vdot(shared_3, shared_3)
     grad_Y = shared_3
     grad_xhat = gamma * grad_Y
-    shared_4 = np.ones((D, 1))
-    shared_5 = (Xc * grad_xhat) @ shared_4
-    shared_6 = std**(-2)
-    grad_std = -shared_6 * shared_5
+    shared_4 = np.vecdot(grad_xhat, Xc, keepdims=True)
+    shared_5 = std**(-2)
+    grad_std = -shared_5 * shared_4
     grad_var = 1/2 * shared_2 * grad_std
     grad_Xc = shared_2*grad_xhat
     grad_Xc += (2/D*grad_var) * Xc
-    shared_7 = np.full((D, 1), -1, dtype=float)
-    grad_mu = grad_Xc @ shared_7
-    shared_8 = np.ones((1, N))
-    grad_beta = shared_8 @ grad_Y
-    grad_gamma = shared_8 @ (grad_Y * xhat)
+    shared_6 = _constant((D, 1), -1)
+    grad_mu = grad_Xc @ shared_6
+    shared_7 = _constant((1, N), 1)
+    grad_beta = shared_7 @ grad_Y
+    grad_gamma = shared_7 @ (grad_Y * xhat)
     grad_X = grad_Xc
     grad_X += grad_mu/D
     # dot_mu[i, 0] = 1/D * sum_c dot_X[i, c]
@@ -294,18 +308,17 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     # dot_Xc[i, j] = dot_X[i, j] - dot_mu[i, 0]
     dot_Xc = dot_X - dot_mu
     # dot_var[i, 0] = 2/D * sum_c Xc[i, c]*dot_Xc[i, c]
-    dot_var = (Xc * dot_Xc) @ shared_4
-    dot_var *= 2/D
+    dot_var = (2/D) * np.vecdot(dot_Xc, Xc, keepdims=True)
     # dot_std[i, 0] = 1/2 * dot_var[i, 0]/std[i, 0]
     dot_std = 1/2 * shared_2 * dot_var
     # dot_xhat[i, j] = dot_Xc[i, j]/std[i, 0] - Xc[i, j]*dot_std[i, 0]/std[i, 0]**2
-    dot_xhat = (shared_6*dot_std) * Xc
+    dot_xhat = (shared_5*dot_std) * Xc
     np.subtract(shared_2*dot_Xc, dot_xhat, out=dot_xhat)
     # dot_Y[i, j] = dot_gamma[0, j]*xhat[i, j] + dot_beta[0, j] + dot_xhat[i, j]*gamma[0, j]
     dot_Y = dot_gamma*xhat
     dot_Y += dot_beta
     dot_Y += dot_xhat*gamma
-    dot_grad_gamma = shared_8 @ (dot_xhat * grad_Y)
+    dot_grad_gamma = shared_7 @ (dot_xhat * grad_Y)
     del dot_xhat
     # dot_grad_Y[i, j] = dot_Y[i, j]
     dot_grad_Y = dot_Y
@@ -315,31 +328,30 @@ def hvp(tangents, *, T, eps, X, gamma, beta):
     del grad_Y
     del shared_3
     # dot_grad_std[i, 0] = -sum_c dot_Xc[i, c]*grad_xhat[i, c]/std[i, 0]**2 + 2 * sum_c Xc[i, c]*dot_std[i, 0]*grad_xhat[i, c]/std[i, 0]**3 - sum_c Xc[i, c]*dot_grad_xhat[i, c]/std[i, 0]**2
-    shared_9 = std**(-3)
-    dot_grad_std = (dot_Xc * grad_xhat) @ shared_4
-    dot_grad_std *= shared_6
-    np.subtract(2 * shared_9 * dot_std * shared_5, dot_grad_std, out=dot_grad_std)
-    dot_grad_std -= shared_6 * ((Xc * dot_grad_xhat) @ shared_4)
+    shared_8 = std**(-3)
+    dot_grad_std = shared_5 * np.vecdot(grad_xhat, dot_Xc, keepdims=True)
+    np.subtract(2 * shared_8 * dot_std * shared_4, dot_grad_std, out=dot_grad_std)
+    dot_grad_std -= shared_5 * np.vecdot(dot_grad_xhat, Xc, keepdims=True)
     # dot_grad_var[i, 0] = -1/4 * dot_var[i, 0]*grad_std[i, 0]/std[i, 0]**3 + 1/2 * dot_grad_std[i, 0]/std[i, 0]
-    dot_grad_var = shared_9
+    dot_grad_var = shared_8
     dot_grad_var *= dot_var
     dot_grad_var *= grad_std
     np.subtract(2*shared_2*dot_grad_std, dot_grad_var, out=dot_grad_var)
     dot_grad_var *= 1/4
     # dot_grad_Xc[i, j] = 2/D * dot_Xc[i, j]*grad_var[i, 0] - dot_std[i, 0]*grad_xhat[i, j]/std[i, 0]**2 + dot_grad_xhat[i, j]/std[i, 0] + 2/D * Xc[i, j]*dot_grad_var[i, 0]
     dot_grad_Xc = grad_xhat
-    dot_grad_Xc *= shared_6*dot_std
+    dot_grad_Xc *= shared_5*dot_std
     np.subtract(shared_2*dot_grad_xhat, dot_grad_Xc, out=dot_grad_Xc)
     dot_grad_Xc += (2/D*dot_grad_var) * Xc
     dot_grad_Xc += (2/D*grad_var) * dot_Xc
     del dot_Xc
     del dot_grad_xhat
     # dot_grad_mu[i, 0] = -sum_c dot_grad_Xc[i, c]
-    dot_grad_mu = dot_grad_Xc @ shared_7
+    dot_grad_mu = dot_grad_Xc @ shared_6
     # dot_grad_beta[0, i] = sum_c dot_grad_Y[c, i]
-    dot_grad_beta = shared_8 @ dot_grad_Y
+    dot_grad_beta = shared_7 @ dot_grad_Y
     # dot_grad_gamma[0, i] = sum_c dot_xhat[c, i]*grad_Y[c, i] + sum_c dot_grad_Y[c, i]*xhat[c, i]
-    dot_grad_gamma += shared_8 @ (dot_grad_Y * xhat)
+    dot_grad_gamma += shared_7 @ (dot_grad_Y * xhat)
     # dot_grad_X[i, j] = dot_grad_Xc[i, j] + 1/D * dot_grad_mu[i, 0]
     dot_grad_X = dot_grad_Xc
     dot_grad_X += dot_grad_mu/D

@@ -68,6 +68,22 @@ def _size(name, value, axis, text, dimension):
     return shape[axis]
 
 
+_CONSTANTS = {}     # read-only vectors of one number, made once: {(shape, number): array}
+
+
+def _constant(shape, number):
+    """A read-only float array of ``shape`` filled with ``number`` (the ones vector of an axis sum,
+    a mean's vector of 1/n), made at the first call that needs it and kept."""
+    array = _CONSTANTS.get((shape, number))
+    if array is None:
+        if len(_CONSTANTS) >= 64:       # many dimensions seen: start again rather than grow
+            _CONSTANTS.clear()
+        array = np.full(shape, number, dtype=float)
+        array.flags.writeable = False
+        _CONSTANTS[(shape, number)] = array
+    return array
+
+
 def _inputs(X, Ystar, W1, B1, W2, B2):
     try:    # the fast path: float64 arrays of the right shapes
         if (
@@ -190,7 +206,7 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     grad_Z1 *= grad_H
     # dLoss/dB2[0, i] = -2/(n*o) * sum_c (-Y[c, i] + Ystar[c, i])
     # grad_B2[0, i] = sum_c grad_Y[c, i]
-    shared_2 = np.ones((1, n))
+    shared_2 = _constant((1, n), 1)
     grad_B2 = shared_2 @ grad_Y
     # dLoss/dW2[i, j] = -2/(n*o) * sum_c (-Y[c, j] + Ystar[c, j])*H[c, i]
     # grad_W2[i, j] = sum_c H[c, i]*grad_Y[c, j]

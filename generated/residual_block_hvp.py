@@ -70,6 +70,22 @@ def _size(name, value, axis, text, dimension):
     return shape[axis]
 
 
+_CONSTANTS = {}     # read-only vectors of one number, made once: {(shape, number): array}
+
+
+def _constant(shape, number):
+    """A read-only float array of ``shape`` filled with ``number`` (the ones vector of an axis sum,
+    a mean's vector of 1/n), made at the first call that needs it and kept."""
+    array = _CONSTANTS.get((shape, number))
+    if array is None:
+        if len(_CONSTANTS) >= 64:       # many dimensions seen: start again rather than grow
+            _CONSTANTS.clear()
+        array = np.full(shape, number, dtype=float)
+        array.flags.writeable = False
+        _CONSTANTS[(shape, number)] = array
+    return array
+
+
 def _inputs(T, x, W1, b1, W2, b2):
     try:    # the fast path: float64 arrays of the right shapes
         if (
@@ -178,7 +194,7 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
     del z
     # dLoss/db2[i, 0] = -sum_c T[i, c] + sum_c out[i, c]
     # grad_b2[i, 0] = sum_c grad_out[i, c]
-    shared_2 = np.ones((N, 1))
+    shared_2 = _constant((N, 1), 1)
     grad_b2 = grad_out @ shared_2
     # dLoss/dW2[i, j] = -sum_c T[i, c]*a[j, c] + sum_c a[j, c]*out[i, c]
     # grad_W2[i, j] = sum_c a[j, c]*grad_out[i, c]
@@ -259,7 +275,7 @@ def hvp(tangents, *, T, x, W1, b1, W2, b2):
     shared_2 = z > 0
     grad_z = grad_a
     grad_z *= shared_2
-    shared_3 = np.ones((N, 1))
+    shared_3 = _constant((N, 1), 1)
     grad_b2 = grad_out @ shared_3
     grad_W2 = grad_out @ a.T
     dot_out = dot_W2 @ a

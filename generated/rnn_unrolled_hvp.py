@@ -78,6 +78,22 @@ def _size(name, value, axis, text, dimension):
     return shape[axis]
 
 
+_CONSTANTS = {}     # read-only vectors of one number, made once: {(shape, number): array}
+
+
+def _constant(shape, number):
+    """A read-only float array of ``shape`` filled with ``number`` (the ones vector of an axis sum,
+    a mean's vector of 1/n), made at the first call that needs it and kept."""
+    array = _CONSTANTS.get((shape, number))
+    if array is None:
+        if len(_CONSTANTS) >= 64:       # many dimensions seen: start again rather than grow
+            _CONSTANTS.clear()
+        array = np.full(shape, number, dtype=float)
+        array.flags.writeable = False
+        _CONSTANTS[(shape, number)] = array
+    return array
+
+
 def _inputs(x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     try:    # the fast path: float64 arrays of the right shapes
         if (
@@ -240,7 +256,7 @@ def loss_and_grad(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     # grad_h_3[i, j] = sum_c Wh[c, i]*grad_h_4_1[c, j]
     grad_h_3 = _slot_1
     np.matmul(Wh.T, grad_h_4_1, out=grad_h_3)
-    shared_1 = np.ones((N, 1))
+    shared_1 = _constant((N, 1), 1)
     grad_b = grad_h_4_1 @ shared_1
     grad_Wh = grad_h_4_1 @ h_3.T
     grad_Wx = grad_h_4_1 @ x4.T
@@ -372,7 +388,7 @@ def hvp(tangents, *, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     np.subtract(1, shared_1, out=shared_1)
     grad_h_4_1 = shared_1 * grad_h_4
     grad_h_3 = Wh.T @ grad_h_4_1
-    shared_5 = np.ones((N, 1))
+    shared_5 = _constant((N, 1), 1)
     grad_b = grad_h_4_1 @ shared_5
     grad_Wh = grad_h_4_1 @ h_3.T
     grad_Wx = grad_h_4_1 @ x4.T

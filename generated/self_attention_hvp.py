@@ -68,6 +68,22 @@ def _size(name, value, axis, text, dimension):
     return shape[axis]
 
 
+_CONSTANTS = {}     # read-only vectors of one number, made once: {(shape, number): array}
+
+
+def _constant(shape, number):
+    """A read-only float array of ``shape`` filled with ``number`` (the ones vector of an axis sum,
+    a mean's vector of 1/n), made at the first call that needs it and kept."""
+    array = _CONSTANTS.get((shape, number))
+    if array is None:
+        if len(_CONSTANTS) >= 64:       # many dimensions seen: start again rather than grow
+            _CONSTANTS.clear()
+        array = np.full(shape, number, dtype=float)
+        array.flags.writeable = False
+        _CONSTANTS[(shape, number)] = array
+    return array
+
+
 def _inputs(X, T, Wq, Wk, Wv):
     try:    # the fast path: float64 arrays of the right shapes
         if (
@@ -128,8 +144,7 @@ def forward(*, X, T, Wq, Wk, Wv):
     P_lse_exp = S - P_lse_max
     np.exp(P_lse_exp, out=P_lse_exp)
     # P_lse_sum[i, 0] = sum_c P_lse_exp[i, c]
-    shared_1 = np.ones((n, 1))
-    P_lse_sum = P_lse_exp @ shared_1
+    P_lse_sum = P_lse_exp @ _constant((n, 1), 1)
     # P_lse[i, 0] = P_lse_max[i, 0] + log(P_lse_sum[i, 0])
     P_lse = np.log(P_lse_sum)
     P_lse += P_lse_max
@@ -138,8 +153,8 @@ def forward(*, X, T, Wq, Wk, Wv):
     # O[i, j] = sum_c P[i, c]*V[c, j]
     O = P @ V
     # Loss = 1/2 * sum_{c,k} (O[c, k] - T[c, k])**2
-    shared_2 = O - T
-    Loss = 1/2 * np.vdot(shared_2, shared_2)
+    shared_1 = O - T
+    Loss = 1/2 * np.vdot(shared_1, shared_1)
     return {
         "Q": Q,
         "K": K,
@@ -187,46 +202,42 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     P_lse_max = S.max(axis=1, keepdims=True)
     P_lse_exp = S - P_lse_max
     np.exp(P_lse_exp, out=P_lse_exp)
-    shared_1 = np.ones((n, 1))
-    P_lse_sum = P_lse_exp @ shared_1
+    P_lse_sum = P_lse_exp @ _constant((n, 1), 1)
     P_lse = np.log(P_lse_sum)
     P_lse += P_lse_max
     P = 1/P_lse_sum * P_lse_exp
     O = P @ V
-    shared_2 = O - T
-    Loss = 1/2 * np.vdot(shared_2, shared_2)
+    shared_1 = O - T
+    Loss = 1/2 * np.vdot(shared_1, shared_1)
     # grad_O[i, j] = -T[i, j] + O[i, j]
     del S
     del P_lse_exp
     del O
-    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5 = _workspace((dk, dv, n), ((n, n), (n, n), (n, dv), (n, dk), (n, dk)))
-    grad_O = shared_2
+    _slot_1, _slot_2, _slot_3, _slot_4 = _workspace((dk, dv, n), ((n, n), (n, dv), (n, dk), (n, dk)))
+    grad_O = shared_1
     # grad_P[i, j] = sum_c V[j, c]*grad_O[i, c]
     grad_P = _slot_1
     np.matmul(grad_O, V.T, out=grad_P)
     del V
     # grad_P_lse[i, 0] = -sum_c P[i, c]*grad_P[i, c]
-    _temporary_1 = _slot_2
-    np.multiply(P, grad_P, out=_temporary_1)
-    grad_P_lse = _temporary_1 @ shared_1
-    np.negative(grad_P_lse, out=grad_P_lse)
+    grad_P_lse = -np.vecdot(grad_P, P, keepdims=True)
     # grad_S[i, j] = P[i, j]*grad_P_lse[i, 0] + P[i, j]*grad_P[i, j]
     grad_S = grad_P
     grad_S += grad_P_lse
     grad_S *= P
     # grad_V[i, j] = sum_c P[c, i]*grad_O[c, j]
-    grad_V = _slot_3
+    grad_V = _slot_2
     np.matmul(P.T, grad_O, out=grad_V)
     del P
     del grad_O
-    del shared_2
+    del shared_1
     # grad_K[i, j] = 1/sqrt(dk) * sum_c Q[c, j]*grad_S[c, i]
-    grad_K = _slot_4
+    grad_K = _slot_3
     np.matmul(grad_S.T, Q, out=grad_K)
     grad_K *= 1/np.sqrt(dk)
     del Q
     # grad_Q[i, j] = 1/sqrt(dk) * sum_c K[c, j]*grad_S[i, c]
-    grad_Q = _slot_5
+    grad_Q = _slot_4
     np.matmul(grad_S, K, out=grad_Q)
     grad_Q *= 1/np.sqrt(dk)
     del K
@@ -239,7 +250,7 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     # dLoss/dWq[i, j] = 1/sqrt(dk) * sum_{c,k,l,m} K[k, j]*P[c, k]*P[c, l]*T[c, m]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l,m} K[k, j]*O[c, m]*P[c, k]*P[c, l]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l} K[k, j]*P[c, k]*T[c, l]*V[k, l]*X[c, i] + 1/sqrt(dk) * sum_{c,k,l} K[k, j]*O[c, l]*P[c, k]*V[k, l]*X[c, i]
     # grad_Wq[i, j] = sum_c X[c, i]*grad_Q[c, j]
     grad_Wq = X.T @ grad_Q
-    _keep((dk, dv, n), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5))
+    _keep((dk, dv, n), (_slot_1, _slot_2, _slot_3, _slot_4))
     return float(Loss), {
         "Wq": grad_Wq,
         "Wk": grad_Wk,
@@ -296,7 +307,7 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     P_lse_max = S.max(axis=1, keepdims=True)
     P_lse_exp = S - P_lse_max
     np.exp(P_lse_exp, out=P_lse_exp)
-    shared_1 = np.ones((n, 1))
+    shared_1 = _constant((n, 1), 1)
     P_lse_sum = P_lse_exp @ shared_1
     P_lse = np.log(P_lse_sum)
     P_lse += P_lse_max
@@ -307,7 +318,7 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     Loss = 1/2 * np.vdot(shared_3, shared_3)
     grad_O = shared_3
     grad_P = grad_O @ V.T
-    shared_4 = (P * grad_P) @ shared_1
+    shared_4 = np.vecdot(grad_P, P, keepdims=True)
     grad_P_lse = -shared_4
     shared_5 = grad_P + grad_P_lse
     grad_S = P*shared_5
@@ -364,9 +375,9 @@ def hvp(tangents, *, X, T, Wq, Wk, Wv):
     # dot_grad_P[i, j] = sum_c dot_V[j, c]*grad_O[i, c] + sum_c V[j, c]*dot_grad_O[i, c]
     dot_grad_P += dot_grad_O @ V.T
     # dot_grad_P_lse[i, 0] = -sum_c P[i, c]*dot_S[i, c]*grad_P[i, c] + sum_c P[i, c]*dot_P_lse[i, 0]*grad_P[i, c] - sum_c P[i, c]*dot_grad_P[i, c]
-    dot_grad_P_lse = (P * dot_S * grad_P) @ shared_1
-    np.subtract(dot_P_lse * shared_4, dot_grad_P_lse, out=dot_grad_P_lse)
-    dot_grad_P_lse -= (P * dot_grad_P) @ shared_1
+    dot_grad_P_lse = dot_P_lse * shared_4
+    dot_grad_P_lse -= np.vecdot(dot_S * grad_P, P, keepdims=True)
+    dot_grad_P_lse -= np.vecdot(dot_grad_P, P, keepdims=True)
     # dot_grad_P_lse_sum[i, 0] = -dot_P_lse[i, 0]*grad_P_lse[i, 0]/P_lse_sum[i, 0] + dot_grad_P_lse[i, 0]/P_lse_sum[i, 0]
     dot_grad_P_lse_sum = grad_P_lse
     dot_grad_P_lse_sum *= dot_P_lse

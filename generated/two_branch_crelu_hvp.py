@@ -78,6 +78,22 @@ def _size(name, value, axis, text, dimension):
     return shape[axis]
 
 
+_CONSTANTS = {}     # read-only vectors of one number, made once: {(shape, number): array}
+
+
+def _constant(shape, number):
+    """A read-only float array of ``shape`` filled with ``number`` (the ones vector of an axis sum,
+    a mean's vector of 1/n), made at the first call that needs it and kept."""
+    array = _CONSTANTS.get((shape, number))
+    if array is None:
+        if len(_CONSTANTS) >= 64:       # many dimensions seen: start again rather than grow
+            _CONSTANTS.clear()
+        array = np.full(shape, number, dtype=float)
+        array.flags.writeable = False
+        _CONSTANTS[(shape, number)] = array
+    return array
+
+
 def _inputs(X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     try:    # the fast path: float64 arrays of the right shapes, float scalars
         if (
@@ -205,7 +221,7 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # dLoss/dB2[i, 0] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]
     # grad_B2[i, 0] = -2/L * sum_c C[0, M + i]*grad_Z2_core[i, c]
     shared_1 = (-2/L) * C[:, M:].T
-    shared_2 = np.ones((L, 1))
+    shared_2 = _constant((L, 1), 1)
     grad_B2 = grad_Z2_core @ shared_2
     grad_B2 *= shared_1
     # dLoss/dB1[i, 0] = -2/L * sum_c crelu_mask(Z[i, c], t)*C[0, i]*Delta[0, c]
@@ -295,7 +311,7 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     grad_C = Delta @ H.T
     grad_C *= -2/L
     shared_2 = (-2/L) * C[:, M:].T
-    shared_3 = np.ones((L, 1))
+    shared_3 = _constant((L, 1), 1)
     grad_B2 = grad_Z2_core @ shared_3
     grad_B2 *= shared_2
     shared_4 = (-2/L) * C[:, :M].T

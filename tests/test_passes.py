@@ -528,7 +528,8 @@ def test_the_same_factors_around_two_products_make_one_product_but_row_sums_stay
     statements = [Assign("c", AxisSum(T["X"], 1)), Assign("S", MatMul(Transpose(T["Y"]), T["X"])),
                   Assign("A", Add(tuple(products))), Assign("B", Add(tuple(sums)))]
     after = lines(statements, {"A", "B"})
-    assert sum(line.count("@") for line in after) == 1 + 1 + 1 + 2     # c, S, A's one product, B's two sums
+    assert sum(line.count("@") for line in after) == 1 + 1 + 1     # c, S, A's one product
+    assert sum(line.count("np.vecdot(") for line in after) == 2      # B's two row sums, apart
     same(plain(statements), after, ["A", "B"])
 
 
@@ -545,10 +546,10 @@ def test_a_product_computed_elsewhere_too_is_not_merged():
 def test_a_value_inside_a_shared_value_is_shared_with_its_other_uses():
     from symgrad.lower.nodes import AxisSum
     product = ew(lambda X, Y: X * Y, X=T["X"], Y=T["Y"])
-    statements = [Assign("A", AxisSum(T["T"], 1)), Assign("B", Product(sp.Integer(2), (AxisSum(product, 1),))),
-                  Assign("C", Product(sp.Integer(3), (AxisSum(product, 1),)))]
+    statements = [Assign("A", AxisSum(T["T"], 0)), Assign("B", Product(sp.Integer(2), (AxisSum(product, 0),))),
+                  Assign("C", Product(sp.Integer(3), (AxisSum(product, 0),)))]
     after = lines(statements, {"A", "B", "C"})
-    assert sum(line.count("np.ones") for line in after) == 1     # the shared row sum reads the one vector
+    assert sum(line.count("np.ones") for line in after) == 1     # the shared column sum reads the one vector
     same(plain(statements), after, ["A", "B", "C"])
 
 
@@ -557,7 +558,7 @@ def test_a_value_inside_a_shared_value_is_shared_with_its_other_uses():
 def test_two_means_over_one_axis_are_products_with_one_vector_of_the_number():
     from symgrad.lower.nodes import AxisSum
     mean = lambda node: Product(1 / h, (AxisSum(node, 1),))  # noqa: E731
-    statements = [Assign("A", mean(T["X"])), Assign("B", mean(ew(lambda Y: Y**2, Y=T["Y"]))),
+    statements = [Assign("A", mean(T["X"])), Assign("B", mean(ew(lambda Y: sp.tanh(Y), Y=T["Y"]))),
                   Assign("C", Add((Product(sp.Integer(1), (T["X"],)), Product(sp.Integer(-1), (AxisSum(T["T"], 1),)))))]
     after = lines(statements, {"A", "B", "C"})
     assert after[0] == "shared_1 = np.full((h, 1), 1/h, dtype=float)"
@@ -566,3 +567,64 @@ def test_two_means_over_one_axis_are_products_with_one_vector_of_the_number():
     same(plain(statements), after, ["A", "B", "C"])
     alone = lines(statements[:1], {"A"})
     assert "np.full" not in "\n".join(alone)                       # one mean: its multiplication is cheaper
+
+
+# row sums of entrywise products: one inner product per row
+
+def test_row_sums_of_products_are_inner_products_per_row_and_column_sums_stay_products():
+    from symgrad.lower.nodes import AxisSum
+    row = Tensor("r", (sp.Integer(1), h))
+    mask = ew(lambda Z: FUNCTIONS["step"](Z), Z=T["Z"])
+    statements = [Assign("A", AxisSum(ew(lambda X, Y: 2 * X * Y, X=T["X"], Y=T["Y"]), 1)),
+                  Assign("B", AxisSum(ew(lambda X: X**2, X=T["X"]), 1)),
+                  Assign("C", AxisSum(Product(sp.Integer(1), (row, T["X"], T["Y"])), 1)),
+                  Assign("D", AxisSum(Product(sp.Integer(1), (mask, T["Y"])), 1)),
+                  Assign("E", AxisSum(ew(lambda X, Y: X * Y, X=T["X"], Y=T["Y"]), 0))]
+    after = lines(statements, {"A", "B", "C", "D", "E"}, floats={"X", "Y", "T", "Z", "r"})
+    text = "\n".join(after)
+    assert text.count("np.vecdot(") == 4 and "np.vecdot(X, X, keepdims=True)" in text     # a square: X with X
+    assert any(line.startswith("D = np.vecdot(") and "Y, keepdims" in line for line in after)  # the mask on the left
+    assert any(line.startswith("E = ") and "@" in line for line in after)     # down the columns: a product
+    rng = np.random.default_rng(1)
+    scope = {"np": np, "n": 3, "h": 4, "r": rng.standard_normal((1, 4)),
+             **{k: rng.standard_normal((3, 4)) for k in ("X", "Y", "Z")}}
+    before_scope, after_scope = dict(scope), dict(scope)
+    exec("\n".join(plain(statements)), before_scope)
+    exec(text, after_scope)
+    for name in "ABCDE":
+        np.testing.assert_allclose(after_scope[name], before_scope[name], rtol=1e-13)
+
+
+# kept constants: the ones vectors that only matrix products read, made once
+
+def _constant(shape, number):
+    array = np.full(shape, number, dtype=float)
+    array.flags.writeable = False
+    return array
+
+
+def test_ones_vectors_read_only_by_products_are_kept_and_never_written():
+    from symgrad.lower.nodes import AxisSum
+    statements = [Assign("A", AxisSum(T["X"], 1)), Assign("B", AxisSum(T["Y"], 1)),
+                  Assign("C", Product(sp.Integer(1), (ew(lambda X: sp.exp(X), X=T["X"]), AxisSum(T["T"], 0))))]
+    out = optimized([tuple(statements)], {"X", "Y", "T"}, {"A", "B", "C"}, {"X", "Y", "T"}, constants=True)
+    after = [NumPyPrinter().print_statement(s) for s in out[0]]
+    text = "\n".join(after)
+    assert "np.ones" not in text and text.count("_constant(") == 2       # each vector made once, then kept
+    rng = np.random.default_rng(2)
+    scope = {"np": np, "n": 3, "h": 4, "_constant": _constant, **{k: rng.standard_normal((3, 4)) for k in "XYT"}}
+    expected = dict(scope)
+    exec("\n".join(plain(statements)), expected)
+    exec(text, scope)       # a write into a kept (read-only) vector would raise here
+    for name in "ABC":
+        np.testing.assert_allclose(scope[name], expected[name], rtol=1e-13)
+
+
+def test_a_ones_vector_returned_or_written_is_not_kept():
+    from symgrad.lower.nodes import Ones
+    ones = Ones((n, sp.Integer(1)))
+    statements = [Assign("O", ones), Assign("A", MatMul(Transpose(T["X"]), Tensor("O", ones.shape))),
+                  Assign("P", ones), Assign("B", Product(sp.Integer(2), (Tensor("P", ones.shape),)))]
+    out = optimized([tuple(statements)], {"X"}, {"O", "A", "B"}, {"X"}, constants=True)
+    text = "\n".join(NumPyPrinter().print_statement(s) for s in out[0])
+    assert "_constant(" not in text        # O is returned, P is read by more than a product

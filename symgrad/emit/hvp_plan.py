@@ -35,8 +35,9 @@ from symgrad.differentiate.chain_rule import substitute
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.differentiate.tangent_products import products_reused
 from symgrad.differentiate.tangents import TangentDerivation
-from symgrad.emit.module_plan import (Block, ModulePlan, fewer_temporaries, plan_module, printed, shape_code,
-                                     shape_text, stacked_homes, statements_in_views, unpacked)
+from symgrad.emit.module_plan import (Block, ModulePlan, fewer_temporaries, plan_module, printed,
+                                     reads_kept_constants, shape_code, shape_text, stacked_homes, statements_in_views,
+                                     unpacked)
 from symgrad.index.conventions import CORE_SUFFIX, adjoint_name, tangent_name
 from symgrad.index.deltas import collapse
 from symgrad.index.terms import IndexExpr
@@ -78,6 +79,7 @@ class HvpPlan:
     batched_hvps: tuple[tuple[str, str], ...]   # (parameter, batched expression) in hessian()
     total: str                        # the number of parameter entries, as code
     limit: int = HESSIAN_LIMIT
+    constants: bool = False           # hvp() reads kept vectors of ones (``_constant``)
 
     @property
     def unpack(self) -> str:
@@ -248,4 +250,5 @@ def plan_hvp(tangents: TangentDerivation, command: str) -> HvpPlan:
     backward, tangent_blocks = rest[:len(first.backward)], rest[len(first.backward):]
     return HvpPlan(tuple(inputs), printed(forward, numpy), printed(backward, numpy), printed(tangent_blocks, numpy),
                    first.forward, read_by(first.backward, plain), printed(plain, BatchedNumPyPrinter()),
-                   first.gradients, hvps, wide, print_scalar(start))
+                   first.gradients, hvps, wide, print_scalar(start),
+                   constants=reads_kept_constants((*forward, *rest)))

@@ -23,11 +23,11 @@ from symgrad.errors import ModelError
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.differentiate.softmax_value import from_exponentials
 from symgrad.lower.latex_names import base_latex
-from symgrad.lower.nodes import Add, AxisMax, Elementwise, MatrixFunction, Slice, Tensor
+from symgrad.lower.nodes import Add, AxisMax, Elementwise, MatrixFunction, Ones, Slice, Tensor
 from symgrad.lower.numpy_printer import NumPyPrinter
 from symgrad.lower.passes import optimized
-from symgrad.lower.statements import (Allocate, Assign, BlockAssign, Statement, WorkspaceTake, statements_into,
-                                      unwrapped)
+from symgrad.lower.statements import (Allocate, Assign, BlockAssign, Statement, WorkspaceTake, nodes_of,
+                                      statements_into, subnodes, unwrapped)
 from symgrad.lower.vectorize import lower_both, print_scalar
 
 
@@ -53,6 +53,13 @@ class Block:
     lines: tuple[str, ...] = ()         # the statements as printed, once the passes are done
 
 
+def reads_kept_constants(blocks) -> bool:
+    """Whether the statements of ``blocks`` read a kept vector of ones (``passes.kept_constants``):
+    the module then defines ``_constant``."""
+    return any(isinstance(n, Ones) and n.kept for b in blocks for s in b.statements for node in nodes_of(s)
+               for n in subnodes(node))
+
+
 def printed(blocks, printer) -> tuple[Block, ...]:
     """``blocks`` with their statements printed by ``printer``."""
     return tuple(replace(b, lines=tuple(printer.print_statement(s) for s in b.statements)) for b in blocks)
@@ -73,6 +80,7 @@ class ModulePlan:
     dimensions: tuple[str, ...]
     gradient_reads: tuple[str, ...] = ()          # the names the gradients' expressions read
     workspace: bool = False                # ``loss_and_grad`` keeps buffers between calls (``_workspace``)
+    constants: bool = False                # its statements read kept vectors of ones (``_constant``)
 
     @property
     def unpack(self) -> str:
@@ -212,7 +220,7 @@ def fewer_temporaries(forward: tuple, backward: tuple, model, live_out: set[str]
     number). ``workspace``: the backward's large temporaries in buffers kept between calls."""
     statements = optimized([b.statements for b in (*forward, *backward)], floats={t.name for t in model.inputs},
                            live_out=live_out, protected=set(model.tensors),
-                           workspace_from=len(forward) if workspace else None)
+                           workspace_from=len(forward) if workspace else None, constants=True)
     blocks = tuple(replace(b, statements=s) for b, s in zip((*forward, *backward), statements))
     return blocks[:len(forward)], blocks[len(forward):]
 
@@ -294,4 +302,5 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
         dimensions=tuple(d for d, _, _ in dimension_reads(model)),
         gradient_reads=gradient_reads,
         workspace=any(isinstance(s, WorkspaceTake) for b in backward for s in b.statements),
+        constants=reads_kept_constants((*forward, *backward)),
     )

@@ -225,6 +225,20 @@ class VDot(Node):
 
 
 @dataclass(frozen=True)
+class RowDot(Node):
+    """The sum along the last axis of the entrywise product of ``left`` and ``right``, which
+    share that axis (and broadcast against each other along the first): a column, each row's
+    inner product."""
+
+    left: Node
+    right: Node
+
+    @cached_property
+    def shape(self) -> Shape:
+        return (broadcast_shape((self.left.shape, self.right.shape))[0], sp.Integer(1))
+
+
+@dataclass(frozen=True)
 class SquaredNorm(Node):
     """The sum of squares of the entries of ``operand``."""
 
@@ -333,10 +347,12 @@ class BlockSum(Node):
 @dataclass(frozen=True)
 class Ones(Node):
     """An array of ones (the vector an axis sum is a matrix product with), or of one other number
-    ``value`` (a scalar: the vector a mean is a matrix product with)."""
+    ``value`` (a scalar: the vector a mean is a matrix product with); ``kept``: made once per
+    shape and number and kept, read-only, between calls (``passes.kept_constants``)."""
 
     shape: Shape
     value: sp.Expr = sp.Integer(1)
+    kept: bool = False
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,9 @@ class NumPyPrinter:
         body, size = self.parenthesize(node.operand, MUL), print_scalar(node.size)
         return f"{body} @ np.ones(({size}, 1))" if node.axis == 1 else f"np.ones((1, {size})) @ {body}"
 
+    def _print_RowDot(self, node):
+        return f"np.vecdot({self.doprint(node.left)}, {self.doprint(node.right)}, keepdims=True)"
+
     def _print_VDot(self, node):
         return f"np.vdot({self.doprint(node.left)}, {self.doprint(node.right)})"
 
@@ -218,6 +221,8 @@ class NumPyPrinter:
         return f"np.concatenate(({blocks}), axis={node.axis})"
 
     def _print_Ones(self, node):
+        if node.kept:
+            return f"_constant({shape_code(node.shape)}, {self.scalar(node.value)})"
         if node.value != 1:
             return f"np.full({shape_code(node.shape)}, {self.scalar(node.value)}, dtype=float)"
         return f"np.ones({shape_code(node.shape)})"

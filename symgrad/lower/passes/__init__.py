@@ -4,14 +4,16 @@ Each module rewrites one thing and says why that is safe: ``common_factors`` (th
 elementwise sum grouped around the factors they share), ``entries`` (one
 spelling for equal elementwise values), ``contractions`` (an einsum as matrix products and
 single reductions), ``sum_of_squares`` (a squared norm
-as an inner product), ``ones`` (axis sums as products with a ones vector),
+as an inner product), ``row_dots`` (row sums of a product as inner products per row), ``ones``
+(the other axis sums as products with a ones vector),
 ``scalars`` (a product's number on its smallest factor), ``softplus_pairs`` (``softplus(x)``
 and ``softplus(-x)`` sharing one logarithm), ``factored_sums`` (products of one
 operand with different partners as one product), ``scaled_ones`` (means as products with a vector
 of the number), ``shared_values`` (a repeated value computed once),
 ``accumulation`` (a sum added up as its terms become ready, so that what they read dies sooner),
 ``buffers`` (elementwise chains evaluated into one array), ``releases`` (a dead name let go)
-and, where asked, ``workspace`` (large temporaries in buffers kept between calls).
+and, where asked, ``kept_constants`` (the vectors of ones made once, kept between calls) and
+``workspace`` (large temporaries in buffers kept between calls).
 ``optimized`` runs them in that order; torch and JAX get the plain statements.
 """
 from __future__ import annotations
@@ -22,8 +24,10 @@ from symgrad.lower.passes.common_factors import with_common_factors
 from symgrad.lower.passes.contractions import as_contractions
 from symgrad.lower.passes.entries import in_one_spelling
 from symgrad.lower.passes.factored_sums import factored_sums
+from symgrad.lower.passes.kept_constants import with_kept_constants
 from symgrad.lower.passes.ones import as_product_with_ones
 from symgrad.lower.passes.releases import with_releases
+from symgrad.lower.passes.row_dots import as_row_dots
 from symgrad.lower.passes.scaled_ones import with_scaled_ones
 from symgrad.lower.passes.scalars import on_needed_factors, on_smallest_factor, small_factors_first
 from symgrad.lower.passes.shared_values import share_values
@@ -36,7 +40,7 @@ __all__ = ["float_names", "optimized"]
 
 
 def _node_passes(node):
-    return on_smallest_factor(as_product_with_ones(as_squared_norm(in_one_spelling(with_common_factors(node)))))
+    return on_smallest_factor(as_product_with_ones(as_row_dots(as_squared_norm(in_one_spelling(with_common_factors(node))))))
 
 
 def _rewritten(node):
@@ -47,7 +51,7 @@ def _rewritten(node):
 
 
 def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str], skip=frozenset(),
-              workspace_from: int | None = None) -> list[tuple]:
+              workspace_from: int | None = None, constants: bool = False) -> list[tuple]:
     """The statements of one function's blocks (a list of statement tuples, in order), passed
     through every pass. ``floats``: names known to hold floats; ``live_out``: names read after
     them; ``protected``: names never reused as buffers; ``skip``: the indices of blocks that
@@ -55,7 +59,9 @@ def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str],
     of the first block whose large temporaries go into buffers the function keeps between calls
     (``passes.workspace``; None: none do). The blocks before it are another function's too
     (``forward()``): nothing in them is moved or released, and their protected values may be
-    released from that block on."""
+    released from that block on. ``constants``: the vectors of ones that only matrix products read
+    are made once and kept between calls (``passes.kept_constants``; the module defines
+    ``_constant``)."""
     flat, where, original = [], [], []
     for b, statements in enumerate(blocks):
         for statement in statements:
@@ -67,6 +73,8 @@ def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str],
     kept = [original[k] if statement is None else statement for k, statement in shared]
     homes = [where[k] for k, _ in shared]
     fixed = frozenset(j for j, (_, statement) in enumerate(shared) if statement is None)
+    if constants:
+        kept = with_kept_constants(kept, live_out, protected, fixed)
     first = next((j for j, b in enumerate(homes) if b >= (workspace_from or 0)), len(homes))
     if not fixed:
         kept, homes = accumulated_early(kept, homes, floats, first)

@@ -32,8 +32,8 @@ import sympy as sp
 
 from symgrad.index.terms import atoms_of, common_factor
 
-from symgrad.lower.nodes import (Add, BroadcastTo, Elementwise, MatMul, Node, Ones, Product, Slice, Tensor, Transpose,
-                                 same_shape)
+from symgrad.lower.nodes import (Add, BroadcastTo, Elementwise, MatMul, Node, Ones, Product, RowDot, Slice, Tensor,
+                                 Transpose, same_shape)
 from symgrad.lower.passes.entries import part
 from symgrad.lower.statements import Assign, ComputeInto, UfuncInto, printed_negative, reads, subnodes, unwrapped
 from symgrad.model.functions import is_mask, row_of
@@ -61,7 +61,7 @@ def is_float(node: Node, floats: set[str]) -> bool:
                                                for f in atoms_of(node.body, sp.Function))
     if isinstance(node, (Ones, BroadcastTo)):
         return node.copy if isinstance(node, BroadcastTo) else True
-    if isinstance(node, (Product, Add, MatMul)):
+    if isinstance(node, (Product, Add, MatMul, RowDot)):
         children = node.factors if isinstance(node, Product) else node.terms if isinstance(node, Add) else (
             node.left, node.right)
         return any(is_float(c, floats) for c in children)
@@ -81,6 +81,8 @@ def _allocates(node: Node) -> bool:
     """The value is a new array when printed (not a view of, or a name for, another)."""
     if isinstance(node, Elementwise):
         return not node.boolean and not isinstance(node.body, sp.Indexed)
+    if isinstance(node, Ones) and node.kept:    # shared between calls: never a buffer
+        return False
     return isinstance(node, _FRESH)
 
 
