@@ -79,17 +79,17 @@ def _size(name, value, axis, text, dimension):
 _CONSTANTS = {}     # read-only vectors of one number, made once: {(shape, number): array}
 
 
-def _constant(shape, number):
-    """A read-only float array of ``shape`` filled with ``number`` (the ones vector of an axis sum,
+def _constant(_shape, _number):
+    """A read-only float array of ``_shape`` filled with ``_number`` (the ones vector of an axis sum,
     a mean's vector of 1/n), made at the first call that needs it and kept."""
-    array = _CONSTANTS.get((shape, number))
-    if array is None:
+    _array = _CONSTANTS.get((_shape, _number))
+    if _array is None:
         if len(_CONSTANTS) >= 64:       # many dimensions seen: start again rather than grow
             _CONSTANTS.clear()
-        array = np.full(shape, number, dtype=float)
-        array.flags.writeable = False
-        _CONSTANTS[(shape, number)] = array
-    return array
+        _array = np.full(_shape, _number, dtype=float)
+        _array.flags.writeable = False
+        _CONSTANTS[(_shape, _number)] = _array
+    return _array
 
 
 def _inputs(x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
