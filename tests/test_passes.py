@@ -2,7 +2,7 @@
 import numpy as np
 import sympy as sp
 
-from symgrad.lower.nodes import Add, Einsum, Elementwise, MatMul, Product, Slice, SquaredNorm, SumAll, Tensor, Transpose
+from symgrad.lower.nodes import Add, BroadcastTo, Einsum, Elementwise, MatMul, Product, Slice, SquaredNorm, SumAll, Tensor, Transpose
 from symgrad.lower.numpy_printer import NumPyPrinter
 from symgrad.lower.passes import optimized
 from symgrad.lower.statements import Allocate, Assign, Release
@@ -115,6 +115,16 @@ def test_an_array_read_twice_by_the_statement_is_not_its_buffer():
     before = [Assign("G", ew(lambda X, Y: X + Y, X=T["X"], Y=T["Y"])),
               Assign("H", Product(sp.Integer(1), (T["G"], T["G"])))]
     assert lines(before, {"H"})[-1] == "H = G * G"
+
+
+def test_a_new_array_is_not_copied_to_be_the_base_of_blocks():
+    """The base of a sum of blocks (a user's InfoNCE loss: two softmax parts plus a diagonal write)
+    was copied into a new float array although the sum already is one; a name or a mask still is."""
+    fresh = ew(lambda X, Y: X * Y + X, X=T["X"], Y=T["Y"])
+    assert lines([Assign("H", BroadcastTo(fresh, SHAPE))], {"H"}) == ["H = Y + 1", "H *= X"]
+    assert lines([Assign("H", BroadcastTo(T["X"], SHAPE))], {"H"}) == ["H = np.broadcast_to(X, (n, h)).astype(float)"]
+    mask = ew(lambda X: FUNCTIONS["step"](X), X=T["X"])
+    assert lines([Assign("H", BroadcastTo(mask, SHAPE))], {"H"}) == ["H = np.broadcast_to(X > 0, (n, h)).astype(float)"]
 
 
 def test_a_mask_times_a_number_is_never_a_buffer():
