@@ -141,6 +141,19 @@ def test_a_squared_mask_is_not_an_inner_product():
     assert not isinstance(optimized([tuple(before)], set(), {"Loss"}, set())[0][0].value, SquaredNorm)
 
 
+def test_a_whole_sum_of_a_product_of_two_arrays_of_one_shape_is_an_inner_product():
+    """``(grad_comp * sq).sum()``, a user's mixture model's gradient of its scale, made a temporary
+    of the product and summed it; ``np.vdot`` is one pass. A broadcast factor or a mask stays."""
+    column = Tensor("c", (n, sp.Integer(1)))
+    product = Product(sp.Integer(1), (ew(lambda X: X + 1, X=T["X"]), T["Y"]))
+    assert lines([Assign("s", SumAll(product))], {"s"}) == ["s = np.vdot(X + 1, Y)"]
+    same(plain([Assign("s", SumAll(product))]), lines([Assign("s", SumAll(product))], {"s"}), ["s"])
+    broadcast = Product(sp.Integer(1), (column, T["Y"]))
+    assert lines([Assign("s", SumAll(broadcast))], {"s"}) == ["s = (c * Y).sum()"]
+    mask = Product(sp.Integer(1), (ew(lambda X: FUNCTIONS["step"](X), X=T["X"]), ew(lambda Y: FUNCTIONS["step"](Y), Y=T["Y"])))
+    assert "vdot" not in lines([Assign("s", SumAll(mask))], {"s"})[0]
+
+
 def test_every_table_ufunc_chain_computes_the_table_spelling():
     rng = np.random.default_rng(1)
     for name, row in TABLE.items():
