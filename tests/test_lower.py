@@ -120,3 +120,24 @@ def test_an_adjoint_equal_at_every_entry_is_folded_into_its_users():
     _, grads = derived.module().loss_and_grad(P=p)
     softmax = np.exp(p) / np.exp(p).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(grads["P"], softmax / 6, rtol=1e-13)
+
+
+def test_a_one_by_one_adjoint_spread_over_a_row_is_folded_into_its_users():
+    """A log-softmax over one row (a user's mixture weights): the adjoint of its exp part is the
+    one entry ``grad_lp_lse_sum[0, 0]`` at every position, and was made as a row,
+    ``np.broadcast_to(grad_lp_lse_sum[0, 0], (1, K)).astype(float)``; folded, the entry
+    multiplies its user."""
+    import numpy as np
+    from symgrad import Model, log_softmax
+    from symgrad.api import derive as derive_model
+    m = Model("row_log_softmax")
+    (K,) = m.dims("K")
+    a, C = m.parameter("a", (1, K)), m.constant("C", (1, K))
+    m.loss("Loss", (m.define("lp", log_softmax(a, axis=1)) * C).sum())
+    derived = derive_model(m)
+    assert "np.broadcast_to" not in derived.source()
+    rng = np.random.default_rng(0)
+    x, c = rng.standard_normal((1, 5)), rng.standard_normal((1, 5))
+    _, grads = derived.module().loss_and_grad(a=x, C=c)
+    softmax = np.exp(x) / np.exp(x).sum()
+    np.testing.assert_allclose(grads["a"], c - softmax * c.sum(), rtol=1e-13)

@@ -28,7 +28,7 @@ from symgrad.differentiate.reuse import shown_and_reused
 from symgrad.differentiate.softmax_value import softmax_values
 from symgrad.index.conventions import CORE_SUFFIX, adjoint_name
 from symgrad.index.deltas import collapse
-from symgrad.index.terms import IndexExpr, Term, atoms_of, free_symbols_of, index_symbols, read_name
+from symgrad.index.terms import IndexExpr, Term, free_symbols_of, index_symbols, read_name
 
 
 @dataclass(frozen=True)
@@ -94,13 +94,13 @@ def _is_alias(name: str, expr: IndexExpr, model, shapes: dict) -> bool:
 
 def _is_constant(name: str, expr: IndexExpr, model) -> bool:
     """An adjoint that is the same number at every entry, like the 1 of a loss term added to the
-    loss or the ``1/(2*N)`` of a mean over a log-sum-exp's rows: a number, or an expression of
-    dimensions and scalars, that reads no entry."""
+    loss, the ``1/(2*N)`` of a mean over a log-sum-exp's rows, or a 1 x 1 adjoint's one entry
+    spread over a row (a softmax over one row's adjoint of its exp part): an expression of
+    dimensions, scalars and entries at fixed positions, with no index."""
     if _is_parameter(name, model) or len(expr.terms) != 1:
         return False
     term = expr.terms[0]
-    return not term.bound and not term.conditions and not atoms_of(term.factor, sp.Indexed) \
-        and not index_symbols(term.factor)
+    return not term.bound and not term.conditions and not index_symbols(term.factor)
 
 
 def _is_separable(name: str, expr: IndexExpr, model) -> bool:
