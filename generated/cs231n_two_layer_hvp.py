@@ -160,7 +160,7 @@ def forward(*, X, Y, reg, W1, b1, W2, b2):
     # probs[i, j] = probs_lse_exp[i, j]/probs_lse_sum[i, 0]
     probs = 1/probs_lse_sum * probs_lse_exp
     # data_loss = -1/N * sum_{c,k} (-probs_lse[c, 0] + scores[c, k])*Y[c, k]
-    data_loss = (-1/N) * ((scores - probs_lse) * Y).sum()
+    data_loss = (-1/N) * np.vdot(scores - probs_lse, Y)
     # Loss = data_loss + 0.5*reg * sum_{c,k} W1[c, k]**2 + 0.5*reg * sum_{c,k} W2[c, k]**2
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     return {
@@ -214,7 +214,7 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     probs_lse = np.log(probs_lse_sum)
     probs_lse += probs_lse_max
     probs = 1/probs_lse_sum * probs_lse_exp
-    data_loss = (-1/N) * ((scores - probs_lse) * Y).sum()
+    data_loss = (-1/N) * np.vdot(scores - probs_lse, Y)
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     # grad_probs_lse[i, 0] = 1/N * sum_c Y[i, c]
     del probs_lse_exp
@@ -320,7 +320,7 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     probs_lse = np.log(probs_lse_sum)
     probs_lse += probs_lse_max
     probs = 1/probs_lse_sum * probs_lse_exp
-    data_loss = (-1/N) * ((scores - probs_lse) * Y).sum()
+    data_loss = (-1/N) * np.vdot(scores - probs_lse, Y)
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     grad_probs_lse = Y @ shared_1
     grad_probs_lse *= 1/N

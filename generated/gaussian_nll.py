@@ -168,11 +168,9 @@ def loss_and_grad(*, X, I, A, mu):
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
     shared_1 = D @ D.T
     Loss = 1/2 * np.vdot(shared_1, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
-    # grad_Loss_logdet = N/2
+    # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
     del Sigma
     _slot_1, _slot_2, _slot_3 = _workspace((N, d), ((d, N), (d, d), (d, d)))
-    grad_Loss_logdet = (1/2)*N
-    # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
     grad_D = _slot_1
     np.matmul(P.T + P, D, out=grad_D)
     grad_D *= 1/2
@@ -180,12 +178,12 @@ def loss_and_grad(*, X, I, A, mu):
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
     grad_P = shared_1
     grad_P *= 1/2
-    # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + grad_Loss_logdet * P[j, i]
+    # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + N/2 * P[j, i]
     _temporary_1 = _slot_2
     np.matmul(grad_P, P.T, out=_temporary_1)
     grad_Sigma = _slot_3
     np.matmul(P.T, _temporary_1, out=grad_Sigma)
-    np.subtract(grad_Loss_logdet * P.T, grad_Sigma, out=grad_Sigma)
+    np.subtract(((1/2)*N) * P.T, grad_Sigma, out=grad_Sigma)
     del P
     del grad_P
     del shared_1

@@ -170,11 +170,9 @@ def loss_and_grad(*, X, I, A, mu):
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
     shared_1 = D @ D.T
     Loss = 1/2 * np.vdot(shared_1, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
-    # grad_Loss_logdet = N/2
+    # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
     del Sigma
     _slot_1, _slot_2, _slot_3 = _workspace((N, d), ((d, N), (d, d), (d, d)))
-    grad_Loss_logdet = (1/2)*N
-    # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
     grad_D = _slot_1
     np.matmul(P.T + P, D, out=grad_D)
     grad_D *= 1/2
@@ -182,12 +180,12 @@ def loss_and_grad(*, X, I, A, mu):
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
     grad_P = shared_1
     grad_P *= 1/2
-    # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + grad_Loss_logdet * P[j, i]
+    # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + N/2 * P[j, i]
     _temporary_1 = _slot_2
     np.matmul(grad_P, P.T, out=_temporary_1)
     grad_Sigma = _slot_3
     np.matmul(P.T, _temporary_1, out=grad_Sigma)
-    np.subtract(grad_Loss_logdet * P.T, grad_Sigma, out=grad_Sigma)
+    np.subtract(((1/2)*N) * P.T, grad_Sigma, out=grad_Sigma)
     del P
     del grad_P
     del shared_1
@@ -254,7 +252,6 @@ def hvp(tangents, *, X, I, A, mu):
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
     shared_1 = D @ D.T
     Loss = 1/2 * np.vdot(shared_1, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
-    grad_Loss_logdet = (1/2)*N
     shared_2 = P.T + P
     grad_D = shared_2 @ D
     grad_D *= 1/2
@@ -262,7 +259,7 @@ def hvp(tangents, *, X, I, A, mu):
     grad_P *= 1/2
     shared_3 = grad_P @ P.T
     grad_Sigma = P.T @ shared_3
-    np.subtract(grad_Loss_logdet * P.T, grad_Sigma, out=grad_Sigma)
+    np.subtract(((1/2)*N) * P.T, grad_Sigma, out=grad_Sigma)
     shared_4 = _constant((N, 1), -1)
     grad_mu = grad_D @ shared_4
     del grad_D
@@ -292,8 +289,8 @@ def hvp(tangents, *, X, I, A, mu):
     # dot_grad_P[i, j] = -1/2 * sum_c D[j, c]*dot_mu[i, 0] - 1/2 * sum_c D[i, c]*dot_mu[j, 0]
     dot_grad_P = -1/2 * dot_mu * (_constant((1, N), 1) @ D.T)
     dot_grad_P += -1/2 * dot_mu.T * (D @ _constant((N, 1), 1))
-    # dot_grad_Sigma[i, j] = -sum_{c,k} P[j, c]*dot_P[k, i]*grad_P[k, c] - sum_{c,k} P[c, i]*dot_P[j, k]*grad_P[c, k] + grad_Loss_logdet * dot_P[j, i] - sum_{c,k} P[c, i]*P[j, k]*dot_grad_P[c, k]
-    dot_grad_Sigma += grad_Loss_logdet * dot_P.T
+    # dot_grad_Sigma[i, j] = -sum_{c,k} P[j, c]*dot_P[k, i]*grad_P[k, c] - sum_{c,k} P[c, i]*dot_P[j, k]*grad_P[c, k] + N/2 * dot_P[j, i] - sum_{c,k} P[c, i]*P[j, k]*dot_grad_P[c, k]
+    dot_grad_Sigma += ((1/2)*N) * dot_P.T
     del dot_P
     dot_grad_Sigma -= P.T @ (dot_grad_P @ P.T)
     del dot_grad_P
@@ -330,14 +327,13 @@ def hessian(*, X, I, A, mu):
     D = X - mu
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
     Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=['einsum_path', (0, 1), (0, 1)]) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
-    grad_Loss_logdet = (1/2)*N
     grad_P = 1/2 * D @ D.T
-    grad_Sigma = grad_Loss_logdet * P.T - np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=['einsum_path', (0, 2), (0, 1)])
+    grad_Sigma = ((1/2)*N) * P.T - np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=['einsum_path', (0, 2), (0, 1)])
     dot_Sigma = A @ dot_A.mT + dot_A @ A.mT
     dot_P = -np.einsum('...ac,...bd,...cd->...ab', P, P.mT, dot_Sigma, optimize=['einsum_path', (0, 2), (0, 1)])
     dot_grad_D = 1/2 * dot_P.mT @ D + 1/2 * dot_P @ D - 1/2 * P.mT @ dot_mu - 1/2 * P @ dot_mu
     dot_grad_P = -1/2 * dot_mu * (np.ones((1, N)) @ D.mT) - 1/2 * dot_mu.mT * (D @ np.ones((N, 1)))
-    dot_grad_Sigma = grad_Loss_logdet * dot_P.mT - np.einsum('...bc,...ad,...cd->...ab', P, dot_P.mT, grad_P.mT, optimize=['einsum_path', (0, 2), (0, 1)]) - np.einsum('...ac,...bd,...cd->...ab', P.mT, dot_P, grad_P, optimize=['einsum_path', (0, 2), (0, 1)]) - np.einsum('...bd,...ac,...cd->...ab', P, P.mT, dot_grad_P, optimize=['einsum_path', (0, 2), (0, 1)])
+    dot_grad_Sigma = ((1/2)*N) * dot_P.mT - np.einsum('...bc,...ad,...cd->...ab', P, dot_P.mT, grad_P.mT, optimize=['einsum_path', (0, 2), (0, 1)]) - np.einsum('...ac,...bd,...cd->...ab', P.mT, dot_P, grad_P, optimize=['einsum_path', (0, 2), (0, 1)]) - np.einsum('...bd,...ac,...cd->...ab', P, P.mT, dot_grad_P, optimize=['einsum_path', (0, 2), (0, 1)])
     dot_grad_mu = -dot_grad_D @ np.ones((N, 1))
     dot_grad_A = grad_Sigma.mT @ dot_A + grad_Sigma @ dot_A + dot_grad_Sigma.mT @ A + dot_grad_Sigma @ A
     _rows = {

@@ -136,14 +136,12 @@ def _backward(X, A, P, D):
     d = X.shape[0]
     N = X.shape[1]
     _dtype, _device = X.dtype, X.device
-    # grad_Loss_logdet = N/2
-    grad_Loss_logdet = (1/2)*N
     # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
     grad_D = 1/2 * (P.mT @ D) + 1/2 * (P @ D)
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
     grad_P = 1/2 * (D @ D.mT)
-    # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + grad_Loss_logdet * P[j, i]
-    grad_Sigma = grad_Loss_logdet * P.mT - torch.einsum('bd,ac,cd->ab', P, P.mT, grad_P)
+    # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + N/2 * P[j, i]
+    grad_Sigma = ((1/2)*N) * P.mT - torch.einsum('bd,ac,cd->ab', P, P.mT, grad_P)
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
     # grad_mu[i, 0] = -sum_c grad_D[i, c]
     grad_mu = -grad_D.sum(dim=1, keepdim=True)
@@ -251,10 +249,9 @@ def hvp(tangents, *, X, I, A, mu):
     D = X - mu
     Loss_logdet = torch.linalg.slogdet(Sigma)[1]
     Loss = 1/2 * torch.einsum('bc,ab,ac->', D.mT, D, P) + ((1/2)*N*(Loss_logdet + d*math.log(2*math.pi)))
-    grad_Loss_logdet = (1/2)*N
     grad_D = 1/2 * (P.mT @ D) + 1/2 * (P @ D)
     grad_P = 1/2 * (D @ D.mT)
-    grad_Sigma = grad_Loss_logdet * P.mT - torch.einsum('bd,ac,cd->ab', P, P.mT, grad_P)
+    grad_Sigma = ((1/2)*N) * P.mT - torch.einsum('bd,ac,cd->ab', P, P.mT, grad_P)
     grad_mu = -grad_D.sum(dim=1, keepdim=True)
     grad_A = grad_Sigma.mT @ A + grad_Sigma @ A
     # dot_Sigma[i, j] = sum_c A[i, c]*dot_A[j, c] + sum_c A[j, c]*dot_A[i, c]
@@ -265,8 +262,8 @@ def hvp(tangents, *, X, I, A, mu):
     dot_grad_D = 1/2 * (dot_P.mT @ D) + 1/2 * (dot_P @ D) - 1/2 * (P.mT @ dot_mu) - 1/2 * (P @ dot_mu)
     # dot_grad_P[i, j] = -1/2 * sum_c D[j, c]*dot_mu[i, 0] - 1/2 * sum_c D[i, c]*dot_mu[j, 0]
     dot_grad_P = -1/2 * dot_mu * (D.mT.sum(dim=0, keepdim=True)) - 1/2 * dot_mu.mT * (D.sum(dim=1, keepdim=True))
-    # dot_grad_Sigma[i, j] = -sum_{c,k} P[j, c]*dot_P[k, i]*grad_P[k, c] - sum_{c,k} P[c, i]*dot_P[j, k]*grad_P[c, k] + grad_Loss_logdet * dot_P[j, i] - sum_{c,k} P[c, i]*P[j, k]*dot_grad_P[c, k]
-    dot_grad_Sigma = grad_Loss_logdet * dot_P.mT - torch.einsum('bc,ad,cd->ab', P, dot_P.mT, grad_P.mT) - torch.einsum('ac,bd,cd->ab', P.mT, dot_P, grad_P) - torch.einsum('bd,ac,cd->ab', P, P.mT, dot_grad_P)
+    # dot_grad_Sigma[i, j] = -sum_{c,k} P[j, c]*dot_P[k, i]*grad_P[k, c] - sum_{c,k} P[c, i]*dot_P[j, k]*grad_P[c, k] + N/2 * dot_P[j, i] - sum_{c,k} P[c, i]*P[j, k]*dot_grad_P[c, k]
+    dot_grad_Sigma = ((1/2)*N) * dot_P.mT - torch.einsum('bc,ad,cd->ab', P, dot_P.mT, grad_P.mT) - torch.einsum('ac,bd,cd->ab', P.mT, dot_P, grad_P) - torch.einsum('bd,ac,cd->ab', P, P.mT, dot_grad_P)
     # dot_grad_mu[i, 0] = -sum_c dot_grad_D[i, c]
     dot_grad_mu = -dot_grad_D.sum(dim=1, keepdim=True)
     # dot_grad_A[i, j] = sum_c dot_A[c, j]*grad_Sigma[c, i] + sum_c dot_A[c, j]*grad_Sigma[i, c] + sum_c A[c, j]*dot_grad_Sigma[c, i] + sum_c A[c, j]*dot_grad_Sigma[i, c]
@@ -302,14 +299,13 @@ def hessian(*, X, I, A, mu):
     D = X - mu
     Loss_logdet = torch.linalg.slogdet(Sigma)[1]
     Loss = 1/2 * torch.einsum('bc,ab,ac->', D.mT, D, P) + ((1/2)*N*(Loss_logdet + d*math.log(2*math.pi)))
-    grad_Loss_logdet = (1/2)*N
     grad_P = 1/2 * (D @ D.mT)
-    grad_Sigma = grad_Loss_logdet * P.mT - torch.einsum('bd,ac,cd->ab', P, P.mT, grad_P)
+    grad_Sigma = ((1/2)*N) * P.mT - torch.einsum('bd,ac,cd->ab', P, P.mT, grad_P)
     dot_Sigma = A @ dot_A.mT + dot_A @ A.mT
     dot_P = -torch.einsum('...ac,...bd,...cd->...ab', P, P.mT, dot_Sigma)
     dot_grad_D = 1/2 * (dot_P.mT @ D) + 1/2 * (dot_P @ D) - 1/2 * (P.mT @ dot_mu) - 1/2 * (P @ dot_mu)
     dot_grad_P = -1/2 * dot_mu * (D.mT.sum(dim=-2, keepdim=True)) - 1/2 * dot_mu.mT * (D.sum(dim=-1, keepdim=True))
-    dot_grad_Sigma = grad_Loss_logdet * dot_P.mT - torch.einsum('...bc,...ad,...cd->...ab', P, dot_P.mT, grad_P.mT) - torch.einsum('...ac,...bd,...cd->...ab', P.mT, dot_P, grad_P) - torch.einsum('...bd,...ac,...cd->...ab', P, P.mT, dot_grad_P)
+    dot_grad_Sigma = ((1/2)*N) * dot_P.mT - torch.einsum('...bc,...ad,...cd->...ab', P, dot_P.mT, grad_P.mT) - torch.einsum('...ac,...bd,...cd->...ab', P.mT, dot_P, grad_P) - torch.einsum('...bd,...ac,...cd->...ab', P, P.mT, dot_grad_P)
     dot_grad_mu = -dot_grad_D.sum(dim=-1, keepdim=True)
     dot_grad_A = grad_Sigma.mT @ dot_A + grad_Sigma @ dot_A + dot_grad_Sigma.mT @ A + dot_grad_Sigma @ A
     _rows = {

@@ -35,7 +35,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_gaussian_nll_e3d4a7c7")
+_KERNELS = type(np)("_symgrad_numba_gaussian_nll_a8c67b1b")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -167,13 +167,11 @@ def loss_and_grad(*, X, I, A, mu):
     P = np.linalg.inv(Sigma)
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
     Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=['einsum_path', (0, 1), (0, 1)]) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
-    # grad_Loss_logdet = N/2
-    grad_Loss_logdet = (1/2)*N
     # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
     grad_D, grad_P = _kernel_rows_grad_D(P.T @ D, P @ D, N, d, D @ D.T)
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
-    # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + grad_Loss_logdet * P[j, i]
-    grad_Sigma, grad_mu = _kernel_rows_grad_Sigma(np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=['einsum_path', (0, 2), (0, 1)]), P.T, grad_Loss_logdet, d, grad_D, N)
+    # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + N/2 * P[j, i]
+    grad_Sigma, grad_mu = _kernel_rows_grad_Sigma(np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=['einsum_path', (0, 2), (0, 1)]), P.T, N, d, grad_D)
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
     # grad_mu[i, 0] = -sum_c grad_D[i, c]
     # dLoss/dA[i, j] = -1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[i, l]*P[k, c] + N/2 * sum_c A[c, j]*P[i, c] + N/2 * sum_c A[c, j]*P[c, i] - 1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[c, l]*P[k, i]
@@ -242,13 +240,13 @@ def _kernel_rows_grad_D(_a0, _a1, N, d, _a4):
 
 
 @_compiled
-def _kernel_rows_grad_Sigma(_a0, _a1, grad_Loss_logdet, d, grad_D, N):
+def _kernel_rows_grad_Sigma(_a0, _a1, N, d, grad_D):
     """For grad_Sigma, grad_mu: one loop over the rows, every kernel's work on each row."""
     grad_Sigma = _a0
     grad_mu = np.empty((d, 1))
     for _i in range(d):
         for _j in range(d):
-            grad_Sigma[_i, _j] = -1 * _a0[_i, _j] + grad_Loss_logdet * _a1[_i, _j]
+            grad_Sigma[_i, _j] = -1 * _a0[_i, _j] + ((1/2)*N) * _a1[_i, _j]
         _t1 = 0.0
         for _j in range(N):
             _t1 += grad_D[_i, _j]

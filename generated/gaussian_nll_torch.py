@@ -134,14 +134,12 @@ def _backward(X, A, P, D):
     d = X.shape[0]
     N = X.shape[1]
     _dtype, _device = X.dtype, X.device
-    # grad_Loss_logdet = N/2
-    grad_Loss_logdet = (1/2)*N
     # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
     grad_D = 1/2 * (P.mT @ D) + 1/2 * (P @ D)
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
     grad_P = 1/2 * (D @ D.mT)
-    # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + grad_Loss_logdet * P[j, i]
-    grad_Sigma = grad_Loss_logdet * P.mT - torch.einsum('bd,ac,cd->ab', P, P.mT, grad_P)
+    # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + N/2 * P[j, i]
+    grad_Sigma = ((1/2)*N) * P.mT - torch.einsum('bd,ac,cd->ab', P, P.mT, grad_P)
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
     # grad_mu[i, 0] = -sum_c grad_D[i, c]
     grad_mu = -grad_D.sum(dim=1, keepdim=True)

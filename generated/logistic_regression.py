@@ -134,7 +134,7 @@ def loss_and_grad(*, X, y, w, b):
     grad_margin *= -1/N
     # dLoss/db = -1/N * sum_c (1 - sigmoid(margin[c, 0]))*y[c, 0]
     # grad_b = sum_c grad_margin[c, 0]*y[c, 0]
-    grad_b = (grad_margin.T * y.T).sum()
+    grad_b = np.vdot(grad_margin.T, y.T)
     # dLoss/dw[i, 0] = -1/N * sum_c (1 - sigmoid(margin[c, 0]))*X[c, i]*y[c, 0]
     # grad_w[i, 0] = sum_c X[c, i]*grad_margin[c, 0]*y[c, 0]
     grad_w = X.T @ (grad_margin * y)

@@ -221,7 +221,7 @@ def _output_forward(l, a_prev, Theta, Y):
     # log_p[i, j] = z[i, j] - lse[i, 0]
     log_p = z - lse
     # E = -1/M * sum_{c,k} Y[c, k]*log_p[c, k]
-    E = (-1/M) * (Y * log_p).sum()
+    E = (-1/M) * np.vdot(Y, log_p)
     return E, (M, P, H, a_prev, Theta, Y, z, lse_max, lse_exp, lse_sum, lse, log_p, E)
 
 

@@ -1983,6 +1983,28 @@ def found_hessian_of_a_number_in_an_einsum(tmp_path):
     _hvp_agrees(m, tmp_path, "found by fuzzing")
 
 
+def found_an_index_typed_as_a_number(tmp_path):
+    """A user's mixture of two experts read its softmax gate's columns in index notation,
+    ``G[i, 0] * E1[i, j] + G[i, 1] * E2[i, j]``: the adjoint of G is nonzero in one column per
+    term, ``delta(0, j) * ...``, and the lowering refused it as 'a Kronecker delta between free
+    indices ... a Jacobian' (fixed: such a delta is the block ``[0 <= j <= 0]``, a column write)."""
+    from symgrad import softmax, sum_squares, tanh
+    m, (N, M) = _model("index_typed_as_a_number")
+    X, W1, W2 = m.constant("X", (N, M)), m.parameter("W1", (M, M)), m.parameter("W2", (M, M))
+    G = m.define("G", softmax(X @ m.parameter("Wg", (M, 3)), axis=1))
+    E1, E2 = m.define("E1", tanh(X @ W1)), m.define("E2", X @ W2)
+    out = m.define("out", shape=(N, M), index=lambda i, j: G[i, 0] * E1[i, j] + G[i, 2] * E2[i, j])
+    m.loss("Loss", sum_squares(out))
+
+    def reference(i, d):
+        z = i["X"] @ i["Wg"]
+        g = anp().exp(z) / anp().sum(anp().exp(z), axis=1, keepdims=True)
+        mix = g[:, 0:1] * anp().tanh(i["X"] @ i["W1"]) + g[:, 2:3] * (i["X"] @ i["W2"])
+        return anp().sum(mix ** 2)
+    _agrees(m, reference, tmp_path)
+    _hvp_agrees(m, tmp_path, "found as a user")
+
+
 FIXED = [found_one_by_one, found_no_matrix_input, found_unread_dimension, found_parent_dimension_in_layer,
          found_sigmoid_of_sum, found_repeated_concat_block, found_negated_mask, found_einsum_missing_output,
          found_forward_reuse_order, found_reciprocal_in_matmul, found_scalar_log_sigmoid,     # a43e8e2
@@ -1994,7 +2016,7 @@ FIXED = [found_one_by_one, found_no_matrix_input, found_unread_dimension, found_
          found_product_broadcast_into_block, found_merged_denominator,
          found_second_order_diagonal_of_block, found_second_order_logdet_of_a_gram_matrix,
          found_second_order_det_of_a_log_gram_matrix, found_inverse_of_a_rational_gram_matrix,
-         found_hessian_of_a_number_in_an_einsum]
+         found_hessian_of_a_number_in_an_einsum, found_an_index_typed_as_a_number]
 
 
 @pytest.mark.parametrize("reproduce", FIXED, ids=[f.__name__[len("found_"):] for f in FIXED])

@@ -107,3 +107,23 @@ def test_a_formula_longer_than_texs_line_buffer_compiles(tmp_path):
     result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
                             cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_a_power_of_a_transposed_operand_compiles(tmp_path):
+    """A user's mixture model summed the squares of a transposed parameter, ``(Mu * Mu).sum(axis=1).T``:
+    the matrix view raised the operand ``\\mathrm{Mu}^{\\top}`` to a power as
+    ``\\mathrm{Mu}^{\\top}^{2}``, a double superscript, and pdflatex refused the document."""
+    from symgrad import Model
+    from symgrad.emit.files import render_document
+    m = Model("squares_of_a_transpose")
+    N, D, K = m.dims("N D K")
+    X, Mu = m.constant("X", (N, D)), m.parameter("Mu", (K, D))
+    S = m.define("S", X @ Mu.T + (Mu * Mu).sum(axis=1).T)
+    m.loss("Loss", (S * S).sum())
+    text = render_document(build_document(m, derive(m)), "symgrad latex squares_of_a_transpose", "tex")
+    assert r"\left(\mathrm{Mu}^{\top}\right)^{2}" in text
+    pdflatex = require_program("pdflatex")
+    (tmp_path / "doc.tex").write_text(text)
+    result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:]

@@ -99,3 +99,45 @@ def test_a_node_type_without_a_printer_is_a_lowering_error():
     for printer in (NumPyPrinter(), LatexArrayPrinter()):
         with pytest.raises(LoweringError, match="Unknown"):
             printer.doprint(Unknown())
+
+
+def test_an_adjoint_equal_at_every_entry_is_folded_into_its_users():
+    """The adjoint of a mean's rows is the number ``1/(2*N)`` at every entry (a user's InfoNCE loss
+    averaged two log-sum-exps): it was made as an array, ``np.broadcast_to(1/2/N, (N, 1)).astype(float)``
+    (11 us at small sizes, more than the whole rest of its use), and multiplied in; folded, the
+    number multiplies its users directly."""
+    import numpy as np
+    from symgrad import Model, logsumexp
+    from symgrad.api import derive as derive_model
+    m = Model("mean_of_row_lse")
+    N, M = m.dims("N M")
+    P = m.parameter("P", (N, M))
+    m.loss("Loss", m.define("r", logsumexp(P, axis=1)).sum() / (2 * N))
+    derived = derive_model(m)
+    source = derived.source()
+    assert "grad_r =" not in source and "np.broadcast_to" not in source
+    p = np.random.default_rng(0).standard_normal((3, 5))
+    _, grads = derived.module().loss_and_grad(P=p)
+    softmax = np.exp(p) / np.exp(p).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(grads["P"], softmax / 6, rtol=1e-13)
+
+
+def test_a_one_by_one_adjoint_spread_over_a_row_is_folded_into_its_users():
+    """A log-softmax over one row (a user's mixture weights): the adjoint of its exp part is the
+    one entry ``grad_lp_lse_sum[0, 0]`` at every position, and was made as a row,
+    ``np.broadcast_to(grad_lp_lse_sum[0, 0], (1, K)).astype(float)``; folded, the entry
+    multiplies its user."""
+    import numpy as np
+    from symgrad import Model, log_softmax
+    from symgrad.api import derive as derive_model
+    m = Model("row_log_softmax")
+    (K,) = m.dims("K")
+    a, C = m.parameter("a", (1, K)), m.constant("C", (1, K))
+    m.loss("Loss", (m.define("lp", log_softmax(a, axis=1)) * C).sum())
+    derived = derive_model(m)
+    assert "np.broadcast_to" not in derived.source()
+    rng = np.random.default_rng(0)
+    x, c = rng.standard_normal((1, 5)), rng.standard_normal((1, 5))
+    _, grads = derived.module().loss_and_grad(a=x, C=c)
+    softmax = np.exp(x) / np.exp(x).sum()
+    np.testing.assert_allclose(grads["a"], c - softmax * c.sum(), rtol=1e-13)

@@ -2,7 +2,7 @@
 import numpy as np
 import sympy as sp
 
-from symgrad.lower.nodes import Add, Einsum, Elementwise, MatMul, Product, Slice, SquaredNorm, SumAll, Tensor, Transpose
+from symgrad.lower.nodes import Add, BroadcastTo, Einsum, Elementwise, MatMul, Product, Slice, SquaredNorm, SumAll, Tensor, Transpose
 from symgrad.lower.numpy_printer import NumPyPrinter
 from symgrad.lower.passes import optimized
 from symgrad.lower.statements import Allocate, Assign, Release
@@ -117,6 +117,16 @@ def test_an_array_read_twice_by_the_statement_is_not_its_buffer():
     assert lines(before, {"H"})[-1] == "H = G * G"
 
 
+def test_a_new_array_is_not_copied_to_be_the_base_of_blocks():
+    """The base of a sum of blocks (a user's InfoNCE loss: two softmax parts plus a diagonal write)
+    was copied into a new float array although the sum already is one; a name or a mask still is."""
+    fresh = ew(lambda X, Y: X * Y + X, X=T["X"], Y=T["Y"])
+    assert lines([Assign("H", BroadcastTo(fresh, SHAPE))], {"H"}) == ["H = Y + 1", "H *= X"]
+    assert lines([Assign("H", BroadcastTo(T["X"], SHAPE))], {"H"}) == ["H = np.broadcast_to(X, (n, h)).astype(float)"]
+    mask = ew(lambda X: FUNCTIONS["step"](X), X=T["X"])
+    assert lines([Assign("H", BroadcastTo(mask, SHAPE))], {"H"}) == ["H = np.broadcast_to(X > 0, (n, h)).astype(float)"]
+
+
 def test_a_mask_times_a_number_is_never_a_buffer():
     # 2 * (X > 0) is an int64 array: adding a float into it in place would fail
     before = [Assign("G", ew(lambda X: 2 * FUNCTIONS["step"](X), X=T["X"])),
@@ -129,6 +139,19 @@ def test_a_mask_times_a_number_is_never_a_buffer():
 def test_a_squared_mask_is_not_an_inner_product():
     before = [Assign("Loss", SumAll(ew(lambda X: FUNCTIONS["step"](X) ** 2, X=T["X"])))]
     assert not isinstance(optimized([tuple(before)], set(), {"Loss"}, set())[0][0].value, SquaredNorm)
+
+
+def test_a_whole_sum_of_a_product_of_two_arrays_of_one_shape_is_an_inner_product():
+    """``(grad_comp * sq).sum()``, a user's mixture model's gradient of its scale, made a temporary
+    of the product and summed it; ``np.vdot`` is one pass. A broadcast factor or a mask stays."""
+    column = Tensor("c", (n, sp.Integer(1)))
+    product = Product(sp.Integer(1), (ew(lambda X: X + 1, X=T["X"]), T["Y"]))
+    assert lines([Assign("s", SumAll(product))], {"s"}) == ["s = np.vdot(X + 1, Y)"]
+    same(plain([Assign("s", SumAll(product))]), lines([Assign("s", SumAll(product))], {"s"}), ["s"])
+    broadcast = Product(sp.Integer(1), (column, T["Y"]))
+    assert lines([Assign("s", SumAll(broadcast))], {"s"}) == ["s = (c * Y).sum()"]
+    mask = Product(sp.Integer(1), (ew(lambda X: FUNCTIONS["step"](X), X=T["X"]), ew(lambda Y: FUNCTIONS["step"](Y), Y=T["Y"])))
+    assert "vdot" not in lines([Assign("s", SumAll(mask))], {"s"})[0]
 
 
 def test_every_table_ufunc_chain_computes_the_table_spelling():

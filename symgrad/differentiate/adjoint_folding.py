@@ -28,7 +28,7 @@ from symgrad.differentiate.reuse import shown_and_reused
 from symgrad.differentiate.softmax_value import softmax_values
 from symgrad.index.conventions import CORE_SUFFIX, adjoint_name
 from symgrad.index.deltas import collapse
-from symgrad.index.terms import IndexExpr, Term, free_symbols_of, read_name
+from symgrad.index.terms import IndexExpr, Term, free_symbols_of, index_symbols, read_name
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,14 @@ def _is_alias(name: str, expr: IndexExpr, model, shapes: dict) -> bool:
 
 
 def _is_constant(name: str, expr: IndexExpr, model) -> bool:
-    """An adjoint that is a plain number, like the 1 of a loss term added to the loss."""
-    return (not _is_parameter(name, model) and len(expr.terms) == 1
-            and not expr.terms[0].bound and not expr.terms[0].conditions and expr.terms[0].factor.is_number)
+    """An adjoint that is the same number at every entry, like the 1 of a loss term added to the
+    loss, the ``1/(2*N)`` of a mean over a log-sum-exp's rows, or a 1 x 1 adjoint's one entry
+    spread over a row (a softmax over one row's adjoint of its exp part): an expression of
+    dimensions, scalars and entries at fixed positions, with no index."""
+    if _is_parameter(name, model) or len(expr.terms) != 1:
+        return False
+    term = expr.terms[0]
+    return not term.bound and not term.conditions and not index_symbols(term.factor)
 
 
 def _is_separable(name: str, expr: IndexExpr, model) -> bool:

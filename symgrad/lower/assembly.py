@@ -10,8 +10,11 @@ A term restricted to a block of rows or columns (``[M <= k <= 2M - 1]``)
 writes that block: the blocks are concatenated (``Concat``) when they alone
 tile an axis, and otherwise added into a zeroed array or into the sum of the
 other terms (``BlockSum``). A term ``delta(p, q) * f`` over the two output axes (the adjoint of a
-diagonal or a trace) is ``f`` written into the diagonal (a ``DiagonalWrite`` of ``f[p]``). No
-dense ``diag`` and no Jacobian is ever formed.
+diagonal or a trace) is ``f`` written into the diagonal (a ``DiagonalWrite`` of ``f[p]``). A term
+``delta(j, a) * f`` that pins an output index to an entry ``a`` (an index typed as a number,
+``G[i, 0]``, whose adjoint is nonzero in column 0 alone) is the block ``[a <= j <= a]`` of
+``f`` with ``j = a``: the same term, its delta read as the condition it is. No dense ``diag``
+and no Jacobian is ever formed.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import sympy as sp
 
 from symgrad.index.deltas import term_ranges
 from symgrad.errors import LoweringError
-from symgrad.index.terms import IndexExpr, Term, index_symbols
+from symgrad.index.terms import IndexExpr, Term, index_symbols, linear_form
 from symgrad.lower.lowering import lower_term
 from symgrad.lower.nodes import (Add, BlockSum, BlockWrite, BroadcastTo, Concat, DiagonalWrite, Node, Reshape, Zeros, same_shape)
 from symgrad.lower.placement import same
@@ -44,8 +47,9 @@ def lower_expression(expr: IndexExpr, shape: tuple, shapes: dict, free: dict) ->
     frame, shape = tuple(i if i != 0 else None for i in expr.indices), tuple(shape)
     if not expr.terms:
         return Lowering(Zeros(shape), Zeros(shape))
-    on_diagonal = [t for t in expr.terms if _off_diagonal_delta(t, frame) is not None]
-    terms = [t for t in expr.terms if t not in on_diagonal]
+    all_terms = [_pinned(t, frame) for t in expr.terms]
+    on_diagonal = [t for t in all_terms if _off_diagonal_delta(t, frame) is not None]
+    terms = [t for t in all_terms if t not in on_diagonal]
     full = [t for t in terms if not t.conditions]
     blocked = [t for t in terms if t.conditions]
     if on_diagonal:
@@ -119,6 +123,28 @@ def _block(term: Term, frame, free, shapes, shape) -> BlockWrite:
     if not same_shape(value.shape, block_shape):
         value = BroadcastTo(value, block_shape, copy=False)
     return BlockWrite(bounds, value)
+
+
+def _pinned(term: Term, frame) -> Term:
+    """``term`` with each ``delta(j, a)`` between an output index ``j`` and an expression ``a``
+    of no index read as the condition ``a <= j <= a``, ``j`` set to ``a`` in the factor."""
+    labels = {label for label in frame if label is not None}
+    for factor in sp.Mul.make_args(term.factor):
+        if not isinstance(factor, sp.KroneckerDelta):
+            continue
+        difference = sp.expand(factor.args[0] - factor.args[1])
+        form = linear_form(difference, labels)
+        if form is None or index_symbols(form[0]) or len(form[1]) != 1:
+            continue
+        (label, coefficient), = form[1].items()
+        if coefficient not in (1, -1):
+            continue
+        value = sp.expand(-form[0] / coefficient)
+        pinned = Term(term.factor.xreplace({factor: sp.Integer(1)}).xreplace({label: value}), term.bound,
+                      tuple((e.xreplace({label: value}), lo, hi) for e, lo, hi in term.conditions)
+                      + ((label, value, value),))
+        return _pinned(pinned, frame)
+    return term
 
 
 def _off_diagonal_delta(term: Term, frame):

@@ -45,6 +45,14 @@ class _BodyPrinter(LatexPrinter):
     def _print_Symbol(self, expr, style="plain"):
         return base_latex(expr.name)
 
+    def _helper_print_standard_power(self, expr, template: str) -> str:
+        r"""SymPy's power, its base protected when it is an entry printed with a superscript
+        (``\mathrm{Mu}^{\top}``, a transposed operand): SymPy does so for a Symbol only, and
+        ``A^{\top}^{2}`` is a double superscript, which pdflatex refuses."""
+        if isinstance(expr.base, sp.Indexed):
+            return template % (self.parenthesize_super(self._print(expr.base)), self._print(expr.exp))
+        return super()._helper_print_standard_power(expr, template)
+
 
 def _grouped(text: str) -> str:
     return r"\left(" + text + r"\right)"

@@ -86,6 +86,16 @@ def _allocates(node: Node) -> bool:
     return isinstance(node, _FRESH)
 
 
+def _uncopied(value: Node, floats: set[str]) -> Node:
+    """``value`` without a copy that only makes a new float array of a value that is one already
+    (``np.broadcast_to(A * B + C, A.shape).astype(float)``: the base of a sum of blocks, which the
+    blocks are then written into, is its own array without it)."""
+    if isinstance(value, BroadcastTo) and value.copy and same_shape(value.operand.shape, value.shape) \
+            and _allocates(unwrapped(value.operand)) and is_float(value.operand, floats):
+        return value.operand
+    return value
+
+
 def _viewed(statements: list) -> set[str]:
     """Names sliced, transposed, given a second name or written in place: never buffers (an
     array a term is added into in place, ``T += A @ B``, is written only where its own name is)."""
@@ -317,8 +327,9 @@ def in_buffers(statements: list, floats: set[str], live_out: set[str], protected
         if not isinstance(statement, Assign) or k in fixed:
             out.append([statement])
             continue
-        target, value = statement.target, statement.value
+        target, value = statement.target, _uncopied(statement.value, floats)
         shape = value.shape
+        statement = Assign(target, value)
 
         def reusable(name: str, shape_of) -> bool:
             return name in owned and name not in never and name not in later and same_shape(shape_of, shape) \
