@@ -36,12 +36,11 @@ from dataclasses import replace
 
 from symgrad.lower.nodes import same_shape
 from symgrad.lower.numba_printer import KERNEL_PREFIX, KernelCall, NumbaPrinter
-from symgrad.lower.numba_sweeps import ASSIGNMENT, READ_NAME, calls_in, closing
+from symgrad.lower.numba_sweeps import ASSIGNMENT, NAME, READ_NAME, calls_in, closing
 from symgrad.lower.statements import WorkspaceKeep, WorkspaceTake
 
 SLOT_PREFIX = "_slot_"      # a leading underscore: names no model may take (``symgrad.model.names``)
 SLOT = re.compile(rf"\b{SLOT_PREFIX}(\d+)\b")
-NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 TARGETS = re.compile(r"((?:\w+, )*\w+) = (.+)")     # a line assigning one name or several (a sweep's results)
 
 
