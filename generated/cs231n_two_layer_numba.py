@@ -38,7 +38,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_cs231n_two_layer_a722168b")
+_KERNELS = type(np)("_symgrad_numba_cs231n_two_layer_d032541c")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -194,22 +194,38 @@ def loss(**inputs):
     return float(forward(**inputs)["Loss"])
 
 
+_WORKSPACE = {}     # loss_and_grad's large temporaries between calls: {dimensions: arrays}, one entry
+
+
+def _workspace(_key, _shapes):
+    """The arrays the last call kept for these dimensions (taken out: a call running at the same
+    time in another thread makes its own), or new ones."""
+    return _WORKSPACE.pop(_key, None) or tuple(np.empty(_shape) for _shape in _shapes)
+
+
+def _keep(_key, _arrays):
+    """``_arrays`` kept for the next call, in place of whatever was kept before."""
+    _WORKSPACE.clear()
+    _WORKSPACE[_key] = _arrays
+
+
 def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     N, D, H, C, X, Y, reg, W1, b1, W2, b2 = _inputs(
         X, Y, reg, W1, b1, W2, b2)
-    z1, hidden = _kernel_rows_z1(X @ W1, b1, H, N)
-    scores = _kernel_scores(hidden @ W2, b2, C, N)
+    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7 = _workspace((C, H, N), ((N, H), (N, H), (N, C), (N, C), (N, C), (N, H), (N, H)))
+    z1, hidden = _kernel_rows_z1(np.matmul(X, W1, out=_slot_1), b1, H, N, _slot_2)
+    scores = _kernel_scores(np.matmul(hidden, W2, out=_slot_3), b2, C, N)
     probs_lse_max = scores.max(axis=1, keepdims=True)
-    probs_lse_exp, probs_lse_sum, _swept1_o3, grad_probs_lse, grad_scores = _kernel_rows_probs_lse_exp(probs_lse_max, scores, C, N, Y)
+    probs_lse_exp, probs_lse_sum, _swept1_o3, grad_probs_lse, grad_scores = _kernel_rows_probs_lse_exp(probs_lse_max, scores, C, N, _slot_4, Y, _slot_5)
     data_loss = (-1/N) * _swept1_o3
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     # grad_probs_lse[i, 0] = 1/N * sum_c Y[i, c]
     # grad_scores[i, j] = grad_probs_lse[i, 0]*probs[i, j] - 1/N * Y[i, j]
     # grad_hidden[i, j] = sum_c W2[j, c]*grad_scores[i, c]
-    grad_hidden = grad_scores @ W2.T
+    grad_hidden = np.matmul(grad_scores, W2.T, out=_slot_6)
     # grad_z1[i, j] = step(z1[i, j])*grad_hidden[i, j]
-    grad_z1, grad_b2, grad_b1 = _kernel_rows_grad_z1(grad_hidden, z1, H, N, grad_probs_lse, probs_lse_sum, probs_lse_exp, Y, C)
+    grad_z1, grad_b2, grad_b1 = _kernel_rows_grad_z1(grad_hidden, z1, H, N, _slot_7, grad_probs_lse, probs_lse_sum, probs_lse_exp, Y, C)
     # dLoss/db2[0, i] = 1/N * sum_{c,k} Y[c, k]*probs[c, i] - 1/N * sum_c Y[c, i]
     # grad_b2[0, i] = sum_c grad_scores[c, i]
     # dLoss/dW2[i, j] = 1/N * sum_{c,k} Y[c, k]*hidden[c, i]*probs[c, j] - 1/N * sum_c Y[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
@@ -220,6 +236,7 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     # dLoss/dW1[i, j] = 1/N * sum_{c,k,l} step(z1[c, j])*W2[j, k]*X[c, i]*Y[c, l]*probs[c, k] - 1/N * sum_{c,k} step(z1[c, j])*W2[j, k]*X[c, i]*Y[c, k] + 1.0*reg * W1[i, j]
     # grad_W1[i, j] = sum_c X[c, i]*grad_z1[c, j] + 1.0*reg * W1[i, j]
     grad_W1 = _kernel_grad_W1(X.T @ grad_z1, W1, reg, H, D)
+    _keep((C, H, N), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7))
     return float(Loss), {
         "W1": grad_W1,
         "b1": grad_b1,
@@ -383,10 +400,10 @@ def _kernel_grad_W1(_a0, W1, reg, H, D):
 
 
 @_compiled
-def _kernel_rows_z1(_a0, b1, H, N):
+def _kernel_rows_z1(_a0, b1, H, N, _into):
     """For z1, hidden: one loop over the rows, every kernel's work on each row."""
     z1 = _a0
-    hidden = np.empty((N, H))
+    hidden = _into
     for _i in range(N):
         for _j in range(H):
             z1[_i, _j] = _a0[_i, _j] + b1[0, _j]
@@ -395,13 +412,13 @@ def _kernel_rows_z1(_a0, b1, H, N):
 
 
 @_compiled
-def _kernel_rows_probs_lse_exp(probs_lse_max, scores, C, N, Y):
+def _kernel_rows_probs_lse_exp(probs_lse_max, scores, C, N, _into, Y, _a6):
     """For probs_lse_exp, probs_lse_sum, probs_lse, grad_probs_lse, grad_scores: one loop over the rows, every kernel's work on each row."""
-    probs_lse_exp = np.empty((N, C))
+    probs_lse_exp = _into
     probs_lse_sum = np.empty((N, 1))
     _o3 = 0.0
     grad_probs_lse = np.empty((N, 1))
-    grad_scores = np.empty((N, C))
+    grad_scores = _a6
     for _i in range(N):
         _t1 = 0.0
         for _j in range(C):
@@ -421,9 +438,9 @@ def _kernel_rows_probs_lse_exp(probs_lse_max, scores, C, N, Y):
 
 
 @_compiled
-def _kernel_rows_grad_z1(grad_hidden, z1, H, N, grad_probs_lse, probs_lse_sum, probs_lse_exp, Y, C):
+def _kernel_rows_grad_z1(grad_hidden, z1, H, N, _into, grad_probs_lse, probs_lse_sum, probs_lse_exp, Y, C):
     """For grad_z1, grad_b2, grad_b1: one loop over the rows, every kernel's work on each row."""
-    grad_z1 = np.empty((N, H))
+    grad_z1 = _into
     grad_b2 = np.zeros((1, C))
     grad_b1 = np.zeros((1, H))
     for _i in range(N):

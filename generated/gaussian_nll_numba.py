@@ -35,7 +35,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_gaussian_nll_a8c67b1b")
+_KERNELS = type(np)("_symgrad_numba_gaussian_nll_f229211a")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -159,16 +159,32 @@ def loss(**inputs):
     return float(forward(**inputs)["Loss"])
 
 
+_WORKSPACE = {}     # loss_and_grad's large temporaries between calls: {dimensions: arrays}, one entry
+
+
+def _workspace(_key, _shapes):
+    """The arrays the last call kept for these dimensions (taken out: a call running at the same
+    time in another thread makes its own), or new ones."""
+    return _WORKSPACE.pop(_key, None) or tuple(np.empty(_shape) for _shape in _shapes)
+
+
+def _keep(_key, _arrays):
+    """``_arrays`` kept for the next call, in place of whatever was kept before."""
+    _WORKSPACE.clear()
+    _WORKSPACE[_key] = _arrays
+
+
 def loss_and_grad(*, X, I, A, mu):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     d, N, X, I, A, mu = _inputs(
         X, I, A, mu)
-    Sigma, D = _kernel_rows_Sigma(A @ A.T, I, d, X, mu, N)
+    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5 = _workspace((N, d), ((d, d), (d, N), (d, N), (d, N), (d, d)))
+    Sigma, D = _kernel_rows_Sigma(np.matmul(A, A.T, out=_slot_1), I, d, X, mu, N, _slot_2)
     P = np.linalg.inv(Sigma)
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
     Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=['einsum_path', (0, 1), (0, 1)]) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
-    grad_D, grad_P = _kernel_rows_grad_D(P.T @ D, P @ D, N, d, D @ D.T)
+    grad_D, grad_P = _kernel_rows_grad_D(np.matmul(P.T, D, out=_slot_3), np.matmul(P, D, out=_slot_4), N, d, np.matmul(D, D.T, out=_slot_5))
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
     # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + N/2 * P[j, i]
     grad_Sigma, grad_mu = _kernel_rows_grad_Sigma(np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=['einsum_path', (0, 2), (0, 1)]), P.T, N, d, grad_D)
@@ -176,7 +192,8 @@ def loss_and_grad(*, X, I, A, mu):
     # grad_mu[i, 0] = -sum_c grad_D[i, c]
     # dLoss/dA[i, j] = -1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[i, l]*P[k, c] + N/2 * sum_c A[c, j]*P[i, c] + N/2 * sum_c A[c, j]*P[c, i] - 1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[c, l]*P[k, i]
     # grad_A[i, j] = sum_c A[c, j]*grad_Sigma[c, i] + sum_c A[c, j]*grad_Sigma[i, c]
-    grad_A = _kernel_grad_A(grad_Sigma.T @ A, grad_Sigma @ A, d)
+    grad_A = _kernel_grad_A(grad_Sigma.T @ A, np.matmul(grad_Sigma, A, out=_slot_1), d)
+    _keep((N, d), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5))
     return float(Loss), {
         "A": grad_A,
         "mu": grad_mu,
@@ -214,10 +231,10 @@ def _kernel_grad_A(_a0, _a1, d):
 
 
 @_compiled
-def _kernel_rows_Sigma(_a0, I, d, X, mu, N):
+def _kernel_rows_Sigma(_a0, I, d, X, mu, N, _into):
     """For Sigma, D: one loop over the rows, every kernel's work on each row."""
     Sigma = _a0
-    D = np.empty((d, N))
+    D = _into
     for _i in range(d):
         for _j in range(d):
             Sigma[_i, _j] = _a0[_i, _j] + I[_i, _j]

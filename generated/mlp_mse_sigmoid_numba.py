@@ -37,7 +37,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_mlp_mse_sigmoid_46d84e91")
+_KERNELS = type(np)("_symgrad_numba_mlp_mse_sigmoid_36cf43ea")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -172,18 +172,34 @@ def loss(**inputs):
     return float(forward(**inputs)["Loss"])
 
 
+_WORKSPACE = {}     # loss_and_grad's large temporaries between calls: {dimensions: arrays}, one entry
+
+
+def _workspace(_key, _shapes):
+    """The arrays the last call kept for these dimensions (taken out: a call running at the same
+    time in another thread makes its own), or new ones."""
+    return _WORKSPACE.pop(_key, None) or tuple(np.empty(_shape) for _shape in _shapes)
+
+
+def _keep(_key, _arrays):
+    """``_arrays`` kept for the next call, in place of whatever was kept before."""
+    _WORKSPACE.clear()
+    _WORKSPACE[_key] = _arrays
+
+
 def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     n, p, h, o, X, Ystar, W1, B1, W2, B2 = _inputs(
         X, Ystar, W1, B1, W2, B2)
-    H = _kernel_rows_Z1(X @ W1, B1, h, n)
-    Y, _swept1_o1, grad_Y = _kernel_rows_Y(H @ W2, B2, o, n, Ystar)
+    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5 = _workspace((h, n, o), ((n, h), (n, h), (n, o), (n, o), (n, h)))
+    H = _kernel_rows_Z1(np.matmul(X, W1, out=_slot_1), B1, h, n, _slot_2)
+    Y, _swept1_o1, grad_Y = _kernel_rows_Y(np.matmul(H, W2, out=_slot_3), B2, o, n, Ystar, _slot_4)
     Loss = (1/(n*o)) * _swept1_o1
     # grad_Y[i, j] = -2/(n*o) * (-Y[i, j] + Ystar[i, j])
     # grad_H[i, j] = sum_c W2[j, c]*grad_Y[i, c]
-    grad_H = grad_Y @ W2.T
+    grad_H = np.matmul(grad_Y, W2.T, out=_slot_1)
     # grad_Z1[i, j] = (1 - H[i, j])*H[i, j]*grad_H[i, j]
-    grad_Z1, grad_B2, grad_B1 = _kernel_rows_grad_Z1(H, grad_H, h, n, Y, Ystar, o)
+    grad_Z1, grad_B2, grad_B1 = _kernel_rows_grad_Z1(H, grad_H, h, n, _slot_5, Y, Ystar, o)
     # dLoss/dB2[0, i] = -2/(n*o) * sum_c (-Y[c, i] + Ystar[c, i])
     # grad_B2[0, i] = sum_c grad_Y[c, i]
     # dLoss/dW2[i, j] = -2/(n*o) * sum_c (-Y[c, j] + Ystar[c, j])*H[c, i]
@@ -194,6 +210,7 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     # dLoss/dW1[i, j] = -2/(n*o) * sum_{c,k} (1 - H[c, j])*(-Y[c, k] + Ystar[c, k])*H[c, j]*W2[j, k]*X[c, i]
     # grad_W1[i, j] = sum_c X[c, i]*grad_Z1[c, j]
     grad_W1 = X.T @ grad_Z1
+    _keep((h, n, o), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5))
     return float(Loss), {
         "W1": grad_W1,
         "B1": grad_B1,
@@ -297,10 +314,10 @@ def _kernel_Loss(Y, Ystar, o, n):
 
 
 @_compiled
-def _kernel_rows_Z1(_a0, B1, h, n):
+def _kernel_rows_Z1(_a0, B1, h, n, _into):
     """For Z1, H: one loop over the rows, every kernel's work on each row."""
     Z1 = np.empty((1, h))
-    H = np.empty((n, h))
+    H = _into
     for _i in range(n):
         for _j in range(h):
             Z1[0, _j] = _a0[_i, _j] + B1[0, _j]
@@ -309,11 +326,11 @@ def _kernel_rows_Z1(_a0, B1, h, n):
 
 
 @_compiled
-def _kernel_rows_Y(_a0, B2, o, n, Ystar):
+def _kernel_rows_Y(_a0, B2, o, n, Ystar, _into):
     """For Y, grad_Y: one loop over the rows, every kernel's work on each row."""
     Y = _a0
     _o1 = 0.0
-    grad_Y = np.empty((n, o))
+    grad_Y = _into
     for _i in range(n):
         for _j in range(o):
             Y[_i, _j] = _a0[_i, _j] + B2[0, _j]
@@ -323,9 +340,9 @@ def _kernel_rows_Y(_a0, B2, o, n, Ystar):
 
 
 @_compiled
-def _kernel_rows_grad_Z1(H, grad_H, h, n, Y, Ystar, o):
+def _kernel_rows_grad_Z1(H, grad_H, h, n, _into, Y, Ystar, o):
     """For grad_Z1, grad_B2, grad_B1: one loop over the rows, every kernel's work on each row."""
-    grad_Z1 = np.empty((n, h))
+    grad_Z1 = _into
     grad_B2 = np.zeros((1, o))
     grad_B1 = np.zeros((1, h))
     for _i in range(n):

@@ -37,7 +37,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_residual_block_2aee0acc")
+_KERNELS = type(np)("_symgrad_numba_residual_block_65ff1eca")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -169,18 +169,34 @@ def loss(**inputs):
     return float(forward(**inputs)["Loss"])
 
 
+_WORKSPACE = {}     # loss_and_grad's large temporaries between calls: {dimensions: arrays}, one entry
+
+
+def _workspace(_key, _shapes):
+    """The arrays the last call kept for these dimensions (taken out: a call running at the same
+    time in another thread makes its own), or new ones."""
+    return _WORKSPACE.pop(_key, None) or tuple(np.empty(_shape) for _shape in _shapes)
+
+
+def _keep(_key, _arrays):
+    """``_arrays`` kept for the next call, in place of whatever was kept before."""
+    _WORKSPACE.clear()
+    _WORKSPACE[_key] = _arrays
+
+
 def loss_and_grad(*, T, x, W1, b1, W2, b2):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     D, H, N, T, x, W1, b1, W2, b2 = _inputs(
         T, x, W1, b1, W2, b2)
-    z, a = _kernel_rows_z(W1 @ x, b1, N, H)
-    out, _swept1_o1, grad_out, grad_b2 = _kernel_rows_out(W2 @ a, b2, x, N, D, T)
+    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6 = _workspace((D, H, N), ((H, N), (H, N), (D, N), (D, N), (H, N), (H, N)))
+    z, a = _kernel_rows_z(np.matmul(W1, x, out=_slot_1), b1, N, H, _slot_2)
+    out, _swept1_o1, grad_out, grad_b2 = _kernel_rows_out(np.matmul(W2, a, out=_slot_3), b2, x, N, D, T, _slot_4)
     Loss = 1/2 * _swept1_o1
     # grad_out[i, j] = -T[i, j] + out[i, j]
     # grad_a[i, j] = sum_c W2[c, i]*grad_out[c, j]
-    grad_a = W2.T @ grad_out
+    grad_a = np.matmul(W2.T, grad_out, out=_slot_5)
     # grad_z[i, j] = step(z[i, j])*grad_a[i, j]
-    grad_z, grad_b1 = _kernel_rows_grad_z(grad_a, z, N, H)
+    grad_z, grad_b1 = _kernel_rows_grad_z(grad_a, z, N, H, _slot_6)
     # dLoss/db2[i, 0] = -sum_c T[i, c] + sum_c out[i, c]
     # grad_b2[i, 0] = sum_c grad_out[i, c]
     # dLoss/dW2[i, j] = -sum_c T[i, c]*a[j, c] + sum_c a[j, c]*out[i, c]
@@ -194,6 +210,7 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
     # dLoss/dx[i, j] = -sum_{c,k} step(z[c, j])*T[k, j]*W1[c, i]*W2[k, c] + sum_{c,k} step(z[c, j])*W1[c, i]*W2[k, c]*out[k, j] - T[i, j] + out[i, j]
     # grad_x[i, j] = sum_c W1[c, i]*grad_z[c, j] + grad_out[i, j]
     grad_x = _kernel_grad_x(W1.T @ grad_z, T, out, N, D)
+    _keep((D, H, N), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6))
     return float(Loss), {
         "x": grad_x,
         "W1": grad_W1,
@@ -254,10 +271,10 @@ def _kernel_grad_x(_a0, T, out, N, D):
 
 
 @_compiled
-def _kernel_rows_z(_a0, b1, N, H):
+def _kernel_rows_z(_a0, b1, N, H, _into):
     """For z, a: one loop over the rows, every kernel's work on each row."""
     z = _a0
-    a = np.empty((H, N))
+    a = _into
     for _i in range(H):
         for _j in range(N):
             z[_i, _j] = _a0[_i, _j] + b1[_i, 0]
@@ -266,11 +283,11 @@ def _kernel_rows_z(_a0, b1, N, H):
 
 
 @_compiled
-def _kernel_rows_out(_a0, b2, x, N, D, T):
+def _kernel_rows_out(_a0, b2, x, N, D, T, _into):
     """For out, grad_out, grad_b2: one loop over the rows, every kernel's work on each row."""
     out = _a0
     _o1 = 0.0
-    grad_out = np.empty((D, N))
+    grad_out = _into
     grad_b2 = np.empty((D, 1))
     for _i in range(D):
         _t3 = 0.0
@@ -284,9 +301,9 @@ def _kernel_rows_out(_a0, b2, x, N, D, T):
 
 
 @_compiled
-def _kernel_rows_grad_z(grad_a, z, N, H):
+def _kernel_rows_grad_z(grad_a, z, N, H, _into):
     """For grad_z, grad_b1: one loop over the rows, every kernel's work on each row."""
-    grad_z = np.empty((H, N))
+    grad_z = _into
     grad_b1 = np.empty((H, 1))
     for _i in range(H):
         _t1 = 0.0

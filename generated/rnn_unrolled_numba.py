@@ -41,7 +41,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_rnn_unrolled_3d777d66")
+_KERNELS = type(np)("_symgrad_numba_rnn_unrolled_afda1dd1")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -210,39 +210,56 @@ def loss(**inputs):
     return float(forward(**inputs)["Loss"])
 
 
+_WORKSPACE = {}     # loss_and_grad's large temporaries between calls: {dimensions: arrays}, one entry
+
+
+def _workspace(_key, _shapes):
+    """The arrays the last call kept for these dimensions (taken out: a call running at the same
+    time in another thread makes its own), or new ones."""
+    return _WORKSPACE.pop(_key, None) or tuple(np.empty(_shape) for _shape in _shapes)
+
+
+def _keep(_key, _arrays):
+    """``_arrays`` kept for the next call, in place of whatever was kept before."""
+    _WORKSPACE.clear()
+    _WORKSPACE[_key] = _arrays
+
+
 def loss_and_grad(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     D, H, N, K, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy = _inputs(
         x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy)
-    h_1 = _kernel_rows_h_1_1(Wx @ x1, Wh @ h0, b, N, H)
-    h_2 = _kernel_rows_h_2_1(Wx @ x2, Wh @ h_1, b, N, H)
-    h_3 = _kernel_rows_h_3_1(Wx @ x3, Wh @ h_2, b, N, H)
-    h_4 = _kernel_rows_h_4_1(Wx @ x4, Wh @ h_3, b, N, H)
-    Loss_1 = _kernel_Loss_1(Wy @ h_4, Y, N, K)
+    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7, _slot_8, _slot_9, _slot_10, _slot_11, _slot_12, _slot_13, _slot_14, _slot_15, _slot_16, _slot_17, _slot_18, _slot_19 = _workspace((D, H, K, N), ((H, N), (H, N), (H, N), (H, N), (H, N), (H, N), (K, N), (H, N), (H, N), (H, N), (H, N), (H, N), (H, N), (H, H), (H, H), (H, H), (H, D), (H, D), (H, D)))
+    h_1 = _kernel_rows_h_1_1(np.matmul(Wx, x1, out=_slot_1), np.matmul(Wh, h0, out=_slot_2), b, N, H, _slot_3)
+    h_2 = _kernel_rows_h_2_1(np.matmul(Wx, x2, out=_slot_1), np.matmul(Wh, h_1, out=_slot_2), b, N, H, _slot_4)
+    h_3 = _kernel_rows_h_3_1(np.matmul(Wx, x3, out=_slot_1), np.matmul(Wh, h_2, out=_slot_2), b, N, H, _slot_5)
+    h_4 = _kernel_rows_h_4_1(np.matmul(Wx, x4, out=_slot_1), np.matmul(Wh, h_3, out=_slot_2), b, N, H, _slot_6)
+    Loss_1 = _kernel_Loss_1(np.matmul(Wy, h_4, out=_slot_7), Y, N, K)
     Loss = 1/2 * np.vdot(Loss_1, Loss_1)
     # grad_h_4[i, j] = sum_c Loss_1[c, j]*Wy[c, i]
-    grad_h_4 = Wy.T @ Loss_1
+    grad_h_4 = np.matmul(Wy.T, Loss_1, out=_slot_1)
     # grad_h_4_1[i, j] = (1 - h_4[i, j]**2)*grad_h_4[i, j]
-    grad_h_4_1 = _kernel_grad_h_4_1(h_4, grad_h_4, N, H)
+    grad_h_4_1 = _kernel_grad_h_4_1_into(h_4, grad_h_4, N, H, _slot_2)
     # grad_h_3[i, j] = sum_c Wh[c, i]*grad_h_4_1[c, j]
-    grad_h_3 = Wh.T @ grad_h_4_1
+    grad_h_3 = np.matmul(Wh.T, grad_h_4_1, out=_slot_8)
     # grad_h_3_1[i, j] = (1 - h_3[i, j]**2)*grad_h_3[i, j]
-    grad_h_3_1 = _kernel_grad_h_3_1(h_3, grad_h_3, N, H)
+    grad_h_3_1 = _kernel_grad_h_3_1_into(h_3, grad_h_3, N, H, _slot_9)
     # grad_h_2[i, j] = sum_c Wh[c, i]*grad_h_3_1[c, j]
-    grad_h_2 = Wh.T @ grad_h_3_1
+    grad_h_2 = np.matmul(Wh.T, grad_h_3_1, out=_slot_10)
     # grad_h_2_1[i, j] = (1 - h_2[i, j]**2)*grad_h_2[i, j]
-    grad_h_2_1 = _kernel_grad_h_2_1(h_2, grad_h_2, N, H)
+    grad_h_2_1 = _kernel_grad_h_2_1_into(h_2, grad_h_2, N, H, _slot_11)
     # grad_h_1[i, j] = sum_c Wh[c, i]*grad_h_2_1[c, j]
-    grad_h_1 = Wh.T @ grad_h_2_1
+    grad_h_1 = np.matmul(Wh.T, grad_h_2_1, out=_slot_12)
     # grad_h_1_1[i, j] = (1 - h_1[i, j]**2)*grad_h_1[i, j]
-    grad_h_1_1, grad_b = _kernel_rows_grad_h_1_1(h_1, grad_h_1, N, H, h_2, grad_h_2, h_3, grad_h_3, h_4, grad_h_4)
+    grad_h_1_1, grad_b = _kernel_rows_grad_h_1_1(h_1, grad_h_1, N, H, _slot_13, h_2, grad_h_2, h_3, grad_h_3, h_4, grad_h_4)
     # dLoss/dWy[i, j] = sum_c Loss_1[i, c]*h_4[j, c]
     grad_Wy = Loss_1 @ h_4.T
     # dLoss/db[i, 0] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]
     # grad_b[i, 0] = sum_c grad_h_1_1[i, c] + sum_c grad_h_2_1[i, c] + sum_c grad_h_3_1[i, c] + sum_c grad_h_4_1[i, c]
     # dLoss/dWh[i, j] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m]*h0[j, c] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l]*h_1[j, c] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k]*h_2[j, c] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]*h_3[j, c]
     # grad_Wh[i, j] = sum_c grad_h_1_1[i, c]*h0[j, c] + sum_c grad_h_2_1[i, c]*h_1[j, c] + sum_c grad_h_3_1[i, c]*h_2[j, c] + sum_c grad_h_4_1[i, c]*h_3[j, c]
-    grad_Wh, grad_Wx = _kernel_rows_grad_Wh(grad_h_1_1 @ h0.T, grad_h_2_1 @ h_1.T, grad_h_3_1 @ h_2.T, grad_h_4_1 @ h_3.T, H, grad_h_1_1 @ x1.T, grad_h_2_1 @ x2.T, grad_h_3_1 @ x3.T, grad_h_4_1 @ x4.T, D)
+    grad_Wh, grad_Wx = _kernel_rows_grad_Wh(grad_h_1_1 @ h0.T, np.matmul(grad_h_2_1, h_1.T, out=_slot_14), np.matmul(grad_h_3_1, h_2.T, out=_slot_15), np.matmul(grad_h_4_1, h_3.T, out=_slot_16), H, grad_h_1_1 @ x1.T, np.matmul(grad_h_2_1, x2.T, out=_slot_17), np.matmul(grad_h_3_1, x3.T, out=_slot_18), np.matmul(grad_h_4_1, x4.T, out=_slot_19), D)
+    _keep((D, H, K, N), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7, _slot_8, _slot_9, _slot_10, _slot_11, _slot_12, _slot_13, _slot_14, _slot_15, _slot_16, _slot_17, _slot_18, _slot_19))
     # dLoss/dWx[i, j] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m]*x1[j, c] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l]*x2[j, c] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k]*x3[j, c] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]*x4[j, c]
     # grad_Wx[i, j] = sum_c grad_h_1_1[i, c]*x1[j, c] + sum_c grad_h_2_1[i, c]*x2[j, c] + sum_c grad_h_3_1[i, c]*x3[j, c] + sum_c grad_h_4_1[i, c]*x4[j, c]
     return float(Loss), {
@@ -368,9 +385,9 @@ def _kernel_Loss_1(_a0, Y, N, K):
 
 
 @_compiled
-def _kernel_grad_h_4_1(h_4, grad_h_4, N, H):
-    """For grad_h_4_1: every entry in one pass."""
-    _out = np.empty((H, N))
+def _kernel_grad_h_4_1_into(h_4, grad_h_4, N, H, _into):
+    """For grad_h_4_1: every entry in one pass, into an array it is given."""
+    _out = _into
     for _i in range(H):
         for _j in range(N):
             _out[_i, _j] = (1 - h_4[_i, _j]**2) * grad_h_4[_i, _j]
@@ -378,9 +395,9 @@ def _kernel_grad_h_4_1(h_4, grad_h_4, N, H):
 
 
 @_compiled
-def _kernel_grad_h_3_1(h_3, grad_h_3, N, H):
-    """For grad_h_3_1: every entry in one pass."""
-    _out = np.empty((H, N))
+def _kernel_grad_h_3_1_into(h_3, grad_h_3, N, H, _into):
+    """For grad_h_3_1: every entry in one pass, into an array it is given."""
+    _out = _into
     for _i in range(H):
         for _j in range(N):
             _out[_i, _j] = (1 - h_3[_i, _j]**2) * grad_h_3[_i, _j]
@@ -388,9 +405,9 @@ def _kernel_grad_h_3_1(h_3, grad_h_3, N, H):
 
 
 @_compiled
-def _kernel_grad_h_2_1(h_2, grad_h_2, N, H):
-    """For grad_h_2_1: every entry in one pass."""
-    _out = np.empty((H, N))
+def _kernel_grad_h_2_1_into(h_2, grad_h_2, N, H, _into):
+    """For grad_h_2_1: every entry in one pass, into an array it is given."""
+    _out = _into
     for _i in range(H):
         for _j in range(N):
             _out[_i, _j] = (1 - h_2[_i, _j]**2) * grad_h_2[_i, _j]
@@ -398,10 +415,10 @@ def _kernel_grad_h_2_1(h_2, grad_h_2, N, H):
 
 
 @_compiled
-def _kernel_rows_h_1_1(_a0, _a1, b, N, H):
+def _kernel_rows_h_1_1(_a0, _a1, b, N, H, _into):
     """For h_1_1, h_1: one loop over the rows, every kernel's work on each row."""
     h_1_1 = np.empty((1, N))
-    h_1 = np.empty((H, N))
+    h_1 = _into
     for _i in range(H):
         for _j in range(N):
             h_1_1[0, _j] = _a0[_i, _j] + _a1[_i, _j] + b[_i, 0]
@@ -410,10 +427,10 @@ def _kernel_rows_h_1_1(_a0, _a1, b, N, H):
 
 
 @_compiled
-def _kernel_rows_h_2_1(_a0, _a1, b, N, H):
+def _kernel_rows_h_2_1(_a0, _a1, b, N, H, _into):
     """For h_2_1, h_2: one loop over the rows, every kernel's work on each row."""
     h_2_1 = np.empty((1, N))
-    h_2 = np.empty((H, N))
+    h_2 = _into
     for _i in range(H):
         for _j in range(N):
             h_2_1[0, _j] = _a0[_i, _j] + _a1[_i, _j] + b[_i, 0]
@@ -422,10 +439,10 @@ def _kernel_rows_h_2_1(_a0, _a1, b, N, H):
 
 
 @_compiled
-def _kernel_rows_h_3_1(_a0, _a1, b, N, H):
+def _kernel_rows_h_3_1(_a0, _a1, b, N, H, _into):
     """For h_3_1, h_3: one loop over the rows, every kernel's work on each row."""
     h_3_1 = np.empty((1, N))
-    h_3 = np.empty((H, N))
+    h_3 = _into
     for _i in range(H):
         for _j in range(N):
             h_3_1[0, _j] = _a0[_i, _j] + _a1[_i, _j] + b[_i, 0]
@@ -434,10 +451,10 @@ def _kernel_rows_h_3_1(_a0, _a1, b, N, H):
 
 
 @_compiled
-def _kernel_rows_h_4_1(_a0, _a1, b, N, H):
+def _kernel_rows_h_4_1(_a0, _a1, b, N, H, _into):
     """For h_4_1, h_4: one loop over the rows, every kernel's work on each row."""
     h_4_1 = np.empty((1, N))
-    h_4 = np.empty((H, N))
+    h_4 = _into
     for _i in range(H):
         for _j in range(N):
             h_4_1[0, _j] = _a0[_i, _j] + _a1[_i, _j] + b[_i, 0]
@@ -446,9 +463,9 @@ def _kernel_rows_h_4_1(_a0, _a1, b, N, H):
 
 
 @_compiled
-def _kernel_rows_grad_h_1_1(h_1, grad_h_1, N, H, h_2, grad_h_2, h_3, grad_h_3, h_4, grad_h_4):
+def _kernel_rows_grad_h_1_1(h_1, grad_h_1, N, H, _into, h_2, grad_h_2, h_3, grad_h_3, h_4, grad_h_4):
     """For grad_h_1_1, grad_b: one loop over the rows, every kernel's work on each row."""
-    grad_h_1_1 = np.empty((H, N))
+    grad_h_1_1 = _into
     grad_b = np.empty((H, 1))
     for _i in range(H):
         _t1 = 0.0

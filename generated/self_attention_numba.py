@@ -36,7 +36,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_self_attention_f9848b2d")
+_KERNELS = type(np)("_symgrad_numba_self_attention_d039d989")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -188,29 +188,45 @@ def loss(**inputs):
     return float(forward(**inputs)["Loss"])
 
 
+_WORKSPACE = {}     # loss_and_grad's large temporaries between calls: {dimensions: arrays}, one entry
+
+
+def _workspace(_key, _shapes):
+    """The arrays the last call kept for these dimensions (taken out: a call running at the same
+    time in another thread makes its own), or new ones."""
+    return _WORKSPACE.pop(_key, None) or tuple(np.empty(_shape) for _shape in _shapes)
+
+
+def _keep(_key, _arrays):
+    """``_arrays`` kept for the next call, in place of whatever was kept before."""
+    _WORKSPACE.clear()
+    _WORKSPACE[_key] = _arrays
+
+
 def loss_and_grad(*, X, T, Wq, Wk, Wv):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     n, d, dk, dv, X, T, Wq, Wk, Wv = _inputs(
         X, T, Wq, Wk, Wv)
-    Q = X @ Wq
-    K = X @ Wk
-    V = X @ Wv
-    S = _kernel_S(Q @ K.T, dk, n)
+    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7, _slot_8, _slot_9, _slot_10, _slot_11 = _workspace((dk, dv, n), ((n, dk), (n, dk), (n, dv), (n, n), (n, n), (n, n), (n, dv), (n, dv), (n, n), (n, dk), (n, dk)))
+    Q = np.matmul(X, Wq, out=_slot_1)
+    K = np.matmul(X, Wk, out=_slot_2)
+    V = np.matmul(X, Wv, out=_slot_3)
+    S = _kernel_S(np.matmul(Q, K.T, out=_slot_4), dk, n)
     P_lse_max = S.max(axis=1, keepdims=True)
-    P_lse_exp, P_lse_sum, P = _kernel_rows_P_lse_exp(P_lse_max, S, n)
-    O = P @ V
-    _swept1_o0, grad_O = _kernel_rows_grad_O(O, T, dv, n)
+    P_lse_exp, P_lse_sum, P = _kernel_rows_P_lse_exp(P_lse_max, S, n, _slot_5, _slot_6)
+    O = np.matmul(P, V, out=_slot_7)
+    _swept1_o0, grad_O = _kernel_rows_grad_O(O, T, dv, n, _slot_8)
     Loss = 1/2 * _swept1_o0
     # grad_O[i, j] = -T[i, j] + O[i, j]
     # grad_P[i, j] = sum_c V[j, c]*grad_O[i, c]
-    grad_P = grad_O @ V.T
+    grad_P = np.matmul(grad_O, V.T, out=_slot_4)
     # grad_P_lse[i, 0] = -sum_c P[i, c]*grad_P[i, c]
-    grad_S = _kernel_rows_grad_P_lse(P_lse_sum, P_lse_exp, grad_P, n)
+    grad_S = _kernel_rows_grad_P_lse(P_lse_sum, P_lse_exp, grad_P, n, _slot_9)
     # grad_S[i, j] = P[i, j]*grad_P_lse[i, 0] + P[i, j]*grad_P[i, j]
     # grad_V[i, j] = sum_c P[c, i]*grad_O[c, j]
-    grad_V = P.T @ grad_O
+    grad_V = np.matmul(P.T, grad_O, out=_slot_3)
     # grad_K[i, j] = 1/sqrt(dk) * sum_c Q[c, j]*grad_S[c, i]
-    grad_K, grad_Q = _kernel_rows_grad_K(grad_S.T @ Q, dk, n, grad_S @ K)
+    grad_K, grad_Q = _kernel_rows_grad_K(np.matmul(grad_S.T, Q, out=_slot_10), dk, n, np.matmul(grad_S, K, out=_slot_11))
     # grad_Q[i, j] = 1/sqrt(dk) * sum_c K[c, j]*grad_S[i, c]
     # dLoss/dWv[i, j] = -sum_{c,k} P[k, c]*T[k, j]*X[c, i] + sum_{c,k} O[k, j]*P[k, c]*X[c, i]
     # grad_Wv[i, j] = sum_c X[c, i]*grad_V[c, j]
@@ -221,6 +237,7 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     # dLoss/dWq[i, j] = 1/sqrt(dk) * sum_{c,k,l,m} K[k, j]*P[c, k]*P[c, l]*T[c, m]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l,m} K[k, j]*O[c, m]*P[c, k]*P[c, l]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l} K[k, j]*P[c, k]*T[c, l]*V[k, l]*X[c, i] + 1/sqrt(dk) * sum_{c,k,l} K[k, j]*O[c, l]*P[c, k]*V[k, l]*X[c, i]
     # grad_Wq[i, j] = sum_c X[c, i]*grad_Q[c, j]
     grad_Wq = X.T @ grad_Q
+    _keep((dk, dv, n), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7, _slot_8, _slot_9, _slot_10, _slot_11))
     return float(Loss), {
         "Wq": grad_Wq,
         "Wk": grad_Wk,
@@ -343,11 +360,11 @@ def _kernel_Loss(O, T, dv, n):
 
 
 @_compiled
-def _kernel_rows_P_lse_exp(P_lse_max, S, n):
+def _kernel_rows_P_lse_exp(P_lse_max, S, n, _into, _a4):
     """For P_lse_exp, P_lse_sum, P: one loop over the rows, every kernel's work on each row."""
-    P_lse_exp = np.empty((n, n))
+    P_lse_exp = _into
     P_lse_sum = np.empty((n, 1))
-    P = np.empty((n, n))
+    P = _a4
     for _i in range(n):
         _t1 = 0.0
         for _j in range(n):
@@ -360,10 +377,10 @@ def _kernel_rows_P_lse_exp(P_lse_max, S, n):
 
 
 @_compiled
-def _kernel_rows_grad_O(O, T, dv, n):
+def _kernel_rows_grad_O(O, T, dv, n, _into):
     """For grad_O: one loop over the rows, every kernel's work on each row."""
     _o0 = 0.0
-    grad_O = np.empty((n, dv))
+    grad_O = _into
     for _i in range(n):
         for _j in range(dv):
             _o0 += (O[_i, _j] - T[_i, _j])**2
@@ -372,9 +389,9 @@ def _kernel_rows_grad_O(O, T, dv, n):
 
 
 @_compiled
-def _kernel_rows_grad_P_lse(P_lse_sum, P_lse_exp, grad_P, n):
+def _kernel_rows_grad_P_lse(P_lse_sum, P_lse_exp, grad_P, n, _into):
     """For grad_P_lse, grad_S: one loop over the rows, every kernel's work on each row."""
-    grad_S = np.empty((n, n))
+    grad_S = _into
     for _i in range(n):
         _t0 = 0.0
         for _j in range(n):

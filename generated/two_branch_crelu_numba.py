@@ -41,7 +41,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_two_branch_crelu_4cec4915")
+_KERNELS = type(np)("_symgrad_numba_two_branch_crelu_4513503b")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -196,19 +196,35 @@ def loss(**inputs):
     return float(forward(**inputs)["Loss"])
 
 
+_WORKSPACE = {}     # loss_and_grad's large temporaries between calls: {dimensions: arrays}, one entry
+
+
+def _workspace(_key, _shapes):
+    """The arrays the last call kept for these dimensions (taken out: a call running at the same
+    time in another thread makes its own), or new ones."""
+    return _WORKSPACE.pop(_key, None) or tuple(np.empty(_shape) for _shape in _shapes)
+
+
+def _keep(_key, _arrays):
+    """``_arrays`` kept for the next call, in place of whatever was kept before."""
+    _WORKSPACE.clear()
+    _WORKSPACE[_key] = _arrays
+
+
 def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     N, M, L, X1, X2, Yexp, t, A1, A2, B1, B2, C, d = _inputs(
         X1, X2, Yexp, t, A1, A2, B1, B2, C, d)
-    Z1, Z2 = _kernel_rows_Z1(A1 @ X1, B1, L, M, A2 @ X2, B2)
+    _slot_1, _slot_2, _slot_3, _slot_4 = _workspace((L, M), ((M, L), (M, L), (2*M, L), (2*M, L)))
+    Z1, Z2 = _kernel_rows_Z1(np.matmul(A1, X1, out=_slot_1), B1, L, M, np.matmul(A2, X2, out=_slot_2), B2)
     Z = np.concatenate((Z1, Z2), axis=0)
-    H = _kernel_H(t, Z, L, M)
+    H = _kernel_H_into(t, Z, L, M, _slot_3)
     Y = _kernel_Y(C @ H, d, L)
     Delta = _kernel_Delta(Y, Yexp, L)
     Loss = (1/L) * _kernel_Loss(Y, Yexp, L)
     # grad_Z[i, j] = -2/L * C[0, i]*grad_Z_core[i, j]
     # grad_Z_core[i, j] = equal(H[i, j], Z[i, j])*Delta[0, j]   (computed once; the factor in front is applied to the small results below)
-    grad_Z_core = _kernel_grad_Z_core(Delta, t, Z, L, M)
+    grad_Z_core = _kernel_grad_Z_core_into(Delta, t, Z, L, M, _slot_4)
     # grad_Z2[i, j] = -2/L * C[0, M + i]*grad_Z2_core[i, j]
     # grad_Z2_core[i, j] = grad_Z_core[M + i, j]   (computed once; the factor in front is applied to the small results below)
     grad_Z2_core = grad_Z_core[M:]
@@ -222,6 +238,7 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # dLoss/dB2[i, 0] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]
     # grad_B2[i, 0] = -2/L * sum_c C[0, M + i]*grad_Z2_core[i, c]
     grad_B2, grad_B1, grad_A2, grad_A1 = _kernel_rows_grad_B2(grad_Z2_core, L, M, C[:, M:].T, grad_Z1_core, C[:, :M].T, grad_Z2_core @ X2.T, N, grad_Z1_core @ X1.T)
+    _keep((L, M), (_slot_1, _slot_2, _slot_3, _slot_4))
     # dLoss/dB1[i, 0] = -2/L * sum_c crelu_mask(Z[i, c], t)*C[0, i]*Delta[0, c]
     # grad_B1[i, 0] = -2/L * sum_c C[0, i]*grad_Z1_core[i, c]
     # dLoss/dA2[i, j] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]*X2[j, c]
@@ -297,16 +314,6 @@ def _kernel_Loss(Y, Yexp, L):
 
 
 @_compiled
-def _kernel_grad_Z_core(Delta, t, Z, L, M):
-    """For grad_Z_core: every entry in one pass."""
-    _out = np.empty((2*M, L))
-    for _i in range(2*M):
-        for _j in range(L):
-            _out[_i, _j] = Delta[0, _j] * ((np.minimum(np.maximum(Z[_i, _j], 0.0), t)) == Z[_i, _j])
-    return _out
-
-
-@_compiled
 def _kernel_grad_d(Y, Yexp, L):
     """For grad_d: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -321,6 +328,26 @@ def _kernel_grad_C(_a0, L, M):
     _out = _a0
     for _j in range(2*M):
         _out[0, _j] = (-2/L) * _a0[0, _j]
+    return _out
+
+
+@_compiled
+def _kernel_H_into(t, Z, L, M, _into):
+    """For H: every entry in one pass, into an array it is given."""
+    _out = _into
+    for _i in range(2*M):
+        for _j in range(L):
+            _out[_i, _j] = np.minimum(np.maximum(Z[_i, _j], 0.0), t)
+    return _out
+
+
+@_compiled
+def _kernel_grad_Z_core_into(Delta, t, Z, L, M, _into):
+    """For grad_Z_core: every entry in one pass, into an array it is given."""
+    _out = _into
+    for _i in range(2*M):
+        for _j in range(L):
+            _out[_i, _j] = Delta[0, _j] * ((np.minimum(np.maximum(Z[_i, _j], 0.0), t)) == Z[_i, _j])
     return _out
 
 

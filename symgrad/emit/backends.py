@@ -36,6 +36,7 @@ from symgrad.errors import SymgradError
 from symgrad.lower.jax_printer import JaxPrinter
 from symgrad.lower.numba_printer import NumbaPrinter
 from symgrad.lower.numba_sweeps import SweepWriter
+from symgrad.lower.numba_workspace import WorkspaceWriter
 from symgrad.lower.statements import reads
 from symgrad.lower.torch_printer import TorchPrinter
 from symgrad.emit.layer_plan import part_plans, plan_for, template_context
@@ -94,10 +95,12 @@ def function_state(plan: ModulePlan, trusted_dims: tuple = ()) -> FunctionState:
 
 @dataclass(frozen=True)
 class LiveStatements:
-    """The blocks one function of a numba module runs for its results (``live_blocks``)."""
+    """The blocks one function of a numba module runs for its results (``live_blocks``), and
+    whether they take buffers from the module's workspace (``numba_workspace``)."""
 
     forward: tuple
     backward: tuple
+    workspace: bool = False
 
 
 def live_blocks(blocks: tuple, live_out: set[str], reads_of) -> tuple:
@@ -116,14 +119,19 @@ def live_statements(plan: ModulePlan, printer: NumbaPrinter, sweeps: SweepWriter
     """The statements ``loss_and_grad`` of ``plan`` keeps: only those its loss and gradients need
     (a loop may compute a value again instead of reading it, ``NumbaPrinter.line_reads``;
     ``forward`` keeps every statement), with consecutive kernels over the same rows sharing one
-    row loop (``numba_sweeps``)."""
+    row loop (``numba_sweeps``) and their large arrays that stay inside in buffers kept between
+    calls (``numba_workspace``)."""
     live_out = {plan.loss, *plan.gradient_reads}
     blocks = live_blocks((*plan.forward, *plan.backward), live_out, printer.line_reads.__getitem__)
     lines = [line for block in blocks for line in block.lines]
-    rewritten = iter(sweeps.rewrite(lines, live_out))
+    workspace = WorkspaceWriter(printer)
+    buffered = workspace.rewrite(lines, set(plan.gradient_reads))      # the loss is returned as a float
+    replaced = workspace.taken(sweeps.rewrite(buffered, live_out), sweeps.written_into)
+    rewritten = iter(replaced)
     blocks = [replace(b, lines=tuple(new for _ in b.lines for new in next(rewritten))) for b in blocks]
     forward = {b.name for b in plan.forward}
-    return LiveStatements(tuple(b for b in blocks if b.name in forward), tuple(b for b in blocks if b.name not in forward))
+    return LiveStatements(tuple(b for b in blocks if b.name in forward), tuple(b for b in blocks if b.name not in forward),
+                          bool(workspace.taken_slots))
 
 
 def numba_context(plan, functions: dict[str, ModulePlan], printer: NumbaPrinter) -> dict:

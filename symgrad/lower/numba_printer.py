@@ -34,12 +34,15 @@ statement that first needs them, and shared by identical loops; ``kernel_sources
 ones a plan's statements call, for the template to print at module level. Each kernel is kept
 in parts as well (``LoopNest``: what one row runs, and when its result is final), with what its
 printed call passes (``calls``), so that ``numba_sweeps`` can run consecutive kernels over the
-same rows in one row loop.
+same rows in one row loop; the printed matrix products are kept with their operands (``products``)
+and a kernel can be written again to fill an array it is given (``writing_into``), so that
+``numba_workspace`` can compute the large arrays that stay inside ``loss_and_grad`` into buffers
+kept between calls.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import sympy as sp
 
@@ -57,6 +60,7 @@ KERNEL_PREFIX = "_kernel_"
 KERNEL_DECORATOR = "_compiled"
 ROW, END = "row", "end"     # when a nest's result is final: row by row, or once every row is done
 LOOP_INDICES = ("_i", "_j")
+INTO_PARAMETER = "_into"    # the array a kernel is given to write its result into (``NumbaPrinter.writing_into``)
 TRANSCENDENTAL = frozenset({"exp", "log", "tanh", "sigmoid", "softplus", "sqrt"})
 NUMPY_MATH_CALL = re.compile(rf"\bnp\.({'|'.join(MATH_FUNCTIONS)})\(")
 INLINE_OPERATIONS = 24  # an entrywise statement this cheap per entry is recomputed in the loops that read it
@@ -198,11 +202,24 @@ class LoopNest:
 @dataclass(frozen=True)
 class KernelCall:
     """What a printed kernel call runs: its parameters with the code passed for each, its row
-    count (None: one row, no row loop) and its nest."""
+    count (None: one row, no row loop) and its nest; the shape of its result (``()``: a number),
+    and the statement and purpose its kernel was written for (``NumbaPrinter.writing_into``)."""
 
     arguments: tuple[tuple[str, str], ...]
     rows: str | None
     nest: LoopNest
+    shape: tuple = ()
+    target: str = ""
+    purpose: str = ""
+
+
+@dataclass(frozen=True)
+class ProductCode:
+    """A printed matrix product: its operands as printed, and its shape."""
+
+    left: str
+    right: str
+    shape: tuple
 
 
 class _Loop:
@@ -298,6 +315,7 @@ class NumbaPrinter(NumPyPrinter):
     def __init__(self):
         self.kernels: dict[str, str] = {}        # kernel name -> its source
         self.calls: dict[str, KernelCall] = {}   # a printed kernel call -> what it runs
+        self.products: dict[str, ProductCode] = {}   # a printed matrix product -> its operands
         self._by_body: dict[str, str] = {}       # source without its name -> kernel name
         self._target = "value"
         self._entrywise: dict[str, Node] = {}    # statement target -> its entrywise value
@@ -362,6 +380,12 @@ class NumbaPrinter(NumPyPrinter):
         fused = self._fused(node)
         return fused if fused is not None else super().parenthesize(node, level, strict)
 
+    def _print_MatMul(self, node: MatMul) -> str:
+        left, right = self.parenthesize(node.left, MUL), self.parenthesize(node.right, MUL)
+        code = f"{left} @ {right}"
+        self.products[code] = ProductCode(left, right, node.shape)
+        return code
+
     def precedence(self, node: Node) -> int:
         return ATOM if self._fusable(node) else super().precedence(node)
 
@@ -392,8 +416,7 @@ class NumbaPrinter(NumPyPrinter):
         nest = LoopNest("_out", f"np.empty(({{rows}}, {columns}))", loop.columns(),
                         (f"_out[{loop.output_index()}] = {value}",), ROW, one_column=loop.indices[1] is None,
                         into=loop.fresh[0] if loop.fresh else None)
-        return self._kernel(loop, nest,
-                            f"for {self._target}: every entry in one pass")
+        return self._kernel(loop, nest, f"for {self._target}: every entry in one pass", node.shape)
 
     def _total(self, node: Node) -> str:
         if isinstance(node, VDot):
@@ -407,7 +430,7 @@ class NumbaPrinter(NumPyPrinter):
         body = ["_value = " + value, "_total += _value * _value"] if square else [f"_total += {value}"]
         what = "squares" if square else "entries"
         return self._kernel(loop, LoopNest("_total", "0.0", loop.columns(), tuple(body), END),
-                            f"for {self._target}: the sum of the {what} of a chain, in one pass")
+                            f"for {self._target}: the sum of the {what} of a chain, in one pass", ())
 
     def _axis_sum(self, node: AxisSum) -> str:
         loop = _Loop(self, node.operand.shape)
@@ -420,17 +443,32 @@ class NumbaPrinter(NumPyPrinter):
         else:                                          # column sums, added row by row
             nest = LoopNest("_out", f"np.zeros((1, {loop.size(columns)}))", loop.columns(),
                             (f"_out[0, {inner or '0'}] += {value}",), END)
-        return self._kernel(loop, nest, f"for {self._target}: the axis-{node.axis} sums of a chain, in one pass")
+        return self._kernel(loop, nest, f"for {self._target}: the axis-{node.axis} sums of a chain, in one pass",
+                            node.shape)
 
-    def _kernel(self, loop: _Loop, nest: LoopNest, purpose: str) -> str:
+    def _kernel(self, loop: _Loop, nest: LoopNest, purpose: str, shape: tuple) -> str:
         """The call of the kernel running ``nest`` over ``loop``'s rows, registered under a new
         name unless an identical kernel exists; the call is remembered with its nest, so that
         consecutive calls over the same rows can share one row loop (``numba_sweeps``)."""
         rows = loop.size(loop.space[0]) if loop.indices[0] is not None else None
         name = self.add_kernel(self._target, tuple(loop.arguments), nest.lines(rows), purpose)
-        call = f"{name}({', '.join(loop.arguments.values())})"
-        self.calls[call] = KernelCall(tuple(loop.arguments.items()), rows, nest)
-        return call
+        return self.call_of(name, KernelCall(tuple(loop.arguments.items()), rows, nest, shape, self._target, purpose))
+
+    def call_of(self, name: str, call: KernelCall) -> str:
+        """The printed call of kernel ``name`` passing ``call``'s arguments, remembered with what it runs."""
+        text = f"{name}({', '.join(code for _, code in call.arguments)})"
+        self.calls[text] = call
+        return text
+
+    def writing_into(self, call: KernelCall, buffer: str) -> str:
+        """The printed call of a kernel that runs ``call`` (an entrywise result written into a new
+        array) with the result written into ``buffer`` instead, an array of its shape passed last:
+        every entry is written, each before anything reads it."""
+        nest = replace(call.nest, into=INTO_PARAMETER)
+        arguments = (*call.arguments, (INTO_PARAMETER, buffer))
+        name = self.add_kernel(f"{call.target}_into", tuple(p for p, _ in arguments), nest.lines(call.rows),
+                               f"{call.purpose}, into an array it is given")
+        return self.call_of(name, replace(call, arguments=arguments, nest=nest))
 
     def add_kernel(self, named_after: str, parameters: tuple[str, ...], body: list[str], purpose: str) -> str:
         """The name of the kernel with ``body``: a new one unless an identical kernel exists."""

@@ -17,21 +17,25 @@ computed before it; a line joins only where each of its kernels' arguments is ei
 the sweep that is final at the kernel's row, or code that reads no name a line of the sweep
 assigns (any other reading ends the sweep first). Within a row the kernels run in the lines'
 order, so each reads what it read before; the lines' other code (``Loss = 1/2 * ...``, a block
-added in place) runs after the sweep, on what the sweep returns, in its own order.
+added in place) runs after the sweep, on what the sweep returns, in its own order. A kernel given an array to write its
+result into (a matrix product's, a workspace buffer: ``numba_workspace``) writes into it in the
+sweep too, unless its result is a one-row buffer there (the array is then not passed); the sweep's
+call returns that array by the name ``written_into`` records.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-from symgrad.lower.numba_printer import KERNEL_PREFIX, ROW, KernelCall, NumbaPrinter
+from symgrad.lower.numba_printer import INTO_PARAMETER, KERNEL_PREFIX, ROW, KernelCall, NumbaPrinter
 
 CALL_START = re.compile(rf"{KERNEL_PREFIX}\w+\(")
 ASSIGNMENT = re.compile(r"(\w+) = (.+)")
 NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
+READ_NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?!=(?!=))")    # not a keyword argument's name (``out=``)
 
 
-def _closing(line: str, opening: int) -> int:
+def closing(line: str, opening: int) -> int:
     """The index just past the parenthesis that closes the one at ``opening``."""
     depth = 0
     for index in range(opening, len(line)):
@@ -46,7 +50,7 @@ def calls_in(line: str, calls: dict[str, KernelCall]) -> list[tuple[int, int, st
     the outer ones."""
     spans = []
     for match in CALL_START.finditer(line):
-        end = _closing(line, match.end() - 1)
+        end = closing(line, match.end() - 1)
         text = line[match.start():end]
         if text in calls:
             spans.append((match.start(), end, text, calls[text]))
@@ -54,7 +58,7 @@ def calls_in(line: str, calls: dict[str, KernelCall]) -> list[tuple[int, int, st
 
 
 def _names(code: str) -> set[str]:
-    return set(NAME.findall(code))
+    return set(READ_NAME.findall(code))
 
 
 @dataclass
@@ -129,6 +133,7 @@ class SweepWriter:
 
     def __init__(self, printer: NumbaPrinter):
         self.printer, self.count = printer, 0
+        self.written_into: dict[str, str] = {}      # code a sweep passes a kernel to write into -> its result's name
 
     def rewrite(self, lines: list[str], live_out: set[str]) -> list[list[str]]:
         """What replaces each of ``lines`` (one function's statements, in order; ``live_out``: the
@@ -194,6 +199,8 @@ class SweepWriter:
             renamed = {"_total": f"_t{k}", "_value": f"_v{k}"}
             renamed[nest.result] = member.local
             for parameter, code in member.kernel.arguments:
+                if member in buffered and parameter == nest.into == INTO_PARAMETER:
+                    continue        # the array given for its result, which is a one-row buffer here
                 if code in sweep.row_values and sweep.row_values[code] < k:
                     renamed[parameter] = sweep.members[sweep.row_values[code]].local
                 else:
@@ -205,6 +212,7 @@ class SweepWriter:
             into = dict(member.kernel.arguments).get(nest.into)
             if member not in buffered and into is not None and passed.count(into) == 1:     # its own fresh array
                 setup.append(f"    {member.local} = {renamed[nest.into]}")
+                self.written_into[into] = member.returned_as
             elif member not in buffered:
                 setup.append(f"    {member.local} = {nest.init.format(rows=sweep.rows)}")
             elif not nest.one_column:
