@@ -161,6 +161,14 @@ def _replaced(value: Node, name: str, masks: set[str]):
     return rewrite
 
 
+def _may_hold(value: Node):
+    """A ``touches`` test for ``_replaced(value, ...)``: a subtree can hold ``value`` (as a node, a
+    part of a body or a mask among a product's factors) only where it reads every name ``value``
+    reads (a node reads what its children and its body read)."""
+    read = node_reads(value)
+    return lambda node: read <= node_reads(node)
+
+
 def share_values(statements: list, guarded: list) -> list:
     """``statements`` (one function's, in order; None for one that may not run) with every
     repeated array value computed once, into a name beginning ``shared_``. ``guarded``: the same
@@ -190,9 +198,10 @@ def share_values(statements: list, guarded: list) -> list:
         rewrite = _replaced(value, name, set(masks))
         if isinstance(value, Elementwise) and value.boolean:
             masks.add(name)
+        touches = _may_hold(value)
         for k in sorted(set(uses)):
-            hoisted[k] = [with_nodes(a, rewrite) for a in hoisted.get(k, [])]
-            statements[k] = with_nodes(statements[k], rewrite)
+            hoisted[k] = [with_nodes(a, rewrite, touches) for a in hoisted.get(k, [])]
+            statements[k] = with_nodes(statements[k], rewrite, touches)
         hoisted[uses[0]].insert(place, Assign(name, value))
         for k in sorted(set(uses)):
             values_in[k] = values_at(k)
@@ -226,6 +235,6 @@ def _renamed(statement, names: dict[str, str]):
 
     def rename(node: Node) -> Node:
         return Tensor(names[node.name], node.shape) if isinstance(node, Tensor) and node.name in names else node
-    statement = with_nodes(statement, rename)
+    statement = with_nodes(statement, rename, lambda node: not node_reads(node).isdisjoint(names))
     return Assign(names.get(statement.target, statement.target), statement.value) \
         if isinstance(statement, Assign) else statement
