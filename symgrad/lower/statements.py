@@ -224,13 +224,24 @@ def holding(*classes):
     return lambda node: not wanted.isdisjoint(kinds_in(node))
 
 
+_LEAVES = (sp.Basic, str, int, type(None))     # values that never hold a node
+
+
+@lru_cache(maxsize=None)
+def _holding_nodes(cls) -> tuple[str, ...]:
+    """The fields of a node class that may hold nodes: all but its shape (SymPy sizes only)."""
+    return tuple(name for name in field_names(cls) if name != "shape")
+
+
 def children(node: Node) -> list[Node]:
     """The nodes ``node`` is computed from."""
     if isinstance(node, Elementwise):
         return [operand for _, operand in node.operands]
     out = []
-    for name in field_names(type(node)):
+    for name in _holding_nodes(type(node)):
         value = getattr(node, name)
+        if isinstance(value, _LEAVES):
+            continue
         for item in (value if isinstance(value, tuple) else (value,)):
             if isinstance(item, Node):
                 out.append(item)
@@ -283,15 +294,6 @@ def reads(statement: Statement) -> set[str]:
     if not isinstance(statement, (Assign, Allocate)):
         out.add(statement.target)
     return out
-
-
-_LEAVES = (sp.Basic, str, int, type(None))     # values that never hold a node
-
-
-@lru_cache(maxsize=None)
-def _holding_nodes(cls) -> tuple[str, ...]:
-    """The fields of a node class that may hold nodes: all but its shape (SymPy sizes only)."""
-    return tuple(name for name in field_names(cls) if name != "shape")
 
 
 def transformed(node: Node, rewrite, touches=None) -> Node:
