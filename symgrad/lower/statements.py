@@ -17,6 +17,7 @@ from functools import lru_cache
 import sympy as sp
 
 from symgrad.index.rebuild import replaced
+from symgrad.index.terms import atoms_of
 from symgrad.lower.nodes import (Add, BlockSum, BlockWrite, DiagonalWrite, Elementwise, MatMul, Node, Product, Shape,
                                  Slice, Tensor, Transpose, Zeros, broadcast_shape, same_shape)
 
@@ -263,7 +264,7 @@ def scalar_symbols(expr: sp.Basic) -> frozenset:
     pass asks it of the same bodies. Each entry stands in as a symbol of its own while they are
     read, never as a number, which could cancel the terms a scalar multiplies
     (``a*Z[i, j] - a`` at ``Z[i, j] = 1`` is 0, and reads no ``a``)."""
-    entries = {a: sp.Dummy() for a in expr.atoms(sp.Indexed)}
+    entries = {a: sp.Dummy() for a in atoms_of(expr, sp.Indexed)}
     return frozenset(replaced(expr, entries).free_symbols - set(entries.values()))
 
 
