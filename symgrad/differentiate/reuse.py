@@ -50,17 +50,15 @@ def _renaming(anchor, found) -> dict | None:
     return None
 
 
-def _calls_by_anchor(model, until: str | None) -> dict:
+def _calls_by_anchor(model, until: str | None) -> tuple[dict, int | None]:
     """Anchor tensor -> [(position, name, free indices, call, anchor)] for every pointwise call
     ``_pointwise_calls`` yields: a found call can only be rewritten by a definition whose anchor
-    tensor it reads, so each found call is compared with those alone. The whole model is scanned
-    once (a scan per ``until`` made planning a module quadratic); the calls defined before
-    ``until`` are the first ``before[until]`` positions of that scan."""
+    tensor it reads, so each found call is compared with those alone; and the position before
+    which the calls defined before ``until`` lie (None: every call counts). The whole model is
+    scanned once, and each caller skips the later positions among the few calls it looks up (a
+    scan, or a filtered copy of every list, per ``until`` made planning a module quadratic)."""
     by_base, before = remembered(model, "pointwise calls", lambda: _scan_calls(model))
-    if until is None or until not in before:
-        return by_base
-    cutoff = before[until]
-    return {base: [c for c in calls if c[0] < cutoff] for base, calls in by_base.items()}
+    return by_base, (before[until] if until is not None and until in before else None)
 
 
 def _scan_calls(model) -> tuple[dict, dict]:
@@ -80,17 +78,19 @@ def _scan_calls(model) -> tuple[dict, dict]:
     return by_base, before
 
 
-def _rewrites(model, factor: sp.Expr, calls: dict, cheaper: bool) -> tuple[dict, dict]:
+def _rewrites(model, factor: sp.Expr, calls: tuple[dict, int | None], cheaper: bool) -> tuple[dict, dict]:
     """Each table call in ``factor`` -> the named value of the last definition, in definition
-    order, that matches it: (the calls replaced by named values only, the same with the cheaper
-    forms read off a value as well, when ``cheaper``; else the first again). Both from one scan:
-    matching is the costly part."""
+    order, that matches it, among ``calls`` (``_calls_by_anchor``): (the calls replaced by named
+    values only, the same with the cheaper forms read off a value as well, when ``cheaper``; else
+    the first again). Both from one scan: matching is the costly part."""
     shown, reused = {}, {}
+    by_base, cutoff = calls
     for found in atoms_of(factor, sp.Function):
         if row_of(found) is None:
             continue
         bases = {a.base for a in atoms_of(found.args[0], sp.Indexed)}
-        candidates = sorted((c for base in bases for c in calls.get(base, ())), key=lambda c: c[0])
+        candidates = sorted((c for base in bases for c in by_base.get(base, ()) if cutoff is None or c[0] < cutoff),
+                            key=lambda c: c[0])
         for _, name, indices, call, anchor in candidates:
             rename = _renaming(anchor, found)
             if rename is None:

@@ -74,6 +74,8 @@ def python_string(text: str) -> str:
 
 
 def python_comment(text: str, also: str = "") -> str:
+    if text.isprintable() and "\\" not in text and not any(char in text for char in also):
+        return text         # nothing to escape: every character below would be kept as it is
     out = []
     for char in text:
         if char == "\\":

@@ -117,7 +117,7 @@ def formula_text(lhs: str, expr: IndexExpr, reserved: set[str]) -> str:
     free, per_term = pretty_indices(expr, reserved)
     parts = [term_text(rename_term_bound(t, {**free, **names}))
              for t, names in zip(expr.terms, per_term)]
-    indices = [str(free.get(i, i)) for i in expr.indices]
+    indices = [_STR.doprint(free.get(i, i)) for i in expr.indices]
     head = f"{lhs}[{', '.join(indices)}]" if indices else lhs
     text = " + ".join(parts) if parts else "0"
     return f"{head} = {text.replace('+ -', '- ')}"

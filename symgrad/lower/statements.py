@@ -17,6 +17,7 @@ from functools import lru_cache
 import sympy as sp
 
 from symgrad.index.rebuild import replaced
+from symgrad.index.terms import atoms_of
 from symgrad.lower.nodes import (Add, BlockSum, BlockWrite, DiagonalWrite, Elementwise, MatMul, Node, Product, Shape,
                                  Slice, Tensor, Transpose, Zeros, broadcast_shape, same_shape)
 
@@ -192,13 +193,56 @@ def subnodes(node: Node):
         yield from subnodes(child)
 
 
+def subnodes_of(node: Node, kind) -> list[Node]:
+    """The nodes of class ``kind`` (a class or a tuple of them) among ``subnodes(node)``, each
+    occurrence, in the same order; subtrees that hold none (``kinds_in``) are not walked."""
+    out: list[Node] = []
+    wanted = kind if isinstance(kind, tuple) else (kind,)
+
+    def walk(sub: Node) -> None:
+        if kinds_in(sub).isdisjoint(wanted):
+            return
+        if isinstance(sub, kind):
+            out.append(sub)
+        for child in children(sub):
+            walk(child)
+    walk(node)
+    return out
+
+
+@lru_cache(maxsize=1 << 16)
+def kinds_in(node: Node) -> frozenset[type]:
+    """The classes of ``node`` and of every node inside it (``children``, which lists every node a
+    node holds). Remembered, and built from its children's: nodes are immutable, and every pass
+    asks it of the same subtrees to skip those it cannot change."""
+    return frozenset((type(node),)).union(*(kinds_in(child) for child in children(node)))
+
+
+def holding(*classes):
+    """A ``touches`` test for ``transformed`` and ``with_nodes``: whether a subtree holds a node
+    of one of ``classes`` (for a rewrite that changes nodes of those classes alone)."""
+    wanted = frozenset(classes)
+    return lambda node: not wanted.isdisjoint(kinds_in(node))
+
+
+_LEAVES = (sp.Basic, str, int, type(None))     # values that never hold a node
+
+
+@lru_cache(maxsize=None)
+def _holding_nodes(cls) -> tuple[str, ...]:
+    """The fields of a node class that may hold nodes: all but its shape (SymPy sizes only)."""
+    return tuple(name for name in field_names(cls) if name != "shape")
+
+
 def children(node: Node) -> list[Node]:
     """The nodes ``node`` is computed from."""
     if isinstance(node, Elementwise):
         return [operand for _, operand in node.operands]
     out = []
-    for name in field_names(type(node)):
+    for name in _holding_nodes(type(node)):
         value = getattr(node, name)
+        if isinstance(value, _LEAVES):
+            continue
         for item in (value if isinstance(value, tuple) else (value,)):
             if isinstance(item, Node):
                 out.append(item)
@@ -220,7 +264,7 @@ def scalar_symbols(expr: sp.Basic) -> frozenset:
     pass asks it of the same bodies. Each entry stands in as a symbol of its own while they are
     read, never as a number, which could cancel the terms a scalar multiplies
     (``a*Z[i, j] - a`` at ``Z[i, j] = 1`` is 0, and reads no ``a``)."""
-    entries = {a: sp.Dummy() for a in expr.atoms(sp.Indexed)}
+    entries = {a: sp.Dummy() for a in atoms_of(expr, sp.Indexed)}
     return frozenset(replaced(expr, entries).free_symbols - set(entries.values()))
 
 
@@ -253,21 +297,17 @@ def reads(statement: Statement) -> set[str]:
     return out
 
 
-_LEAVES = (sp.Basic, str, int, type(None))     # values that never hold a node
-
-
-@lru_cache(maxsize=None)
-def _holding_nodes(cls) -> tuple[str, ...]:
-    """The fields of a node class that may hold nodes: all but its shape (SymPy sizes only)."""
-    return tuple(name for name in field_names(cls) if name != "shape")
-
-
-def transformed(node: Node, rewrite) -> Node:
+def transformed(node: Node, rewrite, touches=None) -> Node:
     """``node`` rebuilt bottom-up, ``rewrite`` applied to every node once its children are. A
     node none of whose fields changed is kept as it is, not rebuilt (a tuple field whose items
-    all came back unchanged is the same tuple: nodes are immutable values)."""
+    all came back unchanged is the same tuple: nodes are immutable values). ``touches``: a test
+    of a subtree that is False only where ``rewrite`` returns each node inside it as it is
+    (``holding``); such a subtree is kept whole, unvisited: by induction from its leaves, each
+    of its nodes would come back as it is."""
     def visit(value):
         if isinstance(value, Node):
+            if touches is not None and not touches(value):
+                return value
             return rewrite(rebuilt(value))
         if isinstance(value, _LEAVES):
             return value
@@ -275,7 +315,8 @@ def transformed(node: Node, rewrite) -> Node:
             items = tuple(visit(v) for v in value)
             return value if all(new is old for new, old in zip(items, value)) else items
         if isinstance(value, (BlockWrite, DiagonalWrite)):
-            return replace(value, value=visit(value.value))
+            new = visit(value.value)
+            return value if new is value.value else replace(value, value=new)
         return value
 
     def rebuilt(node: Node) -> Node:
@@ -284,13 +325,18 @@ def transformed(node: Node, rewrite) -> Node:
     return visit(node)
 
 
-def with_nodes(statement: Statement, rewrite) -> Statement:
-    """``statement`` with every node it reads rebuilt by ``transformed(node, rewrite)``."""
+def with_nodes(statement: Statement, rewrite, touches=None) -> Statement:
+    """``statement`` with every node it reads rebuilt by ``transformed(node, rewrite, touches)``;
+    the statement itself where no node changed."""
     if isinstance(statement, UfuncInto):
-        return replace(statement, arguments=tuple(transformed(a, rewrite) if isinstance(a, Node) else a
-                                                  for a in statement.arguments))
-    changes = {name: transformed(getattr(statement, name), rewrite) for name in field_names(type(statement))
-               if isinstance(getattr(statement, name), Node)}
+        arguments = tuple(transformed(a, rewrite, touches) if isinstance(a, Node) else a
+                          for a in statement.arguments)
+        unchanged = all(new is old for new, old in zip(arguments, statement.arguments))
+        return statement if unchanged else replace(statement, arguments=arguments)
+    changes = {name: transformed(getattr(statement, name), rewrite, touches)
+               for name in field_names(type(statement)) if isinstance(getattr(statement, name), Node)}
+    if all(new is getattr(statement, name) for name, new in changes.items()):
+        return statement
     return replace(statement, **changes)
 
 

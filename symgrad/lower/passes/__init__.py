@@ -34,7 +34,8 @@ from symgrad.lower.passes.shared_values import share_values
 from symgrad.lower.passes.softplus_pairs import with_shared_softplus_tails
 from symgrad.lower.passes.sum_of_squares import as_squared_norm
 from symgrad.lower.passes.workspace import in_workspace
-from symgrad.lower.statements import transformed, with_nodes
+from symgrad.lower.nodes import Elementwise
+from symgrad.lower.statements import holding, transformed, with_nodes
 
 __all__ = ["float_names", "optimized"]
 
@@ -87,6 +88,7 @@ def optimized(blocks, floats: set[str], live_out: set[str], protected: set[str],
     if workspace_from is not None:
         buffered = in_workspace(buffered, floats, live_out, protected, fixed, first)
     out: list[list] = [[] for _ in blocks]
+    elementwise = holding(Elementwise)
     for j, (block, steps) in enumerate(zip(homes, buffered)):
-        out[block] += steps if j in fixed else [with_nodes(s, small_factors_first) for s in steps]
+        out[block] += steps if j in fixed else [with_nodes(s, small_factors_first, elementwise) for s in steps]
     return [tuple(b) for b in out]

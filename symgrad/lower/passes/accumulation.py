@@ -32,6 +32,8 @@ differently in the last bits.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from symgrad.lower.nodes import Add, Node, Tensor, same_shape
 from symgrad.lower.passes.buffers import is_float
 from symgrad.lower.statements import Assign, added_into, named_array, node_reads, reads, subnodes
@@ -110,7 +112,7 @@ def accumulated_early(statements: list, blocks: list, floats: set[str], start: i
         if None in ready:
             continue
         at = [_position(t, r, p, facts, readers) for t, r in zip(value.terms, ready)]
-        at = [q if any(q < a < p for a in allocations) else p for q in at]    # no new array before p: no gain
+        at = [q if _made_between(allocations, q, p) else p for q in at]    # no new array before p: no gain
         if all(q == p for q in at):
             continue
         if p not in at:         # the last term stays, under the sum's comment
@@ -165,6 +167,12 @@ def _position(term: Node, ready: int, p: int, facts: _Writes, readers: dict) -> 
                   if isinstance(n, Tensor) and n.name in facts.assigned and _large(n.shape)]
     sooner = [q for q in last_reads if q < p]
     return max(ready, min(sooner)) if sooner else p
+
+
+def _made_between(allocations: list[int], q: int, p: int) -> bool:
+    """Whether a position of ``allocations`` (ascending) lies strictly between ``q`` and ``p``."""
+    k = bisect_right(allocations, q)
+    return k < len(allocations) and allocations[k] < p
 
 
 def _new_float(node: Add, floats: set[str]) -> bool:

@@ -317,13 +317,12 @@ def in_buffers(statements: list, floats: set[str], live_out: set[str], protected
     never reused as buffers; ``fixed``: the indices of statements left as they are (they may
     not run), whose reads count all the same."""
     never = _viewed(statements) | set(protected)
-    reads_after, later = [], set(live_out)
-    for statement in reversed(statements):
-        reads_after.append(set(later))
-        later |= reads(statement)
-    reads_after.reverse()
+    last_read = {name: len(statements) for name in live_out}    # name -> the last position reading it
+    for k, statement in enumerate(statements):
+        for name in reads(statement):
+            last_read[name] = max(last_read.get(name, -1), k)
     floats, owned, out = set(floats), set(), []
-    for k, (statement, later) in enumerate(zip(statements, reads_after)):
+    for k, statement in enumerate(statements):
         if not isinstance(statement, Assign) or k in fixed:
             out.append([statement])
             continue
@@ -331,9 +330,9 @@ def in_buffers(statements: list, floats: set[str], live_out: set[str], protected
         shape = value.shape
         statement = Assign(target, value)
 
-        def reusable(name: str, shape_of) -> bool:
-            return name in owned and name not in never and name not in later and same_shape(shape_of, shape) \
-                and _read_count(value, name) == 1
+        def reusable(name: str, shape_of) -> bool:      # a name read after statement k is not dead there
+            return name in owned and name not in never and last_read.get(name, -1) <= k \
+                and same_shape(shape_of, shape) and _read_count(value, name) == 1
         steps = _Chain(target, shape, floats, reusable).of(value) if shape else None
         steps = steps if steps and len(steps) > 1 else None
         if is_float(value, floats):

@@ -26,18 +26,19 @@ from collections import Counter
 import sympy as sp
 
 from symgrad.lower.nodes import Add, MatMul, Node, Ones, Product, same_shape
-from symgrad.lower.statements import nodes_of, subnodes, with_nodes
+from symgrad.lower.statements import holding, nodes_of, subnodes_of, with_nodes
 
 
 def factored_sums(statements: list) -> list:
     """``statements`` (one function's; None for one left alone) with the terms of every sum that
     multiply one operand with different partners merged into one product."""
     counts = Counter(sub for s in statements if s is not None for node in nodes_of(s)
-                     for sub in subnodes(node) if isinstance(sub, MatMul))
+                     for sub in subnodes_of(node, MatMul))
 
     def rewrite(node: Node) -> Node:
         return _factored(node, counts) if isinstance(node, Add) and len(node.terms) > 1 else node
-    return [None if s is None else with_nodes(s, rewrite) for s in statements]
+    sums = holding(Add)
+    return [None if s is None else with_nodes(s, rewrite, sums) for s in statements]
 
 
 def _split(term: Node, counts: Counter):

@@ -29,7 +29,7 @@ import sympy as sp
 from symgrad.index.terms import atoms_of
 from symgrad.lower.nodes import Elementwise, Node, Product, same_shape
 from symgrad.lower.passes.entries import part
-from symgrad.lower.statements import nodes_of, subnodes, with_nodes
+from symgrad.lower.statements import holding, nodes_of, subnodes_of, with_nodes
 from symgrad.model.functions import is_mask
 
 
@@ -54,8 +54,8 @@ def on_smallest_factor(node: Node) -> Node:
 def on_needed_factors(statements: list) -> list:
     """``statements`` (one function's; None for one left alone) with a product's number put on
     a factor where no factor broadcasts and that factor times the number occurs elsewhere."""
-    scaled = {sub for s in statements if s is not None for node in nodes_of(s) for sub in subnodes(node)
-              if isinstance(sub, Product) and len(sub.factors) == 1 and sub.coefficient != 1}
+    scaled = {sub for s in statements if s is not None for node in nodes_of(s) for sub in subnodes_of(node, Product)
+              if len(sub.factors) == 1 and sub.coefficient != 1}
 
     def rewrite(node: Node) -> Node:
         if not isinstance(node, Product) or node.coefficient == 1 or len(node.factors) < 2 \
@@ -67,7 +67,8 @@ def on_needed_factors(statements: list) -> list:
             if moved in scaled and not (isinstance(factor, Elementwise) and factor.boolean):
                 return Product(sp.Integer(1), (*node.factors[:k], moved, *node.factors[k + 1:]))
         return node
-    return [None if s is None else with_nodes(s, rewrite) for s in statements]
+    products = holding(Product)
+    return [None if s is None else with_nodes(s, rewrite, products) for s in statements]
 
 
 def small_factors_first(node: Node) -> Node:

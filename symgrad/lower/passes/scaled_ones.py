@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 
 from symgrad.lower.nodes import MatMul, Node, Ones, Product
-from symgrad.lower.statements import Assign, nodes_of, subnodes, unwrapped, with_nodes
+from symgrad.lower.statements import Assign, holding, nodes_of, subnodes_of, unwrapped, with_nodes
 from symgrad.model.functions import is_mask
 
 
@@ -37,7 +37,7 @@ def with_scaled_ones(statements: list) -> list:
     """``statements`` (one function's; None for one left alone) with every number times a sum
     against ones that two or more sums share as a sum against a vector of that number."""
     products = Counter(sub for s in statements if s is not None for node in nodes_of(s)
-                       for sub in subnodes(node) if isinstance(sub, MatMul))
+                       for sub in subnodes_of(node, MatMul))
 
     def key_of(node: Node, whole: Node | None):
         key = _scaled_sum(node)
@@ -47,8 +47,9 @@ def with_scaled_ones(statements: list) -> list:
 
     def whole_of(statement) -> Node | None:
         return unwrapped(statement.value) if isinstance(statement, Assign) else None
-    counts = Counter(key for s in statements if s is not None for node in nodes_of(s) for sub in subnodes(node)
-                     if (key := key_of(sub, whole_of(s))) is not None)
+    counts = Counter(key for s in statements if s is not None for node in nodes_of(s)
+                     for sub in subnodes_of(node, Product) if (key := key_of(sub, whole_of(s))) is not None)
+    in_products = holding(Product)
 
     def rewritten(statement):
         whole = whole_of(statement)
@@ -59,5 +60,5 @@ def with_scaled_ones(statements: list) -> list:
                 return node
             product, filled = node.factors[0], Ones(key[1], key[0])
             return MatMul(filled, product.right) if isinstance(product.left, Ones) else MatMul(product.left, filled)
-        return with_nodes(statement, rewrite)
+        return with_nodes(statement, rewrite, in_products)
     return [None if s is None else rewritten(s) for s in statements]

@@ -31,14 +31,18 @@ from symgrad.index.terms import atoms_of
 from symgrad.lower.nodes import (Diagonal, Elementwise, Entry, Node, Ones, Product, Slice, SquaredNorm, Tensor, Transpose,
                                  Zeros, node_repr)
 from symgrad.lower.passes.entries import canonical, part
-from symgrad.lower.statements import (Assign, children, named_array, node_reads, nodes_of, subnodes, unwrapped,
+from symgrad.lower.statements import (Assign, children, named_array, node_reads, nodes_of, unwrapped,
                                      with_nodes)
 
 _NAMES = (Tensor, Entry, Slice, Transpose, Diagonal, Zeros)     # printed as a name or a view of one
 
 
+@lru_cache(maxsize=1 << 14)
 def _reads_array(node: Node) -> bool:
-    return any((isinstance(n, Tensor) and n.shape) or isinstance(n, Ones) for n in subnodes(node))
+    """Whether ``node`` reads an array: a tensor that is not a scalar, or a ones vector (remembered:
+    asked of every subtree of every statement, again after each round of sharing)."""
+    return (isinstance(node, Tensor) and bool(node.shape)) or isinstance(node, Ones) \
+        or any(_reads_array(child) for child in children(node))
 
 
 def _shareable(node: Node) -> bool:
@@ -97,14 +101,47 @@ def _values_in(statement, masks: set[str]) -> list[Node]:
     return found
 
 
-def _occurrences(values_in: list) -> dict[Node, list[int]]:
-    """Each shareable value -> the index of the statement of each of its occurrences, from
-    ``_values_in`` of each statement."""
-    found: dict[Node, list[int]] = {}
-    for k, values in enumerate(values_in):
-        for value in values:
-            found.setdefault(value, []).append(k)
-    return found
+class _Occurrences:
+    """Each shareable value -> the statements it occurs in, from ``_values_in`` of each statement
+    (``values_in``), kept up to date as statements are rewritten: a round of sharing rewrites a
+    few statements of hundreds, so the counts change there alone, and a fresh count of every
+    statement's values each round made the pass quadratic in the number of values shared."""
+
+    def __init__(self, values_in: list):
+        self.values_in = values_in
+        self.counts: dict[Node, dict[int, int]] = {}     # value -> {statement index: occurrences}
+        self.repeated: set[Node] = set()                 # the values occurring more than once
+        for k in range(len(values_in)):
+            self._count(k, 1)
+
+    def _count(self, k: int, step: int) -> None:
+        for value in self.values_in[k]:
+            counts = self.counts.setdefault(value, {})
+            counts[k] = counts.get(k, 0) + step
+            if not counts[k]:
+                del counts[k]
+            total = sum(counts.values())
+            if total > 1:
+                self.repeated.add(value)
+            else:
+                self.repeated.discard(value)
+                if not total:
+                    del self.counts[value]
+
+    def update(self, k: int, values: list) -> None:
+        """Statement ``k``'s values are now ``values``."""
+        self._count(k, -1)
+        self.values_in[k] = values
+        self._count(k, 1)
+
+    def uses(self, value: Node) -> list[int]:
+        """The index of the statement of each occurrence of ``value``, ascending."""
+        return [k for k in sorted(self.counts[value]) for _ in range(self.counts[value][k])]
+
+    def order(self, value: Node, uses: list[int]) -> tuple:
+        """Where ``value`` first occurs: (its first statement, its place among that statement's
+        values); the order a scan of the statements meets the values in."""
+        return uses[0], self.values_in[uses[0]].index(value)
 
 
 def _printed_subnodes(node: Node):
@@ -161,6 +198,14 @@ def _replaced(value: Node, name: str, masks: set[str]):
     return rewrite
 
 
+def _may_hold(value: Node):
+    """A ``touches`` test for ``_replaced(value, ...)``: a subtree can hold ``value`` (as a node, a
+    part of a body or a mask among a product's factors) only where it reads every name ``value``
+    reads (a node reads what its children and its body read)."""
+    read = node_reads(value)
+    return lambda node: read <= node_reads(node)
+
+
 def share_values(statements: list, guarded: list) -> list:
     """``statements`` (one function's, in order; None for one that may not run) with every
     repeated array value computed once, into a name beginning ``shared_``. ``guarded``: the same
@@ -173,16 +218,17 @@ def share_values(statements: list, guarded: list) -> list:
     def values_at(k: int) -> list[Node]:
         """The values statement ``k`` and the shared values computed just before it compute."""
         return [v for a in hoisted.get(k, []) for v in _values_in(a, masks)] + _values_in(statements[k], masks)
-    values_in = [values_at(k) for k in range(len(statements))]     # kept up to date: only rewritten ones change
+    occurrences = _Occurrences([values_at(k) for k in range(len(statements))])
     undisturbed: dict = {}       # (first, last, value) -> _undisturbed (``guarded`` and ``aliases`` never change)
     while True:
-        candidates = [(value, uses) for value, uses in _occurrences(values_in).items()
-                      if len(uses) > 1 and _remembered(undisturbed, (uses[0], uses[-1], value),
-                                                       lambda: _undisturbed(guarded, uses[0], uses[-1], value, aliases))
+        candidates = [(value, uses) for value, uses in ((v, occurrences.uses(v)) for v in occurrences.repeated)
+                      if _remembered(undisturbed, (uses[0], uses[-1], value),
+                                     lambda: _undisturbed(guarded, uses[0], uses[-1], value, aliases))
                       and sum(unwrapped(getattr(statements[k], "value", None)) == value for k in set(uses)) < 2]
         if not candidates:
             break
-        value, uses = max(candidates, key=lambda c: (len(node_repr(c[0])), -c[1][0]))     # the largest first
+        # the largest first; of equal sizes, the first computed, as a scan of the statements meets them
+        value, uses = max(candidates, key=lambda c: (len(node_repr(c[0])), *(-n for n in occurrences.order(*c))))
         counter += 1
         name = f"_{SHARED_PREFIX}_{counter}"            # renamed in the order they are computed below
         before = hoisted.setdefault(uses[0], [])        # a shared value that reads this one comes after it
@@ -190,12 +236,13 @@ def share_values(statements: list, guarded: list) -> list:
         rewrite = _replaced(value, name, set(masks))
         if isinstance(value, Elementwise) and value.boolean:
             masks.add(name)
+        touches = _may_hold(value)
         for k in sorted(set(uses)):
-            hoisted[k] = [with_nodes(a, rewrite) for a in hoisted.get(k, [])]
-            statements[k] = with_nodes(statements[k], rewrite)
+            hoisted[k] = [with_nodes(a, rewrite, touches) for a in hoisted.get(k, [])]
+            statements[k] = with_nodes(statements[k], rewrite, touches)
         hoisted[uses[0]].insert(place, Assign(name, value))
         for k in sorted(set(uses)):
-            values_in[k] = values_at(k)
+            occurrences.update(k, values_at(k))
     order = [a.target for k in sorted(hoisted) for a in hoisted[k]]
     if not order:        # nothing shared: no name to choose
         return [(k, statement) for k, statement in enumerate(statements)]
@@ -226,6 +273,6 @@ def _renamed(statement, names: dict[str, str]):
 
     def rename(node: Node) -> Node:
         return Tensor(names[node.name], node.shape) if isinstance(node, Tensor) and node.name in names else node
-    statement = with_nodes(statement, rename)
+    statement = with_nodes(statement, rename, lambda node: not node_reads(node).isdisjoint(names))
     return Assign(names.get(statement.target, statement.target), statement.value) \
         if isinstance(statement, Assign) else statement

@@ -20,7 +20,7 @@ from symgrad.index.rebuild import replaced
 from symgrad.index.terms import atoms_of
 from symgrad.lower.nodes import Elementwise, Node, node_repr
 from symgrad.lower.passes.entries import canonical, part
-from symgrad.lower.statements import nodes_of, subnodes, with_nodes
+from symgrad.lower.statements import holding, nodes_of, subnodes_of, with_nodes
 from symgrad.model.functions import FUNCTIONS
 
 _SOFTPLUS, _RELU, _ABS = FUNCTIONS["softplus"], FUNCTIONS["relu"], FUNCTIONS["abs"]
@@ -40,7 +40,8 @@ def _arguments(node: Node):
 def _pairs(statements: list) -> dict[Elementwise, bool]:
     """Each argument value of a softplus whose negation is one too -> whether it is the pair's
     representative (the one whose tail ``softplus(-|x|)`` is spelled with ``x``)."""
-    values = {value for s in statements if s is not None for node in nodes_of(s) for sub in subnodes(node)
+    values = {value for s in statements if s is not None for node in nodes_of(s)
+              for sub in subnodes_of(node, Elementwise)
               for _, value in _arguments(sub) if sum(1 for n in value.shape if n != 1) == 2}
     out = {}
     for value in values:
@@ -65,4 +66,5 @@ def with_shared_softplus_tails(statements: list) -> list:
                 representative = x if pairs[value] else -x
                 mapping[call] = _RELU(x) + _SOFTPLUS(-_ABS(representative))
         return canonical(Elementwise(replaced(node.body, mapping), node.operands)) if mapping else node
-    return [None if s is None else with_nodes(s, rewrite) for s in statements]
+    elementwise = holding(Elementwise)
+    return [None if s is None else with_nodes(s, rewrite, elementwise) for s in statements]

@@ -37,8 +37,8 @@ import sympy as sp
 from symgrad.lower.nodes import (Add, BroadcastTo, Elementwise, MatMul, Node, Product, Reshape, Slice, Tensor, Transpose,
                                  same_shape)
 from symgrad.lower.passes.buffers import is_float, steps_into
-from symgrad.lower.statements import (Assign, Release, UfuncInto, WorkspaceKeep, WorkspaceTake, reads, unwrapped,
-                                      with_nodes)
+from symgrad.lower.statements import (Assign, Release, UfuncInto, WorkspaceKeep, WorkspaceTake, holding, reads,
+                                      unwrapped, with_nodes)
 
 # a leading underscore: names no model may take (``symgrad.model.names``)
 SLOT_PREFIX = "_slot"
@@ -97,9 +97,10 @@ def _hoisted(statement, floats: set[str], names: _Names) -> tuple[list, object]:
 
     def in_products(node: Node) -> Node:
         if isinstance(node, MatMul):
-            return MatMul(hoist(node.left), hoist(node.right))
+            left, right = hoist(node.left), hoist(node.right)
+            return node if left is node.left and right is node.right else MatMul(left, right)
         return node
-    statement = with_nodes(statement, in_products)
+    statement = with_nodes(statement, in_products, holding(MatMul))
     if isinstance(statement, UfuncInto):
         statement = UfuncInto(statement.target, statement.ufunc, tuple(
             hoist(a) if isinstance(a, Node) and a.shape else a for a in statement.arguments))
