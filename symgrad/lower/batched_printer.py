@@ -25,7 +25,7 @@ import sympy as sp
 
 from symgrad.lower.elementwise_code import MUL, POSTFIX, print_scalar
 from symgrad.errors import LoweringError
-from symgrad.lower.nodes import Elementwise, Entry, Zeros
+from symgrad.lower.nodes import Entry, Zeros
 from symgrad.lower.numpy_printer import NumPyPrinter, block_slices, einsum_order, shape_code, slice_text
 from symgrad.lower.statements import Assign, BlockAdd, DiagonalAdd
 
@@ -67,7 +67,7 @@ class BatchedPrinting:
 
     def _numeric(self, operand) -> str:
         """An operand as numbers (NumPy holds a mask as booleans)."""
-        boolean = isinstance(operand, Elementwise) and operand.boolean
+        boolean = operand.boolean
         return f"1.0 * {self.parenthesize(operand, MUL)}" if boolean else self.doprint(operand)
 
     def _add_at(self, target: str, index: str, value: str) -> str:

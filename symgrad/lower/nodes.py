@@ -72,6 +72,11 @@ class Node:
             self.__dict__["_hash"] = remembered      # as cached_property stores, past the frozen __setattr__
         return remembered
 
+    @property
+    def boolean(self) -> bool:
+        """A mask (NumPy holds it as booleans): only an elementwise node can be one (``Elementwise.boolean``)."""
+        return False
+
     def __getstate__(self) -> dict:
         """A copy or pickle leaves the remembered hash behind (a string's hash differs between
         processes)."""

@@ -157,7 +157,7 @@ class NumPyPrinter:
         coefficient = node.coefficient
         if coefficient == -1 and texts:
             first = node.factors[0]
-            texts[0] = ("-1.0 * " if isinstance(first, Elementwise) and first.boolean else "-") + texts[0]
+            texts[0] = ("-1.0 * " if first.boolean else "-") + texts[0]
         elif coefficient != 1:
             scalar = self.scalar(coefficient)
             scalar = scalar if coefficient.is_Atom else f"({scalar})"
@@ -197,7 +197,7 @@ class NumPyPrinter:
     def _print_Einsum(self, node):
         operands = []
         for letters, operand in node.inputs:
-            boolean = isinstance(operand, Elementwise) and operand.boolean
+            boolean = operand.boolean
             code = f"1.0 * {self.parenthesize(operand, MUL)}" if boolean else self.doprint(operand)
             operands.append(f"({code}).reshape(-1)" if len(letters) == 1 else code)
         spec = ",".join(letters for letters, _ in node.inputs)
@@ -318,4 +318,4 @@ def block_slices(bounds, shape) -> list[str]:
 
 
 def _all_boolean(node: Product) -> bool:
-    return all(isinstance(f, Elementwise) and f.boolean for f in node.factors)
+    return all(f.boolean for f in node.factors)

@@ -65,14 +65,14 @@ def as_row_dots(node: Node) -> Node:
         return node
     number, factors = found
     width = node.operand.shape[1]
-    numbers = [f for f in factors if not (isinstance(f, Elementwise) and f.boolean)]
+    numbers = [f for f in factors if not f.boolean]
     if len(factors) < 2 or not numbers or any(len(f.shape) != 2 or not same_shape((f.shape[1],), (width,))
                                               for f in factors):
         return node
     right = max(numbers, key=lambda f: (same_shape(f.shape, node.operand.shape), _without_temporary(f)))
     rest = list(factors)
     rest.remove(right)
-    left = rest[0] if len(rest) == 1 and not (isinstance(rest[0], Elementwise) and rest[0].boolean) \
+    left = rest[0] if len(rest) == 1 and not rest[0].boolean \
         else Product(sp.Integer(1), tuple(rest))
     dot = RowDot(left, right)
     return dot if number == 1 else Product(number, (dot,))

@@ -34,7 +34,7 @@ from symgrad.model.functions import is_mask
 
 
 def _smaller(factor: Node, shape) -> bool:
-    return not same_shape(factor.shape, shape) and not (isinstance(factor, Elementwise) and factor.boolean)
+    return not same_shape(factor.shape, shape) and not factor.boolean
 
 
 def on_smallest_factor(node: Node) -> Node:
@@ -64,7 +64,7 @@ def on_needed_factors(statements: list) -> list:
             return node
         for k, factor in enumerate(node.factors):
             moved = Product(node.coefficient, (factor,))
-            if moved in scaled and not (isinstance(factor, Elementwise) and factor.boolean):
+            if moved in scaled and not factor.boolean:
                 return Product(sp.Integer(1), (*node.factors[:k], moved, *node.factors[k + 1:]))
         return node
     products = holding(Product)

@@ -56,7 +56,7 @@ def _shareable(node: Node) -> bool:
 
 def _is_mask(node: Node, masks: set[str]) -> bool:
     """A mask, or the name a shared mask was given (``masks``)."""
-    return (isinstance(node, Elementwise) and node.boolean) or (isinstance(node, Tensor) and node.name in masks)
+    return node.boolean or (isinstance(node, Tensor) and node.name in masks)
 
 
 def _scaled_masks(node: Product, masks: set[str]):
@@ -65,7 +65,7 @@ def _scaled_masks(node: Product, masks: set[str]):
     if not node.factors or _is_mask(node.factors[0], masks) or not node.factors[0].shape:
         return
     for factor in node.factors[1:]:
-        if isinstance(factor, Elementwise) and factor.boolean and _reads_array(factor):
+        if factor.boolean and _reads_array(factor):
             yield factor
 
 
@@ -182,7 +182,7 @@ def _replaced(value: Node, name: str, masks: set[str]):
     entry = sp.IndexedBase(name)[0]
 
     def rewrite(node: Node) -> Node:
-        if isinstance(value, Elementwise) and value.boolean:
+        if value.boolean:
             if isinstance(node, Product) and value in set(_scaled_masks(node, masks)):
                 return Product(node.coefficient, tuple(shared if f == value else f for f in node.factors))
             return node
@@ -234,7 +234,7 @@ def share_values(statements: list, guarded: list) -> list:
         before = hoisted.setdefault(uses[0], [])        # a shared value that reads this one comes after it
         place = next((j for j, a in enumerate(before) if value in _values_in(a, masks)), len(before))
         rewrite = _replaced(value, name, set(masks))
-        if isinstance(value, Elementwise) and value.boolean:
+        if value.boolean:
             masks.add(name)
         touches = _may_hold(value)
         for k in sorted(set(uses)):

@@ -14,8 +14,6 @@ pair (a layer's outputs, ``hw1_sigmoid_bce``) stays two calls.
 """
 from __future__ import annotations
 
-import sympy as sp
-
 from symgrad.index.rebuild import replaced
 from symgrad.index.terms import atoms_of
 from symgrad.lower.nodes import Elementwise, Node, node_repr

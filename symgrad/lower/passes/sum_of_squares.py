@@ -30,6 +30,6 @@ def as_squared_norm(node: Node) -> Node:
     if isinstance(inner, Product) and inner.coefficient == 1 and len(inner.factors) == 2:
         left, right = inner.factors
         if same_shape(left.shape, right.shape) and not any(
-                isinstance(f, Elementwise) and f.boolean for f in (left, right)):
+                f.boolean for f in (left, right)):
             return VDot(left, right)
     return node
