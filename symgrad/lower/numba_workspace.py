@@ -37,15 +37,12 @@ from dataclasses import replace
 from symgrad.lower.nodes import same_shape
 from symgrad.lower.numba_printer import KERNEL_PREFIX, KernelCall, NumbaPrinter
 from symgrad.lower.numba_sweeps import ASSIGNMENT, NAME, READ_NAME, calls_in, closing
+from symgrad.lower.passes.workspace import SLOT_PREFIX, large
 from symgrad.lower.statements import WorkspaceKeep, WorkspaceTake
 
-SLOT_PREFIX = "_slot_"      # a leading underscore: names no model may take (``symgrad.model.names``)
-SLOT = re.compile(rf"\b{SLOT_PREFIX}(\d+)\b")
+SLOT_NAME = f"{SLOT_PREFIX}_"     # the NumPy slots' spelling, _slot_1: names no model may take (``symgrad.model.names``)
+SLOT = re.compile(rf"\b{SLOT_NAME}(\d+)\b")
 TARGETS = re.compile(r"((?:\w+, )*\w+) = (.+)")     # a line assigning one name or several (a sweep's results)
-
-
-def _large(shape) -> bool:
-    return len(shape) == 2 and all(n != 1 for n in shape)
 
 
 def leaving(lines: list[str], live_out: set[str], printer: NumbaPrinter) -> set[str]:
@@ -91,9 +88,9 @@ class WorkspaceWriter:
     def _call(self, text: str, call: KernelCall, stays: bool) -> str:
         """The kernel call ``text`` with its large products computed into slots (the one it writes
         into only where its result ``stays``), and its new result array a slot where it stays."""
-        arguments = tuple((p, self._product(code) if code in self.printer.products and _large(
+        arguments = tuple((p, self._product(code) if code in self.printer.products and large(
             self.printer.products[code].shape) and (stays or p != call.nest.into) else code) for p, code in call.arguments)
-        into_new_array = call.nest.into is None and _large(call.shape)
+        into_new_array = call.nest.into is None and large(call.shape)
         if arguments == call.arguments and not (stays and into_new_array):
             return text
         changed = replace(call, arguments=arguments)
@@ -103,12 +100,12 @@ class WorkspaceWriter:
 
     def _product(self, code: str) -> str:
         product = self.printer.products[code]
-        if not _large(product.shape):
+        if not large(product.shape):
             return code
         return f"np.matmul({product.left}, {product.right}, out={self._slot(product.shape)})"
 
     def _slot(self, shape) -> str:
-        name = f"{SLOT_PREFIX}{len(self.shapes) + 1}"
+        name = f"{SLOT_NAME}{len(self.shapes) + 1}"
         self.shapes[name] = shape
         return name
 
@@ -130,7 +127,7 @@ class WorkspaceWriter:
             shape = self.shapes[placeholder]
             slot = next((s for s in slots if s[2] < first and same_shape(s[1], shape)), None)
             if slot is None:
-                slot = [f"{SLOT_PREFIX}{len(slots) + 1}", shape, last]
+                slot = [f"{SLOT_NAME}{len(slots) + 1}", shape, last]
                 slots.append(slot)
             slot[2] = last
             order[placeholder] = slot[0]

@@ -45,7 +45,9 @@ SLOT_PREFIX = "_slot"
 TEMPORARY_PREFIX = "_temporary"
 
 
-def _large(shape) -> bool:
+def large(shape) -> bool:
+    """A shape worth a kept buffer: two axes of more than one entry each (a fresh array of it can
+    be megabytes, whose page faults cost on every call); vectors are made anew."""
     return len(shape) == 2 and all(n != 1 for n in shape)
 
 
@@ -89,7 +91,7 @@ def _hoisted(statement, floats: set[str], names: _Names) -> tuple[list, object]:
     found: list[Assign] = []
 
     def hoist(node: Node) -> Node:
-        if _large(node.shape) and _fresh(node) and is_float(node, floats) and steps_into("_", node, floats):
+        if large(node.shape) and _fresh(node) and is_float(node, floats) and steps_into("_", node, floats):
             name = names.fresh(TEMPORARY_PREFIX)
             found.append(Assign(name, node))
             return Tensor(name, node.shape)
@@ -128,7 +130,7 @@ def in_workspace(steps: list, floats: set[str], live_out: set[str], protected: s
                 value = getattr(s, "value", None)
                 if isinstance(s, Assign) and is_float(value, floats):
                     floats.add(s.target)
-                if index >= start and isinstance(s, Assign) and _large(value.shape) and _fresh(value) \
+                if index >= start and isinstance(s, Assign) and large(value.shape) and _fresh(value) \
                         and is_float(value, floats):
                     candidates.add(s.target)
                 out.append(s)
