@@ -51,3 +51,15 @@ def test_numbered_names_are_text_in_formulas_and_subscripts_in_latex():
     name(expr.indices[0])
     latex = index_latex(expr, _IndexPrinter({}, table, name))
     assert f"x_{{c_{{{many}}}}}" in latex
+
+
+def test_a_formulas_text_does_not_depend_on_what_was_printed_before_it():
+    """The remembering printer once kept a Float's text from wherever it was first printed: a
+    lone Float prints at full precision, so a later ``1.0*reg`` came out ``1.00000000000000*reg``
+    (a generated comment that changed with the order the models were generated in)."""
+    reg, x, i = sp.Symbol("reg"), sp.IndexedBase("x"), sp.Symbol("i0", integer=True)
+    one = sp.Float(1.0)
+    scaled = IndexExpr((i,), (Term(one * reg * x[i], ()),))
+    alone = IndexExpr((i,), (Term(one, ()),))
+    assert formula_text("s", alone, set()) == "s[i] = 1.0"
+    assert formula_text("y", scaled, set()) == "y[i] = 1.0*reg * x[i]"

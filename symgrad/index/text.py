@@ -21,12 +21,17 @@ class _RememberingStrPrinter(StrPrinter):
     """``str`` of SymPy expressions, each (sub)expression's text remembered: the formulas of one
     model print the same entries and calls (``W2[c, j]``, ``tanh(Z1[i, j])``) over and over, and
     a printer's text for an expression depends on the expression alone (equal expressions are
-    the same tree; a Float's precision is part of its equality)."""
+    the same tree; a Float's precision is part of its equality).
+
+    That holds only with ``full_prec`` off: StrPrinter's default prints a Float at full precision
+    when it is the whole expression (``1.00000000000000``) and short inside one (``1.0*reg``), so
+    the text remembered for a Float would depend on where it was first printed, and a formula's
+    text on which formulas this process printed before it."""
 
     LIMIT = 1 << 15
 
     def __init__(self):
-        super().__init__()
+        super().__init__({"full_prec": False})
         self._texts: dict = {}
 
     def _print(self, expr, **kwargs) -> str:
