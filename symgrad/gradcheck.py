@@ -14,7 +14,9 @@ loss of 10). A point where the gradient and the differences disagree by less tha
 above ``TOLERANCE``: it happens where a gradient is zero or nearly so (attention after a layer norm
 over two features, with every row's features in the same order: every normalised row is the same,
 the logits are equal along each row whatever the query weights, and their gradient is zero). Such
-points are counted, not judged. A NaN in a gradient is an infinite error.
+points are counted, not judged. A NaN in a gradient is an infinite error; a loss that is NaN or
+infinite at a sampled point stops the check (``UndefinedLossError``, naming the inputs drawn without
+a sampler): the model needs inputs from its loss's domain, which only it can give.
 """
 from __future__ import annotations
 
@@ -86,6 +88,24 @@ def _layer_dims(layer, dims: dict, carry_shape, taken: set) -> dict:
 
 class NoPointError(SymgradError, RuntimeError):
     """No random point lies far enough from the kinks of the model's nonsmooth functions."""
+
+
+class UndefinedLossError(SymgradError):
+    """The loss is not a finite number at a sampled point: no gradient can be checked there."""
+
+
+def require_finite_loss(model: Model, value) -> None:
+    """Raise ``UndefinedLossError`` naming the inputs drawn without a sampler when ``value``, the
+    loss at a sampled point, is NaN or infinite: a loss such as ``log(p)`` or a focal loss over
+    labels needs inputs from its domain, which only the model can give (``sample_with``)."""
+    if np.isfinite(value):
+        return
+    drawn = [t.name for t in model.inputs if t.role != "parameter" and t.name not in model.samplers]
+    how = (f"{', '.join(drawn)} drawn from N(0, 1) (scalars from U(0.5, 1.5)); give an input with a "
+           f"domain (labels, probabilities, positive values) a sampler in a model file: m.sample_with(NAME, draw)"
+           if drawn else "every input has a sampler or is a parameter; check the samplers' domains")
+    raise UndefinedLossError(f"model {model.name!r}: the loss is {float(value)} at a sampled point, "
+                             f"so no gradient can be checked: {how}")
 
 
 KEPT_LAYERS = 5   # layers drawn as they always were; deeper ones are scaled (see _draw)
@@ -273,6 +293,7 @@ def check_module(model: Model, module, points: int = 3, seed: int = 0,
             for _ in range(points):
                 inputs = sample_inputs(model, module, dims, rng, depth)
                 value, grads = module.loss_and_grad(**inputs)
+                require_finite_loss(model, value)
                 checked += 1
                 for name in module.PARAMETERS:
                     expected = finite_difference(module, inputs, name)

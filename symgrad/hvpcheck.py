@@ -25,7 +25,7 @@ import numpy as np
 
 from symgrad.emit.hvp_plan import HESSIAN_LIMIT
 from symgrad.emit.layer_plan import part_plans, plan_for
-from symgrad.gradcheck import dimension_values, relative_error, sample_inputs
+from symgrad.gradcheck import dimension_values, relative_error, require_finite_loss, sample_inputs
 from symgrad.lower.autograd_printer import AutogradPrinter
 from symgrad.model.layers import layout_of
 
@@ -199,7 +199,8 @@ def check_hvp_module(derivation, module, points: int = 3, seed: int = 0,
             for _ in range(points):
                 inputs = sample_inputs(model, module, dims, rng, depth)
                 tangent = random_tangent(inputs, parameters, rng)
-                _, _, products = module.hvp(tangent, **inputs)
+                value, _, products = module.hvp(tangent, **inputs)
+                require_finite_loss(model, value)
                 up = module.loss_and_grad(**{**inputs, **{p: moved(inputs[p], tangent[p], HVP_STEP)
                                                            for p in parameters}})[1]
                 down = module.loss_and_grad(**{**inputs, **{p: moved(inputs[p], tangent[p], -HVP_STEP)

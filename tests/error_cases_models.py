@@ -23,6 +23,21 @@ def build():
     return m
 '''
 
+UNDEFINED_LOSS = '''
+from symgrad import Model, log, sigmoid
+
+
+def build():
+    m = Model("focal_unsampled")
+    N, D = m.dims("N D")
+    X, y = m.constant("X", (N, D)), m.constant("y", (N, 1))
+    w = m.parameter("w", (D, 1))
+    p = m.define("p", sigmoid(X @ w))
+    pt = m.define("pt", y * p + (1 - y) * (1 - p))     # a probability only for labels 0 and 1
+    m.loss("Loss", (-((1 - pt) ** 2) * log(pt)).sum() / N)
+    return m
+'''
+
 SLOW_MODEL = '''
 import pathlib
 import time
@@ -102,6 +117,13 @@ def case(name, tmp_path):
         (tmp_path / "unused.py").write_text(UNUSED_PARAMETER)
         code, stderr = cli(tmp_path, "show", "unused.py")
         assert code == 0 and len(stderr.splitlines()) == 1
+        return stderr
+    if name == "undefined-loss":
+        (tmp_path / "focal.py").write_text(UNDEFINED_LOSS)
+        for flags in ((), ("--hvp",)):
+            code, stderr = cli(tmp_path, "verify", *flags, "focal.py", "-o", str(tmp_path))
+            assert code == 2, stderr
+            assert "Traceback" not in stderr and stderr.count("symgrad: error:") == 1
         return stderr
     if name == "model-exits":
         (tmp_path / "exits.py").write_text("import sys\nsys.exit(0)\n")
