@@ -63,3 +63,28 @@ def test_a_formulas_text_does_not_depend_on_what_was_printed_before_it():
     alone = IndexExpr((i,), (Term(one, ()),))
     assert formula_text("s", alone, set()) == "s[i] = 1.0"
     assert formula_text("y", scaled, set()) == "y[i] = 1.0*reg * x[i]"
+
+
+def _mixed_term() -> IndexExpr:
+    """A gradient-like formula: numbers, a dimension and a scalar in front, entries whose order
+    changes with the display names, a function of an entry, a condition and two summed indices."""
+    L, M = sp.Symbol("L", positive=True, integer=True), sp.Symbol("M", positive=True, integer=True)
+    reg, t = sp.Symbol("reg", real=True), sp.Symbol("t", real=True)
+    W, Z, X, Y = (sp.IndexedBase(n, real=True) for n in ("W", "Z", "X", "Y"))
+    i, j = sp.Symbol("i7", integer=True), sp.Symbol("i8", integer=True)
+    a, b = sp.Symbol("a41", integer=True), sp.Symbol("a3", integer=True)
+    factor = -2 * reg / L * W[a, i] * X[j, b] * Y[b] * Y[a] * sp.tanh(Z[M + a, b] * t) ** 2   # Y[a3]*Y[a41]
+    bound = ((a, sp.Integer(0), M - 1), (b, sp.Integer(0), L - 1))
+    return IndexExpr((i, j), (Term(factor, bound, ((M + a, M, 2 * M - 1),)), Term(reg * X[j, i] / L)))
+
+
+def test_a_comment_renames_only_the_factors_that_read_an_index(monkeypatch):
+    from symgrad.index import text
+    asked = []
+    real = text.replaced
+    monkeypatch.setattr(text, "replaced", lambda expr, names: asked.append(expr) or real(expr, names))
+    shown = formula_text("grad_W", _mixed_term(), {"W", "Z", "X", "Y", "L", "M", "reg", "t"})
+    assert shown == ("grad_W[i, j] = -2*reg/L * sum_{c,k} [M <= M + c <= 2*M - 1]*tanh(t*Z[M + c, k])**2"
+                     "*W[c, i]*X[j, k]*Y[c]*Y[k] + reg/L * X[j, i]")
+    reg, L = sp.Symbol("reg", real=True), sp.Symbol("L", positive=True, integer=True)
+    assert asked and all(text.index_symbols(expr) and not expr.has(reg, L) for expr in asked)

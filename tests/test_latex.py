@@ -13,6 +13,8 @@ from symgrad.emit.module_plan import plan_module
 from symgrad.index.conventions import adjoint_name
 from symgrad.emit.files import render_module
 from symgrad.documents.derivation import build_document
+from symgrad.lower.assembly import lower_expression
+from symgrad.lower.latex_printer import LatexArrayPrinter
 from symgrad.lower.vectorize import lower
 
 from .conftest import GENERATED, ROOT, require_program
@@ -64,6 +66,32 @@ def test_matrix_view_is_the_lowering_the_code_comes_from(catalogue_name):
     view = [s for s in build_document(model, derivation).sections if s.title == "Matrix view"][0]
     for block in plan.backward:
         assert any(block.latex in formula for formula in view.formulas), block.name
+
+
+def test_generating_prints_no_matrix_view_and_reading_one_prints_it_once(monkeypatch):
+    """Only the documents read the LaTeX: a plan prints a block's view (and a core's relation)
+    when it is first read, the same text as printing it at lowering, and once."""
+    model = catalogue.build("two_branch_crelu")
+    derivation = derive(model)
+    printed = []
+    real = LatexArrayPrinter.doprint
+    monkeypatch.setattr(LatexArrayPrinter, "doprint", lambda self, node: printed.append(node) or real(self, node))
+    plan = plan_module(derivation, "symgrad generate two_branch_crelu")
+    assert render_module(plan) == (GENERATED / "two_branch_crelu.py").read_text()
+    assert printed == []
+    cores = [b for b in plan.backward if b.name.endswith("_core")]
+    assert cores and all(b.relation for b in cores)
+    views = [(b.latex, b.relation) for b in (*plan.forward, *plan.backward)]
+    count = len(printed)
+    assert views == [(b.latex, b.relation) for b in (*plan.forward, *plan.backward)] and len(printed) == count
+    monkeypatch.undo()
+    shapes = {n: t.shape for n, t in model.tensors.items()}
+    shapes.update({adjoint_name(n): t.shape for n, t in model.tensors.items()})
+    for block in plan.forward:
+        expr = model.definitions[block.name].expr
+        eager = LatexArrayPrinter().doprint(lower_expression(expr, model.tensors[block.name].shape, shapes,
+                                                             model.space.ranges_of(expr.indices)).view)
+        assert block.latex == eager, block.name
 
 
 @pytest.mark.parametrize("catalogue_name", FLAT)

@@ -34,6 +34,7 @@ from symgrad.differentiate.layers import derive_layers
 from symgrad.differentiate.model_derivation import ModelDerivation, Part
 from symgrad.differentiate.pooled_diff import pooled_diff, reads_no_entry
 from symgrad.differentiate.reuse import reuse_forward_values
+from symgrad.index.collector import fewer_full_collections
 from symgrad.index.conventions import adjoint_name
 from symgrad.index.text import formula_text
 from symgrad.index.rebuild import entry, replaced, times
@@ -219,6 +220,7 @@ def _consumers(model: Model, names: list[str]) -> dict[str, list[str]]:
     return consumers
 
 
+@fewer_full_collections()
 def derive(model: Model) -> ModelDerivation:
     """Run the chain rule backwards from the loss; returns every named adjoint.
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import jinja2
 
 from symgrad.emit.layer_plan import template_context
+from symgrad.index.collector import fewer_full_collections
 from symgrad.emit.escape import (header_text, latex_text, markdown_code, markdown_text, python_comment, python_docstring,
                      python_string)
 
@@ -82,6 +83,7 @@ def render_document(document, command: str, kind: str) -> str:
     return _environment().get_template(template).render(doc=document, command=command)
 
 
+@fewer_full_collections()
 def render_module(plan, template: str | None = None, **context) -> str:
     """The generated module's source (from a ``ModulePlan`` or a ``StackPlan``; another backend
     names its ``template`` and what else it needs); compiled once to prove it is valid Python."""

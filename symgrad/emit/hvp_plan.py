@@ -191,12 +191,12 @@ def lowered_tangents_and_views(derivation, statements, shapes: dict) -> tuple[li
         ranges = derivation.space.ranges_of(expr.indices)
         lowered[target] = lower_both(target, expr, model.tensors[name].shape, shapes, ranges)
         comments[target] = formula_text(target, expr, reserved)
-    plain = [Block(t, (comments[t],), low.statements, low.latex) for t, low in lowered.items()]
+    plain = [Block(t, (comments[t],), low.statements, low) for t, low in lowered.items()]
     homes, allocated, in_views = stacked_homes(lowered), set(), []
     for target, low in lowered.items():
         code, blocks_above = statements_in_views(target, low, shapes, homes, allocated)
         comment = comments[target] + ("   (its blocks were computed in place above)" if blocks_above else "")
-        in_views.append(Block(target, (comment,), tuple(code), low.latex))
+        in_views.append(Block(target, (comment,), tuple(code), low))
     return plain, in_views
 
 

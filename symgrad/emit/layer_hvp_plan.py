@@ -195,7 +195,7 @@ def _layer(derivation, first, varying: tuple[str, ...] | None, guarded: bool = T
     split = len(forward)
     handed = _handed_over(passed[:split], passed[split:], state)
     numpy = NumPyPrinter()
-    rebuilt = [Block(b.name, b.comments, s, b.latex, b.relation) for b, s in zip(everything, passed)]
+    rebuilt = [Block(b.name, b.comments, s, b.view, b.relation_view) for b, s in zip(everything, passed)]
 
     def value(name: str, shape, batched: bool) -> str:
         return name if name in present else _zeros(shape, batched)
@@ -210,7 +210,7 @@ def _layer(derivation, first, varying: tuple[str, ...] | None, guarded: bool = T
         carry_tangent=tangent_name(layer.carry_name) if carried else "",
         element_tangents=tuple(tangent_name(p) for p in found.elements),
         element_shapes=tuple(shape_text(layer.tensors[p].shape) for p in found.elements),
-        forward=printed([Block(b.name, b.comments, s, b.latex) for b, s in zip(forward, passed[:split])], numpy),
+        forward=printed([Block(b.name, b.comments, s, b.view) for b, s in zip(forward, passed[:split])], numpy),
         tangent_state=unpacked((*state, *handed)),
         batched_tangent_state=unpacked(state),
         out_tangent=value(out, out_shape, False) if out else "",

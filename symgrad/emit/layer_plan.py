@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from symgrad.emit.module_plan import (InputSpec, ModulePlan, dimension_reads, plan_module, printed, shape_code, shape_text,
                                      unpacked)
+from symgrad.index.collector import fewer_full_collections
 from symgrad.index.conventions import adjoint_name
 from symgrad.differentiate.layers import StackDerivation
 from symgrad.lower.numpy_printer import NumPyPrinter
@@ -145,6 +146,7 @@ def plan_stack_module(derivation: StackDerivation, command: str, printer=None, p
     )
 
 
+@fewer_full_collections()
 def plan_for(derivation, command: str, printer=None, passes: bool = True):
     """The plan of a generated module: one model, or a stack of layers (``printer``: another
     backend's, see ``plan_module``; without ``passes``, the statements as lowered: what the

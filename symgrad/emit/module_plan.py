@@ -28,7 +28,7 @@ from symgrad.lower.numpy_printer import NumPyPrinter
 from symgrad.lower.passes import optimized
 from symgrad.lower.statements import (Allocate, Assign, BlockAssign, Statement, WorkspaceTake, nodes_of,
                                       statements_into, subnodes, unwrapped)
-from symgrad.lower.vectorize import lower_both, print_scalar
+from symgrad.lower.vectorize import lower_both, matrix_view, print_scalar
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,25 @@ class Block:
     name: str
     comments: tuple[str, ...]
     statements: tuple[Statement, ...]   # the IR (``symgrad.lower.statements``)
-    latex: str = ""          # the same value as mathematics (the matrix view)
-    relation: str = ""       # for a core: the adjoint it stands for, as mathematics
+    view: object = ""           # the matrix view: its LaTeX, or what prints it when read (a ``Lowered``, a ``MatrixView``)
+    relation_view: object = ""  # for a core: the adjoint it stands for, the same way
     stands_for: IndexExpr | None = None   # for a core: that adjoint, as the outer factors times the core
     lines: tuple[str, ...] = ()         # the statements as printed, once the passes are done
+
+    @property
+    def latex(self) -> str:
+        """The same value as mathematics (the matrix view); printed when first read, as only the
+        documents read it."""
+        return _latex(self.view)
+
+    @property
+    def relation(self) -> str:
+        """For a core: the adjoint it stands for, as mathematics (else empty)."""
+        return _latex(self.relation_view)
+
+
+def _latex(view) -> str:
+    return view if isinstance(view, str) else view.latex
 
 
 def reads_kept_constants(blocks) -> bool:
@@ -161,7 +176,7 @@ def _forward_blocks(model, shapes: dict, reserved: set, in_views: bool) -> list[
         statements, blocks_above = statements_in_views(name, low, shapes, homes, allocated)
         if blocks_above:
             comment += "   (its blocks were computed in place above)"
-        forward.append(Block(name, (comment,), tuple(statements), low.latex))
+        forward.append(Block(name, (comment,), tuple(statements), low))
     return forward
 
 
@@ -276,10 +291,9 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
         comments = _comments(adjoint, derivation, reserved)
         ranges = space.ranges_of(adjoint.expr.indices)
         lowered = lower_both(adjoint.target, adjoint.expr, model.tensors[adjoint.name].shape, shapes, ranges)
-        relation = "" if adjoint.relation is None else lower_both(
-            adjoint_name(adjoint.name), adjoint.relation, model.tensors[adjoint.name].shape, shapes, ranges).latex
-        backward.append(Block(adjoint.target, comments, lowered.statements, lowered.latex, relation,
-                              adjoint.relation))
+        relation = "" if adjoint.relation is None else matrix_view(
+            adjoint.relation, model.tensors[adjoint.name].shape, shapes, ranges)
+        backward.append(Block(adjoint.target, comments, lowered.statements, lowered, relation, adjoint.relation))
     gradients = tuple((p, _gradient_code(p, model, derivation, printer)) for p in parameters)
     gradient_reads = tuple(adjoint_name(p) for p in parameters if p in derivation.adjoints)
     if share and printer is None:

@@ -18,6 +18,7 @@ can capture a bound index. Axes of size 1 are always indexed by 0.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Iterable
@@ -188,10 +189,39 @@ def sort_key(expr: sp.Basic):
 
 
 @lru_cache(maxsize=1 << 12)
-def common_factor(expr: sp.Expr) -> sp.Expr:
-    """``sp.factor_terms(expr)``, remembered: the lowering, the buffer pass and the printers each
-    ask it of the same immutable bodies (and the buffer pass once per chain it tries)."""
+def common_product(expr: sp.Expr) -> sp.Expr:
+    """``sp.factor_terms(expr)``: ``expr`` with what its sums' terms have in common pulled out as a
+    product (``-2*y + 2*yhat`` is ``2*(yhat - y)``), remembered: the lowering, the buffer pass and
+    the printers each ask it of the same immutable bodies (and the buffer pass once per chain it
+    tries). A sum whose terms plainly share nothing (``_shares_nothing``) is its own answer, without
+    SymPy's search: most bodies asked about are such sums (``A[0] - X[1]``, ``G[0]*S[1] + H[2]``)."""
+    if expr.is_Add and _shares_nothing(expr):
+        return expr
     return sp.factor_terms(expr)
+
+
+def _shares_nothing(expr: sp.Add) -> bool:
+    """True when ``factor_terms`` gives the sum ``expr`` back as it is: no term holds a sum (whose
+    content or factors ``factor_terms`` would pull out first), each term is an integer times
+    factors whose bases are not numbers (``2**(3/2)`` gives up a 2), no base is in every term, the
+    integers have no common divisor and are not all negative (whose -1 would be pulled out).
+    False where it cannot tell so cheaply, and ``factor_terms`` is asked."""
+    shared = None
+    coefficients = []
+    for term in expr.args:
+        coefficient, rest = term.as_coeff_Mul()
+        if not coefficient.is_Integer or atoms_of(term, sp.Add):
+            return False
+        bases = set()
+        if rest is not sp.S.One:
+            for factor in sp.Mul.make_args(rest):
+                base = factor.as_base_exp()[0]
+                if base.is_number:
+                    return False
+                bases.add(base)
+        shared = bases if shared is None else shared & bases
+        coefficients.append(int(coefficient))
+    return not shared and any(c > 0 for c in coefficients) and math.gcd(*coefficients) == 1
 
 
 def distributed(expr: sp.Expr) -> sp.Expr:

@@ -13,7 +13,7 @@ import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from symgrad.index.rebuild import sympy_mul
+from symgrad.index.rebuild import replaced, sympy_mul
 from symgrad.index.terms import IndexExpr, Term, index_symbols
 
 
@@ -92,44 +92,45 @@ def pretty_indices(expr: IndexExpr, reserved: set[str]) -> tuple[dict, list[dict
     return free, per_term
 
 
-def _split(factor: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+def _split(factor: sp.Expr) -> tuple[list, list]:
+    """The factors of ``factor`` that read no index (numbers, dimensions, scalars), and those that do."""
     scalar, rest = [], []
     for arg in sp.Mul.make_args(factor):
         (rest if index_symbols(arg) else scalar).append(arg)
-    return sympy_mul(scalar), sympy_mul(rest)
+    return scalar, rest
 
 
-def term_text(term: Term) -> str:
+def term_text(term: Term, names: dict | None = None) -> str:
+    """One term as text, its indices renamed by ``names`` (display symbols, ``pretty_indices``).
+    Only the parts that read an index are renamed (the factors, and the sides of a condition): the
+    others would come back as they are, and renaming the whole product would rebuild it and then
+    split it again."""
+    names = names or {}
+    scalar, reading = _split(term.factor)
+    coeff, rest = sympy_mul(scalar), sympy_mul([replaced(arg, names) for arg in reading])
+    conditions = tuple(tuple(replaced(x, names) if index_symbols(x) else x for x in condition)
+                       for condition in term.conditions)
     # ``_STR.doprint(x)`` is ``str(x)`` without a new printer for every expression
     text = _STR.doprint
-    coeff, rest = _split(term.factor)
-    body = _STR.parenthesize(rest, PRECEDENCE["Mul"], strict=True) if coeff != 1 or term.conditions else text(rest)
-    if term.conditions:
-        brackets = "*".join(f"[{text(lo)} <= {text(e)} <= {text(hi)}]" for e, lo, hi in term.conditions)
+    body = _STR.parenthesize(rest, PRECEDENCE["Mul"], strict=True) if coeff != 1 or conditions else text(rest)
+    if conditions:
+        brackets = "*".join(f"[{text(lo)} <= {text(e)} <= {text(hi)}]" for e, lo, hi in conditions)
         body = brackets if rest == 1 else f"{brackets}*{body}"
     if term.bound:
-        names = ",".join(text(s) for s in term.bound_symbols)
-        body = f"sum_{names if len(term.bound) == 1 else '{' + names + '}'} {body}"
+        shown = ",".join(text(names.get(s, s)) for s in term.bound_symbols)
+        body = f"sum_{shown if len(term.bound) == 1 else '{' + shown + '}'} {body}"
     if coeff == 1:
         return body
     if coeff == -1:
         return f"-{body}"
-    return f"{text(coeff)} * {body}" if (rest != 1 or term.bound or term.conditions) else text(coeff)
+    return f"{text(coeff)} * {body}" if (rest != 1 or term.bound or conditions) else text(coeff)
 
 
 def formula_text(lhs: str, expr: IndexExpr, reserved: set[str]) -> str:
     """``lhs[i, j] = ...`` with readable index names."""
     free, per_term = pretty_indices(expr, reserved)
-    parts = [term_text(rename_term_bound(t, {**free, **names}))
-             for t, names in zip(expr.terms, per_term)]
+    parts = [term_text(t, {**free, **names}) for t, names in zip(expr.terms, per_term)]
     indices = [_STR.doprint(free.get(i, i)) for i in expr.indices]
     head = f"{lhs}[{', '.join(indices)}]" if indices else lhs
     text = " + ".join(parts) if parts else "0"
     return f"{head} = {text.replace('+ -', '- ')}"
-
-
-def rename_term_bound(term: Term, names: dict) -> Term:
-    """Rename bound indices (used with ``pretty_indices``)."""
-    renamed = term.xreplace(names)
-    return Term(renamed.factor, tuple((names.get(s, s), lo, hi) for s, lo, hi in term.bound),
-                renamed.conditions)

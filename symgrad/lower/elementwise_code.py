@@ -22,7 +22,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.pycode import PythonCodePrinter
 
 from symgrad.errors import LoweringError
-from symgrad.index.terms import common_factor
+from symgrad.index.terms import common_product
 from symgrad.model.functions import is_mask, row_of
 
 ATOM = PRECEDENCE["Atom"]      # a name, subscript, attribute or call
@@ -140,7 +140,7 @@ class ElementwiseCodePrinter(PythonCodePrinter):
         expr = expr.xreplace(floats) if floats else expr
         if not expr.is_Add:
             return self._print(expr)
-        common = common_factor(expr)     # -2*y + 2*yhat -> 2*(yhat - y): one pass fewer
+        common = common_product(expr)     # -2*y + 2*yhat -> 2*(yhat - y): one pass fewer
         if common.is_Mul and not floats:
             return self._print(common)
         printed = [(term, self._print(term)) for term in self._as_ordered_terms(expr, order=order)]

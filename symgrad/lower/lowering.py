@@ -23,7 +23,7 @@ from functools import lru_cache
 import sympy as sp
 
 from symgrad.errors import LoweringError
-from symgrad.index.terms import Term, atoms_of, common_factor, free_symbols_of, sort_key
+from symgrad.index.terms import Term, atoms_of, common_product, free_symbols_of, sort_key
 from symgrad.lower.nodes import (AxisSum, Diagonal, Einsum, Elementwise, MatMul, Node, Product, SquaredNorm, SumAll, Trace, VDot)
 from symgrad.lower.placement import Frame, place
 
@@ -103,7 +103,7 @@ def _separated(args, ranges) -> list:
     operation computes (found by fuzzing)."""
     out = []
     for arg in args:
-        out.extend(sp.Mul.make_args(common_factor(arg)) if len(labels_of(arg, ranges)) > 2 else (arg,))
+        out.extend(sp.Mul.make_args(common_product(arg)) if len(labels_of(arg, ranges)) > 2 else (arg,))
     return out
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 
 import sympy as sp
 
-from symgrad.index.terms import atoms_of, common_factor
+from symgrad.index.terms import atoms_of, common_product
 
 from symgrad.lower.nodes import (Add, BroadcastTo, Elementwise, MatMul, Node, Ones, Product, RowDot, Slice, Tensor,
                                  Transpose, same_shape)
@@ -230,7 +230,7 @@ class _Chain:
         def value(expr):
             return part(node, expr) if atoms_of(expr, sp.Indexed) else expr
         if body.is_Add and not any(is_mask(a) for a in body.args):
-            common = common_factor(body)      # as the printer prints it: P*(a + b), one pass fewer
+            common = common_product(body)      # as the printer prints it: P*(a + b), one pass fewer
             body = common if common.is_Mul else body
         if body.is_Add:
             terms = list(body.as_ordered_terms())
