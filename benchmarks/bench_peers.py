@@ -30,7 +30,9 @@ torch, XLA): there, a second BLAS or torch thread waits for a core another job h
 the same call varied 7x (medium sizes) to 1000x (torch at small sizes). Each row records
 its threads, date, mode, clock and how busy the machine was. ``--cpu-time`` times each call
 by the process's CPU time instead of the wall clock (every library on one thread): the time a
-call waited for a core another job held is left out.
+call waited for a core another job held is left out. NumPy's OpenBLAS runs the kernel it picks
+for the processor, not one the machine's environment pins (``blas_kernel.py``); the machine line
+names it.
 """
 from __future__ import annotations
 
@@ -53,6 +55,7 @@ for path in (str(HERE), str(REPO_ROOT)):
     if path not in sys.path:
         sys.path.insert(0, path)
 
+import blas_kernel  # noqa: E402
 import handwritten  # noqa: E402
 import implementations as impl_registry  # noqa: E402
 import peers  # noqa: E402
@@ -216,13 +219,11 @@ def restart_on_one_thread(cpu_time: bool = False) -> None:
     """For a script that times calls in its own process: every library on one thread (and
     ``cpu_time``: the CPU clock) from the start. NumPy's BLAS reads its thread count when it is
     loaded, which importing this module already did, so the script is started again with the
-    settings in its environment (at once, before it has done anything); where they already are,
-    this returns."""
+    settings in its environment (at once, before it has done anything), and OpenBLAS's kernel
+    unpinned (``blas_kernel``); where they already are, this returns."""
     wanted = dict(os.environ)
     (cpu_time_each if cpu_time else one_thread_each)(wanted)
-    if wanted == dict(os.environ):
-        return
-    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], wanted)
+    blas_kernel.restart_unpinned(wanted)
 
 
 def time_call(fn, calls: int) -> float:
@@ -437,6 +438,7 @@ def environment() -> dict:
     try:
         from threadpoolctl import threadpool_info
         blas = ", ".join(f"{p.get('internal_api')} {p.get('num_threads')} threads" for p in threadpool_info())
+        blas += f", {blas_kernel.kernel()}"
     except ImportError:
         blas = "threadpoolctl not installed"
     versions = {"python": sys.version.split()[0], "numpy": np.__version__}
@@ -487,6 +489,7 @@ def main():
         report.write(results, report.markdown(results), saved.parent)
         return
     mode = "quick" if args.quick else "full"
+    blas_kernel.restart_unpinned()      # the workers inherit the environment
     if args.cpu_time:
         cpu_time_each()
     elif args.one_thread:
