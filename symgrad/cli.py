@@ -441,8 +441,33 @@ def cmd_check(args) -> int:
     return 0 if verdict.match else 1
 
 
+class UsageError(SymgradError):
+    """A command line argparse refuses: one line naming the command and the problem (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose usage errors are one line (``symgrad: error: verify: ...``) rather than the
+    usage text and a line of its own; ``-h`` still prints the usage."""
+
+    def error(self, message):
+        command = self.prog.removeprefix("symgrad").strip()
+        hint = f"symgrad {command} -h" if command else "symgrad -h"
+        raise UsageError(f"{command + ': ' if command else ''}{' '.join(message.split())} (see {hint})")
+
+
+def positive_int(text: str) -> int:
+    """An argument that is a whole number, 1 or more (``--points``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more; got {text!r}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="symgrad", description="Symbolic gradients as checked NumPy code.")
+    top = _Parser(prog="symgrad", description="Symbolic gradients as checked NumPy code.")
     sub = top.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the catalogue").set_defaults(run=cmd_list)
     show = sub.add_parser("show", help="print a model's derivation")
@@ -488,7 +513,8 @@ def parser() -> argparse.ArgumentParser:
                                  help="numpy (NAME.py), torch (NAME_torch.py) or jax (NAME_jax.py); "
                                       "default numpy, or all three with --all")
         else:
-            command.add_argument("--points", type=int, default=3, help="random points per dimension set")
+            command.add_argument("--points", type=positive_int, default=3,
+                                 help="random points per dimension set (1 or more)")
         command.add_argument("--hvp", action="store_true", help="second order: NAME_hvp.py, the module with "
                              "hvp() and hessian() too (with --backend torch or jax: NAME_hvp_torch.py, "
                              "NAME_hvp_jax.py)")
