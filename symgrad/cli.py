@@ -394,6 +394,16 @@ def compile_pdf(tex: str, target: Path) -> None:
         write_atomic_bytes(target, pdf.read_bytes())
 
 
+def _document_target(output: str | None, name: str) -> Path:
+    """Where ``latex`` writes one model's document: ``-o FILE``, or ``name`` in ``-o DIR`` (a folder
+    that exists, or a path ending in a separator), or ``name`` in the current folder."""
+    if output is None:
+        return Path(name)
+    if Path(output).is_dir() or output.endswith(("/", os.sep)):
+        return Path(output) / name
+    return Path(output)
+
+
 def cmd_latex(args) -> int:
     if (args.all or args.check) and args.loss is None:
         if args.hvp:
@@ -405,7 +415,7 @@ def cmd_latex(args) -> int:
     if args.check:
         raise SymgradError("--check goes with --all (it compares derivations/ with what latex --all writes)")
     model, tex = render_derivation(_model_spec(args), "md" if args.format == "md" else "tex", args.hvp)
-    target = Path(args.output or f"{model.name}{HVP_SUFFIX if args.hvp else ''}.{args.format}")
+    target = _document_target(args.output, f"{model.name}{HVP_SUFFIX if args.hvp else ''}.{args.format}")
     if args.format == "pdf":
         if target.is_file() and not args.force and not target.read_bytes().startswith(b"%PDF"):
             raise SymgradError(f"{target} exists and is not a PDF; not overwriting it (use --force)")
