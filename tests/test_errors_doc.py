@@ -76,7 +76,7 @@ def case(name, tmp_path):
         return "documented behaviour: no error; NaN propagates to the loss and the gradients"
     formulas = {"formula-name": "nosuchname * 2", "formula-arity": "relu(C, C)", "formula-syntax": "C @@ 2",
                 "formula-import": "__import__('os').system('touch PWNED')", "formula-attribute": "().__class__",
-                "formula-lambda": "(lambda: 1)()", "formula-comprehension": "[x for x in C]"}
+                "formula-lambda": "(lambda: 1)()", "formula-numpy": "np.system('touch PWNED')", "formula-comprehension": "[x for x in C]"}
     if name in formulas:
         code, message = cli(tmp_path, "check", "two_branch_crelu", "--wrt", "A1", "--formula", formulas[name])
         assert code == 2 and not (tmp_path / "PWNED").exists()
