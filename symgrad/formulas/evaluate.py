@@ -175,7 +175,11 @@ def _einsum(node: Einsum, operands: list, budget: Budget):
     and pricing it as the loops over every letter it names."""
     inputs, output = node.spec.split("->")
     sizes: dict = {}
-    for k, (term, operand) in enumerate(zip(inputs.split(","), operands)):
+    terms = inputs.split(",")
+    # a one-letter term of a column or a row: the vector itself (the LaTeX matrix view writes vectors
+    # as columns, where NumPy's printing has .reshape(-1))
+    operands = [np.ravel(o) if len(t) == 1 and o.ndim == 2 and 1 in o.shape else o for t, o in zip(terms, operands)]
+    for k, (term, operand) in enumerate(zip(terms, operands)):
         if len(term) != operand.ndim:
             raise FormulaError(f"np.einsum: operand {k + 1} has {operand.ndim} axes (shape {operand.shape}), "
                                f"its subscripts {term!r} name {len(term)}", node.pos)

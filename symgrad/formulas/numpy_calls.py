@@ -55,25 +55,31 @@ def _optimize(converter, keyword):
                          keyword.value)
 
 
+def einsum_problem(spec: str, operands: int) -> str | None:
+    """What is wrong with einsum subscripts ``spec`` for ``operands`` operands, or None: letters,
+    commas, an explicit ``->`` output of distinct letters of the operands, one term per operand
+    (NumPy's ``np.einsum`` and the LaTeX matrix view's ``\\operatorname{einsum}_{...}``)."""
+    if not _SPEC.fullmatch(spec):
+        return f"einsum subscripts {spec!r}: write letters, commas and an explicit -> output"
+    inputs, output = spec.split("->")
+    if len(inputs.split(",")) != operands:
+        return f"einsum subscripts {spec!r} name {len(inputs.split(','))} operand(s), given {operands}"
+    if set(output) - set(inputs) or len(set(output)) != len(output):
+        return f"einsum subscripts {spec!r}: each output letter once, and only letters of the operands"
+    return None
+
+
 def _einsum(converter, node: ast.Call):
     if not node.args or not isinstance(node.args[0], ast.Constant) or not isinstance(node.args[0].value, str):
         raise converter.fail("np.einsum takes a subscript string first, e.g. 'ij,jk->ik'", node)
-    spec = node.args[0].value.replace(" ", "")
-    if not _SPEC.fullmatch(spec):
-        raise converter.fail(f"np.einsum subscripts {spec!r}: write letters, commas and an explicit -> output",
-                             node.args[0])
-    inputs, output = spec.split("->")
-    terms = inputs.split(",")
-    if len(terms) != len(node.args) - 1:
-        raise converter.fail(f"np.einsum subscripts {spec!r} name {len(terms)} operand(s), given "
-                             f"{len(node.args) - 1}", node)
-    if set(output) - set(inputs) or len(set(output)) != len(output):
-        raise converter.fail(f"np.einsum subscripts {spec!r}: each output letter once, and only letters "
-                             "of the operands", node.args[0])
     for keyword in node.keywords:
         if keyword.arg != "optimize":
             raise converter.fail(f"np.einsum takes no keyword {keyword.arg!r} (only optimize=)", node)
         _optimize(converter, keyword)
+    spec = node.args[0].value.replace(" ", "")
+    problem = einsum_problem(spec, len(node.args) - 1)
+    if problem:
+        raise converter.fail(f"np.{problem}", node.args[0])
     return Einsum(spec, tuple(converter.convert(a) for a in node.args[1:]), node.col_offset)
 
 
