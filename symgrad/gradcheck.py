@@ -14,9 +14,12 @@ loss of 10). A point where the gradient and the differences disagree by less tha
 above ``TOLERANCE``: it happens where a gradient is zero or nearly so (attention after a layer norm
 over two features, with every row's features in the same order: every normalised row is the same,
 the logits are equal along each row whatever the query weights, and their gradient is zero). Such
-points are counted, not judged. A NaN in a gradient is an infinite error; a loss that is NaN or
-infinite at a sampled point stops the check (``UndefinedLossError``, naming the inputs drawn without
-a sampler): the model needs inputs from its loss's domain, which only it can give.
+points are counted, not judged, and so are points where the gradient and the differences are both
+zero within that round-off (0.0 against 0.0 included: a relu that is never active), which would
+otherwise pass with an error of 0 having checked nothing. A NaN in a gradient is an infinite error;
+a loss that is NaN or infinite at a sampled point stops the check (``UndefinedLossError``, naming
+the inputs drawn without a sampler): the model needs inputs from its loss's domain, which only it
+can give.
 """
 from __future__ import annotations
 
@@ -253,6 +256,13 @@ def max_difference(got, expected) -> float:
     return float(np.max(np.abs(np.asarray(got, dtype=float) - np.asarray(expected, dtype=float)), initial=0.0))
 
 
+def largest(value) -> float:
+    """max |entry| over every entry (lists element by element; 0 for nothing)."""
+    if isinstance(value, list):
+        return max((largest(v) for v in value), default=0.0)
+    return float(np.max(np.abs(np.asarray(value, dtype=float)), initial=0.0))
+
+
 @dataclass(frozen=True)
 class GradientCheck:
     """The worst relative error over the points that resolve the gradient (nan if none did), and
@@ -300,7 +310,10 @@ def check_module(model: Model, module, points: int = 3, seed: int = 0,
                     shapes_ok[name] = shapes_ok[name] and _same_shape(grads[name], inputs[name])
                     error = relative_error(grads[name], expected)
                     error = np.inf if np.isnan(error) else error     # a NaN in the gradient fails
-                    if error > TOLERANCE and shapes_ok[name] and max_difference(grads[name], expected) <= resolution(value):
+                    limit = resolution(value)
+                    # zero within round-off on both sides (0.0 against 0.0 too) says nothing either
+                    tiny = max(largest(grads[name]), largest(expected)) <= limit
+                    if (error > TOLERANCE or tiny) and shapes_ok[name] and max_difference(grads[name], expected) <= limit:
                         unresolved[name] += 1
                     else:
                         worst[name] = error if np.isnan(worst[name]) else max(worst[name], error)

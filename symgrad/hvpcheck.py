@@ -16,6 +16,19 @@ and ``hessian()``, where the model has at most ``HESSIAN_LIMIT`` entries, with `
 ``sum_p tangent_p . H[p, q]`` against the product for ``q``, and ``H[p, q]`` against the
 transpose of ``H[q, p]`` (a Hessian is symmetric); a list parameter's layers are blocks of their
 own, keyed ``(name, layer)``.
+
+A product that is zero, or zero within round-off, on both sides says nothing about the
+derivation, and its relative error is noise: a Huber loss whose residuals all lie on the linear
+part has a zero Hessian, and there symgrad's product is 0.0 while autograd's, through abs's
+``x / |x|``, is 1e-17 (a relative error of 1e-5 against the 1e-12 floor, a spurious failure; 0.0
+against 0.0 would be a spurious pass). As ``gradcheck`` does for a gradient, such a point is
+counted, not judged, for each reference apart: unresolved where the two sides differ by no more
+than ``RESOLUTION_MARGIN`` times the reference's round-off and either both lie within it or the
+relative error is above ``TOLERANCE``. The round-off of central differences of the gradient is
+``eps * G / HVP_STEP`` (``G`` the largest gradient entry at the point), that of two exact
+products ``eps * S`` (``S`` the largest entry of the gradient and of both products, over every
+parameter: a product along a tangent of the parameters' own scale has the gradient's units).
+A product that no point resolves, against either reference, is ``unresolved``: not a pass.
 """
 from __future__ import annotations
 
@@ -25,7 +38,15 @@ import numpy as np
 
 from symgrad.emit.hvp_plan import HESSIAN_LIMIT
 from symgrad.emit.layer_plan import part_plans, plan_for
-from symgrad.gradcheck import dimension_values, relative_error, require_finite_loss, sample_inputs
+from symgrad.gradcheck import (
+    RESOLUTION_MARGIN,
+    TOLERANCE,
+    dimension_values,
+    max_difference,
+    relative_error,
+    require_finite_loss,
+    sample_inputs,
+)
 from symgrad.lower.autograd_printer import AutogradPrinter
 from symgrad.model.layers import layout_of
 
@@ -35,10 +56,28 @@ HVP_STEP = 1e-5   # central differences of the gradient: truncation and round-of
 @dataclass(frozen=True)
 class HvpCheck:
     parameter: str
-    against_differences: float     # max relative error of the product against differences of the gradient
-    against_autograd: float        # ... against autograd's hessian_vector_product (nan: no autograd)
+    against_differences: float     # max relative error of the product against differences of the
+                                   # gradient, over the points that resolve it (nan: none did)
+    against_autograd: float        # ... against autograd's hessian_vector_product (nan: no autograd,
+                                   # or no point resolved it)
     hessian: float                 # hessian() against hvp() and its own transpose (nan: above the limit)
     shape_ok: bool
+    unresolved_differences: int = 0   # points where the product is within the differences' round-off
+    unresolved_autograd: int = 0      # ... within the two products' round-off
+    points: int = 0
+    autograd: bool = True             # whether autograd was there to compare with
+
+    @property
+    def unresolved(self) -> bool:
+        """No point resolved the product against either reference: nothing was checked."""
+        return bool(self.points) and self.unresolved_differences == self.points and (
+            not self.autograd or self.unresolved_autograd == self.points)
+
+    @property
+    def failed(self) -> bool:
+        """A resolved error above ``TOLERANCE``, a Hessian off, or a product of the wrong shape."""
+        return not self.shape_ok or any(e > TOLERANCE for e in (self.against_differences, self.against_autograd,
+                                                                self.hessian) if not np.isnan(e))
 
 
 def _forward_function(plan, name: str):
@@ -172,6 +211,32 @@ def hessian_error(module, inputs: dict, tangent: dict, products: dict, floor: fl
     return worst
 
 
+def _largest(*values) -> float:
+    """The largest entry in magnitude of every value (dicts of parameters, lists of layers)."""
+    worst = 0.0
+    for value in values:
+        if isinstance(value, dict):
+            worst = max(worst, _largest(*value.values()))
+        elif isinstance(value, list):
+            worst = max(worst, _largest(*value))
+        else:
+            worst = max(worst, float(np.max(np.abs(np.asarray(value, dtype=float)), initial=0.0)))
+    return worst
+
+
+def resolved_error(got, expected, round_off: float):
+    """The relative error of ``got`` against ``expected``, or None where it is not resolved: the two
+    differ by at most ``RESOLUTION_MARGIN * round_off`` and either both are that small (zero within
+    round-off) or the relative error is above ``TOLERANCE`` (a NaN is always resolved: it fails)."""
+    error = relative_error(got, expected)
+    if np.isnan(error):
+        return np.inf
+    limit = RESOLUTION_MARGIN * round_off
+    if max_difference(got, expected) <= limit and (error > TOLERANCE or _largest(got, expected) <= limit):
+        return None
+    return error
+
+
 HVP_DEPTHS = (1, 2, 3)   # layers of a model with a stack at which its products are checked
 
 
@@ -191,7 +256,11 @@ def check_hvp_module(derivation, module, points: int = 3, seed: int = 0,
     layout = layout_of(model)
     rng = np.random.default_rng(seed)
     parameters = module.PARAMETERS
-    worst = {p: [0.0, 0.0, 0.0, True] for p in parameters}
+    nan = float("nan")
+    worst = {p: [nan, nan, 0.0, True] for p in parameters}
+    unresolved = {p: [0, 0] for p in parameters}
+    points_checked, have_autograd = 0, True
+    eps = float(np.finfo(np.float64).eps)
     for depth in layout.depths(depths):
         reference = reference_loss(derivation, depth)
         for which in (0, 1):
@@ -206,12 +275,28 @@ def check_hvp_module(derivation, module, points: int = 3, seed: int = 0,
                 down = module.loss_and_grad(**{**inputs, **{p: moved(inputs[p], tangent[p], -HVP_STEP)
                                                              for p in parameters}})[1]
                 expected = _autograd_hvp(reference, inputs, tangent)
+                have_autograd = have_autograd and expected is not None
                 hessian = hessian_error(module, inputs, tangent, products)
+                points_checked += 1
+                gradient_scale = _largest(up, down)
+                differences_round_off = eps * gradient_scale / HVP_STEP
+                products_round_off = eps * _largest(gradient_scale, products, expected or {})
                 for p in parameters:
                     difference = central_difference(up[p], down[p], HVP_STEP)
                     row = worst[p]
-                    row[0] = max(row[0], relative_error(products[p], difference))
-                    row[1] = float("nan") if expected is None else max(row[1], relative_error(products[p], expected[p]))
+                    for k, (reference_value, round_off) in enumerate(
+                            ((difference, differences_round_off),
+                             (None if expected is None else expected[p], products_round_off))):
+                        if reference_value is None:
+                            continue
+                        error = resolved_error(products[p], reference_value, round_off)
+                        if error is None:
+                            unresolved[p][k] += 1
+                        else:
+                            row[k] = error if np.isnan(row[k]) else max(row[k], error)
                     row[2] = hessian if np.isnan(hessian) else max(row[2], hessian)
                     row[3] = row[3] and _shape_ok(products[p], inputs[p])
-    return [HvpCheck(p, *worst[p]) for p in parameters]
+    if not have_autograd:
+        for p in parameters:
+            worst[p][1] = nan
+    return [HvpCheck(p, *worst[p], *unresolved[p], points_checked, have_autograd) for p in parameters]

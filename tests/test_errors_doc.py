@@ -76,7 +76,7 @@ def case(name, tmp_path):
         return "documented behaviour: no error; NaN propagates to the loss and the gradients"
     formulas = {"formula-name": "nosuchname * 2", "formula-arity": "relu(C, C)", "formula-syntax": "C @@ 2",
                 "formula-import": "__import__('os').system('touch PWNED')", "formula-attribute": "().__class__",
-                "formula-lambda": "(lambda: 1)()", "formula-comprehension": "[x for x in C]"}
+                "formula-lambda": "(lambda: 1)()", "formula-numpy": "np.system('touch PWNED')", "formula-comprehension": "[x for x in C]"}
     if name in formulas:
         code, message = cli(tmp_path, "check", "two_branch_crelu", "--wrt", "A1", "--formula", formulas[name])
         assert code == 2 and not (tmp_path / "PWNED").exists()
@@ -86,6 +86,15 @@ def case(name, tmp_path):
     if name == "overwrite":
         (tmp_path / "two_branch_crelu.py").write_text("# mine\n")
         return cli(tmp_path, "generate", "two_branch_crelu", "-o", ".")[1]
+    usage = {"usage-unknown-option": ("verify", "two_branch_crelu", "--bogus"),
+             "usage-missing": ("check", "two_branch_crelu"),
+             "usage-choice": ("latex", "two_branch_crelu", "--format", "doc"),
+             "points-zero": ("verify", "two_branch_crelu", "--points", "0"),
+             "points-not-integer": ("verify", "two_branch_crelu", "--points", "2.5")}
+    if name in usage:
+        code, message = cli(tmp_path, *usage[name])
+        assert code == 2 and len(message.splitlines()) == 1 and "usage:" not in message, message
+        return message
     if name == "no-pdflatex":
         return cli(tmp_path, "latex", "two_branch_crelu", "--format", "pdf")[1]
     raise AssertionError(f"docs/errors.md row {name!r} has no test")

@@ -116,3 +116,22 @@ def test_a_nan_in_a_gradient_fails_the_check(tmp_path):
         return g
     worst = next(c for c in check_module(model, _Perturbed(module, "Wv", poisoned), points=1) if c.parameter == "Wv")
     assert worst.max_relative_error == np.inf
+
+
+def test_a_gradient_zero_on_both_sides_is_unresolved_not_passed(tmp_path):
+    """relu(-w*w - 1) is never active: gradient and differences are both exactly 0.0, which passed
+    with an error of 0 having checked nothing; verify --hvp already said unresolved for its product."""
+    from symgrad import Model, relu
+    from symgrad.cli import import_generated
+    from symgrad.differentiate.chain_rule import derive
+    from symgrad.emit.files import render_module, write_atomic
+    from symgrad.emit.module_plan import plan_module
+    m = Model("dead_relu")
+    (n,) = m.dims("n")
+    w, v = m.parameter("w", (n, 1)), m.parameter("v", (n, 1))
+    m.loss("Loss", relu(-(w * w) - 1).sum() + (v * v).sum())
+    path = tmp_path / "dead_relu.py"
+    write_atomic(path, render_module(plan_module(derive(m), "test")))
+    checks = {c.parameter: c for c in check_module(m, import_generated(path), points=2)}
+    assert checks["w"].unresolved == checks["w"].points == 4 and np.isnan(checks["w"].max_relative_error)
+    assert checks["v"].unresolved == 0 and checks["v"].max_relative_error < 1e-6

@@ -296,3 +296,17 @@ def test_a_large_layered_hessian_is_refused():
     with pytest.raises(ValueError, match=rf"hessian: {entries} parameter entries make {entries * entries} Hessian "
                                          r"entries, more than HESSIAN_LIMIT = 1000000"):
         module.hessian(**big)
+
+
+@pytest.mark.parametrize("description, subtitle", [
+    ("Huber loss, r = X w - y", "Huber loss, r = X w - y. With the second order: "),
+    ("ends with a stop.", "ends with a stop. With the second order: "),
+    ("", "With the second order: ")])
+def test_second_order_documents_start_a_sentence_after_the_description(description, subtitle):
+    """A description without a full stop ran into the next sentence: '... r = X w - y With the second order'."""
+    from symgrad.documents.second_order import build_hvp_document
+    m = Model("described", description)
+    (n,) = m.dims("n")
+    w = m.parameter("w", (n, 1))
+    m.loss("Loss", sum_squares(w))
+    assert build_hvp_document(m, derive(m)).subtitle.startswith(subtitle)

@@ -107,4 +107,7 @@ def test_trace_of_a_concatenation_found_by_fuzzing(tmp_path):
     m.loss("Loss", sum_squares(trace(tanh(concat_cols(concat_rows(P0, P1), P2) ** 3))))
     module, _ = _module(m, tmp_path)
     for check in check_module(m, module, points=2):
-        assert check.max_relative_error < 1e-6, check
+        if check.parameter == "P1":     # below the diagonal: its gradient is 0.0, as are the differences
+            assert check.unresolved == check.points and np.isnan(check.max_relative_error), check
+        else:
+            assert check.max_relative_error < 1e-6, check

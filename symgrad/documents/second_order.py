@@ -125,5 +125,8 @@ def build_hvp_document(model, derivation) -> Document:
         for section in [writer.forward(), writer.second_partials(), *writer.adjoint_tangents(), *writer.products()]:
             section.title = part.section_prefix + section.title
             document.sections.append(section)
-    document.subtitle += " With the second order: Hessian-vector products by forward-over-reverse."
+    # a description is the user's text, often without a full stop: the sentence after it starts anew
+    stop = "" if not document.subtitle or document.subtitle.rstrip().endswith((".", "!", "?")) else "."
+    document.subtitle = (document.subtitle.rstrip() + stop + " With the second order: Hessian-vector products "
+                         "by forward-over-reverse.").lstrip()
     return document

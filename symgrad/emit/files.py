@@ -21,6 +21,7 @@ from pathlib import Path
 import jinja2
 
 from symgrad.emit.layer_plan import template_context
+from symgrad.emit.tex_breaks import breakable_parentheses
 from symgrad.index.collector import fewer_full_collections
 from symgrad.emit.escape import (header_text, latex_text, markdown_code, markdown_text, python_comment, python_docstring,
                      python_string)
@@ -74,6 +75,7 @@ def _environment() -> jinja2.Environment:
                                md_code=markdown_code)
     environment.filters["no_breaks"] = lambda formula: formula.replace(r" \allowbreak ", " ")
     environment.filters["tex_lines"] = tex_source_lines
+    environment.filters["tex_breakable"] = breakable_parentheses
     return environment
 
 

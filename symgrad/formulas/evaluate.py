@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from symgrad.formulas.limits import Budget, check_entries
+from symgrad.formulas.numpy_calls import Einsum, NewAxis
 from symgrad.formulas.tree import Binary, Call, FormulaError, Method, Name, Num, Slice, Subscript, Sum, Unary
 from symgrad.model.functions import TABLE, numeric
 
@@ -111,16 +112,21 @@ def _matrix(node, env: dict, budget: Budget):
         value = np.asarray(_matrix(node.target, env, budget))
         if node.method == "T":
             return value.T
+        if node.method == "reshape":
+            return value.reshape(-1)
         keywords = dict(node.keywords)
         budget.spend(value.size, ".sum", node.pos)
         try:
             return value.sum(axis=keywords.get("axis"), keepdims=bool(keywords.get("keepdims", False)))
         except (ValueError, np.exceptions.AxisError) as error:
             raise FormulaError(f".sum: {error}", node.pos) from None
+    if isinstance(node, Einsum):
+        return _einsum(node, [np.asarray(_matrix(a, env, budget)) for a in node.operands], budget)
     if isinstance(node, Subscript):
         value = np.asarray(_matrix(node.target, env, budget))
         key = tuple(_key(item, env, budget) for item in node.items)
-        for axis, item in enumerate(key):
+        axes = [item for item in key if item is not None]      # None makes an axis, reading none
+        for axis, item in enumerate(axes):
             if isinstance(item, int) and axis < value.ndim and not -value.shape[axis] <= item < value.shape[axis]:
                 raise FormulaError(f"index {item} is past axis {axis} of size {value.shape[axis]} "
                                    f"(an array of shape {value.shape})", node.pos)
@@ -164,7 +170,35 @@ def _arity(node, args, count):
         raise FormulaError(f"{node.function} takes {count} argument(s), got {len(args)}", node.pos)
 
 
+def _einsum(node: Einsum, operands: list, budget: Budget):
+    """``np.einsum`` of the operands, after checking each term's letters against its operand's axes
+    and pricing it as the loops over every letter it names."""
+    inputs, output = node.spec.split("->")
+    sizes: dict = {}
+    terms = inputs.split(",")
+    # a one-letter term of a column or a row: the vector itself (the LaTeX matrix view writes vectors
+    # as columns, where NumPy's printing has .reshape(-1))
+    operands = [np.ravel(o) if len(t) == 1 and o.ndim == 2 and 1 in o.shape else o for t, o in zip(terms, operands)]
+    for k, (term, operand) in enumerate(zip(terms, operands)):
+        if len(term) != operand.ndim:
+            raise FormulaError(f"np.einsum: operand {k + 1} has {operand.ndim} axes (shape {operand.shape}), "
+                               f"its subscripts {term!r} name {len(term)}", node.pos)
+        for letter, size in zip(term, operand.shape):
+            if sizes.setdefault(letter, size) != size and 1 not in (size, sizes[letter]):
+                raise FormulaError(f"np.einsum: subscript {letter!r} has sizes {sizes[letter]} and {size}", node.pos)
+            sizes[letter] = max(sizes[letter], size)
+    shape = tuple(sizes[letter] for letter in output)
+    _spend(budget, shape, f"np.einsum '{node.spec}'", node.pos, math.prod(sizes.values()) * len(operands))
+    try:
+        with np.errstate(all="ignore"):
+            return np.einsum(node.spec, *operands)
+    except ValueError as error:
+        raise FormulaError(f"np.einsum '{node.spec}': {error}", node.pos) from None
+
+
 def _key(item, env, budget):
+    if isinstance(item, NewAxis):
+        return None
     if isinstance(item, Slice):
         start = None if item.start is None else _int(_matrix(item.start, env, budget), "a slice bound", item.pos)
         stop = None if item.stop is None else _int(_matrix(item.stop, env, budget), "a slice bound", item.pos)

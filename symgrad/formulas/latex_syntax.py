@@ -18,11 +18,13 @@ Names map to the model by a default convention: ``X_1`` and ``X_{1\\,jc}`` -> ``
 """
 from __future__ import annotations
 
+import math
 import re
 import sys
 from dataclasses import dataclass
 
 from symgrad.formulas.limits import MAX_LENGTH, MAX_NESTING, check_nesting
+from symgrad.formulas.numpy_calls import Einsum, einsum_problem
 from symgrad.formulas.tree import Binary, Call, FormulaError, Method, Name, Num, Subscript, Sum, Unary
 
 _TOKEN = re.compile(r"\\[A-Za-z]+|\\.|[0-9]+(?:\.[0-9]+)?|[A-Za-z]|[{}()\[\]^_+\-*/=<>,|]|\S")
@@ -32,7 +34,7 @@ _GREEK = {"\\Delta": "Delta", "\\Theta": "Theta", "\\theta": "theta", "\\delta":
           "\\alpha": "alpha", "\\beta": "beta", "\\gamma": "gamma", "\\ell": "l", "\\Sigma": "Sigma"}
 _FUNCTIONS = {"\\sigma": "sigmoid", "\\exp": "exp", "\\log": "log", "\\ln": "log", "\\tanh": "tanh"}
 _OPERATOR_NAMES = {"diag": "diag", "ReLU": "relu", "relu": "relu", "CReLU": "crelu", "softplus": "softplus",
-                   "sigmoid": "sigmoid"}
+                   "sigmoid": "sigmoid", "sign": "sign"}
 _COMPARE = {"<": "<", ">": ">", "\\le": "<=", "\\leq": "<=", "\\ge": ">=", "\\geq": ">=", "=": "=="}
 _TIMES = {"\\cdot", "\\times", "*"}
 FRAMES_PER_LEVEL = 6   # unary -> signed -> atom -> expression -> term -> unary, for one bracket
@@ -194,6 +196,9 @@ class _Parser:
             return Binary("/", top, bottom, pos)
         if token == "\\sum":
             return self.summation()
+        if token == "\\pi":
+            self.take()
+            return Num(math.pi, pos)
         if token == "\\mathbf" and [t for t, _ in self.tokens[self.k + 1:self.k + 4]] in (["{", "1", "}"], ["1"]):
             self.take()
             self.group_text()
@@ -201,9 +206,15 @@ class _Parser:
         if token in ("\\operatorname", "\\mathrm", "\\text"):
             self.take()
             word = self.group_text()
-            if word not in _OPERATOR_NAMES:
-                raise FormulaError(f"unknown operator {word!r}", pos, self.text)
-            return self.call(_OPERATOR_NAMES[word], pos)
+            if word in _OPERATOR_NAMES:
+                return self.call(_OPERATOR_NAMES[word], pos)
+            if word == "sum":          # the matrix view's sum of every entry
+                return Method(self.call("sum", pos).args[0], "sum", (), (), pos)
+            if word == "einsum":       # the matrix view's \operatorname{einsum}_{ac,bc\to ab}(A, B)
+                return self.einsum(pos)
+            if word in self.names or word in self.symbols or any(n.startswith(word + "_") for n in self.names):
+                return self.name(word, pos)     # \mathrm{margin}, \mathrm{Loss}_{1}: a name of the model
+            raise FormulaError(f"unknown operator {word!r}", pos, self.text)
         if token in _FUNCTIONS:
             self.take()
             return self.call(_FUNCTIONS[token], pos)
@@ -261,6 +272,19 @@ class _Parser:
         following = [t for t, _ in self.tokens[k:k + 3]]
         return following[:1] == ["^"] and (following[1:2] == ["*"] or (
             following[1:2] == ["{"] and following[2:3] in (["("], ["*"])))
+
+    def einsum(self, pos):
+        """``\\operatorname{einsum}_{SPEC}(A, B, ...)``, ``\\to`` for NumPy's ``->``."""
+        if self.peek() != "_":
+            raise FormulaError("einsum takes its subscripts as a subscript, e.g. \\operatorname{einsum}_{ij,jk"
+                               "\\to ik}", pos, self.text)
+        self.take("_")
+        spec = self.group_text().replace("\\to", "->").replace("\\rightarrow", "->")
+        operands = self.call("einsum", pos).args
+        problem = einsum_problem(spec, len(operands))
+        if problem:
+            raise FormulaError(problem, pos, self.text)
+        return Einsum(spec, operands, pos)
 
     def call(self, function, pos):
         self.take("(")

@@ -14,6 +14,7 @@ import ast
 import math
 
 from symgrad.formulas.limits import MAX_DIGITS, MAX_LENGTH, MAX_NESTING, check_nesting
+from symgrad.formulas.numpy_calls import MODULES, NewAxis, is_numpy_call, numpy_call, reshape
 from symgrad.formulas.tree import Binary, Call, FormulaError, Method, Name, Num, Slice, Subscript, Sum, Unary
 from symgrad.model.functions import TABLE
 
@@ -26,9 +27,11 @@ _COMPARE = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "=="
 _UNARY = {ast.USub: "-", ast.UAdd: "+", ast.Invert: "~"}
 
 
-def parse_python(text: str, index_style: bool = False, functions=None):
+def parse_python(text: str, index_style: bool = False, functions=None, numpy_forms: bool = False):
     """The formula tree of ``text``; ``index_style`` allows ``sum(index, body)``; ``functions`` is
-    the set of names that may be called (by default ``CALLABLE``, the formulas' own)."""
+    the set of names that may be called (by default ``CALLABLE``, the formulas' own); ``numpy_forms``
+    allows NumPy's spellings of them (``np.exp``, ``np.einsum``, ``.reshape(-1)``, ``None`` as an
+    index: ``formulas/numpy_calls.py``), as symgrad prints a correct formula."""
     if len(text) > MAX_LENGTH:
         raise FormulaError(f"formula of {len(text):,} characters; the limit is {MAX_LENGTH:,}")
     try:
@@ -38,7 +41,7 @@ def parse_python(text: str, index_style: bool = False, functions=None):
     except (RecursionError, MemoryError, ValueError):
         raise FormulaError("formula nested too deeply or malformed") from None
     try:
-        result = _Converter(text.strip(), index_style, functions).convert(tree.body)
+        result = _Converter(text.strip(), index_style, functions, numpy_forms).convert(tree.body)
     except RecursionError:
         raise FormulaError(f"formula nested too deeply (the limit is {MAX_NESTING} levels)") from None
     check_nesting(result, text.strip())
@@ -46,8 +49,8 @@ def parse_python(text: str, index_style: bool = False, functions=None):
 
 
 class _Converter:
-    def __init__(self, text: str, index_style: bool, functions=None):
-        self.text, self.index_style = text, index_style
+    def __init__(self, text: str, index_style: bool, functions=None, numpy_forms: bool = False):
+        self.text, self.index_style, self.numpy_forms = text, index_style, numpy_forms
         self.functions = CALLABLE if functions is None else frozenset(functions)
         self.depth = 0
 
@@ -82,6 +85,9 @@ class _Converter:
         if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
             return self.compare(node)
         if isinstance(node, ast.Attribute):
+            if self.numpy_forms and isinstance(node.value, ast.Name) and node.value.id in MODULES \
+                    and node.attr in ("pi", "e"):
+                return Num(math.pi if node.attr == "pi" else math.e, pos)
             if node.attr != "T":
                 raise self.fail(f"attribute .{node.attr} is not allowed (only .T and .sum(...))", node)
             return Method(self.convert(node.value), "T", pos=pos)
@@ -115,6 +121,8 @@ class _Converter:
         return result
 
     def item(self, node):
+        if self.numpy_forms and isinstance(node, ast.Constant) and node.value is None:
+            return NewAxis(getattr(node, "col_offset", 0))
         if isinstance(node, ast.Slice):
             if node.step is not None:
                 raise self.fail("slices with a step are not allowed", node)
@@ -139,6 +147,10 @@ class _Converter:
 
     def call(self, node):
         pos = node.col_offset
+        if self.numpy_forms and is_numpy_call(node):
+            return numpy_call(self, node)
+        if self.numpy_forms and isinstance(node.func, ast.Attribute) and node.func.attr == "reshape":
+            return reshape(self, node)
         if isinstance(node.func, ast.Attribute):
             if node.func.attr != "sum" or node.args:
                 raise self.fail(f"method .{node.func.attr}(...) is not allowed (only .sum(axis=..., "

@@ -291,7 +291,7 @@ def _names(model, layer, depth) -> set[str]:
 
 def _parse(text: str, syntax: str, names: set[str] = frozenset(), symbols: set[str] = frozenset()):
     if syntax == "numpy":
-        return parse_python(text)
+        return parse_python(text, numpy_forms=True)
     if syntax == "index":
         return parse_python(text, index_style=True)
     if syntax == "latex":
