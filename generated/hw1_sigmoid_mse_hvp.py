@@ -134,7 +134,7 @@ def forward(*, x, y, W1, b1, W2, b2):
     yhat += 1.0
     np.reciprocal(yhat, out=yhat)
     # l = sum_c (-y[c, 0] + yhat[c, 0])**2
-    shared_1 = yhat.T - y.T
+    shared_1 = yhat - y
     l = np.vdot(shared_1, shared_1)
     return {
         "s1": s1,
@@ -168,7 +168,7 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     np.exp(yhat, out=yhat)
     yhat += 1.0
     np.reciprocal(yhat, out=yhat)
-    shared_1 = yhat.T - y.T
+    shared_1 = yhat - y
     l = np.vdot(shared_1, shared_1)
     # grad_yhat[i, 0] = -2 * y[i, 0] + 2 * yhat[i, 0]
     grad_yhat = yhat - y
@@ -259,7 +259,7 @@ def hvp(tangents, *, x, y, W1, b1, W2, b2):
     np.exp(yhat, out=yhat)
     yhat += 1.0
     np.reciprocal(yhat, out=yhat)
-    shared_1 = yhat.T - y.T
+    shared_1 = yhat - y
     l = np.vdot(shared_1, shared_1)
     shared_2 = 2*yhat
     grad_yhat = 2*y

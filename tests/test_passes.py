@@ -2,7 +2,8 @@
 import numpy as np
 import sympy as sp
 
-from symgrad.lower.nodes import Add, BroadcastTo, Einsum, Elementwise, MatMul, Product, Slice, SquaredNorm, SumAll, Tensor, Transpose
+from symgrad.lower.nodes import (Add, BroadcastTo, Einsum, Elementwise, MatMul, Product, Slice, SquaredNorm, SumAll, Tensor,
+                                 Transpose, VDot)
 from symgrad.lower.numpy_printer import NumPyPrinter
 from symgrad.lower.passes import optimized
 from symgrad.lower.statements import Allocate, Assign, Release
@@ -224,9 +225,10 @@ def test_a_chain_of_contractions_is_matrix_products_in_the_einsums_order():
 
 
 def test_a_contraction_to_a_number_is_an_inner_product():
-    # sum_{a,b,c} D[c, b] D[a, b] P[a, c] = <D @ D.T, P.T>: no temporary of the entrywise product
+    # sum_{a,b,c} D[c, b] D[a, b] P[a, c] = <D @ D.T, P.T> = <D @ D.T, P> (both sides transposed,
+    # passes.orientation): no temporary of the entrywise product
     after = contracted(Einsum((("bc", leaf("D", True)), ("ab", leaf("D")), ("ac", leaf("P"))), "", ()))
-    assert after == ["R = np.vdot(D @ D.T, P.T)"]
+    assert after == ["R = np.vdot(D @ D.T, P)"]
 
 
 def test_a_vector_operand_and_a_mask_contract_as_numbers():
@@ -651,3 +653,34 @@ def test_a_ones_vector_returned_or_written_is_not_kept():
     out = optimized([tuple(statements)], {"X"}, {"O", "A", "B"}, {"X"}, constants=True)
     text = "\n".join(NumPyPrinter().print_statement(s) for s in out[0])
     assert "_constant(" not in text        # O is returned, P is read by more than a product
+
+
+def test_a_whole_sum_over_transposed_arrays_reads_them_as_the_adjoint_does_so_their_values_are_shared():
+    # the loss sum_c (1 - p[c])**2 * log(p[c]) lowered over p.T, its adjoint over p: one (1 - p)**2,
+    # one log(p), however the loss's frame ordered its indices
+    P = Tensor("P", SHAPE)
+    square = lambda P: (1 - P) ** 2   # noqa: E731
+    loss_over = lambda node: VDot(ew(square, P=node), ew(lambda P: sp.log(P), P=node))   # noqa: E731
+    statements = [Assign("Loss", loss_over(Transpose(P))),
+                  Assign("G", ew(lambda P: (1 - P) ** 2 / P + sp.log(P), P=P))]
+    after = lines(statements, {"Loss", "G"}, floats={"P"}, protected={"P"})
+    assert not any(".T" in line for line in after), after
+    assert sum("np.log(" in line for line in after) == 1 and sum("1 - P" in line for line in after) == 1, after
+    scope = {"np": np, "P": np.random.default_rng(1).uniform(0.1, 0.9, (3, 4))}
+    reference = {"np": np, "P": scope["P"]}
+    exec("\n".join(plain(statements)), reference)
+    exec("\n".join(after), scope)
+    for name in ("Loss", "G"):
+        np.testing.assert_allclose(scope[name], reference[name], rtol=1e-13)
+
+
+def test_a_whole_sum_keeps_its_orientation_where_transposing_adds_transposes():
+    from symgrad.lower.passes.entries import canonical
+    from symgrad.lower.passes.orientation import untransposed_sums
+    mixed = VDot(Transpose(T["X"]), Transpose(T["Y"]))
+    assert untransposed_sums(mixed) == VDot(T["X"], T["Y"])
+    plain_sum = SumAll(ew(lambda X, Y: X * Y, X=T["X"], Y=T["Y"]))
+    assert untransposed_sums(plain_sum) is plain_sum
+    one_of_two = VDot(Transpose(T["X"]), ew(lambda Y: Y + 1, Y=Transpose(T["Y"])))
+    assert untransposed_sums(one_of_two) == VDot(T["X"], canonical(ew(lambda Y: Y + 1, Y=T["Y"])))
+
