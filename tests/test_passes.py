@@ -684,3 +684,16 @@ def test_a_whole_sum_keeps_its_orientation_where_transposing_adds_transposes():
     one_of_two = VDot(Transpose(T["X"]), ew(lambda Y: Y + 1, Y=Transpose(T["Y"])))
     assert untransposed_sums(one_of_two) == VDot(T["X"], canonical(ew(lambda Y: Y + 1, Y=T["Y"])))
 
+
+def test_a_float_inside_a_mask_does_not_make_the_masks_sum_a_float_buffer():
+    # minimum's adjoint, (2*(1.0 > a) + (a == 1.0)) * g: the numbers 1.0 are the masks' own, the
+    # masks' sum is an int64 array, so the chain starts on g (np.multiply into an int array fails)
+    above, equal = FUNCTIONS["above"], FUNCTIONS["equal"]
+    body = lambda X, Y: ((2 * above(sp.Float(1.0), X) + equal(X, sp.Float(1.0))) * Y + 2) / 2   # noqa: E731
+    statements = [Assign("G", ew(lambda X: X * 3, X=T["X"])), Assign("R", ew(body, X=T["X"], Y=Tensor("G", SHAPE)))]
+    after = lines(statements, {"R"})
+    scope = {"np": np, "X": np.array([[0.5, 1.0, 2.0], [-3.0, 1.0, 0.2]])}
+    reference = dict(scope)
+    exec("\n".join(plain(statements)), reference)
+    exec("\n".join(after), scope)
+    np.testing.assert_allclose(scope["R"], reference["R"], rtol=1e-13)

@@ -54,11 +54,13 @@ def is_float(node: Node, floats: set[str]) -> bool:
     if isinstance(node, Elementwise):
         if node.boolean:
             return False
+        # what a mask does not swallow: its entries, and its numbers (``2*(1.0 > a)`` is an int64 array)
         masks = {f: sp.Integer(1) for f in atoms_of(node.body, sp.Function) if is_mask(f)}
-        outside = atoms_of(node.body.xreplace(masks), sp.Indexed) if masks else atoms_of(node.body, sp.Indexed)    # entries a mask does not swallow
-        return any(is_float(o, floats) for a, o in node.operands if a in outside) or bool(
-            atoms_of(node.body, sp.Float)) or any(row_of(f) is not None and row_of(f).ufuncs
-                                               for f in atoms_of(node.body, sp.Function))
+        outside = node.body.xreplace(masks) if masks else node.body
+        entries = atoms_of(outside, sp.Indexed)
+        return any(is_float(o, floats) for a, o in node.operands if a in entries) or bool(
+            atoms_of(outside, sp.Float)) or any(row_of(f) is not None and row_of(f).ufuncs
+                                                for f in atoms_of(outside, sp.Function))
     if isinstance(node, (Ones, BroadcastTo)):
         return node.copy if isinstance(node, BroadcastTo) else True
     if isinstance(node, (Product, Add, MatMul, RowDot)):
