@@ -697,3 +697,16 @@ def test_a_float_inside_a_mask_does_not_make_the_masks_sum_a_float_buffer():
     exec("\n".join(plain(statements)), reference)
     exec("\n".join(after), scope)
     np.testing.assert_allclose(scope["R"], reference["R"], rtol=1e-13)
+
+
+def test_a_sum_inside_a_longer_sum_is_computed_once():
+    # a = (0.5*t + 0.5)*X and g = (X*Y + 0.5*t + 0.5)*Y with t = tanh(X): SymPy flattens g's sum,
+    # so 0.5*t + 0.5 is a part of it only as two of its three terms; one name serves both
+    half = sp.Rational(1, 2)
+    gate = lambda X: half * FUNCTIONS["tanh"](X) + half   # noqa: E731
+    statements = [Assign("A", ew(lambda X: gate(X) * X, X=T["X"])),
+                  Assign("G", ew(lambda X, Y: (X * Y + gate(X)) * Y, X=T["X"], Y=T["Y"]))]
+    after = lines(statements, {"A", "G"})
+    assert sum("np.tanh(" in line for line in after) == 1, after
+    assert sum("1/2" in line for line in after) == 1, after      # the gate's half added once, not in A and G
+    same(plain(statements), after, ["A", "G"])

@@ -69,19 +69,63 @@ def _scaled_masks(node: Product, masks: set[str]):
             yield factor
 
 
+def _sub_sums(expr: sp.Expr):
+    """The sums of all terms but one of a sum of three or more: SymPy flattens nested sums, so
+    ``a = (0.5*t + 0.5)*h`` and ``g = (u*v + 0.5*t + 0.5)*w`` share ``0.5*t + 0.5`` only as a part
+    of ``g``'s sum."""
+    if expr.is_Add and len(expr.args) > 2:
+        for k in range(len(expr.args)):
+            yield sp.Add(*expr.args[:k], *expr.args[k + 1:], evaluate=False)
+
+
+def _without(total: sp.Expr, terms: tuple):
+    """The terms of the sum ``total`` left when ``terms`` (each as often as it occurs) are taken
+    out; None unless ``total`` holds them all."""
+    rest = list(total.args)
+    for term in terms:
+        if term not in rest:
+            return None
+        rest.remove(term)
+    return rest
+
+
 @lru_cache(maxsize=1 << 12)
 def _body_parts(node: Elementwise) -> tuple:
     """The parts of ``node``'s body worth a name of their own: array values, not masks, as
-    ``(expr, value)`` pairs (remembered: nodes are immutable, and each round of sharing and each
-    rewrite asks again of the same bodies)."""
+    ``(expr, value)`` pairs, a sum's sums of all terms but one among them (``_sub_sums``;
+    remembered: nodes are immutable, and each round of sharing and each rewrite asks again of the
+    same bodies)."""
     found = []
-    for expr in sp.preorder_traversal(node.body):
-        if expr is node.body or isinstance(expr, sp.Indexed) or not atoms_of(expr, sp.Indexed):
+    for whole in sp.preorder_traversal(node.body):
+        if isinstance(whole, sp.Indexed) or not atoms_of(whole, sp.Indexed):
             continue
-        value = part(node, expr)
-        if value.shape and not value.boolean and _reads_array(value):
-            found.append((expr, value))
+        for expr in ((whole,) if whole is not node.body else ()) + tuple(_sub_sums(whole)):
+            if not atoms_of(expr, sp.Indexed):
+                continue
+            value = part(node, expr)
+            if value.shape and not value.boolean and _reads_array(value):
+                found.append((expr, value))
     return tuple(found)
+
+
+def _put(body: sp.Expr, parts: dict) -> sp.Expr:
+    """``body`` with each part of ``parts`` (expr -> its stand-in) replaced: a subtree where it is
+    one, a sum of some of a sum's terms among the others (``_sub_sums``)."""
+    body = body.xreplace(parts)
+    sums = [(expr, stand_in) for expr, stand_in in parts.items() if expr.is_Add]
+    if not sums:
+        return body
+
+    def among(e):
+        return e.is_Add and any(_without(e, expr.args) is not None for expr, _ in sums)
+
+    def rebuilt(e):
+        for expr, stand_in in sums:
+            rest = _without(e, expr.args)
+            if rest is not None:
+                return sp.Add(*rest, stand_in)
+        return e
+    return body.replace(among, rebuilt)
 
 
 def _values_in(statement, masks: set[str]) -> list[Node]:
@@ -191,7 +235,7 @@ def _replaced(value: Node, name: str, masks: set[str]):
         if isinstance(node, Elementwise):
             parts = {expr: sp.Dummy() for expr, found in _body_parts(node) if found == value}
             if parts:
-                body = node.body.xreplace(parts).xreplace({d: entry for d in parts.values()})
+                body = _put(node.body, parts).xreplace({d: entry for d in parts.values()})
                 kept = tuple((a, o) for a, o in node.operands if body.has(a))
                 return canonical(Elementwise(body, (*kept, (entry, shared))))
         return node
