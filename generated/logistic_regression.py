@@ -129,7 +129,7 @@ def loss_and_grad(*, X, y, w, b):
     np.minimum(grad_margin, 709.0, out=grad_margin)
     np.exp(grad_margin, out=grad_margin)
     grad_margin += 1.0
-    np.reciprocal(grad_margin, out=grad_margin)
+    np.divide(1.0, grad_margin, out=grad_margin)
     np.subtract(1, grad_margin, out=grad_margin)
     grad_margin *= -1/N
     # dLoss/db = -1/N * sum_c (1 - sigmoid(margin[c, 0]))*y[c, 0]

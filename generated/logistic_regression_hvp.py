@@ -131,7 +131,7 @@ def loss_and_grad(*, X, y, w, b):
     np.minimum(grad_margin, 709.0, out=grad_margin)
     np.exp(grad_margin, out=grad_margin)
     grad_margin += 1.0
-    np.reciprocal(grad_margin, out=grad_margin)
+    np.divide(1.0, grad_margin, out=grad_margin)
     np.subtract(1, grad_margin, out=grad_margin)
     grad_margin *= -1/N
     # dLoss/db = -1/N * sum_c (1 - sigmoid(margin[c, 0]))*y[c, 0]
@@ -194,7 +194,7 @@ def hvp(tangents, *, X, y, w, b):
     np.minimum(shared_1, 709.0, out=shared_1)
     np.exp(shared_1, out=shared_1)
     shared_1 += 1.0
-    np.reciprocal(shared_1, out=shared_1)
+    np.divide(1.0, shared_1, out=shared_1)
     shared_2 = 1 - shared_1
     grad_margin = (-1/N) * shared_2
     grad_b = np.vdot(grad_margin, y)

@@ -85,10 +85,12 @@ def test_a_mask_added_contracted_or_first_in_a_product_is_not_shared():
 
 
 def test_a_sigmoid_is_one_buffer():
+    # its last step a division of 1.0, not np.reciprocal: the same numbers, and NumPy 2.4's float64
+    # division is vectorized where its reciprocal is not (0.29 against 0.57 ms for 2048 x 512 here)
     before = [Assign("H", ew(lambda X: FUNCTIONS["sigmoid"](X), X=T["X"]))]
     after = lines(before, {"H"})
     assert after == ["H = -X", "np.minimum(H, 709.0, out=H)", "np.exp(H, out=H)", "H += 1.0",
-                     "np.reciprocal(H, out=H)"]
+                     "np.divide(1.0, H, out=H)"]
     same(plain(before), after, ["H"])
 
 
