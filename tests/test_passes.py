@@ -712,3 +712,16 @@ def test_a_sum_inside_a_longer_sum_is_computed_once():
     assert sum("np.tanh(" in line for line in after) == 1, after
     assert sum("1/2" in line for line in after) == 1, after      # the gate's half added once, not in A and G
     same(plain(statements), after, ["A", "G"])
+
+
+def test_a_product_with_a_sum_of_negative_terms_spends_no_pass_on_its_sign():
+    # (X**2 - 1)*(-2*Y - 3*X) is (1 - X**2)*(2*Y + 3*X): no np.negative over the array
+    statements = [Assign("G", ew(lambda X, Y: (X ** 2 - 1) * (-2 * Y - 3 * X), X=T["X"], Y=T["Y"]))]
+    after = lines(statements, {"G"})
+    assert not any("np.negative" in line for line in after), after
+    assert len(after) <= 5, after
+    same(plain(statements), after, ["G"])
+    scaled = [Assign("G", ew(lambda X, Y: 5 * X * (-2 * Y - 3 * X), X=T["X"], Y=T["Y"]))]
+    after = lines(scaled, {"G"})
+    assert not any("np.negative" in line for line in after), after
+    same(plain(scaled), after, ["G"])
