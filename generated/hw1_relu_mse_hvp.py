@@ -155,7 +155,7 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     shared_1 = yhat - y
     l = np.vdot(shared_1, shared_1)
     # grad_yhat[i, 0] = -2 * y[i, 0] + 2 * yhat[i, 0]
-    grad_yhat = yhat - y
+    grad_yhat = shared_1
     grad_yhat *= 2
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_yhat[c, 0]
     grad_z1 = W2.T @ grad_yhat
@@ -232,7 +232,7 @@ def hvp(tangents, *, x, y, W1, b1, W2, b2):
     yhat = s2
     shared_1 = yhat - y
     l = np.vdot(shared_1, shared_1)
-    grad_yhat = yhat - y
+    grad_yhat = shared_1
     grad_yhat *= 2
     grad_z1 = W2.T @ grad_yhat
     shared_2 = s1 > 0

@@ -169,7 +169,7 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     shared_1 = yhat - y
     l = np.vdot(shared_1, shared_1)
     # grad_yhat[i, 0] = -2 * y[i, 0] + 2 * yhat[i, 0]
-    grad_yhat = yhat - y
+    grad_yhat = shared_1
     grad_yhat *= 2
     # grad_s2[i, 0] = (1 - yhat[i, 0])*grad_yhat[i, 0]*yhat[i, 0]
     grad_s2 = 1 - yhat

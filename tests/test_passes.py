@@ -725,3 +725,19 @@ def test_a_product_with_a_sum_of_negative_terms_spends_no_pass_on_its_sign():
     after = lines(scaled, {"G"})
     assert not any("np.negative" in line for line in after), after
     same(plain(scaled), after, ["G"])
+
+
+def test_a_sum_and_a_multiple_of_it_are_computed_once():
+    # SymPy multiplies a number into a sum: 2*(1 - X) is 2 - 2*X and 3*(1 - X)/2 is 3/2 - 3*X/2; all
+    # three read one shared 1 - X times a number
+    statements = [Assign("A", ew(lambda X, Y: (1 - X) ** 2 * Y, X=T["X"], Y=T["Y"])),
+                  Assign("G", ew(lambda X, Y: (2 - 2 * X) * sp.log(Y), X=T["X"], Y=T["Y"])),
+                  Assign("H", ew(lambda X, Y: (sp.Rational(3, 2) - sp.Rational(3, 2) * X) * sp.exp(Y), X=T["X"], Y=T["Y"]))]
+    after = lines(statements, {"A", "G", "H"})
+    assert sum("1 - X" in line for line in after) == 1 and not any("np.negative" in line for line in after), after
+    scope = {"np": np, "X": np.random.default_rng(2).uniform(-1, 1, (3, 4)), "Y": np.random.default_rng(3).uniform(0.5, 2, (3, 4))}
+    reference = dict(scope)
+    exec("\n".join(plain(statements)), reference)
+    exec("\n".join(after), scope)
+    for name in ("A", "G", "H"):
+        np.testing.assert_allclose(scope[name], reference[name], rtol=1e-13)

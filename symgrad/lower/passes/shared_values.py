@@ -6,7 +6,10 @@ axis makes its ones vector. Here, over the statements of one function, a node
 (nodes are compared by value) or a part of an elementwise body that occurs
 more than once is assigned once, ``shared_1 = Ystar - Y``, just before its
 first use, and read from there on; a value inside a value shared already counts as well (the
-ones vector of a shared row sum is the one every other row sum reads).
+ones vector of a shared row sum is the one every other row sum reads). Since SymPy flattens
+sums and multiplies numbers into them, a part of a body is also a sum of all but one of a
+longer sum's terms (``0.5*t + 0.5`` in ``u*v + 0.5*t + 0.5``) and a sum without its rational
+content (``1 - p`` in ``2 - 2*p``, read as ``2*shared_1``).
 
 Safe because a value is shared only when nothing between its first and last
 use can change what it reads: every statement in between is an ``Assign``
@@ -78,6 +81,15 @@ def _sub_sums(expr: sp.Expr):
             yield sp.Add(*expr.args[:k], *expr.args[k + 1:], evaluate=False)
 
 
+def _scaled(expr: sp.Expr) -> tuple:
+    """``expr`` as (number, sum): a sum's positive rational content taken out, so that ``2 - 2*p``
+    is ``1 - p`` times 2 (SymPy multiplies a number into a sum); anything else times 1. The sign
+    stays: ``p - 1`` for ``1 - p`` would cost a negation wherever it is read."""
+    if not expr.is_Add:
+        return sp.Integer(1), expr
+    return expr.primitive()
+
+
 def _without(total: sp.Expr, terms: tuple):
     """The terms of the sum ``total`` left when ``terms`` (each as often as it occurs) are taken
     out; None unless ``total`` holds them all."""
@@ -99,7 +111,9 @@ def _body_parts(node: Elementwise) -> tuple:
     for whole in sp.preorder_traversal(node.body):
         if isinstance(whole, sp.Indexed) or not atoms_of(whole, sp.Indexed):
             continue
-        for expr in ((whole,) if whole is not node.body else ()) + tuple(_sub_sums(whole)):
+        scaled = _scaled(whole)[1]
+        for expr in ((whole,) if whole is not node.body else ()) + ((scaled,) if scaled != whole else ()) \
+                + tuple(_sub_sums(whole)):
             if not atoms_of(expr, sp.Indexed):
                 continue
             value = part(node, expr)
@@ -110,22 +124,26 @@ def _body_parts(node: Elementwise) -> tuple:
 
 def _put(body: sp.Expr, parts: dict) -> sp.Expr:
     """``body`` with each part of ``parts`` (expr -> its stand-in) replaced: a subtree where it is
-    one, a sum of some of a sum's terms among the others (``_sub_sums``)."""
+    one, a number times a stand-in where a sum is a multiple of one (``_scaled``), a sum of some of
+    a sum's terms among the others (``_sub_sums``)."""
     body = body.xreplace(parts)
-    sums = [(expr, stand_in) for expr, stand_in in parts.items() if expr.is_Add]
+    sums = [(expr, stand_in, _scaled(expr)) for expr, stand_in in parts.items() if expr.is_Add]
     if not sums:
         return body
 
-    def among(e):
-        return e.is_Add and any(_without(e, expr.args) is not None for expr, _ in sums)
-
     def rebuilt(e):
-        for expr, stand_in in sums:
-            rest = _without(e, expr.args)
-            if rest is not None:
-                return sp.Add(*rest, stand_in)
-        return e
-    return body.replace(among, rebuilt)
+        if not e.is_Add:
+            return None
+        content, rest = _scaled(e)
+        for expr, stand_in, (expr_content, expr_rest) in sums:
+            if rest == expr_rest:
+                return content / expr_content * stand_in
+        for expr, stand_in, _ in sums:
+            terms = _without(e, expr.args)
+            if terms is not None:
+                return sp.Add(*terms, stand_in)
+        return None
+    return body.replace(lambda e: rebuilt(e) is not None, rebuilt)
 
 
 def _values_in(statement, masks: set[str]) -> list[Node]:
