@@ -127,7 +127,7 @@ def forward(*, X, I, A, mu):
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
     # Loss = Loss_logdet*N/2 + N*d*log(2*pi)/2 + 1/2 * sum_{c,k,l} D[c, k]*D[l, k]*P[c, l]
     shared_1 = D @ D.T
-    Loss = 1/2 * np.vdot(shared_1, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
+    Loss = 1/2 * np.vdot(shared_1, P) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     return {
         "Sigma": Sigma,
         "P": P,
@@ -167,7 +167,7 @@ def loss_and_grad(*, X, I, A, mu):
     D = X - mu
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
     shared_1 = D @ D.T
-    Loss = 1/2 * np.vdot(shared_1, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
+    Loss = 1/2 * np.vdot(shared_1, P) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
     del Sigma
     _slot_1, _slot_2, _slot_3 = _workspace((N, d), ((d, N), (d, d), (d, d)))

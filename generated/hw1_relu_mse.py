@@ -124,7 +124,7 @@ def forward(*, x, y, W1, b1, W2, b2):
     # yhat[i, 0] = s2[i, 0]
     yhat = s2
     # l = sum_c (-y[c, 0] + yhat[c, 0])**2
-    shared_1 = yhat.T - y.T
+    shared_1 = yhat - y
     l = np.vdot(shared_1, shared_1)
     return {
         "s1": s1,
@@ -150,10 +150,10 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     s2 = W2 @ z1
     s2 += b2
     yhat = s2
-    shared_1 = yhat.T - y.T
+    shared_1 = yhat - y
     l = np.vdot(shared_1, shared_1)
     # grad_yhat[i, 0] = -2 * y[i, 0] + 2 * yhat[i, 0]
-    grad_yhat = yhat - y
+    grad_yhat = shared_1
     grad_yhat *= 2
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_yhat[c, 0]
     grad_z1 = W2.T @ grad_yhat

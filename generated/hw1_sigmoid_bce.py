@@ -121,7 +121,7 @@ def forward(*, x, y, W1, b1, W2, b2):
     np.minimum(z1, 709.0, out=z1)
     np.exp(z1, out=z1)
     z1 += 1.0
-    np.reciprocal(z1, out=z1)
+    np.divide(1.0, z1, out=z1)
     # s2[i, 0] = sum_c W2[i, c]*z1[c, 0] + b2[i, 0]
     s2 = W2 @ z1
     s2 += b2
@@ -130,10 +130,10 @@ def forward(*, x, y, W1, b1, W2, b2):
     np.minimum(yhat, 709.0, out=yhat)
     np.exp(yhat, out=yhat)
     yhat += 1.0
-    np.reciprocal(yhat, out=yhat)
+    np.divide(1.0, yhat, out=yhat)
     # l = 1/dy * sum_c softplus(-s2[c, 0])*y[c, 0] + 1/dy * sum_c softplus(s2[c, 0]) - 1/dy * sum_c softplus(s2[c, 0])*y[c, 0]
-    shared_1 = np.logaddexp(0.0, s2.T)
-    l = (1/dy) * np.vdot(y.T, np.logaddexp(0.0, -s2.T)) + (1/dy) * shared_1.sum() + (-1/dy) * np.vdot(y.T, shared_1)
+    shared_1 = np.logaddexp(0.0, s2)
+    l = (1/dy) * np.vdot(y, np.logaddexp(0.0, -s2)) + (1/dy) * shared_1.sum() + (-1/dy) * np.vdot(y, shared_1)
     return {
         "s1": s1,
         "z1": z1,
@@ -158,16 +158,16 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     np.minimum(z1, 709.0, out=z1)
     np.exp(z1, out=z1)
     z1 += 1.0
-    np.reciprocal(z1, out=z1)
+    np.divide(1.0, z1, out=z1)
     s2 = W2 @ z1
     s2 += b2
     yhat = -s2
     np.minimum(yhat, 709.0, out=yhat)
     np.exp(yhat, out=yhat)
     yhat += 1.0
-    np.reciprocal(yhat, out=yhat)
-    shared_1 = np.logaddexp(0.0, s2.T)
-    l = (1/dy) * np.vdot(y.T, np.logaddexp(0.0, -s2.T)) + (1/dy) * shared_1.sum() + (-1/dy) * np.vdot(y.T, shared_1)
+    np.divide(1.0, yhat, out=yhat)
+    shared_1 = np.logaddexp(0.0, s2)
+    l = (1/dy) * np.vdot(y, np.logaddexp(0.0, -s2)) + (1/dy) * shared_1.sum() + (-1/dy) * np.vdot(y, shared_1)
     # grad_s2[i, 0] = 1/dy * (-y[i, 0] + yhat[i, 0])
     grad_s2 = yhat - y
     grad_s2 *= 1/dy

@@ -121,7 +121,7 @@ def forward(*, x, y, W1, b1, W2, b2):
     np.minimum(z1, 709.0, out=z1)
     np.exp(z1, out=z1)
     z1 += 1.0
-    np.reciprocal(z1, out=z1)
+    np.divide(1.0, z1, out=z1)
     # s2[i, 0] = sum_c W2[i, c]*z1[c, 0] + b2[i, 0]
     s2 = W2 @ z1
     s2 += b2
@@ -130,9 +130,9 @@ def forward(*, x, y, W1, b1, W2, b2):
     np.minimum(yhat, 709.0, out=yhat)
     np.exp(yhat, out=yhat)
     yhat += 1.0
-    np.reciprocal(yhat, out=yhat)
+    np.divide(1.0, yhat, out=yhat)
     # l = sum_c (-y[c, 0] + yhat[c, 0])**2
-    shared_1 = yhat.T - y.T
+    shared_1 = yhat - y
     l = np.vdot(shared_1, shared_1)
     return {
         "s1": s1,
@@ -158,18 +158,18 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
     np.minimum(z1, 709.0, out=z1)
     np.exp(z1, out=z1)
     z1 += 1.0
-    np.reciprocal(z1, out=z1)
+    np.divide(1.0, z1, out=z1)
     s2 = W2 @ z1
     s2 += b2
     yhat = -s2
     np.minimum(yhat, 709.0, out=yhat)
     np.exp(yhat, out=yhat)
     yhat += 1.0
-    np.reciprocal(yhat, out=yhat)
-    shared_1 = yhat.T - y.T
+    np.divide(1.0, yhat, out=yhat)
+    shared_1 = yhat - y
     l = np.vdot(shared_1, shared_1)
     # grad_yhat[i, 0] = -2 * y[i, 0] + 2 * yhat[i, 0]
-    grad_yhat = yhat - y
+    grad_yhat = shared_1
     grad_yhat *= 2
     # grad_s2[i, 0] = (1 - yhat[i, 0])*grad_yhat[i, 0]*yhat[i, 0]
     grad_s2 = 1 - yhat

@@ -104,7 +104,7 @@ def forward(*, X, y, w, b):
     margin *= y
     margin += b * y
     # Loss = 1/N * sum_c softplus(-margin[c, 0])
-    Loss = (1/N) * np.logaddexp(0.0, -margin.T).sum()
+    Loss = (1/N) * np.logaddexp(0.0, -margin).sum()
     return {
         "margin": margin,
         "Loss": Loss,
@@ -123,18 +123,18 @@ def loss_and_grad(*, X, y, w, b):
     margin = X @ w
     margin *= y
     margin += b * y
-    Loss = (1/N) * np.logaddexp(0.0, -margin.T).sum()
+    Loss = (1/N) * np.logaddexp(0.0, -margin).sum()
     # grad_margin[i, 0] = -1/N * (1 - sigmoid(margin[i, 0]))
     grad_margin = -margin
     np.minimum(grad_margin, 709.0, out=grad_margin)
     np.exp(grad_margin, out=grad_margin)
     grad_margin += 1.0
-    np.reciprocal(grad_margin, out=grad_margin)
+    np.divide(1.0, grad_margin, out=grad_margin)
     np.subtract(1, grad_margin, out=grad_margin)
     grad_margin *= -1/N
     # dLoss/db = -1/N * sum_c (1 - sigmoid(margin[c, 0]))*y[c, 0]
     # grad_b = sum_c grad_margin[c, 0]*y[c, 0]
-    grad_b = np.vdot(grad_margin.T, y.T)
+    grad_b = np.vdot(grad_margin, y)
     # dLoss/dw[i, 0] = -1/N * sum_c (1 - sigmoid(margin[c, 0]))*X[c, i]*y[c, 0]
     # grad_w[i, 0] = sum_c X[c, i]*grad_margin[c, 0]*y[c, 0]
     grad_w = X.T @ (grad_margin * y)

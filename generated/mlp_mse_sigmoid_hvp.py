@@ -142,7 +142,7 @@ def forward(*, X, Ystar, W1, B1, W2, B2):
     np.minimum(H, 709.0, out=H)
     np.exp(H, out=H)
     H += 1.0
-    np.reciprocal(H, out=H)
+    np.divide(1.0, H, out=H)
     # Y[i, j] = sum_c H[i, c]*W2[c, j] + B2[0, j]
     Y = H @ W2
     Y += B2
@@ -187,7 +187,7 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
     np.minimum(H, 709.0, out=H)
     np.exp(H, out=H)
     H += 1.0
-    np.reciprocal(H, out=H)
+    np.divide(1.0, H, out=H)
     Y = H @ W2
     Y += B2
     shared_1 = Ystar - Y
@@ -279,7 +279,7 @@ def hvp(tangents, *, X, Ystar, W1, B1, W2, B2):
     np.minimum(H, 709.0, out=H)
     np.exp(H, out=H)
     H += 1.0
-    np.reciprocal(H, out=H)
+    np.divide(1.0, H, out=H)
     Y = H @ W2
     Y += B2
     shared_1 = Ystar - Y

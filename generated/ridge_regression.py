@@ -103,7 +103,7 @@ def forward(*, X, y, lam, w):
     r = X @ w
     r -= y
     # Loss = sum_c r[c, 0]**2 + lam * sum_c w[c, 0]**2
-    Loss = np.vdot(r.T, r.T) + lam * np.vdot(w.T, w.T)
+    Loss = np.vdot(r, r) + lam * np.vdot(w, w)
     return {
         "r": r,
         "Loss": Loss,
@@ -121,7 +121,7 @@ def loss_and_grad(*, X, y, lam, w):
         X, y, lam, w)
     r = X @ w
     r -= y
-    Loss = np.vdot(r.T, r.T) + lam * np.vdot(w.T, w.T)
+    Loss = np.vdot(r, r) + lam * np.vdot(w, w)
     # dLoss/dw[i, 0] = 2 * sum_c X[c, i]*r[c, 0] + 2*lam * w[i, 0]
     grad_w = X.T @ r
     grad_w *= 2

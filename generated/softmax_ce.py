@@ -148,7 +148,7 @@ def _hidden_forward(l, a_prev, Theta):
     np.minimum(a, 709.0, out=a)
     np.exp(a, out=a)
     a += 1.0
-    np.reciprocal(a, out=a)
+    np.divide(1.0, a, out=a)
     return a, 0.0, (M, H_in, H_out, a_prev, Theta, z, a)
 
 

@@ -94,7 +94,7 @@ _ROWS = (
                 _NO_KINKS, "smooth; computed as 1 / (1 + exp(-z)) with -z clipped at 709, so exp never overflows",
                 canonical=lambda z: 1 - _f("sigmoid")(-z) if z.could_extract_minus_sign() else None,
                 torch='torch.sigmoid({0})', jax='jax.nn.sigmoid({0})',
-                ufuncs=(("negative", 0), ("minimum", 0, 709.0), ("exp", 0), ("add", 0, 1.0), ("reciprocal", 0)),
+                ufuncs=(("negative", 0), ("minimum", 0, 709.0), ("exp", 0), ("add", 0, 1.0), ("divide", 1.0, 0)),
                 numba="(0.5 * (np.tanh(0.5 * {0}) + 1.0))"),
     Elementwise("tanh", 1, (lambda z: 1 - _f("tanh")(z) ** 2,),
                 "np.tanh({0})", r"\tanh\left({0}\right)",

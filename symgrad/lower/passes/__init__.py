@@ -6,7 +6,8 @@ spelling for equal elementwise values), ``contractions`` (an einsum as matrix pr
 single reductions), ``sum_of_squares`` (a squared norm
 as an inner product), ``row_dots`` (row sums of a product as inner products per row), ``ones``
 (the other axis sums as products with a ones vector),
-``scalars`` (a product's number on its smallest factor), ``softplus_pairs`` (``softplus(x)``
+``orientation`` (whole sums reading
+untransposed arrays), ``scalars`` (a product's number on its smallest factor), ``softplus_pairs`` (``softplus(x)``
 and ``softplus(-x)`` sharing one logarithm), ``factored_sums`` (products of one
 operand with different partners as one product), ``scaled_ones`` (means as products with a vector
 of the number), ``shared_values`` (a repeated value computed once),
@@ -26,6 +27,7 @@ from symgrad.lower.passes.entries import in_one_spelling
 from symgrad.lower.passes.factored_sums import factored_sums
 from symgrad.lower.passes.kept_constants import with_kept_constants
 from symgrad.lower.passes.ones import as_product_with_ones
+from symgrad.lower.passes.orientation import untransposed_sums
 from symgrad.lower.passes.releases import with_releases
 from symgrad.lower.passes.row_dots import as_row_dots
 from symgrad.lower.passes.scaled_ones import with_scaled_ones
@@ -41,7 +43,8 @@ __all__ = ["float_names", "optimized"]
 
 
 def _node_passes(node):
-    return on_smallest_factor(as_product_with_ones(as_row_dots(as_squared_norm(in_one_spelling(with_common_factors(node))))))
+    return on_smallest_factor(as_product_with_ones(as_row_dots(untransposed_sums(as_squared_norm(
+        in_one_spelling(with_common_factors(node)))))))
 
 
 def _rewritten(node):

@@ -54,11 +54,13 @@ def is_float(node: Node, floats: set[str]) -> bool:
     if isinstance(node, Elementwise):
         if node.boolean:
             return False
+        # what a mask does not swallow: its entries, and its numbers (``2*(1.0 > a)`` is an int64 array)
         masks = {f: sp.Integer(1) for f in atoms_of(node.body, sp.Function) if is_mask(f)}
-        outside = atoms_of(node.body.xreplace(masks), sp.Indexed) if masks else atoms_of(node.body, sp.Indexed)    # entries a mask does not swallow
-        return any(is_float(o, floats) for a, o in node.operands if a in outside) or bool(
-            atoms_of(node.body, sp.Float)) or any(row_of(f) is not None and row_of(f).ufuncs
-                                               for f in atoms_of(node.body, sp.Function))
+        outside = node.body.xreplace(masks) if masks else node.body
+        entries = atoms_of(outside, sp.Indexed)
+        return any(is_float(o, floats) for a, o in node.operands if a in entries) or bool(
+            atoms_of(outside, sp.Float)) or any(row_of(f) is not None and row_of(f).ufuncs
+                                                for f in atoms_of(outside, sp.Function))
     if isinstance(node, (Ones, BroadcastTo)):
         return node.copy if isinstance(node, BroadcastTo) else True
     if isinstance(node, (Product, Add, MatMul, RowDot)):
@@ -237,7 +239,7 @@ class _Chain:
             return self._sum(terms, value, lambda t: t.could_extract_minus_sign(), lambda t: -t)
         if body.is_Mul:
             coefficient, rest = body.as_coeff_Mul()
-            factors = list(sp.Mul.make_args(rest))
+            coefficient, factors = _signs_paired(coefficient, list(sp.Mul.make_args(rest)))
             for k, spine in enumerate(factors):
                 if spine.is_Pow and spine.exp == -1 or not atoms_of(spine, sp.Indexed):
                     continue
@@ -288,6 +290,28 @@ class _Chain:
             if isinstance(start, Elementwise) and same_shape(start.shape, self.shape):
                 return [Assign(self.target, start)] + [step(s) for s in rest]
         return None
+
+
+def _negative_sum(expr: sp.Expr) -> bool:
+    return expr.is_Add and all(t.could_extract_minus_sign() for t in expr.args)
+
+
+def _signs_paired(coefficient, factors: list) -> tuple:
+    """A product's number and factors with each sum of negative terms alone negated (SymPy keeps
+    ``(t**2 - 1)*(-a - b)`` as it is, and a chain along it spends a pass on ``np.negative``), the
+    sign then taken by another sum (``(1 - t**2)*(a + b)``) or left on the number, which a chain
+    multiplies in anyway where it is not 1. The product is the same."""
+    negative = [k for k, f in enumerate(factors) if _negative_sum(f)]
+    if not negative:
+        return coefficient, factors
+    factors = list(factors)
+    for k in negative:
+        factors[k], coefficient = -factors[k], -coefficient
+    if coefficient.could_extract_minus_sign():
+        other = next((k for k, f in enumerate(factors) if f.is_Add and k not in negative), None)
+        if other is not None:
+            factors[other], coefficient = -factors[other], -coefficient
+    return coefficient, factors
 
 
 def steps_into(target: str, value: Node, floats: set[str]) -> list | None:

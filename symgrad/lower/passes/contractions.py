@@ -31,27 +31,27 @@ from symgrad.lower.passes.entries import canonical
 ONE = sp.Integer(1)
 
 
-def _transposed(node: Node) -> Node:
+def transposed(node: Node) -> Node:
     """The transpose of ``node``, pushed into it where that costs nothing: an entrywise map of
     transposed operands, ``B.T @ A.T`` for ``(A @ B).T``, ``X`` for ``X.T.T``."""
     if isinstance(node, Transpose):
         return node.operand
     if isinstance(node, Product):
-        return Product(node.coefficient, tuple(_transposed(f) if f.shape else f for f in node.factors))
+        return Product(node.coefficient, tuple(transposed(f) if f.shape else f for f in node.factors))
     if isinstance(node, MatMul):
-        return MatMul(_transposed(node.right), _transposed(node.left))
+        return MatMul(transposed(node.right), transposed(node.left))
     if isinstance(node, Elementwise):
-        return canonical(Elementwise(node.body, tuple((a, _transposed(o) if o.shape else o)
+        return canonical(Elementwise(node.body, tuple((a, transposed(o) if o.shape else o)
                                                       for a, o in node.operands)))
     return Transpose(node)
 
 
 def _oriented(letters: str, node: Node, order: str) -> Node:
     """``node`` (axes ``letters``; one letter: a column) with its axes in ``order``."""
-    return node if letters == order or len(letters) < 2 else _transposed(node)
+    return node if letters == order or len(letters) < 2 else transposed(node)
 
 
-_as_row = _transposed
+_as_row = transposed
 
 
 class _Contraction:

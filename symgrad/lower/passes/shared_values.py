@@ -6,7 +6,10 @@ axis makes its ones vector. Here, over the statements of one function, a node
 (nodes are compared by value) or a part of an elementwise body that occurs
 more than once is assigned once, ``shared_1 = Ystar - Y``, just before its
 first use, and read from there on; a value inside a value shared already counts as well (the
-ones vector of a shared row sum is the one every other row sum reads).
+ones vector of a shared row sum is the one every other row sum reads). Since SymPy flattens
+sums and multiplies numbers into them, a part of a body is also a sum of all but one of a
+longer sum's terms (``0.5*t + 0.5`` in ``u*v + 0.5*t + 0.5``) and a sum without its rational
+content (``1 - p`` in ``2 - 2*p``, read as ``2*shared_1``).
 
 Safe because a value is shared only when nothing between its first and last
 use can change what it reads: every statement in between is an ``Assign``
@@ -69,19 +72,78 @@ def _scaled_masks(node: Product, masks: set[str]):
             yield factor
 
 
+def _sub_sums(expr: sp.Expr):
+    """The sums of all terms but one of a sum of three or more: SymPy flattens nested sums, so
+    ``a = (0.5*t + 0.5)*h`` and ``g = (u*v + 0.5*t + 0.5)*w`` share ``0.5*t + 0.5`` only as a part
+    of ``g``'s sum."""
+    if expr.is_Add and len(expr.args) > 2:
+        for k in range(len(expr.args)):
+            yield sp.Add(*expr.args[:k], *expr.args[k + 1:], evaluate=False)
+
+
+def _scaled(expr: sp.Expr) -> tuple:
+    """``expr`` as (number, sum): a sum's positive rational content taken out, so that ``2 - 2*p``
+    is ``1 - p`` times 2 (SymPy multiplies a number into a sum); anything else times 1. The sign
+    stays: ``p - 1`` for ``1 - p`` would cost a negation wherever it is read."""
+    if not expr.is_Add:
+        return sp.Integer(1), expr
+    return expr.primitive()
+
+
+def _without(total: sp.Expr, terms: tuple):
+    """The terms of the sum ``total`` left when ``terms`` (each as often as it occurs) are taken
+    out; None unless ``total`` holds them all."""
+    rest = list(total.args)
+    for term in terms:
+        if term not in rest:
+            return None
+        rest.remove(term)
+    return rest
+
+
 @lru_cache(maxsize=1 << 12)
 def _body_parts(node: Elementwise) -> tuple:
     """The parts of ``node``'s body worth a name of their own: array values, not masks, as
-    ``(expr, value)`` pairs (remembered: nodes are immutable, and each round of sharing and each
-    rewrite asks again of the same bodies)."""
+    ``(expr, value)`` pairs, a sum's sums of all terms but one among them (``_sub_sums``;
+    remembered: nodes are immutable, and each round of sharing and each rewrite asks again of the
+    same bodies)."""
     found = []
-    for expr in sp.preorder_traversal(node.body):
-        if expr is node.body or isinstance(expr, sp.Indexed) or not atoms_of(expr, sp.Indexed):
+    for whole in sp.preorder_traversal(node.body):
+        if isinstance(whole, sp.Indexed) or not atoms_of(whole, sp.Indexed):
             continue
-        value = part(node, expr)
-        if value.shape and not value.boolean and _reads_array(value):
-            found.append((expr, value))
+        scaled = _scaled(whole)[1]
+        for expr in ((whole,) if whole is not node.body else ()) + ((scaled,) if scaled != whole else ()) \
+                + tuple(_sub_sums(whole)):
+            if not atoms_of(expr, sp.Indexed):
+                continue
+            value = part(node, expr)
+            if value.shape and not value.boolean and _reads_array(value):
+                found.append((expr, value))
     return tuple(found)
+
+
+def _put(body: sp.Expr, parts: dict) -> sp.Expr:
+    """``body`` with each part of ``parts`` (expr -> its stand-in) replaced: a subtree where it is
+    one, a number times a stand-in where a sum is a multiple of one (``_scaled``), a sum of some of
+    a sum's terms among the others (``_sub_sums``)."""
+    body = body.xreplace(parts)
+    sums = [(expr, stand_in, _scaled(expr)) for expr, stand_in in parts.items() if expr.is_Add]
+    if not sums:
+        return body
+
+    def rebuilt(e):
+        if not e.is_Add:
+            return None
+        content, rest = _scaled(e)
+        for expr, stand_in, (expr_content, expr_rest) in sums:
+            if rest == expr_rest:
+                return content / expr_content * stand_in
+        for expr, stand_in, _ in sums:
+            terms = _without(e, expr.args)
+            if terms is not None:
+                return sp.Add(*terms, stand_in)
+        return None
+    return body.replace(lambda e: rebuilt(e) is not None, rebuilt)
 
 
 def _values_in(statement, masks: set[str]) -> list[Node]:
@@ -191,7 +253,7 @@ def _replaced(value: Node, name: str, masks: set[str]):
         if isinstance(node, Elementwise):
             parts = {expr: sp.Dummy() for expr, found in _body_parts(node) if found == value}
             if parts:
-                body = node.body.xreplace(parts).xreplace({d: entry for d in parts.values()})
+                body = _put(node.body, parts).xreplace({d: entry for d in parts.values()})
                 kept = tuple((a, o) for a, o in node.operands if body.has(a))
                 return canonical(Elementwise(body, (*kept, (entry, shared))))
         return node
