@@ -65,6 +65,22 @@ def layer_norm(T, eps, X, gamma, beta):
     return _normalize(T, eps, X, gamma, beta, axis=1)
 
 
+def rmsnorm_proj(T, eps, X, g, W):
+    """RMSNorm over the features of each row, then the projection Z = Y W.
+
+    The backward is the paper's: with xhat = X / rms and dxhat = g dY,
+    dX = (dxhat - xhat mean(dxhat xhat)) / rms, the mean over the features."""
+    inv_rms = 1.0 / np.sqrt((X * X).mean(axis=1, keepdims=True) + eps)
+    xhat = X * inv_rms
+    Y = g * xhat
+    dZ = Y @ W - T
+    loss = 0.5 * float(np.vdot(dZ, dZ))
+    dY = dZ @ W.T
+    dxhat = dY * g
+    dX = (dxhat - xhat * (dxhat * xhat).mean(axis=1, keepdims=True)) * inv_rms
+    return loss, {"X": dX, "g": (dY * xhat).sum(axis=0, keepdims=True), "W": Y.T @ dZ}
+
+
 def self_attention(X, T, Wq, Wk, Wv):
     scale = 1.0 / math.sqrt(Wq.shape[1])
     Q, K, V = X @ Wq, X @ Wk, X @ Wv
@@ -151,6 +167,7 @@ HANDWRITTEN_ZOO = {
     "ridge_regression": ridge_regression,
     "batch_norm": batch_norm,
     "layer_norm": layer_norm,
+    "rmsnorm_proj": rmsnorm_proj,
     "self_attention": self_attention,
     "cs231n_two_layer": cs231n_two_layer,
     "residual_block": residual_block,
@@ -166,6 +183,7 @@ SMALL = {
     "ridge_regression": {"N": 7, "D": 5},
     "batch_norm": {"N": 7, "D": 5},
     "layer_norm": {"N": 7, "D": 5},
+    "rmsnorm_proj": {"D": 5, "N": 7, "K": 4},
     "self_attention": {"n": 7, "d": 6, "dk": 4, "dv": 5},
     "cs231n_two_layer": {"N": 7, "D": 6, "H": 5, "C": 4},
     "residual_block": {"D": 5, "H": 6, "N": 7},
@@ -192,6 +210,10 @@ def make_inputs(name, size, seed=0):
         N, D = s["N"], s["D"]
         return {"T": _normal(rng, (N, D)), "eps": 1e-5, "X": 0.5 + _normal(rng, (N, D), 2.0),
                 "gamma": 1.0 + _normal(rng, (1, D), 0.1), "beta": _normal(rng, (1, D), 0.1)}
+    if name == "rmsnorm_proj":
+        D, N, K = s["D"], s["N"], s["K"]
+        return {"T": _normal(rng, (N, K)), "eps": 1e-5, "X": _normal(rng, (N, D)),
+                "g": 1.0 + _normal(rng, (1, D), 0.1), "W": _normal(rng, (D, K), 1 / math.sqrt(D))}
     if name == "self_attention":
         n, d, dk, dv = s["n"], s["d"], s["dk"], s["dv"]
         return {"X": _normal(rng, (n, d)), "T": _normal(rng, (n, dv)),

@@ -29,6 +29,11 @@ def _normalize(axis):
     return loss
 
 
+def _rmsnorm_proj(o, T, eps, X, g, W):
+    R = (g * X / o.sqrt(o.mean(X * X, 1) + eps)) @ W - T
+    return 0.5 * o.sum(R * R)
+
+
 def _self_attention(o, X, T, Wq, Wk, Wv):
     S = (X @ Wq) @ (X @ Wk).T / math.sqrt(Wq.shape[1])
     R = o.softmax_rows(S) @ (X @ Wv) - T
@@ -67,6 +72,7 @@ MODELS = {
     "ridge_regression": (_ridge_regression, ("w",)),
     "batch_norm": (_normalize(0), ("X", "gamma", "beta")),
     "layer_norm": (_normalize(1), ("X", "gamma", "beta")),
+    "rmsnorm_proj": (_rmsnorm_proj, ("X", "g", "W")),
     "self_attention": (_self_attention, ("Wq", "Wk", "Wv")),
     "cs231n_two_layer": (_cs231n_two_layer, ("W1", "b1", "W2", "b2")),
     "residual_block": (_residual_block, ("x", "W1", "b1", "W2", "b2")),
@@ -95,6 +101,12 @@ def products(name, inputs, make):
         return [(mm, (X, inputs["w"])), (mm, (X.T, make((X.shape[0], 1))))]
     if name in ("batch_norm", "layer_norm"):
         return []
+    if name == "rmsnorm_proj":
+        # forward Z = Y W; backward dY = dZ W^T, dW = Y^T dZ (the normalization has none)
+        X, W = inputs["X"], inputs["W"]
+        N, (D, K) = X.shape[0], W.shape
+        Y, dZ = make((N, D)), make((N, K))
+        return [(mm, (Y, W)), (mm, (dZ, W.T)), (mm, (Y.T, dZ))]
     if name == "self_attention":
         # forward Q, K, V, S = Q K^T, O = P V; backward dV = P^T dO, dP = dO V^T, dQ = dS K,
         # dK = dS^T Q, and the three weight gradients X^T dQ, X^T dK, X^T dV

@@ -30,6 +30,12 @@ def _normalize(np_, i, axis):
     return 0.5 * np_.sum((Y - i["T"]) ** 2)
 
 
+def _rmsnorm_proj(np_, i):
+    X = i["X"]
+    Y = i["g"] * X / np_.sqrt(np_.mean(X ** 2, axis=1, keepdims=True) + i["eps"])
+    return 0.5 * np_.sum((Y @ i["W"] - i["T"]) ** 2)
+
+
 def _rnn(np_, i):
     h = i["h0"]
     for t in range(1, RNN_STEPS + 1):
@@ -64,6 +70,7 @@ REFERENCES = {
     "ridge_regression": lambda np_, i: np_.sum((i["X"] @ i["w"] - i["y"]) ** 2) + i["lam"] * np_.sum(i["w"] ** 2),
     "batch_norm": lambda np_, i: _normalize(np_, i, 0),
     "layer_norm": lambda np_, i: _normalize(np_, i, 1),
+    "rmsnorm_proj": _rmsnorm_proj,
     "self_attention": _attention,
     "cs231n_two_layer": _cs231n,
     "residual_block": lambda np_, i: 0.5 * np_.sum(
@@ -130,3 +137,4 @@ def test_softmax_backward_is_a_vector_jacobian_product():
     text = (GENERATED / "self_attention.py").read_text()
     assert "np.diag" not in text and "np.eye" not in text and "einsum" not in text
     assert "grad_S = " in text
+

@@ -24,6 +24,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "ridge_regression": ("symgrad.model.catalogue.zoo", "build_ridge_regression"),
     "batch_norm": ("symgrad.model.catalogue.zoo", "build_batch_norm"),
     "layer_norm": ("symgrad.model.catalogue.zoo", "build_layer_norm"),
+    "rmsnorm_proj": ("symgrad.model.catalogue.zoo", "build_rmsnorm_proj"),
     "self_attention": ("symgrad.model.catalogue.zoo", "build_self_attention"),
     "cs231n_two_layer": ("symgrad.model.catalogue.zoo", "build_cs231n_two_layer"),
     "residual_block": ("symgrad.model.catalogue.zoo", "build_residual_block"),

@@ -64,6 +64,24 @@ def _normalize(name: str, description: str, axis: int) -> Model:
     return m
 
 
+def build_rmsnorm_proj() -> Model:
+    m = Model("rmsnorm_proj", "RMS layer normalization (Zhang and Sennrich 2019, Root Mean Square Layer "
+              "Normalization): Y = g X / sqrt(mean(X^2, features) + eps), then a projection Z = Y W, "
+              "squared error to T")
+    D, N, K = m.dims("D N K")             # the normalized axis's dimension first, as for layer_norm
+    T, eps = m.constant("T", (N, K)), m.constant("eps")
+    X = m.parameter("X", (N, D))          # the layer's input: its gradient is the paper's dL/da
+    g, W = m.parameter("g", (1, D)), m.parameter("W", (D, K))
+    ms = m.define("ms", mean(X ** 2, 1))
+    rms = m.define("rms", sqrt(ms + eps))
+    xhat = m.define("xhat", X / rms)
+    Y = m.define("Y", g * xhat)
+    Z = m.define("Z", Y @ W)
+    m.loss("Loss", sum_squares(Z - T) / 2)
+    m.sample_with("eps", lambda rng, shape: 1e-5)
+    return m
+
+
 def build_batch_norm() -> Model:
     return _normalize("batch_norm", "batch normalization (Ioffe and Szegedy 2015): statistics over the "
                       "batch axis, Y = gamma xhat + beta, squared error to T", 0)
