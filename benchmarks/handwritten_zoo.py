@@ -81,20 +81,33 @@ def rmsnorm_proj(T, eps, X, g, W):
     return loss, {"X": dX, "g": (dY * xhat).sum(axis=0, keepdims=True), "W": Y.T @ dZ}
 
 
-def self_attention(X, T, Wq, Wk, Wv):
+def _attention(X, T, Wq, Wk, Wv, mask=None):
+    """One head, softmax over each row's keys; `mask` (0 or a large negative number per entry)
+    added to the scaled logits."""
     scale = 1.0 / math.sqrt(Wq.shape[1])
     Q, K, V = X @ Wq, X @ Wk, X @ Wv
     S = (Q @ K.T) * scale
+    if mask is not None:
+        S += mask
     S -= S.max(axis=1, keepdims=True)
     P = np.exp(S)
     P /= P.sum(axis=1, keepdims=True)
     dO = P @ V - T
     loss = 0.5 * float(np.vdot(dO, dO))
     dP = dO @ V.T
-    # softmax backward per row: dS = P * (dP - rowsum(P * dP)), then the 1/sqrt(dk)
+    # softmax backward per row: dS = P * (dP - rowsum(P * dP)), then the 1/sqrt(dk); a masked
+    # entry has P = 0, so its dS is 0 without the mask applied again
     dS = P * (dP - (P * dP).sum(axis=1, keepdims=True))
     dS *= scale
     return loss, {"Wq": X.T @ (dS @ K), "Wk": X.T @ (dS.T @ Q), "Wv": X.T @ (P.T @ dO)}
+
+
+def self_attention(X, T, Wq, Wk, Wv):
+    return _attention(X, T, Wq, Wk, Wv)
+
+
+def causal_attention(X, T, mask, Wq, Wk, Wv):
+    return _attention(X, T, Wq, Wk, Wv, mask)
 
 
 def cs231n_two_layer(X, Y, reg, W1, b1, W2, b2):
@@ -169,6 +182,7 @@ HANDWRITTEN_ZOO = {
     "layer_norm": layer_norm,
     "rmsnorm_proj": rmsnorm_proj,
     "self_attention": self_attention,
+    "causal_attention": causal_attention,
     "cs231n_two_layer": cs231n_two_layer,
     "residual_block": residual_block,
     "rnn_unrolled": rnn_unrolled,
@@ -185,6 +199,7 @@ SMALL = {
     "layer_norm": {"N": 7, "D": 5},
     "rmsnorm_proj": {"D": 5, "N": 7, "K": 4},
     "self_attention": {"n": 7, "d": 6, "dk": 4, "dv": 5},
+    "causal_attention": {"n": 7, "d": 6, "dk": 4, "dv": 5},
     "cs231n_two_layer": {"N": 7, "D": 6, "H": 5, "C": 4},
     "residual_block": {"D": 5, "H": 6, "N": 7},
     "rnn_unrolled": {"D": 3, "H": 5, "N": 7, "K": 4},
@@ -214,11 +229,14 @@ def make_inputs(name, size, seed=0):
         D, N, K = s["D"], s["N"], s["K"]
         return {"T": _normal(rng, (N, K)), "eps": 1e-5, "X": _normal(rng, (N, D)),
                 "g": 1.0 + _normal(rng, (1, D), 0.1), "W": _normal(rng, (D, K), 1 / math.sqrt(D))}
-    if name == "self_attention":
+    if name in ("self_attention", "causal_attention"):
         n, d, dk, dv = s["n"], s["d"], s["dk"], s["dv"]
-        return {"X": _normal(rng, (n, d)), "T": _normal(rng, (n, dv)),
-                "Wq": _normal(rng, (d, dk), 1 / math.sqrt(d)), "Wk": _normal(rng, (d, dk), 1 / math.sqrt(d)),
-                "Wv": _normal(rng, (d, dv), 1 / math.sqrt(d))}
+        inputs = {"X": _normal(rng, (n, d)), "T": _normal(rng, (n, dv)),
+                  "Wq": _normal(rng, (d, dk), 1 / math.sqrt(d)), "Wk": _normal(rng, (d, dk), 1 / math.sqrt(d)),
+                  "Wv": _normal(rng, (d, dv), 1 / math.sqrt(d))}
+        if name == "causal_attention":     # the zoo model's mask: -1e9 above the diagonal
+            inputs["mask"] = np.triu(np.full((n, n), -1e9), k=1)
+        return inputs
     if name == "cs231n_two_layer":
         N, D, H, C = s["N"], s["D"], s["H"], s["C"]
         return {"X": _normal(rng, (N, D)), "Y": np.eye(C)[rng.integers(C, size=N)], "reg": 0.05,

@@ -26,6 +26,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "layer_norm": ("symgrad.model.catalogue.zoo", "build_layer_norm"),
     "rmsnorm_proj": ("symgrad.model.catalogue.zoo", "build_rmsnorm_proj"),
     "self_attention": ("symgrad.model.catalogue.zoo", "build_self_attention"),
+    "causal_attention": ("symgrad.model.catalogue.zoo", "build_causal_attention"),
     "cs231n_two_layer": ("symgrad.model.catalogue.zoo", "build_cs231n_two_layer"),
     "residual_block": ("symgrad.model.catalogue.zoo", "build_residual_block"),
     "rnn_unrolled": ("symgrad.model.catalogue.zoo", "build_rnn_unrolled"),
