@@ -91,7 +91,9 @@ ZOO_SIZES = {
        for name in ("logistic_regression", "ridge_regression")},
     **{name: {"small": dict(N=32, D=16), "medium": dict(N=1024, D=512)}
        for name in ("batch_norm", "layer_norm")},
+    "rmsnorm_proj": {"small": dict(N=32, D=16, K=24), "medium": dict(N=1024, D=512, K=256)},
     "self_attention": {"small": dict(n=32, d=24, dk=8, dv=16), "medium": dict(n=512, d=256, dk=64, dv=128)},
+    "causal_attention": {"small": dict(n=32, d=24, dk=8, dv=16), "medium": dict(n=512, d=256, dk=64, dv=128)},
     "cs231n_two_layer": {"small": dict(N=32, D=24, H=16, C=10), "medium": dict(N=1024, D=512, H=256, C=10)},
     "residual_block": {"small": dict(D=16, H=24, N=32), "medium": dict(D=256, H=512, N=1024)},
     "rnn_unrolled": {"small": dict(D=8, H=16, N=32, K=4), "medium": dict(D=128, H=256, N=1024, K=32)},

@@ -65,20 +65,49 @@ def layer_norm(T, eps, X, gamma, beta):
     return _normalize(T, eps, X, gamma, beta, axis=1)
 
 
-def self_attention(X, T, Wq, Wk, Wv):
+def rmsnorm_proj(T, eps, X, g, W):
+    """RMSNorm over the features of each row, then the projection Z = Y W.
+
+    The backward is the paper's: with xhat = X / rms and dxhat = g dY,
+    dX = (dxhat - xhat mean(dxhat xhat)) / rms, the mean over the features."""
+    inv_rms = 1.0 / np.sqrt((X * X).mean(axis=1, keepdims=True) + eps)
+    xhat = X * inv_rms
+    Y = g * xhat
+    dZ = Y @ W - T
+    loss = 0.5 * float(np.vdot(dZ, dZ))
+    dY = dZ @ W.T
+    dxhat = dY * g
+    dX = (dxhat - xhat * (dxhat * xhat).mean(axis=1, keepdims=True)) * inv_rms
+    return loss, {"X": dX, "g": (dY * xhat).sum(axis=0, keepdims=True), "W": Y.T @ dZ}
+
+
+def _attention(X, T, Wq, Wk, Wv, mask=None):
+    """One head, softmax over each row's keys; `mask` (0 or a large negative number per entry)
+    added to the scaled logits."""
     scale = 1.0 / math.sqrt(Wq.shape[1])
     Q, K, V = X @ Wq, X @ Wk, X @ Wv
     S = (Q @ K.T) * scale
+    if mask is not None:
+        S += mask
     S -= S.max(axis=1, keepdims=True)
     P = np.exp(S)
     P /= P.sum(axis=1, keepdims=True)
     dO = P @ V - T
     loss = 0.5 * float(np.vdot(dO, dO))
     dP = dO @ V.T
-    # softmax backward per row: dS = P * (dP - rowsum(P * dP)), then the 1/sqrt(dk)
+    # softmax backward per row: dS = P * (dP - rowsum(P * dP)), then the 1/sqrt(dk); a masked
+    # entry has P = 0, so its dS is 0 without the mask applied again
     dS = P * (dP - (P * dP).sum(axis=1, keepdims=True))
     dS *= scale
     return loss, {"Wq": X.T @ (dS @ K), "Wk": X.T @ (dS.T @ Q), "Wv": X.T @ (P.T @ dO)}
+
+
+def self_attention(X, T, Wq, Wk, Wv):
+    return _attention(X, T, Wq, Wk, Wv)
+
+
+def causal_attention(X, T, mask, Wq, Wk, Wv):
+    return _attention(X, T, Wq, Wk, Wv, mask)
 
 
 def cs231n_two_layer(X, Y, reg, W1, b1, W2, b2):
@@ -151,7 +180,9 @@ HANDWRITTEN_ZOO = {
     "ridge_regression": ridge_regression,
     "batch_norm": batch_norm,
     "layer_norm": layer_norm,
+    "rmsnorm_proj": rmsnorm_proj,
     "self_attention": self_attention,
+    "causal_attention": causal_attention,
     "cs231n_two_layer": cs231n_two_layer,
     "residual_block": residual_block,
     "rnn_unrolled": rnn_unrolled,
@@ -166,7 +197,9 @@ SMALL = {
     "ridge_regression": {"N": 7, "D": 5},
     "batch_norm": {"N": 7, "D": 5},
     "layer_norm": {"N": 7, "D": 5},
+    "rmsnorm_proj": {"D": 5, "N": 7, "K": 4},
     "self_attention": {"n": 7, "d": 6, "dk": 4, "dv": 5},
+    "causal_attention": {"n": 7, "d": 6, "dk": 4, "dv": 5},
     "cs231n_two_layer": {"N": 7, "D": 6, "H": 5, "C": 4},
     "residual_block": {"D": 5, "H": 6, "N": 7},
     "rnn_unrolled": {"D": 3, "H": 5, "N": 7, "K": 4},
@@ -192,11 +225,18 @@ def make_inputs(name, size, seed=0):
         N, D = s["N"], s["D"]
         return {"T": _normal(rng, (N, D)), "eps": 1e-5, "X": 0.5 + _normal(rng, (N, D), 2.0),
                 "gamma": 1.0 + _normal(rng, (1, D), 0.1), "beta": _normal(rng, (1, D), 0.1)}
-    if name == "self_attention":
+    if name == "rmsnorm_proj":
+        D, N, K = s["D"], s["N"], s["K"]
+        return {"T": _normal(rng, (N, K)), "eps": 1e-5, "X": _normal(rng, (N, D)),
+                "g": 1.0 + _normal(rng, (1, D), 0.1), "W": _normal(rng, (D, K), 1 / math.sqrt(D))}
+    if name in ("self_attention", "causal_attention"):
         n, d, dk, dv = s["n"], s["d"], s["dk"], s["dv"]
-        return {"X": _normal(rng, (n, d)), "T": _normal(rng, (n, dv)),
-                "Wq": _normal(rng, (d, dk), 1 / math.sqrt(d)), "Wk": _normal(rng, (d, dk), 1 / math.sqrt(d)),
-                "Wv": _normal(rng, (d, dv), 1 / math.sqrt(d))}
+        inputs = {"X": _normal(rng, (n, d)), "T": _normal(rng, (n, dv)),
+                  "Wq": _normal(rng, (d, dk), 1 / math.sqrt(d)), "Wk": _normal(rng, (d, dk), 1 / math.sqrt(d)),
+                  "Wv": _normal(rng, (d, dv), 1 / math.sqrt(d))}
+        if name == "causal_attention":     # the zoo model's mask: -1e9 above the diagonal
+            inputs["mask"] = np.triu(np.full((n, n), -1e9), k=1)
+        return inputs
     if name == "cs231n_two_layer":
         N, D, H, C = s["N"], s["D"], s["H"], s["C"]
         return {"X": _normal(rng, (N, D)), "Y": np.eye(C)[rng.integers(C, size=N)], "reg": 0.05,

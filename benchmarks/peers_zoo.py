@@ -29,8 +29,19 @@ def _normalize(axis):
     return loss
 
 
+def _rmsnorm_proj(o, T, eps, X, g, W):
+    R = (g * X / o.sqrt(o.mean(X * X, 1) + eps)) @ W - T
+    return 0.5 * o.sum(R * R)
+
+
 def _self_attention(o, X, T, Wq, Wk, Wv):
     S = (X @ Wq) @ (X @ Wk).T / math.sqrt(Wq.shape[1])
+    R = o.softmax_rows(S) @ (X @ Wv) - T
+    return 0.5 * o.sum(R * R)
+
+
+def _causal_attention(o, X, T, mask, Wq, Wk, Wv):
+    S = (X @ Wq) @ (X @ Wk).T / math.sqrt(Wq.shape[1]) + mask
     R = o.softmax_rows(S) @ (X @ Wv) - T
     return 0.5 * o.sum(R * R)
 
@@ -67,7 +78,9 @@ MODELS = {
     "ridge_regression": (_ridge_regression, ("w",)),
     "batch_norm": (_normalize(0), ("X", "gamma", "beta")),
     "layer_norm": (_normalize(1), ("X", "gamma", "beta")),
+    "rmsnorm_proj": (_rmsnorm_proj, ("X", "g", "W")),
     "self_attention": (_self_attention, ("Wq", "Wk", "Wv")),
+    "causal_attention": (_causal_attention, ("Wq", "Wk", "Wv")),
     "cs231n_two_layer": (_cs231n_two_layer, ("W1", "b1", "W2", "b2")),
     "residual_block": (_residual_block, ("x", "W1", "b1", "W2", "b2")),
     "rnn_unrolled": (_rnn_unrolled, ("Wx", "Wh", "b", "Wy")),
@@ -95,9 +108,16 @@ def products(name, inputs, make):
         return [(mm, (X, inputs["w"])), (mm, (X.T, make((X.shape[0], 1))))]
     if name in ("batch_norm", "layer_norm"):
         return []
-    if name == "self_attention":
+    if name == "rmsnorm_proj":
+        # forward Z = Y W; backward dY = dZ W^T, dW = Y^T dZ (the normalization has none)
+        X, W = inputs["X"], inputs["W"]
+        N, (D, K) = X.shape[0], W.shape
+        Y, dZ = make((N, D)), make((N, K))
+        return [(mm, (Y, W)), (mm, (dZ, W.T)), (mm, (Y.T, dZ))]
+    if name in ("self_attention", "causal_attention"):
         # forward Q, K, V, S = Q K^T, O = P V; backward dV = P^T dO, dP = dO V^T, dQ = dS K,
-        # dK = dS^T Q, and the three weight gradients X^T dQ, X^T dK, X^T dV
+        # dK = dS^T Q, and the three weight gradients X^T dQ, X^T dK, X^T dV (a causal mask,
+        # added to S, changes none of them)
         X, Wq, Wk, Wv = (inputs[k] for k in ("X", "Wq", "Wk", "Wv"))
         n, (d, dk), dv = X.shape[0], Wq.shape, Wv.shape[1]
         Q, K, V = make((n, dk)), make((n, dk)), make((n, dv))

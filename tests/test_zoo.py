@@ -30,6 +30,12 @@ def _normalize(np_, i, axis):
     return 0.5 * np_.sum((Y - i["T"]) ** 2)
 
 
+def _rmsnorm_proj(np_, i):
+    X = i["X"]
+    Y = i["g"] * X / np_.sqrt(np_.mean(X ** 2, axis=1, keepdims=True) + i["eps"])
+    return 0.5 * np_.sum((Y @ i["W"] - i["T"]) ** 2)
+
+
 def _rnn(np_, i):
     h = i["h0"]
     for t in range(1, RNN_STEPS + 1):
@@ -51,6 +57,15 @@ def _attention(np_, i):
     return 0.5 * np_.sum((P @ V - i["T"]) ** 2)
 
 
+def _causal_attention(np_, i):
+    """The mask made here, as -inf above the diagonal, not read from the model's input."""
+    Q, K, V = i["X"] @ i["Wq"], i["X"] @ i["Wk"], i["X"] @ i["Wv"]
+    n = Q.shape[0]
+    later = np.triu(np.full((n, n), -np.inf), k=1)
+    P = _softmax(np_, Q @ K.T / np_.sqrt(Q.shape[1]) + later)
+    return 0.5 * np_.sum((P @ V - i["T"]) ** 2)
+
+
 def _gaussian_nll(np_, i):
     Sigma = i["A"] @ i["A"].T + i["I"]
     D = i["X"] - i["mu"]
@@ -64,7 +79,9 @@ REFERENCES = {
     "ridge_regression": lambda np_, i: np_.sum((i["X"] @ i["w"] - i["y"]) ** 2) + i["lam"] * np_.sum(i["w"] ** 2),
     "batch_norm": lambda np_, i: _normalize(np_, i, 0),
     "layer_norm": lambda np_, i: _normalize(np_, i, 1),
+    "rmsnorm_proj": _rmsnorm_proj,
     "self_attention": _attention,
+    "causal_attention": _causal_attention,
     "cs231n_two_layer": _cs231n,
     "residual_block": lambda np_, i: 0.5 * np_.sum(
         (i["x"] + i["W2"] @ np_.maximum(0.0, i["W1"] @ i["x"] + i["b1"]) + i["b2"] - i["T"]) ** 2),
@@ -113,7 +130,7 @@ def test_logistic_loss_written_literally_is_finite_at_large_margins():
 
 
 def test_softmax_models_are_stable_for_logits_of_a_thousand():
-    for name, scaled in (("self_attention", "Wq"), ("cs231n_two_layer", "W2")):
+    for name, scaled in (("self_attention", "Wq"), ("causal_attention", "Wq"), ("cs231n_two_layer", "W2")):
         model = catalogue.build(name)
         module = import_generated(GENERATED / f"{name}.py")
         inputs = sample_inputs(model, module, dimension_values(model), np.random.default_rng(2))
@@ -130,3 +147,40 @@ def test_softmax_backward_is_a_vector_jacobian_product():
     text = (GENERATED / "self_attention.py").read_text()
     assert "np.diag" not in text and "np.eye" not in text and "einsum" not in text
     assert "grad_S = " in text
+
+
+def _causal_inputs(n=6, seed=4):
+    model = catalogue.build("causal_attention")
+    module = import_generated(GENERATED / "causal_attention.py")
+    dims = {**dimension_values(model), "n": n}
+    return module, sample_inputs(model, module, dims, np.random.default_rng(seed))
+
+
+def test_causal_attention_reads_no_later_token():
+    """P is lower triangular, exactly, each row summing to 1; changing the last token's input row
+    leaves every earlier output alone, to the last bit, and changes the last one."""
+    module, inputs = _causal_inputs()
+    forward = module.forward(**inputs)
+    P, O = forward["P"], forward["O"]
+    assert np.all(np.triu(P, k=1) == 0.0) and np.all(P[np.tril_indices(len(P))] > 0)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-14)
+    changed = {**inputs, "X": inputs["X"].copy()}
+    changed["X"][-1] += 1.0
+    np.testing.assert_array_equal(module.forward(**changed)["O"][:-1], O[:-1])
+    assert not np.allclose(module.forward(**changed)["O"][-1], O[-1])
+
+
+def test_causal_mask_of_minus_1e9_gives_what_minus_infinity_gives():
+    """exp(s - 1e9 - max) is 0 exactly, so the finite mask is the -inf mask to the last bit,
+    for the loss and every gradient; a mask of -10 is not (the test can tell)."""
+    module, inputs = _causal_inputs()
+    n = inputs["mask"].shape[0]
+    np.testing.assert_array_equal(inputs["mask"], np.triu(np.full((n, n), -1e9), k=1))
+    value, grads = module.loss_and_grad(**inputs)
+    with np.errstate(invalid="raise", divide="raise", over="raise"):
+        exact_value, exact = module.loss_and_grad(**{**inputs, "mask": np.triu(np.full((n, n), -np.inf), k=1)})
+    assert value == exact_value
+    for parameter in module.PARAMETERS:
+        np.testing.assert_array_equal(grads[parameter], exact[parameter], err_msg=parameter)
+    weak_value, _ = module.loss_and_grad(**{**inputs, "mask": np.triu(np.full((n, n), -10.0), k=1)})
+    assert weak_value != value

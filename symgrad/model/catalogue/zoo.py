@@ -64,6 +64,24 @@ def _normalize(name: str, description: str, axis: int) -> Model:
     return m
 
 
+def build_rmsnorm_proj() -> Model:
+    m = Model("rmsnorm_proj", "RMS layer normalization (Zhang and Sennrich 2019, Root Mean Square Layer "
+              "Normalization): Y = g X / sqrt(mean(X^2, features) + eps), then a projection Z = Y W, "
+              "squared error to T")
+    D, N, K = m.dims("D N K")             # the normalized axis's dimension first, as for layer_norm
+    T, eps = m.constant("T", (N, K)), m.constant("eps")
+    X = m.parameter("X", (N, D))          # the layer's input: its gradient is the paper's dL/da
+    g, W = m.parameter("g", (1, D)), m.parameter("W", (D, K))
+    ms = m.define("ms", mean(X ** 2, 1))
+    rms = m.define("rms", sqrt(ms + eps))
+    xhat = m.define("xhat", X / rms)
+    Y = m.define("Y", g * xhat)
+    Z = m.define("Z", Y @ W)
+    m.loss("Loss", sum_squares(Z - T) / 2)
+    m.sample_with("eps", lambda rng, shape: 1e-5)
+    return m
+
+
 def build_batch_norm() -> Model:
     return _normalize("batch_norm", "batch normalization (Ioffe and Szegedy 2015): statistics over the "
                       "batch axis, Y = gamma xhat + beta, squared error to T", 0)
@@ -85,6 +103,37 @@ def build_self_attention() -> Model:
     P = m.define("P", softmax(S, axis=1))
     O = m.define("O", P @ V)
     m.loss("Loss", sum_squares(O - T) / 2)
+    return m
+
+
+MASKED = -1e9       # the additive mask's entry above the diagonal: exp of it is 0, as of -inf
+
+
+def _causal_mask(rng, shape):
+    """0 on and below the diagonal (a query sees its own and earlier keys), MASKED above."""
+    return np.triu(np.full(shape, MASKED), k=1)
+
+
+def build_causal_attention() -> Model:
+    # The mask is added to the logits: exp(s + MASKED - max) is exactly 0 in float64 and float32
+    # for logits below 1e8 in size, so P is exactly what a mask of -inf gives here (every row keeps
+    # its diagonal), the softmax's own shift keeps it stable, and the mask, a constant, never
+    # enters a derivative. Finite rather than -inf: a row with every key masked gets finite
+    # weights, not 0/0, and a product with the mask is never 0 * -inf. A 0/1 mask multiplying
+    # the logits would not mask at all (exp(0) = 1); one multiplying exp(S - max) would lose every
+    # allowed key of a row whose maximum is a masked logit far above them (0/0).
+    m = Model("causal_attention", "single-head causal self-attention (Vaswani et al. 2017, the "
+              "decoder's masked attention; Radford et al. 2018, GPT): softmax(Q K^T / sqrt(dk) + mask) V, "
+              "mask 0 on and below the diagonal and -1e9 above, squared error to T")
+    n, d, dk, dv = m.dims("n d dk dv")
+    X, T, mask = m.constant("X", (n, d)), m.constant("T", (n, dv)), m.constant("mask", (n, n))
+    Wq, Wk, Wv = m.parameter("Wq", (d, dk)), m.parameter("Wk", (d, dk)), m.parameter("Wv", (d, dv))
+    Q, K, V = m.define("Q", X @ Wq), m.define("K", X @ Wk), m.define("V", X @ Wv)
+    S = m.define("S", (Q @ K.T) / sqrt(dk) + mask)
+    P = m.define("P", softmax(S, axis=1))
+    O = m.define("O", P @ V)
+    m.loss("Loss", sum_squares(O - T) / 2)
+    m.sample_with("mask", _causal_mask)
     return m
 
 
