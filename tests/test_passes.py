@@ -546,6 +546,25 @@ def test_products_of_one_operand_with_different_partners_are_one_product():
     same(plain(statements), after, ["A", "B"])
 
 
+def test_products_of_one_operand_with_partners_of_different_numbers_are_one_product():
+    """``X.T @ Y - 1/n * X.T @ T``, matrix results: the numbers go into the partners' sum, the one
+    most terms carry outside it, and the scaled partner starts the buffer's chain."""
+    one, third = sp.Integer(1), 1 / n
+    left = Add((Product(one, (MatMul(Transpose(T["X"]), T["Y"]),)),
+                Product(-third, (MatMul(Transpose(T["X"]), T["T"]),))))
+    right = Add((Product(2 * h, (MatMul(T["Y"], Transpose(T["X"])),)), Product(2 * h, (MatMul(T["T"], Transpose(T["X"])),)),
+                 Product(-6 * h / n, (MatMul(T["Z"], Transpose(T["X"])),))))
+    statements = [Assign("Z", Product(one, (T["X"], T["Y"]))), Assign("A", left), Assign("B", right)]
+    after = lines(statements, {"A", "B"})
+    assert after[1:] == ["A = X.T @ ((-1/n) * T + Y)", "B = ((-3/n) * Z + Y + T) @ X.T", "B *= 2*h"]
+    same(plain(statements), after, ["A", "B"])
+    f, body = workspace_function(statements[1:2], ("A",))       # in a buffer: no temporary for the scaling
+    assert body[2:5] == ["np.multiply(T, -1/n, out=_temporary_1)", "_temporary_1 += Y", "A = X.T @ _temporary_1"], body
+    rng = np.random.default_rng(1)
+    X, Y, T_ = (rng.standard_normal((3, 4)) for _ in range(3))
+    np.testing.assert_allclose(f(X, Y, T_)[0], X.T @ Y - X.T @ T_ / 3, rtol=1e-13)
+
+
 def test_the_same_factors_around_two_products_make_one_product_but_row_sums_stay_apart():
     from symgrad.lower.nodes import AxisSum
     column = Tensor("c", (n, sp.Integer(1)))
