@@ -26,9 +26,9 @@ def lines(statements, live_out=frozenset(), protected=frozenset({"X", "Y", "T"})
     return [NumPyPrinter().print_statement(s) for s in out[0]]
 
 
-def run(code, names):
+def run(code, names, scope=None):
     rng = np.random.default_rng(0)
-    scope = {"np": np, "n": 3, "h": 4, **{k: rng.standard_normal((3, 4)) for k in ("X", "Y", "T")}}
+    scope = scope or {"np": np, "n": 3, "h": 4, **{k: rng.standard_normal((3, 4)) for k in ("X", "Y", "T")}}
     exec("\n".join(code), scope)
     return [scope[k] for k in names]
 
@@ -760,3 +760,40 @@ def test_a_sum_and_a_multiple_of_it_are_computed_once():
     exec("\n".join(after), scope)
     for name in ("A", "G", "H"):
         np.testing.assert_allclose(scope[name], reference[name], rtol=1e-13)
+
+
+def _broadcast_scope():
+    rng = np.random.default_rng(4)
+    return {"np": np, "n": 3, "h": 4, "c": rng.standard_normal((3, 1)),
+            **{k: rng.standard_normal((1, 4)) for k in ("r", "s", "u")},
+            **{k: rng.standard_normal((3, 4)) for k in ("X", "Y", "T")}}
+
+
+def _same_broadcast(statements, after, names):
+    for a, b in zip(run(plain(statements), names, _broadcast_scope()), run(after, names, _broadcast_scope())):
+        np.testing.assert_allclose(b, a, rtol=1e-13)
+
+
+def test_a_column_times_a_matrix_inside_two_products_is_computed_once():
+    # c*X (c a column) in A and inside B's T*c*X, not a subtree of B's body: one pass for it
+    # where B made two of its own
+    column = Tensor("c", (n, sp.Integer(1)))
+    statements = [Assign("A", ew(lambda c, X, Y: c * X - Y, c=column, X=T["X"], Y=T["Y"])),
+                  Assign("B", ew(lambda c, X, T, Y: T * c * X + 2 * Y, c=column, X=T["X"], T=T["T"], Y=T["Y"]))]
+    after = lines(statements, {"A", "B"})
+    assert after[0] == "shared_1 = X*c" and sum("c" in line.replace("shared_1", "") for line in after) == 1, after
+    _same_broadcast(statements, after, ["A", "B"])
+
+
+def test_a_sub_product_that_saves_no_pass_or_an_outer_product_is_not_shared():
+    # r*s*X is one pass over X already ((r*s) * X: rows first), so s*X named would add one; u*c, a
+    # row times a column, is each statement's own outer product fused into its chain
+    column = Tensor("c", (n, sp.Integer(1)))
+    rows = {k: Tensor(k, (sp.Integer(1), h)) for k in ("r", "s", "u")}
+    statements = [Assign("A", ew(lambda r, s, X, Y: r * s * X - Y, r=rows["r"], s=rows["s"], X=T["X"], Y=T["Y"])),
+                  Assign("B", ew(lambda u, s, X, T: u * s * X * T + 2 * T, u=rows["u"], s=rows["s"], X=T["X"], T=T["T"])),
+                  Assign("C", ew(lambda u, c, T: u * c * T, u=rows["u"], c=column, T=T["T"])),
+                  Assign("D", ew(lambda u, c, Y: u * c * Y, u=rows["u"], c=column, Y=T["Y"]))]
+    after = lines(statements, {"A", "B", "C", "D"})
+    assert not any(line.startswith("shared_") for line in after), after
+    _same_broadcast(statements, after, ["A", "B", "C", "D"])
