@@ -324,18 +324,19 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     grad_probs_lse = Y @ shared_1
     grad_probs_lse *= 1/N
-    grad_scores = grad_probs_lse*probs
-    grad_scores -= Y/N
+    shared_2 = grad_probs_lse*probs
+    grad_scores = Y/N
+    np.subtract(shared_2, grad_scores, out=grad_scores)
     grad_hidden = grad_scores @ W2.T
-    shared_2 = z1 > 0
+    shared_3 = z1 > 0
     grad_z1 = grad_hidden
-    grad_z1 *= shared_2
-    shared_3 = _constant((1, N), 1)
-    grad_b2 = shared_3 @ grad_scores
+    grad_z1 *= shared_3
+    shared_4 = _constant((1, N), 1)
+    grad_b2 = shared_4 @ grad_scores
     dot_grad_hidden = grad_scores @ dot_W2.T
     grad_W2 = hidden.T @ grad_scores
     grad_W2 += (1.0*reg) * W2
-    grad_b1 = shared_3 @ grad_z1
+    grad_b1 = shared_4 @ grad_z1
     grad_W1 = X.T @ grad_z1
     grad_W1 += (1.0*reg) * W1
     del grad_hidden
@@ -345,7 +346,7 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     dot_z1 += dot_b1
     # dot_hidden[i, j] = step(z1[i, j])*dot_z1[i, j]
     dot_hidden = dot_z1
-    dot_hidden *= shared_2
+    dot_hidden *= shared_3
     dot_grad_W2 = dot_hidden.T @ grad_scores
     del grad_scores
     # dot_scores[i, j] = sum_c dot_W2[c, j]*hidden[i, c] + dot_b2[0, j] + sum_c W2[c, j]*dot_hidden[i, c]
@@ -365,23 +366,25 @@ def hvp(tangents, *, X, Y, reg, W1, b1, W2, b2):
     dot_grad_probs_lse_sum *= grad_probs_lse
     np.negative(dot_grad_probs_lse_sum, out=dot_grad_probs_lse_sum)
     # dot_grad_scores[i, j] = dot_scores[i, j]*grad_probs_lse[i, 0]*probs[i, j] + dot_grad_probs_lse_sum[i, 0]*probs_lse_exp[i, j]
-    dot_grad_scores = dot_grad_probs_lse_sum*probs_lse_exp
-    dot_grad_scores += dot_scores*grad_probs_lse*probs
+    dot_grad_scores = shared_2
+    dot_grad_scores *= dot_scores
+    dot_grad_scores += dot_grad_probs_lse_sum*probs_lse_exp
     del dot_scores
     dot_grad_W2 += hidden.T @ dot_grad_scores
     # dot_grad_hidden[i, j] = sum_c dot_W2[j, c]*grad_scores[i, c] + sum_c W2[j, c]*dot_grad_scores[i, c]
     dot_grad_hidden += dot_grad_scores @ W2.T
     # dot_grad_z1[i, j] = step(z1[i, j])*dot_grad_hidden[i, j]
     dot_grad_z1 = dot_grad_hidden
-    dot_grad_z1 *= shared_2
-    del shared_2
+    dot_grad_z1 *= shared_3
+    del shared_3
     # dot_grad_b2[0, i] = sum_c dot_grad_scores[c, i]
-    dot_grad_b2 = shared_3 @ dot_grad_scores
+    dot_grad_b2 = shared_4 @ dot_grad_scores
     del dot_grad_scores
+    del shared_2
     # dot_grad_W2[i, j] = 1.0*reg * dot_W2[i, j] + sum_c dot_hidden[c, i]*grad_scores[c, j] + sum_c dot_grad_scores[c, j]*hidden[c, i]
     dot_grad_W2 += (1.0*reg) * dot_W2
     # dot_grad_b1[0, i] = sum_c dot_grad_z1[c, i]
-    dot_grad_b1 = shared_3 @ dot_grad_z1
+    dot_grad_b1 = shared_4 @ dot_grad_z1
     # dot_grad_W1[i, j] = 1.0*reg * dot_W1[i, j] + sum_c X[c, i]*dot_grad_z1[c, j]
     dot_grad_W1 = X.T @ dot_grad_z1
     dot_grad_W1 += (1.0*reg) * dot_W1

@@ -26,9 +26,9 @@ def lines(statements, live_out=frozenset(), protected=frozenset({"X", "Y", "T"})
     return [NumPyPrinter().print_statement(s) for s in out[0]]
 
 
-def run(code, names):
+def run(code, names, scope=None):
     rng = np.random.default_rng(0)
-    scope = {"np": np, "n": 3, "h": 4, **{k: rng.standard_normal((3, 4)) for k in ("X", "Y", "T")}}
+    scope = scope or {"np": np, "n": 3, "h": 4, **{k: rng.standard_normal((3, 4)) for k in ("X", "Y", "T")}}
     exec("\n".join(code), scope)
     return [scope[k] for k in names]
 
@@ -546,6 +546,25 @@ def test_products_of_one_operand_with_different_partners_are_one_product():
     same(plain(statements), after, ["A", "B"])
 
 
+def test_products_of_one_operand_with_partners_of_different_numbers_are_one_product():
+    """``X.T @ Y - 1/n * X.T @ T``, matrix results: the numbers go into the partners' sum, the one
+    most terms carry outside it, and the scaled partner starts the buffer's chain."""
+    one, third = sp.Integer(1), 1 / n
+    left = Add((Product(one, (MatMul(Transpose(T["X"]), T["Y"]),)),
+                Product(-third, (MatMul(Transpose(T["X"]), T["T"]),))))
+    right = Add((Product(2 * h, (MatMul(T["Y"], Transpose(T["X"])),)), Product(2 * h, (MatMul(T["T"], Transpose(T["X"])),)),
+                 Product(-6 * h / n, (MatMul(T["Z"], Transpose(T["X"])),))))
+    statements = [Assign("Z", Product(one, (T["X"], T["Y"]))), Assign("A", left), Assign("B", right)]
+    after = lines(statements, {"A", "B"})
+    assert after[1:] == ["A = X.T @ ((-1/n) * T + Y)", "B = ((-3/n) * Z + Y + T) @ X.T", "B *= 2*h"]
+    same(plain(statements), after, ["A", "B"])
+    f, body = workspace_function(statements[1:2], ("A",))       # in a buffer: no temporary for the scaling
+    assert body[2:5] == ["np.multiply(T, -1/n, out=_temporary_1)", "_temporary_1 += Y", "A = X.T @ _temporary_1"], body
+    rng = np.random.default_rng(1)
+    X, Y, T_ = (rng.standard_normal((3, 4)) for _ in range(3))
+    np.testing.assert_allclose(f(X, Y, T_)[0], X.T @ Y - X.T @ T_ / 3, rtol=1e-13)
+
+
 def test_the_same_factors_around_two_products_make_one_product_but_row_sums_stay_apart():
     from symgrad.lower.nodes import AxisSum
     column = Tensor("c", (n, sp.Integer(1)))
@@ -741,3 +760,40 @@ def test_a_sum_and_a_multiple_of_it_are_computed_once():
     exec("\n".join(after), scope)
     for name in ("A", "G", "H"):
         np.testing.assert_allclose(scope[name], reference[name], rtol=1e-13)
+
+
+def _broadcast_scope():
+    rng = np.random.default_rng(4)
+    return {"np": np, "n": 3, "h": 4, "c": rng.standard_normal((3, 1)),
+            **{k: rng.standard_normal((1, 4)) for k in ("r", "s", "u")},
+            **{k: rng.standard_normal((3, 4)) for k in ("X", "Y", "T")}}
+
+
+def _same_broadcast(statements, after, names):
+    for a, b in zip(run(plain(statements), names, _broadcast_scope()), run(after, names, _broadcast_scope())):
+        np.testing.assert_allclose(b, a, rtol=1e-13)
+
+
+def test_a_column_times_a_matrix_inside_two_products_is_computed_once():
+    # c*X (c a column) in A and inside B's T*c*X, not a subtree of B's body: one pass for it
+    # where B made two of its own
+    column = Tensor("c", (n, sp.Integer(1)))
+    statements = [Assign("A", ew(lambda c, X, Y: c * X - Y, c=column, X=T["X"], Y=T["Y"])),
+                  Assign("B", ew(lambda c, X, T, Y: T * c * X + 2 * Y, c=column, X=T["X"], T=T["T"], Y=T["Y"]))]
+    after = lines(statements, {"A", "B"})
+    assert after[0] == "shared_1 = X*c" and sum("c" in line.replace("shared_1", "") for line in after) == 1, after
+    _same_broadcast(statements, after, ["A", "B"])
+
+
+def test_a_sub_product_that_saves_no_pass_or_an_outer_product_is_not_shared():
+    # r*s*X is one pass over X already ((r*s) * X: rows first), so s*X named would add one; u*c, a
+    # row times a column, is each statement's own outer product fused into its chain
+    column = Tensor("c", (n, sp.Integer(1)))
+    rows = {k: Tensor(k, (sp.Integer(1), h)) for k in ("r", "s", "u")}
+    statements = [Assign("A", ew(lambda r, s, X, Y: r * s * X - Y, r=rows["r"], s=rows["s"], X=T["X"], Y=T["Y"])),
+                  Assign("B", ew(lambda u, s, X, T: u * s * X * T + 2 * T, u=rows["u"], s=rows["s"], X=T["X"], T=T["T"])),
+                  Assign("C", ew(lambda u, c, T: u * c * T, u=rows["u"], c=column, T=T["T"])),
+                  Assign("D", ew(lambda u, c, Y: u * c * Y, u=rows["u"], c=column, Y=T["Y"]))]
+    after = lines(statements, {"A", "B", "C", "D"})
+    assert not any(line.startswith("shared_") for line in after), after
+    _same_broadcast(statements, after, ["A", "B", "C", "D"])

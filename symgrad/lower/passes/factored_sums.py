@@ -13,11 +13,15 @@ it saves does, and the partners are usually computed products, whose sum holds t
 temporaries at once where the separate sums held one: measured at layer_norm's medium size,
 ``(a*b + c*d) @ ones`` made hvp() 16% slower (fresh pages), though a call fewer at small sizes.
 
-Terms merge when everything but the partner is equal: the shared operand, the factors around
-the product and the number up to its sign (a term of the opposite sign is subtracted from the
-partners' sum). Products are linear, so the value is the same, up to rounding. A product that
-the function computes in more than one place is left alone: the shared-values pass computes it
-once, and merging it into one sum would make it computed twice.
+Terms merge when everything but the partner and the number is equal: the shared operand and
+the factors around the product. The number of the most terms stays outside; another term's
+partner is scaled by the ratio of the numbers inside the sum (a term of the opposite sign is
+subtracted): ``X.T @ G - 1/n * X.T @ Y`` is ``X.T @ (G - Y/n)``, one product and one
+elementwise pass over the partners, which the buffers pass evaluates as one chain, in place of
+a second product, its scaling and the addition of the two results. Products are linear, so the
+value is the same, up to rounding. A product that the function computes in more than one place
+is left alone: the shared-values pass computes it once, and merging it into one sum would make
+it computed twice.
 """
 from __future__ import annotations
 
@@ -53,10 +57,24 @@ def _split(term: Node, counts: Counter):
     return term.coefficient, term.factors[:k] + term.factors[k + 1:], term.factors[k]
 
 
-def _negated(node: Node) -> Node:
+def _reference(coefficients: list) -> sp.Expr:
+    """The number left outside the merged product: the one that the most terms carry up to their
+    sign (the first of those), so that the fewest partners are scaled inside the sum."""
+    def unscaled(c):
+        return sum(ratio in (1, -1) for ratio in (other / c for other in coefficients))
+    return max(coefficients, key=unscaled)
+
+
+def _scaled(node: Node, ratio: sp.Expr) -> Node:
+    """``ratio * node``, the number on the node's own product where it has one. The merged sum
+    puts the scaled partners first: a sum evaluated into a buffer starts from its first term that
+    can be, so that the scaling is a step in the buffer (``np.multiply(Y, -1/n, out=t)``, then
+    ``t += G``), never a temporary of its own."""
+    if ratio == 1:
+        return node
     if isinstance(node, Product):
-        return Product(-node.coefficient, node.factors)
-    return Product(sp.Integer(-1), (node,))
+        return Product(ratio * node.coefficient, node.factors)
+    return Product(ratio, (node,))
 
 
 def _factored(total: Add, counts: Counter) -> Node:
@@ -76,15 +94,18 @@ def _factored(total: Add, counts: Counter) -> Node:
         for (side, kept, _), members in groups.items():
             if isinstance(kept, Ones):     # an axis sum: see the module's docstring
                 continue
-            _, reference, around, first_partner = members[0]
-            fitting = [(k, coefficient / reference, partner) for k, coefficient, _, partner in members
-                       if coefficient / reference in (1, -1) and same_shape(partner.shape, first_partner.shape)]
+            _, _, around, first_partner = members[0]
+            fitting = [(k, coefficient, partner) for k, coefficient, _, partner in members
+                       if same_shape(partner.shape, first_partner.shape)]
             if len(fitting) > 1 and (best is None or len(fitting) > len(best[-1])):
-                best = (side, kept, reference, around, fitting)
+                best = (side, kept, around, fitting)
         if best is None:
             return Add(tuple(terms)) if len(terms) != len(total.terms) else total
-        side, kept, reference, around, fitting = best
-        partners = Add(tuple(partner if sign == 1 else _negated(partner) for _, sign, partner in fitting))
+        side, kept, around, fitting = best
+        reference = _reference([coefficient for _, coefficient, _ in fitting])
+        ratios = [(coefficient / reference, partner) for _, coefficient, partner in fitting]
+        ratios.sort(key=lambda pair: pair[0] in (1, -1))    # a scaled partner first: see _scaled
+        partners = Add(tuple(_scaled(partner, ratio) for ratio, partner in ratios))
         merged = MatMul(kept, partners) if side == "left" else MatMul(partners, kept)
         place = {k for k, _, _ in fitting}
         first = min(place)

@@ -9,7 +9,13 @@ first use, and read from there on; a value inside a value shared already counts 
 ones vector of a shared row sum is the one every other row sum reads). Since SymPy flattens
 sums and multiplies numbers into them, a part of a body is also a sum of all but one of a
 longer sum's terms (``0.5*t + 0.5`` in ``u*v + 0.5*t + 0.5``) and a sum without its rational
-content (``1 - p`` in ``2 - 2*p``, read as ``2*shared_1``).
+content (``1 - p`` in ``2 - 2*p``, read as ``2*shared_1``). Likewise a part of a body is a
+product of some of a longer product's factors (``g*P`` in ``dT*g*P``, ``g`` a column broadcast
+along ``P``'s rows), where naming it saves at least the passes over an array that computing it
+costs: ``g*P`` read in two statements is one pass, where ``dT*g*P`` made two of its own; a row
+times a row inside ``r1*r2*G`` is not (``(r1*r2)*G`` is one pass over ``G`` already, and
+``r1*shared`` would be another), nor a column times a row alone (each statement makes its
+outer product fused into its own chain; a name only holds it longer).
 
 Safe because a value is shared only when nothing between its first and last
 use can change what it reads: every statement in between is an ``Assign``
@@ -25,14 +31,16 @@ in-place step on one would change the other).
 """
 from __future__ import annotations
 
+from collections import Counter
 from functools import lru_cache
+from itertools import combinations
 
 import sympy as sp
 
 from symgrad.index.conventions import SHARED_PREFIX
 from symgrad.index.terms import atoms_of
 from symgrad.lower.nodes import (Diagonal, Elementwise, Entry, Node, Ones, Product, Slice, SquaredNorm, Tensor, Transpose,
-                                 Zeros, node_repr)
+                                 Zeros, node_repr, same_shape)
 from symgrad.lower.passes.entries import canonical, part
 from symgrad.lower.statements import (Assign, children, named_array, node_reads, nodes_of, unwrapped,
                                      with_nodes)
@@ -81,6 +89,42 @@ def _sub_sums(expr: sp.Expr):
             yield sp.Add(*expr.args[:k], *expr.args[k + 1:], evaluate=False)
 
 
+_MOST_FACTORS = 6      # a longer product's sub-products are not searched (2**n of them)
+
+
+def _passes(shapes: list, full) -> int:
+    """About how many passes over an array of shape ``full`` a product of factors of ``shapes``
+    makes: one per factor of that shape after the first, and one per smaller shape (the factors
+    of one smaller shape are multiplied together first, ``passes.scalars``)."""
+    large = sum(same_shape(shape, full) for shape in shapes)
+    small = {shape for shape in shapes if not same_shape(shape, full)}
+    return max(large + len(small) - 1, 0)
+
+
+def _sub_products(node: Elementwise, expr: sp.Expr):
+    """The products of two or more, not all, of the array factors of the product ``expr`` in
+    ``node``'s body whose name there saves at least the passes they make on their own
+    (``_passes``): the factor that gives them their shape among them, and more than one pass
+    fewer when they become one factor."""
+    if not expr.is_Mul:
+        return
+    factors = [f for f in expr.args if atoms_of(f, sp.Indexed)]
+    if not 3 <= len(factors) <= _MOST_FACTORS:
+        return
+    shapes = {f: part(node, f).shape for f in factors}
+    full = part(node, expr).shape
+    before = _passes(list(shapes.values()), full)
+    for size in range(2, len(factors)):
+        for chosen in combinations(factors, size):
+            own = [shapes[f] for f in chosen]
+            shape = part(node, sp.Mul(*chosen)).shape
+            if not any(same_shape(s, shape) for s in own):     # an outer product: see the module's docstring
+                continue
+            rest = [shapes[f] for f in factors if f not in chosen] + [shape]
+            if before - _passes(rest, full) >= max(_passes(own, shape), 1):
+                yield sp.Mul(*chosen)
+
+
 def _scaled(expr: sp.Expr) -> tuple:
     """``expr`` as (number, sum): a sum's positive rational content taken out, so that ``2 - 2*p``
     is ``1 - p`` times 2 (SymPy multiplies a number into a sum); anything else times 1. The sign
@@ -113,7 +157,7 @@ def _body_parts(node: Elementwise) -> tuple:
             continue
         scaled = _scaled(whole)[1]
         for expr in ((whole,) if whole is not node.body else ()) + ((scaled,) if scaled != whole else ()) \
-                + tuple(_sub_sums(whole)):
+                + tuple(_sub_sums(whole)) + tuple(_sub_products(node, whole)):
             if not atoms_of(expr, sp.Indexed):
                 continue
             value = part(node, expr)
@@ -128,10 +172,17 @@ def _put(body: sp.Expr, parts: dict) -> sp.Expr:
     a sum's terms among the others (``_sub_sums``)."""
     body = body.xreplace(parts)
     sums = [(expr, stand_in, _scaled(expr)) for expr, stand_in in parts.items() if expr.is_Add]
-    if not sums:
+    products = [(Counter(expr.args), stand_in) for expr, stand_in in parts.items() if expr.is_Mul]
+    if not sums and not products:
         return body
 
     def rebuilt(e):
+        if e.is_Mul:
+            have = Counter(e.args)
+            for wanted, stand_in in products:
+                if all(have[f] >= count for f, count in wanted.items()):
+                    return sp.Mul(*(have - wanted).elements(), stand_in)
+            return None
         if not e.is_Add:
             return None
         content, rest = _scaled(e)
