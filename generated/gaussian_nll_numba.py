@@ -35,7 +35,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_gaussian_nll_f229211a")
+_KERNELS = type(np)("_symgrad_numba_gaussian_nll_7eb97038")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -144,7 +144,7 @@ def forward(*, X, I, A, mu):
     # Loss_logdet = logdet(Sigma)
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
     # Loss = Loss_logdet*N/2 + N*d*log(2*pi)/2 + 1/2 * sum_{c,k,l} D[c, k]*D[l, k]*P[c, l]
-    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=['einsum_path', (0, 1), (0, 1)]) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
+    Loss = 1/2 * np.vdot(D @ D.T, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     return {
         "Sigma": Sigma,
         "P": P,
@@ -178,21 +178,22 @@ def loss_and_grad(*, X, I, A, mu):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     d, N, X, I, A, mu = _inputs(
         X, I, A, mu)
-    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5 = _workspace((N, d), ((d, d), (d, N), (d, N), (d, N), (d, d)))
+    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5 = _workspace((N, d), ((d, d), (d, N), (d, d), (d, N), (d, d)))
     Sigma, D = _kernel_rows_Sigma(np.matmul(A, A.T, out=_slot_1), I, d, X, mu, N, _slot_2)
     P = np.linalg.inv(Sigma)
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
-    Loss = 1/2 * np.einsum('bc,ab,ac->', D.T, D, P, optimize=['einsum_path', (0, 1), (0, 1)]) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
+    Loss = 1/2 * np.vdot(D @ D.T, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
-    grad_D, grad_P = _kernel_rows_grad_D(np.matmul(P.T, D, out=_slot_3), np.matmul(P, D, out=_slot_4), N, d, np.matmul(D, D.T, out=_slot_5))
+    _swept1_o0, grad_P = _kernel_rows_grad_P(P.T, P, d, np.matmul(D, D.T, out=_slot_3))
+    grad_D = _kernel_grad_D_2(np.matmul(_swept1_o0, D, out=_slot_4), N, d)
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
     # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + N/2 * P[j, i]
-    grad_Sigma, grad_mu = _kernel_rows_grad_Sigma(np.einsum('bd,ac,cd->ab', P, P.T, grad_P, optimize=['einsum_path', (0, 2), (0, 1)]), P.T, N, d, grad_D)
+    grad_Sigma, grad_mu = _kernel_rows_grad_Sigma(np.matmul(P.T, (grad_P @ P.T), out=_slot_5), P.T, N, d, grad_D)
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
     # grad_mu[i, 0] = -sum_c grad_D[i, c]
     # dLoss/dA[i, j] = -1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[i, l]*P[k, c] + N/2 * sum_c A[c, j]*P[i, c] + N/2 * sum_c A[c, j]*P[c, i] - 1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[c, l]*P[k, i]
     # grad_A[i, j] = sum_c A[c, j]*grad_Sigma[c, i] + sum_c A[c, j]*grad_Sigma[i, c]
-    grad_A = _kernel_grad_A(grad_Sigma.T @ A, np.matmul(grad_Sigma, A, out=_slot_1), d)
+    grad_A = _kernel_grad_A(grad_Sigma.T, grad_Sigma, d) @ A
     _keep((N, d), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5))
     return float(Loss), {
         "A": grad_A,
@@ -221,12 +222,22 @@ def _kernel_D(X, mu, N, d):
 
 
 @_compiled
-def _kernel_grad_A(_a0, _a1, d):
-    """For grad_A: every entry in one pass."""
+def _kernel_grad_D_2(_a0, N, d):
+    """For grad_D: every entry in one pass."""
     _out = _a0
     for _i in range(d):
+        for _j in range(N):
+            _out[_i, _j] = 1/2 * _a0[_i, _j]
+    return _out
+
+
+@_compiled
+def _kernel_grad_A(_a0, grad_Sigma, d):
+    """For grad_A: every entry in one pass."""
+    _out = np.empty((d, d))
+    for _i in range(d):
         for _j in range(d):
-            _out[_i, _j] = _a0[_i, _j] + _a1[_i, _j]
+            _out[_i, _j] = _a0[_i, _j] + grad_Sigma[_i, _j]
     return _out
 
 
@@ -244,16 +255,15 @@ def _kernel_rows_Sigma(_a0, I, d, X, mu, N, _into):
 
 
 @_compiled
-def _kernel_rows_grad_D(_a0, _a1, N, d, _a4):
-    """For grad_D, grad_P: one loop over the rows, every kernel's work on each row."""
-    grad_D = _a0
-    grad_P = _a4
+def _kernel_rows_grad_P(_a0, P, d, _a3):
+    """For grad_P: one loop over the rows, every kernel's work on each row."""
+    _o0 = np.empty((d, d))
+    grad_P = _a3
     for _i in range(d):
-        for _j in range(N):
-            grad_D[_i, _j] = 1/2 * _a0[_i, _j] + 1/2 * _a1[_i, _j]
         for _j in range(d):
-            grad_P[_i, _j] = 1/2 * _a4[_i, _j]
-    return grad_D, grad_P
+            _o0[_i, _j] = _a0[_i, _j] + P[_i, _j]
+            grad_P[_i, _j] = 1/2 * _a3[_i, _j]
+    return _o0, grad_P
 
 
 @_compiled

@@ -25,7 +25,7 @@ from symgrad.differentiate.softmax_value import from_exponentials
 from symgrad.lower.latex_names import base_latex
 from symgrad.lower.nodes import Add, AxisMax, Elementwise, MatrixFunction, Ones, Slice, Tensor
 from symgrad.lower.numpy_printer import NumPyPrinter
-from symgrad.lower.passes import optimized
+from symgrad.lower.passes import fewer_products, optimized
 from symgrad.lower.statements import (Allocate, Assign, BlockAssign, Statement, WorkspaceTake, nodes_of,
                                       statements_into, subnodes, unwrapped)
 from symgrad.lower.vectorize import lower_both, matrix_view, print_scalar
@@ -225,6 +225,15 @@ def _named(block) -> str | None:
     return block.name if isinstance(block, Tensor) else None
 
 
+def _with_fewer_products(forward: tuple, backward: tuple) -> tuple[tuple, tuple]:
+    """The blocks of ``loss_and_grad`` with their statements through ``passes.fewer_products``,
+    all of them at once (a product computed in two blocks is left for each to compute)."""
+    blocks = (*forward, *backward)
+    statements = iter(fewer_products([s for b in blocks for s in b.statements]))
+    rebuilt = tuple(replace(b, statements=tuple(next(statements) for _ in b.statements)) for b in blocks)
+    return rebuilt[:len(forward)], rebuilt[len(forward):]
+
+
 EXPANDED_LIMIT = 12   # adjoints substituted for a gradient's comment; a deep chain's grows with its depth
 
 
@@ -271,7 +280,8 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
     ``share``: compute repeated array expressions once and evaluate elementwise chains in
     place (``fewer_temporaries``; a layer's plan does that per function instead).
     ``printer``: another backend's array printer (``symgrad.backends``); its plan is the plain
-    statements, without the NumPy-only passes (``symgrad.lower.passes``).
+    statements, without the NumPy-only passes (``symgrad.lower.passes``) but with fewer matrix
+    products (``passes.fewer_products``).
     """
     labels = labels or {}
     model = derivation.model
@@ -299,6 +309,8 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
     if share and printer is None:
         forward, backward = fewer_temporaries(tuple(forward), tuple(backward), model,
                                               {model.loss_name, *gradient_reads}, workspace=True)
+    elif printer is not None:
+        forward, backward = _with_fewer_products(tuple(forward), tuple(backward))
     printer = printer or NumPyPrinter()
     return ModulePlan(
         model_name=model.name,
