@@ -121,7 +121,7 @@ def _forward(X, I, A, mu):
     # Loss_logdet = logdet(Sigma)
     Loss_logdet = torch.linalg.slogdet(Sigma)[1]
     # Loss = Loss_logdet*N/2 + N*d*log(2*pi)/2 + 1/2 * sum_{c,k,l} D[c, k]*D[l, k]*P[c, l]
-    Loss = 1/2 * torch.einsum('bc,ab,ac->', D.mT, D, P) + ((1/2)*N*(Loss_logdet + d*math.log(2*math.pi)))
+    Loss = 1/2 * torch.sum(D @ D.mT * P.mT) + ((1/2)*N*(Loss_logdet + d*math.log(2*math.pi)))
     return {
         "Sigma": Sigma,
         "P": P,
@@ -137,17 +137,17 @@ def _backward(X, A, P, D):
     N = X.shape[1]
     _dtype, _device = X.dtype, X.device
     # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
-    grad_D = 1/2 * (P.mT @ D) + 1/2 * (P @ D)
+    grad_D = 1/2 * ((P.mT + P) @ D)
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
     grad_P = 1/2 * (D @ D.mT)
     # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + N/2 * P[j, i]
-    grad_Sigma = ((1/2)*N) * P.mT - torch.einsum('bd,ac,cd->ab', P, P.mT, grad_P)
+    grad_Sigma = ((1/2)*N) * P.mT - P.mT @ (grad_P @ P.mT)
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
     # grad_mu[i, 0] = -sum_c grad_D[i, c]
     grad_mu = -grad_D.sum(dim=1, keepdim=True)
     # dLoss/dA[i, j] = -1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[i, l]*P[k, c] + N/2 * sum_c A[c, j]*P[i, c] + N/2 * sum_c A[c, j]*P[c, i] - 1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[c, l]*P[k, i]
     # grad_A[i, j] = sum_c A[c, j]*grad_Sigma[c, i] + sum_c A[c, j]*grad_Sigma[i, c]
-    grad_A = grad_Sigma.mT @ A + grad_Sigma @ A
+    grad_A = (grad_Sigma.mT + grad_Sigma) @ A
     return (grad_A, grad_mu, )
 
 
@@ -248,12 +248,12 @@ def hvp(tangents, *, X, I, A, mu):
     P = torch.linalg.inv(Sigma)
     D = X - mu
     Loss_logdet = torch.linalg.slogdet(Sigma)[1]
-    Loss = 1/2 * torch.einsum('bc,ab,ac->', D.mT, D, P) + ((1/2)*N*(Loss_logdet + d*math.log(2*math.pi)))
-    grad_D = 1/2 * (P.mT @ D) + 1/2 * (P @ D)
+    Loss = 1/2 * torch.sum(D @ D.mT * P.mT) + ((1/2)*N*(Loss_logdet + d*math.log(2*math.pi)))
+    grad_D = 1/2 * ((P.mT + P) @ D)
     grad_P = 1/2 * (D @ D.mT)
-    grad_Sigma = ((1/2)*N) * P.mT - torch.einsum('bd,ac,cd->ab', P, P.mT, grad_P)
+    grad_Sigma = ((1/2)*N) * P.mT - P.mT @ (grad_P @ P.mT)
     grad_mu = -grad_D.sum(dim=1, keepdim=True)
-    grad_A = grad_Sigma.mT @ A + grad_Sigma @ A
+    grad_A = (grad_Sigma.mT + grad_Sigma) @ A
     # dot_Sigma[i, j] = sum_c A[i, c]*dot_A[j, c] + sum_c A[j, c]*dot_A[i, c]
     dot_Sigma = A @ dot_A.mT + dot_A @ A.mT
     # dot_P[i, j] = -sum_{c,k} P[i, c]*P[k, j]*dot_Sigma[c, k]
@@ -298,9 +298,9 @@ def hessian(*, X, I, A, mu):
     P = torch.linalg.inv(Sigma)
     D = X - mu
     Loss_logdet = torch.linalg.slogdet(Sigma)[1]
-    Loss = 1/2 * torch.einsum('bc,ab,ac->', D.mT, D, P) + ((1/2)*N*(Loss_logdet + d*math.log(2*math.pi)))
+    Loss = 1/2 * torch.sum(D @ D.mT * P.mT) + ((1/2)*N*(Loss_logdet + d*math.log(2*math.pi)))
     grad_P = 1/2 * (D @ D.mT)
-    grad_Sigma = ((1/2)*N) * P.mT - torch.einsum('bd,ac,cd->ab', P, P.mT, grad_P)
+    grad_Sigma = ((1/2)*N) * P.mT - P.mT @ (grad_P @ P.mT)
     dot_Sigma = A @ dot_A.mT + dot_A @ A.mT
     dot_P = -torch.einsum('...ac,...bd,...cd->...ab', P, P.mT, dot_Sigma)
     dot_grad_D = 1/2 * (dot_P.mT @ D) + 1/2 * (dot_P @ D) - 1/2 * (P.mT @ dot_mu) - 1/2 * (P @ dot_mu)

@@ -5,7 +5,7 @@ import sympy as sp
 from symgrad.lower.nodes import (Add, BroadcastTo, Einsum, Elementwise, MatMul, Product, Slice, SquaredNorm, SumAll, Tensor,
                                  Transpose, VDot)
 from symgrad.lower.numpy_printer import NumPyPrinter
-from symgrad.lower.passes import optimized
+from symgrad.lower.passes import fewer_products, optimized
 from symgrad.lower.statements import Allocate, Assign, Release
 from symgrad.model.functions import FUNCTIONS, TABLE, numeric
 
@@ -245,6 +245,24 @@ def test_an_einsum_left_as_it_is_gets_a_fixed_order_never_a_search():
                    ("bd", leaf("G"))), "", ())
     after = contracted(star)
     assert "np.einsum(" in after[0] and "optimize=True" not in after[0] and "einsum_path" in after[0]
+
+
+def test_the_other_backends_get_einsums_contracted_and_products_of_one_operand_merged():
+    # torch, JAX and numba print the plain statements: an einsum of three operands pays for its
+    # order at every call, and P.T @ D + P @ D is two products where (P.T + P) @ D is one. The
+    # entries are spelled differently in the two terms (the lowering's index labels), as they are
+    # in a derived gradient: fewer_products must see them as one operand.
+    i, j, k = sp.symbols("i j k")
+    D_first, D_second = (Elementwise(sp.IndexedBase("D")[x, j], ((sp.IndexedBase("D")[x, j], Tensor("D", (a, b))),))
+                         for x in (i, k))
+    total = Add((Product(sp.Rational(1, 2), (MatMul(Transpose(Tensor("P", (a, a))), D_first),)),
+                 Product(sp.Rational(1, 2), (MatMul(Tensor("P", (a, a)), D_second),))))
+    star = Einsum((("bc", leaf("D", True)), ("ab", leaf("D")), ("ac", leaf("P"))), "", ())
+    statements = [Assign("R", total), Assign("S", star)]
+    after = plain(fewer_products(statements))
+    assert after[0].count("@") == 1 and "einsum" not in after[1], after
+    for got, want in zip(evaluated(after, ["R", "S"]), evaluated(plain(statements), ["R", "S"])):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
 # a product's number on a factor another statement scales by the same number
