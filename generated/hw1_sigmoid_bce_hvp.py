@@ -294,8 +294,7 @@ def hvp(tangents, *, x, y, W1, b1, W2, b2):
     # dot_grad_b2[i, 0] = dot_grad_s2[i, 0]
     dot_grad_b2 = dot_grad_s2
     # dot_grad_W2[i, j] = dot_z1[j, 0]*grad_s2[i, 0] + dot_grad_s2[i, 0]*z1[j, 0]
-    dot_grad_W2 = dot_grad_s2*z1.T
-    dot_grad_W2 += dot_z1.T*grad_s2
+    dot_grad_W2 = np.concatenate((dot_grad_s2, grad_s2), axis=1) @ np.concatenate((z1.T, dot_z1.T), axis=0)
     # dot_grad_b1[i, 0] = dot_grad_s1[i, 0]
     dot_grad_b1 = dot_grad_s1
     # dot_grad_W1[i, j] = dot_grad_s1[i, 0]*x[j, 0]

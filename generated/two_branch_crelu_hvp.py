@@ -356,8 +356,7 @@ def hvp(tangents, *, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     dot_grad_Y = dot_grad_Delta
     np.negative(dot_grad_Y, out=dot_grad_Y)
     # dot_grad_H[i, j] = -2/L * Delta[0, j]*dot_C[0, i] + C[0, i]*dot_grad_Y[0, j]
-    dot_grad_H = C.T*dot_grad_Y
-    dot_grad_H -= (2/L*Delta) * dot_C.T
+    dot_grad_H = np.concatenate((C.T, (-2/L) * dot_C.T), axis=1) @ np.concatenate((dot_grad_Y, Delta), axis=0)
     # dot_grad_Z[i, j] = equal(H[i, j], Z[i, j])*dot_grad_H[i, j]
     dot_grad_Z = dot_grad_H
     dot_grad_Z *= shared_1

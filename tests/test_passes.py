@@ -815,3 +815,37 @@ def test_a_sub_product_that_saves_no_pass_or_an_outer_product_is_not_shared():
     after = lines(statements, {"A", "B", "C", "D"})
     assert not any(line.startswith("shared_") for line in after), after
     _same_broadcast(statements, after, ["A", "B", "C", "D"])
+
+
+def test_a_sum_of_outer_products_of_vectors_is_one_matrix_product():
+    # a dense layer's Hessian-vector product for one sample: dg[i]*z[j] + g[i]*dz[j] over an (m, n)
+    # array is three passes over it entrywise, one BLAS write as [dg g] @ [z dz]^T; a term with
+    # three entries, a square, or a result with an axis of one stays entrywise
+    m, k = sp.symbols("m k", positive=True)
+    i, j = sp.symbols("i j")
+    columns = {name: Tensor(name, (m, sp.Integer(1))) for name in ("dg", "g")}
+    rows = {name: Transpose(Tensor(name, (k, sp.Integer(1)))) for name in ("z", "dz")}
+    entry = {name: sp.IndexedBase(name)[i, 0] for name in columns} | {name: sp.IndexedBase(name)[j, 0] for name in rows}
+    operands = tuple((entry[name], node) for name, node in (*columns.items(), *rows.items()))
+
+    def statement(body):
+        return [Assign("W", Elementwise(body, tuple(o for o in operands if o[0] in body.atoms(sp.Indexed))))]
+
+    outer = statement(entry["dg"] * entry["z"] - sp.Rational(2, 3) * entry["g"] * entry["dz"])
+    after = lines(outer, {"W"}, floats={"dg", "g", "z", "dz"})
+    assert after == ["W = np.concatenate((dg, -2/3 * g), axis=1) @ np.concatenate((z.T, dz.T), axis=0)"], after
+    rng = np.random.default_rng(5)
+    scope = {"np": np, **{name: rng.standard_normal((4, 1)) for name in columns},
+             **{name: rng.standard_normal((7, 1)) for name in ("z", "dz")}}
+    values = [dict(scope) for _ in range(2)]
+    exec("\n".join(plain(outer)), values[0])
+    exec("\n".join(after), values[1])
+    np.testing.assert_allclose(values[1]["W"], values[0]["W"], rtol=1e-13)
+    assert values[1]["W"].shape == (4, 7)
+    for body in (entry["dg"] * entry["z"] * entry["dz"] + entry["g"] * entry["z"],      # three entries
+                 entry["dg"] ** 2 * entry["z"] + entry["g"] * entry["dz"]):            # a square
+        assert "concatenate" not in " ".join(lines(statement(body), {"W"}, floats={"dg", "g", "z", "dz"}))
+    scalar_rows = {name: Tensor(name, (sp.Integer(1), sp.Integer(1))) for name in ("z", "dz")}
+    flat = Elementwise(entry["dg"] * entry["z"] + entry["g"] * entry["dz"],
+                       tuple((entry[n], columns.get(n, scalar_rows.get(n))) for n in ("dg", "g", "z", "dz")))
+    assert "concatenate" not in " ".join(lines([Assign("W", flat)], {"W"}, floats={"dg", "g", "z", "dz"}))

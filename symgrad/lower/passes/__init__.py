@@ -2,7 +2,8 @@
 
 Each module rewrites one thing and says why that is safe: ``common_factors`` (the terms of an
 elementwise sum grouped around the factors they share), ``entries`` (one
-spelling for equal elementwise values), ``contractions`` (an einsum as matrix products and
+spelling for equal elementwise values), ``outer_sums`` (a sum of outer products of vectors as
+one matrix product), ``contractions`` (an einsum as matrix products and
 single reductions), ``sum_of_squares`` (a squared norm
 as an inner product), ``row_dots`` (row sums of a product as inner products per row), ``ones``
 (the other axis sums as products with a ones vector),
@@ -29,6 +30,7 @@ from symgrad.lower.passes.factored_sums import factored_sums
 from symgrad.lower.passes.kept_constants import with_kept_constants
 from symgrad.lower.passes.ones import as_product_with_ones
 from symgrad.lower.passes.orientation import untransposed_sums
+from symgrad.lower.passes.outer_sums import as_outer_product_sum
 from symgrad.lower.passes.releases import with_releases
 from symgrad.lower.passes.row_dots import as_row_dots
 from symgrad.lower.passes.scaled_ones import with_scaled_ones
@@ -63,7 +65,7 @@ def _one_spelling_contracted(node):
 
 def _node_passes(node):
     return on_smallest_factor(as_product_with_ones(as_row_dots(untransposed_sums(as_squared_norm(
-        in_one_spelling(with_common_factors(node)))))))
+        as_outer_product_sum(in_one_spelling(with_common_factors(node))))))))
 
 
 def _rewritten(node):

@@ -32,7 +32,7 @@ import sympy as sp
 
 from symgrad.index.terms import atoms_of, common_product
 
-from symgrad.lower.nodes import (Add, BroadcastTo, Elementwise, MatMul, Node, Ones, Product, RowDot, Slice, Tensor,
+from symgrad.lower.nodes import (Add, BroadcastTo, Concat, Elementwise, MatMul, Node, Ones, Product, RowDot, Slice, Tensor,
                                  Transpose, same_shape)
 from symgrad.lower.passes.entries import part
 from symgrad.lower.statements import Assign, ComputeInto, UfuncInto, printed_negative, reads, subnodes, unwrapped
@@ -63,9 +63,9 @@ def is_float(node: Node, floats: set[str]) -> bool:
                                                 for f in atoms_of(outside, sp.Function))
     if isinstance(node, (Ones, BroadcastTo)):
         return node.copy if isinstance(node, BroadcastTo) else True
-    if isinstance(node, (Product, Add, MatMul, RowDot)):
+    if isinstance(node, (Product, Add, MatMul, RowDot, Concat)):
         children = node.factors if isinstance(node, Product) else node.terms if isinstance(node, Add) else (
-            node.left, node.right)
+            node.blocks if isinstance(node, Concat) else (node.left, node.right))
         return any(is_float(c, floats) for c in children)
     return False
 
