@@ -328,6 +328,27 @@ def test_kernels_over_other_rows_in_between_do_not_end_a_sweep():
     assert "for _i in range(M):" in printer.kernels["_kernel_rows_h"]
 
 
+def _reading(*codes: str) -> KernelCall:
+    """A kernel over N x D whose entry is the product of what ``codes`` (printed calls, names)
+    hold at its own entry."""
+    body = " * ".join(f"_a{k}[_i, _j]" for k in range(len(codes)))
+    nest = LoopNest("_out", "np.empty(({rows}, D))", "D", (f"_out[_i, _j] = {body}",), ROW)
+    return KernelCall((*((f"_a{k}", code) for k, code in enumerate(codes)), ("N", "N"), ("D", "D")), "N", nest)
+
+
+def test_a_kernel_call_made_again_in_a_sweep_is_read_where_it_was_first_computed():
+    """``_kernel_s(a, N, D)`` is passed to ``b``'s kernel and again to ``e``'s: ``b`` reads the first
+    computation at its row. Taken as the second one's (later in the row), ``b`` was passed the call
+    itself, reading ``a``, a one-row buffer in the sweep and no name after it (NameError)."""
+    printer = NumbaPrinter()
+    s = "_kernel_s(a, N, D)"
+    printer.calls = {"_kernel_a(X, N, D)": _reading("X"), s: _reading("a"),
+                     f"_kernel_b({s}, N, D)": _reading(s), f"_kernel_e(b, {s}, N, D)": _reading("b", s)}
+    lines = ["a = _kernel_a(X, N, D)", f"b = _kernel_b({s}, N, D)", f"e = _kernel_e(b, {s}, N, D)"]
+    out = SweepWriter(printer).rewrite(lines, {"e"})
+    assert out == [["e = _kernel_rows_a(X, N, D)"], [], []]
+
+
 def _product_call(code: str, *others: str) -> KernelCall:
     """A kernel over N x D reading a matrix product's fresh result (``code``) at its own entries."""
     nest = LoopNest("_out", "np.empty(({rows}, D))", "D",

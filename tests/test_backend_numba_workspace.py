@@ -166,3 +166,23 @@ def test_a_slot_given_to_a_kernel_that_becomes_a_one_row_buffer_is_not_passed():
                    ["c = b @ W", "_keep((D, N), (_slot_1,))"]]
     kernel = printer.kernels["_kernel_rows_a"]
     assert "    a = np.empty((1, D))" in kernel and "    b = _into" in kernel
+
+
+def test_a_kernel_around_a_swept_call_keeps_the_array_it_writes_into_while_its_result_is_read():
+    """``u``'s kernel writes into the product ``A @ B`` it is given and passes a swept kernel's
+    result (``_kernel_r``, which joins ``a``'s row loop; ``u``'s own kernel cannot). With the
+    swept call replaced in it, the call is what it runs still: the product's slot lives as long
+    as ``u`` is read, and ``v`` gets another. Unknown there, the slot was free after ``u``'s line,
+    ``v`` was written over ``u`` and the GRU's gradient read the one for the other."""
+    printer = _printer(["A @ B", "W @ _kernel_r(a, N, D)", "v @ u"], {
+        "_kernel_a(X, N, D)": _map_call("a", {"X": "X"}),
+        "_kernel_r(a, N, D)": _map_call("r", {"a": "a"}),
+        "_kernel_u(A @ B, W @ _kernel_r(a, N, D), N, D)": _map_call(
+            "u", {"_a0": "A @ B", "_a1": "W @ _kernel_r(a, N, D)"}, into="_a0"),
+        "_kernel_v(u, N, D)": _map_call("v", {"u": "u"})})
+    writer, sweeps = WorkspaceWriter(printer), SweepWriter(printer)
+    lines = ["a = _kernel_a(X, N, D)", "u = _kernel_u(A @ B, W @ _kernel_r(a, N, D), N, D)",
+             "v = _kernel_v(u, N, D)", "g = v @ u"]
+    out = writer.taken(sweeps.rewrite(writer.rewrite(lines, {"g"}), {"g"}), sweeps.written_into)
+    assert out[1] == ["u = _kernel_u(np.matmul(A, B, out=_slot_1), np.matmul(W, _swept0_o1, out=_slot_2), N, D)"]
+    assert out[2] == ["v = _kernel_v_into(u, N, D, _slot_2)"]

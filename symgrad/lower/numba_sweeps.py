@@ -25,7 +25,7 @@ call returns that array by the name ``written_into`` records.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from symgrad.lower.numba_printer import INTO_PARAMETER, KERNEL_PREFIX, ROW, KernelCall, NumbaPrinter
 
@@ -93,8 +93,8 @@ class _Sweep:
                 continue
             rows = kernel.rows
             joined.append(span)
-            if kernel.nest.complete == ROW:
-                values[span[2]] = len(self.members) + len(joined) - 1
+            if kernel.nest.complete == ROW:     # a call made again computes the same: the first one serves
+                values.setdefault(span[2], len(self.members) + len(joined) - 1)
         if not joined:
             return False
         outermost = [s for s in joined if not any(o[0] <= s[0] and s[1] <= o[1] and o != s for o in joined)]
@@ -169,7 +169,7 @@ class SweepWriter:
         if len(sweep.members) < 2:
             return
         number, self.count = self.count, self.count + 1
-        residuals = {i: _residual(lines[i], spans, sweep, number) for i, spans in sweep.partial.items()}
+        residuals = {i: self._residual(lines[i], spans, sweep, number) for i, spans in sweep.partial.items()}
         read_after = set(live_out).union(*(_names(line) for line in lines[end:]), *map(_names, residuals.values()))
         for member in sweep.members:
             if member.local in sweep.whole.values() and member.local in read_after:
@@ -244,6 +244,23 @@ class SweepWriter:
         name = self.printer.add_kernel(named_after, tuple(parameters.values()), lines, purpose)
         return name, list(parameters)
 
+    def _residual(self, line: str, spans: list, sweep: _Sweep, number: int) -> str:
+        """``line`` with each of its top-level kernel calls that ``sweep`` runs replaced by the
+        sweep's result. A call of a kernel outside the sweep that passed one of them (the candidate
+        ``tanh(U @ (r * h) + ...)`` around the swept ``r * h``) now passes that result: it is
+        remembered as it now reads (``printer.calls``), or the lines after the sweeps
+        (``numba_workspace``'s lives) would not know what it runs, nor that it writes into an array
+        it is given, and would take that array for free while its result is still read."""
+        outside = {text: _outside_name(number, next(m for m in sweep.members if m.call == text))
+                   for _, _, text, _ in spans}
+        for start, end, text, call in calls_in(line, self.printer.calls):
+            if text not in outside and any(s[0] >= start and s[1] <= end for s in spans):
+                arguments = tuple((parameter, _replaced(code, outside)) for parameter, code in call.arguments)
+                self.printer.call_of(text[:text.index("(")], replace(call, arguments=arguments))
+        for start, end, text, _ in sorted(spans, key=lambda span: span[0], reverse=True):
+            line = line[:start] + outside[text] + line[end:]
+        return line
+
 
 @dataclass
 class _ColumnLoop:
@@ -283,9 +300,8 @@ def _outside_name(number: int, member: _Member) -> str:
     return f"_swept{number}{member.local}"
 
 
-def _residual(line: str, spans: list, sweep: _Sweep, number: int) -> str:
-    """``line`` with each of its top-level kernel calls replaced by the sweep's result."""
-    for start, end, text, _ in sorted(spans, key=lambda span: span[0], reverse=True):
-        member = next(m for m in sweep.members if m.call == text)
-        line = line[:start] + _outside_name(number, member) + line[end:]
-    return line
+def _replaced(code: str, outside: dict[str, str]) -> str:
+    """``code`` with each kernel call of ``outside`` in it replaced by the name it maps to."""
+    for text, name in outside.items():
+        code = code.replace(text, name)
+    return code

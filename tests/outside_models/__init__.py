@@ -1,0 +1,1 @@
+"""Models written from the README alone, none from the catalogue or the zoo (tests/test_outside_models.py)."""
