@@ -571,8 +571,19 @@ class LogSumExp(AlongAxis):
         return (shift + log(total)).build(indices, ctx)
 
 
-def logsumexp(x, axis: int) -> LogSumExp:
-    return LogSumExp(as_tensor(x), axis)
+def logsumexp(x, axis: int | None = None) -> TensorExpr:
+    """``log(sum(exp(x), axis))`` kept with size 1 along ``axis``; without an axis, of every entry
+    (a scalar, as ``scipy.special.logsumexp(x)``): the log-sum-exp along each axis longer than 1
+    in turn, which is the same number, each stable."""
+    x = as_tensor(x)
+    if axis is not None:
+        return LogSumExp(x, axis)
+    if not x.shape:
+        return x
+    for along in (1, 0):
+        if x.shape[along] != 1:
+            x = LogSumExp(x, along)
+    return x.sum()
 
 
 class _Normalized(AlongAxis):
