@@ -64,8 +64,12 @@ def _axis(name: str, a, axis) -> int | None:
     """``axis`` as the DSL reads it: None, or 0/1 of a matrix (-1 and -2 counted from the end)."""
     if axis is None:
         return None
-    if np.ndim(a) != 2 or isinstance(axis, bool) or axis not in (0, 1, -1, -2):
-        raise CallError(f"operation '{name}(axis={axis})': needs a matrix and axis 0 or 1 (or -1, -2), "
+    if isinstance(axis, float) and axis.is_integer():   # a formula's numbers are floats: softmax(S, 1)
+        axis = int(axis)
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer, float)) or np.ndim(a) != 2 \
+            or axis not in (0, 1, -1, -2):
+        shown = axis if np.ndim(axis) == 0 else f"an array of shape {np.shape(axis)}"
+        raise CallError(f"operation '{name}(axis={shown})': needs a matrix and axis 0 or 1 (or -1, -2), "
                         f"got shape {np.shape(a)}")
     return axis % 2
 
