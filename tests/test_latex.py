@@ -155,3 +155,17 @@ def test_a_power_of_a_transposed_operand_compiles(tmp_path):
     result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
                             cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_a_tensor_named_delta_is_not_printed_as_the_kronecker_delta(tmp_path):
+    """The documents print the Kronecker delta as ``\\delta_{ij}``; a user's tensor ``delta`` printed
+    as ``\\delta_{c}`` read as one (and symgrad's LaTeX reader reads ``\\delta_`` as one). It prints
+    upright, ``\\mathrm{delta}_{c}``, as other names of several letters do, and so does ``delta1``."""
+    path = tmp_path / "d.tex"
+    assert main(["latex", "--loss", "sum_squares(tanh(X @ delta) - y) + sum(delta1 * delta1)", "--hvp",
+                 "--param", "delta=d,1", "--param", "delta1=d,1", "--const", "X=n,d", "--const", "y=n,1",
+                 "-o", str(path)]) == 0
+    text = path.read_text()
+    assert r"X_{ic} \mathrm{delta}_{c}" in text and r"\mathrm{delta}_{1\,i}" in text
+    kronecker = re.findall(r"\\delta(?![A-Za-z])\S*", text)
+    assert kronecker and all(re.fullmatch(r"\\delta_\{[a-z]{2}\}\W*", k) for k in kronecker), kronecker

@@ -9,7 +9,9 @@ import re
 
 from symgrad.index.conventions import ADJOINT_PREFIX, TANGENT_PREFIX
 
-GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "theta", "lambda", "mu", "sigma", "tau", "phi",
+# not "delta": \delta_{ij} is the Kronecker delta of every derivation, so a tensor named delta
+# prints upright, \mathrm{delta}_{ij}, as any other name of more than one letter does
+GREEK = {"alpha", "beta", "gamma", "epsilon", "theta", "lambda", "mu", "sigma", "tau", "phi",
          "Delta", "Theta", "Sigma", "Phi", "Lambda", "Gamma", "Omega", "omega"}
 ALIASES = {"lam": r"\lambda", "yhat": r"\hat{y}", "Yexp": r"Y_{exp}", "Ystar": r"Y^{*}"}
 
