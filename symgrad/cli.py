@@ -35,7 +35,7 @@ from symgrad.differentiate.chain_rule import derive
 from symgrad.index.conventions import adjoint_name
 from symgrad.index.text import formula_text
 from symgrad.emit.files import render_module, write_all, write_atomic, write_atomic_bytes
-from symgrad.errors import SymgradError, SymgradWarning
+from symgrad.errors import SymgradError, SymgradWarning, counted
 from symgrad.model.one_line import OneLineLoss
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.model.sources import is_path, load
@@ -46,11 +46,6 @@ from symgrad.hvpcheck import HVP_DEPTHS, check_hvp_module
 
 DEFAULT_OUT = "generated"
 DEFAULT_DERIVATIONS = "derivations"
-
-
-def counted(count: int, noun: str) -> str:
-    """``1 gradient``, ``3 gradients``: a count and its noun, plural unless it is one."""
-    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _one_line(args) -> OneLineLoss | None:

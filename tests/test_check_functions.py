@@ -136,7 +136,7 @@ def test_a_parameter_the_loss_does_not_depend_on_has_gradient_zero():
 
 
 @pytest.mark.parametrize("args, message", [
-    (("--formula", "softmax(S)"), "softmax(x, axis) takes 2 argument(s), got 1"),
+    (("--formula", "softmax(S)"), "softmax(x, axis) takes 2 arguments, got 1"),
     (("--formula", "softmax(S, axis=2)"), "operation 'softmax(axis=2)': needs a matrix and axis 0 or 1"),
     (("--formula", "softmax(S, axis=1, keepdims=False)"), "softmax(keepdims=False) is not available"),
     (("--formula", "trace(S, axis=0)"), "trace(...) takes no keywords"),
@@ -148,7 +148,7 @@ def test_a_parameter_the_loss_does_not_depend_on_has_gradient_zero():
      "inv(...) is a matrix of shape (5, 5) here: write its entries, e.g. inv(...)[i, j]"),
     (("--formula", "S[i, j] * softmax(S[i, j], axis=1)", "--syntax", "index", "--indices", "i,j"),
      "unknown name 'i'"),
-    (("--formula", r"\operatorname{softmax}(S)", "--syntax", "latex"), "softmax(x, axis) takes 2 argument(s)"),
+    (("--formula", r"\operatorname{softmax}(S)", "--syntax", "latex"), "softmax(x, axis) takes 2 arguments"),
     (("--formula", r"\operatorname{nosuch}(S)", "--syntax", "latex"), "unknown operator 'nosuch'"),
 ])
 def test_a_call_that_does_not_fit_is_one_line(args, message):

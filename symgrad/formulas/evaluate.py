@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from symgrad.errors import counted
 from symgrad.formulas.limits import Budget, check_entries
 from symgrad.formulas.numpy_calls import Einsum, NewAxis
 from symgrad.formulas.tree import Binary, Call, FormulaError, Method, Name, Num, Slice, Subscript, Sum, Unary
@@ -358,7 +359,7 @@ class IndexEvaluator:
                                "(inv(A)[i, j], softmax(S, axis=1)[i, j]), can be indexed", node.pos)
         items = _vector_items(array, node.items)
         if array.ndim != len(items):
-            raise FormulaError(f"{name} has {array.ndim} axes, indexed with {len(node.items)}", node.pos)
+            raise FormulaError(f"{name} has {counted(array.ndim, 'axis')}, indexed with {len(node.items)}", node.pos)
         key, labels = [], []
         for axis, item in enumerate(items):
             label, offset = self._offset(item, name)

@@ -26,6 +26,7 @@ from typing import Callable
 
 import numpy as np
 
+from symgrad.errors import plural
 from symgrad.model import dsl
 from symgrad.model.extrema import amax, amin
 from symgrad.model.functions import TABLE, numeric
@@ -200,7 +201,8 @@ def check_call(name: str, signature: inspect.Signature, args: list, keywords: di
     except TypeError:
         names = ", ".join(("*" if p.kind == p.VAR_POSITIONAL else "") + p.name
                           for p in signature.parameters.values())
-        raise CallError(f"{name}({names}) takes {arity(signature)} argument(s), got {len(args)}"
+        takes = arity(signature)
+        raise CallError(f"{name}({names}) takes {takes} {plural(takes, 'argument')}, got {len(args)}"
                         + "".join(f" and {k}=" for k in keywords)) from None
     return keywords
 
