@@ -35,7 +35,7 @@ from symgrad.differentiate.chain_rule import derive
 from symgrad.index.conventions import adjoint_name
 from symgrad.index.text import formula_text
 from symgrad.emit.files import render_module, write_all, write_atomic, write_atomic_bytes
-from symgrad.errors import SymgradError, SymgradWarning
+from symgrad.errors import SymgradError, SymgradWarning, counted
 from symgrad.model.one_line import OneLineLoss
 from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.model.sources import is_path, load
@@ -190,9 +190,9 @@ def verify_hvp(args, out_dir: Path, specs) -> int:
     widths = [max(len(str(r[k])) for r in rows + [header]) for k in range(len(header))]
     for row in [header] + rows:
         print("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
-    print(f"\n{len(rows)} Hessian-vector products checked against central differences of the gradient "
+    print(f"\n{counted(len(rows), 'Hessian-vector product')} checked against central differences of the gradient "
           f"and HIPS autograd's hessian_vector_product, and hessian() against hvp() and its transpose "
-          f"(n/a: autograd missing, or above HESSIAN_LIMIT); {args.points} points x 2 dimension sets "
+          f"(n/a: autograd missing, or above HESSIAN_LIMIT); {counted(args.points, 'point')} x 2 dimension sets "
           f"(x depths {', '.join(map(str, HVP_DEPTHS))} for models with layers); tolerance {TOLERANCE:g}")
     if unresolved:
         print(f"points where a product is zero within round-off on both sides, or the two agree to within "
@@ -331,8 +331,8 @@ def cmd_verify(args) -> int:
     widths = [max(len(str(r[k])) for r in rows + [header]) for k in range(len(header))]
     for row in [header] + rows:
         print("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
-    print(f"\n{len(rows)} gradients checked against central finite differences (float64, "
-          f"{args.points} points x 2 dimension sets, x depths {', '.join(map(str, DEPTHS))} for "
+    print(f"\n{counted(len(rows), 'gradient')} checked against central finite differences (float64, "
+          f"{counted(args.points, 'point')} x 2 dimension sets, x depths {', '.join(map(str, DEPTHS))} for "
           f"models with layers); tolerance {TOLERANCE:g}")
     if unresolved:
         print(f"points too small for central differences to resolve (the gradient and the differences "
@@ -429,7 +429,7 @@ def cmd_latex(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from symgrad.formulas.verdict import check_formula
+    from symgrad.formulas.verdict import POINTS, check_formula
     symbols = {}
     for item in args.symbols or []:
         name, sep, value = item.partition("=")
@@ -447,7 +447,7 @@ def cmd_check(args) -> int:
         print(f"  given:      {args.formula}")
         print(f"  correct:    {verdict.correct}")
         print(f"  index form: {verdict.index_form}")
-        print(f"  checked at 6 random points (2 sets of dimension values) in {verdict.seconds:.2f} s")
+        print(f"  checked at {2 * POINTS} random points (2 sets of dimension values) in {verdict.seconds:.2f} s")
     return 0 if verdict.match else 1
 
 

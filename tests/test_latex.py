@@ -155,3 +155,36 @@ def test_a_power_of_a_transposed_operand_compiles(tmp_path):
     result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
                             cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_a_tensor_named_delta_is_not_printed_as_the_kronecker_delta(tmp_path):
+    """The documents print the Kronecker delta as ``\\delta_{ij}``; a user's tensor ``delta`` printed
+    as ``\\delta_{c}`` read as one (and symgrad's LaTeX reader reads ``\\delta_`` as one). It prints
+    upright, ``\\mathrm{delta}_{c}``, as other names of several letters do, and so does ``delta1``."""
+    path = tmp_path / "d.tex"
+    assert main(["latex", "--loss", "sum_squares(tanh(X @ delta) - y) + sum(delta1 * delta1)", "--hvp",
+                 "--param", "delta=d,1", "--param", "delta1=d,1", "--const", "X=n,d", "--const", "y=n,1",
+                 "-o", str(path)]) == 0
+    text = path.read_text()
+    assert r"X_{ic} \mathrm{delta}_{c}" in text and r"\mathrm{delta}_{1\,i}" in text
+    kronecker = re.findall(r"\\delta(?![A-Za-z])\S*", text)
+    assert kronecker and all(re.fullmatch(r"\\delta_\{[a-z]{2}\}\W*", k) for k in kronecker), kronecker
+
+
+def test_a_tangent_of_a_subscripted_name_reads_as_its_entries_do(tmp_path):
+    """``s2``'s entry prints ``s_{2\\,c}``; its tangent printed ``\\dot{s_{2}}_{c}``, the dot off the
+    letter and ``2c`` run together, and ``w_in``'s ``\\dot{w_{in}}_{c}`` read as an index ``inc``. The
+    accent (tangent dot, adjoint bar) goes over the letters and the subscripts follow, as without it:
+    ``\\dot{s}_{2\\,c}``, ``\\left(\\dot{w}_{in}\\right)_{c}``; and the document compiles."""
+    path = tmp_path / "d.tex"
+    assert main(["latex", "--loss", "sum_squares(tanh(X @ s2) - y) + sum(w_in * w_in * w_in)", "--hvp",
+                 "--param", "s2=d,1", "--param", "w_in=d,1", "--const", "X=n,d", "--const", "y=n,1",
+                 "-o", str(path)]) == 0
+    text = path.read_text()
+    assert r"X_{ic} \dot{s}_{2\,c}" in text and r"\left(\dot{w}_{in}\right)_{c}" in text
+    assert r"\dot{\overline{s}}_{2\,i}" in text and r"= \dot{\overline{s}}_{2}$" in text
+    assert not re.findall(r"\\(?:dot|overline)\{[^{}]*(?:\{[^{}]*\}[^{}]*)*_\{", text)   # no subscript under an accent
+    pdflatex = require_program("pdflatex")
+    result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", path.name],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:]

@@ -38,7 +38,10 @@ def test_numpy_spellings_of_the_table_and_of_a_contraction():
     ("np.einsum('ij->ii', C)", "each output letter once"),
     ("np.einsum('ijk->i', C)", "operand 1 has 2 axes (shape (1, 8)), its subscripts 'ijk' name 3"),
     ("np.einsum('i->i', C, C)", "np.einsum subscripts 'i->i' name 1 operand(s), given 2 at column 11"),
-    ("numpy.linalg.inv(C)", "method .inv(...) is not allowed"),
+    ("numpy.linalg.pinv(C)", "np.linalg.pinv is not allowed; known: np.linalg.inv, np.linalg.det"),
+    ("np.linalg.inv.__class__", "attribute .__class__ is not allowed"),
+    ("np.linalg(C)", "np.linalg is not allowed"),
+    ("np.mean(C, axis=1)", "write mean(...) without np. for symgrad's own"),
     ("C.reshape(3, 4)", "only .reshape(-1) is allowed"),
     ("np.ones.__class__", "attribute .__class__ is not allowed"),
 ])

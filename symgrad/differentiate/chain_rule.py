@@ -85,7 +85,9 @@ class Derivation(ModelDerivation):
         where the expanded form grows with the depth and the recursion is the readable form)."""
         if limit is not None and len(self._reaches(name, stop_after=limit)) > limit:
             return None
-        expr = self.adjoints[name]
+        expr = self.adjoints.get(name)
+        if expr is None:   # a parameter the loss does not depend on: its gradient is zero
+            return IndexExpr(self.space.indices_for(self.model.tensors[name].shape), ())
         terms = expr.terms
         mentioned = _mentioned(terms)
         for other in self.order:

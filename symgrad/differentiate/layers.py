@@ -34,7 +34,7 @@ TANGENT_RECURSION_SECTION = (
     "data: its tangent is 0). Then the tangents of the adjoints come down as the adjoints do: the "
     "hidden layer's adjoints are functions of its forward values and of "
     r"$\overline{\mathrm{out}}$, so their tangents read the tangents of both, and "
-    r"$\dot{\overline{\mathrm{out}}}$ of layer l is $\dot{\overline{X_{\mathrm{prev}}}}$ of layer "
+    r"$\dot{\overline{\mathrm{out}}}$ of layer l is $\dot{\overline{X}}_{\mathrm{prev}}$ of layer "
     r"l+1. The Hessian-vector product for layer l is $\dot{\overline{W}}$ of layer l. Each layer "
     "kind's tangents are derived once, below.")
 

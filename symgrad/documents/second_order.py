@@ -98,8 +98,8 @@ class _SecondOrder:
                 section.text = "Too many named tangents to substitute; the recursion above computes it."
             else:
                 kept = self.tangents.named_reads(expanded)
-                head = (r"$(H \dot\theta)_{" + base_latex(parameter) + r"} = \dot{\overline{"
-                        + base_latex(parameter) + r"}}$, ")
+                head = (r"$(H \dot\theta)_{" + base_latex(parameter) + "} = "
+                        + base_latex(tangent_name(adjoint_name(parameter))) + "$, ")
                 section.text = head + "every named tangent and adjoint substituted, collapsed:"
                 if kept:
                     section.text = (head + "the named tangents and adjoints substituted, collapsed, except where "

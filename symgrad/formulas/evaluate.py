@@ -15,24 +15,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from symgrad.errors import counted
 from symgrad.formulas.limits import Budget, check_entries
 from symgrad.formulas.numpy_calls import Einsum, NewAxis
 from symgrad.formulas.tree import Binary, Call, FormulaError, Method, Name, Num, Slice, Subscript, Sum, Unary
-from symgrad.model.functions import TABLE, numeric
+from symgrad.model.callables import FUNCTIONS, CallError, call, check_call
 
 _OPS = {
     "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power, "@": np.matmul,
     "&": np.logical_and, "|": np.logical_or, "<": np.less, "<=": np.less_equal, ">": np.greater,
     ">=": np.greater_equal, "==": np.equal,
 }
-
-
-def _function(name: str):
-    if name in TABLE:
-        return numeric(name)
-    if name == "sqrt":
-        return np.sqrt
-    raise KeyError(name)
 
 
 def _int(value, what, pos) -> int:
@@ -135,39 +128,45 @@ def _matrix(node, env: dict, budget: Budget):
         except (IndexError, TypeError) as error:
             raise FormulaError(f"indexing an array of shape {value.shape}: {error}", node.pos) from None
     if isinstance(node, Call):
-        _no_keywords(node)
-        args = [_matrix(a, env, budget) for a in node.args]
-        if node.function == "diag":
-            _arity(node, args, 1)
-            n = int(np.size(args[0]))
-            _spend(budget, (n, n), f"diag of a vector of {n:,} entries", node.pos)
-            return np.diag(np.ravel(args[0]))
-        if node.function == "ones":
-            if len(args) not in (1, 2):
-                raise FormulaError("ones takes 1 or 2 sizes: ones(rows) is a column", node.pos)
-            shape = tuple(_size(a, "ones: a size", node.pos) for a in args) + ((1,) if len(args) == 1 else ())
-            _spend(budget, shape, f"ones({', '.join(str(n) for n in shape[:len(args)])})", node.pos)
-            return np.ones(shape)
-        function = _function(node.function)
-        _arity(node, args, TABLE[node.function].arity if node.function in TABLE else 1)
-        shape = np.broadcast_shapes(*(np.shape(a) for a in args)) if len(args) > 1 else np.shape(args[0])
-        _spend(budget, shape, node.function, node.pos)
-        with np.errstate(all="ignore"):
-            return function(*args)
+        return _call(node, [_matrix(a, env, budget) for a in node.args], budget)
     if isinstance(node, Sum):
         raise FormulaError("sum(index, ...) is index notation: use --syntax index", node.pos)
     raise FormulaError(f"cannot evaluate {type(node).__name__}")
 
 
-def _no_keywords(node):
-    """A formula's functions are elementwise (or diag, ones): none takes ``axis=``."""
-    if node.keywords:
-        raise FormulaError(f"{node.function}(...) takes no keywords", node.pos)
-
-
-def _arity(node, args, count):
-    if len(args) != count:
-        raise FormulaError(f"{node.function} takes {count} argument(s), got {len(args)}", node.pos)
+def _call(node: Call, args: list, budget: Budget):
+    """``node``'s function of the shared table (``model/callables.py``) on evaluated ``args``, priced
+    first: the entries it makes (``ones``, ``diag``: from their sizes), a cube for a matrix's
+    inverse or determinant, else the entries it reads."""
+    if node.function not in FUNCTIONS:
+        raise FormulaError(f"unknown function {node.function!r}", node.pos)
+    try:
+        check_call(node.function, FUNCTIONS[node.function].signature, args, dict(node.keywords))
+    except CallError as error:
+        raise FormulaError(str(error), node.pos) from None
+    if node.function == "ones":
+        shape = tuple(_size(a, "ones: a size", node.pos) for a in args) + ((1,) if len(args) == 1 else ())
+        _spend(budget, shape, f"ones({', '.join(str(n) for n in shape[:len(args)])})", node.pos)
+        args = list(shape)
+    elif node.function == "diag":
+        n = int(np.size(args[0]))
+        _spend(budget, (n, n), f"diag of a vector of {n:,} entries", node.pos)
+    elif node.function in ("inv", "det", "logdet"):
+        n = max(np.shape(args[0]) or (1,))
+        _spend(budget, np.shape(args[0]), node.function, node.pos, n ** 3)
+    elif FUNCTIONS[node.function].elementwise and len(args) > 1:
+        try:
+            shape = np.broadcast_shapes(*(np.shape(a) for a in args))
+        except ValueError:
+            raise FormulaError(f"{node.function}: shapes {', '.join(str(np.shape(a)) for a in args)} "
+                               "do not fit", node.pos) from None
+        _spend(budget, shape, node.function, node.pos)
+    else:
+        _spend(budget, (sum(int(np.size(a)) for a in args),), node.function, node.pos)
+    try:
+        return call(node.function, args, dict(node.keywords))
+    except CallError as error:
+        raise FormulaError(str(error), node.pos) from None
 
 
 def _einsum(node: Einsum, operands: list, budget: Budget):
@@ -276,20 +275,21 @@ class IndexEvaluator:
             op = "*" if node.op == "@?" else node.op
             return _combine(op, self.eval(node.left), self.eval(node.right), self.budget, node.pos)
         if isinstance(node, Call):
-            _no_keywords(node)
             if node.function == "delta":
+                if node.keywords:
+                    raise FormulaError("delta(...) takes no keywords", node.pos)
                 return self._delta(node)
-            if node.function not in TABLE and node.function != "sqrt":
-                raise FormulaError(f"{node.function} is not an elementwise function", node.pos)
+            if node.function in FUNCTIONS and not FUNCTIONS[node.function].elementwise:
+                return self._whole(node)
             args = [self.eval(a) for a in node.args]
-            _arity(node, args, TABLE[node.function].arity if node.function in TABLE else 1)
-            sizes = {l: n for a in args for l, n in zip(a.labels, a.array.shape)}
-            _spend(self.budget, tuple(sizes.values()), node.function, node.pos)
-            if node.function == "sqrt":
-                return Labelled(np.sqrt(args[0].array), args[0].labels)
             labels = tuple(dict.fromkeys(l for a in args for l in a.labels))
-            with np.errstate(all="ignore"):
-                return Labelled(numeric(node.function)(*(_align(a, labels) for a in args)), labels)
+            sizes = {l: n for a in args for l, n in zip(a.labels, a.array.shape)}
+            _spend(self.budget, tuple(sizes[l] for l in labels), node.function, node.pos)
+            try:
+                return Labelled(np.asarray(call(node.function, [_align(a, labels) for a in args],
+                                                dict(node.keywords))), labels)
+            except CallError as error:
+                raise FormulaError(str(error), node.pos) from None
         if isinstance(node, Sum):
             if node.index in self.ranges:
                 raise FormulaError(f"summation index {node.index} is already an index here", node.pos)
@@ -339,14 +339,27 @@ class IndexEvaluator:
             raise FormulaError(f"{where}: slices are matrix notation", item.pos)
         return None, _int(self.number(item), "an index", getattr(item, "pos", None))
 
+    def _whole(self, node: Call) -> Labelled:
+        """A function of whole matrices (``trace(A)``, ``logsumexp(S)``), its arguments in matrix
+        notation: a number here; a matrix only through its entries, ``inv(A)[i, j]``."""
+        value = np.asarray(self.number(node))
+        if value.size != 1:
+            raise FormulaError(f"{node.function}(...) is a matrix of shape {value.shape} here: write its "
+                               f"entries, e.g. {node.function}(...)[i, j]", node.pos)
+        return Labelled(value.reshape(()), ())
+
     def _entry(self, node: Subscript) -> Labelled:
-        if not isinstance(node.target, Name) or node.target.name not in self.env:
-            raise FormulaError("only entries of the model's tensors can be indexed", node.pos)
-        name = node.target.name
-        array = np.asarray(self.env[name])
+        target = node.target
+        if isinstance(target, Call) and target.function in FUNCTIONS and not FUNCTIONS[target.function].elementwise:
+            name, array = f"{target.function}(...)", np.asarray(self.number(target))
+        elif isinstance(target, Name) and target.name in self.env:
+            name, array = target.name, np.asarray(self.env[target.name])
+        else:
+            raise FormulaError("only entries of the model's tensors, or of a function of whole matrices "
+                               "(inv(A)[i, j], softmax(S, axis=1)[i, j]), can be indexed", node.pos)
         items = _vector_items(array, node.items)
         if array.ndim != len(items):
-            raise FormulaError(f"{name} has {array.ndim} axes, indexed with {len(node.items)}", node.pos)
+            raise FormulaError(f"{name} has {counted(array.ndim, 'axis')}, indexed with {len(node.items)}", node.pos)
         key, labels = [], []
         for axis, item in enumerate(items):
             label, offset = self._offset(item, name)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from symgrad.formulas.limits import MAX_LENGTH, MAX_NESTING, check_nesting
 from symgrad.formulas.numpy_calls import Einsum, einsum_problem
 from symgrad.formulas.tree import Binary, Call, FormulaError, Method, Name, Num, Subscript, Sum, Unary
+from symgrad.model.callables import FUNCTIONS
 
 _TOKEN = re.compile(r"\\[A-Za-z]+|\\.|[0-9]+(?:\.[0-9]+)?|[A-Za-z]|[{}()\[\]^_+\-*/=<>,|]|\S")
 _SPACING = {"\\,", "\\;", "\\:", "\\!", "\\ ", "\\quad", "\\qquad", "\\left", "\\right", "\\big", "\\Big",
@@ -33,8 +34,9 @@ _SPACING = {"\\,", "\\;", "\\:", "\\!", "\\ ", "\\quad", "\\qquad", "\\left", "\
 _GREEK = {"\\Delta": "Delta", "\\Theta": "Theta", "\\theta": "theta", "\\delta": "delta", "\\lambda": "lam",
           "\\alpha": "alpha", "\\beta": "beta", "\\gamma": "gamma", "\\ell": "l", "\\Sigma": "Sigma"}
 _FUNCTIONS = {"\\sigma": "sigmoid", "\\exp": "exp", "\\log": "log", "\\ln": "log", "\\tanh": "tanh"}
-_OPERATOR_NAMES = {"diag": "diag", "ReLU": "relu", "relu": "relu", "CReLU": "crelu", "softplus": "softplus",
-                   "sigmoid": "sigmoid", "sign": "sign"}
+# \operatorname{NAME}: any function of the shared table by its own name, and these spellings of some
+_OPERATOR_NAMES = {"ReLU": "relu", "CReLU": "crelu", "tr": "trace", "Tr": "trace", "LSE": "logsumexp"}
+_ONE_ARGUMENT = {"\\det": "det"}   # \det A, \det(A)
 _COMPARE = {"<": "<", ">": ">", "\\le": "<=", "\\leq": "<=", "\\ge": ">=", "\\geq": ">=", "=": "=="}
 _TIMES = {"\\cdot", "\\times", "*"}
 FRAMES_PER_LEVEL = 6   # unary -> signed -> atom -> expression -> term -> unary, for one bracket
@@ -163,6 +165,11 @@ class _Parser:
             sup = self.group_text()
             if sup in ("\\top", "T", "\\intercal"):
                 node = Method(node, "T")
+            elif sup == "-1" and isinstance(node, Subscript):   # x_{i}^{-1}: an entry's reciprocal
+                node = Binary("**", node, Num(-1.0))
+            elif sup in ("-1", "-\\top", "-T"):   # A^{-1}, A^{-\top}: the inverse (a number's: its reciprocal)
+                node = Call("inv", (node,), (), self.pos())
+                node = node if sup == "-1" else Method(node, "T")
             elif re.fullmatch(r"[0-9]+(\.[0-9]+)?", sup):
                 node = Binary("**", node, Num(float(sup)))
             elif sup in ("1/2", "\\frac12", "\\frac{1}{2}"):
@@ -184,6 +191,9 @@ class _Parser:
             closing = {"(": ")", "[": "]", "{": "}"}[self.take()]
             inner = self.expression()
             self.take(closing)
+            if closing == ")" and self.peek() == "_":   # (A^{-1})_{ij}: an entry of a matrix's function
+                self.take("_")
+                return self.entry_of(inner, self.sub_tokens(), pos)
             return inner
         if token == "\\frac":
             self.take()
@@ -206,8 +216,9 @@ class _Parser:
         if token in ("\\operatorname", "\\mathrm", "\\text"):
             self.take()
             word = self.group_text()
-            if word in _OPERATOR_NAMES:
-                return self.call(_OPERATOR_NAMES[word], pos)
+            function = _OPERATOR_NAMES.get(word, word if word in FUNCTIONS else None)
+            if function is not None and (self.peek() == "(" or word not in self.names | self.symbols):
+                return self.argument_or_call(function, pos)
             if word == "sum":          # the matrix view's sum of every entry
                 return Method(self.call("sum", pos).args[0], "sum", (), (), pos)
             if word == "einsum":       # the matrix view's \operatorname{einsum}_{ac,bc\to ab}(A, B)
@@ -215,9 +226,9 @@ class _Parser:
             if word in self.names or word in self.symbols or any(n.startswith(word + "_") for n in self.names):
                 return self.name(word, pos)     # \mathrm{margin}, \mathrm{Loss}_{1}: a name of the model
             raise FormulaError(f"unknown operator {word!r}", pos, self.text)
-        if token in _FUNCTIONS:
+        if token in _FUNCTIONS or token in _ONE_ARGUMENT:
             self.take()
-            return self.call(_FUNCTIONS[token], pos)
+            return self.argument_or_call(_FUNCTIONS.get(token) or _ONE_ARGUMENT[token], pos)
         if token == "\\hat":
             self.take()
             return self.name(_plain(self.group_text()) + "hat", pos)
@@ -285,6 +296,12 @@ class _Parser:
         if problem:
             raise FormulaError(problem, pos, self.text)
         return Einsum(spec, operands, pos)
+
+    def argument_or_call(self, function, pos):
+        """``\\log(x)``, ``\\det(A)``; or without brackets its one argument, ``\\det A``, ``\\log \\det A``."""
+        if self.peek() == "(":
+            return self.call(function, pos)
+        return Call(function, (self.unary(),), (), pos)
 
     def call(self, function, pos):
         self.take("(")
@@ -407,6 +424,10 @@ class _Parser:
 
     def entry(self, name, tokens, pos):
         """``name`` indexed by subscript tokens: letters one index each, or comma-separated expressions."""
+        return self.entry_of(Name(name, pos), tokens, pos)
+
+    def entry_of(self, target, tokens, pos):
+        """``target`` (a name, or a function of matrices) indexed by subscript tokens."""
         self.index_mode = True
         text = "".join(tokens)
         if "," in tokens or any(t in "+-" for t in tokens):
@@ -418,7 +439,7 @@ class _Parser:
                 if isinstance(leaf, Name) and len(leaf.name) == 1 and leaf.name.islower() \
                         and leaf.name not in self.names and leaf.name not in self.indices:
                     self.indices.append(leaf.name)
-        return Subscript(Name(name, pos), tuple(items), pos)
+        return Subscript(target, tuple(items), pos)
 
 
 def _index_item(text, pos):

@@ -5,7 +5,8 @@ The correct formula is printed by symgrad's NumPy printer (``np.sign(r)``, ``np.
 ``np.einsum('bc,ab->a', Y, P.T, optimize=[...])[None, :]``, ``(gamma.T).reshape(-1)``), and a NumPy
 user writes ``np.exp(S)`` too. These calls are read here into the same formula tree, checked as
 strictly as the rest of the grammar: ``np.NAME(...)`` for a function of the table (and ``np.ones``
-with a shape tuple, ``np.diag``, ``np.sum(x, axis=...)``, ``np.transpose(x)``), ``np.einsum`` with
+with a shape tuple, ``np.diag``, ``np.trace``, ``np.linalg.inv`` and ``np.linalg.det``, ``np.sum(x, axis=...)``,
+``np.transpose(x)``), ``np.einsum`` with
 a literal subscript string of letters and ``optimize=`` a literal (ignored: the value is the same),
 ``x.reshape(-1)``, and ``None`` as an index (a new axis). Nothing else on ``np`` is reachable.
 """
@@ -16,8 +17,10 @@ import re
 from dataclasses import dataclass
 
 from symgrad.formulas.tree import Call, Method
+from symgrad.model.callables import FUNCTIONS
 
 MODULES = ("np", "numpy")
+LINALG = ("inv", "det")   # np.linalg's functions that are the table's
 _SPEC = re.compile(r"[a-zA-Z]*(?:,[a-zA-Z]*)*->[a-zA-Z]*")
 
 
@@ -35,9 +38,21 @@ class NewAxis:
     pos: int = 0
 
 
+def _linalg(node) -> bool:
+    """``np.linalg``."""
+    return (isinstance(node, ast.Attribute) and node.attr == "linalg" and isinstance(node.value, ast.Name)
+            and node.value.id in MODULES)
+
+
 def is_numpy_call(node: ast.Call) -> bool:
-    return (isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
-            and node.func.value.id in MODULES)
+    return isinstance(node.func, ast.Attribute) and (
+        (isinstance(node.func.value, ast.Name) and node.func.value.id in MODULES) or _linalg(node.func.value))
+
+
+def _same_in_numpy(name: str) -> bool:
+    """Whether NumPy's function of this name means what the table's does (``np.mean(x, axis=0)``
+    drops the axis, the table's keeps it; ``np.diagonal`` is 1-D, the table's a column)."""
+    return name in FUNCTIONS and (FUNCTIONS[name].elementwise or name in ("trace", "diag"))
 
 
 def _optimize(converter, keyword):
@@ -96,6 +111,11 @@ def numpy_call(converter, node: ast.Call):
     """The formula node of ``np.NAME(...)``; ``converter`` is the parser's (``convert``, ``fail``,
     ``keywords``, ``functions``)."""
     name, pos = node.func.attr, node.col_offset
+    if _linalg(node.func.value):
+        if name not in LINALG:
+            raise converter.fail(f"np.linalg.{name} is not allowed; known: "
+                                 f"{', '.join(f'np.linalg.{n}' for n in LINALG)}", node)
+        return Call(name, tuple(converter.convert(a) for a in node.args), converter.keywords(node), pos)
     if name == "einsum":
         return _einsum(converter, node)
     if name == "ones":
@@ -106,10 +126,13 @@ def numpy_call(converter, node: ast.Call):
                                  node)
         target = converter.convert(node.args[0])
         return Method(target, "sum", (), converter.keywords(node), pos) if name == "sum" else Method(target, "T", pos=pos)
-    if name in converter.functions:
+    known = sorted(n for n in converter.functions if _same_in_numpy(n))
+    if name in known:
         return Call(name, tuple(converter.convert(a) for a in node.args), converter.keywords(node), pos)
-    raise converter.fail(f"np.{name} is not allowed; known: np.einsum, np.ones, np.sum, np.transpose and "
-                         f"np.NAME for {', '.join(sorted(converter.functions))}", node)
+    hint = f" (write {name}(...) without np. for symgrad's own, which keeps a reduced axis with size 1)" \
+        if name in converter.functions else ""
+    raise converter.fail(f"np.{name} is not allowed{hint}; known: np.einsum, np.ones, np.sum, np.transpose, "
+                         f"np.linalg.inv, np.linalg.det and np.NAME for {', '.join(known)}", node)
 
 
 def reshape(converter, node: ast.Call):

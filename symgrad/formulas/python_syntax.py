@@ -16,10 +16,9 @@ import math
 from symgrad.formulas.limits import MAX_DIGITS, MAX_LENGTH, MAX_NESTING, check_nesting
 from symgrad.formulas.numpy_calls import MODULES, NewAxis, is_numpy_call, numpy_call, reshape
 from symgrad.formulas.tree import Binary, Call, FormulaError, Method, Name, Num, Slice, Subscript, Sum, Unary
-from symgrad.model.functions import TABLE
+from symgrad.model.callables import FUNCTIONS
 
-EXTRA_FUNCTIONS = {"diag", "ones", "sqrt", "crelu_mask", "step"}
-CALLABLE = set(TABLE) | EXTRA_FUNCTIONS
+CALLABLE = frozenset(FUNCTIONS)   # the one table of functions, a loss's and a formula's
 
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.MatMult: "@", ast.Pow: "**",
            ast.BitAnd: "&", ast.BitOr: "|"}

@@ -36,7 +36,7 @@ import sympy as sp
 from symgrad.gradcheck import dimension_values, sample_inputs
 from symgrad.differentiate.chain_rule import derive
 from symgrad.emit.files import render_module
-from symgrad.errors import LoweringError, SymgradError
+from symgrad.errors import LoweringError, SymgradError, counted
 from symgrad.formulas.evaluate import IndexEvaluator, walk, evaluate_matrix
 from symgrad.formulas.latex_syntax import LatexIndex, parse_latex
 from symgrad.formulas.limits import MAX_LAYERS
@@ -319,7 +319,7 @@ def _evaluate(tree, syntax, env, free, shape):
         raise SymgradError("index notation needs the free indices: --indices i,j")
     axes = [a for a, n in enumerate(shape) if n != 1] if len(free) < len(shape) else list(range(len(shape)))
     if len(free) != len(axes):
-        raise SymgradError(f"--indices: {len(free)} index(es) for a gradient of shape {shape}")
+        raise SymgradError(f"--indices: {counted(len(free), 'index')} for a gradient of shape {shape}")
     ranges = {f: shape[a] for f, a in zip(free, axes)}
     result = IndexEvaluator(env, ranges, one_based=syntax == "latex").run(tree, free)
     return result.reshape(shape)

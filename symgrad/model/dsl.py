@@ -18,7 +18,7 @@ from typing import Protocol
 
 import sympy as sp
 
-from symgrad.errors import ModelError, ShapeError
+from symgrad.errors import ModelError, ShapeError, counted
 from symgrad.model.functions import FUNCTIONS, lookup
 from symgrad.index.rebuild import entry
 from symgrad.index.terms import IndexSpace, Term, product
@@ -145,7 +145,7 @@ class Tensor(TensorExpr):
         if not isinstance(indices, tuple):
             indices = (indices,)
         if len(indices) != len(self.shape):
-            raise ModelError(f"tensor '{self.name}' has {len(self.shape)} axes, "
+            raise ModelError(f"tensor '{self.name}' has {counted(len(self.shape), 'axis')}, "
                              f"indexed with {len(indices)}")
         return self.symbol[tuple(sp.sympify(i) for i in indices)]
 
@@ -401,7 +401,7 @@ class Apply(TensorExpr):
     def __init__(self, name: str, arg: TensorExpr, params: tuple[TensorExpr, ...]):
         row = lookup(name)
         if 1 + len(params) != row.arity:
-            raise ModelError(f"function '{name}' takes {row.arity} argument(s), got {1 + len(params)}")
+            raise ModelError(f"function '{name}' takes {counted(row.arity, 'argument')}, got {1 + len(params)}")
         for p in params:
             if p.shape != ():
                 raise ShapeError(f"function '{name}': extra arguments must be scalars, "
@@ -460,7 +460,7 @@ def apply(name: str, x, *params):
         return SCALAR_FUNCTIONS[name](sp.sympify(x), *(sp.sympify(p) for p in params))
     if lookup(name).arity == 2 and name in ("maximum", "minimum"):
         if len(params) != 1:
-            raise ModelError(f"function '{name}' takes 2 argument(s), got {1 + len(params)}")
+            raise ModelError(f"function '{name}' takes 2 arguments, got {1 + len(params)}")
         return ApplyPair(name, as_tensor(x), as_tensor(params[0]))
     return Apply(name, as_tensor(x), tuple(as_tensor(p) for p in params))
 
@@ -571,8 +571,19 @@ class LogSumExp(AlongAxis):
         return (shift + log(total)).build(indices, ctx)
 
 
-def logsumexp(x, axis: int) -> LogSumExp:
-    return LogSumExp(as_tensor(x), axis)
+def logsumexp(x, axis: int | None = None) -> TensorExpr:
+    """``log(sum(exp(x), axis))`` kept with size 1 along ``axis``; without an axis, of every entry
+    (a scalar, as ``scipy.special.logsumexp(x)``): the log-sum-exp along each axis longer than 1
+    in turn, which is the same number, each stable."""
+    x = as_tensor(x)
+    if axis is not None:
+        return LogSumExp(x, axis)
+    if not x.shape:
+        return x
+    for along in (1, 0):
+        if x.shape[along] != 1:
+            x = LogSumExp(x, along)
+    return x.sum()
 
 
 class _Normalized(AlongAxis):

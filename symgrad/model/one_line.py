@@ -5,8 +5,8 @@ The text is NumPy-style syntax read by symgrad's own formula parser
 executed), and its tree is walked into DSL expressions: ``@``, ``+ - * /``,
 ``**`` with a number, unary minus, ``.T``, ``.sum()`` and ``.sum(axis=0|1)``,
 numbers, the declared tensors and dimensions, and calls of the DSL's functions
-(``dsl_functions()``: one table, from the DSL's own public functions, plus
-``sum`` of every entry). ``DIMS`` lists a tensor's two sizes, dimension names
+(``dsl_functions()``: the rows of ``model/callables.py`` that a loss may call, the one table of
+functions that gradient formulas read too). ``DIMS`` lists a tensor's two sizes, dimension names
 or positive integers separated by commas (``w=d,1``), or nothing for a scalar
 (``t=``). The whole text is the loss ``Loss`` of a model named ``--name``::
 
@@ -31,11 +31,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from symgrad.model import dsl
+from symgrad.model.callables import FUNCTIONS, LOSS_FUNCTIONS, CallError, check_call
+from symgrad.model.callables import NOT_CALLABLE  # noqa: F401  (the DSL functions a loss cannot call)
 from symgrad.model.dsl import TensorExpr, as_tensor, show_shape
-from symgrad.model.extrema import amax, amin
-from symgrad.model.linalg import det, inv, logdet
-from symgrad.model.matrix_ops import diagonal, trace
 from symgrad.errors import SymgradError
 from symgrad.formulas.limits import MAX_TERMS
 from symgrad.formulas.python_syntax import parse_python
@@ -44,24 +42,16 @@ from symgrad.model.model import Model
 
 LOSS_NAME = "Loss"
 DEFAULT_NAME = "loss"
-NOT_CALLABLE = frozenset({"apply"})   # takes a function's name, a string, which the parser never gives
 MAX_NUMBER_POWER = 64                 # ``2 ** 64``: a larger power of two numbers is refused, not computed
 
 _OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
               "@": operator.matmul}
 
 
-def _sum_all(x, axis=None):
-    return as_tensor(x).sum(axis)
-
-
 def dsl_functions() -> dict:
-    """The functions a one-line loss may call, by name: the DSL's own (``dsl.FUNCTION_NAMES``),
-    the reductions and matrix functions of their own modules, and ``sum``."""
-    table = {"sum": _sum_all}
-    table.update((name, getattr(dsl, name)) for name in dsl.FUNCTION_NAMES if name not in NOT_CALLABLE)
-    table.update(amax=amax, amin=amin, trace=trace, diagonal=diagonal, inv=inv, det=det, logdet=logdet)
-    return table
+    """The functions a one-line loss may call, by name: the DSL builders of the shared table
+    (``callables.FUNCTIONS``), whose formulas' reader knows each of them too."""
+    return {name: FUNCTIONS[name].build for name in sorted(LOSS_FUNCTIONS)}
 
 
 def _fail(message: str, node=None, text: str | None = None) -> FormulaError:
@@ -190,15 +180,6 @@ def _count_terms(tree, text: str) -> int:
     return terms(tree)
 
 
-def _arity(signature: inspect.Signature) -> str:
-    """How many positional arguments ``signature`` takes: ``1``, ``1 to 2`` or ``2 or more``."""
-    kinds = [p for p in signature.parameters.values() if p.kind != p.KEYWORD_ONLY]
-    least = sum(p.default is p.empty and p.kind != p.VAR_POSITIONAL for p in kinds)
-    if any(p.kind == p.VAR_POSITIONAL for p in kinds):
-        return f"{least} or more"
-    return str(least) if least == len(kinds) else f"{least} to {len(kinds)}"
-
-
 class _Builder:
     """Walks a formula tree into a DSL expression; a value is a ``TensorExpr`` or a SymPy scalar
     (a number, or an expression in the dimensions)."""
@@ -289,33 +270,15 @@ class _Builder:
             raise self.fail(f".sum(axis={axis}): the axis is 0 or 1", node)
         return self.dsl(lambda: target.sum(None if axis is None else int(axis)), node)
 
-    def call_keywords(self, node, signature) -> dict:
-        """``axis=`` for a function that takes an axis (``softmax(x, axis=1)``, as NumPy spells it);
-        ``keepdims=True``, which such a function always does, is accepted and dropped (the DSL
-        reads an axis counted from the end, ``axis=-1``, as NumPy does)."""
-        keywords = dict(node.keywords)
-        if "axis" not in signature.parameters:
-            if keywords:
-                raise self.fail(f"{node.function}(...) takes no keywords", node)
-            return {}
-        if keywords.pop("keepdims", True) is not True:
-            raise self.fail(f"{node.function}(keepdims=False) is not available: a reduction over an "
-                            "axis keeps it, with size 1", node)
-        return keywords
-
     def call(self, node):
         function = self.functions[node.function]
         args = [self.value(arg) for arg in node.args]
         args = [int(a) if isinstance(a, sp.Integer) else a for a in args]   # sizes and axes
-        signature = inspect.signature(function)
-        keywords = self.call_keywords(node, signature)
         try:
-            signature.bind(*args, **keywords)
-        except TypeError:
-            names = ", ".join(("*" if p.kind == p.VAR_POSITIONAL else "") + p.name
-                              for p in signature.parameters.values())
-            raise self.fail(f"{node.function}({names}) takes {_arity(signature)} argument(s), "
-                            f"got {len(args)}" + "".join(f" and {k}=" for k in keywords), node) from None
+            keywords = check_call(node.function, inspect.signature(function), args,
+                                  dict(node.keywords))
+        except CallError as error:
+            raise self.fail(str(error), node) from None
         try:
             return function(*args, **keywords)
         except SymgradError as error:
