@@ -22,6 +22,22 @@ from .conftest import GENERATED, ROOT, require_program
 DERIVATIONS = ROOT / "derivations"
 
 
+def compiled(directory, source: str) -> str:
+    """pdflatex's log of ``directory/source``, which must compile."""
+    pdflatex = require_program("pdflatex")
+    result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", source],
+                            cwd=directory, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:]
+    return result.stdout
+
+
+def hvp_document(tmp_path, loss: str, *inputs: str) -> str:
+    """The ``--hvp`` document of a loss typed on one line (``inputs``: ``--param``/``--const`` pairs)."""
+    path = tmp_path / "d.tex"
+    assert main(["latex", "--loss", loss, "--hvp", *inputs, "-o", str(path)]) == 0
+    return path.read_text()
+
+
 def test_committed_derivations_are_up_to_date(catalogue_name):
     for kind in ("tex", "md"):
         _, text = render_derivation(catalogue_name, kind)
@@ -36,13 +52,9 @@ def test_markdown_uses_display_blocks_github_renders(catalogue_name):
 
 
 def test_every_document_compiles_without_overfull_lines(catalogue_name, tmp_path):
-    pdflatex = require_program("pdflatex")
-    source = tmp_path / "doc.tex"
-    source.write_text((DERIVATIONS / f"{catalogue_name}.tex").read_text())
-    result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", source.name],
-                            cwd=tmp_path, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-2000:]
-    overfull = [float(x) for x in re.findall(r"Overfull \\hbox \(([0-9.]+)pt too wide\)", result.stdout)]
+    (tmp_path / "doc.tex").write_text((DERIVATIONS / f"{catalogue_name}.tex").read_text())
+    log = compiled(tmp_path, "doc.tex")
+    overfull = [float(x) for x in re.findall(r"Overfull \\hbox \(([0-9.]+)pt too wide\)", log)]
     assert all(width < 10 for width in overfull), overfull
     assert (tmp_path / "doc.pdf").stat().st_size > 10_000
 
@@ -130,11 +142,8 @@ def test_a_formula_longer_than_texs_line_buffer_compiles(tmp_path):
     text = render_document(document, "symgrad latex ridge_regression", "tex")
     assert max(len(line) for line in text.splitlines()) <= TEX_LINE_LIMIT + 100    # the display opens on line 1
     assert " ".join(text.split()).count(" ".join(formula.split())) == 1     # only spaces became newlines
-    pdflatex = require_program("pdflatex")
     (tmp_path / "doc.tex").write_text(text)
-    result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-                            cwd=tmp_path, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-2000:]
+    compiled(tmp_path, "doc.tex")
 
 
 def test_a_power_of_a_transposed_operand_compiles(tmp_path):
@@ -150,22 +159,16 @@ def test_a_power_of_a_transposed_operand_compiles(tmp_path):
     m.loss("Loss", (S * S).sum())
     text = render_document(build_document(m, derive(m)), "symgrad latex squares_of_a_transpose", "tex")
     assert r"\left(\mathrm{Mu}^{\top}\right)^{2}" in text
-    pdflatex = require_program("pdflatex")
     (tmp_path / "doc.tex").write_text(text)
-    result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-                            cwd=tmp_path, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-2000:]
+    compiled(tmp_path, "doc.tex")
 
 
 def test_a_tensor_named_delta_is_not_printed_as_the_kronecker_delta(tmp_path):
     """The documents print the Kronecker delta as ``\\delta_{ij}``; a user's tensor ``delta`` printed
     as ``\\delta_{c}`` read as one (and symgrad's LaTeX reader reads ``\\delta_`` as one). It prints
     upright, ``\\mathrm{delta}_{c}``, as other names of several letters do, and so does ``delta1``."""
-    path = tmp_path / "d.tex"
-    assert main(["latex", "--loss", "sum_squares(tanh(X @ delta) - y) + sum(delta1 * delta1)", "--hvp",
-                 "--param", "delta=d,1", "--param", "delta1=d,1", "--const", "X=n,d", "--const", "y=n,1",
-                 "-o", str(path)]) == 0
-    text = path.read_text()
+    text = hvp_document(tmp_path, "sum_squares(tanh(X @ delta) - y) + sum(delta1 * delta1)",
+                        "--param", "delta=d,1", "--param", "delta1=d,1", "--const", "X=n,d", "--const", "y=n,1")
     assert r"X_{ic} \mathrm{delta}_{c}" in text and r"\mathrm{delta}_{1\,i}" in text
     kronecker = re.findall(r"\\delta(?![A-Za-z])\S*", text)
     assert kronecker and all(re.fullmatch(r"\\delta_\{[a-z]{2}\}\W*", k) for k in kronecker), kronecker
@@ -176,15 +179,9 @@ def test_a_tangent_of_a_subscripted_name_reads_as_its_entries_do(tmp_path):
     letter and ``2c`` run together, and ``w_in``'s ``\\dot{w_{in}}_{c}`` read as an index ``inc``. The
     accent (tangent dot, adjoint bar) goes over the letters and the subscripts follow, as without it:
     ``\\dot{s}_{2\\,c}``, ``\\left(\\dot{w}_{in}\\right)_{c}``; and the document compiles."""
-    path = tmp_path / "d.tex"
-    assert main(["latex", "--loss", "sum_squares(tanh(X @ s2) - y) + sum(w_in * w_in * w_in)", "--hvp",
-                 "--param", "s2=d,1", "--param", "w_in=d,1", "--const", "X=n,d", "--const", "y=n,1",
-                 "-o", str(path)]) == 0
-    text = path.read_text()
+    text = hvp_document(tmp_path, "sum_squares(tanh(X @ s2) - y) + sum(w_in * w_in * w_in)",
+                        "--param", "s2=d,1", "--param", "w_in=d,1", "--const", "X=n,d", "--const", "y=n,1")
     assert r"X_{ic} \dot{s}_{2\,c}" in text and r"\left(\dot{w}_{in}\right)_{c}" in text
     assert r"\dot{\overline{s}}_{2\,i}" in text and r"= \dot{\overline{s}}_{2}$" in text
     assert not re.findall(r"\\(?:dot|overline)\{[^{}]*(?:\{[^{}]*\}[^{}]*)*_\{", text)   # no subscript under an accent
-    pdflatex = require_program("pdflatex")
-    result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", path.name],
-                            cwd=tmp_path, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-2000:]
+    compiled(tmp_path, "d.tex")
