@@ -83,6 +83,32 @@ def test_softmax_gradients_are_diagnosed(wrt, formula, kind, factor):
     assert (verdict.kind, verdict.factor) == (kind, factor), verdict.detail
 
 
+SOFTMAX_REGRESSION = OneLineLoss("sum(logsumexp(X @ W, axis=1)) - sum(Y * (X @ W))", params=("W=d,k",),
+                                 consts=("X=n,d", "Y=n,k"))
+
+
+@pytest.mark.parametrize("model, wrt, formula, call", [
+    (SOFTMAX_REGRESSION.build(), "W", "X.T @ (softmax(X @ W, axis=0) - Y)", "softmax(..., axis=0) at column 8"),
+    (SOFTMAX_REGRESSION.build(), "W", "X.T @ (softmax(X @ W, 0) - Y)", "softmax(..., 0) at column 8"),
+    (SOFTMAX_REGRESSION.build(), "W", "X.T @ (exp(X @ W - logsumexp(X @ W, axis=-2)) - Y)",
+     "logsumexp(..., axis=-2) at column 20"),
+    (catalogue.build("self_attention"), "S", SOFTMAX_VJP.replace("sum(axis=1", "sum(axis=0"),
+     ".sum(..., axis=0) at column 39"),
+])
+def test_a_reduction_along_the_wrong_axis_is_named(model, wrt, formula, call):
+    verdict = check_formula(model, wrt, formula)
+    assert verdict.kind == "axis", verdict.detail
+    assert verdict.detail.startswith(f"{call} runs along the wrong axis"), verdict.detail
+    assert check_formula(model, wrt, formula.replace("axis=0", "axis=1").replace("W, 0)", "W, 1)")
+                         .replace("axis=-2", "axis=-1")).match
+
+
+def test_a_formula_wrong_beyond_its_axis_is_not_called_an_axis_slip():
+    """Moving the axis fixes the softmax but not the dropped ``- Y``: no single move matches."""
+    verdict = check_formula(SOFTMAX_REGRESSION.build(), "W", "X.T @ softmax(X @ W, axis=0)")
+    assert verdict.kind == "other", verdict.detail
+
+
 TRACE_INV = OneLineLoss("trace(inv(A) @ B)", params=("A=n,n",), consts=("B=n,n",))
 RIGHT_INV = "-inv(A).T @ B.T @ inv(A).T"
 

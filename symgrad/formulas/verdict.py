@@ -10,6 +10,8 @@ A mismatch is diagnosed, in this order:
                when it changes with them (``1/L``, ``n*o``), else a number;
 ``sign``       the factor is -1;
 ``block``      a block of rows or columns matches and the rest does not;
+``axis``       one reduction (softmax, logsumexp, sum, mean, amax, ...) moved to the
+               matrix's other axis makes the formula match (``formulas/axes.py``);
 ``shape``      the shape is wrong in another way;
 ``other``      the largest deviation and where.
 
@@ -37,6 +39,7 @@ from symgrad.gradcheck import dimension_values, sample_inputs
 from symgrad.differentiate.chain_rule import derive
 from symgrad.emit.files import render_module
 from symgrad.errors import LoweringError, SymgradError, counted
+from symgrad.formulas.axes import axis_moves
 from symgrad.formulas.evaluate import IndexEvaluator, walk, evaluate_matrix
 from symgrad.formulas.latex_syntax import LatexIndex, parse_latex
 from symgrad.formulas.limits import MAX_LAYERS
@@ -211,6 +214,14 @@ def check_formula(model, wrt: str, formula: str, syntax: str = "numpy", indices:
     forms = _forms(model, derivation, target, depth)
     rng = np.random.default_rng(seed)
 
+    envs = []   # each point's scope, in the order of ``pairs``, for trying the formula moved (``axes.py``)
+
+    def value_at(tree, env, shape):
+        got = np.asarray(_evaluate(tree, syntax, env, free, shape), dtype=float)
+        if got.size == int(np.prod(shape)) and (got.size == 1 or (got.ndim == 1 and 1 in shape)):
+            got = got.reshape(shape)   # a scalar as a 1 x 1 product; a vector as 1-D
+        return got
+
     def points(which):
         found = []
         dims = dimension_values(model, which)
@@ -224,18 +235,34 @@ def check_formula(model, wrt: str, formula: str, syntax: str = "numpy", indices:
                 expected = np.asarray(grads[name][layer] if layer is not None else grads[name], dtype=float)
             for symbol, node in extra.items():
                 env[symbol] = evaluate_matrix(node, env)
-            got = np.asarray(_evaluate(tree, syntax, env, free, expected.shape), dtype=float)
-            if got.size == expected.size and (got.size == 1 or (got.ndim == 1 and 1 in expected.shape)):
-                got = got.reshape(expected.shape)   # a scalar as a 1 x 1 product; a vector as 1-D
-            found.append((which, dims, got, expected))
+            envs.append(env)
+            found.append((which, dims, value_at(tree, env, expected.shape), expected))
         return found
 
     pairs = points(0) + points(1)
     kind, factor, detail, error = diagnose(pairs, model, lambda: points(CONFIRM_SET))
+    if kind in ("other", "shape"):
+        moved = _moved_axis(tree, pairs, envs[:len(pairs)], value_at)
+        if moved is not None:
+            kind, detail = "axis", moved
     if kind == "other":
         detail += _access_difference(tree, free, forms.index)
     return Verdict(kind == "match", kind, factor, detail, error, forms.in_syntax(syntax),
                    time.perf_counter() - start, forms.index)
+
+
+def _moved_axis(tree, pairs, envs, value_at) -> str | None:
+    """The one reduction whose other axis makes the formula match at every point, named; else None."""
+    if isinstance(tree, LatexIndex):
+        return None     # LaTeX writes no axes
+    for move in axis_moves(tree):
+        try:
+            if all(_close(value_at(move.tree, env, e.shape), e) for env, (_, _, _, e) in zip(envs, pairs)):
+                return (f"{move.call} runs along the wrong axis: with axis={move.new} the formula "
+                        "matches symgrad's gradient")
+        except SymgradError:
+            continue    # that call's argument is no matrix: it has no other axis
+    return None
 
 
 def _access_difference(tree, free, correct: str) -> str:
