@@ -1,17 +1,20 @@
 """The array IR: lowering gives nodes that know their shapes; both printers dispatch per node type."""
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 import sympy as sp
 
 from symgrad import catalogue
 from symgrad.differentiate.chain_rule import derive
+from symgrad.emit.backends import render_backend
 from symgrad.index.conventions import adjoint_name
 from symgrad.errors import LoweringError
 from symgrad.lower.assembly import lower_expression
 from symgrad.lower.latex_printer import LatexArrayPrinter
 from symgrad.lower.nodes import Add, AxisSum, Elementwise, MatMul, Node, Product, Tensor, Transpose, same_shape
 from symgrad.lower.numpy_printer import NumPyPrinter
+from symgrad.model.one_line import OneLineLoss
 
 FLAT = [name for name in catalogue.names() if catalogue.build(name).stack is None]
 
@@ -141,3 +144,23 @@ def test_a_one_by_one_adjoint_spread_over_a_row_is_folded_into_its_users():
     _, grads = derived.module().loss_and_grad(a=x, C=c)
     softmax = np.exp(x) / np.exp(x).sum()
     np.testing.assert_allclose(grads["a"], c - softmax * c.sum(), rtol=1e-13)
+
+
+@pytest.mark.parametrize("loss", ["sum(y * (X @ w))", "sum(exp(X @ w + b) - y * (X @ w + b)) / n"])
+def test_a_vector_matrix_vector_sum_is_matrix_products_not_an_entrywise_matrix(loss):
+    # sum_{c,k} y[c] X[c, k] w[k] as (w.T * y * X).sum() makes two (n, d) temporaries; as X @ w
+    # and an inner product it reads X once, and the X @ w of the forward is the same value
+    model = OneLineLoss(loss, params=("w=d,1", "b="), consts=("X=n,d", "y=n,1")).build() if "b" in loss else \
+        OneLineLoss(loss, params=("w=d,1",), consts=("X=n,d", "y=n,1")).build()
+    source = render_backend(derive(model), "symgrad generate x", "numpy")
+    statements = [line.strip() for line in source.splitlines() if not line.strip().startswith("#")]
+    assert not any("* X" in line or "X *" in line for line in statements), source
+    scope: dict = {}
+    exec(compile(source, "<generated>", "exec"), scope)   # noqa: S102  (symgrad's own output)
+    rng = np.random.default_rng(3)
+    X, y, w = rng.standard_normal((7, 4)), rng.standard_normal((7, 1)), 0.1 * rng.standard_normal((4, 1))
+    inputs = {"X": X, "y": y, "w": w} | ({"b": 0.3} if "b" in loss else {})
+    value, _ = scope["loss_and_grad"](**inputs)
+    expected = (y.T @ X @ w).item() if "b" not in loss else \
+        float(np.sum(np.exp(X @ w + 0.3) - y * (X @ w + 0.3)) / 7)
+    assert value == pytest.approx(expected, rel=1e-13)

@@ -11,8 +11,9 @@ the term does not span keeps size 1 and broadcasts. The decisions:
   give a matrix product (an inner product when the output is a scalar), one
   side an axis sum (a full sum, or a squared norm for ``x[c]**2``, when the
   output is a scalar; a trace for ``A[c, c]``); factors without ``c`` multiply the result;
-* a scalar that sums a product over two indices is a full sum (a squared
-  norm for ``X[a, b]**2``);
+* a scalar that sums a product over two indices, every factor indexed by both,
+  is a full sum (a squared norm for ``X[a, b]**2``); with a factor indexed by one
+  of them (``y[c] X[c, k] w[k]``) it is an einsum, whose contraction is matrix products;
 * anything else is an ``Einsum``; a factor spanning three or more indices is
   a ``LoweringError``.
 """
@@ -86,7 +87,7 @@ def lower_term(term: Term, frame: Frame, ranges: dict, shapes: dict) -> Product:
             core = _contraction(left, right, bound[0], frame, ranges, shapes)
             return Product(coefficient, (*pointwise(outer, frame, ranges, shapes), core))
     scalar_out = all(label is None for label in frame)
-    if scalar_out and len(bound) == 2 and all(labels_of(a, ranges) <= set(bound) for a in arrays):
+    if scalar_out and len(bound) == 2 and all(labels_of(a, ranges) == set(bound) for a in arrays):
         return Product(coefficient, (_full_sum(arrays, tuple(bound), ranges, shapes),))
     return Product(coefficient, (_einsum(arrays, bound, frame, ranges, shapes),))
 

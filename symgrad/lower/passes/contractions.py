@@ -9,8 +9,9 @@ step at a time, into the nodes the rest of the pipeline already knows:
 * an index summed that only one operand mentions is summed out of it alone
   (``AxisSum``, ``SumAll``): ``sum_{b,c} U[a, b] V[a, c]`` is the product of two row sums;
 * operands over the same indices, or one over a subset of another's, are one entrywise
-  ``Product`` (with broadcasting); two over the same indices, each summed and mentioned
-  nowhere else, are one ``VDot``;
+  ``Product`` (with broadcasting), but for a vector whose index is summed and mentioned by
+  no third operand, which is left to a matrix product; two over the same indices, each summed
+  and mentioned nowhere else, are one ``VDot``;
 * an index summed that exactly two operands mention is their ``MatMul``
   (``sum_{c,d} P[a, c] G[c, d] P[b, d]`` is ``P @ G @ P.T``), the first such pair in the
   einsum's own operand order first.
@@ -96,6 +97,9 @@ class _Contraction:
                     self.scalars.append(VDot(x, _oriented(b, y, a)))
                     self.operands = [o for i, o in enumerate(self.operands) if i not in (j, k)]
                     return True
+                if len(b) == 1 and len(a) == 2 and self.summed(b) and self.mentions(b, (j, k)) == 0:
+                    continue    # a vector summed against a matrix and nothing else is their product
+                                # (``_matmul``): one pass, not a matrix made entrywise and then summed
                 if len(b) == 1 and len(a) == 2 and a.index(b) == 1:
                     y = _as_row(y)
                 self.operands[k] = (a, Product(ONE, (y if len(b) < len(a) else _oriented(b, y, a), x)))
