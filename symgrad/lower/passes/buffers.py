@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import sympy as sp
+from sympy.codegen.cfunctions import log1p
 
 from symgrad.index.terms import atoms_of, common_product
 
@@ -272,6 +273,9 @@ class _Chain:
         if body.is_Pow and body.exp == sp.S.Half:
             steps = self.of(value(body.base))
             return steps + [self._step("sqrt", self.buffer)] if steps else None
+        if isinstance(body, log1p):       # the softplus tail's (``passes/softplus_pairs.py``)
+            steps = self.of(value(body.args[0]))
+            return steps + [self._step("log1p", self.buffer)] if steps else None
         row = row_of(body)
         if row is None or not row.ufuncs or not atoms_of(body.args[0], sp.Indexed):
             return None
