@@ -103,6 +103,24 @@ def test_a_reduction_along_the_wrong_axis_is_named(model, wrt, formula, call):
                          .replace("axis=-2", "axis=-1")).match
 
 
+LAYER_NORM_AS_BATCH_NORM = ("(1 / D) / std * (D * dxhat - dxhat.sum(axis=0, keepdims=True)"
+                            " - xhat * (dxhat * xhat).sum(axis=0, keepdims=True))")
+
+
+def test_reductions_all_along_the_wrong_axis_are_named_together():
+    """Batch norm's closed form pasted for layer norm: both sums run over the batch and neither alone
+    moved matches; both together do, and with one already right the other is named alone."""
+    model, symbols = catalogue.build("layer_norm"), {"dxhat": "(Y - T) * gamma"}
+    verdict = check_formula(model, "X", LAYER_NORM_AS_BATCH_NORM, symbols=symbols)
+    assert verdict.kind == "axis", verdict.detail
+    assert verdict.detail.startswith("every reduction along axis 0 (.sum(..., axis=0) at columns 30, 72) runs "
+                                     "along the wrong axis: with axis=1"), verdict.detail
+    assert check_formula(model, "X", LAYER_NORM_AS_BATCH_NORM.replace("axis=0", "axis=1"), symbols=symbols).match
+    one_moved = LAYER_NORM_AS_BATCH_NORM.replace("axis=0", "axis=1", 1)
+    assert check_formula(model, "X", one_moved, symbols=symbols).detail.startswith(
+        ".sum(..., axis=0) at column 72 runs along the wrong axis")
+
+
 def test_a_formula_wrong_beyond_its_axis_is_not_called_an_axis_slip():
     """Moving the axis fixes the softmax but not the dropped ``- Y``: no single move matches."""
     verdict = check_formula(SOFTMAX_REGRESSION.build(), "W", "X.T @ softmax(X @ W, axis=0)")
