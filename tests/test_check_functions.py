@@ -121,6 +121,17 @@ def test_reductions_all_along_the_wrong_axis_are_named_together():
         ".sum(..., axis=0) at column 72 runs along the wrong axis")
 
 
+def test_numpys_reduction_methods_read_as_numpy_computes_them():
+    """Layer norm's closed form with ``.mean(1, keepdims=True)`` matches; ``.mean(axis=0)`` is named."""
+    model, symbols = catalogue.build("layer_norm"), {"dxhat": "(Y - T) * gamma"}
+    right = "(dxhat - dxhat.mean(1, keepdims=True) - xhat * (dxhat * xhat).mean(axis=1, keepdims=True)) / std"
+    assert check_formula(model, "X", right, symbols=symbols).match
+    verdict = check_formula(model, "X", right.replace("mean(1,", "mean(0,"), symbols=symbols)
+    assert verdict.detail.startswith(".mean(..., axis=0) at column 10 runs along the wrong axis"), verdict.detail
+    assert not check_formula(model, "X", right.replace(".mean(1, keepdims=True)", ".max(1, keepdims=True)"),
+                             symbols=symbols).match
+
+
 def test_a_formula_wrong_beyond_its_axis_is_not_called_an_axis_slip():
     """Moving the axis fixes the softmax but not the dropped ``- Y``: no single move matches."""
     verdict = check_formula(SOFTMAX_REGRESSION.build(), "W", "X.T @ softmax(X @ W, axis=0)")

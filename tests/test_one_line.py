@@ -168,3 +168,27 @@ def test_the_dsl_counts_an_axis_from_the_end_too():
     for wrong in (2, -3, True):
         with pytest.raises(SymgradError, match=r"softmax\(axis=.*\)': needs a matrix and axis 0 or 1"):
             log_softmax(X, axis=wrong)
+
+
+def test_numpys_reduction_methods_are_the_table_functions_on_one_line_and_in_the_dsl():
+    """``X.mean(1, keepdims=True)``, ``X.max(axis=1)`` and ``X.min(0)`` as NumPy writes them are
+    ``mean(X, 1)``, ``amax(X, 1)`` and ``amin(X, 0)``: the same loss, entry for entry."""
+    from symgrad import Model, SymgradError, amax, amin, mean
+
+    def terms(text):
+        model = OneLineLoss(text, params=("W=d,c",), consts=("X=n,d",)).build()
+        return [str(t) for t in model.definitions["Loss"].expr.terms]
+    methods = "sum((X @ W).mean(1, keepdims=True) ** 2) + sum((X @ W).max(axis=1)) - sum((X @ W).min(0))"
+    functions = "sum(mean(X @ W, 1) ** 2) + sum(amax(X @ W, 1)) - sum(amin(X @ W, 0))"
+    assert terms(methods) == terms(functions)
+    m = Model("methods", "NumPy's reduction methods")
+    n, c = m.dims("n c")
+    X = m.parameter("X", (n, c))
+    assert X.sum(axis=1, keepdims=True).shape == X.sum(axis=1).shape == (n, 1)
+    assert X.mean(0, keepdims=True).shape == mean(X, 0).shape == (1, c) and X.mean().shape == ()
+    assert X.max(axis=-1).shape == amax(X, 1).shape and X.min(0).shape == amin(X, 0).shape
+    for wrong, message in ((lambda: X.sum(axis=1, keepdims=False), r"'\.sum\(keepdims=False\)': not available"),
+                           (lambda: X.mean(keepdims=False), r"'\.mean\(keepdims=False\)'"),
+                           (lambda: X.max(), r"'\.max\(\)': needs an axis")):
+        with pytest.raises(SymgradError, match=message):
+            wrong()

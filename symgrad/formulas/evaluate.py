@@ -108,11 +108,12 @@ def _matrix(node, env: dict, budget: Budget):
         if node.method == "reshape":
             return value.reshape(-1)
         keywords = dict(node.keywords)
-        budget.spend(value.size, ".sum", node.pos)
+        budget.spend(value.size, f".{node.method}", node.pos)
         try:
-            return value.sum(axis=keywords.get("axis"), keepdims=bool(keywords.get("keepdims", False)))
+            return getattr(value, node.method)(axis=keywords.get("axis"),
+                                               keepdims=bool(keywords.get("keepdims", False)))
         except (ValueError, np.exceptions.AxisError) as error:
-            raise FormulaError(f".sum: {error}", node.pos) from None
+            raise FormulaError(f".{node.method}: {error}", node.pos) from None
     if isinstance(node, Einsum):
         return _einsum(node, [np.asarray(_matrix(a, env, budget)) for a in node.operands], budget)
     if isinstance(node, Subscript):

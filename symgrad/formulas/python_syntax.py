@@ -18,6 +18,7 @@ from symgrad.formulas.numpy_calls import MODULES, NewAxis, is_numpy_call, numpy_
 from symgrad.formulas.tree import Binary, Call, FormulaError, Method, Name, Num, Slice, Subscript, Sum, Unary
 from symgrad.model.callables import FUNCTIONS
 
+REDUCING_METHODS = ("sum", "mean", "max", "min")     # x.sum(axis=1, keepdims=True), as NumPy's
 CALLABLE = frozenset(FUNCTIONS)   # the one table of functions, a loss's and a formula's
 
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.MatMult: "@", ast.Pow: "**",
@@ -130,9 +131,18 @@ class _Converter:
                          getattr(node, "col_offset", 0))
         return self.convert(node)
 
-    def keywords(self, node):
+    def keywords(self, node, positional: tuple | None = None):
+        """A call's ``axis=`` and ``keepdims=``, each a number or True/False. For a method,
+        ``positional`` names the arguments that may also be given by position (``x.sum(1)``); a
+        function's own arguments are its caller's."""
+        given = []
+        if positional is not None:
+            if len(node.args) > len(positional):
+                raise self.fail(f"too many arguments by position (at most {len(positional)}: "
+                                f"{', '.join(positional)})", node)
+            given = [ast.keyword(arg=name, value=arg) for name, arg in zip(positional, node.args)]
         out = []
-        for keyword in node.keywords:
+        for keyword in given + list(node.keywords):
             if keyword.arg not in ("axis", "keepdims"):
                 raise self.fail(f"keyword {keyword.arg!r} is not allowed (only axis= and keepdims=)", node)
             value, sign = keyword.value, 1
@@ -151,10 +161,11 @@ class _Converter:
         if self.numpy_forms and isinstance(node.func, ast.Attribute) and node.func.attr == "reshape":
             return reshape(self, node)
         if isinstance(node.func, ast.Attribute):
-            if node.func.attr != "sum" or node.args:
-                raise self.fail(f"method .{node.func.attr}(...) is not allowed (only .sum(axis=..., "
-                                "keepdims=...))", node)
-            return Method(self.convert(node.func.value), "sum", (), self.keywords(node), pos)
+            if node.func.attr not in REDUCING_METHODS:
+                raise self.fail(f"method .{node.func.attr}(...) is not allowed (only "
+                                f"{', '.join('.' + m for m in REDUCING_METHODS)}, with axis= and keepdims=)", node)
+            return Method(self.convert(node.func.value), node.func.attr, (),
+                          self.keywords(node, ("axis", "keepdims")), pos)
         if not isinstance(node.func, ast.Name):
             raise self.fail("only functions of the table can be called", node)
         name = node.func.id

@@ -62,7 +62,7 @@ class Call:
 @dataclass(frozen=True)
 class Method:
     target: object
-    method: str      # "sum", "T"
+    method: str      # "T", or a reduction: "sum", "mean", "max", "min"
     args: tuple = ()
     keywords: tuple = ()
     pos: int = 0

@@ -116,9 +116,26 @@ class TensorExpr:
     def T(self):
         return Transpose(self)
 
-    def sum(self, axis: int | None = None):
-        """Sum of all entries, or over one axis keeping it as size 1."""
+    def sum(self, axis: int | None = None, keepdims: bool = True):
+        """Sum of all entries, or over one axis keeping it as size 1 (``keepdims=True``, NumPy's
+        spelling, is accepted: an axis summed over is always kept)."""
+        _kept("sum", keepdims)
         return Reduce(self, axis)
+
+    def mean(self, axis: int | None = None, keepdims: bool = True):
+        """The mean of all entries, or over one axis kept with size 1: ``mean(self, axis)``."""
+        _kept("mean", keepdims)
+        return mean(self, axis)
+
+    def max(self, axis: int | None = None, keepdims: bool = True):
+        """The largest entry along ``axis``, kept with size 1: ``amax(self, axis)``."""
+        from symgrad.model.extrema import amax  # extrema builds on this module
+        return amax(self, _along("max", axis, keepdims))
+
+    def min(self, axis: int | None = None, keepdims: bool = True):
+        """The smallest entry along ``axis``, kept with size 1: ``amin(self, axis)``."""
+        from symgrad.model.extrema import amin
+        return amin(self, _along("min", axis, keepdims))
 
 
 class Tensor(TensorExpr):
@@ -521,6 +538,20 @@ def mean(x, axis: int | None = None) -> TensorExpr:
         return x.sum() / sp.Mul(*x.shape) if x.shape else x
     axis = check_axis("mean", x, axis)
     return x.sum(axis=axis) / x.shape[axis]
+
+
+def _kept(op: str, keepdims) -> None:
+    if keepdims is not True:
+        raise ModelError(f"operation '.{op}(keepdims={keepdims})': not available, a reduction over an axis "
+                         "keeps it with size 1")
+
+
+def _along(op: str, axis, keepdims) -> int:
+    _kept(op, keepdims)
+    if axis is None:
+        raise ModelError(f"operation '.{op}()': needs an axis (.{op}(axis=1)); the extremum of every "
+                         "entry is not available")
+    return axis
 
 
 def check_axis(op: str, a: TensorExpr, axis) -> int:

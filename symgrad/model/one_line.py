@@ -262,13 +262,11 @@ class _Builder:
         if node.method == "T":
             return self.dsl(lambda: target.T, node)
         keywords = dict(node.keywords)
-        if keywords.get("keepdims", True) is not True:
-            raise self.fail(".sum(keepdims=False) is not available: a sum over an axis keeps it, "
-                            "with size 1", node)
         axis = keywords.get("axis")
         if isinstance(axis, bool):
-            raise self.fail(f".sum(axis={axis}): the axis is 0 or 1", node)
-        return self.dsl(lambda: target.sum(None if axis is None else int(axis)), node)
+            raise self.fail(f".{node.method}(axis={axis}): the axis is 0 or 1", node)
+        reduce = getattr(target, node.method)
+        return self.dsl(lambda: reduce(axis, keywords.get("keepdims", True)), node)
 
     def call(self, node):
         function = self.functions[node.function]
