@@ -21,7 +21,7 @@ import pytest
 from symgrad import catalogue
 from symgrad.cli import generate_backends, import_generated
 from symgrad.gradcheck import check_module
-from symgrad.lower.numba_math import HELPERS, MATH_FUNCTIONS
+from symgrad.lower.numba_math import HELPERS, MATH_FUNCTIONS, OWN_FUNCTIONS
 from symgrad.lower.numba_printer import END, ROW, KernelCall, LoopNest, NumbaPrinter
 from symgrad.lower.numba_sweeps import SweepWriter
 from symgrad.model.functions import TABLE
@@ -98,7 +98,7 @@ KERNEL_FASTMATH = {"reassoc", "contract", "arcp"}      # the generated modules' 
 def _math_namespace(numba) -> dict:
     """NumPy and numba_math's functions compiled as the modules compile them: no reassociation."""
     namespace = {"np": np}
-    for function in (*HELPERS.values(), *MATH_FUNCTIONS.values()):
+    for function in (*HELPERS.values(), *MATH_FUNCTIONS.values(), *OWN_FUNCTIONS.values()):
         exec(function.source, namespace)     # noqa: S102  (the printed text)
         namespace[function.name] = numba.njit(namespace[function.name], fastmath={"contract"}, error_model="numpy")
     return namespace
@@ -107,7 +107,8 @@ def _math_namespace(numba) -> dict:
 def _math_loop(numba, name: str):
     """A compiled loop calling numba_math's ``name`` per entry, inside a kernel's fast-math flags."""
     namespace = _math_namespace(numba)
-    exec(f"def loop(x, out):\n    for i in range(x.shape[0]):\n        out[i] = {MATH_FUNCTIONS[name].spelling.format('x[i]')}\n",
+    spelling = (MATH_FUNCTIONS.get(name) or OWN_FUNCTIONS[name]).spelling
+    exec(f"def loop(x, out):\n    for i in range(x.shape[0]):\n        out[i] = {spelling.format('x[i]')}\n",
          namespace)     # noqa: S102
     loop = numba.njit(namespace["loop"], fastmath=KERNEL_FASTMATH, error_model="numpy")
     return lambda x: (loop(x, out := np.empty_like(x)), out)[1]
@@ -152,6 +153,18 @@ def test_vectorizable_tanh_is_within_three_ulps_of_numpy_and_keeps_signed_zero(n
     assert np.array_equal(np.signbit(got[finite]), np.signbit(expected[finite]))   # tanh(-0.0) = -0.0
 
 
+def test_vectorizable_log1p_is_within_four_ulps_of_numpy_on_the_unit_interval(numba):
+    """softplus's log1p(exp(-|z|)): every argument in [0, 1], tiny ones (where 1 + u rounds) included."""
+    rng = np.random.default_rng(6)
+    u = np.concatenate([np.linspace(0, 1, 400_001), np.exp(-rng.uniform(0, 800, 100_000)),
+                        rng.uniform(0, 1e-15, 1000), [0.0, 5e-324, 1e-300, 2.0 ** -53, 2.0 ** -52, np.sqrt(2) - 1,
+                                                      np.nextafter(np.sqrt(2) - 1, 1), 1.0, np.nan]])
+    got, expected = _math_loop(numba, "_log1p_unit")(u), np.log1p(u)
+    assert np.array_equal(np.isnan(got), np.isnan(u))
+    finite = ~np.isnan(u)
+    assert _ulps(got[finite], expected[finite]).max() <= 4
+
+
 def test_a_kernel_calling_exp_vectorizes(numba):
     """The reason for numba_math: a loop calling its exp compiles to vector instructions (libm's
     exp would be one call per entry)."""
@@ -161,6 +174,14 @@ def test_a_kernel_calling_exp_vectorizes(numba):
     x = np.linspace(-5, 5, 64)
     loop(x, np.empty_like(x))
     assert re.search(r"<\d+ x double>", loop.inspect_llvm(loop.signatures[0]))
+
+
+def test_a_kernel_computing_softplus_vectorizes(numba):
+    """The table's numba spelling of softplus (exp and log1p called one after the other, each inlined)."""
+    kernel = _scalar_kernel(numba, TABLE["softplus"], 1)
+    z = np.linspace(-5, 5, 64)
+    kernel(np.empty_like(z), z)
+    assert re.search(r"<\d+ x double>", kernel.inspect_llvm(kernel.signatures[0]))
 
 
 def test_only_the_math_functions_a_module_calls_are_printed():

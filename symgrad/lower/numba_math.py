@@ -1,4 +1,4 @@
-"""exp and tanh of one number in arithmetic LLVM vectorizes: what a numba kernel calls for them.
+"""exp, tanh and log1p of one number in arithmetic LLVM vectorizes: what a numba kernel calls for them.
 
 numba compiles ``np.exp(x)`` and ``np.tanh(x)`` on one number to a call of the C library's
 function, once per entry: LLVM cannot vectorize a loop that calls it (numba's vectorized SVML
@@ -20,6 +20,12 @@ Measured against ``np.exp`` over [-745.2, 709.8]: at most 1 ulp apart, subnormal
 and small ``x`` keeps its relative accuracy (no ``1 - 2 / (e^2x + 1)`` cancellation); the sign
 copied back (``tanh(-0.0) = -0.0``). ``expm1`` of ``y <= 0`` reduces as ``exp`` does, with
 ``e^r - 1`` as its Taylor polynomial without the leading 1; below -60 it is -1 in float64.
+
+``log1p`` of ``u`` in [0, 1] (softplus's ``log1p(exp(-|z|))``): ``v = 1 + u = 2^b m`` with ``m`` in
+[1, sqrt 2], ``log m = 2 atanh((m - 1) / (m + 1))`` by its odd series to ``s^23`` (``|s| < 0.172``: the
+remainder is below 1e-18), and Goldberg's correction ``log v * u / (v - 1)`` for the rounding of
+``1 + u``. Measured against ``np.logaddexp(0, z)`` over 1.2e6 points of [-800, 800]: at most 4 ulps,
+0.23 on average; softplus over 1024 x 512 entries 7.7 ms against 21 ms for numba's ``np.logaddexp``.
 
 Why exact to the same rounding as written: the functions are compiled without reassociation
 (``reassoc`` would let LLVM fold the two parts of ``ln 2`` and the round-to-integer trick away),
@@ -75,6 +81,32 @@ def _exp(_x):
     return (_expm1_reduced(_r) + 1.0) * _power_of_two(_half) * _power_of_two(_k - _half)
 
 
+def _log1p_unit(_u):
+    """log(1 + u) of one float u in [0, 1] (NaN passes), within 4 ulps of np.log1p, in operations
+    that vectorize."""
+    _v = 1.0 + _u
+    _big = _v > 1.4142135623730951
+    _m = 0.5 * _v if _big else _v               # v = 2**big m, m in [1, sqrt 2]
+    _s = (_m - 1.0) / (_m + 1.0)                # log m = 2 atanh s, |s| < 0.172
+    _z = _s * _s
+    _p = 1.0 / 23.0
+    _p = _p * _z + 1.0 / 21.0
+    _p = _p * _z + 1.0 / 19.0
+    _p = _p * _z + 1.0 / 17.0
+    _p = _p * _z + 1.0 / 15.0
+    _p = _p * _z + 1.0 / 13.0
+    _p = _p * _z + 1.0 / 11.0
+    _p = _p * _z + 1.0 / 9.0
+    _p = _p * _z + 1.0 / 7.0
+    _p = _p * _z + 1.0 / 5.0
+    _p = _p * _z + 1.0 / 3.0
+    _p = _p * _z + 1.0
+    _log_v = 2.0 * _s * _p
+    _log_v = (_log_v + 1.90821492927058770002e-10) + 6.93147180369123816490e-01 if _big else _log_v
+    _d = _v - 1.0                               # exact; log1p u = log v * u / (v - 1) (Goldberg)
+    return _u if _d == 0.0 else _log_v * (_u / _d)
+
+
 def _tanh(_x):
     """tanh(x) of one float, within 3 ulps of np.tanh, in operations that vectorize."""
     _y = -2.0 * np.abs(_x)
@@ -106,3 +138,7 @@ _STEPS = (_reduced, _expm1_reduced, _power_of_two)
 HELPERS: dict[str, MathFunction] = {f.__name__: _function(f) for f in _STEPS}
 # the table's functions (``symgrad.model.functions``) kernels compute with these instead, by NumPy's name
 MATH_FUNCTIONS: dict[str, MathFunction] = {"exp": _function(_exp, *_STEPS), "tanh": _function(_tanh, *_STEPS)}
+# functions the table's numba spellings call by their own name (softplus: max(z, 0) + _log1p_unit(exp(-|z|))).
+# Each is small on its own: LLVM inlines a kernel's calls one by one, and a function that called exp and
+# log1p itself was left a call, and its loop unvectorized (3x slower than np.logaddexp's C loop)
+OWN_FUNCTIONS: dict[str, MathFunction] = {f.name: f for f in (_function(_log1p_unit),)}

@@ -14,8 +14,8 @@ as they are; numba compiles a version of the kernel for each memory layout it is
 
 Per element, a body is spelled by the table's ``numba`` field (NumPy's ufuncs, which numba
 compiles for scalars, where that field is empty), so the numerically stable forms are the NumPy
-module's: ``np.logaddexp(0.0, z)`` for softplus, sigmoid through ``tanh``, log-sum-exp with its
-shift. Every kernel may reassociate additions (so that sums vectorize), fuse a product into a
+module's: softplus as ``max(z, 0) + log1p(exp(-|z|))``, sigmoid through ``tanh``, log-sum-exp
+with its shift; exp, tanh and that log1p are ``numba_math``'s, in arithmetic that vectorizes. Every kernel may reassociate additions (so that sums vectorize), fuse a product into a
 sum and take a division as a product with the reciprocal (``fastmath={"reassoc", "contract",
 "arcp"}``), nothing else: no flag that assumes away infinities, NaNs or signed zeros, so they keep
 their meaning; a division by zero gives inf or NaN as in NumPy (``error_model="numpy"``). Results
@@ -49,7 +49,7 @@ import sympy as sp
 from symgrad.lower.elementwise_code import ADD, ATOM, MUL, ElementwiseCodePrinter, body_precedence, print_scalar
 from symgrad.lower.nodes import (Add, AxisSum, BroadcastTo, Einsum, Elementwise, Entry, MatMul, Node, Product, Reshape,
                                  Slice, SquaredNorm, SumAll, Tensor, Transpose, VDot, Zeros, same_shape)
-from symgrad.lower.numba_math import HELPERS, MATH_FUNCTIONS
+from symgrad.lower.numba_math import HELPERS, MATH_FUNCTIONS, OWN_FUNCTIONS
 from symgrad.lower.numpy_printer import NumPyPrinter, joined_terms
 from symgrad.lower.statements import Assign, Statement, reads, scalar_symbols
 from symgrad.model.functions import is_mask
@@ -495,7 +495,8 @@ class NumbaPrinter(NumPyPrinter):
         for line in lines:
             called |= set(re.findall(rf"\b{KERNEL_PREFIX}\w+(?=\()", line))
         kernels = tuple(source for name, source in self.kernels.items() if name in called)
-        math = [f for f in MATH_FUNCTIONS.values() if any(re.search(rf"\b{f.name}\(", k) for k in kernels)]
+        math = [f for f in (*MATH_FUNCTIONS.values(), *OWN_FUNCTIONS.values())
+                if any(re.search(rf"\b{f.name}\(", k) for k in kernels)]
         helpers = [f for f in HELPERS.values() if any(f.name in m.calls for m in math)]
         return tuple(f"{f.source}\n\n\n{f.name} = {KERNEL_DECORATOR}({f.name}, reassociate=False)"
                      for f in helpers + math) + kernels
