@@ -219,7 +219,8 @@ LOUD = [pytest.param(case.name, marks=pytest.mark.xfail(reason=LOUD_BUGS[case.na
 @pytest.mark.parametrize("name", LOUD)
 def test_logits_of_a_thousand_are_finite_and_right(jax, generated, name):
     """Its parameters in ``loud`` scaled by 1e3: no overflow, invalid or divide-by-zero in the NumPy
-    and numba modules, and the value, gradient and product still the reference's."""
+    and numba modules, and the value, gradient and product still the reference's (the product
+    computed, and compared where the case's ``loud_hvp`` says it is well-conditioned)."""
     gen, case = generated(name), BY_NAME[name]
     inputs, tangent = next(_points(gen, seed=7))
     inputs = {**inputs, **{p: inputs[p] * 1e3 for p in case.loud}}
@@ -234,7 +235,7 @@ def test_logits_of_a_thousand_are_finite_and_right(jax, generated, name):
             products = module.hvp(tangent, **inputs)[2] if kind == "hvp" else None
         assert value == pytest.approx(expected_value, rel=1e-10), kind
         _close(grads, expected_grads, 1e-8, f"{kind} gradient at logits of 1e3")
-        if products is not None:
+        if products is not None and case.loud_hvp:
             _close(products, expected_products, 1e-8, "hvp at logits of 1e3")
 
 
