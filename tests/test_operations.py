@@ -229,3 +229,23 @@ def test_softmax_backward_reads_the_softmax_value(tmp_path):
     backward = "".join(line for line in "".join(backward).splitlines(keepends=True)
                        if not line.strip().startswith("del "))      # letting a forward value go reads nothing
     assert "_exp" not in backward and "_sum" not in backward, backward
+
+
+def test_a_subexpression_hoisted_twice_is_named_once(tmp_path):
+    """softmax(S / t) and log_softmax(S / t) of one matrix share ``S / t``, its row maximum, its
+    exponentials and their sums: each defined once, and the module computes one exp; the gradient
+    still matches finite differences. Intermediates the user names stay, even where equal."""
+    m, N, M, L = _base("shared_hoists")
+    S, Y = m.parameter("S", (N, L)), m.constant("Y", (N, L))
+    t = m.constant("t", ())
+    P = m.define("P", softmax(S / t, axis=1))
+    m.define("Q", S / t)
+    m.loss("Loss", (Y * log_softmax(S / t, axis=1)).sum() + sum_squares(P - Y))
+    assert [name for name in m.definitions if name.startswith("Loss_")] == [], list(m.definitions)
+    assert [d.origin for d in m.definitions.values()].count("max") == 1
+    assert "Q" in m.definitions
+    module = _module(m, tmp_path)
+    for check in check_module(m, module, points=2):
+        assert check.max_relative_error < 1e-6
+    forward = render_module(plan_module(derive(m), "test")).split("def loss_and_grad")[1]
+    assert forward.count("np.exp(") == 1, forward

@@ -250,12 +250,33 @@ class Model:
         return f"{owner}_{n}"
 
     def _hoist(self, expr: TensorExpr, suffix: str | None = None) -> Tensor:
+        """``expr`` named for the intermediate being defined; an intermediate already defined the
+        same way is reused instead (``softmax(T / tau)`` and ``log_softmax(T / tau)`` share their
+        ``T / tau``, row maximum, exponentials and sums), so the derivation and the code compute it once."""
         if isinstance(expr, MatrixFunctionOf):     # an inverse already named is reused
             return self._hoist_matrix_function(expr, None)
-        return self.define(self._hoist_name(suffix), expr)
+        tensor = self.define(self._hoist_name(suffix), expr)
+        return self._earlier_same(tensor.name) or tensor
+
+    def _earlier_same(self, name: str) -> Tensor | None:
+        """The intermediate defined before ``name`` with the same definition (indices renamed), with
+        ``name`` then forgotten; None where there is none."""
+        definition = self.definitions[name]
+        key = _definition_key(definition)
+        for other, earlier in self.definitions.items():
+            if other == name:
+                return None
+            if self.tensors[other].shape == self.tensors[name].shape and _definition_key(earlier) == key:
+                del self.definitions[name], self.tensors[name]
+                return self.tensors[other]
+        return None
 
     def _hoist_max(self, source: Tensor, axis: int, suffix: str) -> Tensor:
-        """A row (axis 1) or column (axis 0) maximum that the derivation treats as a constant."""
+        """A row (axis 1) or column (axis 0) maximum that the derivation treats as a constant; the one
+        already taken of ``source`` along ``axis`` is reused."""
+        for other, definition in self.definitions.items():
+            if definition.origin == "max" and definition.reduce == (source.name, axis):
+                return self.tensors[other]
         name = self._hoist_name(suffix)
         shape = tuple(sp.Integer(1) if ax == axis else n for ax, n in enumerate(source.shape))
         indices = self.space.indices_for(shape)
@@ -302,6 +323,24 @@ class _Context:
 
     def hoist_max(self, source: Tensor, axis: int, suffix: str) -> Tensor:
         return self.model._hoist_max(source, axis, suffix)
+
+
+def _definition_key(definition: Definition):
+    """What ``definition`` computes, its free and summed indices renamed in the order they appear,
+    so that two definitions of the same entries compare equal; None for a maximum or a matrix
+    function (compared by their sources instead)."""
+    if definition.origin not in ("dsl", "index"):
+        return None
+    free = {index: sp.Symbol(f"_free{k}") for k, index in enumerate(definition.expr.indices)
+            if isinstance(index, sp.Symbol)}
+    terms = []
+    for term in definition.expr.terms:
+        names = dict(free)
+        names.update({bound[0]: sp.Symbol(f"_sum{k}") for k, bound in enumerate(term.bound)})
+        terms.append((term.factor.xreplace(names), tuple(tuple(sp.sympify(b).xreplace(names) for b in bound)
+                                                         for bound in term.bound),
+                      tuple(sp.sympify(c).xreplace(names) for c in term.conditions)))
+    return tuple(isinstance(index, sp.Symbol) for index in definition.expr.indices), tuple(terms)
 
 
 def _shape(shape, what: str, dimensions: set | None = None) -> tuple:
