@@ -235,7 +235,7 @@ def test_a_subexpression_hoisted_twice_is_named_once(tmp_path):
     """softmax(S / t) and log_softmax(S / t) of one matrix share ``S / t``, its row maximum, its
     exponentials and their sums: each defined once, and the module computes one exp; the gradient
     still matches finite differences. Intermediates the user names stay, even where equal."""
-    m, N, M, L = _base("shared_hoists")
+    m, N, _, L = _base("shared_hoists")
     S, Y = m.parameter("S", (N, L)), m.constant("Y", (N, L))
     t = m.constant("t", ())
     P = m.define("P", softmax(S / t, axis=1))
