@@ -17,10 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from symgrad import catalogue
 from symgrad.cli import generate_backends, import_generated
 from symgrad.gradcheck import check_module
+from symgrad.lower.nodes import Elementwise, MatMul, Tensor
 from symgrad.lower.numba_math import HELPERS, MATH_FUNCTIONS
 from symgrad.lower.numba_printer import END, ROW, KernelCall, LoopNest, NumbaPrinter
 from symgrad.lower.numba_sweeps import SweepWriter
@@ -395,3 +397,24 @@ def test_a_scalar_is_passed_to_a_kernel_whose_body_vanishes_where_every_entry_is
     expected_value, expected = numpy_module.loss_and_grad(**point)
     assert value == pytest.approx(expected_value, rel=1e-12)
     assert relative_error(grads["W"], expected["W"]) < AGREEMENT_RTOL
+
+
+def test_a_matrix_product_the_plain_statements_repeat_is_computed_once():
+    """gaussian_nll's loss and its adjoint of P both read ``D @ D.T`` (d x N times N x d): the numba
+    module computes it once, into a name both read (the NumPy passes' ``shared_1``)."""
+    text = (GENERATED / "gaussian_nll_numba.py").read_text()
+    body = text[text.index("def loss_and_grad"):text.index("@_compiled")]
+    products = re.findall(r"np\.matmul\(D, D\.T\b|\bD @ D\.T\b", body)
+    assert len(products) == 1, products
+
+
+def test_what_is_worth_sharing_in_a_loop():
+    """A loop reads a shared product or transcendental value from memory and computes cheap entrywise
+    work and masks again where it reads them."""
+    A, B = Tensor("A", (3, 4)), Tensor("B", (4, 5))
+    a = sp.IndexedBase("A")[0]
+    worth = NumbaPrinter().worth_sharing
+    assert worth(MatMul(A, B))
+    assert worth(Elementwise(sp.exp(a) * sp.log(1 + a), ((a, A),)))
+    assert not worth(Elementwise(2 * a + a ** 2, ((a, A),)))
+    assert not worth(Elementwise(sp.StrictGreaterThan(a, 0), ((a, A),)))

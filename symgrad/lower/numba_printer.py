@@ -29,6 +29,11 @@ needed; ``emit.backends`` then drops the statements nothing reads any more from 
 what a printed line reads (``line_reads``) is the statement's ``reads`` less the tensors whose
 every read was recomputed in a loop, plus what those loops read instead.
 
+A value the plan computes more than once (a matrix product two adjoints read, an exponential two
+bodies hold) is computed once into a name before the printer sees it (``passes.shared_values``,
+run by ``emit.module_plan`` on the plain statements), where ``worth_sharing`` says that reading it
+beats computing it again: not for cheap entrywise work, which the loops fuse instead.
+
 Kernels are collected while printing (as SymPy's printers collect imports), named after the
 statement that first needs them, and shared by identical loops; ``kernel_sources`` gives the
 ones a plan's statements call, for the template to print at module level. Each kernel is kept
@@ -362,6 +367,18 @@ class NumbaPrinter(NumPyPrinter):
             return None
         producer = self._entrywise[node.name]
         return producer if same_shape(producer.shape, node.shape) else None
+
+    def worth_sharing(self, value: Node) -> bool:
+        """Whether a value the plan computes more than once is computed once into a name
+        (``passes.shared_where_worth``): all but entrywise work a loop computes again more cheaply
+        than it reads an array (at most ``INLINE_OPERATIONS`` per entry, no transcendental
+        function: see ``_operations``) and masks (one comparison). A product or a reduction
+        shared is computed once instead of twice (gaussian_nll's ``D @ D.T``, d=256, N=4096)."""
+        if value.boolean:
+            return False
+        if isinstance(value, (Elementwise, Product, Add)):
+            return _operations(value, {}) > INLINE_OPERATIONS
+        return True
 
     # entrywise chains and reductions over them are kernels
 

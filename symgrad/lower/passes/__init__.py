@@ -42,7 +42,7 @@ from symgrad.lower.passes.workspace import in_workspace
 from symgrad.lower.nodes import Elementwise
 from symgrad.lower.statements import holding, transformed, with_nodes
 
-__all__ = ["fewer_products", "float_names", "optimized"]
+__all__ = ["fewer_products", "float_names", "optimized", "shared_where_worth"]
 
 def fewer_products(statements) -> tuple:
     """``statements`` (one function's, in order) with every einsum that factors as matrix products
@@ -55,6 +55,15 @@ def fewer_products(statements) -> tuple:
     at d=256, N=4096 before they were merged)."""
     spelled = [with_nodes(s, _one_spelling_contracted) for s in statements]
     return tuple(factored_sums(spelled))
+
+
+def shared_where_worth(statements, worth) -> list[tuple]:
+    """``statements`` (one function's, all of which run) with each repeated value that ``worth``
+    accepts computed once (``shared_values``), as ``(k, statement)`` pairs: ``k`` the index of the
+    statement it is or comes just before. For a backend whose printer decides what is worth a name
+    (``NumbaPrinter.worth_sharing``) after ``fewer_products``."""
+    statements = list(statements)
+    return share_values(statements, statements, worth)
 
 
 def _one_spelling_contracted(node):
