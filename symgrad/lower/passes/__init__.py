@@ -12,7 +12,8 @@ untransposed arrays), ``scalars`` (a product's number on its smallest factor), `
 and ``softplus(-x)`` sharing one logarithm), ``factored_sums`` (products of one
 operand with different partners as one product), ``scaled_ones`` (means as products with a vector
 of the number), ``shared_values`` (a repeated value computed once),
-``accumulation`` (a sum added up as its terms become ready, so that what they read dies sooner),
+``transposed_maps`` (a matrix product's map of transposes as the transpose of the map, for the
+numba backend's sharing, ``shared_where_worth``), ``accumulation`` (a sum added up as its terms become ready, so that what they read dies sooner),
 ``buffers`` (elementwise chains evaluated into one array), ``releases`` (a dead name let go)
 and, where asked, ``kept_constants`` (the vectors of ones made once, kept between calls) and
 ``workspace`` (large temporaries in buffers kept between calls).
@@ -38,6 +39,7 @@ from symgrad.lower.passes.scalars import on_needed_factors, on_smallest_factor, 
 from symgrad.lower.passes.shared_values import share_values
 from symgrad.lower.passes.softplus_pairs import with_shared_softplus_tails
 from symgrad.lower.passes.sum_of_squares import as_squared_norm
+from symgrad.lower.passes.transposed_maps import with_transposes_outside
 from symgrad.lower.passes.workspace import in_workspace
 from symgrad.lower.nodes import Elementwise
 from symgrad.lower.statements import holding, transformed, with_nodes
@@ -60,9 +62,10 @@ def fewer_products(statements) -> tuple:
 def shared_where_worth(statements, worth) -> list[tuple]:
     """``statements`` (one function's, all of which run) with each repeated value that ``worth``
     accepts computed once (``shared_values``), as ``(k, statement)`` pairs: ``k`` the index of the
-    statement it is or comes just before. For a backend whose printer decides what is worth a name
-    (``NumbaPrinter.worth_sharing``) after ``fewer_products``."""
-    statements = list(statements)
+    statement it is or comes just before; a matrix product's map of transposes is the transpose of
+    the map first (``transposed_maps``: the value the forward computed). For a backend whose
+    printer decides what is worth a name (``NumbaPrinter.worth_sharing``) after ``fewer_products``."""
+    statements = [with_nodes(s, with_transposes_outside) for s in statements]
     return share_values(statements, statements, worth)
 
 
