@@ -867,3 +867,16 @@ def test_a_products_map_of_transposes_is_the_forwards_value_transposed_and_share
     # a map mixing a transpose with an array that is not one stays as it was
     mixed = MatMul(G, ew(lambda h, a: h * a, h=Transpose(h), a=a))
     assert with_transposes_outside(mixed) == mixed
+
+
+def test_a_cheap_sum_two_products_read_is_shared_whatever_the_printer_says():
+    # (X + Y) @ A and (X + Y) @ B: an array either way, so computed once even where the printer
+    # would compute cheap entrywise work again; X + Y alone in a chain is left to the printer
+    A, B = Tensor("A", (SHAPE[1], n)), Tensor("B", (SHAPE[1], h))
+    total = ew(lambda X, Y: X + Y, X=T["X"], Y=T["Y"])
+    statements = fewer_products([Assign("F", MatMul(total, A)), Assign("G", MatMul(total, B))])
+    printed = [NumPyPrinter().print_statement(s) for _, s in shared_where_worth(statements, lambda value: False)]
+    assert printed == ["shared_1 = X + Y", "F = shared_1 @ A", "G = shared_1 @ B"], printed
+    chains = fewer_products([Assign("F", ew(lambda X, Y: 2 * (X + Y), X=T["X"], Y=T["Y"])),
+                             Assign("G", ew(lambda X, Y: 3 * (X + Y), X=T["X"], Y=T["Y"]))])
+    assert len(shared_where_worth(chains, lambda value: False)) == 2

@@ -41,8 +41,8 @@ from symgrad.lower.passes.softplus_pairs import with_shared_softplus_tails
 from symgrad.lower.passes.sum_of_squares import as_squared_norm
 from symgrad.lower.passes.transposed_maps import with_transposes_outside
 from symgrad.lower.passes.workspace import in_workspace
-from symgrad.lower.nodes import Elementwise
-from symgrad.lower.statements import holding, transformed, with_nodes
+from symgrad.lower.nodes import Elementwise, MatMul
+from symgrad.lower.statements import holding, nodes_of, subnodes, transformed, unwrapped, with_nodes
 
 __all__ = ["fewer_products", "float_names", "optimized", "shared_where_worth"]
 
@@ -64,9 +64,13 @@ def shared_where_worth(statements, worth) -> list[tuple]:
     accepts computed once (``shared_values``), as ``(k, statement)`` pairs: ``k`` the index of the
     statement it is or comes just before; a matrix product's map of transposes is the transpose of
     the map first (``transposed_maps``: the value the forward computed). For a backend whose
-    printer decides what is worth a name (``NumbaPrinter.worth_sharing``) after ``fewer_products``."""
+    printer decides what is worth a name (``NumbaPrinter.worth_sharing``) after ``fewer_products``;
+    a matrix product's operand is worth one whatever the printer says: it is an array wherever it
+    is computed (GRU's update-gate adjoint, read by the products for ``Uz`` and ``Wz``)."""
     statements = [with_nodes(s, with_transposes_outside) for s in statements]
-    return share_values(statements, statements, worth)
+    operands = {unwrapped(side) for s in statements for node in nodes_of(s) for n in subnodes(node)
+                if isinstance(n, MatMul) for side in (n.left, n.right)}
+    return share_values(statements, statements, lambda value: value in operands or worth(value))
 
 
 def _one_spelling_contracted(node):
