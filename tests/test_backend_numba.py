@@ -418,3 +418,16 @@ def test_what_is_worth_sharing_in_a_loop():
     assert worth(Elementwise(sp.exp(a) * sp.log(1 + a), ((a, A),)))
     assert not worth(Elementwise(2 * a + a ** 2, ((a, A),)))
     assert not worth(Elementwise(sp.StrictGreaterThan(a, 0), ((a, A),)))
+
+
+def test_a_value_a_matrix_product_reads_is_read_by_later_loops_not_computed_again():
+    """rnn_unrolled's step adjoints ``grad_h_k_1 = (1 - h_k**2) * grad_h_k`` are arrays for the
+    weight gradients' products: the loop summing grad_b reads them, not ``h_k`` and ``grad_h_k``
+    to compute them again (two arrays read for one)."""
+    text = (GENERATED / "rnn_unrolled_numba.py").read_text()
+    body = text[text.index("def loss_and_grad"):text.index("@_compiled")]
+    call = re.search(r"grad_h_1_1, grad_b = (\w+)\((.*)\)", body)
+    assert call is not None, body
+    arguments = {a.strip() for a in call.group(2).split(",")}
+    assert {"grad_h_2_1", "grad_h_3_1", "grad_h_4_1"} <= arguments, arguments
+    assert not {"grad_h_2", "grad_h_3", "grad_h_4"} & arguments, arguments

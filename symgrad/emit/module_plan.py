@@ -225,16 +225,18 @@ def _named(block) -> str | None:
     return block.name if isinstance(block, Tensor) else None
 
 
-def _with_fewer_products(forward: tuple, backward: tuple, worth_sharing=None) -> tuple[tuple, tuple]:
+def _with_fewer_products(forward: tuple, backward: tuple, printer) -> tuple[tuple, tuple]:
     """The blocks of ``loss_and_grad`` with their statements through ``passes.fewer_products``,
     all of them at once (a product computed in two blocks is left for each to compute) and, where
-    the printer says which are worth it (``worth_sharing``), the repeated values computed once,
+    the printer says which are worth it (``printer.worth_sharing``), the repeated values computed once,
     each a block of its own just before the block that first reads it (in the forward where that
     one is: a function needs a block only where it reads its name, ``emit.backends.live_blocks``)."""
     blocks = (*forward, *backward)
     statements = fewer_products([s for b in blocks for s in b.statements])
     owner = [k for k, b in enumerate(blocks) for _ in b.statements]
-    pairs = list(enumerate(statements)) if worth_sharing is None else shared_where_worth(statements, worth_sharing)
+    worth = printer.worth_sharing
+    pairs = list(enumerate(statements)) if worth is None else shared_where_worth(statements, worth)
+    printer.planned([statement for _, statement in pairs])
     rebuilt: list[list] = [[] for _ in blocks]       # per block: shared blocks, then its own statements
     kept: list[list] = [[] for _ in blocks]
     for j, (k, statement) in enumerate(pairs):
@@ -326,7 +328,7 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
         forward, backward = fewer_temporaries(tuple(forward), tuple(backward), model,
                                               {model.loss_name, *gradient_reads}, workspace=True)
     elif printer is not None:
-        forward, backward = _with_fewer_products(tuple(forward), tuple(backward), printer.worth_sharing)
+        forward, backward = _with_fewer_products(tuple(forward), tuple(backward), printer)
     printer = printer or NumPyPrinter()
     return ModulePlan(
         model_name=model.name,

@@ -109,6 +109,10 @@ class NumPyPrinter:
     # and NumPy's plan has its passes, ``symgrad.lower.passes``)
     worth_sharing = None
 
+    def planned(self, statements) -> None:
+        """The statements of a plan, before any is printed, for a printer that looks ahead
+        (``NumbaPrinter``: which names the matrix products read); this one does not."""
+
     def _body(self, node: Elementwise) -> ElementwiseCodePrinter:
         """The printer of ``node``'s scalar body, its entries printed as their placed nodes."""
         return self.body_printer(lambda access: self.doprint(node.operand(access)))
