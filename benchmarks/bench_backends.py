@@ -126,15 +126,17 @@ def jax_pair(name: str, inputs: dict):
     loss_name = catalogue.build(name).loss_name
     arrays = {k: jax.numpy.asarray(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items()}
     params = {p: jax.numpy.asarray(arrays[p]) for p in module.PARAMETERS}
+    # the data are arguments, as ``peers.py`` passes them: captured in the closure, they would be
+    # constants XLA folds at compile time (cs231n's X @ W1 computed once, not per call)
     rest = {k: v for k, v in arrays.items() if k not in params}
-    ours = jax.jit(jax.value_and_grad(lambda ps: module.loss(**rest, **ps)))
-    theirs = jax.jit(jax.value_and_grad(lambda ps: module.forward(**rest, **ps)[loss_name]))
-    (v1, g1), (v2, g2) = ours(params), theirs(params)
+    ours = jax.jit(jax.value_and_grad(lambda ps, rs: module.loss(**rs, **ps)))
+    theirs = jax.jit(jax.value_and_grad(lambda ps, rs: module.forward(**rs, **ps)[loss_name]))
+    (v1, g1), (v2, g2) = ours(params, rest), theirs(params, rest)
     assert np.isclose(v1, v2, rtol=RTOL), name
     for p in params:
         assert np.allclose(g1[p], g2[p], rtol=RTOL, atol=1e-12), (name, p)
-    return {"custom_vjp": lambda: jax.block_until_ready(ours(params)),
-            "jax.grad": lambda: jax.block_until_ready(theirs(params))}
+    return {"custom_vjp": lambda: jax.block_until_ready(ours(params, rest)),
+            "jax.grad": lambda: jax.block_until_ready(theirs(params, rest))}
 
 
 def main():

@@ -150,7 +150,7 @@ def main():
     parser.add_argument("--sizes", nargs="*", default=["small", "medium"], choices=list(SIZE_NAMES),
                         help="large: the catalogue models only (the zoo has no large size)")
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timing per model and size")
-    parser.add_argument("--cold-runs", type=int, default=3, help="fresh processes per cold-start figure")
+    parser.add_argument("--cold-runs", type=int, default=3, help="fresh processes per cold-start figure (0: none)")
     parser.add_argument("--cpu-time", action="store_true",
                         help="time by each call's CPU time (every library on one thread): on a machine other jobs share")
     parser.add_argument("--write", action="store_true", help="put the tables into docs/benchmarks.md")
@@ -182,7 +182,7 @@ def main():
                 f"of {args.cold_runs}); `kernels`: the compiled loops in the module.", "",
             "| model | kernels | NumPy | numba, empty cache | numba, warm cache |", "| --- | ---: | ---: | ---: | ---: |"]
     print("\n".join(cold), flush=True)
-    for name in args.models:
+    for name in args.models if args.cold_runs else ():
         inputs = handwritten.make_inputs(name, SIZES[name]["small"], seed=0)
         cold.append(cold_row(name, inputs, args.cold_runs))
         print(cold[-1], flush=True)

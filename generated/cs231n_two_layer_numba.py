@@ -38,7 +38,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_cs231n_two_layer_d032541c")
+_KERNELS = type(np)("_symgrad_numba_cs231n_two_layer_93f94217")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -213,19 +213,19 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     N, D, H, C, X, Y, reg, W1, b1, W2, b2 = _inputs(
         X, Y, reg, W1, b1, W2, b2)
-    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7 = _workspace((C, H, N), ((N, H), (N, H), (N, C), (N, C), (N, C), (N, H), (N, H)))
+    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6 = _workspace((C, H, N), ((N, H), (N, H), (N, C), (N, C), (N, H), (N, H)))
     z1, hidden = _kernel_rows_z1(np.matmul(X, W1, out=_slot_1), b1, H, N, _slot_2)
     scores = _kernel_scores(np.matmul(hidden, W2, out=_slot_3), b2, C, N)
     probs_lse_max = scores.max(axis=1, keepdims=True)
-    probs_lse_exp, probs_lse_sum, _swept1_o3, grad_probs_lse, grad_scores = _kernel_rows_probs_lse_exp(probs_lse_max, scores, C, N, _slot_4, Y, _slot_5)
+    _swept1_o3, grad_scores = _kernel_rows_probs_lse_exp(probs_lse_max, scores, C, N, Y, _slot_4)
     data_loss = (-1/N) * _swept1_o3
     Loss = data_loss + (0.5*reg) * np.vdot(W1, W1) + (0.5*reg) * np.vdot(W2, W2)
     # grad_probs_lse[i, 0] = 1/N * sum_c Y[i, c]
     # grad_scores[i, j] = grad_probs_lse[i, 0]*probs[i, j] - 1/N * Y[i, j]
     # grad_hidden[i, j] = sum_c W2[j, c]*grad_scores[i, c]
-    grad_hidden = np.matmul(grad_scores, W2.T, out=_slot_6)
+    grad_hidden = np.matmul(grad_scores, W2.T, out=_slot_5)
     # grad_z1[i, j] = step(z1[i, j])*grad_hidden[i, j]
-    grad_z1, grad_b2, grad_b1 = _kernel_rows_grad_z1(grad_hidden, z1, H, N, _slot_7, grad_probs_lse, probs_lse_sum, probs_lse_exp, Y, C)
+    grad_z1, grad_b2, grad_b1 = _kernel_rows_grad_z1(grad_hidden, z1, H, N, _slot_6, grad_scores, C)
     # dLoss/db2[0, i] = 1/N * sum_{c,k} Y[c, k]*probs[c, i] - 1/N * sum_c Y[c, i]
     # grad_b2[0, i] = sum_c grad_scores[c, i]
     # dLoss/dW2[i, j] = 1/N * sum_{c,k} Y[c, k]*hidden[c, i]*probs[c, j] - 1/N * sum_c Y[c, j]*hidden[c, i] + 1.0*reg * W2[i, j]
@@ -236,7 +236,7 @@ def loss_and_grad(*, X, Y, reg, W1, b1, W2, b2):
     # dLoss/dW1[i, j] = 1/N * sum_{c,k,l} step(z1[c, j])*W2[j, k]*X[c, i]*Y[c, l]*probs[c, k] - 1/N * sum_{c,k} step(z1[c, j])*W2[j, k]*X[c, i]*Y[c, k] + 1.0*reg * W1[i, j]
     # grad_W1[i, j] = sum_c X[c, i]*grad_z1[c, j] + 1.0*reg * W1[i, j]
     grad_W1 = _kernel_grad_W1(X.T @ grad_z1, W1, reg, H, D)
-    _keep((C, H, N), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7))
+    _keep((C, H, N), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6))
     return float(Loss), {
         "W1": grad_W1,
         "b1": grad_b1,
@@ -412,33 +412,31 @@ def _kernel_rows_z1(_a0, b1, H, N, _into):
 
 
 @_compiled
-def _kernel_rows_probs_lse_exp(probs_lse_max, scores, C, N, _into, Y, _a6):
+def _kernel_rows_probs_lse_exp(probs_lse_max, scores, C, N, Y, _into):
     """For probs_lse_exp, probs_lse_sum, probs_lse, grad_probs_lse, grad_scores: one loop over the rows, every kernel's work on each row."""
-    probs_lse_exp = _into
-    probs_lse_sum = np.empty((N, 1))
+    probs_lse_exp = np.empty((1, C))
     _o3 = 0.0
-    grad_probs_lse = np.empty((N, 1))
-    grad_scores = _a6
+    grad_scores = _into
     for _i in range(N):
         _t1 = 0.0
         for _j in range(C):
-            probs_lse_exp[_i, _j] = _exp(scores[_i, _j] - probs_lse_max[_i, 0])
-            _t1 += probs_lse_exp[_i, _j]
-        probs_lse_sum[_i, 0] = _t1
-        probs_lse = (np.log(probs_lse_sum[_i, 0]) + probs_lse_max[_i, 0])
+            probs_lse_exp[0, _j] = _exp(scores[_i, _j] - probs_lse_max[_i, 0])
+            _t1 += probs_lse_exp[0, _j]
+        probs_lse_sum = _t1
+        probs_lse = (np.log(probs_lse_sum) + probs_lse_max[_i, 0])
         _t4 = 0.0
         for _j in range(C):
             _o3 += (scores[_i, _j] - probs_lse) * Y[_i, _j]
             _t4 += Y[_i, _j]
         _o4 = _t4
-        grad_probs_lse[_i, 0] = (1/N) * _o4
+        grad_probs_lse = (1/N) * _o4
         for _j in range(C):
-            grad_scores[_i, _j] = (grad_probs_lse[_i, 0]*(1/probs_lse_sum[_i, 0] * probs_lse_exp[_i, _j]) - Y[_i, _j]/N)
-    return probs_lse_exp, probs_lse_sum, _o3, grad_probs_lse, grad_scores
+            grad_scores[_i, _j] = (grad_probs_lse*(1/probs_lse_sum * probs_lse_exp[0, _j]) - Y[_i, _j]/N)
+    return _o3, grad_scores
 
 
 @_compiled
-def _kernel_rows_grad_z1(grad_hidden, z1, H, N, _into, grad_probs_lse, probs_lse_sum, probs_lse_exp, Y, C):
+def _kernel_rows_grad_z1(grad_hidden, z1, H, N, _into, grad_scores, C):
     """For grad_z1, grad_b2, grad_b1: one loop over the rows, every kernel's work on each row."""
     grad_z1 = _into
     grad_b2 = np.zeros((1, C))
@@ -447,7 +445,7 @@ def _kernel_rows_grad_z1(grad_hidden, z1, H, N, _into, grad_probs_lse, probs_lse
         for _j in range(H):
             grad_z1[_i, _j] = grad_hidden[_i, _j] * (z1[_i, _j] > 0)
         for _j in range(C):
-            grad_b2[0, _j] += ((grad_probs_lse[_i, 0]*(1/probs_lse_sum[_i, 0] * probs_lse_exp[_i, _j]) - Y[_i, _j]/N))
+            grad_b2[0, _j] += grad_scores[_i, _j]
         for _j in range(H):
-            grad_b1[0, _j] += (grad_hidden[_i, _j] * (z1[_i, _j] > 0))
+            grad_b1[0, _j] += grad_z1[_i, _j]
     return grad_z1, grad_b2, grad_b1

@@ -35,7 +35,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_gaussian_nll_7eb97038")
+_KERNELS = type(np)("_symgrad_numba_gaussian_nll_46146852")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -143,8 +143,9 @@ def forward(*, X, I, A, mu):
     D = _kernel_D(X, mu, N, d)
     # Loss_logdet = logdet(Sigma)
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
+    shared_1 = D @ D.T
     # Loss = Loss_logdet*N/2 + N*d*log(2*pi)/2 + 1/2 * sum_{c,k,l} D[c, k]*D[l, k]*P[c, l]
-    Loss = 1/2 * np.vdot(D @ D.T, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
+    Loss = 1/2 * np.vdot(shared_1, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     return {
         "Sigma": Sigma,
         "P": P,
@@ -178,17 +179,18 @@ def loss_and_grad(*, X, I, A, mu):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     d, N, X, I, A, mu = _inputs(
         X, I, A, mu)
-    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5 = _workspace((N, d), ((d, d), (d, N), (d, d), (d, N), (d, d)))
+    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5 = _workspace((N, d), ((d, d), (d, N), (d, d), (d, d), (d, N)))
     Sigma, D = _kernel_rows_Sigma(np.matmul(A, A.T, out=_slot_1), I, d, X, mu, N, _slot_2)
     P = np.linalg.inv(Sigma)
     Loss_logdet = np.linalg.slogdet(Sigma)[1]
-    Loss = 1/2 * np.vdot(D @ D.T, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
+    shared_1 = np.matmul(D, D.T, out=_slot_3)
+    Loss = 1/2 * np.vdot(shared_1, P.T) + ((1/2)*N*(Loss_logdet + d*np.log(2*np.pi)))
     # grad_D[i, j] = 1/2 * sum_c D[c, j]*P[c, i] + 1/2 * sum_c D[c, j]*P[i, c]
-    _swept1_o0, grad_P = _kernel_rows_grad_P(P.T, P, d, np.matmul(D, D.T, out=_slot_3))
-    grad_D = _kernel_grad_D_2(np.matmul(_swept1_o0, D, out=_slot_4), N, d)
+    _swept1_o0, grad_P = _kernel_rows_grad_P(P.T, P, d, shared_1, _slot_4)
+    grad_D = _kernel_grad_D_2(np.matmul(_swept1_o0, D, out=_slot_5), N, d)
     # grad_P[i, j] = 1/2 * sum_c D[i, c]*D[j, c]
     # grad_Sigma[i, j] = -sum_{c,k} P[c, i]*P[j, k]*grad_P[c, k] + N/2 * P[j, i]
-    grad_Sigma, grad_mu = _kernel_rows_grad_Sigma(np.matmul(P.T, (grad_P @ P.T), out=_slot_5), P.T, N, d, grad_D)
+    grad_Sigma, grad_mu = _kernel_rows_grad_Sigma(np.matmul(P.T, (grad_P @ P.T), out=_slot_3), P.T, N, d, grad_D)
     # dLoss/dmu[i, 0] = -1/2 * sum_{c,k} D[k, c]*P[k, i] - 1/2 * sum_{c,k} D[k, c]*P[i, k]
     # grad_mu[i, 0] = -sum_c grad_D[i, c]
     # dLoss/dA[i, j] = -1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[i, l]*P[k, c] + N/2 * sum_c A[c, j]*P[i, c] + N/2 * sum_c A[c, j]*P[c, i] - 1/2 * sum_{c,k,l,m} A[c, j]*D[k, m]*D[l, m]*P[c, l]*P[k, i]
@@ -255,14 +257,14 @@ def _kernel_rows_Sigma(_a0, I, d, X, mu, N, _into):
 
 
 @_compiled
-def _kernel_rows_grad_P(_a0, P, d, _a3):
+def _kernel_rows_grad_P(_a0, P, d, shared_1, _into):
     """For grad_P: one loop over the rows, every kernel's work on each row."""
     _o0 = np.empty((d, d))
-    grad_P = _a3
+    grad_P = _into
     for _i in range(d):
         for _j in range(d):
             _o0[_i, _j] = _a0[_i, _j] + P[_i, _j]
-            grad_P[_i, _j] = 1/2 * _a3[_i, _j]
+            grad_P[_i, _j] = 1/2 * shared_1[_i, _j]
     return _o0, grad_P
 
 

@@ -37,7 +37,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_hw1_sigmoid_bce_a0412262")
+_KERNELS = type(np)("_symgrad_numba_hw1_sigmoid_bce_5046e1ff")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -156,8 +156,9 @@ def forward(*, x, y, W1, b1, W2, b2):
     s2 = _kernel_s2(W2 @ z1, b2, dy)
     # yhat[i, 0] = sigmoid(s2[i, 0])
     yhat = _kernel_yhat(s2, dy)
+    shared_1 = _kernel_shared_1(s2.T, dy)
     # l = 1/dy * sum_c softplus(-s2[c, 0])*y[c, 0] + 1/dy * sum_c softplus(s2[c, 0]) - 1/dy * sum_c softplus(s2[c, 0])*y[c, 0]
-    l = (1/dy) * _kernel_l(y.T, s2.T, dy) + (1/dy) * _kernel_l_2(s2.T, dy) + (-1/dy) * _kernel_l_3(y.T, s2.T, dy)
+    l = (1/dy) * _kernel_l(y.T, s2.T, dy) + (1/dy) * shared_1.sum() + (-1/dy) * _kernel_l_2(y.T, shared_1, dy)
     return {
         "s1": s1,
         "z1": z1,
@@ -178,7 +179,8 @@ def loss_and_grad(*, x, y, W1, b1, W2, b2):
         x, y, W1, b1, W2, b2)
     z1 = _kernel_rows_s1(W1 @ x, b1, ds)
     s2, grad_s2, grad_W2 = _kernel_rows_s2(W2 @ z1, b2, dy, y, z1.T, ds)
-    l = (1/dy) * _kernel_l(y.T, s2.T, dy) + (1/dy) * _kernel_l_2(s2.T, dy) + (-1/dy) * _kernel_l_3(y.T, s2.T, dy)
+    shared_1 = _kernel_shared_1(s2.T, dy)
+    l = (1/dy) * _kernel_l(y.T, s2.T, dy) + (1/dy) * shared_1.sum() + (-1/dy) * _kernel_l_2(y.T, shared_1, dy)
     # grad_s2[i, 0] = 1/dy * (-y[i, 0] + yhat[i, 0])
     # grad_z1[i, 0] = sum_c W2[c, i]*grad_s2[c, 0]
     grad_z1 = W2.T @ grad_s2
@@ -334,6 +336,15 @@ def _kernel_yhat(s2, dy):
 
 
 @_compiled
+def _kernel_shared_1(_a0, dy):
+    """For shared_1: every entry in one pass."""
+    _out = np.empty((1, dy))
+    for _j in range(dy):
+        _out[0, _j] = (np.maximum(_a0[0, _j], 0.0) + _log1p_unit(_exp(-np.abs(_a0[0, _j]))))
+    return _out
+
+
+@_compiled
 def _kernel_l(_a0, _a1, dy):
     """For l: the sum of the entries of a chain, in one pass."""
     _total = 0.0
@@ -343,20 +354,11 @@ def _kernel_l(_a0, _a1, dy):
 
 
 @_compiled
-def _kernel_l_2(_a0, dy):
+def _kernel_l_2(_a0, shared_1, dy):
     """For l: the sum of the entries of a chain, in one pass."""
     _total = 0.0
     for _j in range(dy):
-        _total += (np.maximum(_a0[0, _j], 0.0) + _log1p_unit(_exp(-np.abs(_a0[0, _j]))))
-    return _total
-
-
-@_compiled
-def _kernel_l_3(_a0, _a1, dy):
-    """For l: the sum of the entries of a chain, in one pass."""
-    _total = 0.0
-    for _j in range(dy):
-        _total += _a0[0, _j] * (np.maximum(_a1[0, _j], 0.0) + _log1p_unit(_exp(-np.abs(_a1[0, _j]))))
+        _total += _a0[0, _j] * shared_1[0, _j]
     return _total
 
 

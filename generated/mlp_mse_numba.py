@@ -37,7 +37,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_mlp_mse_fbf44901")
+_KERNELS = type(np)("_symgrad_numba_mlp_mse_e2d2b0c3")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -193,13 +193,13 @@ def loss_and_grad(*, X, Ystar, W1, B1, W2, B2):
         X, Ystar, W1, B1, W2, B2)
     _slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6 = _workspace((h, n, o), ((n, h), (n, h), (n, o), (n, o), (n, h), (n, h)))
     Z1, H = _kernel_rows_Z1(np.matmul(X, W1, out=_slot_1), B1, h, n, _slot_2)
-    Y, _swept1_o1, grad_Y = _kernel_rows_Y(np.matmul(H, W2, out=_slot_3), B2, o, n, Ystar, _slot_4)
+    _swept1_o1, grad_Y = _kernel_rows_Y(np.matmul(H, W2, out=_slot_3), B2, o, n, Ystar, _slot_4)
     Loss = (1/(n*o)) * _swept1_o1
     # grad_Y[i, j] = -2/(n*o) * (-Y[i, j] + Ystar[i, j])
     # grad_H[i, j] = sum_c W2[j, c]*grad_Y[i, c]
     grad_H = np.matmul(grad_Y, W2.T, out=_slot_5)
     # grad_Z1[i, j] = step(Z1[i, j])*grad_H[i, j]
-    grad_Z1, grad_B2, grad_B1 = _kernel_rows_grad_Z1(grad_H, Z1, h, n, _slot_6, Y, Ystar, o)
+    grad_Z1, grad_B2, grad_B1 = _kernel_rows_grad_Z1(grad_H, Z1, h, n, _slot_6, grad_Y, o)
     # dLoss/dB2[0, i] = -2/(n*o) * sum_c (-Y[c, i] + Ystar[c, i])
     # grad_B2[0, i] = sum_c grad_Y[c, i]
     # dLoss/dW2[i, j] = -2/(n*o) * sum_c (-Y[c, j] + Ystar[c, j])*H[c, i]
@@ -274,19 +274,19 @@ def _kernel_rows_Z1(_a0, B1, h, n, _into):
 @_compiled
 def _kernel_rows_Y(_a0, B2, o, n, Ystar, _into):
     """For Y, grad_Y: one loop over the rows, every kernel's work on each row."""
-    Y = _a0
+    Y = np.empty((1, o))
     _o1 = 0.0
     grad_Y = _into
     for _i in range(n):
         for _j in range(o):
-            Y[_i, _j] = _a0[_i, _j] + B2[0, _j]
-            _o1 += (Ystar[_i, _j] - Y[_i, _j])**2
-            grad_Y[_i, _j] = (-2/(n*o)) * (Ystar[_i, _j] - Y[_i, _j])
-    return Y, _o1, grad_Y
+            Y[0, _j] = _a0[_i, _j] + B2[0, _j]
+            _o1 += (Ystar[_i, _j] - Y[0, _j])**2
+            grad_Y[_i, _j] = (-2/(n*o)) * (Ystar[_i, _j] - Y[0, _j])
+    return _o1, grad_Y
 
 
 @_compiled
-def _kernel_rows_grad_Z1(grad_H, Z1, h, n, _into, Y, Ystar, o):
+def _kernel_rows_grad_Z1(grad_H, Z1, h, n, _into, grad_Y, o):
     """For grad_Z1, grad_B2, grad_B1: one loop over the rows, every kernel's work on each row."""
     grad_Z1 = _into
     grad_B2 = np.zeros((1, o))
@@ -295,7 +295,7 @@ def _kernel_rows_grad_Z1(grad_H, Z1, h, n, _into, Y, Ystar, o):
         for _j in range(h):
             grad_Z1[_i, _j] = grad_H[_i, _j] * (Z1[_i, _j] > 0)
         for _j in range(o):
-            grad_B2[0, _j] += ((-2/(n*o)) * (Ystar[_i, _j] - Y[_i, _j]))
+            grad_B2[0, _j] += grad_Y[_i, _j]
         for _j in range(h):
-            grad_B1[0, _j] += (grad_H[_i, _j] * (Z1[_i, _j] > 0))
+            grad_B1[0, _j] += grad_Z1[_i, _j]
     return grad_Z1, grad_B2, grad_B1

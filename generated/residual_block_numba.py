@@ -37,7 +37,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_residual_block_65ff1eca")
+_KERNELS = type(np)("_symgrad_numba_residual_block_a346e1d2")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -190,7 +190,7 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
         T, x, W1, b1, W2, b2)
     _slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6 = _workspace((D, H, N), ((H, N), (H, N), (D, N), (D, N), (H, N), (H, N)))
     z, a = _kernel_rows_z(np.matmul(W1, x, out=_slot_1), b1, N, H, _slot_2)
-    out, _swept1_o1, grad_out, grad_b2 = _kernel_rows_out(np.matmul(W2, a, out=_slot_3), b2, x, N, D, T, _slot_4)
+    _swept1_o1, grad_out, grad_b2 = _kernel_rows_out(np.matmul(W2, a, out=_slot_3), b2, x, N, D, T, _slot_4)
     Loss = 1/2 * _swept1_o1
     # grad_out[i, j] = -T[i, j] + out[i, j]
     # grad_a[i, j] = sum_c W2[c, i]*grad_out[c, j]
@@ -209,7 +209,7 @@ def loss_and_grad(*, T, x, W1, b1, W2, b2):
     grad_W1 = grad_z @ x.T
     # dLoss/dx[i, j] = -sum_{c,k} step(z[c, j])*T[k, j]*W1[c, i]*W2[k, c] + sum_{c,k} step(z[c, j])*W1[c, i]*W2[k, c]*out[k, j] - T[i, j] + out[i, j]
     # grad_x[i, j] = sum_c W1[c, i]*grad_z[c, j] + grad_out[i, j]
-    grad_x = _kernel_grad_x(W1.T @ grad_z, T, out, N, D)
+    grad_x = _kernel_grad_x(W1.T @ grad_z, grad_out, N, D)
     _keep((D, H, N), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6))
     return float(Loss), {
         "x": grad_x,
@@ -261,12 +261,12 @@ def _kernel_Loss(T, out, N, D):
 
 
 @_compiled
-def _kernel_grad_x(_a0, T, out, N, D):
+def _kernel_grad_x(_a0, grad_out, N, D):
     """For grad_x: every entry in one pass."""
     _out = _a0
     for _i in range(D):
         for _j in range(N):
-            _out[_i, _j] = _a0[_i, _j] + ((out[_i, _j] - T[_i, _j]))
+            _out[_i, _j] = _a0[_i, _j] + grad_out[_i, _j]
     return _out
 
 
@@ -285,19 +285,19 @@ def _kernel_rows_z(_a0, b1, N, H, _into):
 @_compiled
 def _kernel_rows_out(_a0, b2, x, N, D, T, _into):
     """For out, grad_out, grad_b2: one loop over the rows, every kernel's work on each row."""
-    out = _a0
+    out = np.empty((1, N))
     _o1 = 0.0
     grad_out = _into
     grad_b2 = np.empty((D, 1))
     for _i in range(D):
         _t3 = 0.0
         for _j in range(N):
-            out[_i, _j] = _a0[_i, _j] + (b2[_i, 0] + x[_i, _j])
-            _o1 += (out[_i, _j] - T[_i, _j])**2
-            grad_out[_i, _j] = (out[_i, _j] - T[_i, _j])
-            _t3 += ((out[_i, _j] - T[_i, _j]))
+            out[0, _j] = _a0[_i, _j] + (b2[_i, 0] + x[_i, _j])
+            _o1 += (out[0, _j] - T[_i, _j])**2
+            grad_out[_i, _j] = (out[0, _j] - T[_i, _j])
+            _t3 += grad_out[_i, _j]
         grad_b2[_i, 0] = _t3
-    return out, _o1, grad_out, grad_b2
+    return _o1, grad_out, grad_b2
 
 
 @_compiled
@@ -309,6 +309,6 @@ def _kernel_rows_grad_z(grad_a, z, N, H, _into):
         _t1 = 0.0
         for _j in range(N):
             grad_z[_i, _j] = grad_a[_i, _j] * (z[_i, _j] > 0)
-            _t1 += (grad_a[_i, _j] * (z[_i, _j] > 0))
+            _t1 += grad_z[_i, _j]
         grad_b1[_i, 0] = _t1
     return grad_z, grad_b1

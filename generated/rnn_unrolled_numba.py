@@ -41,7 +41,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_rnn_unrolled_afda1dd1")
+_KERNELS = type(np)("_symgrad_numba_rnn_unrolled_a6aad09b")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -229,7 +229,7 @@ def loss_and_grad(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     D, H, N, K, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy = _inputs(
         x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy)
-    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7, _slot_8, _slot_9, _slot_10, _slot_11, _slot_12, _slot_13, _slot_14, _slot_15, _slot_16, _slot_17, _slot_18, _slot_19 = _workspace((D, H, K, N), ((H, N), (H, N), (H, N), (H, N), (H, N), (H, N), (K, N), (H, N), (H, N), (H, N), (H, N), (H, N), (H, N), (H, H), (H, H), (H, H), (H, D), (H, D), (H, D)))
+    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7, _slot_8, _slot_9, _slot_10, _slot_11, _slot_12, _slot_13, _slot_14, _slot_15, _slot_16 = _workspace((D, H, K, N), ((H, N), (H, N), (H, N), (H, N), (H, N), (H, N), (K, N), (H, N), (H, N), (H, N), (H, H), (H, H), (H, H), (H, D), (H, D), (H, D)))
     h_1 = _kernel_rows_h_1_1(np.matmul(Wx, x1, out=_slot_1), np.matmul(Wh, h0, out=_slot_2), b, N, H, _slot_3)
     h_2 = _kernel_rows_h_2_1(np.matmul(Wx, x2, out=_slot_1), np.matmul(Wh, h_1, out=_slot_2), b, N, H, _slot_4)
     h_3 = _kernel_rows_h_3_1(np.matmul(Wx, x3, out=_slot_1), np.matmul(Wh, h_2, out=_slot_2), b, N, H, _slot_5)
@@ -241,25 +241,25 @@ def loss_and_grad(*, x1, x2, x3, x4, h0, Y, Wx, Wh, b, Wy):
     # grad_h_4_1[i, j] = (1 - h_4[i, j]**2)*grad_h_4[i, j]
     grad_h_4_1 = _kernel_grad_h_4_1_into(h_4, grad_h_4, N, H, _slot_2)
     # grad_h_3[i, j] = sum_c Wh[c, i]*grad_h_4_1[c, j]
-    grad_h_3 = np.matmul(Wh.T, grad_h_4_1, out=_slot_8)
+    grad_h_3 = np.matmul(Wh.T, grad_h_4_1, out=_slot_1)
     # grad_h_3_1[i, j] = (1 - h_3[i, j]**2)*grad_h_3[i, j]
-    grad_h_3_1 = _kernel_grad_h_3_1_into(h_3, grad_h_3, N, H, _slot_9)
+    grad_h_3_1 = _kernel_grad_h_3_1_into(h_3, grad_h_3, N, H, _slot_8)
     # grad_h_2[i, j] = sum_c Wh[c, i]*grad_h_3_1[c, j]
-    grad_h_2 = np.matmul(Wh.T, grad_h_3_1, out=_slot_10)
+    grad_h_2 = np.matmul(Wh.T, grad_h_3_1, out=_slot_1)
     # grad_h_2_1[i, j] = (1 - h_2[i, j]**2)*grad_h_2[i, j]
-    grad_h_2_1 = _kernel_grad_h_2_1_into(h_2, grad_h_2, N, H, _slot_11)
+    grad_h_2_1 = _kernel_grad_h_2_1_into(h_2, grad_h_2, N, H, _slot_9)
     # grad_h_1[i, j] = sum_c Wh[c, i]*grad_h_2_1[c, j]
-    grad_h_1 = np.matmul(Wh.T, grad_h_2_1, out=_slot_12)
+    grad_h_1 = np.matmul(Wh.T, grad_h_2_1, out=_slot_1)
     # grad_h_1_1[i, j] = (1 - h_1[i, j]**2)*grad_h_1[i, j]
-    grad_h_1_1, grad_b = _kernel_rows_grad_h_1_1(h_1, grad_h_1, N, H, _slot_13, h_2, grad_h_2, h_3, grad_h_3, h_4, grad_h_4)
+    grad_h_1_1, grad_b = _kernel_rows_grad_h_1_1(h_1, grad_h_1, N, H, _slot_10, grad_h_2_1, grad_h_3_1, grad_h_4_1)
     # dLoss/dWy[i, j] = sum_c Loss_1[i, c]*h_4[j, c]
     grad_Wy = Loss_1 @ h_4.T
     # dLoss/db[i, 0] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]
     # grad_b[i, 0] = sum_c grad_h_1_1[i, c] + sum_c grad_h_2_1[i, c] + sum_c grad_h_3_1[i, c] + sum_c grad_h_4_1[i, c]
     # dLoss/dWh[i, j] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m]*h0[j, c] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l]*h_1[j, c] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k]*h_2[j, c] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]*h_3[j, c]
     # grad_Wh[i, j] = sum_c grad_h_1_1[i, c]*h0[j, c] + sum_c grad_h_2_1[i, c]*h_1[j, c] + sum_c grad_h_3_1[i, c]*h_2[j, c] + sum_c grad_h_4_1[i, c]*h_3[j, c]
-    grad_Wh, grad_Wx = _kernel_rows_grad_Wh(grad_h_1_1 @ h0.T, np.matmul(grad_h_2_1, h_1.T, out=_slot_14), np.matmul(grad_h_3_1, h_2.T, out=_slot_15), np.matmul(grad_h_4_1, h_3.T, out=_slot_16), H, grad_h_1_1 @ x1.T, np.matmul(grad_h_2_1, x2.T, out=_slot_17), np.matmul(grad_h_3_1, x3.T, out=_slot_18), np.matmul(grad_h_4_1, x4.T, out=_slot_19), D)
-    _keep((D, H, K, N), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7, _slot_8, _slot_9, _slot_10, _slot_11, _slot_12, _slot_13, _slot_14, _slot_15, _slot_16, _slot_17, _slot_18, _slot_19))
+    grad_Wh, grad_Wx = _kernel_rows_grad_Wh(grad_h_1_1 @ h0.T, np.matmul(grad_h_2_1, h_1.T, out=_slot_11), np.matmul(grad_h_3_1, h_2.T, out=_slot_12), np.matmul(grad_h_4_1, h_3.T, out=_slot_13), H, grad_h_1_1 @ x1.T, np.matmul(grad_h_2_1, x2.T, out=_slot_14), np.matmul(grad_h_3_1, x3.T, out=_slot_15), np.matmul(grad_h_4_1, x4.T, out=_slot_16), D)
+    _keep((D, H, K, N), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7, _slot_8, _slot_9, _slot_10, _slot_11, _slot_12, _slot_13, _slot_14, _slot_15, _slot_16))
     # dLoss/dWx[i, j] = sum_{c,k,l,m,n} (1 - h_1[i, c]**2)*(1 - h_2[k, c]**2)*(1 - h_3[l, c]**2)*(1 - h_4[m, c]**2)*Loss_1[n, c]*Wh[k, i]*Wh[l, k]*Wh[m, l]*Wy[n, m]*x1[j, c] + sum_{c,k,l,m} (1 - h_2[i, c]**2)*(1 - h_3[k, c]**2)*(1 - h_4[l, c]**2)*Loss_1[m, c]*Wh[k, i]*Wh[l, k]*Wy[m, l]*x2[j, c] + sum_{c,k,l} (1 - h_3[i, c]**2)*(1 - h_4[k, c]**2)*Loss_1[l, c]*Wh[k, i]*Wy[l, k]*x3[j, c] + sum_{c,k} (1 - h_4[i, c]**2)*Loss_1[k, c]*Wy[k, i]*x4[j, c]
     # grad_Wx[i, j] = sum_c grad_h_1_1[i, c]*x1[j, c] + sum_c grad_h_2_1[i, c]*x2[j, c] + sum_c grad_h_3_1[i, c]*x3[j, c] + sum_c grad_h_4_1[i, c]*x4[j, c]
     return float(Loss), {
@@ -463,7 +463,7 @@ def _kernel_rows_h_4_1(_a0, _a1, b, N, H, _into):
 
 
 @_compiled
-def _kernel_rows_grad_h_1_1(h_1, grad_h_1, N, H, _into, h_2, grad_h_2, h_3, grad_h_3, h_4, grad_h_4):
+def _kernel_rows_grad_h_1_1(h_1, grad_h_1, N, H, _into, grad_h_2_1, grad_h_3_1, grad_h_4_1):
     """For grad_h_1_1, grad_b: one loop over the rows, every kernel's work on each row."""
     grad_h_1_1 = _into
     grad_b = np.empty((H, 1))
@@ -474,10 +474,10 @@ def _kernel_rows_grad_h_1_1(h_1, grad_h_1, N, H, _into, h_2, grad_h_2, h_3, grad
         _t4 = 0.0
         for _j in range(N):
             grad_h_1_1[_i, _j] = (1 - h_1[_i, _j]**2) * grad_h_1[_i, _j]
-            _t1 += ((1 - h_1[_i, _j]**2) * grad_h_1[_i, _j])
-            _t2 += ((1 - h_2[_i, _j]**2) * grad_h_2[_i, _j])
-            _t3 += ((1 - h_3[_i, _j]**2) * grad_h_3[_i, _j])
-            _t4 += ((1 - h_4[_i, _j]**2) * grad_h_4[_i, _j])
+            _t1 += grad_h_1_1[_i, _j]
+            _t2 += grad_h_2_1[_i, _j]
+            _t3 += grad_h_3_1[_i, _j]
+            _t4 += grad_h_4_1[_i, _j]
         _o1 = _t1
         _o2 = _t2
         _o3 = _t3

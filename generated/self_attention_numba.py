@@ -36,7 +36,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_self_attention_d039d989")
+_KERNELS = type(np)("_symgrad_numba_self_attention_8cc2e85d")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -207,26 +207,26 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     """`Loss` and its gradient with respect to every parameter, each of its parameter's shape."""
     n, d, dk, dv, X, T, Wq, Wk, Wv = _inputs(
         X, T, Wq, Wk, Wv)
-    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7, _slot_8, _slot_9, _slot_10, _slot_11 = _workspace((dk, dv, n), ((n, dk), (n, dk), (n, dv), (n, n), (n, n), (n, n), (n, dv), (n, dv), (n, n), (n, dk), (n, dk)))
+    _slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7, _slot_8, _slot_9, _slot_10 = _workspace((dk, dv, n), ((n, dk), (n, dk), (n, dv), (n, n), (n, n), (n, dv), (n, dv), (n, n), (n, dk), (n, dk)))
     Q = np.matmul(X, Wq, out=_slot_1)
     K = np.matmul(X, Wk, out=_slot_2)
     V = np.matmul(X, Wv, out=_slot_3)
     S = _kernel_S(np.matmul(Q, K.T, out=_slot_4), dk, n)
     P_lse_max = S.max(axis=1, keepdims=True)
-    P_lse_exp, P_lse_sum, P = _kernel_rows_P_lse_exp(P_lse_max, S, n, _slot_5, _slot_6)
-    O = np.matmul(P, V, out=_slot_7)
-    _swept1_o0, grad_O = _kernel_rows_grad_O(O, T, dv, n, _slot_8)
+    P = _kernel_rows_P_lse_exp(P_lse_max, S, n, _slot_5)
+    O = np.matmul(P, V, out=_slot_6)
+    _swept1_o0, grad_O = _kernel_rows_grad_O(O, T, dv, n, _slot_7)
     Loss = 1/2 * _swept1_o0
     # grad_O[i, j] = -T[i, j] + O[i, j]
     # grad_P[i, j] = sum_c V[j, c]*grad_O[i, c]
     grad_P = np.matmul(grad_O, V.T, out=_slot_4)
     # grad_P_lse[i, 0] = -sum_c P[i, c]*grad_P[i, c]
-    grad_S = _kernel_rows_grad_P_lse(P_lse_sum, P_lse_exp, grad_P, n, _slot_9)
+    grad_S = _kernel_rows_grad_P_lse(P, grad_P, n, _slot_8)
     # grad_S[i, j] = P[i, j]*grad_P_lse[i, 0] + P[i, j]*grad_P[i, j]
     # grad_V[i, j] = sum_c P[c, i]*grad_O[c, j]
     grad_V = np.matmul(P.T, grad_O, out=_slot_3)
     # grad_K[i, j] = 1/sqrt(dk) * sum_c Q[c, j]*grad_S[c, i]
-    grad_K, grad_Q = _kernel_rows_grad_K(np.matmul(grad_S.T, Q, out=_slot_10), dk, n, np.matmul(grad_S, K, out=_slot_11))
+    grad_K, grad_Q = _kernel_rows_grad_K(np.matmul(grad_S.T, Q, out=_slot_9), dk, n, np.matmul(grad_S, K, out=_slot_10))
     # grad_Q[i, j] = 1/sqrt(dk) * sum_c K[c, j]*grad_S[i, c]
     # dLoss/dWv[i, j] = -sum_{c,k} P[k, c]*T[k, j]*X[c, i] + sum_{c,k} O[k, j]*P[k, c]*X[c, i]
     # grad_Wv[i, j] = sum_c X[c, i]*grad_V[c, j]
@@ -237,7 +237,7 @@ def loss_and_grad(*, X, T, Wq, Wk, Wv):
     # dLoss/dWq[i, j] = 1/sqrt(dk) * sum_{c,k,l,m} K[k, j]*P[c, k]*P[c, l]*T[c, m]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l,m} K[k, j]*O[c, m]*P[c, k]*P[c, l]*V[l, m]*X[c, i] - 1/sqrt(dk) * sum_{c,k,l} K[k, j]*P[c, k]*T[c, l]*V[k, l]*X[c, i] + 1/sqrt(dk) * sum_{c,k,l} K[k, j]*O[c, l]*P[c, k]*V[k, l]*X[c, i]
     # grad_Wq[i, j] = sum_c X[c, i]*grad_Q[c, j]
     grad_Wq = X.T @ grad_Q
-    _keep((dk, dv, n), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7, _slot_8, _slot_9, _slot_10, _slot_11))
+    _keep((dk, dv, n), (_slot_1, _slot_2, _slot_3, _slot_4, _slot_5, _slot_6, _slot_7, _slot_8, _slot_9, _slot_10))
     return float(Loss), {
         "Wq": grad_Wq,
         "Wk": grad_Wk,
@@ -360,20 +360,19 @@ def _kernel_Loss(O, T, dv, n):
 
 
 @_compiled
-def _kernel_rows_P_lse_exp(P_lse_max, S, n, _into, _a4):
+def _kernel_rows_P_lse_exp(P_lse_max, S, n, _into):
     """For P_lse_exp, P_lse_sum, P: one loop over the rows, every kernel's work on each row."""
-    P_lse_exp = _into
-    P_lse_sum = np.empty((n, 1))
-    P = _a4
+    P_lse_exp = np.empty((1, n))
+    P = _into
     for _i in range(n):
         _t1 = 0.0
         for _j in range(n):
-            P_lse_exp[_i, _j] = _exp(S[_i, _j] - P_lse_max[_i, 0])
-            _t1 += P_lse_exp[_i, _j]
-        P_lse_sum[_i, 0] = _t1
+            P_lse_exp[0, _j] = _exp(S[_i, _j] - P_lse_max[_i, 0])
+            _t1 += P_lse_exp[0, _j]
+        P_lse_sum = _t1
         for _j in range(n):
-            P[_i, _j] = 1/P_lse_sum[_i, 0] * P_lse_exp[_i, _j]
-    return P_lse_exp, P_lse_sum, P
+            P[_i, _j] = 1/P_lse_sum * P_lse_exp[0, _j]
+    return P
 
 
 @_compiled
@@ -389,17 +388,17 @@ def _kernel_rows_grad_O(O, T, dv, n, _into):
 
 
 @_compiled
-def _kernel_rows_grad_P_lse(P_lse_sum, P_lse_exp, grad_P, n, _into):
+def _kernel_rows_grad_P_lse(P, grad_P, n, _into):
     """For grad_P_lse, grad_S: one loop over the rows, every kernel's work on each row."""
     grad_S = _into
     for _i in range(n):
         _t0 = 0.0
         for _j in range(n):
-            _t0 += (1/P_lse_sum[_i, 0] * P_lse_exp[_i, _j]) * grad_P[_i, _j]
+            _t0 += P[_i, _j] * grad_P[_i, _j]
         _o0 = _t0
         grad_P_lse = -1 * _o0
         for _j in range(n):
-            grad_S[_i, _j] = ((grad_P[_i, _j] + grad_P_lse)*(1/P_lse_sum[_i, 0] * P_lse_exp[_i, _j]))
+            grad_S[_i, _j] = ((grad_P[_i, _j] + grad_P_lse)*P[_i, _j])
     return grad_S
 
 

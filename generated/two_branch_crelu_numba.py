@@ -41,7 +41,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_two_branch_crelu_4513503b")
+_KERNELS = type(np)("_symgrad_numba_two_branch_crelu_5841abe6")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -179,7 +179,7 @@ def forward(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # Delta[0, i] = Yexp[0, i] - Y[0, i]
     Delta = _kernel_Delta(Y, Yexp, L)
     # Loss = 1/L * sum_c Delta[0, c]**2
-    Loss = (1/L) * _kernel_Loss(Y, Yexp, L)
+    Loss = (1/L) * np.vdot(Delta, Delta)
     return {
         "Z1": Z1,
         "Z2": Z2,
@@ -221,10 +221,10 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     H = _kernel_H_into(t, Z, L, M, _slot_3)
     Y = _kernel_Y(C @ H, d, L)
     Delta = _kernel_Delta(Y, Yexp, L)
-    Loss = (1/L) * _kernel_Loss(Y, Yexp, L)
+    Loss = (1/L) * np.vdot(Delta, Delta)
     # grad_Z[i, j] = -2/L * C[0, i]*grad_Z_core[i, j]
     # grad_Z_core[i, j] = equal(H[i, j], Z[i, j])*Delta[0, j]   (computed once; the factor in front is applied to the small results below)
-    grad_Z_core = _kernel_grad_Z_core_into(Delta, t, Z, L, M, _slot_4)
+    grad_Z_core = _kernel_grad_Z_core_into(Delta, H, Z, L, M, _slot_4)
     # grad_Z2[i, j] = -2/L * C[0, M + i]*grad_Z2_core[i, j]
     # grad_Z2_core[i, j] = grad_Z_core[M + i, j]   (computed once; the factor in front is applied to the small results below)
     grad_Z2_core = grad_Z_core[M:]
@@ -232,7 +232,7 @@ def loss_and_grad(*, X1, X2, Yexp, t, A1, A2, B1, B2, C, d):
     # grad_Z1_core[i, j] = grad_Z_core[i, j]   (computed once; the factor in front is applied to the small results below)
     grad_Z1_core = grad_Z_core[:M]
     # dLoss/dd = -2/L * sum_c Delta[0, c]
-    grad_d = (-2/L) * _kernel_grad_d(Y, Yexp, L)
+    grad_d = (-2/L) * Delta.sum()
     # dLoss/dC[0, i] = -2/L * sum_c Delta[0, c]*H[i, c]
     grad_C = _kernel_grad_C(Delta @ H.T, L, M)
     # dLoss/dB2[i, 0] = -2/L * sum_c crelu_mask(Z[M + i, c], t)*C[0, M + i]*Delta[0, c]
@@ -304,25 +304,6 @@ def _kernel_Delta(Y, Yexp, L):
 
 
 @_compiled
-def _kernel_Loss(Y, Yexp, L):
-    """For Loss: the sum of the squares of a chain, in one pass."""
-    _total = 0.0
-    for _j in range(L):
-        _value = ((Yexp[0, _j] - Y[0, _j]))
-        _total += _value * _value
-    return _total
-
-
-@_compiled
-def _kernel_grad_d(Y, Yexp, L):
-    """For grad_d: the sum of the entries of a chain, in one pass."""
-    _total = 0.0
-    for _j in range(L):
-        _total += ((Yexp[0, _j] - Y[0, _j]))
-    return _total
-
-
-@_compiled
 def _kernel_grad_C(_a0, L, M):
     """For grad_C: every entry in one pass."""
     _out = _a0
@@ -342,12 +323,12 @@ def _kernel_H_into(t, Z, L, M, _into):
 
 
 @_compiled
-def _kernel_grad_Z_core_into(Delta, t, Z, L, M, _into):
+def _kernel_grad_Z_core_into(Delta, H, Z, L, M, _into):
     """For grad_Z_core: every entry in one pass, into an array it is given."""
     _out = _into
     for _i in range(2*M):
         for _j in range(L):
-            _out[_i, _j] = Delta[0, _j] * ((np.minimum(np.maximum(Z[_i, _j], 0.0), t)) == Z[_i, _j])
+            _out[_i, _j] = Delta[0, _j] * (H[_i, _j] == Z[_i, _j])
     return _out
 
 

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from symgrad import catalogue
 from symgrad.cli import generate_backends, import_generated
 from symgrad.gradcheck import check_module
+from symgrad.lower.nodes import Elementwise, MatMul, Tensor
 from symgrad.lower.numba_math import HELPERS, MATH_FUNCTIONS, OWN_FUNCTIONS
 from symgrad.lower.numba_printer import END, ROW, KernelCall, LoopNest, NumbaPrinter
 from symgrad.lower.numba_sweeps import SweepWriter
@@ -416,3 +418,37 @@ def test_a_scalar_is_passed_to_a_kernel_whose_body_vanishes_where_every_entry_is
     expected_value, expected = numpy_module.loss_and_grad(**point)
     assert value == pytest.approx(expected_value, rel=1e-12)
     assert relative_error(grads["W"], expected["W"]) < AGREEMENT_RTOL
+
+
+def test_a_matrix_product_the_plain_statements_repeat_is_computed_once():
+    """gaussian_nll's loss and its adjoint of P both read ``D @ D.T`` (d x N times N x d): the numba
+    module computes it once, into a name both read (the NumPy passes' ``shared_1``)."""
+    text = (GENERATED / "gaussian_nll_numba.py").read_text()
+    body = text[text.index("def loss_and_grad"):text.index("@_compiled")]
+    products = re.findall(r"np\.matmul\(D, D\.T\b|\bD @ D\.T\b", body)
+    assert len(products) == 1, products
+
+
+def test_what_is_worth_sharing_in_a_loop():
+    """A loop reads a shared product or transcendental value from memory and computes cheap entrywise
+    work and masks again where it reads them."""
+    A, B = Tensor("A", (3, 4)), Tensor("B", (4, 5))
+    a = sp.IndexedBase("A")[0]
+    worth = NumbaPrinter().worth_sharing
+    assert worth(MatMul(A, B))
+    assert worth(Elementwise(sp.exp(a) * sp.log(1 + a), ((a, A),)))
+    assert not worth(Elementwise(2 * a + a ** 2, ((a, A),)))
+    assert not worth(Elementwise(sp.StrictGreaterThan(a, 0), ((a, A),)))
+
+
+def test_a_value_a_matrix_product_reads_is_read_by_later_loops_not_computed_again():
+    """rnn_unrolled's step adjoints ``grad_h_k_1 = (1 - h_k**2) * grad_h_k`` are arrays for the
+    weight gradients' products: the loop summing grad_b reads them, not ``h_k`` and ``grad_h_k``
+    to compute them again (two arrays read for one)."""
+    text = (GENERATED / "rnn_unrolled_numba.py").read_text()
+    body = text[text.index("def loss_and_grad"):text.index("@_compiled")]
+    call = re.search(r"grad_h_1_1, grad_b = (\w+)\((.*)\)", body)
+    assert call is not None, body
+    arguments = {a.strip() for a in call.group(2).split(",")}
+    assert {"grad_h_2_1", "grad_h_3_1", "grad_h_4_1"} <= arguments, arguments
+    assert not {"grad_h_2", "grad_h_3", "grad_h_4"} & arguments, arguments

@@ -5,7 +5,8 @@ import sympy as sp
 from symgrad.lower.nodes import (Add, BroadcastTo, Einsum, Elementwise, MatMul, Product, Slice, SquaredNorm, SumAll, Tensor,
                                  Transpose, VDot)
 from symgrad.lower.numpy_printer import NumPyPrinter
-from symgrad.lower.passes import fewer_products, optimized
+from symgrad.lower.passes import fewer_products, optimized, shared_where_worth
+from symgrad.lower.passes.transposed_maps import with_transposes_outside
 from symgrad.lower.statements import Allocate, Assign, Release
 from symgrad.model.functions import FUNCTIONS, TABLE, numeric
 
@@ -849,3 +850,33 @@ def test_a_sum_of_outer_products_of_vectors_is_one_matrix_product():
     flat = Elementwise(entry["dg"] * entry["z"] + entry["g"] * entry["dz"],
                        tuple((entry[n], columns.get(n, scalar_rows.get(n))) for n in ("dg", "g", "z", "dz")))
     assert "concatenate" not in " ".join(lines([Assign("W", flat)], {"W"}, floats={"dg", "g", "z", "dz"}))
+
+
+def test_a_products_map_of_transposes_is_the_forwards_value_transposed_and_shared_once():
+    # U @ (h * sigmoid(a)) in the forward, G @ (h.T * sigmoid(a.T)) in the backward (a GRU's
+    # candidate state): the second reads the first's value transposed, computed once
+    h, a = Tensor("h", (n, n)), Tensor("a", (n, n))
+    U, G = Tensor("U", (n, n)), Tensor("G", (n, n))
+    forward = Product(1, (ew(lambda h: h, h=h), ew(lambda a: FUNCTIONS["sigmoid"](a), a=a)))
+    backward = Product(1, (ew(lambda h: h, h=Transpose(h)), ew(lambda a: FUNCTIONS["sigmoid"](a), a=Transpose(a))))
+    statements = [Assign("F", MatMul(U, forward)), Assign("B", MatMul(G, backward))]
+    shared = [s for _, s in shared_where_worth(fewer_products(statements), lambda value: True)]
+    printed = [NumPyPrinter().print_statement(s) for s in shared]
+    assert len(printed) == 3 and printed[1:] == ["F = U @ shared_1", "B = G @ shared_1.T"], printed
+    assert printed[0].startswith("shared_1 = h * (1.0 / (1.0 + np.exp("), printed
+    # a map mixing a transpose with an array that is not one stays as it was
+    mixed = MatMul(G, ew(lambda h, a: h * a, h=Transpose(h), a=a))
+    assert with_transposes_outside(mixed) == mixed
+
+
+def test_a_cheap_sum_two_products_read_is_shared_whatever_the_printer_says():
+    # (X + Y) @ A and (X + Y) @ B: an array either way, so computed once even where the printer
+    # would compute cheap entrywise work again; X + Y alone in a chain is left to the printer
+    A, B = Tensor("A", (SHAPE[1], n)), Tensor("B", (SHAPE[1], h))
+    total = ew(lambda X, Y: X + Y, X=T["X"], Y=T["Y"])
+    statements = fewer_products([Assign("F", MatMul(total, A)), Assign("G", MatMul(total, B))])
+    printed = [NumPyPrinter().print_statement(s) for _, s in shared_where_worth(statements, lambda value: False)]
+    assert printed == ["shared_1 = X + Y", "F = shared_1 @ A", "G = shared_1 @ B"], printed
+    chains = fewer_products([Assign("F", ew(lambda X, Y: 2 * (X + Y), X=T["X"], Y=T["Y"])),
+                             Assign("G", ew(lambda X, Y: 3 * (X + Y), X=T["X"], Y=T["Y"]))])
+    assert len(shared_where_worth(chains, lambda value: False)) == 2

@@ -25,9 +25,9 @@ from symgrad.differentiate.softmax_value import from_exponentials
 from symgrad.lower.latex_names import base_latex
 from symgrad.lower.nodes import Add, AxisMax, Elementwise, MatrixFunction, Ones, Slice, Tensor
 from symgrad.lower.numpy_printer import NumPyPrinter
-from symgrad.lower.passes import fewer_products, optimized
+from symgrad.lower.passes import fewer_products, optimized, shared_where_worth
 from symgrad.lower.statements import (Allocate, Assign, BlockAssign, Statement, WorkspaceTake, nodes_of,
-                                      statements_into, subnodes, unwrapped)
+                                      reads, statements_into, subnodes, unwrapped)
 from symgrad.lower.vectorize import lower_both, matrix_view, print_scalar
 
 
@@ -225,13 +225,31 @@ def _named(block) -> str | None:
     return block.name if isinstance(block, Tensor) else None
 
 
-def _with_fewer_products(forward: tuple, backward: tuple) -> tuple[tuple, tuple]:
+def _with_fewer_products(forward: tuple, backward: tuple, printer) -> tuple[tuple, tuple]:
     """The blocks of ``loss_and_grad`` with their statements through ``passes.fewer_products``,
-    all of them at once (a product computed in two blocks is left for each to compute)."""
+    all of them at once (a product computed in two blocks is left for each to compute) and, where
+    the printer says which are worth it (``printer.worth_sharing``), the repeated values computed once,
+    each a block of its own just before the block that first reads it (in the forward where that
+    one is: a function needs a block only where it reads its name, ``emit.backends.live_blocks``)."""
     blocks = (*forward, *backward)
-    statements = iter(fewer_products([s for b in blocks for s in b.statements]))
-    rebuilt = tuple(replace(b, statements=tuple(next(statements) for _ in b.statements)) for b in blocks)
-    return rebuilt[:len(forward)], rebuilt[len(forward):]
+    statements = fewer_products([s for b in blocks for s in b.statements])
+    owner = [k for k, b in enumerate(blocks) for _ in b.statements]
+    worth = printer.worth_sharing
+    pairs = list(enumerate(statements)) if worth is None else shared_where_worth(statements, worth)
+    printer.planned([statement for _, statement in pairs])
+    rebuilt: list[list] = [[] for _ in blocks]       # per block: shared blocks, then its own statements
+    kept: list[list] = [[] for _ in blocks]
+    for j, (k, statement) in enumerate(pairs):
+        if j + 1 < len(pairs) and pairs[j + 1][0] == k:      # a shared value, before statement k
+            if blocks[owner[k]].name in reads(statement):
+                raise AssertionError(f"shared {statement.target} reads the block it precedes")
+            rebuilt[owner[k]].append(Block(statement.target, (), (statement,)))
+        else:
+            kept[owner[k]].append(statement)
+    out = tuple(b for k, block in enumerate(blocks)
+                for b in (*rebuilt[k], replace(block, statements=tuple(kept[k]))))
+    count = len(forward) + sum(len(rebuilt[k]) for k in range(len(forward)))
+    return out[:count], out[count:]
 
 
 EXPANDED_LIMIT = 12   # adjoints substituted for a gradient's comment; a deep chain's grows with its depth
@@ -310,7 +328,7 @@ def plan_module(derivation: Derivation, command: str, labels: dict[str, str] | N
         forward, backward = fewer_temporaries(tuple(forward), tuple(backward), model,
                                               {model.loss_name, *gradient_reads}, workspace=True)
     elif printer is not None:
-        forward, backward = _with_fewer_products(tuple(forward), tuple(backward))
+        forward, backward = _with_fewer_products(tuple(forward), tuple(backward), printer)
     printer = printer or NumPyPrinter()
     return ModulePlan(
         model_name=model.name,

@@ -29,6 +29,11 @@ needed; ``emit.backends`` then drops the statements nothing reads any more from 
 what a printed line reads (``line_reads``) is the statement's ``reads`` less the tensors whose
 every read was recomputed in a loop, plus what those loops read instead.
 
+A value the plan computes more than once (a matrix product two adjoints read, an exponential two
+bodies hold) is computed once into a name before the printer sees it (``passes.shared_values``,
+run by ``emit.module_plan`` on the plain statements), where ``worth_sharing`` says that reading it
+beats computing it again: not for cheap entrywise work, which the loops fuse instead.
+
 Kernels are collected while printing (as SymPy's printers collect imports), named after the
 statement that first needs them, and shared by identical loops; ``kernel_sources`` gives the
 ones a plan's statements call, for the template to print at module level. Each kernel is kept
@@ -51,7 +56,7 @@ from symgrad.lower.nodes import (Add, AxisSum, BroadcastTo, Einsum, Elementwise,
                                  Slice, SquaredNorm, SumAll, Tensor, Transpose, VDot, Zeros, same_shape)
 from symgrad.lower.numba_math import HELPERS, MATH_FUNCTIONS, OWN_FUNCTIONS
 from symgrad.lower.numpy_printer import NumPyPrinter, joined_terms
-from symgrad.lower.statements import Assign, Statement, reads, scalar_symbols
+from symgrad.lower.statements import Assign, Statement, nodes_of, reads, scalar_symbols, subnodes, unwrapped
 from symgrad.model.functions import is_mask
 
 KERNEL_PREFIX = "_kernel_"
@@ -121,6 +126,12 @@ def _named(node: Node | None) -> str | None:
         else:
             return None
     return node.name if isinstance(node, Tensor) else None
+
+
+def _held_name(operand: Node) -> str | None:
+    """The tensor a matrix product's operand is, as it is or transposed, or None."""
+    operand = unwrapped(operand)
+    return _named(operand.operand if isinstance(operand, Transpose) else operand)
 
 
 def _reads_only_names(node: Node) -> bool:
@@ -321,6 +332,7 @@ class NumbaPrinter(NumPyPrinter):
         self._entrywise: dict[str, Node] = {}    # statement target -> its entrywise value
         self._costs: dict[str, int] = {}         # ... and the operations per entry it takes
         self._cheap: set[str] = set()            # ... those recomputed where a loop reads them
+        self._held: set[str] = set()             # the names a matrix product reads (``planned``)
         self.line_reads: dict[str, set[str]] = {}   # a printed line -> the names it reads
         self.recomputed: set[str] = set()        # while a statement prints: the tensors a loop computed again
         self.read_whole: set[str] = set()        # ... and the names its code reads as they are
@@ -342,9 +354,9 @@ class NumbaPrinter(NumPyPrinter):
         if self.one_namespace and isinstance(node, (Elementwise, Product, Add)) and self._fusable(node):
             self._entrywise[target] = node
             self._costs[target] = _operations(node, {name: self._costs[name] for name in self._cheap})
-            if self._costs[target] <= INLINE_OPERATIONS and _reads_only_names(node):
+            if self._costs[target] <= INLINE_OPERATIONS and _reads_only_names(node) and target not in self._held:
                 self._cheap.add(target)
-        elif self.one_namespace and _named(node) in self._cheap:     # another name for a cheap value
+        elif self.one_namespace and _named(node) in self._cheap and target not in self._held:   # another name for it
             self._entrywise[target], self._costs[target] = self._entrywise[_named(node)], self._costs[_named(node)]
             self._cheap.add(target)
         return line
@@ -362,6 +374,27 @@ class NumbaPrinter(NumPyPrinter):
             return None
         producer = self._entrywise[node.name]
         return producer if same_shape(producer.shape, node.shape) else None
+
+    def worth_sharing(self, value: Node) -> bool:
+        """Whether a value the plan computes more than once is computed once into a name
+        (``passes.shared_where_worth``): all but entrywise work a loop computes again more cheaply
+        than it reads an array (at most ``INLINE_OPERATIONS`` per entry, no transcendental
+        function: see ``_operations``) and masks (one comparison). A product or a reduction
+        shared is computed once instead of twice (gaussian_nll's ``D @ D.T``, d=256, N=4096)."""
+        if value.boolean:
+            return False
+        if isinstance(value, (Elementwise, Product, Add)):
+            return _operations(value, {}) > INLINE_OPERATIONS
+        return True
+
+    def planned(self, statements) -> None:
+        """Remember the names that a matrix product of ``statements`` reads (``_held``): their
+        arrays are made whatever the loops do, so a loop reads such a value instead of computing
+        it again (a recurrent state ``h_1``, read by ``Uz @ h_1``, recomputed from the earlier
+        steps' arrays inside every later step's loops read several arrays for one)."""
+        self._held = {name for statement in statements for node in nodes_of(statement)
+                      for product in subnodes(node) if isinstance(product, MatMul)
+                      for name in map(_held_name, (product.left, product.right)) if name is not None}
 
     # entrywise chains and reductions over them are kernels
 

@@ -104,6 +104,14 @@ class NumPyPrinter:
     # (``emit.layer_plan``) sets it False; a printer that carries a value from one statement into
     # later ones (the numba printer's loops computing it again) does so only in one namespace.
     one_namespace = True
+    # which repeated values another backend's plain statements compute once, a test of a node
+    # (``NumbaPrinter.worth_sharing``); None: none are (torch's and XLA's own passes share them,
+    # and NumPy's plan has its passes, ``symgrad.lower.passes``)
+    worth_sharing = None
+
+    def planned(self, statements) -> None:
+        """The statements of a plan, before any is printed, for a printer that looks ahead
+        (``NumbaPrinter``: which names the matrix products read); this one does not."""
 
     def _body(self, node: Elementwise) -> ElementwiseCodePrinter:
         """The printer of ``node``'s scalar body, its entries printed as their placed nodes."""

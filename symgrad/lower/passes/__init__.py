@@ -12,7 +12,8 @@ untransposed arrays), ``scalars`` (a product's number on its smallest factor), `
 and ``softplus(-x)`` sharing one logarithm), ``factored_sums`` (products of one
 operand with different partners as one product), ``scaled_ones`` (means as products with a vector
 of the number), ``shared_values`` (a repeated value computed once),
-``accumulation`` (a sum added up as its terms become ready, so that what they read dies sooner),
+``transposed_maps`` (a matrix product's map of transposes as the transpose of the map, for the
+numba backend's sharing, ``shared_where_worth``), ``accumulation`` (a sum added up as its terms become ready, so that what they read dies sooner),
 ``buffers`` (elementwise chains evaluated into one array), ``releases`` (a dead name let go)
 and, where asked, ``kept_constants`` (the vectors of ones made once, kept between calls) and
 ``workspace`` (large temporaries in buffers kept between calls).
@@ -38,11 +39,12 @@ from symgrad.lower.passes.scalars import on_needed_factors, on_smallest_factor, 
 from symgrad.lower.passes.shared_values import share_values
 from symgrad.lower.passes.softplus_pairs import with_shared_softplus_tails
 from symgrad.lower.passes.sum_of_squares import as_squared_norm
+from symgrad.lower.passes.transposed_maps import with_transposes_outside
 from symgrad.lower.passes.workspace import in_workspace
-from symgrad.lower.nodes import Elementwise
-from symgrad.lower.statements import holding, transformed, with_nodes
+from symgrad.lower.nodes import Elementwise, MatMul
+from symgrad.lower.statements import holding, nodes_of, subnodes, transformed, unwrapped, with_nodes
 
-__all__ = ["fewer_products", "float_names", "optimized"]
+__all__ = ["fewer_products", "float_names", "optimized", "shared_where_worth"]
 
 def fewer_products(statements) -> tuple:
     """``statements`` (one function's, in order) with every einsum that factors as matrix products
@@ -55,6 +57,20 @@ def fewer_products(statements) -> tuple:
     at d=256, N=4096 before they were merged)."""
     spelled = [with_nodes(s, _one_spelling_contracted) for s in statements]
     return tuple(factored_sums(spelled))
+
+
+def shared_where_worth(statements, worth) -> list[tuple]:
+    """``statements`` (one function's, all of which run) with each repeated value that ``worth``
+    accepts computed once (``shared_values``), as ``(k, statement)`` pairs: ``k`` the index of the
+    statement it is or comes just before; a matrix product's map of transposes is the transpose of
+    the map first (``transposed_maps``: the value the forward computed). For a backend whose
+    printer decides what is worth a name (``NumbaPrinter.worth_sharing``) after ``fewer_products``;
+    a matrix product's operand is worth one whatever the printer says: it is an array wherever it
+    is computed (GRU's update-gate adjoint, read by the products for ``Uz`` and ``Wz``)."""
+    statements = [with_nodes(s, with_transposes_outside) for s in statements]
+    operands = {unwrapped(side) for s in statements for node in nodes_of(s) for n in subnodes(node)
+                if isinstance(n, MatMul) for side in (n.left, n.right)}
+    return share_values(statements, statements, lambda value: value in operands or worth(value))
 
 
 def _one_spelling_contracted(node):

@@ -319,11 +319,12 @@ def _may_hold(value: Node):
     return lambda node: read <= node_reads(node)
 
 
-def share_values(statements: list, guarded: list) -> list:
+def share_values(statements: list, guarded: list, worth=None) -> list:
     """``statements`` (one function's, in order; None for one that may not run) with every
     repeated array value computed once, into a name beginning ``shared_``. ``guarded``: the same
     statements, those that may not run among them (left alone: a value is shared around one,
-    never into it)."""
+    never into it). ``worth``: which values are worth a name (a backend's printer may compute
+    some again more cheaply than it reads them, ``NumbaPrinter.worth_sharing``); None: all."""
     statements = list(statements)
     hoisted: dict[int, list[Assign]] = {}
     counter, masks, aliases = 0, set(), _names_of_arrays(guarded)
@@ -333,9 +334,11 @@ def share_values(statements: list, guarded: list) -> list:
         return [v for a in hoisted.get(k, []) for v in _values_in(a, masks)] + _values_in(statements[k], masks)
     occurrences = _Occurrences([values_at(k) for k in range(len(statements))])
     undisturbed: dict = {}       # (first, last, value) -> _undisturbed (``guarded`` and ``aliases`` never change)
+    worthy: dict = {}            # value -> worth(value)
     while True:
         candidates = [(value, uses) for value, uses in ((v, occurrences.uses(v)) for v in occurrences.repeated)
-                      if _remembered(undisturbed, (uses[0], uses[-1], value),
+                      if (worth is None or _remembered(worthy, value, lambda value=value: worth(value)))
+                      and _remembered(undisturbed, (uses[0], uses[-1], value),
                                      lambda: _undisturbed(guarded, uses[0], uses[-1], value, aliases))
                       and sum(unwrapped(getattr(statements[k], "value", None)) == value for k in set(uses)) < 2]
         if not candidates:
