@@ -57,6 +57,19 @@ def test_like_terms_cancel():
     assert [t.factor for t in kept] == [y, -z]
 
 
+def test_like_terms_with_float_coefficients_keep_the_factors_of_their_exact_sum():
+    """GELU's f'' as the chain rule leaves it (``sg = sigmoid(1.702 z)``): over the rationals that
+    1.702 stands for, the sum has the factor ``sg - 1``, so a saturated sigmoid gives 0 exactly."""
+    z, g = sp.symbols("z g", real=True)
+    sg = sp.Function("sg")(z)
+    parts = [1.702 * (1 - sg) * sg * g, 5.793608 * sg ** 3 * g * z, -8.690412 * sg ** 2 * g * z,
+             -1.702 * sg ** 2 * g, 2.896804 * sg * g * z, 1.702 * sg * g]
+    (term,) = collapse([Term(part) for part in parts], {})
+    assert sg - 1 in sp.Mul.make_args(term.factor) or 1 - sg in sp.Mul.make_args(term.factor), term.factor
+    exact = 1.702 * sg * (1 - sg) * (2 + 1.702 * z * (1 - 2 * sg)) * g
+    assert abs(float((term.factor - exact).subs({sg: 0.25, z: 0.5, g: 1.0}))) < 1e-14
+
+
 def test_a_sum_holding_a_delta_is_multiplied_out_with_each_denominator_kept():
     """SymPy's expand_mul would make 1/((1 + V[i, j]**2) (1 + V[k, j]**2)) one reciprocal reading
     i, j and k at once, which no array expression computes."""

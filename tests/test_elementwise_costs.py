@@ -116,6 +116,18 @@ def test_a_factor_shared_by_groups_is_taken_out_of_both():
     assert out.count(u) == 1 and out.count(g) == 1, out
 
 
+def test_a_power_shares_its_base_so_a_saturated_sigmoid_cancels_exactly():
+    """f' of z sigmoid(1.702 z), expanded: s is shared with s**2, leaving 1.702 (1 - s) z inside,
+    which is 0 at s = 1 (grouped as s (1 + 1.702 z) - 1.702 s**2 z it was 1e-10 off at z = 1e6)."""
+    s, z, g = (sp.IndexedBase(name)[0] for name in ("s", "z", "g"))
+    body = s * g + 1.702 * s * g * z - 1.702 * s ** 2 * g * z
+    out = grouped(body)
+    assert sp.expand(out - body) == 0
+    assert out.count(s) == 2 and not out.has(s ** 2), out
+    evaluate = sp.lambdify((s, z, g), out, "numpy")
+    assert evaluate(1.0, 1e6 + 0.123, 1.0) == 1.0
+
+
 def test_the_focal_gradient_reads_each_shared_value_once():
     derived, _ = _checked(bce_on_logit_matrix("focal_matrix"))
     code = _code_of(derived.source(), "loss_and_grad")

@@ -268,13 +268,40 @@ def combine_like_terms(terms, free: frozenset = frozenset()) -> tuple[Term, ...]
         if sp.count_ops(expanded) >= sp.count_ops(sp.Add(*factors)):
             out.extend(group)  # nothing cancels: keep the terms as written
         elif expanded != 0:
-            factored = sp.factor(expanded)
+            factored = _factored(expanded)
             indices = free | {b[0] for b in first.bound}
             if all(len(f.free_symbols & indices) <= 2 for f in sp.Mul.make_args(factored)):
                 out.append(Term(factored, first.bound, first.conditions))
             else:
                 out.extend(group)
     return tuple(out)
+
+
+def _factor_count(expr: sp.Expr) -> int:
+    """How many factors, with their multiplicities, ``expr`` is the product of (its number aside)."""
+    return sum(e for f, e in (p.as_base_exp() for p in sp.Mul.make_args(expr)) if not f.is_Number)
+
+
+def _factored(expanded: sp.Expr) -> sp.Expr:
+    """``expanded`` factored; where it has numbers in floating point, over the rationals their
+    decimals stand for (``repr``: ``1.702`` is ``851/500``) if that finds more factors, the numbers
+    then back in floating point.
+
+    Over floating-point coefficients SymPy factors out only a number and a monomial. GELU's
+    ``z*sigmoid(1.702 z)`` has the second derivative ``1.702 s (1 - s) (2 + 1.702 z (1 - 2 s))``
+    (``s = sigmoid(1.702 z)``); expanded (``8.690412 = 3*1.702**2``, ...) it came back as
+    ``8.69 s (0.667 s**2 z - s z - 0.392 s + 0.333 z + 0.392)``, which is 0 at ``s = 1`` only in
+    exact arithmetic: in float64 it is ``z`` times the rounding of ``0.667 + 0.333``, 1e-10 at
+    ``z = 1e6``. Over the rationals the factor ``s - 1`` is found, and a saturated ``s`` gives 0."""
+    plain = sp.factor(expanded)
+    floats = expanded.atoms(sp.Float)
+    if not floats:
+        return plain
+    exact = sp.factor(expanded.xreplace({f: sp.Rational(repr(float(f))) for f in floats}))
+    if _factor_count(exact) <= _factor_count(plain):
+        return plain
+    powers = {p.exp for p in exact.atoms(sp.Pow)}        # a square root stays one
+    return exact.xreplace({r: sp.Float(r) for r in exact.atoms(sp.Rational) if not r.is_Integer and r not in powers})
 
 
 def term_ranges(term: Term, free: Ranges) -> Ranges:

@@ -21,13 +21,23 @@ from symgrad.index.terms import atoms_of
 from symgrad.lower.nodes import Elementwise, Node
 
 
-def _factors(term: sp.Expr) -> frozenset:
-    """The factors of ``term`` other than its number."""
-    return frozenset(f for f in sp.Mul.make_args(term) if not f.is_Number)
+def _factors(term: sp.Expr) -> dict:
+    """The factors of ``term`` other than its number, each base with its power: ``{base: exponent}``
+    (``s**2*z`` is ``{s: 2, z: 1}``, so it shares ``s`` with ``s*z``)."""
+    factors: dict = {}
+    for factor in sp.Mul.make_args(term):
+        if factor.is_Number:
+            continue
+        base, exponent = factor.as_base_exp()
+        if not (exponent.is_Integer and exponent > 0):
+            base, exponent = factor, 1
+        factors[base] = factors.get(base, 0) + int(exponent)
+    return factors
 
 
 def _best_group(terms: tuple):
-    """(the terms of the group, the factors they share) saving the most products, or None."""
+    """(the terms of the group, the factors they share as ``{base: exponent}``) saving the most
+    products, or None."""
     factors = [_factors(t) for t in terms]
     candidates = sorted({f for fs in factors for f in fs if atoms_of(f, sp.Indexed)}, key=sp.default_sort_key)
     best, best_key = None, None
@@ -35,7 +45,8 @@ def _best_group(terms: tuple):
         members = [k for k, fs in enumerate(factors) if candidate in fs]
         if len(members) < 2:
             continue
-        shared = frozenset.intersection(*(factors[k] for k in members))
+        shared = {b: min(factors[k][b] for k in members)
+                  for b in factors[members[0]] if all(b in factors[k] for k in members)}
         key = ((len(members) - 1) * len(shared), len(members))
         if best_key is None or key > best_key:
             best, best_key = (members, shared), key
@@ -65,7 +76,7 @@ def grouped(expr: sp.Expr) -> sp.Expr:
         if found is None:
             return sp.Add(*terms)
         members, shared = found
-        factor = sp.Mul(*sorted(shared, key=sp.default_sort_key))
+        factor = sp.Mul(*(b ** shared[b] for b in sorted(shared, key=sp.default_sort_key)))
         inner = grouped(sp.Add(*(terms[k] / factor for k in members)))
         rest = [t for k, t in enumerate(terms) if k not in members]
         number = _multiple_among(inner, rest)
