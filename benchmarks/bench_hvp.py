@@ -6,8 +6,9 @@ layer): the generated `hvp()`
 (`generated/NAME_hvp.py`), the generated `loss_and_grad()` (the ratio `hvp/grad` is the hvp's
 time as a multiple of the gradient's), jax.jit of `jax.jvp(jax.grad(f))` (forward-over-reverse,
 float64), `torch.func.jvp(torch.func.grad(f))` and HIPS autograd's Hessian-vector product
-(reverse-over-reverse), and the generated torch and JAX modules' `hvp()` (`NAME_hvp_torch.py`, and
-jax.jit of `NAME_hvp_jax.py`'s), each beside its framework's forward-over-reverse. Every peer is
+(reverse-over-reverse), the generated torch and JAX modules' `hvp()` (`NAME_hvp_torch.py`, and
+jax.jit of `NAME_hvp_jax.py`'s), each beside its framework's forward-over-reverse, and the numba
+module's (`NAME_hvp_numba.py`: compiled loops, its kernels compiled before timing) beside jax.jit's. Every peer is
 first checked to agree with the generated product (rtol 1e-8); then all are timed interleaved in
 one process (rotating order, a warm-up call before each sample: `bench_peers.time_interleaved`),
 medians in microseconds. At the small size, the full Hessian: the generated `hessian()` (NumPy,
@@ -24,6 +25,7 @@ Every library runs on one thread (the script restarts itself with that in its en
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import sys
 from pathlib import Path
@@ -47,11 +49,18 @@ MODELS = list(peers.MODELS)
 LAYERED = ("ntk_relu", "softmax_ce")    # list parameters, one matrix per layer
 SECTION_START = "<!-- benchmarks/bench_hvp.py: begin -->"
 SECTION_END = "<!-- benchmarks/bench_hvp.py: end -->"
-IMPLS = ("hvp", "grad", "jax", "jax products", "torch", "autograd", "hvp torch", "hvp jax")
+IMPLS = ("hvp", "grad", "jax", "jax products", "torch", "autograd", "hvp torch", "hvp jax", "hvp numba")
 # (column, peer, whether its compiled function returns the gradient too, as hvp() does)
 PEERS = (("jax", "jax", True), ("jax products", "jax", False), ("torch", "torch", True),
          ("autograd", "autograd", True))
-BACKENDS = ("torch", "jax")     # the generated --hvp modules beside NumPy's
+BACKENDS = ("torch", "jax", "numba")     # the generated --hvp modules beside NumPy's
+
+
+def backend_missing(backend):
+    """None if the generated ``backend`` module can run here, else a one-line reason."""
+    if backend in peers.PEERS:
+        return peers.available(backend)
+    return None if importlib.util.find_spec(backend) else f"{backend} not installed"
 
 
 def peer_products(peer, name, inputs, tangent, gradients=False):
@@ -109,9 +118,12 @@ def peer_products(peer, name, inputs, tangent, gradients=False):
 
 
 def generated_products(backend, name, inputs, tangent, function="hvp"):
-    """A zero-argument call of the generated torch or JAX module's ``hvp`` (or ``hessian``: jitted
-    for JAX), and how to read its result as NumPy values: {parameter: product} (or {(p, q): block})."""
+    """A zero-argument call of the generated torch, JAX or numba module's ``hvp`` (or ``hessian``:
+    jitted for JAX), and how to read its result as NumPy values: {parameter: product} (or {(p, q): block})."""
     module = import_generated(REPO_ROOT / "generated" / f"{name}_hvp_{backend}.py")
+    if backend == "numba":      # NumPy values in and out, as the NumPy module's
+        call = (lambda: module.hvp(tangent, **inputs)[2]) if function == "hvp" else lambda: module.hessian(**inputs)
+        return call, lambda r: r
     if backend == "torch":
         import torch
         torch.set_num_threads(peers.blas_threads())
@@ -177,7 +189,7 @@ def run_case(name, size_name, budget):
             sys.exit(f"error: {peer} disagrees with the generated hvp of {name} ({size_name}): {error:.2g}")
         impls[key] = call
     for backend in BACKENDS:
-        reason = peers.available(backend)
+        reason = backend_missing(backend)
         if reason:
             missing[f"hvp {backend}"] = reason
             continue
@@ -220,7 +232,7 @@ def hessian_case(name, inputs, module, budget):
                 sys.exit(f"error: jax.hessian disagrees with the generated hessian of {name} at {p}, {q}: {error:.2g}")
     impls = {"hessian": lambda: module.hessian(**inputs),
              "jax hessian": lambda: jax.block_until_ready(compiled(jp, arrays))}
-    for backend in (b for b in BACKENDS if not peers.available(b)):
+    for backend in (b for b in BACKENDS if not backend_missing(b)):
         call, convert = generated_products(backend, name, inputs, {}, "hessian")
         theirs = convert(call())
         scale = max(max(float(np.max(np.abs(b), initial=0.0)) for b in ours.values()), 1.0)
@@ -237,24 +249,26 @@ def table(rows) -> str:
     def ratio(row, peer, ours):
         return f"{row[peer] / row[ours]:.2f}" if peer in row and ours in row else "–"
     lines = ["| model | size | hvp µs | grad µs | hvp/grad | jax µs | jax products µs | torch µs | autograd µs "
-             "| generated torch µs | generated jax.jit µs | jax/hvp | jax products/hvp | torch/hvp | autograd/hvp "
-             "| torch.func/generated torch | jax products/generated jax |",
-             "| --- | --- |" + " ---: |" * 15]
+             "| generated torch µs | generated jax.jit µs | generated numba µs | jax/hvp | jax products/hvp | torch/hvp "
+             "| autograd/hvp | torch.func/generated torch | jax products/generated jax | jax/generated numba |",
+             "| --- | --- |" + " ---: |" * 17]
     for (name, size), row in rows:
         cells = [f"{row[k]:.0f}" if k in row else "–" for k in IMPLS]
         ratios = [ratio(row, k, "hvp") for k in ("jax", "jax products", "torch", "autograd")]
-        ratios += [ratio(row, "torch", "hvp torch"), ratio(row, "jax products", "hvp jax")]
+        ratios += [ratio(row, "torch", "hvp torch"), ratio(row, "jax products", "hvp jax"), ratio(row, "jax", "hvp numba")]
         lines.append(f"| {name} | {size} | {cells[0]} | {cells[1]} | {row['hvp'] / row['grad']:.2f} | "
                      f"{' | '.join(cells[2:])} | {' | '.join(ratios)} |")
     lines += ["", "| model (small) | Hessian entries | hessian() µs | generated torch µs | generated jax.jit µs "
-              "| jax.jit(jax.hessian) µs | jax/ours | jax/generated torch | jax/generated jax |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+              "| generated numba µs | jax.jit(jax.hessian) µs | jax/ours | jax/generated torch | jax/generated jax "
+              "| jax/generated numba |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for (name, size), row in rows:
         if "hessian" in row:
-            cells = [f"{row[k]:.0f}" if k in row else "–" for k in ("hessian torch", "hessian jax")]
+            cells = [f"{row[k]:.0f}" if k in row else "–" for k in ("hessian torch", "hessian jax", "hessian numba")]
             lines.append(f"| {name} | {row['entries'] ** 2} | {row['hessian']:.0f} | {' | '.join(cells)} | "
                          f"{row['jax hessian']:.0f} | {ratio(row, 'jax hessian', 'hessian')} | "
-                         f"{ratio(row, 'jax hessian', 'hessian torch')} | {ratio(row, 'jax hessian', 'hessian jax')} |")
+                         f"{ratio(row, 'jax hessian', 'hessian torch')} | {ratio(row, 'jax hessian', 'hessian jax')} | "
+                         f"{ratio(row, 'jax hessian', 'hessian numba')} |")
     return "\n".join(lines)
 
 
@@ -281,7 +295,9 @@ products), `torch.func.jvp(torch.func.grad(f))` and HIPS autograd (grad of the g
 tangent); `peer/hvp` above 1: the generated product is faster. The generated torch module's `hvp()`
 and jax.jit of the generated JAX module's `hvp()` are compared with their own framework's
 forward-over-reverse (`torch.func/generated torch`, `jax products/generated jax`: both jitted
-functions return the products alone). Every peer agreed with the generated
+functions return the products alone); the numba module's `hvp()` (compiled loops, NumPy's BLAS for
+the matrix products) with jax.jit's forward-over-reverse returning the gradient too, as both do
+(`jax/generated numba`). Every peer agreed with the generated
 product (rtol 1e-8) before it was timed; jax's Hessian agreed with `hessian()` entry by entry. The
 sizes are `bench_peers.py`'s. Every library runs on one thread; calls are timed by {clock}
 (`--cpu-time`: the process's CPU time, which leaves out the time a call waited for a core on a

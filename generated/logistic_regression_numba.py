@@ -35,7 +35,7 @@ except ImportError:
 # the kernels' source. numba's disk cache records the name of the module a kernel's globals belong
 # to, and finds that module again by name when it loads the kernel in another process: this
 # module's own name depends on how it was imported, and kernels of another module must not share it.
-_KERNELS = type(np)("_symgrad_numba_logistic_regression_902da2d1")
+_KERNELS = type(np)("_symgrad_numba_logistic_regression_00c20d91")
 _KERNELS.np = np
 _sys.modules[_KERNELS.__name__] = _KERNELS
 
@@ -221,19 +221,6 @@ def _exp(_x):
 _exp = _compiled(_exp, reassociate=False)
 
 
-def _tanh(_x):
-    """tanh(x) of one float, within 3 ulps of np.tanh, in operations that vectorize."""
-    _y = -2.0 * np.abs(_x)
-    _y = -60.0 if _y < -60.0 else _y            # expm1 is -1 below; NaN passes as it is
-    _k, _r = _reduced(_y)
-    _scale = _power_of_two(_k)                  # n in [-87, 0]
-    _m = _scale * _expm1_reduced(_r) + (_scale - 1.0)     # expm1(y) = 2**n (e**r - 1) + 2**n - 1
-    return np.copysign(-_m / (_m + 2.0), _x)
-
-
-_tanh = _compiled(_tanh, reassociate=False)
-
-
 def _log1p_unit(_u):
     """log(1 + u) of one float u in [0, 1] (NaN passes), within 4 ulps of np.log1p, in operations
     that vectorize."""
@@ -298,6 +285,6 @@ def _kernel_rows_margin(y, _a1, b, N):
     _o2 = np.empty((N, 1))
     for _i in range(N):
         margin[_i, 0] = y[_i, 0] * _a1[_i, 0] + b * y[_i, 0]
-        grad_margin[_i, 0] = (-1/N) * (1 - (0.5 * (_tanh(0.5 * margin[_i, 0]) + 1.0)))
+        grad_margin[_i, 0] = (-1/N) * (1 - (1.0 / (1.0 + _exp(np.minimum(-margin[_i, 0], 709.0)))))
         _o2[_i, 0] = grad_margin[_i, 0] * y[_i, 0]
     return margin, grad_margin, _o2

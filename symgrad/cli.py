@@ -5,7 +5,7 @@
     symgrad generate NAME|PATH.py ... [-o DIR]     write generated/<model>.py
     symgrad generate --all [--check]               every catalogue model; --check only compares
     symgrad generate NAME|--all --hvp [--check]    NAME_hvp.py: also hvp() and hessian() (second order)
-    symgrad generate NAME|--all --hvp --backend torch|jax   NAME_hvp_torch.py, NAME_hvp_jax.py
+    symgrad generate NAME|--all --hvp --backend torch|jax|numba   NAME_hvp_torch.py, _hvp_jax.py, _hvp_numba.py
     symgrad verify [NAME|PATH.py ...|--all]        regenerate and check against finite differences
     symgrad verify [NAME|PATH.py ...|--all] --hvp  Hessian-vector products: differences, autograd
     symgrad check NAME|PATH.py --wrt P --formula F  validate a hand-derived gradient formula
@@ -41,6 +41,7 @@ from symgrad.differentiate.reuse import reuse_forward_values
 from symgrad.model.sources import is_path, load
 from symgrad.emit.layer_plan import plan_for
 from symgrad.emit.backend_hvp import render_backend_hvp, require_hvp_backend
+from symgrad.emit.numba_hvp import render_numba_hvp
 from symgrad.emit.layer_hvp_plan import render_hvp_module
 from symgrad.hvpcheck import HVP_DEPTHS, check_hvp_module
 
@@ -146,14 +147,15 @@ def hvp_outputs(specs, out_dir: Path):
 
 
 def backend_hvp_outputs(specs, out_dir: Path, name: str):
-    """(target path, text, seconds) of each torch or JAX ``--hvp`` module (``NAME_hvp_torch.py``,
-    ``NAME_hvp_jax.py``)."""
+    """(target path, text, seconds) of each torch, JAX or numba ``--hvp`` module (``NAME_hvp_torch.py``,
+    ``NAME_hvp_jax.py``, ``NAME_hvp_numba.py``)."""
     require_hvp_backend(name)
     for spec in specs:
         start = time.perf_counter()
         model = _load(spec)
         derivation = derive(model)
-        text = render_backend_hvp(derivation, _command(spec) + f" --hvp --backend {name}", name)
+        command = _command(spec) + f" --hvp --backend {name}"
+        text = render_numba_hvp(derivation, command) if name == "numba" else render_backend_hvp(derivation, command, name)
         yield out_dir / f"{model.name}{HVP_SUFFIX}{backend(name).suffix}.py", text, time.perf_counter() - start
 
 
@@ -526,8 +528,8 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument("--points", type=positive_int, default=3,
                                  help="random points per dimension set (1 or more)")
         command.add_argument("--hvp", action="store_true", help="second order: NAME_hvp.py, the module with "
-                             "hvp() and hessian() too (with --backend torch or jax: NAME_hvp_torch.py, "
-                             "NAME_hvp_jax.py)")
+                             "hvp() and hessian() too (with --backend torch, jax or numba: NAME_hvp_torch.py, "
+                             "NAME_hvp_jax.py, NAME_hvp_numba.py)")
         _add_one_line(command)
         command.set_defaults(run=run)
     return top

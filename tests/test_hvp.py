@@ -155,9 +155,11 @@ def test_generate_hvp_check_and_refusals(tmp_path, capsys):
     assert (tmp_path / "ntk_relu_hvp.py").read_text() == (GENERATED / "ntk_relu_hvp.py").read_text()
     assert main(["generate", "ntk_relu", "--hvp", "--backend", "torch", "-o", str(tmp_path)]) == 0
     assert (tmp_path / "ntk_relu_hvp_torch.py").read_text() == (GENERATED / "ntk_relu_hvp_torch.py").read_text()
-    assert main(["generate", "ridge_regression", "--hvp", "--backend", "numba", "-o", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "--hvp writes NumPy, torch and JAX modules, not --backend numba" in err
+    assert main(["generate", "ridge_regression", "--hvp", "--backend", "numba", "-o", str(tmp_path)]) == 0
+    assert (tmp_path / "ridge_regression_hvp_numba.py").read_text() == \
+        (GENERATED / "ridge_regression_hvp_numba.py").read_text()
+    assert main(["generate", "ridge_regression", "--hvp", "--backend", "cuda", "-o", str(tmp_path)]) == 2
+    assert "invalid choice: 'cuda'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["two_branch_crelu", "layer_norm", "gaussian_nll", *LAYERED])  # every flat model passed once

@@ -19,8 +19,9 @@ def test_wheel_install_generates_identical_files(tmp_path):
         [sys.executable, "-c", "import symgrad, symgrad.emit.files as e; print(symgrad.__file__); print(e.template_dir())"],
         check=True, capture_output=True, text=True, cwd=work, env=env).stdout.split()
     assert all(line.startswith(str(site)) for line in probe), probe
-    # NAME.py and friends, then NAME_hvp.py, NAME_hvp_torch.py and NAME_hvp_jax.py
-    for second_order in ([], ["--hvp"], ["--hvp", "--backend", "torch"], ["--hvp", "--backend", "jax"]):
+    # NAME.py and friends, then NAME_hvp.py, NAME_hvp_torch.py, NAME_hvp_jax.py and NAME_hvp_numba.py
+    for second_order in ([], ["--hvp"], ["--hvp", "--backend", "torch"], ["--hvp", "--backend", "jax"],
+                         ["--hvp", "--backend", "numba"]):
         subprocess.run([sys.executable, "-m", "symgrad", "generate", "--all", *second_order, "-o", "out"],
                        check=True, capture_output=True, cwd=work, env=env)
     for path in GENERATED.glob("*.py"):

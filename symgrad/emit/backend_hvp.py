@@ -35,7 +35,8 @@ from symgrad.lower.batched_frameworks import BatchedJaxPrinter, BatchedTorchPrin
 from symgrad.lower.batched_printer import BATCH
 from symgrad.lower.nodes import Zeros
 
-BATCHED_PRINTERS = {"torch": BatchedTorchPrinter, "jax": BatchedJaxPrinter}   # the backends --hvp writes beside NumPy
+BATCHED_PRINTERS = {"torch": BatchedTorchPrinter, "jax": BatchedJaxPrinter}
+HVP_BACKENDS = (*BATCHED_PRINTERS, "numba")     # the backends --hvp writes beside NumPy (numba: ``emit/numba_hvp.py``)
 
 
 @dataclass(frozen=True)
@@ -131,11 +132,12 @@ def _stack_layer(found: LayerTangents, first: LayerPlan, printer, batched_printe
     )
 
 
-def plan_backend_stack_hvp(derivation, plan, name: str) -> StackHvpPlan:
-    """The second-order functions of backend ``name``'s module of a stack, beside its first-order ``plan``
-    (whose layers' backward blocks are the tangents' ``backward``, as NumPy's unpassed ones are):
-    the hidden layer kind's twice, as NumPy's, once without the carried input's tangent for the first layer."""
-    printer, batched_printer = backend(name).printer(), BATCHED_PRINTERS[name]()
+def plan_backend_stack_hvp(derivation, plan, printer, batched_printer) -> StackHvpPlan:
+    """The second-order functions of a backend's module of a stack, beside its first-order ``plan``
+    (whose layers' backward blocks are the tangents' ``backward``, as NumPy's unpassed ones are),
+    printed by the plan's ``printer`` (numba's collects the kernels its statements call) and, over
+    the batch of basis tangents, by ``batched_printer``: the hidden layer kind's twice, as NumPy's,
+    once without the carried input's tangent for the first layer."""
     hidden, output = derivation.parts
     carry = derivation.hidden.model.carry_name
     first_varying = tuple(n for n in hidden.varying if n != carry)
@@ -152,19 +154,20 @@ def plan_backend_stack_hvp(derivation, plan, name: str) -> StackHvpPlan:
 
 
 def require_hvp_backend(name: str) -> None:
-    if name not in BATCHED_PRINTERS:
-        raise SymgradError(f"--hvp writes NumPy, torch and JAX modules, not --backend {name}")
+    if name not in HVP_BACKENDS:
+        raise SymgradError(f"--hvp writes NumPy, torch, JAX and numba modules, not --backend {name}")
 
 
 def render_backend_hvp(derivation, command: str, name: str) -> str:
     """The torch or JAX module of a model, with or without layers, with ``hvp()`` and ``hessian()``."""
-    require_hvp_backend(name)
+    if name not in BATCHED_PRINTERS:
+        raise SymgradError(f"render_backend_hvp writes torch and JAX modules, not {name}'s")
     row = backend(name)
     printer = row.printer()
     plan = plan_for(derivation, command, printer)
     template, context = rendering(plan, row, printer)
     if len(derivation.parts) > 1:      # a stack's layers (``ModelDerivation.parts``)
-        hvp = plan_backend_stack_hvp(derivation, plan, name)
+        hvp = plan_backend_stack_hvp(derivation, plan, printer, BATCHED_PRINTERS[name]())
     else:
         hvp = plan_backend_hvp(derivation, plan, name, command)
     return render_module(plan, template, hvp=hvp, **context)

@@ -96,11 +96,13 @@ def function_state(plan: ModulePlan, trusted_dims: tuple = ()) -> FunctionState:
 @dataclass(frozen=True)
 class LiveStatements:
     """The blocks one function of a numba module runs for its results (``live_blocks``), and
-    whether they take buffers from the module's workspace (``numba_workspace``)."""
+    whether they take buffers from the module's workspace (``numba_workspace``); ``hvp()`` also
+    runs the tangents after the backward."""
 
     forward: tuple
     backward: tuple
     workspace: bool = False
+    tangents: tuple = ()
 
 
 def live_blocks(blocks: tuple, live_out: set[str], reads_of) -> tuple:
@@ -115,36 +117,41 @@ def live_blocks(blocks: tuple, live_out: set[str], reads_of) -> tuple:
     return tuple(reversed(kept))
 
 
-def live_statements(plan: ModulePlan, printer: NumbaPrinter, sweeps: SweepWriter) -> LiveStatements:
+def live_statements(plan: ModulePlan, printer: NumbaPrinter, sweeps: SweepWriter, tangents: tuple = (),
+                    returned: frozenset = frozenset(), prefix: str = "") -> LiveStatements:
     """The statements ``loss_and_grad`` of ``plan`` keeps: only those its loss and gradients need
     (a loop may compute a value again instead of reading it, ``NumbaPrinter.line_reads``;
     ``forward`` keeps every statement), with consecutive kernels over the same rows sharing one
     row loop (``numba_sweeps``) and their large arrays that stay inside in buffers kept between
-    calls (``numba_workspace``)."""
-    live_out = {plan.loss, *plan.gradient_reads}
-    blocks = live_blocks((*plan.forward, *plan.backward), live_out, printer.line_reads.__getitem__)
+    calls (``numba_workspace``). For ``hvp()``: ``tangents``, printed blocks run after the
+    backward, and ``returned``, the names it returns beside the gradients, its workspace's
+    functions named with ``prefix``."""
+    live_out = {plan.loss, *plan.gradient_reads, *returned}
+    blocks = live_blocks((*plan.forward, *plan.backward, *tangents), live_out, printer.line_reads.__getitem__)
     lines = [line for block in blocks for line in block.lines]
-    workspace = WorkspaceWriter(printer)
-    buffered = workspace.rewrite(lines, set(plan.gradient_reads))      # the loss is returned as a float
+    workspace = WorkspaceWriter(printer, prefix)
+    buffered = workspace.rewrite(lines, {*plan.gradient_reads, *returned})      # the loss is returned as a float
     replaced = workspace.taken(sweeps.rewrite(buffered, live_out), sweeps.written_into)
     rewritten = iter(replaced)
     blocks = [replace(b, lines=tuple(new for _ in b.lines for new in next(rewritten))) for b in blocks]
-    forward = {b.name for b in plan.forward}
-    return LiveStatements(tuple(b for b in blocks if b.name in forward), tuple(b for b in blocks if b.name not in forward),
-                          bool(workspace.taken_slots))
+    forward, backward = {b.name for b in plan.forward}, {b.name for b in plan.backward}
+    return LiveStatements(tuple(b for b in blocks if b.name in forward), tuple(b for b in blocks if b.name in backward),
+                          bool(workspace.taken_slots),
+                          tuple(b for b in blocks if b.name not in forward and b.name not in backward))
 
 
-def numba_context(plan, functions: dict[str, ModulePlan], printer: NumbaPrinter) -> dict:
+def numba_context(plan, functions: dict[str, ModulePlan], printer: NumbaPrinter, more_lines=()) -> dict:
     """What the numba templates need beyond the plan: the kernels the statements of every part
     call and, where the printer fused statements (one namespace: a value computed again in a
     later loop), the statements each function pair keeps, by the name the template knows it by
-    (a stack's layers are not fused: their templates print every statement)."""
+    (a stack's layers are not fused: their templates print every statement); ``more_lines``: the
+    printed lines of other functions (``hvp()``, ``hessian()``), whose kernels are printed too."""
     sweeps = SweepWriter(printer)
     kept = {key: live_statements(part, printer, sweeps) for key, part in functions.items()} if printer.one_namespace else {}
     called = [block for live in kept.values() for block in (*live.forward, *live.backward)] if kept else \
         [block for part in part_plans(plan) for block in part.backward]
     forward = [block for part in part_plans(plan) for block in part.forward]    # ``forward`` prints them all
-    lines = [line for block in (*forward, *called) for line in block.lines]
+    lines = [*(line for block in (*forward, *called) for line in block.lines), *more_lines]
     return {**kernel_context(plan.model_name, printer.kernel_sources(lines)), **kept}
 
 
@@ -156,13 +163,13 @@ def kernel_context(model_name: str, kernels: tuple[str, ...]) -> dict:
     return {"kernels": kernels, "kernel_module": f"_symgrad_numba_{model_name}_{checksum:08x}"}
 
 
-def rendering(plan, row: Backend, printer) -> tuple[str, dict]:
+def rendering(plan, row: Backend, printer, more_lines=()) -> tuple[str, dict]:
     """The template backend ``row`` renders ``plan`` (printed by ``printer``) with, and what that
     template needs beyond the plan: each forward/backward pair's state (torch, JAX), or the
-    kernels and the statements kept (numba)."""
+    kernels and the statements kept (numba; ``more_lines``: see ``numba_context``)."""
     template, functions = template_context(plan, row.template, row.stack_template)
     if isinstance(printer, NumbaPrinter):
-        return template, numba_context(plan, functions, printer)
+        return template, numba_context(plan, functions, printer, more_lines)
     return template, {key: function_state(part) for key, part in functions.items()}
 
 

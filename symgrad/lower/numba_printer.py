@@ -14,8 +14,10 @@ as they are; numba compiles a version of the kernel for each memory layout it is
 
 Per element, a body is spelled by the table's ``numba`` field (NumPy's ufuncs, which numba
 compiles for scalars, where that field is empty), so the numerically stable forms are the NumPy
-module's: softplus as ``max(z, 0) + log1p(exp(-|z|))``, sigmoid through ``tanh``, log-sum-exp
-with its shift; exp, tanh and that log1p are ``numba_math``'s, in arithmetic that vectorizes. Every kernel may reassociate additions (so that sums vectorize), fuse a product into a
+module's: softplus as ``max(z, 0) + log1p(exp(-|z|))``, sigmoid as ``1 / (1 + exp(-z))`` with
+``-z`` clipped at 709 (exact in relative terms down to ``z = -709``: no form through ``tanh``, which
+is -1 below ``z = -37``), log-sum-exp with its shift; exp, tanh and that log1p are ``numba_math``'s,
+in arithmetic that vectorizes. Every kernel may reassociate additions (so that sums vectorize), fuse a product into a
 sum and take a division as a product with the reciprocal (``fastmath={"reassoc", "contract",
 "arcp"}``), nothing else: no flag that assumes away infinities, NaNs or signed zeros, so they keep
 their meaning; a division by zero gives inf or NaN as in NumPy (``error_model="numpy"``). Results

@@ -63,8 +63,8 @@ def leaving(lines: list[str], live_out: set[str], printer: NumbaPrinter) -> set[
 class WorkspaceWriter:
     """Rewrites one function's lines to compute its large arrays that stay inside into slots."""
 
-    def __init__(self, printer: NumbaPrinter):
-        self.printer = printer
+    def __init__(self, printer: NumbaPrinter, prefix: str = ""):
+        self.printer, self.prefix = printer, prefix      # prefix: the workspace's (``_hvp``: hvp()'s own)
         self.shapes: dict[str, tuple] = {}      # slot -> its shape
         self.taken_slots: tuple = ()            # what ``taken`` numbered: (slot, shape) pairs
 
@@ -135,8 +135,8 @@ class WorkspaceWriter:
         pairs = self.taken_slots = tuple((name, shape) for name, shape, _ in slots)
         key = tuple(sorted({d for _, shape in pairs for n in shape for d in n.free_symbols}, key=str))
         last = max(k for k, lines in enumerate(renamed) if lines)
-        renamed[0].insert(0, self.printer.print_statement(WorkspaceTake(pairs[0][0], key, pairs)))
-        renamed[last].append(self.printer.print_statement(WorkspaceKeep(pairs[0][0], key, pairs)))
+        renamed[0].insert(0, self.printer.print_statement(WorkspaceTake(pairs[0][0], key, pairs, self.prefix)))
+        renamed[last].append(self.printer.print_statement(WorkspaceKeep(pairs[0][0], key, pairs, self.prefix)))
         return renamed
 
 

@@ -104,6 +104,8 @@ class NumPyPrinter:
     # (``emit.layer_plan``) sets it False; a printer that carries a value from one statement into
     # later ones (the numba printer's loops computing it again) does so only in one namespace.
     one_namespace = True
+    library = "np"      # the module its spellings call (a backend's printer names its own)
+
     # which repeated values another backend's plain statements compute once, a test of a node
     # (``NumbaPrinter.worth_sharing``); None: none are (torch's and XLA's own passes share them,
     # and NumPy's plan has its passes, ``symgrad.lower.passes``)
@@ -259,11 +261,11 @@ class NumPyPrinter:
         names = ", ".join(name for name, _ in statement.slots) + ("," if len(statement.slots) == 1 else "")
         shapes = ", ".join(shape_code(shape) for _, shape in statement.slots)
         shapes = f"({shapes},)" if len(statement.slots) == 1 else f"({shapes})"
-        return f"{names} = _workspace({shape_code(statement.key)}, {shapes})"
+        return f"{names} = {statement.prefix}_workspace({shape_code(statement.key)}, {shapes})"
 
     def _print_WorkspaceKeep(self, statement):
         names = ", ".join(name for name, _ in statement.slots) + ("," if len(statement.slots) == 1 else "")
-        return f"_keep({shape_code(statement.key)}, ({names}))"
+        return f"{statement.prefix}_keep({shape_code(statement.key)}, ({names}))"
 
     def _print_Release(self, statement):
         return f"del {statement.target}"

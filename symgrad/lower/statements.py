@@ -103,6 +103,7 @@ class WorkspaceTake(Statement):
     target: str
     key: tuple
     slots: tuple
+    prefix: str = ""     # the workspace's functions: ``_workspace``, ``_keep`` after the prefix (``_hvp``)
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class WorkspaceKeep(Statement):
     target: str
     key: tuple
     slots: tuple
+    prefix: str = ""     # the workspace's functions: ``_workspace``, ``_keep`` after the prefix (``_hvp``)
 
 
 @dataclass(frozen=True)

@@ -119,23 +119,20 @@ class TensorExpr:
     def sum(self, axis: int | None = None, keepdims: bool = True):
         """Sum of all entries, or over one axis keeping it as size 1 (``keepdims=True``, NumPy's
         spelling, is accepted: an axis summed over is always kept)."""
-        _kept("sum", keepdims)
+        kept("sum", keepdims)
         return Reduce(self, axis)
 
     def mean(self, axis: int | None = None, keepdims: bool = True):
         """The mean of all entries, or over one axis kept with size 1: ``mean(self, axis)``."""
-        _kept("mean", keepdims)
+        kept("mean", keepdims)
         return mean(self, axis)
 
     def max(self, axis: int | None = None, keepdims: bool = True):
-        """The largest entry along ``axis``, kept with size 1: ``amax(self, axis)``."""
-        from symgrad.model.extrema import amax  # extrema builds on this module
-        return amax(self, _along("max", axis, keepdims))
+        raise ModelError("operation '.max(...)': write amax(x, axis) (from symgrad import amax), the "
+                         "largest entry along an axis kept with size 1")
 
     def min(self, axis: int | None = None, keepdims: bool = True):
-        """The smallest entry along ``axis``, kept with size 1: ``amin(self, axis)``."""
-        from symgrad.model.extrema import amin
-        return amin(self, _along("min", axis, keepdims))
+        raise ModelError("operation '.min(...)': write amin(x, axis) (from symgrad import amin)")
 
 
 class Tensor(TensorExpr):
@@ -540,18 +537,11 @@ def mean(x, axis: int | None = None) -> TensorExpr:
     return x.sum(axis=axis) / x.shape[axis]
 
 
-def _kept(op: str, keepdims) -> None:
+def kept(op: str, keepdims) -> None:
+    """A ModelError unless ``keepdims`` is True: a reduction over an axis always keeps it."""
     if keepdims is not True:
         raise ModelError(f"operation '.{op}(keepdims={keepdims})': not available, a reduction over an axis "
                          "keeps it with size 1")
-
-
-def _along(op: str, axis, keepdims) -> int:
-    _kept(op, keepdims)
-    if axis is None:
-        raise ModelError(f"operation '.{op}()': needs an axis (.{op}(axis=1)); the extremum of every "
-                         "entry is not available")
-    return axis
 
 
 def check_axis(op: str, a: TensorExpr, axis) -> int:

@@ -33,12 +33,20 @@ import sympy as sp
 
 from symgrad.model.callables import FUNCTIONS, LOSS_FUNCTIONS, CallError, check_call
 from symgrad.model.callables import NOT_CALLABLE  # noqa: F401  (the DSL functions a loss cannot call)
-from symgrad.model.dsl import TensorExpr, as_tensor, show_shape
+from symgrad.model.dsl import TensorExpr, as_tensor, kept, show_shape
+from symgrad.model.extrema import amax, amin
 from symgrad.errors import SymgradError
 from symgrad.formulas.limits import MAX_TERMS
 from symgrad.formulas.python_syntax import parse_python
 from symgrad.formulas.tree import Binary, Call, FormulaError, Method, Name, Num, Unary
 from symgrad.model.model import Model
+
+EXTREMA = {"max": amax, "min": amin}     # x.max(axis) as NumPy writes it
+
+
+def _extremum(method: str, target: TensorExpr, axis, keepdims) -> TensorExpr:
+    kept(method, keepdims)
+    return EXTREMA[method](target, axis)
 
 LOSS_NAME = "Loss"
 DEFAULT_NAME = "loss"
@@ -265,8 +273,14 @@ class _Builder:
         axis = keywords.get("axis")
         if isinstance(axis, bool):
             raise self.fail(f".{node.method}(axis={axis}): the axis is 0 or 1", node)
+        keepdims = keywords.get("keepdims", True)
+        if node.method in EXTREMA:
+            if axis is None:
+                raise self.fail(f".{node.method}() needs an axis (.{node.method}(axis=1)): the extremum of "
+                                "every entry is not available", node)
+            return self.dsl(lambda: _extremum(node.method, target, axis, keepdims), node)
         reduce = getattr(target, node.method)
-        return self.dsl(lambda: reduce(axis, keywords.get("keepdims", True)), node)
+        return self.dsl(lambda: reduce(axis, keepdims), node)
 
     def call(self, node):
         function = self.functions[node.function]
